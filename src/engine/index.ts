@@ -1,0 +1,24 @@
+/**
+ * The Q1 sparsity engine (spec: shared/spec/q1-sparsity.md). Pure functions on
+ * typed arrays, no I/O and no Node APIs, so it runs the same in a worker and in
+ * a test. Typical use for one window:
+ *
+ *   const states = forwardStates(model, bytes);
+ *   const tables = traceTables(model);            // once per model (per worker)
+ *   const range = traceRange({ model, bytes, states, thresholds, dmax }, tables, 0, bytes.length - 1);
+ *   const peaks = patternPeaks(model, range.peakFactors);
+ */
+export { BYTE_VALUES, modelFloatCount, modelFromFloats, type Model } from './model.js';
+export { tanhf, expm1f } from './tanhf.js';
+export { forwardStates, outputDistribution, outputGradient } from './forward.js';
+export {
+  CLASS_COUNT,
+  SCALED_GATE,
+  peakFactorLength,
+  traceRange,
+  traceTables,
+  type RangeResult,
+  type TraceInput,
+  type TraceTables,
+} from './trace.js';
+export { mergePeakFactors, patternPeaks, significantCounts, SIGNIFICANT_WEIGHT, type PatternPeaks, type SignificantCounts } from './patterns.js';

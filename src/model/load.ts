@@ -1,0 +1,96 @@
+import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Model } from '../engine/index.js';
+import { InputError } from '../errors.js';
+import { parseModel } from './format.js';
+
+/** A model read from disk, with the content hash that identifies it in the store. */
+export interface LoadedModel {
+  readonly path: string;
+  readonly sha256: string;
+  readonly model: Model;
+}
+
+/** A window of a data file: `bytes` are the file's bytes [offset, offset + bytes.length). */
+export interface DataWindow {
+  readonly path: string;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly sha256: string;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function describeReadError(kind: string, path: string, error: unknown): InputError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EISDIR'
+        ? 'is a directory, not a file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (error as Error).message;
+  const hint = kind === 'model' || kind === 'data' ? ' (run `sparsetrace fetch-inputs` to get the shipped inputs)' : '';
+  return new InputError(`${kind} ${path}: cannot read: ${reason}${hint}`);
+}
+
+export function loadModel(path: string): LoadedModel {
+  let contents: Buffer;
+  try {
+    contents = readFileSync(path);
+  } catch (error) {
+    throw describeReadError('model', path, error);
+  }
+  return { path, sha256: sha256(contents), model: parseModel(contents, path) };
+}
+
+/** Size in bytes of a data file, with the same clear errors as reading it. */
+export function dataFileSize(path: string): number {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw describeReadError('data', path, error);
+  }
+}
+
+/**
+ * Reads `length` bytes at `offset` (a shorter file gives a shorter window). A
+ * window needs at least two bytes: one prediction is x_0 → x_1.
+ */
+export function loadDataWindow(path: string, offset: number, length: number): DataWindow {
+  let bytes: Uint8Array;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const available = Math.max(0, Math.min(length, size - offset));
+      const buffer = Buffer.alloc(available);
+      let read = 0;
+      while (read < available) {
+        const n = readSync(fd, buffer, read, available - read, offset + read);
+        if (n === 0) break;
+        read += n;
+      }
+      bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, read);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw describeReadError('data', path, error);
+  }
+  if (bytes.length < 2) {
+    const what = bytes.length === 0 ? 'empty' : 'one byte long';
+    throw new InputError(
+      `data ${path}: the window at offset ${offset} is ${what}; a window needs at least 2 bytes (one prediction)`,
+    );
+  }
+  return { path, offset, bytes, sha256: sha256(bytes) };
+}
