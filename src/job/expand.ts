@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { significantCounts } from '../engine/index.js';
+import { SCALED_GATE } from '../engine/index.js';
+import { dataFileSize, loadDataWindow, loadModel, type LoadedModel } from '../model/index.js';
+import type { RunRecord } from '../store/index.js';
+import { windowsOf, type JobSpec } from './spec.js';
+
+/** A run to compute: its record plus which of the job's models it uses. */
+export interface PlannedRun extends RunRecord {
+  readonly modelIndex: number;
+}
+
+export interface ExpandedJob {
+  readonly spec: JobSpec;
+  /** SHA-256 of the job's runs: the same job (same contents) gets the same job row. */
+  readonly sha256: string;
+  readonly models: readonly LoadedModel[];
+  readonly runs: readonly PlannedRun[];
+}
+
+/** What makes a run's results: the inputs' content and every parameter of the computation. */
+export function runIdentity(fields: { modelSha256: string; dataSha256: string; dmax: number; taus: readonly number[]; gate: number }): string {
+  const canonical = JSON.stringify({
+    computation: 'q1-sparsity/1 (fdlibm tanhf)',
+    model: fields.modelSha256,
+    data: fields.dataSha256,
+    dmax: fields.dmax,
+    gate: fields.gate,
+    taus: fields.taus.map((tau) => Math.fround(tau)),
+  });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/**
+ * Expands a job into runs, one per model × window × Dmax. Each window is read
+ * once here to hash its content and dropped, so memory stays bounded by one
+ * window however long the sweep. A window identical to an earlier one (same
+ * content and parameters) is the same run and listed once.
+ */
+export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJob {
+  const models = spec.models.map((path) => loadModel(path));
+  const runs: PlannedRun[] = [];
+  const seen = new Set<string>();
+  const sizes = new Map<string, number>();
+  models.forEach((loaded, modelIndex) => {
+    const significant = significantCounts(loaded.model);
+    for (const source of spec.data) {
+      let size = sizes.get(source.path);
+      if (size === undefined) {
+        size = dataFileSize(source.path);
+        sizes.set(source.path, size);
+      }
+      for (const window of windowsOf(source, size)) {
+        const data = loadDataWindow(source.path, window.offset, window.length);
+        for (const dmax of spec.dmax) {
+          const runId = runIdentity({ modelSha256: loaded.sha256, dataSha256: data.sha256, dmax, taus: spec.tau, gate: SCALED_GATE });
+          if (seen.has(runId)) {
+            log(`${source.path} at offset ${window.offset}: same content and parameters as an earlier window; computed once (run ${runId})`);
+            continue;
+          }
+          seen.add(runId);
+          runs.push({
+            runId,
+            modelIndex,
+            model: { sha256: loaded.sha256, path: loaded.path, hidden: loaded.model.hidden, significant },
+            data: { path: source.path, offset: window.offset, length: data.bytes.length, sha256: data.sha256 },
+            dmax,
+            gate: SCALED_GATE,
+            taus: spec.tau,
+            positions: data.bytes.length - 1,
+          });
+        }
+      }
+    }
+  });
+  const sha256 = createHash('sha256').update(JSON.stringify({ name: spec.name, runs: runs.map((run) => run.runId) })).digest('hex');
+  return { spec, sha256, models, runs };
+}

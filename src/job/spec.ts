@@ -1,0 +1,208 @@
+import { InputError } from '../errors.js';
+
+/**
+ * A job file (`jobs/*.json`), validated. Paths in a job file are relative to the
+ * file's own folder; paths given as CLI flags are relative to the working directory.
+ *
+ * {
+ *   "name": "q1-sparsity",
+ *   "models": ["../inputs/sat_model.bin"],
+ *   "data": [{ "path": "../inputs/enwik_1024.txt", "length": 1024 }],
+ *   "dmax": [50],
+ *   "tau": [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],      or { "from": 1e-6, "to": 10, "perDecade": 10 }
+ *   "db": "../results/other.sqlite"                   optional; default results/sparsetrace.sqlite
+ * }
+ *
+ * A data source is cut into windows: `length` bytes from `offset` (default 0),
+ * then every `stride` bytes, `count` windows (default 1) or `"all"` that fit.
+ */
+export interface DataSource {
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly stride: number;
+  readonly count: number | 'all';
+}
+
+export interface JobSpec {
+  readonly name: string;
+  readonly models: readonly string[];
+  readonly data: readonly DataSource[];
+  readonly dmax: readonly number[];
+  readonly tau: readonly number[];
+  /** The database, when the job file names one. */
+  readonly db?: string;
+}
+
+export const DEFAULT_TAUS: readonly number[] = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+export const DEFAULT_DMAX = 50;
+export const DEFAULT_LENGTH = 1024;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+class FieldReader {
+  constructor(private readonly source: string) {}
+
+  fail(field: string, problem: string): never {
+    throw new InputError(`${this.source}: ${field}: ${problem}`);
+  }
+
+  object(value: Json | undefined, field: string): { [key: string]: Json } {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(field, `must be an object, got ${describe(value)}`);
+    return value;
+  }
+
+  string(value: Json | undefined, field: string): string {
+    if (typeof value !== 'string' || value.length === 0) this.fail(field, `must be a non-empty string, got ${describe(value)}`);
+    return value;
+  }
+
+  integer(value: Json | undefined, field: string, min: number): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      this.fail(field, `must be an integer ≥ ${min}, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  /** A list; a single value stands for a list of one. */
+  list(value: Json | undefined, field: string): Json[] {
+    if (value === undefined) this.fail(field, 'is required');
+    const items = Array.isArray(value) ? value : [value];
+    if (items.length === 0) this.fail(field, 'must not be empty');
+    return items;
+  }
+
+  noUnknownKeys(value: { [key: string]: Json }, field: string, known: readonly string[]): void {
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) this.fail(field ? `${field}.${key}` : key, `unknown field (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+function describe(value: Json | undefined): string {
+  if (value === undefined) return 'nothing';
+  return JSON.stringify(value);
+}
+
+/** Thresholds: a list, or a log-spaced grid {from, to, perDecade}. Each τ > 0, distinct as float32. */
+export function parseTaus(value: Json | undefined, reader: FieldReader, field = 'tau'): number[] {
+  let taus: number[];
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    reader.noUnknownKeys(value, field, ['from', 'to', 'perDecade']);
+    const from = value.from;
+    const to = value.to;
+    if (typeof from !== 'number' || !(from > 0) || !Number.isFinite(from)) reader.fail(`${field}.from`, `must be a number > 0, got ${describe(from)}`);
+    if (typeof to !== 'number' || !(to >= from) || !Number.isFinite(to)) reader.fail(`${field}.to`, `must be a number ≥ from, got ${describe(to)}`);
+    const perDecade = reader.integer(value.perDecade, `${field}.perDecade`, 1);
+    taus = logGrid(from, to, perDecade);
+    if (taus.length > 10_000) reader.fail(field, `the grid has ${taus.length} thresholds; at most 10000`);
+  } else {
+    taus = reader.list(value, field).map((tau, k) => {
+      if (typeof tau !== 'number' || !Number.isFinite(tau) || !(tau > 0)) reader.fail(`${field}[${k}]`, `must be a number > 0, got ${describe(tau)}`);
+      return tau;
+    });
+  }
+  const seen = new Map<number, number>();
+  taus.forEach((tau, k) => {
+    const previous = seen.get(Math.fround(tau));
+    if (previous !== undefined) reader.fail(`${field}[${k}]`, `${tau} is the same float32 threshold as ${field}[${previous}] (${taus[previous]})`);
+    seen.set(Math.fround(tau), k);
+  });
+  return taus;
+}
+
+/** 10^(k/perDecade) for every k with from ≤ τ ≤ to, as the shortest decimal (1e-5, not 1.0000000000000001e-5). */
+export function logGrid(from: number, to: number, perDecade: number): number[] {
+  const first = Math.ceil(Math.log10(from) * perDecade - 1e-9);
+  const last = Math.floor(Math.log10(to) * perDecade + 1e-9);
+  const taus: number[] = [];
+  for (let k = first; k <= last; k++) taus.push(Number((10 ** (k / perDecade)).toPrecision(12)));
+  return taus;
+}
+
+/** Overrides from the command line; paths relative to the working directory. */
+export interface JobOverrides {
+  readonly model?: string;
+  readonly data?: string;
+  readonly offset?: number;
+  readonly length?: number;
+  readonly dmax?: number;
+  readonly tau?: string;
+  readonly db?: string;
+}
+
+/**
+ * Validates a parsed job file. `source` names the file in errors; `resolve`
+ * turns a path in the file into a usable one (relative to the file's folder).
+ */
+export function parseJob(raw: unknown, source: string, resolve: (path: string) => string): JobSpec {
+  const reader = new FieldReader(source);
+  const top = reader.object(raw as Json, '(top level)');
+  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'db']);
+  const name = top.name === undefined ? 'job' : reader.string(top.name, 'name');
+  if (!/^[\w.-]+$/.test(name)) reader.fail('name', `must be letters, digits, '.', '_' or '-', got ${describe(name)}`);
+  const models = reader.list(top.models, 'models').map((path, k) => resolve(reader.string(path, `models[${k}]`)));
+  const data = reader.list(top.data, 'data').map((item, k) => parseDataSource(item, `data[${k}]`, reader, resolve));
+  const dmax = top.dmax === undefined ? [DEFAULT_DMAX] : reader.list(top.dmax, 'dmax').map((d, k) => reader.integer(d, `dmax[${k}]`, 0));
+  const tau = top.tau === undefined ? [...DEFAULT_TAUS] : parseTaus(top.tau, reader);
+  const db = top.db === undefined ? undefined : resolve(reader.string(top.db, 'db'));
+  return { name, models, data, dmax, tau, ...(db === undefined ? {} : { db }) };
+}
+
+function parseDataSource(value: Json, field: string, reader: FieldReader, resolve: (path: string) => string): DataSource {
+  const item = typeof value === 'string' ? { path: value } : reader.object(value, field);
+  reader.noUnknownKeys(item, field, ['path', 'offset', 'length', 'stride', 'count']);
+  const path = resolve(reader.string(item.path, `${field}.path`));
+  const offset = item.offset === undefined ? 0 : reader.integer(item.offset, `${field}.offset`, 0);
+  const length = item.length === undefined ? DEFAULT_LENGTH : reader.integer(item.length, `${field}.length`, 2);
+  let count: number | 'all' = 1;
+  if (item.count === 'all') count = 'all';
+  else if (item.count !== undefined) count = reader.integer(item.count, `${field}.count`, 1);
+  if (item.stride === undefined && count !== 1) reader.fail(`${field}.stride`, 'is required when count is not 1');
+  const stride = item.stride === undefined ? length : reader.integer(item.stride, `${field}.stride`, 1);
+  return { path, offset, length, stride, count };
+}
+
+/** Applies CLI overrides to a job (or to the defaults, when there is no job file). */
+export function applyOverrides(job: JobSpec, overrides: JobOverrides): JobSpec {
+  const reader = new FieldReader('command line');
+  const data = job.data.map((source) => ({
+    ...source,
+    ...(overrides.data !== undefined ? { path: overrides.data } : {}),
+    ...(overrides.offset !== undefined ? { offset: overrides.offset } : {}),
+    ...(overrides.length !== undefined ? { length: overrides.length } : {}),
+  }));
+  return {
+    ...job,
+    models: overrides.model !== undefined ? [overrides.model] : job.models,
+    data,
+    dmax: overrides.dmax !== undefined ? [overrides.dmax] : job.dmax,
+    tau: overrides.tau !== undefined ? parseTaus(parseTauFlag(overrides.tau, reader), reader, '--tau') : job.tau,
+    ...(overrides.db !== undefined ? { db: overrides.db } : job.db !== undefined ? { db: job.db } : {}),
+  };
+}
+
+function parseTauFlag(text: string, reader: FieldReader): Json {
+  const parts = text.split(',').map((part) => part.trim());
+  return parts.map((part, k) => {
+    const value = Number(part);
+    if (part === '' || Number.isNaN(value)) reader.fail(`--tau[${k}]`, `${JSON.stringify(part)} is not a number`);
+    return value;
+  });
+}
+
+/** Windows of one data source for a file of `fileSize` bytes: [offset, length] pairs. */
+export function* windowsOf(source: DataSource, fileSize: number): Generator<{ offset: number; length: number }> {
+  const { offset, length, stride, count } = source;
+  if (count === 'all') {
+    // Every full window; a file shorter than one window gives the one shorter window.
+    let emitted = 0;
+    for (let start = offset; start + length <= fileSize; start += stride) {
+      emitted++;
+      yield { offset: start, length };
+    }
+    if (emitted === 0) yield { offset, length };
+    return;
+  }
+  for (let k = 0; k < count; k++) yield { offset: offset + k * stride, length };
+}

@@ -1,0 +1,108 @@
+import { BYTE_VALUES } from '../engine/index.js';
+import { InputError } from '../errors.js';
+import {
+  activePatterns,
+  depthProfile,
+  selectionModels,
+  sparsityByTau,
+  surprisalSummary,
+  type Db,
+  type ModelRow,
+} from '../store/index.js';
+
+/**
+ * The results page as data, every figure from a SQL aggregation in store/queries.ts.
+ * Field names are those of the JSON format.
+ */
+export interface Report {
+  readonly runs: readonly string[];
+  readonly model: {
+    readonly sha256: string;
+    readonly hidden: number;
+    readonly significant: { readonly wx: number; readonly wh: number; readonly wy: number; readonly total: number };
+  };
+  readonly positions: number;
+  readonly bpc: number | null;
+  readonly sparsity: readonly { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
+  readonly classes: readonly { tau: number; mean_wx: number; mean_wh: number; mean_wy: number; wh_share: number | null }[];
+  readonly never_active: {
+    readonly tau: number;
+    readonly wx: ClassNever;
+    readonly wh: ClassNever;
+    readonly wy: ClassNever;
+    readonly total: ClassNever;
+  };
+  /** 1 - never_h / H². */
+  readonly wh_active_somewhere: number;
+  readonly depth: readonly { d: number; mean_mass: number; fraction: number | null }[];
+  /** The offset d ≥ 1 with the largest mean mass. */
+  readonly depth_peak: { d: number; mean_mass: number; fraction: number | null } | null;
+}
+
+export interface ClassNever {
+  readonly never: number;
+  readonly of: number;
+}
+
+export const DEFAULT_NEVER_TAU = 0.01;
+
+function singleModel(models: readonly ModelRow[]): ModelRow {
+  if (models.length === 0) throw new InputError('report: the selection holds no runs');
+  if (models.length > 1) {
+    throw new InputError(
+      `report: the selected runs use ${models.length} models (${models.map((m) => m.path).join(', ')}); ` +
+        'pattern counts only add up within one model: use --by model, or select runs of one model (--model)',
+    );
+  }
+  return models[0];
+}
+
+/** Builds the report for a selection of runs of one model. */
+export function gatherReport(db: Db, runIds: readonly string[], neverTau = DEFAULT_NEVER_TAU): Report {
+  const model = singleModel(selectionModels(db, runIds));
+  const H = model.hidden;
+  const significant = { wx: model.significant_wx, wh: model.significant_wh, wy: model.significant_wy, total: model.significant_total };
+  const { positions, bpc } = surprisalSummary(db, runIds);
+  const byTau = sparsityByTau(db, runIds);
+  const sparsity = byTau.map((row) => ({
+    tau: row.tau,
+    mean: row.mean,
+    median: row.median,
+    min: row.min,
+    max: row.max,
+    fraction: row.mean / significant.total,
+  }));
+  const classes = byTau.map((row) => ({
+    tau: row.tau,
+    mean_wx: row.mean_wx,
+    mean_wh: row.mean_wh,
+    mean_wy: row.mean_wy,
+    wh_share: row.mean > 0 ? row.mean_wh / row.mean : null,
+  }));
+
+  const active = new Map(activePatterns(db, runIds, Math.fround(neverTau)).map((row) => [row.class, row.active]));
+  const classNever = (cls: 'wx' | 'wh' | 'wy', of: number): ClassNever => ({ never: of - (active.get(cls) ?? 0), of });
+  const wx = classNever('wx', BYTE_VALUES * H);
+  const wh = classNever('wh', H * H);
+  const wy = classNever('wy', H * BYTE_VALUES);
+  const total = { never: wx.never + wh.never + wy.never, of: wx.of + wh.of + wy.of };
+
+  const profile = depthProfile(db, runIds);
+  const base = profile.find((row) => row.d === 0)?.mean_mass;
+  const depth = profile.map((row) => ({ d: row.d, mean_mass: row.mean_mass, fraction: base ? row.mean_mass / base : null }));
+  const deeper = depth.filter((row) => row.d >= 1);
+  const depthPeak = deeper.length === 0 ? null : deeper.reduce((best, row) => (row.mean_mass > best.mean_mass ? row : best));
+
+  return {
+    runs: runIds,
+    model: { sha256: model.model_sha256, hidden: H, significant },
+    positions,
+    bpc,
+    sparsity,
+    classes,
+    never_active: { tau: neverTau, wx, wh, wy, total },
+    wh_active_somewhere: 1 - wh.never / wh.of,
+    depth,
+    depth_peak: depthPeak,
+  };
+}

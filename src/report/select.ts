@@ -1,0 +1,70 @@
+import { resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { latestJob, listJobs, listRuns, type Db, type RunRow } from '../store/index.js';
+
+/** Which runs a report or export covers. Default: the most recently started job. */
+export interface Selection {
+  readonly job?: string;
+  readonly runs?: readonly string[];
+  readonly all?: boolean;
+  /** A model's sha256 prefix or file path. */
+  readonly model?: string;
+  readonly dmax?: number;
+  /** A data file path. */
+  readonly data?: string;
+}
+
+export function selectRuns(db: Db, selection: Selection, dbPath: string): RunRow[] {
+  let runs: RunRow[];
+  if (selection.runs && selection.runs.length > 0) {
+    const every = listRuns(db);
+    runs = selection.runs.map((wanted) => {
+      const matches = every.filter((run) => run.run_id.startsWith(wanted));
+      if (matches.length === 0) throw new InputError(`--run ${wanted}: no run with that id in ${dbPath} (see \`sparsetrace runs\`)`);
+      if (matches.length > 1) throw new InputError(`--run ${wanted}: ${matches.length} runs start with it; give more characters`);
+      return matches[0];
+    });
+  } else if (selection.all) {
+    runs = listRuns(db);
+  } else {
+    const jobs = listJobs(db);
+    let job = latestJob(db);
+    if (selection.job !== undefined) {
+      const wanted = selection.job;
+      job = [...jobs].reverse().find((candidate) => String(candidate.job_id) === wanted || candidate.name === wanted);
+      if (job === undefined) {
+        throw new InputError(`--job ${wanted}: no job with that id or name in ${dbPath} (jobs: ${jobs.map((j) => `${j.job_id} ${j.name}`).join(', ') || 'none'})`);
+      }
+    }
+    if (job === undefined) throw new InputError(`database ${dbPath}: holds no job yet (run \`sparsetrace run\` first)`);
+    runs = listRuns(db, job.job_id);
+  }
+  if (selection.model !== undefined) {
+    const wanted = selection.model;
+    const path = resolve(wanted);
+    runs = runs.filter((run) => run.model_sha256.startsWith(wanted) || run.model_path === path);
+  }
+  if (selection.dmax !== undefined) runs = runs.filter((run) => run.dmax === selection.dmax);
+  if (selection.data !== undefined) {
+    const path = resolve(selection.data);
+    runs = runs.filter((run) => run.data_path === path);
+  }
+  if (runs.length === 0) throw new InputError(`the selection matches no run in ${dbPath} (see \`sparsetrace runs\`)`);
+  return runs;
+}
+
+export type Grouping = 'model' | 'window' | 'dmax';
+export const GROUPINGS: readonly Grouping[] = ['model', 'window', 'dmax'];
+
+/** Splits runs into groups with a readable key, in first-seen order. */
+export function groupRuns(runs: readonly RunRow[], by: Grouping): { key: string; runs: RunRow[] }[] {
+  const groups = new Map<string, RunRow[]>();
+  for (const run of runs) {
+    const key =
+      by === 'model' ? `${run.model_path} (${run.model_sha256.slice(0, 12)})` : by === 'window' ? `${run.data_path}@${run.data_offset}+${run.data_length}` : `Dmax ${run.dmax}`;
+    const group = groups.get(key) ?? [];
+    group.push(run);
+    groups.set(key, group);
+  }
+  return [...groups].map(([key, members]) => ({ key, runs: members }));
+}

@@ -1,0 +1,200 @@
+import { Piscina } from 'piscina';
+import { availableParallelism } from 'node:os';
+import { forwardStates, mergePeakFactors, modelFloatCount, patternPeaks, peakFactorLength, type Model } from '../engine/index.js';
+import { InputError } from '../errors.js';
+import { loadDataWindow } from '../model/index.js';
+import type { PlannedRun } from '../job/expand.js';
+import { committedRanges, finishRun, runStatus, shardWriter, storedPeakFactors, type Db } from '../store/index.js';
+import { unpackRange } from './codec.js';
+import { defaultShardSize, planShards, type ShardRange } from './plan.js';
+import type { PoolData, ShardTask } from './worker.js';
+
+/** What the orchestrator reports while it works (see progress.ts). */
+export interface RunEvents {
+  /** Before any work: positions in the whole job, and how many are already committed. */
+  jobPlanned(total: number, alreadyDone: number): void;
+  runStarted(run: PlannedRun, index: number, done: number): void;
+  shardCommitted(run: PlannedRun, positions: number): void;
+  runFinished(run: PlannedRun, index: number): void;
+}
+
+export interface ExecuteOptions {
+  readonly threads: number;
+  /** Positions per shard; default from the window size and thread count. */
+  readonly shardSize?: number;
+  /** Set to stop: shards in flight are committed, nothing new starts. */
+  readonly stopSignal: AbortSignal;
+  readonly events: RunEvents;
+}
+
+export interface ExecuteResult {
+  readonly runsDone: number;
+  readonly runsTotal: number;
+  readonly stopped: boolean;
+}
+
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+/** A run ready for its shards: window bytes and forward states in shared memory. */
+interface PreparedRun {
+  readonly run: PlannedRun;
+  readonly index: number;
+  readonly shards: readonly ShardRange[];
+  readonly bytes: SharedArrayBuffer;
+  readonly states: SharedArrayBuffer;
+  readonly thresholds: Float32Array;
+  readonly peakFactors: Float32Array;
+  pending: number;
+  started: number;
+}
+
+function shareFloats(values: Float32Array): SharedArrayBuffer {
+  const shared = new SharedArrayBuffer(values.byteLength);
+  new Float32Array(shared).set(values);
+  return shared;
+}
+
+/**
+ * Computes every position of `runs` that the store does not hold yet. Shards run
+ * on a piscina pool whose workers get the models' weights as SharedArrayBuffers
+ * when the pool starts; each shard comes back as one transferred buffer and is
+ * committed in its own transaction; a run is finished (pattern peaks, status
+ * `done`) once all its shards are in. The store must be locked by the caller.
+ */
+export async function executeRuns(
+  db: Db,
+  models: readonly Model[],
+  runs: readonly PlannedRun[],
+  options: ExecuteOptions,
+): Promise<ExecuteResult> {
+  const { threads, stopSignal, events } = options;
+  const commitShard = shardWriter(db);
+
+  // What is left of each run, from the store.
+  const remaining = runs.map((run) => {
+    const status = runStatus(db, run.runId);
+    if (status === 'done') return { run, shards: [] as ShardRange[], done: run.positions, finished: true };
+    const committed = committedRanges(db, run.runId);
+    const done = committed.reduce((sum, range) => sum + range.count, 0);
+    const shardSize = options.shardSize ?? defaultShardSize(run.positions, threads);
+    return { run, shards: planShards(run.positions, committed, shardSize), done, finished: false };
+  });
+  const total = runs.reduce((sum, run) => sum + run.positions, 0);
+  events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0));
+  if (remaining.every((left) => left.finished)) return { runsDone: runs.length, runsTotal: runs.length, stopped: false };
+
+  const poolData: PoolData = {
+    models: models.map((model) => {
+      const weights = new SharedArrayBuffer(4 * modelFloatCount(model.hidden));
+      const flat = new Float32Array(weights);
+      let offset = 0;
+      for (const block of [model.wx, model.wh, model.bh, model.wy, model.by]) {
+        flat.set(block, offset);
+        offset += block.length;
+      }
+      return { weights, hidden: model.hidden };
+    }),
+  };
+  const pool = new Piscina<ShardTask, ArrayBuffer>({
+    filename: new URL('./worker.js', import.meta.url).href,
+    workerData: poolData,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+  });
+
+  let runsDone = remaining.filter((left) => left.finished).length;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  const maxInFlight = 2 * threads;
+
+  const finish = (prepared: PreparedRun): void => {
+    const model = models[prepared.run.modelIndex];
+    finishRun(db, prepared.run.runId, model.hidden, patternPeaks(model, prepared.peakFactors));
+    runsDone++;
+    events.runFinished(prepared.run, prepared.index);
+  };
+
+  try {
+    for (let index = 0; index < remaining.length; index++) {
+      const left = remaining[index];
+      if (left.finished) continue;
+      if (stopSignal.aborted || failure !== undefined) break;
+      const prepared = prepareRun(db, models, left.run, index, left.shards);
+      events.runStarted(left.run, index, left.done);
+      if (prepared.shards.length === 0) {
+        finish(prepared); // all shards were committed before an interruption
+        continue;
+      }
+      for (const shard of prepared.shards) {
+        while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+        if (stopSignal.aborted || failure !== undefined) break;
+        const task: ShardTask = {
+          modelIndex: prepared.run.modelIndex,
+          windowKey: prepared.run.runId,
+          bytes: prepared.bytes,
+          states: prepared.states,
+          thresholds: prepared.thresholds,
+          dmax: prepared.run.dmax,
+          start: shard.start,
+          count: shard.count,
+        };
+        const taskStarted = performance.now();
+        const settled: Promise<void> = pool
+          .run(task)
+          .then((packed) => {
+            const model = models[prepared.run.modelIndex];
+            const range = unpackRange(packed, shard.start, {
+              count: shard.count,
+              thresholds: prepared.thresholds.length,
+              dmax: prepared.run.dmax,
+              hidden: model.hidden,
+            });
+            mergePeakFactors(prepared.peakFactors, range.peakFactors);
+            commitShard(prepared.run.runId, prepared.run.taus, prepared.run.dmax, range, prepared.peakFactors, (performance.now() - taskStarted) / 1000);
+            events.shardCommitted(prepared.run, shard.count);
+            prepared.pending--;
+            if (prepared.pending === 0) finish(prepared);
+          })
+          .catch((error: unknown) => {
+            failure ??= error;
+          })
+          .finally(() => inFlight.delete(settled));
+        inFlight.add(settled);
+      }
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await Promise.all(inFlight);
+    await pool.destroy();
+  }
+  if (failure !== undefined) throw failure;
+  return { runsDone, runsTotal: runs.length, stopped: runsDone < runs.length };
+}
+
+function prepareRun(db: Db, models: readonly Model[], run: PlannedRun, index: number, shards: readonly ShardRange[]): PreparedRun {
+  const model = models[run.modelIndex];
+  const window = loadDataWindow(run.data.path, run.data.offset, run.data.length);
+  if (window.sha256 !== run.data.sha256) {
+    throw new InputError(
+      `data ${run.data.path}: the window at offset ${run.data.offset} changed since run ${run.runId} was planned (sha256 ${window.sha256}, expected ${run.data.sha256})`,
+    );
+  }
+  const bytes = new SharedArrayBuffer(window.bytes.length);
+  new Uint8Array(bytes).set(window.bytes);
+  const states = shards.length > 0 ? shareFloats(forwardStates(model, window.bytes)) : new SharedArrayBuffer(0);
+  const peakFactors = storedPeakFactors(db, run.runId) ?? new Float32Array(peakFactorLength(model.hidden));
+  return {
+    run,
+    index,
+    shards,
+    bytes,
+    states,
+    thresholds: Float32Array.from(run.taus, (tau) => Math.fround(tau)),
+    peakFactors,
+    pending: shards.length,
+    started: performance.now(),
+  };
+}

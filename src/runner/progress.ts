@@ -1,0 +1,100 @@
+import cliProgress from 'cli-progress';
+import type { PlannedRun } from '../job/expand.js';
+import type { RunEvents } from './execute.js';
+
+/** Seconds as a short human duration: 42s, 3m05s, 2h10m. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function describeRun(run: PlannedRun): string {
+  return `run ${run.runId} (${run.data.path} @${run.data.offset}+${run.data.length}, Dmax ${run.dmax})`;
+}
+
+/**
+ * Progress on stderr: on a terminal, a cli-progress bar for the whole job and one
+ * for the current run (positions, rate, ETA); otherwise a line per run and at
+ * most one line every `intervalSeconds` while a run computes.
+ */
+export function progressReporter(stream: NodeJS.WriteStream, runCount: number, intervalSeconds = 5): RunEvents & { stop(): void } {
+  const started = performance.now();
+  let total = 0;
+  let done = 0;
+  let doneAtStart = 0;
+  let runDone = 0;
+  let lastLine = 0;
+  const rate = (): number => (done - doneAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
+  const eta = (): string => formatDuration((total - done) / rate());
+
+  if (stream.isTTY) {
+    const bars = new cliProgress.MultiBar(
+      {
+        stream,
+        format: '{label} |{bar}| {value}/{total} positions | {rate} pos/s | ETA {eta_formatted}',
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let jobBar: cliProgress.SingleBar | undefined;
+    let runBar: cliProgress.SingleBar | undefined;
+    return {
+      jobPlanned(positions, already) {
+        total = positions;
+        done = already;
+        doneAtStart = already;
+        jobBar = bars.create(positions, already, { label: `job ${runCount} run${runCount === 1 ? '' : 's'}`.padEnd(16), rate: '-' });
+      },
+      runStarted(run, index, alreadyInRun) {
+        runDone = alreadyInRun;
+        runBar?.stop();
+        if (runBar) bars.remove(runBar);
+        runBar = bars.create(run.positions, alreadyInRun, { label: `run ${index + 1}/${runCount}`.padEnd(16), rate: '-' });
+      },
+      shardCommitted(_run, positions) {
+        done += positions;
+        runDone += positions;
+        const shown = rate().toFixed(0);
+        jobBar?.update(done, { rate: shown });
+        runBar?.update(runDone, { rate: shown });
+      },
+      runFinished() {},
+      stop() {
+        bars.stop();
+      },
+    };
+  }
+
+  const line = (text: string): void => {
+    stream.write(`${text}\n`);
+    lastLine = performance.now();
+  };
+  return {
+    jobPlanned(positions, already) {
+      total = positions;
+      done = already;
+      doneAtStart = already;
+      line(`job: ${runCount} run${runCount === 1 ? '' : 's'}, ${positions} positions, ${already} already computed`);
+    },
+    runStarted(run, index, alreadyInRun) {
+      runDone = alreadyInRun;
+      line(`run ${index + 1}/${runCount}: ${describeRun(run)}${alreadyInRun > 0 ? `, resuming at ${alreadyInRun}/${run.positions}` : ''}`);
+    },
+    shardCommitted(run, positions) {
+      done += positions;
+      runDone += positions;
+      if (performance.now() - lastLine >= intervalSeconds * 1000) {
+        line(`  ${runDone}/${run.positions} positions of this run; job ${done}/${total}, ${rate().toFixed(0)} pos/s, ETA ${eta()}`);
+      }
+    },
+    runFinished(run, index) {
+      line(`run ${index + 1}/${runCount} done: ${run.runId}; job ${done}/${total} positions, ETA ${eta()}`);
+    },
+    stop() {},
+  };
+}

@@ -1,0 +1,57 @@
+import { move, workerData } from 'piscina';
+import { modelFromFloats, modelFloatCount, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../engine/index.js';
+import { packRange } from './codec.js';
+
+/** Handed to every worker when the pool starts: each model's weights in a SharedArrayBuffer. */
+export interface PoolData {
+  readonly models: readonly { readonly weights: SharedArrayBuffer; readonly hidden: number }[];
+}
+
+/**
+ * One shard: positions [start, start + count) of a window. The window's bytes
+ * and forward states are SharedArrayBuffers too (shared, never copied).
+ */
+export interface ShardTask {
+  readonly modelIndex: number;
+  /** Identifies the window's shared arrays, so a worker reuses its views. */
+  readonly windowKey: string;
+  readonly bytes: SharedArrayBuffer;
+  readonly states: SharedArrayBuffer;
+  readonly thresholds: Float32Array;
+  readonly dmax: number;
+  readonly start: number;
+  readonly count: number;
+}
+
+const { models: sharedModels } = workerData as PoolData;
+const models: (Model | undefined)[] = [];
+const tables: (TraceTables | undefined)[] = [];
+let current: { key: string; input: TraceInput } | undefined;
+
+function modelAt(index: number): { model: Model; tables: TraceTables } {
+  let model = models[index];
+  if (model === undefined) {
+    const { weights, hidden } = sharedModels[index];
+    model = modelFromFloats(new Float32Array(weights, 0, modelFloatCount(hidden)), hidden);
+    models[index] = model;
+  }
+  let modelTables = tables[index];
+  if (modelTables === undefined) {
+    modelTables = traceTables(model);
+    tables[index] = modelTables;
+  }
+  return { model, tables: modelTables };
+}
+
+export default function traceShard(task: ShardTask): ArrayBuffer {
+  const { model, tables: modelTables } = modelAt(task.modelIndex);
+  const key = `${task.modelIndex}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
+  if (current?.key !== key) {
+    const bytes = new Uint8Array(task.bytes);
+    const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax };
+    current = { key, input };
+  }
+  const range = traceRange(current.input, modelTables, task.start, task.count);
+  const packed = packRange(range, { count: task.count, thresholds: task.thresholds.length, dmax: task.dmax, hidden: model.hidden });
+  return move(packed) as ArrayBuffer;
+}
