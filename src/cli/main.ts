@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nQ1 sparsity: for every prediction of a small recurrent network, how many weights take part in its explanation.')
     .command(
       'run [job]',
-      'compute a job (default: the published Q1 job on ./inputs), resuming what the database already holds, then print the report',
+      'compute a job (default: the Q1 job on ./inputs), then print its report',
       (args) =>
         runOptions(
           args
@@ -92,19 +92,19 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       'resume',
-      'continue the most recent unfinished job in the database',
+      'continue the last unfinished job',
       (args) => runOptions(args.option('db', dbOption)),
       (argv) => exitWith(() => resumeCommand(argv)),
     )
     .command(
       'status',
-      'show each job\'s runs: done, pending, interrupted, positions done, and rate and ETA while a run is live',
+      'where every run stands; rate and ETA while one is live',
       (args) => args.option('db', dbOption),
       (argv) => exitWith(() => statusCommand(argv)),
     )
     .command(
       'report',
-      'print the results page from SQL over the selected runs',
+      'the results page, computed in SQL',
       (args) =>
         selectionOptions(args)
           .option('format', { describe: 'output format', choices: REPORT_FORMATS, default: 'text' as ReportFormat })
@@ -114,13 +114,16 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       'export',
-      'per-position counts as CSV: t,y,tau,n_x,n_h,n_y (with --all, every run, with a leading run column)',
-      (args) => selectionOptions(args).option('out', { describe: 'write to this file instead of stdout', type: 'string' }),
+      'per-position counts as CSV (t,y,tau,n_x,n_h,n_y)',
+      (args) =>
+        selectionOptions(args)
+          .option('out', { describe: 'write to this file instead of stdout', type: 'string' })
+          .epilogue('Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column.'),
       (argv) => exitWith(() => exportCommand({ ...argv, runs: argv.run })),
     )
     .command(
       'sql <query>',
-      'run an SQL query on the database (read-only unless --write); see docs/schema.md',
+      'any SQL query on the database (docs/schema.md)',
       (args) =>
         args
           .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
@@ -131,13 +134,13 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       'runs',
-      'list the runs in a database',
+      'list the runs in the database',
       (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const }),
       (argv) => exitWith(() => runsCommand(argv)),
     )
     .command(
       'fetch-inputs',
-      `put sat_model.bin and enwik_1024.txt into ./${DEFAULT_INPUTS_DIR}, verifying their SHA-256`,
+      `get the model and data into ./${DEFAULT_INPUTS_DIR}, verified`,
       (args) =>
         args
           .option('from', { describe: 'copy from this folder instead of downloading (e.g. ../shared/inputs)', type: 'string' })
@@ -153,10 +156,10 @@ export async function main(argv: string[]): Promise<void> {
     .version(TOOL_VERSION)
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((message, error) => {
-      if (error) throw error;
-      log(`sparsetrace: ${message}\n(see sparsetrace --help)`);
+      // Handlers catch their own errors (exitWith), so what lands here is a usage error.
+      log(`sparsetrace: ${message ?? error?.message}\n(see sparsetrace --help)`);
       process.exit(EXIT_BAD_INPUT);
     })
     .parseAsync();

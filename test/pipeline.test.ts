@@ -1,0 +1,204 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { cli, publishedJobArgs, REFERENCE_JSON, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
+
+interface PublishedFigures {
+  significant: { wx: number; wh: number; wy: number; total: number };
+  sparsity: { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
+  classes: { tau: number; mean_wx: number; mean_wh: number; mean_wy: number }[];
+  never_active: Record<'wx' | 'wh' | 'wy' | 'total', { never: number; of: number }>;
+  depth: { d: number; mean_mass: number; fraction: number }[];
+  positions: number;
+  bpc: number;
+}
+
+interface ReportJson {
+  model: { hidden: number; significant: PublishedFigures['significant'] };
+  positions: number;
+  bpc: number;
+  sparsity: PublishedFigures['sparsity'];
+  classes: (PublishedFigures['classes'][number] & { wh_share: number })[];
+  never_active: PublishedFigures['never_active'] & { tau: number };
+  depth: PublishedFigures['depth'];
+}
+
+/** `value` printed with `decimals` decimals, as the published figures are. */
+const printed = (value: number, decimals: number): number => Number(value.toFixed(decimals));
+
+const published = JSON.parse(readFileSync(REFERENCE_JSON, 'utf8')) as PublishedFigures;
+const folder = temporaryFolder('pipeline');
+const dbPath = join(folder.path, 'q1.sqlite');
+let report: ReportJson;
+
+before(() => {
+  const run = cli(publishedJobArgs(dbPath));
+  assert.equal(run.code, 0, run.stderr);
+  const printedReport = cli(['report', '--db', dbPath, '--format', 'json']);
+  assert.equal(printedReport.code, 0, printedReport.stderr);
+  report = JSON.parse(printedReport.stdout) as ReportJson;
+});
+after(() => folder.remove());
+
+describe('the published Q1 job, run and reported through the CLI', () => {
+  test('report JSON equals every published figure at its printed precision', () => {
+    assert.deepEqual(report.model.significant, published.significant);
+    assert.equal(report.model.hidden, 128);
+    assert.equal(report.positions, published.positions);
+    assert.equal(printed(report.bpc, 4), published.bpc);
+    assert.equal(report.sparsity.length, published.sparsity.length);
+    report.sparsity.forEach((row, k) => {
+      const want = published.sparsity[k];
+      assert.equal(row.tau, want.tau);
+      assert.equal(printed(row.mean, 1), want.mean, `mean at τ=${row.tau}`);
+      assert.equal(row.median, want.median, `median at τ=${row.tau}`);
+      assert.equal(row.min, want.min);
+      assert.equal(row.max, want.max, `max at τ=${row.tau}`);
+      assert.equal(printed(row.fraction, 3), want.fraction);
+    });
+    report.classes.forEach((row, k) => {
+      const want = published.classes[k];
+      assert.equal(row.tau, want.tau);
+      assert.equal(printed(row.mean_wx, 1), want.mean_wx);
+      assert.equal(printed(row.mean_wh, 1), want.mean_wh);
+      assert.equal(printed(row.mean_wy, 1), want.mean_wy);
+    });
+    const { tau, ...neverActive } = report.never_active;
+    assert.equal(tau, 0.01);
+    assert.deepEqual(neverActive, published.never_active);
+    assert.equal(report.depth.length, published.depth.length);
+    report.depth.forEach((row, k) => {
+      assert.equal(row.d, published.depth[k].d);
+      assert.equal(printed(row.mean_mass, 4), published.depth[k].mean_mass, `depth mass at d=${row.d}`);
+      assert.equal(printed(row.fraction, 4), published.depth[k].fraction, `depth fraction at d=${row.d}`);
+    });
+  });
+
+  test('the text report shows the headline figures of the results page', () => {
+    const text = cli(['report', '--db', dbPath]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /Significant patterns \(\|w\| > 0\.01\): 44,794/);
+    assert.match(text.stdout, /Median active patterns at τ = 0\.01: 15 of 44,794; mean 1,165\.8/);
+    assert.match(text.stdout, /Wh patterns active somewhere \(τ = 0\.01\): 95\.5%/);
+    assert.match(text.stdout, /Depth peak \(d ≥ 1\): d = 21, mean mass 0\.8271/);
+    for (const format of ['md', 'csv']) {
+      const other = cli(['report', '--db', dbPath, '--format', format]);
+      assert.equal(other.code, 0, other.stderr);
+      assert.match(other.stdout, format === 'md' ? /\| 0\.01 \| 1,165\.8 \| 15 \|/ : /^0\.01,1165\.8\d*,15,0,17710,/m);
+    }
+  });
+
+  test('SQL aggregates equal the same aggregates computed in TypeScript from the stored rows', () => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const counts = db.prepare('SELECT tau, t, n_x, n_h, n_y FROM counts').all() as { tau: number; t: number; n_x: number; n_h: number; n_y: number }[];
+      const taus = [...new Set(counts.map((row) => row.tau))].sort((a, b) => a - b);
+      assert.deepEqual(taus, report.sparsity.map((row) => row.tau));
+      for (const [k, tau] of taus.entries()) {
+        const rows = counts.filter((row) => row.tau === tau);
+        const n = rows.map((row) => row.n_x + row.n_h + row.n_y).sort((a, b) => a - b);
+        const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
+        // Integer sums are exact, so the means must agree to the last bit.
+        assert.equal(report.sparsity[k].mean, sum(n) / n.length);
+        assert.equal(report.sparsity[k].median, n[Math.floor((n.length - 1) / 2)]);
+        assert.equal(report.sparsity[k].min, n[0]);
+        assert.equal(report.sparsity[k].max, n[n.length - 1]);
+        assert.equal(report.classes[k].mean_wx, sum(rows.map((row) => row.n_x)) / rows.length);
+        assert.equal(report.classes[k].mean_wh, sum(rows.map((row) => row.n_h)) / rows.length);
+        assert.equal(report.classes[k].mean_wy, sum(rows.map((row) => row.n_y)) / rows.length);
+      }
+      // Real-valued means: SQLite sums with error compensation, so allow only rounding-level differences.
+      const close = (actual: number, expected: number, what: string): void =>
+        assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+      const surprisal = (db.prepare('SELECT surprisal_bits FROM positions').all() as { surprisal_bits: number }[]).map((row) => row.surprisal_bits);
+      close(report.bpc, surprisal.reduce((a, b) => a + b, 0) / surprisal.length, 'bpc');
+      const mass = db.prepare('SELECT d, mass FROM depth_mass').all() as { d: number; mass: number }[];
+      for (const row of report.depth) {
+        const values = mass.filter((entry) => entry.d === row.d).map((entry) => entry.mass);
+        assert.equal(values.length, 1023 - row.d, `positions with offset ${row.d}`);
+        close(row.mean_mass, values.reduce((a, b) => a + b, 0) / values.length, `mean mass at d=${row.d}`);
+      }
+      const peaks = db.prepare(`SELECT class, peak FROM pattern_peaks`).all() as { class: 'wx' | 'wh' | 'wy'; peak: number }[];
+      for (const cls of ['wx', 'wh', 'wy'] as const) {
+        const active = peaks.filter((row) => row.class === cls && row.peak > Math.fround(0.01)).length;
+        assert.equal(report.never_active[cls].never, report.never_active[cls].of - active);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  test('export matches the published per-position counts row for row', () => {
+    const exported = cli(['export', '--db', dbPath]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const lines = exported.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], 't,y,tau,n_x,n_h,n_y');
+    const reference = readFileSync(REFERENCE_POSITIONS, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, reference.length);
+    for (let k = 1; k < reference.length; k++) {
+      const want = reference[k].split('\t').map(Number);
+      const got = lines[k].split(',').map(Number);
+      assert.deepEqual(got, want, `row ${k}: ${lines[k]} vs ${reference[k]}`);
+    }
+  });
+
+  test('sql answers an ad-hoc query, as a table, JSON and CSV, and refuses writes unless asked', () => {
+    const query = 'SELECT tau, count(*) AS positions, max(n_h) AS max_nh FROM counts WHERE tau >= 0.1 GROUP BY tau ORDER BY tau';
+    const json = cli(['sql', query, '--db', dbPath, '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const rows = JSON.parse(json.stdout) as { tau: number; positions: number; max_nh: number }[];
+    assert.deepEqual(rows.map((row) => [row.tau, row.positions]), [[0.1, 1023], [1, 1023], [10, 1023]]);
+    const csv = cli(['sql', query, '--db', dbPath, '--format', 'csv']);
+    assert.equal(csv.stdout.split('\n')[0], 'tau,positions,max_nh');
+    const table = cli(['sql', query, '--db', dbPath]);
+    assert.match(table.stdout, /^tau\s+positions\s+max_nh$/m);
+    const write = cli(['sql', 'DELETE FROM counts', '--db', dbPath]);
+    assert.equal(write.code, 2);
+    assert.match(write.stderr, /read-only.*--write/);
+    const bad = cli(['sql', 'SELECT nope FROM counts', '--db', dbPath]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /no such column: nope/);
+  });
+
+  test('running the same job again computes nothing and keeps one copy of every row', () => {
+    const before = new Database(dbPath, { readonly: true });
+    const rowsBefore = before.prepare('SELECT count(*) AS n FROM counts').get() as { n: number };
+    before.close();
+    const again = cli(publishedJobArgs(dbPath));
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /1023 already computed/);
+    const db = new Database(dbPath, { readonly: true });
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM counts').get(), rowsBefore);
+    assert.deepEqual(db.prepare('SELECT count(*) AS jobs FROM jobs').get(), { jobs: 1 });
+    db.close();
+  });
+});
+
+describe('results do not depend on threads or shard size', () => {
+  const dump = (path: string): string => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return JSON.stringify([
+        db.prepare('SELECT run_id, t, y, surprisal_bits FROM positions ORDER BY run_id, t').raw().all(),
+        db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
+        db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
+        db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
+        db.prepare('SELECT run_id, status, positions FROM runs ORDER BY run_id').raw().all(),
+      ]);
+    } finally {
+      db.close();
+    }
+  };
+
+  test('1, 2 and 3 threads and shard sizes 1000, 100 and 37 give identical databases', () => {
+    const reference = dump(dbPath);
+    for (const [threads, shardSize] of [[1, 1000], [2, 100], [3, 37]]) {
+      const path = join(folder.path, `t${threads}-s${shardSize}.sqlite`);
+      const run = cli([...publishedJobArgs(path), '--threads', String(threads), '--shard-size', String(shardSize)]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(dump(path), reference, `threads ${threads}, shard size ${shardSize}`);
+    }
+  });
+});

@@ -1,0 +1,210 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { cli, cliProcess, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+const folder = temporaryFolder('resume');
+after(() => folder.remove());
+
+/** A sweep of 10 runs (5 windows × 2 depths) with small shards, so a kill can land anywhere. */
+const jobPath = join(folder.path, 'sweep.json');
+writeFileSync(
+  jobPath,
+  JSON.stringify({
+    name: 'kill-test',
+    models: [SHARED_MODEL],
+    data: [{ path: SHARED_DATA, length: 300, stride: 150, count: 'all' }],
+    dmax: [10, 30],
+    tau: { from: 1e-3, to: 1, perDecade: 2 },
+  }),
+);
+const RUNS = 10;
+const sweepArgs = (db: string, extra: string[] = []): string[] => ['run', jobPath, '--db', db, '--no-report', '--shard-size', '20', ...extra];
+
+/** Every result row, in a canonical order: what "identical results" means. */
+function resultRows(path: string): string {
+  const db = new Database(path, { readonly: true });
+  try {
+    return JSON.stringify([
+      db.prepare('SELECT run_id, t, y, surprisal_bits FROM positions ORDER BY run_id, t').raw().all(),
+      db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
+      db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
+      db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
+      db.prepare('SELECT run_id, status, positions FROM runs ORDER BY run_id').raw().all(),
+    ]);
+  } finally {
+    db.close();
+  }
+}
+
+/** Committed shards of every run cover 0..positions exactly once. */
+function assertShardsTile(path: string): void {
+  const db = new Database(path, { readonly: true });
+  try {
+    const runs = db.prepare('SELECT run_id, positions FROM runs').all() as { run_id: string; positions: number }[];
+    for (const run of runs) {
+      const shards = db.prepare('SELECT start, count FROM shards WHERE run_id = ? ORDER BY start').all(run.run_id) as { start: number; count: number }[];
+      let next = 0;
+      for (const shard of shards) {
+        assert.equal(shard.start, next, `run ${run.run_id}: shard at ${shard.start} after ${next}`);
+        next += shard.count;
+      }
+      const stored = db.prepare('SELECT count(*) AS n FROM positions WHERE run_id = ?').get(run.run_id) as { n: number };
+      assert.equal(stored.n, next, `run ${run.run_id}: positions stored vs shards`);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** Starts the sweep and SIGKILLs it when `when` says so (given the stderr so far), or after `delayMs`. */
+function killDuring(db: string, when: { stderrMatches?: RegExp; delayMs?: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = cliProcess(sweepArgs(db));
+    let stderr = '';
+    let killed = false;
+    const kill = (): void => {
+      if (!killed) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    };
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (when.stderrMatches?.test(stderr)) kill();
+    });
+    const timer = when.delayMs !== undefined ? setTimeout(kill, when.delayMs) : undefined;
+    child.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+function runStatusCounts(path: string): Record<string, number> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT status, count(*) AS n FROM runs GROUP BY status').all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+  } finally {
+    db.close();
+  }
+}
+
+describe('a sweep killed at any moment resumes to the same results', () => {
+  const uninterrupted = join(folder.path, 'uninterrupted.sqlite');
+
+  test('uninterrupted run', () => {
+    const run = cli(sweepArgs(uninterrupted));
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(runStatusCounts(uninterrupted), { done: RUNS });
+  });
+
+  test('SIGKILL early, mid-shard, between runs and at random moments, resuming each time', async () => {
+    const db = join(folder.path, 'killed.sqlite');
+    const kills = [
+      { stderrMatches: /^job: /m }, // before the first shard
+      { stderrMatches: /^run 1\/10: /m, delayMs: 150 }, // inside the first run's shards
+      { stderrMatches: /^run 3\/10 done/m }, // right after a run is finished
+      { delayMs: 400 },
+      { delayMs: 700 },
+      { stderrMatches: /^run 7\/10: /m }, // as a run starts
+    ];
+    let sawPartial = false;
+    for (const kill of kills) {
+      const killed = await killDuring(db, kill);
+      assert.equal(killed.signal, 'SIGKILL', `process ended before the kill: ${killed.stderr}`);
+      assertShardsTile(db);
+      const counts = runStatusCounts(db);
+      if ((counts.done ?? 0) < RUNS) sawPartial = true;
+    }
+    assert.ok(sawPartial, 'at least one kill left the sweep unfinished');
+    const resumed = cli(['resume', '--db', db, '--no-report']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /taking over the writer lock .* left by process \d+/);
+    assert.deepEqual(runStatusCounts(db), { done: RUNS });
+    assertShardsTile(db);
+    assert.equal(resultRows(db), resultRows(uninterrupted));
+  });
+
+  test('SIGINT stops cleanly after committing the shards in flight, says how to resume, and frees the lock', async () => {
+    const db = join(folder.path, 'sigint.sqlite');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = cliProcess(sweepArgs(db));
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!sent && /^run 2\/10: /m.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(result.code, 130, result.stderr);
+    assert.match(result.stderr, /SIGINT: stopping after the shards in flight are committed/);
+    assert.match(result.stderr, /resume with `sparsetrace resume --db /);
+    assertShardsTile(db);
+    const status = cli(['status', '--db', db]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /no live writer/);
+    assert.match(status.stdout, /interrupted|pending/);
+    const resumed = cli(['resume', '--db', db, '--no-report']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.doesNotMatch(resumed.stderr, /taking over/);
+    assert.equal(resultRows(db), resultRows(uninterrupted));
+    const again = cli(['resume', '--db', db]);
+    assert.equal(again.code, 0);
+    assert.match(again.stderr, /nothing to resume/);
+  });
+});
+
+describe('one writer per database', () => {
+  test('a second run on a database being written is refused with the writer named; --wait waits for it', async () => {
+    const db = join(folder.path, 'busy.sqlite');
+    const first = cliProcess(sweepArgs(db));
+    const firstExit = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      let stderr = '';
+      first.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/^run 1\/10: /m.test(stderr)) resolve();
+      });
+    });
+    const second = cli(sweepArgs(db));
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`process ${first.pid} on ${hostname()} .* is writing it`));
+    assert.match(second.stderr, /--wait/);
+    const waiting = cliProcess(sweepArgs(db, ['--wait']));
+    let waitingErr = '';
+    waiting.stderr.on('data', (chunk: Buffer) => (waitingErr += chunk.toString()));
+    const waitingExit = await new Promise<number | null>((resolve) => waiting.on('exit', (code) => resolve(code)));
+    assert.equal(await firstExit, 0);
+    assert.equal(waitingExit, 0, waitingErr);
+    assert.match(waitingErr, /waiting \(--wait\)/);
+    assert.deepEqual(runStatusCounts(db), { done: RUNS });
+  });
+
+  test('a lock left by a dead process is detected and taken over', () => {
+    const db = join(folder.path, 'stale.sqlite');
+    const setup = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
+    assert.equal(setup.code, 0, setup.stderr);
+    const deadPid = 2 ** 22 + 12345; // above Linux's default pid_max, so never a live process
+    const handle = new Database(db);
+    handle.prepare(`INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, ?, ?, 'sparsetrace run (crashed)', '2026-01-01T00:00:00Z')`).run(deadPid, hostname());
+    handle.close();
+    const status = cli(['status', '--db', db]);
+    assert.match(status.stdout, /no live writer/);
+    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`taking over the writer lock of .* left by process ${deadPid}`));
+    const after = new Database(db, { readonly: true });
+    const lockRows = after.prepare('SELECT count(*) AS n FROM writer_lock').get() as { n: number };
+    assert.equal(lockRows.n, 0, 'the lock is released when the run ends');
+    after.close();
+  });
+});
