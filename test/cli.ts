@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 
 /** Tests run from the project root (`npm test`); shared material sits beside it. */
 export const PROJECT_ROOT = process.cwd();
@@ -39,4 +40,20 @@ export function temporaryFolder(prefix: string): { path: string; remove: () => v
 /** The shipped Q1 job, reading the inputs from ../shared, into `db`. */
 export function publishedJobArgs(db: string): string[] {
   return ['run', 'jobs/q1-sparsity.json', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--db', db, '--no-report'];
+}
+
+/** Every result row of a database in a canonical order: what "identical results" means. */
+export function resultRows(path: string): string {
+  const db = new Database(path, { readonly: true });
+  try {
+    return JSON.stringify([
+      db.prepare('SELECT run_id, t, y, surprisal_bits FROM positions ORDER BY run_id, t').raw().all(),
+      db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
+      db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
+      db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
+      db.prepare('SELECT run_id, status, positions FROM runs ORDER BY run_id').raw().all(),
+    ]);
+  } finally {
+    db.close();
+  }
 }

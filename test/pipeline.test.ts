@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cli, publishedJobArgs, REFERENCE_JSON, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
+import { cli, publishedJobArgs, REFERENCE_JSON, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
 
 interface PublishedFigures {
   significant: { wx: number; wh: number; wy: number; total: number };
@@ -177,28 +177,13 @@ describe('the published Q1 job, run and reported through the CLI', () => {
 });
 
 describe('results do not depend on threads or shard size', () => {
-  const dump = (path: string): string => {
-    const db = new Database(path, { readonly: true });
-    try {
-      return JSON.stringify([
-        db.prepare('SELECT run_id, t, y, surprisal_bits FROM positions ORDER BY run_id, t').raw().all(),
-        db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
-        db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
-        db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
-        db.prepare('SELECT run_id, status, positions FROM runs ORDER BY run_id').raw().all(),
-      ]);
-    } finally {
-      db.close();
-    }
-  };
-
   test('1, 2 and 3 threads and shard sizes 1000, 100 and 37 give identical databases', () => {
-    const reference = dump(dbPath);
+    const reference = resultRows(dbPath);
     for (const [threads, shardSize] of [[1, 1000], [2, 100], [3, 37]]) {
       const path = join(folder.path, `t${threads}-s${shardSize}.sqlite`);
       const run = cli([...publishedJobArgs(path), '--threads', String(threads), '--shard-size', String(shardSize)]);
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(dump(path), reference, `threads ${threads}, shard size ${shardSize}`);
+      assert.equal(resultRows(path), reference, `threads ${threads}, shard size ${shardSize}`);
     }
   });
 });

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cli, cliProcess, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cli, cliProcess, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('resume');
 after(() => folder.remove());
@@ -23,22 +23,6 @@ writeFileSync(
 );
 const RUNS = 10;
 const sweepArgs = (db: string, extra: string[] = []): string[] => ['run', jobPath, '--db', db, '--no-report', '--shard-size', '20', ...extra];
-
-/** Every result row, in a canonical order: what "identical results" means. */
-function resultRows(path: string): string {
-  const db = new Database(path, { readonly: true });
-  try {
-    return JSON.stringify([
-      db.prepare('SELECT run_id, t, y, surprisal_bits FROM positions ORDER BY run_id, t').raw().all(),
-      db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
-      db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
-      db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
-      db.prepare('SELECT run_id, status, positions FROM runs ORDER BY run_id').raw().all(),
-    ]);
-  } finally {
-    db.close();
-  }
-}
 
 /** Committed shards of every run cover 0..positions exactly once. */
 function assertShardsTile(path: string): void {

@@ -1,0 +1,62 @@
+/**
+ * `npm run bench`: positions per second of the engine and of the plain
+ * implementation (test/plain) on the shipped inputs, Dmax 50, the 7 default
+ * thresholds. The plain one only runs on the first positions; the engine runs
+ * on the same subset (like for like) and on the full window.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { forwardStates, patternPeaks, traceRange, traceTables, type Model } from '../src/engine/index.js';
+import { parseModel } from '../src/model/format.js';
+import { plainQ1 } from '../test/plain/plainQ1.js';
+
+const THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+const DMAX = 50;
+const WINDOW = 1024;
+const SUBSET_POSITIONS = 150;
+const ENGINE_REPEATS = 3; // the engine is fast; take the best of a few runs
+
+/** ./inputs/ if it holds the shipped files, else ../shared/inputs (both relative to the project root). */
+function inputsFolder(): string {
+  const local = resolve(process.cwd(), 'inputs');
+  if (existsSync(join(local, 'sat_model.bin')) && existsSync(join(local, 'enwik_1024.txt'))) return local;
+  return resolve(process.cwd(), '..', 'shared', 'inputs');
+}
+
+/** Everything the engine does for a window: forward pass, tables, trace of all positions, pattern peaks. */
+function engineSeconds(model: Model, bytes: Uint8Array): number {
+  let best = Infinity;
+  for (let r = 0; r < ENGINE_REPEATS; r++) {
+    const started = performance.now();
+    const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(THRESHOLDS), dmax: DMAX };
+    const range = traceRange(input, traceTables(model), 0, bytes.length - 1);
+    patternPeaks(model, range.peakFactors);
+    best = Math.min(best, (performance.now() - started) / 1000);
+  }
+  return best;
+}
+
+function plainSeconds(model: Model, bytes: Uint8Array): number {
+  const started = performance.now();
+  plainQ1(model, bytes, THRESHOLDS, DMAX);
+  return (performance.now() - started) / 1000;
+}
+
+const folder = inputsFolder();
+const model = parseModel(readFileSync(join(folder, 'sat_model.bin')), 'sat_model.bin');
+const window = new Uint8Array(readFileSync(join(folder, 'enwik_1024.txt'))).subarray(0, WINDOW);
+const subset = window.subarray(0, SUBSET_POSITIONS + 1); // N bytes give N-1 positions
+
+const fullPositions = window.length - 1;
+const subsetPositions = subset.length - 1;
+const engineFullRate = fullPositions / engineSeconds(model, window);
+const engineSubsetRate = subsetPositions / engineSeconds(model, subset);
+const plainSubsetRate = subsetPositions / plainSeconds(model, subset);
+
+const rate = (perSecond: number): string => `${perSecond.toFixed(1).padStart(10)} positions/s`;
+console.log(`inputs: ${folder} (H = ${model.hidden}, Dmax ${DMAX}, ${THRESHOLDS.length} thresholds)`);
+console.log(`engine, full window (${fullPositions} positions):   ${rate(engineFullRate)}`);
+console.log(`engine, first ${subsetPositions} positions:            ${rate(engineSubsetRate)}`);
+console.log(`plain,  first ${subsetPositions} positions:            ${rate(plainSubsetRate)}`);
+console.log(`ratio engine/plain (first ${subsetPositions} positions):  ${(engineSubsetRate / plainSubsetRate).toFixed(1)}×`);

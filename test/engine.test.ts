@@ -1,0 +1,397 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BYTE_VALUES,
+  CLASS_COUNT,
+  forwardStates,
+  mergePeakFactors,
+  modelFloatCount,
+  modelFromFloats,
+  patternPeaks,
+  peakFactorLength,
+  significantCounts,
+  tanhf,
+  traceRange,
+  traceTables,
+  type Model,
+  type PatternPeaks,
+} from '../src/engine/index.js';
+import { parseModel } from '../src/model/format.js';
+import { REFERENCE_JSON, REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './cli.js';
+import { plainQ1, type PlainResult } from './plain/plainQ1.js';
+
+const DEFAULT_THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+const DEFAULT_DMAX = 50;
+
+/** The published run-level figures (shared/reference/q1-sat_model-enwik_1024.json). */
+interface PublishedFigures {
+  significant: { wx: number; wh: number; wy: number; total: number };
+  sparsity: { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
+  classes: { tau: number; mean_wx: number; mean_wh: number; mean_wy: number }[];
+  never_active: Record<'wx' | 'wh' | 'wy' | 'total', { never: number; of: number }>;
+  depth: { d: number; mean_mass: number; fraction: number }[];
+  positions: number;
+  bpc: number;
+}
+
+/** One engine run over a window, possibly split into several traceRange calls. */
+interface EngineRun {
+  readonly targets: Uint8Array;
+  readonly surprisal: Float64Array;
+  /** `[(t·T + k)·3 + class]`, as RangeResult.counts. */
+  readonly counts: Uint32Array;
+  /** `[t·(Dmax+1) + d]`, NaN where d > t. */
+  readonly depthMass: Float32Array;
+  readonly peakFactors: Float32Array;
+  readonly peaks: PatternPeaks;
+}
+
+/**
+ * Runs the engine on all N-1 positions of `bytes`. `rangeStarts` lists where
+ * further ranges begin (besides 0); the ranges' results are concatenated and
+ * their peak factors merged, as the runner does across workers.
+ */
+function runEngine(model: Model, bytes: Uint8Array, thresholds: readonly number[], dmax: number, rangeStarts: readonly number[] = []): EngineRun {
+  const positions = bytes.length - 1;
+  const T = thresholds.length;
+  const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(thresholds), dmax };
+  const tables = traceTables(model);
+  const targets = new Uint8Array(positions);
+  const surprisal = new Float64Array(positions);
+  const counts = new Uint32Array(positions * T * CLASS_COUNT);
+  const depthMass = new Float32Array(positions * (dmax + 1));
+  const peakFactors = new Float32Array(peakFactorLength(model.hidden));
+  const bounds = [0, ...rangeStarts, positions];
+  for (let r = 0; r + 1 < bounds.length; r++) {
+    const range = traceRange(input, tables, bounds[r], bounds[r + 1] - bounds[r]);
+    targets.set(range.targets, range.start);
+    surprisal.set(range.surprisal, range.start);
+    counts.set(range.counts, range.start * T * CLASS_COUNT);
+    depthMass.set(range.depthMass, range.start * (dmax + 1));
+    mergePeakFactors(peakFactors, range.peakFactors);
+  }
+  return { targets, surprisal, counts, depthMass, peakFactors, peaks: patternPeaks(model, peakFactors) };
+}
+
+/** Asserts two typed arrays hold the same bits, naming the first differing element. */
+function assertSameBits(actual: Float32Array | Float64Array | Uint8Array | Uint32Array, expected: typeof actual, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength);
+  const b = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
+  if (!a.equals(b)) {
+    const k = actual.findIndex((value: number, index: number) => !Object.is(value, expected[index]));
+    assert.fail(`${what}: element ${k} is ${actual[k]}, expected ${expected[k]}`);
+  }
+}
+
+/** `value` printed with `decimals` decimals, as the published figures are. */
+const printed = (value: number, decimals: number): number => Number(value.toFixed(decimals));
+const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / values.length;
+
+function loadShipped(): { model: Model; bytes: Uint8Array } {
+  const model = parseModel(readFileSync(SHARED_MODEL), 'sat_model.bin');
+  const bytes = new Uint8Array(readFileSync(SHARED_DATA)).subarray(0, 1024);
+  return { model, bytes };
+}
+
+interface ReferenceRow {
+  t: number;
+  y: number;
+  tau: number;
+  n: [number, number, number];
+}
+
+function referenceRows(): ReferenceRow[] {
+  const lines = readFileSync(REFERENCE_POSITIONS, 'utf8').trim().split('\n');
+  assert.equal(lines[0], 't\ty\ttau\tn_x\tn_h\tn_y');
+  return lines.slice(1).map((line) => {
+    const [t, y, tau, nx, nh, ny] = line.split('\t').map(Number);
+    return { t, y, tau, n: [nx, nh, ny] };
+  });
+}
+
+/** Compares reference rows with per-position counts given by `countsAt(t, k)`; returns the mismatches. */
+function referenceMismatches(rows: readonly ReferenceRow[], targetAt: (t: number) => number, countsAt: (t: number, k: number) => number[]): string[] {
+  const mismatches: string[] = [];
+  for (const row of rows) {
+    const k = DEFAULT_THRESHOLDS.indexOf(row.tau);
+    assert.ok(k >= 0, `unknown τ ${row.tau}`);
+    const got = countsAt(row.t, k);
+    if (targetAt(row.t) !== row.y || got.join() !== row.n.join()) {
+      mismatches.push(`t=${row.t} τ=${row.tau}: y ${targetAt(row.t)} n ${got.join(' ')}, reference y ${row.y} n ${row.n.join(' ')}`);
+    }
+  }
+  return mismatches;
+}
+
+/** Asserts the engine run and the plain implementation agree on everything, bit for bit. */
+function assertEngineMatchesPlain(engine: EngineRun, plain: PlainResult, thresholds: readonly number[], dmax: number): void {
+  const T = thresholds.length;
+  const slots = dmax + 1;
+  assert.deepEqual(Array.from(engine.targets), plain.targets, 'targets');
+  for (let t = 0; t < plain.targets.length; t++) {
+    assert.ok(Object.is(engine.surprisal[t], plain.surprisal[t]), `surprisal at t=${t}: ${engine.surprisal[t]} vs plain ${plain.surprisal[t]}`);
+    for (let k = 0; k < T; k++) {
+      const got = Array.from(engine.counts.subarray((t * T + k) * 3, (t * T + k) * 3 + 3));
+      assert.deepEqual(got, plain.counts[t][k], `counts at t=${t} τ=${thresholds[k]}`);
+    }
+    for (let d = 0; d < slots; d++) {
+      const got = engine.depthMass[t * slots + d];
+      assert.ok(Object.is(got, plain.depthMass[t][d]), `depth mass at t=${t} d=${d}: ${got} vs plain ${plain.depthMass[t][d]}`);
+    }
+  }
+  assertSameBits(engine.peaks.wx, plain.peaks.wx, 'Wx peaks');
+  assertSameBits(engine.peaks.wh, plain.peaks.wh, 'Wh peaks');
+  assertSameBits(engine.peaks.wy, plain.peaks.wy, 'Wy peaks');
+}
+
+/** Runs the engine again with ranges starting at `rangeStarts` (besides 0) and asserts the result is bit-identical to `whole`. */
+function assertSplitMatches(model: Model, bytes: Uint8Array, thresholds: readonly number[], dmax: number, rangeStarts: readonly number[], whole: EngineRun): void {
+  const positions = bytes.length - 1;
+  const starts = [...new Set(rangeStarts)].filter((start) => start > 0 && start < positions).sort((a, b) => a - b);
+  if (starts.length === 0) return;
+  const split = runEngine(model, bytes, thresholds, dmax, starts);
+  const label = `ranges starting at 0,${starts.join(',')}`;
+  assertSameBits(split.targets, whole.targets, `${label}: targets`);
+  assertSameBits(split.surprisal, whole.surprisal, `${label}: surprisal`);
+  assertSameBits(split.counts, whole.counts, `${label}: counts`);
+  assertSameBits(split.depthMass, whole.depthMass, `${label}: depth mass`);
+  assertSameBits(split.peakFactors, whole.peakFactors, `${label}: peak factors`);
+}
+
+describe('engine on the shipped inputs (sat_model.bin, enwik_1024.txt, Dmax 50)', () => {
+  const { model, bytes } = loadShipped();
+  const positions = bytes.length - 1;
+  // Computed on first use, inside a test, so a failure is reported by that test.
+  let engineRun: EngineRun | undefined;
+  let plainRun: PlainResult | undefined;
+  const engine = (): EngineRun => (engineRun ??= runEngine(model, bytes, DEFAULT_THRESHOLDS, DEFAULT_DMAX));
+  const plain = (): PlainResult => (plainRun ??= plainQ1(model, bytes, DEFAULT_THRESHOLDS, DEFAULT_DMAX));
+  const T = DEFAULT_THRESHOLDS.length;
+  const engineCounts = (t: number, k: number): number[] => Array.from(engine().counts.subarray((t * T + k) * 3, (t * T + k) * 3 + 3));
+
+  test('every row of the reference positions TSV matches', () => {
+    const rows = referenceRows();
+    assert.equal(rows.length, positions * T);
+    // Every (t, τ) appears exactly once, so matching all rows covers the whole run.
+    assert.equal(new Set(rows.map((row) => `${row.t}/${row.tau}`)).size, rows.length);
+    const run = engine();
+    const mismatches = referenceMismatches(rows, (t) => run.targets[t], engineCounts);
+    assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} of ${rows.length} rows differ`);
+  });
+
+  test('run-level figures equal the published JSON at its printed precision', () => {
+    const published = JSON.parse(readFileSync(REFERENCE_JSON, 'utf8')) as PublishedFigures;
+    const run = engine();
+    assert.deepEqual(significantCounts(model), published.significant);
+    assert.equal(positions, published.positions);
+    assert.equal(printed(mean(Array.from(run.surprisal)), 4), published.bpc, 'bpc');
+
+    const significantTotal = published.significant.total;
+    DEFAULT_THRESHOLDS.forEach((tau, k) => {
+      const perClass = [0, 1, 2].map((cls) => Array.from({ length: positions }, (_, t) => run.counts[(t * T + k) * 3 + cls]));
+      const n = perClass[0].map((nx, t) => nx + perClass[1][t] + perClass[2][t]).sort((a, b) => a - b);
+      const wantSparsity = published.sparsity[k];
+      const wantClasses = published.classes[k];
+      assert.equal(wantSparsity.tau, tau);
+      assert.equal(printed(mean(n), 1), wantSparsity.mean, `mean at τ=${tau}`);
+      assert.equal(n[Math.floor((n.length - 1) / 2)], wantSparsity.median, `median at τ=${tau}`);
+      assert.equal(n[0], wantSparsity.min, `min at τ=${tau}`);
+      assert.equal(n[n.length - 1], wantSparsity.max, `max at τ=${tau}`);
+      assert.equal(printed(mean(n) / significantTotal, 3), wantSparsity.fraction, `fraction at τ=${tau}`);
+      assert.equal(printed(mean(perClass[0]), 1), wantClasses.mean_wx, `mean n_x at τ=${tau}`);
+      assert.equal(printed(mean(perClass[1]), 1), wantClasses.mean_wh, `mean n_h at τ=${tau}`);
+      assert.equal(printed(mean(perClass[2]), 1), wantClasses.mean_wy, `mean n_y at τ=${tau}`);
+    });
+
+    // Never active at τ = 0.01: the pattern's peak over the run is not above float32(0.01).
+    const tau = Math.fround(0.01);
+    const never = (peaks: Float32Array): { never: number; of: number } => ({ never: peaks.filter((p) => !(p > tau)).length, of: peaks.length });
+    const wx = never(run.peaks.wx);
+    const wh = never(run.peaks.wh);
+    const wy = never(run.peaks.wy);
+    assert.deepEqual(
+      { wx, wh, wy, total: { never: wx.never + wh.never + wy.never, of: wx.of + wh.of + wy.of } },
+      published.never_active,
+    );
+
+    const slots = DEFAULT_DMAX + 1;
+    const depthMeans = Array.from({ length: slots }, (_, d) => {
+      const existing = Array.from({ length: positions - d }, (_, p) => run.depthMass[(d + p) * slots + d]);
+      assert.ok(existing.every(Number.isFinite), `depth mass exists for every t ≥ ${d}`);
+      return mean(existing);
+    });
+    assert.equal(published.depth.length, slots);
+    depthMeans.forEach((massMean, d) => {
+      assert.equal(published.depth[d].d, d);
+      assert.equal(printed(massMean, 4), published.depth[d].mean_mass, `depth mean mass at d=${d}`);
+      assert.equal(printed(massMean / depthMeans[0], 4), published.depth[d].fraction, `depth fraction at d=${d}`);
+    });
+  });
+
+  test('depth mass is NaN exactly where d > t', () => {
+    const slots = DEFAULT_DMAX + 1;
+    const run = engine();
+    for (let t = 0; t < positions; t++) {
+      for (let d = 0; d < slots; d++) assert.equal(Number.isNaN(run.depthMass[t * slots + d]), d > t, `t=${t} d=${d}`);
+    }
+  });
+
+  test('splitting the window into ranges gives bit-identical results', () => {
+    assertSplitMatches(model, bytes, DEFAULT_THRESHOLDS, DEFAULT_DMAX, [1, 50, 51, 512, 1000, 1022], engine());
+  });
+
+  test('the plain implementation reproduces every reference row', () => {
+    const rows = referenceRows();
+    const mismatches = referenceMismatches(rows, (t) => plain().targets[t], (t, k) => plain().counts[t][k]);
+    assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} of ${rows.length} rows differ`);
+  });
+
+  test('the engine agrees with the plain implementation bit for bit', () => {
+    assertEngineMatchesPlain(engine(), plain(), DEFAULT_THRESHOLDS, DEFAULT_DMAX);
+  });
+});
+
+describe('tanhf', () => {
+  test('matches all 24,024 reference vectors bit for bit, and Math.tanh does not', () => {
+    const lines = readFileSync(join(SHARED, 'reference', 'tanhf-vectors.tsv'), 'utf8').trim().split('\n');
+    assert.equal(lines[0], 'x_bits\ttanhf_bits');
+    assert.equal(lines.length - 1, 24024);
+    const bits = new Uint32Array(1);
+    const float = new Float32Array(bits.buffer);
+    const toFloat = (hex: string): number => ((bits[0] = parseInt(hex, 16)), float[0]);
+    const toBits = (x: number): number => ((float[0] = x), bits[0]);
+    const mismatches: string[] = [];
+    let correctlyRoundedMisses = 0;
+    for (const line of lines.slice(1)) {
+      const [xHex, wantHex] = line.split('\t');
+      const x = toFloat(xHex);
+      const want = parseInt(wantHex, 16);
+      const got = toBits(tanhf(x));
+      if (got !== want) mismatches.push(`tanhf(0x${xHex}) = 0x${got.toString(16).padStart(8, '0')}, want 0x${wantHex}`);
+      if (toBits(Math.fround(Math.tanh(x))) !== want) correctlyRoundedMisses++;
+    }
+    assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} vectors differ`);
+    assert.ok(correctlyRoundedMisses > 0, 'Math.fround(Math.tanh(x)) matches every vector, so the vectors do not discriminate');
+  });
+});
+
+/** mulberry32: a tiny seeded PRNG, so a failing case can be rerun exactly. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface RandomCase {
+  readonly hidden: number;
+  readonly length: number;
+  readonly dmax: number;
+  readonly seed: number;
+  /** Bytes are drawn from 0 .. alphabet-1; a small alphabet repeats Wx patterns within one position's depth. */
+  readonly alphabet: number;
+  /** Multiplies Wx and Wh; large gains saturate tanhf to exactly ±1, so scaled is exactly 0. */
+  readonly gain: number;
+}
+
+/**
+ * A random model with nontrivial dynamics: Wx in ±gain, Wh in ±2·gain/√H, about
+ * 10% exact zeros and 5% tiny weights. For H ≥ 2 the last neuron is planted
+ * near saturation (h = 0.99999994, so 1 - h² ≈ 1.2e-7) with small incoming
+ * gradients, so its |scaled| is nonzero but below the 1e-8 gate.
+ */
+function randomModel(random: () => number, H: number, gain: number): Model {
+  const model = modelFromFloats(new Float32Array(modelFloatCount(H)), H);
+  const uniform = (scale: number): number => (2 * random() - 1) * scale;
+  const weight = (scale: number): number => {
+    const kind = random();
+    if (kind < 0.1) return 0;
+    if (kind < 0.15) return uniform(1) * 10 ** -(6 + 4 * random());
+    return uniform(scale);
+  };
+  for (let k = 0; k < model.wx.length; k++) model.wx[k] = weight(gain);
+  for (let k = 0; k < model.wh.length; k++) model.wh[k] = weight((2 * gain) / Math.sqrt(H));
+  for (let k = 0; k < H; k++) model.bh[k] = uniform(0.5);
+  for (let k = 0; k < model.wy.length; k++) model.wy[k] = weight(1);
+  for (let k = 0; k < BYTE_VALUES; k++) model.by[k] = uniform(1);
+  if (H >= 2) {
+    const n = H - 1;
+    model.bh[n] = 8.5;
+    for (let c = 0; c < BYTE_VALUES; c++) model.wx[n * BYTE_VALUES + c] = 0;
+    for (let j = 0; j < H; j++) {
+      model.wh[n * H + j] = uniform(1e-9); // keeps its input at ≈ 8.5
+      model.wh[j * H + n] = uniform(1e-9); // keeps b[n] tiny for d ≥ 2
+    }
+    for (let o = 0; o < BYTE_VALUES; o++) model.wy[o * H + n] = uniform(0.01); // keeps g[n] small
+  }
+  return model;
+}
+
+/** Thresholds 1e-6 .. 10, a few log-uniform random ones, in shuffled order (the engine must keep the caller's order). */
+function randomThresholds(random: () => number): number[] {
+  const taus = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10];
+  for (let k = 0; k < 3; k++) taus.push(10 ** (-6 + 7 * random()));
+  for (let k = taus.length - 1; k > 0; k--) {
+    const other = Math.floor(random() * (k + 1));
+    [taus[k], taus[other]] = [taus[other], taus[k]];
+  }
+  return taus;
+}
+
+/** Peak attributions of each class, used as thresholds: at the peak's position the pattern must NOT count (strict >). */
+function tieThresholds(peaks: PatternPeaks): number[] {
+  const ties: number[] = [];
+  for (const values of [peaks.wx, peaks.wh, peaks.wy]) {
+    const nonzero = values.filter((v) => v > 0).sort();
+    if (nonzero.length > 0) ties.push(nonzero[nonzero.length - 1], nonzero[Math.floor(nonzero.length / 2)]);
+  }
+  return ties;
+}
+
+const RANDOM_CASES: RandomCase[] = [
+  { hidden: 1, length: 64, dmax: 3, seed: 101, alphabet: 4, gain: 1 },
+  { hidden: 1, length: 2, dmax: 50, seed: 102, alphabet: 256, gain: 1 },
+  { hidden: 2, length: 2, dmax: 1, seed: 201, alphabet: 256, gain: 1 },
+  { hidden: 2, length: 40, dmax: 50, seed: 202, alphabet: 8, gain: 3 },
+  { hidden: 2, length: 300, dmax: 50, seed: 203, alphabet: 3, gain: 1 },
+  { hidden: 5, length: 200, dmax: 50, seed: 501, alphabet: 6, gain: 1 },
+  { hidden: 5, length: 120, dmax: 1, seed: 502, alphabet: 256, gain: 1 },
+  { hidden: 5, length: 80, dmax: 3, seed: 503, alphabet: 12, gain: 3 },
+  { hidden: 33, length: 160, dmax: 50, seed: 3301, alphabet: 20, gain: 1 },
+  { hidden: 33, length: 90, dmax: 3, seed: 3302, alphabet: 256, gain: 3 },
+  { hidden: 33, length: 30, dmax: 50, seed: 3303, alphabet: 10, gain: 1 },
+  { hidden: 33, length: 2, dmax: 50, seed: 3304, alphabet: 256, gain: 1 },
+  { hidden: 128, length: 64, dmax: 50, seed: 12801, alphabet: 24, gain: 1 },
+  { hidden: 128, length: 40, dmax: 3, seed: 12802, alphabet: 256, gain: 3 },
+];
+
+describe('engine agrees with the plain implementation on random models', () => {
+  for (const c of RANDOM_CASES) {
+    const name = `H=${c.hidden} N=${c.length} Dmax=${c.dmax} alphabet=${c.alphabet} gain=${c.gain} seed=${c.seed}`;
+    test(name, () => {
+      const random = mulberry32(c.seed);
+      const model = randomModel(random, c.hidden, c.gain);
+      const bytes = Uint8Array.from({ length: c.length }, () => Math.floor(random() * c.alphabet));
+      const baseThresholds = randomThresholds(random);
+      const thresholds = [...baseThresholds, ...tieThresholds(runEngine(model, bytes, baseThresholds, c.dmax).peaks)];
+      const positions = c.length - 1;
+
+      const engine = runEngine(model, bytes, thresholds, c.dmax);
+      const plain = plainQ1(model, bytes, thresholds, c.dmax);
+
+      assertEngineMatchesPlain(engine, plain, thresholds, c.dmax);
+      if (c.hidden >= 2 && positions >= 2) assert.ok(plain.gatedNonzero > 0, 'the 1e-8 gate skipped a nonzero scaled value');
+
+      // Different range boundaries give bit-identical results.
+      const splits = [[1], [Math.floor(positions / 2)], [Math.floor(positions / 3), Math.floor((2 * positions) / 3) + 1], Array.from({ length: Math.floor((positions - 1) / 7) }, (_, r) => 7 * (r + 1))];
+      for (const rangeStarts of splits) assertSplitMatches(model, bytes, thresholds, c.dmax, rangeStarts, engine);
+    });
+  }
+});

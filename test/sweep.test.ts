@@ -1,0 +1,98 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+const folder = temporaryFolder('sweep');
+const db = join(folder.path, 'sweep.sqlite');
+const smallModel = join(folder.path, 'small-h8.bin');
+
+/** A random H = 8 model file: 4·(H² + 513·H + 256) bytes of float32 weights. */
+function writeSmallModel(path: string): void {
+  const H = 8;
+  const weights = new Float32Array(H * H + 513 * H + 256);
+  let state = 20261124;
+  for (let k = 0; k < weights.length; k++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    weights[k] = (state / 2 ** 32 - 0.5) * 1.5;
+  }
+  writeFileSync(path, new Uint8Array(weights.buffer));
+}
+
+const jobPath = join(folder.path, 'two-models.json');
+const TAUS = [0.001, 0.01, 0.1];
+// 2 models × 3 windows × 2 depths = 12 runs of 199 positions.
+before(() => {
+  writeSmallModel(smallModel);
+  writeFileSync(
+    jobPath,
+    JSON.stringify({ name: 'two-models', models: [SHARED_MODEL, smallModel], data: [{ path: SHARED_DATA, length: 200, stride: 300, count: 3 }], dmax: [5, 25], tau: TAUS }),
+  );
+  const run = cli(['run', jobPath, '--db', db, '--no-report']);
+  assert.equal(run.code, 0, run.stderr);
+});
+after(() => folder.remove());
+
+describe('reports and exports over a sweep', () => {
+  test('a report over runs of several models needs --by model or a model filter', () => {
+    const mixed = cli(['report', '--db', db, '--format', 'json', '--by', 'dmax']);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /2 models; add --model to pick one, or use --by model/);
+    const byModel = cli(['report', '--db', db, '--by', 'model', '--format', 'json']);
+    assert.equal(byModel.code, 0, byModel.stderr);
+    const groups = (JSON.parse(byModel.stdout) as { groups: { group: string; runs: string[]; positions: number; model: { hidden: number } }[] }).groups;
+    assert.deepEqual(groups.map((group) => [group.model.hidden, group.runs.length, group.positions]), [[128, 6, 6 * 199], [8, 6, 6 * 199]]);
+    const text = cli(['report', '--db', db, '--by', 'model']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.equal(text.stdout.trimEnd().split('\n').length, 2 + 2 + 1, 'title, header, rule and one row per model');
+  });
+
+  test('--by dmax and --by window within one model: groups are the SQL figures of their runs', () => {
+    const byDmax = cli(['report', '--db', db, '--model', SHARED_MODEL, '--by', 'dmax', '--format', 'json']);
+    assert.equal(byDmax.code, 0, byDmax.stderr);
+    const groups = (JSON.parse(byDmax.stdout) as { groups: { group: string; runs: string[]; sparsity: { tau: number; mean: number }[] }[] }).groups;
+    assert.deepEqual(groups.map((group) => [group.group, group.runs.length]), [['Dmax 5', 3], ['Dmax 25', 3]]);
+    // Each group equals a report over just its runs.
+    for (const group of groups) {
+      const alone = cli(['report', '--db', db, '--format', 'json', ...group.runs.flatMap((run) => ['--run', run])]);
+      assert.equal(alone.code, 0, alone.stderr);
+      assert.deepEqual((JSON.parse(alone.stdout) as { sparsity: unknown }).sparsity, group.sparsity);
+    }
+    // Deeper traces find at least as many patterns above τ on the same windows.
+    assert.ok(groups[1].sparsity.every((row, k) => row.mean >= groups[0].sparsity[k].mean));
+    const byWindow = cli(['report', '--db', db, '--model', smallModel, '--by', 'window', '--format', 'csv']);
+    assert.equal(byWindow.code, 0, byWindow.stderr);
+    const lines = byWindow.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 1 + 3);
+    assert.match(lines[1], /enwik_1024\.txt@0\+200,2,398,/);
+  });
+
+  test('export --all writes every run with a leading run column; export of one run needs it chosen', () => {
+    const all = cli(['export', '--db', db, '--all']);
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], 'run,t,y,tau,n_x,n_h,n_y');
+    assert.equal(lines.length - 1, 12 * 199 * TAUS.length);
+    const handle = new Database(db, { readonly: true });
+    const runIds = (handle.prepare('SELECT run_id FROM runs').all() as { run_id: string }[]).map((row) => row.run_id);
+    handle.close();
+    assert.deepEqual(new Set(lines.slice(1).map((line) => line.split(',')[0])), new Set(runIds));
+    const ambiguous = cli(['export', '--db', db]);
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /12 runs; pick one with --run ID, or export them all with --all/);
+    const one = cli(['export', '--db', db, '--run', runIds[0].slice(0, 6), '--out', join(folder.path, 'one.csv')]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, '');
+  });
+
+  test('status shows every run done; runs lists them', () => {
+    const status = cli(['status', '--db', db]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /job 1 two-models .*: 12\/12 runs done, 2388\/2388 positions/);
+    assert.equal(status.stdout.match(/ done /g)?.length, 12);
+    const runs = cli(['runs', '--db', db, '--format', 'json']);
+    assert.equal((JSON.parse(runs.stdout) as unknown[]).length, 12);
+  });
+});
