@@ -1,16 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './paths.js';
 
-/** Tests run from the project root (`npm test`); shared material sits beside it. */
-export const PROJECT_ROOT = process.cwd();
-export const SHARED = resolve(PROJECT_ROOT, '..', 'shared');
-export const SHARED_MODEL = join(SHARED, 'inputs', 'sat_model.bin');
-export const SHARED_DATA = join(SHARED, 'inputs', 'enwik_1024.txt');
-export const REFERENCE_JSON = join(SHARED, 'reference', 'q1-sat_model-enwik_1024.json');
-export const REFERENCE_POSITIONS = join(SHARED, 'reference', 'q1-sat_model-enwik_1024.positions.tsv');
+export * from './paths.js';
+
 const BIN = join(PROJECT_ROOT, 'bin', 'sparsetrace.js');
 
 export interface CliResult {

@@ -19,22 +19,12 @@ import {
   type PatternPeaks,
 } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
-import { REFERENCE_JSON, REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './cli.js';
+import { REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './paths.js';
+import { printed, publishedFigures } from './reference.js';
 import { plainQ1, type PlainResult } from './plain/plainQ1.js';
 
 const DEFAULT_THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const DEFAULT_DMAX = 50;
-
-/** The published run-level figures (shared/reference/q1-sat_model-enwik_1024.json). */
-interface PublishedFigures {
-  significant: { wx: number; wh: number; wy: number; total: number };
-  sparsity: { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
-  classes: { tau: number; mean_wx: number; mean_wh: number; mean_wy: number }[];
-  never_active: Record<'wx' | 'wh' | 'wy' | 'total', { never: number; of: number }>;
-  depth: { d: number; mean_mass: number; fraction: number }[];
-  positions: number;
-  bpc: number;
-}
 
 /** One engine run over a window, possibly split into several traceRange calls. */
 interface EngineRun {
@@ -86,8 +76,6 @@ function assertSameBits(actual: Float32Array | Float64Array | Uint8Array | Uint3
   }
 }
 
-/** `value` printed with `decimals` decimals, as the published figures are. */
-const printed = (value: number, decimals: number): number => Number(value.toFixed(decimals));
 const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / values.length;
 
 function loadShipped(): { model: Model; bytes: Uint8Array } {
@@ -183,7 +171,7 @@ describe('engine on the shipped inputs (sat_model.bin, enwik_1024.txt, Dmax 50)'
   });
 
   test('run-level figures equal the published JSON at its printed precision', () => {
-    const published = JSON.parse(readFileSync(REFERENCE_JSON, 'utf8')) as PublishedFigures;
+    const published = publishedFigures();
     const run = engine();
     assert.deepEqual(significantCounts(model), published.significant);
     assert.equal(positions, published.positions);

@@ -3,17 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cli, publishedJobArgs, REFERENCE_JSON, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
-
-interface PublishedFigures {
-  significant: { wx: number; wh: number; wy: number; total: number };
-  sparsity: { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
-  classes: { tau: number; mean_wx: number; mean_wh: number; mean_wy: number }[];
-  never_active: Record<'wx' | 'wh' | 'wy' | 'total', { never: number; of: number }>;
-  depth: { d: number; mean_mass: number; fraction: number }[];
-  positions: number;
-  bpc: number;
-}
+import { cli, publishedJobArgs, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
+import { printed, publishedFigures, type PublishedFigures } from './reference.js';
 
 interface ReportJson {
   model: { hidden: number; significant: PublishedFigures['significant'] };
@@ -25,10 +16,7 @@ interface ReportJson {
   depth: PublishedFigures['depth'];
 }
 
-/** `value` printed with `decimals` decimals, as the published figures are. */
-const printed = (value: number, decimals: number): number => Number(value.toFixed(decimals));
-
-const published = JSON.parse(readFileSync(REFERENCE_JSON, 'utf8')) as PublishedFigures;
+const published = publishedFigures();
 const folder = temporaryFolder('pipeline');
 const dbPath = join(folder.path, 'q1.sqlite');
 let report: ReportJson;
