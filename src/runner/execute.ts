@@ -46,8 +46,8 @@ interface PreparedRun {
   readonly states: SharedArrayBuffer;
   readonly thresholds: Float32Array;
   readonly peakFactors: Float32Array;
+  /** Shards not yet committed; the run is finished when this reaches 0. */
   pending: number;
-  started: number;
 }
 
 function shareFloats(values: Float32Array): SharedArrayBuffer {
@@ -195,6 +195,5 @@ function prepareRun(db: Db, models: readonly Model[], run: PlannedRun, index: nu
     thresholds: Float32Array.from(run.taus, (tau) => Math.fround(tau)),
     peakFactors,
     pending: shards.length,
-    started: performance.now(),
   };
 }
