@@ -24,20 +24,33 @@ writeFileSync(
 const RUNS = 10;
 const sweepArgs = (db: string, extra: string[] = []): string[] => ['run', jobPath, '--db', db, '--no-report', '--shard-size', '20', ...extra];
 
-/** Committed shards of every run cover 0..positions exactly once. */
-function assertShardsTile(path: string): void {
+/**
+ * Committed shards never overlap, and the stored positions are exactly the union
+ * of the committed shards: nothing half-written, nothing twice. Shards commit in
+ * the order they finish, so an interrupted run may have gaps; with `complete`,
+ * every run must be covered from 0 to its last position.
+ */
+function assertShardsConsistent(path: string, complete = false): void {
   const db = new Database(path, { readonly: true });
   try {
     const runs = db.prepare('SELECT run_id, positions FROM runs').all() as { run_id: string; positions: number }[];
     for (const run of runs) {
       const shards = db.prepare('SELECT start, count FROM shards WHERE run_id = ? ORDER BY start').all(run.run_id) as { start: number; count: number }[];
+      const expected: number[] = [];
       let next = 0;
       for (const shard of shards) {
-        assert.equal(shard.start, next, `run ${run.run_id}: shard at ${shard.start} after ${next}`);
-        next += shard.count;
+        assert.ok(shard.start >= next, `run ${run.run_id}: shard at ${shard.start} overlaps the one ending at ${next}`);
+        if (complete) assert.equal(shard.start, next, `run ${run.run_id}: gap before shard at ${shard.start}`);
+        for (let t = shard.start; t < shard.start + shard.count; t++) expected.push(t);
+        next = shard.start + shard.count;
       }
-      const stored = db.prepare('SELECT count(*) AS n FROM positions WHERE run_id = ?').get(run.run_id) as { n: number };
-      assert.equal(stored.n, next, `run ${run.run_id}: positions stored vs shards`);
+      assert.ok(next <= run.positions, `run ${run.run_id}: shards end at ${next}, past ${run.positions}`);
+      if (complete) assert.equal(next, run.positions, `run ${run.run_id}: shards end at ${next}`);
+      const stored = (db.prepare('SELECT t FROM positions WHERE run_id = ? ORDER BY t').all(run.run_id) as { t: number }[]).map((row) => row.t);
+      assert.deepEqual(stored, expected, `run ${run.run_id}: stored positions are the committed shards`);
+      const counted = db.prepare('SELECT count(DISTINCT t) AS positions, count(*) AS rows FROM counts WHERE run_id = ?').get(run.run_id) as { positions: number; rows: number };
+      const taus = db.prepare('SELECT count(*) AS n FROM run_taus WHERE run_id = ?').get(run.run_id) as { n: number };
+      assert.deepEqual(counted, { positions: expected.length, rows: expected.length * taus.n }, `run ${run.run_id}: counts rows`);
     }
   } finally {
     db.close();
@@ -101,7 +114,7 @@ describe('a sweep killed at any moment resumes to the same results', () => {
     for (const kill of kills) {
       const killed = await killDuring(db, kill);
       assert.equal(killed.signal, 'SIGKILL', `process ended before the kill: ${killed.stderr}`);
-      assertShardsTile(db);
+      assertShardsConsistent(db);
       const counts = runStatusCounts(db);
       if ((counts.done ?? 0) < RUNS) sawPartial = true;
     }
@@ -110,7 +123,7 @@ describe('a sweep killed at any moment resumes to the same results', () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /taking over the writer lock .* left by process \d+/);
     assert.deepEqual(runStatusCounts(db), { done: RUNS });
-    assertShardsTile(db);
+    assertShardsConsistent(db, true);
     assert.equal(resultRows(db), resultRows(uninterrupted));
   });
 
@@ -132,7 +145,7 @@ describe('a sweep killed at any moment resumes to the same results', () => {
     assert.equal(result.code, 130, result.stderr);
     assert.match(result.stderr, /SIGINT: stopping after the shards in flight are committed/);
     assert.match(result.stderr, /resume with `sparsetrace resume --db /);
-    assertShardsTile(db);
+    assertShardsConsistent(db);
     const status = cli(['status', '--db', db]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /no live writer/);

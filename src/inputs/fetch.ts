@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { sha256 } from '../model/load.js';
 
 /** The shipped inputs and their pinned SHA-256 sums (shared/inputs/SHA256SUMS). */
 export const PINNED_INPUTS: readonly { readonly name: string; readonly sha256: string }[] = [
@@ -15,21 +15,39 @@ export const DEFAULT_INPUTS_DIR = 'inputs';
 /** Both files are in the public repository at this commit (shared/inputs/SOURCES.md). */
 export const DEFAULT_BASE_URL = 'https://raw.githubusercontent.com/inimino/hutter/86fbef8327207dd3e510c05118ba5aedd89b32e0/';
 
+const FROM_HINT = 'run sparsetrace fetch-inputs --from DIR with a folder that holds the published files (e.g. ../shared/inputs)';
+
 export interface FetchOptions {
   /** Copy from this folder instead of downloading. */
   readonly from?: string;
   readonly destination: string;
   readonly log: (line: string) => void;
+  /** Where to download from (ends with '/'); only tests change it. */
   readonly baseUrl?: string;
 }
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
+/** The file's bytes, or undefined when there is no such file; other read failures are errors. */
 function readIfPresent(path: string): Buffer | undefined {
   try {
     return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    const reason = code === 'EISDIR' ? 'is a directory, not a file' : (error as Error).message;
+    throw new InputError(`${path}: cannot read: ${reason}`);
+  }
+}
+
+function checkFolder(from: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(from).isDirectory();
   } catch {
-    return undefined;
+    throw new InputError(`--from ${from}: no such folder; ${FROM_HINT}`);
+  }
+  if (!isFolder) {
+    const names = PINNED_INPUTS.map((input) => input.name).join(' and ');
+    throw new InputError(`--from ${from}: not a folder; give the folder that holds ${names}`);
   }
 }
 
@@ -39,65 +57,69 @@ async function download(url: string, name: string): Promise<Buffer> {
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
     return Buffer.from(await response.arrayBuffer());
   } catch (error) {
+    // undici reports "fetch failed" and puts the useful part (ECONNREFUSED, ENOTFOUND…) in `cause`.
     const cause = (error as { cause?: { message?: string } }).cause?.message;
     throw new InputError(
       `${name}: download from ${url} failed: ${(error as Error).message}${cause ? ` (${cause})` : ''}; ` +
-        `without network access, copy the files from a folder that has them: sparsetrace fetch-inputs --from DIR (e.g. ../shared/inputs)`,
+        `without network access, copy the files instead: ${FROM_HINT}`,
     );
   }
 }
 
+function mismatch(name: string, origin: string, expected: string, actual: string): InputError {
+  return new InputError(
+    `${name} from ${origin}: sha256 is ${actual}, expected ${expected}; this is not the published file (see shared/inputs/SOURCES.md)`,
+  );
+}
+
 /**
- * Puts the pinned inputs into `destination`, verifying each SHA-256. A file
- * already there with the right sum is kept; anything else is replaced. Files are
- * written to a temporary name and renamed once verified, so an interrupted or
- * failed fetch never leaves a wrong file under the real name.
+ * Puts the pinned inputs into `destination`, verifying each SHA-256, and returns
+ * their paths. A file already there with the right sum is kept; a wrong copy is
+ * replaced. Files are written under a temporary name in the same folder and
+ * renamed only once the bytes on disk verify, so a failed or interrupted fetch
+ * never leaves a wrong file under the real name.
  */
 export async function fetchInputs(options: FetchOptions): Promise<string[]> {
   const { from, destination, log } = options;
-  if (from !== undefined) {
-    let isFolder = false;
-    try {
-      isFolder = statSync(from).isDirectory();
-    } catch {
-      throw new InputError(`--from ${from}: no such folder`);
-    }
-    if (!isFolder) throw new InputError(`--from ${from}: not a folder (give the folder that holds ${PINNED_INPUTS.map((input) => input.name).join(' and ')})`);
-  }
+  if (from !== undefined) checkFolder(from);
   mkdirSync(destination, { recursive: true });
-  const written: string[] = [];
+  const paths: string[] = [];
   for (const { name, sha256: expected } of PINNED_INPUTS) {
     const target = join(destination, name);
+    paths.push(target);
     const existing = readIfPresent(target);
     if (existing !== undefined && sha256(existing) === expected) {
       log(`${target}: already there, sha256 verified`);
-      written.push(target);
       continue;
     }
+
     let contents: Buffer;
     let origin: string;
     if (from !== undefined) {
       origin = join(from, name);
       const copied = readIfPresent(origin);
-      if (copied === undefined) throw new InputError(`${name}: not found at ${origin}; that folder must hold ${name}`);
+      if (copied === undefined) {
+        throw new InputError(`${name}: not found at ${origin}; put the published ${name} there, or run sparsetrace fetch-inputs without --from to download it`);
+      }
       contents = copied;
     } else {
       origin = `${options.baseUrl ?? DEFAULT_BASE_URL}${name}`;
       contents = await download(origin, name);
     }
     const actual = sha256(contents);
-    if (actual !== expected) {
-      throw new InputError(`${name} from ${origin}: sha256 ${actual} does not match the pinned ${expected}; this is not the published file`);
-    }
+    if (actual !== expected) throw mismatch(name, origin, expected, actual);
+
     const temporary = `${target}.partial-${process.pid}`;
     try {
       writeFileSync(temporary, contents);
+      const written = sha256(readFileSync(temporary));
+      if (written !== expected) throw mismatch(name, temporary, expected, written);
       renameSync(temporary, target);
     } finally {
       rmSync(temporary, { force: true });
     }
-    log(`${target}: ${existing !== undefined ? 'replaced a copy with the wrong sha256; ' : ''}copied from ${origin}, sha256 verified`);
-    written.push(target);
+    const how = from !== undefined ? 'copied' : 'downloaded';
+    log(`${target}: ${existing !== undefined ? 'replaced a copy with the wrong sha256; ' : ''}${how} from ${origin}, sha256 verified`);
   }
-  return written;
+  return paths;
 }
