@@ -1,19 +1,25 @@
 import { chainWasmBase64 } from './generated/chain-wasm.js';
 
 /**
- * The one step of the backward chain that costs H² per offset:
- * `out[j] = Σ_i Wh[i][j] · scaled[i]` in float32, in order i (spec, step 4).
- * It runs in WebAssembly (src/engine/chain.wat), whose f32 SIMD lanes round
- * every multiply and add exactly as the spec asks, four columns at a time.
+ * The engine's only H² step, `out[j] = start[j] + Σ_i M[i][j] · v[i]` in float32,
+ * in order i. It runs in WebAssembly (src/engine/chain.wat), whose f32 SIMD lanes
+ * round every multiply and add exactly as the spec asks, four columns at a time.
  *
- * `scaled` and `out` are views into the kernel's memory: write `scaled`, call
- * `run()`, read `out`. `out` may be read while `scaled` is written, so the
- * caller can keep the current b in `out` and compute `scaled` from it.
+ * - The backward chain (spec, step 4): M = Wh, v = scaled, `run()` from 0.
+ * - The forward pass: M = Whᵀ, v = h_{t-1}, `accumulate()` onto
+ *   out = bh + Wx[:, x_t], which is the spec's `s` summed in order j.
+ *
+ * `v` and `out` are views into the kernel's memory: write `v` (and `out`), call,
+ * read `out`. `out` may be read while `v` is written, so the backward chain keeps
+ * the current b in `out` and computes `scaled` from it.
  */
 export interface ChainKernel {
-  readonly scaled: Float32Array;
+  readonly v: Float32Array;
   readonly out: Float32Array;
+  /** out[j] = Σ_i M[i][j]·v[i]. */
   run(): void;
+  /** out[j] = out[j] + Σ_i M[i][j]·v[i], adding in order i onto the current out[j]. */
+  accumulate(): void;
 }
 
 const WASM_PAGE_BYTES = 65536;
@@ -24,22 +30,32 @@ function chainModule(): WebAssembly.Module {
   return compiledChain;
 }
 
-/** A kernel holding its own copy of Wh (row-major, H×H). */
-export function createChainKernel(wh: Float32Array, hidden: number): ChainKernel {
+/** A kernel holding its own copy of the row-major H×H `matrix` (M). */
+export function createChainKernel(matrix: Float32Array, hidden: number): ChainKernel {
   const H = hidden;
   const instance = new WebAssembly.Instance(chainModule());
   const memory = instance.exports.memory as WebAssembly.Memory;
-  const chain = instance.exports.chain as (wh: number, scaled: number, out: number, H: number) => void;
+  const product = instance.exports.product as (m: number, v: number, out: number, H: number, accumulate: number) => void;
   const bytesNeeded = 4 * (H * H + 2 * H);
   const pages = Math.ceil(bytesNeeded / WASM_PAGE_BYTES);
   if (pages > 1) memory.grow(pages - 1);
-  const whView = new Float32Array(memory.buffer, 0, H * H);
-  whView.set(wh);
-  const scaledOffset = 4 * H * H;
-  const outOffset = scaledOffset + 4 * H;
+  new Float32Array(memory.buffer, 0, H * H).set(matrix.subarray(0, H * H));
+  const vOffset = 4 * H * H;
+  const outOffset = vOffset + 4 * H;
   return {
-    scaled: new Float32Array(memory.buffer, scaledOffset, H),
+    v: new Float32Array(memory.buffer, vOffset, H),
     out: new Float32Array(memory.buffer, outOffset, H),
-    run: () => chain(0, scaledOffset, outOffset, H),
+    run: () => product(0, vOffset, outOffset, H, 0),
+    accumulate: () => product(0, vOffset, outOffset, H, 1),
   };
+}
+
+/** Mᵀ of a row-major H×H matrix. */
+export function transpose(matrix: Float32Array, hidden: number): Float32Array {
+  const H = hidden;
+  const transposed = new Float32Array(H * H);
+  for (let i = 0; i < H; i++) {
+    for (let j = 0; j < H; j++) transposed[j * H + i] = matrix[i * H + j];
+  }
+  return transposed;
 }

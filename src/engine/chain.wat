@@ -1,12 +1,14 @@
-;; The backward chain's matrix-vector product (spec, step 4):
-;;   out[j] = Σ_{i=0..H-1} Wh[i][j] · scaled[i]
+;; The engine's H×H matrix-vector product, for a row-major M (M[i][j] at m + 4·(i·H + j)):
+;;   out[j] = start[j] + Σ_{i=0..H-1} M[i][j] · v[i]
 ;; accumulated in float32 in order i, each multiply and each add rounded to
 ;; float32 (f32x4.mul and f32x4.add round every lane; no fused multiply-add).
-;; Lanes are different j, so the order over i is the spec's for every j.
-;; Wh is row-major (Wh[i][j] at wh + 4·(i·H + j)).
+;; Lanes are different j, so the order over i is the same for every j.
+;; start[j] is 0 when $accumulate is 0, else out[j] as it was before the call.
+;; The backward chain (spec, step 4) is M = Wh, v = scaled, from 0; the forward
+;; pass is M = Whᵀ, v = h_{t-1}, from bh + Wx[:, x_t].
 (module
   (memory (export "memory") 1)
-  (func (export "chain") (param $wh i32) (param $scaled i32) (param $out i32) (param $H i32)
+  (func (export "product") (param $m i32) (param $v i32) (param $out i32) (param $H i32) (param $accumulate i32)
     (local $j i32) (local $i i32) (local $p i32) (local $sp i32) (local $stride i32)
     (local $s v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $acc f32)
@@ -15,12 +17,20 @@
     (block $done16
       (loop $block16
         (br_if $done16 (i32.gt_s (i32.add (local.get $j) (i32.const 16)) (local.get $H)))
-        (local.set $a0 (v128.const f32x4 0 0 0 0))
-        (local.set $a1 (v128.const f32x4 0 0 0 0))
-        (local.set $a2 (v128.const f32x4 0 0 0 0))
-        (local.set $a3 (v128.const f32x4 0 0 0 0))
-        (local.set $p (i32.add (local.get $wh) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $sp (local.get $scaled))
+        (local.set $p (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))))
+        (if (local.get $accumulate)
+          (then
+            (local.set $a0 (v128.load offset=0 (local.get $p)))
+            (local.set $a1 (v128.load offset=16 (local.get $p)))
+            (local.set $a2 (v128.load offset=32 (local.get $p)))
+            (local.set $a3 (v128.load offset=48 (local.get $p))))
+          (else
+            (local.set $a0 (v128.const f32x4 0 0 0 0))
+            (local.set $a1 (v128.const f32x4 0 0 0 0))
+            (local.set $a2 (v128.const f32x4 0 0 0 0))
+            (local.set $a3 (v128.const f32x4 0 0 0 0))))
+        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $sp (local.get $v))
         (local.set $i (local.get $H))
         (loop $rows
           (local.set $s (f32x4.splat (f32.load (local.get $sp))))
@@ -44,8 +54,10 @@
       (loop $block4
         (br_if $done4 (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $H)))
         (local.set $a0 (v128.const f32x4 0 0 0 0))
-        (local.set $p (i32.add (local.get $wh) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $sp (local.get $scaled))
+        (if (local.get $accumulate)
+          (then (local.set $a0 (v128.load (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2)))))))
+        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $sp (local.get $v))
         (local.set $i (local.get $H))
         (loop $rows4
           (local.set $a0 (f32x4.add (local.get $a0)
@@ -62,8 +74,10 @@
       (loop $block1
         (br_if $done1 (i32.ge_s (local.get $j) (local.get $H)))
         (local.set $acc (f32.const 0))
-        (local.set $p (i32.add (local.get $wh) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $sp (local.get $scaled))
+        (if (local.get $accumulate)
+          (then (local.set $acc (f32.load (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2)))))))
+        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $sp (local.get $v))
         (local.set $i (local.get $H))
         (loop $rows1
           (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.load (local.get $p)) (f32.load (local.get $sp)))))

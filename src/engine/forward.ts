@@ -1,28 +1,33 @@
 import { BYTE_VALUES, type Model } from './model.js';
 import { tanhf } from './tanhf.js';
+import { createChainKernel, transpose } from './chain.js';
 
 const fround = Math.fround;
 
 /**
  * Forward pass (spec, "Forward pass"): returns `h_t` for t = 0 .. N-1 as one
  * N×H float32 array, row t at `t * H`. Every multiply and add is rounded to
- * float32, in the spec's order; no fused multiply-add.
+ * float32, in the spec's order (s = bh[i] + Wx[i][x_t], then + Wh[i][j]·h_{t-1}[j]
+ * for j = 0 .. H-1); no fused multiply-add. The H² sum runs in the chain kernel
+ * on Whᵀ, whose lanes are different i and whose order over j is the spec's.
  */
 export function forwardStates(model: Model, bytes: Uint8Array): Float32Array {
   const H = model.hidden;
-  const { wx, wh, bh } = model;
+  const { wx, bh } = model;
   const states = new Float32Array(bytes.length * H);
-  let previous = new Float32Array(H); // h_{-1} = 0
+  const kernel = createChainKernel(transpose(model.wh, H), H);
+  const { v: previous, out: s } = kernel;
+  previous.fill(0); // h_{-1} = 0
   for (let t = 0; t < bytes.length; t++) {
     const x = bytes[t];
-    const current = states.subarray(t * H, (t + 1) * H);
+    for (let i = 0; i < H; i++) s[i] = fround(bh[i] + wx[i * BYTE_VALUES + x]);
+    kernel.accumulate();
+    const row = t * H;
     for (let i = 0; i < H; i++) {
-      let s = fround(bh[i] + wx[i * BYTE_VALUES + x]);
-      const row = i * H;
-      for (let j = 0; j < H; j++) s = fround(s + fround(wh[row + j] * previous[j]));
-      current[i] = tanhf(s);
+      const h = tanhf(s[i]);
+      states[row + i] = h;
+      previous[i] = h;
     }
-    previous = current;
   }
   return states;
 }

@@ -160,7 +160,7 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const probabilities = new Float64Array(BYTE_VALUES);
   const g = new Float32Array(H);
   // b lives in the chain kernel's output: scaled is computed from it, then run() overwrites it.
-  const { scaled, out: b } = chain;
+  const { v: scaled, out: b } = chain;
   const scaledMax = new Float32Array(H); // per position, per receiving neuron
   const inputMax = new Float32Array(BYTE_VALUES * H); // per position, [c·H + j]
   const seenBytes = new Uint8Array(BYTE_VALUES); // flags, per position

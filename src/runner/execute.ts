@@ -110,24 +110,27 @@ export async function executeRuns(
   let failure: unknown;
   const maxInFlight = 2 * threads;
 
-  const finish = (prepared: PreparedRun): void => {
-    const model = models[prepared.run.modelIndex];
-    finishRun(db, prepared.run.runId, model.hidden, patternPeaks(model, prepared.peakFactors));
+  const finish = (run: PlannedRun, index: number, peakFactors: Float32Array): void => {
+    const model = models[run.modelIndex];
+    finishRun(db, run.runId, model.hidden, patternPeaks(model, peakFactors));
     runsDone++;
-    events.runFinished(prepared.run, prepared.index);
+    events.runFinished(run, index);
   };
+  let lastWindow: SharedWindow | undefined;
 
   try {
     for (let index = 0; index < remaining.length; index++) {
       const left = remaining[index];
       if (left.finished) continue;
       if (stopSignal.aborted || failure !== undefined) break;
-      const prepared = prepareRun(db, models, left.run, index, left.shards);
       events.runStarted(left.run, index, left.done);
-      if (prepared.shards.length === 0) {
-        finish(prepared); // all shards were committed before an interruption
+      if (left.shards.length === 0) {
+        // All shards were committed before an interruption: only the peaks are left.
+        finish(left.run, index, committedPeakFactors(db, left.run, models));
         continue;
       }
+      const { prepared, window } = prepareRun(db, models, left.run, index, left.shards, lastWindow);
+      lastWindow = window;
       for (const shard of prepared.shards) {
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
         if (stopSignal.aborted || failure !== undefined) break;
@@ -156,7 +159,7 @@ export async function executeRuns(
             commitShard(prepared.run.runId, prepared.run.taus, prepared.run.dmax, range, prepared.peakFactors, (performance.now() - taskStarted) / 1000);
             events.shardCommitted(prepared.run, shard.count);
             prepared.pending--;
-            if (prepared.pending === 0) finish(prepared);
+            if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.peakFactors);
           })
           .catch((error: unknown) => {
             failure ??= error;
@@ -174,26 +177,49 @@ export async function executeRuns(
   return { runsDone, runsTotal: runs.length, stopped: runsDone < runs.length };
 }
 
-function prepareRun(db: Db, models: readonly Model[], run: PlannedRun, index: number, shards: readonly ShardRange[]): PreparedRun {
+/** The merged peak factors of a run's committed shards (zeros before the first). */
+function committedPeakFactors(db: Db, run: PlannedRun, models: readonly Model[]): Float32Array {
+  return storedPeakFactors(db, run.runId) ?? new Float32Array(peakFactorLength(models[run.modelIndex].hidden));
+}
+
+/** A window's bytes and forward states in shared memory; runs differing only in Dmax share them. */
+interface SharedWindow {
+  readonly key: string;
+  readonly bytes: SharedArrayBuffer;
+  readonly states: SharedArrayBuffer;
+}
+
+function prepareRun(
+  db: Db,
+  models: readonly Model[],
+  run: PlannedRun,
+  index: number,
+  shards: readonly ShardRange[],
+  previous: SharedWindow | undefined,
+): { prepared: PreparedRun; window: SharedWindow } {
   const model = models[run.modelIndex];
-  const window = loadDataWindow(run.data.path, run.data.offset, run.data.length);
-  if (window.sha256 !== run.data.sha256) {
-    throw new InputError(
-      `data ${run.data.path}: the window at offset ${run.data.offset} changed since run ${run.runId} was planned (sha256 ${window.sha256}, expected ${run.data.sha256})`,
-    );
+  const key = `${run.modelIndex}:${run.data.sha256}`;
+  let window = previous;
+  if (window?.key !== key) {
+    const data = loadDataWindow(run.data.path, run.data.offset, run.data.length);
+    if (data.sha256 !== run.data.sha256) {
+      throw new InputError(
+        `data ${run.data.path}: the window at offset ${run.data.offset} changed since run ${run.runId} was planned (sha256 ${data.sha256}, expected ${run.data.sha256})`,
+      );
+    }
+    const bytes = new SharedArrayBuffer(data.bytes.length);
+    new Uint8Array(bytes).set(data.bytes);
+    window = { key, bytes, states: shareFloats(forwardStates(model, data.bytes)) };
   }
-  const bytes = new SharedArrayBuffer(window.bytes.length);
-  new Uint8Array(bytes).set(window.bytes);
-  const states = shards.length > 0 ? shareFloats(forwardStates(model, window.bytes)) : new SharedArrayBuffer(0);
-  const peakFactors = storedPeakFactors(db, run.runId) ?? new Float32Array(peakFactorLength(model.hidden));
-  return {
+  const prepared: PreparedRun = {
     run,
     index,
     shards,
-    bytes,
-    states,
+    bytes: window.bytes,
+    states: window.states,
     thresholds: Float32Array.from(run.taus, (tau) => Math.fround(tau)),
-    peakFactors,
+    peakFactors: committedPeakFactors(db, run, models),
     pending: shards.length,
   };
+  return { prepared, window };
 }
