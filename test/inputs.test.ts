@@ -178,7 +178,7 @@ describe('data window errors', () => {
     const one = file('one.txt', 'a');
     await rejectsWith(() => loadDataWindow(one, 0, 1024), escape(one), /one byte/, /at least 2 bytes/);
     const ten = file('ten.txt', '0123456789');
-    await rejectsWith(() => loadDataWindow(ten, 20, 5), escape(ten), /offset 20/, /empty/);
+    await rejectsWith(() => loadDataWindow(ten, 20, 5), escape(ten), /offset 20/, /empty/, /the file has 10 bytes/);
   });
 
   test('a missing path is an error naming it', async () => {

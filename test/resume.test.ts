@@ -57,25 +57,25 @@ function assertShardsConsistent(path: string, complete = false): void {
   }
 }
 
-/** Starts the sweep and SIGKILLs it when `when` says so (given the stderr so far), or after `delayMs`. */
-function killDuring(db: string, when: { stderrMatches?: RegExp; delayMs?: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+/**
+ * Starts the sweep and SIGKILLs it `delayMs` (default 0) after its stderr first
+ * matches `after`. Kill points are progress lines, not wall-clock times, so a
+ * faster or slower machine still kills inside the sweep rather than after it.
+ */
+function killDuring(db: string, when: { after: RegExp; delayMs?: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = cliProcess(sweepArgs(db));
     let stderr = '';
-    let killed = false;
-    const kill = (): void => {
-      if (!killed) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    };
+    let triggered = false;
+    let timer: NodeJS.Timeout | undefined;
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (when.stderrMatches?.test(stderr)) kill();
+      if (triggered || !when.after.test(stderr)) return;
+      triggered = true;
+      timer = setTimeout(() => child.kill('SIGKILL'), when.delayMs ?? 0);
     });
-    const timer = when.delayMs !== undefined ? setTimeout(kill, when.delayMs) : undefined;
     child.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       resolve({ code, signal, stderr });
     });
   });
@@ -102,13 +102,16 @@ describe('a sweep killed at any moment resumes to the same results', () => {
 
   test('SIGKILL early, mid-shard, between runs and at random moments, resuming each time', async () => {
     const db = join(folder.path, 'killed.sqlite');
+    // Each kill point is the start of a run that the earlier kills stopped short of
+    // (a run takes ~100 ms here, more than any delay), so every kill lands mid-sweep.
+    const randomMs = (): number => Math.floor(Math.random() * 40);
     const kills = [
-      { stderrMatches: /^job: /m }, // before the first shard
-      { stderrMatches: /^run 1\/10: /m, delayMs: 150 }, // inside the first run's shards
-      { stderrMatches: /^run 3\/10 done/m }, // right after a run is finished
-      { delayMs: 400 },
-      { delayMs: 700 },
-      { stderrMatches: /^run 7\/10: /m }, // as a run starts
+      { after: /^job: /m }, // before the first shard
+      { after: /^run 1\/10: /m, delayMs: 15 }, // inside the first run's shards
+      { after: /^run 3\/10 done/m }, // right after a run is finished
+      { after: /^run ([4-9]|10)\/10: /m, delayMs: randomMs() }, // at random moments
+      { after: /^run ([6-9]|10)\/10: /m, delayMs: randomMs() },
+      { after: /^run (8|9|10)\/10: /m }, // as a run starts
     ];
     let sawPartial = false;
     for (const kill of kills) {

@@ -23,7 +23,7 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function describeReadError(kind: string, path: string, error: unknown): InputError {
+function describeReadError(kind: 'model' | 'data', path: string, error: unknown): InputError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
     code === 'ENOENT'
@@ -33,7 +33,8 @@ function describeReadError(kind: string, path: string, error: unknown): InputErr
         : code === 'EACCES'
           ? 'permission denied'
           : (error as Error).message;
-  const hint = kind === 'model' || kind === 'data' ? ' (run `sparsetrace fetch-inputs` to get the shipped inputs)' : '';
+  // Only a missing file can be a shipped input not fetched yet.
+  const hint = code === 'ENOENT' ? ' (run `sparsetrace fetch-inputs` to get the shipped inputs)' : '';
   return new InputError(`${kind} ${path}: cannot read: ${reason}${hint}`);
 }
 
@@ -67,10 +68,11 @@ export function dataFileSize(path: string): number {
  */
 export function loadDataWindow(path: string, offset: number, length: number): DataWindow {
   let bytes: Uint8Array;
+  let size: number;
   try {
     const fd = openSync(path, 'r');
     try {
-      const size = fstatSync(fd).size;
+      size = fstatSync(fd).size;
       const available = Math.max(0, Math.min(length, size - offset));
       const buffer = Buffer.alloc(available);
       let read = 0;
@@ -88,8 +90,9 @@ export function loadDataWindow(path: string, offset: number, length: number): Da
   }
   if (bytes.length < 2) {
     const what = bytes.length === 0 ? 'empty' : 'one byte long';
+    const where = offset >= size ? ` (the file has ${size} bytes)` : '';
     throw new InputError(
-      `data ${path}: the window at offset ${offset} is ${what}; a window needs at least 2 bytes (one prediction)`,
+      `data ${path}: the window at offset ${offset} is ${what}${where}; a window needs at least 2 bytes (one prediction)`,
     );
   }
   return { path, offset, bytes, sha256: sha256(bytes) };
