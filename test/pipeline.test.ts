@@ -157,6 +157,7 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     const again = cli(publishedJobArgs(dbPath));
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /1023 already computed/);
+    assert.match(again.stderr, /1 run already done in .*; nothing to compute/);
     const db = new Database(dbPath, { readonly: true });
     assert.deepEqual(db.prepare('SELECT count(*) AS n FROM counts').get(), rowsBefore);
     assert.deepEqual(db.prepare('SELECT count(*) AS jobs FROM jobs').get(), { jobs: 1 });

@@ -207,4 +207,21 @@ describe('one writer per database', () => {
     assert.equal(lockRows.n, 0, 'the lock is released when the run ends');
     after.close();
   });
+
+  test('a lock held on another host is refused (it cannot be checked) with the command that clears it', () => {
+    const db = join(folder.path, 'foreign.sqlite');
+    const setup = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
+    assert.equal(setup.code, 0, setup.stderr);
+    const handle = new Database(db);
+    handle.prepare(`INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, 4242, 'other-host', 'sparsetrace run', '2026-01-01T00:00:00Z')`).run();
+    handle.close();
+    const refused = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /process 4242 on other-host .* is writing it/);
+    assert.ok(refused.stderr.includes(`clear the lock with \`sparsetrace sql --write "DELETE FROM writer_lock" --db ${db}\``), refused.stderr);
+    const cleared = cli(['sql', '--write', 'DELETE FROM writer_lock', '--db', db]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+  });
 });

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
@@ -94,7 +93,12 @@ async function runJob(spec: JobSpec, source: string | null, args: { threads?: nu
         );
         return SIGNAL_EXIT[stopSignalName ?? ''] ?? 1;
       }
-      log(`job ${jobId} (${spec.name}) done: ${result.runsTotal} run${result.runsTotal === 1 ? '' : 's'} in ${seconds.toFixed(2)} s, results in ${dbPath}`);
+      const runs = `${result.runsTotal} run${result.runsTotal === 1 ? '' : 's'}`;
+      log(
+        result.runsAlreadyDone === result.runsTotal
+          ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
+          : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
+      );
       if (args.report) printReport(db, listRuns(db, jobId), dbPath, { format: 'text' });
       return 0;
     } finally {
@@ -112,7 +116,7 @@ async function lockDatabase(db: Db, dbPath: string, wait: boolean): Promise<() =
   const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
   for (let announced = false; ; ) {
     try {
-      return acquireWriterLock(db, dbPath, `${command} on ${hostname()}`, log);
+      return acquireWriterLock(db, dbPath, command, log);
     } catch (error) {
       if (!(error instanceof DatabaseBusyError) || !wait) throw error;
       if (!announced) log(`${error.message}; waiting (--wait)`);

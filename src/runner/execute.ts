@@ -29,6 +29,8 @@ export interface ExecuteOptions {
 
 export interface ExecuteResult {
   readonly runsDone: number;
+  /** Runs that were already done in the store before this call. */
+  readonly runsAlreadyDone: number;
   readonly runsTotal: number;
   readonly stopped: boolean;
 }
@@ -83,7 +85,8 @@ export async function executeRuns(
   });
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
   events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0));
-  if (remaining.every((left) => left.finished)) return { runsDone: runs.length, runsTotal: runs.length, stopped: false };
+  const runsAlreadyDone = remaining.filter((left) => left.finished).length;
+  if (runsAlreadyDone === runs.length) return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
 
   const poolData: PoolData = {
     models: models.map((model) => {
@@ -105,7 +108,7 @@ export async function executeRuns(
     idleTimeout: 60_000,
   });
 
-  let runsDone = remaining.filter((left) => left.finished).length;
+  let runsDone = runsAlreadyDone;
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   const maxInFlight = 2 * threads;
@@ -174,7 +177,7 @@ export async function executeRuns(
     await pool.destroy();
   }
   if (failure !== undefined) throw failure;
-  return { runsDone, runsTotal: runs.length, stopped: runsDone < runs.length };
+  return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
 }
 
 /** The merged peak factors of a run's committed shards (zeros before the first). */

@@ -55,9 +55,15 @@ export function acquireWriterLock(db: Db, path: string, command: string, log: (l
   });
   const holder = take.immediate();
   if (holder !== undefined) {
+    // A holder on another host (a shared disk, a container renamed by a reboot) may be dead; say how to clear it.
+    const foreign =
+      holder.host !== hostname()
+        ? `; it runs on another host, so this one cannot tell whether it is still alive: if it is not, ` +
+          `clear the lock with \`sparsetrace sql --write "DELETE FROM writer_lock" --db ${path}\``
+        : '';
     throw new DatabaseBusyError(
       `database ${path}: process ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.started_at}) is writing it; ` +
-        `wait for it to finish, stop it, or pass --wait to wait for it`,
+        `wait for it to finish, stop it, or pass --wait to wait for it${foreign}`,
     );
   }
   return () => {
