@@ -77,8 +77,10 @@ describe('job file validation names the field and what is wrong', () => {
   });
 
   test('command-line flags override the job', () => {
-    const job = applyOverrides(parse(valid), { model: 'x.bin', length: 64, dmax: 7, tau: '0.5, 2' });
-    assert.deepEqual(job.models, ['x.bin']);
+    const job = applyOverrides(parse(valid), { model: 'x.bin', data: 'some/text.txt', length: 64, dmax: 7, tau: '0.5, 2' });
+    // Relative paths are taken from the working directory and kept absolute, so `resume` works from anywhere.
+    assert.deepEqual(job.models, [resolve('x.bin')]);
+    assert.equal(job.data[0].path, resolve('some/text.txt'));
     assert.equal(job.data[0].length, 64);
     assert.deepEqual(job.dmax, [7]);
     assert.deepEqual(job.tau, [0.5, 2]);

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
@@ -82,9 +82,29 @@ describe('reports and exports over a sweep', () => {
     const ambiguous = cli(['export', '--db', db]);
     assert.equal(ambiguous.code, 2);
     assert.match(ambiguous.stderr, /12 runs; pick one with --run ID, or export them all with --all/);
-    const one = cli(['export', '--db', db, '--run', runIds[0].slice(0, 6), '--out', join(folder.path, 'one.csv')]);
+    const outPath = join(folder.path, 'one.csv');
+    const one = cli(['export', '--db', db, '--run', runIds[0].slice(0, 6), '--out', outPath]);
     assert.equal(one.code, 0, one.stderr);
     assert.equal(one.stdout, '');
+    const oneToStdout = cli(['export', '--db', db, '--run', runIds[0]]);
+    assert.equal(readFileSync(outPath, 'utf8'), oneToStdout.stdout);
+    const expectedRows = lines.filter((line) => line.startsWith(`${runIds[0]},`)).map((line) => line.slice(runIds[0].length + 1));
+    assert.deepEqual(oneToStdout.stdout.trimEnd().split('\n'), ['t,y,tau,n_x,n_h,n_y', ...expectedRows]);
+    assert.deepEqual(readdirSync(folder.path).filter((name) => name.includes('.partial-')), [], 'no temporary file left');
+  });
+
+  test('export --out into a missing folder and a report on a foreign SQLite file are clear errors', () => {
+    const unwritable = join(folder.path, 'no-such-folder', 'out.csv');
+    const refused = cli(['export', '--db', db, '--all', '--out', unwritable]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--out .*no-such-folder\/out\.csv: cannot write/);
+    const foreign = join(folder.path, 'foreign.sqlite');
+    const handle = new Database(foreign);
+    handle.exec('CREATE TABLE notes (text TEXT)');
+    handle.close();
+    const report = cli(['report', '--db', foreign]);
+    assert.equal(report.code, 2, report.stderr);
+    assert.match(report.stderr, /foreign\.sqlite: not a sparsetrace database/);
   });
 
   test('status shows every run done; runs lists them', () => {

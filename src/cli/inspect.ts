@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB } from '../job/index.js';
 import { formatDuration } from '../runner/progress.js';
@@ -72,30 +72,55 @@ export function reportCommand(args: Selection & { db?: string; format: ReportFor
   });
 }
 
-export async function exportCommand(args: Selection & { db?: string; out?: string }): Promise<number> {
-  const finished = withDatabase(args.db, (db, dbPath) => {
+/**
+ * `export`: per-position counts as CSV. Rows stream from SQLite in chunks; to a
+ * file they go through a temporary name renamed at the end, so a failed export
+ * never leaves a truncated file under the name asked for.
+ */
+export function exportCommand(args: Selection & { db?: string; out?: string }): number {
+  return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
-    const withRunColumn = args.all === true || runs.length > 1;
     if (runs.length > 1 && !args.all) {
       throw new InputError(`export: the selection holds ${runs.length} runs; pick one with --run ID, or export them all with --all (adds a run column)`);
     }
+    const withRunColumn = args.all === true;
     warnIncomplete(runs);
-    const sink = args.out !== undefined ? createWriteStream(args.out) : process.stdout;
-    const lines: string[] = [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
-    const flush = (): void => {
-      sink.write(`${lines.join('\n')}\n`);
-      lines.length = 0;
-    };
-    for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
-      const fields = [row.t, row.y, row.tau, row.n_x, row.n_h, row.n_y].join(',');
-      lines.push(withRunColumn ? `${row.run_id},${fields}` : fields);
-      if (lines.length >= 10_000) flush();
+    const temporary = args.out !== undefined ? `${args.out}.partial-${process.pid}` : undefined;
+    let fd: number | undefined;
+    try {
+      if (temporary !== undefined) fd = openOutput(temporary, args.out as string);
+      const lines: string[] = [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
+      const flush = (): void => {
+        const text = `${lines.join('\n')}\n`;
+        if (fd !== undefined) writeSync(fd, text);
+        else out(text);
+        lines.length = 0;
+      };
+      for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
+        const fields = [row.t, row.y, row.tau, row.n_x, row.n_h, row.n_y].join(',');
+        lines.push(withRunColumn ? `${row.run_id},${fields}` : fields);
+        if (lines.length >= 10_000) flush();
+      }
+      flush();
+      if (fd !== undefined) {
+        closeSync(fd);
+        fd = undefined;
+        renameSync(temporary as string, args.out as string);
+      }
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+      if (temporary !== undefined) rmSync(temporary, { force: true });
     }
-    flush();
-    return sink === process.stdout ? Promise.resolve() : new Promise<void>((done, fail) => (sink as NodeJS.WritableStream).on('error', fail).end(done));
+    return 0;
   });
-  await finished;
-  return 0;
+}
+
+function openOutput(temporary: string, path: string): number {
+  try {
+    return openSync(temporary, 'w');
+  } catch (error) {
+    throw new InputError(`--out ${path}: cannot write: ${(error as Error).message}`);
+  }
 }
 
 export function sqlCommand(args: { db?: string; query: string; format: 'text' | 'json' | 'csv'; write: boolean }): number {

@@ -1,3 +1,4 @@
+import { resolve as fromWorkingDirectory } from 'node:path';
 import { InputError } from '../errors.js';
 
 /**
@@ -120,7 +121,7 @@ export function logGrid(from: number, to: number, perDecade: number): number[] {
   return taus;
 }
 
-/** Overrides from the command line; paths relative to the working directory. */
+/** Overrides from the command line; paths relative to the working directory (stored absolute). */
 export interface JobOverrides {
   readonly model?: string;
   readonly data?: string;
@@ -168,13 +169,13 @@ export function applyOverrides(job: JobSpec, overrides: JobOverrides): JobSpec {
   const reader = new FieldReader('command line');
   const data = job.data.map((source) => ({
     ...source,
-    ...(overrides.data !== undefined ? { path: overrides.data } : {}),
+    ...(overrides.data !== undefined ? { path: fromWorkingDirectory(overrides.data) } : {}),
     ...(overrides.offset !== undefined ? { offset: overrides.offset } : {}),
     ...(overrides.length !== undefined ? { length: overrides.length } : {}),
   }));
   return {
     ...job,
-    models: overrides.model !== undefined ? [overrides.model] : job.models,
+    models: overrides.model !== undefined ? [fromWorkingDirectory(overrides.model)] : job.models,
     data,
     dmax: overrides.dmax !== undefined ? [overrides.dmax] : job.dmax,
     tau: overrides.tau !== undefined ? parseTaus(parseTauFlag(overrides.tau, reader), reader, '--tau') : job.tau,

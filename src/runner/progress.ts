@@ -25,8 +25,18 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
   let total = 0;
   let done = 0;
   let doneAtStart = 0;
+  // Positions done in the current run; shards of the previous run may still commit after it starts.
+  let currentRun = '';
   let runDone = 0;
   let lastLine = 0;
+  const startRun = (run: PlannedRun, alreadyInRun: number): void => {
+    currentRun = run.runId;
+    runDone = alreadyInRun;
+  };
+  const countShard = (run: PlannedRun, positions: number): void => {
+    done += positions;
+    if (run.runId === currentRun) runDone += positions;
+  };
   const rate = (): number => (done - doneAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
   const eta = (): string => formatDuration((total - done) / rate());
 
@@ -51,14 +61,13 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
         jobBar = bars.create(positions, already, { label: `job ${runCount} run${runCount === 1 ? '' : 's'}`.padEnd(16), rate: '-' });
       },
       runStarted(run, index, alreadyInRun) {
-        runDone = alreadyInRun;
+        startRun(run, alreadyInRun);
         runBar?.stop();
         if (runBar) bars.remove(runBar);
         runBar = bars.create(run.positions, alreadyInRun, { label: `run ${index + 1}/${runCount}`.padEnd(16), rate: '-' });
       },
-      shardCommitted(_run, positions) {
-        done += positions;
-        runDone += positions;
+      shardCommitted(run, positions) {
+        countShard(run, positions);
         const shown = rate().toFixed(0);
         jobBar?.update(done, { rate: shown });
         runBar?.update(runDone, { rate: shown });
@@ -82,13 +91,12 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
       line(`job: ${runCount} run${runCount === 1 ? '' : 's'}, ${positions} positions, ${already} already computed`);
     },
     runStarted(run, index, alreadyInRun) {
-      runDone = alreadyInRun;
+      startRun(run, alreadyInRun);
       line(`run ${index + 1}/${runCount}: ${describeRun(run)}${alreadyInRun > 0 ? `, resuming at ${alreadyInRun}/${run.positions}` : ''}`);
     },
     shardCommitted(run, positions) {
-      done += positions;
-      runDone += positions;
-      if (performance.now() - lastLine >= intervalSeconds * 1000) {
+      countShard(run, positions);
+      if (run.runId === currentRun && performance.now() - lastLine >= intervalSeconds * 1000) {
         line(`  ${runDone}/${run.positions} positions of this run; job ${done}/${total}, ${rate().toFixed(0)} pos/s, ETA ${eta()}`);
       }
     },

@@ -43,8 +43,14 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
       );
     }
     if (version < SCHEMA_VERSION) {
+      if (readonly && version === 0) {
+        throw new InputError(`database ${path}: not a sparsetrace database (it has no sparsetrace schema)`);
+      }
       if (readonly) {
-        throw new InputError(`database ${path}: schema version ${version} is older than ${SCHEMA_VERSION}; open it once with \`sparsetrace run\` or \`status\` to migrate`);
+        // Reading commands never write; any command that opens for writing migrates.
+        throw new InputError(
+          `database ${path}: schema version ${version} is older than ${SCHEMA_VERSION}; migrate it with \`sparsetrace sql --write "SELECT 1" --db ${path}\``,
+        );
       }
       migrate(db, version);
     }
