@@ -86,7 +86,16 @@ export async function main(argv: string[]): Promise<void> {
                 if (value !== undefined && !(Number.isSafeInteger(value) && value >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
               }
               return true;
-            }),
+            })
+            .epilogue(
+              [
+                'A job expands into runs (model × window × Dmax). What the database already holds is',
+                'skipped, so running the same job again continues it (or: sparsetrace resume).',
+                'Ctrl-C (SIGINT/SIGTERM) stops after the shards in flight are committed; a killed',
+                'process loses at most those. One process writes a database at a time (see --wait).',
+                'Example sweep: jobs/example-sweep.json.',
+              ].join('\n'),
+            ),
         ),
       (argv) => exitWith(() => runCommand(argv)),
     )
@@ -118,7 +127,7 @@ export async function main(argv: string[]): Promise<void> {
       (args) =>
         selectionOptions(args)
           .option('out', { describe: 'write to this file instead of stdout', type: 'string' })
-          .epilogue('Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column.'),
+          .epilogue('Without --all the selection must be one run; --all exports every run\n(of --job, if given) with a leading run column.'),
       (argv) => exitWith(() => exportCommand({ ...argv, runs: argv.run })),
     )
     .command(
