@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/store/index.js';
 import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './paths.js';
 
 export * from './paths.js';
@@ -38,16 +38,36 @@ export function publishedJobArgs(db: string): string[] {
   return ['run', 'jobs/q1-sparsity.json', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--db', db, '--no-report'];
 }
 
-/** Every result row of a database in a canonical order: what "identical results" means. */
+/**
+ * Every result row of a database in a canonical order: what "identical results"
+ * means. Per-shard sums are compared per run (their exact sums), since shard
+ * boundaries depend on --shard-size and on where a run was interrupted.
+ */
 export function resultRows(path: string): string {
-  const db = new Database(path, { readonly: true });
+  const db = openDatabase(path, { readonly: true });
   try {
     return JSON.stringify([
-      db.prepare('SELECT run_id, t, y, surprisal_bits FROM positions ORDER BY run_id, t').raw().all(),
+      db.prepare('SELECT run_id, t, y, surprisal_bits, mass_total, peak_d FROM positions ORDER BY run_id, t').raw().all(),
       db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
       db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
       db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
-      db.prepare('SELECT run_id, status, positions FROM runs ORDER BY run_id').raw().all(),
+      db.prepare('SELECT run_id, status, positions, depth_curves FROM runs ORDER BY run_id').raw().all(),
+      db
+        .prepare(
+          `SELECT r.run_id, sum(s.count), exact_sum(s.surprisal_sum, s.surprisal_err) FROM shards s JOIN runs r USING (run_key)
+           GROUP BY r.run_id ORDER BY r.run_id`,
+        )
+        .raw()
+        .all(),
+      db
+        .prepare(
+          `SELECT r.run_id, sd.d, sum(sd.positions), exact_sum(sd.mass_sum, sd.mass_err) FROM shard_depth sd JOIN runs r USING (run_key)
+           GROUP BY r.run_id, sd.d ORDER BY r.run_id, sd.d`,
+        )
+        .raw()
+        .all(),
+      db.prepare('SELECT r.run_id, s.* FROM run_tau_stats s JOIN runs r USING (run_key) ORDER BY r.run_id, s.tau_index').raw().all(),
+      db.prepare('SELECT r.run_id, h.* FROM run_tau_hist h JOIN runs r USING (run_key) ORDER BY r.run_id, h.tau_index, h.bucket').raw().all(),
     ]);
   } finally {
     db.close();

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { exactSum } from '../src/engine/index.js';
+import { openDatabase } from '../src/store/index.js';
 import { cli, publishedJobArgs, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
 import { printed, publishedFigures, type PublishedFigures } from './reference.js';
 
@@ -79,7 +81,13 @@ describe('the published Q1 job, run and reported through the CLI', () => {
   });
 
   test('SQL aggregates equal the same aggregates computed in TypeScript from the stored rows', () => {
-    const db = new Database(dbPath, { readonly: true });
+    // The same job keeping every depth curve: the same figures, and the per-position masses to check them against.
+    const curvesPath = join(folder.path, 'q1-curves.sqlite');
+    const curvesRun = cli([...publishedJobArgs(curvesPath), '--depth-curves']);
+    assert.equal(curvesRun.code, 0, curvesRun.stderr);
+    const curvesReport = cli(['report', '--db', curvesPath, '--format', 'json']);
+    assert.deepEqual(JSON.parse(curvesReport.stdout), report, 'depth curves change no figure');
+    const db = openDatabase(curvesPath, { readonly: true });
     try {
       const counts = db.prepare('SELECT tau, t, n_x, n_h, n_y FROM counts').all() as { tau: number; t: number; n_x: number; n_h: number; n_y: number }[];
       const taus = [...new Set(counts.map((row) => row.tau))].sort((a, b) => a - b);
@@ -97,16 +105,23 @@ describe('the published Q1 job, run and reported through the CLI', () => {
         assert.equal(report.classes[k].mean_wh, sum(rows.map((row) => row.n_h)) / rows.length);
         assert.equal(report.classes[k].mean_wy, sum(rows.map((row) => row.n_y)) / rows.length);
       }
-      // Real-valued means: SQLite sums with error compensation, so allow only rounding-level differences.
-      const close = (actual: number, expected: number, what: string): void =>
-        assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+      // Real-valued means are exact sums divided by the count, whatever the shards were.
       const surprisal = (db.prepare('SELECT surprisal_bits FROM positions').all() as { surprisal_bits: number }[]).map((row) => row.surprisal_bits);
-      close(report.bpc, surprisal.reduce((a, b) => a + b, 0) / surprisal.length, 'bpc');
-      const mass = db.prepare('SELECT d, mass FROM depth_mass').all() as { d: number; mass: number }[];
+      assert.equal(report.bpc, exactSum(surprisal) / surprisal.length, 'bpc');
+      const mass = db.prepare('SELECT d, t, mass FROM depth_mass').all() as { d: number; t: number; mass: number }[];
       for (const row of report.depth) {
         const values = mass.filter((entry) => entry.d === row.d).map((entry) => entry.mass);
         assert.equal(values.length, 1023 - row.d, `positions with offset ${row.d}`);
-        close(row.mean_mass, values.reduce((a, b) => a + b, 0) / values.length, `mean mass at d=${row.d}`);
+        assert.equal(row.mean_mass, exactSum(values) / values.length, `mean mass at d=${row.d}`);
+      }
+      // Per position: the total mass and the offset d ≥ 1 where it peaks (the first, if tied).
+      const positions = db.prepare('SELECT t, mass_total, peak_d FROM positions ORDER BY t').all() as { t: number; mass_total: number; peak_d: number | null }[];
+      for (const position of positions) {
+        const curve = mass.filter((entry) => entry.t === position.t).sort((a, b) => a.d - b.d);
+        assert.equal(position.mass_total, exactSum(curve.map((entry) => entry.mass)), `mass_total at t=${position.t}`);
+        const deeper = curve.filter((entry) => entry.d >= 1);
+        const peak = deeper.reduce<(typeof deeper)[number] | undefined>((best, entry) => (best === undefined || entry.mass > best.mass ? entry : best), undefined);
+        assert.equal(position.peak_d, peak?.d ?? null, `peak_d at t=${position.t}`);
       }
       const peaks = db.prepare(`SELECT class, peak FROM pattern_peaks`).all() as { class: 'wx' | 'wh' | 'wy'; peak: number }[];
       for (const cls of ['wx', 'wh', 'wy'] as const) {
@@ -142,7 +157,7 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     assert.equal(csv.stdout.split('\n')[0], 'tau,positions,max_nh');
     const table = cli(['sql', query, '--db', dbPath]);
     assert.match(table.stdout, /^tau\s+positions\s+max_nh$/m);
-    const write = cli(['sql', 'DELETE FROM counts', '--db', dbPath]);
+    const write = cli(['sql', 'DELETE FROM count_rows', '--db', dbPath]);
     assert.equal(write.code, 2);
     assert.match(write.stderr, /read-only.*--write/);
     const bad = cli(['sql', 'SELECT nope FROM counts', '--db', dbPath]);

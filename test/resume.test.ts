@@ -35,7 +35,7 @@ function assertShardsConsistent(path: string, complete = false): void {
   try {
     const runs = db.prepare('SELECT run_id, positions FROM runs').all() as { run_id: string; positions: number }[];
     for (const run of runs) {
-      const shards = db.prepare('SELECT start, count FROM shards WHERE run_id = ? ORDER BY start').all(run.run_id) as { start: number; count: number }[];
+      const shards = db.prepare('SELECT start, count FROM shards JOIN runs USING (run_key) WHERE run_id = ? ORDER BY start').all(run.run_id) as { start: number; count: number }[];
       const expected: number[] = [];
       let next = 0;
       for (const shard of shards) {
@@ -49,7 +49,7 @@ function assertShardsConsistent(path: string, complete = false): void {
       const stored = (db.prepare('SELECT t FROM positions WHERE run_id = ? ORDER BY t').all(run.run_id) as { t: number }[]).map((row) => row.t);
       assert.deepEqual(stored, expected, `run ${run.run_id}: stored positions are the committed shards`);
       const counted = db.prepare('SELECT count(DISTINCT t) AS positions, count(*) AS rows FROM counts WHERE run_id = ?').get(run.run_id) as { positions: number; rows: number };
-      const taus = db.prepare('SELECT count(*) AS n FROM run_taus WHERE run_id = ?').get(run.run_id) as { n: number };
+      const taus = db.prepare('SELECT count(*) AS n FROM run_taus JOIN runs USING (run_key) WHERE run_id = ?').get(run.run_id) as { n: number };
       assert.deepEqual(counted, { positions: expected.length, rows: expected.length * taus.n }, `run ${run.run_id}: counts rows`);
     }
   } finally {

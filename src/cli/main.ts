@@ -8,6 +8,7 @@ import { GROUPINGS, type Grouping } from '../report/select.js';
 import { DatabaseBusyError } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { exportCommand, reportCommand, runsCommand, sqlCommand, statusCommand } from './inspect.js';
+import { migrateCommand } from './migrate.js';
 import { log } from './output.js';
 import { resumeCommand, runCommand } from './run.js';
 
@@ -80,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
             .option('length', { describe: 'window length in bytes', type: 'number' })
             .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
             .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string' })
+            .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs', type: 'boolean' })
             .option('db', dbOption)
             .check((argv) => {
               for (const [flag, value, min] of [['offset', argv.offset, 0], ['length', argv.length, 2], ['dmax', argv.dmax, 0]] as const) {
@@ -146,6 +148,15 @@ export async function main(argv: string[]): Promise<void> {
       'list the runs in the database',
       (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const }),
       (argv) => exitWith(() => runsCommand(argv)),
+    )
+    .command(
+      'migrate',
+      'upgrade a database written by an older sparsetrace (0.1.0) to this schema, in place',
+      (args) =>
+        args
+          .option('db', dbOption)
+          .option('vacuum', { describe: 'give the old tables\' space back to the file system afterwards (--no-vacuum to skip)', type: 'boolean', default: true }),
+      (argv) => exitWith(() => migrateCommand(argv)),
     )
     .command(
       'fetch-inputs',

@@ -22,3 +22,15 @@ export {
   type TraceTables,
 } from './trace.js';
 export { mergePeakFactors, patternPeaks, significantCounts, SIGNIFICANT_WEIGHT, type PatternPeaks, type SignificantCounts } from './patterns.js';
+export { ExactSum, exactSum } from './exactSum.js';
+export {
+  RangeView,
+  summarizeRange,
+  patternPeakRows,
+  setPatternPeakRow,
+  emptyPatternPeaks,
+  mergePatternPeaks,
+  type RangeSummary,
+  type PatternClass,
+  type PatternPeakRow,
+} from './results.js';

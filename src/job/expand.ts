@@ -68,6 +68,7 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
             gate: SCALED_GATE,
             taus: spec.tau,
             positions: data.bytes.length - 1,
+            depthCurves: spec.depthCurves === true,
           });
         }
       }

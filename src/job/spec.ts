@@ -11,6 +11,7 @@ import { InputError } from '../errors.js';
  *   "data": [{ "path": "../inputs/enwik_1024.txt", "length": 1024 }],
  *   "dmax": [50],
  *   "tau": [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],      or { "from": 1e-6, "to": 10, "perDecade": 10 }
+ *   "depthCurves": true,                              optional; keep per-position depth curves (default false)
  *   "db": "../results/other.sqlite"                   optional; default results/sparsetrace.sqlite
  * }
  *
@@ -31,6 +32,8 @@ export interface JobSpec {
   readonly data: readonly DataSource[];
   readonly dmax: readonly number[];
   readonly tau: readonly number[];
+  /** Keep every position's depth mass at every offset (table depth_mass), not only shard sums. Default false. */
+  readonly depthCurves?: boolean;
   /** The database, when the job file names one. */
   readonly db?: string;
 }
@@ -129,6 +132,7 @@ export interface JobOverrides {
   readonly length?: number;
   readonly dmax?: number;
   readonly tau?: string;
+  readonly depthCurves?: boolean;
   readonly db?: string;
 }
 
@@ -139,15 +143,17 @@ export interface JobOverrides {
 export function parseJob(raw: unknown, source: string, resolve: (path: string) => string): JobSpec {
   const reader = new FieldReader(source);
   const top = reader.object(raw as Json, '(top level)');
-  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'db']);
+  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'depthCurves', 'db']);
   const name = top.name === undefined ? 'job' : reader.string(top.name, 'name');
   if (!/^[\w.-]+$/.test(name)) reader.fail('name', `must be letters, digits, '.', '_' or '-', got ${describe(name)}`);
   const models = reader.list(top.models, 'models').map((path, k) => resolve(reader.string(path, `models[${k}]`)));
   const data = reader.list(top.data, 'data').map((item, k) => parseDataSource(item, `data[${k}]`, reader, resolve));
   const dmax = top.dmax === undefined ? [DEFAULT_DMAX] : reader.list(top.dmax, 'dmax').map((d, k) => reader.integer(d, `dmax[${k}]`, 0));
   const tau = top.tau === undefined ? [...DEFAULT_TAUS] : parseTaus(top.tau, reader);
+  if (top.depthCurves !== undefined && typeof top.depthCurves !== 'boolean') reader.fail('depthCurves', `must be true or false, got ${describe(top.depthCurves)}`);
+  const depthCurves = top.depthCurves === true;
   const db = top.db === undefined ? undefined : resolve(reader.string(top.db, 'db'));
-  return { name, models, data, dmax, tau, ...(db === undefined ? {} : { db }) };
+  return { name, models, data, dmax, tau, ...(depthCurves ? { depthCurves } : {}), ...(db === undefined ? {} : { db }) };
 }
 
 function parseDataSource(value: Json, field: string, reader: FieldReader, resolve: (path: string) => string): DataSource {
@@ -179,6 +185,7 @@ export function applyOverrides(job: JobSpec, overrides: JobOverrides): JobSpec {
     data,
     dmax: overrides.dmax !== undefined ? [overrides.dmax] : job.dmax,
     tau: overrides.tau !== undefined ? parseTaus(parseTauFlag(overrides.tau, reader), reader, '--tau') : job.tau,
+    ...(overrides.depthCurves === true || job.depthCurves === true ? { depthCurves: true } : {}),
     ...(overrides.db !== undefined ? { db: overrides.db } : job.db !== undefined ? { db: job.db } : {}),
   };
 }

@@ -1,58 +1,115 @@
-import { CLASS_COUNT, peakFactorLength, type RangeResult } from '../engine/index.js';
+import { BYTE_VALUES, CLASS_COUNT } from '../engine/index.js';
+import type { ShardResult } from '../store/index.js';
 
 /**
- * A RangeResult packed into one ArrayBuffer, so a worker can transfer it to the
- * orchestrator without copying. Sections are ordered by element size so each
- * view is aligned: surprisal (f64), counts (u32), depth mass and peak factors
- * (f32), targets (u8).
+ * A shard's results packed into one ArrayBuffer, so a worker can transfer it to
+ * the orchestrator without copying. Sections are ordered by element size so each
+ * view is aligned: 8-byte (surprisal, total mass, depth sums, surprisal sum),
+ * 4-byte (counts, peak offsets, depth positions, depth curves, pattern peaks),
+ * then the target bytes. Depth curves travel only when the run keeps them; the
+ * range's peak factors never do (the pattern peaks made from them do).
  */
-interface Layout {
-  readonly surprisal: number;
-  readonly counts: number;
-  readonly depthMass: number;
-  readonly peakFactors: number;
-  readonly targets: number;
-  readonly bytes: number;
-}
-
-export interface RangeShape {
+export interface ShardShape {
   readonly count: number;
   readonly thresholds: number;
   readonly dmax: number;
   readonly hidden: number;
+  readonly depthCurves: boolean;
 }
 
-function layout({ count, thresholds, dmax, hidden }: RangeShape): Layout {
-  const surprisal = 0;
-  const counts = surprisal + 8 * count;
-  const depthMass = counts + 4 * count * thresholds * CLASS_COUNT;
-  const peakFactors = depthMass + 4 * count * (dmax + 1);
-  const targets = peakFactors + 4 * peakFactorLength(hidden);
-  return { surprisal, counts, depthMass, peakFactors, targets, bytes: targets + count };
+type Section = readonly [name: SectionName, kind: typeof Float64Array | typeof Uint32Array | typeof Int32Array | typeof Float32Array | typeof Uint8Array, length: number];
+type SectionName =
+  | 'surprisal'
+  | 'massTotal'
+  | 'depthSums'
+  | 'surprisalSum'
+  | 'counts'
+  | 'peakDepth'
+  | 'depthPositions'
+  | 'depthMass'
+  | 'peaksWx'
+  | 'peaksWh'
+  | 'peaksWy'
+  | 'targets';
+
+function sections({ count, thresholds, dmax, hidden, depthCurves }: ShardShape): readonly Section[] {
+  const slots = dmax + 1;
+  return [
+    ['surprisal', Float64Array, count],
+    ['massTotal', Float64Array, count],
+    ['depthSums', Float64Array, 2 * slots],
+    ['surprisalSum', Float64Array, 2],
+    ['counts', Uint32Array, count * thresholds * CLASS_COUNT],
+    ['peakDepth', Int32Array, count],
+    ['depthPositions', Uint32Array, slots],
+    ['depthMass', Float32Array, depthCurves ? count * slots : 0],
+    ['peaksWx', Float32Array, hidden * BYTE_VALUES],
+    ['peaksWh', Float32Array, hidden * hidden],
+    ['peaksWy', Float32Array, BYTE_VALUES * hidden],
+    ['targets', Uint8Array, count],
+  ];
 }
 
-export function packRange(range: RangeResult, shape: RangeShape): ArrayBuffer {
-  const at = layout(shape);
-  const buffer = new ArrayBuffer(at.bytes);
-  new Float64Array(buffer, at.surprisal, range.surprisal.length).set(range.surprisal);
-  new Uint32Array(buffer, at.counts, range.counts.length).set(range.counts);
-  new Float32Array(buffer, at.depthMass, range.depthMass.length).set(range.depthMass);
-  new Float32Array(buffer, at.peakFactors, range.peakFactors.length).set(range.peakFactors);
-  new Uint8Array(buffer, at.targets, range.targets.length).set(range.targets);
+type Views = { [name in SectionName]: Float64Array | Uint32Array | Int32Array | Float32Array | Uint8Array };
+
+function layout(shape: ShardShape): { bytes: number; views: (buffer: ArrayBuffer) => Views } {
+  let bytes = 0;
+  const at: [SectionName, Section[1], number, number][] = [];
+  for (const [name, kind, length] of sections(shape)) {
+    at.push([name, kind, bytes, length]);
+    bytes += kind.BYTES_PER_ELEMENT * length;
+  }
+  return {
+    bytes,
+    views: (target) => Object.fromEntries(at.map(([name, kind, offset, length]) => [name, new kind(target, offset, length)])) as Views,
+  };
+}
+
+export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape): ArrayBuffer {
+  const { bytes, views } = layout(shape);
+  const buffer = new ArrayBuffer(bytes);
+  const v = views(buffer);
+  const { range, summary, peaks } = shard;
+  v.surprisal.set(range.surprisal);
+  v.massTotal.set(summary.massTotal);
+  v.depthSums.set(summary.depthSums);
+  v.surprisalSum.set(summary.surprisalSum);
+  v.counts.set(range.counts);
+  v.peakDepth.set(summary.peakDepth);
+  v.depthPositions.set(summary.depthPositions);
+  if (shape.depthCurves) v.depthMass.set(range.depthMass);
+  v.peaksWx.set(peaks.wx);
+  v.peaksWh.set(peaks.wh);
+  v.peaksWy.set(peaks.wy);
+  v.targets.set(range.targets);
   return buffer;
 }
 
-export function unpackRange(buffer: ArrayBuffer, start: number, shape: RangeShape): RangeResult {
-  const at = layout(shape);
-  if (buffer.byteLength !== at.bytes) throw new Error(`packed range of ${buffer.byteLength} bytes, expected ${at.bytes}`);
-  const { count, thresholds, dmax, hidden } = shape;
+/** The shard as views on `buffer`; `seconds` is the caller's measurement. */
+export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
+  const { bytes, views } = layout(shape);
+  if (buffer.byteLength !== bytes) {
+    throw new Error(`a worker returned a shard of ${buffer.byteLength} bytes for positions ${start}+${shape.count}, expected ${bytes}`);
+  }
+  const v = views(buffer);
   return {
-    start,
-    count,
-    surprisal: new Float64Array(buffer, at.surprisal, count),
-    counts: new Uint32Array(buffer, at.counts, count * thresholds * CLASS_COUNT),
-    depthMass: new Float32Array(buffer, at.depthMass, count * (dmax + 1)),
-    peakFactors: new Float32Array(buffer, at.peakFactors, peakFactorLength(hidden)),
-    targets: new Uint8Array(buffer, at.targets, count),
+    range: {
+      start,
+      count: shape.count,
+      targets: v.targets as Uint8Array,
+      surprisal: v.surprisal as Float64Array,
+      counts: v.counts as Uint32Array,
+      depthMass: v.depthMass as Float32Array,
+      peakFactors: new Float32Array(0),
+    },
+    summary: {
+      massTotal: v.massTotal as Float64Array,
+      peakDepth: v.peakDepth as Int32Array,
+      depthPositions: v.depthPositions as Uint32Array,
+      depthSums: v.depthSums as Float64Array,
+      surprisalSum: v.surprisalSum as Float64Array,
+    },
+    peaks: { wx: v.peaksWx as Float32Array, wh: v.peaksWh as Float32Array, wy: v.peaksWy as Float32Array },
+    seconds,
   };
 }

@@ -1,11 +1,11 @@
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
-import { forwardStates, mergePeakFactors, modelFloatCount, patternPeaks, peakFactorLength, type Model } from '../engine/index.js';
+import { forwardStates, modelFloatCount, patternPeaks, type Model } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { loadDataWindow } from '../model/index.js';
 import type { PlannedRun } from '../job/expand.js';
-import { committedRanges, finishRun, runStatus, shardWriter, storedPeakFactors, type Db } from '../store/index.js';
-import { unpackRange } from './codec.js';
+import { RunWriter, type Db } from '../store/index.js';
+import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { PoolData, ShardTask } from './worker.js';
 
@@ -43,11 +43,11 @@ export function defaultThreads(): number {
 interface PreparedRun {
   readonly run: PlannedRun;
   readonly index: number;
+  readonly writer: RunWriter;
   readonly shards: readonly ShardRange[];
   readonly bytes: SharedArrayBuffer;
   readonly states: SharedArrayBuffer;
   readonly thresholds: Float32Array;
-  readonly peakFactors: Float32Array;
   /** Shards not yet committed; the run is finished when this reaches 0. */
   pending: number;
 }
@@ -72,16 +72,21 @@ export async function executeRuns(
   options: ExecuteOptions,
 ): Promise<ExecuteResult> {
   const { threads, stopSignal, events } = options;
-  const commitShard = shardWriter(db);
 
   // What is left of each run, from the store.
   const remaining = runs.map((run) => {
-    const status = runStatus(db, run.runId);
-    if (status === 'done') return { run, shards: [] as ShardRange[], done: run.positions, finished: true };
-    const committed = committedRanges(db, run.runId);
-    const done = committed.reduce((sum, range) => sum + range.count, 0);
+    const model = models[run.modelIndex];
+    const writer = new RunWriter(db, {
+      runId: run.runId,
+      hidden: model.hidden,
+      thresholdCount: run.taus.length,
+      dmax: run.dmax,
+      peaksFromFactors: (factors) => patternPeaks(model, factors),
+    });
+    const state = writer.resumeState();
+    if (state.status === 'done') return { run, writer, shards: [] as ShardRange[], done: run.positions, finished: true };
     const shardSize = options.shardSize ?? defaultShardSize(run.positions, threads);
-    return { run, shards: planShards(run.positions, committed, shardSize), done, finished: false };
+    return { run, writer, shards: planShards(run.positions, state.committed, shardSize), done: state.done, finished: false };
   });
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
   events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0));
@@ -113,9 +118,8 @@ export async function executeRuns(
   let failure: unknown;
   const maxInFlight = 2 * threads;
 
-  const finish = (run: PlannedRun, index: number, peakFactors: Float32Array): void => {
-    const model = models[run.modelIndex];
-    finishRun(db, run.runId, model.hidden, patternPeaks(model, peakFactors));
+  const finish = (run: PlannedRun, index: number, writer: RunWriter): void => {
+    writer.finish();
     runsDone++;
     events.runFinished(run, index);
   };
@@ -128,11 +132,11 @@ export async function executeRuns(
       if (stopSignal.aborted || failure !== undefined) break;
       events.runStarted(left.run, index, left.done);
       if (left.shards.length === 0) {
-        // All shards were committed before an interruption: only the peaks are left.
-        finish(left.run, index, committedPeakFactors(db, left.run, models));
+        // All shards were committed before an interruption: only the summaries are left.
+        finish(left.run, index, left.writer);
         continue;
       }
-      const { prepared, window } = prepareRun(db, models, left.run, index, left.shards, lastWindow);
+      const { prepared, window } = prepareRun(models, left.run, left.writer, index, left.shards, lastWindow);
       lastWindow = window;
       for (const shard of prepared.shards) {
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
@@ -144,6 +148,7 @@ export async function executeRuns(
           states: prepared.states,
           thresholds: prepared.thresholds,
           dmax: prepared.run.dmax,
+          depthCurves: prepared.writer.depthCurves,
           start: shard.start,
           count: shard.count,
         };
@@ -151,18 +156,17 @@ export async function executeRuns(
         const settled: Promise<void> = pool
           .run(task)
           .then((packed) => {
-            const model = models[prepared.run.modelIndex];
-            const range = unpackRange(packed, shard.start, {
+            const shape = {
               count: shard.count,
               thresholds: prepared.thresholds.length,
               dmax: prepared.run.dmax,
-              hidden: model.hidden,
-            });
-            mergePeakFactors(prepared.peakFactors, range.peakFactors);
-            commitShard(prepared.run.runId, prepared.run.taus, prepared.run.dmax, range, prepared.peakFactors, (performance.now() - taskStarted) / 1000);
+              hidden: models[prepared.run.modelIndex].hidden,
+              depthCurves: prepared.writer.depthCurves,
+            };
+            prepared.writer.commit(unpackShard(packed, shard.start, shape, (performance.now() - taskStarted) / 1000));
             events.shardCommitted(prepared.run, shard.count);
             prepared.pending--;
-            if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.peakFactors);
+            if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.writer);
           })
           .catch((error: unknown) => {
             failure ??= error;
@@ -180,11 +184,6 @@ export async function executeRuns(
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
 }
 
-/** The merged peak factors of a run's committed shards (zeros before the first). */
-function committedPeakFactors(db: Db, run: PlannedRun, models: readonly Model[]): Float32Array {
-  return storedPeakFactors(db, run.runId) ?? new Float32Array(peakFactorLength(models[run.modelIndex].hidden));
-}
-
 /** A window's bytes and forward states in shared memory; runs differing only in Dmax share them. */
 interface SharedWindow {
   readonly key: string;
@@ -193,9 +192,9 @@ interface SharedWindow {
 }
 
 function prepareRun(
-  db: Db,
   models: readonly Model[],
   run: PlannedRun,
+  writer: RunWriter,
   index: number,
   shards: readonly ShardRange[],
   previous: SharedWindow | undefined,
@@ -217,11 +216,11 @@ function prepareRun(
   const prepared: PreparedRun = {
     run,
     index,
+    writer,
     shards,
     bytes: window.bytes,
     states: window.states,
     thresholds: Float32Array.from(run.taus, (tau) => Math.fround(tau)),
-    peakFactors: committedPeakFactors(db, run, models),
     pending: shards.length,
   };
   return { prepared, window };

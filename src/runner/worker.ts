@@ -1,6 +1,16 @@
 import { move, workerData } from 'piscina';
-import { modelFromFloats, modelFloatCount, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../engine/index.js';
-import { packRange } from './codec.js';
+import {
+  modelFromFloats,
+  modelFloatCount,
+  patternPeaks,
+  summarizeRange,
+  traceRange,
+  traceTables,
+  type Model,
+  type TraceInput,
+  type TraceTables,
+} from '../engine/index.js';
+import { packShard } from './codec.js';
 
 /** Handed to every worker when the pool starts: each model's weights in a SharedArrayBuffer. */
 export interface PoolData {
@@ -19,6 +29,8 @@ export interface ShardTask {
   readonly states: SharedArrayBuffer;
   readonly thresholds: Float32Array;
   readonly dmax: number;
+  /** Send every position's depth curve back, not only the summaries. */
+  readonly depthCurves: boolean;
   readonly start: number;
   readonly count: number;
 }
@@ -43,6 +55,7 @@ function modelAt(index: number): { model: Model; tables: TraceTables } {
   return { model, tables: modelTables };
 }
 
+/** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */
 export default function traceShard(task: ShardTask): ArrayBuffer {
   const { model, tables: modelTables } = modelAt(task.modelIndex);
   const key = `${task.modelIndex}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
@@ -52,6 +65,13 @@ export default function traceShard(task: ShardTask): ArrayBuffer {
     current = { key, input };
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);
-  const packed = packRange(range, { count: task.count, thresholds: task.thresholds.length, dmax: task.dmax, hidden: model.hidden });
+  const shard = { range, summary: summarizeRange(range, task.dmax), peaks: patternPeaks(model, range.peakFactors) };
+  const packed = packShard(shard, {
+    count: task.count,
+    thresholds: task.thresholds.length,
+    dmax: task.dmax,
+    hidden: model.hidden,
+    depthCurves: task.depthCurves,
+  });
   return move(packed) as ArrayBuffer;
 }

@@ -1,5 +1,7 @@
 export { openDatabase, type Db } from './open.js';
 export { SCHEMA_VERSION } from './schema.js';
+export { schemaVersionOf, upgradeSchema } from './migrate.js';
 export { acquireWriterLock, liveLockHolder, DatabaseBusyError, type LockHolder } from './lock.js';
-export { committedRanges, finishRun, recordJob, runStatus, shardWriter, storedPeakFactors, type CommittedRange, type JobRecord, type RunRecord } from './writes.js';
+export { recordJob, type JobRecord, type RunRecord } from './record.js';
+export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';

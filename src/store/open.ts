@@ -2,7 +2,9 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../errors.js';
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { registerFunctions } from './functions.js';
+import { upgradeSchema } from './migrate.js';
+import { SCHEMA_VERSION } from './schema.js';
 
 export type Db = Database.Database;
 
@@ -36,6 +38,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
       db.pragma('synchronous = NORMAL');
     }
     db.pragma('foreign_keys = ON');
+    registerFunctions(db);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new InputError(
@@ -49,10 +52,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
       if (readonly) {
         // Reading commands never write; any command that opens for writing migrates.
         throw new InputError(
-          `database ${path}: schema version ${version} is older than ${SCHEMA_VERSION}; migrate it with \`sparsetrace sql --write "SELECT 1" --db ${path}\``,
+          `database ${path}: schema version ${version} was written by sparsetrace 0.1.0; upgrade it once with \`sparsetrace migrate --db ${path}\` (any run on it does too)`,
         );
       }
-      migrate(db, version);
+      upgradeSchema(db);
     }
   } catch (error) {
     db.close();
@@ -60,11 +63,4 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     throw new InputError(`database ${path}: not a usable sparsetrace database: ${(error as Error).message}`);
   }
   return db;
-}
-
-function migrate(db: Db, from: number): void {
-  db.transaction(() => {
-    for (let version = from; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version]);
-    db.pragma(`user_version = ${MIGRATIONS.length}`);
-  }).immediate();
 }

@@ -1,11 +1,31 @@
 import type { Db } from './open.js';
 
+import { EXACT_BUCKETS } from './schema.js';
+import { TAU_HIST_SELECT, TAU_STATS_SELECT } from './summaries.js';
+
 /**
  * Every statistic of the results page, as SQL over a selection of runs. A
  * selection is a JSON array of run ids bound to `?` and opened with json_each,
- * so one prepared statement serves any number of runs.
+ * so one prepared statement serves any number of runs. Reports read the per-run
+ * summaries of finished runs (a few rows per run) and compute the same
+ * summaries from the per-position rows only for runs still in progress, so
+ * their cost grows with the number of runs, not of positions.
  */
-const SELECTED = `(SELECT value FROM json_each(?))`;
+const SELECTED_KEYS = `(SELECT r.run_key FROM json_each(?) j JOIN runs r ON r.run_id = j.value)`;
+
+/** The selected runs' per-τ summaries: stored for finished runs, computed for the others. */
+const SELECTION_SUMMARIES = `
+  sel AS (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
+  stats AS (
+    SELECT s.* FROM run_tau_stats s JOIN sel USING (run_key) WHERE sel.done
+    UNION ALL
+    ${TAU_STATS_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}
+  ),
+  hist AS (
+    SELECT h.* FROM run_tau_hist h JOIN sel USING (run_key) WHERE sel.done
+    UNION ALL
+    ${TAU_HIST_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}
+  )`;
 
 export interface RunRow {
   readonly run_id: string;
@@ -18,6 +38,8 @@ export interface RunRow {
   readonly data_sha256: string;
   readonly dmax: number;
   readonly positions: number;
+  /** 1 when every position's depth mass at every offset is kept (`depth_mass`). */
+  readonly depth_curves: number;
   readonly positions_done: number;
   readonly status: 'pending' | 'running' | 'done';
   readonly compute_seconds: number;
@@ -28,18 +50,18 @@ export interface RunRow {
 }
 
 const RUN_COLUMNS = `
-  r.run_id, r.model_sha256, m.path AS model_path, m.hidden, r.data_path, r.data_offset, r.data_length, r.data_sha256,
-  r.dmax, r.positions, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version,
-  (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_id = r.run_id) AS positions_done,
-  (SELECT group_concat(tau, ',') FROM (SELECT tau FROM run_taus rt WHERE rt.run_id = r.run_id ORDER BY tau_index)) AS taus`;
+  r.run_id, m.model_sha256, m.path AS model_path, m.hidden, r.data_path, r.data_offset, r.data_length, r.data_sha256,
+  r.dmax, r.positions, r.depth_curves, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version,
+  (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) AS positions_done,
+  (SELECT group_concat(tau, ',') FROM (SELECT tau FROM run_taus rt WHERE rt.run_key = r.run_key ORDER BY tau_index)) AS taus`;
 
 /** All runs, oldest first, or those of one job in job order. */
 export function listRuns(db: Db, jobId?: number): RunRow[] {
   if (jobId === undefined) {
-    return db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r JOIN models m USING (model_sha256) ORDER BY r.created_at, r.rowid`).all() as RunRow[];
+    return db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r JOIN models m USING (model_key) ORDER BY r.run_key`).all() as RunRow[];
   }
   return db
-    .prepare(`SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_id) JOIN models m USING (model_sha256) WHERE jr.job_id = ? ORDER BY jr.run_order`)
+    .prepare(`SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) JOIN models m USING (model_key) WHERE jr.job_id = ? ORDER BY jr.run_order`)
     .all(jobId) as RunRow[];
 }
 
@@ -58,8 +80,8 @@ export function listJobs(db: Db): JobRow[] {
   return db
     .prepare(
       `SELECT j.job_id, j.name, j.source, j.spec_json, j.created_at, j.last_started_at,
-         count(jr.run_id) AS runs, coalesce(sum(r.status = 'done'), 0) AS runs_done
-       FROM jobs j LEFT JOIN job_runs jr USING (job_id) LEFT JOIN runs r USING (run_id)
+         count(jr.run_key) AS runs, coalesce(sum(r.status = 'done'), 0) AS runs_done
+       FROM jobs j LEFT JOIN job_runs jr USING (job_id) LEFT JOIN runs r USING (run_key)
        GROUP BY j.job_id ORDER BY coalesce(j.last_started_at, j.created_at), j.job_id`,
     )
     .all() as JobRow[];
@@ -72,6 +94,7 @@ export function latestJob(db: Db): JobRow | undefined {
 }
 
 export interface ModelRow {
+  readonly model_key: number;
   readonly model_sha256: string;
   readonly path: string;
   readonly hidden: number;
@@ -84,7 +107,7 @@ export interface ModelRow {
 /** The distinct models of a selection. */
 export function selectionModels(db: Db, runIds: readonly string[]): ModelRow[] {
   return db
-    .prepare(`SELECT DISTINCT m.* FROM runs r JOIN models m USING (model_sha256) WHERE r.run_id IN ${SELECTED} ORDER BY m.model_sha256`)
+    .prepare(`SELECT DISTINCT m.* FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN models m USING (model_key) ORDER BY m.model_sha256`)
     .all(JSON.stringify(runIds)) as ModelRow[];
 }
 
@@ -93,9 +116,13 @@ export interface SurprisalRow {
   readonly bpc: number | null;
 }
 
+/** Positions and bpc (mean surprisal, from the shards' exact sums) of a selection. */
 export function surprisalSummary(db: Db, runIds: readonly string[]): SurprisalRow {
   return db
-    .prepare(`SELECT count(*) AS positions, avg(surprisal_bits) AS bpc FROM positions WHERE run_id IN ${SELECTED}`)
+    .prepare(
+      `SELECT coalesce(sum(count), 0) AS positions, exact_sum(surprisal_sum, surprisal_err) / sum(count) AS bpc
+       FROM shards WHERE run_key IN ${SELECTED_KEYS}`,
+    )
     .get(JSON.stringify(runIds)) as SurprisalRow;
 }
 
@@ -112,23 +139,47 @@ export interface SparsityRow {
   readonly mean_wy: number;
 }
 
-/** Per τ: the distribution of n = n_x + n_h + n_y over positions, and the class means. */
+/**
+ * Per τ: the distribution of n = n_x + n_h + n_y over positions, and the class
+ * means. The median is the element at index ⌊(count-1)/2⌋ of the ascending
+ * counts: the histograms' running sums find its bucket, the bucket's offsets
+ * the value.
+ */
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
   return db
     .prepare(
-      `WITH selected AS (
-         SELECT tau, n_x, n_h, n_y, n_x + n_h + n_y AS n FROM counts WHERE run_id IN ${SELECTED}
+      `WITH ${SELECTION_SUMMARIES},
+       by_tau AS (
+         SELECT rt.tau, sum(s.positions) AS positions, sum(s.sum_x) AS sum_x, sum(s.sum_h) AS sum_h, sum(s.sum_y) AS sum_y,
+                min(s.min_n) AS min, max(s.max_n) AS max
+         FROM stats s JOIN run_taus rt USING (run_key, tau_index) GROUP BY rt.tau
        ),
-       ranked AS (
-         SELECT tau, n, row_number() OVER (PARTITION BY tau ORDER BY n) - 1 AS rank,
-                count(*) OVER (PARTITION BY tau) AS total
-         FROM selected
+       buckets AS (
+         SELECT rt.tau, h.bucket, sum(h.positions) AS positions
+         FROM hist h JOIN run_taus rt USING (run_key, tau_index) GROUP BY rt.tau, h.bucket
        ),
-       medians AS (SELECT tau, n AS median FROM ranked WHERE rank = (total - 1) / 2)
-       SELECT s.tau, count(*) AS positions, avg(s.n) AS mean, md.median, min(s.n) AS min, max(s.n) AS max,
-              avg(s.n_x) AS mean_wx, avg(s.n_h) AS mean_wh, avg(s.n_y) AS mean_wy
-       FROM selected s JOIN medians md USING (tau)
-       GROUP BY s.tau ORDER BY s.tau`,
+       running AS (
+         SELECT tau, bucket, positions,
+                sum(positions) OVER (PARTITION BY tau ORDER BY bucket ROWS UNBOUNDED PRECEDING) - positions AS below,
+                sum(positions) OVER (PARTITION BY tau) AS total
+         FROM buckets
+       ),
+       median_bucket AS (
+         SELECT tau, bucket, (total - 1) / 2 - below AS rank FROM running
+         WHERE (total - 1) / 2 >= below AND (total - 1) / 2 < below + positions
+       ),
+       medians AS (
+         SELECT mb.tau, CASE WHEN mb.bucket < ${EXACT_BUCKETS} THEN mb.bucket ELSE mb.bucket + (
+           SELECT value FROM (
+             SELECT o.value, row_number() OVER (ORDER BY o.value) - 1 AS k
+             FROM hist h JOIN run_taus rt USING (run_key, tau_index), json_each(h.offsets) o
+             WHERE rt.tau = mb.tau AND h.bucket = mb.bucket
+           ) WHERE k = mb.rank) END AS median
+         FROM median_bucket mb
+       )
+       SELECT t.tau, t.positions, (t.sum_x + t.sum_h + t.sum_y) * 1.0 / t.positions AS mean, md.median, t.min, t.max,
+              t.sum_x * 1.0 / t.positions AS mean_wx, t.sum_h * 1.0 / t.positions AS mean_wh, t.sum_y * 1.0 / t.positions AS mean_wy
+       FROM by_tau t JOIN medians md USING (tau) ORDER BY t.tau`,
     )
     .all(JSON.stringify(runIds)) as SparsityRow[];
 }
@@ -140,19 +191,21 @@ export interface ActivePatternsRow {
 
 /**
  * Patterns whose peak attribution exceeds τ (given as the float32 compared) at
- * some position of some selected run that is done. Patterns are identified
- * across runs by (class, src, dst), so the selection must share one model.
+ * some position of some selected run that is done: the elementwise maximum of
+ * the runs' peak rows, counted. Patterns are identified across runs by (class,
+ * src, dst), so the selection must share one model.
  */
 export function activePatterns(db: Db, runIds: readonly string[], tauF32: number): ActivePatternsRow[] {
   return db
     .prepare(
-      `SELECT class, count(*) AS active FROM (
-         SELECT class, src, dst FROM pattern_peaks
-         WHERE run_id IN ${SELECTED} AND peak > ?
-         GROUP BY class, src, dst
+      `SELECT class, sum(active_count(peaks, ?)) AS active FROM (
+         SELECT pr.class, pr.row, f32_max(pr.peaks) AS peaks
+         FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN pattern_peak_rows pr USING (run_key)
+         WHERE r.status = 'done'
+         GROUP BY pr.class, pr.row
        ) GROUP BY class`,
     )
-    .all(JSON.stringify(runIds), tauF32) as ActivePatternsRow[];
+    .all(tauF32, JSON.stringify(runIds)) as ActivePatternsRow[];
 }
 
 export interface DepthRow {
@@ -161,10 +214,13 @@ export interface DepthRow {
   readonly mean_mass: number;
 }
 
-/** Mean depth mass per offset d, over the positions where d exists (t ≥ d). */
+/** Mean depth mass per offset d, over the positions where d exists (t ≥ d), from the shards' exact sums. */
 export function depthProfile(db: Db, runIds: readonly string[]): DepthRow[] {
   return db
-    .prepare(`SELECT d, count(*) AS positions, avg(mass) AS mean_mass FROM depth_mass WHERE run_id IN ${SELECTED} GROUP BY d ORDER BY d`)
+    .prepare(
+      `SELECT d, sum(positions) AS positions, exact_sum(mass_sum, mass_err) / sum(positions) AS mean_mass
+       FROM shard_depth WHERE run_key IN ${SELECTED_KEYS} GROUP BY d ORDER BY d`,
+    )
     .all(JSON.stringify(runIds)) as DepthRow[];
 }
 
@@ -182,12 +238,13 @@ export interface PositionCountRow {
 export function positionCounts(db: Db, runIds: readonly string[]): IterableIterator<PositionCountRow> {
   return db
     .prepare(
-      `SELECT c.run_id, c.t, p.y, c.tau, c.n_x, c.n_h, c.n_y
+      `SELECT r.run_id, c.t, p.y, rt.tau, c.n_x, c.n_h, c.n_y
        FROM json_each(?) sel
-       JOIN counts c ON c.run_id = sel.value
-       JOIN positions p ON p.run_id = c.run_id AND p.t = c.t
-       JOIN run_taus rt ON rt.run_id = c.run_id AND rt.tau = c.tau
-       ORDER BY sel.key, c.t, rt.tau_index`,
+       JOIN runs r ON r.run_id = sel.value
+       JOIN count_rows c ON c.run_key = r.run_key
+       JOIN position_rows p ON p.run_key = c.run_key AND p.t = c.t
+       JOIN run_taus rt ON rt.run_key = c.run_key AND rt.tau_index = c.tau_index
+       ORDER BY sel.key, c.t, c.tau_index`,
     )
     .iterate(JSON.stringify(runIds)) as IterableIterator<PositionCountRow>;
 }
@@ -209,7 +266,7 @@ export function recentRate(db: Db, runIds: readonly string[]): number {
   const recent = db
     .prepare(
       `SELECT sum(count) AS positions, (julianday('now') - julianday(min(committed_at))) * 86400 AS seconds
-       FROM shards WHERE run_id IN ${SELECTED} AND committed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')`,
+       FROM shards WHERE run_key IN ${SELECTED_KEYS} AND committed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')`,
     )
     .get(JSON.stringify(runIds)) as { positions: number | null; seconds: number | null };
   if (!recent.positions || !recent.seconds) return 0;

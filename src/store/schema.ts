@@ -1,25 +1,34 @@
 /**
- * The store's schema, as ordered migrations. `PRAGMA user_version` holds the
- * number of migrations applied; opening a database applies the missing ones in
- * one transaction. Never edit a released migration: add a new one.
+ * The store's schema. `PRAGMA user_version` is the schema version: 0 is a new
+ * file, 1 the schema of sparsetrace 0.1.0 (upgraded in place by migrate.ts), 2
+ * this one. Users read it through docs/schema.md; the views keep 0.1.0's column
+ * names (`run_id`, `tau`) over the compact tables.
  *
- * The tables (documented for users in docs/schema.md):
- * - models:        one row per model content (sha256), with H and significant weights.
- * - runs:          one row per run: model × data window × Dmax × τ list; `run_id` is a
- *                  hash of their content, so the same job finds the same runs again.
- * - run_taus:      the run's thresholds, as given and as the float32 actually compared.
- * - jobs, job_runs: job files as expanded, and which runs each job consists of.
- * - shards:        contiguous position ranges committed so far (resume = the gaps).
- * - positions:     per position: target byte y and surprisal in bits.
- * - counts:        per position and τ: n_x, n_h, n_y.
- * - depth_mass:    per position and offset d ≤ min(t, Dmax): attribution mass.
- * - pattern_peaks: per run, every pattern's peak attribution over positions (peak > 0 only).
- * - writer_lock:   the one process allowed to write (pid, host), see store/lock.ts.
+ * Sizes are what the layout is for: per position, one `position_rows` row and
+ * one `count_rows` row per τ (integer keys, τ by index, WITHOUT ROWID). Depth
+ * masses are kept per shard and offset (`shard_depth`), per position only as a
+ * total and a peak offset, unless the run asked for full curves (`depth_rows`).
+ * Pattern peaks are kept as one BLOB of H float32 per (run, class, row) that
+ * has a non-zero peak. When a run finishes, `finishRun` writes its per-τ
+ * summaries (`run_tau_stats`, `run_tau_hist`) with SQL, so reports read a few
+ * rows per run instead of every position.
  */
-export const MIGRATIONS: readonly string[] = [
-  `
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Histogram buckets of n = n_x + n_h + n_y: n itself below 16, above that n with
+ * all but its 4 leading bits cleared (8 buckets per octave, relative width
+ * ≤ 1/8). Shared by the summaries and by the on-the-fly path for unfinished runs.
+ */
+export const HIST_BUCKET = (n: string): string => `CASE WHEN ${n} < 16 THEN ${n} ELSE ${n} - ${n} % (1 << (CAST(log2(${n}) AS INTEGER) - 3)) END`;
+
+/** Buckets below this hold a single value n (and store no offsets). */
+export const EXACT_BUCKETS = 16;
+
+export const SCHEMA = `
   CREATE TABLE models (
-    model_sha256   TEXT PRIMARY KEY,
+    model_key      INTEGER PRIMARY KEY,
+    model_sha256   TEXT NOT NULL UNIQUE,
     path           TEXT NOT NULL,
     hidden         INTEGER NOT NULL CHECK (hidden >= 1),
     significant_wx INTEGER NOT NULL,
@@ -29,8 +38,9 @@ export const MIGRATIONS: readonly string[] = [
   );
 
   CREATE TABLE runs (
-    run_id        TEXT PRIMARY KEY,
-    model_sha256  TEXT NOT NULL REFERENCES models(model_sha256),
+    run_key       INTEGER PRIMARY KEY,
+    run_id        TEXT NOT NULL UNIQUE,
+    model_key     INTEGER NOT NULL REFERENCES models (model_key),
     data_path     TEXT NOT NULL,
     data_offset   INTEGER NOT NULL,
     data_length   INTEGER NOT NULL,
@@ -38,25 +48,27 @@ export const MIGRATIONS: readonly string[] = [
     dmax          INTEGER NOT NULL,
     gate          REAL NOT NULL,
     positions     INTEGER NOT NULL,
+    depth_curves  INTEGER NOT NULL DEFAULT 0 CHECK (depth_curves IN (0, 1)),
     status        TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done')),
     tool_version  TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     started_at    TEXT,
     finished_at   TEXT,
     compute_seconds REAL NOT NULL DEFAULT 0,
-    -- Merged per-pattern peak factors of the committed shards (engine layout), so a
-    -- resumed run can finish pattern_peaks without recomputing. Internal.
-    peak_factors  BLOB
+    -- Only for a run that 0.1.0 left unfinished: its merged peak factors, turned into
+    -- pattern_peak_rows (which needs the model) when the run resumes.
+    legacy_peak_factors BLOB
   );
 
   CREATE TABLE run_taus (
-    run_id    TEXT NOT NULL REFERENCES runs(run_id),
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
     tau_index INTEGER NOT NULL,
     tau       REAL NOT NULL,
     tau_f32   REAL NOT NULL,
-    PRIMARY KEY (run_id, tau_index),
-    UNIQUE (run_id, tau)
+    PRIMARY KEY (run_key, tau_index),
+    UNIQUE (run_key, tau)
   ) WITHOUT ROWID;
+  CREATE INDEX run_taus_by_tau ON run_taus (tau, run_key);
 
   CREATE TABLE jobs (
     job_id      INTEGER PRIMARY KEY,
@@ -69,55 +81,101 @@ export const MIGRATIONS: readonly string[] = [
   );
 
   CREATE TABLE job_runs (
-    job_id   INTEGER NOT NULL REFERENCES jobs(job_id),
-    run_id   TEXT NOT NULL REFERENCES runs(run_id),
+    job_id    INTEGER NOT NULL REFERENCES jobs (job_id),
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
     run_order INTEGER NOT NULL,
-    PRIMARY KEY (job_id, run_id)
+    PRIMARY KEY (job_id, run_key)
   ) WITHOUT ROWID;
 
+  -- Committed ranges of positions (resume computes the gaps), with the exact sum
+  -- of their surprisals as (hi, lo) for bpc.
   CREATE TABLE shards (
-    run_id       TEXT NOT NULL REFERENCES runs(run_id),
-    start        INTEGER NOT NULL,
-    count        INTEGER NOT NULL CHECK (count > 0),
-    seconds      REAL NOT NULL,
-    committed_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, start)
+    run_key       INTEGER NOT NULL REFERENCES runs (run_key),
+    start         INTEGER NOT NULL,
+    count         INTEGER NOT NULL CHECK (count > 0),
+    seconds       REAL NOT NULL,
+    committed_at  TEXT NOT NULL,
+    surprisal_sum REAL NOT NULL,
+    surprisal_err REAL NOT NULL,
+    PRIMARY KEY (run_key, start)
   ) WITHOUT ROWID;
 
-  CREATE TABLE positions (
-    run_id         TEXT NOT NULL REFERENCES runs(run_id),
+  -- Per shard and offset d: the positions where d exists and the exact sum of their mass.
+  CREATE TABLE shard_depth (
+    run_key   INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    d         INTEGER NOT NULL,
+    positions INTEGER NOT NULL,
+    mass_sum  REAL NOT NULL,
+    mass_err  REAL NOT NULL,
+    PRIMARY KEY (run_key, start, d),
+    FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE position_rows (
+    run_key        INTEGER NOT NULL REFERENCES runs (run_key),
     t              INTEGER NOT NULL,
     y              INTEGER NOT NULL,
     surprisal_bits REAL NOT NULL,
-    PRIMARY KEY (run_id, t)
+    mass_total     REAL NOT NULL,
+    peak_d         INTEGER,
+    PRIMARY KEY (run_key, t)
   ) WITHOUT ROWID;
 
-  CREATE TABLE counts (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    tau    REAL NOT NULL,
-    t      INTEGER NOT NULL,
-    n_x    INTEGER NOT NULL,
-    n_h    INTEGER NOT NULL,
-    n_y    INTEGER NOT NULL,
-    PRIMARY KEY (run_id, tau, t)
+  CREATE TABLE count_rows (
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index INTEGER NOT NULL,
+    t         INTEGER NOT NULL,
+    n_x       INTEGER NOT NULL,
+    n_h       INTEGER NOT NULL,
+    n_y       INTEGER NOT NULL,
+    PRIMARY KEY (run_key, tau_index, t)
   ) WITHOUT ROWID;
 
-  CREATE TABLE depth_mass (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    d      INTEGER NOT NULL,
-    t      INTEGER NOT NULL,
-    mass   REAL NOT NULL,
-    PRIMARY KEY (run_id, d, t)
+  -- Only for runs with depth_curves = 1: every position's mass at every d ≤ min(t, Dmax).
+  CREATE TABLE depth_rows (
+    run_key INTEGER NOT NULL REFERENCES runs (run_key),
+    d       INTEGER NOT NULL,
+    t       INTEGER NOT NULL,
+    mass    REAL NOT NULL,
+    PRIMARY KEY (run_key, d, t)
   ) WITHOUT ROWID;
 
-  CREATE TABLE pattern_peaks (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    class  TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
-    src    INTEGER NOT NULL,
-    dst    INTEGER NOT NULL,
-    peak   REAL NOT NULL,
-    PRIMARY KEY (run_id, class, src, dst)
+  -- Peak attribution of every pattern over the committed positions of a run, one
+  -- BLOB of H float32 per (run, class, row) with a non-zero peak: row c of Wx holds
+  -- (c, j) over j, row i of Wh holds (j → i) over j, row y of Wy holds (j, y) over j.
+  CREATE TABLE pattern_peak_rows (
+    run_key INTEGER NOT NULL REFERENCES runs (run_key),
+    class   TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row     INTEGER NOT NULL,
+    peaks   BLOB NOT NULL,
+    PRIMARY KEY (run_key, class, row)
+  );
+
+  -- Written when a run finishes: per τ, sums per class, min and max of n = n_x + n_h + n_y.
+  CREATE TABLE run_tau_stats (
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index INTEGER NOT NULL,
+    positions INTEGER NOT NULL,
+    sum_x     INTEGER NOT NULL,
+    sum_h     INTEGER NOT NULL,
+    sum_y     INTEGER NOT NULL,
+    min_n     INTEGER NOT NULL,
+    max_n     INTEGER NOT NULL,
+    PRIMARY KEY (run_key, tau_index)
   ) WITHOUT ROWID;
+
+  -- Written when a run finishes: per τ, the histogram of n by bucket (see HIST_BUCKET);
+  -- offsets lists n - bucket of the bucket's positions in ascending order (a JSON array),
+  -- NULL for buckets below 16, which hold the one value n = bucket.
+  CREATE TABLE run_tau_hist (
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    positions INTEGER NOT NULL,
+    offsets   TEXT,
+    PRIMARY KEY (run_key, tau_index, bucket)
+  );
 
   CREATE TABLE writer_lock (
     only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
@@ -126,8 +184,20 @@ export const MIGRATIONS: readonly string[] = [
     command    TEXT NOT NULL,
     started_at TEXT NOT NULL
   );
-  `,
-];
 
-/** The schema version this build writes: the number of migrations. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
+  -- The tables as 0.1.0 had them, with run ids and τ values.
+  CREATE VIEW positions AS
+    SELECT r.run_id, p.run_key, p.t, p.y, p.surprisal_bits, p.mass_total, p.peak_d
+    FROM position_rows p JOIN runs r USING (run_key);
+  CREATE VIEW counts AS
+    SELECT r.run_id, c.run_key, rt.tau, c.tau_index, rt.tau_f32, c.t, c.n_x, c.n_h, c.n_y
+    FROM count_rows c JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index);
+  CREATE VIEW depth_mass AS
+    SELECT r.run_id, m.run_key, m.d, m.t, m.mass
+    FROM depth_rows m JOIN runs r USING (run_key);
+  -- 0.1.0's pattern_peaks: every pattern with a non-zero peak; needs the peaks_of
+  -- function, which sparsetrace's connections have (src/store/functions.ts).
+  CREATE VIEW pattern_peaks AS
+    SELECT r.run_id, pr.run_key, pr.class, p.src, p.dst, p.peak
+    FROM pattern_peak_rows pr JOIN runs r USING (run_key) JOIN peaks_of(pr.class, pr.row, pr.peaks) p;
+`;

@@ -1,0 +1,42 @@
+import { existsSync, statSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import { DEFAULT_DB } from '../job/index.js';
+import { acquireWriterLock, openDatabase, SCHEMA_VERSION, schemaVersionOf } from '../store/index.js';
+import { log } from './output.js';
+
+export interface MigrateArgs {
+  readonly db?: string;
+  readonly vacuum: boolean;
+}
+
+/**
+ * `sparsetrace migrate`: upgrades a database written by an older sparsetrace to
+ * this schema in place, in one transaction, then (unless --no-vacuum) gives the
+ * space of the old tables back to the file system. Writing commands do the same
+ * upgrade when they first open an old file; reading commands ask for this one.
+ */
+export function migrateCommand(args: MigrateArgs): number {
+  const dbPath = args.db ?? DEFAULT_DB;
+  if (!existsSync(dbPath)) throw new InputError(`database ${dbPath}: no such file`);
+  const before = schemaVersionOf(dbPath);
+  if (before === SCHEMA_VERSION) {
+    log(`database ${dbPath}: already at schema version ${SCHEMA_VERSION}; nothing to do`);
+    return 0;
+  }
+  const bytesBefore = statSync(dbPath).size;
+  const db = openDatabase(dbPath);
+  try {
+    const release = acquireWriterLock(db, dbPath, `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(), log);
+    try {
+      if (args.vacuum) db.exec('VACUUM');
+    } finally {
+      release();
+    }
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  const bytesAfter = statSync(dbPath).size;
+  log(`database ${dbPath}: upgraded from schema version ${before} to ${SCHEMA_VERSION} (${(bytesBefore / 1e6).toFixed(1)} MB → ${(bytesAfter / 1e6).toFixed(1)} MB)`);
+  return 0;
+}

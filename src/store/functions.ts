@@ -1,0 +1,87 @@
+import { ExactSum } from '../engine/index.js';
+import type { Db } from './open.js';
+
+/**
+ * SQL functions that every connection sparsetrace opens has (and so does
+ * `sparsetrace sql`); docs/schema.md documents them. They exist because SQLite
+ * has no float32 and no exact sum:
+ *
+ * - `exact_sum(x, …)`: aggregate, the exactly rounded sum of all its arguments over
+ *   all rows (NULLs skipped); `exact_sum(mass_sum, mass_err)` adds a column of
+ *   split sums back together; `exact_sum_residual(x, …)` is what that rounding
+ *   left out, so (exact_sum, exact_sum_residual) is a split sum.
+ * - `f32_max(blob)`: aggregate, the elementwise maximum of float32 arrays.
+ * - `active_count(peaks, tau)`: how many float32 values of a BLOB exceed float32(τ):
+ *   the patterns of a peak row active at τ.
+ * - `peaks_of(class, row, peaks)`: table-valued, one row per pattern of a peak row
+ *   with a non-zero peak: (src, dst, peak), identities as in the spec.
+ */
+export function registerFunctions(db: Db): void {
+  db.aggregate('exact_sum', {
+    varargs: true,
+    deterministic: true,
+    start: () => new ExactSum(),
+    step: (sum: ExactSum, ...values: unknown[]) => {
+      for (const value of values) if (typeof value === 'number') sum.add(value);
+      return sum;
+    },
+    result: (sum: ExactSum) => sum.value(),
+  });
+
+  db.aggregate('exact_sum_residual', {
+    varargs: true,
+    deterministic: true,
+    start: () => new ExactSum(),
+    step: (sum: ExactSum, ...values: unknown[]) => {
+      for (const value of values) if (typeof value === 'number') sum.add(value);
+      return sum;
+    },
+    result: (sum: ExactSum) => sum.split()[1],
+  });
+
+  db.aggregate('f32_max', {
+    deterministic: true,
+    start: (): Float32Array | null => null,
+    step: (max: Float32Array | null, blob: unknown) => {
+      if (!Buffer.isBuffer(blob)) return max;
+      const values = floats(blob);
+      if (max === null) return values;
+      if (max.length !== values.length) throw new RangeError(`f32_max: arrays of ${max.length} and ${values.length} floats`);
+      for (let k = 0; k < max.length; k++) if (values[k] > max[k]) max[k] = values[k];
+      return max;
+    },
+    result: (max: Float32Array | null) => (max === null ? null : Buffer.from(max.buffer, max.byteOffset, max.byteLength)),
+  });
+
+  db.function('active_count', { deterministic: true }, (blob: unknown, tau: unknown) => {
+    if (!Buffer.isBuffer(blob) || typeof tau !== 'number') return null;
+    const threshold = Math.fround(tau);
+    let active = 0;
+    for (const peak of floats(blob)) if (peak > threshold) active++;
+    return active;
+  });
+
+  db.table('peaks_of', {
+    columns: ['src', 'dst', 'peak'],
+    parameters: ['class', 'row', 'peaks'],
+    rows: function* (cls: unknown, row: unknown, blob: unknown) {
+      if (!Buffer.isBuffer(blob) || typeof row !== 'number') return;
+      const peaks = floats(blob);
+      for (let j = 0; j < peaks.length; j++) {
+        if (!(peaks[j] > 0)) continue;
+        // Identities per the spec, as (src, dst): Wx (c, j) in row c; Wh (j → i) in row i and Wy (j, y) in row y.
+        yield cls === 'wx' ? [row, j, peaks[j]] : [j, row, peaks[j]];
+      }
+    },
+  });
+}
+
+/** A float32 array over a BLOB (copied: a Buffer's offset need not be a multiple of 4). */
+export function floats(blob: Uint8Array): Float32Array {
+  return new Float32Array(new Uint8Array(blob).buffer);
+}
+
+/** A float32 array as a BLOB. */
+export function blobOf(values: Float32Array): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}

@@ -1,0 +1,123 @@
+import Database from 'better-sqlite3';
+import { blobOf } from './functions.js';
+import type { Db } from './open.js';
+import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { TAU_HIST_SELECT, TAU_STATS_SELECT } from './summaries.js';
+
+/** 0.1.0's tables, children before parents. */
+const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards', 'job_runs', 'run_taus', 'runs', 'jobs', 'models', 'writer_lock'];
+
+/**
+ * Brings a database from its schema version to SCHEMA_VERSION in one
+ * transaction: a new file gets the schema, a 0.1.0 file (version 1) has its rows
+ * moved into the compact tables. The caller holds the writer lock or knows the
+ * file is new. Foreign keys are checked once at the end.
+ */
+export function upgradeSchema(db: Db): { from: number; to: number } {
+  db.pragma('foreign_keys = OFF');
+  try {
+    return db.transaction(() => {
+      // Read inside the write transaction: another process may have upgraded the file meanwhile.
+      const from = db.pragma('user_version', { simple: true }) as number;
+      if (from === SCHEMA_VERSION) return { from, to: from };
+      if (from === 0) db.exec(SCHEMA);
+      else if (from === 1) migrateFromV1(db);
+      else throw new Error(`no migration from schema version ${from}`);
+      const problems = db.pragma('foreign_key_check') as unknown[];
+      if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return { from, to: SCHEMA_VERSION };
+    }).immediate();
+  } finally {
+    db.pragma('foreign_keys = ON');
+  }
+}
+
+/**
+ * Version 1 → 2. Every row is kept: runs keep their ids, per-position rows move
+ * to integer keys and τ indices, 0.1.0's full depth curves stay (the runs are
+ * marked depth_curves = 1) and give the shard sums and per-position columns,
+ * pattern peaks become peak rows, finished runs get their summaries.
+ */
+function migrateFromV1(db: Db): void {
+  for (const table of V1_TABLES) db.exec(`ALTER TABLE ${table} RENAME TO v1_${table}`);
+  db.exec(SCHEMA);
+  db.exec(`
+    INSERT INTO models (model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total)
+      SELECT model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total FROM v1_models ORDER BY rowid;
+    INSERT INTO runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions, depth_curves,
+        status, tool_version, created_at, started_at, finished_at, compute_seconds, legacy_peak_factors)
+      SELECT r.run_id, m.model_key, r.data_path, r.data_offset, r.data_length, r.data_sha256, r.dmax, r.gate, r.positions, 1,
+        r.status, r.tool_version, r.created_at, r.started_at, r.finished_at, r.compute_seconds,
+        CASE WHEN r.status = 'done' THEN NULL ELSE r.peak_factors END
+      FROM v1_runs r JOIN models m USING (model_sha256) ORDER BY r.rowid;
+    INSERT INTO run_taus (run_key, tau_index, tau, tau_f32)
+      SELECT r.run_key, t.tau_index, t.tau, t.tau_f32 FROM v1_run_taus t JOIN runs r USING (run_id);
+    INSERT INTO jobs SELECT job_id, name, job_sha256, source, spec_json, created_at, last_started_at FROM v1_jobs;
+    INSERT INTO job_runs (job_id, run_key, run_order)
+      SELECT jr.job_id, r.run_key, jr.run_order FROM v1_job_runs jr JOIN runs r USING (run_id);
+    INSERT INTO count_rows (run_key, tau_index, t, n_x, n_h, n_y)
+      SELECT r.run_key, rt.tau_index, c.t, c.n_x, c.n_h, c.n_y
+      FROM v1_counts c JOIN runs r USING (run_id) JOIN run_taus rt ON rt.run_key = r.run_key AND rt.tau = c.tau;
+    INSERT INTO depth_rows (run_key, d, t, mass)
+      SELECT r.run_key, m.d, m.t, m.mass FROM v1_depth_mass m JOIN runs r USING (run_id);
+    INSERT INTO position_rows (run_key, t, y, surprisal_bits, mass_total, peak_d)
+      SELECT r.run_key, p.t, p.y, p.surprisal_bits,
+        (SELECT exact_sum(m.mass) FROM depth_rows m WHERE m.run_key = r.run_key AND m.t = p.t),
+        (SELECT m.d FROM depth_rows m WHERE m.run_key = r.run_key AND m.t = p.t AND m.d >= 1 ORDER BY m.mass DESC, m.d LIMIT 1)
+      FROM v1_positions p JOIN runs r USING (run_id);
+    INSERT INTO shards (run_key, start, count, seconds, committed_at, surprisal_sum, surprisal_err)
+      SELECT r.run_key, s.start, s.count, s.seconds, s.committed_at, sum_hi, sum_lo
+      FROM v1_shards s JOIN runs r USING (run_id)
+      JOIN (SELECT r2.run_key AS key, s2.start AS shard_start, exact_sum(p.surprisal_bits) AS sum_hi, exact_sum_residual(p.surprisal_bits) AS sum_lo
+            FROM v1_shards s2 JOIN runs r2 USING (run_id)
+            JOIN position_rows p ON p.run_key = r2.run_key AND p.t >= s2.start AND p.t < s2.start + s2.count
+            GROUP BY r2.run_key, s2.start) ON key = r.run_key AND shard_start = s.start;
+    INSERT INTO shard_depth (run_key, start, d, positions, mass_sum, mass_err)
+      SELECT s.run_key, s.start, m.d, count(*), exact_sum(m.mass), exact_sum_residual(m.mass)
+      FROM shards s JOIN depth_rows m ON m.run_key = s.run_key AND m.t >= s.start AND m.t < s.start + s.count
+      GROUP BY s.run_key, s.start, m.d;
+    INSERT INTO writer_lock SELECT * FROM v1_writer_lock;
+  `);
+  migratePeaks(db);
+  db.exec(`
+    INSERT INTO run_tau_stats ${TAU_STATS_SELECT(DONE_RUNS)};
+    INSERT INTO run_tau_hist ${TAU_HIST_SELECT(DONE_RUNS)};
+  `);
+  for (const table of V1_TABLES) db.exec(`DROP TABLE v1_${table}`);
+}
+
+/** 0.1.0's pattern_peaks rows, (class, src, dst, peak), as peak rows of H float32. */
+function migratePeaks(db: Db): void {
+  const entries = db
+    .prepare(
+      `SELECT r.run_key, m.hidden, pp.class, CASE pp.class WHEN 'wx' THEN pp.src ELSE pp.dst END AS row,
+              CASE pp.class WHEN 'wx' THEN pp.dst ELSE pp.src END AS k, pp.peak
+       FROM v1_pattern_peaks pp JOIN runs r USING (run_id) JOIN models m USING (model_key)`,
+    )
+    .all() as { run_key: number; hidden: number; class: string; row: number; k: number; peak: number }[];
+  const rows = new Map<string, { runKey: number; cls: string; row: number; peaks: Float32Array }>();
+  for (const entry of entries) {
+    const key = `${entry.run_key}:${entry.class}:${entry.row}`;
+    let row = rows.get(key);
+    if (row === undefined) {
+      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(entry.hidden) };
+      rows.set(key, row);
+    }
+    row.peaks[entry.k] = entry.peak;
+  }
+  const insert = db.prepare(`INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, ?, ?, ?)`);
+  for (const row of rows.values()) insert.run(row.runKey, row.cls, row.row, blobOf(row.peaks));
+}
+
+const DONE_RUNS = `run_key IN (SELECT run_key FROM runs WHERE status = 'done')`;
+
+/** The schema version of a database file, read without changing it. */
+export function schemaVersionOf(path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.pragma('user_version', { simple: true }) as number;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,72 @@
+import type { SignificantCounts } from '../engine/index.js';
+import type { Db } from './open.js';
+
+/** Everything that identifies a run and is recorded about it before it starts. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly model: { readonly sha256: string; readonly path: string; readonly hidden: number; readonly significant: SignificantCounts };
+  readonly data: { readonly path: string; readonly offset: number; readonly length: number; readonly sha256: string };
+  readonly dmax: number;
+  readonly gate: number;
+  /** Thresholds as given (the float32 of each is what the engine compares). */
+  readonly taus: readonly number[];
+  /** N - 1. */
+  readonly positions: number;
+  /** Keep every position's depth mass at every offset (`depth_mass`), not only the shard sums. */
+  readonly depthCurves: boolean;
+}
+
+export interface JobRecord {
+  readonly name: string;
+  readonly sha256: string;
+  readonly source: string | null;
+  readonly specJson: string;
+}
+
+export const now = (): string => new Date().toISOString();
+
+/**
+ * Records a job and its runs (models, runs, thresholds, membership) in one
+ * transaction. Runs already present (same identity) are kept as they are, with
+ * their depth-curve setting, so re-running a job finds its earlier results.
+ * Returns the job's id.
+ */
+export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], toolVersion: string): number {
+  const insertModel = db.prepare(
+    `INSERT INTO models (model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_sha256) DO NOTHING`,
+  );
+  const modelKey = db.prepare(`SELECT model_key FROM models WHERE model_sha256 = ?`).pluck();
+  const insertRun = db.prepare(
+    `INSERT INTO runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate,
+       positions, depth_curves, status, tool_version, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+  );
+  const runKey = db.prepare(`SELECT run_key FROM runs WHERE run_id = ?`).pluck();
+  const insertTau = db.prepare(`INSERT OR IGNORE INTO run_taus (run_key, tau_index, tau, tau_f32) VALUES (?, ?, ?, ?)`);
+  const upsertJob = db
+    .prepare(
+      `INSERT INTO jobs (name, job_sha256, source, spec_json, created_at, last_started_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_sha256) DO UPDATE SET last_started_at = excluded.last_started_at, source = excluded.source
+       RETURNING job_id`,
+    )
+    .pluck();
+  const insertMembership = db.prepare(`INSERT OR IGNORE INTO job_runs (job_id, run_key, run_order) VALUES (?, ?, ?)`);
+  return db
+    .transaction(() => {
+      const started = now();
+      const jobId = upsertJob.get(job.name, job.sha256, job.source, job.specJson, started, started) as number;
+      runs.forEach((run, order) => {
+        const { model, data } = run;
+        const s = model.significant;
+        insertModel.run(model.sha256, model.path, model.hidden, s.wx, s.wh, s.wy, s.total);
+        const key = modelKey.get(model.sha256) as number;
+        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, toolVersion, started);
+        const rk = runKey.get(run.runId) as number;
+        run.taus.forEach((tau, index) => insertTau.run(rk, index, tau, Math.fround(tau)));
+        insertMembership.run(jobId, rk, order);
+      });
+      return jobId;
+    })
+    .immediate();
+}
