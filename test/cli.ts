@@ -66,8 +66,13 @@ export function resultRows(path: string): string {
         )
         .raw()
         .all(),
-      db.prepare('SELECT r.run_id, s.* FROM run_tau_stats s JOIN runs r USING (run_key) ORDER BY r.run_id, s.tau_index').raw().all(),
-      db.prepare('SELECT r.run_id, h.* FROM run_tau_hist h JOIN runs r USING (run_key) ORDER BY r.run_id, h.tau_index, h.bucket').raw().all(),
+      db
+        .prepare(
+          `SELECT r.run_id, s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, hex(s.sorted_n)
+           FROM run_tau_stats s JOIN runs r USING (run_key) ORDER BY r.run_id, s.tau_index`,
+        )
+        .raw()
+        .all(),
     ]);
   } finally {
     db.close();

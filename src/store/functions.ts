@@ -11,6 +11,10 @@ import type { Db } from './open.js';
  *   split sums back together; `exact_sum_residual(x, …)` is what that rounding
  *   left out, so (exact_sum, exact_sum_residual) is a split sum.
  * - `f32_max(blob)`: aggregate, the elementwise maximum of float32 arrays.
+ * - `sorted_counts(n)`: aggregate, its integer arguments in ascending order as a
+ *   BLOB of uint32 (little-endian); `sorted_median(sorted)` is the spec's median
+ *   (element ⌊(count-1)/2⌋ in ascending order) of all values of such BLOBs, so a
+ *   median over many runs needs no per-position rows.
  * - `active_count(peaks, tau)`: how many float32 values of a BLOB exceed float32(τ):
  *   the patterns of a peak row active at τ.
  * - `peaks_of(class, row, peaks)`: table-valued, one row per pattern of a peak row
@@ -45,12 +49,35 @@ export function registerFunctions(db: Db): void {
     step: (max: Float32Array | null, blob: unknown) => {
       if (!Buffer.isBuffer(blob)) return max;
       const values = floats(blob);
-      if (max === null) return values;
+      if (max === null) return Float32Array.from(values);
       if (max.length !== values.length) throw new RangeError(`f32_max: arrays of ${max.length} and ${values.length} floats`);
       for (let k = 0; k < max.length; k++) if (values[k] > max[k]) max[k] = values[k];
       return max;
     },
     result: (max: Float32Array | null) => (max === null ? null : Buffer.from(max.buffer, max.byteOffset, max.byteLength)),
+  });
+
+  db.aggregate('sorted_counts', {
+    deterministic: true,
+    start: (): number[] => [],
+    step: (values: number[], n: unknown) => {
+      if (typeof n === 'number' || typeof n === 'bigint') values.push(Number(n));
+      return values;
+    },
+    result: (values: number[]) => {
+      const sorted = Uint32Array.from(values).sort();
+      return Buffer.from(sorted.buffer, sorted.byteOffset, sorted.byteLength);
+    },
+  });
+
+  db.aggregate('sorted_median', {
+    deterministic: true,
+    start: (): Uint32Array[] => [],
+    step: (arrays: Uint32Array[], blob: unknown) => {
+      if (Buffer.isBuffer(blob) && blob.length > 0) arrays.push(Uint32Array.from(uint32s(blob)));
+      return arrays;
+    },
+    result: (arrays: Uint32Array[]) => medianOfSorted(arrays),
   });
 
   db.function('active_count', { deterministic: true }, (blob: unknown, tau: unknown) => {
@@ -76,9 +103,48 @@ export function registerFunctions(db: Db): void {
   });
 }
 
-/** A float32 array over a BLOB (copied: a Buffer's offset need not be a multiple of 4). */
+/** A float32 array over a BLOB: a view where the Buffer is aligned, else a copy. */
 export function floats(blob: Uint8Array): Float32Array {
+  if (blob.byteOffset % 4 === 0) return new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
   return new Float32Array(new Uint8Array(blob).buffer);
+}
+
+/**
+ * The element at index ⌊(count-1)/2⌋ of the union of ascending arrays: the
+ * smallest v with more than that many elements ≤ v, by bisection on v (each
+ * step one binary search per array), so the cost is runs × log, not positions.
+ */
+export function medianOfSorted(arrays: readonly Uint32Array[]): number | null {
+  const total = arrays.reduce((sum, array) => sum + array.length, 0);
+  if (total === 0) return null;
+  const wanted = Math.floor((total - 1) / 2) + 1;
+  let lo = Math.min(...arrays.map((array) => array[0]));
+  let hi = Math.max(...arrays.map((array) => array[array.length - 1]));
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    let atOrBelow = 0;
+    for (const array of arrays) atOrBelow += upperBound(array, mid);
+    if (atOrBelow >= wanted) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Elements ≤ value of an ascending array. */
+function upperBound(array: Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = array.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (array[mid] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function uint32s(blob: Uint8Array): Uint32Array {
+  if (blob.byteOffset % 4 === 0) return new Uint32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
+  return new Uint32Array(new Uint8Array(blob).buffer);
 }
 
 /** A float32 array as a BLOB. */

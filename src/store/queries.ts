@@ -1,7 +1,6 @@
 import type { Db } from './open.js';
 
-import { EXACT_BUCKETS } from './schema.js';
-import { TAU_HIST_SELECT, TAU_STATS_SELECT } from './summaries.js';
+import { TAU_STATS_SELECT } from './summaries.js';
 
 /**
  * Every statistic of the results page, as SQL over a selection of runs. A
@@ -13,18 +12,13 @@ import { TAU_HIST_SELECT, TAU_STATS_SELECT } from './summaries.js';
  */
 const SELECTED_KEYS = `(SELECT r.run_key FROM json_each(?) j JOIN runs r ON r.run_id = j.value)`;
 
-/** The selected runs' per-τ summaries: stored for finished runs, computed for the others. */
-const SELECTION_SUMMARIES = `
-  sel AS (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
+/** The selected runs' per-τ summaries: stored for finished runs, computed from their rows for the others. */
+const SELECTION_STATS = `
+  sel AS MATERIALIZED (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
   stats AS (
-    SELECT s.* FROM run_tau_stats s JOIN sel USING (run_key) WHERE sel.done
+    SELECT rt.tau, s.* FROM sel JOIN run_tau_stats s USING (run_key) JOIN run_taus rt USING (run_key, tau_index) WHERE sel.done
     UNION ALL
-    ${TAU_STATS_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}
-  ),
-  hist AS (
-    SELECT h.* FROM run_tau_hist h JOIN sel USING (run_key) WHERE sel.done
-    UNION ALL
-    ${TAU_HIST_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}
+    SELECT rt.tau, s.* FROM (${TAU_STATS_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}) s JOIN run_taus rt USING (run_key, tau_index)
   )`;
 
 export interface RunRow {
@@ -141,45 +135,18 @@ export interface SparsityRow {
 
 /**
  * Per τ: the distribution of n = n_x + n_h + n_y over positions, and the class
- * means. The median is the element at index ⌊(count-1)/2⌋ of the ascending
- * counts: the histograms' running sums find its bucket, the bucket's offsets
- * the value.
+ * means. The median (the element at index ⌊(count-1)/2⌋ of the ascending
+ * counts) comes from the runs' sorted counts (sorted_median), not from the
+ * per-position rows.
  */
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
   return db
     .prepare(
-      `WITH ${SELECTION_SUMMARIES},
-       by_tau AS (
-         SELECT rt.tau, sum(s.positions) AS positions, sum(s.sum_x) AS sum_x, sum(s.sum_h) AS sum_h, sum(s.sum_y) AS sum_y,
-                min(s.min_n) AS min, max(s.max_n) AS max
-         FROM stats s JOIN run_taus rt USING (run_key, tau_index) GROUP BY rt.tau
-       ),
-       buckets AS (
-         SELECT rt.tau, h.bucket, sum(h.positions) AS positions
-         FROM hist h JOIN run_taus rt USING (run_key, tau_index) GROUP BY rt.tau, h.bucket
-       ),
-       running AS (
-         SELECT tau, bucket, positions,
-                sum(positions) OVER (PARTITION BY tau ORDER BY bucket ROWS UNBOUNDED PRECEDING) - positions AS below,
-                sum(positions) OVER (PARTITION BY tau) AS total
-         FROM buckets
-       ),
-       median_bucket AS (
-         SELECT tau, bucket, (total - 1) / 2 - below AS rank FROM running
-         WHERE (total - 1) / 2 >= below AND (total - 1) / 2 < below + positions
-       ),
-       medians AS (
-         SELECT mb.tau, CASE WHEN mb.bucket < ${EXACT_BUCKETS} THEN mb.bucket ELSE mb.bucket + (
-           SELECT value FROM (
-             SELECT o.value, row_number() OVER (ORDER BY o.value) - 1 AS k
-             FROM hist h JOIN run_taus rt USING (run_key, tau_index), json_each(h.offsets) o
-             WHERE rt.tau = mb.tau AND h.bucket = mb.bucket
-           ) WHERE k = mb.rank) END AS median
-         FROM median_bucket mb
-       )
-       SELECT t.tau, t.positions, (t.sum_x + t.sum_h + t.sum_y) * 1.0 / t.positions AS mean, md.median, t.min, t.max,
-              t.sum_x * 1.0 / t.positions AS mean_wx, t.sum_h * 1.0 / t.positions AS mean_wh, t.sum_y * 1.0 / t.positions AS mean_wy
-       FROM by_tau t JOIN medians md USING (tau) ORDER BY t.tau`,
+      `WITH ${SELECTION_STATS}
+       SELECT tau, sum(positions) AS positions, (sum(sum_x) + sum(sum_h) + sum(sum_y)) * 1.0 / sum(positions) AS mean,
+              sorted_median(sorted_n) AS median, min(min_n) AS min, max(max_n) AS max,
+              sum(sum_x) * 1.0 / sum(positions) AS mean_wx, sum(sum_h) * 1.0 / sum(positions) AS mean_wh, sum(sum_y) * 1.0 / sum(positions) AS mean_wy
+       FROM stats GROUP BY tau ORDER BY tau`,
     )
     .all(JSON.stringify(runIds)) as SparsityRow[];
 }

@@ -3,7 +3,7 @@ import { BulkInsert } from './bulk.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './open.js';
 import { now } from './record.js';
-import { TAU_HIST_SELECT, TAU_STATS_SELECT } from './summaries.js';
+import { TAU_STATS_SELECT } from './summaries.js';
 
 export interface CommittedRange {
   readonly start: number;
@@ -86,9 +86,7 @@ export class RunWriter {
         `UPDATE runs SET compute_seconds = compute_seconds + ?, status = 'running', started_at = coalesce(started_at, ?) WHERE run_key = ?`,
       ),
       deleteStats: db.prepare(`DELETE FROM run_tau_stats WHERE run_key = ?`),
-      deleteHist: db.prepare(`DELETE FROM run_tau_hist WHERE run_key = ?`),
       insertStats: db.prepare(`INSERT INTO run_tau_stats ${TAU_STATS_SELECT('run_key = ?')}`),
-      insertHist: db.prepare(`INSERT INTO run_tau_hist ${TAU_HIST_SELECT('run_key = ?')}`),
       markDone: db.prepare(`UPDATE runs SET status = 'done', finished_at = ? WHERE run_key = ?`),
     };
   }
@@ -176,9 +174,7 @@ export class RunWriter {
       .transaction(() => {
         this.mergedPeakRows();
         statements.deleteStats.run(runKey);
-        statements.deleteHist.run(runKey);
         statements.insertStats.run(runKey);
-        statements.insertHist.run(runKey);
         statements.markDone.run(now(), runKey);
       })
       .immediate();

@@ -9,21 +9,11 @@
  * masses are kept per shard and offset (`shard_depth`), per position only as a
  * total and a peak offset, unless the run asked for full curves (`depth_rows`).
  * Pattern peaks are kept as one BLOB of H float32 per (run, class, row) that
- * has a non-zero peak. When a run finishes, `finishRun` writes its per-τ
- * summaries (`run_tau_stats`, `run_tau_hist`) with SQL, so reports read a few
- * rows per run instead of every position.
+ * has a non-zero peak. When a run finishes, the writer computes its per-τ
+ * summaries (`run_tau_stats`) with SQL, so reports read a few rows per run
+ * instead of every position.
  */
 export const SCHEMA_VERSION = 2;
-
-/**
- * Histogram buckets of n = n_x + n_h + n_y: n itself below 16, above that n with
- * all but its 4 leading bits cleared (8 buckets per octave, relative width
- * ≤ 1/8). Shared by the summaries and by the on-the-fly path for unfinished runs.
- */
-export const HIST_BUCKET = (n: string): string => `CASE WHEN ${n} < 16 THEN ${n} ELSE ${n} - ${n} % (1 << (CAST(log2(${n}) AS INTEGER) - 3)) END`;
-
-/** Buckets below this hold a single value n (and store no offsets). */
-export const EXACT_BUCKETS = 16;
 
 export const SCHEMA = `
   CREATE TABLE models (
@@ -152,7 +142,9 @@ export const SCHEMA = `
     PRIMARY KEY (run_key, class, row)
   );
 
-  -- Written when a run finishes: per τ, sums per class, min and max of n = n_x + n_h + n_y.
+  -- Written when a run finishes: per τ, sums per class, min and max of n = n_x + n_h + n_y,
+  -- and every position's n in ascending order (uint32 little-endian), from which
+  -- count_le() counts the positions at or below a value: medians of any selection.
   CREATE TABLE run_tau_stats (
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),
     tau_index INTEGER NOT NULL,
@@ -162,19 +154,8 @@ export const SCHEMA = `
     sum_y     INTEGER NOT NULL,
     min_n     INTEGER NOT NULL,
     max_n     INTEGER NOT NULL,
+    sorted_n  BLOB NOT NULL,
     PRIMARY KEY (run_key, tau_index)
-  ) WITHOUT ROWID;
-
-  -- Written when a run finishes: per τ, the histogram of n by bucket (see HIST_BUCKET);
-  -- offsets lists n - bucket of the bucket's positions in ascending order (a JSON array),
-  -- NULL for buckets below 16, which hold the one value n = bucket.
-  CREATE TABLE run_tau_hist (
-    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
-    tau_index INTEGER NOT NULL,
-    bucket    INTEGER NOT NULL,
-    positions INTEGER NOT NULL,
-    offsets   TEXT,
-    PRIMARY KEY (run_key, tau_index, bucket)
   );
 
   CREATE TABLE writer_lock (

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:store`: what the results store costs a sweep.
+ *
+ * 1. Threads: the 24 one-KiB windows of lib.es5.d.ts (Dmax 50, the 7 default τ)
+ *    computed in-process with 1 and with 2 worker threads, interleaved (1 2 1 2 …),
+ *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
+ *    (median and min–max over the pairs), and the main thread's share of the
+ *    process CPU (its event-loop busy time over process CPU time): the writer
+ *    runs there.
+ * 2. Size and reports, for each database named on the command line (e.g. the
+ *    example sweep and a larger one): bytes per position, and `report --all` and
+ *    `report --by window` through the CLI, median of 5 warm runs with min–max,
+ *    per run and per position, so one sees which one the time follows.
+ *
+ *   npm run bench:store -- [--pairs N] [DB …]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
+import { executeRuns, type RunEvents } from '../src/runner/execute.js';
+import { listRuns, openDatabase, recordJob } from '../src/store/index.js';
+
+const args = process.argv.slice(2);
+const pairsFlag = args.indexOf('--pairs');
+const PAIRS = pairsFlag >= 0 ? Number(args[pairsFlag + 1]) : 5;
+const databases = args.filter((arg, k) => !arg.startsWith('--') && !(pairsFlag >= 0 && k === pairsFlag + 1));
+
+const model = ['inputs/sat_model.bin', '../shared/inputs/sat_model.bin'].map((path) => resolve(path)).find(existsSync);
+if (model === undefined) throw new Error('no sat_model.bin in ./inputs or ../shared/inputs (run `sparsetrace fetch-inputs`)');
+const JOB: JobSpec = {
+  name: 'bench-24-windows',
+  models: [model],
+  data: [{ path: resolve('node_modules/typescript/lib/lib.es5.d.ts'), offset: 0, length: 1024, stride: 8192, count: 24 }],
+  dmax: [50],
+  tau: [...DEFAULT_TAUS],
+};
+
+const silent: RunEvents = { jobPlanned() {}, runStarted() {}, shardCommitted() {}, runFinished() {} };
+
+interface Sample {
+  readonly positionsPerSecond: number;
+  readonly mainThreadShare: number;
+}
+
+async function sweep(threads: number): Promise<Sample> {
+  const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-'));
+  try {
+    const db = openDatabase(join(folder, 'bench.sqlite'));
+    const expanded = expandJob(JOB, () => {});
+    recordJob(db, { name: JOB.name, sha256: expanded.sha256, source: null, specJson: '{}' }, expanded.runs, 'bench');
+    const positions = expanded.runs.reduce((sum, run) => sum + run.positions, 0);
+    const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await executeRuns(db, expanded.models.map((loaded) => loaded.model), expanded.runs, { threads, stopSignal: new AbortController().signal, events: silent });
+    const seconds = (performance.now() - started) / 1000;
+    const busy = performance.eventLoopUtilization(elu).active / 1000;
+    const used = process.cpuUsage(cpu);
+    db.close();
+    return { positionsPerSecond: positions / seconds, mainThreadShare: busy / ((used.user + used.system) / 1e6) };
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+const spread = (values: readonly number[], digits: number): string =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+
+console.log(`threads: ${JOB.data[0].count} one-KiB windows of lib.es5.d.ts, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
+await sweep(1);
+await sweep(2);
+const one: Sample[] = [];
+const two: Sample[] = [];
+for (let pair = 0; pair < PAIRS; pair++) {
+  one.push(await sweep(1));
+  two.push(await sweep(2));
+}
+console.log(`  1 thread   ${spread(one.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(one.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+console.log(`  2 threads  ${spread(two.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(two.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+console.log(`  2 threads / 1 thread: ${spread(two.map((s, k) => s.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
+
+const cli = (argv: readonly string[]): number => {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, ['bin/sparsetrace.js', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (result.status !== 0) throw new Error(`sparsetrace ${argv.join(' ')}: ${result.stderr}`);
+  return (performance.now() - started) / 1000;
+};
+
+for (const path of databases) {
+  const db = openDatabase(path, { readonly: true });
+  const runs = listRuns(db);
+  db.close();
+  const positions = runs.reduce((sum, run) => sum + run.positions_done, 0);
+  console.log(`\n${path}: ${runs.length} runs, ${positions} positions, ${(statSync(path).size / positions).toFixed(0)} bytes per position (file only; checkpoint the WAL first)`);
+  for (const report of [['report', '--all'], ['report', '--all', '--by', 'window']]) {
+    const argv = [...report, '--db', path];
+    cli(argv); // warm the page cache
+    const seconds = Array.from({ length: 5 }, () => cli(argv));
+    console.log(
+      `  ${report.join(' ').padEnd(26)} ${spread(seconds, 2)} s; ${((1000 * median(seconds)) / runs.length).toFixed(2)} ms per run, ${((1e6 * median(seconds)) / positions).toFixed(2)} µs per position`,
+    );
+  }
+}
