@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './open.js';
 
 import { TAU_STATS_SELECT } from './summaries.js';
@@ -11,6 +12,23 @@ import { TAU_STATS_SELECT } from './summaries.js';
  * their cost grows with the number of runs, not of positions.
  */
 const SELECTED_KEYS = `(SELECT r.run_key FROM json_each(?) j JOIN runs r ON r.run_id = j.value)`;
+
+const statements = new WeakMap<Db, Map<string, Statement>>();
+
+/** A statement prepared once per connection and reused (better-sqlite3 statements are reusable). */
+function prepared(db: Db, sql: string): Statement {
+  let cache = statements.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement;
+}
 
 /** The selected runs' per-τ summaries: stored for finished runs, computed from their rows for the others. */
 const SELECTION_STATS = `
@@ -52,10 +70,9 @@ const RUN_COLUMNS = `
 /** All runs, oldest first, or those of one job in job order. */
 export function listRuns(db: Db, jobId?: number): RunRow[] {
   if (jobId === undefined) {
-    return db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r JOIN models m USING (model_key) ORDER BY r.run_key`).all() as RunRow[];
+    return prepared(db, `SELECT ${RUN_COLUMNS} FROM runs r JOIN models m USING (model_key) ORDER BY r.run_key`).all() as RunRow[];
   }
-  return db
-    .prepare(`SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) JOIN models m USING (model_key) WHERE jr.job_id = ? ORDER BY jr.run_order`)
+  return prepared(db, `SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) JOIN models m USING (model_key) WHERE jr.job_id = ? ORDER BY jr.run_order`)
     .all(jobId) as RunRow[];
 }
 
@@ -71,14 +88,13 @@ export interface JobRow {
 }
 
 export function listJobs(db: Db): JobRow[] {
-  return db
-    .prepare(
-      `SELECT j.job_id, j.name, j.source, j.spec_json, j.created_at, j.last_started_at,
+  return prepared(
+    db,
+    `SELECT j.job_id, j.name, j.source, j.spec_json, j.created_at, j.last_started_at,
          count(jr.run_key) AS runs, coalesce(sum(r.status = 'done'), 0) AS runs_done
        FROM jobs j LEFT JOIN job_runs jr USING (job_id) LEFT JOIN runs r USING (run_key)
        GROUP BY j.job_id ORDER BY coalesce(j.last_started_at, j.created_at), j.job_id`,
-    )
-    .all() as JobRow[];
+  ).all() as JobRow[];
 }
 
 /** The job most recently started, if any. */
@@ -100,8 +116,7 @@ export interface ModelRow {
 
 /** The distinct models of a selection. */
 export function selectionModels(db: Db, runIds: readonly string[]): ModelRow[] {
-  return db
-    .prepare(`SELECT DISTINCT m.* FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN models m USING (model_key) ORDER BY m.model_sha256`)
+  return prepared(db, `SELECT DISTINCT m.* FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN models m USING (model_key) ORDER BY m.model_sha256`)
     .all(JSON.stringify(runIds)) as ModelRow[];
 }
 
@@ -112,12 +127,11 @@ export interface SurprisalRow {
 
 /** Positions and bpc (mean surprisal, from the shards' exact sums) of a selection. */
 export function surprisalSummary(db: Db, runIds: readonly string[]): SurprisalRow {
-  return db
-    .prepare(
-      `SELECT coalesce(sum(count), 0) AS positions, exact_sum(surprisal_sum, surprisal_err) / sum(count) AS bpc
+  return prepared(
+    db,
+    `SELECT coalesce(sum(count), 0) AS positions, exact_sum(surprisal_sum, surprisal_err) / sum(count) AS bpc
        FROM shards WHERE run_key IN ${SELECTED_KEYS}`,
-    )
-    .get(JSON.stringify(runIds)) as SurprisalRow;
+  ).get(JSON.stringify(runIds)) as SurprisalRow;
 }
 
 export interface SparsityRow {
@@ -140,15 +154,14 @@ export interface SparsityRow {
  * per-position rows.
  */
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
-  return db
-    .prepare(
-      `WITH ${SELECTION_STATS}
+  return prepared(
+    db,
+    `WITH ${SELECTION_STATS}
        SELECT tau, sum(positions) AS positions, (sum(sum_x) + sum(sum_h) + sum(sum_y)) * 1.0 / sum(positions) AS mean,
               sorted_median(sorted_n) AS median, min(min_n) AS min, max(max_n) AS max,
               sum(sum_x) * 1.0 / sum(positions) AS mean_wx, sum(sum_h) * 1.0 / sum(positions) AS mean_wh, sum(sum_y) * 1.0 / sum(positions) AS mean_wy
        FROM stats GROUP BY tau ORDER BY tau`,
-    )
-    .all(JSON.stringify(runIds)) as SparsityRow[];
+  ).all(JSON.stringify(runIds)) as SparsityRow[];
 }
 
 export interface ActivePatternsRow {
@@ -163,16 +176,15 @@ export interface ActivePatternsRow {
  * src, dst), so the selection must share one model.
  */
 export function activePatterns(db: Db, runIds: readonly string[], tauF32: number): ActivePatternsRow[] {
-  return db
-    .prepare(
-      `SELECT class, sum(active_count(peaks, ?)) AS active FROM (
+  return prepared(
+    db,
+    `SELECT class, sum(active_count(peaks, ?)) AS active FROM (
          SELECT pr.class, pr.row, f32_max(pr.peaks) AS peaks
          FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN pattern_peak_rows pr USING (run_key)
          WHERE r.status = 'done'
          GROUP BY pr.class, pr.row
        ) GROUP BY class`,
-    )
-    .all(tauF32, JSON.stringify(runIds)) as ActivePatternsRow[];
+  ).all(tauF32, JSON.stringify(runIds)) as ActivePatternsRow[];
 }
 
 export interface DepthRow {
@@ -183,12 +195,11 @@ export interface DepthRow {
 
 /** Mean depth mass per offset d, over the positions where d exists (t ≥ d), from the shards' exact sums. */
 export function depthProfile(db: Db, runIds: readonly string[]): DepthRow[] {
-  return db
-    .prepare(
-      `SELECT d, sum(positions) AS positions, exact_sum(mass_sum, mass_err) / sum(positions) AS mean_mass
+  return prepared(
+    db,
+    `SELECT d, sum(positions) AS positions, exact_sum(mass_sum, mass_err) / sum(positions) AS mean_mass
        FROM shard_depth WHERE run_key IN ${SELECTED_KEYS} GROUP BY d ORDER BY d`,
-    )
-    .all(JSON.stringify(runIds)) as DepthRow[];
+  ).all(JSON.stringify(runIds)) as DepthRow[];
 }
 
 export interface PositionCountRow {
@@ -203,22 +214,21 @@ export interface PositionCountRow {
 
 /** Per-position counts, ordered by run (job order), t, then τ in the run's order. */
 export function positionCounts(db: Db, runIds: readonly string[]): IterableIterator<PositionCountRow> {
-  return db
-    .prepare(
-      `SELECT r.run_id, c.t, p.y, rt.tau, c.n_x, c.n_h, c.n_y
+  return prepared(
+    db,
+    `SELECT r.run_id, c.t, p.y, rt.tau, c.n_x, c.n_h, c.n_y
        FROM json_each(?) sel
        JOIN runs r ON r.run_id = sel.value
        JOIN count_rows c ON c.run_key = r.run_key
        JOIN position_rows p ON p.run_key = c.run_key AND p.t = c.t
        JOIN run_taus rt ON rt.run_key = c.run_key AND rt.tau_index = c.tau_index
        ORDER BY sel.key, c.t, c.tau_index`,
-    )
-    .iterate(JSON.stringify(runIds)) as IterableIterator<PositionCountRow>;
+  ).iterate(JSON.stringify(runIds)) as IterableIterator<PositionCountRow>;
 }
 
 /** Any statement a user types: rows as objects, with column names in order. */
 export function adHocQuery(db: Db, sql: string): { columns: string[]; rows: unknown[][] } {
-  const statement = db.prepare(sql);
+  const statement = db.prepare(sql); // a user's statement: not cached
   if (!statement.reader) {
     statement.run();
     return { columns: [], rows: [] };
@@ -230,12 +240,11 @@ export function adHocQuery(db: Db, sql: string): { columns: string[]; rows: unkn
 
 /** Positions per wall-clock second over the shards committed in the last minute (0 if none). */
 export function recentRate(db: Db, runIds: readonly string[]): number {
-  const recent = db
-    .prepare(
-      `SELECT sum(count) AS positions, (julianday('now') - julianday(min(committed_at))) * 86400 AS seconds
+  const recent = prepared(
+    db,
+    `SELECT sum(count) AS positions, (julianday('now') - julianday(min(committed_at))) * 86400 AS seconds
        FROM shards WHERE run_key IN ${SELECTED_KEYS} AND committed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')`,
-    )
-    .get(JSON.stringify(runIds)) as { positions: number | null; seconds: number | null };
+  ).get(JSON.stringify(runIds)) as { positions: number | null; seconds: number | null };
   if (!recent.positions || !recent.seconds) return 0;
   return recent.positions / Math.max(1, recent.seconds);
 }

@@ -1,0 +1,78 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { cli, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+/**
+ * test/fixtures/v1 holds a database written by sparsetrace 0.1.0 and what 0.1.0
+ * printed for it (scripts/make-v1-fixture.sh): a finished job of four runs of a
+ * small model, and the sat-rnn run killed part way.
+ */
+const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'v1');
+const PARTIAL_RUN = '1fbae2ca0d216c90';
+const folder = temporaryFolder('migrate');
+const db = join(folder.path, 'v1.sqlite');
+const expected = (name: string): string => readFileSync(join(FIXTURE, name), 'utf8');
+
+before(() => {
+  copyFileSync(join(FIXTURE, 'v1.sqlite'), db);
+  // The fixture was made beside /work/shared; point its paths at this checkout's ../shared.
+  const handle = new Database(db);
+  for (const [table, column] of [['runs', 'data_path'], ['models', 'path'], ['jobs', 'spec_json']]) {
+    handle.prepare(`UPDATE ${table} SET ${column} = replace(${column}, '/work/shared', ?)`).run(SHARED);
+  }
+  handle.close();
+});
+after(() => folder.remove());
+
+describe('sparsetrace migrate', () => {
+  test('reading commands refuse a 0.1.0 database and name the command that upgrades it', () => {
+    const report = cli(['report', '--db', db]);
+    assert.equal(report.code, 2);
+    assert.match(report.stderr, /written by sparsetrace 0\.1\.0; upgrade it once with `sparsetrace migrate --db /);
+  });
+
+  test('upgrades in place; report, report --by window and export print what 0.1.0 printed', () => {
+    const migrate = cli(['migrate', '--db', db]);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, /upgraded from schema version 1 to 2/);
+    const text = cli(['report', '--db', db, '--job', 'small']);
+    assert.equal(text.stdout, expected('report-small.txt'));
+    const json = cli(['report', '--db', db, '--job', 'small', '--format', 'json']);
+    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expected('report-small.json')));
+    const byWindow = cli(['report', '--db', db, '--job', 'small', '--by', 'window', '--format', 'json']);
+    assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expected('report-small-by-window.json')));
+    const exported = cli(['export', '--db', db, '--job', 'small', '--all']);
+    assert.equal(exported.stdout, expected('export-small.csv'));
+    const again = cli(['migrate', '--db', db]);
+    assert.equal(again.code, 0);
+    assert.match(again.stderr, /already at schema version 2; nothing to do/);
+  });
+
+  test("resumes the run 0.1.0 left unfinished to the rows of a fresh run of the same job", () => {
+    const resume = cli(['resume', '--db', db, '--no-report']);
+    assert.equal(resume.code, 0, resume.stderr);
+    const fresh = join(folder.path, 'fresh.sqlite');
+    // 0.1.0 kept every depth curve, so the migrated run keeps them: compare with a run that does too.
+    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--depth-curves', '--db', fresh, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = (path: string): unknown => {
+      const query = (sql: string): string => {
+        const result = cli(['sql', sql, '--db', path, '--format', 'json']);
+        assert.equal(result.code, 0, result.stderr);
+        return result.stdout;
+      };
+      return [
+        query(`SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`),
+        query(`SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`),
+        query(`SELECT d, t, mass FROM depth_mass WHERE run_id = '${PARTIAL_RUN}' ORDER BY d, t`),
+        query(`SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`),
+        query(`SELECT status, positions FROM runs WHERE run_id = '${PARTIAL_RUN}'`),
+        cli(['report', '--db', path, '--run', PARTIAL_RUN, '--format', 'json']).stdout,
+      ];
+    };
+    assert.deepEqual(rows(db), rows(fresh));
+  });
+});
