@@ -96,9 +96,9 @@ export function summarizeRange(range: RangeResult, dmax: number): RangeSummary {
 export type PatternClass = 'wx' | 'wh' | 'wy';
 
 /**
- * One stored row of pattern peaks: H values, the peak attributions of
- * Wx (c, j) over j for row c, of Wh (j → i) over j for row i, of Wy (j, y) over j
- * for row y.
+ * One stored row of pattern peaks: the peak attributions of Wx (c, j) over j for
+ * row c, of Wy (j, y) over j for row y (H values each), and of every Wh (j → i) at
+ * i·H + j in the one Wh row, 0 (H² values).
  */
 export interface PatternPeakRow {
   readonly cls: PatternClass;
@@ -114,16 +114,18 @@ export function* patternPeakRows(peaks: PatternPeaks, hidden: number): Generator
     for (let j = 0; j < H; j++) row[j] = peaks.wx[j * BYTE_VALUES + c];
     yield { cls: 'wx', row: c, peaks: row };
   }
-  for (let i = 0; i < H; i++) yield { cls: 'wh', row: i, peaks: peaks.wh.subarray(i * H, (i + 1) * H) };
+  yield { cls: 'wh', row: 0, peaks: peaks.wh };
   for (let y = 0; y < BYTE_VALUES; y++) yield { cls: 'wy', row: y, peaks: peaks.wy.subarray(y * H, (y + 1) * H) };
 }
 
 /** Writes a stored row back into a PatternPeaks. */
 export function setPatternPeakRow(peaks: PatternPeaks, hidden: number, { cls, row, peaks: values }: PatternPeakRow): void {
   const H = hidden;
-  if (values.length !== H) throw new RangeError(`a ${cls} peak row of ${values.length} values, expected H = ${H}`);
+  const expected = cls === 'wh' ? H * H : H;
+  if (values.length !== expected) throw new RangeError(`a ${cls} peak row of ${values.length} values, expected ${expected}`);
   if (cls === 'wx') for (let j = 0; j < H; j++) peaks.wx[j * BYTE_VALUES + row] = values[j];
-  else (cls === 'wh' ? peaks.wh : peaks.wy).set(values, row * H);
+  else if (cls === 'wh') peaks.wh.set(values);
+  else peaks.wy.set(values, row * H);
 }
 
 /** All-zero peaks: a run before its first shard. */

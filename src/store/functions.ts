@@ -94,10 +94,13 @@ export function registerFunctions(db: Db): void {
     rows: function* (cls: unknown, row: unknown, blob: unknown) {
       if (!Buffer.isBuffer(blob) || typeof row !== 'number') return;
       const peaks = floats(blob);
-      for (let j = 0; j < peaks.length; j++) {
-        if (!(peaks[j] > 0)) continue;
-        // Identities per the spec, as (src, dst): Wx (c, j) in row c; Wh (j → i) in row i and Wy (j, y) in row y.
-        yield cls === 'wx' ? [row, j, peaks[j]] : [j, row, peaks[j]];
+      const H = cls === 'wh' ? Math.round(Math.sqrt(peaks.length)) : peaks.length;
+      for (let k = 0; k < peaks.length; k++) {
+        if (!(peaks[k] > 0)) continue;
+        // Identities per the spec, as (src, dst): Wx (c, j) at j of row c; Wy (j, y) at j of row y; Wh (j → i) at i·H + j.
+        if (cls === 'wx') yield [row, k, peaks[k]];
+        else if (cls === 'wy') yield [k, row, peaks[k]];
+        else yield [k % H, Math.floor(k / H), peaks[k]];
       }
     },
   });

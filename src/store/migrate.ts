@@ -86,12 +86,13 @@ function migrateFromV1(db: Db): void {
   for (const table of V1_TABLES) db.exec(`DROP TABLE v1_${table}`);
 }
 
-/** 0.1.0's pattern_peaks rows, (class, src, dst, peak), as peak rows of H float32. */
+/** 0.1.0's pattern_peaks rows, (class, src, dst, peak), as peak rows (see pattern_peak_rows). */
 function migratePeaks(db: Db): void {
   const entries = db
     .prepare(
-      `SELECT r.run_key, m.hidden, pp.class, CASE pp.class WHEN 'wx' THEN pp.src ELSE pp.dst END AS row,
-              CASE pp.class WHEN 'wx' THEN pp.dst ELSE pp.src END AS k, pp.peak
+      `SELECT r.run_key, m.hidden, pp.class,
+              CASE pp.class WHEN 'wx' THEN pp.src WHEN 'wy' THEN pp.dst ELSE 0 END AS row,
+              CASE pp.class WHEN 'wx' THEN pp.dst WHEN 'wy' THEN pp.src ELSE pp.dst * m.hidden + pp.src END AS k, pp.peak
        FROM v1_pattern_peaks pp JOIN runs r USING (run_id) JOIN models m USING (model_key)`,
     )
     .all() as { run_key: number; hidden: number; class: string; row: number; k: number; peak: number }[];
@@ -100,7 +101,7 @@ function migratePeaks(db: Db): void {
     const key = `${entry.run_key}:${entry.class}:${entry.row}`;
     let row = rows.get(key);
     if (row === undefined) {
-      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(entry.hidden) };
+      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(entry.class === 'wh' ? entry.hidden ** 2 : entry.hidden) };
       rows.set(key, row);
     }
     row.peaks[entry.k] = entry.peak;

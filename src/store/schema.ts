@@ -8,8 +8,8 @@
  * one `count_rows` row per τ (integer keys, τ by index, WITHOUT ROWID). Depth
  * masses are kept per shard and offset (`shard_depth`), per position only as a
  * total and a peak offset, unless the run asked for full curves (`depth_rows`).
- * Pattern peaks are kept as one BLOB of H float32 per (run, class, row) that
- * has a non-zero peak. When a run finishes, the writer computes its per-τ
+ * Pattern peaks are kept as float32 BLOBs per (run, class, row) that has a
+ * non-zero peak. When a run finishes, the writer computes its per-τ
  * summaries (`run_tau_stats`) with SQL, so reports read a few rows per run
  * instead of every position.
  */
@@ -131,9 +131,10 @@ export const SCHEMA = `
     PRIMARY KEY (run_key, d, t)
   ) WITHOUT ROWID;
 
-  -- Peak attribution of every pattern over the committed positions of a run, one
-  -- BLOB of H float32 per (run, class, row) with a non-zero peak: row c of Wx holds
-  -- (c, j) over j, row i of Wh holds (j → i) over j, row y of Wy holds (j, y) over j.
+  -- Peak attribution of every pattern over the committed positions of a run, as
+  -- float32 BLOBs, one per (run, class, row) with a non-zero peak: row c of Wx holds
+  -- (c, j) over j, row y of Wy holds (j, y) over j (H values); the one row 0 of Wh
+  -- holds (j → i) at i·H + j (H² values).
   CREATE TABLE pattern_peak_rows (
     run_key INTEGER NOT NULL REFERENCES runs (run_key),
     class   TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
