@@ -66,6 +66,7 @@ export function resultRows(path: string): string {
         )
         .raw()
         .all(),
+      db.prepare('SELECT r.run_id, d.d, d.positions, d.mass_sum, d.mass_err FROM run_depth d JOIN runs r USING (run_key) ORDER BY r.run_id, d.d').raw().all(),
       db
         .prepare(
           `SELECT r.run_id, s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, hex(s.sorted_n)

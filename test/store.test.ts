@@ -26,7 +26,7 @@ import {
   type RunRecord,
   type ShardResult,
 } from '../src/store/index.js';
-import { TAU_STATS_SELECT } from '../src/store/summaries.js';
+import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from '../src/store/summaries.js';
 import { gatherReport } from '../src/report/gather.js';
 import { PROJECT_ROOT, resultRows, temporaryFolder } from './cli.js';
 
@@ -211,12 +211,14 @@ describe('RunWriter.resumeState', () => {
 });
 
 describe('RunWriter.finish', () => {
-  test('writes summaries equal to the same SQL over the per-position rows, and marks the run done', () => {
+  test('writes summaries equal to the same SQL over the per-position rows and shard sums, and marks the run done', () => {
     record(runRecord('a'));
     writeRun('a', [33, 150]);
     const stored = db.prepare('SELECT * FROM run_tau_stats ORDER BY tau_index').raw().all();
     const recomputed = db.prepare(`${TAU_STATS_SELECT('1')} ORDER BY tau_index`).raw().all();
     assert.deepEqual(stored, recomputed);
+    assert.deepEqual(db.prepare('SELECT * FROM run_depth ORDER BY d').raw().all(), db.prepare(`${RUN_DEPTH_SELECT('1')} ORDER BY d`).raw().all());
+    assert.equal(db.prepare('SELECT count(*) FROM run_depth').pluck().get(), DMAX + 1);
     // And against the positions themselves, in TypeScript.
     const whole = shard(0, POSITIONS);
     TAUS.forEach((_, k) => {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { blobOf } from './functions.js';
 import type { Db } from './open.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
-import { TAU_STATS_SELECT } from './summaries.js';
+import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 
 /** 0.1.0's tables, children before parents. */
 const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards', 'job_runs', 'run_taus', 'runs', 'jobs', 'models', 'writer_lock'];
@@ -82,6 +82,7 @@ function migrateFromV1(db: Db): void {
   migratePeaks(db);
   db.exec(`
     INSERT INTO run_tau_stats ${TAU_STATS_SELECT(DONE_RUNS)};
+    INSERT INTO run_depth ${RUN_DEPTH_SELECT(DONE_RUNS)};
   `);
   for (const table of V1_TABLES) db.exec(`DROP TABLE v1_${table}`);
 }

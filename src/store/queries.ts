@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './open.js';
 
-import { TAU_STATS_SELECT } from './summaries.js';
+import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 
 /**
  * Every statistic of the results page, as SQL over a selection of runs. A
@@ -193,12 +193,18 @@ export interface DepthRow {
   readonly mean_mass: number;
 }
 
-/** Mean depth mass per offset d, over the positions where d exists (t ≥ d), from the shards' exact sums. */
+/** Mean depth mass per offset d, over the positions where d exists (t ≥ d): exact sums, per run for finished runs. */
 export function depthProfile(db: Db, runIds: readonly string[]): DepthRow[] {
   return prepared(
     db,
-    `SELECT d, sum(positions) AS positions, exact_sum(mass_sum, mass_err) / sum(positions) AS mean_mass
-       FROM shard_depth WHERE run_key IN ${SELECTED_KEYS} GROUP BY d ORDER BY d`,
+    `WITH sel AS MATERIALIZED (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
+     depth AS (
+       SELECT rd.* FROM sel JOIN run_depth rd USING (run_key) WHERE sel.done
+       UNION ALL
+       ${RUN_DEPTH_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}
+     )
+     SELECT d, sum(positions) AS positions, exact_sum(mass_sum, mass_err) / sum(positions) AS mean_mass
+     FROM depth GROUP BY d ORDER BY d`,
   ).all(JSON.stringify(runIds)) as DepthRow[];
 }
 

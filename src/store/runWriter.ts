@@ -3,7 +3,7 @@ import { BulkInsert } from './bulk.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './open.js';
 import { now } from './record.js';
-import { TAU_STATS_SELECT } from './summaries.js';
+import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 
 export interface CommittedRange {
   readonly start: number;
@@ -86,6 +86,8 @@ export class RunWriter {
         `UPDATE runs SET compute_seconds = compute_seconds + ?, status = 'running', started_at = coalesce(started_at, ?) WHERE run_key = ?`,
       ),
       deleteStats: db.prepare(`DELETE FROM run_tau_stats WHERE run_key = ?`),
+      deleteDepth: db.prepare(`DELETE FROM run_depth WHERE run_key = ?`),
+      insertDepth: db.prepare(`INSERT INTO run_depth ${RUN_DEPTH_SELECT('run_key = ?')}`),
       insertStats: db.prepare(`INSERT INTO run_tau_stats ${TAU_STATS_SELECT('run_key = ?')}`),
       markDone: db.prepare(`UPDATE runs SET status = 'done', finished_at = ? WHERE run_key = ?`),
     };
@@ -175,6 +177,8 @@ export class RunWriter {
         this.mergedPeakRows();
         statements.deleteStats.run(runKey);
         statements.insertStats.run(runKey);
+        statements.deleteDepth.run(runKey);
+        statements.insertDepth.run(runKey);
         statements.markDone.run(now(), runKey);
       })
       .immediate();

@@ -159,6 +159,16 @@ export const SCHEMA = `
     PRIMARY KEY (run_key, tau_index)
   );
 
+  -- Written when a run finishes: per offset d, its shards' depth sums added up exactly.
+  CREATE TABLE run_depth (
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+    d         INTEGER NOT NULL,
+    positions INTEGER NOT NULL,
+    mass_sum  REAL NOT NULL,
+    mass_err  REAL NOT NULL,
+    PRIMARY KEY (run_key, d)
+  ) WITHOUT ROWID;
+
   CREATE TABLE writer_lock (
     only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
     pid        INTEGER NOT NULL,
