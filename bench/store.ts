@@ -5,8 +5,8 @@
  *    computed in-process with 1 and with 2 worker threads, interleaved (1 2 1 2 …),
  *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
  *    (median and min–max over the pairs), and the main thread's share of the
- *    process CPU (its event-loop busy time over process CPU time): the writer
- *    runs there.
+ *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's):
+ *    the writer runs there.
  * 2. Size and reports, for each database named on the command line (e.g. the
  *    example sweep and a larger one): bytes per position, and `report --all` and
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
@@ -15,7 +15,7 @@
  *   npm run bench:store -- [--pairs N] [DB …]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,6 +38,12 @@ const JOB: JobSpec = {
   tau: [...DEFAULT_TAUS],
 };
 
+/** CPU seconds of the main thread (Linux: /proc/self/task/<pid>/stat, utime + stime in clock ticks of 1/100 s). */
+function mainThreadCpuSeconds(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const silent: RunEvents = { jobPlanned() {}, runStarted() {}, shardCommitted() {}, runFinished() {} };
 
 interface Sample {
@@ -52,12 +58,12 @@ async function sweep(threads: number): Promise<Sample> {
     const expanded = expandJob(JOB, () => {});
     recordJob(db, { name: JOB.name, sha256: expanded.sha256, source: null, specJson: '{}' }, expanded.runs, 'bench');
     const positions = expanded.runs.reduce((sum, run) => sum + run.positions, 0);
-    const elu = performance.eventLoopUtilization();
+    const mainCpu = mainThreadCpuSeconds();
     const cpu = process.cpuUsage();
     const started = performance.now();
     await executeRuns(db, expanded.models.map((loaded) => loaded.model), expanded.runs, { threads, stopSignal: new AbortController().signal, events: silent });
     const seconds = (performance.now() - started) / 1000;
-    const busy = performance.eventLoopUtilization(elu).active / 1000;
+    const busy = mainThreadCpuSeconds() - mainCpu;
     const used = process.cpuUsage(cpu);
     db.close();
     return { positionsPerSecond: positions / seconds, mainThreadShare: busy / ((used.user + used.system) / 1e6) };
