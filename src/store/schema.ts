@@ -145,7 +145,7 @@ export const SCHEMA = `
 
   -- Written when a run finishes: per τ, sums per class, min and max of n = n_x + n_h + n_y,
   -- and every position's n in ascending order (uint32 little-endian), from which
-  -- count_le() counts the positions at or below a value: medians of any selection.
+  -- sorted_median() takes the median of any selection of runs.
   CREATE TABLE run_tau_stats (
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),
     tau_index INTEGER NOT NULL,
