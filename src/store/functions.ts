@@ -21,7 +21,7 @@ import type { Db } from './open.js';
  *   with a non-zero peak: (src, dst, peak), identities as in the spec.
  */
 export function registerFunctions(db: Db): void {
-  db.aggregate('exact_sum', {
+  const exactSumOf = (result: (sum: ExactSum) => number) => ({
     varargs: true,
     deterministic: true,
     start: () => new ExactSum(),
@@ -29,19 +29,10 @@ export function registerFunctions(db: Db): void {
       for (const value of values) if (typeof value === 'number') sum.add(value);
       return sum;
     },
-    result: (sum: ExactSum) => sum.value(),
+    result,
   });
-
-  db.aggregate('exact_sum_residual', {
-    varargs: true,
-    deterministic: true,
-    start: () => new ExactSum(),
-    step: (sum: ExactSum, ...values: unknown[]) => {
-      for (const value of values) if (typeof value === 'number') sum.add(value);
-      return sum;
-    },
-    result: (sum: ExactSum) => sum.split()[1],
-  });
+  db.aggregate('exact_sum', exactSumOf((sum) => sum.value()));
+  db.aggregate('exact_sum_residual', exactSumOf((sum) => sum.split()[1]));
 
   db.aggregate('f32_max', {
     deterministic: true,
