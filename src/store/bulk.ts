@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 
 /**
  * Inserts rows of one table many at a time: `INSERT … VALUES (…), (…), …` with up

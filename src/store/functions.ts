@@ -1,5 +1,5 @@
 import { ExactSum } from '../engine/index.js';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 
 /**
  * SQL functions that every connection sparsetrace opens has (and so does

@@ -1,4 +1,5 @@
-export { openDatabase, type Db } from './open.js';
+export { openDatabase } from './open.js';
+export type { Db } from './db.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { schemaVersionOf, upgradeSchema } from './migrate.js';
 export { acquireWriterLock, liveLockHolder, DatabaseBusyError, type LockHolder } from './lock.js';

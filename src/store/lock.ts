@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 
 /** The process that holds a database's writer lock. */
 export interface LockHolder {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { blobOf } from './functions.js';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 

@@ -4,9 +4,8 @@ import { dirname } from 'node:path';
 import { InputError } from '../errors.js';
 import { registerFunctions } from './functions.js';
 import { upgradeSchema } from './migrate.js';
+import type { Db } from './db.js';
 import { SCHEMA_VERSION } from './schema.js';
-
-export type Db = Database.Database;
 
 export interface OpenOptions {
   /** Open for reading only; the file must exist. */

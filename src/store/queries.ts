@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 

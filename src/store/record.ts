@@ -1,5 +1,5 @@
 import type { SignificantCounts } from '../engine/index.js';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 
 /** Everything that identifies a run and is recorded about it before it starts. */
 export interface RunRecord {

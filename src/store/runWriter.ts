@@ -1,7 +1,7 @@
 import { patternPeakRows, RangeView, type PatternPeaks, type RangeResult, type RangeSummary } from '../engine/index.js';
 import { BulkInsert } from './bulk.js';
 import { blobOf, floats } from './functions.js';
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 
