@@ -219,17 +219,34 @@ export interface PositionCountRow {
 }
 
 /** Per-position counts, ordered by run (job order), t, then τ in the run's order. */
-export function positionCounts(db: Db, runIds: readonly string[]): IterableIterator<PositionCountRow> {
-  return prepared(
-    db,
-    `SELECT r.run_id, c.t, p.y, rt.tau, c.n_x, c.n_h, c.n_y
-       FROM json_each(?) sel
-       JOIN runs r ON r.run_id = sel.value
-       JOIN count_rows c ON c.run_key = r.run_key
-       JOIN position_rows p ON p.run_key = c.run_key AND p.t = c.t
-       JOIN run_taus rt ON rt.run_key = c.run_key AND rt.tau_index = c.tau_index
-       ORDER BY sel.key, c.t, c.tau_index`,
-  ).iterate(JSON.stringify(runIds)) as IterableIterator<PositionCountRow>;
+export function* positionCounts(db: Db, runIds: readonly string[]): IterableIterator<PositionCountRow> {
+  // Run by run: the run's counts read in table order (τ, then t) into arrays, then
+  // given out by t and τ. No sort over the selection; memory bounded by one run.
+  const run = prepared(db, `SELECT run_key, positions FROM runs WHERE run_id = ?`);
+  const taus = prepared(db, `SELECT tau FROM run_taus WHERE run_key = ? ORDER BY tau_index`).pluck();
+  const targets = prepared(db, `SELECT t, y FROM position_rows WHERE run_key = ?`).raw();
+  const counts = prepared(db, `SELECT tau_index, t, n_x, n_h, n_y FROM count_rows WHERE run_key = ?`).raw();
+  for (const runId of runIds) {
+    const { run_key: runKey, positions } = run.get(runId) as { run_key: number; positions: number };
+    const tauValues = taus.all(runKey) as number[];
+    const T = tauValues.length;
+    const y = new Int16Array(positions).fill(-1);
+    for (const [t, target] of targets.all(runKey) as [number, number][]) y[t] = target;
+    const n = new Uint32Array(positions * T * 3);
+    for (const [k, t, nx, nh, ny] of counts.all(runKey) as number[][]) {
+      const at = (t * T + k) * 3;
+      n[at] = nx;
+      n[at + 1] = nh;
+      n[at + 2] = ny;
+    }
+    for (let t = 0; t < positions; t++) {
+      if (y[t] < 0) continue; // not computed yet
+      for (let k = 0; k < T; k++) {
+        const at = (t * T + k) * 3;
+        yield { run_id: runId, t, y: y[t], tau: tauValues[k], n_x: n[at], n_h: n[at + 1], n_y: n[at + 2] };
+      }
+    }
+  }
 }
 
 /** Any statement a user types: rows as objects, with column names in order. */
