@@ -12,7 +12,7 @@
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
  *    per run and per position, so one sees which one the time follows.
  *
- *   npm run bench:store -- [--pairs N] [DB …]
+ *   npm run bench:store -- [--pairs N] [DB …]      (--pairs 0: only the databases)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -79,18 +79,20 @@ const median = (values: readonly number[]): number => {
 const spread = (values: readonly number[], digits: number): string =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
-console.log(`threads: ${JOB.data[0].count} one-KiB windows of lib.es5.d.ts, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
-await sweep(1);
-await sweep(2);
-const one: Sample[] = [];
-const two: Sample[] = [];
-for (let pair = 0; pair < PAIRS; pair++) {
-  one.push(await sweep(1));
-  two.push(await sweep(2));
+if (PAIRS > 0) {
+  console.log(`threads: ${JOB.data[0].count} one-KiB windows of lib.es5.d.ts, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
+  await sweep(1);
+  await sweep(2);
+  const one: Sample[] = [];
+  const two: Sample[] = [];
+  for (let pair = 0; pair < PAIRS; pair++) {
+    one.push(await sweep(1));
+    two.push(await sweep(2));
+  }
+  console.log(`  1 thread   ${spread(one.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(one.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+  console.log(`  2 threads  ${spread(two.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(two.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+  console.log(`  2 threads / 1 thread: ${spread(two.map((s, k) => s.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
 }
-console.log(`  1 thread   ${spread(one.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(one.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-console.log(`  2 threads  ${spread(two.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(two.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-console.log(`  2 threads / 1 thread: ${spread(two.map((s, k) => s.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
 
 const cli = (argv: readonly string[]): number => {
   const started = performance.now();

@@ -17,6 +17,9 @@ import type { Db } from './db.js';
  *   median over many runs needs no per-position rows.
  * - `active_count(peaks, tau)`: how many float32 values of a BLOB exceed float32(τ):
  *   the patterns of a peak row active at τ.
+ * - `active_by_class(class, row, peaks, tau)`: aggregate, the patterns active at τ
+ *   somewhere in the rows given, per class, as a JSON object: f32_max per (class,
+ *   row) and active_count in one pass, with no GROUP BY sorting the BLOBs.
  * - `peaks_of(class, row, peaks)`: table-valued, one row per pattern of a peak row
  *   with a non-zero peak: (src, dst, peak), identities as in the spec.
  */
@@ -65,10 +68,35 @@ export function registerFunctions(db: Db): void {
     deterministic: true,
     start: (): Uint32Array[] => [],
     step: (arrays: Uint32Array[], blob: unknown) => {
-      if (Buffer.isBuffer(blob) && blob.length > 0) arrays.push(Uint32Array.from(uint32s(blob)));
+      // better-sqlite3 hands each BLOB over as a Buffer of its own, so a view can be kept.
+      if (Buffer.isBuffer(blob) && blob.length > 0) arrays.push(uint32s(blob));
       return arrays;
     },
     result: (arrays: Uint32Array[]) => medianOfSorted(arrays),
+  });
+
+  db.aggregate('active_by_class', {
+    start: (): PeakUnion => ({ tau: NaN, rows: new Map() }),
+    step: (union: PeakUnion, cls?: unknown, row?: unknown, blob?: unknown, tau?: unknown) => {
+      if (!Buffer.isBuffer(blob) || typeof tau !== 'number') return union;
+      union.tau = tau;
+      const key = `${String(cls)}:${String(row)}`;
+      const values = floats(blob);
+      const max = union.rows.get(key);
+      if (max === undefined) union.rows.set(key, Float32Array.from(values));
+      else for (let k = 0; k < max.length; k++) if (values[k] > max[k]) max[k] = values[k];
+      return union;
+    },
+    result: ({ tau, rows }: PeakUnion) => {
+      const threshold = Math.fround(tau);
+      const active: Record<string, number> = {};
+      for (const [key, peaks] of rows) {
+        const cls = key.slice(0, key.indexOf(':'));
+        active[cls] ??= 0;
+        for (const peak of peaks) if (peak > threshold) active[cls]++;
+      }
+      return JSON.stringify(active);
+    },
   });
 
   db.function('active_count', { deterministic: true }, (blob: unknown, tau: unknown) => {
@@ -101,6 +129,12 @@ export function registerFunctions(db: Db): void {
 export function floats(blob: Uint8Array): Float32Array {
   if (blob.byteOffset % 4 === 0) return new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
   return new Float32Array(new Uint8Array(blob).buffer);
+}
+
+/** active_by_class's state: τ and the elementwise maximum of each (class, row) seen. */
+interface PeakUnion {
+  tau: number;
+  readonly rows: Map<string, Float32Array>;
 }
 
 /**

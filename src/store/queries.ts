@@ -30,14 +30,31 @@ function prepared(db: Db, sql: string): Statement {
   return statement;
 }
 
-/** The selected runs' per-τ summaries: stored for finished runs, computed from their rows for the others. */
+/**
+ * The selected runs' per-τ summaries: stored for finished runs, computed from
+ * their rows for the others (`live`). `stats` leaves the sorted counts out, so
+ * grouping never moves them; a median reads them by index, τ by τ.
+ */
 const SELECTION_STATS = `
   sel AS MATERIALIZED (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
-  stats AS (
-    SELECT rt.tau, s.* FROM sel JOIN run_tau_stats s USING (run_key) JOIN run_taus rt USING (run_key, tau_index) WHERE sel.done
-    UNION ALL
+  live AS MATERIALIZED (
     SELECT rt.tau, s.* FROM (${TAU_STATS_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}) s JOIN run_taus rt USING (run_key, tau_index)
+  ),
+  stats AS (
+    SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n
+    FROM sel JOIN run_tau_stats s USING (run_key) JOIN run_taus rt USING (run_key, tau_index) WHERE sel.done
+    UNION ALL
+    SELECT tau, positions, sum_x, sum_h, sum_y, min_n, max_n FROM live
   )`;
+
+/** The median of n at τ = g.tau over the selection, from the runs' sorted counts. */
+const SELECTION_MEDIAN = `(
+  SELECT sorted_median(sorted_n) FROM (
+    SELECT s.sorted_n FROM run_taus rt JOIN sel ON sel.run_key = rt.run_key AND sel.done
+    JOIN run_tau_stats s ON s.run_key = rt.run_key AND s.tau_index = rt.tau_index
+    WHERE rt.tau = g.tau
+    UNION ALL
+    SELECT sorted_n FROM live WHERE live.tau = g.tau))`;
 
 export interface RunRow {
   readonly run_id: string;
@@ -156,11 +173,15 @@ export interface SparsityRow {
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
   return prepared(
     db,
-    `WITH ${SELECTION_STATS}
-       SELECT tau, sum(positions) AS positions, (sum(sum_x) + sum(sum_h) + sum(sum_y)) * 1.0 / sum(positions) AS mean,
-              sorted_median(sorted_n) AS median, min(min_n) AS min, max(max_n) AS max,
-              sum(sum_x) * 1.0 / sum(positions) AS mean_wx, sum(sum_h) * 1.0 / sum(positions) AS mean_wh, sum(sum_y) * 1.0 / sum(positions) AS mean_wy
-       FROM stats GROUP BY tau ORDER BY tau`,
+    `WITH ${SELECTION_STATS},
+       by_tau AS (
+         SELECT tau, sum(positions) AS positions, sum(sum_x) AS sum_x, sum(sum_h) AS sum_h, sum(sum_y) AS sum_y,
+                min(min_n) AS min, max(max_n) AS max
+         FROM stats GROUP BY tau
+       )
+       SELECT g.tau, g.positions, (g.sum_x + g.sum_h + g.sum_y) * 1.0 / g.positions AS mean, ${SELECTION_MEDIAN} AS median, g.min, g.max,
+              g.sum_x * 1.0 / g.positions AS mean_wx, g.sum_h * 1.0 / g.positions AS mean_wh, g.sum_y * 1.0 / g.positions AS mean_wy
+       FROM by_tau g ORDER BY g.tau`,
   ).all(JSON.stringify(runIds)) as SparsityRow[];
 }
 
@@ -172,18 +193,16 @@ export interface ActivePatternsRow {
 /**
  * Patterns whose peak attribution exceeds τ (given as the float32 compared) at
  * some position of some selected run that is done: the elementwise maximum of
- * the runs' peak rows, counted. Patterns are identified across runs by (class,
+ * the runs' peak rows, counted (active_by_class). Patterns are identified across runs by (class,
  * src, dst), so the selection must share one model.
  */
 export function activePatterns(db: Db, runIds: readonly string[], tauF32: number): ActivePatternsRow[] {
   return prepared(
     db,
-    `SELECT class, sum(active_count(peaks, ?)) AS active FROM (
-         SELECT pr.class, pr.row, f32_max(pr.peaks) AS peaks
-         FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN pattern_peak_rows pr USING (run_key)
-         WHERE r.status = 'done'
-         GROUP BY pr.class, pr.row
-       ) GROUP BY class`,
+    `SELECT key AS class, value AS active FROM json_each((
+       SELECT active_by_class(pr.class, pr.row, pr.peaks, ?)
+       FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN pattern_peak_rows pr USING (run_key)
+       WHERE r.status = 'done'))`,
   ).all(tauF32, JSON.stringify(runIds)) as ActivePatternsRow[];
 }
 
