@@ -7,6 +7,7 @@ import { REPORT_FORMATS, type ReportFormat } from '../report/format.js';
 import { GROUPINGS, type Grouping } from '../report/select.js';
 import { DatabaseBusyError } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
+import { explainCommand, explainOptions } from './explain.js';
 import { exportCommand, reportCommand, runsCommand, sqlCommand, statusCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { log } from './output.js';
@@ -123,6 +124,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01 }),
       (argv) => exitWith(() => reportCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })),
     )
+    .command('explain', 'recompute one position and list its active patterns', (args) => explainOptions(selectionOptions(args)), (argv) => exitWith(() => explainCommand({ ...argv, runs: argv.run })))
     .command(
       'export',
       'per-position counts as CSV (t,y,tau,n_x,n_h,n_y)',
