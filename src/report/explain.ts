@@ -114,7 +114,7 @@ export function explanationTables(explanation: Explanation, limit = Infinity): T
     {
       title:
         `Active patterns at τ = ${formatTau(explanation.tau)}: ${explanation.patterns.length}` +
-        (patterns.length < explanation.patterns.length ? ` (the first ${patterns.length} shown; --limit)` : ''),
+        (patterns.length < explanation.patterns.length ? ` (the first ${patterns.length} shown)` : ''),
       columns: ['#', 'Class', 'Source', 'Target', 'Peak d', 'Attribution'],
       rows: patterns.map((p, k) => {
         const [source, target] = patternEnds(p);
@@ -128,7 +128,7 @@ export function explanationTables(explanation: Explanation, limit = Infinity): T
 export function explanationHeadline(explanation: Explanation): string[] {
   const text = Buffer.from(explanation.context.before).toString('latin1').replace(/[^\x20-\x7e]/g, '·');
   return [
-    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after …${JSON.stringify(text)}`,
+    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after «…${text}»`,
     `Surprisal ${explanation.surprisal_bits.toFixed(4)} bits; traced to depth ${explanation.depth_mass.length - 1}`,
   ];
 }
