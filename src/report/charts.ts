@@ -54,6 +54,10 @@ export function decades(from: number, to: number): number[] {
 const groupName = (group: ChartGroup): string => group.key ?? 'selection';
 const label = (...parts: (string | number)[]): string => parts.join('|');
 const grouped = (groups: readonly ChartGroup[]): boolean => groups.length > 1 || groups[0]?.key !== null;
+/** Colour by group, in the page's group order (not alphabetical: "Dmax 5" before "Dmax 20"). */
+const groupColor = (groups: readonly ChartGroup[]) => ({ field: 'group', type: 'nominal', title: null, scale: { domain: groups.map(groupName) }, sort: groups.map(groupName) });
+/** Small multiples: one row per group, in the page's order. */
+const groupRows = (groups: readonly ChartGroup[]) => ({ row: { field: 'group', type: 'nominal', title: null, sort: groups.map(groupName) } });
 
 /** Mean and median active patterns per position against τ, both on log scales (symlog on y so a median of 0 shows). */
 export function meanMedianSpec(groups: readonly ChartGroup[]): TopLevelSpec {
@@ -82,9 +86,9 @@ export function meanMedianSpec(groups: readonly ChartGroup[]): TopLevelSpec {
       x: { field: 'tau', type: 'quantitative', scale: { type: 'log' }, title: 'threshold τ (log scale)', axis: { values: decades(minTau, maxTau), format: '~g' } },
       y: { field: 'n', type: 'quantitative', scale: { type: 'symlog' }, title: 'active patterns per position (log scale)', axis: { values: [0, ...decades(1, maxN)], format: ',d' } },
       color: many
-        ? { field: 'group', type: 'nominal', title: null }
+        ? groupColor(groups)
         : { field: 'statistic', type: 'nominal', title: null, scale: { domain: ['mean', 'median'], range: ['#e15759', '#4e79a7'] } },
-      ...(many ? { strokeDash: { field: 'statistic', type: 'nominal', title: null } } : {}),
+      ...(many ? { strokeDash: { field: 'statistic', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeColor: '#555' } } } : {}),
       description: { field: 'label' },
     },
   } as TopLevelSpec;
@@ -109,7 +113,7 @@ export function classCompositionSpec(groups: readonly ChartGroup[]): TopLevelSpe
   );
   return {
     data: { values },
-    ...(grouped(groups) ? { facet: { row: { field: 'group', type: 'nominal', title: null } }, spec: classBars() } : classBars()),
+    ...(grouped(groups) ? { facet: groupRows(groups), spec: classBars() } : classBars()),
     resolve: { scale: { y: 'independent' } },
   } as TopLevelSpec;
 
@@ -159,7 +163,7 @@ export function neverActiveSpec(groups: readonly ChartGroup[]): TopLevelSpec {
       description: { field: 'label' },
     },
   };
-  return { data: { values }, ...(grouped(groups) ? { facet: { row: { field: 'group', type: 'nominal', title: null } }, spec: bars } : bars) } as TopLevelSpec;
+  return { data: { values }, ...(grouped(groups) ? { facet: groupRows(groups), spec: bars } : bars) } as TopLevelSpec;
 }
 
 /** Mean attribution mass against the backward offset d, with d = 0 marked (a point and its level as a dashed rule). */
@@ -169,7 +173,7 @@ export function depthSpec(groups: readonly ChartGroup[], title = 'mean attributi
   );
   const base = values.filter((row) => row.d === 0).map((row) => ({ ...row, label: label('depth-d0', row.group, 0, row.mass), text: 'd = 0' }));
   const many = grouped(groups);
-  const color = many ? { field: 'group', type: 'nominal', title: null } : { value: '#4e79a7' };
+  const color = many ? groupColor(groups) : { value: '#4e79a7' };
   return {
     width: WIDTH,
     height: HEIGHT,
@@ -223,8 +227,8 @@ export function histogramSpec(groups: readonly ChartGroup[], tau: number): TopLe
       // Not stacked, from 0.5: on a log scale a bar needs a base above 0, and a bin of 1 position stays visible.
       y: { field: 'positions', type: 'quantitative', stack: null, scale: { type: 'log', domainMin: 0.5 }, title: 'positions (log scale)', axis: { values: decades(1, maxPositions), format: ',d' } },
       y2: { datum: 0.5 },
-      color: many ? { field: 'group', type: 'nominal', title: null } : { value: '#4e79a7' },
-      ...(many ? { xOffset: { field: 'group', type: 'nominal' } } : {}),
+      color: many ? groupColor(groups) : { value: '#4e79a7' },
+      ...(many ? { xOffset: { field: 'group', type: 'nominal', sort: groups.map(groupName) } } : {}),
       description: { field: 'label' },
     },
   } as TopLevelSpec;
