@@ -8,6 +8,7 @@ import { GROUPINGS, type Grouping } from '../report/select.js';
 import { DatabaseBusyError } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { explainCommand, explainOptions } from './explain.js';
+import { planCommand, planOptions } from './plan.js';
 import { exportCommand, reportCommand, runsCommand, sqlCommand, statusCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { log } from './output.js';
@@ -103,6 +104,7 @@ export async function main(argv: string[]): Promise<void> {
         ),
       (argv) => exitWith(() => runCommand(argv)),
     )
+    .command('plan [job]', 'what run would do: runs, positions, disk and time on this machine, without writing', (args) => planOptions(args), (argv) => exitWith(() => planCommand(argv)))
     .command(
       'resume',
       'continue the last unfinished job',
