@@ -19,7 +19,7 @@ import type { Db } from './db.js';
  *   (1.18 MB) per run.
  * - the Q1 job (1 run, 1,023 positions, 7 τ, Dmax 50): 3.97 MB, 3,880 B/position.
  *
- * The store is being rewritten (issue #8: compact tables, ≤ 700 B/position on
+ * These are schema 1 (0.1.0) figures. The store is being rewritten (issue #8: compact tables, ≤ 700 B/position on
  * the example sweep by default, an optional per-position depth curve): replace
  * these constants with the new store's when it lands. `plan` prefers the bytes
  * per position measured on the target database when it holds finished runs.
@@ -45,7 +45,7 @@ export interface StoreContent {
   /** Dmax of the runs. */
   readonly dmax: number;
   readonly runs: number;
-  /** Whether per-position depth curves are stored (today: always). */
+  /** Whether per-position depth curves are stored (schema 1 always stored them; schema 2 only with "depthCurves"). */
   readonly depthCurves: boolean;
   /** Hidden size H (default 128). */
   readonly hidden?: number;
