@@ -21,6 +21,7 @@ export function planOptions<T>(args: Argv<T>) {
     .option('length', { describe: 'window length in bytes', type: 'number' })
     .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
     .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
+    .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
     .option('db', { describe: 'SQLite database (default: the job\'s "db", else results/sparsetrace.sqlite)', type: 'string' })
     .option('threads', { describe: 'worker threads the run would use (default: available cores)', type: 'number' })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })

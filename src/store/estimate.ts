@@ -5,34 +5,41 @@ import { join } from 'node:path';
 import type { Db } from './db.js';
 
 /**
- * What the store takes on disk, as a per-row model of today's schema (schema
- * version 1: one row per position and τ in `counts`, one per position and
- * offset in `depth_mass`, one per position in `positions`, and per run every
- * pattern's peak in `pattern_peaks`).
+ * What the store takes on disk, as a per-row model of schema 2 (store/schema.ts):
+ * per position one `position_rows` row, per position and τ one `count_rows` row
+ * and 4 bytes of `run_tau_stats.sorted_n`; per shard and offset one
+ * `shard_depth` row; per position and offset one `depth_rows` row only when the
+ * run keeps depth curves; per run one `pattern_peak_rows` BLOB of H float32 for
+ * each row of Wh and each byte a window uses in Wx and Wy.
  *
- * The constants were measured with SQLite's dbstat on two finished databases
- * (pages of each table and its index ÷ its rows):
- * - jobs/example-sweep.json (112 runs, 111,504 positions, 17 τ, Dmax 20 and 50):
- *   385.6 MB, 3,458 B/position. counts 88.3 MB / 1,895,568 rows = 46.6 B;
- *   depth_mass 160.1 MB / 3,930,984 rows = 40.7 B; positions 4.46 MB / 111,504
- *   rows = 40 B; pattern_peaks 132.2 MB / 3,213,568 rows = 41.1 B, 28,693 rows
- *   (1.18 MB) per run.
- * - the Q1 job (1 run, 1,023 positions, 7 τ, Dmax 50): 3.97 MB, 3,880 B/position.
- *
- * These are schema 1 (0.1.0) figures. The store is being rewritten (issue #8: compact tables, ≤ 700 B/position on
- * the example sweep by default, an optional per-position depth curve): replace
- * these constants with the new store's when it lands. `plan` prefers the bytes
- * per position measured on the target database when it holds finished runs.
+ * Measured with SQLite's dbstat (pages of each table and its index ÷ its rows):
+ * - jobs/example-sweep.json (112 runs, 111,504 positions, 17 τ, Dmax 20 and 50,
+ *   no depth curves): 70.7 MB, 634 B/position. count_rows 41.7 MB / 1,895,568
+ *   rows = 22.0 B; run_tau_stats 8.7 MB = 4.6 B per position and τ;
+ *   position_rows 3.95 MB / 111,504 = 35.4 B; shard_depth 0.88 MB / 32,256 rows
+ *   = 27.2 B (8 shards per run); pattern_peak_rows 15.1 MB / 25,106 rows = 603 B
+ *   (224 rows, 135 kB, per run).
+ * - the Q1 job with depth curves (1,023 positions, Dmax 50): depth_rows 1.09 MB /
+ *   50,898 rows = 21.3 B.
+ * (Schema 1, sparsetrace 0.1.0, took 3,458 B/position on the example sweep and
+ * 3,880 on Q1: 46.6 B per counts row, 40.7 per depth row, 1.18 MB of pattern
+ * peaks per run.) When the store changes, measure again and replace these; `plan`
+ * prefers the bytes per position measured on the target database when it holds
+ * finished runs.
  */
 export const STORE_BYTES = {
-  /** One `counts` row: a position at one τ. */
-  perCountsRow: 46.6,
-  /** One `depth_mass` row: a position at one offset d ≤ min(t, Dmax). */
-  perDepthRow: 40.7,
-  /** One `positions` row. */
-  perPositionRow: 40,
-  /** One `pattern_peaks` row; a run stores about H² + 96·H of them (Wh, and Wx/Wy for the ~48 bytes a window uses). */
-  perPeakRow: 41.1,
+  /** Per position and τ: a `count_rows` row and its 4 bytes in `run_tau_stats.sorted_n`. */
+  perCountsRow: 22.0 + 4.6,
+  /** A `depth_rows` row: a position at one offset d ≤ min(t, Dmax), only with depth curves. */
+  perDepthRow: 21.3,
+  /** A `position_rows` row. */
+  perPositionRow: 35.4,
+  /** A `shard_depth` row: a shard at one offset. */
+  perShardDepthRow: 27.2,
+  /** Shards per run (the runner's default shard size cuts a window into about 8). */
+  shardsPerRun: 8,
+  /** A `pattern_peak_rows` row is H float32 and about this much more; a run has about H + 96 of them (Wh, and Wx/Wy for the ~48 bytes a window uses). */
+  perPeakRowOverhead: 91,
   /** A run's own rows (runs, run_taus, job_runs, shards), roughly. */
   perRun: 2048,
 } as const;
@@ -45,7 +52,7 @@ export interface StoreContent {
   /** Dmax of the runs. */
   readonly dmax: number;
   readonly runs: number;
-  /** Whether per-position depth curves are stored (schema 1 always stored them; schema 2 only with "depthCurves"). */
+  /** Whether per-position depth curves are kept (a job's "depthCurves"). */
   readonly depthCurves: boolean;
   /** Hidden size H (default 128). */
   readonly hidden?: number;
@@ -55,12 +62,13 @@ export interface StoreContent {
 export function estimateStoreBytes(content: StoreContent): number {
   const { positions, taus, dmax, runs, depthCurves } = content;
   const H = content.hidden ?? 128;
+  const b = STORE_BYTES;
   // Σ over a run's positions of min(t, Dmax) + 1 offsets = P·(Dmax+1) - Dmax·(Dmax+1)/2 when P > Dmax.
   const depthRows = depthCurves ? Math.max(positions, positions * (dmax + 1) - (runs * dmax * (dmax + 1)) / 2) : 0;
   return (
-    positions * (STORE_BYTES.perPositionRow + taus * STORE_BYTES.perCountsRow) +
-    depthRows * STORE_BYTES.perDepthRow +
-    runs * ((H * H + 96 * H) * STORE_BYTES.perPeakRow + STORE_BYTES.perRun)
+    positions * (b.perPositionRow + taus * b.perCountsRow) +
+    depthRows * b.perDepthRow +
+    runs * (b.shardsPerRun * (dmax + 1) * b.perShardDepthRow + (H + 96) * (4 * H + b.perPeakRowOverhead) + b.perRun)
   );
 }
 
