@@ -138,7 +138,7 @@ describe('histogram of active patterns per position', () => {
 interface GroupJson {
   group?: string;
   runs: string[];
-  model: { significant: { total: number } };
+  model: { significant: { total: number; wx: number; wh: number; wy: number } };
   positions: number;
   bpc: number;
   sparsity: { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
@@ -320,6 +320,7 @@ describe('report --format html in Chromium', () => {
     for (const chart of page.charts) assert.ok(page.marks[chart].length > 0, `${chart} has marks`);
 
     assertShown(page.figures['significant-total'], report.model.significant.total, 'significant patterns');
+    for (const cls of ['wx', 'wh', 'wy'] as const) assertShown(page.figures[`significant-${cls}`], report.model.significant[cls], `significant ${cls}`);
     const pageTau = report.sparsity.find((row) => row.tau === 0.01);
     assert.ok(pageTau);
     assertShown(page.figures['median-at-page-tau'], pageTau.median, 'median at τ = 0.01');

@@ -66,7 +66,8 @@ ${tile('significant-total', thousands(s.total), 'patterns with |w| &gt; 0.01')}
 ${page ? tile('median-at-page-tau', thousands(page.median), `median active patterns at τ = ${PAGE_TAU}`) : ''}
 ${share !== null ? tile('wh-share-at-page-tau', percent(share, 0), `of active patterns are Wh (recurrent) at τ = ${PAGE_TAU}`) : ''}
 ${tile('wh-active-somewhere', percent(report.wh_active_somewhere), `of Wh patterns active somewhere (τ = ${formatTau(report.never_active.tau)})`)}
-</div>`;
+</div>
+<p class="meta">Significant patterns by class: Wx <span data-figure="significant-wx">${thousands(s.wx)}</span>, Wh <span data-figure="significant-wh">${thousands(s.wh)}</span>, Wy <span data-figure="significant-wy">${thousands(s.wy)}</span> (of ${thousands(256 * report.model.hidden)}, ${thousands(report.model.hidden ** 2)} and ${thousands(256 * report.model.hidden)} weights).</p>`;
 }
 
 function runLine(report: Report): string {
