@@ -2,7 +2,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB } from '../job/index.js';
-import { gatherExplanation } from '../report/explain.js';
+import { gatherExplanation, type Explanation } from '../report/explain.js';
 import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
 import { renderHtml } from '../report/html.js';
@@ -61,7 +61,7 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
     if (taus.length === 0) throw new InputError('report: the selection holds no computed positions yet');
     const histogramTau = nearestTau(taus, args.histTau);
     if (Math.fround(histogramTau) !== Math.fround(args.histTau)) log(`note: --hist-tau ${args.histTau} is not a τ of the runs; using ${histogramTau}`);
-    let explanation;
+    let explanation: Explanation | undefined;
     if (args.explain !== undefined) {
       if (runs.length > 1) throw new InputError(`--explain: the selection holds ${runs.length} runs; pick one with --run ID`);
       explanation = gatherExplanation(db, runs[0], args.explain, args.explainTau);
