@@ -7,9 +7,12 @@ import { REPORT_FORMATS, type ReportFormat } from '../report/format.js';
 import { GROUPINGS, type Grouping } from '../report/select.js';
 import { DatabaseBusyError } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
+import { explainCommand, explainOptions } from './explain.js';
+import { planCommand, planOptions } from './plan.js';
 import { exportCommand, reportCommand, runsCommand, sqlCommand, statusCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { log } from './output.js';
+import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
 import { resumeCommand, runCommand } from './run.js';
 
 /** Exit codes: 0 done, 1 failed (or another process holds the database), 2 bad usage or bad input. */
@@ -101,6 +104,7 @@ export async function main(argv: string[]): Promise<void> {
         ),
       (argv) => exitWith(() => runCommand(argv)),
     )
+    .command('plan [job]', 'what run would do: runs, positions, disk and time on this machine, without writing', (args) => planOptions(args), (argv) => exitWith(() => planCommand(argv)))
     .command(
       'resume',
       'continue the last unfinished job',
@@ -117,12 +121,20 @@ export async function main(argv: string[]): Promise<void> {
       'report',
       'the results page, computed in SQL',
       (args) =>
-        selectionOptions(args)
-          .option('format', { describe: 'output format', choices: REPORT_FORMATS, default: 'text' as ReportFormat })
-          .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
-          .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01 }),
-      (argv) => exitWith(() => reportCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })),
+        reportHtmlOptions(
+          selectionOptions(args)
+            .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })
+            .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
+            .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01 }),
+        ),
+      (argv) =>
+        exitWith(() =>
+          argv.format === 'html'
+            ? reportHtmlCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })
+            : reportCommand({ ...argv, format: argv.format, by: argv.by as Grouping | undefined, runs: argv.run }),
+        ),
     )
+    .command('explain', 'recompute one position and list its active patterns', (args) => explainOptions(selectionOptions(args)), (argv) => exitWith(() => explainCommand({ ...argv, runs: argv.run })))
     .command(
       'export',
       'per-position counts as CSV (t,y,tau,n_x,n_h,n_y)',

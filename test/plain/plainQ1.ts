@@ -65,7 +65,10 @@ function outputDistribution(model: Model, h: Float32Array): number[] {
   return exps.map((e) => e / sum);
 }
 
-export function plainQ1(model: Model, bytes: Uint8Array, thresholds: number[], dmax: number): PlainResult {
+/** Sees every pattern's attribution at position t (laid out as in PlainResult.peaks), for per-pattern checks. */
+export type PositionHook = (t: number, attributions: { wx: Float32Array; wh: Float32Array; wy: Float32Array }) => void;
+
+export function plainQ1(model: Model, bytes: Uint8Array, thresholds: number[], dmax: number, onPosition?: PositionHook): PlainResult {
   const H = model.hidden;
   const taus = thresholds.map(f32);
   const states = forward(model, bytes);
@@ -148,6 +151,7 @@ export function plainQ1(model: Model, bytes: Uint8Array, thresholds: number[], d
       return n;
     };
     result.counts.push(taus.map((tau) => [countAbove(attrX, tau), countAbove(attrH, tau), countAbove(attrY, tau)]));
+    onPosition?.(t, { wx: attrX, wh: attrH, wy: attrY });
 
     const keepMax = (peaks: Float32Array, attributions: Float32Array): void => {
       for (let k = 0; k < peaks.length; k++) if (attributions[k] > peaks[k]) peaks[k] = attributions[k];

@@ -1,0 +1,93 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { InputError } from '../errors.js';
+import { DEFAULT_DB } from '../job/index.js';
+import { gatherExplanation, type Explanation } from '../report/explain.js';
+import { gatherReport } from '../report/gather.js';
+import { activeCountHistogram } from '../report/histogram.js';
+import { renderHtml } from '../report/html.js';
+import { groupRuns, selectRuns, type Grouping, type Selection } from '../report/select.js';
+import { openDatabase } from '../store/index.js';
+import { TOOL_VERSION } from '../version.js';
+import { log, out } from './output.js';
+
+export interface ReportHtmlArgs extends Selection {
+  readonly db?: string;
+  readonly by?: Grouping;
+  readonly neverTau?: number;
+  readonly histTau: number;
+  readonly explain?: number;
+  readonly explainTau: number;
+  readonly out?: string;
+}
+
+/** The options `report` takes only for `--format html`. */
+export function reportHtmlOptions<T>(args: Argv<T>) {
+  return args
+    .option('hist-tau', { describe: 'html: τ of the histogram of active patterns per position (the nearest τ of the runs)', type: 'number', default: 0.01 })
+    .option('explain', { describe: 'html: add a section explaining position T (one run)', type: 'number' })
+    .option('explain-tau', { describe: 'html: τ of the --explain listing', type: 'number', default: 0.01 })
+    .option('out', { describe: 'html: write the page to this file instead of stdout', type: 'string' });
+}
+
+/** The τ of `taus` nearest to `wanted` on a log scale (exact float32 matches first). */
+function nearestTau(taus: readonly number[], wanted: number): number {
+  const exact = taus.find((tau) => Math.fround(tau) === Math.fround(wanted));
+  if (exact !== undefined) return exact;
+  return taus.reduce((best, tau) => (Math.abs(Math.log(tau / wanted)) < Math.abs(Math.log(best / wanted)) ? tau : best));
+}
+
+/** `report --format html`: the results page with charts, as one self-contained file. */
+export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
+  const dbPath = args.db ?? DEFAULT_DB;
+  const db = openDatabase(dbPath, { readonly: true });
+  let html: string;
+  try {
+    const runs = selectRuns(db, args, dbPath);
+    const unfinished = runs.filter((run) => run.status !== 'done');
+    if (unfinished.length > 0) log(`note: ${unfinished.length} of ${runs.length} selected runs are not finished; the page covers the positions computed so far`);
+    const models = new Set(runs.map((run) => run.model_sha256));
+    const by = args.by ?? (models.size > 1 ? 'model' : undefined);
+    if (by !== undefined && by !== 'model' && models.size > 1) {
+      throw new InputError(`report --by ${by}: the selected runs use ${models.size} models; add --model to pick one, or use --by model`);
+    }
+    const groupsOfRuns = by === undefined ? [{ key: null, runs }] : groupRuns(runs, by);
+    const reports = groupsOfRuns.map((group) => ({ key: group.key, runIds: group.runs.map((run) => run.run_id) })).map(({ key, runIds }) => ({
+      key,
+      runIds,
+      report: gatherReport(db, runIds, args.neverTau),
+    }));
+    const taus = [...new Set(reports.flatMap((group) => group.report.sparsity.map((row) => row.tau)))];
+    if (taus.length === 0) throw new InputError('report: the selection holds no computed positions yet');
+    const histogramTau = nearestTau(taus, args.histTau);
+    if (Math.fround(histogramTau) !== Math.fround(args.histTau)) log(`note: --hist-tau ${args.histTau} is not a τ of the runs; using ${histogramTau}`);
+    let explanation: Explanation | undefined;
+    if (args.explain !== undefined) {
+      if (runs.length > 1) throw new InputError(`--explain: the selection holds ${runs.length} runs; pick one with --run ID`);
+      explanation = gatherExplanation(db, runs[0], args.explain, args.explainTau);
+    }
+    html = await renderHtml({
+      groups: reports.map(({ key, runIds, report }) => ({ key, report, histogram: activeCountHistogram(db, runIds, histogramTau) })),
+      by,
+      histogramTau,
+      explanation,
+      source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },
+    });
+  } finally {
+    db.close();
+  }
+  if (args.out === undefined) {
+    out(html);
+  } else {
+    const temporary = `${args.out}.partial-${process.pid}`;
+    try {
+      writeFileSync(temporary, html);
+      renameSync(temporary, args.out);
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw new InputError(`--out ${args.out}: cannot write: ${(error as Error).message}`);
+    }
+    log(`wrote ${args.out}`);
+  }
+  return 0;
+}

@@ -1,0 +1,184 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { expandJob, type JobSpec, type PlannedRun } from '../job/index.js';
+import { loadDataWindow } from '../model/index.js';
+import { listRuns, openDatabase, type RunRow } from '../store/index.js';
+import { calibrateStoreWrites, databaseBytes, estimateStoreBytes } from '../store/estimate.js';
+import { calibrateEngine, chainSteps, type EngineCost } from './calibrate.js';
+
+/** What a job will do, without doing it: runs, positions, what the database holds, disk and time. */
+export interface JobPlan {
+  readonly name: string;
+  readonly database: string;
+  readonly runs: { readonly total: number; readonly done: number; readonly partial: number };
+  readonly positions: { readonly total: number; readonly stored: number; readonly toCompute: number };
+  /** Per Dmax: runs and positions. */
+  readonly byDmax: readonly { readonly dmax: number; readonly runs: number; readonly positions: number }[];
+  readonly taus: number;
+  readonly disk: {
+    /** Bytes the job's results take in the store. */
+    readonly jobBytes: number;
+    /** Bytes still to write. */
+    readonly toWriteBytes: number;
+    readonly bytesPerPosition: number;
+    /** `database`: scaled to the bytes per position measured on the database's finished runs; `model`: the store's per-row model. */
+    readonly source: 'database' | 'model';
+    /** Measured ÷ modelled, when source is `database`. */
+    readonly scale: number | null;
+    /** The database file's size now (0 if it does not exist). */
+    readonly databaseBytes: number;
+  };
+  readonly time: {
+    readonly seconds: number;
+    readonly threads: number;
+    /** Cores the job is expected to get: fewer than the threads when other processes share the machine. */
+    readonly cores: number;
+    /** CPU seconds of computing, of the runner's work around it, and of writing. */
+    readonly computeSeconds: number;
+    readonly overheadSeconds: number;
+    readonly writeSeconds: number;
+    readonly engine: EngineCost | null;
+    readonly writeSecondsPerMB: number | null;
+  };
+}
+
+export interface PlanOptions {
+  readonly threads: number;
+  readonly database: string;
+  /** Seconds to spend measuring the engine (default 1). */
+  readonly calibrationSeconds?: number;
+  readonly log: (line: string) => void;
+}
+
+/** CPU seconds to start the worker pool and load the model in each worker, about. */
+const POOL_START_SECONDS = 0.5;
+
+/**
+ * The runner's CPU besides the engine's traceRange and the store's inserts (the
+ * forward pass, packing and unpacking shards, the summaries written when a run
+ * finishes, progress), as a share of the engine's: measured on the example sweep
+ * with store schema 2, where the calibrated engine and writes came to 58.5 s and
+ * the run took 82.5 s of CPU (user + sys), and on schema 1 (77.5 s and 118.8 s).
+ */
+const RUNNER_OVERHEAD = 0.4;
+
+interface RunProgress {
+  readonly run: PlannedRun;
+  readonly stored: number;
+  readonly done: boolean;
+}
+
+/** Plans `spec`: reads its inputs and the database (read-only), measures the engine on the real model, writes nothing. */
+export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
+  const expanded = expandJob(spec, options.log);
+  const runs = expanded.runs;
+  let stored = new Map<string, RunRow>();
+  let measured: { bytes: number; modelled: number } | null = null;
+  let fileBytes = 0;
+  if (existsSync(options.database)) {
+    const db = openDatabase(options.database, { readonly: true });
+    try {
+      const all = listRuns(db);
+      stored = new Map(all.map((row) => [row.run_id, row]));
+      fileBytes = databaseBytes(db);
+      const finished = all.filter((row) => row.status === 'done');
+      if (finished.length > 0) {
+        // Model the whole database's content, to compare with its real size.
+        const modelled = all.reduce(
+          (sum, row) =>
+            sum +
+            estimateStoreBytes({
+              positions: row.positions_done,
+              taus: row.taus.split(',').length,
+              dmax: row.dmax,
+              runs: row.positions_done > 0 ? 1 : 0,
+              depthCurves: row.depth_curves === 1,
+              hidden: row.hidden,
+            }),
+          0,
+        );
+        if (modelled > 0) measured = { bytes: fileBytes, modelled };
+      }
+    } finally {
+      db.close();
+    }
+  }
+  const progress: RunProgress[] = runs.map((run) => {
+    const row = stored.get(run.runId);
+    return { run, stored: row?.positions_done ?? 0, done: row?.status === 'done' };
+  });
+  const T = spec.tau.length;
+
+  const runBytes = (run: PlannedRun, positions: number): number =>
+    estimateStoreBytes({ positions, taus: T, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden });
+  const scale = measured ? measured.bytes / measured.modelled : 1;
+  const jobBytes = scale * progress.reduce((sum, p) => sum + runBytes(p.run, p.run.positions), 0);
+  const toWriteBytes = scale * progress.reduce((sum, p) => sum + (p.done ? 0 : runBytes(p.run, p.run.positions - p.stored)), 0);
+  const totalPositions = runs.reduce((sum, run) => sum + run.positions, 0);
+  const storedPositions = progress.reduce((sum, p) => sum + (p.done ? p.run.positions : p.stored), 0);
+
+  // Time: the engine measured on the real model and a window of the job, and the store's writes.
+  const pending = progress.filter((p) => !p.done);
+  let engine: EngineCost | null = null;
+  let computeSeconds = 0;
+  let writeSecondsPerByte: number | null = null;
+  if (pending.length > 0) {
+    const first = pending[0].run;
+    const model = expanded.models[first.modelIndex].model;
+    const window = loadDataWindow(first.data.path, first.data.offset, first.data.length);
+    const deepest = Math.max(...pending.map((p) => p.run.dmax));
+    engine = calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);
+    for (const { run, stored: done } of pending) {
+      // A partly done run: its missing positions cost about their share of the run.
+      const share = (run.positions - done) / run.positions;
+      const H = run.model.hidden;
+      const hiddenScale = (H * H) / (model.hidden * model.hidden);
+      computeSeconds += share * (run.positions * engine.base + chainSteps(run.positions, run.dmax) * engine.perDepth * hiddenScale);
+    }
+    writeSecondsPerByte = calibrateStoreWrites();
+  }
+  const writeSeconds = writeSecondsPerByte === null ? 0 : toWriteBytes * writeSecondsPerByte;
+  const threads = options.threads;
+  const cores = availableParallelism();
+  // CPU work: the workers' computing, the main thread's writes, and starting the pool.
+  const overheadSeconds = RUNNER_OVERHEAD * computeSeconds;
+  const cpuWork = pending.length === 0 ? 0 : computeSeconds + writeSeconds + overheadSeconds + POOL_START_SECONDS;
+  // Cores the job gets. On an idle machine, one per thread (the main thread writes beside the
+  // workers). On a shared one the calibration thread got less than a core: Linux shares CPU between
+  // process groups (autogroup), not threads, so the job as a whole gets about that share too.
+  const share = engine?.cpuShare ?? 1;
+  const busy = threads + (writeSeconds > 0 ? writeSeconds / Math.max(cpuWork, 1e-9) : 0);
+  const coresGot = share < 0.95 ? share : Math.min(busy, cores);
+  const seconds = pending.length === 0 ? 0 : Math.max(cpuWork / coresGot, writeSeconds);
+
+  const dmaxes = [...new Set(runs.map((run) => run.dmax))];
+  return {
+    name: spec.name,
+    database: options.database,
+    runs: { total: runs.length, done: progress.filter((p) => p.done).length, partial: progress.filter((p) => !p.done && p.stored > 0).length },
+    positions: { total: totalPositions, stored: storedPositions, toCompute: totalPositions - storedPositions },
+    byDmax: dmaxes.map((dmax) => {
+      const these = runs.filter((run) => run.dmax === dmax);
+      return { dmax, runs: these.length, positions: these.reduce((sum, run) => sum + run.positions, 0) };
+    }),
+    taus: T,
+    disk: {
+      jobBytes,
+      toWriteBytes,
+      bytesPerPosition: totalPositions > 0 ? jobBytes / totalPositions : 0,
+      source: measured ? 'database' : 'model',
+      scale: measured ? scale : null,
+      databaseBytes: fileBytes,
+    },
+    time: {
+      seconds,
+      threads,
+      cores: pending.length === 0 ? 0 : coresGot,
+      computeSeconds,
+      overheadSeconds,
+      writeSeconds,
+      engine,
+      writeSecondsPerMB: writeSecondsPerByte === null ? null : writeSecondsPerByte * 1e6,
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { forwardStates } from '../engine/index.js';
+import { activeCountsAt, activePatternsAt, explainPosition, type PatternClass } from '../engine/explain.js';
+import { InputError } from '../errors.js';
+import { loadDataWindow, loadModel } from '../model/index.js';
+import type { Db, RunRow } from '../store/index.js';
+import { storedCountsAt } from '../store/position.js';
+import { formatTau } from './format.js';
+import { renderText, type Table } from './table.js';
+
+/** `explain`'s result: one position of one run recomputed, its counts beside the stored ones, and the active patterns at τ. */
+export interface Explanation {
+  readonly run: { readonly run_id: string; readonly model_path: string; readonly data_path: string; readonly data_offset: number; readonly dmax: number };
+  readonly t: number;
+  readonly y: number;
+  readonly surprisal_bits: number;
+  /** Up to 40 bytes of the window before and at t (the input so far), and the target. */
+  readonly context: { readonly before: number[]; readonly target: number };
+  /** Counts of the recomputation at every τ of the run, and the stored ones (null if the position is not stored yet). */
+  readonly counts: readonly {
+    readonly tau: number;
+    readonly n_x: number;
+    readonly n_h: number;
+    readonly n_y: number;
+    readonly stored: { readonly n_x: number; readonly n_h: number; readonly n_y: number } | null;
+  }[];
+  /** Mass per offset d = 0 .. min(t, Dmax) at this position. */
+  readonly depth_mass: readonly number[];
+  /** τ of the listing. */
+  readonly tau: number;
+  /** Active patterns at τ, by attribution descending. */
+  readonly patterns: readonly { readonly class: PatternClass; readonly src: number; readonly dst: number; readonly d: number; readonly attribution: number }[];
+}
+
+/**
+ * Recomputes position `t` of `run` with the engine from the run's model and data
+ * files, checked against the hashes the run recorded.
+ */
+export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): Explanation {
+  if (!(Number.isSafeInteger(t) && t >= 0 && t < run.positions)) {
+    throw new InputError(`--t ${t}: run ${run.run_id} has positions 0 .. ${run.positions - 1}`);
+  }
+  if (!(tau > 0 && Number.isFinite(tau))) throw new InputError(`--tau ${tau}: must be a number > 0`);
+  const loaded = loadModel(run.model_path);
+  if (loaded.sha256 !== run.model_sha256) {
+    throw new InputError(`model ${run.model_path}: its content changed since run ${run.run_id} (sha256 ${loaded.sha256.slice(0, 12)}, the run used ${run.model_sha256.slice(0, 12)})`);
+  }
+  const window = loadDataWindow(run.data_path, run.data_offset, run.data_length);
+  if (window.sha256 !== run.data_sha256) {
+    throw new InputError(`data ${run.data_path}: the window at offset ${run.data_offset} changed since run ${run.run_id} (its sha256 differs)`);
+  }
+  const bytes = window.bytes;
+  // The forward pass only needs the states up to t.
+  const prefix = bytes.subarray(0, t + 2);
+  const states = forwardStates(loaded.model, prefix);
+  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax });
+  const stored = new Map(storedCountsAt(db, run.run_id, t).map((row) => [row.tau, row]));
+  const taus = run.taus.split(',').map(Number);
+  return {
+    run: { run_id: run.run_id, model_path: run.model_path, data_path: run.data_path, data_offset: run.data_offset, dmax: run.dmax },
+    t,
+    y: explanation.y,
+    surprisal_bits: explanation.surprisal,
+    context: { before: [...bytes.subarray(Math.max(0, t - 39), t + 1)], target: explanation.y },
+    counts: taus.map((value) => {
+      const row = stored.get(value);
+      return { tau: value, ...activeCountsAt(explanation, value), stored: row ? { n_x: row.n_x, n_h: row.n_h, n_y: row.n_y } : null };
+    }),
+    depth_mass: [...explanation.depthMass],
+    tau,
+    patterns: activePatternsAt(explanation, tau).map((p) => ({ class: p.cls, src: p.src, dst: p.dst, d: p.d, attribution: p.attribution })),
+  };
+}
+
+/** A byte as people read it: the character when printable ASCII, else its code. */
+export function byteLabel(byte: number): string {
+  if (byte === 0x20) return "' '";
+  if (byte > 0x20 && byte < 0x7f) return `'${String.fromCharCode(byte)}'`;
+  if (byte === 0x0a) return "'\\n'";
+  return `0x${byte.toString(16).padStart(2, '0')}`;
+}
+
+/** Source and target of a pattern in words: bytes for Wx sources and Wy targets, neurons h[j] otherwise. */
+export function patternEnds(pattern: { class: PatternClass; src: number; dst: number }): [string, string] {
+  switch (pattern.class) {
+    case 'wx':
+      return [`byte ${byteLabel(pattern.src)}`, `h[${pattern.dst}]`];
+    case 'wh':
+      return [`h[${pattern.src}]`, `h[${pattern.dst}]`];
+    case 'wy':
+      return [`h[${pattern.src}]`, `byte ${byteLabel(pattern.dst)}`];
+  }
+}
+
+const CLASS_NAMES: Record<PatternClass, string> = { wx: 'Wx', wh: 'Wh', wy: 'Wy' };
+
+/** The tables of an explanation: counts per τ (with the stored ones) and the active patterns (at most `limit`). */
+export function explanationTables(explanation: Explanation, limit = Infinity): Table[] {
+  const patterns = explanation.patterns.slice(0, limit);
+  return [
+    {
+      title: `Counts at position t = ${explanation.t}, recomputed and stored`,
+      columns: ['Threshold τ', 'n_x', 'n_h', 'n_y', 'n', 'stored n_x n_h n_y', 'agree'],
+      rows: explanation.counts.map((row) => [
+        formatTau(row.tau),
+        String(row.n_x),
+        String(row.n_h),
+        String(row.n_y),
+        String(row.n_x + row.n_h + row.n_y),
+        row.stored ? `${row.stored.n_x} ${row.stored.n_h} ${row.stored.n_y}` : 'not stored',
+        row.stored ? (row.stored.n_x === row.n_x && row.stored.n_h === row.n_h && row.stored.n_y === row.n_y ? 'yes' : 'NO') : '',
+      ]),
+      alignRight: [false, true, true, true, true, true, false],
+    },
+    {
+      title:
+        `Active patterns at τ = ${formatTau(explanation.tau)}: ${explanation.patterns.length}` +
+        (patterns.length < explanation.patterns.length ? ` (the first ${patterns.length} shown)` : ''),
+      columns: ['#', 'Class', 'Source', 'Target', 'Peak d', 'Attribution'],
+      rows: patterns.map((p, k) => {
+        const [source, target] = patternEnds(p);
+        return [String(k + 1), CLASS_NAMES[p.class], source, target, String(p.d), p.attribution.toPrecision(6)];
+      }),
+      alignRight: [true, false, false, false, true, true],
+    },
+  ];
+}
+
+export function explanationHeadline(explanation: Explanation): string[] {
+  const text = Buffer.from(explanation.context.before).toString('latin1').replace(/[^\x20-\x7e]/g, '·');
+  return [
+    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after «…${text}»`,
+    `Surprisal ${explanation.surprisal_bits.toFixed(4)} bits; traced to depth ${explanation.depth_mass.length - 1}`,
+  ];
+}
+
+export function formatExplanation(explanation: Explanation, format: 'text' | 'json', limit = 50): string {
+  if (format === 'json') return `${JSON.stringify(explanation, null, 1)}\n`;
+  return [explanationHeadline(explanation).join('\n') + '\n', ...explanationTables(explanation, limit).map(renderText)].join('\n');
+}

@@ -1,0 +1,372 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { gatherExplanation } from '../src/report/explain.js';
+import { binActiveCounts } from '../src/report/histogram.js';
+import { htmlTable } from '../src/report/html.js';
+import { listRuns, openDatabase } from '../src/store/index.js';
+import { withBrowser } from './browser.js';
+import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { mulberry32, randomModel } from './random-model.js';
+
+const folder = temporaryFolder('views');
+const db = join(folder.path, 'views.sqlite');
+const TAUS = [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10];
+
+/** Writes random models of hidden size H as model files: 4·(H² + 513·H + 256) bytes. */
+function writeRandomModel(path: string, hidden: number, seed: number): void {
+  const model = randomModel(mulberry32(seed), hidden, 1);
+  writeFileSync(path, new Uint8Array(model.wx.buffer)); // the blocks are views of one buffer in file order
+}
+
+const randomModels = [join(folder.path, 'random-h6.bin'), join(folder.path, 'random-h17.bin')];
+
+before(() => {
+  writeRandomModel(randomModels[0], 6, 606);
+  writeRandomModel(randomModels[1], 17, 1717);
+  const jobs = [
+    { name: 'shipped', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 400 }], dmax: [5, 50], tau: TAUS },
+    { name: 'random', models: randomModels, data: [{ path: SHARED_DATA, offset: 500, length: 160 }], dmax: [12], tau: [1e-4, 1e-3, 0.01, 0.1, 1] },
+  ];
+  for (const job of jobs) {
+    const path = join(folder.path, `${job.name}.json`);
+    writeFileSync(path, JSON.stringify(job));
+    const run = cli(['run', path, '--db', db, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+  }
+});
+after(() => folder.remove());
+
+/** Every (run, t, τ) → stored counts, straight from SQL. */
+function storedCounts(): Map<string, [number, number, number]> {
+  const handle = new Database(db, { readonly: true });
+  try {
+    const rows = handle.prepare('SELECT run_id, t, tau, n_x, n_h, n_y FROM counts').raw().all() as [string, number, number, number, number, number][];
+    return new Map(rows.map(([run, t, tau, nx, nh, ny]) => [`${run} ${t} ${tau}`, [nx, nh, ny]]));
+  } finally {
+    handle.close();
+  }
+}
+
+describe('explain', () => {
+  test('its counts equal the stored n_x, n_h, n_y at every τ, on many positions of every run (shipped and random models)', () => {
+    const stored = storedCounts();
+    const handle = openDatabase(db, { readonly: true });
+    try {
+      const runs = listRuns(handle);
+      assert.equal(runs.length, 4);
+      let checked = 0;
+      for (const run of runs) {
+        const positions = [0, 1, 2, run.dmax - 1, run.dmax, run.dmax + 1, run.positions - 1];
+        for (let t = 3; t < run.positions; t += 17) positions.push(t);
+        for (const t of positions) {
+          const explanation = gatherExplanation(handle, run, t, 0.01);
+          assert.equal(explanation.counts.length, run.taus.split(',').length);
+          for (const row of explanation.counts) {
+            const want = stored.get(`${run.run_id} ${t} ${row.tau}`);
+            assert.ok(want, `no stored counts for ${run.run_id} t=${t} τ=${row.tau}`);
+            assert.deepEqual([row.n_x, row.n_h, row.n_y], want, `run ${run.run_id} (H=${run.hidden}) t=${t} τ=${row.tau}`);
+            assert.deepEqual(row.stored, { n_x: want[0], n_h: want[1], n_y: want[2] });
+            checked++;
+          }
+          // The listing at τ = 0.01 is exactly the patterns counted there.
+          const at = explanation.counts.find((row) => row.tau === 0.01);
+          if (at) assert.equal(explanation.patterns.length, at.n_x + at.n_h + at.n_y);
+        }
+      }
+      assert.ok(checked > 500, `checked ${checked}`);
+    } finally {
+      handle.close();
+    }
+  });
+
+  test('the CLI lists the active patterns as text and JSON, and needs one run', () => {
+    const handle = openDatabase(db, { readonly: true });
+    const run = listRuns(handle).find((row) => row.hidden === 128 && row.dmax === 50);
+    handle.close();
+    assert.ok(run);
+    const json = cli(['explain', '--db', db, '--run', run.run_id, '--t', '300', '--tau', '0.1', '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const explanation = JSON.parse(json.stdout) as { t: number; y: number; patterns: { class: string; src: number; dst: number; d: number; attribution: number }[]; counts: { tau: number; n_x: number; n_h: number; n_y: number }[] };
+    assert.equal(explanation.t, 300);
+    assert.equal(explanation.y, readFileSync(SHARED_DATA)[301]);
+    const at = explanation.counts.find((row) => row.tau === 0.1);
+    assert.ok(at);
+    assert.equal(explanation.patterns.length, at.n_x + at.n_h + at.n_y);
+    assert.ok(explanation.patterns.every((p) => p.attribution > Math.fround(0.1)));
+    assert.ok(explanation.patterns.every((p, k) => k === 0 || explanation.patterns[k - 1].attribution >= p.attribution));
+    const text = cli(['explain', '--db', db, '--run', run.run_id, '--t', '300', '--tau', '0.1', '--limit', '5']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`Active patterns at τ = 0\\.1: ${explanation.patterns.length} \\(the first 5 shown\\)`));
+    assert.equal((text.stdout.match(/^\s*\d+ {2}W[xhy] /gm) ?? []).length, 5);
+    const ambiguous = cli(['explain', '--db', db, '--job', 'random', '--t', '3']);
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /2 runs; pick one with --run ID/);
+    const outside = cli(['explain', '--db', db, '--run', run.run_id, '--t', '399']);
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /--t 399: run \w+ has positions 0 \.\. 398/);
+  });
+});
+
+describe('histogram of active patterns per position', () => {
+  test('bins double and keep every position', () => {
+    const bins = binActiveCounts([
+      { n: 0, positions: 3 },
+      { n: 1, positions: 2 },
+      { n: 3, positions: 1 },
+      { n: 4, positions: 5 },
+      { n: 1023, positions: 1 },
+      { n: 1024, positions: 7 },
+    ]);
+    assert.deepEqual(
+      bins.map((bin) => [bin.label, bin.positions]),
+      [['0', 3], ['1', 2], ['2–3', 1], ['4–7', 5], ['8–15', 0], ['16–31', 0], ['32–63', 0], ['64–127', 0], ['128–255', 0], ['256–511', 0], ['512–1023', 1], ['1024–2047', 7]],
+    );
+    assert.deepEqual(binActiveCounts([]).map((bin) => bin.label), ['0']);
+  });
+
+  test('html tables escape their cells', () => {
+    const html = htmlTable({ title: 'a <b>', columns: ['x & y'], rows: [['<script>']] });
+    assert.doesNotMatch(html, /<script>|<b>/);
+    assert.match(html, /&lt;script&gt;/);
+  });
+});
+
+interface GroupJson {
+  group?: string;
+  runs: string[];
+  model: { significant: { total: number; wx: number; wh: number; wy: number } };
+  positions: number;
+  bpc: number;
+  sparsity: { tau: number; mean: number; median: number; min: number; max: number; fraction: number }[];
+  classes: { tau: number; mean_wx: number; mean_wh: number; mean_wy: number; wh_share: number | null }[];
+  never_active: Record<'wx' | 'wh' | 'wy' | 'total', { never: number; of: number }> & { tau: number };
+  wh_active_somewhere: number;
+  depth: { d: number; mean_mass: number; fraction: number | null }[];
+  depth_peak: { d: number } | null;
+}
+
+/** A number as the page shows it equals `value` to the digits shown ("1,165.8" ≈ 1165.8123; "87%" ≈ 0.8712). */
+function assertShown(text: string, value: number, what: string): void {
+  const trimmed = text.trim();
+  const isPercent = trimmed.endsWith('%');
+  const digits = trimmed.replace(/[,%×]/g, '');
+  const shown = Number(digits);
+  assert.ok(Number.isFinite(shown), `${what}: "${text}" is not a number`);
+  const decimals = digits.includes('.') && !/e/i.test(digits) ? digits.split('.')[1].length : 0;
+  const target = isPercent ? 100 * value : value;
+  const tolerance = /e/i.test(digits) ? 1e-12 * Math.abs(target) : 0.5 * 10 ** -decimals + 1e-9;
+  assert.ok(Math.abs(shown - target) <= tolerance, `${what}: the page shows ${text}, the JSON report has ${value}`);
+}
+
+interface PageCapture {
+  errors: string[];
+  requests: string[];
+  figures: Record<string, string>;
+  tables: Record<string, string[][]>;
+  /** chart name → aria-labels of its data marks (points and bars). */
+  marks: Record<string, string[]>;
+  charts: string[];
+}
+
+/** Loads a page from disk in Chromium and reads what a person would see: figures, tables, chart marks. */
+async function capturePage(path: string): Promise<PageCapture> {
+  return withBrowser(async (browser) => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warn') errors.push(`${message.type()}: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => errors.push(`pageerror: ${String(error)}`));
+    page.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`));
+    page.on('request', (request) => requests.push(request.url()));
+    const url = pathToFileURL(path).href;
+    const response = await page.goto(url, { waitUntil: 'networkidle0' });
+    assert.ok(response?.ok(), `loading ${url}`);
+    const content = await page.evaluate(() => {
+      const text = (element: Element): string => (element.textContent ?? '').trim();
+      const figures: Record<string, string> = {};
+      for (const element of document.querySelectorAll('[data-figure]')) {
+        const scope = element.closest('[data-group]')?.getAttribute('data-group');
+        figures[`${scope ? `${scope}/` : ''}${element.getAttribute('data-figure')}`] = text(element);
+      }
+      const tables: Record<string, string[][]> = {};
+      for (const table of document.querySelectorAll('table[data-table]')) {
+        tables[table.getAttribute('data-table') as string] = [...table.querySelectorAll('tbody tr')].map((row) => [...row.querySelectorAll('td')].map(text));
+      }
+      const marks: Record<string, string[]> = {};
+      const charts: string[] = [];
+      for (const chart of document.querySelectorAll('figure[data-chart]')) {
+        const name = chart.getAttribute('data-chart') as string;
+        charts.push(name);
+        marks[name] = [...chart.querySelectorAll('svg [aria-roledescription="point"], svg [aria-roledescription="bar"]')]
+          .filter((mark) => {
+            // Drawn: a path with geometry, inside the SVG's box.
+            const box = (mark as SVGGraphicsElement).getBBox();
+            return box.width > 0 || box.height > 0;
+          })
+          .map((mark) => mark.getAttribute('aria-label') ?? '');
+      }
+      return { figures, tables, marks, charts };
+    });
+    return { errors, requests: requests.filter((request) => request !== url), ...content };
+  });
+}
+
+/** Asserts one group's tables on the page equal its JSON report. */
+function assertTables(page: PageCapture, prefix: string, report: GroupJson): void {
+  const sparsity = page.tables[`${prefix}sparsity`];
+  assert.equal(sparsity.length, report.sparsity.length);
+  report.sparsity.forEach((row, k) => {
+    const [tau, mean, median, min, max, fraction] = sparsity[k];
+    assert.equal(Math.fround(Number(tau)), Math.fround(row.tau));
+    assertShown(mean, row.mean, `${prefix}mean at τ=${row.tau}`);
+    assertShown(median, row.median, `${prefix}median at τ=${row.tau}`);
+    assertShown(min, row.min, 'min');
+    assertShown(max, row.max, 'max');
+    assertShown(fraction, row.fraction, 'fraction');
+  });
+  const classes = page.tables[`${prefix}classes`];
+  report.classes.forEach((row, k) => {
+    const [tau, wx, wh, wy, share] = classes[k];
+    assert.equal(Math.fround(Number(tau)), Math.fround(row.tau));
+    assertShown(wx, row.mean_wx, 'mean_wx');
+    assertShown(wh, row.mean_wh, 'mean_wh');
+    assertShown(wy, row.mean_wy, 'mean_wy');
+    if (row.wh_share === null) assert.equal(share, '-');
+    else assertShown(share, row.wh_share, 'wh_share');
+  });
+  const never = page.tables[`${prefix}never-active`];
+  (['wx', 'wh', 'wy', 'total'] as const).forEach((cls, k) => {
+    assertShown(never[k][1], report.never_active[cls].never, `never ${cls}`);
+    assertShown(never[k][2], report.never_active[cls].of, `of ${cls}`);
+  });
+  const depth = page.tables[`${prefix}depth`];
+  assert.equal(depth.length, report.depth.length);
+  report.depth.forEach((row, k) => {
+    assert.equal(Number(depth[k][0]), row.d);
+    assertShown(depth[k][1], row.mean_mass, `mass at d=${row.d}`);
+    if (row.fraction !== null) assertShown(depth[k][2], row.fraction, `fraction at d=${row.d}`);
+  });
+}
+
+/** Asserts every chart drew one mark per figure of the JSON report, with its values. */
+function assertCharts(page: PageCapture, groups: readonly { name: string; report: GroupJson }[], totalPositions: number): void {
+  /** The marks of `chart` named `name` (the depth chart also marks d = 0, as depth-d0). */
+  const parse = (chart: string, name = chart) =>
+    page.marks[chart]
+      .map((label) => {
+        const [markName, series, x, y] = label.split('|');
+        assert.ok(markName === chart || (chart === 'depth' && markName === 'depth-d0'), `a mark of ${chart} labelled ${label}`);
+        return { name: markName, series, x, y: Number(y) };
+      })
+      .filter((mark) => mark.name === name);
+  const sorted = (rows: { series: string; x: string; y: number }[]) => rows.map((row) => `${row.series} ${row.x} ${row.y}`).sort();
+  const expectMeanMedian = groups.flatMap(({ name, report }) =>
+    report.sparsity.flatMap((row) => [
+      { series: `${name}:mean`, x: String(row.tau), y: row.mean },
+      { series: `${name}:median`, x: String(row.tau), y: row.median },
+    ]),
+  );
+  assert.deepEqual(sorted(parse('mean-median')), sorted(expectMeanMedian));
+  const expectClasses = groups.flatMap(({ name, report }) =>
+    report.classes
+      .filter((row) => row.mean_wx + row.mean_wh + row.mean_wy > 0)
+      .flatMap((row) => (['wx', 'wh', 'wy'] as const).map((cls) => ({ series: `${name}:${cls}`, x: String(row.tau), y: row[`mean_${cls}`] }))),
+  );
+  assert.deepEqual(sorted(parse('class-composition')), sorted(expectClasses));
+  const expectNever = groups.flatMap(({ name, report }) =>
+    (['wx', 'wh', 'wy'] as const).flatMap((cls) => [
+      { series: `${name}:${cls}:never`, x: cls, y: report.never_active[cls].never },
+      { series: `${name}:${cls}:active`, x: cls, y: report.never_active[cls].of - report.never_active[cls].never },
+    ]),
+  );
+  assert.deepEqual(sorted(parse('never-active')), sorted(expectNever));
+  const expectDepth = groups.flatMap(({ name, report }) => report.depth.map((row) => ({ series: name, x: String(row.d), y: row.mean_mass })));
+  assert.deepEqual(sorted(parse('depth')), sorted(expectDepth));
+  assert.deepEqual(sorted(parse('depth', 'depth-d0')), sorted(expectDepth.filter((row) => row.x === '0')), 'd = 0 marked');
+  // The histogram's bars hold every position once, per group.
+  const bars = parse('histogram');
+  assert.ok(bars.length > 0);
+  assert.equal(bars.reduce((sum, bar) => sum + bar.y, 0), totalPositions);
+  for (const { name, report } of groups) {
+    assert.equal(bars.filter((bar) => bar.series === name).reduce((sum, bar) => sum + bar.y, 0), report.positions, `histogram of ${name}`);
+  }
+}
+
+describe('report --format html in Chromium', () => {
+  test('the page of one run: loads offline without errors, shows the JSON report\'s figures, every chart has its marks', async () => {
+    const handle = openDatabase(db, { readonly: true });
+    const run = listRuns(handle).find((row) => row.hidden === 128 && row.dmax === 50);
+    handle.close();
+    assert.ok(run);
+    const path = join(folder.path, 'one.html');
+    const html = cli(['report', '--db', db, '--run', run.run_id, '--format', 'html', '--explain', '120', '--out', path]);
+    assert.equal(html.code, 0, html.stderr);
+    const source = readFileSync(path, 'utf8');
+    assert.doesNotMatch(source, /<script|<link|<img|<iframe|@import|url\(|\bsrc=|\bhref=/i, 'the page references nothing outside itself');
+    const json = cli(['report', '--db', db, '--run', run.run_id, '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as GroupJson;
+
+    const page = await capturePage(path);
+    assert.deepEqual(page.errors, []);
+    assert.deepEqual(page.requests, [], 'no request but the page itself');
+    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'explain-depth']);
+    for (const chart of page.charts) assert.ok(page.marks[chart].length > 0, `${chart} has marks`);
+
+    assertShown(page.figures['significant-total'], report.model.significant.total, 'significant patterns');
+    for (const cls of ['wx', 'wh', 'wy'] as const) assertShown(page.figures[`significant-${cls}`], report.model.significant[cls], `significant ${cls}`);
+    const pageTau = report.sparsity.find((row) => row.tau === 0.01);
+    assert.ok(pageTau);
+    assertShown(page.figures['median-at-page-tau'], pageTau.median, 'median at τ = 0.01');
+    assertShown(page.figures['wh-share-at-page-tau'], report.classes.find((row) => row.tau === 0.01)?.wh_share ?? NaN, 'Wh share');
+    assertShown(page.figures['wh-active-somewhere'], report.wh_active_somewhere, 'Wh active somewhere');
+    assertShown(page.figures['positions'], report.positions, 'positions');
+    assertShown(page.figures['bpc'], report.bpc, 'bpc');
+    for (const cls of ['wx', 'wh', 'wy'] as const) assertShown(page.figures[`never-${cls}`], report.never_active[cls].never / report.never_active[cls].of, `never ${cls}`);
+    assertShown(page.figures['depth-peak-d'], report.depth_peak?.d ?? NaN, 'depth peak');
+    assertTables(page, '', report);
+    assertCharts(page, [{ name: 'selection', report }], report.positions);
+
+    // The explain section: its counts table agrees with the stored counts.
+    const counts = page.tables['explain-counts'];
+    assert.equal(counts.length, TAUS.length);
+    assert.ok(counts.every((row) => row[6] === 'yes'), 'recomputed counts agree with the stored ones');
+    assert.equal(page.tables['explain-patterns'].length, Math.min(40, Number(counts.find((row) => row[0] === '0.01')?.[4])));
+    assert.equal(page.marks['explain-depth'].filter((label) => label.startsWith('depth|')).length, 51);
+  });
+
+  test('--by dmax: the groups side by side, each with its JSON report\'s figures', async () => {
+    const path = join(folder.path, 'by-dmax.html');
+    const html = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'html', '--out', path]);
+    assert.equal(html.code, 0, html.stderr);
+    const json = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const groups = (JSON.parse(json.stdout) as { groups: (GroupJson & { group: string })[] }).groups;
+    assert.equal(groups.length, 2);
+    const page = await capturePage(path);
+    assert.deepEqual(page.errors, []);
+    assert.deepEqual(page.requests, []);
+    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram']);
+    groups.forEach((group, k) => assertTables(page, `g${k}-`, group));
+    assertCharts(page, groups.map((group) => ({ name: group.group, report: group })), groups.reduce((sum, group) => sum + group.positions, 0));
+    const summary = page.tables['groups'];
+    assert.deepEqual(summary.map((row) => row[0]), groups.map((group) => group.group));
+    groups.forEach((group, k) => assertShown(summary[k][4], group.sparsity.find((row) => row.tau === 0.01)?.median ?? NaN, 'group median'));
+  });
+
+  test('--explain needs one run; --hist-tau picks the nearest τ of the runs', () => {
+    const refused = cli(['report', '--db', db, '--job', 'shipped', '--format', 'html', '--explain', '3']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--explain: the selection holds 2 runs/);
+    const nearest = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'html', '--hist-tau', '0.02']);
+    assert.equal(nearest.code, 0, nearest.stderr);
+    assert.match(nearest.stderr, /--hist-tau 0\.02 is not a τ of the runs; using 0\.01/);
+    assert.match(nearest.stdout, /Active Patterns per Position at τ = 0\.01/);
+  });
+});
