@@ -14,6 +14,8 @@ import { migrateCommand } from './migrate.js';
 import { log } from './output.js';
 import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
 import { resumeCommand, runCommand } from './run.js';
+import { serveCli } from './serve.js';
+import { workerCli } from './worker.js';
 
 /** Exit codes: 0 done, 1 failed (or another process holds the database), 2 bad usage or bad input. */
 const EXIT_FAILED = 1;
@@ -170,6 +172,8 @@ export async function main(argv: string[]): Promise<void> {
           .option('vacuum', { describe: 'give the old tables\' space back to the file system afterwards (--no-vacuum to skip)', type: 'boolean', default: true }),
       (argv) => exitWith(() => migrateCommand(argv)),
     )
+    .command(serveCli(exitWith))
+    .command(workerCli(exitWith))
     .command(
       'fetch-inputs',
       `get the model and data into ./${DEFAULT_INPUTS_DIR}, verified`,

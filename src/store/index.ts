@@ -6,3 +6,5 @@ export { acquireWriterLock, liveLockHolder, DatabaseBusyError, type LockHolder }
 export { recordJob, type JobRecord, type RunRecord } from './record.js';
 export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';
+export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
+export { jobRunStates, type JobRunState } from './jobProgress.js';

@@ -1,0 +1,118 @@
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { resolve } from 'node:path';
+import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
+import { checkRedis, DEFAULT_QUEUE_NAME, parseQueueUrl, QueueUnreachableError } from '../queue/connection.js';
+import { coordinate } from '../queue/coordinator.js';
+import { DEFAULT_BATCH_COST } from '../queue/protocol.js';
+import { checkSegmentsFolder } from '../queue/segments.js';
+import { acquireWriterLock, openDatabase, recordJob } from '../store/index.js';
+import { TOOL_VERSION } from '../version.js';
+import { log } from './output.js';
+
+export interface ServeArgs {
+  readonly job: string;
+  readonly queue: string;
+  readonly segments: string;
+  readonly queueName?: string;
+  readonly db?: string;
+  readonly batchCost?: number;
+  readonly pollMs?: number;
+  readonly maxRounds?: number;
+}
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** `sparsetrace serve JOB --queue URL --segments DIR`: coordinates a job's runs over a Redis queue until its database holds them all. */
+export async function serveCommand(args: ServeArgs): Promise<number> {
+  const address = parseQueueUrl(args.queue);
+  checkSegmentsFolder(args.segments);
+  const spec = loadJobFile(args.job);
+  const dbPath = args.db ?? spec.db ?? DEFAULT_DB;
+  try {
+    await checkRedis(address, log);
+  } catch (error) {
+    if (!(error instanceof QueueUnreachableError)) throw error;
+    log(`sparsetrace: ${error.message}`);
+    return 1;
+  }
+  const expanded = expandJob(spec, log);
+  const db = openDatabase(dbPath);
+  try {
+    const release = acquireWriterLock(db, dbPath, `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(), log);
+    const controller = new AbortController();
+    let stopSignalName: string | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      stopSignalName = signal;
+      log(`${signal}: stopping; the database keeps every merged batch, workers keep working (restart serve to continue)`);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const jobId = recordJob(
+        db,
+        { name: spec.name, sha256: expanded.sha256, source: resolve(args.job), specJson: JSON.stringify({ ...spec, db: undefined }) },
+        expanded.runs,
+        TOOL_VERSION,
+      );
+      log(`job ${jobId} (${spec.name}): ${expanded.runs.length} runs; results in ${dbPath}, segments through ${resolve(args.segments)}`);
+      const outcome = await coordinate(db, jobId, expanded, {
+        address,
+        queueName: args.queueName ?? DEFAULT_QUEUE_NAME,
+        segments: args.segments,
+        batchCost: args.batchCost ?? DEFAULT_BATCH_COST,
+        pollMs: args.pollMs ?? 1000,
+        maxRounds: args.maxRounds ?? 3,
+        stopSignal: controller.signal,
+        log,
+      });
+      if (outcome.kind === 'done') {
+        log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} runs in ${dbPath}`);
+        return 0;
+      }
+      if (outcome.kind === 'stopped') return SIGNAL_EXIT[stopSignalName ?? ''] ?? 1;
+      log(
+        `sparsetrace: job ${jobId}: ${outcome.missing} runs still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
+          `last failures: ${outcome.reasons.length > 0 ? outcome.reasons.join('; ') : 'none recorded'} (see the workers' output)`,
+      );
+      return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      release();
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** The yargs registration of `serve`; `run` turns a handler's outcome into the exit code. */
+export function serveCli(run: (handler: () => Promise<number>) => Promise<void>) {
+  return {
+    command: 'serve <job>',
+    describe: 'coordinate a job over a Redis queue: enqueue its runs in batches, merge what workers finish',
+    builder: (args: Argv) =>
+      args
+        .positional('job', { describe: 'job file (jobs/*.json)', type: 'string', demandOption: true })
+        .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
+        .option('segments', { describe: 'folder the workers write finished batches to (shared with them)', type: 'string', demandOption: true })
+        .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME}); one coordinator per queue`, type: 'string' })
+        .option('db', { describe: `SQLite database (default: the job file's "db", else ${DEFAULT_DB})`, type: 'string' })
+        .option('batch-cost', { describe: `work per batch in position-steps, positions × (Dmax + 1) (default ${DEFAULT_BATCH_COST}: about 20–40 s of a 2-core machine)`, type: 'number' })
+        .option('poll-ms', { describe: 'how often to look at the queue and the segments folder', type: 'number', default: 1000 })
+        .option('max-rounds', { describe: 're-enqueues of missing runs when the queue runs dry, before giving up', type: 'number', default: 3 })
+        .check((argv) => {
+          for (const [flag, value, min] of [["batch-cost", argv.batchCost as unknown, 1], ["poll-ms", argv.pollMs as unknown, 10], ["max-rounds", argv.maxRounds as unknown, 0]] as const) {
+            if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
+          }
+          return true;
+        })
+        .epilogue(
+          [
+            'Exits 0 when the database holds every run of the job. Its state is the database:',
+            'stop it (Ctrl-C) and start it again to resume. See README, "Several machines".',
+          ].join('\n'),
+        ),
+    handler: (argv: ArgumentsCamelCase<ServeArgs>) => run(() => serveCommand(argv)),
+  };
+}

@@ -1,0 +1,156 @@
+import { Worker, WaitingError, UnrecoverableError, type Job } from 'bullmq';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { runIdentity, type PlannedRun } from '../job/index.js';
+import { loadModel, type LoadedModel } from '../model/index.js';
+import { executeRuns, type RunEvents } from '../runner/execute.js';
+import { acquireWriterLock, openDatabase, recordJob, type RunRecord } from '../store/index.js';
+import { TOOL_VERSION } from '../version.js';
+import type { BatchData } from './batches.js';
+import { connectionOptions, type QueueAddress } from './connection.js';
+import type { QueueTiming } from './protocol.js';
+import { writeSegment } from './segments.js';
+
+export interface WorkerOptions {
+  readonly address: QueueAddress;
+  readonly queueName: string;
+  readonly segments: string;
+  /** Local folder for the batches' databases (WAL needs a local disk). */
+  readonly workDir: string;
+  readonly threads: number;
+  readonly shardSize?: number;
+  readonly timing: QueueTiming;
+  readonly log: (line: string) => void;
+  /** For the fault tests: stop dead (until killed) at this point of the first batch. */
+  readonly holdAt?: 'mid-batch' | 'after-segment';
+}
+
+export interface RunningWorker {
+  /** Stops taking batches; a batch in progress is abandoned (back to the queue) at its next shard boundary. */
+  stop(): Promise<void>;
+  /** Resolves when the worker has stopped. */
+  readonly closed: Promise<void>;
+}
+
+/** Blocks this thread (timers, lock renewals and all) for up to a minute: how the fault tests freeze a worker to kill it. */
+function hold(log: (line: string) => void, where: string): void {
+  log(`holding ${where} (test hook)`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+}
+
+/**
+ * A queue worker: takes one batch at a time, computes it with `executeRuns` into
+ * a local database (resuming it if this worker computed part of it before),
+ * writes the finished database as a segment into the shared folder, deletes the
+ * local file and completes the job. The segment is written before the job is
+ * acknowledged: a worker dying between the two leaves a segment and a job that
+ * runs again; the coordinator's merge ignores the second copy.
+ */
+export function startWorker(options: WorkerOptions): RunningWorker {
+  const { log, timing } = options;
+  mkdirSync(options.workDir, { recursive: true });
+  const models = new Map<string, LoadedModel>();
+  const stopController = new AbortController();
+  let held = false;
+
+  const modelFor = (run: RunRecord): LoadedModel => {
+    let loaded = models.get(run.model.path);
+    if (loaded === undefined) {
+      loaded = loadModel(run.model.path);
+      models.set(run.model.path, loaded);
+    }
+    if (loaded.sha256 !== run.model.sha256) {
+      throw new UnrecoverableError(`model ${run.model.path} on this machine has sha256 ${loaded.sha256}, the coordinator's has ${run.model.sha256}`);
+    }
+    return loaded;
+  };
+
+  const processBatch = async (job: Job<BatchData>, token?: string): Promise<{ segment: string; runs: number }> => {
+    const batch = job.data;
+    if (batch.format !== 'sparsetrace-batch/1') throw new UnrecoverableError(`batch ${job.id}: unknown format ${String(batch.format)} (another sparsetrace version?)`);
+    const started = performance.now();
+    const loaded: LoadedModel[] = [];
+    const runs: PlannedRun[] = batch.runs.map((run) => {
+      const model = modelFor(run);
+      let modelIndex = loaded.indexOf(model);
+      if (modelIndex < 0) modelIndex = loaded.push(model) - 1;
+      const identity = runIdentity({ modelSha256: model.sha256, dataSha256: run.data.sha256, dmax: run.dmax, taus: run.taus, gate: run.gate });
+      if (identity !== run.runId) throw new UnrecoverableError(`batch ${job.id}: run ${run.runId} has identity ${identity} here (another sparsetrace version?)`);
+      return { ...run, modelIndex };
+    });
+    const dbPath = join(options.workDir, `${job.id}.sqlite`);
+    const db = openDatabase(dbPath);
+    let segment: string;
+    try {
+      const release = acquireWriterLock(db, dbPath, `sparsetrace worker (batch ${job.id})`, log);
+      try {
+        recordJob(db, { name: `batch-${job.id}`, sha256: String(job.id), source: null, specJson: JSON.stringify(batch) }, runs, TOOL_VERSION);
+        let shards = 0;
+        const events: RunEvents = {
+          jobPlanned: () => undefined,
+          runStarted: () => undefined,
+          shardCommitted: () => {
+            shards++;
+            if (options.holdAt === 'mid-batch' && !held && shards === 2) {
+              held = true;
+              hold(log, `in batch ${job.id}`);
+            }
+          },
+          runFinished: () => undefined,
+        };
+        const result = await executeRuns(
+          db,
+          loaded.map((model) => model.model),
+          runs,
+          { threads: options.threads, shardSize: options.shardSize, stopSignal: stopController.signal, events },
+        );
+        if (result.stopped) {
+          // Stopping: the batch goes back to the queue now, not after its lock expires.
+          log(`batch ${job.id}: abandoned at ${result.runsDone} of ${result.runsTotal} runs; back in the queue`);
+          if (token !== undefined) await job.moveToWait(token);
+          throw new WaitingError();
+        }
+        segment = writeSegment(db, options.segments, String(job.id));
+      } finally {
+        release();
+      }
+    } finally {
+      db.close();
+    }
+    for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+    const positions = runs.reduce((sum, run) => sum + run.positions, 0);
+    const seconds = (performance.now() - started) / 1000;
+    log(`batch ${job.id}: ${runs.length} runs, ${positions} positions in ${seconds.toFixed(1)} s; segment ${segment}`);
+    if (options.holdAt === 'after-segment' && !held) {
+      held = true;
+      hold(log, `after writing the segment of batch ${job.id}`);
+    }
+    return { segment, runs: runs.length };
+  };
+
+  const worker = new Worker<BatchData>(options.queueName, processBatch, {
+    connection: connectionOptions(options.address, true),
+    concurrency: 1,
+    lockDuration: timing.lockMs,
+    stalledInterval: timing.stalledIntervalMs,
+    maxStalledCount: timing.maxStalledCount,
+    autorun: true,
+  });
+  let lastError = '';
+  worker.on('error', (error) => {
+    // Connection trouble repeats while Redis is down; say it once per message.
+    if (error.message !== lastError) log(`queue: ${error.message}`);
+    lastError = error.message;
+  });
+  worker.on('failed', (job, error) => {
+    if (!(error instanceof WaitingError)) log(`batch ${job?.id}: failed: ${error.message}`);
+  });
+  const closed = new Promise<void>((resolve) => worker.once('closed', () => resolve()));
+  return {
+    async stop() {
+      stopController.abort();
+      await worker.close();
+    },
+    closed,
+  };
+}

@@ -1,0 +1,19 @@
+import type { Db } from './open.js';
+
+/** A job's run as the queue coordinator sees it. */
+export interface JobRunState {
+  readonly run_id: string;
+  readonly status: 'pending' | 'running' | 'done';
+  readonly positions: number;
+  readonly depth_curves: number;
+}
+
+/** Every run of a job, in the job's order, with its status: what is still missing. */
+export function jobRunStates(db: Db, jobId: number): JobRunState[] {
+  return db
+    .prepare(
+      `SELECT r.run_id, r.status, r.positions, r.depth_curves FROM job_runs j JOIN runs r USING (run_key)
+       WHERE j.job_id = ? ORDER BY j.run_order`,
+    )
+    .all(jobId) as JobRunState[];
+}

@@ -1,0 +1,155 @@
+import type { Db } from './open.js';
+import { SCHEMA_VERSION } from './schema.js';
+
+/** What one merge did, run by run. */
+export interface MergeResult {
+  /** Runs copied into the database (finished in the segment, not finished in the database). */
+  readonly merged: readonly string[];
+  /** Runs finished in both: the database's rows are kept, the segment's ignored. */
+  readonly alreadyDone: readonly string[];
+  /** Runs the segment holds but has not finished: ignored. */
+  readonly unfinished: readonly string[];
+  /** Positions copied. */
+  readonly positions: number;
+}
+
+/** A segment that cannot be merged (another schema, or a run whose recorded shape differs). */
+export class SegmentError extends Error {
+  override readonly name = 'SegmentError';
+}
+
+/** The per-run tables whose rows are copied, with their columns after `run_key`. */
+const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
+  ['shards', 'start, count, seconds, committed_at, surprisal_sum, surprisal_err'],
+  ['shard_depth', 'start, d, positions, mass_sum, mass_err'],
+  ['position_rows', 't, y, surprisal_bits, mass_total, peak_d'],
+  ['count_rows', 'tau_index, t, n_x, n_h, n_y'],
+  ['depth_rows', 'd, t, mass'],
+  ['pattern_peak_rows', 'class, row, peaks'],
+  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, max_n, sorted_n'],
+];
+
+/** Tables whose rows for a run are deleted before a finished copy replaces them (children first). */
+const PARTIAL_TABLES = ['shard_depth', 'shards', 'position_rows', 'count_rows', 'depth_rows', 'pattern_peak_rows', 'run_tau_stats'];
+
+const SEGMENT = 'segment';
+
+/**
+ * Merges a segment (a sparsetrace database written elsewhere, e.g. by a queue
+ * worker) into `db`, in one IMMEDIATE transaction: every run that is `done` in
+ * the segment and not `done` in `db` is copied with its rows, under `db`'s own
+ * integer keys (model_key found by model_sha256, run_key by run_id or new). A run
+ * already done in `db` is left as it is, so merging a segment twice is merging it
+ * once; a run the segment has not finished is skipped.
+ *
+ * A run that `db` holds unfinished (recorded by a job, perhaps with some shards
+ * committed by an interrupted `run`) keeps its run row and job membership, and
+ * its partial rows are replaced by the segment's complete ones: results are a
+ * function of the run's identity, so the segment's rows are those rows and the
+ * rest. The caller must hold `db`'s writer lock, so no process is adding shards
+ * to that run meanwhile. A run whose recorded shape differs (positions, τ list,
+ * depth curves) is refused with a SegmentError, and nothing is merged.
+ *
+ * `job_runs` is not copied: the segment's job is the worker's, not `db`'s.
+ */
+export function mergeSegment(db: Db, segmentPath: string): MergeResult {
+  db.prepare(`ATTACH DATABASE ? AS ${SEGMENT}`).run(segmentPath);
+  try {
+    const version = db.pragma(`${SEGMENT}.user_version`, { simple: true }) as number;
+    if (version !== SCHEMA_VERSION) {
+      throw new SegmentError(`segment ${segmentPath}: schema version ${version}, expected ${SCHEMA_VERSION} (written by another sparsetrace version?)`);
+    }
+    const s = {
+      segmentRuns: db.prepare(
+        `SELECT r.run_key, r.run_id, r.status, r.positions, r.depth_curves, m.model_sha256,
+                (SELECT count(*) FROM ${SEGMENT}.run_taus t WHERE t.run_key = r.run_key) AS taus
+         FROM ${SEGMENT}.runs r JOIN ${SEGMENT}.models m USING (model_key) ORDER BY r.run_key`,
+      ),
+      localRun: db.prepare(
+        `SELECT r.run_key, r.status, r.positions, r.depth_curves, (SELECT count(*) FROM main.run_taus t WHERE t.run_key = r.run_key) AS taus
+         FROM main.runs r WHERE r.run_id = ?`,
+      ),
+      sameTaus: db
+        .prepare(
+          `SELECT count(*) FROM ${SEGMENT}.run_taus s JOIN main.run_taus m ON m.tau_index = s.tau_index AND m.tau_f32 = s.tau_f32
+           WHERE s.run_key = ? AND m.run_key = ?`,
+        )
+        .pluck(),
+      insertModel: db.prepare(
+        `INSERT INTO main.models (model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total)
+         SELECT model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total
+         FROM ${SEGMENT}.models WHERE model_sha256 = ? ON CONFLICT (model_sha256) DO NOTHING`,
+      ),
+      modelKey: db.prepare(`SELECT model_key FROM main.models WHERE model_sha256 = ?`).pluck(),
+      insertRun: db
+        .prepare(
+          `INSERT INTO main.runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
+             depth_curves, status, tool_version, created_at, started_at, finished_at, compute_seconds)
+           SELECT run_id, ?, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
+             depth_curves, status, tool_version, created_at, started_at, finished_at, compute_seconds
+           FROM ${SEGMENT}.runs WHERE run_key = ? RETURNING run_key`,
+        )
+        .pluck(),
+      insertTaus: db.prepare(
+        `INSERT INTO main.run_taus (run_key, tau_index, tau, tau_f32) SELECT ?, tau_index, tau, tau_f32 FROM ${SEGMENT}.run_taus WHERE run_key = ?`,
+      ),
+      completeRun: db.prepare(
+        `UPDATE main.runs SET status = 'done', legacy_peak_factors = NULL,
+           started_at = coalesce(main.runs.started_at, s.started_at), finished_at = s.finished_at, compute_seconds = s.compute_seconds
+         FROM (SELECT started_at, finished_at, compute_seconds FROM ${SEGMENT}.runs WHERE run_key = ?) AS s
+         WHERE main.runs.run_key = ?`,
+      ),
+      deletePartial: PARTIAL_TABLES.map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
+      copy: PER_RUN_TABLES.map(([table, columns]) =>
+        db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
+      ),
+    };
+    return db
+      .transaction((): MergeResult => {
+        const merged: string[] = [];
+        const alreadyDone: string[] = [];
+        const unfinished: string[] = [];
+        let positions = 0;
+        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; depth_curves: number; model_sha256: string; taus: number };
+        type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; taus: number };
+        for (const run of s.segmentRuns.all() as SegmentRun[]) {
+          if (run.status !== 'done') {
+            unfinished.push(run.run_id);
+            continue;
+          }
+          const local = s.localRun.get(run.run_id) as LocalRun | undefined;
+          if (local?.status === 'done') {
+            alreadyDone.push(run.run_id);
+            continue;
+          }
+          let runKey: number;
+          if (local === undefined) {
+            s.insertModel.run(run.model_sha256);
+            const modelKey = s.modelKey.get(run.model_sha256) as number;
+            runKey = s.insertRun.get(modelKey, run.run_key) as number;
+            s.insertTaus.run(runKey, run.run_key);
+          } else {
+            const differs =
+              local.positions !== run.positions
+                ? `positions ${run.positions} here, ${local.positions} in the database`
+                : local.depth_curves !== run.depth_curves
+                  ? `depth curves ${run.depth_curves === 1 ? 'kept' : 'not kept'} here, ${local.depth_curves === 1 ? 'kept' : 'not kept'} in the database`
+                  : local.taus !== run.taus || s.sameTaus.get(run.run_key, local.run_key) !== run.taus
+                    ? 'its thresholds differ from the database\'s'
+                    : undefined;
+            if (differs !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id}: ${differs}; not merged`);
+            runKey = local.run_key;
+            for (const statement of s.deletePartial) statement.run(runKey);
+            s.completeRun.run(run.run_key, runKey);
+          }
+          for (const statement of s.copy) statement.run(runKey, run.run_key);
+          merged.push(run.run_id);
+          positions += run.positions;
+        }
+        return { merged, alreadyDone, unfinished, positions };
+      })
+      .immediate();
+  } finally {
+    db.prepare(`DETACH DATABASE ${SEGMENT}`).run();
+  }
+}

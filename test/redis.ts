@@ -1,0 +1,77 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Whether redis-server is installed (`.ci/run` installs it; SPARSETRACE_REQUIRE_REDIS=1 makes its absence a failure). */
+export function redisAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * A private redis-server on 127.0.0.1, AOF on (fsync always, so a SIGKILL loses
+ * nothing acknowledged), in a temporary folder; stopped by pid.
+ */
+export class TestRedis {
+  readonly dir = mkdtempSync(join(tmpdir(), 'sparsetrace-redis-'));
+  private process: ChildProcess | undefined;
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server (again), from whatever its folder holds, and waits until it answers. */
+  async restart(): Promise<void> {
+    this.process = spawn(
+      'redis-server',
+      ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always',
+        '--save', '', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    );
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (this.cli('PING').trim() === 'PONG') return;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
+  }
+
+  /** One redis-cli command against this server. */
+  cli(...args: string[]): string {
+    return spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  }
+
+  /** Kills the server by pid with `signal` and waits for it to be gone. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.process;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    child.kill(signal);
+    await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
+    this.process = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
