@@ -23,8 +23,8 @@ export function cli(args: readonly string[], options: { cwd?: string } = {}): Cl
 }
 
 /** Starts the CLI without waiting, for tests that interrupt it. */
-export function cliProcess(args: readonly string[], options: { cwd?: string } = {}) {
-  return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function cliProcess(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
 }
 
 /** A fresh temporary folder, removed by the returned function. */

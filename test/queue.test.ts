@@ -1,0 +1,221 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, cliProcess, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { redisAvailable, TestRedis } from './redis.js';
+
+/**
+ * serve + workers over a private redis-server on 127.0.0.1 (AOF on), against a
+ * single-process `run` of the same job, with faults. Every wait is bounded.
+ */
+const available = redisAvailable();
+if (!available && process.env.SPARSETRACE_REQUIRE_REDIS === '1') throw new Error('redis-server is not installed (apt-get install -y redis-server)');
+const skip = available ? false : 'redis-server is not installed (.ci/run installs it)';
+
+const folder = temporaryFolder('queue');
+after(() => folder.remove());
+
+/** 10 windows × 2 depths = 20 runs of 59 positions; batches of 2 runs (10 batches). */
+const jobPath = join(folder.path, 'queue-job.json');
+const BATCH_COST = 700;
+const RUNS = 20;
+writeFileSync(
+  jobPath,
+  JSON.stringify({ name: 'queue-test', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 10 }], dmax: [4, 9], tau: [0.001, 0.01, 0.1] }),
+);
+const reference = join(folder.path, 'reference.sqlite');
+
+/** A child process of the CLI whose stderr is collected, with bounded waits for a line and for its exit. */
+class Cli {
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = cliProcess(args, { env: { ...process.env, ...env } });
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  async waitFor(pattern: RegExp, seconds: number): Promise<void> {
+    for (let waited = 0; !pattern.test(this.stderr); waited += 100) {
+      if (waited > seconds * 1000) throw new Error(`no ${pattern} within ${seconds} s; stderr:\n${this.stderr}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`exited before ${pattern}; stderr:\n${this.stderr}`);
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+
+  async exit(seconds: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        reject(new Error(`did not exit within ${seconds} s; stderr:\n${this.stderr}`));
+      }, seconds * 1000);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Stops it by SIGTERM (SIGKILL if it takes more than 30 s). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.kill('SIGTERM');
+    await this.exit(30).catch(() => undefined);
+  }
+}
+
+/** One distributed setting: a Redis, a segments folder, a coordinator database. */
+class Cluster {
+  readonly segments: string;
+  readonly db: string;
+  readonly processes: Cli[] = [];
+  private constructor(readonly redis: TestRedis, name: string) {
+    this.segments = join(folder.path, `${name}-segments`);
+    mkdirSync(this.segments);
+    this.db = join(folder.path, `${name}.sqlite`);
+  }
+
+  static async start(name: string): Promise<Cluster> {
+    return new Cluster(await TestRedis.start(), name);
+  }
+
+  serve(): Cli {
+    const serve = new Cli(['serve', jobPath, '--queue', this.redis.url, '--segments', this.segments, '--db', this.db, '--batch-cost', String(BATCH_COST), '--poll-ms', '200']);
+    this.processes.push(serve);
+    return serve;
+  }
+
+  worker(hold?: 'mid-batch' | 'after-segment'): Cli {
+    const worker = new Cli(
+      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', join(this.segments, '..', `work-${this.processes.length}-${Date.now()}`),
+        '--threads', '1', '--shard-size', '20', '--lock-seconds', '2'],
+      hold === undefined ? {} : { SPARSETRACE_TEST_HOLD: hold },
+    );
+    this.processes.push(worker);
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((process) => process.stop()));
+    await this.redis.stop();
+  }
+}
+
+async function expectDone(serve: Cli): Promise<void> {
+  const { code } = await serve.exit(240);
+  assert.equal(code, 0, serve.stderr);
+  assert.match(serve.stderr, new RegExp(`all ${RUNS} runs done`));
+}
+
+describe('serve and workers over Redis: every result exactly once', { skip }, () => {
+  before(() => {
+    const run = cli(['run', jobPath, '--db', reference, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  test('serve + three workers equal a single-process run, row for row', async () => {
+    const cluster = await Cluster.start('plain');
+    try {
+      const serve = cluster.serve();
+      for (let k = 0; k < 3; k++) cluster.worker();
+      await expectDone(serve);
+      assert.equal(resultRows(cluster.db), resultRows(reference));
+      assert.deepEqual(readdirSync(cluster.segments), [], 'every segment merged and removed');
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('a worker kill -9ed mid-batch: its batch runs again elsewhere', async () => {
+    const cluster = await Cluster.start('killed');
+    try {
+      const serve = cluster.serve();
+      const doomed = cluster.worker('mid-batch');
+      await doomed.waitFor(/holding in batch/, 120);
+      doomed.kill('SIGKILL');
+      assert.equal((await doomed.exit(30)).signal, 'SIGKILL');
+      cluster.worker();
+      cluster.worker();
+      await expectDone(serve);
+      assert.equal(resultRows(cluster.db), resultRows(reference));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('a worker killed after writing its segment, before acknowledging: the batch is computed twice, merged once', async () => {
+    const cluster = await Cluster.start('unacked');
+    try {
+      const serve = cluster.serve();
+      const doomed = cluster.worker('after-segment');
+      await doomed.waitFor(/holding after writing the segment of batch (b[0-9a-f]+)/, 120);
+      const batch = /holding after writing the segment of batch (b[0-9a-f]+)/.exec(doomed.stderr)?.[1];
+      doomed.kill('SIGKILL');
+      await doomed.exit(30);
+      const rescuers = [cluster.worker(), cluster.worker()];
+      await expectDone(serve);
+      assert.equal(resultRows(cluster.db), resultRows(reference));
+      // The unacknowledged batch stalls and runs again; wait for its second segment,
+      // then a restarted serve merges it: already done, nothing added.
+      for (let waited = 0; !rescuers.some((worker) => worker.stderr.includes(`batch ${batch}: `)); waited += 200) {
+        assert.ok(waited < 60_000, `batch ${batch} was not run again:\n${rescuers.map((worker) => worker.stderr).join('\n')}`);
+        await new Promise((done) => setTimeout(done, 200));
+      }
+      const again = cluster.serve();
+      assert.equal((await again.exit(120)).code, 0, again.stderr);
+      assert.match(serve.stderr + again.stderr, /runs already done \(a batch computed twice\), ignored/);
+      assert.equal(resultRows(cluster.db), resultRows(reference));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('Redis SIGKILLed mid-sweep and restarted from its AOF', async () => {
+    const cluster = await Cluster.start('redis-killed');
+    try {
+      const serve = cluster.serve();
+      for (let k = 0; k < 3; k++) cluster.worker();
+      await serve.waitFor(/^merged /m, 120);
+      await cluster.redis.kill('SIGKILL');
+      await new Promise((done) => setTimeout(done, 1000));
+      await cluster.redis.restart();
+      await expectDone(serve);
+      assert.equal(resultRows(cluster.db), resultRows(reference));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('Redis flushed mid-sweep: serve re-enqueues what its database lacks', async () => {
+    const cluster = await Cluster.start('flushed');
+    try {
+      const serve = cluster.serve();
+      for (let k = 0; k < 3; k++) cluster.worker();
+      await serve.waitFor(/^merged /m, 120);
+      assert.equal(cluster.redis.cli('FLUSHALL').trim(), 'OK');
+      await expectDone(serve);
+      assert.match(serve.stderr, /queue ran dry with \d+ runs missing: re-enqueued them/);
+      assert.equal(resultRows(cluster.db), resultRows(reference));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('a bad --queue URL exits 2, an unreachable Redis exits 1, both in one line', () => {
+    const bad = cli(['worker', '--queue', 'http://127.0.0.1:1', '--segments', folder.path]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--queue http:\/\/127\.0\.0\.1:1: scheme http is not redis/);
+    const unreachable = cli(['serve', jobPath, '--queue', 'redis://127.0.0.1:1', '--segments', folder.path, '--db', join(folder.path, 'never.sqlite')]);
+    assert.equal(unreachable.code, 1, unreachable.stderr);
+    assert.match(unreachable.stderr, /--queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis: .*; start redis-server/);
+  });
+});
