@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expandJob, type ExpandedJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
 import { mergeSegment, openDatabase, recordJob, SegmentError, type Db } from '../src/store/index.js';
+import { NOT_COPIED, PER_RUN_TABLES } from '../src/store/merge.js';
 import { TOOL_VERSION } from '../src/version.js';
 import { resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
@@ -60,6 +61,13 @@ const statuses = (path: string): Record<string, string> =>
   withDb(path, (db) => Object.fromEntries((db.prepare('SELECT run_id, status FROM runs').raw().all() as [string, string][]).map(([id, status]) => [id, status])));
 
 describe('merging a segment into a database', () => {
+  test('every table keyed by run_key is copied or deliberately not (a new per-run table must be added to the merge)', () => {
+    const tables = withDb(fresh('schema'), (db) =>
+      (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN (SELECT m.name FROM sqlite_schema m, pragma_table_info(m.name) c WHERE c.name = 'run_key')`).pluck().all() as string[]).sort(),
+    );
+    assert.deepEqual(tables, [...PER_RUN_TABLES.map(([table]) => table), ...NOT_COPIED].sort());
+  });
+
   const reference = fresh('reference');
   test('reference: the whole job in one database', async () => {
     await computed(reference, job.runs);

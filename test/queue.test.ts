@@ -185,6 +185,7 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
       const serve = cluster.serve();
       for (let k = 0; k < 3; k++) cluster.worker();
       await serve.waitFor(/^merged /m, 120);
+      assert.doesNotMatch(serve.stderr, /runs done;/, 'Redis is killed mid-sweep');
       await cluster.redis.kill('SIGKILL');
       await new Promise((done) => setTimeout(done, 1000));
       await cluster.redis.restart();
@@ -201,6 +202,7 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
       const serve = cluster.serve();
       for (let k = 0; k < 3; k++) cluster.worker();
       await serve.waitFor(/^merged /m, 120);
+      assert.doesNotMatch(serve.stderr, /runs done;/, 'Redis is flushed mid-sweep');
       assert.equal(cluster.redis.cli('FLUSHALL').trim(), 'OK');
       await expectDone(serve);
       assert.match(serve.stderr, /queue ran dry with \d+ runs missing: re-enqueued them/);

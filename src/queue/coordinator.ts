@@ -28,6 +28,9 @@ export type CoordinatorOutcome = { readonly kind: 'done' } | { readonly kind: 's
 /** The states in which a batch is still going to be computed. */
 const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
 
+/** Batches added per addBulk call. */
+const ADD_CHUNK = 200;
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -72,13 +75,16 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
 
   const enqueue = async (runs: RunRecord[], salt: string): Promise<number> => {
     const batches = planBatches(runs, options.batchCost);
-    await queue.addBulk(
-      batches.map((batch) => ({
-        name: 'batch',
-        data: { format: 'sparsetrace-batch/1', runs: batch },
-        opts: { ...BATCH_JOB_OPTIONS, jobId: batchId(batch.map((run) => run.runId), salt) },
-      })),
-    );
+    // A few hundred batches per round trip: one huge MULTI would stall Redis.
+    for (let first = 0; first < batches.length; first += ADD_CHUNK) {
+      await queue.addBulk(
+        batches.slice(first, first + ADD_CHUNK).map((batch) => ({
+          name: 'batch',
+          data: { format: 'sparsetrace-batch/1', runs: batch },
+          opts: { ...BATCH_JOB_OPTIONS, jobId: batchId(batch.map((run) => run.runId), salt) },
+        })),
+      );
+    }
     return batches.length;
   };
 
@@ -114,11 +120,11 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
     return segments.length;
   };
 
-  const progress = (missing: number, counts: Record<string, number> | undefined): void => {
-    const done = totalRuns - missing;
+  const progress = (missing: readonly RunRecord[], counts: Record<string, number> | undefined): void => {
+    const done = totalRuns - missing.length;
     const elapsed = (performance.now() - started) / 1000;
     const rate = mergedPositions / Math.max(elapsed, 1e-3);
-    const left = missing === 0 ? 0 : jobRunStates(db, jobId).filter((s) => s.status !== 'done').reduce((sum, s) => sum + s.positions, 0);
+    const left = missing.reduce((sum, run) => sum + run.positions, 0);
     const queueText = counts === undefined ? 'queue unreachable' : `queue: ${counts.waiting + counts.prioritized + counts.delayed} waiting, ${counts.active} active`;
     log(
       `${done}/${totalRuns} runs done, ${totalPositions - left}/${totalPositions} positions; ` +
@@ -148,17 +154,18 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
         counts = undefined;
       }
       const merged = mergeWaiting();
-      missing = missingRuns();
+      const live = counts === undefined ? undefined : LIVE_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+      // Reading every run's status costs a query over the job: only after a merge, or when the queue looks idle.
+      if (merged > 0 || live === 0) missing = missingRuns();
       const now = performance.now();
       if (merged > 0 || now - lastProgress > 10_000) {
-        progress(missing.length, counts);
+        progress(missing, counts);
         lastProgress = now;
       }
       if (missing.length === 0) {
         log(`all ${totalRuns} runs done; merged ${mergedPositions} positions in ${mergeSeconds.toFixed(2)} s of merging (${Math.round(mergedPositions / Math.max(mergeSeconds, 1e-6))} positions/s)`);
         return { kind: 'done' };
       }
-      const live = counts === undefined ? undefined : LIVE_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
       idlePolls = live === 0 && merged === 0 ? idlePolls + 1 : 0;
       if (idlePolls < 2) continue;
       idlePolls = 0;

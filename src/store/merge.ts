@@ -18,8 +18,8 @@ export class SegmentError extends Error {
   override readonly name = 'SegmentError';
 }
 
-/** The per-run tables whose rows are copied, with their columns after `run_key`. */
-const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
+/** The per-run tables whose rows are copied, with their columns after `run_key` (parents before children). */
+export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['shards', 'start, count, seconds, committed_at, surprisal_sum, surprisal_err'],
   ['shard_depth', 'start, d, positions, mass_sum, mass_err'],
   ['position_rows', 't, y, surprisal_bits, mass_total, peak_d'],
@@ -30,7 +30,10 @@ const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
 ];
 
 /** Tables whose rows for a run are deleted before a finished copy replaces them (children first). */
-const PARTIAL_TABLES = ['shard_depth', 'shards', 'position_rows', 'count_rows', 'depth_rows', 'pattern_peak_rows', 'run_tau_stats'];
+/** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
+export const NOT_COPIED = ['runs', 'run_taus', 'job_runs'];
+
+const PARTIAL_TABLES = PER_RUN_TABLES.map(([table]) => table).reverse();
 
 const SEGMENT = 'segment';
 
