@@ -29,10 +29,10 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, max_n, sorted_n'],
 ];
 
-/** Tables whose rows for a run are deleted before a finished copy replaces them (children first). */
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
 export const NOT_COPIED = ['runs', 'run_taus', 'job_runs'];
 
+/** Tables whose rows for a run are deleted before a finished copy replaces them (children first). */
 const PARTIAL_TABLES = PER_RUN_TABLES.map(([table]) => table).reverse();
 
 const SEGMENT = 'segment';
