@@ -1,4 +1,4 @@
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 
 /** A job's run as the queue coordinator sees it. */
 export interface JobRunState {

@@ -1,4 +1,4 @@
-import type { Db } from './open.js';
+import type { Db } from './db.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 /** What one merge did, run by run. */
@@ -27,6 +27,7 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['depth_rows', 'd, t, mass'],
   ['pattern_peak_rows', 'class, row, peaks'],
   ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, max_n, sorted_n'],
+  ['run_depth', 'd, positions, mass_sum, mass_err'],
 ];
 
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
@@ -62,6 +63,9 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
     if (version !== SCHEMA_VERSION) {
       throw new SegmentError(`segment ${segmentPath}: schema version ${version}, expected ${SCHEMA_VERSION} (written by another sparsetrace version?)`);
     }
+    const present = new Set(db.prepare(`SELECT name FROM ${SEGMENT}.sqlite_schema WHERE type = 'table'`).pluck().all() as string[]);
+    const absent = [...PER_RUN_TABLES.map(([table]) => table), ...NOT_COPIED, 'models'].filter((table) => !present.has(table));
+    if (absent.length > 0) throw new SegmentError(`segment ${segmentPath}: no table ${absent.join(', ')} (written by another sparsetrace version?)`);
     const s = {
       segmentRuns: db.prepare(
         `SELECT r.run_key, r.run_id, r.status, r.positions, r.depth_curves, m.model_sha256,
