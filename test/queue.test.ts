@@ -94,11 +94,11 @@ class Cluster {
     return serve;
   }
 
-  worker(hold?: 'mid-batch' | 'after-segment'): Cli {
+  worker(hold?: 'mid-batch' | 'after-segment', options: { holdMs?: number; lockSeconds?: number } = {}): Cli {
     const worker = new Cli(
       ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', join(this.segments, '..', `work-${this.processes.length}-${Date.now()}`),
-        '--threads', '1', '--shard-size', '20', '--lock-seconds', '2'],
-      hold === undefined ? {} : { SPARSETRACE_TEST_HOLD: hold },
+        '--threads', '1', '--shard-size', '20', '--lock-seconds', String(options.lockSeconds ?? 2)],
+      hold === undefined ? {} : { SPARSETRACE_TEST_HOLD: hold, SPARSETRACE_TEST_HOLD_MS: String(options.holdMs ?? 60_000) },
     );
     this.processes.push(worker);
     return worker;
@@ -135,7 +135,7 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
     }
   });
 
-  test('a worker kill -9ed mid-batch: its batch runs again elsewhere', async () => {
+  test('a worker kill -9ed mid-batch: its batch runs again elsewhere; a worker SIGTERMed mid-batch puts its batch back', async () => {
     const cluster = await Cluster.start('killed');
     try {
       const serve = cluster.serve();
@@ -143,6 +143,13 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
       await doomed.waitFor(/holding in batch/, 120);
       doomed.kill('SIGKILL');
       assert.equal((await doomed.exit(30)).signal, 'SIGKILL');
+      // Frozen for 3 s mid-batch, SIGTERMed meanwhile: it stops after the shards in
+      // flight and hands the batch back (its lock, 60 s, has not expired).
+      const stopped = cluster.worker('mid-batch', { holdMs: 3000, lockSeconds: 60 });
+      await stopped.waitFor(/holding in batch/, 120);
+      stopped.kill('SIGTERM');
+      assert.equal((await stopped.exit(60)).code, 143, stopped.stderr);
+      assert.match(stopped.stderr, /batch b[0-9a-f]+: abandoned at \d+ of \d+ runs; back in the queue/);
       cluster.worker();
       cluster.worker();
       await expectDone(serve);

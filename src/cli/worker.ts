@@ -41,7 +41,7 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
     shardSize: args.shardSize,
     timing: queueTiming(args.lockSeconds ?? DEFAULT_LOCK_SECONDS),
     log,
-    ...(hook === 'mid-batch' || hook === 'after-segment' ? { holdAt: hook } : {}),
+    ...(hook === 'mid-batch' || hook === 'after-segment' ? { holdAt: hook, holdMs: Number(process.env.SPARSETRACE_TEST_HOLD_MS ?? 60_000) } : {}),
   });
   log(`worker ${process.pid}: taking batches from queue ${args.queueName ?? DEFAULT_QUEUE_NAME} at ${address.url}`);
   let signalName: string | undefined;

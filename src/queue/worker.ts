@@ -21,8 +21,9 @@ export interface WorkerOptions {
   readonly shardSize?: number;
   readonly timing: QueueTiming;
   readonly log: (line: string) => void;
-  /** For the fault tests: stop dead (until killed) at this point of the first batch. */
+  /** For the fault tests: freeze (timers, signals and all) at this point of the first batch, for `holdMs` (default 60 s) or until killed. */
   readonly holdAt?: 'mid-batch' | 'after-segment';
+  readonly holdMs?: number;
 }
 
 export interface RunningWorker {
@@ -33,9 +34,9 @@ export interface RunningWorker {
 }
 
 /** Blocks this thread (timers, lock renewals and all) for up to a minute: how the fault tests freeze a worker to kill it. */
-function hold(log: (line: string) => void, where: string): void {
+function hold(log: (line: string) => void, where: string, ms = 60_000): void {
   log(`holding ${where} (test hook)`);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
@@ -93,7 +94,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
             shards++;
             if (options.holdAt === 'mid-batch' && !held && shards === 2) {
               held = true;
-              hold(log, `in batch ${job.id}`);
+              hold(log, `in batch ${job.id}`, options.holdMs);
             }
           },
           runFinished: () => undefined,
@@ -123,7 +124,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     log(`batch ${job.id}: ${runs.length} runs, ${positions} positions in ${seconds.toFixed(1)} s; segment ${segment}`);
     if (options.holdAt === 'after-segment' && !held) {
       held = true;
-      hold(log, `after writing the segment of batch ${job.id}`);
+      hold(log, `after writing the segment of batch ${job.id}`, options.holdMs);
     }
     return { segment, runs: runs.length };
   };
