@@ -1,4 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkRedis, DEFAULT_QUEUE_NAME, parseQueueUrl, QueueUnreachableError } from '../queue/connection.js';
@@ -32,11 +33,12 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
     return 1;
   }
   const hook = process.env.SPARSETRACE_TEST_HOLD;
+  const workDir = args.workDir ?? join(tmpdir(), `sparsetrace-worker-${process.pid}`);
   const worker = startWorker({
     address,
     queueName: args.queueName ?? DEFAULT_QUEUE_NAME,
     segments: args.segments,
-    workDir: args.workDir ?? join(tmpdir(), `sparsetrace-worker-${process.pid}`),
+    workDir,
     threads: args.threads ?? defaultThreads(),
     shardSize: args.shardSize,
     timing: queueTiming(args.lockSeconds ?? DEFAULT_LOCK_SECONDS),
@@ -54,6 +56,8 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   await worker.closed;
+  // A folder of our own is removed with what an abandoned batch left in it (nobody else resumes it).
+  if (args.workDir === undefined) rmSync(workDir, { recursive: true, force: true });
   log(`worker ${process.pid}: stopped`);
   return SIGNAL_EXIT[signalName ?? ''] ?? 0;
 }
