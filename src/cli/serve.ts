@@ -1,9 +1,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
-import { checkRedis, DEFAULT_QUEUE_NAME, parseQueueUrl, QueueUnreachableError } from '../queue/connection.js';
-import { coordinate } from '../queue/coordinator.js';
-import { DEFAULT_BATCH_COST } from '../queue/protocol.js';
+import { DEFAULT_BATCH_COST, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
 import { acquireWriterLock, openDatabase, recordJob } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
@@ -24,6 +22,9 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace serve JOB --queue URL --segments DIR`: coordinates a job's runs over a Redis queue until its database holds them all. */
 export async function serveCommand(args: ServeArgs): Promise<number> {
+  // BullMQ and ioredis load only here: every other command starts without them.
+  const { checkRedis, parseQueueUrl, QueueUnreachableError } = await import('../queue/connection.js');
+  const { coordinate } = await import('../queue/coordinator.js');
   const address = parseQueueUrl(args.queue);
   checkSegmentsFolder(args.segments);
   const spec = loadJobFile(args.job);

@@ -2,10 +2,8 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkRedis, DEFAULT_QUEUE_NAME, parseQueueUrl, QueueUnreachableError } from '../queue/connection.js';
-import { DEFAULT_LOCK_SECONDS, queueTiming } from '../queue/protocol.js';
+import { DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, queueTiming } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
-import { startWorker } from '../queue/worker.js';
 import { defaultThreads } from '../runner/execute.js';
 import { log } from './output.js';
 
@@ -23,6 +21,9 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace worker --queue URL --segments DIR`: computes batches from the queue until stopped. */
 export async function workerCommand(args: WorkerArgs): Promise<number> {
+  // BullMQ and ioredis load only here: every other command starts without them.
+  const { checkRedis, parseQueueUrl, QueueUnreachableError } = await import('../queue/connection.js');
+  const { startWorker } = await import('../queue/worker.js');
   const address = parseQueueUrl(args.queue);
   checkSegmentsFolder(args.segments);
   try {

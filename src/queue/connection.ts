@@ -11,9 +11,6 @@ export interface QueueAddress {
   readonly username?: string;
 }
 
-/** The queue name shared by `serve` and `worker` (one coordinator per queue). */
-export const DEFAULT_QUEUE_NAME = 'sparsetrace';
-
 /** Redis is not reachable (or refused us): the commands exit 1 with this message. */
 export class QueueUnreachableError extends Error {
   override readonly name = 'QueueUnreachableError';

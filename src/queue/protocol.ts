@@ -21,6 +21,9 @@ export function queueTiming(lockSeconds: number): QueueTiming {
   return { lockMs: lockSeconds * 1000, stalledIntervalMs: lockSeconds * 1000, maxStalledCount: 5 };
 }
 
+/** The queue name shared by `serve` and `worker` (one coordinator per queue). */
+export const DEFAULT_QUEUE_NAME = 'sparsetrace';
+
 /** Default lock: 60 s, so a main thread busy for a while (a long SQLite commit) never loses its batch. */
 export const DEFAULT_LOCK_SECONDS = 60;
 
