@@ -1,11 +1,9 @@
 import { BYTE_VALUES, type Model } from './model.js';
-import { outputDistribution, outputGradient } from './forward.js';
 import { createChainKernel, type ChainKernel } from './chain.js';
-
-const fround = Math.fround;
+import { createTraceKernel, type TraceKernel } from './trace-kernel.js';
 
 /** Wh candidates are skipped when |scaled[i]| < 1e-8, compared in float32 (spec, step 4). */
-export const SCALED_GATE = fround(1e-8);
+export const SCALED_GATE = Math.fround(1e-8);
 
 /** Pattern classes, in the order counts are laid out: n_x, n_h, n_y. */
 export const CLASS_COUNT = 3;
@@ -54,14 +52,17 @@ export interface RangeResult {
 }
 
 /**
- * Per-model tables that make counting cheap: each Wh row's |w| sorted ascending
- * (a row's active count is then one binary search), and |Wx| transposed to
- * `[c·H + j]` so a byte's column is contiguous.
+ * Per-model tables, built once per model (per worker). `kernel` is the
+ * WebAssembly trace (src/engine/trace.wat) holding its own copies of the
+ * weights; the other fields are kept for callers of earlier versions: each Wh
+ * row's |w| sorted ascending, |Wx| transposed to `[c·H + j]`, and the chain
+ * kernel on Wh.
  */
 export interface TraceTables {
   readonly whAbsSortedRows: Float32Array;
   readonly wxAbsByByte: Float32Array;
   readonly chain: ChainKernel;
+  readonly kernel: TraceKernel;
 }
 
 /** Builds the per-model tables once (per worker); reuse them for every range. */
@@ -74,60 +75,12 @@ export function traceTables(model: Model): TraceTables {
   for (let j = 0; j < H; j++) {
     for (let c = 0; c < BYTE_VALUES; c++) wxAbsByByte[c * H + j] = Math.abs(model.wx[j * BYTE_VALUES + c]);
   }
-  return { whAbsSortedRows, wxAbsByByte, chain: createChainKernel(model.wh, H) };
-}
-
-/** Number of entries of the ascending `sortedAbs` with float32(factor · |w|) > τ. */
-function countAboveInSortedRow(sortedAbs: Float32Array, from: number, length: number, factor: number, tau: number): number {
-  let lo = 0;
-  let hi = length; // first index whose product exceeds τ lies in [lo, hi]
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (fround(factor * sortedAbs[from + mid]) > tau) hi = mid;
-    else lo = mid + 1;
-  }
-  return length - lo;
-}
-
-/**
- * Thresholds sorted ascending with their original positions, so one value can be
- * placed among all τ with a short search and counted for every τ at once.
- */
-class ThresholdLadder {
-  readonly ascending: Float32Array;
-  readonly originalIndex: Int32Array;
-  /** histogram[k] = values above exactly k of the ascending thresholds. */
-  readonly histogram: Uint32Array;
-
-  constructor(thresholds: Float32Array) {
-    const order = Array.from(thresholds.keys()).sort((a, b) => thresholds[a] - thresholds[b]);
-    this.ascending = Float32Array.from(order, (k) => thresholds[k]);
-    this.originalIndex = Int32Array.from(order);
-    this.histogram = new Uint32Array(thresholds.length + 1);
-  }
-
-  add(value: number): void {
-    const taus = this.ascending;
-    let lo = 0;
-    let hi = taus.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (value > taus[mid]) lo = mid + 1;
-      else hi = mid;
-    }
-    this.histogram[lo]++;
-  }
-
-  /** Writes the count above each τ into `counts[base + originalIndex·3 + cls]`, then clears. */
-  flush(counts: Uint32Array, base: number, cls: number): void {
-    const T = this.ascending.length;
-    let above = 0;
-    for (let k = T - 1; k >= 0; k--) {
-      above += this.histogram[k + 1];
-      counts[base + this.originalIndex[k] * CLASS_COUNT + cls] = above;
-    }
-    this.histogram.fill(0);
-  }
+  return {
+    whAbsSortedRows,
+    wxAbsByByte,
+    chain: createChainKernel(model.wh, H),
+    kernel: createTraceKernel(model, whAbsSortedRows, wxAbsByByte),
+  };
 }
 
 /**
@@ -138,115 +91,64 @@ class ThresholdLadder {
  * Patterns are never enumerated per position: for a fixed weight w the maximum
  * over offsets of float32(|a_d|·|w|) is float32(max_d |a_d| · |w|), so a
  * position only keeps one maximum per receiving neuron (Wh) and per
- * (byte, neuron) seen (Wx). The backward chain keeps the spec's summation order.
+ * (byte, neuron) seen (Wx). Everything but the softmax runs in WebAssembly
+ * (see trace.wat); the softmax stays here for Math.exp.
  */
 export function traceRange(input: TraceInput, tables: TraceTables, start: number, count: number): RangeResult {
   const { model, bytes, states, thresholds, dmax } = input;
   const H = model.hidden;
-  const { wx } = model;
   const T = thresholds.length;
   const depthSlots = dmax + 1;
-  const { whAbsSortedRows, wxAbsByByte, chain } = tables;
+  const kernel = tables.kernel;
 
   const targets = new Uint8Array(count);
   const surprisal = new Float64Array(count);
   const counts = new Uint32Array(count * T * CLASS_COUNT);
   const depthMass = new Float32Array(count * depthSlots).fill(NaN);
   const peakFactors = new Float32Array(peakFactorLength(H));
-  const rangeScaledMax = peakFactors.subarray(0, H);
-  const rangeInputMax = peakFactors.subarray(H, H + BYTE_VALUES * H);
-  const rangeOutputMax = peakFactors.subarray(H + BYTE_VALUES * H);
 
-  const probabilities = new Float64Array(BYTE_VALUES);
-  const g = new Float32Array(H);
-  // b lives in the chain kernel's output: scaled is computed from it, then run() overwrites it.
-  const { v: scaled, out: b } = chain;
-  const scaledMax = new Float32Array(H); // per position, per receiving neuron
-  const inputMax = new Float32Array(BYTE_VALUES * H); // per position, [c·H + j]
-  const seenBytes = new Uint8Array(BYTE_VALUES); // flags, per position
-  const seenList = new Int32Array(BYTE_VALUES);
-  const ladder = new ThresholdLadder(thresholds);
+  const chunkPositions = Math.max(1, Math.min(count, RANGE_CHUNK));
+  const view = kernel.prepareRange(thresholds, dmax, chunkPositions);
+  const { exports } = kernel;
+  const { Hp, probabilities, counts: positionCounts, depth: positionDepth, states: stateRows, bytes: byteWindow } = view;
+  const rowBytes = 4 * Hp;
 
-  for (let p = 0; p < count; p++) {
-    const t = start + p;
-    const y = bytes[t + 1];
-    const countBase = p * T * CLASS_COUNT;
-    targets[p] = y;
+  for (let chunkStart = start; chunkStart < start + count; chunkStart += chunkPositions) {
+    const chunkEnd = Math.min(start + count, chunkStart + chunkPositions);
+    // Rows h_s for s in [firstRow, chunkEnd) and bytes x in [firstByte, chunkEnd].
+    const firstRow = Math.max(0, chunkStart - dmax + 1);
+    for (let s = firstRow; s < chunkEnd; s++) stateRows.set(states.subarray(s * H, (s + 1) * H), (s - firstRow) * Hp);
+    const firstByte = Math.max(0, chunkStart - dmax);
+    byteWindow.set(bytes.subarray(firstByte, chunkEnd + 1));
 
-    outputDistribution(model, states.subarray(t * H, (t + 1) * H), probabilities);
-    surprisal[p] = -Math.log2(probabilities[y]);
-    outputGradient(model, probabilities, y, g);
+    for (let t = chunkStart; t < chunkEnd; t++) {
+      const p = t - start;
+      const y = bytes[t + 1];
+      targets[p] = y;
+      const hPointer = view.statesPointer + (t - firstRow) * rowBytes;
 
-    // d = 0: Wy patterns (j, y) get |g[j]|; mass is Σ|g| in float32.
-    let mass = 0;
-    const outputRow = y * H;
-    for (let j = 0; j < H; j++) {
-      const a = Math.abs(g[j]);
-      mass = fround(mass + a);
-      ladder.add(a);
-      if (a > rangeOutputMax[outputRow + j]) rangeOutputMax[outputRow + j] = a;
+      // P_t in double (spec): logits in the kernel, the softmax here.
+      exports.logits(hPointer);
+      let maxLogit = -Infinity;
+      for (let o = 0; o < BYTE_VALUES; o++) if (probabilities[o] > maxLogit) maxLogit = probabilities[o];
+      let sum = 0;
+      for (let o = 0; o < BYTE_VALUES; o++) {
+        const e = Math.exp(probabilities[o] - maxLogit);
+        probabilities[o] = e;
+        sum += e;
+      }
+      for (let o = 0; o < BYTE_VALUES; o++) probabilities[o] /= sum;
+      surprisal[p] = -Math.log2(probabilities[y]);
+
+      const depth = Math.min(dmax, t);
+      exports.position(hPointer, view.bytesPointer + (t - firstByte), y, depth);
+      counts.set(positionCounts, p * T * CLASS_COUNT);
+      depthMass.set(positionDepth.subarray(0, depth + 1), p * depthSlots);
     }
-    ladder.flush(counts, countBase, 2);
-    depthMass[p * depthSlots] = mass;
-
-    // d = 1 .. min(Dmax, t): the chain b ← Whᵀ · scaled.
-    b.set(g);
-    scaledMax.fill(0);
-    let seenCount = 0;
-    const depth = Math.min(dmax, t);
-    for (let d = 1; d <= depth; d++) {
-      const hs = (t - d + 1) * H; // h_s with s = t - d + 1
-      for (let i = 0; i < H; i++) {
-        const h = states[hs + i];
-        const sc = fround(fround(1 - fround(h * h)) * b[i]);
-        scaled[i] = sc;
-        const a = Math.abs(sc);
-        if (a >= SCALED_GATE && a > scaledMax[i]) scaledMax[i] = a;
-      }
-      chain.run(); // new b[j] = Σ_i Wh[i][j]·scaled[i]
-
-      // Wx patterns (c, j) with c = x_{t-d}.
-      const c = bytes[t - d];
-      if (seenBytes[c] === 0) {
-        seenBytes[c] = 1;
-        seenList[seenCount++] = c;
-      }
-      const column = c * H;
-      let depthSum = 0;
-      for (let j = 0; j < H; j++) {
-        const bj = Math.abs(b[j]);
-        depthSum = fround(depthSum + Math.abs(fround(wx[j * BYTE_VALUES + c] * b[j])));
-        if (bj > inputMax[column + j]) inputMax[column + j] = bj;
-      }
-      depthMass[p * depthSlots + d] = depthSum;
-    }
-
-    // n_h: per receiving neuron one binary search per τ in its sorted |Wh| row.
-    for (let k = 0; k < T; k++) {
-      const tau = thresholds[k];
-      let active = 0;
-      for (let i = 0; i < H; i++) {
-        const factor = scaledMax[i];
-        if (factor !== 0) active += countAboveInSortedRow(whAbsSortedRows, i * H, H, factor, tau);
-      }
-      counts[countBase + k * CLASS_COUNT + 1] = active;
-    }
-    for (let i = 0; i < H; i++) if (scaledMax[i] > rangeScaledMax[i]) rangeScaledMax[i] = scaledMax[i];
-
-    // n_x: every (c, j) with c seen in the window.
-    for (let s = 0; s < seenCount; s++) {
-      const column = seenList[s] * H;
-      for (let j = 0; j < H; j++) {
-        const factor = inputMax[column + j];
-        if (factor === 0) continue;
-        ladder.add(fround(factor * wxAbsByByte[column + j]));
-        if (factor > rangeInputMax[column + j]) rangeInputMax[column + j] = factor;
-        inputMax[column + j] = 0;
-      }
-      seenBytes[seenList[s]] = 0;
-    }
-    ladder.flush(counts, countBase, 0);
   }
-
+  view.readPeakFactors(peakFactors);
   return { start, count, targets, surprisal, counts, depthMass, peakFactors };
 }
+
+/** Positions traced per copy of forward states into the kernel. */
+const RANGE_CHUNK = 512;

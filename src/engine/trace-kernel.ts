@@ -1,0 +1,151 @@
+import { traceWasmBase64 } from './generated/trace-wasm.js';
+import { BYTE_VALUES, type Model } from './model.js';
+
+/** The exports of src/engine/trace.wat. */
+interface TraceExports {
+  readonly memory: WebAssembly.Memory;
+  setup(...offsets: number[]): void;
+  setupRange(thresholdCount: number, taus: number, counts: number, depth: number): void;
+  /** probabilities[o] = logit[o] of the state row at `state`. */
+  logits(state: number): void;
+  /** One position: the state row of h_t, the byte x_t, the target y, min(Dmax, t). */
+  position(state: number, byte: number, target: number, depth: number): void;
+}
+
+/** Views into the kernel's memory for one range (valid until the next prepareRange). */
+export interface TraceRangeView {
+  /** Hidden size padded to a multiple of 8: the row stride of every hidden vector. */
+  readonly Hp: number;
+  /** logits after `logits`, to be turned into P_t in place before `position`. */
+  readonly probabilities: Float64Array;
+  /** `[k·3 + class]` of the last position. */
+  readonly counts: Uint32Array;
+  /** Depth mass of the last position at d = 0 .. its depth. */
+  readonly depth: Float32Array;
+  /** Forward state rows (stride Hp, padding zero) and their byte offset. */
+  readonly states: Float32Array;
+  readonly statesPointer: number;
+  /** Window bytes and their byte offset. */
+  readonly bytes: Uint8Array;
+  readonly bytesPointer: number;
+  /** Writes the range's peak factors in the layout of peakFactorLength. */
+  readPeakFactors(into: Float32Array): void;
+}
+
+export interface TraceKernel {
+  readonly exports: TraceExports;
+  /** Sizes the per-range regions, sets τ, clears the range peak factors. */
+  prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView;
+}
+
+const WASM_PAGE_BYTES = 65536;
+let compiledTrace: WebAssembly.Module | undefined;
+
+function traceModule(): WebAssembly.Module {
+  compiledTrace ??= new WebAssembly.Module(Uint8Array.from(atob(traceWasmBase64), (ch) => ch.charCodeAt(0)));
+  return compiledTrace;
+}
+
+/** Hands out 16-byte-aligned regions of the kernel's memory. */
+class Regions {
+  end = 0;
+  take(bytes: number): number {
+    const offset = this.end;
+    this.end += Math.ceil(bytes / 16) * 16;
+    return offset;
+  }
+}
+
+function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
+  const have = memory.buffer.byteLength;
+  if (bytes > have) memory.grow(Math.ceil((bytes - have) / WASM_PAGE_BYTES));
+}
+
+/**
+ * A trace kernel with its own copies of the model's weights in the layouts of
+ * trace.wat. `whAbsSortedRows` is each Wh row's |w| ascending, `wxAbsByByte`
+ * |Wx| at `[c·H + j]`.
+ */
+export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, wxAbsByByte: Float32Array): TraceKernel {
+  const H = model.hidden;
+  const Hp = Math.ceil(H / 8) * 8;
+  const exports = new WebAssembly.Instance(traceModule()).exports as unknown as TraceExports;
+  const { memory } = exports;
+  const regions = new Regions();
+  const wh = regions.take(4 * Hp * Hp);
+  const whSorted = regions.take(4 * H * H);
+  const wyT = regions.take(4 * H * BYTE_VALUES);
+  const wy = regions.take(4 * BYTE_VALUES * Hp);
+  const by = regions.take(4 * BYTE_VALUES);
+  const wxAbs = regions.take(4 * BYTE_VALUES * Hp);
+  const rScaledMax = regions.take(4 * Hp);
+  const rInputMax = regions.take(4 * BYTE_VALUES * Hp);
+  const rOutputMax = regions.take(4 * BYTE_VALUES * Hp);
+  const scaledMax = regions.take(4 * Hp);
+  const inputMax = regions.take(4 * BYTE_VALUES * Hp);
+  const b = regions.take(4 * Hp);
+  const scaled = regions.take(4 * Hp);
+  const probs = regions.take(8 * BYTE_VALUES);
+  const seen = regions.take(BYTE_VALUES);
+  const seenList = regions.take(4 * BYTE_VALUES);
+  const nxBuf = regions.take(4 * BYTE_VALUES * Hp);
+  const modelEnd = regions.end;
+  ensureMemory(memory, modelEnd);
+
+  const f32 = (offset: number, length: number): Float32Array => new Float32Array(memory.buffer, offset, length);
+  const whView = f32(wh, Hp * Hp);
+  for (let i = 0; i < H; i++) whView.set(model.wh.subarray(i * H, (i + 1) * H), i * Hp);
+  f32(whSorted, H * H).set(whAbsSortedRows);
+  const wyTView = f32(wyT, H * BYTE_VALUES);
+  const wyView = f32(wy, BYTE_VALUES * Hp);
+  for (let o = 0; o < BYTE_VALUES; o++) {
+    for (let j = 0; j < H; j++) wyTView[j * BYTE_VALUES + o] = model.wy[o * H + j];
+    wyView.set(model.wy.subarray(o * H, (o + 1) * H), o * Hp);
+  }
+  f32(by, BYTE_VALUES).set(model.by);
+  const wxAbsView = f32(wxAbs, BYTE_VALUES * Hp);
+  for (let c = 0; c < BYTE_VALUES; c++) wxAbsView.set(wxAbsByByte.subarray(c * H, (c + 1) * H), c * Hp);
+  exports.setup(H, Hp, wh, whSorted, wyT, wy, by, wxAbs, rScaledMax, rInputMax, rOutputMax, scaledMax, inputMax, b, scaled, probs, seen, seenList, nxBuf);
+
+  return {
+    exports,
+    prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView {
+      const T = thresholds.length;
+      const range = new Regions();
+      range.end = modelEnd;
+      const taus = range.take(4 * T);
+      const counts = range.take(4 * 3 * T);
+      const depth = range.take(4 * (dmax + 1));
+      const stateRows = chunkPositions + dmax;
+      const statesPointer = range.take(4 * Hp * stateRows);
+      const byteCount = chunkPositions + dmax + 1;
+      const bytesPointer = range.take(byteCount);
+      ensureMemory(memory, range.end);
+      new Uint8Array(memory.buffer, modelEnd, range.end - modelEnd).fill(0);
+      f32(taus, T).set(thresholds);
+      f32(rScaledMax, Hp).fill(0);
+      f32(rInputMax, BYTE_VALUES * Hp).fill(0);
+      f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
+      exports.setupRange(T, taus, counts, depth);
+      return {
+        Hp,
+        probabilities: new Float64Array(memory.buffer, probs, BYTE_VALUES),
+        counts: new Uint32Array(memory.buffer, counts, 3 * T),
+        depth: f32(depth, dmax + 1),
+        states: f32(statesPointer, Hp * stateRows),
+        statesPointer,
+        bytes: new Uint8Array(memory.buffer, bytesPointer, byteCount),
+        bytesPointer,
+        readPeakFactors(into: Float32Array): void {
+          into.set(f32(rScaledMax, H), 0);
+          const inputs = f32(rInputMax, BYTE_VALUES * Hp);
+          const outputs = f32(rOutputMax, BYTE_VALUES * Hp);
+          for (let c = 0; c < BYTE_VALUES; c++) {
+            into.set(inputs.subarray(c * Hp, c * Hp + H), H + c * H);
+            into.set(outputs.subarray(c * Hp, c * Hp + H), H + BYTE_VALUES * H + c * H);
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,422 @@
+;; The per-position trace of the Q1 analysis (spec, backward steps 1–6) in
+;; WebAssembly SIMD. src/engine/trace.ts lays out the memory, copies the forward
+;; states in, calls `logits`, does the double softmax itself (Math.exp), then
+;; calls `position` and reads the counts and depth masses back.
+;;
+;; Exactness: every f32 lane operation rounds like the scalar float32 operation
+;; of the spec (no fused multiply-add anywhere), every f64 lane keeps its own sum
+;; in the spec's order, and lanes are always different outputs or neurons, never
+;; different terms of one sum.
+;;
+;; Layout (byte offsets in globals, set by `setup`): vectors of the hidden size
+;; are padded to Hp (a multiple of 8) with zeros. A zero lane never changes a
+;; result: the chain adds +0·w = +0 onto sums that start at +0 (so they are never
+;; -0), depth masses add +0 onto sums that start at +0, and counts leave out
+;; padded lanes explicitly.
+;;   wh        Hp×Hp   Wh[i][j] at i·Hp + j
+;;   whSorted  H×H     |Wh[i][·]| sorted ascending, row i at i·H
+;;   wyT       H×256   Wy[o][j] at j·256 + o
+;;   wy        256×Hp  Wy[o][j] at o·Hp + j
+;;   by        256
+;;   wxAbs     256×Hp  |Wx[j][c]| at c·Hp + j
+;;   rScaledMax Hp, rInputMax 256×Hp, rOutputMax 256×Hp: range peak factors
+;;   scaledMax Hp, inputMax 256×Hp: per position (inputMax is left all zero)
+;;   b, scaled Hp; probs 256 f64; seen 256 bytes; seenList 256 i32
+;;   nxBuf     256×Hp  n_x candidates of one position
+;;   taus T f32, counts T×3 i32 ([k·3 + class]), depth (Dmax+1) f32
+(module
+  (memory (export "memory") 1)
+  (global $H (mut i32) (i32.const 0))
+  (global $Hp (mut i32) (i32.const 0))
+  (global $wh (mut i32) (i32.const 0))
+  (global $whSorted (mut i32) (i32.const 0))
+  (global $wyT (mut i32) (i32.const 0))
+  (global $wy (mut i32) (i32.const 0))
+  (global $by (mut i32) (i32.const 0))
+  (global $wxAbs (mut i32) (i32.const 0))
+  (global $rScaledMax (mut i32) (i32.const 0))
+  (global $rInputMax (mut i32) (i32.const 0))
+  (global $rOutputMax (mut i32) (i32.const 0))
+  (global $scaledMax (mut i32) (i32.const 0))
+  (global $inputMax (mut i32) (i32.const 0))
+  (global $b (mut i32) (i32.const 0))
+  (global $scaled (mut i32) (i32.const 0))
+  (global $probs (mut i32) (i32.const 0))
+  (global $seen (mut i32) (i32.const 0))
+  (global $seenList (mut i32) (i32.const 0))
+  (global $nxBuf (mut i32) (i32.const 0))
+  (global $T (mut i32) (i32.const 0))
+  (global $taus (mut i32) (i32.const 0))
+  (global $counts (mut i32) (i32.const 0))
+  (global $depth (mut i32) (i32.const 0))
+
+  (func (export "setup")
+    (param $H i32) (param $Hp i32) (param $wh i32) (param $whSorted i32) (param $wyT i32) (param $wy i32)
+    (param $by i32) (param $wxAbs i32) (param $rScaledMax i32) (param $rInputMax i32) (param $rOutputMax i32)
+    (param $scaledMax i32) (param $inputMax i32) (param $b i32) (param $scaled i32) (param $probs i32)
+    (param $seen i32) (param $seenList i32) (param $nxBuf i32)
+    (global.set $H (local.get $H))
+    (global.set $Hp (local.get $Hp))
+    (global.set $wh (local.get $wh))
+    (global.set $whSorted (local.get $whSorted))
+    (global.set $wyT (local.get $wyT))
+    (global.set $wy (local.get $wy))
+    (global.set $by (local.get $by))
+    (global.set $wxAbs (local.get $wxAbs))
+    (global.set $rScaledMax (local.get $rScaledMax))
+    (global.set $rInputMax (local.get $rInputMax))
+    (global.set $rOutputMax (local.get $rOutputMax))
+    (global.set $scaledMax (local.get $scaledMax))
+    (global.set $inputMax (local.get $inputMax))
+    (global.set $b (local.get $b))
+    (global.set $scaled (local.get $scaled))
+    (global.set $probs (local.get $probs))
+    (global.set $seen (local.get $seen))
+    (global.set $seenList (local.get $seenList))
+    (global.set $nxBuf (local.get $nxBuf)))
+
+  (func (export "setupRange") (param $T i32) (param $taus i32) (param $counts i32) (param $depth i32)
+    (global.set $T (local.get $T))
+    (global.set $taus (local.get $taus))
+    (global.set $counts (local.get $counts))
+    (global.set $depth (local.get $depth)))
+
+  ;; Sum of the four i32 lanes.
+  (func $hsum (param $v v128) (result i32)
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
+
+  ;; logit[o] = by[o] + Σ_{j<H} float32(Wy[o][j]·h[j]), in double, in order j;
+  ;; written to probs[o]. Lanes are outputs o, eight at a time.
+  (func (export "logits") (param $h i32)
+    (local $o i32) (local $j i32) (local $w i32) (local $hp i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $s v128) (local $p v128) (local $q v128)
+    (loop $outs
+      (local.set $w (i32.add (global.get $by) (i32.shl (local.get $o) (i32.const 2))))
+      (local.set $p (v128.load offset=0 (local.get $w)))
+      (local.set $q (v128.load offset=16 (local.get $w)))
+      (local.set $a0 (f64x2.promote_low_f32x4 (local.get $p)))
+      (local.set $a1 (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $p) (local.get $p))))
+      (local.set $a2 (f64x2.promote_low_f32x4 (local.get $q)))
+      (local.set $a3 (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q))))
+      (local.set $w (i32.add (global.get $wyT) (i32.shl (local.get $o) (i32.const 2))))
+      (local.set $hp (local.get $h))
+      (local.set $j (global.get $H))
+      (loop $terms
+        (local.set $s (f32x4.splat (f32.load (local.get $hp))))
+        (local.set $p (f32x4.mul (v128.load offset=0 (local.get $w)) (local.get $s)))
+        (local.set $q (f32x4.mul (v128.load offset=16 (local.get $w)) (local.get $s)))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $p))))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $p) (local.get $p)))))
+        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.promote_low_f32x4 (local.get $q))))
+        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q)))))
+        (local.set $w (i32.add (local.get $w) (i32.const 1024)))
+        (local.set $hp (i32.add (local.get $hp) (i32.const 4)))
+        (local.set $j (i32.sub (local.get $j) (i32.const 1)))
+        (br_if $terms (local.get $j)))
+      (local.set $w (i32.add (global.get $probs) (i32.shl (local.get $o) (i32.const 3))))
+      (v128.store offset=0 (local.get $w) (local.get $a0))
+      (v128.store offset=16 (local.get $w) (local.get $a1))
+      (v128.store offset=32 (local.get $w) (local.get $a2))
+      (v128.store offset=48 (local.get $w) (local.get $a3))
+      (local.set $o (i32.add (local.get $o) (i32.const 8)))
+      (br_if $outs (i32.lt_u (local.get $o) (i32.const 256)))))
+
+  ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (cols a multiple of 4, row
+  ;; stride cols), in float32, in order i, from +0.
+  (func $product (param $m i32) (param $v i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $j i32) (local $i i32) (local $p i32) (local $sp i32) (local $stride i32)
+    (local $s v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+    (block $done16
+      (loop $block16
+        (br_if $done16 (i32.gt_s (i32.add (local.get $j) (i32.const 16)) (local.get $cols)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $a3 (v128.const f32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $sp (local.get $v))
+        (local.set $i (local.get $rows))
+        (loop $rows16
+          (local.set $s (f32x4.splat (f32.load (local.get $sp))))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=0 (local.get $p)) (local.get $s))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $p)) (local.get $s))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $p)) (local.get $s))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $p)) (local.get $s))))
+          (local.set $p (i32.add (local.get $p) (local.get $stride)))
+          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br_if $rows16 (local.get $i)))
+        (local.set $p (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))))
+        (v128.store offset=0 (local.get $p) (local.get $a0))
+        (v128.store offset=16 (local.get $p) (local.get $a1))
+        (v128.store offset=32 (local.get $p) (local.get $a2))
+        (v128.store offset=48 (local.get $p) (local.get $a3))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $block16)))
+    (block $done4
+      (loop $block4
+        (br_if $done4 (i32.ge_s (local.get $j) (local.get $cols)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $sp (local.get $v))
+        (local.set $i (local.get $rows))
+        (loop $rows4
+          (local.set $a0 (f32x4.add (local.get $a0)
+            (f32x4.mul (v128.load (local.get $p)) (f32x4.splat (f32.load (local.get $sp))))))
+          (local.set $p (i32.add (local.get $p) (local.get $stride)))
+          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br_if $rows4 (local.get $i)))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))) (local.get $a0))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $block4))))
+
+  ;; One position t: h points at h_t (row t of the states, stride Hp; the rows of
+  ;; h_{t-1}, h_{t-2}, … precede it), x at the byte x_t (x_{t-d} at x - d), y the
+  ;; target, depth = min(Dmax, t); probs holds P_t. Writes counts[k·3 + class]
+  ;; for every τ, depth[0 .. depth], and raises the range peak factors.
+  (func (export "position") (param $h i32) (param $x i32) (param $y i32) (param $depth i32)
+    (local $j i32) (local $jo i32) (local $o i32) (local $w i32) (local $pp i32) (local $k i32)
+    (local $d i32) (local $i i32) (local $c i32) (local $n i32) (local $half i32) (local $base i32)
+    (local $hrow i32) (local $col i32) (local $nb i32) (local $end i32) (local $seenCount i32)
+    (local $rowBytes i32) (local $cnt i32) (local $ptr i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $v v128) (local $u v128) (local $pv v128) (local $tv v128) (local $cv v128)
+    (local $sum f32) (local $f f32) (local $tau f32)
+    (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
+
+    ;; Step 1: g[j] = float32(Wy[y][j] - Σ_o Wy[o][j]·P[o]), sums in double in
+    ;; order o; lanes are neurons j, eight at a time. g goes into b.
+    (local.set $jo (i32.const 0))
+    (loop $gblocks
+      (local.set $acc0 (v128.const f64x2 0 0))
+      (local.set $acc1 (v128.const f64x2 0 0))
+      (local.set $acc2 (v128.const f64x2 0 0))
+      (local.set $acc3 (v128.const f64x2 0 0))
+      (local.set $w (i32.add (global.get $wy) (local.get $jo)))
+      (local.set $pp (global.get $probs))
+      (local.set $o (i32.const 256))
+      (loop $outs
+        (local.set $pv (v128.load64_splat (local.get $pp)))
+        (local.set $v (v128.load offset=0 (local.get $w)))
+        (local.set $u (v128.load offset=16 (local.get $w)))
+        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $pv))))
+        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.mul (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $pv))))
+        (local.set $acc2 (f64x2.add (local.get $acc2) (f64x2.mul (f64x2.promote_low_f32x4 (local.get $u)) (local.get $pv))))
+        (local.set $acc3 (f64x2.add (local.get $acc3) (f64x2.mul (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u) (local.get $u))) (local.get $pv))))
+        (local.set $w (i32.add (local.get $w) (local.get $rowBytes)))
+        (local.set $pp (i32.add (local.get $pp) (i32.const 8)))
+        (local.set $o (i32.sub (local.get $o) (i32.const 1)))
+        (br_if $outs (local.get $o)))
+      (local.set $w (i32.add (i32.add (global.get $wy) (i32.mul (local.get $y) (local.get $rowBytes))) (local.get $jo)))
+      (local.set $v (v128.load offset=0 (local.get $w)))
+      (local.set $u (v128.load offset=16 (local.get $w)))
+      (local.set $ptr (i32.add (global.get $b) (local.get $jo)))
+      (v128.store offset=0 (local.get $ptr)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $acc0)))
+          (f32x4.demote_f64x2_zero (f64x2.sub (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $acc1)))))
+      (v128.store offset=16 (local.get $ptr)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.sub (f64x2.promote_low_f32x4 (local.get $u)) (local.get $acc2)))
+          (f32x4.demote_f64x2_zero (f64x2.sub (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u) (local.get $u))) (local.get $acc3)))))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 32)))
+      (br_if $gblocks (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+
+    ;; d = 0: depth mass Σ_{j<H} |g[j]| in float32, in order j.
+    (local.set $sum (f32.const 0))
+    (local.set $ptr (global.get $b))
+    (local.set $end (i32.add (global.get $b) (i32.shl (global.get $H) (i32.const 2))))
+    (loop $mass0
+      (local.set $sum (f32.add (local.get $sum) (f32.abs (f32.load (local.get $ptr)))))
+      (local.set $ptr (i32.add (local.get $ptr) (i32.const 4)))
+      (br_if $mass0 (i32.lt_u (local.get $ptr) (local.get $end))))
+    (f32.store (global.get $depth) (local.get $sum))
+
+    ;; n_y at every τ: |g[j]| > τ over j < H (the Hp - H padded zeros are taken
+    ;; back out), and the Wy peak factors (j, y).
+    (local.set $end (i32.add (global.get $b) (local.get $rowBytes)))
+    (local.set $k (i32.const 0))
+    (block $nyDone
+      (loop $ny
+        (br_if $nyDone (i32.ge_u (local.get $k) (global.get $T)))
+        (local.set $tau (f32.load (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $tv (f32x4.splat (local.get $tau)))
+        (local.set $cv (v128.const i32x4 0 0 0 0))
+        (local.set $ptr (global.get $b))
+        (loop $nyLanes
+          (local.set $cv (i32x4.sub (local.get $cv) (f32x4.gt (f32x4.abs (v128.load (local.get $ptr))) (local.get $tv))))
+          (local.set $ptr (i32.add (local.get $ptr) (i32.const 16)))
+          (br_if $nyLanes (i32.lt_u (local.get $ptr) (local.get $end))))
+        (local.set $cnt (call $hsum (local.get $cv)))
+        (if (f32.gt (f32.const 0) (local.get $tau))
+          (then (local.set $cnt (i32.sub (local.get $cnt) (i32.sub (global.get $Hp) (global.get $H))))))
+        (local.set $ptr (i32.add (global.get $counts) (i32.mul (local.get $k) (i32.const 12))))
+        (i32.store offset=0 (local.get $ptr) (i32.const 0))
+        (i32.store offset=4 (local.get $ptr) (i32.const 0))
+        (i32.store offset=8 (local.get $ptr) (local.get $cnt))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $ny)))
+    (local.set $w (i32.add (global.get $rOutputMax) (i32.mul (local.get $y) (local.get $rowBytes))))
+    (local.set $jo (i32.const 0))
+    (loop $ymax
+      (local.set $ptr (i32.add (local.get $w) (local.get $jo)))
+      (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr))
+        (f32x4.abs (v128.load (i32.add (global.get $b) (local.get $jo))))))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+      (br_if $ymax (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+
+    ;; Steps 4–5 for d = 1 .. depth.
+    (memory.fill (global.get $scaledMax) (i32.const 0) (local.get $rowBytes))
+    (local.set $hrow (local.get $h))
+    (local.set $d (i32.const 1))
+    (block $chainDone
+      (loop $chain
+        (br_if $chainDone (i32.gt_s (local.get $d) (local.get $depth)))
+        ;; scaled[i] = float32(float32(1 - float32(h_s[i]²)) · b[i]), s = t - d + 1;
+        ;; scaledMax[i] keeps the largest |scaled[i]| not below the gate.
+        (local.set $jo (i32.const 0))
+        (loop $scale
+          (local.set $v (v128.load (i32.add (local.get $hrow) (local.get $jo))))
+          (local.set $v (f32x4.mul
+            (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $v) (local.get $v)))
+            (v128.load (i32.add (global.get $b) (local.get $jo)))))
+          (v128.store (i32.add (global.get $scaled) (local.get $jo)) (local.get $v))
+          (local.set $v (f32x4.abs (local.get $v)))
+          (local.set $v (v128.and (local.get $v) (f32x4.ge (local.get $v) (v128.const f32x4 1e-8 1e-8 1e-8 1e-8))))
+          (local.set $ptr (i32.add (global.get $scaledMax) (local.get $jo)))
+          (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
+          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+          (br_if $scale (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+        ;; new b[j] = Σ_i Wh[i][j]·scaled[i].
+        (call $product (global.get $wh) (global.get $scaled) (global.get $b) (global.get $H) (global.get $Hp))
+        ;; Wx (c, j) with c = x_{t-d}: input maxima |b[j]|, depth mass Σ_j |float32(Wx[j][c]·b[j])|.
+        (local.set $c (i32.load8_u (i32.sub (local.get $x) (local.get $d))))
+        (if (i32.eqz (i32.load8_u (i32.add (global.get $seen) (local.get $c))))
+          (then
+            (i32.store8 (i32.add (global.get $seen) (local.get $c)) (i32.const 1))
+            (i32.store (i32.add (global.get $seenList) (i32.shl (local.get $seenCount) (i32.const 2))) (local.get $c))
+            (local.set $seenCount (i32.add (local.get $seenCount) (i32.const 1)))))
+        (local.set $col (i32.mul (local.get $c) (local.get $rowBytes)))
+        (local.set $sum (f32.const 0))
+        (local.set $jo (i32.const 0))
+        (loop $inputs
+          (local.set $v (f32x4.abs (v128.load (i32.add (global.get $b) (local.get $jo)))))
+          (local.set $ptr (i32.add (i32.add (global.get $inputMax) (local.get $col)) (local.get $jo)))
+          (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
+          (local.set $v (f32x4.mul (v128.load (i32.add (i32.add (global.get $wxAbs) (local.get $col)) (local.get $jo))) (local.get $v)))
+          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $v))))
+          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 1 (local.get $v))))
+          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 2 (local.get $v))))
+          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 3 (local.get $v))))
+          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+          (br_if $inputs (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+        (f32.store (i32.add (global.get $depth) (i32.shl (local.get $d) (i32.const 2))) (local.get $sum))
+        (local.set $hrow (i32.sub (local.get $hrow) (local.get $rowBytes)))
+        (local.set $d (i32.add (local.get $d) (i32.const 1)))
+        (br $chain)))
+
+    ;; n_h: per receiving neuron i with a factor f, per τ, the count of its sorted
+    ;; |Wh| row with float32(f·|w|) > τ (a branch-free lower bound).
+    (local.set $i (i32.const 0))
+    (block $nhDone
+      (loop $nh
+        (br_if $nhDone (i32.ge_u (local.get $i) (global.get $H)))
+        (local.set $f (f32.load (i32.add (global.get $scaledMax) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (i32.and (f32.ne (local.get $f) (f32.const 0)) (i32.ne (global.get $T) (i32.const 0)))
+          (then
+            (local.set $w (i32.add (global.get $whSorted) (i32.shl (i32.mul (local.get $i) (global.get $H)) (i32.const 2))))
+            (local.set $k (i32.const 0))
+            (loop $nhTaus
+              (local.set $tau (f32.load (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $base (local.get $w))
+              (local.set $n (global.get $H))
+              (block $searchDone
+                (loop $search
+                  (br_if $searchDone (i32.le_u (local.get $n) (i32.const 1)))
+                  (local.set $half (i32.shr_u (local.get $n) (i32.const 1)))
+                  (local.set $base (select
+                    (local.get $base)
+                    (i32.add (local.get $base) (i32.shl (local.get $half) (i32.const 2)))
+                    (f32.gt (f32.mul (local.get $f)
+                      (f32.load offset=0 (i32.add (local.get $base) (i32.shl (i32.sub (local.get $half) (i32.const 1)) (i32.const 2)))))
+                      (local.get $tau))))
+                  (local.set $n (i32.sub (local.get $n) (local.get $half)))
+                  (br $search)))
+              ;; first index above τ = (base - w)/4 + (f·a[base] > τ ? 0 : 1); count = H - it
+              (local.set $cnt (i32.sub
+                (i32.sub (global.get $H) (i32.shr_u (i32.sub (local.get $base) (local.get $w)) (i32.const 2)))
+                (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base))) (local.get $tau)))))
+              (local.set $ptr (i32.add (global.get $counts) (i32.mul (local.get $k) (i32.const 12))))
+              (i32.store offset=4 (local.get $ptr) (i32.add (i32.load offset=4 (local.get $ptr)) (local.get $cnt)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $nhTaus (i32.lt_u (local.get $k) (global.get $T))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $nh)))
+    (local.set $jo (i32.const 0))
+    (loop $hmax
+      (local.set $ptr (i32.add (global.get $rScaledMax) (local.get $jo)))
+      (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr))
+        (v128.load (i32.add (global.get $scaledMax) (local.get $jo)))))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+      (br_if $hmax (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+
+    ;; n_x: the candidates float32(f·|Wx[j][c]|) of every (c, j) seen with f ≠ 0
+    ;; (NaN where f = 0, which no comparison counts) go to nxBuf; the input
+    ;; maxima are raised into the range's and cleared.
+    (local.set $nb (global.get $nxBuf))
+    (local.set $i (i32.const 0))
+    (block $gatherDone
+      (loop $gather
+        (br_if $gatherDone (i32.ge_u (local.get $i) (local.get $seenCount)))
+        (local.set $c (i32.load (i32.add (global.get $seenList) (i32.shl (local.get $i) (i32.const 2)))))
+        (i32.store8 (i32.add (global.get $seen) (local.get $c)) (i32.const 0))
+        (local.set $col (i32.mul (local.get $c) (local.get $rowBytes)))
+        (local.set $jo (i32.const 0))
+        (loop $gatherLanes
+          (local.set $ptr (i32.add (i32.add (global.get $inputMax) (local.get $col)) (local.get $jo)))
+          (local.set $v (v128.load (local.get $ptr)))
+          (v128.store (local.get $ptr) (v128.const i32x4 0 0 0 0))
+          (v128.store (local.get $nb) (v128.bitselect
+            (f32x4.mul (local.get $v) (v128.load (i32.add (i32.add (global.get $wxAbs) (local.get $col)) (local.get $jo))))
+            (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000)
+            (f32x4.ne (local.get $v) (v128.const f32x4 0 0 0 0))))
+          (local.set $ptr (i32.add (i32.add (global.get $rInputMax) (local.get $col)) (local.get $jo)))
+          (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
+          (local.set $nb (i32.add (local.get $nb) (i32.const 16)))
+          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+          (br_if $gatherLanes (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $gather)))
+    (if (i32.gt_u (local.get $nb) (global.get $nxBuf))
+      (then
+        (local.set $k (i32.const 0))
+        (block $nxDone
+          (loop $nx
+            (br_if $nxDone (i32.ge_u (local.get $k) (global.get $T)))
+            (local.set $tv (f32x4.splat (f32.load (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2))))))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $acc1 (v128.const i32x4 0 0 0 0))
+            (local.set $ptr (global.get $nxBuf))
+            ;; nxBuf holds a multiple of Hp (8) floats: two vectors a step.
+            (loop $nxLanes
+              (local.set $acc0 (i32x4.sub (local.get $acc0) (f32x4.gt (v128.load offset=0 (local.get $ptr)) (local.get $tv))))
+              (local.set $acc1 (i32x4.sub (local.get $acc1) (f32x4.gt (v128.load offset=16 (local.get $ptr)) (local.get $tv))))
+              (local.set $ptr (i32.add (local.get $ptr) (i32.const 32)))
+              (br_if $nxLanes (i32.lt_u (local.get $ptr) (local.get $nb))))
+            (i32.store (i32.add (global.get $counts) (i32.mul (local.get $k) (i32.const 12)))
+              (call $hsum (i32x4.add (local.get $acc0) (local.get $acc1))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $nx)))))))
