@@ -14,7 +14,7 @@ interface TraceExports {
 
 /** Views into the kernel's memory for one range (valid until the next prepareRange). */
 export interface TraceRangeView {
-  /** Hidden size padded to a multiple of 8: the row stride of every hidden vector. */
+  /** Hidden size padded to a multiple of 32: the row stride of every hidden vector. */
   readonly Hp: number;
   /** logits after `logits`, to be turned into P_t in place before `position`. */
   readonly probabilities: Float64Array;
@@ -68,11 +68,11 @@ function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
  */
 export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, wxAbsByByte: Float32Array): TraceKernel {
   const H = model.hidden;
-  const Hp = Math.ceil(H / 8) * 8;
+  const Hp = Math.ceil(H / 32) * 32;
   const exports = new WebAssembly.Instance(traceModule()).exports as unknown as TraceExports;
   const { memory } = exports;
   const regions = new Regions();
-  const wh = regions.take(4 * Hp * Hp);
+  const wh = regions.take(4 * Hp * H);
   const whSorted = regions.take(4 * H * H);
   const wyT = regions.take(4 * H * BYTE_VALUES);
   const wy = regions.take(4 * BYTE_VALUES * Hp);
@@ -93,14 +93,19 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
   ensureMemory(memory, modelEnd);
 
   const f32 = (offset: number, length: number): Float32Array => new Float32Array(memory.buffer, offset, length);
-  const whView = f32(wh, Hp * Hp);
-  for (let i = 0; i < H; i++) whView.set(model.wh.subarray(i * H, (i + 1) * H), i * Hp);
+  // Layouts of trace.wat: Wh in blocks of 32 columns, Wyᵀ in blocks of 8 outputs, Wy in blocks of 8 neurons.
+  const whView = f32(wh, Hp * H);
+  for (let i = 0; i < H; i++) {
+    for (let j = 0; j < H; j++) whView[(j >> 5) * 32 * H + i * 32 + (j & 31)] = model.wh[i * H + j];
+  }
   f32(whSorted, H * H).set(whAbsSortedRows);
   const wyTView = f32(wyT, H * BYTE_VALUES);
   const wyView = f32(wy, BYTE_VALUES * Hp);
   for (let o = 0; o < BYTE_VALUES; o++) {
-    for (let j = 0; j < H; j++) wyTView[j * BYTE_VALUES + o] = model.wy[o * H + j];
-    wyView.set(model.wy.subarray(o * H, (o + 1) * H), o * Hp);
+    for (let j = 0; j < H; j++) {
+      wyTView[(o >> 3) * 8 * H + j * 8 + (o & 7)] = model.wy[o * H + j];
+      wyView[(j >> 3) * 8 * BYTE_VALUES + o * 8 + (j & 7)] = model.wy[o * H + j];
+    }
   }
   f32(by, BYTE_VALUES).set(model.by);
   const wxAbsView = f32(wxAbs, BYTE_VALUES * Hp);

@@ -9,14 +9,14 @@
 ;; different terms of one sum.
 ;;
 ;; Layout (byte offsets in globals, set by `setup`): vectors of the hidden size
-;; are padded to Hp (a multiple of 8) with zeros. A zero lane never changes a
+;; are padded to Hp (a multiple of 32) with zeros. A zero lane never changes a
 ;; result: the chain adds +0·w = +0 onto sums that start at +0 (so they are never
 ;; -0), depth masses add +0 onto sums that start at +0, and counts leave out
 ;; padded lanes explicitly.
-;;   wh        Hp×Hp   Wh[i][j] at i·Hp + j
+;;   wh        Hp×H    Wh[i][j] at (j/32)·32H + 32i + j%32 (blocks of 32 columns)
 ;;   whSorted  H×H     |Wh[i][·]| sorted ascending, row i at i·H
-;;   wyT       H×256   Wy[o][j] at j·256 + o
-;;   wy        256×Hp  Wy[o][j] at o·Hp + j
+;;   wyT       H×256   Wy[o][j] at (o/8)·8H + 8j + o%8 (blocks of 8 outputs)
+;;   wy        256×Hp  Wy[o][j] at (j/8)·2048 + 8o + j%8 (blocks of 8 neurons)
 ;;   by        256
 ;;   wxAbs     256×Hp  |Wx[j][c]| at c·Hp + j
 ;;   rScaledMax Hp, rInputMax 256×Hp, rOutputMax 256×Hp: range peak factors
@@ -90,9 +90,10 @@
   ;; logit[o] = by[o] + Σ_{j<H} float32(Wy[o][j]·h[j]), in double, in order j;
   ;; written to probs[o]. Lanes are outputs o, eight at a time.
   (func (export "logits") (param $h i32)
-    (local $o i32) (local $j i32) (local $w i32) (local $hp i32)
+    (local $o i32) (local $j i32) (local $w i32) (local $hp i32) (local $blockBytes i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $s v128) (local $p v128) (local $q v128)
+    (local.set $blockBytes (i32.shl (global.get $H) (i32.const 5)))
     (loop $outs
       (local.set $w (i32.add (global.get $by) (i32.shl (local.get $o) (i32.const 2))))
       (local.set $p (v128.load offset=0 (local.get $w)))
@@ -103,7 +104,7 @@
       (local.set $a2 (f64x2.promote_low_f32x4 (local.get $q)))
       (local.set $a3 (f64x2.promote_low_f32x4
         (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q))))
-      (local.set $w (i32.add (global.get $wyT) (i32.shl (local.get $o) (i32.const 2))))
+      (local.set $w (i32.add (global.get $wyT) (i32.mul (i32.shr_u (local.get $o) (i32.const 3)) (local.get $blockBytes))))
       (local.set $hp (local.get $h))
       (local.set $j (global.get $H))
       (loop $terms
@@ -116,7 +117,7 @@
         (local.set $a2 (f64x2.add (local.get $a2) (f64x2.promote_low_f32x4 (local.get $q))))
         (local.set $a3 (f64x2.add (local.get $a3) (f64x2.promote_low_f32x4
           (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q)))))
-        (local.set $w (i32.add (local.get $w) (i32.const 1024)))
+        (local.set $w (i32.add (local.get $w) (i32.const 32)))
         (local.set $hp (i32.add (local.get $hp) (i32.const 4)))
         (local.set $j (i32.sub (local.get $j) (i32.const 1)))
         (br_if $terms (local.get $j)))
@@ -128,56 +129,53 @@
       (local.set $o (i32.add (local.get $o) (i32.const 8)))
       (br_if $outs (i32.lt_u (local.get $o) (i32.const 256)))))
 
-  ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (cols a multiple of 4, row
-  ;; stride cols), in float32, in order i, from +0.
+  ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (a multiple of 32), in
+  ;; float32, in order i, from +0. M is blocked by 32 columns: the block of
+  ;; columns 32·q .. 32·q+31 holds rows 0 .. rows-1 of 32 floats each, and the
+  ;; blocks follow each other, so the matrix is read as one stream. Eight
+  ;; accumulators keep both float pipes busy past the add latency.
   (func $product (param $m i32) (param $v i32) (param $out i32) (param $rows i32) (param $cols i32)
-    (local $j i32) (local $i i32) (local $p i32) (local $sp i32) (local $stride i32)
+    (local $jo i32) (local $end i32) (local $i i32) (local $p i32) (local $sp i32)
     (local $s v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
-    (block $done16
-      (loop $block16
-        (br_if $done16 (i32.gt_s (i32.add (local.get $j) (i32.const 16)) (local.get $cols)))
-        (local.set $a0 (v128.const f32x4 0 0 0 0))
-        (local.set $a1 (v128.const f32x4 0 0 0 0))
-        (local.set $a2 (v128.const f32x4 0 0 0 0))
-        (local.set $a3 (v128.const f32x4 0 0 0 0))
-        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $sp (local.get $v))
-        (local.set $i (local.get $rows))
-        (loop $rows16
-          (local.set $s (f32x4.splat (f32.load (local.get $sp))))
-          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=0 (local.get $p)) (local.get $s))))
-          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $p)) (local.get $s))))
-          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $p)) (local.get $s))))
-          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $p)) (local.get $s))))
-          (local.set $p (i32.add (local.get $p) (local.get $stride)))
-          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
-          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
-          (br_if $rows16 (local.get $i)))
-        (local.set $p (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))))
-        (v128.store offset=0 (local.get $p) (local.get $a0))
-        (v128.store offset=16 (local.get $p) (local.get $a1))
-        (v128.store offset=32 (local.get $p) (local.get $a2))
-        (v128.store offset=48 (local.get $p) (local.get $a3))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $block16)))
-    (block $done4
-      (loop $block4
-        (br_if $done4 (i32.ge_s (local.get $j) (local.get $cols)))
-        (local.set $a0 (v128.const f32x4 0 0 0 0))
-        (local.set $p (i32.add (local.get $m) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $sp (local.get $v))
-        (local.set $i (local.get $rows))
-        (loop $rows4
-          (local.set $a0 (f32x4.add (local.get $a0)
-            (f32x4.mul (v128.load (local.get $p)) (f32x4.splat (f32.load (local.get $sp))))))
-          (local.set $p (i32.add (local.get $p) (local.get $stride)))
-          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
-          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
-          (br_if $rows4 (local.get $i)))
-        (v128.store (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))) (local.get $a0))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $block4))))
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $cols) (i32.const 2))))
+    (local.set $jo (local.get $out))
+    (local.set $p (local.get $m))
+    (loop $blocks
+      (local.set $a0 (v128.const f32x4 0 0 0 0))
+      (local.set $a1 (v128.const f32x4 0 0 0 0))
+      (local.set $a2 (v128.const f32x4 0 0 0 0))
+      (local.set $a3 (v128.const f32x4 0 0 0 0))
+      (local.set $a4 (v128.const f32x4 0 0 0 0))
+      (local.set $a5 (v128.const f32x4 0 0 0 0))
+      (local.set $a6 (v128.const f32x4 0 0 0 0))
+      (local.set $a7 (v128.const f32x4 0 0 0 0))
+      (local.set $sp (local.get $v))
+      (local.set $i (local.get $rows))
+      (loop $rows
+        (local.set $s (f32x4.splat (f32.load (local.get $sp))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=0 (local.get $p)) (local.get $s))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $p)) (local.get $s))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $p)) (local.get $s))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $p)) (local.get $s))))
+        (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load offset=64 (local.get $p)) (local.get $s))))
+        (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load offset=80 (local.get $p)) (local.get $s))))
+        (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load offset=96 (local.get $p)) (local.get $s))))
+        (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load offset=112 (local.get $p)) (local.get $s))))
+        (local.set $p (i32.add (local.get $p) (i32.const 128)))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (br_if $rows (local.get $i)))
+      (v128.store offset=0 (local.get $jo) (local.get $a0))
+      (v128.store offset=16 (local.get $jo) (local.get $a1))
+      (v128.store offset=32 (local.get $jo) (local.get $a2))
+      (v128.store offset=48 (local.get $jo) (local.get $a3))
+      (v128.store offset=64 (local.get $jo) (local.get $a4))
+      (v128.store offset=80 (local.get $jo) (local.get $a5))
+      (v128.store offset=96 (local.get $jo) (local.get $a6))
+      (v128.store offset=112 (local.get $jo) (local.get $a7))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 128)))
+      (br_if $blocks (i32.lt_u (local.get $jo) (local.get $end)))))
 
   ;; One position t: h points at h_t (row t of the states, stride Hp; the rows of
   ;; h_{t-1}, h_{t-2}, … precede it), x at the byte x_t (x_{t-d} at x - d), y the
@@ -201,7 +199,7 @@
       (local.set $acc1 (v128.const f64x2 0 0))
       (local.set $acc2 (v128.const f64x2 0 0))
       (local.set $acc3 (v128.const f64x2 0 0))
-      (local.set $w (i32.add (global.get $wy) (local.get $jo)))
+      (local.set $w (i32.add (global.get $wy) (i32.shl (local.get $jo) (i32.const 8))))
       (local.set $pp (global.get $probs))
       (local.set $o (i32.const 256))
       (loop $outs
@@ -214,11 +212,11 @@
         (local.set $acc2 (f64x2.add (local.get $acc2) (f64x2.mul (f64x2.promote_low_f32x4 (local.get $u)) (local.get $pv))))
         (local.set $acc3 (f64x2.add (local.get $acc3) (f64x2.mul (f64x2.promote_low_f32x4
           (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u) (local.get $u))) (local.get $pv))))
-        (local.set $w (i32.add (local.get $w) (local.get $rowBytes)))
+        (local.set $w (i32.add (local.get $w) (i32.const 32)))
         (local.set $pp (i32.add (local.get $pp) (i32.const 8)))
         (local.set $o (i32.sub (local.get $o) (i32.const 1)))
         (br_if $outs (local.get $o)))
-      (local.set $w (i32.add (i32.add (global.get $wy) (i32.mul (local.get $y) (local.get $rowBytes))) (local.get $jo)))
+      (local.set $w (i32.add (i32.add (global.get $wy) (i32.shl (local.get $jo) (i32.const 8))) (i32.shl (local.get $y) (i32.const 5))))
       (local.set $v (v128.load offset=0 (local.get $w)))
       (local.set $u (v128.load offset=16 (local.get $w)))
       (local.set $ptr (i32.add (global.get $b) (local.get $jo)))
@@ -410,7 +408,7 @@
             (local.set $acc0 (v128.const i32x4 0 0 0 0))
             (local.set $acc1 (v128.const i32x4 0 0 0 0))
             (local.set $ptr (global.get $nxBuf))
-            ;; nxBuf holds a multiple of Hp (8) floats: two vectors a step.
+            ;; nxBuf holds a multiple of Hp (32) floats: two vectors a step.
             (loop $nxLanes
               (local.set $acc0 (i32x4.sub (local.get $acc0) (f32x4.gt (v128.load offset=0 (local.get $ptr)) (local.get $tv))))
               (local.set $acc1 (i32x4.sub (local.get $acc1) (f32x4.gt (v128.load offset=16 (local.get $ptr)) (local.get $tv))))
