@@ -116,10 +116,12 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
     exports,
     prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView {
       const T = thresholds.length;
+      // n_h searches four τ at a time: τ padded with +Infinity (never exceeded), counts with room for them.
+      const paddedT = Math.ceil(T / 4) * 4;
       const range = new Regions();
       range.end = modelEnd;
-      const taus = range.take(4 * T);
-      const counts = range.take(4 * 3 * T);
+      const taus = range.take(4 * paddedT);
+      const counts = range.take(4 * 3 * paddedT);
       const depth = range.take(4 * (dmax + 1));
       const stateRows = chunkPositions + dmax;
       const statesPointer = range.take(4 * Hp * stateRows);
@@ -127,7 +129,7 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       const bytesPointer = range.take(byteCount);
       ensureMemory(memory, range.end);
       new Uint8Array(memory.buffer, modelEnd, range.end - modelEnd).fill(0);
-      f32(taus, T).set(thresholds);
+      f32(taus, paddedT).fill(Infinity).set(thresholds);
       f32(rScaledMax, Hp).fill(0);
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);

@@ -188,7 +188,10 @@
     (local $rowBytes i32) (local $cnt i32) (local $ptr i32)
     (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
     (local $v v128) (local $u v128) (local $pv v128) (local $tv v128) (local $cv v128)
-    (local $sum f32) (local $f f32) (local $tau f32)
+    (local $sum f32) (local $f f32) (local $tau f32) (local $tau1 f32) (local $tau2 f32) (local $tau3 f32)
+    (local $base1 i32) (local $base2 i32) (local $base3 i32) (local $step i32) (local $off i32)
+    (local $gb i32) (local $gscaled i32) (local $gsmax i32) (local $ginput i32) (local $gwx i32)
+    (local $one v128) (local $gate v128)
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
 
     ;; Step 1: g[j] = float32(Wy[y][j] - Σ_o Wy[o][j]·P[o]), sums in double in
@@ -278,6 +281,13 @@
 
     ;; Steps 4–5 for d = 1 .. depth.
     (memory.fill (global.get $scaledMax) (i32.const 0) (local.get $rowBytes))
+    (local.set $gb (global.get $b))
+    (local.set $gscaled (global.get $scaled))
+    (local.set $gsmax (global.get $scaledMax))
+    (local.set $ginput (global.get $inputMax))
+    (local.set $gwx (global.get $wxAbs))
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (local.set $gate (v128.const f32x4 1e-8 1e-8 1e-8 1e-8))
     (local.set $hrow (local.get $h))
     (local.set $d (i32.const 1))
     (block $chainDone
@@ -289,17 +299,17 @@
         (loop $scale
           (local.set $v (v128.load (i32.add (local.get $hrow) (local.get $jo))))
           (local.set $v (f32x4.mul
-            (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $v) (local.get $v)))
-            (v128.load (i32.add (global.get $b) (local.get $jo)))))
-          (v128.store (i32.add (global.get $scaled) (local.get $jo)) (local.get $v))
+            (f32x4.sub (local.get $one) (f32x4.mul (local.get $v) (local.get $v)))
+            (v128.load (i32.add (local.get $gb) (local.get $jo)))))
+          (v128.store (i32.add (local.get $gscaled) (local.get $jo)) (local.get $v))
           (local.set $v (f32x4.abs (local.get $v)))
-          (local.set $v (v128.and (local.get $v) (f32x4.ge (local.get $v) (v128.const f32x4 1e-8 1e-8 1e-8 1e-8))))
-          (local.set $ptr (i32.add (global.get $scaledMax) (local.get $jo)))
+          (local.set $v (v128.and (local.get $v) (f32x4.ge (local.get $v) (local.get $gate))))
+          (local.set $ptr (i32.add (local.get $gsmax) (local.get $jo)))
           (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
           (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
           (br_if $scale (i32.lt_u (local.get $jo) (local.get $rowBytes))))
         ;; new b[j] = Σ_i Wh[i][j]·scaled[i].
-        (call $product (global.get $wh) (global.get $scaled) (global.get $b) (global.get $H) (global.get $Hp))
+        (call $product (global.get $wh) (local.get $gscaled) (local.get $gb) (global.get $H) (global.get $Hp))
         ;; Wx (c, j) with c = x_{t-d}: input maxima |b[j]|, depth mass Σ_j |float32(Wx[j][c]·b[j])|.
         (local.set $c (i32.load8_u (i32.sub (local.get $x) (local.get $d))))
         (if (i32.eqz (i32.load8_u (i32.add (global.get $seen) (local.get $c))))
@@ -311,10 +321,10 @@
         (local.set $sum (f32.const 0))
         (local.set $jo (i32.const 0))
         (loop $inputs
-          (local.set $v (f32x4.abs (v128.load (i32.add (global.get $b) (local.get $jo)))))
-          (local.set $ptr (i32.add (i32.add (global.get $inputMax) (local.get $col)) (local.get $jo)))
+          (local.set $v (f32x4.abs (v128.load (i32.add (local.get $gb) (local.get $jo)))))
+          (local.set $ptr (i32.add (i32.add (local.get $ginput) (local.get $col)) (local.get $jo)))
           (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
-          (local.set $v (f32x4.mul (v128.load (i32.add (i32.add (global.get $wxAbs) (local.get $col)) (local.get $jo))) (local.get $v)))
+          (local.set $v (f32x4.mul (v128.load (i32.add (i32.add (local.get $gwx) (local.get $col)) (local.get $jo))) (local.get $v)))
           (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $v))))
           (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 1 (local.get $v))))
           (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 2 (local.get $v))))
@@ -327,7 +337,8 @@
         (br $chain)))
 
     ;; n_h: per receiving neuron i with a factor f, per τ, the count of its sorted
-    ;; |Wh| row with float32(f·|w|) > τ (a branch-free lower bound).
+    ;; |Wh| row with float32(f·|w|) > τ: branch-free lower bounds, four τ at a
+    ;; time (taus is padded to a multiple of four with +Infinity, which counts 0).
     (local.set $i (i32.const 0))
     (block $nhDone
       (loop $nh
@@ -336,30 +347,49 @@
         (if (i32.and (f32.ne (local.get $f) (f32.const 0)) (i32.ne (global.get $T) (i32.const 0)))
           (then
             (local.set $w (i32.add (global.get $whSorted) (i32.shl (i32.mul (local.get $i) (global.get $H)) (i32.const 2))))
+            (local.set $ptr (global.get $counts))
             (local.set $k (i32.const 0))
             (loop $nhTaus
-              (local.set $tau (f32.load (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $tau (f32.load offset=0 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $tau1 (f32.load offset=4 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $tau2 (f32.load offset=8 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $tau3 (f32.load offset=12 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
               (local.set $base (local.get $w))
+              (local.set $base1 (local.get $w))
+              (local.set $base2 (local.get $w))
+              (local.set $base3 (local.get $w))
               (local.set $n (global.get $H))
               (block $searchDone
                 (loop $search
                   (br_if $searchDone (i32.le_u (local.get $n) (i32.const 1)))
                   (local.set $half (i32.shr_u (local.get $n) (i32.const 1)))
-                  (local.set $base (select
-                    (local.get $base)
-                    (i32.add (local.get $base) (i32.shl (local.get $half) (i32.const 2)))
-                    (f32.gt (f32.mul (local.get $f)
-                      (f32.load offset=0 (i32.add (local.get $base) (i32.shl (i32.sub (local.get $half) (i32.const 1)) (i32.const 2)))))
-                      (local.get $tau))))
+                  (local.set $step (i32.shl (local.get $half) (i32.const 2)))
+                  (local.set $off (i32.sub (local.get $step) (i32.const 4)))
+                  (local.set $base (select (local.get $base) (i32.add (local.get $base) (local.get $step))
+                    (f32.gt (f32.mul (local.get $f) (f32.load (i32.add (local.get $base) (local.get $off)))) (local.get $tau))))
+                  (local.set $base1 (select (local.get $base1) (i32.add (local.get $base1) (local.get $step))
+                    (f32.gt (f32.mul (local.get $f) (f32.load (i32.add (local.get $base1) (local.get $off)))) (local.get $tau1))))
+                  (local.set $base2 (select (local.get $base2) (i32.add (local.get $base2) (local.get $step))
+                    (f32.gt (f32.mul (local.get $f) (f32.load (i32.add (local.get $base2) (local.get $off)))) (local.get $tau2))))
+                  (local.set $base3 (select (local.get $base3) (i32.add (local.get $base3) (local.get $step))
+                    (f32.gt (f32.mul (local.get $f) (f32.load (i32.add (local.get $base3) (local.get $off)))) (local.get $tau3))))
                   (local.set $n (i32.sub (local.get $n) (local.get $half)))
                   (br $search)))
               ;; first index above τ = (base - w)/4 + (f·a[base] > τ ? 0 : 1); count = H - it
-              (local.set $cnt (i32.sub
-                (i32.sub (global.get $H) (i32.shr_u (i32.sub (local.get $base) (local.get $w)) (i32.const 2)))
-                (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base))) (local.get $tau)))))
-              (local.set $ptr (i32.add (global.get $counts) (i32.mul (local.get $k) (i32.const 12))))
-              (i32.store offset=4 (local.get $ptr) (i32.add (i32.load offset=4 (local.get $ptr)) (local.get $cnt)))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (i32.store offset=4 (local.get $ptr) (i32.add (i32.load offset=4 (local.get $ptr))
+                (i32.sub (i32.sub (global.get $H) (i32.shr_u (i32.sub (local.get $base) (local.get $w)) (i32.const 2)))
+                  (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base))) (local.get $tau))))))
+              (i32.store offset=16 (local.get $ptr) (i32.add (i32.load offset=16 (local.get $ptr))
+                (i32.sub (i32.sub (global.get $H) (i32.shr_u (i32.sub (local.get $base1) (local.get $w)) (i32.const 2)))
+                  (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base1))) (local.get $tau1))))))
+              (i32.store offset=28 (local.get $ptr) (i32.add (i32.load offset=28 (local.get $ptr))
+                (i32.sub (i32.sub (global.get $H) (i32.shr_u (i32.sub (local.get $base2) (local.get $w)) (i32.const 2)))
+                  (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base2))) (local.get $tau2))))))
+              (i32.store offset=40 (local.get $ptr) (i32.add (i32.load offset=40 (local.get $ptr))
+                (i32.sub (i32.sub (global.get $H) (i32.shr_u (i32.sub (local.get $base3) (local.get $w)) (i32.const 2)))
+                  (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base3))) (local.get $tau3))))))
+              (local.set $ptr (i32.add (local.get $ptr) (i32.const 48)))
+              (local.set $k (i32.add (local.get $k) (i32.const 4)))
               (br_if $nhTaus (i32.lt_u (local.get $k) (global.get $T))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $nh)))
