@@ -1,23 +1,41 @@
 /**
- * `npm run bench`: positions per second of the engine and of the plain
- * implementation (test/plain) on the shipped inputs, Dmax 50, the 7 default
- * thresholds. The plain one only runs on the first positions; the engine runs
- * on the same subset (like for like) and on the full window.
+ * `npm run bench`: how fast the engine and the CLI are, measured so that the
+ * figures can be compared.
+ *
+ * Every figure is the median of several rounds with its min–max; rounds of the
+ * things compared run interleaved (A B A B …) after a warm-up, so a drifting
+ * machine moves both, and ratios are taken round by round.
+ *
+ * 1. Engine alone, one thread, warm, in-process, at the Q1 settings (the
+ *    shipped model, the first 1024 bytes, Dmax 50, the 7 default τ): positions
+ *    per second of traceRange over the window, and over its first positions
+ *    against the plain implementation of the spec (test/plain), warm against warm.
+ * 2. The CLI on a multi-window job (windows of enwik_1024.txt and of
+ *    TypeScript's lib.es5.d.ts, Dmax 50, 7 τ): positions per CPU-second of a
+ *    fresh `sparsetrace run` (all threads' CPU time, start-up and report included).
+ * 3. The whole Q1 job, fresh process to printed report, wall and CPU seconds;
+ *    when Q1_REFERENCE_BIN names a build of the reference program, that program
+ *    runs interleaved with it and the ratio is printed. Its arguments are
+ *    Q1_REFERENCE_ARGS (split on spaces; default: the model and data paths).
+ *
+ * BENCH_ROUNDS sets the rounds (default 7 in-process, 5 for fresh processes;
+ * at least 5).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { forwardStates, patternPeaks, traceRange, traceTables, type Model } from '../src/engine/index.js';
+import { forwardStates, patternPeaks, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
 import { plainQ1 } from '../test/plain/plainQ1.js';
 
 const THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const DMAX = 50;
 const WINDOW = 1024;
-const SUBSET_POSITIONS = 200;
-const ENGINE_REPEATS = 3; // the engine is fast; take the best of a few runs
+const PLAIN_POSITIONS = 150;
+const ROUNDS = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 7) || 7);
+const PROCESS_ROUNDS = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 5) || 5);
 
 /** ./inputs/ if it holds the shipped files, else ../shared/inputs (both relative to the project root). */
 function inputsFolder(): string {
@@ -26,66 +44,184 @@ function inputsFolder(): string {
   return resolve(process.cwd(), '..', 'shared', 'inputs');
 }
 
-/** Everything the engine does for a window: forward pass, tables, trace of all positions, pattern peaks. */
-function engineSeconds(model: Model, bytes: Uint8Array): number {
-  let best = Infinity;
-  for (let r = 0; r < ENGINE_REPEATS; r++) {
-    const started = performance.now();
-    const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(THRESHOLDS), dmax: DMAX };
-    const range = traceRange(input, traceTables(model), 0, bytes.length - 1);
-    patternPeaks(model, range.peakFactors);
-    best = Math.min(best, (performance.now() - started) / 1000);
-  }
-  return best;
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
 }
 
-function plainSeconds(model: Model, bytes: Uint8Array): number {
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor((sorted.length - 1) / 2)], min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+const format = (value: number, digits: number): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const show = (s: Spread, digits: number, unit: string, rounds = ROUNDS): string =>
+  `${format(s.median, digits).padStart(10)} ${unit}  (min–max ${format(s.min, digits)}–${format(s.max, digits)}, ${rounds} rounds)`;
+const line = (label: string, value: string): void => console.log(`  ${label.padEnd(46)} ${value}`);
+
+function seconds(run: () => void): number {
   const started = performance.now();
-  plainQ1(model, bytes, THRESHOLDS, DMAX);
+  run();
   return (performance.now() - started) / 1000;
 }
 
+// ---------------------------------------------------------------------------
+// 1. Engine alone.
+
 const folder = inputsFolder();
-const model = parseModel(readFileSync(join(folder, 'sat_model.bin')), 'sat_model.bin');
-const window = new Uint8Array(readFileSync(join(folder, 'enwik_1024.txt'))).subarray(0, WINDOW);
-const subset = window.subarray(0, SUBSET_POSITIONS + 1); // N bytes give N-1 positions
+const modelPath = join(folder, 'sat_model.bin');
+const dataPath = join(folder, 'enwik_1024.txt');
+const model: Model = parseModel(readFileSync(modelPath), 'sat_model.bin');
+const window = new Uint8Array(readFileSync(dataPath)).subarray(0, WINDOW);
+const positions = window.length - 1;
+const plainWindow = window.subarray(0, PLAIN_POSITIONS + 1); // N bytes give N-1 positions
+const thresholds = Float32Array.from(THRESHOLDS);
 
-const fullPositions = window.length - 1;
-const subsetPositions = subset.length - 1;
-const engineFullRate = fullPositions / engineSeconds(model, window);
-const engineSubsetRate = subsetPositions / engineSeconds(model, subset);
-const plainSubsetRate = subsetPositions / plainSeconds(model, subset);
-
-const line = (label: string, value: string): void => console.log(`${label.padEnd(44)} ${value}`);
-const rate = (perSecond: number): string => `${perSecond.toFixed(1).padStart(9)} positions/s`;
 console.log(`inputs: ${folder} (H = ${model.hidden}, Dmax ${DMAX}, ${THRESHOLDS.length} thresholds)`);
-line(`engine, full window (${fullPositions} positions):`, rate(engineFullRate));
-line(`engine, first ${subsetPositions} positions:`, rate(engineSubsetRate));
-line(`plain, first ${subsetPositions} positions:`, rate(plainSubsetRate));
-line(`ratio engine/plain (first ${subsetPositions} positions):`, `${(engineSubsetRate / plainSubsetRate).toFixed(1).padStart(9)}×`);
+console.log(`node ${process.version}, ${availableParallelism()} cores; medians of interleaved rounds after a warm-up`);
+console.log('');
+console.log(`1. Engine, one thread, warm, in-process (Q1 settings: ${positions} positions)`);
 
-/**
- * The whole product: `sparsetrace run` of the published job plus its report, in a
- * fresh process with a fresh database, as a user runs it. Best of a few runs.
- */
-function cliJobSeconds(threads: number): number {
-  let best = Infinity;
-  for (let r = 0; r < ENGINE_REPEATS; r++) {
-    const scratch = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-'));
-    const args = ['bin/sparsetrace.js', 'run', 'jobs/q1-sparsity.json', '--model', join(folder, 'sat_model.bin'), '--data', join(folder, 'enwik_1024.txt')];
-    const started = performance.now();
-    const run = spawnSync(process.execPath, [...args, '--db', join(scratch, 'bench.sqlite'), '--threads', String(threads)], { encoding: 'utf8' });
-    const seconds = (performance.now() - started) / 1000;
-    rmSync(scratch, { recursive: true, force: true });
-    if (run.status !== 0) throw new Error(`sparsetrace run failed: ${run.stderr}`);
-    best = Math.min(best, seconds);
+const input: TraceInput = { model, bytes: window, states: forwardStates(model, window), thresholds, dmax: DMAX };
+const tables: TraceTables = traceTables(model);
+const traceWindow = (): void => void traceRange(input, tables, 0, positions);
+const traceFirst = (): void => void traceRange(input, tables, 0, PLAIN_POSITIONS);
+const plainFirst = (): void => void plainQ1(model, plainWindow, THRESHOLDS, DMAX);
+/** Everything per window around the trace: forward pass, tables, pattern peaks. */
+const windowSetup = (): void => {
+  const states = forwardStates(model, window);
+  const fresh = traceTables(model);
+  const range = traceRange({ model, bytes: window, states, thresholds, dmax: DMAX }, fresh, 0, 1);
+  patternPeaks(model, range.peakFactors);
+};
+
+for (let r = 0; r < 3; r++) traceWindow(); // warm-up: JIT, WebAssembly tiers
+windowSetup();
+plainFirst();
+
+const engineRates: number[] = [];
+const engineFirstRates: number[] = [];
+const plainRates: number[] = [];
+const ratios: number[] = [];
+const setupMs: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  engineRates.push(positions / seconds(traceWindow));
+  const engineFirst = PLAIN_POSITIONS / seconds(traceFirst);
+  const plain = PLAIN_POSITIONS / seconds(plainFirst);
+  engineFirstRates.push(engineFirst);
+  plainRates.push(plain);
+  ratios.push(engineFirst / plain);
+  setupMs.push(1000 * seconds(windowSetup));
+}
+line(`engine, traceRange over ${positions} positions:`, show(spread(engineRates), 0, 'positions/s'));
+line(`engine, first ${PLAIN_POSITIONS} positions:`, show(spread(engineFirstRates), 0, 'positions/s'));
+line(`plain implementation, first ${PLAIN_POSITIONS} positions:`, show(spread(plainRates), 1, 'positions/s'));
+line(`engine/plain (same positions, per round):`, show(spread(ratios), 1, '×'));
+line('per window: forward pass + tables + peaks:', show(spread(setupMs), 1, 'ms'));
+
+// ---------------------------------------------------------------------------
+// 2 and 3. Fresh processes.
+
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User + system seconds of the children this process has waited for (Linux /proc), or NaN. */
+function childrenCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17.
+    return (Number(fields[13]) + Number(fields[14])) / clockTicks;
+  } catch {
+    return NaN;
   }
-  return best;
 }
 
-const cores = availableParallelism();
-const oneThread = cliJobSeconds(1);
-const allThreads = cliJobSeconds(cores);
-line('sparsetrace run + report, 1 thread:', `${oneThread.toFixed(3).padStart(9)} s`);
-line(`sparsetrace run + report, ${cores} threads:`, `${allThreads.toFixed(3).padStart(9)} s`);
-line(`speed-up ${cores} threads/1 thread:`, `${(oneThread / allThreads).toFixed(2).padStart(9)}×`);
+interface ProcessTime {
+  wall: number;
+  cpu: number;
+}
+
+function timeProcess(command: string, args: readonly string[]): ProcessTime {
+  const cpuBefore = childrenCpuSeconds();
+  const started = performance.now();
+  const run = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const wall = (performance.now() - started) / 1000;
+  const cpu = childrenCpuSeconds() - cpuBefore;
+  if (run.error !== undefined) throw run.error;
+  if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${run.status}): ${run.stderr}`);
+  return { wall, cpu };
+}
+
+/** `sparsetrace run <job>` in a fresh process with a fresh database. */
+function cliRun(job: string, extra: readonly string[] = []): ProcessTime {
+  const scratch = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-'));
+  try {
+    return timeProcess(process.execPath, ['bin/sparsetrace.js', 'run', job, '--db', join(scratch, 'bench.sqlite'), ...extra]);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const scratchJobs = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-jobs-'));
+try {
+  console.log('');
+  const es5 = resolve(process.cwd(), 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
+  const data: { path: string; offset: number; length: number; stride: number; count: number }[] = [
+    { path: dataPath, offset: 0, length: 512, stride: 128, count: 5 },
+  ];
+  if (existsSync(es5) && statSync(es5).size >= 4096 + 7 * 4096 + 1024) data.push({ path: es5, offset: 4096, length: 1024, stride: 4096, count: 8 });
+  const jobPositions = data.reduce((sum, source) => sum + source.count * (source.length - 1), 0);
+  const windows = data.reduce((sum, source) => sum + source.count, 0);
+  const multiJob = join(scratchJobs, 'bench-multi-window.json');
+  writeFileSync(multiJob, JSON.stringify({ name: 'bench-multi-window', models: [modelPath], data, dmax: [DMAX], tau: THRESHOLDS }));
+  console.log(`2. CLI, multi-window job (${windows} windows, ${jobPositions.toLocaleString('en-US')} positions, Dmax ${DMAX}, ${THRESHOLDS.length} τ), fresh process, all cores`);
+  cliRun(multiJob); // warm-up (file cache)
+  const perCpuSecond: number[] = [];
+  const perWallSecond: number[] = [];
+  for (let r = 0; r < PROCESS_ROUNDS; r++) {
+    const { wall, cpu } = cliRun(multiJob);
+    perCpuSecond.push(jobPositions / cpu);
+    perWallSecond.push(jobPositions / wall);
+  }
+  line('positions per CPU-second:', show(spread(perCpuSecond), 0, 'positions/CPU-s', PROCESS_ROUNDS));
+  line('positions per wall-second:', show(spread(perWallSecond), 0, 'positions/s', PROCESS_ROUNDS));
+
+  console.log('');
+  const reference = process.env.Q1_REFERENCE_BIN;
+  console.log(`3. Whole Q1 job (jobs/q1-sparsity.json), fresh process to printed report${reference ? `, against ${reference}` : ''}`);
+  const q1 = (): ProcessTime => cliRun('jobs/q1-sparsity.json', ['--model', modelPath, '--data', dataPath]);
+  const referenceArgs = (process.env.Q1_REFERENCE_ARGS ?? `${modelPath} ${dataPath}`).split(' ').filter((arg) => arg !== '');
+  const referenceRun = (): ProcessTime => timeProcess(reference as string, referenceArgs);
+  q1();
+  if (reference) referenceRun();
+  const q1Wall: number[] = [];
+  const q1Cpu: number[] = [];
+  const refWall: number[] = [];
+  const refCpu: number[] = [];
+  const wallRatios: number[] = [];
+  for (let r = 0; r < PROCESS_ROUNDS; r++) {
+    const ours = q1();
+    q1Wall.push(ours.wall);
+    q1Cpu.push(ours.cpu);
+    if (reference) {
+      const theirs = referenceRun();
+      refWall.push(theirs.wall);
+      refCpu.push(theirs.cpu);
+      wallRatios.push(ours.wall / theirs.wall);
+    }
+  }
+  line('sparsetrace run, wall:', show(spread(q1Wall), 3, 's', PROCESS_ROUNDS));
+  line('sparsetrace run, CPU (all threads):', show(spread(q1Cpu), 3, 's', PROCESS_ROUNDS));
+  if (reference) {
+    line('reference program, wall:', show(spread(refWall), 3, 's', PROCESS_ROUNDS));
+    line('reference program, CPU:', show(spread(refCpu), 3, 's', PROCESS_ROUNDS));
+    line('reference program, positions/s:', show(spread(refWall.map((wall) => positions / wall)), 0, 'positions/s'));
+    line('sparsetrace/reference wall (per round):', show(spread(wallRatios), 2, '×', PROCESS_ROUNDS));
+    line('engine (section 1) per thread/reference:', `${format(spread(engineRates).median / (positions / spread(refWall).median), 1).padStart(10)} ×  (medians)`);
+  } else {
+    line('reference program:', '(set Q1_REFERENCE_BIN to a build of it to compare)');
+  }
+} finally {
+  rmSync(scratchJobs, { recursive: true, force: true });
+}

@@ -349,6 +349,8 @@ const RANDOM_CASES: RandomCase[] = [
   { hidden: 2, length: 2, dmax: 1, seed: 201, alphabet: 256, gain: 1 },
   { hidden: 2, length: 40, dmax: 50, seed: 202, alphabet: 8, gain: 3 },
   { hidden: 2, length: 300, dmax: 50, seed: 203, alphabet: 3, gain: 1 },
+  { hidden: 3, length: 70, dmax: 50, seed: 301, alphabet: 5, gain: 1 },
+  { hidden: 3, length: 20, dmax: 50, seed: 302, alphabet: 256, gain: 3 },
   { hidden: 5, length: 200, dmax: 50, seed: 501, alphabet: 6, gain: 1 },
   { hidden: 5, length: 120, dmax: 1, seed: 502, alphabet: 256, gain: 1 },
   { hidden: 5, length: 80, dmax: 3, seed: 503, alphabet: 12, gain: 3 },
@@ -356,6 +358,11 @@ const RANDOM_CASES: RandomCase[] = [
   { hidden: 33, length: 90, dmax: 3, seed: 3302, alphabet: 256, gain: 3 },
   { hidden: 33, length: 30, dmax: 50, seed: 3303, alphabet: 10, gain: 1 },
   { hidden: 33, length: 2, dmax: 50, seed: 3304, alphabet: 256, gain: 1 },
+  // The WebAssembly trace pads the hidden size to a multiple of 32 and works in blocks of 8 and 32.
+  { hidden: 31, length: 60, dmax: 50, seed: 3101, alphabet: 16, gain: 1 },
+  { hidden: 32, length: 80, dmax: 50, seed: 3201, alphabet: 40, gain: 1 },
+  { hidden: 64, length: 45, dmax: 50, seed: 6401, alphabet: 30, gain: 1 },
+  { hidden: 65, length: 40, dmax: 7, seed: 6501, alphabet: 256, gain: 3 },
   { hidden: 128, length: 64, dmax: 50, seed: 12801, alphabet: 24, gain: 1 },
   { hidden: 128, length: 40, dmax: 3, seed: 12802, alphabet: 256, gain: 3 },
 ];
@@ -380,6 +387,26 @@ describe('engine agrees with the plain implementation on random models', () => {
       // Different range boundaries give bit-identical results.
       const splits = [[1], [Math.floor(positions / 2)], [Math.floor(positions / 3), Math.floor((2 * positions) / 3) + 1], Array.from({ length: Math.floor((positions - 1) / 7) }, (_, r) => 7 * (r + 1))];
       for (const rangeStarts of splits) assertSplitMatches(model, bytes, thresholds, c.dmax, rangeStarts, engine);
+    });
+  }
+});
+
+describe('engine agrees with the plain implementation for any number of thresholds', () => {
+  // n_h is searched four thresholds at a time: counts of 1 to 9 cover every remainder.
+  for (const count of [1, 2, 3, 4, 5, 8, 9]) {
+    test(`${count} threshold${count === 1 ? '' : 's'}, caller's order`, () => {
+      const random = mulberry32(9000 + count);
+      const model = randomModel(random, 9, 1);
+      const bytes = Uint8Array.from({ length: 60 }, () => Math.floor(random() * 7));
+      const thresholds = Array.from({ length: count }, () => 10 ** (-5 + 5 * random()));
+      const engine = runEngine(model, bytes, thresholds, 50);
+      const plain = plainQ1(model, bytes, thresholds, 50);
+      assertEngineMatchesPlain(engine, plain, thresholds, 50);
+      const T = thresholds.length;
+      // Something is counted at some position, so the comparison is not between zeros.
+      assert.ok(engine.counts.some((n, k) => n > 0 && k % 3 === 1), 'some Wh pattern is active');
+      assert.ok(engine.counts.some((n, k) => n > 0 && k % 3 === 0), 'some Wx pattern is active');
+      assert.equal(engine.counts.length, (bytes.length - 1) * T * CLASS_COUNT);
     });
   }
 });
