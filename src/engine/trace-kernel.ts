@@ -5,7 +5,7 @@ import { BYTE_VALUES, type Model } from './model.js';
 interface TraceExports {
   readonly memory: WebAssembly.Memory;
   setup(...offsets: number[]): void;
-  setupRange(thresholdCount: number, taus: number, counts: number, depth: number): void;
+  setupRange(thresholdCount: number, taus: number, counts: number, depth: number, depthRows: number): void;
   /** probabilities[o] = logit[o] of the state row at `state`. */
   logits(state: number): void;
   /** One position: the state row of h_t, the byte x_t, the target y, min(Dmax, t). */
@@ -122,7 +122,9 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       range.end = modelEnd;
       const taus = range.take(4 * paddedT);
       const counts = range.take(4 * 3 * paddedT);
-      const depth = range.take(4 * (dmax + 1));
+      // Depth masses are summed four offsets at a time: room for three more, and rows for them.
+      const depth = range.take(4 * (dmax + 4));
+      const depthRows = range.take(4 * Hp * (dmax + 3));
       const stateRows = chunkPositions + dmax;
       const statesPointer = range.take(4 * Hp * stateRows);
       const byteCount = chunkPositions + dmax + 1;
@@ -133,7 +135,7 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       f32(rScaledMax, Hp).fill(0);
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
-      exports.setupRange(T, taus, counts, depth);
+      exports.setupRange(T, taus, counts, depth, depthRows);
       return {
         Hp,
         probabilities: new Float64Array(memory.buffer, probs, BYTE_VALUES),

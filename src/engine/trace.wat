@@ -23,7 +23,8 @@
 ;;   scaledMax Hp, inputMax 256×Hp: per position (inputMax is left all zero)
 ;;   b, scaled Hp; probs 256 f64; seen 256 bytes; seenList 256 i32
 ;;   nxBuf     256×Hp  n_x candidates of one position
-;;   taus T f32, counts T×3 i32 ([k·3 + class]), depth (Dmax+1) f32
+;;   taus T f32, counts T×3 i32 ([k·3 + class]), depth (Dmax+4) f32
+;;   depthBuf  (Dmax+3)×Hp  |float32(Wx[j][c]·b[j])| of offset d in row d-1
 (module
   (memory (export "memory") 1)
   (global $H (mut i32) (i32.const 0))
@@ -49,6 +50,7 @@
   (global $taus (mut i32) (i32.const 0))
   (global $counts (mut i32) (i32.const 0))
   (global $depth (mut i32) (i32.const 0))
+  (global $depthBuf (mut i32) (i32.const 0))
 
   (func (export "setup")
     (param $H i32) (param $Hp i32) (param $wh i32) (param $whSorted i32) (param $wyT i32) (param $wy i32)
@@ -75,7 +77,8 @@
     (global.set $seenList (local.get $seenList))
     (global.set $nxBuf (local.get $nxBuf)))
 
-  (func (export "setupRange") (param $T i32) (param $taus i32) (param $counts i32) (param $depth i32)
+  (func (export "setupRange") (param $T i32) (param $taus i32) (param $counts i32) (param $depth i32) (param $depthBuf i32)
+    (global.set $depthBuf (local.get $depthBuf))
     (global.set $T (local.get $T))
     (global.set $taus (local.get $taus))
     (global.set $counts (local.get $counts))
@@ -191,7 +194,8 @@
     (local $sum f32) (local $f f32) (local $tau f32) (local $tau1 f32) (local $tau2 f32) (local $tau3 f32)
     (local $base1 i32) (local $base2 i32) (local $base3 i32) (local $step i32) (local $off i32)
     (local $gb i32) (local $gscaled i32) (local $gsmax i32) (local $ginput i32) (local $gwx i32)
-    (local $one v128) (local $gate v128)
+    (local $one v128) (local $gate v128) (local $drow i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
 
     ;; Step 1: g[j] = float32(Wy[y][j] - Σ_o Wy[o][j]·P[o]), sums in double in
@@ -286,6 +290,7 @@
     (local.set $gsmax (global.get $scaledMax))
     (local.set $ginput (global.get $inputMax))
     (local.set $gwx (global.get $wxAbs))
+    (local.set $drow (global.get $depthBuf))
     (local.set $one (v128.const f32x4 1 1 1 1))
     (local.set $gate (v128.const f32x4 1e-8 1e-8 1e-8 1e-8))
     (local.set $hrow (local.get $h))
@@ -318,23 +323,56 @@
             (i32.store (i32.add (global.get $seenList) (i32.shl (local.get $seenCount) (i32.const 2))) (local.get $c))
             (local.set $seenCount (i32.add (local.get $seenCount) (i32.const 1)))))
         (local.set $col (i32.mul (local.get $c) (local.get $rowBytes)))
-        (local.set $sum (f32.const 0))
         (local.set $jo (i32.const 0))
         (loop $inputs
           (local.set $v (f32x4.abs (v128.load (i32.add (local.get $gb) (local.get $jo)))))
           (local.set $ptr (i32.add (i32.add (local.get $ginput) (local.get $col)) (local.get $jo)))
           (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
-          (local.set $v (f32x4.mul (v128.load (i32.add (i32.add (local.get $gwx) (local.get $col)) (local.get $jo))) (local.get $v)))
-          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $v))))
-          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 1 (local.get $v))))
-          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 2 (local.get $v))))
-          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 3 (local.get $v))))
+          (v128.store (i32.add (local.get $drow) (local.get $jo))
+            (f32x4.mul (v128.load (i32.add (i32.add (local.get $gwx) (local.get $col)) (local.get $jo))) (local.get $v)))
           (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
           (br_if $inputs (i32.lt_u (local.get $jo) (local.get $rowBytes))))
-        (f32.store (i32.add (global.get $depth) (i32.shl (local.get $d) (i32.const 2))) (local.get $sum))
+        (local.set $drow (i32.add (local.get $drow) (local.get $rowBytes)))
         (local.set $hrow (i32.sub (local.get $hrow) (local.get $rowBytes)))
         (local.set $d (i32.add (local.get $d) (i32.const 1)))
         (br $chain)))
+
+;; Depth mass at d = 1 .. depth: Σ_j of row d-1 of depthBuf in float32, in
+    ;; order j, from +0 (padded lanes add +0). Lanes are four offsets d at a time:
+    ;; 4×4 blocks of depthBuf are transposed so that each add takes one j.
+    (local.set $d (i32.const 1))
+    (block $massDone
+      (loop $mass
+        (br_if $massDone (i32.gt_s (local.get $d) (local.get $depth)))
+        (local.set $drow (i32.add (global.get $depthBuf) (i32.mul (i32.sub (local.get $d) (i32.const 1)) (local.get $rowBytes))))
+        (local.set $acc0 (v128.const f32x4 0 0 0 0))
+        (local.set $jo (i32.const 0))
+        (loop $massLanes
+          (local.set $ptr (i32.add (local.get $drow) (local.get $jo)))
+          (local.set $r0 (v128.load (local.get $ptr)))
+          (local.set $ptr (i32.add (local.get $ptr) (local.get $rowBytes)))
+          (local.set $r1 (v128.load (local.get $ptr)))
+          (local.set $ptr (i32.add (local.get $ptr) (local.get $rowBytes)))
+          (local.set $r2 (v128.load (local.get $ptr)))
+          (local.set $ptr (i32.add (local.get $ptr) (local.get $rowBytes)))
+          (local.set $r3 (v128.load (local.get $ptr)))
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+          (local.set $acc0 (f32x4.add (local.get $acc0)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2))))
+          (local.set $acc0 (f32x4.add (local.get $acc0)
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2))))
+          (local.set $acc0 (f32x4.add (local.get $acc0)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3))))
+          (local.set $acc0 (f32x4.add (local.get $acc0)
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
+          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+          (br_if $massLanes (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+        (v128.store (i32.add (global.get $depth) (i32.shl (local.get $d) (i32.const 2))) (local.get $acc0))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (br $mass)))
 
     ;; n_h: per receiving neuron i with a factor f, per τ, the count of its sorted
     ;; |Wh| row with float32(f·|w|) > τ: branch-free lower bounds, four τ at a
