@@ -18,8 +18,10 @@ export interface TraceRangeView {
   readonly Hp: number;
   /** logits after `logits`, to be turned into P_t in place before `position`. */
   readonly probabilities: Float64Array;
-  /** `[k·3 + class]` of the last position. */
+  /** `[k·3 + class]` of the last position, k in ascending τ order (see thresholdOrder). */
   readonly counts: Uint32Array;
+  /** thresholdOrder[k]: the caller's index of the k-th smallest τ. */
+  readonly thresholdOrder: Int32Array;
   /** Depth mass of the last position at d = 0 .. its depth. */
   readonly depth: Float32Array;
   /** Forward state rows (stride Hp, padding zero) and their byte offset. */
@@ -131,7 +133,9 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       const bytesPointer = range.take(byteCount);
       ensureMemory(memory, range.end);
       new Uint8Array(memory.buffer, modelEnd, range.end - modelEnd).fill(0);
-      f32(taus, paddedT).fill(Infinity).set(thresholds);
+      // The kernel takes τ ascending (n_h stops at the first τ a row cannot exceed).
+      const thresholdOrder = Int32Array.from(thresholds.keys()).sort((a, b) => thresholds[a] - thresholds[b] || a - b);
+      f32(taus, paddedT).fill(Infinity).set(Float32Array.from(thresholdOrder, (k) => thresholds[k]));
       f32(rScaledMax, Hp).fill(0);
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
@@ -140,6 +144,7 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
         Hp,
         probabilities: new Float64Array(memory.buffer, probs, BYTE_VALUES),
         counts: new Uint32Array(memory.buffer, counts, 3 * T),
+        thresholdOrder,
         depth: f32(depth, dmax + 1),
         states: f32(statesPointer, Hp * stateRows),
         statesPointer,

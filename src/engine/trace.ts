@@ -110,7 +110,7 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const chunkPositions = Math.max(1, Math.min(count, RANGE_CHUNK));
   const view = kernel.prepareRange(thresholds, dmax, chunkPositions);
   const { exports } = kernel;
-  const { Hp, probabilities, counts: positionCounts, depth: positionDepth, states: stateRows, bytes: byteWindow } = view;
+  const { Hp, probabilities, counts: positionCounts, thresholdOrder, depth: positionDepth, states: stateRows, bytes: byteWindow } = view;
   const rowBytes = 4 * Hp;
 
   for (let chunkStart = start; chunkStart < start + count; chunkStart += chunkPositions) {
@@ -142,7 +142,13 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
 
       const depth = Math.min(dmax, t);
       exports.position(hPointer, view.bytesPointer + (t - firstByte), y, depth);
-      counts.set(positionCounts, p * T * CLASS_COUNT);
+      const countBase = p * T * CLASS_COUNT;
+      for (let k = 0; k < T; k++) {
+        const to = countBase + thresholdOrder[k] * CLASS_COUNT;
+        counts[to] = positionCounts[3 * k];
+        counts[to + 1] = positionCounts[3 * k + 1];
+        counts[to + 2] = positionCounts[3 * k + 2];
+      }
       depthMass.set(positionDepth.subarray(0, depth + 1), p * depthSlots);
     }
   }

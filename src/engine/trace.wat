@@ -23,7 +23,7 @@
 ;;   scaledMax Hp, inputMax 256×Hp: per position (inputMax is left all zero)
 ;;   b, scaled Hp; probs 256 f64; seen 256 bytes; seenList 256 i32
 ;;   nxBuf     256×Hp  n_x candidates of one position
-;;   taus T f32, counts T×3 i32 ([k·3 + class]), depth (Dmax+4) f32
+;;   taus T f32 ascending, counts T×3 i32 ([k·3 + class]), depth (Dmax+4) f32
 ;;   depthBuf  (Dmax+3)×Hp  |float32(Wx[j][c]·b[j])| of offset d in row d-1
 (module
   (memory (export "memory") 1)
@@ -194,7 +194,7 @@
     (local $sum f32) (local $f f32) (local $tau f32) (local $tau1 f32) (local $tau2 f32) (local $tau3 f32)
     (local $base1 i32) (local $base2 i32) (local $base3 i32) (local $step i32) (local $off i32)
     (local $gb i32) (local $gscaled i32) (local $gsmax i32) (local $ginput i32) (local $gwx i32)
-    (local $one v128) (local $gate v128) (local $drow i32)
+    (local $one v128) (local $gate v128) (local $drow i32) (local $top f32)
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
 
@@ -376,7 +376,8 @@
 
     ;; n_h: per receiving neuron i with a factor f, per τ, the count of its sorted
     ;; |Wh| row with float32(f·|w|) > τ: branch-free lower bounds, four τ at a
-    ;; time (taus is padded to a multiple of four with +Infinity, which counts 0).
+    ;; time (taus is padded to a multiple of four with +Infinity, which counts 0),
+    ;; none once the row's largest product is not above the next τ.
     (local.set $i (i32.const 0))
     (block $nhDone
       (loop $nh
@@ -387,7 +388,13 @@
             (local.set $w (i32.add (global.get $whSorted) (i32.shl (i32.mul (local.get $i) (global.get $H)) (i32.const 2))))
             (local.set $ptr (global.get $counts))
             (local.set $k (i32.const 0))
+            ;; the row's largest product; τ ascending, so once it is not above a τ no later τ counts
+            (local.set $top (f32.mul (local.get $f)
+              (f32.load (i32.add (local.get $w) (i32.shl (i32.sub (global.get $H) (i32.const 1)) (i32.const 2))))))
+            (block $nhTausDone
             (loop $nhTaus
+              (br_if $nhTausDone (i32.eqz (f32.gt (local.get $top)
+                (f32.load (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))))
               (local.set $tau (f32.load offset=0 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
               (local.set $tau1 (f32.load offset=4 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
               (local.set $tau2 (f32.load offset=8 (i32.add (global.get $taus) (i32.shl (local.get $k) (i32.const 2)))))
@@ -428,7 +435,7 @@
                   (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base3))) (local.get $tau3))))))
               (local.set $ptr (i32.add (local.get $ptr) (i32.const 48)))
               (local.set $k (i32.add (local.get $k) (i32.const 4)))
-              (br_if $nhTaus (i32.lt_u (local.get $k) (global.get $T))))))
+              (br_if $nhTaus (i32.lt_u (local.get $k) (global.get $T)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $nh)))
     (local.set $jo (i32.const 0))
