@@ -5,25 +5,38 @@ import { BYTE_VALUES, type Model } from './model.js';
 interface TraceExports {
   readonly memory: WebAssembly.Memory;
   setup(...offsets: number[]): void;
-  setupRange(thresholdCount: number, taus: number, counts: number, depth: number, depthRows: number): void;
-  /** probabilities[o] = logit[o] of the state row at `state`. */
-  logits(state: number): void;
-  /** One position: the state row of h_t, the byte x_t, the target y, min(Dmax, t). */
-  position(state: number, byte: number, target: number, depth: number): void;
+  setupRange(thresholdCount: number, taus: number): void;
+  /** The slot's probabilities[o] = logit[o] of the state row at `state`. */
+  logits(slot: number, state: number): void;
+  /** Starts a position in a slot: the state row of h_t, the byte x_t, the target y, min(Dmax, t). */
+  begin(slot: number, state: number, byte: number, target: number, depth: number): void;
+  /** Chain steps d = 1 .. to of two slots together. */
+  chain2(slotA: number, slotB: number, to: number): void;
+  /** Chain steps d = from .. to of one slot. */
+  chain1(slot: number, from: number, to: number): void;
+  /** Ends the slot's position: its counts and depth masses. */
+  finish(slot: number): void;
+}
+
+/** One of the kernel's two per-position slots (see trace.wat). */
+export interface TraceSlot {
+  /** The slot record's offset, passed to the kernel. */
+  readonly pointer: number;
+  /** logits after `logits`, to be turned into P_t in place before `begin`. */
+  readonly probabilities: Float64Array;
+  /** `[k·3 + class]` after `finish`, k in ascending τ order (see thresholdOrder). */
+  readonly counts: Uint32Array;
+  /** Depth mass at d = 0 .. the position's depth after `finish`. */
+  readonly depth: Float32Array;
 }
 
 /** Views into the kernel's memory for one range (valid until the next prepareRange). */
 export interface TraceRangeView {
   /** Hidden size padded to a multiple of 32: the row stride of every hidden vector. */
   readonly Hp: number;
-  /** logits after `logits`, to be turned into P_t in place before `position`. */
-  readonly probabilities: Float64Array;
-  /** `[k·3 + class]` of the last position, k in ascending τ order (see thresholdOrder). */
-  readonly counts: Uint32Array;
+  readonly slots: readonly [TraceSlot, TraceSlot];
   /** thresholdOrder[k]: the caller's index of the k-th smallest τ. */
   readonly thresholdOrder: Int32Array;
-  /** Depth mass of the last position at d = 0 .. its depth. */
-  readonly depth: Float32Array;
   /** Forward state rows (stride Hp, padding zero) and their byte offset. */
   readonly states: Float32Array;
   readonly statesPointer: number;
@@ -83,14 +96,19 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
   const rScaledMax = regions.take(4 * Hp);
   const rInputMax = regions.take(4 * BYTE_VALUES * Hp);
   const rOutputMax = regions.take(4 * BYTE_VALUES * Hp);
-  const scaledMax = regions.take(4 * Hp);
-  const inputMax = regions.take(4 * BYTE_VALUES * Hp);
-  const b = regions.take(4 * Hp);
-  const scaled = regions.take(4 * Hp);
-  const probs = regions.take(8 * BYTE_VALUES);
-  const seen = regions.take(BYTE_VALUES);
-  const seenList = regions.take(4 * BYTE_VALUES);
-  const nxBuf = regions.take(4 * BYTE_VALUES * Hp);
+  // Two slots; record fields 0–28 are fixed here, 32–40 per range (trace.wat, "slot").
+  const SLOT_RECORD_BYTES = 64;
+  const slotRegions = [0, 1].map(() => ({
+    record: regions.take(SLOT_RECORD_BYTES),
+    b: regions.take(4 * Hp),
+    scaled: regions.take(4 * Hp),
+    scaledMax: regions.take(4 * Hp),
+    inputMax: regions.take(4 * BYTE_VALUES * Hp),
+    seen: regions.take(BYTE_VALUES),
+    seenList: regions.take(4 * BYTE_VALUES),
+    nxBuf: regions.take(4 * BYTE_VALUES * Hp),
+    probs: regions.take(8 * BYTE_VALUES),
+  }));
   const modelEnd = regions.end;
   ensureMemory(memory, modelEnd);
 
@@ -112,7 +130,13 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
   f32(by, BYTE_VALUES).set(model.by);
   const wxAbsView = f32(wxAbs, BYTE_VALUES * Hp);
   for (let c = 0; c < BYTE_VALUES; c++) wxAbsView.set(wxAbsByByte.subarray(c * H, (c + 1) * H), c * Hp);
-  exports.setup(H, Hp, wh, whSorted, wyT, wy, by, wxAbs, rScaledMax, rInputMax, rOutputMax, scaledMax, inputMax, b, scaled, probs, seen, seenList, nxBuf);
+  const first = slotRegions[0];
+  exports.setup(H, Hp, wh, whSorted, wyT, wy, by, wxAbs, rScaledMax, rInputMax, rOutputMax,
+    first.scaledMax, first.inputMax, first.b, first.scaled, first.probs, first.seen, first.seenList, first.nxBuf);
+  for (const slot of slotRegions) {
+    const fields = [slot.b, slot.scaled, slot.scaledMax, slot.inputMax, slot.seen, slot.seenList, slot.nxBuf, slot.probs];
+    new Int32Array(memory.buffer, slot.record, fields.length).set(fields);
+  }
 
   return {
     exports,
@@ -123,10 +147,12 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       const range = new Regions();
       range.end = modelEnd;
       const taus = range.take(4 * paddedT);
-      const counts = range.take(4 * 3 * paddedT);
       // Depth masses are summed four offsets at a time: room for three more, and rows for them.
-      const depth = range.take(4 * (dmax + 4));
-      const depthRows = range.take(4 * Hp * (dmax + 3));
+      const perSlot = slotRegions.map(() => ({
+        counts: range.take(4 * 3 * paddedT),
+        depth: range.take(4 * (dmax + 4)),
+        depthRows: range.take(4 * Hp * (dmax + 3)),
+      }));
       const stateRows = chunkPositions + dmax;
       const statesPointer = range.take(4 * Hp * stateRows);
       const byteCount = chunkPositions + dmax + 1;
@@ -139,13 +165,21 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       f32(rScaledMax, Hp).fill(0);
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
-      exports.setupRange(T, taus, counts, depth, depthRows);
+      exports.setupRange(T, taus);
+      const slots = slotRegions.map((slot, k): TraceSlot => {
+        const { counts, depth, depthRows } = perSlot[k];
+        new Int32Array(memory.buffer, slot.record + 32, 3).set([counts, depth, depthRows]);
+        return {
+          pointer: slot.record,
+          probabilities: new Float64Array(memory.buffer, slot.probs, BYTE_VALUES),
+          counts: new Uint32Array(memory.buffer, counts, 3 * T),
+          depth: f32(depth, dmax + 1),
+        };
+      });
       return {
         Hp,
-        probabilities: new Float64Array(memory.buffer, probs, BYTE_VALUES),
-        counts: new Uint32Array(memory.buffer, counts, 3 * T),
+        slots: [slots[0], slots[1]],
         thresholdOrder,
-        depth: f32(depth, dmax + 1),
         states: f32(statesPointer, Hp * stateRows),
         statesPointer,
         bytes: new Uint8Array(memory.buffer, bytesPointer, byteCount),

@@ -1,6 +1,6 @@
 import { BYTE_VALUES, type Model } from './model.js';
 import { createChainKernel, type ChainKernel } from './chain.js';
-import { createTraceKernel, type TraceKernel } from './trace-kernel.js';
+import { createTraceKernel, type TraceKernel, type TraceSlot } from './trace-kernel.js';
 
 /** Wh candidates are skipped when |scaled[i]| < 1e-8, compared in float32 (spec, step 4). */
 export const SCALED_GATE = Math.fround(1e-8);
@@ -110,8 +110,36 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const chunkPositions = Math.max(1, Math.min(count, RANGE_CHUNK));
   const view = kernel.prepareRange(thresholds, dmax, chunkPositions);
   const { exports } = kernel;
-  const { Hp, probabilities, counts: positionCounts, thresholdOrder, depth: positionDepth, states: stateRows, bytes: byteWindow } = view;
+  const { Hp, slots, thresholdOrder, states: stateRows, bytes: byteWindow } = view;
   const rowBytes = 4 * Hp;
+
+  /** P_t in double (spec): logits in the kernel, the softmax here (Math.exp). Returns the surprisal of y. */
+  const distribution = (slot: TraceSlot, hPointer: number, y: number): number => {
+    const probabilities = slot.probabilities;
+    exports.logits(slot.pointer, hPointer);
+    let maxLogit = -Infinity;
+    for (let o = 0; o < BYTE_VALUES; o++) if (probabilities[o] > maxLogit) maxLogit = probabilities[o];
+    let sum = 0;
+    for (let o = 0; o < BYTE_VALUES; o++) {
+      const e = Math.exp(probabilities[o] - maxLogit);
+      probabilities[o] = e;
+      sum += e;
+    }
+    for (let o = 0; o < BYTE_VALUES; o++) probabilities[o] /= sum;
+    return -Math.log2(probabilities[y]);
+  };
+  /** Copies a finished slot's counts (caller's τ order) and depth masses into the range's arrays. */
+  const collect = (slot: TraceSlot, p: number, depth: number): void => {
+    const countBase = p * T * CLASS_COUNT;
+    const slotCounts = slot.counts;
+    for (let k = 0; k < T; k++) {
+      const to = countBase + thresholdOrder[k] * CLASS_COUNT;
+      counts[to] = slotCounts[3 * k];
+      counts[to + 1] = slotCounts[3 * k + 1];
+      counts[to + 2] = slotCounts[3 * k + 2];
+    }
+    depthMass.set(slot.depth.subarray(0, depth + 1), p * depthSlots);
+  };
 
   for (let chunkStart = start; chunkStart < start + count; chunkStart += chunkPositions) {
     const chunkEnd = Math.min(start + count, chunkStart + chunkPositions);
@@ -121,35 +149,30 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
     const firstByte = Math.max(0, chunkStart - dmax);
     byteWindow.set(bytes.subarray(firstByte, chunkEnd + 1));
 
-    for (let t = chunkStart; t < chunkEnd; t++) {
-      const p = t - start;
-      const y = bytes[t + 1];
-      targets[p] = y;
-      const hPointer = view.statesPointer + (t - firstRow) * rowBytes;
-
-      // P_t in double (spec): logits in the kernel, the softmax here.
-      exports.logits(hPointer);
-      let maxLogit = -Infinity;
-      for (let o = 0; o < BYTE_VALUES; o++) if (probabilities[o] > maxLogit) maxLogit = probabilities[o];
-      let sum = 0;
-      for (let o = 0; o < BYTE_VALUES; o++) {
-        const e = Math.exp(probabilities[o] - maxLogit);
-        probabilities[o] = e;
-        sum += e;
+    // Positions two at a time (t in slot 0, t + 1 in slot 1): their chains share each pass over Wh.
+    for (let t = chunkStart; t < chunkEnd; t += 2) {
+      const pair = t + 1 < chunkEnd;
+      const last = pair ? 2 : 1;
+      const depths = [Math.min(dmax, t), Math.min(dmax, t + 1)];
+      for (let k = 0; k < last; k++) {
+        const p = t + k - start;
+        const y = bytes[t + k + 1];
+        targets[p] = y;
+        const hPointer = view.statesPointer + (t + k - firstRow) * rowBytes;
+        surprisal[p] = distribution(slots[k], hPointer, y);
+        exports.begin(slots[k].pointer, hPointer, view.bytesPointer + (t + k - firstByte), y, depths[k]);
       }
-      for (let o = 0; o < BYTE_VALUES; o++) probabilities[o] /= sum;
-      surprisal[p] = -Math.log2(probabilities[y]);
-
-      const depth = Math.min(dmax, t);
-      exports.position(hPointer, view.bytesPointer + (t - firstByte), y, depth);
-      const countBase = p * T * CLASS_COUNT;
-      for (let k = 0; k < T; k++) {
-        const to = countBase + thresholdOrder[k] * CLASS_COUNT;
-        counts[to] = positionCounts[3 * k];
-        counts[to + 1] = positionCounts[3 * k + 1];
-        counts[to + 2] = positionCounts[3 * k + 2];
+      if (pair) {
+        // depths[1] is depths[0] or depths[0] + 1.
+        exports.chain2(slots[0].pointer, slots[1].pointer, depths[0]);
+        exports.chain1(slots[1].pointer, depths[0] + 1, depths[1]);
+      } else {
+        exports.chain1(slots[0].pointer, 1, depths[0]);
       }
-      depthMass.set(positionDepth.subarray(0, depth + 1), p * depthSlots);
+      for (let k = 0; k < last; k++) {
+        exports.finish(slots[k].pointer);
+        collect(slots[k], t + k - start, depths[k]);
+      }
     }
   }
   view.readPeakFactors(peakFactors);

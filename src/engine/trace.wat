@@ -1,7 +1,9 @@
 ;; The per-position trace of the Q1 analysis (spec, backward steps 1–6) in
-;; WebAssembly SIMD. src/engine/trace.ts lays out the memory, copies the forward
-;; states in, calls `logits`, does the double softmax itself (Math.exp), then
-;; calls `position` and reads the counts and depth masses back.
+;; WebAssembly SIMD. src/engine/trace-kernel.ts lays out the memory; per
+;; position src/engine/trace.ts calls `logits`, does the double softmax itself
+;; (Math.exp), calls `begin` (steps 1–3), the chain steps (`chain2` for two
+;; positions sharing each pass over Wh, `chain1` for one), then `finish`
+;; (depth masses and counts), and reads the counts and depth masses back.
 ;;
 ;; Exactness: every f32 lane operation rounds like the scalar float32 operation
 ;; of the spec (no fused multiply-add anywhere), every f64 lane keeps its own sum
@@ -20,11 +22,14 @@
 ;;   by        256
 ;;   wxAbs     256×Hp  |Wx[j][c]| at c·Hp + j
 ;;   rScaledMax Hp, rInputMax 256×Hp, rOutputMax 256×Hp: range peak factors
-;;   scaledMax Hp, inputMax 256×Hp: per position (inputMax is left all zero)
+;;   taus      T f32, ascending, padded to a multiple of 4 with +Infinity
+;; and per slot (one position in flight; see "slot" below):
+;;   scaledMax Hp, inputMax 256×Hp (left all zero between positions)
 ;;   b, scaled Hp; probs 256 f64; seen 256 bytes; seenList 256 i32
-;;   nxBuf     256×Hp  n_x candidates of one position
-;;   taus T f32 ascending, counts T×3 i32 ([k·3 + class]), depth (Dmax+4) f32
+;;   nxBuf     256×Hp  n_x candidates of the position
+;;   counts T×3 i32 ([k·3 + class], k in ascending τ order), depth (Dmax+4) f32
 ;;   depthBuf  (Dmax+3)×Hp  |float32(Wx[j][c]·b[j])| of offset d in row d-1
+;; The globals b … depthBuf name the regions of the slot in use ($use).
 (module
   (memory (export "memory") 1)
   (global $H (mut i32) (i32.const 0))
@@ -77,12 +82,9 @@
     (global.set $seenList (local.get $seenList))
     (global.set $nxBuf (local.get $nxBuf)))
 
-  (func (export "setupRange") (param $T i32) (param $taus i32) (param $counts i32) (param $depth i32) (param $depthBuf i32)
-    (global.set $depthBuf (local.get $depthBuf))
+  (func (export "setupRange") (param $T i32) (param $taus i32)
     (global.set $T (local.get $T))
-    (global.set $taus (local.get $taus))
-    (global.set $counts (local.get $counts))
-    (global.set $depth (local.get $depth)))
+    (global.set $taus (local.get $taus)))
 
   ;; Sum of the four i32 lanes.
   (func $hsum (param $v v128) (result i32)
@@ -91,11 +93,12 @@
       (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 
   ;; logit[o] = by[o] + Σ_{j<H} float32(Wy[o][j]·h[j]), in double, in order j;
-  ;; written to probs[o]. Lanes are outputs o, eight at a time.
-  (func (export "logits") (param $h i32)
+  ;; written to probs[o] of slot S. Lanes are outputs o, eight at a time.
+  (func (export "logits") (param $S i32) (param $h i32)
     (local $o i32) (local $j i32) (local $w i32) (local $hp i32) (local $blockBytes i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $s v128) (local $p v128) (local $q v128)
+    (global.set $probs (i32.load offset=28 (local.get $S)))
     (local.set $blockBytes (i32.shl (global.get $H) (i32.const 5)))
     (loop $outs
       (local.set $w (i32.add (global.get $by) (i32.shl (local.get $o) (i32.const 2))))
@@ -180,11 +183,91 @@
       (local.set $jo (i32.add (local.get $jo) (i32.const 128)))
       (br_if $blocks (i32.lt_u (local.get $jo) (local.get $end)))))
 
-  ;; One position t: h points at h_t (row t of the states, stride Hp; the rows of
-  ;; h_{t-1}, h_{t-2}, … precede it), x at the byte x_t (x_{t-d} at x - d), y the
-  ;; target, depth = min(Dmax, t); probs holds P_t. Writes counts[k·3 + class]
-  ;; for every τ, depth[0 .. depth], and raises the range peak factors.
-  (func (export "position") (param $h i32) (param $x i32) (param $y i32) (param $depth i32)
+  ;; outA[j] = Σ_i M[i][j]·vA[i] and outB[j] = Σ_i M[i][j]·vB[i]: $product for
+  ;; two vectors in one pass over M (each sum in order i, from +0), in halves
+  ;; of the 32-column blocks so that eight accumulators stay in registers.
+  (func $product2 (param $m i32) (param $vA i32) (param $vB i32) (param $outA i32) (param $outB i32) (param $rows i32) (param $cols i32)
+    (local $jo i32) (local $end i32) (local $i i32) (local $p i32) (local $block i32) (local $spA i32) (local $spB i32)
+    (local $sA v128) (local $sB v128) (local $w v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $end (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $block (local.get $m))
+    (loop $blocks
+      (local.set $a0 (v128.const f32x4 0 0 0 0))
+      (local.set $a1 (v128.const f32x4 0 0 0 0))
+      (local.set $a2 (v128.const f32x4 0 0 0 0))
+      (local.set $a3 (v128.const f32x4 0 0 0 0))
+      (local.set $b0 (v128.const f32x4 0 0 0 0))
+      (local.set $b1 (v128.const f32x4 0 0 0 0))
+      (local.set $b2 (v128.const f32x4 0 0 0 0))
+      (local.set $b3 (v128.const f32x4 0 0 0 0))
+      ;; columns jo/4 .. jo/4+15: block jo/128, half (jo/64) % 2
+      (local.set $p (i32.add (local.get $block) (i32.and (local.get $jo) (i32.const 64))))
+      (local.set $spA (local.get $vA))
+      (local.set $spB (local.get $vB))
+      (local.set $i (local.get $rows))
+      (loop $rowsLoop
+        (local.set $sA (f32x4.splat (f32.load (local.get $spA))))
+        (local.set $sB (f32x4.splat (f32.load (local.get $spB))))
+        (local.set $w (v128.load offset=0 (local.get $p)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w) (local.get $sA))))
+        (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w) (local.get $sB))))
+        (local.set $w (v128.load offset=16 (local.get $p)))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w) (local.get $sA))))
+        (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w) (local.get $sB))))
+        (local.set $w (v128.load offset=32 (local.get $p)))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w) (local.get $sA))))
+        (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w) (local.get $sB))))
+        (local.set $w (v128.load offset=48 (local.get $p)))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w) (local.get $sA))))
+        (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w) (local.get $sB))))
+        (local.set $p (i32.add (local.get $p) (i32.const 128)))
+        (local.set $spA (i32.add (local.get $spA) (i32.const 4)))
+        (local.set $spB (i32.add (local.get $spB) (i32.const 4)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (br_if $rowsLoop (local.get $i)))
+      (local.set $p (i32.add (local.get $outA) (local.get $jo)))
+      (v128.store offset=0 (local.get $p) (local.get $a0))
+      (v128.store offset=16 (local.get $p) (local.get $a1))
+      (v128.store offset=32 (local.get $p) (local.get $a2))
+      (v128.store offset=48 (local.get $p) (local.get $a3))
+      (local.set $p (i32.add (local.get $outB) (local.get $jo)))
+      (v128.store offset=0 (local.get $p) (local.get $b0))
+      (v128.store offset=16 (local.get $p) (local.get $b1))
+      (v128.store offset=32 (local.get $p) (local.get $b2))
+      (v128.store offset=48 (local.get $p) (local.get $b3))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 64)))
+      ;; after the second half of a block, on to the next block (rows × 128 bytes)
+      (if (i32.eqz (i32.and (local.get $jo) (i32.const 64)))
+        (then (local.set $block (i32.add (local.get $block) (i32.shl (local.get $rows) (i32.const 7))))))
+      (br_if $blocks (i32.lt_u (local.get $jo) (local.get $end)))))
+
+  ;; Per-position state lives in a slot (two slots, so that two positions can
+  ;; share the chain's matrix loads). A slot is a record of i32 fields:
+  ;;   0 b, 4 scaled, 8 scaledMax, 12 inputMax, 16 seen, 20 seenList, 24 nxBuf,
+  ;;   28 probs, 32 counts, 36 depth, 40 depthBuf, 44 seenCount, 48 drow (next
+  ;;   depthBuf row), 52 hrow (state row of the next step), 56 x (byte x_t),
+  ;;   60 depth (min(Dmax, t)).
+  ;; $use makes a slot's regions the current ones (the globals below).
+  (func $use (param $S i32)
+    (global.set $b (i32.load offset=0 (local.get $S)))
+    (global.set $scaled (i32.load offset=4 (local.get $S)))
+    (global.set $scaledMax (i32.load offset=8 (local.get $S)))
+    (global.set $inputMax (i32.load offset=12 (local.get $S)))
+    (global.set $seen (i32.load offset=16 (local.get $S)))
+    (global.set $seenList (i32.load offset=20 (local.get $S)))
+    (global.set $nxBuf (i32.load offset=24 (local.get $S)))
+    (global.set $probs (i32.load offset=28 (local.get $S)))
+    (global.set $counts (i32.load offset=32 (local.get $S)))
+    (global.set $depth (i32.load offset=36 (local.get $S)))
+    (global.set $depthBuf (i32.load offset=40 (local.get $S))))
+
+  ;; Starts position t in slot S: h points at h_t (row t of the states, stride
+  ;; Hp; the rows of h_{t-1}, h_{t-2}, … precede it), x at the byte x_t (x_{t-d}
+  ;; at x - d), y the target, depth = min(Dmax, t); the slot's probs hold P_t.
+  ;; Steps 1–3: g into b, the depth mass at d = 0, n_y at every τ, Wy peaks.
+  (func (export "begin") (param $S i32) (param $h i32) (param $x i32) (param $y i32) (param $depth i32)
     (local $j i32) (local $jo i32) (local $o i32) (local $w i32) (local $pp i32) (local $k i32)
     (local $d i32) (local $i i32) (local $c i32) (local $n i32) (local $half i32) (local $base i32)
     (local $hrow i32) (local $col i32) (local $nb i32) (local $end i32) (local $seenCount i32)
@@ -196,6 +279,7 @@
     (local $gb i32) (local $gscaled i32) (local $gsmax i32) (local $ginput i32) (local $gwx i32)
     (local $one v128) (local $gate v128) (local $drow i32) (local $top f32)
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (call $use (local.get $S))
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
 
     ;; Step 1: g[j] = float32(Wy[y][j] - Σ_o Wy[o][j]·P[o]), sums in double in
@@ -283,61 +367,122 @@
       (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
       (br_if $ymax (i32.lt_u (local.get $jo) (local.get $rowBytes))))
 
-    ;; Steps 4–5 for d = 1 .. depth.
     (memory.fill (global.get $scaledMax) (i32.const 0) (local.get $rowBytes))
-    (local.set $gb (global.get $b))
-    (local.set $gscaled (global.get $scaled))
-    (local.set $gsmax (global.get $scaledMax))
-    (local.set $ginput (global.get $inputMax))
-    (local.set $gwx (global.get $wxAbs))
-    (local.set $drow (global.get $depthBuf))
+    (i32.store offset=44 (local.get $S) (i32.const 0))
+    (i32.store offset=48 (local.get $S) (global.get $depthBuf))
+    (i32.store offset=52 (local.get $S) (local.get $h))
+    (i32.store offset=56 (local.get $S) (local.get $x))
+    (i32.store offset=60 (local.get $S) (local.get $depth)))
+
+  ;; Step 4 before the product, for the slot's next offset: scaled[i] =
+  ;; float32(float32(1 - float32(h_s[i]²)) · b[i]) with s = t - d + 1, and
+  ;; scaledMax[i] keeps the largest |scaled[i]| not below the gate.
+  (func $scale (param $S i32)
+    (local $jo i32) (local $rowBytes i32) (local $hrow i32) (local $b i32) (local $scaled i32) (local $smax i32) (local $ptr i32)
+    (local $v v128) (local $one v128) (local $gate v128)
+    (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
+    (local.set $hrow (i32.load offset=52 (local.get $S)))
+    (local.set $b (i32.load offset=0 (local.get $S)))
+    (local.set $scaled (i32.load offset=4 (local.get $S)))
+    (local.set $smax (i32.load offset=8 (local.get $S)))
     (local.set $one (v128.const f32x4 1 1 1 1))
     (local.set $gate (v128.const f32x4 1e-8 1e-8 1e-8 1e-8))
-    (local.set $hrow (local.get $h))
-    (local.set $d (i32.const 1))
-    (block $chainDone
-      (loop $chain
-        (br_if $chainDone (i32.gt_s (local.get $d) (local.get $depth)))
-        ;; scaled[i] = float32(float32(1 - float32(h_s[i]²)) · b[i]), s = t - d + 1;
-        ;; scaledMax[i] keeps the largest |scaled[i]| not below the gate.
-        (local.set $jo (i32.const 0))
-        (loop $scale
-          (local.set $v (v128.load (i32.add (local.get $hrow) (local.get $jo))))
-          (local.set $v (f32x4.mul
-            (f32x4.sub (local.get $one) (f32x4.mul (local.get $v) (local.get $v)))
-            (v128.load (i32.add (local.get $gb) (local.get $jo)))))
-          (v128.store (i32.add (local.get $gscaled) (local.get $jo)) (local.get $v))
-          (local.set $v (f32x4.abs (local.get $v)))
-          (local.set $v (v128.and (local.get $v) (f32x4.ge (local.get $v) (local.get $gate))))
-          (local.set $ptr (i32.add (local.get $gsmax) (local.get $jo)))
-          (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
-          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
-          (br_if $scale (i32.lt_u (local.get $jo) (local.get $rowBytes))))
-        ;; new b[j] = Σ_i Wh[i][j]·scaled[i].
-        (call $product (global.get $wh) (local.get $gscaled) (local.get $gb) (global.get $H) (global.get $Hp))
-        ;; Wx (c, j) with c = x_{t-d}: input maxima |b[j]|, depth mass Σ_j |float32(Wx[j][c]·b[j])|.
-        (local.set $c (i32.load8_u (i32.sub (local.get $x) (local.get $d))))
-        (if (i32.eqz (i32.load8_u (i32.add (global.get $seen) (local.get $c))))
-          (then
-            (i32.store8 (i32.add (global.get $seen) (local.get $c)) (i32.const 1))
-            (i32.store (i32.add (global.get $seenList) (i32.shl (local.get $seenCount) (i32.const 2))) (local.get $c))
-            (local.set $seenCount (i32.add (local.get $seenCount) (i32.const 1)))))
-        (local.set $col (i32.mul (local.get $c) (local.get $rowBytes)))
-        (local.set $jo (i32.const 0))
-        (loop $inputs
-          (local.set $v (f32x4.abs (v128.load (i32.add (local.get $gb) (local.get $jo)))))
-          (local.set $ptr (i32.add (i32.add (local.get $ginput) (local.get $col)) (local.get $jo)))
-          (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
-          (v128.store (i32.add (local.get $drow) (local.get $jo))
-            (f32x4.mul (v128.load (i32.add (i32.add (local.get $gwx) (local.get $col)) (local.get $jo))) (local.get $v)))
-          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
-          (br_if $inputs (i32.lt_u (local.get $jo) (local.get $rowBytes))))
-        (local.set $drow (i32.add (local.get $drow) (local.get $rowBytes)))
-        (local.set $hrow (i32.sub (local.get $hrow) (local.get $rowBytes)))
-        (local.set $d (i32.add (local.get $d) (i32.const 1)))
-        (br $chain)))
+    (loop $lanes
+      (local.set $v (v128.load (i32.add (local.get $hrow) (local.get $jo))))
+      (local.set $v (f32x4.mul
+        (f32x4.sub (local.get $one) (f32x4.mul (local.get $v) (local.get $v)))
+        (v128.load (i32.add (local.get $b) (local.get $jo)))))
+      (v128.store (i32.add (local.get $scaled) (local.get $jo)) (local.get $v))
+      (local.set $v (f32x4.abs (local.get $v)))
+      (local.set $v (v128.and (local.get $v) (f32x4.ge (local.get $v) (local.get $gate))))
+      (local.set $ptr (i32.add (local.get $smax) (local.get $jo)))
+      (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+      (br_if $lanes (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+    (i32.store offset=52 (local.get $S) (i32.sub (local.get $hrow) (local.get $rowBytes))))
 
-;; Depth mass at d = 1 .. depth: Σ_j of row d-1 of depthBuf in float32, in
+  ;; Step 4 after the product (b is the new b) at offset d: Wx (c, j) with
+  ;; c = x_{t-d} gets input maxima |b[j]|, and |float32(Wx[j][c]·b[j])| goes to
+  ;; the slot's next depthBuf row (summed later).
+  (func $inputs (param $S i32) (param $d i32)
+    (local $jo i32) (local $rowBytes i32) (local $c i32) (local $seen i32) (local $seenCount i32) (local $col i32)
+    (local $b i32) (local $input i32) (local $wx i32) (local $drow i32) (local $ptr i32) (local $v v128)
+    (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
+    (local.set $c (i32.load8_u (i32.sub (i32.load offset=56 (local.get $S)) (local.get $d))))
+    (local.set $seen (i32.load offset=16 (local.get $S)))
+    (if (i32.eqz (i32.load8_u (i32.add (local.get $seen) (local.get $c))))
+      (then
+        (i32.store8 (i32.add (local.get $seen) (local.get $c)) (i32.const 1))
+        (local.set $seenCount (i32.load offset=44 (local.get $S)))
+        (i32.store (i32.add (i32.load offset=20 (local.get $S)) (i32.shl (local.get $seenCount) (i32.const 2))) (local.get $c))
+        (i32.store offset=44 (local.get $S) (i32.add (local.get $seenCount) (i32.const 1)))))
+    (local.set $col (i32.mul (local.get $c) (local.get $rowBytes)))
+    (local.set $b (i32.load offset=0 (local.get $S)))
+    (local.set $input (i32.add (i32.load offset=12 (local.get $S)) (local.get $col)))
+    (local.set $wx (i32.add (global.get $wxAbs) (local.get $col)))
+    (local.set $drow (i32.load offset=48 (local.get $S)))
+    (loop $lanes
+      (local.set $v (f32x4.abs (v128.load (i32.add (local.get $b) (local.get $jo)))))
+      (local.set $ptr (i32.add (local.get $input) (local.get $jo)))
+      (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
+      (v128.store (i32.add (local.get $drow) (local.get $jo))
+        (f32x4.mul (v128.load (i32.add (local.get $wx) (local.get $jo))) (local.get $v)))
+      (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+      (br_if $lanes (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+    (i32.store offset=48 (local.get $S) (i32.add (local.get $drow) (local.get $rowBytes))))
+
+  ;; Step 4 for offsets d = from .. to of slot S alone: b ← Whᵀ·scaled.
+  (func (export "chain1") (param $S i32) (param $from i32) (param $to i32)
+    (local $d i32)
+    (local.set $d (local.get $from))
+    (block $done
+      (loop $steps
+        (br_if $done (i32.gt_s (local.get $d) (local.get $to)))
+        (call $scale (local.get $S))
+        (call $product (global.get $wh) (i32.load offset=4 (local.get $S)) (i32.load offset=0 (local.get $S)) (global.get $H) (global.get $Hp))
+        (call $inputs (local.get $S) (local.get $d))
+        (local.set $d (i32.add (local.get $d) (i32.const 1)))
+        (br $steps))))
+
+  ;; Step 4 for offsets d = 1 .. to of slots A and B together: one pass over Wh
+  ;; serves both (each output keeps its own sum in order i).
+  (func (export "chain2") (param $A i32) (param $B i32) (param $to i32)
+    (local $d i32)
+    (local.set $d (i32.const 1))
+    (block $done
+      (loop $steps
+        (br_if $done (i32.gt_s (local.get $d) (local.get $to)))
+        (call $scale (local.get $A))
+        (call $scale (local.get $B))
+        (call $product2 (global.get $wh)
+          (i32.load offset=4 (local.get $A)) (i32.load offset=4 (local.get $B))
+          (i32.load offset=0 (local.get $A)) (i32.load offset=0 (local.get $B))
+          (global.get $H) (global.get $Hp))
+        (call $inputs (local.get $A) (local.get $d))
+        (call $inputs (local.get $B) (local.get $d))
+        (local.set $d (i32.add (local.get $d) (i32.const 1)))
+        (br $steps))))
+
+  ;; Ends the position in slot S: depth masses, n_h, n_x, Wh and Wx peaks.
+  ;; Writes counts[k·3 + class] for every τ and depth[0 .. depth].
+  (func (export "finish") (param $S i32)
+    (local $depth i32)
+    (local $j i32) (local $jo i32) (local $o i32) (local $w i32) (local $pp i32) (local $k i32)
+    (local $d i32) (local $i i32) (local $c i32) (local $n i32) (local $half i32) (local $base i32)
+    (local $hrow i32) (local $col i32) (local $nb i32) (local $end i32) (local $seenCount i32)
+    (local $rowBytes i32) (local $cnt i32) (local $ptr i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $v v128) (local $u v128) (local $pv v128) (local $tv v128) (local $cv v128)
+    (local $sum f32) (local $f f32) (local $tau f32) (local $tau1 f32) (local $tau2 f32) (local $tau3 f32)
+    (local $base1 i32) (local $base2 i32) (local $base3 i32) (local $step i32) (local $off i32)
+    (local $gb i32) (local $gscaled i32) (local $gsmax i32) (local $ginput i32) (local $gwx i32)
+    (local $one v128) (local $gate v128) (local $drow i32) (local $top f32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (call $use (local.get $S))
+    (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
+    (local.set $depth (i32.load offset=60 (local.get $S)))
+    (local.set $seenCount (i32.load offset=44 (local.get $S)))
+    ;; Depth mass at d = 1 .. depth: Σ_j of row d-1 of depthBuf in float32, in
     ;; order j, from +0 (padded lanes add +0). Lanes are four offsets d at a time:
     ;; 4×4 blocks of depthBuf are transposed so that each add takes one j.
     (local.set $d (i32.const 1))
