@@ -20,6 +20,8 @@ export interface ChainKernel {
   run(): void;
   /** out[j] = out[j] + Σ_i M[i][j]·v[i], adding in order i onto the current out[j]. */
   accumulate(): void;
+  /** v[i] = tanhf(out[i]) for every i (fdlibm tanhf, as src/engine/tanhf.ts): the forward pass's next state. */
+  tanh(): void;
 }
 
 const WASM_PAGE_BYTES = 65536;
@@ -36,6 +38,7 @@ export function createChainKernel(matrix: Float32Array, hidden: number): ChainKe
   const instance = new WebAssembly.Instance(chainModule());
   const memory = instance.exports.memory as WebAssembly.Memory;
   const product = instance.exports.product as (m: number, v: number, out: number, H: number, accumulate: number) => void;
+  const tanhRow = instance.exports.tanhRow as (out: number, v: number, n: number) => void;
   const bytesNeeded = 4 * (H * H + 2 * H);
   const pages = Math.ceil(bytesNeeded / WASM_PAGE_BYTES);
   if (pages > 1) memory.grow(pages - 1);
@@ -47,7 +50,16 @@ export function createChainKernel(matrix: Float32Array, hidden: number): ChainKe
     out: new Float32Array(memory.buffer, outOffset, H),
     run: () => product(0, vOffset, outOffset, H, 0),
     accumulate: () => product(0, vOffset, outOffset, H, 1),
+    tanh: () => tanhRow(outOffset, vOffset, H),
   };
+}
+
+let tanhInstance: ((x: number) => number) | undefined;
+
+/** fdlibm tanhf as the kernel computes it (for tests: it must equal tanhf of tanhf.ts bit for bit). */
+export function kernelTanhf(x: number): number {
+  tanhInstance ??= new WebAssembly.Instance(chainModule()).exports.tanhf as (x: number) => number;
+  return tanhInstance(x);
 }
 
 /** Mᵀ of a row-major H×H matrix. */

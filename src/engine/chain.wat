@@ -87,4 +87,138 @@
           (br_if $rows1 (local.get $i)))
         (f32.store (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))) (local.get $acc))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $block1)))))
+        (br $block1))))
+  ;; fdlibm expm1f and tanhf (SunPro, as in glibc ≤ 2.40, FreeBSD msun, newlib),
+  ;; branch for branch, in float32: the same operations as src/engine/tanhf.ts,
+  ;; where every one is rounded to float32 by Math.fround.
+  (func $expm1f (param $x f32) (result f32)
+    (local $hx i32) (local $negative i32) (local $hi f32) (local $lo f32) (local $k i32) (local $c f32)
+    (local $t f32) (local $hfx f32) (local $hxs f32) (local $r1 f32) (local $t3 f32) (local $e f32) (local $y f32)
+    (local.set $hx (i32.reinterpret_f32 (local.get $x)))
+    (local.set $negative (i32.lt_s (local.get $hx) (i32.const 0)))
+    (local.set $hx (i32.and (local.get $hx) (i32.const 0x7fffffff)))
+    ;; huge and non-finite arguments: |x| >= 27 ln2
+    (if (i32.ge_u (local.get $hx) (i32.const 0x4195b844))
+      (then
+        (if (i32.ge_u (local.get $hx) (i32.const 0x42b17218))
+          (then
+            (if (i32.gt_u (local.get $hx) (i32.const 0x7f800000))
+              (then (return (f32.add (local.get $x) (local.get $x)))))
+            (if (i32.eq (local.get $hx) (i32.const 0x7f800000))
+              (then (return (select (f32.const -1) (local.get $x) (local.get $negative)))))
+            (if (f32.gt (local.get $x) (f32.reinterpret_i32 (i32.const 0x42b17180)))
+              (then (return (f32.const inf))))))
+        (if (local.get $negative)
+          (then (return (f32.sub (f32.const 1.0e-30) (f32.const 1)))))))
+    (if (i32.gt_u (local.get $hx) (i32.const 0x3eb17218))
+      (then
+        ;; |x| > 0.5 ln2: argument reduction
+        (if (i32.lt_u (local.get $hx) (i32.const 0x3f851592))
+          (then
+            (if (i32.eqz (local.get $negative))
+              (then
+                (local.set $hi (f32.sub (local.get $x) (f32.reinterpret_i32 (i32.const 0x3f317180))))
+                (local.set $lo (f32.reinterpret_i32 (i32.const 0x3717f7d1)))
+                (local.set $k (i32.const 1)))
+              (else
+                (local.set $hi (f32.add (local.get $x) (f32.reinterpret_i32 (i32.const 0x3f317180))))
+                (local.set $lo (f32.neg (f32.reinterpret_i32 (i32.const 0x3717f7d1))))
+                (local.set $k (i32.const -1)))))
+          (else
+            ;; C converts the float to int by truncation toward zero
+            (local.set $k (i32.trunc_f32_s (f32.add
+              (f32.mul (f32.reinterpret_i32 (i32.const 0x3fb8aa3b)) (local.get $x))
+              (select (f32.const -0.5) (f32.const 0.5) (local.get $negative)))))
+            (local.set $t (f32.convert_i32_s (local.get $k)))
+            (local.set $hi (f32.sub (local.get $x) (f32.mul (local.get $t) (f32.reinterpret_i32 (i32.const 0x3f317180)))))
+            (local.set $lo (f32.mul (local.get $t) (f32.reinterpret_i32 (i32.const 0x3717f7d1))))))
+        (local.set $x (f32.sub (local.get $hi) (local.get $lo)))
+        (local.set $c (f32.sub (f32.sub (local.get $hi) (local.get $x)) (local.get $lo))))
+      (else
+        (if (i32.lt_u (local.get $hx) (i32.const 0x33000000))
+          (then
+            ;; |x| < 2^-25: the result is x itself
+            (local.set $t (f32.add (f32.const 1.0e30) (local.get $x)))
+            (return (f32.sub (local.get $x) (f32.sub (local.get $t) (f32.add (f32.const 1.0e30) (local.get $x)))))))
+        (local.set $k (i32.const 0))))
+    ;; x is now in the primary range
+    (local.set $hfx (f32.mul (f32.const 0.5) (local.get $x)))
+    (local.set $hxs (f32.mul (local.get $x) (local.get $hfx)))
+    (local.set $r1 (f32.add (f32.const 1) (f32.mul (local.get $hxs)
+      (f32.add (f32.reinterpret_i32 (i32.const 0xbd088889)) (f32.mul (local.get $hxs)
+        (f32.add (f32.reinterpret_i32 (i32.const 0x3ad00d01)) (f32.mul (local.get $hxs)
+          (f32.add (f32.reinterpret_i32 (i32.const 0xb8a670cd)) (f32.mul (local.get $hxs)
+            (f32.add (f32.reinterpret_i32 (i32.const 0x36867e54)) (f32.mul (local.get $hxs)
+              (f32.reinterpret_i32 (i32.const 0xb457edbb)))))))))))))
+    (local.set $t3 (f32.sub (f32.const 3) (f32.mul (local.get $r1) (local.get $hfx))))
+    (local.set $e (f32.mul (local.get $hxs) (f32.div (f32.sub (local.get $r1) (local.get $t3))
+      (f32.sub (f32.const 6) (f32.mul (local.get $x) (local.get $t3))))))
+    (if (i32.eqz (local.get $k))
+      (then (return (f32.sub (local.get $x) (f32.sub (f32.mul (local.get $x) (local.get $e)) (local.get $hxs))))))
+    (local.set $e (f32.sub (f32.mul (local.get $x) (f32.sub (local.get $e) (local.get $c))) (local.get $c)))
+    (local.set $e (f32.sub (local.get $e) (local.get $hxs)))
+    (if (i32.eq (local.get $k) (i32.const -1))
+      (then (return (f32.sub (f32.mul (f32.const 0.5) (f32.sub (local.get $x) (local.get $e))) (f32.const 0.5)))))
+    (if (i32.eq (local.get $k) (i32.const 1))
+      (then
+        (if (f32.lt (local.get $x) (f32.const -0.25))
+          (then (return (f32.mul (f32.const -2) (f32.sub (local.get $e) (f32.add (local.get $x) (f32.const 0.5)))))))
+        (return (f32.add (f32.const 1) (f32.mul (f32.const 2) (f32.sub (local.get $x) (local.get $e)))))))
+    (if (i32.or (i32.le_s (local.get $k) (i32.const -2)) (i32.gt_s (local.get $k) (i32.const 56)))
+      (then
+        ;; exp(x) - 1 is exp(x) to float precision: scale 1 - (e - x) by 2^k
+        (local.set $y (f32.sub (f32.const 1) (f32.sub (local.get $e) (local.get $x))))
+        (local.set $y (f32.reinterpret_i32 (i32.add (i32.reinterpret_f32 (local.get $y)) (i32.shl (local.get $k) (i32.const 23)))))
+        (return (f32.sub (local.get $y) (f32.const 1)))))
+    (if (i32.lt_s (local.get $k) (i32.const 23))
+      (then
+        ;; t = 1 - 2^-k
+        (local.set $t (f32.reinterpret_i32 (i32.sub (i32.const 0x3f800000) (i32.shr_s (i32.const 0x1000000) (local.get $k)))))
+        (local.set $y (f32.sub (local.get $t) (f32.sub (local.get $e) (local.get $x)))))
+      (else
+        ;; t = 2^-k
+        (local.set $t (f32.reinterpret_i32 (i32.shl (i32.sub (i32.const 0x7f) (local.get $k)) (i32.const 23))))
+        (local.set $y (f32.sub (local.get $x) (f32.add (local.get $e) (local.get $t))))
+        (local.set $y (f32.add (local.get $y) (f32.const 1)))))
+    (f32.reinterpret_i32 (i32.add (i32.reinterpret_f32 (local.get $y)) (i32.shl (local.get $k) (i32.const 23)))))
+
+  (func $tanhf (export "tanhf") (param $x f32) (result f32)
+    (local $jx i32) (local $ix i32) (local $t f32) (local $z f32)
+    (local.set $jx (i32.reinterpret_f32 (local.get $x)))
+    (local.set $ix (i32.and (local.get $jx) (i32.const 0x7fffffff)))
+    (if (i32.ge_u (local.get $ix) (i32.const 0x7f800000))
+      (then
+        ;; tanh(±inf) = ±1, tanh(NaN) = NaN
+        (return (select
+          (f32.add (f32.div (f32.const 1) (local.get $x)) (f32.const 1))
+          (f32.sub (f32.div (f32.const 1) (local.get $x)) (f32.const 1))
+          (i32.ge_s (local.get $jx) (i32.const 0))))))
+    (if (i32.lt_u (local.get $ix) (i32.const 0x41b00000))
+      (then
+        ;; |x| < 22
+        (if (i32.eqz (local.get $ix)) (then (return (local.get $x))))
+        (if (i32.lt_u (local.get $ix) (i32.const 0x24000000))
+          (then (return (f32.mul (local.get $x) (f32.add (f32.const 1) (local.get $x))))))
+        (if (i32.ge_u (local.get $ix) (i32.const 0x3f800000))
+          (then
+            (local.set $t (call $expm1f (f32.mul (f32.const 2) (f32.abs (local.get $x)))))
+            (local.set $z (f32.sub (f32.const 1) (f32.div (f32.const 2) (f32.add (local.get $t) (f32.const 2))))))
+          (else
+            (local.set $t (call $expm1f (f32.mul (f32.const -2) (f32.abs (local.get $x)))))
+            (local.set $z (f32.div (f32.neg (local.get $t)) (f32.add (local.get $t) (f32.const 2)))))))
+      (else
+        ;; |x| >= 22: ±1
+        (local.set $z (f32.sub (f32.const 1) (f32.const 1.0e-30)))))
+    (select (local.get $z) (f32.neg (local.get $z)) (i32.ge_s (local.get $jx) (i32.const 0))))
+
+  ;; v[i] = tanhf(out[i]) for i < n: the forward pass's h_t from its sums.
+  (func (export "tanhRow") (param $out i32) (param $v i32) (param $n i32)
+    (local $i i32)
+    (block $done
+      (loop $lanes
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (f32.store (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2)))
+          (call $tanhf (f32.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $lanes))))
+)

@@ -1,5 +1,4 @@
 import { BYTE_VALUES, type Model } from './model.js';
-import { tanhf } from './tanhf.js';
 import { createChainKernel, transpose } from './chain.js';
 
 const fround = Math.fround;
@@ -9,7 +8,8 @@ const fround = Math.fround;
  * N×H float32 array, row t at `t * H`. Every multiply and add is rounded to
  * float32, in the spec's order (s = bh[i] + Wx[i][x_t], then + Wh[i][j]·h_{t-1}[j]
  * for j = 0 .. H-1); no fused multiply-add. The H² sum runs in the chain kernel
- * on Whᵀ, whose lanes are different i and whose order over j is the spec's.
+ * on Whᵀ, whose lanes are different i and whose order over j is the spec's, and
+ * so does tanhf (the kernel's port of fdlibm, identical to src/engine/tanhf.ts).
  */
 export function forwardStates(model: Model, bytes: Uint8Array): Float32Array {
   const H = model.hidden;
@@ -22,12 +22,8 @@ export function forwardStates(model: Model, bytes: Uint8Array): Float32Array {
     const x = bytes[t];
     for (let i = 0; i < H; i++) s[i] = fround(bh[i] + wx[i * BYTE_VALUES + x]);
     kernel.accumulate();
-    const row = t * H;
-    for (let i = 0; i < H; i++) {
-      const h = tanhf(s[i]);
-      states[row + i] = h;
-      previous[i] = h;
-    }
+    kernel.tanh(); // previous = h_t
+    states.set(previous, t * H);
   }
   return states;
 }
