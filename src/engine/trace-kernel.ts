@@ -6,10 +6,13 @@ interface TraceExports {
   readonly memory: WebAssembly.Memory;
   setup(...offsets: number[]): void;
   setupRange(thresholdCount: number, taus: number): void;
-  /** The slot's probabilities[o] = logit[o] of the state row at `state`. */
-  logits(slot: number, state: number): void;
-  /** Starts a position in a slot: the state row of h_t, the byte x_t, the target y, min(Dmax, t). */
-  begin(slot: number, state: number, byte: number, target: number, depth: number): void;
+  /** The slot's probabilities[o] = logit[o] of the state row at `state`; returns the largest. */
+  logits(slot: number, state: number): number;
+  /**
+   * Starts a position in a slot: the state row of h_t, the byte x_t, the target y, min(Dmax, t),
+   * and the sum of the slot's probabilities (then exp(logit - max)), which it divides by.
+   */
+  begin(slot: number, state: number, byte: number, target: number, depth: number, sum: number): void;
   /** Chain steps d = 1 .. to of two slots together. */
   chain2(slotA: number, slotB: number, to: number): void;
   /** Chain steps d = from .. to of one slot. */
@@ -22,7 +25,7 @@ interface TraceExports {
 export interface TraceSlot {
   /** The slot record's offset, passed to the kernel. */
   readonly pointer: number;
-  /** logits after `logits`, to be turned into P_t in place before `begin`. */
+  /** logits after `logits`, to be turned into exp(logit - max) in place before `begin`. */
   readonly probabilities: Float64Array;
   /** `[k·3 + class]` after `finish`, k in ascending τ order (see thresholdOrder). */
   readonly counts: Uint32Array;

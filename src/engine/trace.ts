@@ -113,20 +113,20 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const { Hp, slots, thresholdOrder, states: stateRows, bytes: byteWindow } = view;
   const rowBytes = 4 * Hp;
 
-  /** P_t in double (spec): logits in the kernel, the softmax here (Math.exp). Returns the surprisal of y. */
-  const distribution = (slot: TraceSlot, hPointer: number, y: number): number => {
-    const probabilities = slot.probabilities;
-    exports.logits(slot.pointer, hPointer);
-    let maxLogit = -Infinity;
-    for (let o = 0; o < BYTE_VALUES; o++) if (probabilities[o] > maxLogit) maxLogit = probabilities[o];
+  /**
+   * P_t in double (spec): logits and their maximum in the kernel, exp(logit - max)
+   * and its sum here (Math.exp), the division in `begin`. Returns the sum.
+   */
+  const exponentials = (slot: TraceSlot, hPointer: number): number => {
+    const values = slot.probabilities;
+    const maxLogit = exports.logits(slot.pointer, hPointer);
     let sum = 0;
     for (let o = 0; o < BYTE_VALUES; o++) {
-      const e = Math.exp(probabilities[o] - maxLogit);
-      probabilities[o] = e;
+      const e = Math.exp(values[o] - maxLogit);
+      values[o] = e;
       sum += e;
     }
-    for (let o = 0; o < BYTE_VALUES; o++) probabilities[o] /= sum;
-    return -Math.log2(probabilities[y]);
+    return sum;
   };
   /** Copies a finished slot's counts (caller's τ order) and depth masses into the range's arrays. */
   const collect = (slot: TraceSlot, p: number, depth: number): void => {
@@ -159,8 +159,9 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
         const y = bytes[t + k + 1];
         targets[p] = y;
         const hPointer = view.statesPointer + (t + k - firstRow) * rowBytes;
-        surprisal[p] = distribution(slots[k], hPointer, y);
-        exports.begin(slots[k].pointer, hPointer, view.bytesPointer + (t + k - firstByte), y, depths[k]);
+        const sum = exponentials(slots[k], hPointer);
+        surprisal[p] = -Math.log2(slots[k].probabilities[y] / sum);
+        exports.begin(slots[k].pointer, hPointer, view.bytesPointer + (t + k - firstByte), y, depths[k], sum);
       }
       if (pair) {
         // depths[1] is depths[0] or depths[0] + 1.

@@ -94,10 +94,13 @@
 
   ;; logit[o] = by[o] + Σ_{j<H} float32(Wy[o][j]·h[j]), in double, in order j;
   ;; written to probs[o] of slot S. Lanes are outputs o, eight at a time.
-  (func (export "logits") (param $S i32) (param $h i32)
+  ;; Returns the largest logit (NaN never is; the sign of a zero maximum does not
+  ;; matter to exp(logit - max)).
+  (func (export "logits") (param $S i32) (param $h i32) (result f64)
     (local $o i32) (local $j i32) (local $w i32) (local $hp i32) (local $blockBytes i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $s v128) (local $p v128) (local $q v128)
+    (local $s v128) (local $p v128) (local $q v128) (local $m v128)
+    (local.set $m (v128.const f64x2 -inf -inf))
     (global.set $probs (i32.load offset=28 (local.get $S)))
     (local.set $blockBytes (i32.shl (global.get $H) (i32.const 5)))
     (loop $outs
@@ -132,8 +135,13 @@
       (v128.store offset=16 (local.get $w) (local.get $a1))
       (v128.store offset=32 (local.get $w) (local.get $a2))
       (v128.store offset=48 (local.get $w) (local.get $a3))
+      (local.set $m (f64x2.pmax (local.get $m) (local.get $a0)))
+      (local.set $m (f64x2.pmax (local.get $m) (local.get $a1)))
+      (local.set $m (f64x2.pmax (local.get $m) (local.get $a2)))
+      (local.set $m (f64x2.pmax (local.get $m) (local.get $a3)))
       (local.set $o (i32.add (local.get $o) (i32.const 8)))
-      (br_if $outs (i32.lt_u (local.get $o) (i32.const 256)))))
+      (br_if $outs (i32.lt_u (local.get $o) (i32.const 256))))
+    (f64.max (f64x2.extract_lane 0 (local.get $m)) (f64x2.extract_lane 1 (local.get $m))))
 
   ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (a multiple of 32), in
   ;; float32, in order i, from +0. M is blocked by 32 columns: the block of
@@ -265,9 +273,10 @@
 
   ;; Starts position t in slot S: h points at h_t (row t of the states, stride
   ;; Hp; the rows of h_{t-1}, h_{t-2}, … precede it), x at the byte x_t (x_{t-d}
-  ;; at x - d), y the target, depth = min(Dmax, t); the slot's probs hold P_t.
+  ;; at x - d), y the target, depth = min(Dmax, t); the slot's probs hold
+  ;; exp(logit[o] - max) and expSum their sum: P_t[o] = probs[o] / expSum.
   ;; Steps 1–3: g into b, the depth mass at d = 0, n_y at every τ, Wy peaks.
-  (func (export "begin") (param $S i32) (param $h i32) (param $x i32) (param $y i32) (param $depth i32)
+  (func (export "begin") (param $S i32) (param $h i32) (param $x i32) (param $y i32) (param $depth i32) (param $expSum f64)
     (local $j i32) (local $jo i32) (local $o i32) (local $w i32) (local $pp i32) (local $k i32)
     (local $d i32) (local $i i32) (local $c i32) (local $n i32) (local $half i32) (local $base i32)
     (local $hrow i32) (local $col i32) (local $nb i32) (local $end i32) (local $seenCount i32)
@@ -281,6 +290,14 @@
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (call $use (local.get $S))
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
+    ;; the softmax's division, two outputs at a time
+    (local.set $pv (f64x2.splat (local.get $expSum)))
+    (local.set $pp (global.get $probs))
+    (local.set $end (i32.add (local.get $pp) (i32.const 2048)))
+    (loop $divide
+      (v128.store (local.get $pp) (f64x2.div (v128.load (local.get $pp)) (local.get $pv)))
+      (local.set $pp (i32.add (local.get $pp) (i32.const 16)))
+      (br_if $divide (i32.lt_u (local.get $pp) (local.get $end))))
 
     ;; Step 1: g[j] = float32(Wy[y][j] - Σ_o Wy[o][j]·P[o]), sums in double in
     ;; order o; lanes are neurons j, eight at a time. g goes into b.
