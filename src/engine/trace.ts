@@ -75,10 +75,14 @@ export function traceTables(model: Model): TraceTables {
   for (let j = 0; j < H; j++) {
     for (let c = 0; c < BYTE_VALUES; c++) wxAbsByByte[c * H + j] = Math.abs(model.wx[j * BYTE_VALUES + c]);
   }
+  let chain: ChainKernel | undefined; // made on first use: the trace itself does not need it
   return {
     whAbsSortedRows,
     wxAbsByByte,
-    chain: createChainKernel(model.wh, H),
+    get chain(): ChainKernel {
+      chain ??= createChainKernel(model.wh, H);
+      return chain;
+    },
     kernel: createTraceKernel(model, whAbsSortedRows, wxAbsByByte),
   };
 }
