@@ -166,6 +166,11 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
       const thresholdOrder = Int32Array.from(thresholds.keys()).sort((a, b) => thresholds[a] - thresholds[b] || a - b);
       f32(taus, paddedT).fill(Infinity).set(Float32Array.from(thresholdOrder, (k) => thresholds[k]));
       f32(rScaledMax, Hp).fill(0);
+      // Left clear by every finished position; cleared again in case a range was abandoned midway.
+      for (const slot of slotRegions) {
+        f32(slot.inputMax, BYTE_VALUES * Hp).fill(0);
+        new Uint8Array(memory.buffer, slot.seen, BYTE_VALUES).fill(0);
+      }
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
       exports.setupRange(T, taus);
