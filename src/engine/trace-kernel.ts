@@ -104,7 +104,7 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
   const slotRegions = [0, 1].map(() => ({
     record: regions.take(SLOT_RECORD_BYTES),
     b: regions.take(4 * Hp),
-    scaled: regions.take(4 * Hp),
+    scaled: regions.take(16 * Hp), // splatted: scaled[i] in four lanes
     scaledMax: regions.take(4 * Hp),
     inputMax: regions.take(4 * BYTE_VALUES * Hp),
     seen: regions.take(BYTE_VALUES),

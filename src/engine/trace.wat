@@ -25,7 +25,7 @@
 ;;   taus      T f32, ascending, padded to a multiple of 4 with +Infinity
 ;; and per slot (one position in flight; see "slot" below):
 ;;   scaledMax Hp, inputMax 256×Hp (left all zero between positions)
-;;   b, scaled Hp; probs 256 f64; seen 256 bytes; seenList 256 i32
+;;   b Hp; scaled Hp×4 (splatted); probs 256 f64; seen 256 bytes; seenList 256 i32
 ;;   nxBuf     256×Hp  n_x candidates of the position
 ;;   counts T×3 i32 ([k·3 + class], k in ascending τ order), depth (Dmax+4) f32
 ;;   depthBuf  (Dmax+3)×Hp  |float32(Wx[j][c]·b[j])| of offset d in row d-1
@@ -144,6 +144,8 @@
     (f64.max (f64x2.extract_lane 0 (local.get $m)) (f64x2.extract_lane 1 (local.get $m))))
 
   ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (a multiple of 32), in
+  ;; float32, in order i, from +0; v is splatted (v[i] in all lanes of the
+  ;; vector at 16·i, so no lane broadcast competes with the arithmetic), in
   ;; float32, in order i, from +0. M is blocked by 32 columns: the block of
   ;; columns 32·q .. 32·q+31 holds rows 0 .. rows-1 of 32 floats each, and the
   ;; blocks follow each other, so the matrix is read as one stream. Eight
@@ -167,7 +169,7 @@
       (local.set $sp (local.get $v))
       (local.set $i (local.get $rows))
       (loop $rows
-        (local.set $s (f32x4.splat (f32.load (local.get $sp))))
+        (local.set $s (v128.load (local.get $sp)))
         (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=0 (local.get $p)) (local.get $s))))
         (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $p)) (local.get $s))))
         (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $p)) (local.get $s))))
@@ -177,7 +179,7 @@
         (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load offset=96 (local.get $p)) (local.get $s))))
         (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load offset=112 (local.get $p)) (local.get $s))))
         (local.set $p (i32.add (local.get $p) (i32.const 128)))
-        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 16)))
         (local.set $i (i32.sub (local.get $i) (i32.const 1)))
         (br_if $rows (local.get $i)))
       (v128.store offset=0 (local.get $jo) (local.get $a0))
@@ -216,8 +218,8 @@
       (local.set $spB (local.get $vB))
       (local.set $i (local.get $rows))
       (loop $rowsLoop
-        (local.set $sA (f32x4.splat (f32.load (local.get $spA))))
-        (local.set $sB (f32x4.splat (f32.load (local.get $spB))))
+        (local.set $sA (v128.load (local.get $spA)))
+        (local.set $sB (v128.load (local.get $spB)))
         (local.set $w (v128.load offset=0 (local.get $p)))
         (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w) (local.get $sA))))
         (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w) (local.get $sB))))
@@ -231,8 +233,8 @@
         (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w) (local.get $sA))))
         (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w) (local.get $sB))))
         (local.set $p (i32.add (local.get $p) (i32.const 128)))
-        (local.set $spA (i32.add (local.get $spA) (i32.const 4)))
-        (local.set $spB (i32.add (local.get $spB) (i32.const 4)))
+        (local.set $spA (i32.add (local.get $spA) (i32.const 16)))
+        (local.set $spB (i32.add (local.get $spB) (i32.const 16)))
         (local.set $i (i32.sub (local.get $i) (i32.const 1)))
         (br_if $rowsLoop (local.get $i)))
       (local.set $p (i32.add (local.get $outA) (local.get $jo)))
@@ -409,7 +411,12 @@
       (local.set $v (f32x4.mul
         (f32x4.sub (local.get $one) (f32x4.mul (local.get $v) (local.get $v)))
         (v128.load (i32.add (local.get $b) (local.get $jo)))))
-      (v128.store (i32.add (local.get $scaled) (local.get $jo)) (local.get $v))
+      ;; scaled is kept splatted (scaled[i] in all four lanes at 16·i) for the products
+      (local.set $ptr (i32.add (local.get $scaled) (i32.shl (local.get $jo) (i32.const 2))))
+      (v128.store offset=0 (local.get $ptr) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $v) (local.get $v)))
+      (v128.store offset=16 (local.get $ptr) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $v) (local.get $v)))
+      (v128.store offset=32 (local.get $ptr) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $v) (local.get $v)))
+      (v128.store offset=48 (local.get $ptr) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $v) (local.get $v)))
       (local.set $v (f32x4.abs (local.get $v)))
       (local.set $v (v128.and (local.get $v) (f32x4.ge (local.get $v) (local.get $gate))))
       (local.set $ptr (i32.add (local.get $smax) (local.get $jo)))
