@@ -145,8 +145,7 @@
 
   ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (a multiple of 32), in
   ;; float32, in order i, from +0; v is splatted (v[i] in all lanes of the
-  ;; vector at 16·i, so no lane broadcast competes with the arithmetic), in
-  ;; float32, in order i, from +0. M is blocked by 32 columns: the block of
+  ;; vector at 16·i, so no lane broadcast competes with the arithmetic). M is blocked by 32 columns: the block of
   ;; columns 32·q .. 32·q+31 holds rows 0 .. rows-1 of 32 floats each, and the
   ;; blocks follow each other, so the matrix is read as one stream. Eight
   ;; accumulators keep both float pipes busy past the add latency.
@@ -313,15 +312,16 @@
       (local.set $pp (global.get $probs))
       (local.set $o (i32.const 256))
       (loop $outs
+        ;; each pair of Wy values is loaded on its own (no lane shuffles)
         (local.set $pv (v128.load64_splat (local.get $pp)))
-        (local.set $v (v128.load offset=0 (local.get $w)))
-        (local.set $u (v128.load offset=16 (local.get $w)))
-        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $pv))))
-        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.mul (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $pv))))
-        (local.set $acc2 (f64x2.add (local.get $acc2) (f64x2.mul (f64x2.promote_low_f32x4 (local.get $u)) (local.get $pv))))
-        (local.set $acc3 (f64x2.add (local.get $acc3) (f64x2.mul (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u) (local.get $u))) (local.get $pv))))
+        (local.set $acc0 (f64x2.add (local.get $acc0)
+          (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=0 (local.get $w))) (local.get $pv))))
+        (local.set $acc1 (f64x2.add (local.get $acc1)
+          (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $w))) (local.get $pv))))
+        (local.set $acc2 (f64x2.add (local.get $acc2)
+          (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=16 (local.get $w))) (local.get $pv))))
+        (local.set $acc3 (f64x2.add (local.get $acc3)
+          (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=24 (local.get $w))) (local.get $pv))))
         (local.set $w (i32.add (local.get $w) (i32.const 32)))
         (local.set $pp (i32.add (local.get $pp) (i32.const 8)))
         (local.set $o (i32.sub (local.get $o) (i32.const 1)))
