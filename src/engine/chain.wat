@@ -8,7 +8,7 @@
 ;; pass is M = Whᵀ, v = h_{t-1}, from bh + Wx[:, x_t].
 (module
   (memory (export "memory") 1)
-  (func (export "product") (param $m i32) (param $v i32) (param $out i32) (param $H i32) (param $accumulate i32)
+  (func $product (export "product") (param $m i32) (param $v i32) (param $out i32) (param $H i32) (param $accumulate i32)
     (local $j i32) (local $i i32) (local $p i32) (local $sp i32) (local $stride i32)
     (local $s v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $acc f32)
@@ -221,4 +221,35 @@
           (call $tanhf (f32.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $lanes))))
+
+  ;; The forward pass (spec, "Forward pass") for n bytes at $bytes, into n rows
+  ;; of H floats at $states: s = bh[i] + Wx[i][x_t] (float32), then the product
+  ;; above on M = Whᵀ adds Wh[i][j]·h_{t-1}[j] in order j, then h_t[i] = tanhf(s).
+  ;; $wx holds Wx[i][c] at c·H + i; $v starts as h_{-1} (zeros) and ends as h_{n-1}.
+  (func (export "forward") (param $v i32) (param $out i32) (param $H i32) (param $bh i32) (param $wx i32)
+    (param $bytes i32) (param $n i32) (param $states i32)
+    (local $t i32) (local $i i32) (local $col i32) (local $row i32) (local $h f32)
+    (block $done
+      (loop $steps
+        (br_if $done (i32.ge_u (local.get $t) (local.get $n)))
+        (local.set $col (i32.add (local.get $wx)
+          (i32.shl (i32.mul (i32.load8_u (i32.add (local.get $bytes) (local.get $t))) (local.get $H)) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (loop $start
+          (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+            (f32.add (f32.load (i32.add (local.get $bh) (i32.shl (local.get $i) (i32.const 2))))
+              (f32.load (i32.add (local.get $col) (i32.shl (local.get $i) (i32.const 2))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $start (i32.lt_u (local.get $i) (local.get $H))))
+        (call $product (i32.const 0) (local.get $v) (local.get $out) (local.get $H) (i32.const 1))
+        (local.set $row (i32.add (local.get $states) (i32.shl (i32.mul (local.get $t) (local.get $H)) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (loop $tanh
+          (local.set $h (call $tanhf (f32.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))))
+          (f32.store (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2))) (local.get $h))
+          (f32.store (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2))) (local.get $h))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $tanh (i32.lt_u (local.get $i) (local.get $H))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $steps))))
 )

@@ -1,5 +1,5 @@
 import { BYTE_VALUES, type Model } from './model.js';
-import { createChainKernel, transpose } from './chain.js';
+import { kernelForward } from './chain.js';
 
 const fround = Math.fround;
 
@@ -7,25 +7,13 @@ const fround = Math.fround;
  * Forward pass (spec, "Forward pass"): returns `h_t` for t = 0 .. N-1 as one
  * N×H float32 array, row t at `t * H`. Every multiply and add is rounded to
  * float32, in the spec's order (s = bh[i] + Wx[i][x_t], then + Wh[i][j]·h_{t-1}[j]
- * for j = 0 .. H-1); no fused multiply-add. The H² sum runs in the chain kernel
- * on Whᵀ, whose lanes are different i and whose order over j is the spec's, and
- * so does tanhf (the kernel's port of fdlibm, identical to src/engine/tanhf.ts).
+ * for j = 0 .. H-1); no fused multiply-add. It runs in the chain kernel
+ * (chain.wat, `forward`): the H² sum on Whᵀ, whose lanes are different i and whose
+ * order over j is the spec's, and tanhf, the kernel's port of fdlibm, identical
+ * to src/engine/tanhf.ts.
  */
 export function forwardStates(model: Model, bytes: Uint8Array): Float32Array {
-  const H = model.hidden;
-  const { wx, bh } = model;
-  const states = new Float32Array(bytes.length * H);
-  const kernel = createChainKernel(transpose(model.wh, H), H);
-  const { v: previous, out: s } = kernel;
-  previous.fill(0); // h_{-1} = 0
-  for (let t = 0; t < bytes.length; t++) {
-    const x = bytes[t];
-    for (let i = 0; i < H; i++) s[i] = fround(bh[i] + wx[i * BYTE_VALUES + x]);
-    kernel.accumulate();
-    kernel.tanh(); // previous = h_t
-    states.set(previous, t * H);
-  }
-  return states;
+  return kernelForward(model.wh, model.bh, model.wx, model.hidden, bytes);
 }
 
 /**
