@@ -95,8 +95,9 @@ export function traceTables(model: Model): TraceTables {
  * Patterns are never enumerated per position: for a fixed weight w the maximum
  * over offsets of float32(|a_d|·|w|) is float32(max_d |a_d| · |w|), so a
  * position only keeps one maximum per receiving neuron (Wh) and per
- * (byte, neuron) seen (Wx). Everything but the softmax runs in WebAssembly
- * (see trace.wat); the softmax stays here for Math.exp.
+ * (byte, neuron) seen (Wx). Everything runs in WebAssembly (trace.wat) but
+ * the softmax's exp(logit - max) and their sum, which stay here for Math.exp.
+ * Positions go two at a time; each keeps the spec's order in every sum.
  */
 export function traceRange(input: TraceInput, tables: TraceTables, start: number, count: number): RangeResult {
   const { model, bytes, states, thresholds, dmax } = input;

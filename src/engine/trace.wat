@@ -7,8 +7,8 @@
 ;;
 ;; Exactness: every f32 lane operation rounds like the scalar float32 operation
 ;; of the spec (no fused multiply-add anywhere), every f64 lane keeps its own sum
-;; in the spec's order, and lanes are always different outputs or neurons, never
-;; different terms of one sum.
+;; in the spec's order, and lanes are always different outputs, neurons,
+;; positions or offsets d, never different terms of one sum.
 ;;
 ;; Layout (byte offsets in globals, set by `setup`): vectors of the hidden size
 ;; are padded to Hp (a multiple of 32) with zeros. A zero lane never changes a
