@@ -166,7 +166,7 @@ describe('a sweep killed at any moment resumes to the same results', () => {
 describe('one writer per database', () => {
   test('a second run on a database being written is refused with the writer named; --wait waits for it', async () => {
     const db = join(folder.path, 'busy.sqlite');
-    const first = cliProcess(sweepArgs(db));
+    const first = cliProcess(sweepArgs(db, ['--threads', '1'])); // one thread: the writer stays busy longer
     const firstExit = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
     await new Promise<void>((resolve) => {
       let stderr = '';
@@ -175,13 +175,16 @@ describe('one writer per database', () => {
         if (/^run 1\/10: /m.test(stderr)) resolve();
       });
     });
+    // The waiting process starts before the refused one runs (synchronously): the
+    // sweep takes well under a second with the WebAssembly engine, so starting it
+    // after the refusal could find the first writer already gone.
+    const waiting = cliProcess(sweepArgs(db, ['--wait']));
+    let waitingErr = '';
+    waiting.stderr.on('data', (chunk: Buffer) => (waitingErr += chunk.toString()));
     const second = cli(sweepArgs(db));
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`process ${first.pid} on ${hostname()} .* is writing it`));
     assert.match(second.stderr, /--wait/);
-    const waiting = cliProcess(sweepArgs(db, ['--wait']));
-    let waitingErr = '';
-    waiting.stderr.on('data', (chunk: Buffer) => (waitingErr += chunk.toString()));
     const waitingExit = await new Promise<number | null>((resolve) => waiting.on('exit', (code) => resolve(code)));
     assert.equal(await firstExit, 0);
     assert.equal(waitingExit, 0, waitingErr);
