@@ -144,12 +144,14 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
       doomed.kill('SIGKILL');
       assert.equal((await doomed.exit(30)).signal, 'SIGKILL');
       // Frozen for 3 s mid-batch, SIGTERMed meanwhile: it stops after the shards in
-      // flight and hands the batch back (its lock, 60 s, has not expired).
+      // flight (its lock, 60 s, has not expired).
       const stopped = cluster.worker('mid-batch', { holdMs: 3000, lockSeconds: 60 });
       await stopped.waitFor(/holding in batch/, 120);
       stopped.kill('SIGTERM');
       assert.equal((await stopped.exit(60)).code, 143, stopped.stderr);
-      assert.match(stopped.stderr, /batch b[0-9a-f]+: abandoned at \d+ of \d+ runs; back in the queue/);
+      // Either outcome is clean: the batch abandoned and back in the queue, or, when its
+      // last shards were already in flight (the engine is fast), finished and handed in.
+      assert.match(stopped.stderr, /batch b[0-9a-f]+: (abandoned at \d+ of \d+ runs; back in the queue|\d+ runs, \d+ positions in [\d.]+ s; segment )/);
       cluster.worker();
       cluster.worker();
       await expectDone(serve);
