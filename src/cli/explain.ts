@@ -4,6 +4,7 @@ import { DEFAULT_DB } from '../job/index.js';
 import { formatExplanation, gatherExplanation } from '../report/explain.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { openDatabase } from '../store/index.js';
+import { defineCommand, selectionOptions } from './common.js';
 import { out } from './output.js';
 
 export interface ExplainArgs extends Selection {
@@ -42,3 +43,10 @@ export function explainCommand(args: ExplainArgs): number {
     db.close();
   }
 }
+
+export const explainCli = defineCommand({
+  command: 'explain',
+  describe: 'recompute one position and list its active patterns',
+  builder: (args) => explainOptions(selectionOptions(args)),
+  handler: (argv) => explainCommand({ ...argv, runs: argv.run }),
+});

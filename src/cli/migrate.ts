@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB } from '../job/index.js';
 import { acquireWriterLock, openDatabase, SCHEMA_VERSION, schemaVersionOf } from '../store/index.js';
+import { dbOption, defineCommand } from './common.js';
 import { log } from './output.js';
 
 export interface MigrateArgs {
@@ -40,3 +41,13 @@ export function migrateCommand(args: MigrateArgs): number {
   log(`database ${dbPath}: upgraded from schema version ${before} to ${SCHEMA_VERSION} (${(bytesBefore / 1e6).toFixed(1)} MB → ${(bytesAfter / 1e6).toFixed(1)} MB)`);
   return 0;
 }
+
+export const migrateCli = defineCommand({
+  command: 'migrate',
+  describe: 'upgrade a database written by an older sparsetrace (0.1.0) to this schema, in place',
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('vacuum', { describe: "give the old tables' space back to the file system afterwards (--no-vacuum to skip)", type: 'boolean', default: true }),
+  handler: (argv) => migrateCommand(argv),
+});

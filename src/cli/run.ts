@@ -2,17 +2,14 @@ import { resolve } from 'node:path';
 import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
 import { progressReporter } from '../runner/progress.js';
-import { acquireWriterLock, DatabaseBusyError, latestJob, listJobs, listRuns, openDatabase, recordJob, type Db } from '../store/index.js';
+import { acquireWriterLock, DatabaseBusyError, listRuns, openDatabase, recordJob, type Db } from '../store/index.js';
+import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
-import { log } from './output.js';
-import { printReport } from './inspect.js';
+import { dbOption, defineCommand, runOptions } from './common.js';
+import { log, out } from './output.js';
 
-export interface RunArgs extends JobOverrides {
+export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
-  readonly threads?: number;
-  readonly shardSize?: number;
-  readonly wait: boolean;
-  readonly report: boolean;
 }
 
 /** Exit code after an interruption: 128 + the signal's number, as shells expect. */
@@ -26,30 +23,16 @@ export async function runCommand(args: RunArgs): Promise<number> {
   return runJob(spec, source, args);
 }
 
-/** `sparsetrace resume`: continues the most recent job that is not finished. */
-export async function resumeCommand(args: { db?: string; threads?: number; shardSize?: number; wait: boolean; report: boolean }): Promise<number> {
-  const dbPath = args.db ?? DEFAULT_DB;
-  const db = openDatabase(dbPath, { readonly: true });
-  let spec: JobSpec;
-  let source: string | null;
-  try {
-    const unfinished = listJobs(db).filter((job) => job.runs_done < job.runs);
-    const job = unfinished[unfinished.length - 1];
-    if (job === undefined) {
-      const last = latestJob(db);
-      log(last ? `nothing to resume in ${dbPath}: every job is done (last: ${last.name})` : `nothing to resume in ${dbPath}: it holds no job`);
-      return 0;
-    }
-    spec = JSON.parse(job.spec_json) as JobSpec;
-    source = job.source;
-    log(`resuming job ${job.job_id} (${job.name}): ${job.runs_done} of ${job.runs} runs done`);
-  } finally {
-    db.close();
-  }
-  return runJob({ ...spec, db: dbPath }, source, args);
+/** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
+export interface ExecutionArgs {
+  readonly threads?: number;
+  readonly shardSize?: number;
+  readonly wait: boolean;
+  readonly report: boolean;
 }
 
-async function runJob(spec: JobSpec, source: string | null, args: { threads?: number; shardSize?: number; wait: boolean; report: boolean }): Promise<number> {
+/** Computes what the database lacks of a job (shared by `run` and `resume`). */
+export async function runJob(spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
   const threads = args.threads ?? defaultThreads();
   const dbPath = spec.db ?? DEFAULT_DB;
   const expanded = expandJob(spec, log);
@@ -99,7 +82,7 @@ async function runJob(spec: JobSpec, source: string | null, args: { threads?: nu
           ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
           : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
       );
-      if (args.report) printReport(db, listRuns(db, jobId), dbPath, { format: 'text' });
+      if (args.report) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text' }));
       return 0;
     } finally {
       progress.stop();
@@ -126,3 +109,37 @@ async function lockDatabase(db: Db, dbPath: string, wait: boolean): Promise<() =
   }
 }
 
+
+export const runCli = defineCommand({
+  command: 'run [job]',
+  describe: 'compute a job (default: the Q1 job on ./inputs), then print its report',
+  builder: (args) =>
+    runOptions(
+      args
+        .positional('job', { describe: 'job file (jobs/*.json); paths in it are relative to the file', type: 'string' })
+        .option('model', { describe: "model file, replacing the job's models", type: 'string' })
+        .option('data', { describe: "data file, replacing each data source's path", type: 'string' })
+        .option('offset', { describe: 'window offset in bytes', type: 'number' })
+        .option('length', { describe: 'window length in bytes', type: 'number' })
+        .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
+        .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string' })
+        .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs", type: 'boolean' })
+        .option('db', dbOption)
+        .check((argv) => {
+          for (const [flag, value, min] of [['offset', argv.offset, 0], ['length', argv.length, 2], ['dmax', argv.dmax, 0]] as const) {
+            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
+          }
+          return true;
+        })
+        .epilogue(
+          [
+            'A job expands into runs (model × window × Dmax). What the database already holds is',
+            'skipped, so running the same job again continues it (or: sparsetrace resume).',
+            'Ctrl-C (SIGINT/SIGTERM) stops after the shards in flight are committed; a killed',
+            'process loses at most those. One process writes a database at a time (see --wait).',
+            'Example sweep: jobs/example-sweep.json.',
+          ].join('\n'),
+        ),
+    ),
+  handler: (argv) => runCommand(argv),
+});

@@ -1,4 +1,7 @@
-import type { Report } from './gather.js';
+import { InputError } from '../errors.js';
+import type { Db, RunRow } from '../store/index.js';
+import { gatherReport, type Report } from './gather.js';
+import { groupRuns, type Grouping } from './select.js';
 import { renderCsv, renderMarkdown, renderText, type Table } from './table.js';
 
 export type ReportFormat = 'text' | 'json' | 'md' | 'csv';
@@ -128,4 +131,45 @@ export function formatReport(report: Report, format: ReportFormat): string {
       // One CSV section per table, separated by a blank line.
       return reportTables(report, fullPrecision).map(renderCsv).join('\n');
   }
+}
+
+export interface ReportOptions {
+  readonly format: ReportFormat;
+  readonly by?: Grouping;
+  readonly neverTau?: number;
+}
+
+/**
+ * The report of a selection of runs: the results page, or with `by` (default
+ * `model` when the runs use several models) one row per group of runs.
+ */
+export function formatSelection(db: Db, runs: readonly RunRow[], dbPath: string, options: ReportOptions): string {
+  const models = new Set(runs.map((run) => run.model_sha256));
+  const by = options.by ?? (models.size > 1 ? 'model' : undefined);
+  if (by === undefined) return formatReport(gatherReport(db, runs.map((run) => run.run_id), options.neverTau), options.format);
+  if (by !== 'model' && models.size > 1) {
+    throw new InputError(`report --by ${by}: the selected runs use ${models.size} models; add --model to pick one, or use --by model`);
+  }
+  const groups = groupRuns(runs, by).map((group) => ({ key: group.key, report: gatherReport(db, group.runs.map((run) => run.run_id), options.neverTau) }));
+  if (options.format === 'json') {
+    return `${JSON.stringify({ by, groups: groups.map((group) => ({ group: group.key, ...(reportJson(group.report) as object) })) }, null, 1)}\n`;
+  }
+  // One row per group: the headline figures and, per τ, mean and median n.
+  const taus = [...new Set(groups.flatMap((group) => group.report.sparsity.map((row) => row.tau)))].sort((a, b) => a - b);
+  const table: Table = {
+    title: `Q1 sparsity by ${by} (${runs.length} runs, ${dbPath})`,
+    columns: [by, 'runs', 'positions', 'bpc', ...taus.flatMap((tau) => [`mean n τ=${tau}`, `median n τ=${tau}`])],
+    rows: groups.map(({ key, report }) => [
+      key,
+      String(report.runs.length),
+      String(report.positions),
+      report.bpc === null ? '' : options.format === 'csv' ? String(report.bpc) : report.bpc.toFixed(4),
+      ...taus.flatMap((tau) => {
+        const row = report.sparsity.find((entry) => entry.tau === tau);
+        if (!row) return ['', ''];
+        return [options.format === 'csv' ? String(row.mean) : row.mean.toFixed(1), String(row.median)];
+      }),
+    ]),
+  };
+  return options.format === 'csv' ? renderCsv(table) : options.format === 'md' ? renderMarkdown(table) : renderText(table);
 }

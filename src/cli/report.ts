@@ -1,0 +1,36 @@
+import { formatSelection, REPORT_FORMATS, type ReportFormat } from '../report/format.js';
+import { GROUPINGS, selectRuns, type Grouping, type Selection } from '../report/select.js';
+import { defineCommand, selectionOptions, warnIncomplete, withDatabase } from './common.js';
+import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
+import { out } from './output.js';
+
+export interface ReportArgs extends Selection {
+  readonly db?: string;
+  readonly format: ReportFormat;
+  readonly by?: Grouping;
+  readonly neverTau?: number;
+}
+
+/** `sparsetrace report`: the results page of a selection of runs, computed in SQL. */
+export function reportCommand(args: ReportArgs): number {
+  return withDatabase(args.db, (db, dbPath) => {
+    const runs = selectRuns(db, args, dbPath);
+    warnIncomplete(runs);
+    out(formatSelection(db, runs, dbPath, args));
+    return 0;
+  });
+}
+
+export const reportCli = defineCommand({
+  command: 'report',
+  describe: 'the results page, computed in SQL',
+  builder: (args) =>
+    reportHtmlOptions(selectionOptions(args))
+      .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })
+      .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
+      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01 }),
+  handler: (argv) =>
+    argv.format === 'html'
+      ? reportHtmlCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })
+      : reportCommand({ ...argv, format: argv.format, by: argv.by as Grouping | undefined, runs: argv.run }),
+});

@@ -1,0 +1,56 @@
+import { InputError } from '../errors.js';
+import { csvCell, renderText } from '../report/table.js';
+import { adHocQuery } from '../store/index.js';
+import { dbOption, defineCommand, withDatabase } from './common.js';
+import { log, out } from './output.js';
+
+export interface SqlArgs {
+  readonly db?: string;
+  readonly query: string;
+  readonly format: 'text' | 'json' | 'csv';
+  readonly write: boolean;
+}
+
+/** `sparsetrace sql`: any SQL statement on the database, read-only unless --write. */
+export function sqlCommand(args: SqlArgs): number {
+  return withDatabase(
+    args.db,
+    (db) => {
+      let result: { columns: string[]; rows: unknown[][] };
+      try {
+        result = adHocQuery(db, args.query);
+      } catch (error) {
+        throw new InputError(`sql: ${(error as Error).message}${/readonly/i.test((error as Error).message) ? ' (the database is opened read-only; pass --write to change it)' : ''}`);
+      }
+      const { columns, rows } = result;
+      if (args.format === 'json') {
+        out(`${JSON.stringify(rows.map((row) => Object.fromEntries(columns.map((column, k) => [column, toJsonValue(row[k])]))), null, 1)}\n`);
+      } else if (args.format === 'csv') {
+        out([columns.map(csvCell).join(','), ...rows.map((row) => row.map(csvCell).join(','))].join('\n') + '\n');
+      } else if (columns.length > 0) {
+        out(renderText({ columns, rows: rows.map((row) => row.map((cell) => (cell === null ? 'NULL' : String(cell)))), alignRight: columns.map((_, k) => rows.every((row) => typeof row[k] === 'number' || typeof row[k] === 'bigint')) }));
+        log(`(${rows.length} row${rows.length === 1 ? '' : 's'})`);
+      }
+      return 0;
+    },
+    !args.write,
+  );
+}
+
+function toJsonValue(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  return value;
+}
+
+export const sqlCli = defineCommand({
+  command: 'sql <query>',
+  describe: 'any SQL query on the database (docs/schema.md)',
+  builder: (args) =>
+    args
+      .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
+      .option('db', dbOption)
+      .option('format', { describe: 'output format', choices: ['text', 'json', 'csv'] as const, default: 'text' as const })
+      .option('write', { describe: 'open the database for writing', type: 'boolean', default: false }),
+  handler: (argv) => sqlCommand(argv),
+});
