@@ -1,28 +1,33 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { InputError } from '../errors.js';
+import { BrokenPipeError, classify, EXIT } from '../errors.js';
 import { DEFAULT_DB } from '../job/index.js';
-import { DatabaseBusyError, openDatabase, type Db, type RunRow } from '../store/index.js';
-import { log } from './output.js';
+import { acquireWriterLock, closeDatabase, DatabaseBusyError, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
+import { debugEnabled, log } from './output.js';
 
-/** Exit codes: 0 done, 1 failed (or another process holds the database), 2 bad usage or bad input. */
-export const EXIT_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
+/**
+ * Ends a command: the exit code of its error class (src/errors.ts) and one line
+ * on stderr; a stack trace only with --debug or SPARSETRACE_DEBUG=1.
+ */
+export function reportFailure(error: unknown): number {
+  const known = classify(error);
+  if (known instanceof BrokenPipeError) return known.exitCode;
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (known !== undefined) {
+    log(`sparsetrace: ${known.message}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`sparsetrace: internal error: ${message.split('\n')[0]} (a bug; ${debugEnabled() ? 'please report it with the trace below' : 'rerun with --debug for the trace to report'})`);
+  }
+  if (debugEnabled() && stack !== undefined) log(stack);
+  return known?.exitCode ?? EXIT.failed;
+}
 
 /** Runs a command handler, turning its outcome into the process exit code. */
 export async function exitWith(handler: () => number | Promise<number>): Promise<void> {
   try {
     process.exitCode = await handler();
   } catch (error) {
-    if (error instanceof InputError) {
-      log(`sparsetrace: ${error.message}`);
-      process.exitCode = EXIT_BAD_INPUT;
-    } else if (error instanceof DatabaseBusyError) {
-      log(`sparsetrace: ${error.message}`);
-      process.exitCode = EXIT_FAILED;
-    } else {
-      log(`sparsetrace: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      process.exitCode = EXIT_FAILED;
-    }
+    process.exitCode = reportFailure(error);
   }
 }
 
@@ -42,13 +47,14 @@ export function defineCommand<O>(spec: {
 export const dbOption = {
   describe: `SQLite database (default ${DEFAULT_DB}; for run, the job file's "db" if it names one)`,
   type: 'string',
+  requiresArg: true,
 } as const;
 
 /** The options of `run` and `resume` that steer the computation. */
 export function runOptions<T>(args: Argv<T>) {
   return args
-    .option('threads', { describe: 'worker threads (default: available cores)', type: 'number' })
-    .option('shard-size', { describe: 'positions per shard (results are identical for any size)', type: 'number' })
+    .option('threads', { describe: 'worker threads (default: available cores)', type: 'number', requiresArg: true })
+    .option('shard-size', { describe: 'positions per shard (results are identical for any size)', type: 'number', requiresArg: true })
     .option('wait', { describe: 'if another process is writing the database, wait for it instead of failing', type: 'boolean', default: false })
     .option('report', { describe: 'print the report when the job is done (--no-report to skip)', type: 'boolean', default: true })
     .check((argv) => {
@@ -63,22 +69,26 @@ export function runOptions<T>(args: Argv<T>) {
 export function selectionOptions<T>(args: Argv<T>) {
   return args
     .option('db', dbOption)
-    .option('job', { describe: 'job id or name (default: the most recently started job)', type: 'string' })
-    .option('run', { describe: 'run id or unique prefix (repeatable)', type: 'string', array: true })
+    .option('job', { describe: 'job id or name (default: the most recently started job)', type: 'string', requiresArg: true })
+    .option('run', { describe: 'run id or unique prefix (repeatable)', type: 'string', array: true, requiresArg: true })
     .option('all', { describe: 'every run in the database', type: 'boolean' })
-    .option('model', { describe: 'only runs of this model (sha256 prefix or file path)', type: 'string' })
-    .option('dmax', { describe: 'only runs with this Dmax', type: 'number' })
-    .option('data', { describe: 'only runs over this data file', type: 'string' });
+    .option('model', { describe: 'only runs of this model (sha256 prefix or file path)', type: 'string', requiresArg: true })
+    .option('dmax', { describe: 'only runs with this Dmax', type: 'number', requiresArg: true })
+    .option('data', { describe: 'only runs over this data file', type: 'string', requiresArg: true });
 }
 
 /** Opens the database for a command and closes it when the command is done. */
-export function withDatabase<T>(path: string | undefined, body: (db: Db, path: string) => T, readonly = true): T {
+export async function withDatabase<T>(
+  path: string | undefined,
+  body: (db: Db, path: string) => T | Promise<T>,
+  options: OpenOptions = { readonly: true },
+): Promise<T> {
   const dbPath = path ?? DEFAULT_DB;
-  const db = openDatabase(dbPath, { readonly });
+  const db = openDatabase(dbPath, options);
   try {
-    return body(db, dbPath);
+    return await body(db, dbPath);
   } finally {
-    db.close();
+    closeDatabase(db);
   }
 }
 
@@ -90,5 +100,24 @@ export function warnIncomplete(runs: readonly RunRow[]): void {
       `note: ${unfinished.length} of ${runs.length} selected runs are not finished (${unfinished.map((run) => `${run.run_id} ${run.positions_done}/${run.positions}`).join(', ')}); ` +
         'figures cover the positions computed so far, never-active counts only finished runs',
     );
+  }
+}
+
+/**
+ * Takes the database's writer lock for this process (every writer does: run,
+ * resume, sql --write); with `wait`, waits for another writer to finish instead
+ * of failing. Returns the release function.
+ */
+export async function lockForWriting(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
+  const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
+  for (let announced = false; ; ) {
+    try {
+      return acquireWriterLock(db, dbPath, command, log);
+    } catch (error) {
+      if (!(error instanceof DatabaseBusyError) || !wait) throw error;
+      if (!announced) log(`${error.message}; waiting (--wait)`);
+      announced = true;
+      await new Promise((done) => setTimeout(done, 1000));
+    }
   }
 }

@@ -1,9 +1,8 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { positionCounts } from '../store/index.js';
 import { defineCommand, selectionOptions, warnIncomplete, withDatabase } from './common.js';
-import { out } from './output.js';
+import { AtomicFile, out } from './output.js';
 
 export interface ExportArgs extends Selection {
   readonly db?: string;
@@ -11,11 +10,11 @@ export interface ExportArgs extends Selection {
 }
 
 /**
- * `sparsetrace export`: per-position counts as CSV. Rows stream from SQLite in chunks; to a
- * file they go through a temporary name renamed at the end, so a failed export
- * never leaves a truncated file under the name asked for.
+ * `sparsetrace export`: per-position counts as CSV. Rows stream from SQLite
+ * (`.iterate()`) in chunks, so memory stays bounded; to a file they go through
+ * an AtomicFile, so a failed export (a full disk) leaves no file at all.
  */
-export function exportCommand(args: ExportArgs): number {
+export function exportCommand(args: ExportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
     if (runs.length > 1 && !args.all) {
@@ -23,15 +22,12 @@ export function exportCommand(args: ExportArgs): number {
     }
     const withRunColumn = args.all === true;
     warnIncomplete(runs);
-    const temporary = args.out !== undefined ? `${args.out}.partial-${process.pid}` : undefined;
-    let fd: number | undefined;
+    const file = args.out !== undefined ? new AtomicFile(args.out, '--out', [dbPath]) : undefined;
+    const write = file ? (text: string) => file.write(text) : out;
     try {
-      if (temporary !== undefined) fd = openOutput(temporary, args.out as string);
       const lines: string[] = [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
       const flush = (): void => {
-        const text = `${lines.join('\n')}\n`;
-        if (fd !== undefined) writeSync(fd, text);
-        else out(text);
+        write(`${lines.join('\n')}\n`);
         lines.length = 0;
       };
       for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
@@ -40,25 +36,12 @@ export function exportCommand(args: ExportArgs): number {
         if (lines.length >= 10_000) flush();
       }
       flush();
-      if (fd !== undefined) {
-        closeSync(fd);
-        fd = undefined;
-        renameSync(temporary as string, args.out as string);
-      }
+      file?.commit();
     } finally {
-      if (fd !== undefined) closeSync(fd);
-      if (temporary !== undefined) rmSync(temporary, { force: true });
+      file?.abandon();
     }
     return 0;
   });
-}
-
-function openOutput(temporary: string, path: string): number {
-  try {
-    return openSync(temporary, 'w');
-  } catch (error) {
-    throw new InputError(`--out ${path}: cannot write: ${(error as Error).message}`);
-  }
 }
 
 export const exportCli = defineCommand({
@@ -66,7 +49,7 @@ export const exportCli = defineCommand({
   describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y)',
   builder: (args) =>
     selectionOptions(args)
-      .option('out', { describe: 'write to this file instead of stdout', type: 'string' })
+      .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
       .epilogue('Without --all the selection must be one run; --all exports every run\n(of --job, if given) with a leading run column.'),
   handler: (argv) => exportCommand({ ...argv, runs: argv.run }),
 });

@@ -18,7 +18,7 @@ export const fetchInputsCli = defineCommand({
   describe: `get the model and data into ./${DEFAULT_INPUTS_DIR}, verified`,
   builder: (args) =>
     args
-      .option('from', { describe: 'copy from this folder instead of downloading (e.g. ../shared/inputs)', type: 'string' })
-      .option('to', { describe: 'destination folder', type: 'string', default: DEFAULT_INPUTS_DIR }),
+      .option('from', { describe: 'copy from this folder instead of downloading (e.g. ../shared/inputs)', type: 'string', requiresArg: true })
+      .option('to', { describe: 'destination folder', type: 'string', requiresArg: true, default: DEFAULT_INPUTS_DIR }),
   handler: (argv) => fetchInputsCommand(argv),
 });

@@ -1,12 +1,13 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { EXIT } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { EXIT_BAD_INPUT, exitWith } from './common.js';
+import { exitWith, reportFailure } from './common.js';
 import { explainCli } from './explain.js';
 import { exportCli } from './export.js';
 import { fetchInputsCli } from './fetch-inputs.js';
 import { migrateCli } from './migrate.js';
-import { log } from './output.js';
+import { log, setDebug } from './output.js';
 import { planCli } from './plan.js';
 import { reportCli } from './report.js';
 import { resumeCli } from './resume.js';
@@ -16,8 +17,21 @@ import { serveCli } from './serve.js';
 import { sqlCli } from './sql.js';
 import { statusCli } from './status.js';
 import { workerCli } from './worker.js';
+import { unlockCli } from './unlock.js';
+
+/** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
+function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || key.includes('-') || options.array?.includes(key)) continue;
+    if (Array.isArray(value)) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} given ${value.length} times; give it once`);
+  }
+  return true;
+}
 
 export async function main(argv: string[]): Promise<void> {
+  // Output errors are handled where output is written (output.ts); a stream error must not crash.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   await yargs(argv)
     .scriptName('sparsetrace')
     .usage('$0 <command> [options]\n\nQ1 sparsity: for every prediction of a small recurrent network, how many weights take part in its explanation.')
@@ -33,19 +47,37 @@ export async function main(argv: string[]): Promise<void> {
     .command(migrateCli)
     .command(serveCli(exitWith))
     .command(workerCli(exitWith))
+    .command(unlockCli)
     .command(fetchInputsCli)
+    .option('debug', { describe: 'print stack traces with errors (also: SPARSETRACE_DEBUG=1)', type: 'boolean', global: true })
+    .middleware((args) => setDebug(args.debug === true), true)
+    .check(noRepeatedFlags as never, true)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .version(TOOL_VERSION)
     .help()
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .epilogue(
+      'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
+        '2 bad input; 130/143 interrupted (committed work is kept). Read commands (report, export, sql, status, runs) ' +
+        'never write and work on read-only files and media.',
+    )
     .fail((message, error) => {
       // Handlers catch their own errors (exitWith), so what lands here is a usage error.
       log(`sparsetrace: ${message ?? error?.message}\n(see sparsetrace --help)`);
-      process.exit(EXIT_BAD_INPUT);
+      process.exit(EXIT.badInput);
     })
     .parseAsync();
 }
 
-await main(hideBin(process.argv));
+process.on('uncaughtException', (error) => {
+  process.exitCode = reportFailure(error);
+  process.exit();
+});
+
+try {
+  await main(hideBin(process.argv));
+} catch (error) {
+  process.exitCode = reportFailure(error);
+}

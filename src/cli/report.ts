@@ -1,8 +1,8 @@
 import { formatSelection, REPORT_FORMATS, type ReportFormat } from '../report/format.js';
 import { GROUPINGS, selectRuns, type Grouping, type Selection } from '../report/select.js';
 import { defineCommand, selectionOptions, warnIncomplete, withDatabase } from './common.js';
-import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
 import { out } from './output.js';
+import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
 
 export interface ReportArgs extends Selection {
   readonly db?: string;
@@ -12,7 +12,7 @@ export interface ReportArgs extends Selection {
 }
 
 /** `sparsetrace report`: the results page of a selection of runs, computed in SQL. */
-export function reportCommand(args: ReportArgs): number {
+export function reportCommand(args: ReportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
     warnIncomplete(runs);
@@ -28,7 +28,7 @@ export const reportCli = defineCommand({
     reportHtmlOptions(selectionOptions(args))
       .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })
       .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
-      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01 }),
+      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true }),
   handler: (argv) =>
     argv.format === 'html'
       ? reportHtmlCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })

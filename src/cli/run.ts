@@ -1,12 +1,14 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
+import { classify, EnvironmentError, InputError } from '../errors.js';
+import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, MAX_DMAX, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
 import { progressReporter } from '../runner/progress.js';
-import { acquireWriterLock, DatabaseBusyError, listRuns, openDatabase, recordJob, type Db } from '../store/index.js';
+import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
 import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
-import { dbOption, defineCommand, runOptions } from './common.js';
-import { log, out } from './output.js';
+import { dbOption, defineCommand, lockForWriting, runOptions } from './common.js';
+import { log, onBrokenPipe, out } from './output.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
@@ -17,6 +19,7 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
 export async function runCommand(args: RunArgs): Promise<number> {
+  if (args.job !== undefined) checkRegularFile(args.job, 'job file');
   const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
   const spec = applyOverrides(base, args);
   const source = args.job !== undefined ? resolve(args.job) : null;
@@ -31,28 +34,40 @@ export interface ExecutionArgs {
   readonly report: boolean;
 }
 
-/** Computes what the database lacks of a job (shared by `run` and `resume`). */
+/**
+ * Computes what the database lacks of a job (shared by `run` and `resume`).
+ * SIGINT/SIGTERM, and stdout or stderr going away (`2>&1 | head`), stop it
+ * after the shards in flight are committed; the lock is always released.
+ */
 export async function runJob(spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
   const threads = args.threads ?? defaultThreads();
   const dbPath = spec.db ?? DEFAULT_DB;
+  checkDatabasePath(dbPath);
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
+  const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
   try {
-    const release = await lockDatabase(db, dbPath, args.wait);
+    const release = await lockForWriting(db, dbPath, args.wait);
     const controller = new AbortController();
     let stopSignalName: string | undefined;
+    let pipeBroken = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopSignalName !== undefined) {
-        log(`${signal} again: quitting now; committed shards are kept (resume with \`sparsetrace resume --db ${dbPath}\`)`);
+        log(`${signal} again: quitting now; committed shards are kept (${resumeHint})`);
         process.exit(SIGNAL_EXIT[signal] ?? 1);
       }
       stopSignalName = signal;
       log(`${signal}: stopping after the shards in flight are committed (send it again to quit at once)`);
       controller.abort();
     };
+    const stopListening = onBrokenPipe(() => {
+      // Nobody reads the output any more: stop as for Ctrl-C, quietly.
+      pipeBroken = true;
+      controller.abort();
+    });
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const progress = progressReporter(process.stderr, expanded.runs.length);
+    const progress = progressReporter(process.stderr, expanded.runs.length, { log });
     try {
       const jobId = recordJob(
         db,
@@ -61,20 +76,24 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
         TOOL_VERSION,
       );
       const started = performance.now();
-      const result = await executeRuns(
-        db,
-        expanded.models.map((loaded) => loaded.model),
-        expanded.runs,
-        { threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress },
-      );
+      let result;
+      try {
+        result = await executeRuns(
+          db,
+          expanded.models.map((loaded) => loaded.model),
+          expanded.runs,
+          { threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress },
+        );
+      } catch (error) {
+        const known = classify(error, `database ${dbPath}`);
+        if (known instanceof EnvironmentError) throw new EnvironmentError(`${known.message}; every shard committed before is kept: fix that, then ${resumeHint}`);
+        throw known ?? error;
+      }
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       if (result.stopped) {
-        log(
-          `interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ` +
-            `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`,
-        );
-        return SIGNAL_EXIT[stopSignalName ?? ''] ?? 1;
+        log(`interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ${resumeHint}`);
+        return pipeBroken && stopSignalName === undefined ? 0 : (SIGNAL_EXIT[stopSignalName ?? ''] ?? 1);
       }
       const runs = `${result.runsTotal} run${result.runsTotal === 1 ? '' : 's'}`;
       log(
@@ -82,33 +101,30 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
           ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
           : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
       );
-      if (args.report) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text' }));
+      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text' }));
       return 0;
     } finally {
       progress.stop();
+      stopListening();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       release();
     }
   } finally {
-    db.close();
+    closeDatabase(db);
   }
 }
 
-async function lockDatabase(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
-  const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
-  for (let announced = false; ; ) {
-    try {
-      return acquireWriterLock(db, dbPath, command, log);
-    } catch (error) {
-      if (!(error instanceof DatabaseBusyError) || !wait) throw error;
-      if (!announced) log(`${error.message}; waiting (--wait)`);
-      announced = true;
-      await new Promise((done) => setTimeout(done, 1000));
-    }
+/** A job file must be a regular file: reading a FIFO would wait forever. */
+function checkRegularFile(path: string, what: string): void {
+  let regular: boolean;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    return; // Missing files get their message from the reader.
   }
+  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }
-
 
 export const runCli = defineCommand({
   command: 'run [job]',
@@ -117,17 +133,20 @@ export const runCli = defineCommand({
     runOptions(
       args
         .positional('job', { describe: 'job file (jobs/*.json); paths in it are relative to the file', type: 'string' })
-        .option('model', { describe: "model file, replacing the job's models", type: 'string' })
-        .option('data', { describe: "data file, replacing each data source's path", type: 'string' })
-        .option('offset', { describe: 'window offset in bytes', type: 'number' })
-        .option('length', { describe: 'window length in bytes', type: 'number' })
-        .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
-        .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string' })
+        .option('model', { describe: "model file, replacing the job's models", type: 'string', requiresArg: true })
+        .option('data', { describe: "data file, replacing each data source's path", type: 'string', requiresArg: true })
+        .option('offset', { describe: 'window offset in bytes', type: 'number', requiresArg: true })
+        .option('length', { describe: 'window length in bytes', type: 'number', requiresArg: true })
+        .option('dmax', { describe: 'backward depth Dmax', type: 'number', requiresArg: true })
+        .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string', requiresArg: true })
         .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs", type: 'boolean' })
         .option('db', dbOption)
         .check((argv) => {
-          for (const [flag, value, min] of [['offset', argv.offset, 0], ['length', argv.length, 2], ['dmax', argv.dmax, 0]] as const) {
-            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
+          const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
+          for (const [flag, value, min, max] of limits) {
+            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+              throw new Error(`--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`);
+            }
           }
           return true;
         })

@@ -9,7 +9,7 @@ export interface RunsArgs {
 }
 
 /** `sparsetrace runs`: every run in the database. */
-export function runsCommand(args: RunsArgs): number {
+export function runsCommand(args: RunsArgs): Promise<number> {
   return withDatabase(args.db, (db) => {
     const runs = listRuns(db);
     if (args.format === 'json') {

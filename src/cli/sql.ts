@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { csvCell, renderText } from '../report/table.js';
 import { adHocQuery } from '../store/index.js';
-import { dbOption, defineCommand, withDatabase } from './common.js';
+import { dbOption, defineCommand, lockForWriting, withDatabase } from './common.js';
 import { log, out } from './output.js';
 
 export interface SqlArgs {
@@ -9,18 +9,25 @@ export interface SqlArgs {
   readonly query: string;
   readonly format: 'text' | 'json' | 'csv';
   readonly write: boolean;
+  readonly wait?: boolean;
 }
 
 /** `sparsetrace sql`: any SQL statement on the database, read-only unless --write. */
-export function sqlCommand(args: SqlArgs): number {
+export function sqlCommand(args: SqlArgs): Promise<number> {
   return withDatabase(
     args.db,
-    (db) => {
+    async (db, dbPath) => {
       let result: { columns: string[]; rows: unknown[][] };
+      // A write takes the writer lock like a run: it waits (--wait) or is refused while another process writes.
+      const release = args.write ? await lockForWriting(db, dbPath, args.wait ?? false) : undefined;
       try {
         result = adHocQuery(db, args.query);
       } catch (error) {
+        const code = (error as { code?: string }).code ?? '';
+        if (!/^SQLITE_(ERROR|READONLY|CONSTRAINT|MISMATCH|RANGE|AUTH|TOOBIG)/.test(code) && !(error instanceof RangeError) && !(error instanceof TypeError)) throw error;
         throw new InputError(`sql: ${(error as Error).message}${/readonly/i.test((error as Error).message) ? ' (the database is opened read-only; pass --write to change it)' : ''}`);
+      } finally {
+        release?.();
       }
       const { columns, rows } = result;
       if (args.format === 'json') {
@@ -33,7 +40,7 @@ export function sqlCommand(args: SqlArgs): number {
       }
       return 0;
     },
-    !args.write,
+    { readonly: !args.write, mustExist: true },
   );
 }
 
@@ -51,6 +58,7 @@ export const sqlCli = defineCommand({
       .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
       .option('db', dbOption)
       .option('format', { describe: 'output format', choices: ['text', 'json', 'csv'] as const, default: 'text' as const })
-      .option('write', { describe: 'open the database for writing', type: 'boolean', default: false }),
+      .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
+      .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false }),
   handler: (argv) => sqlCommand(argv),
 });

@@ -9,7 +9,7 @@ export interface StatusArgs {
 }
 
 /** `sparsetrace status`: every job's runs, where each stands, and rate and ETA while a writer is live. */
-export function statusCommand(args: StatusArgs): number {
+export function statusCommand(args: StatusArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const writer = liveLockHolder(db);
     const jobs = listJobs(db);

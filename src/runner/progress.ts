@@ -20,7 +20,13 @@ function describeRun(run: PlannedRun): string {
  * for the current run (positions, rate, ETA); otherwise a line per run and at
  * most one line every `intervalSeconds` while a run computes.
  */
-export function progressReporter(stream: NodeJS.WriteStream, runCount: number, intervalSeconds = 5): RunEvents & { stop(): void } {
+export function progressReporter(
+  stream: NodeJS.WriteStream,
+  runCount: number,
+  options: { readonly intervalSeconds?: number; readonly log?: (line: string) => void } = {},
+): RunEvents & { stop(): void } {
+  const intervalSeconds = options.intervalSeconds ?? 5;
+  const writeLine = options.log ?? ((text: string) => void stream.write(`${text}\n`));
   const started = performance.now();
   let total = 0;
   let done = 0;
@@ -80,7 +86,7 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
   }
 
   const line = (text: string): void => {
-    stream.write(`${text}\n`);
+    writeLine(text);
     lastLine = performance.now();
   };
   return {
