@@ -71,7 +71,7 @@ const SYSTEM_REASONS: Record<string, string> = {
 const SQLITE_REASONS: Record<string, { make: (message: string) => SparsetraceError; reason: string }> = {
   SQLITE_FULL: { make: (m) => new EnvironmentError(m), reason: 'the disk is full' },
   SQLITE_IOERR: { make: (m) => new EnvironmentError(m), reason: 'input/output error' },
-  SQLITE_READONLY: { make: (m) => new EnvironmentError(m), reason: 'the database cannot be written (read-only file, folder or media)' },
+  SQLITE_READONLY: { make: (m) => new EnvironmentError(m), reason: 'the database cannot be written (a read-only file, folder or media; report, export, sql, status and runs still read it)' },
   SQLITE_CANTOPEN: { make: (m) => new EnvironmentError(m), reason: 'cannot open the database file' },
   SQLITE_PERM: { make: (m) => new EnvironmentError(m), reason: 'permission denied' },
   SQLITE_NOMEM: { make: (m) => new EnvironmentError(m), reason: 'out of memory' },

@@ -87,6 +87,10 @@ export async function withDatabase<T>(
   const db = openDatabase(dbPath, options);
   try {
     return await body(db, dbPath);
+  } catch (error) {
+    // A SQLite failure while reading or writing (a damaged page, a full disk) names the database.
+    if (/^SQLITE_/.test((error as { code?: string }).code ?? '')) throw classify(error, `database ${dbPath}`) ?? error;
+    throw error;
   } finally {
     closeDatabase(db);
   }

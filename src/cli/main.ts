@@ -28,6 +28,8 @@ function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: strin
   return true;
 }
 
+const COMMANDS = ['run', 'resume', 'status', 'report', 'export', 'sql', 'runs', 'unlock', 'fetch-inputs'];
+
 export async function main(argv: string[]): Promise<void> {
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
   process.stdout.on('error', () => {});
@@ -65,7 +67,8 @@ export async function main(argv: string[]): Promise<void> {
     )
     .fail((message, error) => {
       // Handlers catch their own errors (exitWith), so what lands here is a usage error.
-      log(`sparsetrace: ${message ?? error?.message}\n(see sparsetrace --help)`);
+      const command = COMMANDS.find((name) => name === argv.find((arg) => !arg.startsWith('-')));
+      log(`sparsetrace: ${message ?? error?.message} (see \`sparsetrace ${command ? `${command} ` : ''}--help\`)`);
       process.exit(EXIT.badInput);
     })
     .parseAsync();

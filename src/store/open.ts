@@ -16,7 +16,7 @@ export interface OpenOptions {
 }
 
 /** Tables whose presence marks a file as a sparsetrace database. */
-const OUR_TABLES = ['runs', 'shards', 'writer_lock'];
+const OUR_TABLES = ['runs', 'jobs'];
 
 /** The file's first 100 bytes hold the SQLite header; byte 18 is 2 when the file is in WAL mode. */
 function readHeader(path: string): Buffer {
