@@ -70,7 +70,7 @@ const SYSTEM_REASONS: Record<string, string> = {
 /** SQLite result codes (better-sqlite3's `code`) that are the environment's or the file's doing. */
 const SQLITE_REASONS: Record<string, { make: (message: string) => SparsetraceError; reason: string }> = {
   SQLITE_FULL: { make: (m) => new EnvironmentError(m), reason: 'the disk is full' },
-  SQLITE_IOERR: { make: (m) => new EnvironmentError(m), reason: 'input/output error' },
+  SQLITE_IOERR: { make: (m) => new EnvironmentError(m), reason: 'input/output error (a failing disk, or a file size limit: ulimit -f)' },
   SQLITE_READONLY: { make: (m) => new EnvironmentError(m), reason: 'the database cannot be written (a read-only file, folder or media; report, export, sql, status and runs still read it)' },
   SQLITE_CANTOPEN: { make: (m) => new EnvironmentError(m), reason: 'cannot open the database file' },
   SQLITE_PERM: { make: (m) => new EnvironmentError(m), reason: 'permission denied' },

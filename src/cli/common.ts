@@ -44,6 +44,10 @@ export function defineCommand<O>(spec: {
   return { command: spec.command, describe: spec.describe, builder: spec.builder, handler: (argv) => exitWith(() => spec.handler(argv)) };
 }
 
+/** Help text of the commands that only read. */
+export const READ_ONLY_NOTE =
+  'Reads only: works on a database in a read-only file, folder or medium, and creates no file beside it.';
+
 export const dbOption = {
   describe: `SQLite database (default ${DEFAULT_DB}; for run, the job file's "db" if it names one)`,
   type: 'string',

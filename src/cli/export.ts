@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { positionCounts } from '../store/index.js';
-import { defineCommand, selectionOptions, warnIncomplete, withDatabase } from './common.js';
+import { defineCommand, READ_ONLY_NOTE, selectionOptions, warnIncomplete, withDatabase } from './common.js';
 import { AtomicFile, out } from './output.js';
 
 export interface ExportArgs extends Selection {
@@ -15,7 +15,7 @@ export interface ExportArgs extends Selection {
  * an AtomicFile, so a failed export (a full disk) leaves no file at all.
  */
 export function exportCommand(args: ExportArgs): Promise<number> {
-  return withDatabase(args.db, (db, dbPath) => {
+  return withDatabase(args.db, async (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
     if (runs.length > 1 && !args.all) {
       throw new InputError(`export: the selection holds ${runs.length} runs; pick one with --run ID, or export them all with --all (adds a run column)`);
@@ -24,6 +24,13 @@ export function exportCommand(args: ExportArgs): Promise<number> {
     warnIncomplete(runs);
     const file = args.out !== undefined ? new AtomicFile(args.out, '--out', [dbPath]) : undefined;
     const write = file ? (text: string) => file.write(text) : out;
+    // Ctrl-C removes the temporary file; the loop yields between chunks so the handler can run.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      file?.abandon();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const lines: string[] = [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
       const flush = (): void => {
@@ -33,12 +40,17 @@ export function exportCommand(args: ExportArgs): Promise<number> {
       for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
         const fields = [row.t, row.y, row.tau, row.n_x, row.n_h, row.n_y].join(',');
         lines.push(withRunColumn ? `${row.run_id},${fields}` : fields);
-        if (lines.length >= 10_000) flush();
+        if (lines.length >= 10_000) {
+          flush();
+          await new Promise((next) => setImmediate(next));
+        }
       }
       flush();
       file?.commit();
     } finally {
       file?.abandon();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     return 0;
   });
@@ -50,6 +62,6 @@ export const exportCli = defineCommand({
   builder: (args) =>
     selectionOptions(args)
       .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
-      .epilogue('Without --all the selection must be one run; --all exports every run\n(of --job, if given) with a leading run column.'),
+      .epilogue(`Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column. ${READ_ONLY_NOTE}`),
   handler: (argv) => exportCommand({ ...argv, runs: argv.run }),
 });

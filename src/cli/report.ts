@@ -1,6 +1,6 @@
 import { formatSelection, REPORT_FORMATS, type ReportFormat } from '../report/format.js';
 import { GROUPINGS, selectRuns, type Grouping, type Selection } from '../report/select.js';
-import { defineCommand, selectionOptions, warnIncomplete, withDatabase } from './common.js';
+import { defineCommand, READ_ONLY_NOTE, selectionOptions, warnIncomplete, withDatabase } from './common.js';
 import { out } from './output.js';
 import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
 
@@ -28,7 +28,8 @@ export const reportCli = defineCommand({
     reportHtmlOptions(selectionOptions(args))
       .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })
       .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
-      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true }),
+      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
+      .epilogue(READ_ONLY_NOTE),
   handler: (argv) =>
     argv.format === 'html'
       ? reportHtmlCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })

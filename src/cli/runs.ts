@@ -1,6 +1,6 @@
 import { renderCsv, renderText, type Table } from '../report/table.js';
 import { listRuns } from '../store/index.js';
-import { dbOption, defineCommand, withDatabase } from './common.js';
+import { dbOption, defineCommand, READ_ONLY_NOTE, withDatabase } from './common.js';
 import { out } from './output.js';
 
 export interface RunsArgs {
@@ -41,6 +41,6 @@ export function runsCommand(args: RunsArgs): Promise<number> {
 export const runsCli = defineCommand({
   command: 'runs',
   describe: 'list the runs in the database',
-  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const }),
+  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const }).epilogue(READ_ONLY_NOTE),
   handler: (argv) => runsCommand(argv),
 });

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { csvCell, renderText } from '../report/table.js';
 import { adHocQuery } from '../store/index.js';
-import { dbOption, defineCommand, lockForWriting, withDatabase } from './common.js';
+import { dbOption, defineCommand, READ_ONLY_NOTE, lockForWriting, withDatabase } from './common.js';
 import { log, out } from './output.js';
 
 export interface SqlArgs {
@@ -59,6 +59,7 @@ export const sqlCli = defineCommand({
       .option('db', dbOption)
       .option('format', { describe: 'output format', choices: ['text', 'json', 'csv'] as const, default: 'text' as const })
       .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
-      .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false }),
+      .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
+      .epilogue(`Without --write: ${READ_ONLY_NOTE.charAt(0).toLowerCase()}${READ_ONLY_NOTE.slice(1)}`),
   handler: (argv) => sqlCommand(argv),
 });

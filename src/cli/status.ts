@@ -1,7 +1,7 @@
 import { formatDuration } from '../runner/progress.js';
 import { renderText, type Table } from '../report/table.js';
 import { liveLockHolder, listJobs, listRuns, recentRate, type RunRow } from '../store/index.js';
-import { dbOption, defineCommand, withDatabase } from './common.js';
+import { dbOption, defineCommand, READ_ONLY_NOTE, withDatabase } from './common.js';
 import { out } from './output.js';
 
 export interface StatusArgs {
@@ -55,6 +55,6 @@ function runState(run: RunRow, live: boolean): string {
 export const statusCli = defineCommand({
   command: 'status',
   describe: 'where every run stands; rate and ETA while one is live',
-  builder: (args) => args.option('db', dbOption),
+  builder: (args) => args.option('db', dbOption).epilogue(READ_ONLY_NOTE),
   handler: (argv) => statusCommand(argv),
 });
