@@ -1,7 +1,8 @@
+import { InputError } from '../errors.js';
 import { formatSelection, REPORT_FORMATS, type ReportFormat } from '../report/format.js';
 import { GROUPINGS, selectRuns, type Grouping, type Selection } from '../report/select.js';
 import { defineCommand, READ_ONLY_NOTE, selectionOptions, warnIncomplete, withDatabase } from './common.js';
-import { out } from './output.js';
+import { log, out } from './output.js';
 import { reportHtmlCommand, reportHtmlOptions } from './report-html.js';
 
 export interface ReportArgs extends Selection {
@@ -9,6 +10,17 @@ export interface ReportArgs extends Selection {
   readonly format: ReportFormat;
   readonly by?: Grouping;
   readonly neverTau?: number;
+  readonly tau?: string;
+}
+
+/** `--tau 0.01,0.0178`: the thresholds to show. */
+function parseTauFilter(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  return text.split(',').map((part) => {
+    const value = Number(part.trim());
+    if (part.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InputError(`--tau: ${JSON.stringify(part)} is not a threshold (a number > 0)`);
+    return value;
+  });
 }
 
 /** `sparsetrace report`: the results page of a selection of runs, computed in SQL. */
@@ -16,7 +28,7 @@ export function reportCommand(args: ReportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
     warnIncomplete(runs);
-    out(formatSelection(db, runs, dbPath, args));
+    out(formatSelection(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log }));
     return 0;
   });
 }
@@ -28,6 +40,7 @@ export const reportCli = defineCommand({
     reportHtmlOptions(selectionOptions(args))
       .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })
       .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
+      .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
       .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
       .epilogue(READ_ONLY_NOTE),
   handler: (argv) =>

@@ -101,7 +101,7 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
           ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
           : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
       );
-      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text' }));
+      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text', note: log }));
       return 0;
     } finally {
       progress.stop();

@@ -1,3 +1,4 @@
+import { formatTau } from '../report/format.js';
 import { renderCsv, renderText, type Table } from '../report/table.js';
 import { listRuns } from '../store/index.js';
 import { dbOption, defineCommand, READ_ONLY_NOTE, withDatabase } from './common.js';
@@ -13,7 +14,8 @@ export function runsCommand(args: RunsArgs): Promise<number> {
   return withDatabase(args.db, (db) => {
     const runs = listRuns(db);
     if (args.format === 'json') {
-      out(`${JSON.stringify(runs, null, 1)}\n`);
+      // τ as an array of numbers, not the comma-joined text the query returns.
+      out(`${JSON.stringify(runs.map((run) => ({ ...run, taus: run.taus.split(',').map(Number) })), null, 1)}\n`);
       return 0;
     }
     const table: Table = {
@@ -27,7 +29,7 @@ export function runsCommand(args: RunsArgs): Promise<number> {
         String(run.data_offset),
         String(run.data_length),
         String(run.dmax),
-        run.taus,
+        run.taus.split(',').map(Number).map(formatTau).join(','),
         `${run.positions_done}/${run.positions}`,
         run.compute_seconds.toFixed(2),
       ]),
