@@ -57,6 +57,16 @@ const textCell = (cell: unknown): string => (cell === null ? 'NULL' : Buffer.isB
  * Returns the number of rows.
  */
 export function writeRows(columns: readonly string[], rows: Iterable<unknown[]>, format: SqlFormat, write: (text: string) => void): number {
+  const iterator = rows[Symbol.iterator]();
+  try {
+    return streamRows(columns, iterator, format, write);
+  } finally {
+    // Stopped early (a closed pipe): release the statement so the database can close.
+    iterator.return?.();
+  }
+}
+
+function streamRows(columns: readonly string[], iterator: Iterator<unknown[]>, format: SqlFormat, write: (text: string) => void): number {
   let count = 0;
   let chunk: string[] = [];
   const flush = (): void => {
@@ -67,7 +77,6 @@ export function writeRows(columns: readonly string[], rows: Iterable<unknown[]>,
     chunk.push(line);
     if (chunk.length >= CHUNK_ROWS) flush();
   };
-  const iterator = rows[Symbol.iterator]();
   if (format === 'text') {
     const sample: unknown[][] = [];
     let next = iterator.next();
