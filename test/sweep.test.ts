@@ -119,7 +119,10 @@ describe('reports and exports over a sweep', () => {
   test('status shows every run done; runs lists them', () => {
     const status = cli(['status', '--db', db]);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /job 1 two-models .*: 12\/12 runs done, 2388\/2388 positions/);
+    assert.match(status.stdout, /^job 1 two-models: done, 12\/12 runs, 2388\/2388 positions \(100%\)$/m);
+    const json = cli(['status', '--db', db, '--format', 'json']);
+    const parsed = JSON.parse(json.stdout) as { jobs: { state: string; positions_done: number; run_states: { state: string }[] }[] };
+    assert.deepEqual(parsed.jobs.map((job) => [job.state, job.positions_done, job.run_states.filter((run) => run.state === 'done').length]), [['done', 2388, 12]]);
     assert.equal(status.stdout.match(/ done /g)?.length, 12);
     const runs = cli(['runs', '--db', db, '--format', 'json']);
     const listed = JSON.parse(runs.stdout) as { taus: number[] }[];

@@ -48,9 +48,20 @@ export function debugEnabled(): boolean {
   return debugOn;
 }
 
+let logSink: ((line: string) => void) | undefined;
+
+/** While a progress bar is drawn, messages go through it (its `log()`), so it does not overwrite them. */
+export function routeLog(sink: ((line: string) => void) | undefined): void {
+  logSink = sink;
+}
+
 /** A line on stderr. Losing stderr (a closed pipe, a full disk) never stops a command. */
 export function log(line: string): void {
   if (stderrBroken) return;
+  if (logSink !== undefined) {
+    logSink(line);
+    return;
+  }
   try {
     writeAll(2, `${line}\n`);
   } catch (error) {

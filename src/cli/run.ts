@@ -8,7 +8,7 @@ import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } f
 import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
 import { dbOption, defineCommand, lockForWriting, runOptions } from './common.js';
-import { log, onBrokenPipe, out } from './output.js';
+import { log, onBrokenPipe, out, routeLog } from './output.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
@@ -68,6 +68,7 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const progress = progressReporter(process.stderr, expanded.runs.length, { log });
+    routeLog(progress.log);
     try {
       const jobId = recordJob(
         db,
@@ -90,6 +91,7 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
         throw known ?? error;
       }
       progress.stop();
+      routeLog(undefined);
       const seconds = (performance.now() - started) / 1000;
       if (result.stopped) {
         log(`interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ${resumeHint}`);
@@ -105,6 +107,7 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
       return 0;
     } finally {
       progress.stop();
+      routeLog(undefined);
       stopListening();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
