@@ -1,8 +1,10 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { BrokenPipeError, classify, EXIT } from '../errors.js';
 import { DEFAULT_DB } from '../job/index.js';
 import { acquireWriterLock, closeDatabase, DatabaseBusyError, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
-import { debugEnabled, log } from './output.js';
+import { AtomicFile, debugEnabled, log } from './output.js';
 
 /**
  * Ends a command: the exit code of its error class (src/errors.ts) and one line
@@ -38,10 +40,18 @@ export async function exitWith(handler: () => number | Promise<number>): Promise
 export function defineCommand<O>(spec: {
   readonly command: string;
   readonly describe: string;
+  /** Example command lines with what each does, shown in the command's --help. */
+  readonly examples: readonly (readonly [string, string])[];
   readonly builder: (args: Argv) => Argv<O>;
   readonly handler: (argv: ArgumentsCamelCase<O>) => number | Promise<number>;
 }): CommandModule<object, O> {
-  return { command: spec.command, describe: spec.describe, builder: spec.builder, handler: (argv) => exitWith(() => spec.handler(argv)) };
+  return {
+    command: spec.command,
+    describe: spec.describe,
+    // --version belongs to the program, not to its commands.
+    builder: (args) => spec.examples.reduce((built, [command, what]) => built.example(command, what), spec.builder(args.version(false))),
+    handler: (argv) => exitWith(() => spec.handler(argv)),
+  };
 }
 
 /** Help text of the commands that only read. */
@@ -49,7 +59,7 @@ export const READ_ONLY_NOTE =
   'Reads only: works on a database in a read-only file, folder or medium, and creates no file beside it.';
 
 export const dbOption = {
-  describe: `SQLite database (default ${DEFAULT_DB}; for run, the job file's "db" if it names one)`,
+  describe: `SQLite database (default: $SPARSETRACE_DB, else the one the last run used, else ${DEFAULT_DB}; for run, the job file's "db")`,
   type: 'string',
   requiresArg: true,
 } as const;
@@ -81,13 +91,50 @@ export function selectionOptions<T>(args: Argv<T>) {
     .option('data', { describe: 'only runs over this data file', type: 'string', requiresArg: true });
 }
 
+/** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
+const LAST_DB_FILE = join(dirname(DEFAULT_DB), '.last-db');
+
+/**
+ * The database a command without --db (or SPARSETRACE_DB, which yargs reads
+ * into --db) works on: the one the last run used, when a job file named
+ * another than the default, so `status`, `report` and `resume` follow it.
+ */
+export function databasePath(flag: string | undefined): string {
+  if (flag !== undefined) return flag;
+  let remembered: string | undefined;
+  try {
+    remembered = readFileSync(LAST_DB_FILE, 'utf8').trim();
+  } catch {
+    return DEFAULT_DB;
+  }
+  if (remembered === '' || !existsSync(remembered)) return DEFAULT_DB;
+  log(`(database ${remembered}, used by the last run; --db to choose another)`);
+  return remembered;
+}
+
+/** Remembers the database a run used (forgets it when it is the default); best effort. */
+export function rememberDatabase(path: string): void {
+  try {
+    if (resolve(path) === resolve(DEFAULT_DB)) {
+      rmSync(LAST_DB_FILE, { force: true });
+      return;
+    }
+    mkdirSync(dirname(LAST_DB_FILE), { recursive: true });
+    const file = new AtomicFile(LAST_DB_FILE, 'last database');
+    file.write(`${resolve(path)}\n`);
+    file.commit();
+  } catch {
+    // A read-only results folder: later commands need --db, as before.
+  }
+}
+
 /** Opens the database for a command and closes it when the command is done. */
 export async function withDatabase<T>(
   path: string | undefined,
   body: (db: Db, path: string) => T | Promise<T>,
   options: OpenOptions = { readonly: true },
 ): Promise<T> {
-  const dbPath = path ?? DEFAULT_DB;
+  const dbPath = databasePath(path);
   const db = openDatabase(dbPath, options);
   try {
     return await body(db, dbPath);

@@ -59,6 +59,10 @@ export function exportCommand(args: ExportArgs): Promise<number> {
 export const exportCli = defineCommand({
   command: 'export',
   describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y)',
+  examples: [
+    ['$0 export --out counts.csv', 'the last job\'s per-position counts (a job of one run)'],
+    ['$0 export --all --job example-sweep | gzip > sweep.csv.gz', 'every run of a job, with a run column'],
+  ],
   builder: (args) =>
     selectionOptions(args)
       .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })

@@ -16,6 +16,10 @@ export async function fetchInputsCommand(args: FetchInputsArgs): Promise<number>
 export const fetchInputsCli = defineCommand({
   command: 'fetch-inputs',
   describe: `get the model and data into ./${DEFAULT_INPUTS_DIR}, verified`,
+  examples: [
+    ['$0 fetch-inputs', 'download the model and data, verified by SHA-256'],
+    ['$0 fetch-inputs --from ../shared/inputs', 'copy them from a folder instead'],
+  ],
   builder: (args) =>
     args
       .option('from', { describe: 'copy from this folder instead of downloading (e.g. ../shared/inputs)', type: 'string', requiresArg: true })

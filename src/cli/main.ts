@@ -28,13 +28,14 @@ function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: strin
   return true;
 }
 
-const COMMANDS = ['run', 'resume', 'status', 'report', 'export', 'sql', 'runs', 'unlock', 'fetch-inputs'];
+const COMMANDS = ['run', 'resume', 'status', 'report', 'export', 'sql', 'runs', 'unlock', 'fetch-inputs', 'migrate', 'completion'];
 
 export async function main(argv: string[]): Promise<void> {
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
-  await yargs(argv)
+  const cli = yargs(argv);
+  await cli
     .scriptName('sparsetrace')
     .usage('$0 <command> [options]\n\nQ1 sparsity: for every prediction of a small recurrent network, how many weights take part in its explanation.')
     .command(runCli)
@@ -54,16 +55,20 @@ export async function main(argv: string[]): Promise<void> {
     .option('debug', { describe: 'print stack traces with errors (also: SPARSETRACE_DEBUG=1)', type: 'boolean', global: true })
     .middleware((args) => setDebug(args.debug === true), true)
     .check(noRepeatedFlags as never, true)
-    .demandCommand(1, 'name a command (see --help)')
+    .completion('completion', 'print a shell completion script (add its output to ~/.bashrc or ~/.zshrc)')
+    .env('SPARSETRACE')
+    .demandCommand(1, 'name a command')
     .strict()
     .version(TOOL_VERSION)
+    .alias('V', 'version')
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .wrap(cli.terminalWidth())
     .epilogue(
-      'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
+      'Every option can also be set as SPARSETRACE_<OPTION>, e.g. SPARSETRACE_DB=results/sweep.sqlite. ' +
+        'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
         '2 bad input; 130/143 interrupted (committed work is kept). Read commands (report, export, sql, status, runs) ' +
-        'never write and work on read-only files and media.',
+        'never write and work on read-only files and media. `sparsetrace <command> --help` for each command.',
     )
     .fail((message, error) => {
       // Handlers catch their own errors (exitWith), so what lands here is a usage error.

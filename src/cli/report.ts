@@ -36,6 +36,11 @@ export function reportCommand(args: ReportArgs): Promise<number> {
 export const reportCli = defineCommand({
   command: 'report',
   describe: 'the results page, computed in SQL',
+  examples: [
+    ['$0 report', 'the results page of the last job'],
+    ['$0 report --by window --tau 0.01 --format csv > by-window.csv', 'one tidy table, one row per figure, per window'],
+    ['$0 report --all --model inputs/sat_model.bin --dmax 50 --format json', 'every run of one model at Dmax 50'],
+  ],
   builder: (args) =>
     reportHtmlOptions(selectionOptions(args))
       .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })

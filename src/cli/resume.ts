@@ -1,6 +1,6 @@
-import { DEFAULT_DB, type JobSpec } from '../job/index.js';
+import type { JobSpec } from '../job/index.js';
 import { latestJob, listJobs, openDatabase } from '../store/index.js';
-import { dbOption, defineCommand, runOptions } from './common.js';
+import { databasePath, dbOption, defineCommand, runOptions } from './common.js';
 import { log } from './output.js';
 import { runJob, type ExecutionArgs } from './run.js';
 
@@ -10,7 +10,7 @@ export interface ResumeArgs extends ExecutionArgs {
 
 /** `sparsetrace resume`: continues the most recent job that is not finished. */
 export async function resumeCommand(args: ResumeArgs): Promise<number> {
-  const dbPath = args.db ?? DEFAULT_DB;
+  const dbPath = databasePath(args.db);
   const db = openDatabase(dbPath, { readonly: true });
   let spec: JobSpec;
   let source: string | null;
@@ -34,6 +34,10 @@ export async function resumeCommand(args: ResumeArgs): Promise<number> {
 export const resumeCli = defineCommand({
   command: 'resume',
   describe: 'continue the last unfinished job',
+  examples: [
+    ['$0 resume', 'continue the last unfinished job of the default database'],
+    ['$0 resume --db results/sweep.sqlite --wait', 'continue once the current writer is done'],
+  ],
   builder: (args) => runOptions(args.option('db', dbOption)),
   handler: (argv) => resumeCommand(argv),
 });

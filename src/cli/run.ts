@@ -7,7 +7,7 @@ import { progressReporter } from '../runner/progress.js';
 import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
 import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
-import { dbOption, defineCommand, lockForWriting, runOptions } from './common.js';
+import { dbOption, defineCommand, lockForWriting, rememberDatabase, runOptions } from './common.js';
 import { log, onBrokenPipe, out, routeLog } from './output.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
@@ -23,7 +23,8 @@ export async function runCommand(args: RunArgs): Promise<number> {
   const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
   const spec = applyOverrides(base, args);
   const source = args.job !== undefined ? resolve(args.job) : null;
-  return runJob(spec, source, args);
+  // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
+  return runJob(spec, source, { ...args, rememberDb: args.db === undefined });
 }
 
 /** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
@@ -32,6 +33,8 @@ export interface ExecutionArgs {
   readonly shardSize?: number;
   readonly wait: boolean;
   readonly report: boolean;
+  /** Record the database for later commands without --db (see databasePath). */
+  readonly rememberDb?: boolean;
 }
 
 /**
@@ -45,6 +48,7 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
   checkDatabasePath(dbPath);
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
+  if (args.rememberDb) rememberDatabase(dbPath);
   const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
   try {
     const release = await lockForWriting(db, dbPath, args.wait);
@@ -132,6 +136,11 @@ function checkRegularFile(path: string, what: string): void {
 export const runCli = defineCommand({
   command: 'run [job]',
   describe: 'compute a job (default: the Q1 job on ./inputs), then print its report',
+  examples: [
+    ['$0 run', 'the published Q1 job on ./inputs, into results/sparsetrace.sqlite'],
+    ['$0 run jobs/example-sweep.json --threads 2', 'a sweep; run it again (or resume) to continue after an interruption'],
+    ['$0 run --length 256 --dmax 20 --tau 1e-3,0.01 --db /tmp/t.sqlite', 'a quick run on the first 256 bytes'],
+  ],
   builder: (args) =>
     runOptions(
       args
@@ -154,13 +163,10 @@ export const runCli = defineCommand({
           return true;
         })
         .epilogue(
-          [
-            'A job expands into runs (model × window × Dmax). What the database already holds is',
-            'skipped, so running the same job again continues it (or: sparsetrace resume).',
-            'Ctrl-C (SIGINT/SIGTERM) stops after the shards in flight are committed; a killed',
-            'process loses at most those. One process writes a database at a time (see --wait).',
-            'Example sweep: jobs/example-sweep.json.',
-          ].join('\n'),
+          'A job expands into runs (model × window × Dmax). What the database already holds is skipped, ' +
+            'so running the same job again continues it (or: sparsetrace resume). Ctrl-C (SIGINT/SIGTERM) stops ' +
+            'after the shards in flight are committed; a killed process loses at most those. One process writes ' +
+            'a database at a time (see --wait, and sparsetrace unlock for a lock left on another host).',
         ),
     ),
   handler: (argv) => runCommand(argv),

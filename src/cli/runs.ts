@@ -43,6 +43,10 @@ export function runsCommand(args: RunsArgs): Promise<number> {
 export const runsCli = defineCommand({
   command: 'runs',
   describe: 'list the runs in the database',
+  examples: [
+    ['$0 runs', 'every run, with its model, window, Dmax and τ'],
+    ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
+  ],
   builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const }).epilogue(READ_ONLY_NOTE),
   handler: (argv) => runsCommand(argv),
 });

@@ -99,6 +99,10 @@ export function statusCommand(args: StatusArgs): Promise<number> {
 export const statusCli = defineCommand({
   command: 'status',
   describe: 'where every job and run stands; rate and ETA while one is live',
+  examples: [
+    ['$0 status', 'one line per job, then every run'],
+    ['$0 status --format json | jq .jobs[0].eta_seconds', 'the ETA of a live job, for scripts'],
+  ],
   builder: (args) =>
     args
       .option('db', dbOption)

@@ -42,12 +42,16 @@ export function unlockCommand(args: UnlockArgs): Promise<number> {
 export const unlockCli = defineCommand({
   command: 'unlock',
   describe: 'remove a writer lock left by a process that no longer runs',
+  examples: [
+    ['$0 unlock --db /shared/sweep.sqlite', 'show who holds the lock and remove it if its process is gone'],
+    ['$0 unlock --pid 4242 --db /shared/sweep.sqlite', 'remove the lock a process on another host left, confirmed by its pid'],
+  ],
   builder: (args) =>
     args
       .option('db', dbOption)
       .option('pid', { describe: "for a lock taken on another host: its pid, confirming it is the one to remove", type: 'number', requiresArg: true })
       .epilogue(
-        'A lock left by a dead process on this host is taken over by the next writer anyway; unlock\n' +
+        'A lock left by a dead process on this host is taken over by the next writer anyway; unlock ' +
           'is for a lock taken on another host (a shared disk), which this host cannot check.',
       ),
   handler: (argv) => unlockCommand(argv),
