@@ -156,7 +156,7 @@ export const sqlCli = defineCommand({
   examples: [
     ['$0 sql "SELECT tau_label(tau) AS tau, avg(n_x + n_h + n_y) FROM counts GROUP BY tau"', 'mean active patterns per τ'],
     ['$0 sql "SELECT * FROM counts WHERE sig(tau, 3) = 0.0178" --format ndjson | head', 'rows at τ ≈ 0.0178, one JSON object per line'],
-    ['$0 sql --write "DELETE FROM jobs WHERE name = \'old\'"', 'a change, under the writer lock'],
+    ['$0 sql --write "UPDATE jobs SET name = \'q1-baseline\' WHERE job_id = 1"', 'a change, under the writer lock'],
   ],
   builder: (args) =>
     args
