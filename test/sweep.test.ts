@@ -76,6 +76,12 @@ describe('reports and exports over a sweep', () => {
     const mixedDmax = cli(['report', '--db', db, '--model', smallModel, '--format', 'json']);
     assert.equal((JSON.parse(mixedDmax.stdout) as { by: string }).by, 'dmax');
     assert.match(mixedDmax.stderr, /note: the selected runs use Dmax 5, 25: one row per Dmax/);
+    // Runs named one by one are pooled as asked.
+    const named = (JSON.parse(mixedDmax.stdout) as { groups: { runs: string[] }[] }).groups.flatMap((group) => group.runs);
+    const pooled = cli(['report', '--db', db, '--format', 'json', ...named.flatMap((run) => ['--run', run])]);
+    assert.equal(pooled.code, 0, pooled.stderr);
+    assert.deepEqual((JSON.parse(pooled.stdout) as { runs: string[] }).runs, named);
+    assert.match(pooled.stderr, /note: pooling the named runs of Dmax 5, 25 as asked/);
   });
 
   test('export --all writes every run with a leading run column; export of one run needs it chosen', () => {

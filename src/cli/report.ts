@@ -28,7 +28,7 @@ export function reportCommand(args: ReportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
     warnIncomplete(runs);
-    out(formatSelection(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log }));
+    out(formatSelection(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, explicit: (args.runs?.length ?? 0) > 0 }));
     return 0;
   });
 }

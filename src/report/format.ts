@@ -180,6 +180,8 @@ export interface ReportOptions {
   readonly taus?: readonly number[];
   /** Where notes about the selection go (stderr). */
   readonly note?: (line: string) => void;
+  /** The runs were named one by one (--run): pool them as asked, unless their models differ. */
+  readonly explicit?: boolean;
 }
 
 /** Keeps the per-τ rows of the thresholds asked for. */
@@ -204,9 +206,11 @@ export function formatSelection(db: Db, runs: readonly RunRow[], dbPath: string,
   if (by === undefined && mix.models.length > 1) {
     by = 'model';
     note(`note: the selected runs use ${mix.models.length} models: one row per model (--by model); pick one with --model`);
+  } else if (by === undefined && mix.dmax.length > 1 && options.explicit) {
+    note(`note: pooling the named runs of Dmax ${mix.dmax.join(', ')} as asked; --by dmax separates them`);
   } else if (by === undefined && mix.dmax.length > 1) {
     by = 'dmax';
-    note(`note: the selected runs use Dmax ${mix.dmax.join(', ')}: one row per Dmax (--by dmax); pick one with --dmax`);
+    note(`note: the selected runs use Dmax ${mix.dmax.join(', ')}: one row per Dmax (--by dmax); pick one with --dmax, or name runs with --run to pool them`);
   }
   if (by !== undefined && by !== 'model' && mix.models.length > 1) {
     throw new InputError(`report --by ${by}: the selected runs use ${mix.models.length} models; add --model to pick one, or use --by model`);
