@@ -106,6 +106,12 @@ describe('reports and exports over a sweep', () => {
     const expectedRows = lines.filter((line) => line.startsWith(`${runIds[0]},`)).map((line) => line.slice(runIds[0].length + 1));
     assert.deepEqual(oneToStdout.stdout.trimEnd().split('\n'), ['t,y,tau,n_x,n_h,n_y', ...expectedRows]);
     assert.deepEqual(readdirSync(folder.path).filter((name) => name.includes('.partial-')), [], 'no temporary file left');
+    const ndjson = cli(['export', '--db', db, '--run', runIds[0], '--format', 'ndjson']);
+    assert.deepEqual(
+      ndjson.stdout.trimEnd().split('\n').map((line) => Object.values(JSON.parse(line) as object).join(',')),
+      expectedRows,
+      'NDJSON holds the CSV rows',
+    );
   });
 
   test('export --out into a missing folder and a report on a foreign SQLite file are clear errors', () => {

@@ -7,6 +7,7 @@ import { AtomicFile, out } from './output.js';
 export interface ExportArgs extends Selection {
   readonly db?: string;
   readonly out?: string;
+  readonly format?: 'csv' | 'ndjson';
 }
 
 /**
@@ -32,14 +33,20 @@ export function exportCommand(args: ExportArgs): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const lines: string[] = [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
+      const ndjson = args.format === 'ndjson';
+      const lines: string[] = ndjson ? [] : [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
       const flush = (): void => {
-        write(`${lines.join('\n')}\n`);
+        if (lines.length > 0) write(`${lines.join('\n')}\n`);
         lines.length = 0;
       };
       for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
-        const fields = [row.t, row.y, row.tau, row.n_x, row.n_h, row.n_y].join(',');
-        lines.push(withRunColumn ? `${row.run_id},${fields}` : fields);
+        const { run_id, t, y, tau, n_x, n_h, n_y } = row;
+        if (ndjson) {
+          lines.push(JSON.stringify(withRunColumn ? { run: run_id, t, y, tau, n_x, n_h, n_y } : { t, y, tau, n_x, n_h, n_y }));
+        } else {
+          const fields = [t, y, tau, n_x, n_h, n_y].join(',');
+          lines.push(withRunColumn ? `${run_id},${fields}` : fields);
+        }
         if (lines.length >= 10_000) {
           flush();
           await new Promise((next) => setImmediate(next));
@@ -58,13 +65,14 @@ export function exportCommand(args: ExportArgs): Promise<number> {
 
 export const exportCli = defineCommand({
   command: 'export',
-  describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y)',
+  describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y) or NDJSON, streamed',
   examples: [
     ['$0 export --out counts.csv', 'the last job\'s per-position counts (a job of one run)'],
     ['$0 export --all --job example-sweep | gzip > sweep.csv.gz', 'every run of a job, with a run column'],
   ],
   builder: (args) =>
     selectionOptions(args)
+      .option('format', { describe: 'csv, or ndjson (one JSON object per line)', choices: ['csv', 'ndjson'] as const, default: 'csv' as const })
       .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
       .epilogue(`Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column. ${READ_ONLY_NOTE}`),
   handler: (argv) => exportCommand({ ...argv, runs: argv.run }),
