@@ -25,7 +25,17 @@ const smallRun = (length = 40): string[] => ['--model', SHARED_MODEL, '--data', 
 const SMALL_RUN = smallRun();
 /** A database whose export and SQL output are far larger than a pipe's buffer (64 KiB). */
 const bigDb = join(folder.path, 'big.sqlite');
-const isRoot = process.getuid?.() === 0;
+/** Whether this process may mount a small tmpfs (root with CAP_SYS_ADMIN): the full-disk and read-only tests need one. */
+function tmpfsSkipReason(): string | false {
+  if (process.getuid?.() !== 0) return 'not root: cannot mount a tmpfs for a full disk or a read-only medium (CI runs as root)';
+  const probe = join(folder.path, 'mount-probe');
+  mkdirSync(probe, { recursive: true });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe]);
+  if (mounted.status !== 0) return `root, but mount failed (no CAP_SYS_ADMIN?): ${String(mounted.stderr).trim()}`;
+  spawnSync('umount', [probe]);
+  return false;
+}
+const tmpfsSkip = tmpfsSkipReason();
 
 /** A content hash of every table (rows sorted), and the schema: "the database unchanged". */
 function contentHash(path: string): string {
@@ -282,7 +292,7 @@ describe('broken pipes', () => {
   });
 });
 
-describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: isRoot ? false : 'not root: cannot mount a tmpfs (CI runs as root)' }, () => {
+describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: tmpfsSkip }, () => {
   const mountPoint = join(folder.path, 'mnt');
   const mount = (options: string) => execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mountPoint]);
   const unmount = () => spawnSync('umount', [mountPoint]);
