@@ -94,11 +94,13 @@ function lastCommit(db: Db): string | undefined {
 }
 
 /** The error for a database another process writes, with what to do about it. */
-export function lockMessage(path: string, holder: LockHolder): BusyError {
+export function lockMessage(path: string, holder: LockHolder, lastActivity?: string): BusyError {
   // A holder on another host (a shared disk, a container renamed by a reboot) may be dead; say how to clear it.
+  // The last shard commit is its heartbeat: a run commits one every few seconds.
+  const activity = lastActivity ? ` (last shard committed ${lastActivity})` : '';
   const foreign =
     holder.host !== hostname()
-      ? `; it runs on another host, so this one cannot tell whether it is still alive: if it is not, clear the lock with \`sparsetrace unlock --db ${path}\``
+      ? `; it runs on another host, so this one cannot tell whether it is still alive${activity}: if it is not, clear the lock with \`sparsetrace unlock --db ${path}\``
       : '';
   return new BusyError(
     `database ${path}: process ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.started_at}) is writing it; ` +
@@ -127,7 +129,7 @@ export function acquireWriterLock(db: Db, path: string, command: string, log: (l
     return undefined;
   });
   const holder = take.immediate();
-  if (holder !== undefined) throw lockMessage(path, holder);
+  if (holder !== undefined) throw lockMessage(path, holder, holder.host !== hostname() ? lastCommit(db) : undefined);
   return () => {
     try {
       db.prepare(`DELETE FROM writer_lock WHERE only_row = 1 AND pid = ? AND host = ?`).run(process.pid, hostname());
