@@ -132,7 +132,7 @@ const CASES: readonly Case[] = [
   { name: 'export --out its WAL', args: () => ['export', '--db', db, '--out', `${db}-wal`], code: 2, message: /that is the database/, absent: () => [`${db}-wal`] },
   { name: 'export --out a folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'a-folder')], code: 2, message: /--out .*a-folder: is a folder/ },
   { name: 'export --out into a missing folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'nope', 'x.csv')], code: 2, message: /--out .*x\.csv: cannot write: no such folder/ },
-  { name: 'sql writing without --write', args: () => ['sql', 'DELETE FROM counts', '--db', db], code: 2, message: /read-only; pass --write/ },
+  { name: 'sql writing without --write', args: () => ['sql', 'DELETE FROM jobs', '--db', db], code: 2, message: /read-only; pass --write/ },
   { name: 'a bad SQL statement', args: () => ['sql', 'SELECT nope FROM counts', '--db', db], code: 2, message: /no such column: nope/ },
 ];
 
