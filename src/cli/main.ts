@@ -79,10 +79,13 @@ export async function main(argv: string[]): Promise<void> {
     .parseAsync();
 }
 
-process.on('uncaughtException', (error) => {
-  process.exitCode = reportFailure(error);
-  process.exit();
-});
+// Whatever escapes a handler still ends with one line and its exit code.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => {
+    process.exitCode = reportFailure(error);
+    process.exit();
+  });
+}
 
 try {
   await main(hideBin(process.argv));
