@@ -169,8 +169,10 @@ export async function lockForWriting(db: Db, dbPath: string, wait: boolean): Pro
     try {
       return acquireWriterLock(db, dbPath, command, log);
     } catch (error) {
-      if (!(error instanceof DatabaseBusyError) || !wait) throw error;
-      if (!announced) log(`${error.message}; waiting (--wait)`);
+      // Busy: the lock is held, or another process is in the middle of a write (SQLITE_BUSY).
+      const known = classify(error, `database ${dbPath}`);
+      if (!(known instanceof DatabaseBusyError) || !wait) throw known ?? error;
+      if (!announced) log(`${known.message}; waiting (--wait)`);
       announced = true;
       await new Promise((done) => setTimeout(done, 1000));
     }
