@@ -72,7 +72,7 @@ export const exportCli = defineCommand({
   ],
   builder: (args) =>
     selectionOptions(args)
-      .option('format', { describe: 'csv, or ndjson (one JSON object per line)', choices: ['csv', 'ndjson'] as const, default: 'csv' as const })
+      .option('format', { describe: 'csv, or ndjson (one JSON object per line)', choices: ['csv', 'ndjson'] as const, default: 'csv' as const, requiresArg: true })
       .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
       .epilogue(`Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column. ${READ_ONLY_NOTE}`),
   handler: (argv) => exportCommand({ ...argv, runs: argv.run }),

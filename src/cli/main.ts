@@ -73,7 +73,8 @@ export async function main(argv: string[]): Promise<void> {
     .fail((message, error) => {
       // Handlers catch their own errors (exitWith), so what lands here is a usage error.
       const command = COMMANDS.find((name) => name === argv.find((arg) => !arg.startsWith('-')));
-      log(`sparsetrace: ${message ?? error?.message} (see \`sparsetrace ${command ? `${command} ` : ''}--help\`)`);
+      const text = (message ?? error?.message ?? 'bad usage').replace(/\s*\n\s*/g, ' ');
+      log(`sparsetrace: ${text} (see \`sparsetrace ${command ? `${command} ` : ''}--help\`)`);
       process.exit(EXIT.badInput);
     })
     .parseAsync();

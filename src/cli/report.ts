@@ -43,8 +43,8 @@ export const reportCli = defineCommand({
   ],
   builder: (args) =>
     reportHtmlOptions(selectionOptions(args))
-      .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html' })
-      .option('by', { describe: 'one row per group of runs', choices: GROUPINGS })
+      .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html', requiresArg: true })
+      .option('by', { describe: 'one row per group of runs', choices: GROUPINGS, requiresArg: true })
       .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
       .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
       .epilogue(READ_ONLY_NOTE),

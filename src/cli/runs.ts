@@ -47,6 +47,6 @@ export const runsCli = defineCommand({
     ['$0 runs', 'every run, with its model, window, Dmax and τ'],
     ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
   ],
-  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const }).epilogue(READ_ONLY_NOTE),
+  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
   handler: (argv) => runsCommand(argv),
 });

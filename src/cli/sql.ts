@@ -162,7 +162,7 @@ export const sqlCli = defineCommand({
     args
       .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
       .option('db', dbOption)
-      .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat })
+      .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat, requiresArg: true })
       .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
       .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
       .epilogue(

@@ -106,7 +106,7 @@ export const statusCli = defineCommand({
   builder: (args) =>
     args
       .option('db', dbOption)
-      .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
+      .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
       .epilogue(READ_ONLY_NOTE),
   handler: (argv) => statusCommand(argv),
 });
