@@ -88,7 +88,12 @@ export function selectionOptions<T>(args: Argv<T>) {
     .option('all', { describe: 'every run in the database', type: 'boolean' })
     .option('model', { describe: 'only runs of this model (sha256 prefix or file path)', type: 'string', requiresArg: true })
     .option('dmax', { describe: 'only runs with this Dmax', type: 'number', requiresArg: true })
-    .option('data', { describe: 'only runs over this data file', type: 'string', requiresArg: true });
+    .option('data', { describe: 'only runs over this data file', type: 'string', requiresArg: true })
+    .check((argv) => {
+      const { dmax } = argv as { dmax?: number };
+      if (dmax !== undefined && !(Number.isSafeInteger(dmax) && dmax >= 0)) throw new Error(`--dmax: must be an integer ≥ 0, got ${dmax}`);
+      return true;
+    });
 }
 
 /** Beside the default database: the path of the database the last `run` wrote, when it was another one. */

@@ -47,6 +47,11 @@ export const reportCli = defineCommand({
       .option('by', { describe: 'one row per group of runs', choices: GROUPINGS, requiresArg: true })
       .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
       .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
+      .check((argv) => {
+        const neverTau = argv.neverTau as number;
+        if (!(Number.isFinite(neverTau) && neverTau > 0)) throw new Error(`--never-tau: must be a number > 0, got ${neverTau}`);
+        return true;
+      })
       .epilogue(READ_ONLY_NOTE),
   handler: (argv) =>
     argv.format === 'html'

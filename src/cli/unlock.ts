@@ -49,7 +49,11 @@ export const unlockCli = defineCommand({
   builder: (args) =>
     args
       .option('db', dbOption)
-      .option('pid', { describe: "for a lock taken on another host: its pid, confirming it is the one to remove", type: 'number', requiresArg: true })
+      .option('pid', { describe: 'for a lock taken on another host: its pid, confirming it is the one to remove', type: 'number', requiresArg: true })
+      .check((argv) => {
+        if (argv.pid !== undefined && !(Number.isSafeInteger(argv.pid) && argv.pid > 0)) throw new Error(`--pid: must be a process id (an integer > 0), got ${argv.pid}`);
+        return true;
+      })
       .epilogue(
         'A lock left by a dead process on this host is taken over by the next writer anyway; unlock ' +
           'is for a lock taken on another host (a shared disk), which this host cannot check.',
