@@ -44,7 +44,8 @@ function registerFunctions(db: Db): void {
 }
 
 function toJsonValue(value: unknown): unknown {
-  if (typeof value === 'bigint') return Number(value);
+  // Integers are read exactly (safeIntegers); one beyond 2^53 stays exact as a string.
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
   if (Buffer.isBuffer(value)) return value.toString('base64');
   return value;
 }
@@ -136,7 +137,7 @@ export function sqlCommand(args: SqlArgs): Promise<number> {
         const columns = statement.columns().map((column) => column.name);
         let count: number;
         try {
-          count = writeRows(columns, statement.raw(true).iterate() as Iterable<unknown[]>, args.format, out);
+          count = writeRows(columns, statement.raw(true).safeIntegers(true).iterate() as Iterable<unknown[]>, args.format, out);
         } catch (error) {
           throw statementError(error);
         }
