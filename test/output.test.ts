@@ -60,6 +60,18 @@ describe('streamed SQL rows', () => {
     assert.equal(render('ndjson', 0).text, '');
   });
 
+  test('integers beyond 2^53 stay exact: digits in text and CSV, strings in JSON', () => {
+    const big = 2n ** 53n + 1n;
+    const write = (format: SqlFormat): string => {
+      let text = '';
+      writeRows(['n'], [[big], [5n]], format, (chunk) => (text += chunk));
+      return text;
+    };
+    assert.match(write('text'), /^9007199254740993$/m);
+    assert.match(write('csv'), /^9007199254740993$/m);
+    assert.deepEqual(JSON.parse(write('json')), [{ n: '9007199254740993' }, { n: 5 }]);
+  });
+
   test('a text table sizes its columns from a sample; later wider rows keep the layout', () => {
     const { text } = render('text', 20_000);
     const lines = text.split('\n');
