@@ -6,6 +6,8 @@ import { formatTau } from '../src/report/format.js';
 import { matchTaus } from '../src/report/select.js';
 import { columnWidths } from '../src/report/table.js';
 import { writeRows, type SqlFormat } from '../src/cli/sql.js';
+import type { PlannedRun } from '../src/job/index.js';
+import { formatDuration, progressReporter } from '../src/runner/progress.js';
 
 describe('τ for people', () => {
   test('a label has the fewest digits that give back its float32, and never two τ of a grid the same label', () => {
@@ -83,5 +85,22 @@ describe('streamed SQL rows', () => {
   test('column widths of a million rows are computed without spreading rows into arguments', () => {
     const many = Array.from({ length: 1_000_000 }, (_, k) => [String(k)]);
     assert.deepEqual(columnWidths(['n'], many), [6]);
+  });
+});
+
+describe('progress', () => {
+  test('the ETA is "—" until a shard of this session is in, then a duration', () => {
+    const lines: string[] = [];
+    const stream = { isTTY: false } as NodeJS.WriteStream;
+    const progress = progressReporter(stream, 2, { log: (line) => lines.push(line), intervalSeconds: 0 });
+    const run = { runId: 'r1', positions: 100, dmax: 5, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
+    progress.jobPlanned(200, 0);
+    progress.runStarted(run, 0, 0);
+    progress.runFinished(run, 0);
+    assert.match(lines.at(-1) as string, /ETA —$/);
+    progress.runStarted(run, 1, 0);
+    progress.shardCommitted(run, 50);
+    assert.match(lines.at(-1) as string, /ETA \d+s$/);
+    assert.equal(formatDuration(Number.NaN), '—');
   });
 });
