@@ -47,6 +47,10 @@ export function explainCommand(args: ExplainArgs): number {
 export const explainCli = defineCommand({
   command: 'explain',
   describe: 'recompute one position and list its active patterns',
+  examples: [
+    ['$0 explain --t 955 --tau 0.01', 'the patterns active at position 955 of the last job\'s run'],
+    ['$0 explain --run 02e3 --t 10 --format json', 'every active pattern of one position, for scripts'],
+  ],
   builder: (args) => explainOptions(selectionOptions(args)),
   handler: (argv) => explainCommand({ ...argv, runs: argv.run }),
 });

@@ -46,6 +46,10 @@ export function planCommand(args: PlanArgs): number {
 export const planCli = defineCommand({
   command: 'plan [job]',
   describe: 'what run would do: runs, positions, disk and time on this machine, without writing',
+  examples: [
+    ['$0 plan jobs/example-sweep.json', 'runs, positions, disk and time of the example sweep, before running it'],
+    ['$0 plan jobs/example-sweep.json --threads 1 --format json', 'the same on one thread, for scripts'],
+  ],
   builder: (args) => planOptions(args),
   handler: (argv) => planCommand(argv),
 });

@@ -67,7 +67,7 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       explanation = gatherExplanation(db, runs[0], args.explain, args.explainTau);
     }
     html = await renderHtml({
-      groups: reports.map(({ key, runIds, report }) => ({ key, report, histogram: activeCountHistogram(db, runIds, histogramTau) })),
+      groups: reports.map(({ key, runIds, report }) => ({ key: key === null ? null : String(key), report, histogram: activeCountHistogram(db, runIds, histogramTau) })),
       by,
       histogramTau,
       explanation,
