@@ -175,17 +175,24 @@ describe('one writer per database', () => {
         if (/^run 1\/10: /m.test(stderr)) resolve();
       });
     });
+    // Hold the first writer still (SIGSTOP), so the others meet it writing however fast the sweep is.
+    first.kill('SIGSTOP');
     const second = cli(sweepArgs(db));
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`process ${first.pid} on ${hostname()} .* is writing it`));
     assert.match(second.stderr, /--wait/);
     const waiting = cliProcess(sweepArgs(db, ['--wait']));
     let waitingErr = '';
-    waiting.stderr.on('data', (chunk: Buffer) => (waitingErr += chunk.toString()));
-    const waitingExit = await new Promise<number | null>((resolve) => waiting.on('exit', (code) => resolve(code)));
+    const waitingExit = new Promise<number | null>((resolve) => waiting.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      waiting.stderr.on('data', (chunk: Buffer) => {
+        waitingErr += chunk.toString();
+        if (/waiting \(--wait\)/.test(waitingErr)) resolve();
+      });
+    });
+    first.kill('SIGCONT');
     assert.equal(await firstExit, 0);
-    assert.equal(waitingExit, 0, waitingErr);
-    assert.match(waitingErr, /waiting \(--wait\)/);
+    assert.equal(await waitingExit, 0, waitingErr);
     assert.deepEqual(runStatusCounts(db), { done: RUNS });
   });
 

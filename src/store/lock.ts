@@ -128,7 +128,15 @@ export function acquireWriterLock(db: Db, path: string, command: string, log: (l
     ).run(process.pid, hostname(), command, new Date().toISOString());
     return undefined;
   });
-  const holder = take.immediate();
+  let holder: LockHolder | undefined;
+  try {
+    holder = take.immediate();
+  } catch (error) {
+    // The writer is in the middle of a commit (or stopped in one): name it if the lock says who it is.
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    holder = liveLockHolder(db);
+    if (holder === undefined) throw error;
+  }
   if (holder !== undefined) throw lockMessage(path, holder, holder.host !== hostname() ? lastCommit(db) : undefined);
   return () => {
     try {
