@@ -1,10 +1,9 @@
 import type { Argv } from 'yargs';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB } from '../job/index.js';
 import { formatExplanation, gatherExplanation } from '../report/explain.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { openDatabase } from '../store/index.js';
-import { defineCommand, selectionOptions } from './common.js';
+import { databasePath, defineCommand, selectionOptions } from './common.js';
 import { out } from './output.js';
 
 export interface ExplainArgs extends Selection {
@@ -30,7 +29,7 @@ export function explainOptions<T>(args: Argv<T>) {
 
 /** The one run an explanation is about: --run, or a selection holding a single run. */
 export function explainCommand(args: ExplainArgs): number {
-  const dbPath = args.db ?? DEFAULT_DB;
+  const dbPath = databasePath(args.db);
   const db = openDatabase(dbPath, { readonly: true });
   try {
     const runs = selectRuns(db, args, dbPath);
