@@ -28,7 +28,7 @@ function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: strin
   return true;
 }
 
-const COMMANDS = ['run', 'resume', 'status', 'report', 'export', 'sql', 'runs', 'unlock', 'fetch-inputs', 'migrate', 'completion'];
+const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'export', 'sql', 'runs', 'migrate', 'serve', 'worker', 'unlock', 'fetch-inputs', 'completion'];
 
 export async function main(argv: string[]): Promise<void> {
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
