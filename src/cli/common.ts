@@ -100,12 +100,13 @@ export function selectionOptions<T>(args: Argv<T>) {
 const LAST_DB_FILE = join(dirname(DEFAULT_DB), '.last-db');
 
 /**
- * The database a command without --db (or SPARSETRACE_DB, which yargs reads
- * into --db) works on: the one the last run used, when a job file named
- * another than the default, so `status`, `report` and `resume` follow it.
+ * The database a command works on: --db, else SPARSETRACE_DB, else the one
+ * the last run used without --db (a job file's "db"), so `status`, `report`
+ * and `resume` follow it, else the default.
  */
 export function databasePath(flag: string | undefined): string {
   if (flag !== undefined) return flag;
+  if (process.env.SPARSETRACE_DB !== undefined) return process.env.SPARSETRACE_DB;
   let remembered: string | undefined;
   try {
     remembered = readFileSync(LAST_DB_FILE, 'utf8').trim();

@@ -56,7 +56,6 @@ export async function main(argv: string[]): Promise<void> {
     .middleware((args) => setDebug(args.debug === true), true)
     .check(noRepeatedFlags as never, true)
     .completion('completion', 'print a shell completion script (add its output to ~/.bashrc or ~/.zshrc)')
-    .env('SPARSETRACE')
     .demandCommand(1, 'name a command')
     .strict()
     .version(TOOL_VERSION)
@@ -65,7 +64,7 @@ export async function main(argv: string[]): Promise<void> {
     .alias('h', 'help')
     .wrap(cli.terminalWidth())
     .epilogue(
-      'Every option can also be set as SPARSETRACE_<OPTION>, e.g. SPARSETRACE_DB=results/sweep.sqlite. ' +
+      'SPARSETRACE_DB=FILE sets the database for every command (like --db); SPARSETRACE_DEBUG=1 is --debug. ' +
         'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
         '2 bad input; 130/143 interrupted (committed work is kept). Read commands (report, export, sql, status, runs) ' +
         'never write and work on read-only files and media. `sparsetrace <command> --help` for each command.',

@@ -24,7 +24,7 @@ export async function runCommand(args: RunArgs): Promise<number> {
   const spec = applyOverrides(base, args);
   const source = args.job !== undefined ? resolve(args.job) : null;
   // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
-  return runJob(spec, source, { ...args, rememberDb: args.db === undefined });
+  return runJob(spec, source, { ...args, rememberDb: args.db === undefined && process.env.SPARSETRACE_DB === undefined });
 }
 
 /** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
@@ -44,7 +44,8 @@ export interface ExecutionArgs {
  */
 export async function runJob(spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
   const threads = args.threads ?? defaultThreads();
-  const dbPath = spec.db ?? DEFAULT_DB;
+  // --db or the job file's "db", else SPARSETRACE_DB, else the default.
+  const dbPath = spec.db ?? process.env.SPARSETRACE_DB ?? DEFAULT_DB;
   checkDatabasePath(dbPath);
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
