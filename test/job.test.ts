@@ -43,7 +43,7 @@ describe('job file validation names the field and what is wrong', () => {
     rejects({ ...valid, data: [{ path: 'd', offset: -1 }] }, /data\[0\]\.offset: must be an integer ≥ 0, got -1/);
     rejects({ ...valid, data: [{ path: 'd', count: 3 }] }, /data\[0\]\.stride: is required when count is not 1/);
     rejects({ ...valid, data: [{ path: 'd', count: 'some', stride: 2 }] }, /data\[0\]\.count: must be an integer ≥ 1, got "some"/);
-    rejects({ ...valid, dmax: [50, 2.5] }, /dmax\[1\]: must be an integer ≥ 0, got 2\.5/);
+    rejects({ ...valid, dmax: [50, 2.5] }, /dmax\[1\]: must be an integer ≥ 0 and ≤ 65536, got 2\.5/);
     rejects({ ...valid, tau: [0.1, -1] }, /tau\[1\]: must be a number > 0, got -1/);
     rejects({ ...valid, tau: [0.1, '0.2'] }, /tau\[1\]: must be a number > 0, got "0\.2"/);
     rejects({ ...valid, tau: [0.1, 0.1000000001] }, /tau\[1\]: 0\.1000000001 is the same float32 threshold as tau\[0\]/);
@@ -52,6 +52,11 @@ describe('job file validation names the field and what is wrong', () => {
     rejects({ ...valid, tau: { from: 1e-3, to: 1, perDecade: 0 } }, /tau\.perDecade: must be an integer ≥ 1, got 0/);
     rejects({ ...valid, tau: { from: 1e-3, to: 1, step: 2 } }, /tau\.step: unknown field/);
     rejects({ ...valid, name: 'no spaces' }, /name: must be letters/);
+    rejects({ ...valid, dmax: [1e9] }, /dmax\[0\]: must be an integer ≥ 0 and ≤ 65536, got 1000000000/);
+    rejects({ ...valid, tau: { from: 0.5, to: 0.6, perDecade: 1 } }, /tau: the grid from 0\.5 to 0\.6 holds no threshold/);
+    rejects({ ...valid, tau: [0.1, 1e-50] }, /tau\[1\]: 1e-50 rounds to 0 as a float32/);
+    rejects({ ...valid, tau: [1e39] }, /tau\[0\]: 1e\+39 rounds to infinity as a float32/);
+    rejects({ ...valid, tau: Array.from({ length: 10_001 }, (_, k) => (k + 1) / 1000) }, /tau: 10001 thresholds; at most 10000/);
   });
 
   test('a log-spaced τ grid gives the round decimal values', () => {
@@ -133,7 +138,7 @@ describe('the CLI rejects bad jobs with exit code 2', () => {
     writeFileSync(badField, JSON.stringify({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA }], dmax: ['fifty'] }));
     result = cli(['run', badField, '--db', join(folder.path, 'x.sqlite')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /job file .*bad-field\.json: dmax\[0\]: must be an integer ≥ 0, got "fifty"/);
+    assert.match(result.stderr, /job file .*bad-field\.json: dmax\[0\]: must be an integer ≥ 0 and ≤ 65536, got "fifty"/);
 
     result = cli(['run', join(folder.path, 'absent.json')]);
     assert.equal(result.code, 2);

@@ -38,9 +38,12 @@ describe('sparsetrace migrate', () => {
     const migrate = cli(['migrate', '--db', db]);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, /upgraded from schema version 1 to 2/);
-    const text = cli(['report', '--db', db, '--job', 'small']);
+    // The job mixes Dmax 5 and 25, which a report now groups unless the runs are named: name them, as 0.1.0 pooled them.
+    const listed = cli(['sql', `SELECT r.run_id FROM jobs j JOIN job_runs jr USING (job_id) JOIN runs r USING (run_key) WHERE j.name = 'small' ORDER BY jr.run_order`, '--db', db, '--format', 'json']);
+    const small = (JSON.parse(listed.stdout) as { run_id: string }[]).flatMap((row) => ['--run', row.run_id]);
+    const text = cli(['report', '--db', db, ...small]);
     assert.equal(text.stdout, expected('report-small.txt'));
-    const json = cli(['report', '--db', db, '--job', 'small', '--format', 'json']);
+    const json = cli(['report', '--db', db, ...small, '--format', 'json']);
     assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expected('report-small.json')));
     const byWindow = cli(['report', '--db', db, '--job', 'small', '--by', 'window', '--format', 'json']);
     assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expected('report-small-by-window.json')));

@@ -175,20 +175,24 @@ describe('one writer per database', () => {
         if (/^run 1\/10: /m.test(stderr)) resolve();
       });
     });
-    // The waiting process starts before the refused one runs (synchronously): the
-    // sweep takes well under a second with the WebAssembly engine, so starting it
-    // after the refusal could find the first writer already gone.
-    const waiting = cliProcess(sweepArgs(db, ['--wait']));
-    let waitingErr = '';
-    waiting.stderr.on('data', (chunk: Buffer) => (waitingErr += chunk.toString()));
+    // Hold the first writer still (SIGSTOP), so the others meet it writing however fast the sweep is.
+    first.kill('SIGSTOP');
     const second = cli(sweepArgs(db));
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`process ${first.pid} on ${hostname()} .* is writing it`));
     assert.match(second.stderr, /--wait/);
-    const waitingExit = await new Promise<number | null>((resolve) => waiting.on('exit', (code) => resolve(code)));
+    const waiting = cliProcess(sweepArgs(db, ['--wait']));
+    let waitingErr = '';
+    const waitingExit = new Promise<number | null>((resolve) => waiting.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      waiting.stderr.on('data', (chunk: Buffer) => {
+        waitingErr += chunk.toString();
+        if (/waiting \(--wait\)/.test(waitingErr)) resolve();
+      });
+    });
+    first.kill('SIGCONT');
     assert.equal(await firstExit, 0);
-    assert.equal(waitingExit, 0, waitingErr);
-    assert.match(waitingErr, /waiting \(--wait\)/);
+    assert.equal(await waitingExit, 0, waitingErr);
     assert.deepEqual(runStatusCounts(db), { done: RUNS });
   });
 
@@ -211,7 +215,7 @@ describe('one writer per database', () => {
     after.close();
   });
 
-  test('a lock held on another host is refused (it cannot be checked) with the command that clears it', () => {
+  test('a lock held on another host is refused (it cannot be checked); unlock removes it once its pid is confirmed', () => {
     const db = join(folder.path, 'foreign.sqlite');
     const setup = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
     assert.equal(setup.code, 0, setup.stderr);
@@ -221,10 +225,22 @@ describe('one writer per database', () => {
     const refused = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /process 4242 on other-host .* is writing it/);
-    assert.ok(refused.stderr.includes(`clear the lock with \`sparsetrace sql --write "DELETE FROM writer_lock" --db ${db}\``), refused.stderr);
-    const cleared = cli(['sql', '--write', 'DELETE FROM writer_lock', '--db', db]);
-    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.ok(refused.stderr.includes(`clear the lock with \`sparsetrace unlock --db ${db}\``), refused.stderr);
+    const sqlWrite = cli(['sql', '--write', 'DELETE FROM writer_lock', '--db', db]);
+    assert.equal(sqlWrite.code, 1, 'sql --write is a writer like any other');
+    assert.match(sqlWrite.stderr, /process 4242 on other-host .* is writing it/);
+    const unconfirmed = cli(['unlock', '--db', db]);
+    assert.equal(unconfirmed.code, 2, unconfirmed.stderr);
+    assert.ok(unconfirmed.stderr.includes(`confirm with \`sparsetrace unlock --pid 4242 --db ${db}\``), unconfirmed.stderr);
+    const wrongPid = cli(['unlock', '--pid', '4243', '--db', db]);
+    assert.equal(wrongPid.code, 2, wrongPid.stderr);
+    const unlocked = cli(['unlock', '--pid', '4242', '--db', db]);
+    assert.equal(unlocked.code, 0, unlocked.stderr);
+    assert.match(unlocked.stderr, /removed the writer lock of process 4242 on other-host \(sparsetrace run, started 2026-01-01T00:00:00Z\)/);
     const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
+    const nothing = cli(['unlock', '--db', db]);
+    assert.equal(nothing.code, 0, nothing.stderr);
+    assert.match(nothing.stderr, /no writer lock/);
   });
 });

@@ -46,14 +46,18 @@ describe('reports and exports over a sweep', () => {
     assert.deepEqual(groups.map((group) => [group.model.hidden, group.runs.length, group.positions]), [[128, 6, 6 * 199], [8, 6, 6 * 199]]);
     const text = cli(['report', '--db', db, '--by', 'model']);
     assert.equal(text.code, 0, text.stderr);
-    assert.equal(text.stdout.trimEnd().split('\n').length, 2 + 2 + 1, 'title, header, rule and one row per model');
+    assert.equal(text.stdout.trimEnd().split('\n').length, 3 + 2 * TAUS.length, 'title, header, rule and one row per model and τ');
+    const byDefault = cli(['report', '--db', db, '--format', 'json']);
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    assert.equal((JSON.parse(byDefault.stdout) as { by: string }).by, 'model', 'runs of two models are grouped by default');
+    assert.match(byDefault.stderr, /note: the selected runs use 2 models: one row per model/);
   });
 
   test('--by dmax and --by window within one model: groups are the SQL figures of their runs', () => {
     const byDmax = cli(['report', '--db', db, '--model', SHARED_MODEL, '--by', 'dmax', '--format', 'json']);
     assert.equal(byDmax.code, 0, byDmax.stderr);
     const groups = (JSON.parse(byDmax.stdout) as { groups: { group: string; runs: string[]; sparsity: { tau: number; mean: number }[] }[] }).groups;
-    assert.deepEqual(groups.map((group) => [group.group, group.runs.length]), [['Dmax 5', 3], ['Dmax 25', 3]]);
+    assert.deepEqual(groups.map((group) => [group.group, group.runs.length]), [[5, 3], [25, 3]], 'Dmax keys are numbers');
     // Each group equals a report over just its runs.
     for (const group of groups) {
       const alone = cli(['report', '--db', db, '--format', 'json', ...group.runs.flatMap((run) => ['--run', run])]);
@@ -65,8 +69,19 @@ describe('reports and exports over a sweep', () => {
     const byWindow = cli(['report', '--db', db, '--model', smallModel, '--by', 'window', '--format', 'csv']);
     assert.equal(byWindow.code, 0, byWindow.stderr);
     const lines = byWindow.stdout.trimEnd().split('\n');
-    assert.equal(lines.length, 1 + 3);
-    assert.match(lines[1], /enwik_1024\.txt@0\+200,2,398,/);
+    assert.equal(lines[0], 'window,section,tau,d,class,measure,value');
+    const positions = lines.filter((line) => line.includes(',summary,,,,positions,'));
+    assert.deepEqual(positions.map((line) => line.replace(/^.*enwik_1024\.txt/, '')), ['@0+200,summary,,,,positions,398', '@300+200,summary,,,,positions,398', '@600+200,summary,,,,positions,398']);
+    // A model's runs mix Dmax 5 and 25: grouped by Dmax unless asked otherwise.
+    const mixedDmax = cli(['report', '--db', db, '--model', smallModel, '--format', 'json']);
+    assert.equal((JSON.parse(mixedDmax.stdout) as { by: string }).by, 'dmax');
+    assert.match(mixedDmax.stderr, /note: the selected runs use Dmax 5, 25: one row per Dmax/);
+    // Runs named one by one are pooled as asked.
+    const named = (JSON.parse(mixedDmax.stdout) as { groups: { runs: string[] }[] }).groups.flatMap((group) => group.runs);
+    const pooled = cli(['report', '--db', db, '--format', 'json', ...named.flatMap((run) => ['--run', run])]);
+    assert.equal(pooled.code, 0, pooled.stderr);
+    assert.deepEqual((JSON.parse(pooled.stdout) as { runs: string[] }).runs, named);
+    assert.match(pooled.stderr, /note: pooling the named runs of Dmax 5, 25 as asked/);
   });
 
   test('export --all writes every run with a leading run column; export of one run needs it chosen', () => {
@@ -91,6 +106,12 @@ describe('reports and exports over a sweep', () => {
     const expectedRows = lines.filter((line) => line.startsWith(`${runIds[0]},`)).map((line) => line.slice(runIds[0].length + 1));
     assert.deepEqual(oneToStdout.stdout.trimEnd().split('\n'), ['t,y,tau,n_x,n_h,n_y', ...expectedRows]);
     assert.deepEqual(readdirSync(folder.path).filter((name) => name.includes('.partial-')), [], 'no temporary file left');
+    const ndjson = cli(['export', '--db', db, '--run', runIds[0], '--format', 'ndjson']);
+    assert.deepEqual(
+      ndjson.stdout.trimEnd().split('\n').map((line) => Object.values(JSON.parse(line) as object).join(',')),
+      expectedRows,
+      'NDJSON holds the CSV rows',
+    );
   });
 
   test('export --out into a missing folder and a report on a foreign SQLite file are clear errors', () => {
@@ -110,9 +131,25 @@ describe('reports and exports over a sweep', () => {
   test('status shows every run done; runs lists them', () => {
     const status = cli(['status', '--db', db]);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /job 1 two-models .*: 12\/12 runs done, 2388\/2388 positions/);
+    assert.match(status.stdout, /^job 1 two-models: done, 12\/12 runs, 2388\/2388 positions \(100%\)$/m);
+    const json = cli(['status', '--db', db, '--format', 'json']);
+    const parsed = JSON.parse(json.stdout) as { jobs: { state: string; positions_done: number; run_states: { state: string }[] }[] };
+    assert.deepEqual(parsed.jobs.map((job) => [job.state, job.positions_done, job.run_states.filter((run) => run.state === 'done').length]), [['done', 2388, 12]]);
     assert.equal(status.stdout.match(/ done /g)?.length, 12);
     const runs = cli(['runs', '--db', db, '--format', 'json']);
-    assert.equal((JSON.parse(runs.stdout) as unknown[]).length, 12);
+    const listed = JSON.parse(runs.stdout) as { taus: number[] }[];
+    assert.equal(listed.length, 12);
+    assert.ok(listed.every((run) => JSON.stringify(run.taus) === JSON.stringify(TAUS)), 'τ as an array of numbers');
+  });
+
+  test('report --tau picks thresholds; a selection mixing τ lists is refused', () => {
+    const picked = cli(['report', '--db', db, '--model', SHARED_MODEL, '--dmax', '5', '--tau', '0.01', '--format', 'json']);
+    assert.equal(picked.code, 0, picked.stderr);
+    assert.deepEqual((JSON.parse(picked.stdout) as { sparsity: { tau: number }[] }).sparsity.map((row) => row.tau), [0.01]);
+    const other = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '200', '--dmax', '5', '--tau', '0.05', '--db', db, '--no-report']);
+    assert.equal(other.code, 0, other.stderr);
+    const mixed = cli(['report', '--db', db, '--all', '--model', SHARED_MODEL, '--dmax', '5']);
+    assert.equal(mixed.code, 2, mixed.stderr);
+    assert.match(mixed.stderr, /use 2 different τ lists \(0\.001,0\.01,0\.1 \| 0\.05\)/);
   });
 });

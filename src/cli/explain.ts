@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB } from '../job/index.js';
 import { formatExplanation, gatherExplanation } from '../report/explain.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { openDatabase } from '../store/index.js';
+import { databasePath, defineCommand, selectionOptions } from './common.js';
 import { out } from './output.js';
 
 export interface ExplainArgs extends Selection {
@@ -29,7 +29,7 @@ export function explainOptions<T>(args: Argv<T>) {
 
 /** The one run an explanation is about: --run, or a selection holding a single run. */
 export function explainCommand(args: ExplainArgs): number {
-  const dbPath = args.db ?? DEFAULT_DB;
+  const dbPath = databasePath(args.db);
   const db = openDatabase(dbPath, { readonly: true });
   try {
     const runs = selectRuns(db, args, dbPath);
@@ -42,3 +42,14 @@ export function explainCommand(args: ExplainArgs): number {
     db.close();
   }
 }
+
+export const explainCli = defineCommand({
+  command: 'explain',
+  describe: 'recompute one position and list its active patterns',
+  examples: [
+    ['$0 explain --t 955 --tau 0.01', 'the patterns active at position 955 of the last job\'s run'],
+    ['$0 explain --run 02e3 --t 10 --format json', 'every active pattern of one position, for scripts'],
+  ],
+  builder: (args) => explainOptions(selectionOptions(args)),
+  handler: (argv) => explainCommand({ ...argv, runs: argv.run }),
+});

@@ -1,7 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB } from '../job/index.js';
-import { acquireWriterLock, openDatabase, SCHEMA_VERSION, schemaVersionOf } from '../store/index.js';
+import { checkDatabasePath, closeDatabase, openDatabase, SCHEMA_VERSION, schemaVersionOf } from '../store/index.js';
+import { databasePath, dbOption, defineCommand, lockForWriting } from './common.js';
 import { log } from './output.js';
 
 export interface MigrateArgs {
@@ -15,9 +15,9 @@ export interface MigrateArgs {
  * space of the old tables back to the file system. Writing commands do the same
  * upgrade when they first open an old file; reading commands ask for this one.
  */
-export function migrateCommand(args: MigrateArgs): number {
-  const dbPath = args.db ?? DEFAULT_DB;
-  if (!existsSync(dbPath)) throw new InputError(`database ${dbPath}: no such file`);
+export async function migrateCommand(args: MigrateArgs): Promise<number> {
+  const dbPath = databasePath(args.db);
+  if (!checkDatabasePath(dbPath)) throw new InputError(`database ${dbPath}: no such file`);
   const before = schemaVersionOf(dbPath);
   if (before === SCHEMA_VERSION) {
     log(`database ${dbPath}: already at schema version ${SCHEMA_VERSION}; nothing to do`);
@@ -26,7 +26,7 @@ export function migrateCommand(args: MigrateArgs): number {
   const bytesBefore = statSync(dbPath).size;
   const db = openDatabase(dbPath);
   try {
-    const release = acquireWriterLock(db, dbPath, `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(), log);
+    const release = await lockForWriting(db, dbPath, false);
     try {
       if (args.vacuum) db.exec('VACUUM');
     } finally {
@@ -34,9 +34,24 @@ export function migrateCommand(args: MigrateArgs): number {
     }
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
-    db.close();
+    closeDatabase(db);
   }
   const bytesAfter = statSync(dbPath).size;
   log(`database ${dbPath}: upgraded from schema version ${before} to ${SCHEMA_VERSION} (${(bytesBefore / 1e6).toFixed(1)} MB → ${(bytesAfter / 1e6).toFixed(1)} MB)`);
   return 0;
 }
+
+export const migrateCli = defineCommand({
+  command: 'migrate',
+  describe: 'upgrade a database written by an older sparsetrace (0.1.0) to this schema, in place',
+  examples: [
+    ['$0 migrate --db results/old.sqlite', 'upgrade in place, then compact the file'],
+    ['$0 migrate --no-vacuum', 'upgrade the default database, leaving its size as it is'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('vacuum', { describe: "give the old tables' space back to the file system afterwards (--no-vacuum to skip)", type: 'boolean', default: true })
+      .epilogue('Writing commands (run, resume) upgrade an old database when they first open it; reading commands ask for this one.'),
+  handler: (argv) => migrateCommand(argv),
+});

@@ -1,8 +1,194 @@
-/** Logs and progress go to stderr; data goes to stdout. */
-export function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { BrokenPipeError, classify, EnvironmentError, InputError } from '../errors.js';
+
+/**
+ * Data goes to stdout, logs and progress to stderr, both written synchronously
+ * with every byte checked: a full disk behind `> FILE` is an error, a reader that
+ * went away (`| head`) ends the command quietly (BrokenPipeError, exit 0).
+ */
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `data` to `fd`: partial writes continue, EAGAIN (a non-blocking pipe) waits; other errors throw. */
+export function writeAll(fd: number, data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
 }
 
+const brokenListeners = new Set<() => void>();
+let stderrBroken = false;
+
+/** Calls `listener` once stdout or stderr turns out to be a broken pipe; returns the unsubscribe. */
+export function onBrokenPipe(listener: () => void): () => void {
+  brokenListeners.add(listener);
+  return () => brokenListeners.delete(listener);
+}
+
+function pipeBroke(): void {
+  for (const listener of [...brokenListeners]) listener();
+}
+
+let debugOn = process.env.SPARSETRACE_DEBUG === '1';
+
+/** --debug or SPARSETRACE_DEBUG=1: stack traces with errors, for bug reports. */
+export function setDebug(on: boolean): void {
+  debugOn ||= on;
+}
+
+export function debugEnabled(): boolean {
+  return debugOn;
+}
+
+let logSink: ((line: string) => void) | undefined;
+
+/** While a progress bar is drawn, messages go through it (its `log()`), so it does not overwrite them. */
+export function routeLog(sink: ((line: string) => void) | undefined): void {
+  logSink = sink;
+}
+
+/** A line on stderr. Losing stderr (a closed pipe, a full disk) never stops a command. */
+export function log(line: string): void {
+  if (stderrBroken) return;
+  if (logSink !== undefined) {
+    logSink(line);
+    return;
+  }
+  try {
+    writeAll(2, `${line}\n`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+      stderrBroken = true;
+      pipeBroke();
+    }
+  }
+}
+
+/** Data on stdout; throws BrokenPipeError when the reader went away, EnvironmentError on a full disk. */
 export function out(text: string): void {
-  process.stdout.write(text);
+  try {
+    writeAll(1, text);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+      pipeBroke();
+      throw new BrokenPipeError();
+    }
+    const known = classify(error, 'stdout');
+    throw known ? new EnvironmentError(`${known.message}; the output is incomplete`) : error;
+  }
+}
+
+/** The path a file has or would have, with symbolic links of existing parts resolved. */
+function canonical(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(resolve(path))), basename(path));
+    } catch {
+      return resolve(path);
+    }
+  }
+}
+
+/**
+ * An output file written atomically: bytes go to a temporary file beside the
+ * target, every write checked; `commit` fsyncs and renames it into place (and
+ * fsyncs the folder); `abandon` removes it. A failed command never leaves a
+ * truncated file under the name asked for, nor overwrites `protect`ed files.
+ */
+export class AtomicFile {
+  readonly temporary: string;
+  private fd: number | undefined;
+
+  /** `flag` names the option in messages (e.g. "--out"); `protect` are files the output must not replace (the database). */
+  constructor(
+    readonly path: string,
+    readonly flag: string,
+    protect: readonly string[] = [],
+  ) {
+    if (path.trim() === '') throw new InputError(`${flag}: the path is empty; give a file name (or leave ${flag} out to write to stdout)`);
+    const target = canonical(path);
+    for (const file of protect) {
+      if ([file, `${file}-wal`, `${file}-shm`, `${file}-journal`].some((name) => canonical(name) === target)) {
+        throw new InputError(`${flag} ${path}: that is the database (or one of its files); give another file name`);
+      }
+    }
+    let stats;
+    try {
+      stats = statSync(path);
+    } catch {
+      stats = undefined;
+    }
+    if (stats !== undefined && !stats.isFile()) {
+      throw new InputError(`${flag} ${path}: ${stats.isDirectory() ? 'is a folder' : 'not a regular file'}; give a file name (or leave ${flag} out to write to stdout)`);
+    }
+    this.temporary = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+    try {
+      this.fd = openSync(this.temporary, 'wx');
+    } catch (error) {
+      const known = classify(error, `${flag} ${path}`);
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${flag} ${path}: cannot write: no such folder ${dirname(path)}` : undefined;
+      throw reason ? new InputError(reason) : known ?? new InputError(`${flag} ${path}: cannot write: ${(error as Error).message}`);
+    }
+  }
+
+  write(text: string): void {
+    try {
+      writeAll(this.fd as number, text);
+    } catch (error) {
+      this.abandon();
+      throw this.failure(error);
+    }
+  }
+
+  /** Makes the file durable and puts it in place. */
+  commit(): void {
+    try {
+      fsyncSync(this.fd as number);
+      closeSync(this.fd as number);
+      this.fd = undefined;
+      renameSync(this.temporary, this.path);
+    } catch (error) {
+      this.abandon();
+      throw this.failure(error);
+    }
+    try {
+      const folder = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(folder);
+      } finally {
+        closeSync(folder);
+      }
+    } catch {
+      // Some file systems cannot fsync a folder; the rename is done.
+    }
+  }
+
+  /** Removes the temporary file; safe to call more than once. */
+  abandon(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // The close error changes nothing: the file goes.
+      }
+      this.fd = undefined;
+    }
+    rmSync(this.temporary, { force: true });
+  }
+
+  private failure(error: unknown): Error {
+    const known = classify(error, `${this.flag} ${this.path}`);
+    const message = known?.message ?? `${this.flag} ${this.path}: cannot write: ${(error as Error).message}`;
+    return new EnvironmentError(`${message}; nothing was written to ${this.path}`);
+  }
 }

@@ -4,6 +4,7 @@ import { applyOverrides, defaultJob, DEFAULT_DB, loadJobFile, type JobOverrides 
 import { planJob } from '../plan/plan.js';
 import { formatPlan } from '../report/plan.js';
 import { availableParallelism } from 'node:os';
+import { defineCommand } from './common.js';
 import { log, out } from './output.js';
 
 export interface PlanArgs extends JobOverrides {
@@ -41,3 +42,14 @@ export function planCommand(args: PlanArgs): number {
   out(formatPlan(plan, args.format));
   return 0;
 }
+
+export const planCli = defineCommand({
+  command: 'plan [job]',
+  describe: 'what run would do: runs, positions, disk and time on this machine, without writing',
+  examples: [
+    ['$0 plan jobs/example-sweep.json', 'runs, positions, disk and time of the example sweep, before running it'],
+    ['$0 plan jobs/example-sweep.json --threads 1 --format json', 'the same on one thread, for scripts'],
+  ],
+  builder: (args) => planOptions(args),
+  handler: (argv) => planCommand(argv),
+});

@@ -1,7 +1,5 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB } from '../job/index.js';
 import { gatherExplanation, type Explanation } from '../report/explain.js';
 import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
@@ -9,7 +7,8 @@ import { renderHtml } from '../report/html.js';
 import { groupRuns, selectRuns, type Grouping, type Selection } from '../report/select.js';
 import { openDatabase } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
-import { log, out } from './output.js';
+import { databasePath } from './common.js';
+import { AtomicFile, log, out } from './output.js';
 
 export interface ReportHtmlArgs extends Selection {
   readonly db?: string;
@@ -39,7 +38,7 @@ function nearestTau(taus: readonly number[], wanted: number): number {
 
 /** `report --format html`: the results page with charts, as one self-contained file. */
 export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
-  const dbPath = args.db ?? DEFAULT_DB;
+  const dbPath = databasePath(args.db);
   const db = openDatabase(dbPath, { readonly: true });
   let html: string;
   try {
@@ -67,7 +66,7 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       explanation = gatherExplanation(db, runs[0], args.explain, args.explainTau);
     }
     html = await renderHtml({
-      groups: reports.map(({ key, runIds, report }) => ({ key, report, histogram: activeCountHistogram(db, runIds, histogramTau) })),
+      groups: reports.map(({ key, runIds, report }) => ({ key: key === null ? null : String(key), report, histogram: activeCountHistogram(db, runIds, histogramTau) })),
       by,
       histogramTau,
       explanation,
@@ -79,13 +78,13 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
   if (args.out === undefined) {
     out(html);
   } else {
-    const temporary = `${args.out}.partial-${process.pid}`;
+    // Written atomically and checked, never over the database (output.ts).
+    const file = new AtomicFile(args.out, '--out', [dbPath]);
     try {
-      writeFileSync(temporary, html);
-      renameSync(temporary, args.out);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw new InputError(`--out ${args.out}: cannot write: ${(error as Error).message}`);
+      file.write(html);
+      file.commit();
+    } finally {
+      file.abandon();
     }
     log(`wrote ${args.out}`);
   }

@@ -1,18 +1,17 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
+import { classify, EnvironmentError, InputError } from '../errors.js';
+import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, MAX_DMAX, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
 import { progressReporter } from '../runner/progress.js';
-import { acquireWriterLock, DatabaseBusyError, latestJob, listJobs, listRuns, openDatabase, recordJob, type Db } from '../store/index.js';
+import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
+import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
-import { log } from './output.js';
-import { printReport } from './inspect.js';
+import { dbOption, defineCommand, lockForWriting, rememberDatabase, runOptions } from './common.js';
+import { log, onBrokenPipe, out, routeLog } from './output.js';
 
-export interface RunArgs extends JobOverrides {
+export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
-  readonly threads?: number;
-  readonly shardSize?: number;
-  readonly wait: boolean;
-  readonly report: boolean;
 }
 
 /** Exit code after an interruption: 128 + the signal's number, as shells expect. */
@@ -20,56 +19,61 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
 export async function runCommand(args: RunArgs): Promise<number> {
+  if (args.job !== undefined) checkRegularFile(args.job, 'job file');
   const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
   const spec = applyOverrides(base, args);
   const source = args.job !== undefined ? resolve(args.job) : null;
-  return runJob(spec, source, args);
+  // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
+  return runJob(spec, source, { ...args, rememberDb: args.db === undefined && process.env.SPARSETRACE_DB === undefined });
 }
 
-/** `sparsetrace resume`: continues the most recent job that is not finished. */
-export async function resumeCommand(args: { db?: string; threads?: number; shardSize?: number; wait: boolean; report: boolean }): Promise<number> {
-  const dbPath = args.db ?? DEFAULT_DB;
-  const db = openDatabase(dbPath, { readonly: true });
-  let spec: JobSpec;
-  let source: string | null;
-  try {
-    const unfinished = listJobs(db).filter((job) => job.runs_done < job.runs);
-    const job = unfinished[unfinished.length - 1];
-    if (job === undefined) {
-      const last = latestJob(db);
-      log(last ? `nothing to resume in ${dbPath}: every job is done (last: ${last.name})` : `nothing to resume in ${dbPath}: it holds no job`);
-      return 0;
-    }
-    spec = JSON.parse(job.spec_json) as JobSpec;
-    source = job.source;
-    log(`resuming job ${job.job_id} (${job.name}): ${job.runs_done} of ${job.runs} runs done`);
-  } finally {
-    db.close();
-  }
-  return runJob({ ...spec, db: dbPath }, source, args);
+/** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
+export interface ExecutionArgs {
+  readonly threads?: number;
+  readonly shardSize?: number;
+  readonly wait: boolean;
+  readonly report: boolean;
+  /** Record the database for later commands without --db (see databasePath). */
+  readonly rememberDb?: boolean;
 }
 
-async function runJob(spec: JobSpec, source: string | null, args: { threads?: number; shardSize?: number; wait: boolean; report: boolean }): Promise<number> {
+/**
+ * Computes what the database lacks of a job (shared by `run` and `resume`).
+ * SIGINT/SIGTERM, and stdout or stderr going away (`2>&1 | head`), stop it
+ * after the shards in flight are committed; the lock is always released.
+ */
+export async function runJob(spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
   const threads = args.threads ?? defaultThreads();
-  const dbPath = spec.db ?? DEFAULT_DB;
+  // --db or the job file's "db", else SPARSETRACE_DB, else the default.
+  const dbPath = spec.db ?? process.env.SPARSETRACE_DB ?? DEFAULT_DB;
+  checkDatabasePath(dbPath);
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
+  if (args.rememberDb) rememberDatabase(dbPath);
+  const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
   try {
-    const release = await lockDatabase(db, dbPath, args.wait);
+    const release = await lockForWriting(db, dbPath, args.wait);
     const controller = new AbortController();
     let stopSignalName: string | undefined;
+    let pipeBroken = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopSignalName !== undefined) {
-        log(`${signal} again: quitting now; committed shards are kept (resume with \`sparsetrace resume --db ${dbPath}\`)`);
+        log(`${signal} again: quitting now; committed shards are kept (${resumeHint})`);
         process.exit(SIGNAL_EXIT[signal] ?? 1);
       }
       stopSignalName = signal;
       log(`${signal}: stopping after the shards in flight are committed (send it again to quit at once)`);
       controller.abort();
     };
+    const stopListening = onBrokenPipe(() => {
+      // Nobody reads the output any more: stop as for Ctrl-C, quietly.
+      pipeBroken = true;
+      controller.abort();
+    });
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const progress = progressReporter(process.stderr, expanded.runs.length);
+    const progress = progressReporter(process.stderr, expanded.runs.length, { log });
+    routeLog(progress.log);
     try {
       const jobId = recordJob(
         db,
@@ -78,20 +82,25 @@ async function runJob(spec: JobSpec, source: string | null, args: { threads?: nu
         TOOL_VERSION,
       );
       const started = performance.now();
-      const result = await executeRuns(
-        db,
-        expanded.models.map((loaded) => loaded.model),
-        expanded.runs,
-        { threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress },
-      );
+      let result;
+      try {
+        result = await executeRuns(
+          db,
+          expanded.models.map((loaded) => loaded.model),
+          expanded.runs,
+          { threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress },
+        );
+      } catch (error) {
+        const known = classify(error, `database ${dbPath}`);
+        if (known instanceof EnvironmentError) throw new EnvironmentError(`${known.message}; every shard committed before is kept: fix that, then ${resumeHint}`);
+        throw known ?? error;
+      }
       progress.stop();
+      routeLog(undefined);
       const seconds = (performance.now() - started) / 1000;
       if (result.stopped) {
-        log(
-          `interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ` +
-            `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`,
-        );
-        return SIGNAL_EXIT[stopSignalName ?? ''] ?? 1;
+        log(`interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ${resumeHint}`);
+        return pipeBroken && stopSignalName === undefined ? 0 : (SIGNAL_EXIT[stopSignalName ?? ''] ?? 1);
       }
       const runs = `${result.runsTotal} run${result.runsTotal === 1 ? '' : 's'}`;
       log(
@@ -99,30 +108,67 @@ async function runJob(spec: JobSpec, source: string | null, args: { threads?: nu
           ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
           : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
       );
-      if (args.report) printReport(db, listRuns(db, jobId), dbPath, { format: 'text' });
+      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text', note: log }));
       return 0;
     } finally {
       progress.stop();
+      routeLog(undefined);
+      stopListening();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       release();
     }
   } finally {
-    db.close();
+    closeDatabase(db);
   }
 }
 
-async function lockDatabase(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
-  const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
-  for (let announced = false; ; ) {
-    try {
-      return acquireWriterLock(db, dbPath, command, log);
-    } catch (error) {
-      if (!(error instanceof DatabaseBusyError) || !wait) throw error;
-      if (!announced) log(`${error.message}; waiting (--wait)`);
-      announced = true;
-      await new Promise((done) => setTimeout(done, 1000));
-    }
+/** A job file must be a regular file: reading a FIFO would wait forever. */
+function checkRegularFile(path: string, what: string): void {
+  let regular: boolean;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    return; // Missing files get their message from the reader.
   }
+  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }
 
+export const runCli = defineCommand({
+  command: 'run [job]',
+  describe: 'compute a job (default: the Q1 job on ./inputs), then print its report',
+  examples: [
+    ['$0 run', 'the published Q1 job on ./inputs, into results/sparsetrace.sqlite'],
+    ['$0 run jobs/example-sweep.json --threads 2', 'a sweep; run it again (or resume) to continue after an interruption'],
+    ['$0 run --length 256 --dmax 20 --tau 1e-3,0.01 --db /tmp/t.sqlite', 'a quick run on the first 256 bytes'],
+  ],
+  builder: (args) =>
+    runOptions(
+      args
+        .positional('job', { describe: 'job file (jobs/*.json); paths in it are relative to the file', type: 'string' })
+        .option('model', { describe: "model file, replacing the job's models", type: 'string', requiresArg: true })
+        .option('data', { describe: "data file, replacing each data source's path", type: 'string', requiresArg: true })
+        .option('offset', { describe: 'window offset in bytes', type: 'number', requiresArg: true })
+        .option('length', { describe: 'window length in bytes', type: 'number', requiresArg: true })
+        .option('dmax', { describe: 'backward depth Dmax', type: 'number', requiresArg: true })
+        .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string', requiresArg: true })
+        .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs", type: 'boolean' })
+        .option('db', dbOption)
+        .check((argv) => {
+          const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
+          for (const [flag, value, min, max] of limits) {
+            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+              throw new Error(`--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`);
+            }
+          }
+          return true;
+        })
+        .epilogue(
+          'A job expands into runs (model × window × Dmax). What the database already holds is skipped, ' +
+            'so running the same job again continues it (or: sparsetrace resume). Ctrl-C (SIGINT/SIGTERM) stops ' +
+            'after the shards in flight are committed; a killed process loses at most those. One process writes ' +
+            'a database at a time (see --wait, and sparsetrace unlock for a lock left on another host).',
+        ),
+    ),
+  handler: (argv) => runCommand(argv),
+});

@@ -94,6 +94,8 @@ export function serveCli(run: (handler: () => Promise<number>) => Promise<void>)
     describe: 'coordinate a job over a Redis queue: enqueue its runs in batches, merge what workers finish',
     builder: (args: Argv) =>
       args
+        .version(false)
+        .example('$0 serve jobs/example-sweep.json --queue redis://queue-host:6379 --segments /shared/segments', 'enqueue the sweep and merge what the workers hand back')
         .positional('job', { describe: 'job file (jobs/*.json)', type: 'string', demandOption: true })
         .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
         .option('segments', { describe: 'folder the workers write finished batches to (shared with them)', type: 'string', demandOption: true })

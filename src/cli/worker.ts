@@ -70,6 +70,8 @@ export function workerCli(run: (handler: () => Promise<number>) => Promise<void>
     describe: 'compute batches from a Redis queue (see serve) until stopped',
     builder: (args: Argv) =>
       args
+        .version(false)
+        .example('$0 worker --queue redis://queue-host:6379 --segments /shared/segments', 'compute batches on this machine until stopped')
         .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
         .option('segments', { describe: 'folder to write finished batches to (the one serve reads)', type: 'string', demandOption: true })
         .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME})`, type: 'string' })

@@ -111,7 +111,7 @@ export async function fetchInputs(options: FetchOptions): Promise<string[]> {
 
     const temporary = `${target}.partial-${process.pid}`;
     try {
-      writeFileSync(temporary, contents);
+      writeFileSync(temporary, contents, { flush: true });
       const written = sha256(readFileSync(temporary));
       if (written !== expected) throw mismatch(name, temporary, expected, written);
       renameSync(temporary, target);

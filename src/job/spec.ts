@@ -41,6 +41,10 @@ export interface JobSpec {
 export const DEFAULT_TAUS: readonly number[] = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 export const DEFAULT_DMAX = 50;
 export const DEFAULT_LENGTH = 1024;
+/** Dmax beyond this would only allocate: a trace never reaches further back than its window. */
+export const MAX_DMAX = 65_536;
+/** At most this many thresholds per run, as a list or a grid. */
+export const MAX_TAUS = 10_000;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -61,9 +65,9 @@ class FieldReader {
     return value;
   }
 
-  integer(value: Json | undefined, field: string, min: number): number {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-      this.fail(field, `must be an integer ≥ ${min}, got ${describe(value)}`);
+  integer(value: Json | undefined, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.fail(field, `must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${describe(value)}`);
     }
     return value;
   }
@@ -99,13 +103,20 @@ export function parseTaus(value: Json | undefined, reader: FieldReader, field = 
     if (typeof to !== 'number' || !(to >= from) || !Number.isFinite(to)) reader.fail(`${field}.to`, `must be a number ≥ from, got ${describe(to)}`);
     const perDecade = reader.integer(value.perDecade, `${field}.perDecade`, 1);
     taus = logGrid(from, to, perDecade);
-    if (taus.length > 10_000) reader.fail(field, `the grid has ${taus.length} thresholds; at most 10000`);
+    if (taus.length === 0) reader.fail(field, `the grid from ${from} to ${to} holds no threshold 10^(k/${perDecade}); widen it or raise perDecade`);
   } else {
     taus = reader.list(value, field).map((tau, k) => {
       if (typeof tau !== 'number' || !Number.isFinite(tau) || !(tau > 0)) reader.fail(`${field}[${k}]`, `must be a number > 0, got ${describe(tau)}`);
       return tau;
     });
   }
+  if (taus.length > MAX_TAUS) reader.fail(field, `${taus.length} thresholds; at most ${MAX_TAUS}`);
+  taus.forEach((tau, k) => {
+    // The engine compares float32: a τ that rounds to 0 or ∞ there is not the threshold asked for.
+    const single = Math.fround(tau);
+    if (single === 0) reader.fail(`${field}[${k}]`, `${tau} rounds to 0 as a float32 (the smallest is about 1.4e-45)`);
+    if (!Number.isFinite(single)) reader.fail(`${field}[${k}]`, `${tau} rounds to infinity as a float32 (the largest is about 3.4e38)`);
+  });
   const seen = new Map<number, number>();
   taus.forEach((tau, k) => {
     const previous = seen.get(Math.fround(tau));
@@ -148,7 +159,7 @@ export function parseJob(raw: unknown, source: string, resolve: (path: string) =
   if (!/^[\w.-]+$/.test(name)) reader.fail('name', `must be letters, digits, '.', '_' or '-', got ${describe(name)}`);
   const models = reader.list(top.models, 'models').map((path, k) => resolve(reader.string(path, `models[${k}]`)));
   const data = reader.list(top.data, 'data').map((item, k) => parseDataSource(item, `data[${k}]`, reader, resolve));
-  const dmax = top.dmax === undefined ? [DEFAULT_DMAX] : reader.list(top.dmax, 'dmax').map((d, k) => reader.integer(d, `dmax[${k}]`, 0));
+  const dmax = top.dmax === undefined ? [DEFAULT_DMAX] : reader.list(top.dmax, 'dmax').map((d, k) => reader.integer(d, `dmax[${k}]`, 0, MAX_DMAX));
   const tau = top.tau === undefined ? [...DEFAULT_TAUS] : parseTaus(top.tau, reader);
   if (top.depthCurves !== undefined && typeof top.depthCurves !== 'boolean') reader.fail('depthCurves', `must be true or false, got ${describe(top.depthCurves)}`);
   const depthCurves = top.depthCurves === true;

@@ -1,4 +1,4 @@
-import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { readFileSync, openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Model } from '../engine/index.js';
 import { InputError } from '../errors.js';
@@ -38,7 +38,23 @@ function describeReadError(kind: 'model' | 'data', path: string, error: unknown)
   return new InputError(`${kind} ${path}: cannot read: ${reason}${hint}`);
 }
 
+/**
+ * Refuses anything but a regular file before opening it: opening a FIFO waits
+ * for a writer, forever if there is none.
+ */
+function checkRegularFile(kind: 'model' | 'data', path: string): void {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    throw describeReadError(kind, path, error);
+  }
+  if (stats.isDirectory()) throw new InputError(`${kind} ${path}: cannot read: is a directory, not a file`);
+  if (!stats.isFile()) throw new InputError(`${kind} ${path}: not a regular file (a FIFO or device); give a file`);
+}
+
 export function loadModel(path: string): LoadedModel {
+  checkRegularFile('model', path);
   let contents: Buffer;
   try {
     contents = readFileSync(path);
@@ -50,6 +66,7 @@ export function loadModel(path: string): LoadedModel {
 
 /** Size in bytes of a data file, with the same clear errors as reading it. */
 export function dataFileSize(path: string): number {
+  checkRegularFile('data', path);
   try {
     const fd = openSync(path, 'r');
     try {
@@ -67,6 +84,7 @@ export function dataFileSize(path: string): number {
  * window needs at least two bytes: one prediction is x_0 → x_1.
  */
 export function loadDataWindow(path: string, offset: number, length: number): DataWindow {
+  checkRegularFile('data', path);
   let bytes: Uint8Array;
   let size: number;
   try {

@@ -7,15 +7,27 @@ export interface Table {
   readonly alignRight?: readonly boolean[];
 }
 
+/** Column widths: the widest of the header and the given rows (a loop: rows are never spread into arguments). */
+export function columnWidths(columns: readonly string[], rows: Iterable<readonly string[]>): number[] {
+  const widths = columns.map((column) => column.length);
+  for (const row of rows) {
+    for (let k = 0; k < widths.length; k++) widths[k] = Math.max(widths[k], (row[k] ?? '').length);
+  }
+  return widths;
+}
+
+/** Text lines of fixed-width columns; a cell wider than its column (past the sample) just pushes the line. */
+export function textLine(cells: readonly string[], widths: readonly number[], right: readonly boolean[]): string {
+  return cells
+    .map((cell, k) => (right[k] ? cell.padStart(widths[k]) : cell.padEnd(widths[k])))
+    .join('  ')
+    .trimEnd();
+}
+
 export function renderText(table: Table): string {
-  const widths = table.columns.map((column, k) => Math.max(column.length, ...table.rows.map((row) => (row[k] ?? '').length)));
+  const widths = columnWidths(table.columns, table.rows);
   const right = table.alignRight ?? table.columns.map((_, k) => k > 0);
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, k) => (right[k] ? cell.padStart(widths[k]) : cell.padEnd(widths[k])))
-      .join('  ')
-      .trimEnd();
-  const out = [line(table.columns), widths.map((w) => '-'.repeat(w)).join('  '), ...table.rows.map(line)];
+  const out = [textLine(table.columns, widths, right), widths.map((w) => '-'.repeat(w)).join('  '), ...table.rows.map((row) => textLine(row, widths, right))];
   return (table.title ? `${table.title}\n` : '') + out.join('\n') + '\n';
 }
 

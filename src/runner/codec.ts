@@ -1,4 +1,5 @@
 import { BYTE_VALUES, CLASS_COUNT } from '../engine/index.js';
+import { CorruptStoreError } from '../errors.js';
 import type { ShardResult } from '../store/index.js';
 
 /**
@@ -89,7 +90,7 @@ export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape
 export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
   const { bytes, views } = layout(shape);
   if (buffer.byteLength !== bytes) {
-    throw new Error(`a worker returned a shard of ${buffer.byteLength} bytes for positions ${start}+${shape.count}, expected ${bytes}`);
+    throw new CorruptStoreError(`a worker returned a shard of ${buffer.byteLength} bytes for positions ${start}+${shape.count}, expected ${bytes}`);
   }
   const v = views(buffer);
   return {

@@ -1,4 +1,5 @@
 import type { CommittedRange } from '../store/index.js';
+import { CorruptStoreError } from '../errors.js';
 
 export interface ShardRange {
   readonly start: number;
@@ -18,7 +19,7 @@ export function planShards(positions: number, committed: readonly CommittedRange
   };
   for (const range of [...committed].sort((a, b) => a.start - b.start)) {
     if (range.start < next || range.start + range.count > positions) {
-      throw new Error(`committed shard [${range.start}, ${range.start + range.count}) overlaps another or lies outside 0..${positions}`);
+      throw new CorruptStoreError(`the store is inconsistent: committed shard [${range.start}, ${range.start + range.count}) overlaps another or lies outside 0..${positions} (shards table edited by hand?)`);
     }
     cut(next, range.start);
     next = range.start + range.count;

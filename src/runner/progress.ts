@@ -2,9 +2,9 @@ import cliProgress from 'cli-progress';
 import type { PlannedRun } from '../job/expand.js';
 import type { RunEvents } from './execute.js';
 
-/** Seconds as a short human duration: 42s, 3m05s, 2h10m. */
+/** Seconds as a short human duration: 42s, 3m05s, 2h10m; "—" when not known (yet). */
 export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
+  if (!Number.isFinite(seconds) || Number.isNaN(seconds)) return '—';
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
@@ -20,7 +20,13 @@ function describeRun(run: PlannedRun): string {
  * for the current run (positions, rate, ETA); otherwise a line per run and at
  * most one line every `intervalSeconds` while a run computes.
  */
-export function progressReporter(stream: NodeJS.WriteStream, runCount: number, intervalSeconds = 5): RunEvents & { stop(): void } {
+export function progressReporter(
+  stream: NodeJS.WriteStream,
+  runCount: number,
+  options: { readonly intervalSeconds?: number; readonly log?: (line: string) => void } = {},
+): RunEvents & { stop(): void; log?: (line: string) => void } {
+  const intervalSeconds = options.intervalSeconds ?? 5;
+  const writeLine = options.log ?? ((text: string) => void stream.write(`${text}\n`));
   const started = performance.now();
   let total = 0;
   let done = 0;
@@ -38,13 +44,14 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
     if (run.runId === currentRun) runDone += positions;
   };
   const rate = (): number => (done - doneAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
-  const eta = (): string => formatDuration((total - done) / rate());
+  /** Time left for `left` positions: "—" until a shard of this session has committed. */
+  const eta = (left = total - done): string => (done > doneAtStart ? formatDuration(left / rate()) : '—');
 
   if (stream.isTTY) {
     const bars = new cliProgress.MultiBar(
       {
         stream,
-        format: '{label} |{bar}| {value}/{total} positions | {rate} pos/s | ETA {eta_formatted}',
+        format: '{label} |{bar}| {value}/{total} positions | {rate} pos/s | ETA {eta}',
         hideCursor: true,
         clearOnComplete: false,
         etaBuffer: 50,
@@ -53,24 +60,30 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
     );
     let jobBar: cliProgress.SingleBar | undefined;
     let runBar: cliProgress.SingleBar | undefined;
+    let currentPositions = 0;
     return {
       jobPlanned(positions, already) {
         total = positions;
         done = already;
         doneAtStart = already;
-        jobBar = bars.create(positions, already, { label: `job ${runCount} run${runCount === 1 ? '' : 's'}`.padEnd(16), rate: '-' });
+        jobBar = bars.create(positions, already, { label: `job ${runCount} run${runCount === 1 ? '' : 's'}`.padEnd(16), rate: '—', eta: '—' });
       },
       runStarted(run, index, alreadyInRun) {
         startRun(run, alreadyInRun);
         runBar?.stop();
         if (runBar) bars.remove(runBar);
-        runBar = bars.create(run.positions, alreadyInRun, { label: `run ${index + 1}/${runCount}`.padEnd(16), rate: '-' });
+        runBar = bars.create(run.positions, alreadyInRun, { label: `run ${index + 1}/${runCount}`.padEnd(16), rate: '—', eta: '—' });
+        currentPositions = run.positions;
       },
       shardCommitted(run, positions) {
         countShard(run, positions);
         const shown = rate().toFixed(0);
-        jobBar?.update(done, { rate: shown });
-        runBar?.update(runDone, { rate: shown });
+        jobBar?.update(done, { rate: shown, eta: eta() });
+        runBar?.update(runDone, { rate: shown, eta: eta(currentPositions - runDone) });
+      },
+      /** A message above the bars, which would otherwise overwrite it. */
+      log(line: string) {
+        bars.log(`${line}\n`);
       },
       runFinished() {},
       stop() {
@@ -80,7 +93,7 @@ export function progressReporter(stream: NodeJS.WriteStream, runCount: number, i
   }
 
   const line = (text: string): void => {
-    stream.write(`${text}\n`);
+    writeLine(text);
     lastLine = performance.now();
   };
   return {

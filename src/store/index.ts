@@ -1,8 +1,8 @@
-export { openDatabase } from './open.js';
+export { checkDatabasePath, closeDatabase, openDatabase, type OpenOptions } from './open.js';
 export type { Db } from './db.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { schemaVersionOf, upgradeSchema } from './migrate.js';
-export { acquireWriterLock, liveLockHolder, DatabaseBusyError, type LockHolder } from './lock.js';
+export { acquireWriterLock, clearWriterLock, liveLockHolder, lockMessage, DatabaseBusyError, type LockHolder, type UnlockOutcome } from './lock.js';
 export { recordJob, type JobRecord, type RunRecord } from './record.js';
 export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';

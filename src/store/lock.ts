@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { BusyError, CorruptStoreError } from '../errors.js';
 import type { Db } from './db.js';
 
 /** The process that holds a database's writer lock. */
@@ -9,10 +11,8 @@ export interface LockHolder {
   readonly started_at: string;
 }
 
-/** Another live process is writing this database. */
-export class DatabaseBusyError extends Error {
-  override readonly name = 'DatabaseBusyError';
-}
+/** Another live process is writing this database (kept under its old name for the store's callers). */
+export { BusyError as DatabaseBusyError };
 
 function isAlive(pid: number): boolean {
   try {
@@ -24,24 +24,99 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** When a process started (ms since the epoch), from Linux's /proc; undefined where that cannot be read. */
+function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name "(…)": state is field 3, starttime field 22 (clock ticks after boot).
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const ms = (bootSeconds + startTicks / 100) * 1000;
+    return Number.isFinite(ms) ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a lock's pid on this host is plausibly the process that took it: it is
+ * alive, it started before the lock was taken (a pid reused after a reboot or a
+ * wrap-around started later), and it is a Node process. On systems without
+ * /proc only liveness is checked.
+ */
+function plausibleWriter(holder: LockHolder): boolean {
+  if (holder.pid === process.pid) return false;
+  if (!isAlive(holder.pid)) return false;
+  const started = processStartMs(holder.pid);
+  const locked = Date.parse(holder.started_at);
+  // Boot time has one-second resolution: allow two seconds of slack.
+  if (started !== undefined && Number.isFinite(locked) && started > locked + 2000) return false;
+  const command = commandLine(holder.pid);
+  if (command !== undefined && command !== '' && !/node|sparsetrace/.test(command)) return false;
+  return true;
+}
+
+function recordedHolder(db: Db, path?: string): LockHolder | undefined {
+  try {
+    return db.prepare(`SELECT pid, host, command, started_at FROM writer_lock WHERE only_row = 1`).get() as LockHolder | undefined;
+  } catch (error) {
+    if (/no such table/.test((error as Error).message)) {
+      throw new CorruptStoreError(`database ${path ?? db.name}: its writer_lock table is missing (dropped by hand?); the database cannot be written safely`);
+    }
+    throw error;
+  }
+}
+
 /** The lock's holder if it is a live process; a lock left by a dead process counts as free. */
 export function liveLockHolder(db: Db): LockHolder | undefined {
-  const holder = db.prepare(`SELECT pid, host, command, started_at FROM writer_lock WHERE only_row = 1`).get() as LockHolder | undefined;
+  const holder = recordedHolder(db);
   if (holder === undefined) return undefined;
   // A lock from another host cannot be checked from here: treat it as live.
   if (holder.host !== hostname()) return holder;
-  if (holder.pid === process.pid) return undefined;
-  return isAlive(holder.pid) ? holder : undefined;
+  return plausibleWriter(holder) ? holder : undefined;
+}
+
+/** The most recent shard commit, a sign of life of a writer this host cannot check. */
+function lastCommit(db: Db): string | undefined {
+  try {
+    return (db.prepare(`SELECT max(committed_at) AS at FROM shards`).get() as { at: string | null }).at ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error for a database another process writes, with what to do about it. */
+export function lockMessage(path: string, holder: LockHolder, lastActivity?: string): BusyError {
+  // A holder on another host (a shared disk, a container renamed by a reboot) may be dead; say how to clear it.
+  // The last shard commit is its heartbeat: a run commits one every few seconds.
+  const activity = lastActivity ? ` (last shard committed ${lastActivity})` : '';
+  const foreign =
+    holder.host !== hostname()
+      ? `; it runs on another host, so this one cannot tell whether it is still alive${activity}: if it is not, clear the lock with \`sparsetrace unlock --db ${path}\``
+      : '';
+  return new BusyError(
+    `database ${path}: process ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.started_at}) is writing it; ` +
+      `wait for it to finish, stop it, or pass --wait to wait for it${foreign}`,
+  );
 }
 
 /**
  * Takes the one-writer lock of a database, in an IMMEDIATE transaction so two
  * processes cannot both take it. A lock left by a dead process on this host is
- * taken over (reported through `log`). Returns the function that releases it.
+ * taken over (reported through `log`). Returns the function that releases it;
+ * releasing never throws (a lock it cannot remove is stale once this process ends).
  */
 export function acquireWriterLock(db: Db, path: string, command: string, log: (line: string) => void): () => void {
   const take = db.transaction((): LockHolder | undefined => {
-    const recorded = db.prepare(`SELECT pid, host, command, started_at FROM writer_lock WHERE only_row = 1`).get() as LockHolder | undefined;
+    const recorded = recordedHolder(db, path);
     const live = liveLockHolder(db);
     if (live !== undefined) return live;
     if (recorded !== undefined && recorded.pid !== process.pid) {
@@ -53,20 +128,50 @@ export function acquireWriterLock(db: Db, path: string, command: string, log: (l
     ).run(process.pid, hostname(), command, new Date().toISOString());
     return undefined;
   });
-  const holder = take.immediate();
-  if (holder !== undefined) {
-    // A holder on another host (a shared disk, a container renamed by a reboot) may be dead; say how to clear it.
-    const foreign =
-      holder.host !== hostname()
-        ? `; it runs on another host, so this one cannot tell whether it is still alive: if it is not, ` +
-          `clear the lock with \`sparsetrace sql --write "DELETE FROM writer_lock" --db ${path}\``
-        : '';
-    throw new DatabaseBusyError(
-      `database ${path}: process ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.started_at}) is writing it; ` +
-        `wait for it to finish, stop it, or pass --wait to wait for it${foreign}`,
-    );
+  let holder: LockHolder | undefined;
+  try {
+    holder = take.immediate();
+  } catch (error) {
+    // The writer is in the middle of a commit (or stopped in one): name it if the lock says who it is.
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    holder = liveLockHolder(db);
+    if (holder === undefined) throw error;
   }
+  if (holder !== undefined) throw lockMessage(path, holder, holder.host !== hostname() ? lastCommit(db) : undefined);
   return () => {
-    db.prepare(`DELETE FROM writer_lock WHERE only_row = 1 AND pid = ? AND host = ?`).run(process.pid, hostname());
+    try {
+      db.prepare(`DELETE FROM writer_lock WHERE only_row = 1 AND pid = ? AND host = ?`).run(process.pid, hostname());
+    } catch (error) {
+      log(`note: could not release the writer lock of ${path} (${(error as Error).message}); the next writer takes it over once this process has ended`);
+    }
   };
+}
+
+/** What `unlock` did. */
+export type UnlockOutcome =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'removed'; readonly holder: LockHolder }
+  | { readonly kind: 'confirm'; readonly holder: LockHolder; readonly lastCommit?: string };
+
+/**
+ * Removes a writer lock nobody holds any more. A live writer on this host is
+ * refused (stop it instead); a lock from another host is removed only when
+ * `confirmPid` names its pid, since this host cannot tell whether it runs.
+ */
+export function clearWriterLock(db: Db, path: string, confirmPid?: number): UnlockOutcome {
+  return db
+    .transaction((): UnlockOutcome => {
+      const holder = recordedHolder(db, path);
+      if (holder === undefined) return { kind: 'none' };
+      if (holder.host === hostname() && plausibleWriter(holder)) {
+        throw new BusyError(
+          `database ${path}: process ${holder.pid} (${holder.command}, started ${holder.started_at}) is alive and holds the writer lock; ` +
+            `stop it (Ctrl-C, or kill ${holder.pid}) rather than unlocking`,
+        );
+      }
+      if (holder.host !== hostname() && confirmPid !== holder.pid) return { kind: 'confirm', holder, lastCommit: lastCommit(db) };
+      db.prepare(`DELETE FROM writer_lock WHERE only_row = 1`).run();
+      return { kind: 'removed', holder };
+    })
+    .immediate();
 }

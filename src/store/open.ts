@@ -1,67 +1,214 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InputError } from '../errors.js';
+import { classify, CorruptStoreError, EnvironmentError, InputError, SparsetraceError } from '../errors.js';
+import { liveLockHolder, lockMessage } from './lock.js';
+import type { Db } from './db.js';
 import { registerFunctions } from './functions.js';
 import { upgradeSchema } from './migrate.js';
-import type { Db } from './db.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 export interface OpenOptions {
-  /** Open for reading only; the file must exist. */
+  /** Open for reading only; the file must exist, and nothing is created or changed. */
   readonly readonly?: boolean;
+  /** For writing: refuse a missing file instead of creating it. */
+  readonly mustExist?: boolean;
+}
+
+/** Tables whose presence marks a file as a sparsetrace database. */
+const OUR_TABLES = ['runs', 'jobs'];
+
+/** The file's first 100 bytes hold the SQLite header; byte 18 is 2 when the file is in WAL mode. */
+function readHeader(path: string): Buffer {
+  const header = Buffer.alloc(100);
+  const fd = openSync(path, 'r');
+  try {
+    return header.subarray(0, readSync(fd, header, 0, 100, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
- * Opens (creating if needed, unless read-only) a sparsetrace database: WAL mode,
- * foreign keys on, migrations applied. Errors name the path.
+ * Refuses a database path that cannot hold results: empty, in memory, a folder,
+ * a FIFO or device. Returns whether the file exists.
+ */
+export function checkDatabasePath(path: string): boolean {
+  if (path.trim() === '') throw new InputError('--db: the database path is empty; give a file (default results/sparsetrace.sqlite)');
+  if (path === ':memory:' || path.startsWith('file:')) {
+    throw new InputError(`--db ${path}: results must go to a database file (an in-memory or URI database would be lost); give a file path`);
+  }
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw classify(error, `database ${path}`) ?? error;
+  }
+  if (stats.isDirectory()) throw new InputError(`database ${path}: is a folder; give a database file (e.g. ${path}/sparsetrace.sqlite)`);
+  if (!stats.isFile()) throw new InputError(`database ${path}: not a regular file (a FIFO or device); give a database file`);
+  return true;
+}
+
+/** What a SQLite file holds: its schema version and tables. */
+function inspectFile(db: Db): { version: number; tables: string[] } {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table'`).all() as { name: string }[]).map((row) => row.name);
+  return { version, tables };
+}
+
+/**
+ * Whether the file is ours, new (no tables: sparsetrace may initialise it) or
+ * someone else's (refused, unchanged). Throws for foreign and newer files.
+ */
+function checkOwnership(path: string, version: number, tables: readonly string[]): 'new' | 'ours' {
+  if (version === 0 && tables.length === 0) return 'new';
+  const ours = OUR_TABLES.every((table) => tables.includes(table));
+  if (!ours) {
+    const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', …' : '');
+    throw new InputError(
+      `database ${path}: not a sparsetrace database (a SQLite file with ${tables.length === 0 ? 'no tables' : `tables ${shown}`}); it is left unchanged: give another --db`,
+    );
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new InputError(`database ${path}: schema version ${version} was written by a newer sparsetrace (this one reads up to ${SCHEMA_VERSION}); upgrade sparsetrace`);
+  }
+  return 'ours';
+}
+
+function describeOpenError(path: string, error: unknown): SparsetraceError {
+  if (error instanceof SparsetraceError) return error;
+  const code = (error as { code?: string }).code;
+  if (code === 'SQLITE_NOTADB') return new InputError(`database ${path}: not a SQLite database; give another --db`);
+  return classify(error, `database ${path}`) ?? new CorruptStoreError(`database ${path}: not a usable sparsetrace database: ${(error as Error).message}`);
+}
+
+/**
+ * Opens a sparsetrace database.
+ *
+ * For writing (the default) a new or empty file is created and initialised, an
+ * older schema is migrated, both in one IMMEDIATE transaction that re-reads the
+ * version (two processes on a new file cannot both create the tables) and checks
+ * the writer lock (no migration under a live writer). A file that holds other
+ * tables is refused before anything is written to it, WAL included.
+ *
+ * For reading nothing is created or changed: a database left in rollback mode
+ * (as `closeDatabase` leaves it) opens read-only from a read-only file, folder
+ * or media, without -wal/-shm files.
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const readonly = options.readonly ?? false;
-  if (readonly && !existsSync(path)) {
-    throw new InputError(`database ${path}: no such file (run \`sparsetrace run\` first, or pass --db)`);
-  }
+  const exists = checkDatabasePath(path);
+  if ((readonly || options.mustExist) && !exists) throw new InputError(`database ${path}: no such file (run \`sparsetrace run\` first, or pass --db)`);
+  if (readonly) return openForReading(path);
   let db: Db;
   try {
-    if (!readonly) mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
   } catch (error) {
-    throw new InputError(`database ${path}: cannot open: ${(error as Error).message}`);
+    throw describeOpenError(path, error);
   }
   try {
     db.pragma('busy_timeout = 5000');
     // Reports read the per-run BLOBs of whole sweeps: map the file rather than copy it page by page.
     db.pragma('mmap_size = 1073741824');
-    if (!readonly) {
-      db.pragma('journal_mode = WAL');
-      // In WAL mode NORMAL never corrupts and loses at most the last commits on power loss;
-      // a resumed run recomputes those shards.
-      db.pragma('synchronous = NORMAL');
-    }
+    const { version, tables } = inspectFile(db);
+    checkOwnership(path, version, tables);
+    db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL never corrupts and loses at most the last commits on power loss;
+    // a resumed run recomputes those shards.
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     registerFunctions(db);
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new InputError(
-        `database ${path}: schema version ${version} was written by a newer sparsetrace (this one reads up to ${SCHEMA_VERSION}); upgrade sparsetrace`,
-      );
-    }
     if (version < SCHEMA_VERSION) {
-      if (readonly && version === 0) {
-        throw new InputError(`database ${path}: not a sparsetrace database (it has no sparsetrace schema)`);
-      }
-      if (readonly) {
-        // Reading commands never write; any command that opens for writing migrates.
-        throw new InputError(
-          `database ${path}: schema version ${version} was written by sparsetrace 0.1.0; upgrade it once with \`sparsetrace migrate --db ${path}\` (any run on it does too)`,
-        );
+      // No upgrade under a live writer; upgradeSchema re-reads the version in its own IMMEDIATE
+      // transaction, so two processes on a new file cannot both create the tables.
+      if (version > 0) {
+        const holder = liveLockHolder(db);
+        if (holder !== undefined) throw lockMessage(path, holder);
       }
       upgradeSchema(db);
     }
   } catch (error) {
     db.close();
-    if (error instanceof InputError) throw error;
-    throw new InputError(`database ${path}: not a usable sparsetrace database: ${(error as Error).message}`);
+    throw describeOpenError(path, error);
   }
   return db;
+}
+
+function openForReading(path: string): Db {
+  let db: Db;
+  try {
+    const header = readHeader(path);
+    if (header.length === 0) throw new InputError(`database ${path}: an empty file, not a sparsetrace database`);
+    if (!header.subarray(0, 16).equals(Buffer.from('SQLite format 3\0'))) throw new InputError(`database ${path}: not a SQLite database; give another --db`);
+    if (header[18] === 2 && !existsSync(`${path}-wal`)) leaveWalMode(path);
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    throw describeOpenError(path, error);
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    // Reports read the per-run BLOBs of whole sweeps: map the file rather than copy it page by page.
+    db.pragma('mmap_size = 1073741824');
+    registerFunctions(db);
+    const { version, tables } = inspectFile(db);
+    checkOwnership(path, version, tables);
+    if (version === 0) throw new InputError(`database ${path}: not a sparsetrace database (it has no tables)`);
+    if (version < SCHEMA_VERSION) {
+      throw new InputError(
+        `database ${path}: schema version ${version} was written by sparsetrace 0.1.0; upgrade it once with \`sparsetrace migrate --db ${path}\` (any run on it does too)`,
+      );
+    }
+  } catch (error) {
+    db.close();
+    const described = describeOpenError(path, error);
+    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN') {
+      throw new EnvironmentError(
+        `database ${path}: in WAL mode in a read-only folder or media, where SQLite cannot create the ${path}-shm it needs to read it; ` +
+          'copy it to a writable folder (a database sparsetrace closed cleanly reads anywhere)',
+      );
+    }
+    throw described;
+  }
+  return db;
+}
+
+/**
+ * A database at rest in WAL mode (left by a crash, or by sparsetrace 0.1) would
+ * make a read-only connection create -wal and -shm files beside it. Switching it
+ * to rollback mode first (only possible when no other process has it open, and
+ * the folder is writable) avoids that; when it is not possible, reading goes on.
+ */
+function leaveWalMode(path: string): void {
+  try {
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      const { version, tables } = inspectFile(db);
+      // Someone else's file is left as it is (the read then refuses it).
+      if (version > 0 && OUR_TABLES.every((table) => tables.includes(table))) db.pragma('journal_mode = DELETE');
+    } finally {
+      db.close();
+    }
+  } catch {
+    // Busy, read-only file or folder: read in WAL mode as it is.
+  }
+}
+
+/**
+ * Closes a database. A writer leaves it in rollback-journal mode when it is the
+ * last connection, so that readers, also on read-only media, need no -wal/-shm
+ * files; while other processes have it open it stays in WAL mode.
+ */
+export function closeDatabase(db: Db): void {
+  if (!db.open) return;
+  if (!db.readonly) {
+    try {
+      db.pragma('busy_timeout = 0');
+      db.pragma('journal_mode = DELETE');
+    } catch {
+      // Another connection is open (or the disk is full): WAL mode stays, nothing is lost.
+    }
+  }
+  db.close();
 }

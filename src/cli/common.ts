@@ -1,0 +1,186 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { BrokenPipeError, classify, EXIT } from '../errors.js';
+import { DEFAULT_DB } from '../job/index.js';
+import { acquireWriterLock, closeDatabase, DatabaseBusyError, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
+import { AtomicFile, debugEnabled, log } from './output.js';
+
+/**
+ * Ends a command: the exit code of its error class (src/errors.ts) and one line
+ * on stderr; a stack trace only with --debug or SPARSETRACE_DEBUG=1.
+ */
+export function reportFailure(error: unknown): number {
+  const known = classify(error);
+  if (known instanceof BrokenPipeError) return known.exitCode;
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (known !== undefined) {
+    log(`sparsetrace: ${known.message}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`sparsetrace: internal error: ${message.split('\n')[0]} (a bug; ${debugEnabled() ? 'please report it with the trace below' : 'rerun with --debug for the trace to report'})`);
+  }
+  if (debugEnabled() && stack !== undefined) log(stack);
+  return known?.exitCode ?? EXIT.failed;
+}
+
+/** Runs a command handler, turning its outcome into the process exit code. */
+export async function exitWith(handler: () => number | Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await handler();
+  } catch (error) {
+    process.exitCode = reportFailure(error);
+  }
+}
+
+/**
+ * One command of the CLI: its yargs options (`builder`) and the function that
+ * runs it, returning the exit code. Each file of src/cli/ but main.ts defines one.
+ */
+export function defineCommand<O>(spec: {
+  readonly command: string;
+  readonly describe: string;
+  /** Example command lines with what each does, shown in the command's --help. */
+  readonly examples: readonly (readonly [string, string])[];
+  readonly builder: (args: Argv) => Argv<O>;
+  readonly handler: (argv: ArgumentsCamelCase<O>) => number | Promise<number>;
+}): CommandModule<object, O> {
+  return {
+    command: spec.command,
+    describe: spec.describe,
+    // --version belongs to the program, not to its commands.
+    builder: (args) => spec.examples.reduce((built, [command, what]) => built.example(command, what), spec.builder(args.version(false))),
+    handler: (argv) => exitWith(() => spec.handler(argv)),
+  };
+}
+
+/** Help text of the commands that only read. */
+export const READ_ONLY_NOTE =
+  'Reads only: works on a database in a read-only file, folder or medium, and creates no file beside it.';
+
+export const dbOption = {
+  describe: `SQLite database (default: $SPARSETRACE_DB, else the one the last run used, else ${DEFAULT_DB}; for run, the job file's "db")`,
+  type: 'string',
+  requiresArg: true,
+} as const;
+
+/** The options of `run` and `resume` that steer the computation. */
+export function runOptions<T>(args: Argv<T>) {
+  return args
+    .option('threads', { describe: 'worker threads (default: available cores)', type: 'number', requiresArg: true })
+    .option('shard-size', { describe: 'positions per shard (results are identical for any size)', type: 'number', requiresArg: true })
+    .option('wait', { describe: 'if another process is writing the database, wait for it instead of failing', type: 'boolean', default: false })
+    .option('report', { describe: 'print the report when the job is done (--no-report to skip)', type: 'boolean', default: true })
+    .check((argv) => {
+      const { threads, shardSize } = argv as { threads?: number; shardSize?: number };
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads: must be an integer ≥ 1, got ${threads}`);
+      if (shardSize !== undefined && !(Number.isInteger(shardSize) && shardSize >= 1)) throw new Error(`--shard-size: must be an integer ≥ 1, got ${shardSize}`);
+      return true;
+    });
+}
+
+/** The options that pick runs for `report` and `export` (see report/select.ts). */
+export function selectionOptions<T>(args: Argv<T>) {
+  return args
+    .option('db', dbOption)
+    .option('job', { describe: 'job id or name (default: the most recently started job)', type: 'string', requiresArg: true })
+    .option('run', { describe: 'run id or unique prefix (repeatable)', type: 'string', array: true, requiresArg: true })
+    .option('all', { describe: 'every run in the database', type: 'boolean' })
+    .option('model', { describe: 'only runs of this model (sha256 prefix or file path)', type: 'string', requiresArg: true })
+    .option('dmax', { describe: 'only runs with this Dmax', type: 'number', requiresArg: true })
+    .option('data', { describe: 'only runs over this data file', type: 'string', requiresArg: true })
+    .check((argv) => {
+      const { dmax } = argv as { dmax?: number };
+      if (dmax !== undefined && !(Number.isSafeInteger(dmax) && dmax >= 0)) throw new Error(`--dmax: must be an integer ≥ 0, got ${dmax}`);
+      return true;
+    });
+}
+
+/** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
+const LAST_DB_FILE = join(dirname(DEFAULT_DB), '.last-db');
+
+/**
+ * The database a command works on: --db, else SPARSETRACE_DB, else the one
+ * the last run used without --db (a job file's "db"), so `status`, `report`
+ * and `resume` follow it, else the default.
+ */
+export function databasePath(flag: string | undefined): string {
+  if (flag !== undefined) return flag;
+  if (process.env.SPARSETRACE_DB !== undefined) return process.env.SPARSETRACE_DB;
+  let remembered: string | undefined;
+  try {
+    remembered = readFileSync(LAST_DB_FILE, 'utf8').trim();
+  } catch {
+    return DEFAULT_DB;
+  }
+  if (remembered === '' || !existsSync(remembered)) return DEFAULT_DB;
+  log(`(database ${remembered}, used by the last run; --db to choose another)`);
+  return remembered;
+}
+
+/** Remembers the database a run used (forgets it when it is the default); best effort. */
+export function rememberDatabase(path: string): void {
+  try {
+    if (resolve(path) === resolve(DEFAULT_DB)) {
+      rmSync(LAST_DB_FILE, { force: true });
+      return;
+    }
+    mkdirSync(dirname(LAST_DB_FILE), { recursive: true });
+    const file = new AtomicFile(LAST_DB_FILE, 'last database');
+    file.write(`${resolve(path)}\n`);
+    file.commit();
+  } catch {
+    // A read-only results folder: later commands need --db, as before.
+  }
+}
+
+/** Opens the database for a command and closes it when the command is done. */
+export async function withDatabase<T>(
+  path: string | undefined,
+  body: (db: Db, path: string) => T | Promise<T>,
+  options: OpenOptions = { readonly: true },
+): Promise<T> {
+  const dbPath = databasePath(path);
+  const db = openDatabase(dbPath, options);
+  try {
+    return await body(db, dbPath);
+  } catch (error) {
+    // A SQLite failure while reading or writing (a damaged page, a full disk) names the database.
+    if (/^SQLITE_/.test((error as { code?: string }).code ?? '')) throw classify(error, `database ${dbPath}`) ?? error;
+    throw error;
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+/** A note on stderr when a selection holds runs that are not finished. */
+export function warnIncomplete(runs: readonly RunRow[]): void {
+  const unfinished = runs.filter((run) => run.status !== 'done');
+  if (unfinished.length > 0) {
+    log(
+      `note: ${unfinished.length} of ${runs.length} selected runs are not finished (${unfinished.map((run) => `${run.run_id} ${run.positions_done}/${run.positions}`).join(', ')}); ` +
+        'figures cover the positions computed so far, never-active counts only finished runs',
+    );
+  }
+}
+
+/**
+ * Takes the database's writer lock for this process (every writer does: run,
+ * resume, sql --write); with `wait`, waits for another writer to finish instead
+ * of failing. Returns the release function.
+ */
+export async function lockForWriting(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
+  const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
+  for (let announced = false; ; ) {
+    try {
+      return acquireWriterLock(db, dbPath, command, log);
+    } catch (error) {
+      // Busy: the lock is held, or another process is in the middle of a write (SQLITE_BUSY).
+      const known = classify(error, `database ${dbPath}`);
+      if (!(known instanceof DatabaseBusyError) || !wait) throw known ?? error;
+      if (!announced) log(`${known.message}; waiting (--wait)`);
+      announced = true;
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { InputError } from '../errors.js';
+import { selectRuns, type Selection } from '../report/select.js';
+import { positionCounts } from '../store/index.js';
+import { defineCommand, READ_ONLY_NOTE, selectionOptions, warnIncomplete, withDatabase } from './common.js';
+import { AtomicFile, out } from './output.js';
+
+export interface ExportArgs extends Selection {
+  readonly db?: string;
+  readonly out?: string;
+  readonly format?: 'csv' | 'ndjson';
+}
+
+/**
+ * `sparsetrace export`: per-position counts as CSV. Rows stream from SQLite
+ * (`.iterate()`) in chunks, so memory stays bounded; to a file they go through
+ * an AtomicFile, so a failed export (a full disk) leaves no file at all.
+ */
+export function exportCommand(args: ExportArgs): Promise<number> {
+  return withDatabase(args.db, async (db, dbPath) => {
+    const runs = selectRuns(db, args, dbPath);
+    if (runs.length > 1 && !args.all) {
+      throw new InputError(`export: the selection holds ${runs.length} runs; pick one with --run ID, or export them all with --all (adds a run column)`);
+    }
+    const withRunColumn = args.all === true;
+    warnIncomplete(runs);
+    const file = args.out !== undefined ? new AtomicFile(args.out, '--out', [dbPath]) : undefined;
+    const write = file ? (text: string) => file.write(text) : out;
+    // Ctrl-C removes the temporary file; the loop yields between chunks so the handler can run.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      file?.abandon();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const ndjson = args.format === 'ndjson';
+      const lines: string[] = ndjson ? [] : [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
+      const flush = (): void => {
+        if (lines.length > 0) write(`${lines.join('\n')}\n`);
+        lines.length = 0;
+      };
+      for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
+        const { run_id, t, y, tau, n_x, n_h, n_y } = row;
+        if (ndjson) {
+          lines.push(JSON.stringify(withRunColumn ? { run: run_id, t, y, tau, n_x, n_h, n_y } : { t, y, tau, n_x, n_h, n_y }));
+        } else {
+          const fields = [t, y, tau, n_x, n_h, n_y].join(',');
+          lines.push(withRunColumn ? `${run_id},${fields}` : fields);
+        }
+        if (lines.length >= 10_000) {
+          flush();
+          await new Promise((next) => setImmediate(next));
+        }
+      }
+      flush();
+      file?.commit();
+    } finally {
+      file?.abandon();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return 0;
+  });
+}
+
+export const exportCli = defineCommand({
+  command: 'export',
+  describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y) or NDJSON, streamed',
+  examples: [
+    ['$0 export --out counts.csv', 'the last job\'s per-position counts (a job of one run)'],
+    ['$0 export --all --job example-sweep | gzip > sweep.csv.gz', 'every run of a job, with a run column'],
+  ],
+  builder: (args) =>
+    selectionOptions(args)
+      .option('format', { describe: 'csv, or ndjson (one JSON object per line)', choices: ['csv', 'ndjson'] as const, default: 'csv' as const, requiresArg: true })
+      .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
+      .epilogue(`Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column. ${READ_ONLY_NOTE}`),
+  handler: (argv) => exportCommand({ ...argv, runs: argv.run }),
+});

@@ -1,0 +1,52 @@
+import { formatTau } from '../report/format.js';
+import { renderCsv, renderText, type Table } from '../report/table.js';
+import { listRuns } from '../store/index.js';
+import { dbOption, defineCommand, READ_ONLY_NOTE, withDatabase } from './common.js';
+import { out } from './output.js';
+
+export interface RunsArgs {
+  readonly db?: string;
+  readonly format: 'text' | 'json' | 'csv';
+}
+
+/** `sparsetrace runs`: every run in the database. */
+export function runsCommand(args: RunsArgs): Promise<number> {
+  return withDatabase(args.db, (db) => {
+    const runs = listRuns(db);
+    if (args.format === 'json') {
+      // τ as an array of numbers, not the comma-joined text the query returns.
+      out(`${JSON.stringify(runs.map((run) => ({ ...run, taus: run.taus.split(',').map(Number) })), null, 1)}\n`);
+      return 0;
+    }
+    const table: Table = {
+      columns: ['run', 'status', 'model', 'H', 'data', 'offset', 'length', 'Dmax', 'τ', 'positions', 'compute s'],
+      rows: runs.map((run) => [
+        run.run_id,
+        run.status,
+        run.model_sha256.slice(0, 12),
+        String(run.hidden),
+        run.data_path,
+        String(run.data_offset),
+        String(run.data_length),
+        String(run.dmax),
+        run.taus.split(',').map(Number).map(formatTau).join(','),
+        `${run.positions_done}/${run.positions}`,
+        run.compute_seconds.toFixed(2),
+      ]),
+      alignRight: [false, false, false, true, false, true, true, true, false, true, true],
+    };
+    out(args.format === 'csv' ? renderCsv(table) : renderText(table));
+    return 0;
+  });
+}
+
+export const runsCli = defineCommand({
+  command: 'runs',
+  describe: 'list the runs in the database',
+  examples: [
+    ['$0 runs', 'every run, with its model, window, Dmax and τ'],
+    ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
+  ],
+  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
+  handler: (argv) => runsCommand(argv),
+});

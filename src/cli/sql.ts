@@ -1,0 +1,174 @@
+import { InputError } from '../errors.js';
+import { formatTau } from '../report/format.js';
+import { columnWidths, csvCell, textLine } from '../report/table.js';
+import type { Db } from '../store/index.js';
+import { dbOption, defineCommand, lockForWriting, READ_ONLY_NOTE, withDatabase } from './common.js';
+import { log, out } from './output.js';
+
+export const SQL_FORMATS = ['text', 'json', 'ndjson', 'csv'] as const;
+export type SqlFormat = (typeof SQL_FORMATS)[number];
+
+export interface SqlArgs {
+  readonly db?: string;
+  readonly query: string;
+  readonly format: SqlFormat;
+  readonly write: boolean;
+  readonly wait?: boolean;
+}
+
+/** Rows a text table sizes its columns from; later rows keep those widths. */
+const SAMPLE_ROWS = 1000;
+/** Rows per write to stdout. */
+const CHUNK_ROWS = 1000;
+
+/** SQLite errors that are the statement's fault (bad SQL, a write without --write), not the environment's. */
+const STATEMENT_ERRORS = /^SQLITE_(ERROR|READONLY|CONSTRAINT|MISMATCH|RANGE|AUTH|TOOBIG)/;
+
+function statementError(error: unknown): unknown {
+  const code = (error as { code?: string }).code ?? '';
+  if (!STATEMENT_ERRORS.test(code) && !(error instanceof RangeError) && !(error instanceof TypeError)) return error;
+  const message = (error as Error).message;
+  return new InputError(`sql: ${message}${/readonly/i.test(message) ? ' (the database is opened read-only; pass --write to change it)' : ''}`);
+}
+
+/**
+ * SQL functions for typing thresholds: `tau_label(tau)` is τ as the reports print
+ * it (the fewest digits that identify its float32), `sig(x, n)` rounds to n
+ * significant digits, so `WHERE sig(tau, 3) = 0.0178` finds 0.0177827941004.
+ */
+function registerFunctions(db: Db): void {
+  db.function('tau_label', { deterministic: true }, (value: unknown) => (typeof value === 'number' ? formatTau(value) : null));
+  db.function('sig', { deterministic: true }, (value: unknown, digits: unknown) =>
+    typeof value === 'number' && typeof digits === 'number' && digits >= 1 && digits <= 17 ? Number(value.toPrecision(Math.floor(digits))) : null,
+  );
+}
+
+function toJsonValue(value: unknown): unknown {
+  // Integers are read exactly (safeIntegers); one beyond 2^53 stays exact as a string.
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  return value;
+}
+
+const textCell = (cell: unknown): string => (cell === null ? 'NULL' : Buffer.isBuffer(cell) ? `x'${cell.toString('hex')}'` : String(cell));
+
+/**
+ * Writes rows as they come from SQLite, in chunks: memory holds one chunk (and
+ * for text, the sample that sizes the columns), whatever the number of rows.
+ * Returns the number of rows.
+ */
+export function writeRows(columns: readonly string[], rows: Iterable<unknown[]>, format: SqlFormat, write: (text: string) => void): number {
+  const iterator = rows[Symbol.iterator]();
+  try {
+    return streamRows(columns, iterator, format, write);
+  } finally {
+    // Stopped early (a closed pipe): release the statement so the database can close.
+    iterator.return?.();
+  }
+}
+
+function streamRows(columns: readonly string[], iterator: Iterator<unknown[]>, format: SqlFormat, write: (text: string) => void): number {
+  let count = 0;
+  let chunk: string[] = [];
+  const flush = (): void => {
+    if (chunk.length > 0) write(chunk.join(''));
+    chunk = [];
+  };
+  const push = (line: string): void => {
+    chunk.push(line);
+    if (chunk.length >= CHUNK_ROWS) flush();
+  };
+  if (format === 'text') {
+    const sample: unknown[][] = [];
+    let next = iterator.next();
+    while (!next.done && sample.length < SAMPLE_ROWS) {
+      sample.push(next.value);
+      next = iterator.next();
+    }
+    const sampleCells = sample.map((row) => row.map(textCell));
+    const widths = columnWidths(columns, sampleCells);
+    const right = columns.map((_, k) => sample.length > 0 && sample.every((row) => typeof row[k] === 'number' || typeof row[k] === 'bigint'));
+    push(`${textLine(columns, widths, right)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
+    for (const cells of sampleCells) push(`${textLine(cells, widths, right)}\n`);
+    count = sample.length;
+    for (; !next.done; next = iterator.next()) {
+      push(`${textLine(next.value.map(textCell), widths, right)}\n`);
+      count++;
+    }
+  } else if (format === 'csv') {
+    push(`${columns.map(csvCell).join(',')}\n`);
+    for (let next = iterator.next(); !next.done; next = iterator.next()) {
+      push(`${next.value.map((cell) => csvCell(Buffer.isBuffer(cell) ? cell.toString('base64') : cell)).join(',')}\n`);
+      count++;
+    }
+  } else {
+    const object = (row: unknown[]): string => JSON.stringify(Object.fromEntries(columns.map((column, k) => [column, toJsonValue(row[k])])));
+    if (format === 'json') push('[');
+    for (let next = iterator.next(); !next.done; next = iterator.next()) {
+      push(format === 'json' ? `${count === 0 ? '\n' : ',\n'}${object(next.value)}` : `${object(next.value)}\n`);
+      count++;
+    }
+    if (format === 'json') push(count === 0 ? ']\n' : '\n]\n');
+  }
+  flush();
+  return count;
+}
+
+/** `sparsetrace sql`: any SQL statement on the database, rows streamed; read-only unless --write. */
+export function sqlCommand(args: SqlArgs): Promise<number> {
+  return withDatabase(
+    args.db,
+    async (db, dbPath) => {
+      registerFunctions(db);
+      // A write takes the writer lock like a run: it waits (--wait) or is refused while another process writes.
+      const release = args.write ? await lockForWriting(db, dbPath, args.wait ?? false) : undefined;
+      try {
+        let statement;
+        try {
+          statement = db.prepare(args.query);
+          if (!statement.reader) {
+            const { changes } = statement.run();
+            log(`(${changes} row${changes === 1 ? '' : 's'} changed)`);
+            return 0;
+          }
+        } catch (error) {
+          throw statementError(error);
+        }
+        const columns = statement.columns().map((column) => column.name);
+        let count: number;
+        try {
+          count = writeRows(columns, statement.raw(true).safeIntegers(true).iterate() as Iterable<unknown[]>, args.format, out);
+        } catch (error) {
+          throw statementError(error);
+        }
+        if (args.format === 'text') log(`(${count} row${count === 1 ? '' : 's'})`);
+        return 0;
+      } finally {
+        release?.();
+      }
+    },
+    { readonly: !args.write, mustExist: true },
+  );
+}
+
+export const sqlCli = defineCommand({
+  command: 'sql <query>',
+  describe: 'any SQL query on the database (docs/schema.md), rows streamed',
+  examples: [
+    ['$0 sql "SELECT tau_label(tau) AS tau, avg(n_x + n_h + n_y) FROM counts GROUP BY tau"', 'mean active patterns per τ'],
+    ['$0 sql "SELECT * FROM counts WHERE sig(tau, 3) = 0.0178" --format ndjson | head', 'rows at τ ≈ 0.0178, one JSON object per line'],
+    ['$0 sql --write "UPDATE jobs SET name = \'q1-baseline\' WHERE job_id = 1"', 'a change, under the writer lock'],
+  ],
+  builder: (args) =>
+    args
+      .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
+      .option('db', dbOption)
+      .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat, requiresArg: true })
+      .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
+      .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
+      .epilogue(
+        `Thresholds: tau_label(tau) is τ as reports print it, sig(x, n) rounds to n significant digits ` +
+          `(WHERE sig(tau, 3) = 0.0178). Without --write: ${READ_ONLY_NOTE.charAt(0).toLowerCase()}${READ_ONLY_NOTE.slice(1)}`,
+      ),
+  handler: (argv) => sqlCommand(argv),
+});

@@ -1,0 +1,60 @@
+/** The CLI behaves like its peers: help with examples, version at the top, the database found without --db. */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+const folder = temporaryFolder('conventions');
+after(() => folder.remove());
+const BIN = join(PROJECT_ROOT, 'bin', 'sparsetrace.js');
+
+/** The CLI in another working directory, with extra environment variables. */
+function cliIn(cwd: string, args: readonly string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('help and usage', () => {
+  test('every command has examples in its help; --version belongs to the program', () => {
+    const top = cli(['--help']);
+    const commands = [...top.stdout.matchAll(/^ {2}sparsetrace ([a-z-]+)/gm)].map((match) => match[1]);
+    assert.ok(commands.length >= 9, top.stdout);
+    for (const command of commands.filter((name) => name !== 'completion')) {
+      const help = cli([command, '--help']);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^Examples:$/m, `${command} --help has examples`);
+      assert.doesNotMatch(help.stdout, /--version/, `${command} --help does not offer --version`);
+    }
+    assert.match(cli(['-V']).stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  test('a usage error names the command whose help explains it, on one line', () => {
+    const result = cli(['report', '--by', 'colour']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Invalid values:[\s\S]*\(see `sparsetrace report --help`\)/);
+  });
+});
+
+describe('the database without --db', () => {
+  const job = join(folder.path, 'named-db.json');
+  writeFileSync(job, JSON.stringify({ name: 'named-db', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 40 }], tau: [0.01], db: 'elsewhere/named.sqlite' }));
+
+  test('the database a job file names is remembered for status, report and resume', () => {
+    const run = cliIn(folder.path, ['run', job, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+    for (const command of ['status', 'report', 'resume']) {
+      const result = cliIn(folder.path, [command]);
+      assert.equal(result.code, 0, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /database .*elsewhere\/named\.sqlite, used by the last run/);
+    }
+  });
+
+  test('SPARSETRACE_DB points every command at a database', () => {
+    const env = { SPARSETRACE_DB: join(folder.path, 'elsewhere', 'named.sqlite') };
+    const status = cliIn(PROJECT_ROOT, ['status', '--format', 'json'], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { jobs: { name: string }[] }).jobs[0].name, 'named-db');
+  });
+});

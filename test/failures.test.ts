@@ -1,0 +1,422 @@
+/**
+ * Failure paths, in the spirit of SQLite's own tests: bad inputs and faults
+ * (a full disk, a read-only medium, a broken pipe, another process, a damaged
+ * file) each end with the documented exit code and one line naming the thing,
+ * never a stack trace, and leave every table of the database as it was.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, closeSync, writeFileSync, writeSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { classify, BrokenPipeError, BusyError, CorruptStoreError, EnvironmentError, InputError } from '../src/errors.js';
+import { AtomicFile } from '../src/cli/output.js';
+import { closeDatabase, openDatabase } from '../src/store/index.js';
+import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+const folder = temporaryFolder('failures');
+const db = join(folder.path, 'results.sqlite');
+const BIN = join(PROJECT_ROOT, 'bin', 'sparsetrace.js');
+/** A run of a short window (a few hundred rows); other lengths make other runs. */
+const smallRun = (length = 40): string[] => ['--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', String(length), '--no-report'];
+const SMALL_RUN = smallRun();
+/** A database whose export and SQL output are far larger than a pipe's buffer (64 KiB). */
+const bigDb = join(folder.path, 'big.sqlite');
+/** Whether this process may mount a small tmpfs (root with CAP_SYS_ADMIN): the full-disk and read-only tests need one. */
+function tmpfsSkipReason(): string | false {
+  if (process.getuid?.() !== 0) return 'not root: cannot mount a tmpfs for a full disk or a read-only medium (CI runs as root)';
+  const probe = join(folder.path, 'mount-probe');
+  mkdirSync(probe, { recursive: true });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe]);
+  if (mounted.status !== 0) return `root, but mount failed (no CAP_SYS_ADMIN?): ${String(mounted.stderr).trim()}`;
+  spawnSync('umount', [probe]);
+  return false;
+}
+const tmpfsSkip = tmpfsSkipReason();
+
+/** A content hash of every table (rows sorted), and the schema: "the database unchanged". */
+function contentHash(path: string): string {
+  const handle = new Database(path, { readonly: true });
+  try {
+    const hash = createHash('sha256');
+    const tables = handle.prepare(`SELECT name, sql FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all() as { name: string; sql: string }[];
+    for (const table of tables) {
+      hash.update(`${table.name}\n${table.sql}\n`);
+      const rows = handle.prepare(`SELECT * FROM "${table.name}"`).raw().all().map((row) => JSON.stringify(row, (_, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
+      for (const row of rows.sort()) hash.update(`${row}\n`);
+    }
+    hash.update(`user_version ${handle.pragma('user_version', { simple: true })}`);
+    return hash.digest('hex');
+  } finally {
+    handle.close();
+  }
+}
+
+/** The files of a folder: what a read command must not add to. */
+const filesIn = (path: string): string[] => readdirSync(path).sort();
+
+function assertOneLine(stderr: string, context: string): void {
+  assert.doesNotMatch(stderr, /\n\s+at /, `no stack trace (${context}): ${stderr}`);
+  assert.equal(stderr.trimEnd().split('\n').length, 1, `one line (${context}): ${stderr}`);
+}
+
+before(() => {
+  const setup = cli(['run', ...SMALL_RUN, '--db', db]);
+  assert.equal(setup.code, 0, setup.stderr);
+  const big = cli(['run', ...smallRun(1024), '--db', bigDb]);
+  assert.equal(big.code, 0, big.stderr);
+  mkdirSync(join(folder.path, 'a-folder'));
+  spawnSync('mkfifo', [join(folder.path, 'fifo')]);
+  writeFileSync(join(folder.path, 'empty-grid.json'), JSON.stringify({ models: [SHARED_MODEL], data: [SHARED_DATA], tau: { from: 0.5, to: 0.6, perDecade: 1 } }));
+  writeFileSync(join(folder.path, 'text.txt'), 'not a database\n');
+  const foreign = new Database(join(folder.path, 'foreign.sqlite'));
+  foreign.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
+  foreign.close();
+  const foreignV3 = new Database(join(folder.path, 'foreign-v3.sqlite'));
+  foreignV3.exec(`CREATE TABLE notes (text TEXT); PRAGMA user_version = 3`);
+  foreignV3.close();
+});
+after(() => folder.remove());
+
+interface Case {
+  readonly name: string;
+  readonly args: (dir: string) => string[];
+  readonly code: number;
+  readonly message: RegExp;
+  /** Files whose content must not change (default: the results database). */
+  readonly unchanged?: (dir: string) => string[];
+  /** Files that must not exist afterwards. */
+  readonly absent?: (dir: string) => string[];
+}
+
+const CASES: readonly Case[] = [
+  { name: 'run --db ""', args: () => ['run', ...SMALL_RUN, '--db', ''], code: 2, message: /--db: the database path is empty/ },
+  { name: 'bare --db', args: () => ['run', ...SMALL_RUN, '--db'], code: 2, message: /Not enough arguments following: db .*sparsetrace run --help/ },
+  { name: 'run --db :memory:', args: () => ['run', ...SMALL_RUN, '--db', ':memory:'], code: 2, message: /--db :memory:: results must go to a database file/ },
+  { name: 'a flag without its value', args: () => ['run', '--length', '--db', db], code: 2, message: /Not enough arguments following: length/ },
+  { name: 'a choice flag without its value', args: () => ['report', '--format', '--db', db], code: 2, message: /Not enough arguments following: format .*sparsetrace report --help/ },
+  { name: 'a value not among the choices', args: () => ['report', '--by', 'colour', '--db', db], code: 2, message: /Invalid values: .*colour.* \(see `sparsetrace report --help`\)/ },
+  { name: 'a selection --dmax that is not a number', args: () => ['report', '--dmax', 'abc', '--db', db], code: 2, message: /--dmax: must be an integer ≥ 0, got NaN/ },
+  { name: '--never-tau 0', args: () => ['report', '--never-tau', '0', '--db', db], code: 2, message: /--never-tau: must be a number > 0/ },
+  { name: 'a repeated --tau', args: () => ['run', ...SMALL_RUN, '--tau', '0.1', '--tau', '0.2', '--db', db], code: 2, message: /--tau given 2 times; give it once/ },
+  { name: 'a repeated --model', args: () => ['run', ...SMALL_RUN, '--model', SHARED_MODEL, '--db', db], code: 2, message: /--model given 2 times/ },
+  { name: '--dmax 1e9', args: () => ['run', ...SMALL_RUN, '--dmax', '1e9', '--db', db], code: 2, message: /--dmax: must be an integer ≥ 0 and ≤ 65536/ },
+  { name: 'τ rounding to 0 in float32', args: () => ['run', ...SMALL_RUN, '--tau', '0.1,1e-50', '--db', db], code: 2, message: /--tau\[1\]: 1e-50 rounds to 0 as a float32/ },
+  { name: 'τ rounding to ∞ in float32', args: () => ['run', ...SMALL_RUN, '--tau', '1e39', '--db', db], code: 2, message: /rounds to infinity as a float32/ },
+  { name: 'an empty τ grid', args: (dir) => ['run', join(dir, 'empty-grid.json'), '--db', db, '--no-report'], code: 2, message: /tau: the grid from 0\.5 to 0\.6 holds no threshold/ },
+  { name: 'a FIFO as model', args: (dir) => ['run', '--model', join(dir, 'fifo'), '--data', SHARED_DATA, '--no-report', '--db', db], code: 2, message: /model .*fifo: not a regular file/ },
+  { name: 'a FIFO as data', args: (dir) => ['run', '--model', SHARED_MODEL, '--data', join(dir, 'fifo'), '--db', db], code: 2, message: /data .*fifo: not a regular file/ },
+  { name: 'a FIFO as job file', args: (dir) => ['run', join(dir, 'fifo'), '--db', db], code: 2, message: /job file .*fifo: not a regular file/ },
+  { name: 'a FIFO as database', args: (dir) => ['report', '--db', join(dir, 'fifo')], code: 2, message: /database .*fifo: not a regular file/ },
+  { name: 'a folder as database', args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'a-folder')], code: 2, message: /database .*a-folder: is a folder/ },
+  {
+    name: "run on someone else's SQLite file",
+    args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'foreign.sqlite')],
+    code: 2,
+    message: /foreign\.sqlite: not a sparsetrace database \(a SQLite file with tables notes\); it is left unchanged/,
+    unchanged: (dir) => [join(dir, 'foreign.sqlite')],
+    absent: (dir) => [join(dir, 'foreign.sqlite-wal')],
+  },
+  {
+    name: 'a foreign file with user_version 3 is not "newer"',
+    args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'foreign-v3.sqlite')],
+    code: 2,
+    message: /foreign-v3\.sqlite: not a sparsetrace database/,
+    unchanged: (dir) => [join(dir, 'foreign-v3.sqlite')],
+  },
+  { name: 'report on a text file', args: (dir) => ['report', '--db', join(dir, 'text.txt')], code: 2, message: /text\.txt: not a SQLite database/, unchanged: (dir) => [join(dir, 'text.txt')] },
+  { name: 'run on a text file', args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'text.txt')], code: 2, message: /text\.txt: not a SQLite database/, unchanged: (dir) => [join(dir, 'text.txt')] },
+  { name: 'report on a missing database creates nothing', args: (dir) => ['report', '--db', join(dir, 'missing.sqlite')], code: 2, message: /missing\.sqlite: no such file/, absent: (dir) => [join(dir, 'missing.sqlite')] },
+  { name: 'sql --write on a missing database creates nothing', args: (dir) => ['sql', '--write', 'SELECT 1', '--db', join(dir, 'missing.sqlite')], code: 2, message: /no such file/, absent: (dir) => [join(dir, 'missing.sqlite')] },
+  { name: 'unlock on a missing database creates nothing', args: (dir) => ['unlock', '--db', join(dir, 'missing.sqlite')], code: 2, message: /no such file/, absent: (dir) => [join(dir, 'missing.sqlite')] },
+  { name: 'export --out the database', args: () => ['export', '--db', db, '--out', db], code: 2, message: /--out .*: that is the database/ },
+  { name: 'export --out its WAL', args: () => ['export', '--db', db, '--out', `${db}-wal`], code: 2, message: /that is the database/, absent: () => [`${db}-wal`] },
+  { name: 'export --out a folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'a-folder')], code: 2, message: /--out .*a-folder: is a folder/ },
+  { name: 'export --out into a missing folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'nope', 'x.csv')], code: 2, message: /--out .*x\.csv: cannot write: no such folder/ },
+  { name: 'sql writing without --write', args: () => ['sql', 'DELETE FROM jobs', '--db', db], code: 2, message: /read-only; pass --write/ },
+  { name: 'a bad SQL statement', args: () => ['sql', 'SELECT nope FROM counts', '--db', db], code: 2, message: /no such column: nope/ },
+];
+
+describe('bad inputs: exit code, one line, the database unchanged', () => {
+  for (const entry of CASES) {
+    test(entry.name, () => {
+      const dir = folder.path;
+      const watched = entry.unchanged?.(dir) ?? [db];
+      const before = watched.map((path) => (path.endsWith('.txt') ? readFileSync(path, 'hex') : contentHash(path)));
+      const beforeFiles = filesIn(dir);
+      const result = spawnSync(process.execPath, [BIN, ...entry.args(dir)], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(result.signal, null, `ended by itself (a FIFO must not block): ${result.stderr}`);
+      assert.equal(result.status, entry.code, result.stderr);
+      assert.match(result.stderr, entry.message);
+      assertOneLine(result.stderr, entry.name);
+      const afterHashes = watched.map((path) => (path.endsWith('.txt') ? readFileSync(path, 'hex') : contentHash(path)));
+      assert.deepEqual(afterHashes, before, 'unchanged');
+      for (const path of entry.absent?.(dir) ?? []) assert.equal(existsSync(path), false, `${path} not created`);
+      assert.deepEqual(filesIn(dir), beforeFiles, 'no file created or left behind');
+    });
+  }
+});
+
+describe('other processes and the writer lock', () => {
+  /** Records a lock held by `pid` since `startedAt` (default now), as a run would. */
+  function lockAs(path: string, pid: number, host = hostname(), startedAt = new Date().toISOString()): void {
+    const handle = new Database(path);
+    handle.prepare(`INSERT OR REPLACE INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, ?, ?, 'sparsetrace run (test)', ?)`).run(pid, host, startedAt);
+    handle.close();
+  }
+  function unlockAll(path: string): void {
+    const handle = new Database(path);
+    handle.exec('DELETE FROM writer_lock');
+    handle.close();
+  }
+
+  test('sql --write, run and unlock are refused while a live process holds the lock; the database is unchanged', () => {
+    // This test's own process is a live Node process that started before the lock was taken.
+    lockAs(db, process.pid);
+    try {
+      const before = contentHash(db);
+      for (const args of [['sql', '--write', 'DELETE FROM counts'], ['run', ...smallRun(50)], ['unlock']]) {
+        const result = cli([...args, '--db', db]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, new RegExp(`process ${process.pid}`));
+        assert.match(result.stderr, args[0] === 'unlock' ? /is alive and holds the writer lock; stop it/ : /is writing it; wait for it to finish, stop it, or pass --wait/);
+        assertOneLine(result.stderr, args[0]);
+      }
+      assert.equal(contentHash(db), before);
+      const status = cli(['status', '--db', db]);
+      assert.match(status.stdout, new RegExp(`being written by process ${process.pid}`));
+    } finally {
+      unlockAll(db);
+    }
+  });
+
+  test('a lock whose pid was reused by a process started after it (a reboot) is stale', () => {
+    lockAs(db, process.pid, hostname(), '2000-01-01T00:00:00.000Z');
+    try {
+      const status = cli(['status', '--db', db]);
+      assert.match(status.stdout, /no live writer/);
+      const unlock = cli(['unlock', '--db', db]);
+      assert.equal(unlock.code, 0, unlock.stderr);
+      assert.match(unlock.stderr, new RegExp(`removed the writer lock of process ${process.pid} on ${hostname()}`));
+    } finally {
+      unlockAll(db);
+    }
+  });
+
+  test('sql --write that dropped writer_lock: the next writer stops with one line, nothing written', () => {
+    const copy = join(folder.path, 'dropped-lock.sqlite');
+    copyFileSync(db, copy);
+    const drop = cli(['sql', '--write', 'DROP TABLE writer_lock', '--db', copy]);
+    assert.equal(drop.code, 0, drop.stderr);
+    assert.match(drop.stderr, /could not release the writer lock/);
+    const before = contentHash(copy);
+    const run = cli(['run', ...smallRun(50), '--db', copy]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /writer_lock table is missing/);
+    assertOneLine(run.stderr, 'dropped lock');
+    assert.equal(contentHash(copy), before);
+  });
+
+  test('two runs on a new database: one creates it, both finish (no "table already exists")', async () => {
+    const fresh = join(folder.path, 'race.sqlite');
+    const start = () =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'run', ...SMALL_RUN, '--db', fresh, '--wait'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const results = await Promise.all([start(), start()]);
+    for (const result of results) assert.equal(result.code, 0, result.stderr);
+    const handle = new Database(fresh, { readonly: true });
+    assert.deepEqual(handle.prepare(`SELECT status FROM runs`).all(), [{ status: 'done' }]);
+    handle.close();
+  });
+});
+
+describe('damaged files', () => {
+  test('a damaged page at report time: exit 1, one line naming the database', () => {
+    const copy = join(folder.path, 'damaged.sqlite');
+    copyFileSync(db, copy);
+    const size = statSync(copy).size;
+    const fd = openSync(copy, 'r+');
+    // Overwrite the pages after the schema with garbage.
+    writeSync(fd, Buffer.alloc(size - 8192, 0xa5), 0, size - 8192, 8192);
+    closeSync(fd);
+    const report = cli(['report', '--db', copy]);
+    assert.equal(report.code, 1, report.stderr);
+    assert.match(report.stderr, /damaged\.sqlite: the database file is damaged/);
+    assertOneLine(report.stderr, 'damaged');
+  });
+});
+
+describe('broken pipes', () => {
+  /** Runs a shell pipeline and returns the exit code of its first command and its stderr. */
+  function pipeline(command: string): { code: number; stderr: string } {
+    const script = `${command}; echo "exit=\${PIPESTATUS[0]}" >&2`;
+    const result = spawnSync('bash', ['-c', script], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 });
+    const code = Number(/exit=(\d+)\s*$/.exec(result.stderr)?.[1]);
+    return { code, stderr: result.stderr.replace(/exit=\d+\s*$/, '') };
+  }
+  const node = `"${process.execPath}" "${BIN}"`;
+
+  for (const [name, args] of [
+    ['report', `report --db "${bigDb}"`],
+    ['export', `export --db "${bigDb}"`],
+    ['sql', `sql "SELECT * FROM counts" --db "${bigDb}"`],
+    ['sql csv', `sql "SELECT * FROM depth_mass" --format csv --db "${bigDb}"`],
+    ['sql json', `sql "SELECT * FROM depth_mass" --format json --db "${bigDb}"`],
+  ]) {
+    test(`${name} | head: exit 0, nothing on stderr`, () => {
+      // head -c 0 exits at once: the command meets a closed pipe at its first (or a later) write.
+      const result = pipeline(`${node} ${args} | head -c 0`);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, '');
+    });
+  }
+
+  test('run 2>&1 | head: the run stops cleanly, stays resumable, and the lock is released', () => {
+    const piped = join(folder.path, 'piped.sqlite');
+    const job = join(folder.path, 'piped.json');
+    writeFileSync(job, JSON.stringify({ name: 'piped', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 100, stride: 100, count: 8 }], tau: [0.01] }));
+    const result = pipeline(`${node} run "${job}" --db "${piped}" --threads 1 2>&1 | head -n 1 > /dev/null`);
+    assert.equal(result.code, 0, result.stderr);
+    const handle = new Database(piped, { readonly: true });
+    const lock = handle.prepare('SELECT count(*) AS n FROM writer_lock').get() as { n: number };
+    handle.close();
+    assert.equal(lock.n, 0, 'lock released');
+    const resumed = cli(['resume', '--db', piped, '--no-report']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.doesNotMatch(resumed.stderr, /taking over/);
+    const status = cli(['status', '--db', piped]);
+    assert.match(status.stdout, /8\/8 runs done/);
+  });
+});
+
+describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: tmpfsSkip }, () => {
+  const mountPoint = join(folder.path, 'mnt');
+  const mount = (options: string) => execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mountPoint]);
+  const unmount = () => spawnSync('umount', [mountPoint]);
+  before(() => mkdirSync(mountPoint));
+  after(unmount);
+
+  test('export --out onto a full disk: exit 1, one line, no file left', () => {
+    mount('size=64k');
+    try {
+      const target = join(mountPoint, 'out.csv');
+      const result = cli(['export', '--db', bigDb, '--out', target]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /--out .*out\.csv: the disk is full \(ENOSPC\); nothing was written/);
+      assertOneLine(result.stderr, 'export full disk');
+      assert.deepEqual(readdirSync(mountPoint), []);
+      const redirected = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" export --db "${bigDb}" > "${target}"`], { encoding: 'utf8' });
+      assert.equal(redirected.status, 1, redirected.stderr);
+      assert.match(redirected.stderr, /stdout: the disk is full \(ENOSPC\); the output is incomplete/);
+    } finally {
+      unmount();
+    }
+  });
+
+  test('run onto a full disk: exit 1, one line, committed shards kept, lock released, resumable once there is room', () => {
+    mount('size=1m');
+    try {
+      const target = join(mountPoint, 'full.sqlite');
+      const result = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--no-report', '--db', target, '--shard-size', '16', '--threads', '1']);
+      assert.equal(result.code, 1, result.stderr);
+      const last = result.stderr.trimEnd().split('\n').at(-1) as string;
+      assert.match(last, /full\.sqlite: the disk is full .*every shard committed before is kept.*sparsetrace resume --db/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+      const handle = new Database(target, { readonly: true });
+      assert.equal((handle.prepare('SELECT count(*) AS n FROM writer_lock').get() as { n: number }).n, 0, 'lock released');
+      assert.equal(handle.pragma('integrity_check', { simple: true }), 'ok');
+      const committed = (handle.prepare('SELECT count(*) AS n FROM shards').get() as { n: number }).n;
+      handle.close();
+      execFileSync('mount', ['-o', 'remount,size=64m', mountPoint]);
+      const resumed = cli(['resume', '--db', target, '--no-report']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stderr, new RegExp(`${committed * 16} already computed`), 'the committed shards were kept');
+    } finally {
+      unmount();
+    }
+  });
+
+  test('a read-only medium: every read command works and creates no file; writers are refused with one line', () => {
+    mount('size=64m');
+    try {
+      const target = join(mountPoint, 'ro.sqlite');
+      copyFileSync(db, target);
+      execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
+      for (const args of [['report'], ['export'], ['status'], ['runs'], ['sql', 'SELECT count(*) FROM counts']]) {
+        const result = cli([...args, '--db', target]);
+        assert.equal(result.code, 0, `${args[0]}: ${result.stderr}`);
+        assert.ok(result.stdout.length > 0);
+      }
+      assert.deepEqual(readdirSync(mountPoint), ['ro.sqlite'], 'no -wal/-shm created');
+      for (const args of [['run', ...smallRun(50)], ['sql', '--write', 'DELETE FROM counts']]) {
+        const result = cli([...args, '--db', target]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /cannot be written \(a read-only file, folder or media; report, export, sql, status and runs still read it\)/);
+        assertOneLine(result.stderr, args[0]);
+      }
+    } finally {
+      unmount();
+    }
+  });
+});
+
+describe('layers in-process', () => {
+  test('system and SQLite errors map to the error classes and exit codes', () => {
+    const errno = (code: string) => Object.assign(new Error(code), { code });
+    assert.ok(classify(errno('ENOSPC'), 'x') instanceof EnvironmentError);
+    assert.ok(classify(errno('EPIPE')) instanceof BrokenPipeError);
+    assert.equal(classify(errno('EPIPE'))?.exitCode, 0);
+    assert.ok(classify(errno('SQLITE_BUSY')) instanceof BusyError);
+    assert.ok(classify(errno('SQLITE_CORRUPT')) instanceof CorruptStoreError);
+    assert.ok(classify(errno('SQLITE_IOERR_WRITE')) instanceof EnvironmentError);
+    assert.equal(classify(new InputError('x'))?.exitCode, 2);
+    assert.equal(classify(new TypeError('a bug')), undefined, 'a bug is not dressed up as a user error');
+  });
+
+  test('AtomicFile: nothing under the name until commit; abandon leaves nothing; the database is protected', () => {
+    const dir = join(folder.path, 'atomic');
+    mkdirSync(dir);
+    const target = join(dir, 'out.csv');
+    const file = new AtomicFile(target, '--out', [db]);
+    file.write('a,b\n');
+    assert.equal(existsSync(target), false);
+    file.commit();
+    assert.equal(readFileSync(target, 'utf8'), 'a,b\n');
+    const second = new AtomicFile(target, '--out');
+    second.write('partial');
+    second.abandon();
+    assert.equal(readFileSync(target, 'utf8'), 'a,b\n', 'the old file is intact');
+    assert.deepEqual(readdirSync(dir), ['out.csv']);
+    assert.throws(() => new AtomicFile(`${db}-shm`, '--out', [db]), /that is the database/);
+    assert.throws(() => new AtomicFile(join(folder.path, '.', 'results.sqlite'), '--out', [db]), /that is the database/);
+  });
+
+  test("openDatabase leaves someone else's file exactly as it was, bytes included", () => {
+    const foreign = join(folder.path, 'foreign.sqlite');
+    const bytes = readFileSync(foreign);
+    assert.throws(() => openDatabase(foreign), (error: unknown) => error instanceof InputError && /not a sparsetrace database/.test(error.message));
+    assert.throws(() => openDatabase(foreign, { readonly: true }), InputError);
+    assert.deepEqual(readFileSync(foreign), bytes);
+  });
+
+  test('a writer leaves the database in rollback mode, so a reader creates no file', () => {
+    const dir = join(folder.path, 'modes');
+    mkdirSync(dir);
+    const path = join(dir, 'fresh.sqlite');
+    const writer = openDatabase(path);
+    assert.equal(writer.pragma('journal_mode', { simple: true }), 'wal');
+    closeDatabase(writer);
+    assert.deepEqual(readdirSync(dir), ['fresh.sqlite']);
+    const reader = openDatabase(path, { readonly: true });
+    reader.prepare('SELECT count(*) FROM runs').get();
+    closeDatabase(reader);
+    assert.deepEqual(readdirSync(dir), ['fresh.sqlite']);
+  });
+});

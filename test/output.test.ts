@@ -1,0 +1,106 @@
+/** Output formats in-process: τ labels, τ filters, streamed SQL rows. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { logGrid } from '../src/job/index.js';
+import { formatTau } from '../src/report/format.js';
+import { matchTaus } from '../src/report/select.js';
+import { columnWidths } from '../src/report/table.js';
+import { writeRows, type SqlFormat } from '../src/cli/sql.js';
+import type { PlannedRun } from '../src/job/index.js';
+import { formatDuration, progressReporter } from '../src/runner/progress.js';
+
+describe('τ for people', () => {
+  test('a label has the fewest digits that give back its float32, and never two τ of a grid the same label', () => {
+    const grid = logGrid(1e-6, 10, 40);
+    const labels = grid.map(formatTau);
+    assert.equal(new Set(labels).size, grid.length);
+    grid.forEach((tau, k) => {
+      assert.equal(Math.fround(Number(labels[k])), Math.fround(tau), `${labels[k]} is τ ${tau} as float32`);
+      const digits = Number(labels[k]).toExponential().split('e')[0].replace('.', '').length;
+      if (digits > 1) {
+        const shorter = Number(Math.fround(tau).toPrecision(digits - 1));
+        assert.notEqual(Math.fround(shorter), Math.fround(tau), `${labels[k]} could be shorter`);
+      }
+    });
+    assert.equal(formatTau(0.01), '0.01');
+    assert.equal(formatTau(1e-5), '0.00001');
+  });
+
+  test('--tau values name thresholds exactly or by rounding; unknown and ambiguous ones are refused', () => {
+    const grid = logGrid(1e-3, 1, 4);
+    assert.deepEqual(matchTaus(grid, [0.01, 0.0178]), [0.01, grid[grid.findIndex((tau) => tau > 0.0177 && tau < 0.0179)]]);
+    assert.throws(() => matchTaus(grid, [0.5]), /no threshold of the selected runs is 0\.5/);
+    assert.throws(() => matchTaus([0.0123, 0.0124], [0.01]), /names 2 thresholds/);
+  });
+});
+
+describe('streamed SQL rows', () => {
+  function* rows(count: number): Generator<unknown[]> {
+    for (let k = 0; k < count; k++) yield [k, `row ${k}`, k % 3 === 0 ? null : k / 7];
+  }
+  const render = (format: SqlFormat, count: number): { text: string; writes: number; count: number } => {
+    let text = '';
+    let writes = 0;
+    const counted = writeRows(['k', 'name', 'ratio'], rows(count), format, (chunk) => {
+      text += chunk;
+      writes++;
+    });
+    return { text, writes, count: counted };
+  };
+
+  test('every format gives every row, written in several chunks', () => {
+    for (const format of ['text', 'csv', 'json', 'ndjson'] as const) {
+      const { text, writes, count } = render(format, 5000);
+      assert.equal(count, 5000);
+      assert.ok(writes > 1, `${format}: written in chunks`);
+      if (format === 'json') assert.equal((JSON.parse(text) as unknown[]).length, 5000);
+      if (format === 'ndjson') assert.deepEqual(JSON.parse(text.trimEnd().split('\n')[4999]), { k: 4999, name: 'row 4999', ratio: 4999 / 7 });
+      if (format === 'csv') assert.equal(text.trimEnd().split('\n').length, 5001);
+      if (format === 'text') assert.equal(text.trimEnd().split('\n').length, 5002);
+    }
+    assert.equal(render('json', 0).text, '[]\n');
+    assert.equal(render('ndjson', 0).text, '');
+  });
+
+  test('integers beyond 2^53 stay exact: digits in text and CSV, strings in JSON', () => {
+    const big = 2n ** 53n + 1n;
+    const write = (format: SqlFormat): string => {
+      let text = '';
+      writeRows(['n'], [[big], [5n]], format, (chunk) => (text += chunk));
+      return text;
+    };
+    assert.match(write('text'), /^9007199254740993$/m);
+    assert.match(write('csv'), /^9007199254740993$/m);
+    assert.deepEqual(JSON.parse(write('json')), [{ n: '9007199254740993' }, { n: 5 }]);
+  });
+
+  test('a text table sizes its columns from a sample; later wider rows keep the layout', () => {
+    const { text } = render('text', 20_000);
+    const lines = text.split('\n');
+    // The sample (1000 rows) sets the widths: rows 0..999 have names up to "row 999".
+    assert.equal(lines[1].split('  ')[1].length, 'row 999'.length);
+    assert.match(lines[2 + 19_999], /^19999  row 19999/);
+  });
+
+  test('column widths of a million rows are computed without spreading rows into arguments', () => {
+    const many = Array.from({ length: 1_000_000 }, (_, k) => [String(k)]);
+    assert.deepEqual(columnWidths(['n'], many), [6]);
+  });
+});
+
+describe('progress', () => {
+  test('the ETA is "—" until a shard of this session is in, then a duration', () => {
+    const lines: string[] = [];
+    const stream = { isTTY: false } as NodeJS.WriteStream;
+    const progress = progressReporter(stream, 2, { log: (line) => lines.push(line), intervalSeconds: 0 });
+    const run = { runId: 'r1', positions: 100, dmax: 5, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
+    progress.jobPlanned(200, 0);
+    progress.runStarted(run, 0, 0);
+    progress.runFinished(run, 0);
+    assert.match(lines.at(-1) as string, /ETA —$/);
+    progress.runStarted(run, 1, 0);
+    progress.shardCommitted(run, 50);
+    assert.match(lines.at(-1) as string, /ETA \d+s$/);
+    assert.equal(formatDuration(Number.NaN), '—');
+  });
+});
