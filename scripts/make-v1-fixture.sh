@@ -27,7 +27,7 @@ node -e '
 cat > "$OUT/small.json" <<JSON
 { "name": "small", "models": ["small-h8.bin"], "data": [{ "path": "$SHARED/inputs/enwik_1024.txt", "length": 150, "stride": 400, "count": 2 }], "dmax": [5, 25], "tau": [0.001, 0.01, 0.1] }
 JSON
-DB="$OUT/v1.sqlite"
+DB="$OUT/v1.sqlite3"
 ST="node $OLD/bin/sparsetrace.js"
 $ST run "$OUT/small.json" --db "$DB" --shard-size 32 --no-report
 # Kill with SIGKILL once a few shards of the run are committed.

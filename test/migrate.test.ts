@@ -17,7 +17,7 @@ const db = join(folder.path, 'v1.sqlite');
 const expected = (name: string): string => readFileSync(join(FIXTURE, name), 'utf8');
 
 before(() => {
-  copyFileSync(join(FIXTURE, 'v1.sqlite'), db);
+  copyFileSync(join(FIXTURE, 'v1.sqlite3'), db);
   // The fixture was made beside /work/shared; point its paths at this checkout's ../shared.
   const handle = new Database(db);
   for (const [table, column] of [['runs', 'data_path'], ['models', 'path'], ['jobs', 'spec_json']]) {

@@ -273,7 +273,7 @@ describe('upgradeSchema', () => {
 
   test('a 0.1.0 database keeps every row and reports what 0.1.0 reported', () => {
     const copy = join(folder.path, 'v1.sqlite');
-    copyFileSync(join(FIXTURE, 'v1.sqlite'), copy);
+    copyFileSync(join(FIXTURE, 'v1.sqlite3'), copy);
     assert.equal(schemaVersionOf(copy), 1);
     const old = new Database(copy, { readonly: true });
     const oldPeaks = old.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all();
