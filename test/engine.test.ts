@@ -23,6 +23,7 @@ import { parseModel } from '../src/model/format.js';
 import { REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import { printed, publishedFigures } from './reference.js';
 import { plainQ1, type PlainResult } from './plain/plainQ1.js';
+import { mulberry32, randomModel } from './random-model.js';
 
 const DEFAULT_THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const DEFAULT_DMAX = 50;
@@ -276,17 +277,6 @@ describe('tanhf', () => {
   });
 });
 
-/** mulberry32: a tiny seeded PRNG, so a failing case can be rerun exactly. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface RandomCase {
   readonly hidden: number;
@@ -299,38 +289,6 @@ interface RandomCase {
   readonly gain: number;
 }
 
-/**
- * A random model with nontrivial dynamics: Wx in ±gain, Wh in ±2·gain/√H, about
- * 10% exact zeros and 5% tiny weights. For H ≥ 2 the last neuron is planted
- * near saturation (h = 0.99999994, so 1 - h² ≈ 1.2e-7) with small incoming
- * gradients, so its |scaled| is nonzero but below the 1e-8 gate.
- */
-function randomModel(random: () => number, H: number, gain: number): Model {
-  const model = modelFromFloats(new Float32Array(modelFloatCount(H)), H);
-  const uniform = (scale: number): number => (2 * random() - 1) * scale;
-  const weight = (scale: number): number => {
-    const kind = random();
-    if (kind < 0.1) return 0;
-    if (kind < 0.15) return uniform(1) * 10 ** -(6 + 4 * random());
-    return uniform(scale);
-  };
-  for (let k = 0; k < model.wx.length; k++) model.wx[k] = weight(gain);
-  for (let k = 0; k < model.wh.length; k++) model.wh[k] = weight((2 * gain) / Math.sqrt(H));
-  for (let k = 0; k < H; k++) model.bh[k] = uniform(0.5);
-  for (let k = 0; k < model.wy.length; k++) model.wy[k] = weight(1);
-  for (let k = 0; k < BYTE_VALUES; k++) model.by[k] = uniform(1);
-  if (H >= 2) {
-    const n = H - 1;
-    model.bh[n] = 8.5;
-    for (let c = 0; c < BYTE_VALUES; c++) model.wx[n * BYTE_VALUES + c] = 0;
-    for (let j = 0; j < H; j++) {
-      model.wh[n * H + j] = uniform(1e-9); // keeps its input at ≈ 8.5
-      model.wh[j * H + n] = uniform(1e-9); // keeps b[n] tiny for d ≥ 2
-    }
-    for (let o = 0; o < BYTE_VALUES; o++) model.wy[o * H + n] = uniform(0.01); // keeps g[n] small
-  }
-  return model;
-}
 
 /** Thresholds 1e-6 .. 10, a few log-uniform random ones, in shuffled order (the engine must keep the caller's order). */
 function randomThresholds(random: () => number): number[] {
