@@ -18,7 +18,12 @@ export interface MigrateArgs {
 export async function migrateCommand(args: MigrateArgs): Promise<number> {
   const dbPath = databasePath(args.db);
   if (!checkDatabasePath(dbPath)) throw new InputError(`database ${dbPath}: no such file`);
-  const before = schemaVersionOf(dbPath);
+  let before: number;
+  try {
+    before = schemaVersionOf(dbPath);
+  } catch (error) {
+    throw new InputError(`database ${dbPath}: not an SQLite file sparsetrace can upgrade (${(error as Error).message})`);
+  }
   if (before === SCHEMA_VERSION) {
     log(`database ${dbPath}: already at schema version ${SCHEMA_VERSION}; nothing to do`);
     return 0;
