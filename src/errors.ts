@@ -17,6 +17,9 @@ export const EXIT = {
   badInput: 2,
 } as const;
 
+/** Exit code after an interruption: 128 + the signal's number, as shells expect. */
+export const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
 export abstract class SparsetraceError extends Error {
   abstract readonly exitCode: number;
 }

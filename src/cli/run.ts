@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { classify, EnvironmentError, InputError } from '../errors.js';
+import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
 import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, MAX_DMAX, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
 import { progressReporter } from '../runner/progress.js';
@@ -13,9 +13,6 @@ import { log, onBrokenPipe, out, routeLog } from './output.js';
 export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
 }
-
-/** Exit code after an interruption: 128 + the signal's number, as shells expect. */
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
 export async function runCommand(args: RunArgs): Promise<number> {

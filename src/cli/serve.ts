@@ -1,3 +1,4 @@
+import { SIGNAL_EXIT } from '../errors.js';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
@@ -17,8 +18,6 @@ export interface ServeArgs {
   readonly pollMs?: number;
   readonly maxRounds?: number;
 }
-
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace serve JOB --queue URL --segments DIR`: coordinates a job's runs over a Redis queue until its database holds them all. */
 export async function serveCommand(args: ServeArgs): Promise<number> {

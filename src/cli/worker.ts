@@ -1,3 +1,4 @@
+import { SIGNAL_EXIT } from '../errors.js';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +17,6 @@ export interface WorkerArgs {
   readonly shardSize?: number;
   readonly lockSeconds?: number;
 }
-
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `sparsetrace worker --queue URL --segments DIR`: computes batches from the queue until stopped. */
 export async function workerCommand(args: WorkerArgs): Promise<number> {
