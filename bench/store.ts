@@ -6,7 +6,9 @@
  *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
  *    (median and min–max over the pairs), and the main thread's share of the
  *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's):
- *    the writer runs there.
+ *    the writer runs there. As a control, in the same pairs: the engine alone
+ *    (traceRange, no store, warm, the same windows split between the threads) in
+ *    1 and 2 threads: how far two threads can scale on this machine at all.
  * 2. Size and reports, for each database named on the command line (e.g. the
  *    example sweep and a larger one): bytes per position, and `report --all` and
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
@@ -17,6 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
@@ -72,6 +75,35 @@ async function sweep(threads: number): Promise<Sample> {
   }
 }
 
+/** The control: `threads` engine threads share ENGINE_WINDOWS windows, started together once all are warm; positions per second. */
+const ENGINE_WINDOWS = 12;
+async function engineAlone(threads: number): Promise<number> {
+  const start = new SharedArrayBuffer(4);
+  const workers = Array.from(
+    { length: threads },
+    () =>
+      new Worker(new URL("./engine-thread.js", import.meta.url), {
+        workerData: { modelPath: model, dataPath: JOB.data[0].path, thresholds: JOB.tau, dmax: 50, windows: ENGINE_WINDOWS / threads, start },
+      }),
+  );
+  const results = workers.map(
+    (worker) =>
+      new Promise<{ positions: number; seconds: number }>((resolve, reject) => {
+        worker.on('message', (message: unknown) => {
+          if (message !== 'warm') resolve(message as { positions: number; seconds: number });
+        });
+        worker.on('error', reject);
+      }),
+  );
+  const warm = workers.map((worker) => new Promise<void>((resolve) => worker.once('message', () => resolve())));
+  await Promise.all(warm);
+  Atomics.store(new Int32Array(start), 0, 1);
+  Atomics.notify(new Int32Array(start), 0);
+  const done = await Promise.all(results);
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  return done.reduce((sum, result) => sum + result.positions, 0) / Math.max(...done.map((result) => result.seconds));
+}
+
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
@@ -83,15 +115,23 @@ if (PAIRS > 0) {
   console.log(`threads: ${JOB.data[0].count} one-KiB windows of lib.es5.d.ts, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
   await sweep(1);
   await sweep(2);
+  await engineAlone(1);
+  await engineAlone(2);
   const one: Sample[] = [];
   const two: Sample[] = [];
+  const engineOne: number[] = [];
+  const engineTwo: number[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
     one.push(await sweep(1));
     two.push(await sweep(2));
+    engineOne.push(await engineAlone(1));
+    engineTwo.push(await engineAlone(2));
   }
   console.log(`  1 thread   ${spread(one.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(one.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
   console.log(`  2 threads  ${spread(two.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(two.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
   console.log(`  2 threads / 1 thread: ${spread(two.map((s, k) => s.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
+  console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${spread(engineOne, 0)}, 2 threads ${spread(engineTwo, 0)} positions/s`);
+  console.log(`  control, 2 threads / 1 thread: ${spread(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
 }
 
 const cli = (argv: readonly string[]): number => {

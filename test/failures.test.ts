@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { classify, BrokenPipeError, BusyError, CorruptStoreError, EnvironmentError, InputError } from '../src/errors.js';
 import { AtomicFile } from '../src/cli/output.js';
-import { closeDatabase, openDatabase } from '../src/store/index.js';
+import { closeDatabase, openDatabase, SCHEMA_VERSION } from '../src/store/index.js';
 import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('failures');
@@ -75,9 +75,9 @@ before(() => {
   const foreign = new Database(join(folder.path, 'foreign.sqlite'));
   foreign.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
   foreign.close();
-  const foreignV3 = new Database(join(folder.path, 'foreign-v3.sqlite'));
-  foreignV3.exec(`CREATE TABLE notes (text TEXT); PRAGMA user_version = 3`);
-  foreignV3.close();
+  const foreignNewer = new Database(join(folder.path, 'foreign-newer.sqlite'));
+  foreignNewer.exec(`CREATE TABLE notes (text TEXT); PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+  foreignNewer.close();
 });
 after(() => folder.remove());
 
@@ -121,11 +121,11 @@ const CASES: readonly Case[] = [
     absent: (dir) => [join(dir, 'foreign.sqlite-wal')],
   },
   {
-    name: 'a foreign file with user_version 3 is not "newer"',
-    args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'foreign-v3.sqlite')],
+    name: 'a foreign file with a user_version above ours is not "newer"',
+    args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'foreign-newer.sqlite')],
     code: 2,
-    message: /foreign-v3\.sqlite: not a sparsetrace database/,
-    unchanged: (dir) => [join(dir, 'foreign-v3.sqlite')],
+    message: /foreign-newer\.sqlite: not a sparsetrace database/,
+    unchanged: (dir) => [join(dir, 'foreign-newer.sqlite')],
   },
   { name: 'report on a text file', args: (dir) => ['report', '--db', join(dir, 'text.txt')], code: 2, message: /text\.txt: not a SQLite database/, unchanged: (dir) => [join(dir, 'text.txt')] },
   { name: 'run on a text file', args: (dir) => ['run', ...SMALL_RUN, '--db', join(dir, 'text.txt')], code: 2, message: /text\.txt: not a SQLite database/, unchanged: (dir) => [join(dir, 'text.txt')] },

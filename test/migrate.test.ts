@@ -7,7 +7,7 @@ import { cli, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder }
 
 /**
  * test/fixtures/v1 holds a database written by sparsetrace 0.1.0 and what 0.1.0
- * printed for it (scripts/make-v1-fixture.sh): a finished job of four runs of a
+ * printed for it (scripts/make-fixture.sh): a finished job of four runs of a
  * small model, and the sat-rnn run killed part way.
  */
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'v1');
@@ -37,7 +37,7 @@ describe('sparsetrace migrate', () => {
   test('upgrades in place; report, report --by window and export print what 0.1.0 printed', () => {
     const migrate = cli(['migrate', '--db', db]);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 1 to 2/);
+    assert.match(migrate.stderr, /upgraded from schema version 1 to 3/);
     // The job mixes Dmax 5 and 25, which a report now groups unless the runs are named: name them, as 0.1.0 pooled them.
     const listed = cli(['sql', `SELECT r.run_id FROM jobs j JOIN job_runs jr USING (job_id) JOIN runs r USING (run_key) WHERE j.name = 'small' ORDER BY jr.run_order`, '--db', db, '--format', 'json']);
     const small = (JSON.parse(listed.stdout) as { run_id: string }[]).flatMap((row) => ['--run', row.run_id]);
@@ -51,7 +51,7 @@ describe('sparsetrace migrate', () => {
     assert.equal(exported.stdout, expected('export-small.csv'));
     const again = cli(['migrate', '--db', db]);
     assert.equal(again.code, 0);
-    assert.match(again.stderr, /already at schema version 2; nothing to do/);
+    assert.match(again.stderr, /already at schema version 3; nothing to do/);
   });
 
   test("resumes the run 0.1.0 left unfinished to the rows of a fresh run of the same job", () => {
@@ -77,5 +77,63 @@ describe('sparsetrace migrate', () => {
       ];
     };
     assert.deepEqual(rows(db), rows(fresh));
+  });
+});
+
+/**
+ * test/fixtures/v2 holds a database written with schema 2 (one count row per
+ * position and τ, one Wy peak row per output; commit 81975a6) and what that
+ * version printed for it: the same two jobs as the 0.1.0 fixture.
+ */
+describe('sparsetrace migrate from schema 2', () => {
+  const FIXTURE_V2 = join(PROJECT_ROOT, 'test', 'fixtures', 'v2');
+  const v2 = join(folder.path, 'v2.sqlite');
+  const expectedV2 = (name: string): string => readFileSync(join(FIXTURE_V2, name), 'utf8');
+
+  before(() => {
+    copyFileSync(join(FIXTURE_V2, 'v2.sqlite3'), v2);
+    const handle = new Database(v2);
+    for (const [table, column] of [['runs', 'data_path'], ['models', 'path'], ['jobs', 'spec_json']]) {
+      handle.prepare(`UPDATE ${table} SET ${column} = replace(${column}, '/work/shared', ?)`).run(SHARED);
+    }
+    handle.close();
+  });
+
+  test('upgrades in place; report, report --by window, export and the unfinished run print what schema 2 printed', () => {
+    const report = cli(['report', '--db', v2]);
+    assert.equal(report.code, 2);
+    assert.match(report.stderr, /written by an earlier sparsetrace; upgrade it once with `sparsetrace migrate --db /);
+    const migrate = cli(['migrate', '--db', v2]);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, /upgraded from schema version 2 to 3/);
+    const text = cli(['report', '--db', v2, '--job', 'small']);
+    assert.equal(text.stdout, expectedV2('report-small.txt').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2));
+    const json = cli(['report', '--db', v2, '--job', 'small', '--format', 'json']);
+    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expectedV2('report-small.json').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2)));
+    const byWindow = cli(['report', '--db', v2, '--job', 'small', '--by', 'window', '--format', 'json']);
+    assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expectedV2('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
+    assert.equal(cli(['export', '--db', v2, '--job', 'small', '--all']).stdout, expectedV2('export-small.csv'));
+    const partial = cli(['report', '--db', v2, '--all', '--model', SHARED_MODEL, '--format', 'json']);
+    assert.deepEqual(JSON.parse(partial.stdout), JSON.parse(expectedV2('report-partial.json').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2).replaceAll('/work/shared', SHARED)));
+  });
+
+  test('the unfinished run resumes to the rows of a fresh run', () => {
+    const resume = cli(['resume', '--db', v2, '--no-report']);
+    assert.equal(resume.code, 0, resume.stderr);
+    const fresh = join(folder.path, 'fresh-v2.sqlite');
+    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--db', fresh, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = (path: string): string[] =>
+      [
+        `SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`,
+        `SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`,
+        `SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`,
+        `SELECT s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, hex(s.sorted_n) FROM run_tau_stats s JOIN runs USING (run_key) WHERE run_id = '${PARTIAL_RUN}' ORDER BY s.tau_index`,
+      ].map((sql) => {
+        const result = cli(['sql', sql, '--db', path, '--format', 'json']);
+        assert.equal(result.code, 0, result.stderr);
+        return result.stdout;
+      });
+    assert.deepEqual(rows(v2), rows(fresh));
   });
 });

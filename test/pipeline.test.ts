@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { exactSum } from '../src/engine/index.js';
 import { openDatabase } from '../src/store/index.js';
 import { cli, publishedJobArgs, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
@@ -171,7 +170,7 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     assert.equal(csv.stdout.split('\n')[0], 'tau,positions,max_nh');
     const table = cli(['sql', query, '--db', dbPath]);
     assert.match(table.stdout, /^tau\s+positions\s+max_nh$/m);
-    const write = cli(['sql', 'DELETE FROM count_rows', '--db', dbPath]);
+    const write = cli(['sql', 'DELETE FROM count_blocks', '--db', dbPath]);
     assert.equal(write.code, 2);
     assert.match(write.stderr, /read-only.*--write/);
     const bad = cli(['sql', 'SELECT nope FROM counts', '--db', dbPath]);
@@ -180,14 +179,14 @@ describe('the published Q1 job, run and reported through the CLI', () => {
   });
 
   test('running the same job again computes nothing and keeps one copy of every row', () => {
-    const before = new Database(dbPath, { readonly: true });
+    const before = openDatabase(dbPath, { readonly: true });
     const rowsBefore = before.prepare('SELECT count(*) AS n FROM counts').get() as { n: number };
     before.close();
     const again = cli(publishedJobArgs(dbPath));
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /1023 already computed/);
     assert.match(again.stderr, /1 run already done in .*; nothing to compute/);
-    const db = new Database(dbPath, { readonly: true });
+    const db = openDatabase(dbPath, { readonly: true });
     assert.deepEqual(db.prepare('SELECT count(*) AS n FROM counts').get(), rowsBefore);
     assert.deepEqual(db.prepare('SELECT count(*) AS jobs FROM jobs').get(), { jobs: 1 });
     db.close();

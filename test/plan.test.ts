@@ -33,9 +33,10 @@ describe('planShards', () => {
 });
 
 describe('defaultShardSize', () => {
-  test('gives each thread several shards, within [16, 256]', () => {
+  test('gives each thread at least four shards of what the job has left, within [16, 1024]', () => {
     assert.equal(defaultShardSize(1023, 2), 128);
     assert.equal(defaultShardSize(40, 8), 16);
-    assert.equal(defaultShardSize(1_000_000, 2), 256);
+    assert.equal(defaultShardSize(24 * 1023, 2), 1024);
+    assert.equal(defaultShardSize(1_000_000, 2), 1024);
   });
 });

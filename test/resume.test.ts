@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { openDatabase } from '../src/store/index.js';
 import { cli, cliProcess, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('resume');
@@ -31,7 +32,7 @@ const sweepArgs = (db: string, extra: string[] = []): string[] => ['run', jobPat
  * every run must be covered from 0 to its last position.
  */
 function assertShardsConsistent(path: string, complete = false): void {
-  const db = new Database(path, { readonly: true });
+  const db = openDatabase(path, { readonly: true }); // the counts view needs sparsetrace's SQL functions
   try {
     const runs = db.prepare('SELECT run_id, positions FROM runs').all() as { run_id: string; positions: number }[];
     for (const run of runs) {

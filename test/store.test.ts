@@ -26,7 +26,7 @@ import {
   type RunRecord,
   type ShardResult,
 } from '../src/store/index.js';
-import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from '../src/store/summaries.js';
+import { RUN_DEPTH_SELECT } from '../src/store/summaries.js';
 import { gatherReport } from '../src/report/gather.js';
 import { PROJECT_ROOT, resultRows, temporaryFolder } from './cli.js';
 
@@ -215,7 +215,14 @@ describe('RunWriter.finish', () => {
     record(runRecord('a'));
     writeRun('a', [33, 150]);
     const stored = db.prepare('SELECT * FROM run_tau_stats ORDER BY tau_index').raw().all();
-    const recomputed = db.prepare(`${TAU_STATS_SELECT('1')} ORDER BY tau_index`).raw().all();
+    // From the per-position rows of the counts view, with SQL's own aggregates.
+    const recomputed = db
+      .prepare(
+        `SELECT run_key, tau_index, count(*), sum(n_x), sum(n_h), sum(n_y), min(n_x + n_h + n_y), max(n_x + n_h + n_y), sorted_counts(n_x + n_h + n_y)
+         FROM counts GROUP BY run_key, tau_index ORDER BY tau_index`,
+      )
+      .raw()
+      .all();
     assert.deepEqual(stored, recomputed);
     assert.deepEqual(db.prepare('SELECT * FROM run_depth ORDER BY d').raw().all(), db.prepare(`${RUN_DEPTH_SELECT('1')} ORDER BY d`).raw().all());
     assert.equal(db.prepare('SELECT count(*) FROM run_depth').pluck().get(), DMAX + 1);

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
 import { gatherExplanation } from '../src/report/explain.js';
 import { binActiveCounts } from '../src/report/histogram.js';
 import { htmlTable } from '../src/report/html.js';
@@ -42,7 +41,7 @@ after(() => folder.remove());
 
 /** Every (run, t, τ) → stored counts, straight from SQL. */
 function storedCounts(): Map<string, [number, number, number]> {
-  const handle = new Database(db, { readonly: true });
+  const handle = openDatabase(db, { readonly: true }); // the counts view needs sparsetrace's SQL functions
   try {
     const rows = handle.prepare('SELECT run_id, t, tau, n_x, n_h, n_y FROM counts').raw().all() as [string, number, number, number, number, number][];
     return new Map(rows.map(([run, t, tau, nx, nh, ny]) => [`${run} ${t} ${tau}`, [nx, nh, ny]]));

@@ -48,7 +48,7 @@ export async function migrateCommand(args: MigrateArgs): Promise<number> {
 
 export const migrateCli = defineCommand({
   command: 'migrate',
-  describe: 'upgrade a database written by an older sparsetrace (0.1.0) to this schema, in place',
+  describe: 'upgrade a database written by an older sparsetrace (0.1.0 or later) to this schema, in place',
   examples: [
     ['$0 migrate --db results/old.sqlite', 'upgrade in place, then compact the file'],
     ['$0 migrate --no-vacuum', 'upgrade the default database, leaving its size as it is'],

@@ -27,10 +27,9 @@ export { ExactSum, exactSum } from './exactSum.js';
 export {
   RangeView,
   summarizeRange,
-  patternPeakRows,
   setPatternPeakRow,
   emptyPatternPeaks,
-  mergePatternPeaks,
+  mergePatternPeakRows,
   type RangeSummary,
   type PatternClass,
   type PatternPeakRow,

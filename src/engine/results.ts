@@ -35,6 +35,19 @@ export class RangeView {
     return this.range.counts[(p * this.thresholdCount + k) * CLASS_COUNT + 2];
   }
 
+  /** Every position's (n_x, n_h, n_y) at threshold index k, in order of p: 3 × count values. */
+  countsAt(k: number): Uint32Array {
+    const { counts } = this.range;
+    const out = new Uint32Array(this.count * CLASS_COUNT);
+    for (let p = 0; p < this.count; p++) {
+      const from = (p * this.thresholdCount + k) * CLASS_COUNT;
+      out[p * CLASS_COUNT] = counts[from];
+      out[p * CLASS_COUNT + 1] = counts[from + 1];
+      out[p * CLASS_COUNT + 2] = counts[from + 2];
+    }
+    return out;
+  }
+
   /** The deepest offset position p reaches: min(t, Dmax). */
   deepest(p: number): number {
     return Math.min(this.t(p), this.dmax);
@@ -97,8 +110,9 @@ export type PatternClass = 'wx' | 'wh' | 'wy';
 
 /**
  * One stored row of pattern peaks: the peak attributions of Wx (c, j) over j for
- * row c, of Wy (j, y) over j for row y (H values each), and of every Wh (j → i) at
- * i·H + j in the one Wh row, 0 (H² values).
+ * row c (H values; only bytes that occur have any), of every Wh (j → i) at i·H + j
+ * in the one Wh row 0 (H² values), and of every Wy (j, y) at y·H + j in the one
+ * Wy row 0 (256·H values: every output has a gradient, so no Wy row is empty).
  */
 export interface PatternPeakRow {
   readonly cls: PatternClass;
@@ -106,26 +120,14 @@ export interface PatternPeakRow {
   readonly peaks: Float32Array;
 }
 
-/** The rows of a PatternPeaks (Wx rows are copied out of its j-major layout), in storage order. */
-export function* patternPeakRows(peaks: PatternPeaks, hidden: number): Generator<PatternPeakRow> {
-  const H = hidden;
-  for (let c = 0; c < BYTE_VALUES; c++) {
-    const row = new Float32Array(H);
-    for (let j = 0; j < H; j++) row[j] = peaks.wx[j * BYTE_VALUES + c];
-    yield { cls: 'wx', row: c, peaks: row };
-  }
-  yield { cls: 'wh', row: 0, peaks: peaks.wh };
-  for (let y = 0; y < BYTE_VALUES; y++) yield { cls: 'wy', row: y, peaks: peaks.wy.subarray(y * H, (y + 1) * H) };
-}
-
 /** Writes a stored row back into a PatternPeaks. */
 export function setPatternPeakRow(peaks: PatternPeaks, hidden: number, { cls, row, peaks: values }: PatternPeakRow): void {
   const H = hidden;
-  const expected = cls === 'wh' ? H * H : H;
+  const expected = cls === 'wh' ? H * H : cls === 'wy' ? BYTE_VALUES * H : H;
   if (values.length !== expected) throw new RangeError(`a ${cls} peak row of ${values.length} values, expected ${expected}`);
   if (cls === 'wx') for (let j = 0; j < H; j++) peaks.wx[j * BYTE_VALUES + row] = values[j];
   else if (cls === 'wh') peaks.wh.set(values);
-  else peaks.wy.set(values, row * H);
+  else peaks.wy.set(values);
 }
 
 /** All-zero peaks: a run before its first shard. */
@@ -133,11 +135,40 @@ export function emptyPatternPeaks(hidden: number): PatternPeaks {
   return { wx: new Float32Array(hidden * BYTE_VALUES), wh: new Float32Array(hidden * hidden), wy: new Float32Array(BYTE_VALUES * hidden) };
 }
 
-/** Elementwise max of `from` into `into`. */
-export function mergePatternPeaks(into: PatternPeaks, from: PatternPeaks): void {
-  for (const cls of ['wx', 'wh', 'wy'] as const) {
-    const target = into[cls];
-    const source = from[cls];
-    for (let k = 0; k < target.length; k++) if (source[k] > target[k]) target[k] = source[k];
+/**
+ * Elementwise max of `from` into `into`, row by stored row (see PatternPeakRow):
+ * copies of the rows of `into` that grew, in storage order.
+ */
+export function mergePatternPeakRows(into: PatternPeaks, from: PatternPeaks, hidden: number): PatternPeakRow[] {
+  const H = hidden;
+  const grown: PatternPeakRow[] = [];
+  for (let c = 0; c < BYTE_VALUES; c++) {
+    let grew = false;
+    // Wx is j-major: row c is every BYTE_VALUES-th value from c.
+    for (let k = c; k < H * BYTE_VALUES; k += BYTE_VALUES) {
+      if (from.wx[k] > into.wx[k]) {
+        into.wx[k] = from.wx[k];
+        grew = true;
+      }
+    }
+    if (!grew) continue;
+    const row = new Float32Array(H);
+    for (let j = 0; j < H; j++) row[j] = into.wx[j * BYTE_VALUES + c];
+    grown.push({ cls: 'wx', row: c, peaks: row });
   }
+  if (maxInto(into.wh, from.wh, 0, H * H)) grown.push({ cls: 'wh', row: 0, peaks: into.wh.slice() });
+  if (maxInto(into.wy, from.wy, 0, BYTE_VALUES * H)) grown.push({ cls: 'wy', row: 0, peaks: into.wy.slice() });
+  return grown;
+}
+
+/** into[k] = max(into[k], from[k]) for k in [begin, end); whether any grew. */
+function maxInto(into: Float32Array, from: Float32Array, begin: number, end: number): boolean {
+  let grew = false;
+  for (let k = begin; k < end; k++) {
+    if (from[k] > into[k]) {
+      into[k] = from[k];
+      grew = true;
+    }
+  }
+  return grew;
 }

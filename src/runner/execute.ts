@@ -1,13 +1,12 @@
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
-import { forwardStates, modelFloatCount, patternPeaks, type Model } from '../engine/index.js';
-import { InputError } from '../errors.js';
-import { loadDataWindow } from '../model/index.js';
+import { modelFloatCount, patternPeaks, type Model } from '../engine/index.js';
 import type { PlannedRun } from '../job/expand.js';
 import { RunWriter, type Db } from '../store/index.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
-import type { PoolData, ShardTask } from './worker.js';
+import { WindowCache } from './windows.js';
+import type { ForwardTask, PoolData, ShardTask } from './worker.js';
 
 /** What the orchestrator reports while it works (see progress.ts). */
 export interface RunEvents {
@@ -52,12 +51,6 @@ interface PreparedRun {
   pending: number;
 }
 
-function shareFloats(values: Float32Array): SharedArrayBuffer {
-  const shared = new SharedArrayBuffer(values.byteLength);
-  new Float32Array(shared).set(values);
-  return shared;
-}
-
 /**
  * Computes every position of `runs` that the store does not hold yet. Shards run
  * on a piscina pool whose workers get the models' weights as SharedArrayBuffers
@@ -74,7 +67,7 @@ export async function executeRuns(
   const { threads, stopSignal, events } = options;
 
   // What is left of each run, from the store.
-  const remaining = runs.map((run) => {
+  const states = runs.map((run) => {
     const model = models[run.modelIndex];
     const writer = new RunWriter(db, {
       runId: run.runId,
@@ -83,11 +76,27 @@ export async function executeRuns(
       dmax: run.dmax,
       peaksFromFactors: (factors) => patternPeaks(model, factors),
     });
-    const state = writer.resumeState();
-    if (state.status === 'done') return { run, writer, shards: [] as ShardRange[], done: run.positions, finished: true };
-    const shardSize = options.shardSize ?? defaultShardSize(run.positions, threads);
-    return { run, writer, shards: planShards(run.positions, state.committed, shardSize), done: state.done, finished: false };
+    return { run, writer, state: writer.resumeState() };
   });
+  // Each run's shard size follows from the positions left from it to the end of the job:
+  // shards shrink towards the end, so the threads finish together instead of one
+  // waiting on another's last big shard.
+  const leftFrom = new Array<number>(states.length + 1).fill(0);
+  for (let k = states.length - 1; k >= 0; k--) {
+    const { run, state } = states[k];
+    leftFrom[k] = leftFrom[k + 1] + (state.status === 'done' ? 0 : run.positions - state.done);
+  }
+  const remaining = states.map(({ run, writer, state }, k) =>
+    state.status === 'done'
+      ? { run, writer, shards: [] as ShardRange[], done: run.positions, finished: true }
+      : {
+          run,
+          writer,
+          shards: planShards(run.positions, state.committed, options.shardSize ?? defaultShardSize(leftFrom[k], threads)),
+          done: state.done,
+          finished: false,
+        },
+  );
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
   events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0));
   const runsAlreadyDone = remaining.filter((left) => left.finished).length;
@@ -105,7 +114,8 @@ export async function executeRuns(
       return { weights, hidden: model.hidden };
     }),
   };
-  const pool = new Piscina<ShardTask, ArrayBuffer>({
+  // One pool, two kinds of task: shards (the default export) and forward passes (`forward`).
+  const pool = new Piscina<ShardTask | ForwardTask, unknown>({
     filename: new URL('./worker.js', import.meta.url).href,
     workerData: poolData,
     minThreads: threads,
@@ -123,7 +133,14 @@ export async function executeRuns(
     runsDone++;
     events.runFinished(run, index);
   };
-  let lastWindow: SharedWindow | undefined;
+  const windows = new WindowCache(
+    (modelIndex) => models[modelIndex].hidden,
+    (task) => pool.run(task, { name: 'forward' }) as Promise<void>,
+  );
+  const nextToCompute = (after: number): PlannedRun | undefined => {
+    for (let index = after + 1; index < remaining.length; index++) if (remaining[index].shards.length > 0) return remaining[index].run;
+    return undefined;
+  };
 
   try {
     for (let index = 0; index < remaining.length; index++) {
@@ -136,8 +153,18 @@ export async function executeRuns(
         finish(left.run, index, left.writer);
         continue;
       }
-      const { prepared, window } = prepareRun(models, left.run, left.writer, index, left.shards, lastWindow);
-      lastWindow = window;
+      const window = await windows.get(left.run);
+      windows.prefetch(nextToCompute(index));
+      const prepared: PreparedRun = {
+        run: left.run,
+        index,
+        writer: left.writer,
+        shards: left.shards,
+        bytes: window.bytes,
+        states: window.states,
+        thresholds: Float32Array.from(left.run.taus, (tau) => Math.fround(tau)),
+        pending: left.shards.length,
+      };
       for (const shard of prepared.shards) {
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
         if (stopSignal.aborted || failure !== undefined) break;
@@ -153,8 +180,7 @@ export async function executeRuns(
           count: shard.count,
         };
         const taskStarted = performance.now();
-        const settled: Promise<void> = pool
-          .run(task)
+        const settled: Promise<void> = (pool.run(task) as Promise<ArrayBuffer>)
           .then((packed) => {
             const shape = {
               count: shard.count,
@@ -182,46 +208,4 @@ export async function executeRuns(
   }
   if (failure !== undefined) throw failure;
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
-}
-
-/** A window's bytes and forward states in shared memory; runs differing only in Dmax share them. */
-interface SharedWindow {
-  readonly key: string;
-  readonly bytes: SharedArrayBuffer;
-  readonly states: SharedArrayBuffer;
-}
-
-function prepareRun(
-  models: readonly Model[],
-  run: PlannedRun,
-  writer: RunWriter,
-  index: number,
-  shards: readonly ShardRange[],
-  previous: SharedWindow | undefined,
-): { prepared: PreparedRun; window: SharedWindow } {
-  const model = models[run.modelIndex];
-  const key = `${run.modelIndex}:${run.data.sha256}`;
-  let window = previous;
-  if (window?.key !== key) {
-    const data = loadDataWindow(run.data.path, run.data.offset, run.data.length);
-    if (data.sha256 !== run.data.sha256) {
-      throw new InputError(
-        `data ${run.data.path}: the window at offset ${run.data.offset} changed since run ${run.runId} was planned (sha256 ${data.sha256}, expected ${run.data.sha256})`,
-      );
-    }
-    const bytes = new SharedArrayBuffer(data.bytes.length);
-    new Uint8Array(bytes).set(data.bytes);
-    window = { key, bytes, states: shareFloats(forwardStates(model, data.bytes)) };
-  }
-  const prepared: PreparedRun = {
-    run,
-    index,
-    writer,
-    shards,
-    bytes: window.bytes,
-    states: window.states,
-    thresholds: Float32Array.from(run.taus, (tau) => Math.fround(tau)),
-    pending: shards.length,
-  };
-  return { prepared, window };
 }

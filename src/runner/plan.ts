@@ -28,7 +28,14 @@ export function planShards(positions: number, committed: readonly CommittedRange
   return shards;
 }
 
-/** A shard size that gives every thread several shards of a window, within [16, 256]. */
-export function defaultShardSize(positions: number, threads: number): number {
-  return Math.max(16, Math.min(256, Math.ceil(positions / (threads * 4))));
+/**
+ * A shard size that leaves every thread at least four shards of `positionsLeft`
+ * (what the job has left from this run on), within [16, 1024]. Each shard costs
+ * a transaction and a merge of the run's pattern peaks, so shards are as large as
+ * balance allows: a sweep of many windows is cut into shards of up to 1024
+ * positions (about 0.15 s of one thread, also what a kill can lose), and its last
+ * runs and a one-window job finely.
+ */
+export function defaultShardSize(positionsLeft: number, threads: number): number {
+  return Math.max(16, Math.min(1024, Math.ceil(positionsLeft / (threads * 4))));
 }

@@ -1,5 +1,6 @@
 import { move, workerData } from 'piscina';
 import {
+  forwardStates,
   modelFromFloats,
   modelFloatCount,
   patternPeaks,
@@ -35,6 +36,13 @@ export interface ShardTask {
   readonly count: number;
 }
 
+/** The forward pass of a window: fills `states` (N×H float32) from `bytes`. */
+export interface ForwardTask {
+  readonly modelIndex: number;
+  readonly bytes: SharedArrayBuffer;
+  readonly states: SharedArrayBuffer;
+}
+
 const { models: sharedModels } = workerData as PoolData;
 const models: (Model | undefined)[] = [];
 const tables: (TraceTables | undefined)[] = [];
@@ -53,6 +61,12 @@ function modelAt(index: number): { model: Model; tables: TraceTables } {
     tables[index] = modelTables;
   }
   return { model, tables: modelTables };
+}
+
+/** Piscina's `name: 'forward'`: the window's forward pass, on a pool thread like the shards that need it. */
+export function forward(task: ForwardTask): void {
+  const { model } = modelAt(task.modelIndex);
+  new Float32Array(task.states).set(forwardStates(model, new Uint8Array(task.bytes)));
 }
 
 /** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */

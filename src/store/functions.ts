@@ -1,4 +1,5 @@
 import { ExactSum } from '../engine/index.js';
+import { appendTotals, blockStat, decodeCountBlock, type BlockStat } from './countBlocks.js';
 import type { Db } from './db.js';
 
 /**
@@ -20,6 +21,12 @@ import type { Db } from './db.js';
  * - `active_by_class(class, row, peaks, tau)`: aggregate, the patterns active at τ
  *   somewhere in the rows given, per class, as a JSON object: f32_max per (class,
  *   row) and active_count in one pass, with no GROUP BY sorting the BLOBs.
+ * - `counts_of(start, count, counts)`: table-valued, the rows (t, n_x, n_h, n_y)
+ *   of a count block (`count_blocks`); the `counts` view is made of it.
+ * - `block_stat(count, counts, stat)`: of a count block, 'sum_x', 'sum_h' or
+ *   'sum_y' (sums per class), 'min_n' or 'max_n' (of n = n_x + n_h + n_y).
+ * - `sorted_totals(count, counts)`: aggregate, sorted_counts() of every n of the
+ *   count blocks given.
  * - `peaks_of(class, row, peaks)`: table-valued, one row per pattern of a peak row
  *   with a non-zero peak: (src, dst, peak), identities as in the spec.
  */
@@ -60,6 +67,40 @@ export function registerFunctions(db: Db): void {
     },
     result: (values: number[]) => {
       const sorted = Uint32Array.from(values).sort();
+      return Buffer.from(sorted.buffer, sorted.byteOffset, sorted.byteLength);
+    },
+  });
+
+  const blockOf = (count: unknown, blob: unknown) =>
+    Buffer.isBuffer(blob) && typeof count === 'number' && count > 0 ? decodeCountBlock(blob, count) : undefined;
+
+  db.table('counts_of', {
+    columns: ['t', 'n_x', 'n_h', 'n_y'],
+    parameters: ['start', 'count', 'counts'],
+    rows: function* (start: unknown, count: unknown, blob: unknown) {
+      const counts = blockOf(count, blob);
+      if (counts === undefined || typeof start !== 'number') return;
+      for (let p = 0; p < counts.length / 3; p++) yield [start + p, counts[3 * p], counts[3 * p + 1], counts[3 * p + 2]];
+    },
+  });
+
+  db.function('block_stat', { deterministic: true }, (count: unknown, blob: unknown, stat: unknown) => {
+    const counts = blockOf(count, blob);
+    if (counts === undefined) return null;
+    if (!['sum_x', 'sum_h', 'sum_y', 'min_n', 'max_n'].includes(String(stat))) throw new RangeError(`block_stat: no statistic ${String(stat)}`);
+    return blockStat(counts, stat as BlockStat);
+  });
+
+  db.aggregate('sorted_totals', {
+    deterministic: true,
+    start: (): number[] => [],
+    step: (totals: number[], count?: unknown, blob?: unknown) => {
+      const counts = blockOf(count, blob);
+      if (counts !== undefined) appendTotals(counts, totals);
+      return totals;
+    },
+    result: (totals: number[]) => {
+      const sorted = Uint32Array.from(totals).sort();
       return Buffer.from(sorted.buffer, sorted.byteOffset, sorted.byteLength);
     },
   });
@@ -113,12 +154,11 @@ export function registerFunctions(db: Db): void {
     rows: function* (cls: unknown, row: unknown, blob: unknown) {
       if (!Buffer.isBuffer(blob) || typeof row !== 'number') return;
       const peaks = floats(blob);
-      const H = cls === 'wh' ? Math.round(Math.sqrt(peaks.length)) : peaks.length;
+      const H = cls === 'wh' ? Math.round(Math.sqrt(peaks.length)) : cls === 'wy' ? peaks.length / 256 : peaks.length;
       for (let k = 0; k < peaks.length; k++) {
         if (!(peaks[k] > 0)) continue;
-        // Identities per the spec, as (src, dst): Wx (c, j) at j of row c; Wy (j, y) at j of row y; Wh (j → i) at i·H + j.
+        // Identities per the spec, as (src, dst): Wx (c, j) at j of row c; Wh (j → i) at i·H + j and Wy (j, y) at y·H + j of row 0.
         if (cls === 'wx') yield [row, k, peaks[k]];
-        else if (cls === 'wy') yield [k, row, peaks[k]];
         else yield [k % H, Math.floor(k / H), peaks[k]];
       }
     },
@@ -170,7 +210,8 @@ function upperBound(array: Uint32Array, value: number): number {
   return lo;
 }
 
-function uint32s(blob: Uint8Array): Uint32Array {
+/** A uint32 array over a BLOB: a view where the Buffer is aligned, else a copy. */
+export function uint32s(blob: Uint8Array): Uint32Array {
   if (blob.byteOffset % 4 === 0) return new Uint32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
   return new Uint32Array(new Uint8Array(blob).buffer);
 }

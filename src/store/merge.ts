@@ -23,7 +23,7 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['shards', 'start, count, seconds, committed_at, surprisal_sum, surprisal_err'],
   ['shard_depth', 'start, d, positions, mass_sum, mass_err'],
   ['position_rows', 't, y, surprisal_bits, mass_total, peak_d'],
-  ['count_rows', 'tau_index, t, n_x, n_h, n_y'],
+  ['count_blocks', 'tau_index, start, count, counts'],
   ['depth_rows', 'd, t, mass'],
   ['pattern_peak_rows', 'class, row, peaks'],
   ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, max_n, sorted_n'],

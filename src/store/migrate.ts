@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { blobOf } from './functions.js';
+import { encodeCountBlock } from './countBlocks.js';
+import { blobOf, floats } from './functions.js';
 import type { Db } from './db.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
@@ -10,7 +11,8 @@ const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards
 /**
  * Brings a database from its schema version to SCHEMA_VERSION in one
  * transaction: a new file gets the schema, a 0.1.0 file (version 1) has its rows
- * moved into the compact tables. The caller holds the writer lock or knows the
+ * moved into the compact tables, a version 2 file has its per-position count
+ * rows packed into count blocks. The caller holds the writer lock or knows the
  * file is new. Foreign keys are checked once at the end.
  */
 export function upgradeSchema(db: Db): { from: number; to: number } {
@@ -22,6 +24,7 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
       if (from === SCHEMA_VERSION) return { from, to: from };
       if (from === 0) db.exec(SCHEMA);
       else if (from === 1) migrateFromV1(db);
+      else if (from === 2) migrateFromV2(db);
       else throw new Error(`no migration from schema version ${from}`);
       const problems = db.pragma('foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
@@ -56,9 +59,6 @@ function migrateFromV1(db: Db): void {
     INSERT INTO jobs SELECT job_id, name, job_sha256, source, spec_json, created_at, last_started_at FROM v1_jobs;
     INSERT INTO job_runs (job_id, run_key, run_order)
       SELECT jr.job_id, r.run_key, jr.run_order FROM v1_job_runs jr JOIN runs r USING (run_id);
-    INSERT INTO count_rows (run_key, tau_index, t, n_x, n_h, n_y)
-      SELECT r.run_key, rt.tau_index, c.t, c.n_x, c.n_h, c.n_y
-      FROM v1_counts c JOIN runs r USING (run_id) JOIN run_taus rt ON rt.run_key = r.run_key AND rt.tau = c.tau;
     INSERT INTO depth_rows (run_key, d, t, mass)
       SELECT r.run_key, m.d, m.t, m.mass FROM v1_depth_mass m JOIN runs r USING (run_id);
     INSERT INTO position_rows (run_key, t, y, surprisal_bits, mass_total, peak_d)
@@ -79,6 +79,14 @@ function migrateFromV1(db: Db): void {
       GROUP BY s.run_key, s.start, m.d;
     INSERT INTO writer_lock SELECT * FROM v1_writer_lock;
   `);
+  registerPackCounts(db);
+  db.exec(`
+    INSERT INTO count_blocks (run_key, tau_index, start, count, counts)
+      SELECT s.run_key, rt.tau_index, s.start, s.count, pack_counts(c.t - s.start, s.count, c.n_x, c.n_h, c.n_y)
+      FROM runs r JOIN run_taus rt USING (run_key) JOIN shards s USING (run_key)
+      JOIN v1_counts c ON c.run_id = r.run_id AND c.tau = rt.tau AND c.t >= s.start AND c.t < s.start + s.count
+      GROUP BY s.run_key, rt.tau_index, s.start;
+  `);
   migratePeaks(db);
   db.exec(`
     INSERT INTO run_tau_stats ${TAU_STATS_SELECT(DONE_RUNS)};
@@ -87,13 +95,76 @@ function migrateFromV1(db: Db): void {
   for (const table of V1_TABLES) db.exec(`DROP TABLE v1_${table}`);
 }
 
+/** Version 2 → 3: the per-position count rows of each shard and τ become one count block. */
+function migrateFromV2(db: Db): void {
+  registerPackCounts(db);
+  db.exec(`
+    DROP VIEW counts;
+    CREATE TABLE count_blocks (
+      run_key   INTEGER NOT NULL,
+      tau_index INTEGER NOT NULL,
+      start     INTEGER NOT NULL,
+      count     INTEGER NOT NULL,
+      counts    BLOB NOT NULL,
+      PRIMARY KEY (run_key, tau_index, start),
+      FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
+    ) WITHOUT ROWID;
+    INSERT INTO count_blocks (run_key, tau_index, start, count, counts)
+      SELECT s.run_key, c.tau_index, s.start, s.count, pack_counts(c.t - s.start, s.count, c.n_x, c.n_h, c.n_y)
+      FROM shards s JOIN count_rows c ON c.run_key = s.run_key AND c.t >= s.start AND c.t < s.start + s.count
+      GROUP BY s.run_key, c.tau_index, s.start;
+    DROP TABLE count_rows;
+  `);
+  joinWyRows(db);
+  db.exec(SCHEMA.slice(SCHEMA.indexOf('CREATE VIEW counts AS'), SCHEMA.indexOf('CREATE VIEW depth_mass AS')));
+}
+
+/** Version 2 kept Wy peaks as one row per output y (H values); version 3 as one row 0 of 256·H, y·H + j. */
+function joinWyRows(db: Db): void {
+  const rows = db.prepare(`SELECT p.run_key, p.row, p.peaks, m.hidden FROM pattern_peak_rows p JOIN runs USING (run_key) JOIN models m USING (model_key) WHERE p.class = 'wy'`).all() as {
+    run_key: number;
+    row: number;
+    peaks: Buffer;
+    hidden: number;
+  }[];
+  const joined = new Map<number, Float32Array>();
+  for (const { run_key: runKey, row, peaks, hidden } of rows) {
+    let all = joined.get(runKey);
+    if (all === undefined) {
+      all = new Float32Array(peakRowLength('wy', hidden));
+      joined.set(runKey, all);
+    }
+    all.set(floats(peaks), row * hidden);
+  }
+  db.prepare(`DELETE FROM pattern_peak_rows WHERE class = 'wy'`).run();
+  const insert = db.prepare(`INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, 'wy', 0, ?)`);
+  for (const [runKey, peaks] of joined) insert.run(runKey, blobOf(peaks));
+}
+
+/**
+ * `pack_counts(offset, count, n_x, n_h, n_y)`, aggregate: the count block
+ * (countBlocks.ts) of a shard of `count` positions from its rows, given with
+ * their offsets in the shard. Only migrations need it.
+ */
+function registerPackCounts(db: Db): void {
+  db.aggregate('pack_counts', {
+    start: (): Uint32Array | null => null,
+    step: (block: Uint32Array | null, offset?: unknown, count?: unknown, nx?: unknown, nh?: unknown, ny?: unknown) => {
+      const values = block ?? new Uint32Array(3 * Number(count));
+      values.set([Number(nx), Number(nh), Number(ny)], 3 * Number(offset));
+      return values;
+    },
+    result: (block: Uint32Array | null) => (block === null ? null : encodeCountBlock(block)),
+  });
+}
+
 /** 0.1.0's pattern_peaks rows, (class, src, dst, peak), as peak rows (see pattern_peak_rows). */
 function migratePeaks(db: Db): void {
   const entries = db
     .prepare(
       `SELECT r.run_key, m.hidden, pp.class,
-              CASE pp.class WHEN 'wx' THEN pp.src WHEN 'wy' THEN pp.dst ELSE 0 END AS row,
-              CASE pp.class WHEN 'wx' THEN pp.dst WHEN 'wy' THEN pp.src ELSE pp.dst * m.hidden + pp.src END AS k, pp.peak
+              CASE pp.class WHEN 'wx' THEN pp.src ELSE 0 END AS row,
+              CASE pp.class WHEN 'wx' THEN pp.dst ELSE pp.dst * m.hidden + pp.src END AS k, pp.peak
        FROM v1_pattern_peaks pp JOIN runs r USING (run_id) JOIN models m USING (model_key)`,
     )
     .all() as { run_key: number; hidden: number; class: string; row: number; k: number; peak: number }[];
@@ -102,7 +173,7 @@ function migratePeaks(db: Db): void {
     const key = `${entry.run_key}:${entry.class}:${entry.row}`;
     let row = rows.get(key);
     if (row === undefined) {
-      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(entry.class === 'wh' ? entry.hidden ** 2 : entry.hidden) };
+      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(peakRowLength(entry.class, entry.hidden)) };
       rows.set(key, row);
     }
     row.peaks[entry.k] = entry.peak;
@@ -110,6 +181,8 @@ function migratePeaks(db: Db): void {
   const insert = db.prepare(`INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, ?, ?, ?)`);
   for (const row of rows.values()) insert.run(row.runKey, row.cls, row.row, blobOf(row.peaks));
 }
+
+const peakRowLength = (cls: string, hidden: number): number => (cls === 'wh' ? hidden ** 2 : cls === 'wy' ? 256 * hidden : hidden);
 
 const DONE_RUNS = `run_key IN (SELECT run_key FROM runs WHERE status = 'done')`;
 

@@ -157,7 +157,7 @@ function openForReading(path: string): Db {
     if (version === 0) throw new InputError(`database ${path}: not a sparsetrace database (it has no tables)`);
     if (version < SCHEMA_VERSION) {
       throw new InputError(
-        `database ${path}: schema version ${version} was written by sparsetrace 0.1.0; upgrade it once with \`sparsetrace migrate --db ${path}\` (any run on it does too)`,
+        `database ${path}: schema version ${version} was written by ${version === 1 ? 'sparsetrace 0.1.0' : 'an earlier sparsetrace'}; upgrade it once with \`sparsetrace migrate --db ${path}\` (any run on it does too)`,
       );
     }
   } catch (error) {

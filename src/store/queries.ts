@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { decodeCountBlock } from './countBlocks.js';
 import type { Db } from './db.js';
 
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
@@ -239,12 +240,12 @@ export interface PositionCountRow {
 
 /** Per-position counts, ordered by run (job order), t, then τ in the run's order. */
 export function* positionCounts(db: Db, runIds: readonly string[]): IterableIterator<PositionCountRow> {
-  // Run by run: the run's counts read in table order (τ, then t) into arrays, then
+  // Run by run: the run's count blocks decoded into arrays, then
   // given out by t and τ. No sort over the selection; memory bounded by one run.
   const run = prepared(db, `SELECT run_key, positions FROM runs WHERE run_id = ?`);
   const taus = prepared(db, `SELECT tau FROM run_taus WHERE run_key = ? ORDER BY tau_index`).pluck();
   const targets = prepared(db, `SELECT t, y FROM position_rows WHERE run_key = ?`).raw();
-  const counts = prepared(db, `SELECT tau_index, t, n_x, n_h, n_y FROM count_rows WHERE run_key = ?`).raw();
+  const blocks = prepared(db, `SELECT tau_index, start, count, counts FROM count_blocks WHERE run_key = ?`).raw();
   for (const runId of runIds) {
     const { run_key: runKey, positions } = run.get(runId) as { run_key: number; positions: number };
     const tauValues = taus.all(runKey) as number[];
@@ -252,11 +253,9 @@ export function* positionCounts(db: Db, runIds: readonly string[]): IterableIter
     const y = new Int16Array(positions).fill(-1);
     for (const [t, target] of targets.all(runKey) as [number, number][]) y[t] = target;
     const n = new Uint32Array(positions * T * 3);
-    for (const [k, t, nx, nh, ny] of counts.all(runKey) as number[][]) {
-      const at = (t * T + k) * 3;
-      n[at] = nx;
-      n[at + 1] = nh;
-      n[at + 2] = ny;
+    for (const [k, start, count, blob] of blocks.all(runKey) as [number, number, number, Buffer][]) {
+      const counts = decodeCountBlock(blob, count);
+      for (let p = 0; p < count; p++) n.set(counts.subarray(3 * p, 3 * p + 3), ((start + p) * T + k) * 3);
     }
     for (let t = 0; t < positions; t++) {
       if (y[t] < 0) continue; // not computed yet

@@ -1,11 +1,12 @@
 /**
  * The store's schema. `PRAGMA user_version` is the schema version: 0 is a new
- * file, 1 the schema of sparsetrace 0.1.0 (upgraded in place by migrate.ts), 2
- * this one. Users read it through docs/schema.md; the views keep 0.1.0's column
+ * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
+ * `count_rows` row per position and τ), 3 this one; migrate.ts upgrades in place. Users read it through docs/schema.md; the views keep 0.1.0's column
  * names (`run_id`, `tau`) over the compact tables.
  *
- * Sizes are what the layout is for: per position, one `position_rows` row and
- * one `count_rows` row per τ (integer keys, τ by index, WITHOUT ROWID). Depth
+ * Sizes and the writer's speed are what the layout is for: per position one
+ * `position_rows` row, per shard and τ one `count_blocks` row holding the
+ * shard's counts (integer keys, τ by index, WITHOUT ROWID). Depth
  * masses are kept per shard and offset (`shard_depth`), per position only as a
  * total and a peak offset, unless the run asked for full curves (`depth_rows`).
  * Pattern peaks are kept as float32 BLOBs per (run, class, row) that has a
@@ -13,7 +14,7 @@
  * summaries (`run_tau_stats`) with SQL, so reports read a few rows per run
  * instead of every position.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA = `
   CREATE TABLE models (
@@ -112,14 +113,17 @@ export const SCHEMA = `
     PRIMARY KEY (run_key, t)
   ) WITHOUT ROWID;
 
-  CREATE TABLE count_rows (
-    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+  -- The counts of a shard at one τ: per position t = start … start + count - 1, its
+  -- n_x, n_h, n_y, as uint16 (uint32 when a count needs it) little-endian (see
+  -- src/store/countBlocks.ts). The counts view gives one row per position and τ.
+  CREATE TABLE count_blocks (
+    run_key   INTEGER NOT NULL,
     tau_index INTEGER NOT NULL,
-    t         INTEGER NOT NULL,
-    n_x       INTEGER NOT NULL,
-    n_h       INTEGER NOT NULL,
-    n_y       INTEGER NOT NULL,
-    PRIMARY KEY (run_key, tau_index, t)
+    start     INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    counts    BLOB NOT NULL,
+    PRIMARY KEY (run_key, tau_index, start),
+    FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
   ) WITHOUT ROWID;
 
   -- Only for runs with depth_curves = 1: every position's mass at every d ≤ min(t, Dmax).
@@ -133,8 +137,8 @@ export const SCHEMA = `
 
   -- Peak attribution of every pattern over the committed positions of a run, as
   -- float32 BLOBs, one per (run, class, row) with a non-zero peak: row c of Wx holds
-  -- (c, j) over j, row y of Wy holds (j, y) over j (H values); the one row 0 of Wh
-  -- holds (j → i) at i·H + j (H² values).
+  -- (c, j) over j (H values); the one row 0 of Wh holds (j → i) at i·H + j (H²
+  -- values), the one row 0 of Wy holds (j, y) at y·H + j (256·H values).
   CREATE TABLE pattern_peak_rows (
     run_key INTEGER NOT NULL REFERENCES runs (run_key),
     class   TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
@@ -182,8 +186,9 @@ export const SCHEMA = `
     SELECT r.run_id, p.run_key, p.t, p.y, p.surprisal_bits, p.mass_total, p.peak_d
     FROM position_rows p JOIN runs r USING (run_key);
   CREATE VIEW counts AS
-    SELECT r.run_id, c.run_key, rt.tau, c.tau_index, rt.tau_f32, c.t, c.n_x, c.n_h, c.n_y
-    FROM count_rows c JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index);
+    SELECT r.run_id, b.run_key, rt.tau, b.tau_index, rt.tau_f32, c.t, c.n_x, c.n_h, c.n_y
+    FROM count_blocks b JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
+    JOIN counts_of(b.start, b.count, b.counts) c;
   CREATE VIEW depth_mass AS
     SELECT r.run_id, m.run_key, m.d, m.t, m.mass
     FROM depth_rows m JOIN runs r USING (run_key);

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Makes test/fixtures/v1/: a schema-version-1 database written by sparsetrace 0.1.0
-# (commit a1f4d0e), and what 0.1.0 printed for it, for the migration test.
+# Makes test/fixtures/NAME/: a database written by an older sparsetrace, and what
+# that version printed for it, for the migration test.
 #
-#   git worktree add /tmp/v010 a1f4d0e && (cd /tmp/v010 && npm ci && npm run build)
-#   bash scripts/make-v1-fixture.sh /tmp/v010
+#   v1, schema 1: sparsetrace 0.1.0 (commit a1f4d0e)
+#   v2, schema 2: the first compact store (commit 81975a6)
+#
+#   git worktree add /tmp/old a1f4d0e && (cd /tmp/old && npm ci && npm run build)
+#   bash scripts/make-fixture.sh /tmp/old v1
 #
 # Contents: job "small" (a random H = 8 model, 2 windows × Dmax 5 and 25, 3 τ:
 # finished) and job "partial" (the sat-rnn on 600 bytes, killed with SIGKILL part
@@ -12,7 +15,8 @@
 set -euo pipefail
 OLD=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-OUT="$HERE/test/fixtures/v1"
+NAME=$2
+OUT="$HERE/test/fixtures/$NAME"
 SHARED=$(cd "$HERE/../shared" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -27,7 +31,7 @@ node -e '
 cat > "$OUT/small.json" <<JSON
 { "name": "small", "models": ["small-h8.bin"], "data": [{ "path": "$SHARED/inputs/enwik_1024.txt", "length": 150, "stride": 400, "count": 2 }], "dmax": [5, 25], "tau": [0.001, 0.01, 0.1] }
 JSON
-DB="$OUT/v1.sqlite3"
+DB="$OUT/$NAME.sqlite3"
 ST="node $OLD/bin/sparsetrace.js"
 $ST run "$OUT/small.json" --db "$DB" --shard-size 32 --no-report
 # Kill with SIGKILL once a few shards of the run are committed.
@@ -40,14 +44,15 @@ node --input-type=module -e '
     await new Promise((done) => setTimeout(done, 2));
     try {
       const reader = new Database(db, { readonly: true });
-      const { n } = reader.prepare("SELECT count(*) AS n FROM shards s JOIN runs r USING (run_id) WHERE r.positions = 1023").get();
+      // Only this run has shards of 16 positions (the small job has 32 and 22).
+      const { n } = reader.prepare("SELECT count(*) AS n FROM shards WHERE count = 16").get();
       reader.close();
       if (n >= 8) break;
     } catch {}
   }
   child.kill("SIGKILL");
 ' "$OLD/bin/sparsetrace.js" "$DB" "$SHARED/inputs/sat_model.bin" "$SHARED/inputs/enwik_1024.txt"
-$ST sql "SELECT run_id, status, (SELECT sum(count) FROM shards s WHERE s.run_id = r.run_id) AS done, positions FROM runs r" --db "$DB"
+$ST sql "SELECT run_id, status, (SELECT count(*) FROM positions p WHERE p.run_id = r.run_id) AS done, positions FROM runs r" --db "$DB"
 $ST report --db "$DB" --job small > "$OUT/report-small.txt"
 $ST report --db "$DB" --job small --format json > "$OUT/report-small.json"
 $ST report --db "$DB" --job small --by window --format json > "$OUT/report-small-by-window.json"
