@@ -110,9 +110,8 @@ export type PatternClass = 'wx' | 'wh' | 'wy';
 
 /**
  * One stored row of pattern peaks: the peak attributions of Wx (c, j) over j for
- * row c (H values; only bytes that occur have any), of every Wh (j → i) at i·H + j
- * in the one Wh row 0 (H² values), and of every Wy (j, y) at y·H + j in the one
- * Wy row 0 (256·H values: every output has a gradient, so no Wy row is empty).
+ * row c, of Wy (j, y) over j for row y (H values each; only bytes that occur have
+ * any), and of every Wh (j → i) at i·H + j in the one Wh row, 0 (H² values).
  */
 export interface PatternPeakRow {
   readonly cls: PatternClass;
@@ -123,11 +122,11 @@ export interface PatternPeakRow {
 /** Writes a stored row back into a PatternPeaks. */
 export function setPatternPeakRow(peaks: PatternPeaks, hidden: number, { cls, row, peaks: values }: PatternPeakRow): void {
   const H = hidden;
-  const expected = cls === 'wh' ? H * H : cls === 'wy' ? BYTE_VALUES * H : H;
+  const expected = cls === 'wh' ? H * H : H;
   if (values.length !== expected) throw new RangeError(`a ${cls} peak row of ${values.length} values, expected ${expected}`);
   if (cls === 'wx') for (let j = 0; j < H; j++) peaks.wx[j * BYTE_VALUES + row] = values[j];
   else if (cls === 'wh') peaks.wh.set(values);
-  else peaks.wy.set(values);
+  else peaks.wy.set(values, row * H);
 }
 
 /** All-zero peaks: a run before its first shard. */
@@ -157,7 +156,9 @@ export function mergePatternPeakRows(into: PatternPeaks, from: PatternPeaks, hid
     grown.push({ cls: 'wx', row: c, peaks: row });
   }
   if (maxInto(into.wh, from.wh, 0, H * H)) grown.push({ cls: 'wh', row: 0, peaks: into.wh.slice() });
-  if (maxInto(into.wy, from.wy, 0, BYTE_VALUES * H)) grown.push({ cls: 'wy', row: 0, peaks: into.wy.slice() });
+  for (let y = 0; y < BYTE_VALUES; y++) {
+    if (maxInto(into.wy, from.wy, y * H, (y + 1) * H)) grown.push({ cls: 'wy', row: y, peaks: into.wy.slice(y * H, (y + 1) * H) });
+  }
   return grown;
 }
 

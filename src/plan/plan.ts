@@ -55,12 +55,13 @@ const POOL_START_SECONDS = 0.5;
 
 /**
  * The runner's CPU besides the engine's traceRange and the store's inserts (the
- * forward pass, packing and unpacking shards, the summaries written when a run
- * finishes, progress), as a share of the engine's: measured on the example sweep
- * with store schema 2, where the calibrated engine and writes came to 58.5 s and
- * the run took 82.5 s of CPU (user + sys), and on schema 1 (77.5 s and 118.8 s).
+ * forward passes, summarizing and packing shards, merging pattern peaks, the
+ * summaries written when a run finishes, progress), as a share of the engine's:
+ * measured on the example sweep with store schema 3, where the calibrated engine
+ * and writes came to 14 s of CPU and the run took 16.1 s (user + sys, 0.5 s of
+ * it starting the pool). Schema 2 took 0.4 of the engine's, schema 1 0.5.
  */
-const RUNNER_OVERHEAD = 0.4;
+const RUNNER_OVERHEAD = 0.12;
 
 interface RunProgress {
   readonly run: PlannedRun;

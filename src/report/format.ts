@@ -14,8 +14,19 @@ interface Cells {
   percent(value: number, decimals?: number): string;
 }
 
+// toLocaleString builds a number format on every call; a report by window formats thousands of cells.
+const thousandsFormats = new Map<number, Intl.NumberFormat>();
+function thousandsFormat(decimals: number): Intl.NumberFormat {
+  let format = thousandsFormats.get(decimals);
+  if (format === undefined) {
+    format = new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    thousandsFormats.set(decimals, format);
+  }
+  return format;
+}
+
 const rounded: Cells = {
-  thousands: (value, decimals = 0) => value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }),
+  thousands: (value, decimals = 0) => thousandsFormat(decimals).format(value),
   fixed: (value, decimals) => (value === null ? '-' : value.toFixed(decimals)),
   percent: (value, decimals = 1) => `${(100 * value).toFixed(decimals)}%`,
 };

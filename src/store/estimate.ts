@@ -5,41 +5,42 @@ import { join } from 'node:path';
 import type { Db } from './db.js';
 
 /**
- * What the store takes on disk, as a per-row model of schema 2 (store/schema.ts):
- * per position one `position_rows` row, per position and τ one `count_rows` row
- * and 4 bytes of `run_tau_stats.sorted_n`; per shard and offset one
- * `shard_depth` row; per position and offset one `depth_rows` row only when the
- * run keeps depth curves; per run one `pattern_peak_rows` BLOB of H float32 for
- * each row of Wh and each byte a window uses in Wx and Wy.
+ * What the store takes on disk, as a per-row model of schema 3 (store/schema.ts):
+ * per position one `position_rows` row; per position and τ its share of a
+ * `count_blocks` BLOB (6 bytes of uint16 and the block's row) and 4 bytes of
+ * `run_tau_stats.sorted_n`; per shard and offset one `shard_depth` row; per
+ * position and offset one `depth_rows` row only when the run keeps depth
+ * curves; per run one `pattern_peak_rows` BLOB of H float32 for each byte a
+ * window uses in Wx and Wy, and one of H² for Wh.
  *
  * Measured with SQLite's dbstat (pages of each table and its index ÷ its rows):
  * - jobs/example-sweep.json (112 runs, 111,504 positions, 17 τ, Dmax 20 and 50,
- *   no depth curves): 70.7 MB, 634 B/position. count_rows 41.7 MB / 1,895,568
- *   rows = 22.0 B; run_tau_stats 8.7 MB = 4.6 B per position and τ;
- *   position_rows 3.95 MB / 111,504 = 35.4 B; shard_depth 0.88 MB / 32,256 rows
- *   = 27.2 B (8 shards per run); pattern_peak_rows 15.1 MB / 25,106 rows = 603 B
- *   (224 rows, 135 kB, per run).
+ *   no depth curves): 43.6 MB, 391 B/position. count_blocks 16.5 MB = 8.7 B per
+ *   position and τ; run_tau_stats 8.7 MB = 4.6 B per position and τ;
+ *   position_rows 3.96 MB / 111,504 = 35.5 B; shard_depth 0.14 MB / 4,698 rows
+ *   = 30 B (1.14 shards per run); pattern_peak_rows 13.7 MB = 123 kB per run
+ *   (97 rows: 48 of Wx, 48 of Wy, Wh), the size of H + 96 rows of H float32 and
+ *   35 bytes each.
  * - the Q1 job with depth curves (1,023 positions, Dmax 50): depth_rows 1.09 MB /
  *   50,898 rows = 21.3 B.
- * (Schema 1, sparsetrace 0.1.0, took 3,458 B/position on the example sweep and
- * 3,880 on Q1: 46.6 B per counts row, 40.7 per depth row, 1.18 MB of pattern
- * peaks per run.) When the store changes, measure again and replace these; `plan`
- * prefers the bytes per position measured on the target database when it holds
- * finished runs.
+ * (Schema 1, sparsetrace 0.1.0, took 3,458 B/position on the example sweep;
+ * schema 2, one row per position and τ, 634.) When the store changes, measure
+ * again and replace these; `plan` prefers the bytes per position measured on the
+ * target database when it holds finished runs.
  */
 export const STORE_BYTES = {
-  /** Per position and τ: a `count_rows` row and its 4 bytes in `run_tau_stats.sorted_n`. */
-  perCountsRow: 22.0 + 4.6,
+  /** Per position and τ: its counts in a `count_blocks` BLOB and its 4 bytes in `run_tau_stats.sorted_n`. */
+  perCountsRow: 8.7 + 4.6,
   /** A `depth_rows` row: a position at one offset d ≤ min(t, Dmax), only with depth curves. */
   perDepthRow: 21.3,
   /** A `position_rows` row. */
-  perPositionRow: 35.4,
+  perPositionRow: 35.5,
   /** A `shard_depth` row: a shard at one offset. */
-  perShardDepthRow: 27.2,
-  /** Shards per run (the runner's default shard size cuts a window into about 8). */
-  shardsPerRun: 8,
-  /** A `pattern_peak_rows` row is H float32 and about this much more; a run has about H + 96 of them (Wh, and Wx/Wy for the ~48 bytes a window uses). */
-  perPeakRowOverhead: 91,
+  perShardDepthRow: 30,
+  /** Shards per run: shards are up to 1024 positions, finer in a job's last runs (runner/plan.ts). */
+  shardsPerRun: 2,
+  /** A `pattern_peak_rows` row is H float32 and about this much more; a run has about as much as H + 96 of them (Wh, and Wx/Wy for the ~48 bytes a window uses). */
+  perPeakRowOverhead: 35,
   /** A run's own rows (runs, run_taus, job_runs, shards), roughly. */
   perRun: 2048,
 } as const;
@@ -82,30 +83,42 @@ export function databaseBytes(db: Db): number {
 
 /**
  * CPU seconds this machine takes to write one byte of results, measured by
- * inserting rows shaped like `counts` rows in WAL mode into a temporary
- * database (removed afterwards), in transactions the size of a shard.
+ * writing what the writer writes per shard into a temporary database in WAL mode
+ * (removed afterwards): 1,024 `position_rows`-shaped rows, 64 per statement, and
+ * 7 count blocks of 1,024 positions, one transaction per shard.
  */
-export function calibrateStoreWrites(rows = 40_000): number {
+export function calibrateStoreWrites(shards = 40): number {
+  const POSITIONS = 1024;
+  const TAUS = 7;
   const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-calibrate-'));
   try {
     const db = new Database(join(folder, 'calibrate.sqlite'));
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.exec('CREATE TABLE sample (run_id TEXT, tau REAL, t INTEGER, a INTEGER, b INTEGER, c INTEGER, PRIMARY KEY (run_id, tau, t)) WITHOUT ROWID');
-      const insert = db.prepare('INSERT INTO sample VALUES (?, ?, ?, ?, ?, ?)');
-      const perTransaction = 4_000;
-      const write = db.transaction((from: number) => {
-        for (let k = from; k < from + perTransaction; k++) insert.run('0123456789abcdef', 10 ** -(k % 17), k, k % 3000, k % 17000, k % 128);
+      db.exec(`CREATE TABLE positions (run INTEGER, t INTEGER, y INTEGER, bits REAL, mass REAL, peak INTEGER, PRIMARY KEY (run, t)) WITHOUT ROWID;
+               CREATE TABLE blocks (run INTEGER, tau INTEGER, start INTEGER, count INTEGER, counts BLOB, PRIMARY KEY (run, tau, start)) WITHOUT ROWID`);
+      const rowsPerStatement = 64;
+      const insertPositions = db.prepare(`INSERT INTO positions VALUES ${Array(rowsPerStatement).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`);
+      const insertBlock = db.prepare('INSERT INTO blocks VALUES (?, ?, ?, ?, ?)');
+      const counts = Buffer.from(Uint16Array.from({ length: 3 * POSITIONS }, (_, k) => (k * 7919) % 3000).buffer);
+      const write = db.transaction((shard: number) => {
+        const start = shard * POSITIONS;
+        for (let from = start; from < start + POSITIONS; from += rowsPerStatement) {
+          const values: number[] = [];
+          for (let t = from; t < from + rowsPerStatement; t++) values.push(1, t, t % 256, 1 / (t + 1), 2 / (t + 3), t % 50);
+          insertPositions.run(values);
+        }
+        for (let tau = 0; tau < TAUS; tau++) insertBlock.run(1, tau, start, POSITIONS, counts);
       });
       const cpu = (): number => {
         const usage = process.cpuUsage();
         return (usage.user + usage.system) / 1e6;
       };
       const began = cpu();
-      for (let from = 0; from < rows; from += perTransaction) write(from);
+      for (let shard = 0; shard < shards; shard++) write(shard);
       const seconds = cpu() - began;
-      return seconds / (rows * STORE_BYTES.perCountsRow);
+      return seconds / (shards * POSITIONS * (STORE_BYTES.perPositionRow + TAUS * STORE_BYTES.perCountsRow));
     } finally {
       db.close();
     }

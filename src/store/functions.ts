@@ -123,18 +123,27 @@ export function registerFunctions(db: Db): void {
       union.tau = tau;
       const key = `${String(cls)}:${String(row)}`;
       const values = floats(blob);
-      const max = union.rows.get(key);
-      if (max === undefined) union.rows.set(key, Float32Array.from(values));
-      else for (let k = 0; k < max.length; k++) if (values[k] > max[k]) max[k] = values[k];
+      const seen = union.rows.get(key);
+      // better-sqlite3 hands each BLOB over in a Buffer of its own: keep the first as it is, copy only to merge.
+      if (seen === undefined) union.rows.set(key, { max: values, owned: false });
+      else {
+        if (!seen.owned) {
+          seen.max = Float32Array.from(seen.max);
+          seen.owned = true;
+        }
+        const { max } = seen;
+        for (let k = 0; k < max.length; k++) if (values[k] > max[k]) max[k] = values[k];
+      }
       return union;
     },
     result: ({ tau, rows }: PeakUnion) => {
       const threshold = Math.fround(tau);
       const active: Record<string, number> = {};
-      for (const [key, peaks] of rows) {
+      for (const [key, { max }] of rows) {
         const cls = key.slice(0, key.indexOf(':'));
-        active[cls] ??= 0;
-        for (const peak of peaks) if (peak > threshold) active[cls]++;
+        let above = 0;
+        for (let k = 0; k < max.length; k++) if (max[k] > threshold) above++;
+        active[cls] = (active[cls] ?? 0) + above;
       }
       return JSON.stringify(active);
     },
@@ -154,11 +163,12 @@ export function registerFunctions(db: Db): void {
     rows: function* (cls: unknown, row: unknown, blob: unknown) {
       if (!Buffer.isBuffer(blob) || typeof row !== 'number') return;
       const peaks = floats(blob);
-      const H = cls === 'wh' ? Math.round(Math.sqrt(peaks.length)) : cls === 'wy' ? peaks.length / 256 : peaks.length;
+      const H = cls === 'wh' ? Math.round(Math.sqrt(peaks.length)) : peaks.length;
       for (let k = 0; k < peaks.length; k++) {
         if (!(peaks[k] > 0)) continue;
-        // Identities per the spec, as (src, dst): Wx (c, j) at j of row c; Wh (j → i) at i·H + j and Wy (j, y) at y·H + j of row 0.
+        // Identities per the spec, as (src, dst): Wx (c, j) at j of row c; Wy (j, y) at j of row y; Wh (j → i) at i·H + j.
         if (cls === 'wx') yield [row, k, peaks[k]];
+        else if (cls === 'wy') yield [k, row, peaks[k]];
         else yield [k % H, Math.floor(k / H), peaks[k]];
       }
     },
@@ -174,7 +184,7 @@ export function floats(blob: Uint8Array): Float32Array {
 /** active_by_class's state: τ and the elementwise maximum of each (class, row) seen. */
 interface PeakUnion {
   tau: number;
-  readonly rows: Map<string, Float32Array>;
+  readonly rows: Map<string, { max: Float32Array; owned: boolean }>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { encodeCountBlock } from './countBlocks.js';
-import { blobOf, floats } from './functions.js';
+import { blobOf } from './functions.js';
 import type { Db } from './db.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
@@ -115,30 +115,7 @@ function migrateFromV2(db: Db): void {
       GROUP BY s.run_key, c.tau_index, s.start;
     DROP TABLE count_rows;
   `);
-  joinWyRows(db);
   db.exec(SCHEMA.slice(SCHEMA.indexOf('CREATE VIEW counts AS'), SCHEMA.indexOf('CREATE VIEW depth_mass AS')));
-}
-
-/** Version 2 kept Wy peaks as one row per output y (H values); version 3 as one row 0 of 256·H, y·H + j. */
-function joinWyRows(db: Db): void {
-  const rows = db.prepare(`SELECT p.run_key, p.row, p.peaks, m.hidden FROM pattern_peak_rows p JOIN runs USING (run_key) JOIN models m USING (model_key) WHERE p.class = 'wy'`).all() as {
-    run_key: number;
-    row: number;
-    peaks: Buffer;
-    hidden: number;
-  }[];
-  const joined = new Map<number, Float32Array>();
-  for (const { run_key: runKey, row, peaks, hidden } of rows) {
-    let all = joined.get(runKey);
-    if (all === undefined) {
-      all = new Float32Array(peakRowLength('wy', hidden));
-      joined.set(runKey, all);
-    }
-    all.set(floats(peaks), row * hidden);
-  }
-  db.prepare(`DELETE FROM pattern_peak_rows WHERE class = 'wy'`).run();
-  const insert = db.prepare(`INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, 'wy', 0, ?)`);
-  for (const [runKey, peaks] of joined) insert.run(runKey, blobOf(peaks));
 }
 
 /**
@@ -163,8 +140,8 @@ function migratePeaks(db: Db): void {
   const entries = db
     .prepare(
       `SELECT r.run_key, m.hidden, pp.class,
-              CASE pp.class WHEN 'wx' THEN pp.src ELSE 0 END AS row,
-              CASE pp.class WHEN 'wx' THEN pp.dst ELSE pp.dst * m.hidden + pp.src END AS k, pp.peak
+              CASE pp.class WHEN 'wx' THEN pp.src WHEN 'wy' THEN pp.dst ELSE 0 END AS row,
+              CASE pp.class WHEN 'wx' THEN pp.dst WHEN 'wy' THEN pp.src ELSE pp.dst * m.hidden + pp.src END AS k, pp.peak
        FROM v1_pattern_peaks pp JOIN runs r USING (run_id) JOIN models m USING (model_key)`,
     )
     .all() as { run_key: number; hidden: number; class: string; row: number; k: number; peak: number }[];
@@ -173,7 +150,7 @@ function migratePeaks(db: Db): void {
     const key = `${entry.run_key}:${entry.class}:${entry.row}`;
     let row = rows.get(key);
     if (row === undefined) {
-      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(peakRowLength(entry.class, entry.hidden)) };
+      row = { runKey: entry.run_key, cls: entry.class, row: entry.row, peaks: new Float32Array(entry.class === 'wh' ? entry.hidden ** 2 : entry.hidden) };
       rows.set(key, row);
     }
     row.peaks[entry.k] = entry.peak;
@@ -181,8 +158,6 @@ function migratePeaks(db: Db): void {
   const insert = db.prepare(`INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, ?, ?, ?)`);
   for (const row of rows.values()) insert.run(row.runKey, row.cls, row.row, blobOf(row.peaks));
 }
-
-const peakRowLength = (cls: string, hidden: number): number => (cls === 'wh' ? hidden ** 2 : cls === 'wy' ? 256 * hidden : hidden);
 
 const DONE_RUNS = `run_key IN (SELECT run_key FROM runs WHERE status = 'done')`;
 

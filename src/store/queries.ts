@@ -51,9 +51,10 @@ const SELECTION_STATS = `
 /** The median of n at τ = g.tau over the selection, from the runs' sorted counts. */
 const SELECTION_MEDIAN = `(
   SELECT sorted_median(sorted_n) FROM (
-    SELECT s.sorted_n FROM run_taus rt JOIN sel ON sel.run_key = rt.run_key AND sel.done
+    -- CROSS JOIN keeps this order: the selection's runs, not every run at that τ.
+    SELECT s.sorted_n FROM sel CROSS JOIN run_taus rt ON rt.run_key = sel.run_key AND rt.tau = g.tau
     JOIN run_tau_stats s ON s.run_key = rt.run_key AND s.tau_index = rt.tau_index
-    WHERE rt.tau = g.tau
+    WHERE sel.done
     UNION ALL
     SELECT sorted_n FROM live WHERE live.tau = g.tau))`;
 

@@ -197,5 +197,7 @@ export class RunWriter {
         statements.markDone.run(now(), runKey);
       })
       .immediate();
+    // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.
+    this.peaks = undefined;
   }
 }

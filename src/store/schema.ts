@@ -1,7 +1,8 @@
 /**
  * The store's schema. `PRAGMA user_version` is the schema version: 0 is a new
  * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
- * `count_rows` row per position and τ), 3 this one; migrate.ts upgrades in place. Users read it through docs/schema.md; the views keep 0.1.0's column
+ * `count_rows` row per position and τ), 3 this one; migrate.ts upgrades in
+ * place. Users read it through docs/schema.md; the views keep 0.1.0's column
  * names (`run_id`, `tau`) over the compact tables.
  *
  * Sizes and the writer's speed are what the layout is for: per position one
@@ -137,8 +138,8 @@ export const SCHEMA = `
 
   -- Peak attribution of every pattern over the committed positions of a run, as
   -- float32 BLOBs, one per (run, class, row) with a non-zero peak: row c of Wx holds
-  -- (c, j) over j (H values); the one row 0 of Wh holds (j → i) at i·H + j (H²
-  -- values), the one row 0 of Wy holds (j, y) at y·H + j (256·H values).
+  -- (c, j) over j, row y of Wy holds (j, y) over j (H values); the one row 0 of Wh
+  -- holds (j → i) at i·H + j (H² values).
   CREATE TABLE pattern_peak_rows (
     run_key INTEGER NOT NULL REFERENCES runs (run_key),
     class   TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
