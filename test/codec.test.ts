@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BYTE_VALUES, ExactSum, exactSum } from '../src/engine/index.js';
 import { packShard, unpackShard, type ShardShape } from '../src/runner/codec.js';
+import { appendTotals, blockStat, decodeCountBlock, encodeCountBlock } from '../src/store/countBlocks.js';
 
 /** A shard of recognisable values in every field. */
 function fakeShard(shape: ShardShape) {
@@ -101,5 +102,40 @@ describe('ExactSum', () => {
     assert.equal(exactSum([1, 2 ** -53]), 1);
     assert.equal(exactSum([1, 2 ** -53, 2 ** -80]), 1 + 2 ** -52);
     assert.equal(exactSum([1e100, 1, -1e100]), 1);
+  });
+});
+
+describe('encodeCountBlock / decodeCountBlock', () => {
+  const countsOf = (count: number, largest: number): Uint32Array => Uint32Array.from({ length: 3 * count }, (_, k) => (k * 7919) % (largest + 1));
+
+  test('2 bytes per count while every count fits in 16 bits, 4 bytes from 65,536 on; decoding gives the counts back', () => {
+    for (const [largest, width] of [[0, 2], [65_535, 2], [65_536, 4], [16_777_216, 4]] as const) {
+      const counts = countsOf(37, largest);
+      counts[5] = largest; // the largest value occurs
+      const blob = encodeCountBlock(counts);
+      assert.equal(blob.byteLength, 3 * 37 * width, `largest ${largest}`);
+      assert.deepEqual(Array.from(decodeCountBlock(blob, 37)), Array.from(counts), `largest ${largest}`);
+    }
+  });
+
+  test('decodes a BLOB at an odd offset (a copy) and refuses a length that fits no width', () => {
+    const counts = countsOf(10, 1000);
+    const shifted = Buffer.alloc(1 + 60);
+    encodeCountBlock(counts).copy(shifted, 1);
+    assert.deepEqual(Array.from(decodeCountBlock(shifted.subarray(1), 10)), Array.from(counts));
+    assert.throws(() => decodeCountBlock(Buffer.alloc(61), 10), /a count block of 61 bytes for 10 positions/);
+  });
+
+  test('blockStat and appendTotals summarize what the plain loops over positions say', () => {
+    const counts = countsOf(50, 70_000);
+    const decoded = decodeCountBlock(encodeCountBlock(counts), 50);
+    const perClass = [0, 1, 2].map((cls) => counts.filter((_, k) => k % 3 === cls).reduce((a, b) => a + b, 0));
+    const totals = Array.from({ length: 50 }, (_, p) => counts[3 * p] + counts[3 * p + 1] + counts[3 * p + 2]);
+    assert.deepEqual(['sum_x', 'sum_h', 'sum_y'].map((stat) => blockStat(decoded, stat as 'sum_x')), perClass);
+    assert.equal(blockStat(decoded, 'min_n'), Math.min(...totals));
+    assert.equal(blockStat(decoded, 'max_n'), Math.max(...totals));
+    const appended = [7];
+    appendTotals(decoded, appended);
+    assert.deepEqual(appended, [7, ...totals]);
   });
 });

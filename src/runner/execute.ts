@@ -204,6 +204,7 @@ export async function executeRuns(
     await Promise.all(inFlight);
   } finally {
     await Promise.all(inFlight);
+    await windows.settled();
     await pool.destroy();
   }
   if (failure !== undefined) throw failure;

@@ -40,6 +40,11 @@ export class WindowCache {
     if (run !== undefined) void this.get(run);
   }
 
+  /** Resolves once no forward pass is running: the pool must not be destroyed under one (piscina then fails on its late result). */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.windows.values());
+  }
+
   private async load(run: PlannedRun): Promise<SharedWindow> {
     const data = loadDataWindow(run.data.path, run.data.offset, run.data.length);
     if (data.sha256 !== run.data.sha256) {
