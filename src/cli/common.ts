@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// Loaded by every command, --help and --version included: only light modules here
+// (no store, engine, runner, report); what a command needs at run time is in its
+// own file, loaded by its handler (commands.ts), or in database.ts.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { BrokenPipeError, classify, EXIT } from '../errors.js';
-import { DEFAULT_DB } from '../job/index.js';
-import { acquireWriterLock, closeDatabase, DatabaseBusyError, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
-import { AtomicFile, debugEnabled, log } from './output.js';
+import { DEFAULT_DB } from '../job/file.js';
+import { debugEnabled, log } from './output.js';
 
 /**
  * Ends a command: the exit code of its error class (src/errors.ts) and one line
@@ -35,7 +35,8 @@ export async function exitWith(handler: () => number | Promise<number>): Promise
 
 /**
  * One command of the CLI: its yargs options (`builder`) and the function that
- * runs it, returning the exit code. Each file of src/cli/ but main.ts defines one.
+ * runs it, returning the exit code. commands.ts defines them all; each handler loads
+ * its command's file (src/cli/<command>.ts) only when that command runs.
  */
 export function defineCommand<O>(spec: {
   readonly command: string;
@@ -94,93 +95,4 @@ export function selectionOptions<T>(args: Argv<T>) {
       if (dmax !== undefined && !(Number.isSafeInteger(dmax) && dmax >= 0)) throw new Error(`--dmax: must be an integer ≥ 0, got ${dmax}`);
       return true;
     });
-}
-
-/** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
-const LAST_DB_FILE = join(dirname(DEFAULT_DB), '.last-db');
-
-/**
- * The database a command works on: --db, else SPARSETRACE_DB, else the one
- * the last run used without --db (a job file's "db"), so `status`, `report`
- * and `resume` follow it, else the default.
- */
-export function databasePath(flag: string | undefined): string {
-  if (flag !== undefined) return flag;
-  if (process.env.SPARSETRACE_DB !== undefined) return process.env.SPARSETRACE_DB;
-  let remembered: string | undefined;
-  try {
-    remembered = readFileSync(LAST_DB_FILE, 'utf8').trim();
-  } catch {
-    return DEFAULT_DB;
-  }
-  if (remembered === '' || !existsSync(remembered)) return DEFAULT_DB;
-  log(`(database ${remembered}, used by the last run; --db to choose another)`);
-  return remembered;
-}
-
-/** Remembers the database a run used (forgets it when it is the default); best effort. */
-export function rememberDatabase(path: string): void {
-  try {
-    if (resolve(path) === resolve(DEFAULT_DB)) {
-      rmSync(LAST_DB_FILE, { force: true });
-      return;
-    }
-    mkdirSync(dirname(LAST_DB_FILE), { recursive: true });
-    const file = new AtomicFile(LAST_DB_FILE, 'last database');
-    file.write(`${resolve(path)}\n`);
-    file.commit();
-  } catch {
-    // A read-only results folder: later commands need --db, as before.
-  }
-}
-
-/** Opens the database for a command and closes it when the command is done. */
-export async function withDatabase<T>(
-  path: string | undefined,
-  body: (db: Db, path: string) => T | Promise<T>,
-  options: OpenOptions = { readonly: true },
-): Promise<T> {
-  const dbPath = databasePath(path);
-  const db = openDatabase(dbPath, options);
-  try {
-    return await body(db, dbPath);
-  } catch (error) {
-    // A SQLite failure while reading or writing (a damaged page, a full disk) names the database.
-    if (/^SQLITE_/.test((error as { code?: string }).code ?? '')) throw classify(error, `database ${dbPath}`) ?? error;
-    throw error;
-  } finally {
-    closeDatabase(db);
-  }
-}
-
-/** A note on stderr when a selection holds runs that are not finished. */
-export function warnIncomplete(runs: readonly RunRow[]): void {
-  const unfinished = runs.filter((run) => run.status !== 'done');
-  if (unfinished.length > 0) {
-    log(
-      `note: ${unfinished.length} of ${runs.length} selected runs are not finished (${unfinished.map((run) => `${run.run_id} ${run.positions_done}/${run.positions}`).join(', ')}); ` +
-        'figures cover the positions computed so far, never-active counts only finished runs',
-    );
-  }
-}
-
-/**
- * Takes the database's writer lock for this process (every writer does: run,
- * resume, sql --write); with `wait`, waits for another writer to finish instead
- * of failing. Returns the release function.
- */
-export async function lockForWriting(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
-  const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
-  for (let announced = false; ; ) {
-    try {
-      return acquireWriterLock(db, dbPath, command, log);
-    } catch (error) {
-      // Busy: the lock is held, or another process is in the middle of a write (SQLITE_BUSY).
-      const known = classify(error, `database ${dbPath}`);
-      if (!(known instanceof DatabaseBusyError) || !wait) throw known ?? error;
-      if (!announced) log(`${known.message}; waiting (--wait)`);
-      announced = true;
-      await new Promise((done) => setTimeout(done, 1000));
-    }
-  }
 }

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { positionCounts } from '../store/index.js';
-import { defineCommand, READ_ONLY_NOTE, selectionOptions, warnIncomplete, withDatabase } from './common.js';
+import { warnIncomplete, withDatabase } from './database.js';
 import { AtomicFile, out } from './output.js';
 
 export interface ExportArgs extends Selection {
@@ -62,18 +62,3 @@ export function exportCommand(args: ExportArgs): Promise<number> {
     return 0;
   });
 }
-
-export const exportCli = defineCommand({
-  command: 'export',
-  describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y) or NDJSON, streamed',
-  examples: [
-    ['$0 export --out counts.csv', 'the last job\'s per-position counts (a job of one run)'],
-    ['$0 export --all --job example-sweep | gzip > sweep.csv.gz', 'every run of a job, with a run column'],
-  ],
-  builder: (args) =>
-    selectionOptions(args)
-      .option('format', { describe: 'csv, or ndjson (one JSON object per line)', choices: ['csv', 'ndjson'] as const, default: 'csv' as const, requiresArg: true })
-      .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
-      .epilogue(`Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column. ${READ_ONLY_NOTE}`),
-  handler: (argv) => exportCommand({ ...argv, runs: argv.run }),
-});

@@ -2,22 +2,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { exitWith, reportFailure } from './common.js';
-import { explainCli } from './explain.js';
-import { exportCli } from './export.js';
-import { fetchInputsCli } from './fetch-inputs.js';
-import { migrateCli } from './migrate.js';
+import { explainCli, exportCli, fetchInputsCli, migrateCli, planCli, reportCli, resumeCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
+import { reportFailure } from './common.js';
 import { log, setDebug } from './output.js';
-import { planCli } from './plan.js';
-import { reportCli } from './report.js';
-import { resumeCli } from './resume.js';
-import { runCli } from './run.js';
-import { runsCli } from './runs.js';
-import { serveCli } from './serve.js';
-import { sqlCli } from './sql.js';
-import { statusCli } from './status.js';
-import { workerCli } from './worker.js';
-import { unlockCli } from './unlock.js';
 
 /** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
 function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
@@ -48,8 +35,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(sqlCli)
     .command(runsCli)
     .command(migrateCli)
-    .command(serveCli(exitWith))
-    .command(workerCli(exitWith))
+    .command(serveCli)
+    .command(workerCli)
     .command(unlockCli)
     .command(fetchInputsCli)
     .option('debug', { describe: 'print stack traces with errors (also: SPARSETRACE_DEBUG=1)', type: 'boolean', global: true })

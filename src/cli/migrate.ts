@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { checkDatabasePath, closeDatabase, openDatabase, SCHEMA_VERSION, schemaVersionOf } from '../store/index.js';
-import { databasePath, dbOption, defineCommand, lockForWriting } from './common.js';
+import { databasePath, lockForWriting } from './database.js';
 import { log } from './output.js';
 
 export interface MigrateArgs {
@@ -45,18 +45,3 @@ export async function migrateCommand(args: MigrateArgs): Promise<number> {
   log(`database ${dbPath}: upgraded from schema version ${before} to ${SCHEMA_VERSION} (${(bytesBefore / 1e6).toFixed(1)} MB → ${(bytesAfter / 1e6).toFixed(1)} MB)`);
   return 0;
 }
-
-export const migrateCli = defineCommand({
-  command: 'migrate',
-  describe: 'upgrade a database written by an older sparsetrace (0.1.0 or later) to this schema, in place',
-  examples: [
-    ['$0 migrate --db results/old.sqlite', 'upgrade in place, then compact the file'],
-    ['$0 migrate --no-vacuum', 'upgrade the default database, leaving its size as it is'],
-  ],
-  builder: (args) =>
-    args
-      .option('db', dbOption)
-      .option('vacuum', { describe: "give the old tables' space back to the file system afterwards (--no-vacuum to skip)", type: 'boolean', default: true })
-      .epilogue('Writing commands (run, resume) upgrade an old database when they first open it; reading commands ask for this one.'),
-  handler: (argv) => migrateCommand(argv),
-});

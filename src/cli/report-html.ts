@@ -1,13 +1,13 @@
-import type { Argv } from 'yargs';
 import { InputError } from '../errors.js';
+import type { Grouping } from '../report/choices.js';
 import { gatherExplanation, type Explanation } from '../report/explain.js';
 import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
 import { renderHtml } from '../report/html.js';
-import { groupRuns, selectRuns, type Grouping, type Selection } from '../report/select.js';
+import { groupRuns, selectRuns, type Selection } from '../report/select.js';
 import { openDatabase } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
-import { databasePath } from './common.js';
+import { databasePath } from './database.js';
 import { AtomicFile, log, out } from './output.js';
 
 export interface ReportHtmlArgs extends Selection {
@@ -18,15 +18,6 @@ export interface ReportHtmlArgs extends Selection {
   readonly explain?: number;
   readonly explainTau: number;
   readonly out?: string;
-}
-
-/** The options `report` takes only for `--format html`. */
-export function reportHtmlOptions<T>(args: Argv<T>) {
-  return args
-    .option('hist-tau', { describe: 'html: τ of the histogram of active patterns per position (the nearest τ of the runs)', type: 'number', default: 0.01 })
-    .option('explain', { describe: 'html: add a section explaining position T (one run)', type: 'number' })
-    .option('explain-tau', { describe: 'html: τ of the --explain listing', type: 'number', default: 0.01 })
-    .option('out', { describe: 'html: write the page to this file instead of stdout', type: 'string' });
 }
 
 /** The τ of `taus` nearest to `wanted` on a log scale (exact float32 matches first). */

@@ -1,6 +1,6 @@
 import type { JobSpec } from '../job/index.js';
 import { latestJob, listJobs, openDatabase } from '../store/index.js';
-import { databasePath, dbOption, defineCommand, runOptions } from './common.js';
+import { databasePath } from './database.js';
 import { log } from './output.js';
 import { runJob, type ExecutionArgs } from './run.js';
 
@@ -30,14 +30,3 @@ export async function resumeCommand(args: ResumeArgs): Promise<number> {
   }
   return runJob({ ...spec, db: dbPath }, source, args);
 }
-
-export const resumeCli = defineCommand({
-  command: 'resume',
-  describe: 'continue the last unfinished job',
-  examples: [
-    ['$0 resume', 'continue the last unfinished job of the default database'],
-    ['$0 resume --db results/sweep.sqlite --wait', 'continue once the current writer is done'],
-  ],
-  builder: (args) => runOptions(args.option('db', dbOption)),
-  handler: (argv) => resumeCommand(argv),
-});

@@ -1,13 +1,13 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
-import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, MAX_DMAX, type JobOverrides, type JobSpec } from '../job/index.js';
+import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
 import { progressReporter } from '../runner/progress.js';
 import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
 import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
-import { dbOption, defineCommand, lockForWriting, rememberDatabase, runOptions } from './common.js';
+import { lockForWriting, rememberDatabase } from './database.js';
 import { log, onBrokenPipe, out, routeLog } from './output.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
@@ -130,42 +130,3 @@ function checkRegularFile(path: string, what: string): void {
   }
   if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }
-
-export const runCli = defineCommand({
-  command: 'run [job]',
-  describe: 'compute a job (default: the Q1 job on ./inputs), then print its report',
-  examples: [
-    ['$0 run', 'the published Q1 job on ./inputs, into results/sparsetrace.sqlite'],
-    ['$0 run jobs/example-sweep.json --threads 2', 'a sweep; run it again (or resume) to continue after an interruption'],
-    ['$0 run --length 256 --dmax 20 --tau 1e-3,0.01 --db /tmp/t.sqlite', 'a quick run on the first 256 bytes'],
-  ],
-  builder: (args) =>
-    runOptions(
-      args
-        .positional('job', { describe: 'job file (jobs/*.json); paths in it are relative to the file', type: 'string' })
-        .option('model', { describe: "model file, replacing the job's models", type: 'string', requiresArg: true })
-        .option('data', { describe: "data file, replacing each data source's path", type: 'string', requiresArg: true })
-        .option('offset', { describe: 'window offset in bytes', type: 'number', requiresArg: true })
-        .option('length', { describe: 'window length in bytes', type: 'number', requiresArg: true })
-        .option('dmax', { describe: 'backward depth Dmax', type: 'number', requiresArg: true })
-        .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string', requiresArg: true })
-        .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs", type: 'boolean' })
-        .option('db', dbOption)
-        .check((argv) => {
-          const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
-          for (const [flag, value, min, max] of limits) {
-            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
-              throw new Error(`--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`);
-            }
-          }
-          return true;
-        })
-        .epilogue(
-          'A job expands into runs (model × window × Dmax). What the database already holds is skipped, ' +
-            'so running the same job again continues it (or: sparsetrace resume). Ctrl-C (SIGINT/SIGTERM) stops ' +
-            'after the shards in flight are committed; a killed process loses at most those. One process writes ' +
-            'a database at a time (see --wait, and sparsetrace unlock for a lock left on another host).',
-        ),
-    ),
-  handler: (argv) => runCommand(argv),
-});

@@ -1,7 +1,7 @@
 import { formatTau } from '../report/format.js';
 import { renderCsv, renderText, type Table } from '../report/table.js';
 import { listRuns } from '../store/index.js';
-import { dbOption, defineCommand, READ_ONLY_NOTE, withDatabase } from './common.js';
+import { withDatabase } from './database.js';
 import { out } from './output.js';
 
 export interface RunsArgs {
@@ -39,14 +39,3 @@ export function runsCommand(args: RunsArgs): Promise<number> {
     return 0;
   });
 }
-
-export const runsCli = defineCommand({
-  command: 'runs',
-  describe: 'list the runs in the database',
-  examples: [
-    ['$0 runs', 'every run, with its model, window, Dmax and τ'],
-    ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
-  ],
-  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
-  handler: (argv) => runsCommand(argv),
-});

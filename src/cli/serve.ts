@@ -1,5 +1,4 @@
 import { SIGNAL_EXIT } from '../errors.js';
-import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
 import { DEFAULT_BATCH_COST, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
@@ -84,37 +83,4 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
   } finally {
     db.close();
   }
-}
-
-/** The yargs registration of `serve`; `run` turns a handler's outcome into the exit code. */
-export function serveCli(run: (handler: () => Promise<number>) => Promise<void>) {
-  return {
-    command: 'serve <job>',
-    describe: 'coordinate a job over a Redis queue: enqueue its runs in batches, merge what workers finish',
-    builder: (args: Argv) =>
-      args
-        .version(false)
-        .example('$0 serve jobs/example-sweep.json --queue redis://queue-host:6379 --segments /shared/segments', 'enqueue the sweep and merge what the workers hand back')
-        .positional('job', { describe: 'job file (jobs/*.json)', type: 'string', demandOption: true })
-        .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
-        .option('segments', { describe: 'folder the workers write finished batches to (shared with them)', type: 'string', demandOption: true })
-        .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME}); one coordinator per queue`, type: 'string' })
-        .option('db', { describe: `SQLite database (default: the job file's "db", else ${DEFAULT_DB})`, type: 'string' })
-        .option('batch-cost', { describe: `work per batch in position-steps, positions × (Dmax + 1) (default ${DEFAULT_BATCH_COST}: about 20–40 s of a 2-core machine)`, type: 'number' })
-        .option('poll-ms', { describe: 'how often to look at the queue and the segments folder', type: 'number', default: 1000 })
-        .option('max-rounds', { describe: 're-enqueues of missing runs when the queue runs dry, before giving up', type: 'number', default: 3 })
-        .check((argv) => {
-          for (const [flag, value, min] of [["batch-cost", argv.batchCost as unknown, 1], ["poll-ms", argv.pollMs as unknown, 10], ["max-rounds", argv.maxRounds as unknown, 0]] as const) {
-            if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
-          }
-          return true;
-        })
-        .epilogue(
-          [
-            'Exits 0 when the database holds every run of the job. Its state is the database:',
-            'stop it (Ctrl-C) and start it again to resume. See README, "Several machines".',
-          ].join('\n'),
-        ),
-    handler: (argv: ArgumentsCamelCase<ServeArgs>) => run(() => serveCommand(argv)),
-  };
 }

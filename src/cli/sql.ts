@@ -2,11 +2,11 @@ import { InputError } from '../errors.js';
 import { formatTau } from '../report/format.js';
 import { columnWidths, csvCell, textLine } from '../report/table.js';
 import type { Db } from '../store/index.js';
-import { dbOption, defineCommand, lockForWriting, READ_ONLY_NOTE, withDatabase } from './common.js';
+import { lockForWriting, withDatabase } from './database.js';
 import { log, out } from './output.js';
 
-export const SQL_FORMATS = ['text', 'json', 'ndjson', 'csv'] as const;
-export type SqlFormat = (typeof SQL_FORMATS)[number];
+/** The formats `sql --format` offers (SQL_FORMATS in commands.ts lists them). */
+export type SqlFormat = 'text' | 'json' | 'ndjson' | 'csv';
 
 export interface SqlArgs {
   readonly db?: string;
@@ -150,25 +150,3 @@ export function sqlCommand(args: SqlArgs): Promise<number> {
     { readonly: !args.write, mustExist: true },
   );
 }
-
-export const sqlCli = defineCommand({
-  command: 'sql <query>',
-  describe: 'any SQL query on the database (docs/schema.md), rows streamed',
-  examples: [
-    ['$0 sql "SELECT tau_label(tau) AS tau, avg(n_x + n_h + n_y) FROM counts GROUP BY tau"', 'mean active patterns per τ'],
-    ['$0 sql "SELECT * FROM counts WHERE sig(tau, 3) = 0.0178" --format ndjson | head', 'rows at τ ≈ 0.0178, one JSON object per line'],
-    ['$0 sql --write "UPDATE jobs SET name = \'q1-baseline\' WHERE job_id = 1"', 'a change, under the writer lock'],
-  ],
-  builder: (args) =>
-    args
-      .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
-      .option('db', dbOption)
-      .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat, requiresArg: true })
-      .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
-      .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
-      .epilogue(
-        `Thresholds: tau_label(tau) is τ as reports print it, sig(x, n) rounds to n significant digits ` +
-          `(WHERE sig(tau, 3) = 0.0178). Without --write: ${READ_ONLY_NOTE.charAt(0).toLowerCase()}${READ_ONLY_NOTE.slice(1)}`,
-      ),
-  handler: (argv) => sqlCommand(argv),
-});

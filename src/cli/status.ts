@@ -1,7 +1,7 @@
 import { formatDuration } from '../runner/progress.js';
 import { renderText, type Table } from '../report/table.js';
 import { liveLockHolder, listJobs, listRuns, recentRate, type RunRow } from '../store/index.js';
-import { dbOption, defineCommand, READ_ONLY_NOTE, withDatabase } from './common.js';
+import { withDatabase } from './database.js';
 import { out } from './output.js';
 
 export interface StatusArgs {
@@ -95,18 +95,3 @@ export function statusCommand(args: StatusArgs): Promise<number> {
     return 0;
   });
 }
-
-export const statusCli = defineCommand({
-  command: 'status',
-  describe: 'where every job and run stands; rate and ETA while one is live',
-  examples: [
-    ['$0 status', 'one line per job, then every run'],
-    ['$0 status --format json | jq .jobs[0].eta_seconds', 'the ETA of a live job, for scripts'],
-  ],
-  builder: (args) =>
-    args
-      .option('db', dbOption)
-      .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
-      .epilogue(READ_ONLY_NOTE),
-  handler: (argv) => statusCommand(argv),
-});

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { InputError } from '../errors.js';
 import { clearWriterLock } from '../store/index.js';
-import { dbOption, defineCommand, withDatabase } from './common.js';
+import { withDatabase } from './database.js';
 import { log } from './output.js';
 
 export interface UnlockArgs {
@@ -38,25 +38,3 @@ export function unlockCommand(args: UnlockArgs): Promise<number> {
     { mustExist: true },
   );
 }
-
-export const unlockCli = defineCommand({
-  command: 'unlock',
-  describe: 'remove a writer lock left by a process that no longer runs',
-  examples: [
-    ['$0 unlock --db /shared/sweep.sqlite', 'show who holds the lock and remove it if its process is gone'],
-    ['$0 unlock --pid 4242 --db /shared/sweep.sqlite', 'remove the lock a process on another host left, confirmed by its pid'],
-  ],
-  builder: (args) =>
-    args
-      .option('db', dbOption)
-      .option('pid', { describe: 'for a lock taken on another host: its pid, confirming it is the one to remove', type: 'number', requiresArg: true })
-      .check((argv) => {
-        if (argv.pid !== undefined && !(Number.isSafeInteger(argv.pid) && argv.pid > 0)) throw new Error(`--pid: must be a process id (an integer > 0), got ${argv.pid}`);
-        return true;
-      })
-      .epilogue(
-        'A lock left by a dead process on this host is taken over by the next writer anyway; unlock ' +
-          'is for a lock taken on another host (a shared disk), which this host cannot check.',
-      ),
-  handler: (argv) => unlockCommand(argv),
-});

@@ -1,5 +1,4 @@
 import { SIGNAL_EXIT } from '../errors.js';
-import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,36 +59,4 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
   if (args.workDir === undefined) rmSync(workDir, { recursive: true, force: true });
   log(`worker ${process.pid}: stopped`);
   return SIGNAL_EXIT[signalName ?? ''] ?? 0;
-}
-
-/** The yargs registration of `worker`; `run` turns a handler's outcome into the exit code. */
-export function workerCli(run: (handler: () => Promise<number>) => Promise<void>) {
-  return {
-    command: 'worker',
-    describe: 'compute batches from a Redis queue (see serve) until stopped',
-    builder: (args: Argv) =>
-      args
-        .version(false)
-        .example('$0 worker --queue redis://queue-host:6379 --segments /shared/segments', 'compute batches on this machine until stopped')
-        .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
-        .option('segments', { describe: 'folder to write finished batches to (the one serve reads)', type: 'string', demandOption: true })
-        .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME})`, type: 'string' })
-        .option('work-dir', { describe: 'local folder for the batch being computed (default: a folder in the system temp dir)', type: 'string' })
-        .option('threads', { describe: 'worker threads (default: available cores)', type: 'number' })
-        .option('shard-size', { describe: 'positions per shard', type: 'number' })
-        .option('lock-seconds', { describe: `lock on a batch, renewed every half of it; a dead worker's batch runs again after at most twice this (default ${DEFAULT_LOCK_SECONDS})`, type: 'number' })
-        .check((argv) => {
-          for (const [flag, value] of [['threads', argv.threads], ['shard-size', argv.shardSize], ['lock-seconds', argv.lockSeconds]] as const) {
-            if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new Error(`--${flag}: must be an integer ≥ 1, got ${value}`);
-          }
-          return true;
-        })
-        .epilogue(
-          [
-            'SIGTERM/SIGINT: the batch in progress goes back to the queue after the shards in',
-            'flight; a second signal quits at once. A killed worker\'s batch runs again elsewhere.',
-          ].join('\n'),
-        ),
-    handler: (argv: ArgumentsCamelCase<WorkerArgs>) => run(() => workerCommand(argv)),
-  };
 }

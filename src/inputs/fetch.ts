@@ -9,9 +9,6 @@ export const PINNED_INPUTS: readonly { readonly name: string; readonly sha256: s
   { name: 'enwik_1024.txt', sha256: 'ef3e698d40b8b36d6d1776feccc25bab3d01de872a4fd8e56f5b929631568496' },
 ];
 
-/** Where the default job expects the inputs (relative to the working directory). */
-export const DEFAULT_INPUTS_DIR = 'inputs';
-
 /** Both files are in the public repository at this commit (shared/inputs/SOURCES.md). */
 export const DEFAULT_BASE_URL = 'https://raw.githubusercontent.com/inimino/hutter/86fbef8327207dd3e510c05118ba5aedd89b32e0/';
 

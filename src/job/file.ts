@@ -6,6 +6,9 @@ import { DEFAULT_DMAX, DEFAULT_LENGTH, DEFAULT_TAUS, parseJob, type JobSpec } fr
 /** Where results go unless a job file or --db says otherwise (relative to the working directory). */
 export const DEFAULT_DB = 'results/sparsetrace.sqlite';
 
+/** Where the default job expects the inputs, and `fetch-inputs` puts them (relative to the working directory). */
+export const DEFAULT_INPUTS_DIR = 'inputs';
+
 /** Reads and validates a job file; its relative paths are taken from the file's folder. */
 export function loadJobFile(path: string): JobSpec {
   let text: string;

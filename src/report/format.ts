@@ -1,11 +1,9 @@
 import { InputError } from '../errors.js';
 import type { Db, RunRow } from '../store/index.js';
+import type { Grouping, ReportFormat } from './choices.js';
 import { gatherReport, type Report } from './gather.js';
-import { describeMix, groupRuns, matchTaus, type GroupKey, type Grouping } from './select.js';
+import { describeMix, groupRuns, matchTaus, type GroupKey } from './select.js';
 import { renderCsv, renderMarkdown, renderText, type Table } from './table.js';
-
-export type ReportFormat = 'text' | 'json' | 'md' | 'csv';
-export const REPORT_FORMATS: readonly ReportFormat[] = ['text', 'json', 'md', 'csv'];
 
 /** Cell formatting: rounded as the results page prints (for people), or full precision (CSV). */
 interface Cells {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { latestJob, listJobs, listRuns, type Db, type RunRow } from '../store/index.js';
+import type { Grouping } from './choices.js';
 
 /** Which runs a report or export covers. Default: the most recently started job. */
 export interface Selection {
@@ -52,9 +53,6 @@ export function selectRuns(db: Db, selection: Selection, dbPath: string): RunRow
   if (runs.length === 0) throw new InputError(`the selection matches no run in ${dbPath} (see \`sparsetrace runs\`)`);
   return runs;
 }
-
-export type Grouping = 'model' | 'window' | 'dmax';
-export const GROUPINGS: readonly Grouping[] = ['model', 'window', 'dmax'];
 
 /** A group's key: a model ("path (sha256 prefix)"), a window ("path@offset+length") or a Dmax (a number). */
 export type GroupKey = string | number;

@@ -1,0 +1,332 @@
+/**
+ * The command table: every command's yargs definition (options, help, examples).
+ * Only light modules are imported here, since --help and --version load this file
+ * and nothing more: a handler imports its command's file (src/cli/<command>.ts,
+ * with the store, engine, runner, report or queue code it needs) when it runs.
+ * Imports of those files here are type-only.
+ */
+import type { Argv } from 'yargs';
+import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
+import { MAX_DMAX } from '../job/spec.js';
+import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
+import { GROUPINGS, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
+import { dbOption, defineCommand, READ_ONLY_NOTE, runOptions, selectionOptions } from './common.js';
+import type { SqlFormat } from './sql.js';
+
+export const runCli = defineCommand({
+  command: 'run [job]',
+  describe: 'compute a job (default: the Q1 job on ./inputs), then print its report',
+  examples: [
+    ['$0 run', 'the published Q1 job on ./inputs, into results/sparsetrace.sqlite'],
+    ['$0 run jobs/example-sweep.json --threads 2', 'a sweep; run it again (or resume) to continue after an interruption'],
+    ['$0 run --length 256 --dmax 20 --tau 1e-3,0.01 --db /tmp/t.sqlite', 'a quick run on the first 256 bytes'],
+  ],
+  builder: (args) =>
+    runOptions(
+      args
+        .positional('job', { describe: 'job file (jobs/*.json); paths in it are relative to the file', type: 'string' })
+        .option('model', { describe: "model file, replacing the job's models", type: 'string', requiresArg: true })
+        .option('data', { describe: "data file, replacing each data source's path", type: 'string', requiresArg: true })
+        .option('offset', { describe: 'window offset in bytes', type: 'number', requiresArg: true })
+        .option('length', { describe: 'window length in bytes', type: 'number', requiresArg: true })
+        .option('dmax', { describe: 'backward depth Dmax', type: 'number', requiresArg: true })
+        .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string', requiresArg: true })
+        .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs", type: 'boolean' })
+        .option('db', dbOption)
+        .check((argv) => {
+          const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
+          for (const [flag, value, min, max] of limits) {
+            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+              throw new Error(`--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`);
+            }
+          }
+          return true;
+        })
+        .epilogue(
+          'A job expands into runs (model × window × Dmax). What the database already holds is skipped, ' +
+            'so running the same job again continues it (or: sparsetrace resume). Ctrl-C (SIGINT/SIGTERM) stops ' +
+            'after the shards in flight are committed; a killed process loses at most those. One process writes ' +
+            'a database at a time (see --wait, and sparsetrace unlock for a lock left on another host).',
+        ),
+    ),
+  handler: async (argv) => (await import('./run.js')).runCommand(argv),
+});
+
+/** The options of `plan`: those of `run` that shape the job, and the threads it would use. */
+function planOptions<T>(args: Argv<T>) {
+  return args
+    .positional('job', { describe: 'job file (jobs/*.json); default: the Q1 job on ./inputs', type: 'string' })
+    .option('model', { describe: 'model file, replacing the job\'s models', type: 'string' })
+    .option('data', { describe: 'data file, replacing each data source\'s path', type: 'string' })
+    .option('offset', { describe: 'window offset in bytes', type: 'number' })
+    .option('length', { describe: 'window length in bytes', type: 'number' })
+    .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
+    .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
+    .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
+    .option('db', { describe: 'SQLite database (default: the job\'s "db", else results/sparsetrace.sqlite)', type: 'string' })
+    .option('threads', { describe: 'worker threads the run would use (default: available cores)', type: 'number' })
+    .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
+    .epilogue(
+      'Reads the job and its inputs and the database (read-only) and writes nothing: how many runs\n' +
+        'and positions, how many the database already holds, the disk the results will take and the\n' +
+        'time on this machine, from a short measurement of the engine on the job\'s own model and data.',
+    );
+}
+
+export const planCli = defineCommand({
+  command: 'plan [job]',
+  describe: 'what run would do: runs, positions, disk and time on this machine, without writing',
+  examples: [
+    ['$0 plan jobs/example-sweep.json', 'runs, positions, disk and time of the example sweep, before running it'],
+    ['$0 plan jobs/example-sweep.json --threads 1 --format json', 'the same on one thread, for scripts'],
+  ],
+  builder: (args) => planOptions(args),
+  handler: async (argv) => (await import('./plan.js')).planCommand(argv),
+});
+
+export const resumeCli = defineCommand({
+  command: 'resume',
+  describe: 'continue the last unfinished job',
+  examples: [
+    ['$0 resume', 'continue the last unfinished job of the default database'],
+    ['$0 resume --db results/sweep.sqlite --wait', 'continue once the current writer is done'],
+  ],
+  builder: (args) => runOptions(args.option('db', dbOption)),
+  handler: async (argv) => (await import('./resume.js')).resumeCommand(argv),
+});
+
+export const statusCli = defineCommand({
+  command: 'status',
+  describe: 'where every job and run stands; rate and ETA while one is live',
+  examples: [
+    ['$0 status', 'one line per job, then every run'],
+    ['$0 status --format json | jq .jobs[0].eta_seconds', 'the ETA of a live job, for scripts'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
+      .epilogue(READ_ONLY_NOTE),
+  handler: async (argv) => (await import('./status.js')).statusCommand(argv),
+});
+
+/** The options `report` takes only for `--format html`. */
+function reportHtmlOptions<T>(args: Argv<T>) {
+  return args
+    .option('hist-tau', { describe: 'html: τ of the histogram of active patterns per position (the nearest τ of the runs)', type: 'number', default: 0.01 })
+    .option('explain', { describe: 'html: add a section explaining position T (one run)', type: 'number' })
+    .option('explain-tau', { describe: 'html: τ of the --explain listing', type: 'number', default: 0.01 })
+    .option('out', { describe: 'html: write the page to this file instead of stdout', type: 'string' });
+}
+
+export const reportCli = defineCommand({
+  command: 'report',
+  describe: 'the results page, computed in SQL',
+  examples: [
+    ['$0 report', 'the results page of the last job'],
+    ['$0 report --by window --tau 0.01 --format csv > by-window.csv', 'one tidy table, one row per figure, per window'],
+    ['$0 report --all --model inputs/sat_model.bin --dmax 50 --format json', 'every run of one model at Dmax 50'],
+  ],
+  builder: (args) =>
+    reportHtmlOptions(selectionOptions(args))
+      .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html', requiresArg: true })
+      .option('by', { describe: 'one row per group of runs', choices: GROUPINGS, requiresArg: true })
+      .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
+      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
+      .check((argv) => {
+        const neverTau = argv.neverTau as number;
+        if (!(Number.isFinite(neverTau) && neverTau > 0)) throw new Error(`--never-tau: must be a number > 0, got ${neverTau}`);
+        return true;
+      })
+      .epilogue(READ_ONLY_NOTE),
+  // vega and vega-lite load only for --format html (report-html.ts).
+  handler: async (argv) =>
+    argv.format === 'html'
+      ? (await import('./report-html.js')).reportHtmlCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })
+      : (await import('./report.js')).reportCommand({ ...argv, format: argv.format, by: argv.by as Grouping | undefined, runs: argv.run }),
+});
+
+/** The options `explain` takes beside the selection of runs. */
+function explainOptions<T>(args: Argv<T>) {
+  return args
+    .option('t', { describe: 'the position (0-based: predicting byte t+1 of the window)', type: 'number', demandOption: true })
+    .option('tau', { describe: 'list the patterns active at this τ', type: 'number', default: 0.01 })
+    .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
+    .option('limit', { describe: 'text: at most this many patterns (JSON lists all)', type: 'number', default: 50 })
+    .epilogue(
+      'Recomputes one position with the engine from the run\'s model and data files and lists the\n' +
+        'active patterns: class, source, target, the offset d where the attribution peaks, the attribution.\n' +
+        'Its counts are printed beside the stored n_x, n_h, n_y at every τ of the run.',
+    );
+}
+
+export const explainCli = defineCommand({
+  command: 'explain',
+  describe: 'recompute one position and list its active patterns',
+  examples: [
+    ['$0 explain --t 955 --tau 0.01', 'the patterns active at position 955 of the last job\'s run'],
+    ['$0 explain --run 02e3 --t 10 --format json', 'every active pattern of one position, for scripts'],
+  ],
+  builder: (args) => explainOptions(selectionOptions(args)),
+  handler: async (argv) => (await import('./explain.js')).explainCommand({ ...argv, runs: argv.run }),
+});
+
+export const exportCli = defineCommand({
+  command: 'export',
+  describe: 'per-position counts as CSV (t,y,tau,n_x,n_h,n_y) or NDJSON, streamed',
+  examples: [
+    ['$0 export --out counts.csv', 'the last job\'s per-position counts (a job of one run)'],
+    ['$0 export --all --job example-sweep | gzip > sweep.csv.gz', 'every run of a job, with a run column'],
+  ],
+  builder: (args) =>
+    selectionOptions(args)
+      .option('format', { describe: 'csv, or ndjson (one JSON object per line)', choices: ['csv', 'ndjson'] as const, default: 'csv' as const, requiresArg: true })
+      .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
+      .epilogue(`Without --all the selection must be one run; --all exports every run (of --job, if given) with a leading run column. ${READ_ONLY_NOTE}`),
+  handler: async (argv) => (await import('./export.js')).exportCommand({ ...argv, runs: argv.run }),
+});
+
+/** `sql --format`: every format sql.ts writes rows in. */
+const SQL_FORMATS: readonly SqlFormat[] = ['text', 'json', 'ndjson', 'csv'];
+
+export const sqlCli = defineCommand({
+  command: 'sql <query>',
+  describe: 'any SQL query on the database (docs/schema.md), rows streamed',
+  examples: [
+    ['$0 sql "SELECT tau_label(tau) AS tau, avg(n_x + n_h + n_y) FROM counts GROUP BY tau"', 'mean active patterns per τ'],
+    ['$0 sql "SELECT * FROM counts WHERE sig(tau, 3) = 0.0178" --format ndjson | head', 'rows at τ ≈ 0.0178, one JSON object per line'],
+    ['$0 sql --write "UPDATE jobs SET name = \'q1-baseline\' WHERE job_id = 1"', 'a change, under the writer lock'],
+  ],
+  builder: (args) =>
+    args
+      .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
+      .option('db', dbOption)
+      .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat, requiresArg: true })
+      .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
+      .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
+      .epilogue(
+        `Thresholds: tau_label(tau) is τ as reports print it, sig(x, n) rounds to n significant digits ` +
+          `(WHERE sig(tau, 3) = 0.0178). Without --write: ${READ_ONLY_NOTE.charAt(0).toLowerCase()}${READ_ONLY_NOTE.slice(1)}`,
+      ),
+  handler: async (argv) => (await import('./sql.js')).sqlCommand(argv),
+});
+
+export const runsCli = defineCommand({
+  command: 'runs',
+  describe: 'list the runs in the database',
+  examples: [
+    ['$0 runs', 'every run, with its model, window, Dmax and τ'],
+    ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
+  ],
+  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
+  handler: async (argv) => (await import('./runs.js')).runsCommand(argv),
+});
+
+export const migrateCli = defineCommand({
+  command: 'migrate',
+  describe: 'upgrade a database written by an older sparsetrace (0.1.0 or later) to this schema, in place',
+  examples: [
+    ['$0 migrate --db results/old.sqlite', 'upgrade in place, then compact the file'],
+    ['$0 migrate --no-vacuum', 'upgrade the default database, leaving its size as it is'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('vacuum', { describe: "give the old tables' space back to the file system afterwards (--no-vacuum to skip)", type: 'boolean', default: true })
+      .epilogue('Writing commands (run, resume) upgrade an old database when they first open it; reading commands ask for this one.'),
+  handler: async (argv) => (await import('./migrate.js')).migrateCommand(argv),
+});
+
+export const serveCli = defineCommand({
+  command: 'serve <job>',
+  describe: 'coordinate a job over a Redis queue: enqueue its runs in batches, merge what workers finish',
+  examples: [['$0 serve jobs/example-sweep.json --queue redis://queue-host:6379 --segments /shared/segments', 'enqueue the sweep and merge what the workers hand back']],
+  builder: (args) =>
+    args
+      .positional('job', { describe: 'job file (jobs/*.json)', type: 'string', demandOption: true })
+      .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
+      .option('segments', { describe: 'folder the workers write finished batches to (shared with them)', type: 'string', demandOption: true })
+      .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME}); one coordinator per queue`, type: 'string' })
+      .option('db', { describe: `SQLite database (default: the job file's "db", else ${DEFAULT_DB})`, type: 'string' })
+      .option('batch-cost', { describe: `work per batch in position-steps, positions × (Dmax + 1) (default ${DEFAULT_BATCH_COST}: about 20–40 s of a 2-core machine)`, type: 'number' })
+      .option('poll-ms', { describe: 'how often to look at the queue and the segments folder', type: 'number', default: 1000 })
+      .option('max-rounds', { describe: 're-enqueues of missing runs when the queue runs dry, before giving up', type: 'number', default: 3 })
+      .check((argv) => {
+        for (const [flag, value, min] of [["batch-cost", argv.batchCost as unknown, 1], ["poll-ms", argv.pollMs as unknown, 10], ["max-rounds", argv.maxRounds as unknown, 0]] as const) {
+          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
+        }
+        return true;
+      })
+      .epilogue(
+        [
+          'Exits 0 when the database holds every run of the job. Its state is the database:',
+          'stop it (Ctrl-C) and start it again to resume. See README, "Several machines".',
+        ].join('\n'),
+      ),
+  // BullMQ and ioredis load only when serve or worker runs (in serve.ts, worker.ts).
+  handler: async (argv) => (await import('./serve.js')).serveCommand(argv),
+});
+
+export const workerCli = defineCommand({
+  command: 'worker',
+  describe: 'compute batches from a Redis queue (see serve) until stopped',
+  examples: [['$0 worker --queue redis://queue-host:6379 --segments /shared/segments', 'compute batches on this machine until stopped']],
+  builder: (args) =>
+    args
+      .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
+      .option('segments', { describe: 'folder to write finished batches to (the one serve reads)', type: 'string', demandOption: true })
+      .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME})`, type: 'string' })
+      .option('work-dir', { describe: 'local folder for the batch being computed (default: a folder in the system temp dir)', type: 'string' })
+      .option('threads', { describe: 'worker threads (default: available cores)', type: 'number' })
+      .option('shard-size', { describe: 'positions per shard', type: 'number' })
+      .option('lock-seconds', { describe: `lock on a batch, renewed every half of it; a dead worker's batch runs again after at most twice this (default ${DEFAULT_LOCK_SECONDS})`, type: 'number' })
+      .check((argv) => {
+        for (const [flag, value] of [['threads', argv.threads], ['shard-size', argv.shardSize], ['lock-seconds', argv.lockSeconds]] as const) {
+          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new Error(`--${flag}: must be an integer ≥ 1, got ${value}`);
+        }
+        return true;
+      })
+      .epilogue(
+        [
+          'SIGTERM/SIGINT: the batch in progress goes back to the queue after the shards in',
+          'flight; a second signal quits at once. A killed worker\'s batch runs again elsewhere.',
+        ].join('\n'),
+      ),
+  handler: async (argv) => (await import('./worker.js')).workerCommand(argv),
+});
+
+export const unlockCli = defineCommand({
+  command: 'unlock',
+  describe: 'remove a writer lock left by a process that no longer runs',
+  examples: [
+    ['$0 unlock --db /shared/sweep.sqlite', 'show who holds the lock and remove it if its process is gone'],
+    ['$0 unlock --pid 4242 --db /shared/sweep.sqlite', 'remove the lock a process on another host left, confirmed by its pid'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('pid', { describe: 'for a lock taken on another host: its pid, confirming it is the one to remove', type: 'number', requiresArg: true })
+      .check((argv) => {
+        if (argv.pid !== undefined && !(Number.isSafeInteger(argv.pid) && argv.pid > 0)) throw new Error(`--pid: must be a process id (an integer > 0), got ${argv.pid}`);
+        return true;
+      })
+      .epilogue(
+        'A lock left by a dead process on this host is taken over by the next writer anyway; unlock ' +
+          'is for a lock taken on another host (a shared disk), which this host cannot check.',
+      ),
+  handler: async (argv) => (await import('./unlock.js')).unlockCommand(argv),
+});
+
+export const fetchInputsCli = defineCommand({
+  command: 'fetch-inputs',
+  describe: `get the model and data into ./${DEFAULT_INPUTS_DIR}, verified`,
+  examples: [
+    ['$0 fetch-inputs', 'download the model and data, verified by SHA-256'],
+    ['$0 fetch-inputs --from ../shared/inputs', 'copy them from a folder instead'],
+  ],
+  builder: (args) =>
+    args
+      .option('from', { describe: 'copy from this folder instead of downloading (e.g. ../shared/inputs)', type: 'string', requiresArg: true })
+      .option('to', { describe: 'destination folder', type: 'string', requiresArg: true, default: DEFAULT_INPUTS_DIR }),
+  handler: async (argv) => (await import('./fetch-inputs.js')).fetchInputsCommand(argv),
+});

@@ -1,0 +1,69 @@
+/**
+ * Start-up: --help and --version load the command table and yargs, nothing else;
+ * each command loads what it runs (commands.ts: a handler imports its command's
+ * file), so reading commands never load the worker pool, the queue or the charts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+const folder = temporaryFolder('startup');
+after(() => folder.remove());
+const db = join(folder.path, 'small.sqlite');
+const BIN = join(PROJECT_ROOT, 'bin', 'sparsetrace.js');
+const HOOKS = pathToFileURL(join(PROJECT_ROOT, 'dist', 'test', 'module-trace.js')).href;
+
+/** What a CLI invocation loads: npm packages by name, and this project's modules by path under src/. */
+function loads(args: readonly string[]): { packages: Set<string>; modules: Set<string> } {
+  const trace = join(folder.path, 'modules.txt');
+  rmSync(trace, { force: true });
+  const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(HOOKS)});`;
+  const result = spawnSync(process.execPath, ['--import', register, BIN, ...args], {
+    cwd: PROJECT_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SPARSETRACE_TRACE_MODULES: trace },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  const urls = readFileSync(trace, 'utf8').split('\n').filter((line) => line !== '');
+  const packages = new Set(urls.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []));
+  const modules = new Set(urls.flatMap((url) => /\/dist\/src\/(.+)\.js$/.exec(url)?.[1] ?? []));
+  assert.ok(modules.has('cli/main'), `the trace sees the CLI's modules: ${urls.join(' ')}`);
+  return { packages, modules };
+}
+
+const HEAVY = ['better-sqlite3', 'piscina', 'cli-progress', 'bullmq', 'ioredis', 'vega', 'vega-lite'];
+
+describe('what a command loads', () => {
+  before(() => {
+    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--tau', '0.01', '--db', db, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  test('--version and --help: yargs and the command table only', () => {
+    for (const args of [['--version'], ['--help'], ['report', '--help'], ['run', '--help']]) {
+      const { packages, modules } = loads(args);
+      for (const name of HEAVY) assert.ok(!packages.has(name), `${args.join(' ')} loads ${name}`);
+      const ours = [...modules].filter((path) => /^(store|engine|runner|report|queue|model|plan|inputs)\//.test(path) && path !== 'report/choices' && path !== 'queue/protocol');
+      assert.deepEqual(ours, [], `${args.join(' ')} loads only the command table`);
+    }
+  });
+
+  test('report, sql and status read the database without the worker pool, the queue or the charts', () => {
+    for (const args of [['report'], ['sql', 'SELECT count(*) FROM runs'], ['status']]) {
+      const { packages, modules } = loads([...args, '--db', db]);
+      assert.ok(packages.has('better-sqlite3'), `${args[0]} opens the database`);
+      for (const name of ['piscina', 'bullmq', 'ioredis', 'vega', 'vega-lite']) assert.ok(!packages.has(name), `${args[0]} loads ${name}`);
+      assert.ok(!modules.has('runner/execute'), `${args[0]} loads the runner`);
+    }
+  });
+
+  test('report --format html loads the charts (vega), and not the worker pool', () => {
+    const { packages } = loads(['report', '--format', 'html', '--db', db, '--out', join(folder.path, 'page.html')]);
+    assert.ok(packages.has('vega') && packages.has('vega-lite'));
+    assert.ok(!packages.has('piscina') && !packages.has('bullmq'));
+  });
+});
