@@ -7,7 +7,8 @@ import { matchTaus } from '../src/report/select.js';
 import { columnWidths } from '../src/report/table.js';
 import { writeRows, type SqlFormat } from '../src/cli/sql.js';
 import type { PlannedRun } from '../src/job/index.js';
-import { formatDuration, progressReporter } from '../src/runner/progress.js';
+import { formatDuration } from '../src/runner/duration.js';
+import { progressReporter } from '../src/runner/progress.js';
 
 describe('τ for people', () => {
   test('a label has the fewest digits that give back its float32, and never two τ of a grid the same label', () => {

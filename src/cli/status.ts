@@ -1,4 +1,4 @@
-import { formatDuration } from '../runner/progress.js';
+import { formatDuration } from '../runner/duration.js';
 import { renderText, type Table } from '../report/table.js';
 import { liveLockHolder, listJobs, listRuns, recentRate, type RunRow } from '../store/index.js';
 import { withDatabase } from './database.js';

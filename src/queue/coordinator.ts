@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
 import type { ExpandedJob } from '../job/index.js';
-import { formatDuration } from '../runner/progress.js';
+import { formatDuration } from '../runner/duration.js';
 import { jobRunStates, mergeSegment, SegmentError, type Db, type RunRecord } from '../store/index.js';
 import { batchId, planBatches, type BatchData } from './batches.js';
 import { connectionOptions, type QueueAddress } from './connection.js';
