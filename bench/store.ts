@@ -6,7 +6,9 @@
  *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
  *    (median and min–max over the pairs), and the main thread's share of the
  *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's):
- *    the writer runs there. As a control, in the same pairs: the engine alone
+ *    the writer runs there. The same sweep again on worker threads started and
+ *    warmed beforehand (a long sweep's steady state, start-up not counted). As a
+ *    control, in the same pairs: the engine alone
  *    (traceRange, no store, warm, the same windows split between the threads) in
  *    1 and 2 threads: how far two threads can scale on this machine at all.
  * 2. Size and reports, for each database named on the command line (e.g. the
@@ -24,6 +26,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
+import { ShardPool } from '../src/runner/pool.js';
 import { listRuns, openDatabase, recordJob } from '../src/store/index.js';
 
 const args = process.argv.slice(2);
@@ -47,6 +50,9 @@ function mainThreadCpuSeconds(): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+// The same Model objects in every sweep, so warm worker threads keep their trace tables.
+const models = expandJob(JOB, () => {}).models.map((loaded) => loaded.model);
+
 const silent: RunEvents = { jobPlanned() {}, runStarted() {}, shardCommitted() {}, runFinished() {} };
 
 interface Sample {
@@ -54,17 +60,23 @@ interface Sample {
   readonly mainThreadShare: number;
 }
 
-async function sweep(threads: number): Promise<Sample> {
+/**
+ * One sweep of JOB on a fresh database. Without `pool`, executeRuns starts and
+ * stops its own worker threads, as `sparsetrace run` does (their start-up
+ * counted); with one, the threads are already up and warm (a long sweep's
+ * steady state).
+ */
+async function sweep(threads: number, pool?: ShardPool, job: JobSpec = JOB): Promise<Sample> {
   const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-'));
   try {
     const db = openDatabase(join(folder, 'bench.sqlite'));
-    const expanded = expandJob(JOB, () => {});
-    recordJob(db, { name: JOB.name, sha256: expanded.sha256, source: null, specJson: '{}' }, expanded.runs, 'bench');
+    const expanded = expandJob(job, () => {});
+    recordJob(db, { name: job.name, sha256: expanded.sha256, source: null, specJson: '{}' }, expanded.runs, 'bench');
     const positions = expanded.runs.reduce((sum, run) => sum + run.positions, 0);
     const mainCpu = mainThreadCpuSeconds();
     const cpu = process.cpuUsage();
     const started = performance.now();
-    await executeRuns(db, expanded.models.map((loaded) => loaded.model), expanded.runs, { threads, stopSignal: new AbortController().signal, events: silent });
+    await executeRuns(db, models, expanded.runs, { threads, pool, stopSignal: new AbortController().signal, events: silent });
     const seconds = (performance.now() - started) / 1000;
     const busy = mainThreadCpuSeconds() - mainCpu;
     const used = process.cpuUsage(cpu);
@@ -72,6 +84,17 @@ async function sweep(threads: number): Promise<Sample> {
     return { positionsPerSecond: positions / seconds, mainThreadShare: busy / ((used.user + used.system) / 1e6) };
   } finally {
     rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** A sweep on worker threads started and warmed (a 2-window sweep) beforehand. */
+async function warmSweep(threads: number): Promise<Sample> {
+  const pool = new ShardPool(threads);
+  try {
+    await sweep(threads, pool, { ...JOB, name: 'bench-warm-up', data: [{ ...JOB.data[0], offset: 100, count: 2 }] });
+    return await sweep(threads, pool);
+  } finally {
+    await pool.destroy();
   }
 }
 
@@ -119,19 +142,28 @@ if (PAIRS > 0) {
   await engineAlone(2);
   const one: Sample[] = [];
   const two: Sample[] = [];
+  const warmOne: Sample[] = [];
+  const warmTwo: Sample[] = [];
   const engineOne: number[] = [];
   const engineTwo: number[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
     one.push(await sweep(1));
     two.push(await sweep(2));
+    warmOne.push(await warmSweep(1));
+    warmTwo.push(await warmSweep(2));
     engineOne.push(await engineAlone(1));
     engineTwo.push(await engineAlone(2));
   }
-  console.log(`  1 thread   ${spread(one.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(one.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-  console.log(`  2 threads  ${spread(two.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(two.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-  console.log(`  2 threads / 1 thread: ${spread(two.map((s, k) => s.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
+  const report = (label: string, ones: Sample[], twos: Sample[]): void => {
+    console.log(`  ${label}`);
+    console.log(`    1 thread   ${spread(ones.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(ones.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+    console.log(`    2 threads  ${spread(twos.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(twos.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+    console.log(`    2 threads / 1 thread: ${spread(twos.map((s, k) => s.positionsPerSecond / ones[k].positionsPerSecond), 2)}×`);
+  };
+  report('whole sweep, worker threads started by the sweep (as `sparsetrace run`):', one, two);
+  report("the same sweep on worker threads already up and warm (a long sweep's steady state):", warmOne, warmTwo);
   console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${spread(engineOne, 0)}, 2 threads ${spread(engineTwo, 0)} positions/s`);
-  console.log(`  control, 2 threads / 1 thread: ${spread(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
+  console.log(`    2 threads / 1 thread: ${spread(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
 }
 
 const cli = (argv: readonly string[]): number => {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
 import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
 import { defaultThreads, executeRuns } from '../runner/execute.js';
+import { ShardPool } from '../runner/pool.js';
 import { progressReporter } from '../runner/progress.js';
 import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
 import { formatSelection } from '../report/format.js';
@@ -44,6 +45,16 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
   // --db or the job file's "db", else SPARSETRACE_DB, else the default.
   const dbPath = spec.db ?? process.env.SPARSETRACE_DB ?? DEFAULT_DB;
   checkDatabasePath(dbPath);
+  // The worker threads boot while the job is expanded and the database opened.
+  const pool = new ShardPool(threads);
+  try {
+    return await runWithPool(spec, source, args, dbPath, pool);
+  } finally {
+    await pool.destroy();
+  }
+}
+
+async function runWithPool(spec: JobSpec, source: string | null, args: ExecutionArgs, dbPath: string, pool: ShardPool): Promise<number> {
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
   if (args.rememberDb) rememberDatabase(dbPath);
@@ -85,7 +96,7 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
           db,
           expanded.models.map((loaded) => loaded.model),
           expanded.runs,
-          { threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress },
+          { threads: pool.threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress, pool },
         );
       } catch (error) {
         const known = classify(error, `database ${dbPath}`);

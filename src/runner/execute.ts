@@ -1,12 +1,12 @@
-import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
-import { modelFloatCount, patternPeaks, type Model } from '../engine/index.js';
+import { patternPeaks, type Model } from '../engine/index.js';
 import type { PlannedRun } from '../job/expand.js';
 import { RunWriter, type Db } from '../store/index.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import { WindowCache } from './windows.js';
-import type { ForwardTask, PoolData, ShardTask } from './worker.js';
+import { ShardPool, sharedModel } from './pool.js';
+import type { ShardTask } from './worker.js';
 
 /** What the orchestrator reports while it works (see progress.ts). */
 export interface RunEvents {
@@ -24,6 +24,8 @@ export interface ExecuteOptions {
   /** Set to stop: shards in flight are committed, nothing new starts. */
   readonly stopSignal: AbortSignal;
   readonly events: RunEvents;
+  /** Worker threads started beforehand (the caller destroys them); by default a pool of `threads` is made and destroyed here. */
+  readonly pool?: ShardPool;
 }
 
 export interface ExecuteResult {
@@ -52,11 +54,11 @@ interface PreparedRun {
 }
 
 /**
- * Computes every position of `runs` that the store does not hold yet. Shards run
- * on a piscina pool whose workers get the models' weights as SharedArrayBuffers
- * when the pool starts; each shard comes back as one transferred buffer and is
- * committed in its own transaction; a run is finished (pattern peaks, status
- * `done`) once all its shards are in. The store must be locked by the caller.
+ * Computes every position of `runs` that the store does not hold yet. Shards and
+ * forward passes run on a ShardPool whose workers read the models' weights and
+ * the windows from SharedArrayBuffers; each shard comes back as one transferred
+ * buffer and is committed in its own transaction; a run is finished (summaries,
+ * status `done`) once all its shards are in. The store must be locked by the caller.
  */
 export async function executeRuns(
   db: Db,
@@ -64,7 +66,8 @@ export async function executeRuns(
   runs: readonly PlannedRun[],
   options: ExecuteOptions,
 ): Promise<ExecuteResult> {
-  const { threads, stopSignal, events } = options;
+  const { stopSignal, events } = options;
+  const threads = options.pool?.threads ?? options.threads;
 
   // What is left of each run, from the store.
   const states = runs.map((run) => {
@@ -102,26 +105,8 @@ export async function executeRuns(
   const runsAlreadyDone = remaining.filter((left) => left.finished).length;
   if (runsAlreadyDone === runs.length) return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
 
-  const poolData: PoolData = {
-    models: models.map((model) => {
-      const weights = new SharedArrayBuffer(4 * modelFloatCount(model.hidden));
-      const flat = new Float32Array(weights);
-      let offset = 0;
-      for (const block of [model.wx, model.wh, model.bh, model.wy, model.by]) {
-        flat.set(block, offset);
-        offset += block.length;
-      }
-      return { weights, hidden: model.hidden };
-    }),
-  };
-  // One pool, two kinds of task: shards (the default export) and forward passes (`forward`).
-  const pool = new Piscina<ShardTask | ForwardTask, unknown>({
-    filename: new URL('./worker.js', import.meta.url).href,
-    workerData: poolData,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 60_000,
-  });
+  const pool = options.pool ?? new ShardPool(threads);
+  const shared = models.map(sharedModel);
 
   let runsDone = runsAlreadyDone;
   const inFlight = new Set<Promise<void>>();
@@ -133,10 +118,7 @@ export async function executeRuns(
     runsDone++;
     events.runFinished(run, index);
   };
-  const windows = new WindowCache(
-    (modelIndex) => models[modelIndex].hidden,
-    (task) => pool.run(task, { name: 'forward' }) as Promise<void>,
-  );
+  const windows = new WindowCache(shared, (task) => pool.forward(task));
   const nextToCompute = (after: number): PlannedRun | undefined => {
     for (let index = after + 1; index < remaining.length; index++) if (remaining[index].shards.length > 0) return remaining[index].run;
     return undefined;
@@ -169,7 +151,7 @@ export async function executeRuns(
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
         if (stopSignal.aborted || failure !== undefined) break;
         const task: ShardTask = {
-          modelIndex: prepared.run.modelIndex,
+          model: shared[prepared.run.modelIndex],
           windowKey: prepared.run.runId,
           bytes: prepared.bytes,
           states: prepared.states,
@@ -180,7 +162,8 @@ export async function executeRuns(
           count: shard.count,
         };
         const taskStarted = performance.now();
-        const settled: Promise<void> = (pool.run(task) as Promise<ArrayBuffer>)
+        const settled: Promise<void> = pool
+          .trace(task)
           .then((packed) => {
             const shape = {
               count: shard.count,
@@ -205,7 +188,7 @@ export async function executeRuns(
   } finally {
     await Promise.all(inFlight);
     await windows.settled();
-    await pool.destroy();
+    if (options.pool === undefined) await pool.destroy();
   }
   if (failure !== undefined) throw failure;
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };

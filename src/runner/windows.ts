@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { PlannedRun } from '../job/expand.js';
 import { loadDataWindow } from '../model/index.js';
-import type { ForwardTask } from './worker.js';
+import type { ForwardTask, SharedModel } from './worker.js';
 
 /** A window's bytes and forward states in shared memory; runs differing only in Dmax share them. */
 export interface SharedWindow {
@@ -19,7 +19,7 @@ export class WindowCache {
   private readonly windows = new Map<string, Promise<SharedWindow>>();
 
   constructor(
-    private readonly hiddenOf: (modelIndex: number) => number,
+    private readonly models: readonly SharedModel[],
     private readonly forwardOnPool: (task: ForwardTask) => Promise<void>,
   ) {}
 
@@ -54,8 +54,9 @@ export class WindowCache {
     }
     const bytes = new SharedArrayBuffer(data.bytes.length);
     new Uint8Array(bytes).set(data.bytes);
-    const states = new SharedArrayBuffer(4 * data.bytes.length * this.hiddenOf(run.modelIndex));
-    await this.forwardOnPool({ modelIndex: run.modelIndex, bytes, states });
+    const model = this.models[run.modelIndex];
+    const states = new SharedArrayBuffer(4 * data.bytes.length * model.hidden);
+    await this.forwardOnPool({ model, bytes, states });
     return { bytes, states };
   }
 }

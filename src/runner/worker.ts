@@ -1,4 +1,4 @@
-import { move, workerData } from 'piscina';
+import { move } from 'piscina';
 import {
   forwardStates,
   modelFromFloats,
@@ -13,9 +13,15 @@ import {
 } from '../engine/index.js';
 import { packShard } from './codec.js';
 
-/** Handed to every worker when the pool starts: each model's weights in a SharedArrayBuffer. */
-export interface PoolData {
-  readonly models: readonly { readonly weights: SharedArrayBuffer; readonly hidden: number }[];
+/**
+ * A model's weights in a SharedArrayBuffer (wx, wh, bh, wy, by as in
+ * modelFromFloats), shared with every task that needs it; `key` names it, so a
+ * worker builds its model and trace tables once.
+ */
+export interface SharedModel {
+  readonly key: string;
+  readonly weights: SharedArrayBuffer;
+  readonly hidden: number;
 }
 
 /**
@@ -23,7 +29,7 @@ export interface PoolData {
  * and forward states are SharedArrayBuffers too (shared, never copied).
  */
 export interface ShardTask {
-  readonly modelIndex: number;
+  readonly model: SharedModel;
   /** Identifies the window's shared arrays, so a worker reuses its views. */
   readonly windowKey: string;
   readonly bytes: SharedArrayBuffer;
@@ -38,41 +44,34 @@ export interface ShardTask {
 
 /** The forward pass of a window: fills `states` (N×H float32) from `bytes`. */
 export interface ForwardTask {
-  readonly modelIndex: number;
+  readonly model: SharedModel;
   readonly bytes: SharedArrayBuffer;
   readonly states: SharedArrayBuffer;
 }
 
-const { models: sharedModels } = workerData as PoolData;
-const models: (Model | undefined)[] = [];
-const tables: (TraceTables | undefined)[] = [];
+const models = new Map<string, { model: Model; tables: TraceTables }>();
 let current: { key: string; input: TraceInput } | undefined;
 
-function modelAt(index: number): { model: Model; tables: TraceTables } {
-  let model = models[index];
-  if (model === undefined) {
-    const { weights, hidden } = sharedModels[index];
-    model = modelFromFloats(new Float32Array(weights, 0, modelFloatCount(hidden)), hidden);
-    models[index] = model;
+function modelOf({ key, weights, hidden }: SharedModel): { model: Model; tables: TraceTables } {
+  let built = models.get(key);
+  if (built === undefined) {
+    const model = modelFromFloats(new Float32Array(weights, 0, modelFloatCount(hidden)), hidden);
+    built = { model, tables: traceTables(model) };
+    models.set(key, built);
   }
-  let modelTables = tables[index];
-  if (modelTables === undefined) {
-    modelTables = traceTables(model);
-    tables[index] = modelTables;
-  }
-  return { model, tables: modelTables };
+  return built;
 }
 
 /** Piscina's `name: 'forward'`: the window's forward pass, on a pool thread like the shards that need it. */
 export function forward(task: ForwardTask): void {
-  const { model } = modelAt(task.modelIndex);
+  const { model } = modelOf(task.model);
   new Float32Array(task.states).set(forwardStates(model, new Uint8Array(task.bytes)));
 }
 
 /** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */
 export default function traceShard(task: ShardTask): ArrayBuffer {
-  const { model, tables: modelTables } = modelAt(task.modelIndex);
-  const key = `${task.modelIndex}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
+  const { model, tables: modelTables } = modelOf(task.model);
+  const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
     const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax };
