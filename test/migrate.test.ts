@@ -16,15 +16,17 @@ const folder = temporaryFolder('migrate');
 const db = join(folder.path, 'v1.sqlite');
 const expected = (name: string): string => readFileSync(join(FIXTURE, name), 'utf8');
 
-before(() => {
-  copyFileSync(join(FIXTURE, 'v1.sqlite3'), db);
-  // The fixture was made beside /work/shared; point its paths at this checkout's ../shared.
-  const handle = new Database(db);
+/** Copies a fixture database; it was made beside /work/shared, so its paths are pointed at this checkout's ../shared. */
+function copyFixture(from: string, to: string): void {
+  copyFileSync(from, to);
+  const handle = new Database(to);
   for (const [table, column] of [['runs', 'data_path'], ['models', 'path'], ['jobs', 'spec_json']]) {
     handle.prepare(`UPDATE ${table} SET ${column} = replace(${column}, '/work/shared', ?)`).run(SHARED);
   }
   handle.close();
-});
+}
+
+before(() => copyFixture(join(FIXTURE, 'v1.sqlite3'), db));
 after(() => folder.remove());
 
 describe('sparsetrace migrate', () => {
@@ -90,14 +92,7 @@ describe('sparsetrace migrate from schema 2', () => {
   const v2 = join(folder.path, 'v2.sqlite');
   const expectedV2 = (name: string): string => readFileSync(join(FIXTURE_V2, name), 'utf8');
 
-  before(() => {
-    copyFileSync(join(FIXTURE_V2, 'v2.sqlite3'), v2);
-    const handle = new Database(v2);
-    for (const [table, column] of [['runs', 'data_path'], ['models', 'path'], ['jobs', 'spec_json']]) {
-      handle.prepare(`UPDATE ${table} SET ${column} = replace(${column}, '/work/shared', ?)`).run(SHARED);
-    }
-    handle.close();
-  });
+  before(() => copyFixture(join(FIXTURE_V2, 'v2.sqlite3'), v2));
 
   test('upgrades in place; report, report --by window, export and the unfinished run print what schema 2 printed', () => {
     const report = cli(['report', '--db', v2]);

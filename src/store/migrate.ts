@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { encodeCountBlock } from './countBlocks.js';
 import { blobOf } from './functions.js';
 import type { Db } from './db.js';
-import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { COUNT_BLOCKS_TABLE, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
 
 /** 0.1.0's tables, children before parents. */
@@ -100,15 +100,7 @@ function migrateFromV2(db: Db): void {
   registerPackCounts(db);
   db.exec(`
     DROP VIEW counts;
-    CREATE TABLE count_blocks (
-      run_key   INTEGER NOT NULL,
-      tau_index INTEGER NOT NULL,
-      start     INTEGER NOT NULL,
-      count     INTEGER NOT NULL,
-      counts    BLOB NOT NULL,
-      PRIMARY KEY (run_key, tau_index, start),
-      FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
-    ) WITHOUT ROWID;
+    ${COUNT_BLOCKS_TABLE}
     INSERT INTO count_blocks (run_key, tau_index, start, count, counts)
       SELECT s.run_key, c.tau_index, s.start, s.count, pack_counts(c.t - s.start, s.count, c.n_x, c.n_h, c.n_y)
       FROM shards s JOIN count_rows c ON c.run_key = s.run_key AND c.t >= s.start AND c.t < s.start + s.count

@@ -17,6 +17,22 @@
  */
 export const SCHEMA_VERSION = 3;
 
+/** The count blocks table (its own constant: the migration from schema 2 creates it too). */
+export const COUNT_BLOCKS_TABLE = `
+  -- The counts of a shard at one τ: per position t = start … start + count - 1, its
+  -- n_x, n_h, n_y, as uint16 (uint32 when a count needs it) little-endian (see
+  -- src/store/countBlocks.ts). The counts view gives one row per position and τ.
+  CREATE TABLE count_blocks (
+    run_key   INTEGER NOT NULL,
+    tau_index INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    counts    BLOB NOT NULL,
+    PRIMARY KEY (run_key, tau_index, start),
+    FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
+  ) WITHOUT ROWID;
+`;
+
 export const SCHEMA = `
   CREATE TABLE models (
     model_key      INTEGER PRIMARY KEY,
@@ -114,19 +130,7 @@ export const SCHEMA = `
     PRIMARY KEY (run_key, t)
   ) WITHOUT ROWID;
 
-  -- The counts of a shard at one τ: per position t = start … start + count - 1, its
-  -- n_x, n_h, n_y, as uint16 (uint32 when a count needs it) little-endian (see
-  -- src/store/countBlocks.ts). The counts view gives one row per position and τ.
-  CREATE TABLE count_blocks (
-    run_key   INTEGER NOT NULL,
-    tau_index INTEGER NOT NULL,
-    start     INTEGER NOT NULL,
-    count     INTEGER NOT NULL,
-    counts    BLOB NOT NULL,
-    PRIMARY KEY (run_key, tau_index, start),
-    FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
-  ) WITHOUT ROWID;
-
+${COUNT_BLOCKS_TABLE}
   -- Only for runs with depth_curves = 1: every position's mass at every d ≤ min(t, Dmax).
   CREATE TABLE depth_rows (
     run_key INTEGER NOT NULL REFERENCES runs (run_key),
