@@ -39,4 +39,11 @@ describe('defaultShardSize', () => {
     assert.equal(defaultShardSize(24 * 1023, 2), 1024);
     assert.equal(defaultShardSize(1_000_000, 2), 1024);
   });
+
+  test("keeps a shard's depth masses within 64 MiB: smaller shards for a huge Dmax", () => {
+    assert.equal(defaultShardSize(1_000_000, 2, 50), 1024);
+    assert.equal(defaultShardSize(1_000_000, 2, 65_536), 256);
+    assert.equal(defaultShardSize(1_000_000, 2, 16_383), 1024);
+    assert.equal(defaultShardSize(1_000_000, 2, 32_767), 512);
+  });
 });

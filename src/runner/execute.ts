@@ -95,7 +95,7 @@ export async function executeRuns(
       : {
           run,
           writer,
-          shards: planShards(run.positions, state.committed, options.shardSize ?? defaultShardSize(leftFrom[k], threads)),
+          shards: planShards(run.positions, state.committed, options.shardSize ?? defaultShardSize(leftFrom[k], threads, run.dmax)),
           done: state.done,
           finished: false,
         },
