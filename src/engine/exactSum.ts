@@ -5,27 +5,34 @@
  * number however the positions were cut into shards or resumed.
  */
 export class ExactSum {
+  /** partials[0 .. count): increasing magnitude, non-overlapping; the array only grows (no length changes on the hot path). */
   private readonly partials: number[] = [];
+  private count = 0;
 
   add(value: number): void {
+    const partials = this.partials;
     let x = value;
     let kept = 0;
-    for (const partial of this.partials) {
-      let y = partial;
-      if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+    for (let k = 0; k < this.count; k++) {
+      let y = partials[k];
+      if (Math.abs(x) < Math.abs(y)) {
+        const swap = x;
+        x = y;
+        y = swap;
+      }
       const hi = x + y;
       const lo = y - (hi - x);
-      if (lo !== 0) this.partials[kept++] = lo;
+      if (lo !== 0) partials[kept++] = lo;
       x = hi;
     }
-    this.partials.length = kept;
-    this.partials.push(x);
+    partials[kept] = x;
+    this.count = kept + 1;
   }
 
   /** The exact sum rounded once to the nearest double (ties to even). */
   value(): number {
     const partials = this.partials;
-    let n = partials.length;
+    let n = this.count;
     if (n === 0) return 0;
     let hi = partials[--n];
     let lo = 0;
@@ -53,7 +60,7 @@ export class ExactSum {
   split(): [hi: number, lo: number] {
     const hi = this.value();
     const rest = new ExactSum();
-    for (const partial of this.partials) rest.add(partial);
+    for (let k = 0; k < this.count; k++) rest.add(this.partials[k]);
     rest.add(-hi);
     return [hi, rest.value()];
   }
