@@ -6,7 +6,7 @@
  * instead of one per position and τ is what keeps the writer off the workers'
  * backs; the `counts` view gives the rows back through `counts_of`.
  */
-export const COUNT_CLASSES = 3;
+const COUNT_CLASSES = 3;
 
 /** `values`: count × 3 counts (n_x, n_h, n_y per position), as a BLOB of the narrowest width that holds them. */
 export function encodeCountBlock(values: Uint32Array): Buffer {

@@ -268,18 +268,6 @@ export function* positionCounts(db: Db, runIds: readonly string[]): IterableIter
   }
 }
 
-/** Any statement a user types: rows as objects, with column names in order. */
-export function adHocQuery(db: Db, sql: string): { columns: string[]; rows: unknown[][] } {
-  const statement = db.prepare(sql); // a user's statement: not cached
-  if (!statement.reader) {
-    statement.run();
-    return { columns: [], rows: [] };
-  }
-  const columns = statement.columns().map((column) => column.name);
-  const rows = statement.raw(true).all() as unknown[][];
-  return { columns, rows };
-}
-
 /** Positions per wall-clock second over the shards committed in the last minute (0 if none). */
 export function recentRate(db: Db, runIds: readonly string[]): number {
   const recent = prepared(
