@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { forwardStates, patternPeaks, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
 import { plainQ1 } from '../test/plain/plainQ1.js';
+import { spread, type Spread } from './stats.js';
 
 const THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const DMAX = 50;
@@ -43,17 +44,6 @@ function inputsFolder(): string {
   const local = resolve(process.cwd(), 'inputs');
   if (existsSync(join(local, 'sat_model.bin')) && existsSync(join(local, 'enwik_1024.txt'))) return local;
   return resolve(process.cwd(), '..', 'shared', 'inputs');
-}
-
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function spread(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)], min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
 const format = (value: number, digits: number): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
 import { ShardPool } from '../src/runner/pool.js';
+import { spread } from './stats.js';
 import { listRuns, openDatabase, recordJob } from '../src/store/index.js';
 
 const args = process.argv.slice(2);
@@ -127,12 +128,10 @@ async function engineAlone(threads: number): Promise<number> {
   return done.reduce((sum, result) => sum + result.positions, 0) / Math.max(...done.map((result) => result.seconds));
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
+const shown = (values: readonly number[], digits: number): string => {
+  const { median, min, max } = spread(values);
+  return `${median.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
 };
-const spread = (values: readonly number[], digits: number): string =>
-  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
 if (PAIRS > 0) {
   console.log(`threads: ${JOB.data[0].count} one-KiB windows of lib.es5.d.ts, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
@@ -156,14 +155,14 @@ if (PAIRS > 0) {
   }
   const report = (label: string, ones: Sample[], twos: Sample[]): void => {
     console.log(`  ${label}`);
-    console.log(`    1 thread   ${spread(ones.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(ones.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-    console.log(`    2 threads  ${spread(twos.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${spread(twos.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-    console.log(`    2 threads / 1 thread: ${spread(twos.map((s, k) => s.positionsPerSecond / ones[k].positionsPerSecond), 2)}×`);
+    console.log(`    1 thread   ${shown(ones.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${shown(ones.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+    console.log(`    2 threads  ${shown(twos.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${shown(twos.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+    console.log(`    2 threads / 1 thread: ${shown(twos.map((s, k) => s.positionsPerSecond / ones[k].positionsPerSecond), 2)}×`);
   };
   report('whole sweep, worker threads started by the sweep (as `sparsetrace run`):', one, two);
   report("the same sweep on worker threads already up and warm (a long sweep's steady state):", warmOne, warmTwo);
-  console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${spread(engineOne, 0)}, 2 threads ${spread(engineTwo, 0)} positions/s`);
-  console.log(`    2 threads / 1 thread: ${spread(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
+  console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${shown(engineOne, 0)}, 2 threads ${shown(engineTwo, 0)} positions/s`);
+  console.log(`    2 threads / 1 thread: ${shown(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
 }
 
 const cli = (argv: readonly string[]): number => {
@@ -184,7 +183,7 @@ for (const path of databases) {
     cli(argv); // warm the page cache
     const seconds = Array.from({ length: 5 }, () => cli(argv));
     console.log(
-      `  ${report.join(' ').padEnd(26)} ${spread(seconds, 2)} s; ${((1000 * median(seconds)) / runs.length).toFixed(2)} ms per run, ${((1e6 * median(seconds)) / positions).toFixed(2)} µs per position`,
+      `  ${report.join(' ').padEnd(26)} ${shown(seconds, 2)} s; ${((1000 * spread(seconds).median) / runs.length).toFixed(2)} ms per run, ${((1e6 * spread(seconds).median) / positions).toFixed(2)} µs per position`,
     );
   }
 }

@@ -6,6 +6,7 @@ import { checkSegmentsFolder } from '../queue/segments.js';
 import { acquireWriterLock, openDatabase, recordJob } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { log } from './output.js';
+import { redisAnswers } from './queue.js';
 
 export interface ServeArgs {
   readonly job: string;
@@ -20,20 +21,13 @@ export interface ServeArgs {
 
 /** `sparsetrace serve JOB --queue URL --segments DIR`: coordinates a job's runs over a Redis queue until its database holds them all. */
 export async function serveCommand(args: ServeArgs): Promise<number> {
-  // BullMQ and ioredis load only here: every other command starts without them.
-  const { checkRedis, parseQueueUrl, QueueUnreachableError } = await import('../queue/connection.js');
+  const { parseQueueUrl } = await import('../queue/connection.js');
   const { coordinate } = await import('../queue/coordinator.js');
   const address = parseQueueUrl(args.queue);
   checkSegmentsFolder(args.segments);
   const spec = loadJobFile(args.job);
   const dbPath = args.db ?? spec.db ?? DEFAULT_DB;
-  try {
-    await checkRedis(address, log);
-  } catch (error) {
-    if (!(error instanceof QueueUnreachableError)) throw error;
-    log(`sparsetrace: ${error.message}`);
-    return 1;
-  }
+  if (!(await redisAnswers(address))) return 1;
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
   try {

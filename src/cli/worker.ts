@@ -6,6 +6,7 @@ import { DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, queueTiming } from '../queue/
 import { checkSegmentsFolder } from '../queue/segments.js';
 import { defaultThreads } from '../runner/execute.js';
 import { log } from './output.js';
+import { redisAnswers } from './queue.js';
 
 export interface WorkerArgs {
   readonly queue: string;
@@ -19,18 +20,11 @@ export interface WorkerArgs {
 
 /** `sparsetrace worker --queue URL --segments DIR`: computes batches from the queue until stopped. */
 export async function workerCommand(args: WorkerArgs): Promise<number> {
-  // BullMQ and ioredis load only here: every other command starts without them.
-  const { checkRedis, parseQueueUrl, QueueUnreachableError } = await import('../queue/connection.js');
+  const { parseQueueUrl } = await import('../queue/connection.js');
   const { startWorker } = await import('../queue/worker.js');
   const address = parseQueueUrl(args.queue);
   checkSegmentsFolder(args.segments);
-  try {
-    await checkRedis(address, log);
-  } catch (error) {
-    if (!(error instanceof QueueUnreachableError)) throw error;
-    log(`sparsetrace: ${error.message}`);
-    return 1;
-  }
+  if (!(await redisAnswers(address))) return 1;
   const hook = process.env.SPARSETRACE_TEST_HOLD;
   const workDir = args.workDir ?? join(tmpdir(), `sparsetrace-worker-${process.pid}`);
   const worker = startWorker({
