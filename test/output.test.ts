@@ -3,12 +3,30 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { logGrid } from '../src/job/index.js';
 import { formatTau } from '../src/report/format.js';
+import { thousands } from '../src/report/numbers.js';
 import { matchTaus } from '../src/report/select.js';
 import { columnWidths } from '../src/report/table.js';
 import { writeRows, type SqlFormat } from '../src/cli/sql.js';
 import type { PlannedRun } from '../src/job/index.js';
 import { formatDuration } from '../src/runner/duration.js';
 import { progressReporter } from '../src/runner/progress.js';
+
+describe('thousands', () => {
+  test('prints what Intl.NumberFormat(en-US) prints, with 0–3 decimals, on ties, carries, signs and extremes', () => {
+    const formats = [0, 1, 2, 3].map((d) => new Intl.NumberFormat('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+    // Ties on the shortest decimal form that toFixed rounds the other way (1.005), carries (999.995), and the edges.
+    const values = [0, -0, 1.005, 2.5, -2.5, 0.05, 999.95, 999.995, 9.9999, 1e-7, -1e-7, 5e-324, 1e15 + 0.5, 1e20, 1e21, 1.5e300, NaN, Infinity, -Infinity];
+    let seed = 12345;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let k = 0; k < 20_000; k++) {
+      const value = (random() - 0.3) * 10 ** Math.floor(random() * 14 - 4);
+      values.push(value, Math.round(value * 1000) / 1000 + 0.0005, Math.round(value * 100) / 100 + 0.005);
+    }
+    for (const value of values) {
+      for (let d = 0; d <= 3; d++) assert.equal(thousands(value, d), formats[d].format(value), `${value} with ${d} decimals`);
+    }
+  });
+});
 
 describe('τ for people', () => {
   test('a label has the fewest digits that give back its float32, and never two τ of a grid the same label', () => {

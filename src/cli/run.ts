@@ -1,28 +1,8 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
-import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
-import { defaultThreads, executeRuns } from '../runner/execute.js';
-import { ShardPool } from '../runner/pool.js';
-import { progressReporter } from '../runner/progress.js';
-import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
-import { formatSelection } from '../report/format.js';
-import { TOOL_VERSION } from '../version.js';
-import { lockForWriting, rememberDatabase } from './database.js';
-import { log, onBrokenPipe, out, routeLog } from './output.js';
+import type { JobOverrides, JobSpec } from '../job/index.js';
+import { defaultThreads, ShardPool } from '../runner/pool.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
-}
-
-/** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
-export async function runCommand(args: RunArgs): Promise<number> {
-  if (args.job !== undefined) checkRegularFile(args.job, 'job file');
-  const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
-  const spec = applyOverrides(base, args);
-  const source = args.job !== undefined ? resolve(args.job) : null;
-  // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
-  return runJob(spec, source, { ...args, rememberDb: args.db === undefined && process.env.SPARSETRACE_DB === undefined });
 }
 
 /** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
@@ -35,109 +15,31 @@ export interface ExecutionArgs {
   readonly rememberDb?: boolean;
 }
 
-/**
- * Computes what the database lacks of a job (shared by `run` and `resume`).
- * SIGINT/SIGTERM, and stdout or stderr going away (`2>&1 | head`), stop it
- * after the shards in flight are committed; the lock is always released.
- */
+/** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
+export async function runCommand(args: RunArgs): Promise<number> {
+  return withPool(args, async (pool, { jobOfRunArgs, runJobOnPool }) => {
+    const { spec, source } = jobOfRunArgs(args);
+    // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
+    return runJobOnPool(pool, spec, source, { ...args, rememberDb: args.db === undefined && process.env.SPARSETRACE_DB === undefined });
+  });
+}
+
+/** Computes what the database lacks of a job (`resume`). */
 export async function runJob(spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
-  const threads = args.threads ?? defaultThreads();
-  // --db or the job file's "db", else SPARSETRACE_DB, else the default.
-  const dbPath = spec.db ?? process.env.SPARSETRACE_DB ?? DEFAULT_DB;
-  checkDatabasePath(dbPath);
-  // The worker threads boot while the job is expanded and the database opened.
-  const pool = new ShardPool(threads);
+  return withPool(args, (pool, { runJobOnPool }) => runJobOnPool(pool, spec, source, args));
+}
+
+/**
+ * Starts the worker threads first, then loads the rest of the command (the
+ * store, the job, the report): the threads boot (Node, the engine's modules,
+ * WebAssembly) while this thread loads and reads the job. This file imports
+ * only the pool for that reason.
+ */
+async function withPool(args: ExecutionArgs, body: (pool: ShardPool, command: typeof import('./run-job.js')) => Promise<number>): Promise<number> {
+  const pool = new ShardPool(args.threads ?? defaultThreads());
   try {
-    return await runWithPool(spec, source, args, dbPath, pool);
+    return await body(pool, await import('./run-job.js'));
   } finally {
     await pool.destroy();
   }
-}
-
-async function runWithPool(spec: JobSpec, source: string | null, args: ExecutionArgs, dbPath: string, pool: ShardPool): Promise<number> {
-  const expanded = expandJob(spec, log);
-  const db = openDatabase(dbPath);
-  if (args.rememberDb) rememberDatabase(dbPath);
-  const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
-  try {
-    const release = await lockForWriting(db, dbPath, args.wait);
-    const controller = new AbortController();
-    let stopSignalName: string | undefined;
-    let pipeBroken = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopSignalName !== undefined) {
-        log(`${signal} again: quitting now; committed shards are kept (${resumeHint})`);
-        process.exit(SIGNAL_EXIT[signal] ?? 1);
-      }
-      stopSignalName = signal;
-      log(`${signal}: stopping after the shards in flight are committed (send it again to quit at once)`);
-      controller.abort();
-    };
-    const stopListening = onBrokenPipe(() => {
-      // Nobody reads the output any more: stop as for Ctrl-C, quietly.
-      pipeBroken = true;
-      controller.abort();
-    });
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const progress = progressReporter(process.stderr, expanded.runs.length, { log });
-    routeLog(progress.log);
-    try {
-      const jobId = recordJob(
-        db,
-        { name: spec.name, sha256: expanded.sha256, source, specJson: JSON.stringify({ ...spec, db: undefined }) },
-        expanded.runs,
-        TOOL_VERSION,
-      );
-      const started = performance.now();
-      let result;
-      try {
-        result = await executeRuns(
-          db,
-          expanded.models.map((loaded) => loaded.model),
-          expanded.runs,
-          { threads: pool.threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress, pool },
-        );
-      } catch (error) {
-        const known = classify(error, `database ${dbPath}`);
-        if (known instanceof EnvironmentError) throw new EnvironmentError(`${known.message}; every shard committed before is kept: fix that, then ${resumeHint}`);
-        throw known ?? error;
-      }
-      progress.stop();
-      routeLog(undefined);
-      const seconds = (performance.now() - started) / 1000;
-      if (result.stopped) {
-        log(`interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ${resumeHint}`);
-        return pipeBroken && stopSignalName === undefined ? 0 : (SIGNAL_EXIT[stopSignalName ?? ''] ?? 1);
-      }
-      const runs = `${result.runsTotal} run${result.runsTotal === 1 ? '' : 's'}`;
-      log(
-        result.runsAlreadyDone === result.runsTotal
-          ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
-          : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
-      );
-      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text', note: log }));
-      return 0;
-    } finally {
-      progress.stop();
-      routeLog(undefined);
-      stopListening();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      release();
-    }
-  } finally {
-    closeDatabase(db);
-  }
-}
-
-/** A job file must be a regular file: reading a FIFO would wait forever. */
-function checkRegularFile(path: string, what: string): void {
-  let regular: boolean;
-  try {
-    regular = statSync(path).isFile();
-  } catch {
-    return; // Missing files get their message from the reader.
-  }
-  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }

@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import type { Db, RunRow } from '../store/index.js';
 import type { Grouping, ReportFormat } from './choices.js';
 import { gatherReport, type Report } from './gather.js';
+import { thousands } from './numbers.js';
 import { describeMix, groupRuns, matchTaus, type GroupKey } from './select.js';
 import { renderCsv, renderMarkdown, renderText, type Table } from './table.js';
 
@@ -12,24 +13,13 @@ interface Cells {
   percent(value: number, decimals?: number): string;
 }
 
-// toLocaleString builds a number format on every call; a report by window formats thousands of cells.
-const thousandsFormats = new Map<number, Intl.NumberFormat>();
-function thousandsFormat(decimals: number): Intl.NumberFormat {
-  let format = thousandsFormats.get(decimals);
-  if (format === undefined) {
-    format = new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
-    thousandsFormats.set(decimals, format);
-  }
-  return format;
-}
-
 const rounded: Cells = {
-  thousands: (value, decimals = 0) => thousandsFormat(decimals).format(value),
+  thousands,
   fixed: (value, decimals) => (value === null ? '-' : value.toFixed(decimals)),
   percent: (value, decimals = 1) => `${(100 * value).toFixed(decimals)}%`,
 };
 
-const { thousands, fixed, percent } = rounded;
+const { fixed, percent } = rounded;
 
 /**
  * τ with the fewest digits that identify its float32 (what the engine compares):

@@ -1,6 +1,7 @@
 import { classCompositionSpec, depthSpec, histogramSpec, meanMedianSpec, neverActiveSpec, renderSvg, type ChartGroup } from './charts.js';
 import { explanationHeadline, explanationTables, type Explanation } from './explain.js';
 import { formatTau, reportTables } from './format.js';
+import { thousands } from './numbers.js';
 import type { Report } from './gather.js';
 import type { Table } from './table.js';
 
@@ -30,8 +31,6 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 }
 
-const thousands = (value: number, decimals = 0): string =>
-  value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 const percent = (value: number, decimals = 1): string => `${(100 * value).toFixed(decimals)}%`;
 const slug = (text: string): string => text.toLowerCase().replace(/τ/g, 'tau').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 const atTau = <T extends { tau: number }>(rows: readonly T[], tau: number): T | undefined => rows.find((row) => Math.fround(row.tau) === Math.fround(tau));

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { JobPlan } from '../plan/plan.js';
+import { thousands } from './numbers.js';
 
-const thousands = (value: number): string => Math.round(value).toLocaleString('en-US');
 
 /** 385 MB, 3.9 MB, 12 kB (decimal units, as disks are sold). */
 export function formatBytes(bytes: number): string {

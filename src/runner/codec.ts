@@ -18,7 +18,13 @@ export interface ShardShape {
   readonly depthCurves: boolean;
 }
 
-type Section = readonly [name: SectionName, kind: typeof Float64Array | typeof Uint32Array | typeof Int32Array | typeof Float32Array | typeof Uint8Array, length: number];
+type View = Float64Array | Uint32Array | Int32Array | Float32Array | Uint8Array;
+/** A typed array class, as a view on the shared buffer. */
+interface ViewKind {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: SharedArrayBuffer, byteOffset: number, length: number): View;
+}
+type Section = readonly [name: SectionName, kind: ViewKind, length: number];
 type SectionName =
   | 'surprisal'
   | 'massTotal'
@@ -51,9 +57,9 @@ function sections({ count, thresholds, dmax, hidden, depthCurves }: ShardShape):
   ];
 }
 
-type Views = { [name in SectionName]: Float64Array | Uint32Array | Int32Array | Float32Array | Uint8Array };
+type Views = { [name in SectionName]: View };
 
-function layout(shape: ShardShape): { bytes: number; views: (buffer: ArrayBuffer) => Views } {
+function layout(shape: ShardShape): { bytes: number; views: (buffer: SharedArrayBuffer) => Views } {
   let bytes = 0;
   const at: [SectionName, Section[1], number, number][] = [];
   for (const [name, kind, length] of sections(shape)) {
@@ -66,9 +72,13 @@ function layout(shape: ShardShape): { bytes: number; views: (buffer: ArrayBuffer
   };
 }
 
-export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape): ArrayBuffer {
+/**
+ * The shard in one SharedArrayBuffer: a worker returns it to the orchestrator
+ * shared, neither copied nor transferred (so the worker needs no transfer list).
+ */
+export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape): SharedArrayBuffer {
   const { bytes, views } = layout(shape);
-  const buffer = new ArrayBuffer(bytes);
+  const buffer = new SharedArrayBuffer(bytes);
   const v = views(buffer);
   const { range, summary, peaks } = shard;
   v.surprisal.set(range.surprisal);
@@ -87,7 +97,7 @@ export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape
 }
 
 /** The shard as views on `buffer`; `seconds` is the caller's measurement. */
-export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
+export function unpackShard(buffer: SharedArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
   const { bytes, views } = layout(shape);
   if (buffer.byteLength !== bytes) {
     throw new CorruptStoreError(`a worker returned a shard of ${buffer.byteLength} bytes for positions ${start}+${shape.count}, expected ${bytes}`);

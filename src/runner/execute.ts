@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { patternPeaks, type Model } from '../engine/index.js';
 import type { PlannedRun } from '../job/expand.js';
 import { RunWriter, type Db } from '../store/index.js';
@@ -34,10 +33,6 @@ export interface ExecuteResult {
   readonly runsAlreadyDone: number;
   readonly runsTotal: number;
   readonly stopped: boolean;
-}
-
-export function defaultThreads(): number {
-  return availableParallelism();
 }
 
 /** A run ready for its shards: window bytes and forward states in shared memory. */
@@ -119,6 +114,11 @@ export async function executeRuns(
     events.runFinished(run, index);
   };
   const windows = new WindowCache(shared, (task) => pool.forward(task));
+  const first = remaining.find((left) => left.shards.length > 0);
+  if (first !== undefined) {
+    void windows.get(first.run); // the first forward pass goes first
+    pool.prepare(shared[first.run.modelIndex]);
+  }
   const nextToCompute = (after: number): PlannedRun | undefined => {
     for (let index = after + 1; index < remaining.length; index++) if (remaining[index].shards.length > 0) return remaining[index].run;
     return undefined;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { modelFloatCount, type Model } from '../engine/index.js';
 import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
@@ -9,10 +10,10 @@ import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
  * One pool can serve several executeRuns calls; its owner destroys it.
  */
 export class ShardPool {
-  private readonly pool: Piscina<ShardTask | ForwardTask, unknown>;
+  private readonly pool: Piscina<ShardTask | ForwardTask | SharedModel, unknown>;
 
   constructor(readonly threads: number) {
-    this.pool = new Piscina<ShardTask | ForwardTask, unknown>({
+    this.pool = new Piscina<ShardTask | ForwardTask | SharedModel, unknown>({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
@@ -20,17 +21,30 @@ export class ShardPool {
     });
   }
 
-  trace(task: ShardTask): Promise<ArrayBuffer> {
-    return this.pool.run(task) as Promise<ArrayBuffer>;
+  trace(task: ShardTask): Promise<SharedArrayBuffer> {
+    return this.pool.run(task) as Promise<SharedArrayBuffer>;
   }
 
   forward(task: ForwardTask): Promise<void> {
     return this.pool.run(task, { name: 'forward' }) as Promise<void>;
   }
 
+  /**
+   * Builds a model's trace tables on the threads that are idle while the first
+   * forward pass runs (one task each; piscina hands them to idle threads first).
+   */
+  prepare(model: SharedModel): void {
+    for (let k = 1; k < this.threads; k++) void this.pool.run(model, { name: 'prepare' }).catch(() => {});
+  }
+
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/** Worker threads by default: one per core. */
+export function defaultThreads(): number {
+  return availableParallelism();
 }
 
 const shared = new WeakMap<Model, SharedModel>();

@@ -1,4 +1,3 @@
-import { move } from 'piscina';
 import {
   forwardStates,
   modelFromFloats,
@@ -49,17 +48,27 @@ export interface ForwardTask {
   readonly states: SharedArrayBuffer;
 }
 
-const models = new Map<string, { model: Model; tables: TraceTables }>();
+const models = new Map<string, BuiltModel>();
 let current: { key: string; input: TraceInput } | undefined;
 
-function modelOf({ key, weights, hidden }: SharedModel): { model: Model; tables: TraceTables } {
+/** The worker's Model of a shared model, and its trace tables once a shard or `prepare` needed them. */
+interface BuiltModel {
+  readonly model: Model;
+  tables?: TraceTables;
+}
+
+function modelOf({ key, weights, hidden }: SharedModel): BuiltModel {
   let built = models.get(key);
   if (built === undefined) {
-    const model = modelFromFloats(new Float32Array(weights, 0, modelFloatCount(hidden)), hidden);
-    built = { model, tables: traceTables(model) };
+    built = { model: modelFromFloats(new Float32Array(weights, 0, modelFloatCount(hidden)), hidden) };
     models.set(key, built);
   }
   return built;
+}
+
+function tablesOf(built: BuiltModel): TraceTables {
+  built.tables ??= traceTables(built.model);
+  return built.tables;
 }
 
 /** Piscina's `name: 'forward'`: the window's forward pass, on a pool thread like the shards that need it. */
@@ -68,9 +77,16 @@ export function forward(task: ForwardTask): void {
   new Float32Array(task.states).set(forwardStates(model, new Uint8Array(task.bytes)));
 }
 
+/** Piscina's `name: 'prepare'`: builds the model's trace tables, so an idle thread is ready when the first shard comes. */
+export function prepare(model: SharedModel): void {
+  tablesOf(modelOf(model));
+}
+
 /** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */
-export default function traceShard(task: ShardTask): ArrayBuffer {
-  const { model, tables: modelTables } = modelOf(task.model);
+export default function traceShard(task: ShardTask): SharedArrayBuffer {
+  const built = modelOf(task.model);
+  const { model } = built;
+  const modelTables = tablesOf(built);
   const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
@@ -86,5 +102,5 @@ export default function traceShard(task: ShardTask): ArrayBuffer {
     hidden: model.hidden,
     depthCurves: task.depthCurves,
   });
-  return move(packed) as ArrayBuffer;
+  return packed;
 }

@@ -1,0 +1,116 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
+import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobSpec } from '../job/index.js';
+import { executeRuns } from '../runner/execute.js';
+import type { ShardPool } from '../runner/pool.js';
+import { progressReporter } from '../runner/progress.js';
+import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
+import { formatSelection } from '../report/format.js';
+import { TOOL_VERSION } from '../version.js';
+import { lockForWriting, rememberDatabase } from './database.js';
+import { log, onBrokenPipe, out, routeLog } from './output.js';
+import type { ExecutionArgs, RunArgs } from './run.js';
+
+/** The job `run` computes: the job file (or the default job) with the command line's overrides. */
+export function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {
+  if (args.job !== undefined) checkRegularFile(args.job, 'job file');
+  const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
+  return { spec: applyOverrides(base, args), source: args.job !== undefined ? resolve(args.job) : null };
+}
+
+/**
+ * Computes what the database lacks of a job on `pool` (shared by `run` and
+ * `resume`). SIGINT/SIGTERM, and stdout or stderr going away (`2>&1 | head`),
+ * stop it after the shards in flight are committed; the lock is always released.
+ */
+export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
+  // --db or the job file's "db", else SPARSETRACE_DB, else the default.
+  const dbPath = spec.db ?? process.env.SPARSETRACE_DB ?? DEFAULT_DB;
+  checkDatabasePath(dbPath);
+  const expanded = expandJob(spec, log);
+  const db = openDatabase(dbPath);
+  if (args.rememberDb) rememberDatabase(dbPath);
+  const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
+  try {
+    const release = await lockForWriting(db, dbPath, args.wait);
+    const controller = new AbortController();
+    let stopSignalName: string | undefined;
+    let pipeBroken = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopSignalName !== undefined) {
+        log(`${signal} again: quitting now; committed shards are kept (${resumeHint})`);
+        process.exit(SIGNAL_EXIT[signal] ?? 1);
+      }
+      stopSignalName = signal;
+      log(`${signal}: stopping after the shards in flight are committed (send it again to quit at once)`);
+      controller.abort();
+    };
+    const stopListening = onBrokenPipe(() => {
+      // Nobody reads the output any more: stop as for Ctrl-C, quietly.
+      pipeBroken = true;
+      controller.abort();
+    });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const progress = progressReporter(process.stderr, expanded.runs.length, { log });
+    routeLog(progress.log);
+    try {
+      const jobId = recordJob(
+        db,
+        { name: spec.name, sha256: expanded.sha256, source, specJson: JSON.stringify({ ...spec, db: undefined }) },
+        expanded.runs,
+        TOOL_VERSION,
+      );
+      const started = performance.now();
+      let result;
+      try {
+        result = await executeRuns(
+          db,
+          expanded.models.map((loaded) => loaded.model),
+          expanded.runs,
+          { threads: pool.threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress, pool },
+        );
+      } catch (error) {
+        const known = classify(error, `database ${dbPath}`);
+        if (known instanceof EnvironmentError) throw new EnvironmentError(`${known.message}; every shard committed before is kept: fix that, then ${resumeHint}`);
+        throw known ?? error;
+      }
+      progress.stop();
+      routeLog(undefined);
+      const seconds = (performance.now() - started) / 1000;
+      if (result.stopped) {
+        log(`interrupted: ${result.runsDone} of ${result.runsTotal} runs done, every committed shard is saved in ${dbPath}; ${resumeHint}`);
+        return pipeBroken && stopSignalName === undefined ? 0 : (SIGNAL_EXIT[stopSignalName ?? ''] ?? 1);
+      }
+      const runs = `${result.runsTotal} run${result.runsTotal === 1 ? '' : 's'}`;
+      log(
+        result.runsAlreadyDone === result.runsTotal
+          ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
+          : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
+      );
+      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text', note: log }));
+      return 0;
+    } finally {
+      progress.stop();
+      routeLog(undefined);
+      stopListening();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      release();
+    }
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+/** A job file must be a regular file: reading a FIFO would wait forever. */
+function checkRegularFile(path: string, what: string): void {
+  let regular: boolean;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    return; // Missing files get their message from the reader.
+  }
+  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
+}
