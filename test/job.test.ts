@@ -152,6 +152,16 @@ describe('the CLI rejects bad jobs with exit code 2', () => {
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--threads: must be an integer ≥ 1, got 0/);
 
+    // 10,000 threads crashed Node after a minute; plan and worker check --threads as run does.
+    for (const command of [['run'], ['plan'], ['worker', '--queue', 'redis://127.0.0.1:1', '--segments', folder.path]]) {
+      result = cli([...command, '--threads', '10000']);
+      assert.equal(result.code, 2, command[0]);
+      assert.match(result.stderr, /--threads: at most 256, got 10000/);
+    }
+    result = cli(['plan', '--threads', '0']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--threads: must be an integer ≥ 1, got 0/);
+
     result = cli(['report', '--db', join(folder.path, 'nothing-here.sqlite')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /database .*nothing-here\.sqlite: no such file/);

@@ -10,7 +10,7 @@ import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
 import { GROUPINGS, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
-import { dbOption, defineCommand, READ_ONLY_NOTE, runOptions, selectionOptions } from './common.js';
+import { dbOption, defineCommand, READ_ONLY_NOTE, runOptions, selectionOptions, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
 export const runCli = defineCommand({
@@ -64,8 +64,13 @@ function planOptions<T>(args: Argv<T>) {
     .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
     .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
     .option('db', { describe: 'SQLite database (default: the job\'s "db", else results/sparsetrace.sqlite)', type: 'string' })
-    .option('threads', { describe: 'worker threads the run would use (default: available cores)', type: 'number' })
+    .option('threads', { describe: 'worker threads the run would use (default: available cores; at most 256)', type: 'number' })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
+    .check((argv) => {
+      const problem = threadsProblem(argv.threads);
+      if (problem !== undefined) throw new Error(problem);
+      return true;
+    })
     .epilogue(
       'Reads the job and its inputs and the database (read-only) and writes nothing: how many runs\n' +
         'and positions, how many the database already holds, the disk the results will take and the\n' +
@@ -277,11 +282,13 @@ export const workerCli = defineCommand({
       .option('segments', { describe: 'folder to write finished batches to (the one serve reads)', type: 'string', demandOption: true })
       .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME})`, type: 'string' })
       .option('work-dir', { describe: 'local folder for the batch being computed (default: a folder in the system temp dir)', type: 'string' })
-      .option('threads', { describe: 'worker threads (default: available cores)', type: 'number' })
+      .option('threads', { describe: 'worker threads (default: available cores; at most 256)', type: 'number' })
       .option('shard-size', { describe: 'positions per shard', type: 'number' })
       .option('lock-seconds', { describe: `lock on a batch, renewed every half of it; a dead worker's batch runs again after at most twice this (default ${DEFAULT_LOCK_SECONDS})`, type: 'number' })
       .check((argv) => {
-        for (const [flag, value] of [['threads', argv.threads], ['shard-size', argv.shardSize], ['lock-seconds', argv.lockSeconds]] as const) {
+        const problem = threadsProblem(argv.threads);
+        if (problem !== undefined) throw new Error(problem);
+        for (const [flag, value] of [['shard-size', argv.shardSize], ['lock-seconds', argv.lockSeconds]] as const) {
           if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new Error(`--${flag}: must be an integer ≥ 1, got ${value}`);
         }
         return true;

@@ -65,16 +65,28 @@ export const dbOption = {
   requiresArg: true,
 } as const;
 
+/** Worker threads at most: each costs about 15 MB, and 10,000 crashed Node; beyond the cores they only share them. */
+export const MAX_THREADS = 256;
+
+/** A --threads value's problem, or undefined when it is fine. */
+export function threadsProblem(threads: number | undefined): string | undefined {
+  if (threads === undefined) return undefined;
+  if (!(Number.isInteger(threads) && threads >= 1)) return `--threads: must be an integer ≥ 1, got ${threads}`;
+  if (threads > MAX_THREADS) return `--threads: at most ${MAX_THREADS}, got ${threads} (more threads than cores only share them)`;
+  return undefined;
+}
+
 /** The options of `run` and `resume` that steer the computation. */
 export function runOptions<T>(args: Argv<T>) {
   return args
-    .option('threads', { describe: 'worker threads (default: available cores)', type: 'number', requiresArg: true })
+    .option('threads', { describe: 'worker threads (default: available cores; at most 256)', type: 'number', requiresArg: true })
     .option('shard-size', { describe: 'positions per shard (results are identical for any size)', type: 'number', requiresArg: true })
     .option('wait', { describe: 'if another process is writing the database, wait for it instead of failing', type: 'boolean', default: false })
     .option('report', { describe: 'print the report when the job is done (--no-report to skip)', type: 'boolean', default: true })
     .check((argv) => {
       const { threads, shardSize } = argv as { threads?: number; shardSize?: number };
-      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads: must be an integer ≥ 1, got ${threads}`);
+      const problem = threadsProblem(threads);
+      if (problem !== undefined) throw new Error(problem);
       if (shardSize !== undefined && !(Number.isInteger(shardSize) && shardSize >= 1)) throw new Error(`--shard-size: must be an integer ≥ 1, got ${shardSize}`);
       return true;
     });
