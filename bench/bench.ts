@@ -192,6 +192,9 @@ try {
   }
   line('positions per CPU-second:', show(spread(perCpuSecond), 0, 'positions/CPU-s', PROCESS_ROUNDS));
   line('positions per wall-second:', show(spread(perWallSecond), 0, 'positions/s', PROCESS_ROUNDS));
+  // What the CLI keeps of the engine's CPU efficiency: start-up, writes and report included.
+  const cliShare = spread(perCpuSecond).median / spread(engineCpuRates).median;
+  line('CLI/engine, per CPU-second (medians of 1, 2):', `${format(cliShare, 2).padStart(10)} ×`);
 
   console.log('');
   const reference = process.env.Q1_REFERENCE_BIN;

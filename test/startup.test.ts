@@ -2,6 +2,8 @@
  * Start-up: --help and --version load the command table and yargs, nothing else;
  * each command loads what it runs (commands.ts: a handler imports its command's
  * file), so reading commands never load the worker pool, the queue or the charts.
+ * Checked on the modules tsc compiles (dist/src, which the bundle is cut from at
+ * each lazy import) and, for the packages it loads, on the bundle bin/ runs.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,14 +17,19 @@ const folder = temporaryFolder('startup');
 after(() => folder.remove());
 const db = join(folder.path, 'small.sqlite');
 const BIN = join(PROJECT_ROOT, 'bin', 'sparsetrace.js');
+/** The CLI as tsc compiles it, module by module (bin/ runs the bundle made from it). */
+const MODULES_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const HOOKS = pathToFileURL(join(PROJECT_ROOT, 'dist', 'test', 'module-trace.js')).href;
 
-/** What a CLI invocation loads: npm packages by name, and this project's modules by path under src/. */
-function loads(args: readonly string[]): { packages: Set<string>; modules: Set<string> } {
+/**
+ * What a CLI invocation loads: npm packages by name, and this project's modules
+ * by path under src/ (of the unbundled CLI; with the bundle, only packages).
+ */
+function loads(args: readonly string[], entry = MODULES_ENTRY): { packages: Set<string>; modules: Set<string> } {
   const trace = join(folder.path, 'modules.txt');
   rmSync(trace, { force: true });
   const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(HOOKS)});`;
-  const result = spawnSync(process.execPath, ['--import', register, BIN, ...args], {
+  const result = spawnSync(process.execPath, ['--import', register, entry, ...args], {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',
     env: { ...process.env, SPARSETRACE_TRACE_MODULES: trace },
@@ -31,7 +38,9 @@ function loads(args: readonly string[]): { packages: Set<string>; modules: Set<s
   const urls = readFileSync(trace, 'utf8').split('\n').filter((line) => line !== '');
   const packages = new Set(urls.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []));
   const modules = new Set(urls.flatMap((url) => /\/dist\/src\/(.+)\.js$/.exec(url)?.[1] ?? []));
-  assert.ok(modules.has('cli/main'), `the trace sees the CLI's modules: ${urls.join(' ')}`);
+  const bundleFiles = urls.filter((url) => url.includes('/dist/bundle/')).length;
+  if (entry === MODULES_ENTRY) assert.ok(modules.has('cli/main'), `the trace sees the CLI's modules: ${urls.join(' ')}`);
+  else assert.ok(bundleFiles > 0 && modules.size === 0, `bin/ runs the bundle: ${urls.join(' ')}`);
   return { packages, modules };
 }
 
@@ -47,6 +56,8 @@ describe('what a command loads', () => {
     for (const args of [['--version'], ['--help'], ['report', '--help'], ['run', '--help']]) {
       const { packages, modules } = loads(args);
       for (const name of HEAVY) assert.ok(!packages.has(name), `${args.join(' ')} loads ${name}`);
+      const bundled = loads(args, BIN);
+      for (const name of HEAVY) assert.ok(!bundled.packages.has(name), `${args.join(' ')} loads ${name} from the bundle`);
       const ours = [...modules].filter((path) => /^(store|engine|runner|report|queue|model|plan|inputs)\//.test(path) && path !== 'report/choices' && path !== 'queue/protocol');
       assert.deepEqual(ours, [], `${args.join(' ')} loads only the command table`);
     }
@@ -58,12 +69,17 @@ describe('what a command loads', () => {
       assert.ok(packages.has('better-sqlite3'), `${args[0]} opens the database`);
       for (const name of ['piscina', 'bullmq', 'ioredis', 'vega', 'vega-lite']) assert.ok(!packages.has(name), `${args[0]} loads ${name}`);
       assert.ok(!modules.has('runner/execute'), `${args[0]} loads the runner`);
+      const bundled = loads([...args, '--db', db], BIN);
+      assert.ok(bundled.packages.has('better-sqlite3'), `${args[0]} opens the database from the bundle`);
+      for (const name of ['piscina', 'bullmq', 'ioredis', 'vega', 'vega-lite']) assert.ok(!bundled.packages.has(name), `${args[0]} loads ${name} from the bundle`);
     }
   });
 
   test('report --format html loads the charts (vega), and not the worker pool', () => {
-    const { packages } = loads(['report', '--format', 'html', '--db', db, '--out', join(folder.path, 'page.html')]);
-    assert.ok(packages.has('vega') && packages.has('vega-lite'));
-    assert.ok(!packages.has('piscina') && !packages.has('bullmq'));
+    for (const entry of [MODULES_ENTRY, BIN]) {
+      const { packages } = loads(['report', '--format', 'html', '--db', db, '--out', join(folder.path, 'page.html')], entry);
+      assert.ok(packages.has('vega') && packages.has('vega-lite'));
+      assert.ok(!packages.has('piscina') && !packages.has('bullmq'));
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { modelFloatCount, type Model } from '../engine/index.js';
+import { allLoaded, loadedCounter, type LoadedCounter } from './loaded.js';
 import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
 
 /**
@@ -11,6 +12,7 @@ import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
  */
 export class ShardPool {
   private readonly pool: Piscina<ShardTask | ForwardTask | SharedModel, unknown>;
+  private readonly loaded: LoadedCounter = loadedCounter();
 
   constructor(readonly threads: number) {
     this.pool = new Piscina<ShardTask | ForwardTask | SharedModel, unknown>({
@@ -18,6 +20,7 @@ export class ShardPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60_000,
+      workerData: this.loaded,
     });
   }
 
@@ -38,9 +41,14 @@ export class ShardPool {
   }
 
   async destroy(): Promise<void> {
+    // Not while a thread still loads its module (see loaded.ts).
+    await allLoaded(this.loaded, this.threads, THREAD_LOAD_TIMEOUT_MS);
     await this.pool.destroy();
   }
 }
+
+/** How long destroy() waits for threads to load their module: far longer than they take (50–150 ms). */
+const THREAD_LOAD_TIMEOUT_MS = 10_000;
 
 /** Worker threads by default: one per core. */
 export function defaultThreads(): number {

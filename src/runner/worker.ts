@@ -11,6 +11,8 @@ import {
   type TraceTables,
 } from '../engine/index.js';
 import { packShard } from './codec.js';
+import { workerData } from 'node:worker_threads';
+import { markLoaded } from './loaded.js';
 
 /**
  * A model's weights in a SharedArrayBuffer (wx, wh, bh, wy, by as in
@@ -104,3 +106,5 @@ export default function traceShard(task: ShardTask): SharedArrayBuffer {
   });
   return packed;
 }
+
+markLoaded(workerData);
