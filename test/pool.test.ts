@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
+import { forwardFlag, forwardOnce } from '../src/runner/forwardOnce.js';
 import { allLoaded, loadedCounter, markLoaded } from '../src/runner/loaded.js';
 import { PROJECT_ROOT } from './cli.js';
 
@@ -33,6 +34,55 @@ describe('allLoaded / markLoaded', () => {
   test('ignores threads not started with a counter', () => {
     assert.doesNotThrow(() => markLoaded(undefined));
     assert.doesNotThrow(() => markLoaded({ other: 1 }));
+  });
+});
+
+describe('forwardOnce', () => {
+  const module = pathToFileURL(join(PROJECT_ROOT, 'dist', 'src', 'runner', 'forwardOnce.js')).href;
+  /** Threads that each call forwardOnce on one flag; the compute counts itself, takes `ms`, and throws if `fail`. */
+  const race = (threads: number, ms: number, fail: boolean) => {
+    const flag = forwardFlag();
+    const computed = new Int32Array(new SharedArrayBuffer(4));
+    const code = `const { workerData, parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(module)}).then(({ forwardOnce }) => {
+        try {
+          forwardOnce(workerData.flag, () => {
+            Atomics.add(workerData.computed, 0, 1);
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${ms});
+            if (${fail}) throw new Error('compute failed');
+          });
+          parentPort.postMessage({ ok: true });
+        } catch (error) {
+          parentPort.postMessage({ ok: false, message: error.message });
+        }
+      });`;
+    const outcomes = Array.from({ length: threads }, () => {
+      const worker = new Worker(code, { eval: true, workerData: { flag, computed } });
+      return new Promise<{ ok: boolean; message?: string }>((resolve) => worker.once('message', (outcome) => void worker.terminate().then(() => resolve(outcome))));
+    });
+    return { flag, computed, outcomes: Promise.all(outcomes) };
+  };
+
+  test('one of the threads computes, the others wait for it and find the states complete', async () => {
+    const { computed, outcomes } = race(4, 30, false);
+    assert.deepEqual(await outcomes, [{ ok: true }, { ok: true }, { ok: true }, { ok: true }]);
+    assert.equal(Atomics.load(computed, 0), 1);
+  });
+
+  test('a failed computation fails every thread that waited for it, and is not retried', async () => {
+    const { computed, outcomes } = race(3, 30, true);
+    const results = await outcomes;
+    assert.equal(Atomics.load(computed, 0), 1);
+    assert.ok(results.every((outcome) => !outcome.ok), JSON.stringify(results));
+    assert.equal(results.filter((outcome) => outcome.message === 'compute failed').length, 1);
+  });
+
+  test('a finished flag computes nothing more', () => {
+    const flag = forwardFlag();
+    let runs = 0;
+    forwardOnce(flag, () => runs++);
+    forwardOnce(flag, () => runs++);
+    assert.equal(runs, 1);
   });
 });
 

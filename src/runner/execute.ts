@@ -3,7 +3,7 @@ import type { PlannedRun } from '../job/expand.js';
 import { RunWriter, type Db } from '../store/index.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
-import { WindowCache } from './windows.js';
+import { WindowCache, type SharedWindow } from './windows.js';
 import { ShardPool, sharedModel } from './pool.js';
 import type { ShardTask } from './worker.js';
 
@@ -41,8 +41,7 @@ interface PreparedRun {
   readonly index: number;
   readonly writer: RunWriter;
   readonly shards: readonly ShardRange[];
-  readonly bytes: SharedArrayBuffer;
-  readonly states: SharedArrayBuffer;
+  readonly window: SharedWindow;
   readonly thresholds: Float32Array;
   /** Shards not yet committed; the run is finished when this reaches 0. */
   pending: number;
@@ -113,18 +112,28 @@ export async function executeRuns(
     runsDone++;
     events.runFinished(run, index);
   };
-  const windows = new WindowCache(shared, (task) => pool.forward(task));
-  const first = remaining.find((left) => left.shards.length > 0);
-  if (first !== undefined) {
-    void windows.get(first.run); // the first forward pass goes first
-    pool.prepare(shared[first.run.modelIndex]);
-  }
-  const nextToCompute = (after: number): PlannedRun | undefined => {
-    for (let index = after + 1; index < remaining.length; index++) if (remaining[index].shards.length > 0) return remaining[index].run;
-    return undefined;
+  const ahead = windowsAhead(runs, models, threads);
+  const windows = new WindowCache(
+    shared,
+    (task) => pool.forward(task),
+    (error) => {
+      failure ??= error;
+    },
+    ahead + 1,
+  );
+  /** The next `count` runs after `after` that have shards to compute. */
+  const nextToCompute = (after: number, count: number): PlannedRun[] => {
+    const next: PlannedRun[] = [];
+    for (let index = after + 1; index < remaining.length && next.length < count; index++) if (remaining[index].shards.length > 0) next.push(remaining[index].run);
+    return next;
   };
 
   try {
+    const first = remaining.find((left) => left.shards.length > 0);
+    if (first !== undefined) {
+      windows.get(first.run); // the first forward pass goes first
+      pool.prepare(shared[first.run.modelIndex]);
+    }
     for (let index = 0; index < remaining.length; index++) {
       const left = remaining[index];
       if (left.finished) continue;
@@ -135,15 +144,14 @@ export async function executeRuns(
         finish(left.run, index, left.writer);
         continue;
       }
-      const window = await windows.get(left.run);
-      windows.prefetch(nextToCompute(index));
+      const window = windows.get(left.run);
+      for (const next of nextToCompute(index, ahead)) windows.prefetch(next);
       const prepared: PreparedRun = {
         run: left.run,
         index,
         writer: left.writer,
         shards: left.shards,
-        bytes: window.bytes,
-        states: window.states,
+        window,
         thresholds: Float32Array.from(left.run.taus, (tau) => Math.fround(tau)),
         pending: left.shards.length,
       };
@@ -153,8 +161,9 @@ export async function executeRuns(
         const task: ShardTask = {
           model: shared[prepared.run.modelIndex],
           windowKey: prepared.run.runId,
-          bytes: prepared.bytes,
-          states: prepared.states,
+          bytes: prepared.window.bytes,
+          states: prepared.window.states,
+          ready: prepared.window.ready,
           thresholds: prepared.thresholds,
           dmax: prepared.run.dmax,
           depthCurves: prepared.writer.depthCurves,
@@ -192,4 +201,19 @@ export async function executeRuns(
   }
   if (failure !== undefined) throw failure;
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
+}
+
+/** Forward states prefetched at most (bytes): windows ahead stay within it. */
+const PREFETCH_BYTES = 256 * 1024 * 1024;
+
+/**
+ * How many windows' forward passes run ahead of the shards: one per thread, so
+ * a thread that finishes a shard finds the next run's window ready rather than
+ * waiting for its forward pass (with one ahead, two threads ending together
+ * took turns: one idled 4–16 ms about once a run); fewer for windows so large
+ * that their states would pass PREFETCH_BYTES, and at least one.
+ */
+function windowsAhead(runs: readonly PlannedRun[], models: readonly Model[], threads: number): number {
+  const largest = runs.reduce((most, run) => Math.max(most, 4 * run.data.length * models[run.modelIndex].hidden), 1);
+  return Math.max(1, Math.min(threads, Math.floor(PREFETCH_BYTES / largest)));
 }

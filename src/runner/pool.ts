@@ -20,6 +20,9 @@ export class ShardPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60_000,
+      // A thread holds its next task while it computes one, so it starts it without a
+      // round trip through the main thread, which may be busy committing a shard.
+      concurrentTasksPerWorker: 2,
       workerData: this.loaded,
     });
   }

@@ -1,51 +1,62 @@
 import { InputError } from '../errors.js';
 import type { PlannedRun } from '../job/expand.js';
 import { loadDataWindow } from '../model/index.js';
+import { forwardFlag } from './forwardOnce.js';
 import type { ForwardTask, SharedModel } from './worker.js';
 
-/** A window's bytes and forward states in shared memory; runs differing only in Dmax share them. */
+/**
+ * A window's bytes and forward states in shared memory; runs differing only in
+ * Dmax share them. The states are complete once `ready` says so (forwardOnce.ts):
+ * a shard of the window waits for that, or computes them itself, on its thread.
+ */
 export interface SharedWindow {
   readonly bytes: SharedArrayBuffer;
   readonly states: SharedArrayBuffer;
+  readonly ready: SharedArrayBuffer;
 }
 
 /**
  * The shared windows of a job's runs, their forward passes computed on the pool
- * (not on the thread that writes the results): `get` a run's window, `prefetch`
- * the next run's while this one's shards are computed. Holds at most the two
- * most recent windows, so a sweep of many windows keeps its memory bound.
+ * (not on the thread that writes the results): `get` a run's window (its shards
+ * can be queued at once), `prefetch` the next runs' so that their forward passes
+ * are queued ahead of their shards. Holds at most `capacity` windows (the most
+ * recent), so a sweep of many windows keeps its memory bound.
  */
 export class WindowCache {
-  private readonly windows = new Map<string, Promise<SharedWindow>>();
+  private readonly windows = new Map<string, SharedWindow>();
+  /** Forward tasks not yet finished, of windows evicted or not. */
+  private readonly forwarding = new Set<Promise<void>>();
 
+  /** `onFailure`: a forward pass failed (its window's shards fail too). */
   constructor(
     private readonly models: readonly SharedModel[],
     private readonly forwardOnPool: (task: ForwardTask) => Promise<void>,
+    private readonly onFailure: (error: unknown) => void,
+    private readonly capacity = 2,
   ) {}
 
-  get(run: PlannedRun): Promise<SharedWindow> {
+  /** The run's window; throws InputError if its data changed since the job was planned. */
+  get(run: PlannedRun): SharedWindow {
     const key = `${run.modelIndex}:${run.data.sha256}`;
     let window = this.windows.get(key);
     if (window === undefined) {
       window = this.load(run);
-      // A prefetch nobody awaits yet must not be an unhandled rejection; get() rethrows it.
-      window.catch(() => {});
       this.windows.set(key, window);
-      for (const old of this.windows.keys()) if (this.windows.size > 2) this.windows.delete(old);
+      for (const old of this.windows.keys()) if (this.windows.size > this.capacity) this.windows.delete(old);
     }
     return window;
   }
 
-  prefetch(run: PlannedRun | undefined): void {
-    if (run !== undefined) void this.get(run);
+  prefetch(run: PlannedRun): void {
+    this.get(run);
   }
 
-  /** Resolves once no forward pass is running: the pool must not be destroyed under one (piscina then fails on its late result). */
+  /** Resolves once no forward task is running: the pool must not be destroyed under one (piscina then fails on its late result). */
   async settled(): Promise<void> {
-    await Promise.allSettled(this.windows.values());
+    await Promise.allSettled(this.forwarding);
   }
 
-  private async load(run: PlannedRun): Promise<SharedWindow> {
+  private load(run: PlannedRun): SharedWindow {
     const data = loadDataWindow(run.data.path, run.data.offset, run.data.length);
     if (data.sha256 !== run.data.sha256) {
       throw new InputError(
@@ -55,8 +66,10 @@ export class WindowCache {
     const bytes = new SharedArrayBuffer(data.bytes.length);
     new Uint8Array(bytes).set(data.bytes);
     const model = this.models[run.modelIndex];
-    const states = new SharedArrayBuffer(4 * data.bytes.length * model.hidden);
-    await this.forwardOnPool({ model, bytes, states });
-    return { bytes, states };
+    const window = { bytes, states: new SharedArrayBuffer(4 * data.bytes.length * model.hidden), ready: forwardFlag() };
+    const forwarded = this.forwardOnPool({ model, ...window }).catch(this.onFailure);
+    this.forwarding.add(forwarded);
+    void forwarded.finally(() => this.forwarding.delete(forwarded));
+    return window;
   }
 }

@@ -11,6 +11,7 @@ import {
   type TraceTables,
 } from '../engine/index.js';
 import { packShard } from './codec.js';
+import { forwardOnce } from './forwardOnce.js';
 import { workerData } from 'node:worker_threads';
 import { markLoaded } from './loaded.js';
 
@@ -35,6 +36,8 @@ export interface ShardTask {
   readonly windowKey: string;
   readonly bytes: SharedArrayBuffer;
   readonly states: SharedArrayBuffer;
+  /** Whether the states are computed yet (forwardOnce.ts). */
+  readonly ready: SharedArrayBuffer;
   readonly thresholds: Float32Array;
   readonly dmax: number;
   /** Send every position's depth curve back, not only the summaries. */
@@ -48,6 +51,7 @@ export interface ForwardTask {
   readonly model: SharedModel;
   readonly bytes: SharedArrayBuffer;
   readonly states: SharedArrayBuffer;
+  readonly ready: SharedArrayBuffer;
 }
 
 const models = new Map<string, BuiltModel>();
@@ -75,8 +79,12 @@ function tablesOf(built: BuiltModel): TraceTables {
 
 /** Piscina's `name: 'forward'`: the window's forward pass, on a pool thread like the shards that need it. */
 export function forward(task: ForwardTask): void {
-  const { model } = modelOf(task.model);
-  new Float32Array(task.states).set(forwardStates(model, new Uint8Array(task.bytes)));
+  ensureStates(modelOf(task.model).model, task);
+}
+
+/** The window's states: computed by its forward task, or by the first shard that needs them before it ran. */
+function ensureStates(model: Model, window: Omit<ForwardTask, 'model'>): void {
+  forwardOnce(window.ready, () => new Float32Array(window.states).set(forwardStates(model, new Uint8Array(window.bytes))));
 }
 
 /** Piscina's `name: 'prepare'`: builds the model's trace tables, so an idle thread is ready when the first shard comes. */
@@ -88,6 +96,7 @@ export function prepare(model: SharedModel): void {
 export default function traceShard(task: ShardTask): SharedArrayBuffer {
   const built = modelOf(task.model);
   const { model } = built;
+  ensureStates(model, task);
   const modelTables = tablesOf(built);
   const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
