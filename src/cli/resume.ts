@@ -2,7 +2,8 @@ import type { JobSpec } from '../job/index.js';
 import { latestJob, listJobs, openDatabase } from '../store/index.js';
 import { databasePath } from './database.js';
 import { log } from './output.js';
-import { runJob, type ExecutionArgs } from './run.js';
+import type { ExecutionArgs } from './run-job.js';
+import { runJob } from './run.js';
 
 export interface ResumeArgs extends ExecutionArgs {
   readonly db?: string;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
-import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobSpec } from '../job/index.js';
+import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
 import { executeRuns } from '../runner/execute.js';
 import type { ShardPool } from '../runner/pool.js';
 import { progressReporter } from '../runner/progress.js';
@@ -10,7 +10,20 @@ import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
 import { lockForWriting, rememberDatabase } from './database.js';
 import { log, onBrokenPipe, out, routeLog } from './output.js';
-import type { ExecutionArgs, RunArgs } from './run.js';
+
+export interface RunArgs extends JobOverrides, ExecutionArgs {
+  readonly job?: string;
+}
+
+/** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
+export interface ExecutionArgs {
+  readonly threads?: number;
+  readonly shardSize?: number;
+  readonly wait: boolean;
+  readonly report: boolean;
+  /** Record the database for later commands without --db (see databasePath). */
+  readonly rememberDb?: boolean;
+}
 
 /** The job `run` computes: the job file (or the default job) with the command line's overrides. */
 export function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {

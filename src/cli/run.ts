@@ -1,19 +1,7 @@
-import type { JobOverrides, JobSpec } from '../job/index.js';
+import type { JobSpec } from '../job/index.js';
 import { defaultThreads, ShardPool } from '../runner/pool.js';
-
-export interface RunArgs extends JobOverrides, ExecutionArgs {
-  readonly job?: string;
-}
-
-/** How a job is computed: threads, shard size, waiting for the lock, the report at the end. */
-export interface ExecutionArgs {
-  readonly threads?: number;
-  readonly shardSize?: number;
-  readonly wait: boolean;
-  readonly report: boolean;
-  /** Record the database for later commands without --db (see databasePath). */
-  readonly rememberDb?: boolean;
-}
+// Types only: erased, so this file still loads nothing but the pool.
+import type { ExecutionArgs, RunArgs } from './run-job.js';
 
 /** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
 export async function runCommand(args: RunArgs): Promise<number> {
