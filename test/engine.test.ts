@@ -13,6 +13,7 @@ import {
   peakFactorLength,
   significantCounts,
   kernelTanhf,
+  kernelTanhRow,
   tanhf,
   traceRange,
   traceTables,
@@ -273,7 +274,43 @@ describe('tanhf', () => {
       if (!(Number.isNaN(want) ? Number.isNaN(got) : toBits(got) === parseInt(wantHex, 16))) kernelMismatches.push(`kernel tanhf(0x${xHex}) = 0x${toBits(got).toString(16).padStart(8, '0')}, want 0x${wantHex}`);
     }
     assert.deepEqual(kernelMismatches.slice(0, 10), [], `${kernelMismatches.length} vectors differ in the kernel`);
+    // The forward pass computes a row four lanes at a time: the same results, vector by vector.
+    const rowInputs = Float32Array.from(lines.slice(1), (line) => toFloat(line.split('\t')[0]));
+    const rowResults = kernelTanhRow(rowInputs);
+    const rowMismatches = lines.slice(1).filter((line, k) => {
+      const want = toFloat(line.split('\t')[1]);
+      return !(Number.isNaN(want) ? Number.isNaN(rowResults[k]) : toBits(rowResults[k]) === parseInt(line.split('\t')[1], 16));
+    });
+    assert.deepEqual(rowMismatches.slice(0, 10), [], `${rowMismatches.length} vectors differ in the kernel's four-lane row`);
     assert.ok(correctlyRoundedMisses > 0, 'Math.fround(Math.tanh(x)) matches every vector, so the vectors do not discriminate');
+  });
+
+  test('the four-lane row equals the one-value kernel on 4 million random floats and every branch boundary (all 2^32 were checked once)', () => {
+    const bits = new Uint32Array(1 << 22);
+    let seed = 0x9e3779b9;
+    for (let k = 0; k < bits.length; k++) {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      bits[k] = seed;
+    }
+    // Around each threshold tanhf branches on (and ±0, ±inf, NaN), and each expm1f branches on for
+    // its argument ±2|x| (one binade up: 0x800000 less in x), both signs, ±4 ulps.
+    const expm1Edges = [0x33000000, 0x3eb17218, 0x3f851592, 0x4195b844, 0x42b17218].map((edge) => edge - 0x800000);
+    const edges = [0, 0x24000000, 0x3f800000, 0x41b00000, 0x7f800000, 0x7fc00000, ...expm1Edges];
+    let at = 0;
+    for (const edge of edges) {
+      for (let d = -4; d <= 4; d++) {
+        for (const sign of [0, 0x80000000]) bits[at++] = ((edge + d) | sign) >>> 0;
+      }
+    }
+    const values = new Float32Array(bits.buffer);
+    const row = kernelTanhRow(values);
+    const rowBits = new Uint32Array(row.buffer);
+    const mismatches: string[] = [];
+    for (let k = 0; k < values.length && mismatches.length < 10; k++) {
+      const want = Math.fround(kernelTanhf(values[k]));
+      if (!(Number.isNaN(want) ? Number.isNaN(row[k]) : Object.is(row[k], want))) mismatches.push(`0x${bits[k].toString(16)}: row 0x${rowBits[k].toString(16)}, one value ${want}`);
+    }
+    assert.deepEqual(mismatches, []);
   });
 });
 

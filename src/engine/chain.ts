@@ -20,7 +20,7 @@ export interface ChainKernel {
   run(): void;
   /** out[j] = out[j] + Σ_i M[i][j]·v[i], adding in order i onto the current out[j]. */
   accumulate(): void;
-  /** v[i] = tanhf(out[i]) for every i (fdlibm tanhf, as src/engine/tanhf.ts): the forward pass's next state. */
+  /** v[i] = tanhf(out[i]) for every i (fdlibm tanhf, as src/engine/tanhf.ts, four lanes at a time): the forward pass's next state. */
   tanh(): void;
 }
 
@@ -52,6 +52,22 @@ export function createChainKernel(matrix: Float32Array, hidden: number): ChainKe
     accumulate: () => product(0, vOffset, outOffset, H, 1),
     tanh: () => tanhRow(outOffset, vOffset, H),
   };
+}
+
+/**
+ * tanhf of every value as the forward pass computes a row (chain.wat `tanhRow`:
+ * four lanes at a time, the remainder one at a time). For tests: it must equal
+ * kernelTanhf value by value.
+ */
+export function kernelTanhRow(values: Float32Array): Float32Array {
+  const instance = new WebAssembly.Instance(chainModule());
+  const memory = instance.exports.memory as WebAssembly.Memory;
+  const tanhRow = instance.exports.tanhRow as (out: number, v: number, n: number) => void;
+  const bytes = 8 * values.length;
+  if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE_BYTES));
+  new Float32Array(memory.buffer, 0, values.length).set(values);
+  tanhRow(0, 4 * values.length, values.length);
+  return new Float32Array(memory.buffer, 4 * values.length, values.length).slice();
 }
 
 let tanhInstance: ((x: number) => number) | undefined;

@@ -211,9 +211,150 @@
         (local.set $z (f32.sub (f32.const 1) (f32.const 1.0e-30)))))
     (select (local.get $z) (f32.neg (local.get $z)) (i32.ge_s (local.get $jx) (i32.const 0))))
 
-  ;; v[i] = tanhf(out[i]) for i < n: the forward pass's h_t from its sums.
-  (func (export "tanhRow") (param $out i32) (param $v i32) (param $n i32)
-    (local $i i32)
+  ;; tanhf of four lanes at once: in each lane exactly the operations $tanhf and
+  ;; $expm1f above perform for that lane's value (every branch is computed and
+  ;; the lane's own is selected; f32x4 arithmetic rounds as f32 does). Only the
+  ;; paths $tanhf can reach are here: it calls expm1f with 2|x| in [2, 44) or
+  ;; -2|x| in (-2, 0), so expm1f's huge and non-finite branches and k = 1 never
+  ;; occur (k is 0 or -1 below 1.5 ln2, else -2, -3, or 3 to 63). Checked against
+  ;; $tanhf on every float32 (see test/engine.test.ts for the sampled check CI runs).
+  (func $tanhf4 (param $x v128) (result v128)
+    (local $ix v128) (local $big v128) (local $arg v128) (local $hx v128) (local $neg v128)
+    (local $reduce v128) (local $near v128) (local $k v128) (local $kf v128) (local $t v128)
+    (local $hi v128) (local $lo v128) (local $xr v128) (local $c v128)
+    (local $hfx v128) (local $hxs v128) (local $r1 v128) (local $t3 v128) (local $e v128) (local $e2 v128)
+    (local $shift v128) (local $twoNegK v128) (local $y v128) (local $m v128) (local $z v128)
+    (local.set $ix (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+    ;; |x| >= 1: expm1f(2|x|), else expm1f(-2|x|)
+    (local.set $big (i32x4.ge_u (local.get $ix) (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)))
+    (local.set $arg (v128.bitselect
+      (f32x4.mul (v128.const f32x4 2 2 2 2) (f32x4.abs (local.get $x)))
+      (f32x4.mul (v128.const f32x4 -2 -2 -2 -2) (f32x4.abs (local.get $x)))
+      (local.get $big)))
+    ;; expm1f(arg)
+    (local.set $hx (v128.and (local.get $arg) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+    (local.set $neg (i32x4.lt_s (local.get $arg) (v128.const i32x4 0 0 0 0)))
+    (local.set $reduce (i32x4.gt_u (local.get $hx) (v128.const i32x4 0x3eb17218 0x3eb17218 0x3eb17218 0x3eb17218)))
+    (local.set $near (i32x4.lt_u (local.get $hx) (v128.const i32x4 0x3f851592 0x3f851592 0x3f851592 0x3f851592)))
+    ;; 0.5 ln2 < |arg| < 1.5 ln2: k = ±1, hi = arg ∓ ln2_hi, lo = ±ln2_lo
+    ;; else: k = (int)(invln2·arg ± 0.5), hi = arg - k·ln2_hi, lo = k·ln2_lo
+    (local.set $kf (i32x4.trunc_sat_f32x4_s (f32x4.add
+      (f32x4.mul (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b) (local.get $arg))
+      (v128.bitselect (v128.const f32x4 -0.5 -0.5 -0.5 -0.5) (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $neg)))))
+    (local.set $t (f32x4.convert_i32x4_s (local.get $kf)))
+    (local.set $hi (v128.bitselect
+      (v128.bitselect
+        (f32x4.add (local.get $arg) (v128.const i32x4 0x3f317180 0x3f317180 0x3f317180 0x3f317180))
+        (f32x4.sub (local.get $arg) (v128.const i32x4 0x3f317180 0x3f317180 0x3f317180 0x3f317180))
+        (local.get $neg))
+      (f32x4.sub (local.get $arg) (f32x4.mul (local.get $t) (v128.const i32x4 0x3f317180 0x3f317180 0x3f317180 0x3f317180)))
+      (local.get $near)))
+    (local.set $lo (v128.bitselect
+      (v128.bitselect
+        (v128.const i32x4 0xb717f7d1 0xb717f7d1 0xb717f7d1 0xb717f7d1)
+        (v128.const i32x4 0x3717f7d1 0x3717f7d1 0x3717f7d1 0x3717f7d1)
+        (local.get $neg))
+      (f32x4.mul (local.get $t) (v128.const i32x4 0x3717f7d1 0x3717f7d1 0x3717f7d1 0x3717f7d1))
+      (local.get $near)))
+    (local.set $k (v128.and (local.get $reduce) (v128.bitselect
+      (v128.bitselect (v128.const i32x4 -1 -1 -1 -1) (v128.const i32x4 1 1 1 1) (local.get $neg))
+      (local.get $kf)
+      (local.get $near))))
+    (local.set $xr (f32x4.sub (local.get $hi) (local.get $lo)))
+    (local.set $c (f32x4.sub (f32x4.sub (local.get $hi) (local.get $xr)) (local.get $lo)))
+    (local.set $xr (v128.bitselect (local.get $xr) (local.get $arg) (local.get $reduce)))
+    ;; the primary range
+    (local.set $hfx (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $xr)))
+    (local.set $hxs (f32x4.mul (local.get $xr) (local.get $hfx)))
+    (local.set $r1 (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $hxs)
+      (f32x4.add (v128.const i32x4 0xbd088889 0xbd088889 0xbd088889 0xbd088889) (f32x4.mul (local.get $hxs)
+        (f32x4.add (v128.const i32x4 0x3ad00d01 0x3ad00d01 0x3ad00d01 0x3ad00d01) (f32x4.mul (local.get $hxs)
+          (f32x4.add (v128.const i32x4 0xb8a670cd 0xb8a670cd 0xb8a670cd 0xb8a670cd) (f32x4.mul (local.get $hxs)
+            (f32x4.add (v128.const i32x4 0x36867e54 0x36867e54 0x36867e54 0x36867e54) (f32x4.mul (local.get $hxs)
+              (v128.const i32x4 0xb457edbb 0xb457edbb 0xb457edbb 0xb457edbb))))))))))))
+    (local.set $t3 (f32x4.sub (v128.const f32x4 3 3 3 3) (f32x4.mul (local.get $r1) (local.get $hfx))))
+    (local.set $e (f32x4.mul (local.get $hxs) (f32x4.div (f32x4.sub (local.get $r1) (local.get $t3))
+      (f32x4.sub (v128.const f32x4 6 6 6 6) (f32x4.mul (local.get $xr) (local.get $t3))))))
+    (local.set $e2 (f32x4.sub
+      (f32x4.sub (f32x4.mul (local.get $xr) (f32x4.sub (local.get $e) (local.get $c))) (local.get $c))
+      (local.get $hxs)))
+    (local.set $shift (i32x4.mul (local.get $k) (v128.const i32x4 0x800000 0x800000 0x800000 0x800000)))
+    (local.set $twoNegK (i32x4.mul (i32x4.sub (v128.const i32x4 0x7f 0x7f 0x7f 0x7f) (local.get $k))
+      (v128.const i32x4 0x800000 0x800000 0x800000 0x800000)))
+    ;; 23 <= k <= 56: y = (x - (e + 2^-k)) + 1, scaled by 2^k
+    (local.set $y (i32x4.add (local.get $shift) (f32x4.add
+      (f32x4.sub (local.get $xr) (f32x4.add (local.get $e2) (local.get $twoNegK)))
+      (v128.const f32x4 1 1 1 1))))
+    ;; 2 <= k < 23: y = (1 - 2^-k) - (e - x), scaled by 2^k
+    (local.set $m (i32x4.lt_s (local.get $k) (v128.const i32x4 23 23 23 23)))
+    (local.set $y (v128.bitselect
+      (i32x4.add (local.get $shift) (f32x4.sub
+        (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $twoNegK))
+        (f32x4.sub (local.get $e2) (local.get $xr))))
+      (local.get $y)
+      (local.get $m)))
+    ;; k <= -2 or k > 56: (1 - (e - x)) scaled by 2^k, minus 1
+    (local.set $m (v128.or
+      (i32x4.le_s (local.get $k) (v128.const i32x4 -2 -2 -2 -2))
+      (i32x4.gt_s (local.get $k) (v128.const i32x4 56 56 56 56))))
+    (local.set $y (v128.bitselect
+      (f32x4.sub
+        (i32x4.add (local.get $shift) (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.sub (local.get $e2) (local.get $xr))))
+        (v128.const f32x4 1 1 1 1))
+      (local.get $y)
+      (local.get $m)))
+    ;; k = -1: 0.5·(x - e) - 0.5
+    (local.set $y (v128.bitselect
+      (f32x4.sub (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (f32x4.sub (local.get $xr) (local.get $e2))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+      (local.get $y)
+      (i32x4.eq (local.get $k) (v128.const i32x4 -1 -1 -1 -1))))
+    ;; k = 0: x - (x·e - hxs), or x itself where |x| < 2^-25
+    (local.set $y (v128.bitselect
+      (v128.bitselect
+        (local.get $arg)
+        (f32x4.sub (local.get $xr) (f32x4.sub (f32x4.mul (local.get $xr) (local.get $e)) (local.get $hxs)))
+        (i32x4.lt_u (local.get $hx) (v128.const i32x4 0x33000000 0x33000000 0x33000000 0x33000000)))
+      (local.get $y)
+      (i32x4.eq (local.get $k) (v128.const i32x4 0 0 0 0))))
+    ;; tanhf from t = expm1f(arg): |x| >= 1: 1 - 2/(t + 2); else -t/(t + 2) (one division for both)
+    (local.set $z (f32x4.div
+      (v128.bitselect (v128.const f32x4 2 2 2 2) (f32x4.neg (local.get $y)) (local.get $big))
+      (f32x4.add (local.get $y) (v128.const f32x4 2 2 2 2))))
+    (local.set $z (v128.bitselect (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $z)) (local.get $z) (local.get $big)))
+    ;; |x| >= 22: 1 - tiny
+    (local.set $z (v128.bitselect
+      (local.get $z)
+      (f32x4.sub (v128.const f32x4 1 1 1 1) (v128.const f32x4 1.0e-30 1.0e-30 1.0e-30 1.0e-30))
+      (i32x4.lt_u (local.get $ix) (v128.const i32x4 0x41b00000 0x41b00000 0x41b00000 0x41b00000))))
+    (local.set $z (v128.bitselect (local.get $z) (f32x4.neg (local.get $z))
+      (i32x4.ge_s (local.get $x) (v128.const i32x4 0 0 0 0))))
+    ;; |x| < 2^-55: x·(1 + x); ±0: x
+    (local.set $z (v128.bitselect
+      (f32x4.mul (local.get $x) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $x)))
+      (local.get $z)
+      (i32x4.lt_u (local.get $ix) (v128.const i32x4 0x24000000 0x24000000 0x24000000 0x24000000))))
+    (local.set $z (v128.bitselect (local.get $x) (local.get $z)
+      (i32x4.eq (local.get $ix) (v128.const i32x4 0 0 0 0))))
+    ;; ±inf: 1/x ± 1; NaN: NaN
+    (local.set $t (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $x)))
+    (v128.bitselect
+      (v128.bitselect
+        (f32x4.add (local.get $t) (v128.const f32x4 1 1 1 1))
+        (f32x4.sub (local.get $t) (v128.const f32x4 1 1 1 1))
+        (i32x4.ge_s (local.get $x) (v128.const i32x4 0 0 0 0)))
+      (local.get $z)
+      (i32x4.ge_u (local.get $ix) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+
+  ;; v[i] = tanhf(out[i]) for i < n: four at a time, then one at a time.
+  (func $tanhRow (export "tanhRow") (param $out i32) (param $v i32) (param $n i32)
+    (local $i i32) (local $at i32)
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $v) (local.get $at)) (call $tanhf4 (v128.load (i32.add (local.get $out) (local.get $at)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads)))
     (block $done
       (loop $lanes
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -228,7 +369,7 @@
   ;; $wx holds Wx[i][c] at c·H + i; $v starts as h_{-1} (zeros) and ends as h_{n-1}.
   (func (export "forward") (param $v i32) (param $out i32) (param $H i32) (param $bh i32) (param $wx i32)
     (param $bytes i32) (param $n i32) (param $states i32)
-    (local $t i32) (local $i i32) (local $col i32) (local $row i32) (local $h f32)
+    (local $t i32) (local $i i32) (local $col i32) (local $row i32)
     (block $done
       (loop $steps
         (br_if $done (i32.ge_u (local.get $t) (local.get $n)))
@@ -243,13 +384,8 @@
           (br_if $start (i32.lt_u (local.get $i) (local.get $H))))
         (call $product (i32.const 0) (local.get $v) (local.get $out) (local.get $H) (i32.const 1))
         (local.set $row (i32.add (local.get $states) (i32.shl (i32.mul (local.get $t) (local.get $H)) (i32.const 2))))
-        (local.set $i (i32.const 0))
-        (loop $tanh
-          (local.set $h (call $tanhf (f32.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))))
-          (f32.store (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2))) (local.get $h))
-          (f32.store (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2))) (local.get $h))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br_if $tanh (i32.lt_u (local.get $i) (local.get $H))))
+        (call $tanhRow (local.get $out) (local.get $v) (local.get $H))
+        (memory.copy (local.get $row) (local.get $v) (i32.shl (local.get $H) (i32.const 2)))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $steps))))
 )
