@@ -13,6 +13,8 @@ import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
 export class ShardPool {
   private readonly pool: Piscina<ShardTask | ForwardTask | SharedModel, unknown>;
   private readonly loaded: LoadedCounter = loadedCounter();
+  /** prepare() tasks: nobody else awaits them, and piscina fails on a result that comes after destroy(). */
+  private readonly preparing = new Set<Promise<unknown>>();
 
   constructor(readonly threads: number) {
     this.pool = new Piscina<ShardTask | ForwardTask | SharedModel, unknown>({
@@ -40,12 +42,18 @@ export class ShardPool {
    * forward pass runs (one task each; piscina hands them to idle threads first).
    */
   prepare(model: SharedModel): void {
-    for (let k = 1; k < this.threads; k++) void this.pool.run(model, { name: 'prepare' }).catch(() => {});
+    for (let k = 1; k < this.threads; k++) {
+      // A failure here shows again, with its context, in the shard that needs the tables.
+      const task = this.pool.run(model, { name: 'prepare' }).catch(() => {});
+      this.preparing.add(task);
+      void task.finally(() => this.preparing.delete(task));
+    }
   }
 
   async destroy(): Promise<void> {
-    // Not while a thread still loads its module (see loaded.ts).
+    // Not while a thread still loads its module (see loaded.ts), nor under a prepare task.
     await allLoaded(this.loaded, this.threads, THREAD_LOAD_TIMEOUT_MS);
+    await Promise.allSettled(this.preparing);
     await this.pool.destroy();
   }
 }
