@@ -3,7 +3,8 @@ import type { PlannedRun } from '../job/expand.js';
 import { RunWriter, type Db } from '../store/index.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
-import { WindowCache, type SharedWindow } from './windows.js';
+import type { SharedWindow } from './forwardOnce.js';
+import { WindowCache } from './windows.js';
 import { ShardPool, sharedModel } from './pool.js';
 import type { ShardTask } from './worker.js';
 
@@ -161,9 +162,7 @@ export async function executeRuns(
         const task: ShardTask = {
           model: shared[prepared.run.modelIndex],
           windowKey: prepared.run.runId,
-          bytes: prepared.window.bytes,
-          states: prepared.window.states,
-          ready: prepared.window.ready,
+          ...prepared.window,
           thresholds: prepared.thresholds,
           dmax: prepared.run.dmax,
           depthCurves: prepared.writer.depthCurves,

@@ -6,6 +6,18 @@
  * be busy committing). A thread only waits for a pass another thread is
  * computing, never for one still queued, so threads cannot deadlock.
  */
+/**
+ * A window's bytes and forward states in shared memory (shared with every task,
+ * never copied); runs differing only in Dmax share them. The states are complete
+ * once `ready` says so: whoever needs them calls forwardOnce.
+ */
+export interface SharedWindow {
+  readonly bytes: SharedArrayBuffer;
+  /** h_t for t = 0 .. N-1, N×H float32. */
+  readonly states: SharedArrayBuffer;
+  readonly ready: SharedArrayBuffer;
+}
+
 const NOT_STARTED = 0;
 const COMPUTING = 1;
 const DONE = 2;

@@ -1,19 +1,8 @@
 import { InputError } from '../errors.js';
 import type { PlannedRun } from '../job/expand.js';
 import { loadDataWindow } from '../model/index.js';
-import { forwardFlag } from './forwardOnce.js';
+import { forwardFlag, type SharedWindow } from './forwardOnce.js';
 import type { ForwardTask, SharedModel } from './worker.js';
-
-/**
- * A window's bytes and forward states in shared memory; runs differing only in
- * Dmax share them. The states are complete once `ready` says so (forwardOnce.ts):
- * a shard of the window waits for that, or computes them itself, on its thread.
- */
-export interface SharedWindow {
-  readonly bytes: SharedArrayBuffer;
-  readonly states: SharedArrayBuffer;
-  readonly ready: SharedArrayBuffer;
-}
 
 /**
  * The shared windows of a job's runs, their forward passes computed on the pool

@@ -11,7 +11,7 @@ import {
   type TraceTables,
 } from '../engine/index.js';
 import { packShard } from './codec.js';
-import { forwardOnce } from './forwardOnce.js';
+import { forwardOnce, type SharedWindow } from './forwardOnce.js';
 import { workerData } from 'node:worker_threads';
 import { markLoaded } from './loaded.js';
 
@@ -26,18 +26,11 @@ export interface SharedModel {
   readonly hidden: number;
 }
 
-/**
- * One shard: positions [start, start + count) of a window. The window's bytes
- * and forward states are SharedArrayBuffers too (shared, never copied).
- */
-export interface ShardTask {
+/** One shard: positions [start, start + count) of a window. */
+export interface ShardTask extends SharedWindow {
   readonly model: SharedModel;
   /** Identifies the window's shared arrays, so a worker reuses its views. */
   readonly windowKey: string;
-  readonly bytes: SharedArrayBuffer;
-  readonly states: SharedArrayBuffer;
-  /** Whether the states are computed yet (forwardOnce.ts). */
-  readonly ready: SharedArrayBuffer;
   readonly thresholds: Float32Array;
   readonly dmax: number;
   /** Send every position's depth curve back, not only the summaries. */
@@ -47,11 +40,8 @@ export interface ShardTask {
 }
 
 /** The forward pass of a window: fills `states` (N×H float32) from `bytes`. */
-export interface ForwardTask {
+export interface ForwardTask extends SharedWindow {
   readonly model: SharedModel;
-  readonly bytes: SharedArrayBuffer;
-  readonly states: SharedArrayBuffer;
-  readonly ready: SharedArrayBuffer;
 }
 
 const models = new Map<string, BuiltModel>();
@@ -83,7 +73,7 @@ export function forward(task: ForwardTask): void {
 }
 
 /** The window's states: computed by its forward task, or by the first shard that needs them before it ran. */
-function ensureStates(model: Model, window: Omit<ForwardTask, 'model'>): void {
+function ensureStates(model: Model, window: SharedWindow): void {
   forwardOnce(window.ready, () => new Float32Array(window.states).set(forwardStates(model, new Uint8Array(window.bytes))));
 }
 
