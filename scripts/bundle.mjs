@@ -10,8 +10,12 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// Chunk names carry a content hash: without this, each build would leave the last one's chunks behind.
+rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,

@@ -1,9 +1,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../src/errors.js';
-import { applyOverrides, logGrid, parseJob, windowsOf, type DataSource } from '../src/job/index.js';
+import { applyOverrides, logGrid, parseJob, requestedPositions, windowsOf, type DataSource } from '../src/job/index.js';
+import { defaultThreads, POSITIONS_PER_THREAD, threadsForJob } from '../src/runner/threads.js';
 import { expandJob, runIdentity } from '../src/job/expand.js';
 import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
@@ -123,6 +125,35 @@ describe('job expansion', () => {
     assert.equal(expanded.runs.length, 1);
     assert.equal(logged.length, 6);
     assert.match(logged[0], /same content and parameters as an earlier window/);
+  });
+});
+
+describe('requestedPositions and the default threads', () => {
+  const job = (data: unknown[], extra: Record<string, unknown> = {}) => parseJob({ models: [SHARED_MODEL], data, tau: [0.01], ...extra }, 'test', (path) => path);
+
+  test('requestedPositions counts what the expansion computes, from the files\' sizes alone', () => {
+    const spec = job([{ path: SHARED_DATA, length: 200, stride: 300, count: 4 }], { dmax: [5, 9] });
+    const expanded = expandJob(spec, () => {});
+    const computed = expanded.runs.reduce((sum, run) => sum + run.positions, 0);
+    // Windows at 0, 300, 600 and 900 of a 1,024-byte file: the last is 124 bytes long.
+    assert.equal(computed, 2 * (3 * 199 + 123));
+    assert.equal(requestedPositions(spec, (path) => statSync(path).size), computed);
+    assert.equal(requestedPositions(spec, () => 0), 0, 'a window past the end has no positions');
+  });
+
+  test('defaultThreads: one per core, and one per POSITIONS_PER_THREAD positions, at least one', () => {
+    const cores = availableParallelism();
+    assert.equal(defaultThreads(), cores);
+    assert.equal(defaultThreads(0), 1);
+    assert.equal(defaultThreads(1023), 1);
+    assert.equal(defaultThreads(2 * POSITIONS_PER_THREAD - 1), 1);
+    assert.equal(defaultThreads(2 * POSITIONS_PER_THREAD), Math.min(cores, 2));
+    assert.equal(defaultThreads(1e9), cores);
+  });
+
+  test('threadsForJob: the Q1 job gets one thread; a job whose file cannot be read, one per core', () => {
+    assert.equal(threadsForJob(job([{ path: SHARED_DATA }])), 1);
+    assert.equal(threadsForJob(job([{ path: join(folder.path, 'missing.txt') }])), availableParallelism());
   });
 });
 

@@ -1,6 +1,7 @@
 /** Output formats in-process: τ labels, τ filters, streamed SQL rows. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { logGrid } from '../src/job/index.js';
 import { formatTau } from '../src/report/format.js';
 import { thousands } from '../src/report/numbers.js';
@@ -121,5 +122,24 @@ describe('progress', () => {
     progress.shardCommitted(run, 50);
     assert.match(lines.at(-1) as string, /ETA \d+s$/);
     assert.equal(formatDuration(Number.NaN), '—');
+  });
+
+  test('on a terminal: bars for the job and the run (cli-progress, loaded for a terminal only)', () => {
+    let written = '';
+    const terminal = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written += chunk.toString();
+        done();
+      },
+    });
+    const stream = Object.assign(terminal, { isTTY: true, columns: 120, cursorTo: () => true, moveCursor: () => true, clearLine: () => true, clearScreenDown: () => true }) as unknown as NodeJS.WriteStream;
+    const progress = progressReporter(stream, 2);
+    const run = { runId: 'r1', positions: 100, dmax: 5, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
+    progress.jobPlanned(200, 0);
+    progress.runStarted(run, 0, 0);
+    progress.shardCommitted(run, 50);
+    progress.stop();
+    assert.match(written, /job 2 runs .*\| 50\/200 positions \| \d+ pos\/s \| ETA /);
+    assert.match(written, /run 1\/2 .*\| 50\/100 positions/);
   });
 });

@@ -7,7 +7,11 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { forwardFlag, forwardOnce } from '../src/runner/forwardOnce.js';
 import { allLoaded, loadedCounter, markLoaded } from '../src/runner/loaded.js';
-import { PROJECT_ROOT } from './cli.js';
+import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './cli.js';
+import { forwardStates } from '../src/engine/index.js';
+import { expandJob, parseJob } from '../src/job/index.js';
+import { startWindows } from '../src/runner/execute.js';
+import { ShardPool } from '../src/runner/pool.js';
 
 describe('allLoaded / markLoaded', () => {
   test('resolves once every thread has marked itself loaded, a microtask after its module ran', async () => {
@@ -87,6 +91,21 @@ describe('forwardOnce', () => {
 });
 
 describe('ShardPool.destroy', () => {
+  test('waits for a forward pass in flight (startWindows began it), and is idempotent', async () => {
+    const spec = parseJob({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 300 }], tau: [0.01] }, 'test', (path) => path);
+    const { models, runs } = expandJob(spec, () => {});
+    const pool = new ShardPool(1);
+    const windows = startWindows(pool, models.map((loaded) => loaded.model), runs);
+    const stopping = pool.destroy();
+    assert.equal(pool.destroy(), stopping, 'a second destroy() is the first one');
+    await stopping;
+    const window = windows.get(runs[0]);
+    assert.equal(windows.failure, undefined);
+    assert.equal(Atomics.load(new Int32Array(window.ready), 0), 2, 'the forward pass finished (DONE), it was not cut off');
+    const states = new Float32Array(window.states);
+    assert.deepEqual(states, forwardStates(models[0].model, new Uint8Array(window.bytes)));
+  });
+
   test('right after the pool starts, at random moments of the threads loading: the process lives', () => {
     // Node 20 aborts the process when a thread is terminated while it loads an ES module
     // (about one destroy in 600 did before destroy() waited); a run failing on bad input does this.

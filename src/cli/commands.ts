@@ -64,7 +64,7 @@ function planOptions<T>(args: Argv<T>) {
     .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
     .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
     .option('db', { describe: 'SQLite database (default: the job\'s "db", else results/sparsetrace.sqlite)', type: 'string' })
-    .option('threads', { describe: 'worker threads the run would use (default: available cores; at most 256)', type: 'number' })
+    .option('threads', { describe: 'worker threads the run would use (default: as run, one per core and one per 2,048 positions; at most 256)', type: 'number' })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
     .check((argv) => {
       const problem = threadsProblem(argv.threads);

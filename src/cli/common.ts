@@ -79,7 +79,7 @@ export function threadsProblem(threads: number | undefined): string | undefined 
 /** The options of `run` and `resume` that steer the computation. */
 export function runOptions<T>(args: Argv<T>) {
   return args
-    .option('threads', { describe: 'worker threads (default: available cores; at most 256)', type: 'number', requiresArg: true })
+    .option('threads', { describe: 'worker threads (default: one per core, and one per 2,048 positions of the job; at most 256)', type: 'number', requiresArg: true })
     .option('shard-size', { describe: 'positions per shard (results are identical for any size)', type: 'number', requiresArg: true })
     .option('wait', { describe: 'if another process is writing the database, wait for it instead of failing', type: 'boolean', default: false })
     .option('report', { describe: 'print the report when the job is done (--no-report to skip)', type: 'boolean', default: true })

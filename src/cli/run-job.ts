@@ -1,8 +1,6 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { classify, EnvironmentError, InputError, SIGNAL_EXIT } from '../errors.js';
-import { applyOverrides, defaultJob, DEFAULT_DB, expandJob, loadJobFile, type JobOverrides, type JobSpec } from '../job/index.js';
-import { executeRuns } from '../runner/execute.js';
+import { classify, EnvironmentError, SIGNAL_EXIT } from '../errors.js';
+import { DEFAULT_DB, expandJob, type JobOverrides, type JobSpec } from '../job/index.js';
+import { executeRuns, startWindows } from '../runner/execute.js';
 import type { ShardPool } from '../runner/pool.js';
 import { progressReporter } from '../runner/progress.js';
 import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
@@ -25,13 +23,6 @@ export interface ExecutionArgs {
   readonly rememberDb?: boolean;
 }
 
-/** The job `run` computes: the job file (or the default job) with the command line's overrides. */
-export function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {
-  if (args.job !== undefined) checkRegularFile(args.job, 'job file');
-  const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
-  return { spec: applyOverrides(base, args), source: args.job !== undefined ? resolve(args.job) : null };
-}
-
 /**
  * Computes what the database lacks of a job on `pool` (shared by `run` and
  * `resume`). SIGINT/SIGTERM, and stdout or stderr going away (`2>&1 | head`),
@@ -42,6 +33,9 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
   const dbPath = spec.db ?? process.env.SPARSETRACE_DB ?? DEFAULT_DB;
   checkDatabasePath(dbPath);
   const expanded = expandJob(spec, log);
+  const models = expanded.models.map((loaded) => loaded.model);
+  // The first window's forward pass begins on the pool while this thread opens and locks the database.
+  const windows = startWindows(pool, models, expanded.runs);
   const db = openDatabase(dbPath);
   if (args.rememberDb) rememberDatabase(dbPath);
   const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
@@ -78,17 +72,21 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
       const started = performance.now();
       let result;
       try {
-        result = await executeRuns(
-          db,
-          expanded.models.map((loaded) => loaded.model),
-          expanded.runs,
-          { threads: pool.threads, shardSize: args.shardSize, stopSignal: controller.signal, events: progress, pool },
-        );
+        result = await executeRuns(db, models, expanded.runs, {
+          threads: pool.threads,
+          shardSize: args.shardSize,
+          stopSignal: controller.signal,
+          events: progress,
+          pool,
+          windows,
+        });
       } catch (error) {
         const known = classify(error, `database ${dbPath}`);
         if (known instanceof EnvironmentError) throw new EnvironmentError(`${known.message}; every shard committed before is kept: fix that, then ${resumeHint}`);
         throw known ?? error;
       }
+      // Nothing is left for the threads: they stop while the report is written (withPool awaits it, and sees a failure).
+      pool.destroy().catch(() => {});
       progress.stop();
       routeLog(undefined);
       const seconds = (performance.now() - started) / 1000;
@@ -115,15 +113,4 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
   } finally {
     closeDatabase(db);
   }
-}
-
-/** A job file must be a regular file: reading a FIFO would wait forever. */
-function checkRegularFile(path: string, what: string): void {
-  let regular: boolean;
-  try {
-    regular = statSync(path).isFile();
-  } catch {
-    return; // Missing files get their message from the reader.
-  }
-  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }

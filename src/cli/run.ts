@@ -1,33 +1,54 @@
-import type { JobSpec } from '../job/index.js';
-import { defaultThreads, ShardPool } from '../runner/pool.js';
-// Types only: erased, so this file still loads nothing but the pool.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { defaultJob, loadJobFile } from '../job/file.js';
+import { applyOverrides, type JobSpec } from '../job/spec.js';
+import { ShardPool } from '../runner/pool.js';
+import { threadsForJob } from '../runner/threads.js';
+// Types only: erased, so this file still loads nothing but the job file's reader and the pool.
 import type { ExecutionArgs, RunArgs } from './run-job.js';
 
 /** `sparsetrace run [job]`: computes what the database lacks of a job, then prints its report. */
 export async function runCommand(args: RunArgs): Promise<number> {
-  return withPool(args, async (pool, { jobOfRunArgs, runJobOnPool }) => {
-    const { spec, source } = jobOfRunArgs(args);
-    // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
-    return runJobOnPool(pool, spec, source, { ...args, rememberDb: args.db === undefined && process.env.SPARSETRACE_DB === undefined });
-  });
+  const { spec, source } = jobOfRunArgs(args);
+  // Without --db, the database (the job file's, or the default) is remembered for later commands without --db.
+  return runJob(spec, source, { ...args, rememberDb: args.db === undefined && process.env.SPARSETRACE_DB === undefined });
 }
 
-/** Computes what the database lacks of a job (`resume`). */
+/** Computes what the database lacks of a job (`run`, `resume`). */
 export async function runJob(spec: JobSpec, source: string | null, args: ExecutionArgs): Promise<number> {
-  return withPool(args, (pool, { runJobOnPool }) => runJobOnPool(pool, spec, source, args));
+  return withPool(args.threads ?? threadsForJob(spec), (pool, { runJobOnPool }) => runJobOnPool(pool, spec, source, args));
+}
+
+/** The job `run` computes: the job file (or the default job) with the command line's overrides. */
+function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {
+  if (args.job !== undefined) checkRegularFile(args.job, 'job file');
+  const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
+  return { spec: applyOverrides(base, args), source: args.job !== undefined ? resolve(args.job) : null };
 }
 
 /**
  * Starts the worker threads first, then loads the rest of the command (the
- * store, the job, the report): the threads boot (Node, the engine's modules,
- * WebAssembly) while this thread loads and reads the job. This file imports
- * only the pool for that reason.
+ * store, the engine, the report): the threads boot (Node, the engine's modules,
+ * WebAssembly) while this thread loads and expands the job. This file imports
+ * only the job file's reader and the pool for that reason.
  */
-async function withPool(args: ExecutionArgs, body: (pool: ShardPool, command: typeof import('./run-job.js')) => Promise<number>): Promise<number> {
-  const pool = new ShardPool(args.threads ?? defaultThreads());
+async function withPool(threads: number, body: (pool: ShardPool, command: typeof import('./run-job.js')) => Promise<number>): Promise<number> {
+  const pool = new ShardPool(threads);
   try {
     return await body(pool, await import('./run-job.js'));
   } finally {
     await pool.destroy();
   }
+}
+
+/** A job file must be a regular file: reading a FIFO would wait forever. */
+function checkRegularFile(path: string, what: string): void {
+  let regular: boolean;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    return; // Missing files get their message from the reader.
+  }
+  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }

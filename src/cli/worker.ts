@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, queueTiming } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
-import { defaultThreads } from '../runner/pool.js';
+import { defaultThreads } from '../runner/threads.js';
 import { log } from './output.js';
 import { redisAnswers } from './queue.js';
 

@@ -225,3 +225,18 @@ export function* windowsOf(source: DataSource, fileSize: number): Generator<{ of
   }
   for (let k = 0; k < count; k++) yield { offset: offset + k * stride, length };
 }
+
+/**
+ * Positions a job asks for, given each data file's size (`fileSize`): every
+ * model × window × Dmax, before identical windows are merged and whatever the
+ * database already holds. What the default thread count is sized by, known
+ * before any file is read.
+ */
+export function requestedPositions(spec: JobSpec, fileSize: (path: string) => number): number {
+  let perModelAndDmax = 0;
+  for (const source of spec.data) {
+    const size = fileSize(source.path);
+    for (const window of windowsOf(source, size)) perModelAndDmax += Math.max(0, Math.min(window.length, size - window.offset) - 1);
+  }
+  return perModelAndDmax * spec.models.length * spec.dmax.length;
+}

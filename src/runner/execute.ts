@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   readonly events: RunEvents;
   /** Worker threads started beforehand (the caller destroys them); by default a pool of `threads` is made and destroyed here. */
   readonly pool?: ShardPool;
+  /** The runs' windows on `pool`, from startWindows: their first forward pass began before the store was opened. */
+  readonly windows?: WindowCache;
 }
 
 export interface ExecuteResult {
@@ -105,7 +107,7 @@ export async function executeRuns(
 
   let runsDone = runsAlreadyDone;
   const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
+  let shardFailure: unknown;
   const maxInFlight = 2 * threads;
 
   const finish = (run: PlannedRun, index: number, writer: RunWriter): void => {
@@ -114,14 +116,9 @@ export async function executeRuns(
     events.runFinished(run, index);
   };
   const ahead = windowsAhead(runs, models, threads);
-  const windows = new WindowCache(
-    shared,
-    (task) => pool.forward(task),
-    (error) => {
-      failure ??= error;
-    },
-    ahead + 1,
-  );
+  const windows = options.windows ?? windowCache(pool, models, runs);
+  // A failed forward pass says more than the shards of its window that fail after it.
+  const failure = (): unknown => windows.failure ?? shardFailure;
   /** The next `count` runs after `after` that have shards to compute. */
   const nextToCompute = (after: number, count: number): PlannedRun[] => {
     const next: PlannedRun[] = [];
@@ -131,14 +128,11 @@ export async function executeRuns(
 
   try {
     const first = remaining.find((left) => left.shards.length > 0);
-    if (first !== undefined) {
-      windows.get(first.run); // the first forward pass goes first
-      pool.prepare(shared[first.run.modelIndex]);
-    }
+    if (first !== undefined) windows.get(first.run); // the first forward pass goes first
     for (let index = 0; index < remaining.length; index++) {
       const left = remaining[index];
       if (left.finished) continue;
-      if (stopSignal.aborted || failure !== undefined) break;
+      if (stopSignal.aborted || failure() !== undefined) break;
       events.runStarted(left.run, index, left.done);
       if (left.shards.length === 0) {
         // All shards were committed before an interruption: only the summaries are left.
@@ -158,7 +152,7 @@ export async function executeRuns(
       };
       for (const shard of prepared.shards) {
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-        if (stopSignal.aborted || failure !== undefined) break;
+        if (stopSignal.aborted || failure() !== undefined) break;
         const task: ShardTask = {
           model: shared[prepared.run.modelIndex],
           windowKey: prepared.run.runId,
@@ -186,7 +180,7 @@ export async function executeRuns(
             if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.writer);
           })
           .catch((error: unknown) => {
-            failure ??= error;
+            shardFailure ??= error;
           })
           .finally(() => inFlight.delete(settled));
         inFlight.add(settled);
@@ -195,11 +189,25 @@ export async function executeRuns(
     await Promise.all(inFlight);
   } finally {
     await Promise.all(inFlight);
-    await windows.settled();
     if (options.pool === undefined) await pool.destroy();
   }
-  if (failure !== undefined) throw failure;
+  if (failure() !== undefined) throw failure();
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
+}
+
+/**
+ * The runs' windows on `pool`, with the first run's forward pass begun: a caller
+ * that has a pool makes them as soon as the job is expanded, so that pass runs
+ * while it opens the store, and hands them to executeRuns (options.windows).
+ */
+export function startWindows(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[]): WindowCache {
+  const windows = windowCache(pool, models, runs);
+  if (runs.length > 0) windows.get(runs[0]);
+  return windows;
+}
+
+function windowCache(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[]): WindowCache {
+  return new WindowCache(models.map(sharedModel), (task) => pool.forward(task), windowsAhead(runs, models, pool.threads) + 1);
 }
 
 /** Forward states prefetched at most (bytes): windows ahead stay within it. */

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { modelFloatCount, type Model } from '../engine/index.js';
 import { allLoaded, loadedCounter, type LoadedCounter } from './loaded.js';
@@ -11,13 +10,13 @@ import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
  * One pool can serve several executeRuns calls; its owner destroys it.
  */
 export class ShardPool {
-  private readonly pool: Piscina<ShardTask | ForwardTask | SharedModel, unknown>;
+  private readonly pool: Piscina<ShardTask | ForwardTask, unknown>;
   private readonly loaded: LoadedCounter = loadedCounter();
-  /** prepare() tasks: nobody else awaits them, and piscina fails on a result that comes after destroy(). */
-  private readonly preparing = new Set<Promise<unknown>>();
+  /** Forward tasks in flight: nobody need await them (shards wait on the window's flag), and piscina fails on a result that comes after destroy(). */
+  private readonly forwarding = new Set<Promise<void>>();
 
   constructor(readonly threads: number) {
-    this.pool = new Piscina<ShardTask | ForwardTask | SharedModel, unknown>({
+    this.pool = new Piscina<ShardTask | ForwardTask, unknown>({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
@@ -25,6 +24,11 @@ export class ShardPool {
       // A thread holds its next task while it computes one, so it starts it without a
       // round trip through the main thread, which may be busy committing a shard.
       concurrentTasksPerWorker: 2,
+      // Without Atomics, a thread takes its tasks one 'message' event at a time and posts
+      // each result as soon as it is computed. With them (piscina's default), a thread
+      // that holds two tasks starts both before posting either result, so a shard
+      // reached the main thread only once the next one was computed too.
+      atomics: 'disabled',
       workerData: this.loaded,
     });
   }
@@ -34,37 +38,37 @@ export class ShardPool {
   }
 
   forward(task: ForwardTask): Promise<void> {
-    return this.pool.run(task, { name: 'forward' }) as Promise<void>;
+    const forwarded = this.pool.run(task, { name: 'forward' }) as Promise<void>;
+    const settled = forwarded.then(
+      () => {},
+      () => {},
+    );
+    this.forwarding.add(settled);
+    void settled.then(() => this.forwarding.delete(settled));
+    return forwarded;
   }
 
   /**
-   * Builds a model's trace tables on the threads that are idle while the first
-   * forward pass runs (one task each; piscina hands them to idle threads first).
+   * Stops the threads. Idempotent: a command calls it as soon as its computing is
+   * done, so the threads stop while it writes the report, and again at its end.
    */
-  prepare(model: SharedModel): void {
-    for (let k = 1; k < this.threads; k++) {
-      // A failure here shows again, with its context, in the shard that needs the tables.
-      const task = this.pool.run(model, { name: 'prepare' }).catch(() => {});
-      this.preparing.add(task);
-      void task.finally(() => this.preparing.delete(task));
-    }
+  destroy(): Promise<void> {
+    this.destroyed ??= this.stop();
+    return this.destroyed;
   }
 
-  async destroy(): Promise<void> {
-    // Not while a thread still loads its module (see loaded.ts), nor under a prepare task.
+  private destroyed: Promise<void> | undefined;
+
+  private async stop(): Promise<void> {
+    // Not while a thread still loads its module (see loaded.ts), nor under a forward task.
     await allLoaded(this.loaded, this.threads, THREAD_LOAD_TIMEOUT_MS);
-    await Promise.allSettled(this.preparing);
+    await Promise.all(this.forwarding);
     await this.pool.destroy();
   }
 }
 
 /** How long destroy() waits for threads to load their module: far longer than they take (50–150 ms). */
 const THREAD_LOAD_TIMEOUT_MS = 10_000;
-
-/** Worker threads by default: one per core. */
-export function defaultThreads(): number {
-  return availableParallelism();
-}
 
 const shared = new WeakMap<Model, SharedModel>();
 let modelsShared = 0;

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import type { PlannedRun } from '../job/expand.js';
 import { formatDuration } from './duration.js';
 import type { RunEvents } from './execute.js';
@@ -40,6 +41,8 @@ export function progressReporter(
   const eta = (left = total - done): string => (done > doneAtStart ? formatDuration(left / rate()) : '—');
 
   if (stream.isTTY) {
+    // Loaded here, for a terminal only (it takes about 10 ms): a pipe or a log file gets lines.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
     const bars = new cliProgress.MultiBar(
       {
         stream,
@@ -50,8 +53,8 @@ export function progressReporter(
       },
       cliProgress.Presets.shades_classic,
     );
-    let jobBar: cliProgress.SingleBar | undefined;
-    let runBar: cliProgress.SingleBar | undefined;
+    let jobBar: CliProgress.SingleBar | undefined;
+    let runBar: CliProgress.SingleBar | undefined;
     let currentPositions = 0;
     return {
       jobPlanned(positions, already) {

@@ -13,14 +13,12 @@ import type { ForwardTask, SharedModel } from './worker.js';
  */
 export class WindowCache {
   private readonly windows = new Map<string, SharedWindow>();
-  /** Forward tasks not yet finished, of windows evicted or not. */
-  private readonly forwarding = new Set<Promise<void>>();
+  /** The first forward pass that failed, if one did (its window's shards fail too, less tellingly). */
+  failure: unknown;
 
-  /** `onFailure`: a forward pass failed (its window's shards fail too). */
   constructor(
     private readonly models: readonly SharedModel[],
     private readonly forwardOnPool: (task: ForwardTask) => Promise<void>,
-    private readonly onFailure: (error: unknown) => void,
     private readonly capacity = 2,
   ) {}
 
@@ -40,11 +38,6 @@ export class WindowCache {
     this.get(run);
   }
 
-  /** Resolves once no forward task is running: the pool must not be destroyed under one (piscina then fails on its late result). */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.forwarding);
-  }
-
   private load(run: PlannedRun): SharedWindow {
     const data = loadDataWindow(run.data.path, run.data.offset, run.data.length);
     if (data.sha256 !== run.data.sha256) {
@@ -56,9 +49,9 @@ export class WindowCache {
     new Uint8Array(bytes).set(data.bytes);
     const model = this.models[run.modelIndex];
     const window = { bytes, states: new SharedArrayBuffer(4 * data.bytes.length * model.hidden), ready: forwardFlag() };
-    const forwarded = this.forwardOnPool({ model, ...window }).catch(this.onFailure);
-    this.forwarding.add(forwarded);
-    void forwarded.finally(() => this.forwarding.delete(forwarded));
+    this.forwardOnPool({ model, ...window }).catch((error: unknown) => {
+      this.failure ??= error;
+    });
     return window;
   }
 }

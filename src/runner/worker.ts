@@ -47,7 +47,7 @@ export interface ForwardTask extends SharedWindow {
 const models = new Map<string, BuiltModel>();
 let current: { key: string; input: TraceInput } | undefined;
 
-/** The worker's Model of a shared model, and its trace tables once a shard or `prepare` needed them. */
+/** The worker's Model of a shared model, and its trace tables once a shard needed them. */
 interface BuiltModel {
   readonly model: Model;
   tables?: TraceTables;
@@ -67,9 +67,16 @@ function tablesOf(built: BuiltModel): TraceTables {
   return built.tables;
 }
 
-/** Piscina's `name: 'forward'`: the window's forward pass, on a pool thread like the shards that need it. */
+/**
+ * Piscina's `name: 'forward'`: the window's forward pass, on a pool thread like
+ * the shards that need it; then the model's trace tables, which this thread's
+ * shards will need (the first forward pass of a run is started before the
+ * store is opened, so they are built meanwhile).
+ */
 export function forward(task: ForwardTask): void {
-  ensureStates(modelOf(task.model).model, task);
+  const built = modelOf(task.model);
+  ensureStates(built.model, task);
+  tablesOf(built);
 }
 
 /** The window's states: computed by its forward task, or by the first shard that needs them before it ran. */
@@ -77,17 +84,13 @@ function ensureStates(model: Model, window: SharedWindow): void {
   forwardOnce(window.ready, () => new Float32Array(window.states).set(forwardStates(model, new Uint8Array(window.bytes))));
 }
 
-/** Piscina's `name: 'prepare'`: builds the model's trace tables, so an idle thread is ready when the first shard comes. */
-export function prepare(model: SharedModel): void {
-  tablesOf(modelOf(model));
-}
-
 /** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */
 export default function traceShard(task: ShardTask): SharedArrayBuffer {
   const built = modelOf(task.model);
   const { model } = built;
-  ensureStates(model, task);
+  // Tables first: a thread whose window is still in its forward pass on another thread builds them meanwhile.
   const modelTables = tablesOf(built);
+  ensureStates(model, task);
   const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
