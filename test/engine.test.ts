@@ -10,6 +10,7 @@ import {
   modelFloatCount,
   modelFromFloats,
   patternPeaks,
+  patternPeaksInKernel,
   peakFactorLength,
   significantCounts,
   kernelTanhf,
@@ -17,8 +18,11 @@ import {
   tanhf,
   traceRange,
   traceTables,
+  summarizeRange,
+  summarizeRangeInKernel,
   type Model,
   type PatternPeaks,
+  type RangeSummary,
 } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
 import { REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './paths.js';
@@ -414,4 +418,75 @@ describe('engine agrees with the plain implementation for any number of threshol
       assert.equal(engine.counts.length, (bytes.length - 1) * T * CLASS_COUNT);
     });
   }
+});
+
+describe('summarizeRangeInKernel and patternPeaksInKernel equal summarizeRange and patternPeaks bit for bit', () => {
+  const sameSummary = (actual: RangeSummary, expected: RangeSummary, what: string): void => {
+    assertSameBits(actual.massTotal, expected.massTotal, `${what}: massTotal`);
+    assertSameBits(new Uint32Array(actual.peakDepth.buffer), new Uint32Array(expected.peakDepth.buffer), `${what}: peakDepth`);
+    assertSameBits(actual.depthPositions, expected.depthPositions, `${what}: depthPositions`);
+    assertSameBits(actual.depthSums, expected.depthSums, `${what}: depthSums`);
+    assertSameBits(actual.surprisalSum, expected.surprisalSum, `${what}: surprisalSum`);
+  };
+  const samePeaks = (actual: PatternPeaks, expected: PatternPeaks, what: string): void => {
+    for (const cls of ['wx', 'wh', 'wy'] as const) assertSameBits(actual[cls], expected[cls], `${what}: ${cls}`);
+  };
+
+  test('on traced ranges of random models of every size, and on random peak factors', () => {
+    for (const c of RANDOM_CASES) {
+      const random = mulberry32(c.seed + 1);
+      const model = randomModel(random, c.hidden, c.gain);
+      const bytes = Uint8Array.from({ length: c.length }, () => Math.floor(random() * c.alphabet));
+      const tables = traceTables(model);
+      const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from([0.01, 0.1]), dmax: c.dmax };
+      const what = `H=${c.hidden} Dmax=${c.dmax}`;
+      const positions = bytes.length - 1;
+      for (const [start, count] of [[0, positions], [1, positions - 1], [Math.floor(positions / 2), positions - Math.floor(positions / 2)]]) {
+        const range = traceRange(input, tables, start, count);
+        sameSummary(summarizeRangeInKernel(tables, range, c.dmax), summarizeRange(range, c.dmax), `${what} [${start}, +${count})`);
+        samePeaks(patternPeaksInKernel(tables, range.peakFactors), patternPeaks(model, range.peakFactors), `${what} [${start}, +${count})`);
+      }
+      const factors = Float32Array.from({ length: peakFactorLength(c.hidden) }, () => (random() < 0.2 ? 0 : random() * 10 ** (8 * random() - 4)));
+      samePeaks(patternPeaksInKernel(tables, factors), patternPeaks(model, factors), `${what}, random factors`);
+    }
+  });
+
+  test('exact sums of float32 masses over the whole float32 range: subnormals, huge values, cancellation, ties', () => {
+    const random = mulberry32(4242);
+    const tables = traceTables(randomModel(random, 5, 1));
+    const bits = new Uint32Array(1);
+    const asFloat = new Float32Array(bits.buffer);
+    /** A random finite float32: any exponent (subnormals included), either sign. */
+    const anyFloat32 = (): number => {
+      do bits[0] = Math.floor(random() * 2 ** 32);
+      while ((bits[0] & 0x7f800000) === 0x7f800000);
+      return asFloat[0];
+    };
+    for (const dmax of [0, 1, 2, 7, 50]) {
+      for (const kind of ['any', 'positive', 'ties', 'halfway', 'cancel'] as const) {
+        const start = Math.floor(random() * 60);
+        const count = 1 + Math.floor(random() * 80);
+        const slots = dmax + 1;
+        const depthMass = new Float32Array(count * slots).fill(Number.NaN);
+        for (let p = 0; p < count; p++) {
+          const deepest = Math.min(start + p, dmax);
+          const base = anyFloat32();
+          for (let d = 0; d <= deepest; d++) {
+            let mass: number;
+            if (kind === 'any') mass = anyFloat32();
+            else if (kind === 'positive') mass = Math.abs(anyFloat32());
+            // Values 2^24 apart in size: the double sums land on half-way cases.
+            else if (kind === 'ties') mass = Math.fround((d % 2 === 0 ? 1 : 2 ** -24) * (1 + (d % 3)) * 2 ** (Math.floor(random() * 40) - 20));
+            // s, ±s·2^-53, ±s·2^-77: the double sum s + s·2^-53 is exactly half-way, and the third decides.
+            else if (kind === 'halfway') mass = Math.abs(base) * [1, (random() < 0.5 ? 1 : -1) * 2 ** -53, (random() < 0.5 ? 1 : -1) * 2 ** -77][d % 3];
+            else mass = d % 2 === 0 ? base : -base + Math.fround(base * 2 ** -23 * (random() < 0.5 ? 1 : -1));
+            depthMass[p * slots + d] = mass;
+          }
+        }
+        const surprisal = Float64Array.from({ length: count }, () => random() * 10);
+        const range = { start, count, targets: new Uint8Array(count), surprisal, counts: new Uint32Array(0), depthMass, peakFactors: new Float32Array(0) };
+        sameSummary(summarizeRangeInKernel(tables, range, dmax), summarizeRange(range, dmax), `${kind} masses, Dmax ${dmax}, [${start}, +${count})`);
+      }
+    }
+  });
 });

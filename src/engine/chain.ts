@@ -1,28 +1,10 @@
+// The forward pass's kernel (src/engine/chain.wat): `out[j] = start[j] + Σ_i M[i][j] · v[i]`
+// in float32, in order i, on M = Whᵀ and v = h_{t-1} onto out = bh + Wx[:, x_t]
+// (the spec's `s`, summed in order j), whose f32 SIMD lanes round every multiply
+// and add exactly as the spec asks, four columns at a time; then fdlibm tanhf
+// (as src/engine/tanhf.ts), four lanes at a time. The backward chain is in the
+// trace kernel (trace.wat).
 import { chainWasmBase64 } from './generated/chain-wasm.js';
-
-/**
- * The engine's only H² step, `out[j] = start[j] + Σ_i M[i][j] · v[i]` in float32,
- * in order i. It runs in WebAssembly (src/engine/chain.wat), whose f32 SIMD lanes
- * round every multiply and add exactly as the spec asks, four columns at a time.
- *
- * - The backward chain (spec, step 4): M = Wh, v = scaled, `run()` from 0.
- * - The forward pass: M = Whᵀ, v = h_{t-1}, `accumulate()` onto
- *   out = bh + Wx[:, x_t], which is the spec's `s` summed in order j.
- *
- * `v` and `out` are views into the kernel's memory: write `v` (and `out`), call,
- * read `out`. `out` may be read while `v` is written, so the backward chain keeps
- * the current b in `out` and computes `scaled` from it.
- */
-export interface ChainKernel {
-  readonly v: Float32Array;
-  readonly out: Float32Array;
-  /** out[j] = Σ_i M[i][j]·v[i]. */
-  run(): void;
-  /** out[j] = out[j] + Σ_i M[i][j]·v[i], adding in order i onto the current out[j]. */
-  accumulate(): void;
-  /** v[i] = tanhf(out[i]) for every i (fdlibm tanhf, as src/engine/tanhf.ts, four lanes at a time): the forward pass's next state. */
-  tanh(): void;
-}
 
 const WASM_PAGE_BYTES = 65536;
 let compiledChain: WebAssembly.Module | undefined;
@@ -30,28 +12,6 @@ let compiledChain: WebAssembly.Module | undefined;
 function chainModule(): WebAssembly.Module {
   compiledChain ??= new WebAssembly.Module(Uint8Array.from(atob(chainWasmBase64), (ch) => ch.charCodeAt(0)));
   return compiledChain;
-}
-
-/** A kernel holding its own copy of the row-major H×H `matrix` (M). */
-export function createChainKernel(matrix: Float32Array, hidden: number): ChainKernel {
-  const H = hidden;
-  const instance = new WebAssembly.Instance(chainModule());
-  const memory = instance.exports.memory as WebAssembly.Memory;
-  const product = instance.exports.product as (m: number, v: number, out: number, H: number, accumulate: number) => void;
-  const tanhRow = instance.exports.tanhRow as (out: number, v: number, n: number) => void;
-  const bytesNeeded = 4 * (H * H + 2 * H);
-  const pages = Math.ceil(bytesNeeded / WASM_PAGE_BYTES);
-  if (pages > 1) memory.grow(pages - 1);
-  new Float32Array(memory.buffer, 0, H * H).set(matrix.subarray(0, H * H));
-  const vOffset = 4 * H * H;
-  const outOffset = vOffset + 4 * H;
-  return {
-    v: new Float32Array(memory.buffer, vOffset, H),
-    out: new Float32Array(memory.buffer, outOffset, H),
-    run: () => product(0, vOffset, outOffset, H, 0),
-    accumulate: () => product(0, vOffset, outOffset, H, 1),
-    tanh: () => tanhRow(outOffset, vOffset, H),
-  };
 }
 
 /**

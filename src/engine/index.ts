@@ -22,11 +22,12 @@ export {
   type TraceInput,
   type TraceTables,
 } from './trace.js';
-export { mergePeakFactors, patternPeaks, significantCounts, SIGNIFICANT_WEIGHT, type PatternPeaks, type SignificantCounts } from './patterns.js';
+export { mergePeakFactors, patternPeaks, patternPeaksInKernel, significantCounts, SIGNIFICANT_WEIGHT, type PatternPeaks, type SignificantCounts } from './patterns.js';
 export { ExactSum, exactSum } from './exactSum.js';
 export {
   RangeView,
   summarizeRange,
+  summarizeRangeInKernel,
   setPatternPeakRow,
   emptyPatternPeaks,
   mergePatternPeakRows,

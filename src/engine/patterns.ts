@@ -1,4 +1,5 @@
 import { BYTE_VALUES, type Model } from './model.js';
+import type { TraceTables } from './trace.js';
 
 const fround = Math.fround;
 
@@ -36,6 +37,15 @@ export function patternPeaks(model: Model, peakFactors: Float32Array): PatternPe
   }
   const wy = Float32Array.from(outputMax); // Wy attribution is |g[j]| itself
   return { wx, wh, wy };
+}
+
+/**
+ * patternPeaks computed by the trace kernel of the same model (trace.wat,
+ * `peaks`): the same peaks bit for bit, each one f32.mul, without a cold
+ * JavaScript loop over every pattern in each of a worker's first shards.
+ */
+export function patternPeaksInKernel(tables: TraceTables, peakFactors: Float32Array): PatternPeaks {
+  return tables.kernel.patternPeaks(peakFactors);
 }
 
 /** Weights with |w| > 0.01 (float32 compare), per class and in total. */

@@ -1,7 +1,7 @@
 import { ExactSum } from './exactSum.js';
 import { BYTE_VALUES } from './model.js';
 import type { PatternPeaks } from './patterns.js';
-import { CLASS_COUNT, type RangeResult } from './trace.js';
+import { CLASS_COUNT, type RangeResult, type TraceTables } from './trace.js';
 
 /**
  * Read access to a RangeResult's flat arrays by position p (0-based in the
@@ -102,6 +102,25 @@ export function summarizeRange(range: RangeResult, dmax: number): RangeSummary {
   }
   const depthSums = new Float64Array(2 * (dmax + 1));
   sums.forEach((sum, d) => depthSums.set(sum.split(), 2 * d));
+  return { massTotal, peakDepth, depthPositions, depthSums, surprisalSum: Float64Array.from(surprisal.split()) };
+}
+
+/**
+ * summarizeRange computed by the trace kernel (trace.wat, `summarize`): the same
+ * summary bit for bit (the exact sums are ExactSum's steps in f64), without the
+ * JavaScript loops that a worker's first shards ran cold (4–8 ms each).
+ */
+export function summarizeRangeInKernel(tables: TraceTables, range: RangeResult, dmax: number): RangeSummary {
+  const { massTotal, peakDepth, depthPositions, depthPartials } = tables.kernel.summarizeDepths(range.depthMass, range.start, range.count, dmax);
+  const depthSums = new Float64Array(2 * (dmax + 1));
+  depthPartials.forEach((partials, d) => {
+    // The partials' exact sum is the sum of the masses: split() depends on that value only.
+    const sum = new ExactSum();
+    for (const partial of partials) sum.add(partial);
+    depthSums.set(sum.split(), 2 * d);
+  });
+  const surprisal = new ExactSum();
+  for (let p = 0; p < range.count; p++) surprisal.add(range.surprisal[p]);
   return { massTotal, peakDepth, depthPositions, depthSums, surprisalSum: Float64Array.from(surprisal.split()) };
 }
 

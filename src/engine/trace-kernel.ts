@@ -6,6 +6,12 @@ interface TraceExports {
   readonly memory: WebAssembly.Memory;
   setup(...offsets: number[]): void;
   setupRange(thresholdCount: number, taus: number): void;
+  /** Lays out Wh, Wy and Wx (row-major copies at these offsets) into the kernel's regions, and |Wh| unsorted into whSorted. */
+  layout(rawWh: number, rawWy: number, rawWx: number): void;
+  /** Pattern peaks (Wx, Wh, Wy, as patternPeaks lays them out) at `out` from peak factors at `factors`. */
+  peaks(factors: number, out: number): void;
+  /** Depth masses of `n` positions into per-position totals and peaks and per-offset sums and counts (see trace.wat). */
+  summarize(masses: number, n: number, slots: number, firstT: number, dmax: number, accs: number, positions: number, total: number, totals: number, peaks: number): void;
   /** The slot's probabilities[o] = logit[o] of the state row at `state`; returns the largest. */
   logits(slot: number, state: number): number;
   /**
@@ -54,7 +60,30 @@ export interface TraceKernel {
   readonly exports: TraceExports;
   /** Sizes the per-range regions, sets τ, clears the range peak factors. */
   prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView;
+  /** Pattern peaks of `peakFactors` (patternPeaks of patterns.ts, computed here). Uses the range regions: not while a range is traced. */
+  patternPeaks(peakFactors: Float32Array): { wx: Float32Array; wh: Float32Array; wy: Float32Array };
+  /**
+   * The per-position and per-offset parts of summarizeRange (results.ts) for
+   * `depthMass` (`slots` float32 a position) of positions t = start … start + count - 1:
+   * each position's exact total and peak offset, each offset's positions and its
+   * exact sum's partials (increasing magnitude). Uses the range regions.
+   */
+  summarizeDepths(depthMass: Float32Array, start: number, count: number, dmax: number): DepthSummary;
 }
+
+/** What summarizeDepths returns. */
+export interface DepthSummary {
+  readonly massTotal: Float64Array;
+  readonly peakDepth: Int32Array;
+  readonly depthPositions: Uint32Array;
+  /** Per offset d, the partials of its exact sum. */
+  readonly depthPartials: readonly Float64Array[];
+}
+
+/** Bytes of one exact-sum accumulator of trace.wat: a count and 16 f64 partials. */
+const ACCUMULATOR_BYTES = 136;
+/** Depth masses copied into the kernel per call of `summarize`, at most (floats). */
+const SUMMARY_CHUNK_FLOATS = 1 << 20;
 
 const WASM_PAGE_BYTES = 65536;
 let compiledTrace: WebAssembly.Module | undefined;
@@ -79,12 +108,8 @@ function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
   if (bytes > have) memory.grow(Math.ceil((bytes - have) / WASM_PAGE_BYTES));
 }
 
-/**
- * A trace kernel with its own copies of the model's weights in the layouts of
- * trace.wat. `whAbsSortedRows` is each Wh row's |w| ascending, `wxAbsByByte`
- * |Wx| at `[c·H + j]`.
- */
-export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, wxAbsByByte: Float32Array): TraceKernel {
+/** A trace kernel with its own copies of the model's weights in the layouts of trace.wat. */
+export function createTraceKernel(model: Model): TraceKernel {
   const H = model.hidden;
   const Hp = Math.ceil(H / 32) * 32;
   const exports = new WebAssembly.Instance(traceModule()).exports as unknown as TraceExports;
@@ -113,29 +138,25 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
     probs: regions.take(8 * BYTE_VALUES),
   }));
   const modelEnd = regions.end;
-  ensureMemory(memory, modelEnd);
+  // Row-major copies of Wh, Wy, Wx go past the model's regions, where the ranges' regions
+  // go later: `layout` (trace.wat) lays them out from there.
+  const rawWh = modelEnd;
+  const rawWy = rawWh + 4 * H * H;
+  const rawWx = rawWy + 4 * BYTE_VALUES * H;
+  ensureMemory(memory, rawWx + 4 * H * BYTE_VALUES);
 
   const f32 = (offset: number, length: number): Float32Array => new Float32Array(memory.buffer, offset, length);
-  // Layouts of trace.wat: Wh in blocks of 32 columns, Wyᵀ in blocks of 8 outputs, Wy in blocks of 8 neurons.
-  const whView = f32(wh, Hp * H);
-  for (let i = 0; i < H; i++) {
-    for (let j = 0; j < H; j++) whView[(j >> 5) * 32 * H + i * 32 + (j & 31)] = model.wh[i * H + j];
-  }
-  f32(whSorted, H * H).set(whAbsSortedRows);
-  const wyTView = f32(wyT, H * BYTE_VALUES);
-  const wyView = f32(wy, BYTE_VALUES * Hp);
-  for (let o = 0; o < BYTE_VALUES; o++) {
-    for (let j = 0; j < H; j++) {
-      wyTView[(o >> 3) * 8 * H + j * 8 + (o & 7)] = model.wy[o * H + j];
-      wyView[(j >> 3) * 8 * BYTE_VALUES + o * 8 + (j & 7)] = model.wy[o * H + j];
-    }
-  }
+  f32(rawWh, H * H).set(model.wh.subarray(0, H * H));
+  f32(rawWy, BYTE_VALUES * H).set(model.wy.subarray(0, BYTE_VALUES * H));
+  f32(rawWx, H * BYTE_VALUES).set(model.wx.subarray(0, H * BYTE_VALUES));
   f32(by, BYTE_VALUES).set(model.by);
-  const wxAbsView = f32(wxAbs, BYTE_VALUES * Hp);
-  for (let c = 0; c < BYTE_VALUES; c++) wxAbsView.set(wxAbsByByte.subarray(c * H, (c + 1) * H), c * Hp);
   const first = slotRegions[0];
   exports.setup(H, Hp, wh, whSorted, wyT, wy, by, wxAbs, rScaledMax, rInputMax, rOutputMax,
     first.scaledMax, first.inputMax, first.b, first.scaled, first.probs, first.seen, first.seenList, first.nxBuf);
+  exports.layout(rawWh, rawWy, rawWx);
+  // Each Wh row's |w| ascending (n_h counts by searching them).
+  const whAbsSorted = f32(whSorted, H * H);
+  for (let i = 0; i < H; i++) whAbsSorted.subarray(i * H, (i + 1) * H).sort();
   for (const slot of slotRegions) {
     const fields = [slot.b, slot.scaled, slot.scaledMax, slot.inputMax, slot.seen, slot.seenList, slot.nxBuf, slot.probs];
     new Int32Array(memory.buffer, slot.record, fields.length).set(fields);
@@ -143,6 +164,48 @@ export function createTraceKernel(model: Model, whAbsSortedRows: Float32Array, w
 
   return {
     exports,
+    patternPeaks(peakFactors: Float32Array) {
+      const factors = modelEnd;
+      const out = factors + 4 * peakFactors.length;
+      const patterns = 2 * BYTE_VALUES * H + H * H;
+      ensureMemory(memory, out + 4 * patterns);
+      f32(factors, peakFactors.length).set(peakFactors);
+      exports.peaks(factors, out);
+      return {
+        wx: f32(out, H * BYTE_VALUES).slice(),
+        wh: f32(out + 4 * H * BYTE_VALUES, H * H).slice(),
+        wy: f32(out + 4 * (H * BYTE_VALUES + H * H), BYTE_VALUES * H).slice(),
+      };
+    },
+    summarizeDepths(depthMass: Float32Array, start: number, count: number, dmax: number): DepthSummary {
+      const slots = dmax + 1;
+      const chunk = Math.max(1, Math.min(count, Math.floor(SUMMARY_CHUNK_FLOATS / slots)));
+      const scratch = new Regions();
+      scratch.end = modelEnd;
+      const accs = scratch.take(ACCUMULATOR_BYTES * slots);
+      const positions = scratch.take(4 * slots);
+      const total = scratch.take(ACCUMULATOR_BYTES);
+      const totals = scratch.take(8 * chunk);
+      const peaks = scratch.take(4 * chunk);
+      const masses = scratch.take(4 * chunk * slots);
+      ensureMemory(memory, scratch.end);
+      new Uint8Array(memory.buffer, accs, total - accs).fill(0);
+      const massTotal = new Float64Array(count);
+      const peakDepth = new Int32Array(count);
+      for (let first = 0; first < count; first += chunk) {
+        const n = Math.min(chunk, count - first);
+        f32(masses, n * slots).set(depthMass.subarray(first * slots, (first + n) * slots));
+        exports.summarize(masses, n, slots, start + first, dmax, accs, positions, total, totals, peaks);
+        massTotal.set(new Float64Array(memory.buffer, totals, n), first);
+        peakDepth.set(new Int32Array(memory.buffer, peaks, n), first);
+      }
+      const accounts = new Int32Array(memory.buffer, accs, (ACCUMULATOR_BYTES / 4) * slots);
+      const depthPartials = Array.from({ length: slots }, (_, d) => {
+        const partialCount = accounts[(ACCUMULATOR_BYTES / 4) * d];
+        return new Float64Array(memory.buffer, accs + ACCUMULATOR_BYTES * d + 8, partialCount).slice();
+      });
+      return { massTotal, peakDepth, depthPositions: new Uint32Array(memory.buffer, positions, slots).slice(), depthPartials };
+    },
     prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView {
       const T = thresholds.length;
       // n_h searches four τ at a time: τ padded with +Infinity (never exceeded), counts with room for them.

@@ -1,5 +1,4 @@
 import { BYTE_VALUES, type Model } from './model.js';
-import { createChainKernel, type ChainKernel } from './chain.js';
 import { createTraceKernel, type TraceKernel, type TraceSlot } from './trace-kernel.js';
 
 /** Wh candidates are skipped when |scaled[i]| < 1e-8, compared in float32 (spec, step 4). */
@@ -52,39 +51,17 @@ export interface RangeResult {
 }
 
 /**
- * Per-model tables, built once per model (per worker). `kernel` is the
+ * Per-model tables, built once per model (per worker): `kernel` is the
  * WebAssembly trace (src/engine/trace.wat) holding its own copies of the
- * weights; the other fields are kept for callers of earlier versions: each Wh
- * row's |w| sorted ascending, |Wx| transposed to `[c·H + j]`, and the chain
- * kernel on Wh.
+ * weights in its layouts, each Wh row's |w| sorted among them.
  */
 export interface TraceTables {
-  readonly whAbsSortedRows: Float32Array;
-  readonly wxAbsByByte: Float32Array;
-  readonly chain: ChainKernel;
   readonly kernel: TraceKernel;
 }
 
 /** Builds the per-model tables once (per worker); reuse them for every range. */
 export function traceTables(model: Model): TraceTables {
-  const H = model.hidden;
-  const whAbsSortedRows = new Float32Array(H * H);
-  for (let k = 0; k < H * H; k++) whAbsSortedRows[k] = Math.abs(model.wh[k]);
-  for (let i = 0; i < H; i++) whAbsSortedRows.subarray(i * H, (i + 1) * H).sort();
-  const wxAbsByByte = new Float32Array(BYTE_VALUES * H);
-  for (let j = 0; j < H; j++) {
-    for (let c = 0; c < BYTE_VALUES; c++) wxAbsByByte[c * H + j] = Math.abs(model.wx[j * BYTE_VALUES + c]);
-  }
-  let chain: ChainKernel | undefined; // made on first use: the trace itself does not need it
-  return {
-    whAbsSortedRows,
-    wxAbsByByte,
-    get chain(): ChainKernel {
-      chain ??= createChainKernel(model.wh, H);
-      return chain;
-    },
-    kernel: createTraceKernel(model, whAbsSortedRows, wxAbsByByte),
-  };
+  return { kernel: createTraceKernel(model) };
 }
 
 /**

@@ -82,7 +82,214 @@
     (global.set $seenList (local.get $seenList))
     (global.set $nxBuf (local.get $nxBuf)))
 
-  (func (export "setupRange") (param $T i32) (param $taus i32)
+;; The model's weights into the layouts above, from row-major copies of Wh (H×H),
+  ;; Wy (256×H) and Wx (H×256) at $rawWh, $rawWy, $rawWx: wh, wyT, wy, and wxAbs
+  ;; (|Wx|), and |Wh| row by row into whSorted, which the caller then sorts.
+  ;; Only copies and |·|; padding lanes keep the zeros of fresh memory. (In plain
+  ;; JavaScript these loops took 6–8 ms of every thread's start, interpreted.)
+  (func (export "layout") (param $rawWh i32) (param $rawWy i32) (param $rawWx i32)
+    (local $i i32) (local $j i32) (local $o i32) (local $c i32) (local $w f32)
+    ;; Wh[i][j]: wh at (j/32)·32H + 32i + j%32, |Wh[i][j]| at whSorted + i·H + j.
+    (local.set $i (i32.const 0))
+    (loop $rowsWh
+      (local.set $j (i32.const 0))
+      (loop $colsWh
+        (local.set $w (f32.load (i32.add (local.get $rawWh)
+          (i32.shl (i32.add (i32.mul (local.get $i) (global.get $H)) (local.get $j)) (i32.const 2)))))
+        (f32.store (i32.add (global.get $wh) (i32.shl
+          (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 5)) (i32.mul (i32.const 32) (global.get $H)))
+            (i32.add (i32.mul (local.get $i) (i32.const 32)) (i32.and (local.get $j) (i32.const 31))))
+          (i32.const 2)))
+          (local.get $w))
+        (f32.store (i32.add (global.get $whSorted)
+          (i32.shl (i32.add (i32.mul (local.get $i) (global.get $H)) (local.get $j)) (i32.const 2)))
+          (f32.abs (local.get $w)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $colsWh (i32.lt_u (local.get $j) (global.get $H))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $rowsWh (i32.lt_u (local.get $i) (global.get $H))))
+    ;; Wy[o][j]: wyT at (o/8)·8H + 8j + o%8, wy at (j/8)·2048 + 8o + j%8.
+    (local.set $o (i32.const 0))
+    (loop $rowsWy
+      (local.set $j (i32.const 0))
+      (loop $colsWy
+        (local.set $w (f32.load (i32.add (local.get $rawWy)
+          (i32.shl (i32.add (i32.mul (local.get $o) (global.get $H)) (local.get $j)) (i32.const 2)))))
+        (f32.store (i32.add (global.get $wyT) (i32.shl
+          (i32.add (i32.mul (i32.shr_u (local.get $o) (i32.const 3)) (i32.mul (i32.const 8) (global.get $H)))
+            (i32.add (i32.mul (local.get $j) (i32.const 8)) (i32.and (local.get $o) (i32.const 7))))
+          (i32.const 2)))
+          (local.get $w))
+        (f32.store (i32.add (global.get $wy) (i32.shl
+          (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 3)) (i32.const 2048))
+            (i32.add (i32.mul (local.get $o) (i32.const 8)) (i32.and (local.get $j) (i32.const 7))))
+          (i32.const 2)))
+          (local.get $w))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $colsWy (i32.lt_u (local.get $j) (global.get $H))))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br_if $rowsWy (i32.lt_u (local.get $o) (i32.const 256))))
+    ;; Wx[j][c]: |Wx[j][c]| at wxAbs + c·Hp + j.
+    (local.set $j (i32.const 0))
+    (loop $rowsWx
+      (local.set $c (i32.const 0))
+      (loop $colsWx
+        (f32.store (i32.add (global.get $wxAbs)
+          (i32.shl (i32.add (i32.mul (local.get $c) (global.get $Hp)) (local.get $j)) (i32.const 2)))
+          (f32.abs (f32.load (i32.add (local.get $rawWx)
+            (i32.shl (i32.add (i32.mul (local.get $j) (i32.const 256)) (local.get $c)) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $colsWx (i32.lt_u (local.get $c) (i32.const 256))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $rowsWx (i32.lt_u (local.get $j) (global.get $H)))))
+
+  ;; Pattern peaks from peak factors (src/engine/patterns.ts, patternPeaks): the
+  ;; factors at $factors as peakFactorLength lays them out (scaledMax H, inputMax
+  ;; [c·H + j], outputMax [o·H + j]); into $out: Wx peaks at j·256 + c, then Wh
+  ;; peaks at H·256 + i·H + j, then Wy peaks at 2·H·256 + o·H + j. Each peak is
+  ;; float32(factor · |w|), one f32.mul, as patternPeaks rounds it.
+  (func (export "peaks") (param $factors i32) (param $out i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $inputs i32) (local $outWh i32) (local $outWy i32)
+    (local.set $inputs (i32.add (local.get $factors) (i32.shl (global.get $H) (i32.const 2))))
+    (local.set $outWh (i32.add (local.get $out) (i32.shl (i32.mul (global.get $H) (i32.const 256)) (i32.const 2))))
+    (local.set $outWy (i32.add (local.get $outWh) (i32.shl (i32.mul (global.get $H) (global.get $H)) (i32.const 2))))
+    ;; Wx (c, j): inputMax[c·H + j] · |Wx[j][c]| (wxAbs at c·Hp + j).
+    (local.set $c (i32.const 0))
+    (loop $bytesWx
+      (local.set $j (i32.const 0))
+      (loop $neuronsWx
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $j) (i32.const 256)) (local.get $c)) (i32.const 2)))
+          (f32.mul
+            (f32.load (i32.add (local.get $inputs) (i32.shl (i32.add (i32.mul (local.get $c) (global.get $H)) (local.get $j)) (i32.const 2))))
+            (f32.load (i32.add (global.get $wxAbs) (i32.shl (i32.add (i32.mul (local.get $c) (global.get $Hp)) (local.get $j)) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $neuronsWx (i32.lt_u (local.get $j) (global.get $H))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $bytesWx (i32.lt_u (local.get $c) (i32.const 256))))
+    ;; Wh (j → i): scaledMax[i] · |Wh[i][j]| (wh at (j/32)·32H + 32i + j%32).
+    (local.set $i (i32.const 0))
+    (loop $rowsWh
+      (local.set $j (i32.const 0))
+      (loop $colsWh
+        (f32.store (i32.add (local.get $outWh) (i32.shl (i32.add (i32.mul (local.get $i) (global.get $H)) (local.get $j)) (i32.const 2)))
+          (f32.mul
+            (f32.load (i32.add (local.get $factors) (i32.shl (local.get $i) (i32.const 2))))
+            (f32.abs (f32.load (i32.add (global.get $wh) (i32.shl
+              (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 5)) (i32.mul (i32.const 32) (global.get $H)))
+                (i32.add (i32.mul (local.get $i) (i32.const 32)) (i32.and (local.get $j) (i32.const 31))))
+              (i32.const 2)))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $colsWh (i32.lt_u (local.get $j) (global.get $H))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $rowsWh (i32.lt_u (local.get $i) (global.get $H))))
+    ;; Wy (j, o): outputMax[o·H + j] itself.
+    (memory.copy (local.get $outWy)
+      (i32.add (local.get $inputs) (i32.shl (i32.mul (global.get $H) (i32.const 256)) (i32.const 2)))
+      (i32.shl (i32.mul (global.get $H) (i32.const 256)) (i32.const 2))))
+
+  ;; Exact sums (src/engine/exactSum.ts, ExactSum) of float32 values, for the
+  ;; summary of a range: an accumulator is a count (i32, then 4 bytes of padding)
+  ;; and up to 16 f64 partials, 136 bytes. Shewchuk's partials, step for step as
+  ;; ExactSum.add and .value, in f64 (IEEE-754 like JavaScript's numbers), so the
+  ;; results are ExactSum's bit for bit. Sixteen partials are enough: a sum of
+  ;; float32 values is a multiple of 2^-149 below 2^160 (for fewer than 2^32 terms),
+  ;; at most 309 bits, which non-overlapping doubles cover in at most 6 (plus one
+  ;; while adding).
+  (func $exactAdd (param $acc i32) (param $value f64)
+    (local $x f64) (local $y f64) (local $hi f64) (local $lo f64) (local $k i32) (local $kept i32) (local $count i32)
+    (local.set $x (local.get $value))
+    (local.set $count (i32.load (local.get $acc)))
+    (local.set $k (i32.const 0))
+    (block $done
+      (loop $partials
+        (br_if $done (i32.ge_u (local.get $k) (local.get $count)))
+        (local.set $y (f64.load offset=8 (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 3)))))
+        (if (f64.lt (f64.abs (local.get $x)) (f64.abs (local.get $y)))
+          (then
+            (local.set $hi (local.get $x))
+            (local.set $x (local.get $y))
+            (local.set $y (local.get $hi))))
+        (local.set $hi (f64.add (local.get $x) (local.get $y)))
+        (local.set $lo (f64.sub (local.get $y) (f64.sub (local.get $hi) (local.get $x))))
+        (if (f64.ne (local.get $lo) (f64.const 0))
+          (then
+            (f64.store offset=8 (i32.add (local.get $acc) (i32.shl (local.get $kept) (i32.const 3))) (local.get $lo))
+            (local.set $kept (i32.add (local.get $kept) (i32.const 1)))))
+        (local.set $x (local.get $hi))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $partials)))
+    (f64.store offset=8 (i32.add (local.get $acc) (i32.shl (local.get $kept) (i32.const 3))) (local.get $x))
+    (i32.store (local.get $acc) (i32.add (local.get $kept) (i32.const 1))))
+
+  ;; The accumulator's exact sum rounded once to the nearest double (ExactSum.value).
+  (func $exactValue (param $acc i32) (result f64)
+    (local $n i32) (local $hi f64) (local $lo f64) (local $x f64) (local $y f64) (local $below f64)
+    (local.set $n (i32.load (local.get $acc)))
+    (if (i32.eqz (local.get $n)) (then (return (f64.const 0))))
+    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+    (local.set $hi (f64.load offset=8 (i32.add (local.get $acc) (i32.shl (local.get $n) (i32.const 3)))))
+    (block $done
+      (loop $down
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $x (local.get $hi))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (local.set $y (f64.load offset=8 (i32.add (local.get $acc) (i32.shl (local.get $n) (i32.const 3)))))
+        (local.set $hi (f64.add (local.get $x) (local.get $y)))
+        (local.set $lo (f64.sub (local.get $y) (f64.sub (local.get $hi) (local.get $x))))
+        (br_if $done (f64.ne (local.get $lo) (f64.const 0)))
+        (br $down)))
+    ;; Half-way case: the partials below decide the direction of the rounding.
+    (if (i32.gt_u (local.get $n) (i32.const 0))
+      (then
+        (local.set $below (f64.load offset=8 (i32.add (local.get $acc) (i32.shl (i32.sub (local.get $n) (i32.const 1)) (i32.const 3)))))
+        (if (i32.or
+              (i32.and (f64.lt (local.get $lo) (f64.const 0)) (f64.lt (local.get $below) (f64.const 0)))
+              (i32.and (f64.gt (local.get $lo) (f64.const 0)) (f64.gt (local.get $below) (f64.const 0))))
+          (then
+            (local.set $y (f64.mul (local.get $lo) (f64.const 2)))
+            (local.set $x (f64.add (local.get $hi) (local.get $y)))
+            (if (f64.eq (local.get $y) (f64.sub (local.get $x) (local.get $hi)))
+              (then (local.set $hi (local.get $x))))))))
+    (local.get $hi))
+
+  ;; Summarizes $n positions of a range (src/engine/results.ts, summarizeRange):
+  ;; their depth masses at $masses ($slots float32 a position, position q's at
+  ;; q·$slots), the first at t = $firstT, each reaching min(t, $dmax). Adds each
+  ;; position's masses to the per-offset accumulators at $accs (136 bytes each)
+  ;; and counts at $positions (u32 per offset), and writes its total mass (f64,
+  ;; exact sum rounded once) at $totals and its peak offset (i32, the first
+  ;; largest mass at d ≥ 1, or -1) at $peaks. $total is one more accumulator.
+  (func (export "summarize") (param $masses i32) (param $n i32) (param $slots i32) (param $firstT i32) (param $dmax i32)
+    (param $accs i32) (param $positions i32) (param $total i32) (param $totals i32) (param $peaks i32)
+    (local $q i32) (local $d i32) (local $deepest i32) (local $mass f64) (local $peakMass f64) (local $peak i32) (local $cell i32)
+    (block $allDone
+      (loop $positionsLoop
+        (br_if $allDone (i32.ge_u (local.get $q) (local.get $n)))
+        (local.set $deepest (i32.add (local.get $firstT) (local.get $q)))
+        (if (i32.gt_u (local.get $deepest) (local.get $dmax)) (then (local.set $deepest (local.get $dmax))))
+        (i32.store (local.get $total) (i32.const 0))
+        (local.set $peak (i32.const -1))
+        (local.set $peakMass (f64.const -inf))
+        (local.set $d (i32.const 0))
+        (loop $offsets
+          (local.set $mass (f64.promote_f32 (f32.load (i32.add (local.get $masses)
+            (i32.shl (i32.add (i32.mul (local.get $q) (local.get $slots)) (local.get $d)) (i32.const 2))))))
+          (call $exactAdd (local.get $total) (local.get $mass))
+          (call $exactAdd (i32.add (local.get $accs) (i32.mul (local.get $d) (i32.const 136))) (local.get $mass))
+          (local.set $cell (i32.add (local.get $positions) (i32.shl (local.get $d) (i32.const 2))))
+          (i32.store (local.get $cell) (i32.add (i32.load (local.get $cell)) (i32.const 1)))
+          (if (i32.and (i32.ge_u (local.get $d) (i32.const 1)) (f64.gt (local.get $mass) (local.get $peakMass)))
+            (then
+              (local.set $peakMass (local.get $mass))
+              (local.set $peak (local.get $d))))
+          (local.set $d (i32.add (local.get $d) (i32.const 1)))
+          (br_if $offsets (i32.le_u (local.get $d) (local.get $deepest))))
+        (f64.store (i32.add (local.get $totals) (i32.shl (local.get $q) (i32.const 3))) (call $exactValue (local.get $total)))
+        (i32.store (i32.add (local.get $peaks) (i32.shl (local.get $q) (i32.const 2))) (local.get $peak))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $positionsLoop))))
+
+    (func (export "setupRange") (param $T i32) (param $taus i32)
     (global.set $T (local.get $T))
     (global.set $taus (local.get $taus)))
 

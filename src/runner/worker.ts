@@ -2,8 +2,8 @@ import {
   forwardStates,
   modelFromFloats,
   modelFloatCount,
-  patternPeaks,
-  summarizeRange,
+  patternPeaksInKernel,
+  summarizeRangeInKernel,
   traceRange,
   traceTables,
   type Model,
@@ -98,7 +98,7 @@ export default function traceShard(task: ShardTask): SharedArrayBuffer {
     current = { key, input };
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);
-  const shard = { range, summary: summarizeRange(range, task.dmax), peaks: patternPeaks(model, range.peakFactors) };
+  const shard = { range, summary: summarizeRangeInKernel(modelTables, range, task.dmax), peaks: patternPeaksInKernel(modelTables, range.peakFactors) };
   const packed = packShard(shard, {
     count: task.count,
     thresholds: task.thresholds.length,
