@@ -17,7 +17,8 @@
  * 3. The whole Q1 job, fresh process to printed report, wall and CPU seconds;
  *    when Q1_REFERENCE_BIN names a build of the reference program, that program
  *    runs interleaved with it and the ratio is printed. Its arguments are
- *    Q1_REFERENCE_ARGS (split on spaces; default: the model and data paths).
+ *    Q1_REFERENCE_ARGS (split on spaces; default: the data and model paths, as
+ *    q1_sparsity.c takes them: `q1_sparsity <data_file> <model_file>`).
  *
  * BENCH_ROUNDS sets the rounds (default 7 in-process, 5 for fresh processes;
  * at least 5).
@@ -27,7 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { forwardStates, patternPeaks, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../src/engine/index.js';
+import { forwardStates, patternPeaksInKernel, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
 import { plainQ1 } from '../test/plain/plainQ1.js';
 import { spread, type Spread } from './stats.js';
@@ -94,7 +95,7 @@ const windowSetup = (): void => {
   const states = forwardStates(model, window);
   const fresh = traceTables(model);
   const range = traceRange({ model, bytes: window, states, thresholds, dmax: DMAX }, fresh, 0, 1);
-  patternPeaks(model, range.peakFactors);
+  patternPeaksInKernel(fresh, range.peakFactors);
 };
 
 for (let r = 0; r < 3; r++) traceWindow(); // warm-up: JIT, WebAssembly tiers
@@ -200,7 +201,8 @@ try {
   const reference = process.env.Q1_REFERENCE_BIN;
   console.log(`3. Whole Q1 job (jobs/q1-sparsity.json), fresh process to printed report${reference ? `, against ${reference}` : ''}`);
   const q1 = (): ProcessTime => cliRun('jobs/q1-sparsity.json', ['--model', modelPath, '--data', dataPath]);
-  const referenceArgs = (process.env.Q1_REFERENCE_ARGS ?? `${modelPath} ${dataPath}`).split(' ').filter((arg) => arg !== '');
+  // The reference program's usage: q1_sparsity <data_file> <model_file>.
+  const referenceArgs = (process.env.Q1_REFERENCE_ARGS ?? `${dataPath} ${modelPath}`).split(' ').filter((arg) => arg !== '');
   const referenceRun = (): ProcessTime => timeProcess(reference as string, referenceArgs);
   q1();
   if (reference) referenceRun();

@@ -199,6 +199,8 @@ export async function executeRuns(
  * The runs' windows on `pool`, with the first run's forward pass begun: a caller
  * that has a pool makes them as soon as the job is expanded, so that pass runs
  * while it opens the store, and hands them to executeRuns (options.windows).
+ * The store is not read yet, so the first run's pass begins even if the store
+ * holds that run already (a resumed sweep): a few milliseconds on one thread.
  */
 export function startWindows(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[]): WindowCache {
   const windows = windowCache(pool, models, runs);
