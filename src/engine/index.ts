@@ -11,6 +11,7 @@
 export { BYTE_VALUES, modelFloatCount, modelFromFloats, type Model } from './model.js';
 export { tanhf, expm1f } from './tanhf.js';
 export { kernelTanhf, kernelTanhRow } from './chain.js';
+export { kernelExp } from './trace-kernel.js';
 export { forwardStates, outputDistribution, outputGradient } from './forward.js';
 export {
   CLASS_COUNT,

@@ -8,6 +8,10 @@ interface TraceExports {
   setupRange(thresholdCount: number, taus: number): void;
   /** Lays out Wh, Wy and Wx (row-major copies at these offsets) into the kernel's regions, and |Wh| unsorted into whSorted. */
   layout(rawWh: number, rawWy: number, rawWx: number): void;
+  /** The slot's probabilities[o] = exp(probabilities[o] - max) (Math.exp's values, fdlibm's exp); returns their sum in order o. */
+  exponentials(slot: number, max: number): number;
+  /** exp(x) as `exponentials` computes it. */
+  exp(x: number): number;
   /** Pattern peaks (Wx, Wh, Wy, as patternPeaks lays them out) at `out` from peak factors at `factors`. */
   peaks(factors: number, out: number): void;
   /** Depth masses of `n` positions into per-position totals and peaks and per-offset sums and counts (see trace.wat). */
@@ -91,6 +95,14 @@ let compiledTrace: WebAssembly.Module | undefined;
 function traceModule(): WebAssembly.Module {
   compiledTrace ??= new WebAssembly.Module(Uint8Array.from(atob(traceWasmBase64), (ch) => ch.charCodeAt(0)));
   return compiledTrace;
+}
+
+let expInstance: ((x: number) => number) | undefined;
+
+/** exp(x) as the kernel computes the softmax (fdlibm's exp, as V8's Math.exp). For tests: it must equal Math.exp bit for bit. */
+export function kernelExp(x: number): number {
+  expInstance ??= (new WebAssembly.Instance(traceModule()).exports as unknown as TraceExports).exp;
+  return expInstance(x);
 }
 
 /** Hands out 16-byte-aligned regions of the kernel's memory. */

@@ -72,9 +72,10 @@ export function traceTables(model: Model): TraceTables {
  * Patterns are never enumerated per position: for a fixed weight w the maximum
  * over offsets of float32(|a_d|·|w|) is float32(max_d |a_d| · |w|), so a
  * position only keeps one maximum per receiving neuron (Wh) and per
- * (byte, neuron) seen (Wx). Everything runs in WebAssembly (trace.wat) but
- * the softmax's exp(logit - max) and their sum, which stay here for Math.exp.
- * Positions go two at a time; each keeps the spec's order in every sum.
+ * (byte, neuron) seen (Wx). Everything runs in WebAssembly (trace.wat), the
+ * softmax's exp too (a port of fdlibm's, which V8's Math.exp is); here only
+ * the surprisal's log2. Positions go two at a time; each keeps the spec's order
+ * in every sum.
  */
 export function traceRange(input: TraceInput, tables: TraceTables, start: number, count: number): RangeResult {
   const { model, bytes, states, thresholds, dmax } = input;
@@ -96,20 +97,11 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const rowBytes = 4 * Hp;
 
   /**
-   * P_t in double (spec): logits and their maximum in the kernel, exp(logit - max)
-   * and its sum here (Math.exp), the division in `begin`. Returns the sum.
+   * P_t in double (spec), in the kernel: the logits and their maximum, then
+   * exp(logit - max) (fdlibm's exp, Math.exp's values) and their sum, returned;
+   * the division is in `begin`.
    */
-  const exponentials = (slot: TraceSlot, hPointer: number): number => {
-    const values = slot.probabilities;
-    const maxLogit = exports.logits(slot.pointer, hPointer);
-    let sum = 0;
-    for (let o = 0; o < BYTE_VALUES; o++) {
-      const e = Math.exp(values[o] - maxLogit);
-      values[o] = e;
-      sum += e;
-    }
-    return sum;
-  };
+  const exponentials = (slot: TraceSlot, hPointer: number): number => exports.exponentials(slot.pointer, exports.logits(slot.pointer, hPointer));
   /** Copies a finished slot's counts (caller's τ order) and depth masses into the range's arrays. */
   const collect = (slot: TraceSlot, p: number, depth: number): void => {
     const countBase = p * T * CLASS_COUNT;

@@ -350,7 +350,97 @@
       (br_if $outs (i32.lt_u (local.get $o) (i32.const 256))))
     (f64.max (f64x2.extract_lane 0 (local.get $m)) (f64x2.extract_lane 1 (local.get $m))))
 
-  ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (a multiple of 32), in
+;; exp(x) as JavaScript's Math.exp computes it in V8 (src/base/ieee754.cc:
+  ;; fdlibm's __ieee754_exp, with exp(1) special-cased to E), step for step in
+  ;; f64, so the softmax is Math.exp's bit for bit (tested against it).
+  (func $exp (param $x f64) (result f64)
+    (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64)
+    (local $t f64) (local $c f64) (local $y f64) (local $twopk f64)
+    (local.set $hx (i32.wrap_i64 (i64.shr_u (i64.reinterpret_f64 (local.get $x)) (i64.const 32))))
+    (local.set $xsb (i32.shr_u (local.get $hx) (i32.const 31)))
+    (local.set $hx (i32.and (local.get $hx) (i32.const 0x7fffffff)))
+    ;; |x| ≥ 709.78…: NaN, ±Infinity, overflow, underflow.
+    (if (i32.ge_u (local.get $hx) (i32.const 0x40862E42))
+      (then
+        (if (i32.ge_u (local.get $hx) (i32.const 0x7ff00000))
+          (then
+            (if (i32.or (i32.and (local.get $hx) (i32.const 0xfffff))
+                  (i32.wrap_i64 (i64.reinterpret_f64 (local.get $x))))
+              (then (return (f64.add (local.get $x) (local.get $x)))))
+            (return (select (local.get $x) (f64.const 0) (i32.eqz (local.get $xsb))))))
+        (if (f64.gt (local.get $x) (f64.const 0x1.62e42fefa39efp+9))
+          (then (return (f64.const inf))))
+        (if (f64.lt (local.get $x) (f64.const -0x1.74910d52d3051p+9))
+          (then (return (f64.const 0))))))
+    ;; Argument reduction: x = k·ln2 + r, |r| ≤ 0.5·ln2, r as hi - lo.
+    (if (i32.gt_u (local.get $hx) (i32.const 0x3FD62E42))
+      (then
+        (if (i32.lt_u (local.get $hx) (i32.const 0x3FF0A2B2))
+          (then
+            (if (f64.eq (local.get $x) (f64.const 1)) (then (return (f64.const 0x1.5bf0a8b145769p+1))))
+            (if (local.get $xsb)
+              (then
+                (local.set $hi (f64.add (local.get $x) (f64.const 0x1.62e42feep-1)))
+                (local.set $lo (f64.const -0x1.a39ef35793c76p-33))
+                (local.set $k (i32.const -1)))
+              (else
+                (local.set $hi (f64.sub (local.get $x) (f64.const 0x1.62e42feep-1)))
+                (local.set $lo (f64.const 0x1.a39ef35793c76p-33))
+                (local.set $k (i32.const 1)))))
+          (else
+            (local.set $k (i32.trunc_f64_s (f64.add (f64.mul (f64.const 0x1.71547652b82fep+0) (local.get $x))
+              (select (f64.const -0.5) (f64.const 0.5) (local.get $xsb)))))
+            (local.set $t (f64.convert_i32_s (local.get $k)))
+            (local.set $hi (f64.sub (local.get $x) (f64.mul (local.get $t) (f64.const 0x1.62e42feep-1))))
+            (local.set $lo (f64.mul (local.get $t) (f64.const 0x1.a39ef35793c76p-33)))))
+        (local.set $x (f64.sub (local.get $hi) (local.get $lo))))
+      (else
+        ;; |x| < 2^-28: 1 + x (fdlibm's test huge + x > 1 holds for every such x).
+        (if (i32.lt_u (local.get $hx) (i32.const 0x3e300000))
+          (then (return (f64.add (f64.const 1) (local.get $x)))))))
+    (local.set $t (f64.mul (local.get $x) (local.get $x)))
+    (local.set $twopk (f64.reinterpret_i64 (i64.shl (i64.extend_i32_u
+      (i32.add (i32.const 0x3ff00000) (i32.shl
+        (select (local.get $k) (i32.add (local.get $k) (i32.const 1000)) (i32.ge_s (local.get $k) (i32.const -1021)))
+        (i32.const 20))))
+      (i64.const 32))))
+    (local.set $c (f64.sub (local.get $x) (f64.mul (local.get $t)
+      (f64.add (f64.const 0x1.555555555553ep-3) (f64.mul (local.get $t)
+        (f64.add (f64.const -0x1.6c16c16bebd93p-9) (f64.mul (local.get $t)
+          (f64.add (f64.const 0x1.1566aaf25de2cp-14) (f64.mul (local.get $t)
+            (f64.add (f64.const -0x1.bbd41c5d26bf1p-20) (f64.mul (local.get $t) (f64.const 0x1.6376972bea4d0p-25))))))))))))
+    (if (i32.eqz (local.get $k))
+      (then (return (f64.sub (f64.const 1)
+        (f64.sub (f64.div (f64.mul (local.get $x) (local.get $c)) (f64.sub (local.get $c) (f64.const 2))) (local.get $x))))))
+    (local.set $y (f64.sub (f64.const 1)
+      (f64.sub (f64.sub (local.get $lo) (f64.div (f64.mul (local.get $x) (local.get $c)) (f64.sub (f64.const 2) (local.get $c))))
+        (local.get $hi))))
+    (if (i32.ge_s (local.get $k) (i32.const -1021))
+      (then
+        (if (i32.eq (local.get $k) (i32.const 1024))
+          (then (return (f64.mul (f64.mul (local.get $y) (f64.const 2)) (f64.const 0x1p1023)))))
+        (return (f64.mul (local.get $y) (local.get $twopk)))))
+    (f64.mul (f64.mul (local.get $y) (local.get $twopk)) (f64.const 0x1p-1000)))
+
+  ;; exp(x) for tests (src/engine/trace-kernel.ts, kernelExp).
+  (func (export "exp") (param $x f64) (result f64)
+    (call $exp (local.get $x)))
+
+  ;; The softmax's numerators in slot S after `logits`: probs[o] = exp(logit[o] - max),
+  ;; and their sum in order o, returned (what `begin` divides by).
+  (func (export "exponentials") (param $S i32) (param $max f64) (result f64)
+    (local $o i32) (local $p i32) (local $e f64) (local $sum f64)
+    (local.set $p (i32.load offset=28 (local.get $S)))
+    (loop $outs
+      (local.set $e (call $exp (f64.sub (f64.load (local.get $p)) (local.get $max))))
+      (f64.store (local.get $p) (local.get $e))
+      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br_if $outs (i32.lt_u (local.get $o) (i32.const 256))))
+    (local.get $sum))
+
+    ;; out[j] = Σ_{i<rows} M[i][j]·v[i] for j < cols (a multiple of 32), in
   ;; float32, in order i, from +0; v is splatted (v[i] in all lanes of the
   ;; vector at 16·i, so no lane broadcast competes with the arithmetic). M is blocked by 32 columns: the block of
   ;; columns 32·q .. 32·q+31 holds rows 0 .. rows-1 of 32 floats each, and the
