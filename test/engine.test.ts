@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   BYTE_VALUES,
   CLASS_COUNT,
+  forwardKernel,
   forwardStates,
   mergePeakFactors,
   modelFloatCount,
@@ -534,4 +535,24 @@ function nextAfter(x: number, direction: number): number {
   if (x === 0) return direction > 0 ? Number.MIN_VALUE : -Number.MIN_VALUE;
   words[0] += (x < direction) === (x > 0) ? 1n : -1n;
   return bits[0];
+}
+
+describe('forwardKernel', () => {
+  test('one kernel over many windows (longer, shorter, empty) gives each window the states of a fresh forward pass', () => {
+    const random = mulberry32(777);
+    for (const H of [1, 5, 33, 128]) {
+      const model = randomModel(random, H, 2);
+      const kernel = forwardKernel(model);
+      for (const length of [40, 300, 7, 0, 1100, 2]) {
+        const bytes = Uint8Array.from({ length }, () => Math.floor(random() * 256));
+        const fresh = createFreshStates(model, bytes);
+        assertSameBits(kernel.states(bytes), fresh, `H=${H}, ${length} bytes`);
+      }
+    }
+  });
+});
+
+/** The forward pass by a kernel made for this window alone. */
+function createFreshStates(model: Model, bytes: Uint8Array): Float32Array {
+  return forwardKernel(model).states(bytes);
 }

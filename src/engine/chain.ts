@@ -38,14 +38,20 @@ export function kernelTanhf(x: number): number {
   return tanhInstance(x);
 }
 
+/** The forward pass of one model in the kernel, its weights laid out once: `states(bytes)` for each window. */
+export interface ForwardKernel {
+  /** h_t for t = 0 .. N-1 of `bytes` as one N×H array, row t at t·H. */
+  states(bytes: Uint8Array): Float32Array;
+}
+
 /**
- * The whole forward pass in the kernel (its `forward`): h_t for t = 0 .. N-1 as
- * one N×H array, row t at t·H. `wh`, `bh`, `wx` are the model's blocks (Wx[i][c]
- * at i·256 + c).
+ * The whole forward pass in the kernel (its `forward`) for the model whose blocks
+ * are `wh`, `bh`, `wx` (Wx[i][c] at i·256 + c): Whᵀ, bh and Wx by byte are laid
+ * out once, so a thread that computes many windows of a model does not lay them
+ * out again for each.
  */
-export function kernelForward(wh: Float32Array, bh: Float32Array, wx: Float32Array, hidden: number, bytes: Uint8Array): Float32Array {
+export function createForwardKernel(wh: Float32Array, bh: Float32Array, wx: Float32Array, hidden: number): ForwardKernel {
   const H = hidden;
-  const N = bytes.length;
   const instance = new WebAssembly.Instance(chainModule());
   const memory = instance.exports.memory as WebAssembly.Memory;
   const forward = instance.exports.forward as (v: number, out: number, H: number, bh: number, wx: number, bytes: number, n: number, states: number) => void;
@@ -55,19 +61,28 @@ export function kernelForward(wh: Float32Array, bh: Float32Array, wx: Float32Arr
   const bias = out + 4 * H;
   const inputs = bias + 4 * H;
   const statesOffset = inputs + 4 * 256 * H;
-  const bytesOffset = statesOffset + 4 * N * H;
-  const end = bytesOffset + N;
-  const pages = Math.ceil(end / WASM_PAGE_BYTES);
-  if (pages > 1) memory.grow(pages - 1);
+  const grow = (end: number): void => {
+    const have = memory.buffer.byteLength;
+    if (end > have) memory.grow(Math.ceil((end - have) / WASM_PAGE_BYTES));
+  };
+  grow(statesOffset);
   new Float32Array(memory.buffer, matrix, H * H).set(transpose(wh, H));
   new Float32Array(memory.buffer, bias, H).set(bh.subarray(0, H));
   const wxByByte = new Float32Array(memory.buffer, inputs, 256 * H);
   for (let i = 0; i < H; i++) {
     for (let c = 0; c < 256; c++) wxByByte[c * H + i] = wx[i * 256 + c];
   }
-  new Uint8Array(memory.buffer, bytesOffset, N).set(bytes);
-  forward(v, out, H, bias, inputs, bytesOffset, N, statesOffset); // v starts at zeros: h_{-1} = 0
-  return new Float32Array(memory.buffer, statesOffset, N * H).slice();
+  return {
+    states(bytes: Uint8Array): Float32Array {
+      const N = bytes.length;
+      const bytesOffset = statesOffset + 4 * N * H;
+      grow(bytesOffset + N);
+      new Float32Array(memory.buffer, v, H).fill(0); // h_{-1} = 0
+      new Uint8Array(memory.buffer, bytesOffset, N).set(bytes);
+      forward(v, out, H, bias, inputs, bytesOffset, N, statesOffset);
+      return new Float32Array(memory.buffer, statesOffset, N * H).slice();
+    },
+  };
 }
 
 /** Mᵀ of a row-major H×H matrix. */

@@ -1,5 +1,5 @@
 import { BYTE_VALUES, type Model } from './model.js';
-import { kernelForward } from './chain.js';
+import { createForwardKernel, type ForwardKernel } from './chain.js';
 
 const fround = Math.fround;
 
@@ -13,7 +13,12 @@ const fround = Math.fround;
  * to src/engine/tanhf.ts.
  */
 export function forwardStates(model: Model, bytes: Uint8Array): Float32Array {
-  return kernelForward(model.wh, model.bh, model.wx, model.hidden, bytes);
+  return forwardKernel(model).states(bytes);
+}
+
+/** The model's forward kernel (chain.ts), its weights laid out for the kernel: make it once per model to compute many windows. */
+export function forwardKernel(model: Model): ForwardKernel {
+  return createForwardKernel(model.wh, model.bh, model.wx, model.hidden);
 }
 
 /**

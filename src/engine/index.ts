@@ -12,7 +12,8 @@ export { BYTE_VALUES, modelFloatCount, modelFromFloats, type Model } from './mod
 export { tanhf, expm1f } from './tanhf.js';
 export { kernelTanhf, kernelTanhRow } from './chain.js';
 export { kernelExp } from './trace-kernel.js';
-export { forwardStates, outputDistribution, outputGradient } from './forward.js';
+export { forwardKernel, forwardStates, outputDistribution, outputGradient } from './forward.js';
+export type { ForwardKernel } from './chain.js';
 export {
   CLASS_COUNT,
   SCALED_GATE,

@@ -1,11 +1,12 @@
 import {
-  forwardStates,
+  forwardKernel,
   modelFromFloats,
   modelFloatCount,
   patternPeaksInKernel,
   summarizeRangeInKernel,
   traceRange,
   traceTables,
+  type ForwardKernel,
   type Model,
   type TraceInput,
   type TraceTables,
@@ -47,9 +48,10 @@ export interface ForwardTask extends SharedWindow {
 const models = new Map<string, BuiltModel>();
 let current: { key: string; input: TraceInput } | undefined;
 
-/** The worker's Model of a shared model, and its trace tables once a shard needed them. */
+/** The worker's Model of a shared model, and its forward kernel and trace tables once a task needed them. */
 interface BuiltModel {
   readonly model: Model;
+  forward?: ForwardKernel;
   tables?: TraceTables;
 }
 
@@ -75,13 +77,16 @@ function tablesOf(built: BuiltModel): TraceTables {
  */
 export function forward(task: ForwardTask): void {
   const built = modelOf(task.model);
-  ensureStates(built.model, task);
+  ensureStates(built, task);
   tablesOf(built);
 }
 
 /** The window's states: computed by its forward task, or by the first shard that needs them before it ran. */
-function ensureStates(model: Model, window: SharedWindow): void {
-  forwardOnce(window.ready, () => new Float32Array(window.states).set(forwardStates(model, new Uint8Array(window.bytes))));
+function ensureStates(built: BuiltModel, window: SharedWindow): void {
+  forwardOnce(window.ready, () => {
+    built.forward ??= forwardKernel(built.model);
+    new Float32Array(window.states).set(built.forward.states(new Uint8Array(window.bytes)));
+  });
 }
 
 /** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */
@@ -90,7 +95,7 @@ export default function traceShard(task: ShardTask): SharedArrayBuffer {
   const { model } = built;
   // Tables first: a thread whose window is still in its forward pass on another thread builds them meanwhile.
   const modelTables = tablesOf(built);
-  ensureStates(model, task);
+  ensureStates(built, task);
   const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
