@@ -14,6 +14,8 @@ export class ShardPool {
   private readonly loaded: LoadedCounter = loadedCounter();
   /** Forward tasks in flight: nobody need await them (shards wait on the window's flag), and piscina fails on a result that comes after destroy(). */
   private readonly forwarding = new Set<Promise<void>>();
+  /** What destroy() returned first: it returns it again. */
+  private destroyed: Promise<void> | undefined;
 
   constructor(readonly threads: number) {
     this.pool = new Piscina<ShardTask | ForwardTask, unknown>({
@@ -56,8 +58,6 @@ export class ShardPool {
     this.destroyed ??= this.stop();
     return this.destroyed;
   }
-
-  private destroyed: Promise<void> | undefined;
 
   private async stop(): Promise<void> {
     // Not while a thread still loads its module (see loaded.ts), nor under a forward task.
