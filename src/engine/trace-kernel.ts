@@ -211,9 +211,9 @@ export function createTraceKernel(model: Model): TraceKernel {
         massTotal.set(new Float64Array(memory.buffer, totals, n), first);
         peakDepth.set(new Int32Array(memory.buffer, peaks, n), first);
       }
-      const accounts = new Int32Array(memory.buffer, accs, (ACCUMULATOR_BYTES / 4) * slots);
+      const accumulatorWords = new Int32Array(memory.buffer, accs, (ACCUMULATOR_BYTES / 4) * slots);
       const depthPartials = Array.from({ length: slots }, (_, d) => {
-        const partialCount = accounts[(ACCUMULATOR_BYTES / 4) * d];
+        const partialCount = accumulatorWords[(ACCUMULATOR_BYTES / 4) * d]; // each accumulator starts with its count
         return new Float64Array(memory.buffer, accs + ACCUMULATOR_BYTES * d + 8, partialCount).slice();
       });
       return { massTotal, peakDepth, depthPositions: new Uint32Array(memory.buffer, positions, slots).slice(), depthPartials };
