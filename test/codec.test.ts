@@ -2,7 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BYTE_VALUES, ExactSum, exactSum } from '../src/engine/index.js';
 import { packShard, unpackShard, type ShardShape } from '../src/runner/codec.js';
-import { appendTotals, blockStat, decodeCountBlock, encodeCountBlock } from '../src/store/countBlocks.js';
+import Database from 'better-sqlite3';
+import { codePointWidth, codePointsOf, decodeCodePoints, CODE_POINT_MAX_VALUE } from '../src/store/codePoints.js';
+import { decodeCountBlock, encodeCountBlock, totalsOf } from '../src/store/countBlocks.js';
+import { CountHistogram } from '../src/store/histogram.js';
+import { codePointSql, float32Sql, sequenceSql } from '../src/store/plainSql.js';
 
 /** A shard of recognisable values in every field. */
 function fakeShard(shape: ShardShape) {
@@ -105,37 +109,108 @@ describe('ExactSum', () => {
   });
 });
 
-describe('encodeCountBlock / decodeCountBlock', () => {
-  const countsOf = (count: number, largest: number): Uint32Array => Uint32Array.from({ length: 3 * count }, (_, k) => (k * 7919) % (largest + 1));
+describe('codePointsOf / decodeCodePoints', () => {
+  // The edges of every width, the surrogate gap (values 0xD000… skip U+D800–U+DFFF) and U+FFFE/U+FFFF.
+  const EDGES = [0, 1, 126, 127, 1919, 1920, 0xd000 - 1, 0xd000, 0xd7ff, 0xe000, 61_437, 61_438, 65_535, 65_536, CODE_POINT_MAX_VALUE];
 
-  test('2 bytes per count while every count fits in 16 bits, 4 bytes from 65,536 on; decoding gives the counts back', () => {
-    for (const [largest, width] of [[0, 2], [65_535, 2], [65_536, 4], [16_777_216, 4]] as const) {
-      const counts = countsOf(37, largest);
-      counts[5] = largest; // the largest value occurs
-      const blob = encodeCountBlock(counts);
-      assert.equal(blob.byteLength, 3 * 37 * width, `largest ${largest}`);
-      assert.deepEqual(Array.from(decodeCountBlock(blob, 37)), Array.from(counts), `largest ${largest}`);
+  test('the narrowest width that holds the largest value; decoding gives the values back', () => {
+    for (const largest of EDGES) {
+      const values = [0, largest, Math.floor(largest / 2), largest];
+      const blob = codePointsOf(values);
+      assert.equal(blob.byteLength, values.length * codePointWidth(largest), `largest ${largest}`);
+      assert.deepEqual(Array.from(decodeCodePoints(blob, values.length)), values, `largest ${largest}`);
+    }
+    assert.deepEqual([126, 127, 1919, 1920, 61_437, 61_438].map(codePointWidth), [1, 2, 2, 3, 3, 4]);
+  });
+
+  test('every element is valid UTF-8 with no NUL, surrogate or U+FFFE/U+FFFF', () => {
+    for (const largest of EDGES) {
+      const values = Array.from({ length: 2000 }, (_, k) => Math.min(largest, Math.floor((k * largest) / 1999)));
+      const blob = codePointsOf(values);
+      const text = blob.toString('utf8');
+      assert.ok(Buffer.from(text, 'utf8').equals(blob), `largest ${largest}: not valid UTF-8`);
+      const codePoints = [...text].map((char) => char.codePointAt(0) as number);
+      assert.equal(codePoints.length, values.length);
+      assert.ok(codePoints.every((cp) => cp > 0 && !(cp >= 0xd800 && cp <= 0xdfff) && cp !== 0xfffe && cp !== 0xffff), `largest ${largest}`);
     }
   });
 
-  test('decodes a BLOB at an odd offset (a copy) and refuses a length that fits no width', () => {
-    const counts = countsOf(10, 1000);
-    const shifted = Buffer.alloc(1 + 60);
-    encodeCountBlock(counts).copy(shifted, 1);
-    assert.deepEqual(Array.from(decodeCountBlock(shifted.subarray(1), 10)), Array.from(counts));
-    assert.throws(() => decodeCountBlock(Buffer.alloc(61), 10), /a count block of 61 bytes for 10 positions/);
+  test('refuses what it cannot hold, and a BLOB whose length fits no width', () => {
+    assert.throws(() => codePointsOf([CODE_POINT_MAX_VALUE + 1]), /does not fit a code point array/);
+    assert.throws(() => codePointsOf([-1]), /integers ≥ 0/);
+    assert.throws(() => decodeCodePoints(Buffer.alloc(7), 2), /7 bytes for 2 values/);
   });
 
-  test('blockStat and appendTotals summarize what the plain loops over positions say', () => {
-    const counts = countsOf(50, 70_000);
-    const decoded = decodeCountBlock(encodeCountBlock(counts), 50);
-    const perClass = [0, 1, 2].map((cls) => counts.filter((_, k) => k % 3 === cls).reduce((a, b) => a + b, 0));
-    const totals = Array.from({ length: 50 }, (_, p) => counts[3 * p] + counts[3 * p + 1] + counts[3 * p + 2]);
-    assert.deepEqual(['sum_x', 'sum_h', 'sum_y'].map((stat) => blockStat(decoded, stat as 'sum_x')), perClass);
-    assert.equal(blockStat(decoded, 'min_n'), Math.min(...totals));
-    assert.equal(blockStat(decoded, 'max_n'), Math.max(...totals));
-    const appended = [7];
-    appendTotals(decoded, appended);
-    assert.deepEqual(appended, [7, ...totals]);
+  test("SQLite's built-ins alone (no function of ours) read every element as decodeCodePoints does", () => {
+    const db = new Database(':memory:');
+    try {
+      const read = db.prepare(`SELECT ${codePointSql('@blob', '@length', 's.key')} AS value FROM ${sequenceSql('@length')} s ORDER BY s.key`).pluck();
+      for (const largest of EDGES) {
+        const values = Array.from({ length: 300 }, (_, k) => (k === 7 ? largest : (k * 7919) % (largest + 1)));
+        assert.deepEqual(read.all({ blob: codePointsOf(values), length: values.length }), values, `largest ${largest}`);
+      }
+      assert.deepEqual(read.all({ blob: Buffer.alloc(0), length: 0 }), []);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('float32Sql', () => {
+  test("SQLite's built-ins alone read every float32 of a BLOB exactly: normal, subnormal, the extremes, infinity", () => {
+    const db = new Database(':memory:');
+    try {
+      const values = new Float32Array([0, 1, 0.01, 2 ** -149, 2 ** -126, 2 ** -127 * 1.5, 3.4028234663852886e38, Infinity, 1e-10, 123456.789]);
+      const random = new Uint32Array(4000).map((_, k) => ((k * 2654435761) >>> 0) & 0x7f7fffff);
+      const all = new Float32Array(values.length + random.length);
+      all.set(values);
+      all.set(new Float32Array(random.buffer), values.length);
+      const read = db.prepare(`SELECT ${float32Sql('@blob', 's.key')} FROM ${sequenceSql('length(@blob) / 4')} s ORDER BY s.key`).pluck();
+      const got = read.all({ blob: Buffer.from(all.buffer) }) as number[];
+      assert.equal(got.length, all.length);
+      for (let k = 0; k < all.length; k++) assert.ok(Object.is(got[k], all[k]), `element ${k}: ${got[k]} for ${all[k]}`);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('encodeCountBlock / decodeCountBlock', () => {
+  const countsOf = (count: number, largest: number): Uint32Array => Uint32Array.from({ length: 3 * count }, (_, k) => (k * 7919) % (largest + 1));
+
+  test('one code point array per class, each as narrow as its own largest count; decoding gives the counts back', () => {
+    const counts = countsOf(37, 100);
+    for (let p = 0; p < 37; p++) counts[3 * p] = 5000 + p; // n_x wide, n_h and n_y one byte each
+    const block = encodeCountBlock(counts);
+    assert.deepEqual([block.n_x.byteLength, block.n_h.byteLength, block.n_y.byteLength], [3 * 37, 37, 37]);
+    assert.deepEqual(Array.from(decodeCountBlock(block, 37)), Array.from(counts));
+    assert.deepEqual(Array.from(totalsOf(counts)), Array.from({ length: 37 }, (_, p) => counts[3 * p] + counts[3 * p + 1] + counts[3 * p + 2]));
+  });
+});
+
+describe('CountHistogram', () => {
+  test("median is the element ⌊(N−1)/2⌋ of the sorted values, whatever the order and merging; encode → addStored is the same histogram", () => {
+    for (let trial = 0; trial < 200; trial++) {
+      const size = 1 + ((trial * 37) % 101);
+      const values = Array.from({ length: size }, (_, k) => ((k + 1) * (trial + 3) * 7919) % (1 + trial * 13));
+      const whole = new CountHistogram();
+      const left = new CountHistogram();
+      const right = new CountHistogram();
+      values.forEach((n, k) => {
+        whole.add(n);
+        (k % 3 === 0 ? left : right).add(n);
+      });
+      const merged = new CountHistogram();
+      for (const part of [left, right]) {
+        const { distinct_n, hist_n, hist_positions } = part.encode();
+        merged.addStored(hist_n, hist_positions, distinct_n);
+      }
+      const sorted = [...values].sort((a, b) => a - b);
+      assert.equal(whole.median(), sorted[Math.floor((size - 1) / 2)]);
+      assert.equal(merged.median(), whole.median());
+      assert.deepEqual(merged.entries(), whole.entries());
+      assert.equal(merged.total, size);
+    }
+    assert.equal(new CountHistogram().median(), null);
   });
 });

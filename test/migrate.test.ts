@@ -39,7 +39,7 @@ describe('sparsetrace migrate', () => {
   test('upgrades in place; report, report --by window and export print what 0.1.0 printed', () => {
     const migrate = cli(['migrate', '--db', db]);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 1 to 3/);
+    assert.match(migrate.stderr, /upgraded from schema version 1 to 4/);
     // The job mixes Dmax 5 and 25, which a report now groups unless the runs are named: name them, as 0.1.0 pooled them.
     const listed = cli(['sql', `SELECT r.run_id FROM jobs j JOIN job_runs jr USING (job_id) JOIN runs r USING (run_key) WHERE j.name = 'small' ORDER BY jr.run_order`, '--db', db, '--format', 'json']);
     const small = (JSON.parse(listed.stdout) as { run_id: string }[]).flatMap((row) => ['--run', row.run_id]);
@@ -53,7 +53,7 @@ describe('sparsetrace migrate', () => {
     assert.equal(exported.stdout, expected('export-small.csv'));
     const again = cli(['migrate', '--db', db]);
     assert.equal(again.code, 0);
-    assert.match(again.stderr, /already at schema version 3; nothing to do/);
+    assert.match(again.stderr, /already at schema version 4; nothing to do/);
   });
 
   test("resumes the run 0.1.0 left unfinished to the rows of a fresh run of the same job", () => {
@@ -100,7 +100,7 @@ describe('sparsetrace migrate from schema 2', () => {
     assert.match(report.stderr, /written by an earlier sparsetrace; upgrade it once with `sparsetrace migrate --db /);
     const migrate = cli(['migrate', '--db', v2]);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 2 to 3/);
+    assert.match(migrate.stderr, /upgraded from schema version 2 to 4/);
     const text = cli(['report', '--db', v2, '--job', 'small']);
     assert.equal(text.stdout, expectedV2('report-small.txt').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2));
     const json = cli(['report', '--db', v2, '--job', 'small', '--format', 'json']);
@@ -123,7 +123,7 @@ describe('sparsetrace migrate from schema 2', () => {
         `SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`,
         `SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`,
         `SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`,
-        `SELECT s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, hex(s.sorted_n) FROM run_tau_stats s JOIN runs USING (run_key) WHERE run_id = '${PARTIAL_RUN}' ORDER BY s.tau_index`,
+        `SELECT s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, hex(s.hist_n), hex(s.hist_positions) FROM run_tau_stats s JOIN runs USING (run_key) WHERE run_id = '${PARTIAL_RUN}' ORDER BY s.tau_index`,
       ].map((sql) => {
         const result = cli(['sql', sql, '--db', path, '--format', 'json']);
         assert.equal(result.code, 0, result.stderr);

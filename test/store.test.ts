@@ -214,16 +214,21 @@ describe('RunWriter.finish', () => {
   test('writes summaries equal to the same SQL over the per-position rows and shard sums, and marks the run done', () => {
     record(runRecord('a'));
     writeRun('a', [33, 150]);
-    const stored = db.prepare('SELECT * FROM run_tau_stats ORDER BY tau_index').raw().all();
+    const stored = db.prepare('SELECT run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, max_n FROM run_tau_stats ORDER BY tau_index').raw().all();
     // From the per-position rows of the counts view, with SQL's own aggregates.
     const recomputed = db
       .prepare(
-        `SELECT run_key, tau_index, count(*), sum(n_x), sum(n_h), sum(n_y), min(n_x + n_h + n_y), max(n_x + n_h + n_y), sorted_counts(n_x + n_h + n_y)
+        `SELECT run_key, tau_index, count(*), sum(n_x), sum(n_h), sum(n_y), min(n_x + n_h + n_y), max(n_x + n_h + n_y)
          FROM counts GROUP BY run_key, tau_index ORDER BY tau_index`,
       )
       .raw()
       .all();
     assert.deepEqual(stored, recomputed);
+    // The stored histograms (read through the plain-SQL view) against the positions counted by SQL.
+    assert.deepEqual(
+      db.prepare('SELECT tau_index, n, positions FROM run_histograms ORDER BY tau_index, n').raw().all(),
+      db.prepare('SELECT tau_index, n_x + n_h + n_y AS n, count(*) FROM counts GROUP BY tau_index, n ORDER BY tau_index, n').raw().all(),
+    );
     assert.deepEqual(db.prepare('SELECT * FROM run_depth ORDER BY d').raw().all(), db.prepare(`${RUN_DEPTH_SELECT('1')} ORDER BY d`).raw().all());
     assert.equal(db.prepare('SELECT count(*) FROM run_depth').pluck().get(), DMAX + 1);
     // And against the positions themselves, in TypeScript.
@@ -233,10 +238,16 @@ describe('RunWriter.finish', () => {
         const base = (t * TAUS.length + k) * 3;
         return whole.range.counts[base] + whole.range.counts[base + 1] + whole.range.counts[base + 2];
       }).sort((a, b) => a - b);
-      const row = db.prepare('SELECT min_n, max_n, sorted_n FROM run_tau_stats WHERE tau_index = ?').get(k) as { min_n: number; max_n: number; sorted_n: Buffer };
+      const row = db.prepare('SELECT min_n, median_n, max_n, distinct_n FROM run_tau_stats WHERE tau_index = ?').get(k) as {
+        min_n: number;
+        median_n: number;
+        max_n: number;
+        distinct_n: number;
+      };
       assert.equal(row.min_n, n[0]);
+      assert.equal(row.median_n, n[Math.floor((n.length - 1) / 2)]);
       assert.equal(row.max_n, n[n.length - 1]);
-      assert.deepEqual(Array.from(new Uint32Array(new Uint8Array(row.sorted_n).buffer)), n);
+      assert.equal(row.distinct_n, new Set(n).size);
     });
     assert.equal(db.prepare(`SELECT status FROM runs WHERE run_id = 'a'`).pluck().get(), 'done');
   });

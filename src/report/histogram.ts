@@ -1,5 +1,5 @@
 import type { Db } from '../store/index.js';
-import { activeCountDistribution, type ActiveCountRow } from '../store/histogram.js';
+import { activeCountDistribution, type ActiveCountRow } from '../store/index.js';
 
 /**
  * The distribution of active patterns per position at one τ, in bins that

@@ -1,50 +1,40 @@
+import { decodeCodePoints, encodeCodePoints } from './codePoints.js';
+
 /**
- * The counts of one shard at one τ, as one BLOB (`count_blocks.counts`): per
- * position of the shard, in order of t, its n_x, n_h and n_y. Stored as uint16
- * when every count of the block fits, else uint32, little-endian; the width is
- * the BLOB's length ÷ (3 × the shard's positions). One row per shard and τ
- * instead of one per position and τ is what keeps the writer off the workers'
- * backs; the `counts` view gives the rows back through `counts_of`.
+ * The counts of one shard at one τ (a `count_blocks` row): per class, the
+ * counts of the shard's positions in order of t, as a code point array
+ * (codePoints.ts), so plain SQL reads them. The engine hands over counts
+ * interleaved (n_x, n_h, n_y per position); one row per shard and τ instead of
+ * one per position and τ is what keeps the writer off the workers' backs.
  */
+export interface CountBlock {
+  readonly n_x: Buffer;
+  readonly n_h: Buffer;
+  readonly n_y: Buffer;
+}
+
 const COUNT_CLASSES = 3;
 
-/** `values`: count × 3 counts (n_x, n_h, n_y per position), as a BLOB of the narrowest width that holds them. */
-export function encodeCountBlock(values: Uint32Array): Buffer {
-  let largest = 0;
-  for (let k = 0; k < values.length; k++) if (values[k] > largest) largest = values[k];
-  const narrow = largest <= 0xffff ? Uint16Array.from(values) : values;
-  return Buffer.from(narrow.buffer, narrow.byteOffset, narrow.byteLength);
+/** `values`: count × 3 counts (n_x, n_h, n_y per position). */
+export function encodeCountBlock(values: ArrayLike<number>): CountBlock {
+  const count = values.length / COUNT_CLASSES;
+  const column = (cls: number) => encodeCodePoints(count, (p) => values[COUNT_CLASSES * p + cls]);
+  return { n_x: column(0), n_h: column(1), n_y: column(2) };
 }
 
-/** The counts of a block of `count` positions (n_x, n_h, n_y per position). */
-export function decodeCountBlock(blob: Uint8Array, count: number): Uint16Array | Uint32Array {
-  const width = blob.byteLength / (COUNT_CLASSES * count);
-  if (width !== 2 && width !== 4) throw new RangeError(`a count block of ${blob.byteLength} bytes for ${count} positions`);
-  // better-sqlite3 hands each BLOB over in a Buffer of its own; copy only when it is not aligned.
-  const aligned = blob.byteOffset % width === 0 ? blob : new Uint8Array(blob);
-  const length = blob.byteLength / width;
-  return width === 2 ? new Uint16Array(aligned.buffer, aligned.byteOffset, length) : new Uint32Array(aligned.buffer, aligned.byteOffset, length);
+/** The counts of a block of `count` positions, interleaved (n_x, n_h, n_y per position). */
+export function decodeCountBlock(block: { readonly n_x: Uint8Array; readonly n_h: Uint8Array; readonly n_y: Uint8Array }, count: number): Uint32Array {
+  const values = new Uint32Array(COUNT_CLASSES * count);
+  [block.n_x, block.n_h, block.n_y].forEach((column, cls) => {
+    const counts = decodeCodePoints(column, count);
+    for (let p = 0; p < count; p++) values[COUNT_CLASSES * p + cls] = counts[p];
+  });
+  return values;
 }
 
-/** Summary of a block, per block_stat(): sums per class, and min and max of n = n_x + n_h + n_y. */
-export type BlockStat = 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'max_n';
-
-export function blockStat(counts: Uint16Array | Uint32Array, stat: BlockStat): number {
-  if (stat === 'sum_x' || stat === 'sum_h' || stat === 'sum_y') {
-    const cls = stat === 'sum_x' ? 0 : stat === 'sum_h' ? 1 : 2;
-    let sum = 0;
-    for (let k = cls; k < counts.length; k += COUNT_CLASSES) sum += counts[k];
-    return sum;
-  }
-  let extreme = stat === 'min_n' ? Infinity : -Infinity;
-  for (let k = 0; k < counts.length; k += COUNT_CLASSES) {
-    const n = counts[k] + counts[k + 1] + counts[k + 2];
-    extreme = stat === 'min_n' ? Math.min(extreme, n) : Math.max(extreme, n);
-  }
-  return extreme;
-}
-
-/** Appends every position's n = n_x + n_h + n_y of a block to `totals`. */
-export function appendTotals(counts: Uint16Array | Uint32Array, totals: number[]): void {
-  for (let k = 0; k < counts.length; k += COUNT_CLASSES) totals.push(counts[k] + counts[k + 1] + counts[k + 2]);
+/** Every position's n = n_x + n_h + n_y of interleaved counts. */
+export function totalsOf(counts: ArrayLike<number>): Uint32Array {
+  const totals = new Uint32Array(counts.length / COUNT_CLASSES);
+  for (let p = 0; p < totals.length; p++) totals[p] = counts[3 * p] + counts[3 * p + 1] + counts[3 * p + 2];
+  return totals;
 }

@@ -1,30 +1,56 @@
-import type { Db } from './db.js';
-import { uint32s } from './functions.js';
+import { codePointsOf, decodeCodePoints } from './codePoints.js';
 
 /**
- * The distribution of n = n_x + n_h + n_y over the positions of a selection at
- * one τ: how many positions have each distinct n, ascending. Read from the runs'
- * sorted counts (run_tau_stats.sorted_n; computed from the count blocks for runs
- * not finished), so it costs a BLOB per run, not a row per position. `tau` must
- * be the value stored (a τ of the report, not a float32 of it).
+ * How many positions have each n = n_x + n_h + n_y: the form in which the
+ * store keeps a run's distribution at one τ (`run_tau_stats.hist_n`,
+ * `hist_positions`) and in which reports merge runs. Its size is the number of
+ * distinct n (at most 3 × the largest class), never the number of positions, so
+ * the median of any selection is exact in bounded memory.
  */
-export interface ActiveCountRow {
-  readonly n: number;
-  readonly positions: number;
-}
+export class CountHistogram {
+  private readonly positionsByN = new Map<number, number>();
+  private positions = 0;
 
-const SORTED_COUNTS_AT_TAU = `
-  WITH sel AS (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
-  at_tau AS (SELECT sel.run_key, sel.done, rt.tau_index FROM sel JOIN run_taus rt ON rt.run_key = sel.run_key AND rt.tau = ?)
-  SELECT s.sorted_n FROM at_tau a JOIN run_tau_stats s ON s.run_key = a.run_key AND s.tau_index = a.tau_index WHERE a.done
-  UNION ALL
-  SELECT sorted_totals(b.count, b.counts) FROM at_tau a JOIN count_blocks b ON b.run_key = a.run_key AND b.tau_index = a.tau_index
-  WHERE NOT a.done GROUP BY b.run_key`;
-
-export function activeCountDistribution(db: Db, runIds: readonly string[], tau: number): ActiveCountRow[] {
-  const positionsByN = new Map<number, number>();
-  for (const blob of db.prepare(SORTED_COUNTS_AT_TAU).pluck().all(JSON.stringify(runIds), tau) as Buffer[]) {
-    for (const n of uint32s(blob)) positionsByN.set(n, (positionsByN.get(n) ?? 0) + 1);
+  add(n: number, positions = 1): void {
+    this.positionsByN.set(n, (this.positionsByN.get(n) ?? 0) + positions);
+    this.positions += positions;
   }
-  return [...positionsByN].sort(([a], [b]) => a - b).map(([n, positions]) => ({ n, positions }));
+
+  /** Adds a stored histogram: `distinct` values of n and their positions, as code point arrays. */
+  addStored(histN: Uint8Array, histPositions: Uint8Array, distinct: number): void {
+    const values = decodeCodePoints(histN, distinct);
+    const positions = decodeCodePoints(histPositions, distinct);
+    for (let k = 0; k < distinct; k++) this.add(values[k], positions[k]);
+  }
+
+  get total(): number {
+    return this.positions;
+  }
+
+  /** (n, positions) by ascending n. */
+  entries(): { n: number; positions: number }[] {
+    return [...this.positionsByN].sort(([a], [b]) => a - b).map(([n, positions]) => ({ n, positions }));
+  }
+
+  /** The spec's median: the element at index ⌊(N − 1)/2⌋ of the ascending counts; null when empty. */
+  median(): number | null {
+    if (this.positions === 0) return null;
+    const index = Math.floor((this.positions - 1) / 2);
+    let below = 0;
+    for (const { n, positions } of this.entries()) {
+      below += positions;
+      if (below > index) return n;
+    }
+    throw new Error('unreachable: a histogram whose positions do not add up');
+  }
+
+  /** The stored form: `distinct_n` values, and `hist_n`, `hist_positions` as code point arrays by ascending n. */
+  encode(): { distinct_n: number; hist_n: Buffer; hist_positions: Buffer } {
+    const entries = this.entries();
+    return {
+      distinct_n: entries.length,
+      hist_n: codePointsOf(entries.map((entry) => entry.n)),
+      hist_positions: codePointsOf(entries.map((entry) => entry.positions)),
+    };
+  }
 }

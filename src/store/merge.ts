@@ -23,12 +23,15 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['shards', 'start, count, seconds, committed_at, surprisal_sum, surprisal_err'],
   ['shard_depth', 'start, d, positions, mass_sum, mass_err'],
   ['position_rows', 't, y, surprisal_bits, mass_total, peak_d'],
-  ['count_blocks', 'tau_index, start, count, counts'],
+  ['count_blocks', 'tau_index, start, count, n_x, n_h, n_y'],
   ['depth_rows', 'd, t, mass'],
   ['pattern_peak_rows', 'class, row, peaks'],
-  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, max_n, sorted_n'],
+  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
 ];
+
+/** The per-position tables, which a run kept as `summaries` drops once done (children first). */
+export const POSITION_TABLES = ['count_blocks', 'shard_depth', 'position_rows', 'depth_rows'] as const;
 
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
 export const NOT_COPIED = ['runs', 'run_taus', 'job_runs'];
@@ -110,6 +113,8 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
       copy: PER_RUN_TABLES.map(([table, columns]) =>
         db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
       ),
+      keepsSummariesOnly: db.prepare(`SELECT keep = 'summaries' FROM main.runs WHERE run_key = ?`).pluck(),
+      dropPositionRows: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
     };
     return db
       .transaction((): MergeResult => {
@@ -150,6 +155,8 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
             s.completeRun.run(run.run_key, runKey);
           }
           for (const statement of s.copy) statement.run(runKey, run.run_key);
+          // A run the database keeps as summaries keeps only them, wherever it was computed.
+          if (s.keepsSummariesOnly.get(runKey) === 1) for (const statement of s.dropPositionRows) statement.run(runKey);
           merged.push(run.run_id);
           positions += run.positions;
         }

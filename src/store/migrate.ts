@@ -1,9 +1,13 @@
 import Database from 'better-sqlite3';
 import { encodeCountBlock } from './countBlocks.js';
-import { blobOf } from './functions.js';
+import { blobOf, uint32s } from './functions.js';
 import type { Db } from './db.js';
-import { COUNT_BLOCKS_TABLE, SCHEMA, SCHEMA_VERSION } from './schema.js';
-import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
+import { CountHistogram } from './histogram.js';
+import { decodeCountBlockV3, encodeCountBlockV3 } from './legacy/countBlocksV3.js';
+import { registerV3Functions } from './legacy/functionsV3.js';
+import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
+import { COUNT_BLOCKS_TABLE, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, VIEWS } from './schema.js';
+import { RUN_DEPTH_SELECT } from './summaries.js';
 
 /** 0.1.0's tables, children before parents. */
 const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards', 'job_runs', 'run_taus', 'runs', 'jobs', 'models', 'writer_lock'];
@@ -12,8 +16,10 @@ const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards
  * Brings a database from its schema version to SCHEMA_VERSION in one
  * transaction: a new file gets the schema, a 0.1.0 file (version 1) has its rows
  * moved into the compact tables, a version 2 file has its per-position count
- * rows packed into count blocks. The caller holds the writer lock or knows the
- * file is new. Foreign keys are checked once at the end.
+ * rows packed into count blocks (both give schema 3), and schema 3 becomes 4:
+ * count blocks and summaries re-encoded so plain SQL reads them, the views made
+ * plain SQL. The caller holds the writer lock or knows the file is new. Foreign
+ * keys are checked once at the end.
  */
 export function upgradeSchema(db: Db): { from: number; to: number } {
   db.pragma('foreign_keys = OFF');
@@ -23,9 +29,11 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
       const from = db.pragma('user_version', { simple: true }) as number;
       if (from === SCHEMA_VERSION) return { from, to: from };
       if (from === 0) db.exec(SCHEMA);
-      else if (from === 1) migrateFromV1(db);
-      else if (from === 2) migrateFromV2(db);
-      else throw new Error(`no migration from schema version ${from}`);
+      else if (from >= 1 && from <= 3) {
+        if (from === 1) migrateFromV1(db);
+        if (from === 2) migrateFromV2(db);
+        migrateFromV3(db);
+      } else throw new Error(`no migration from schema version ${from}`);
       const problems = db.pragma('foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -44,7 +52,8 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
  */
 function migrateFromV1(db: Db): void {
   for (const table of V1_TABLES) db.exec(`ALTER TABLE ${table} RENAME TO v1_${table}`);
-  db.exec(SCHEMA);
+  db.exec(SCHEMA_V3);
+  registerV3Functions(db);
   db.exec(`
     INSERT INTO models (model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total)
       SELECT model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total FROM v1_models ORDER BY rowid;
@@ -89,7 +98,7 @@ function migrateFromV1(db: Db): void {
   `);
   migratePeaks(db);
   db.exec(`
-    INSERT INTO run_tau_stats ${TAU_STATS_SELECT(DONE_RUNS)};
+    INSERT INTO run_tau_stats ${TAU_STATS_SELECT_V3(DONE_RUNS)};
     INSERT INTO run_depth ${RUN_DEPTH_SELECT(DONE_RUNS)};
   `);
   for (const table of V1_TABLES) db.exec(`DROP TABLE v1_${table}`);
@@ -100,14 +109,56 @@ function migrateFromV2(db: Db): void {
   registerPackCounts(db);
   db.exec(`
     DROP VIEW counts;
-    ${COUNT_BLOCKS_TABLE}
+    ${COUNT_BLOCKS_TABLE_V3}
     INSERT INTO count_blocks (run_key, tau_index, start, count, counts)
       SELECT s.run_key, c.tau_index, s.start, s.count, pack_counts(c.t - s.start, s.count, c.n_x, c.n_h, c.n_y)
       FROM shards s JOIN count_rows c ON c.run_key = s.run_key AND c.t >= s.start AND c.t < s.start + s.count
       GROUP BY s.run_key, c.tau_index, s.start;
     DROP TABLE count_rows;
   `);
-  db.exec(SCHEMA.slice(SCHEMA.indexOf('CREATE VIEW counts AS'), SCHEMA.indexOf('CREATE VIEW depth_mass AS')));
+  db.exec(SCHEMA_V3.slice(SCHEMA_V3.indexOf('CREATE VIEW counts AS'), SCHEMA_V3.indexOf('CREATE VIEW depth_mass AS')));
+}
+
+/**
+ * Version 3 → 4: count blocks from one uint16/uint32 BLOB to a code point array
+ * per class, summaries from every position's sorted n to its histogram (and
+ * median), `runs.keep`, and the views as plain SQL. Every count and figure is
+ * the same; a test compares them.
+ */
+function migrateFromV3(db: Db): void {
+  for (const view of db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'view'`).pluck().all() as string[]) db.exec(`DROP VIEW "${view}"`);
+  // One v3 block decoded once for its three columns.
+  let last: { blob: Buffer; counts: ReturnType<typeof encodeCountBlock> } | undefined;
+  db.function('v4_count_column', { deterministic: true }, (count: unknown, blob: unknown, cls: unknown) => {
+    if (!Buffer.isBuffer(blob) || typeof count !== 'number') throw new Error('a count block without counts');
+    if (last === undefined || !last.blob.equals(blob)) last = { blob, counts: encodeCountBlock(decodeCountBlockV3(blob, count)) };
+    return last.counts[cls as 'n_x' | 'n_h' | 'n_y'];
+  });
+  db.exec(`
+    ALTER TABLE runs ADD COLUMN keep TEXT NOT NULL DEFAULT 'full' CHECK (keep IN ('full', 'summaries'));
+    ALTER TABLE count_blocks RENAME TO v3_count_blocks;
+    ${COUNT_BLOCKS_TABLE}
+    INSERT INTO count_blocks (run_key, tau_index, start, count, n_x, n_h, n_y)
+      SELECT run_key, tau_index, start, count, v4_count_column(count, counts, 'n_x'), v4_count_column(count, counts, 'n_h'),
+             v4_count_column(count, counts, 'n_y')
+      FROM v3_count_blocks;
+    DROP TABLE v3_count_blocks;
+    ALTER TABLE run_tau_stats RENAME TO v3_run_tau_stats;
+    ${RUN_TAU_STATS_TABLE}
+  `);
+  const insert = db.prepare(
+    `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions)
+     VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions)`,
+  );
+  type V3Stats = { run_key: number; tau_index: number; positions: number; sum_x: number; sum_h: number; sum_y: number; min_n: number; max_n: number; sorted_n: Buffer };
+  for (const row of db.prepare(`SELECT * FROM v3_run_tau_stats`).all() as V3Stats[]) {
+    const histogram = new CountHistogram();
+    for (const n of uint32s(row.sorted_n)) histogram.add(n);
+    const { sorted_n: _sorted, ...sums } = row;
+    insert.run({ ...sums, median_n: histogram.median(), ...histogram.encode() });
+  }
+  db.exec(`DROP TABLE v3_run_tau_stats;
+${VIEWS}`);
 }
 
 /**
@@ -123,7 +174,7 @@ function registerPackCounts(db: Db): void {
       values.set([Number(nx), Number(nh), Number(ny)], 3 * Number(offset));
       return values;
     },
-    result: (block: Uint32Array | null) => (block === null ? null : encodeCountBlock(block)),
+    result: (block: Uint32Array | null) => (block === null ? null : encodeCountBlockV3(block)),
   });
 }
 

@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCountBlock } from './countBlocks.js';
 import type { Db } from './db.js';
-
-import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
+import { CountHistogram } from './histogram.js';
+import { RUN_DEPTH_SELECT } from './summaries.js';
+import { tauStatsOfRun, type TauStats } from './tauStats.js';
 
 /**
  * Every statistic of the results page, as SQL over a selection of runs. A
@@ -30,33 +31,6 @@ function prepared(db: Db, sql: string): Statement {
   }
   return statement;
 }
-
-/**
- * The selected runs' per-τ summaries: stored for finished runs, computed from
- * their rows for the others (`live`). `stats` leaves the sorted counts out, so
- * grouping never moves them; a median reads them by index, τ by τ.
- */
-const SELECTION_STATS = `
-  sel AS MATERIALIZED (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
-  live AS MATERIALIZED (
-    SELECT rt.tau, s.* FROM (${TAU_STATS_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}) s JOIN run_taus rt USING (run_key, tau_index)
-  ),
-  stats AS (
-    SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n
-    FROM sel JOIN run_tau_stats s USING (run_key) JOIN run_taus rt USING (run_key, tau_index) WHERE sel.done
-    UNION ALL
-    SELECT tau, positions, sum_x, sum_h, sum_y, min_n, max_n FROM live
-  )`;
-
-/** The median of n at τ = g.tau over the selection, from the runs' sorted counts. */
-const SELECTION_MEDIAN = `(
-  SELECT sorted_median(sorted_n) FROM (
-    -- CROSS JOIN keeps this order: the selection's runs, not every run at that τ.
-    SELECT s.sorted_n FROM sel CROSS JOIN run_taus rt ON rt.run_key = sel.run_key AND rt.tau = g.tau
-    JOIN run_tau_stats s ON s.run_key = rt.run_key AND s.tau_index = rt.tau_index
-    WHERE sel.done
-    UNION ALL
-    SELECT sorted_n FROM live WHERE live.tau = g.tau))`;
 
 export interface RunRow {
   readonly run_id: string;
@@ -166,25 +140,88 @@ export interface SparsityRow {
   readonly mean_wy: number;
 }
 
+/** A selected run's summaries at one τ (as stored, or computed for a run not done), with the τ as given. */
+type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'max_n' | 'distinct_n' | 'hist_n' | 'hist_positions'> & {
+  readonly tau: number;
+};
+
+/**
+ * Every selected run's per-τ summaries, run by run: the stored rows of finished
+ * runs, computed from the count blocks for the others. One run's rows at a time
+ * are in memory, so the callers' merges are bounded by the distinct values of n.
+ */
+function* selectedTauStats(db: Db, runIds: readonly string[]): IterableIterator<SelectedTauStats> {
+  const runs = prepared(db, `SELECT r.run_key, r.status FROM json_each(?) j JOIN runs r ON r.run_id = j.value`);
+  const stored = prepared(
+    db,
+    `SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, s.distinct_n, s.hist_n, s.hist_positions
+     FROM run_tau_stats s JOIN run_taus rt USING (run_key, tau_index) WHERE s.run_key = ?`,
+  );
+  const taus = prepared(db, `SELECT tau_index, tau FROM run_taus WHERE run_key = ?`);
+  for (const run of runs.all(JSON.stringify(runIds)) as { run_key: number; status: string }[]) {
+    if (run.status === 'done') {
+      yield* stored.iterate(run.run_key) as IterableIterator<SelectedTauStats>;
+      continue;
+    }
+    const tauOf = new Map((taus.all(run.run_key) as { tau_index: number; tau: number }[]).map((row) => [row.tau_index, row.tau]));
+    for (const stats of tauStatsOfRun(db, run.run_key)) yield { ...stats, tau: tauOf.get(stats.tau_index) as number };
+  }
+}
+
 /**
  * Per τ: the distribution of n = n_x + n_h + n_y over positions, and the class
  * means. The median (the element at index ⌊(count-1)/2⌋ of the ascending
- * counts) comes from the runs' sorted counts (sorted_median), not from the
+ * counts) comes from the runs' histograms of n merged, not from the
  * per-position rows.
  */
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
-  return prepared(
-    db,
-    `WITH ${SELECTION_STATS},
-       by_tau AS (
-         SELECT tau, sum(positions) AS positions, sum(sum_x) AS sum_x, sum(sum_h) AS sum_h, sum(sum_y) AS sum_y,
-                min(min_n) AS min, max(max_n) AS max
-         FROM stats GROUP BY tau
-       )
-       SELECT g.tau, g.positions, (g.sum_x + g.sum_h + g.sum_y) * 1.0 / g.positions AS mean, ${SELECTION_MEDIAN} AS median, g.min, g.max,
-              g.sum_x * 1.0 / g.positions AS mean_wx, g.sum_h * 1.0 / g.positions AS mean_wh, g.sum_y * 1.0 / g.positions AS mean_wy
-       FROM by_tau g ORDER BY g.tau`,
-  ).all(JSON.stringify(runIds)) as SparsityRow[];
+  const byTau = new Map<number, { positions: number; sum_x: number; sum_h: number; sum_y: number; min: number; max: number; histogram: CountHistogram }>();
+  for (const stats of selectedTauStats(db, runIds)) {
+    let group = byTau.get(stats.tau);
+    if (group === undefined) {
+      group = { positions: 0, sum_x: 0, sum_h: 0, sum_y: 0, min: Infinity, max: -Infinity, histogram: new CountHistogram() };
+      byTau.set(stats.tau, group);
+    }
+    group.positions += stats.positions;
+    group.sum_x += stats.sum_x;
+    group.sum_h += stats.sum_h;
+    group.sum_y += stats.sum_y;
+    group.min = Math.min(group.min, stats.min_n);
+    group.max = Math.max(group.max, stats.max_n);
+    group.histogram.addStored(stats.hist_n, stats.hist_positions, stats.distinct_n);
+  }
+  return [...byTau]
+    .sort(([a], [b]) => a - b)
+    .filter(([, group]) => group.positions > 0)
+    .map(([tau, group]) => ({
+      tau,
+      positions: group.positions,
+      mean: (group.sum_x + group.sum_h + group.sum_y) / group.positions,
+      median: group.histogram.median() as number,
+      min: group.min,
+      max: group.max,
+      mean_wx: group.sum_x / group.positions,
+      mean_wh: group.sum_h / group.positions,
+      mean_wy: group.sum_y / group.positions,
+    }));
+}
+
+export interface ActiveCountRow {
+  readonly n: number;
+  readonly positions: number;
+}
+
+/**
+ * The distribution of n over the positions of a selection at one τ (the value
+ * stored, as a report gives it): how many positions have each distinct n,
+ * ascending, from the runs' histograms.
+ */
+export function activeCountDistribution(db: Db, runIds: readonly string[], tau: number): ActiveCountRow[] {
+  const histogram = new CountHistogram();
+  for (const stats of selectedTauStats(db, runIds)) {
+    if (stats.tau === tau) histogram.addStored(stats.hist_n, stats.hist_positions, stats.distinct_n);
+  }
+  return histogram.entries();
 }
 
 export interface ActivePatternsRow {
@@ -246,7 +283,7 @@ export function* positionCounts(db: Db, runIds: readonly string[]): IterableIter
   const run = prepared(db, `SELECT run_key, positions FROM runs WHERE run_id = ?`);
   const taus = prepared(db, `SELECT tau FROM run_taus WHERE run_key = ? ORDER BY tau_index`).pluck();
   const targets = prepared(db, `SELECT t, y FROM position_rows WHERE run_key = ?`).raw();
-  const blocks = prepared(db, `SELECT tau_index, start, count, counts FROM count_blocks WHERE run_key = ?`).raw();
+  const blocks = prepared(db, `SELECT tau_index, start, count, n_x, n_h, n_y FROM count_blocks WHERE run_key = ?`);
   for (const runId of runIds) {
     const { run_key: runKey, positions } = run.get(runId) as { run_key: number; positions: number };
     const tauValues = taus.all(runKey) as number[];
@@ -254,8 +291,9 @@ export function* positionCounts(db: Db, runIds: readonly string[]): IterableIter
     const y = new Int16Array(positions).fill(-1);
     for (const [t, target] of targets.all(runKey) as [number, number][]) y[t] = target;
     const n = new Uint32Array(positions * T * 3);
-    for (const [k, start, count, blob] of blocks.all(runKey) as [number, number, number, Buffer][]) {
-      const counts = decodeCountBlock(blob, count);
+    for (const block of blocks.iterate(runKey) as Iterable<{ tau_index: number; start: number; count: number; n_x: Buffer; n_h: Buffer; n_y: Buffer }>) {
+      const { tau_index: k, start, count } = block;
+      const counts = decodeCountBlock(block, count);
       for (let p = 0; p < count; p++) n.set(counts.subarray(3 * p, 3 * p + 3), ((start + p) * T + k) * 3);
     }
     for (let t = 0; t < positions; t++) {

@@ -12,8 +12,10 @@ import { BulkInsert } from './bulk.js';
 import { encodeCountBlock } from './countBlocks.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './db.js';
+import { POSITION_TABLES } from './merge.js';
 import { now } from './record.js';
-import { RUN_DEPTH_SELECT, TAU_STATS_SELECT } from './summaries.js';
+import { RUN_DEPTH_SELECT } from './summaries.js';
+import { tauStatsOfRun } from './tauStats.js';
 
 export interface CommittedRange {
   readonly start: number;
@@ -55,7 +57,7 @@ function prepareWriterStatements(db: Db) {
     positions: new BulkInsert(db, 'position_rows', ['run_key', 't', 'y', 'surprisal_bits', 'mass_total', 'peak_d']),
     depthRows: new BulkInsert(db, 'depth_rows', ['run_key', 'd', 't', 'mass']),
     shardDepth: new BulkInsert(db, 'shard_depth', ['run_key', 'start', 'd', 'positions', 'mass_sum', 'mass_err']),
-    run: db.prepare(`SELECT run_key, depth_curves FROM runs WHERE run_id = ?`),
+    run: db.prepare(`SELECT run_key, depth_curves, keep FROM runs WHERE run_id = ?`),
     status: db.prepare(`SELECT status FROM runs WHERE run_key = ?`).pluck(),
     committed: db.prepare(`SELECT start, count FROM shards WHERE run_key = ? ORDER BY start`),
     peakRows: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
@@ -64,7 +66,7 @@ function prepareWriterStatements(db: Db) {
     insertShard: db.prepare(
       `INSERT INTO shards (run_key, start, count, seconds, committed_at, surprisal_sum, surprisal_err) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertCountBlock: db.prepare(`INSERT INTO count_blocks (run_key, tau_index, start, count, counts) VALUES (?, ?, ?, ?, ?)`),
+    insertCountBlock: db.prepare(`INSERT INTO count_blocks (run_key, tau_index, start, count, n_x, n_h, n_y) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     upsertPeakRow: db.prepare(
       `INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, ?, ?, ?)
        ON CONFLICT (run_key, class, row) DO UPDATE SET peaks = excluded.peaks`,
@@ -75,7 +77,11 @@ function prepareWriterStatements(db: Db) {
     deleteStats: db.prepare(`DELETE FROM run_tau_stats WHERE run_key = ?`),
     deleteDepth: db.prepare(`DELETE FROM run_depth WHERE run_key = ?`),
     insertDepth: db.prepare(`INSERT INTO run_depth ${RUN_DEPTH_SELECT('run_key = ?')}`),
-    insertStats: db.prepare(`INSERT INTO run_tau_stats ${TAU_STATS_SELECT('run_key = ?')}`),
+    insertStats: db.prepare(
+      `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions)
+       VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions)`,
+    ),
+    dropPositionRows: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
     markDone: db.prepare(`UPDATE runs SET status = 'done', finished_at = ? WHERE run_key = ?`),
   };
 }
@@ -95,13 +101,15 @@ function statementsOf(db: Db): WriterStatements {
 /**
  * Writes one run: `commit()` one shard per transaction (positions, the shard with
  * its depth and surprisal sums, one count block per τ, the run's merged pattern
- * peaks), then `finish()` (summaries by SQL and status `done`). Statements are
+ * peaks), then `finish()` (summaries and status `done`). Statements are
  * prepared once per connection; the run's key, τ count and Dmax are fixed.
  */
 export class RunWriter {
   readonly runKey: number;
   /** Whether the run keeps every position's depth curve (set when it was recorded). */
   readonly depthCurves: boolean;
+  /** Whether the run drops its per-position rows once done, keeping its summaries (set when it was recorded). */
+  readonly keepSummariesOnly: boolean;
   private readonly statements: WriterStatements;
   /** The run's merged pattern peaks (loaded from the store on first use). */
   private peaks: PatternPeaks | undefined;
@@ -111,10 +119,11 @@ export class RunWriter {
     private readonly shape: RunShape,
   ) {
     this.statements = statementsOf(db);
-    const run = this.statements.run.get(shape.runId) as { run_key: number; depth_curves: number } | undefined;
+    const run = this.statements.run.get(shape.runId) as { run_key: number; depth_curves: number; keep: string } | undefined;
     if (run === undefined) throw new Error(`run ${shape.runId} is not recorded in the database`);
     this.runKey = run.run_key;
     this.depthCurves = run.depth_curves === 1;
+    this.keepSummariesOnly = run.keep === 'summaries';
   }
 
   /** Where the run stands in the store: what a resumed run skips. */
@@ -144,7 +153,8 @@ export class RunWriter {
     const stamp = now();
     statements.insertShard.run(runKey, range.start, range.count, seconds, stamp, summary.surprisalSum[0], summary.surprisalSum[1]);
     for (let k = 0; k < shape.thresholdCount; k++) {
-      statements.insertCountBlock.run(runKey, k, range.start, range.count, encodeCountBlock(view.countsAt(k)));
+      const block = encodeCountBlock(view.countsAt(k));
+      statements.insertCountBlock.run(runKey, k, range.start, range.count, block.n_x, block.n_h, block.n_y);
     }
     summary.depthPositions.forEach((positions, d) => {
       if (positions > 0) statements.shardDepth.add(runKey, range.start, d, positions, summary.depthSums[2 * d], summary.depthSums[2 * d + 1]);
@@ -181,19 +191,23 @@ export class RunWriter {
   }
 
   /**
-   * Completes the run: its per-τ summaries, computed by SQL from its rows, and
-   * status `done`, in one transaction. Idempotent, so a run killed between its
-   * last shard and this step finishes on resume.
+   * Completes the run: its per-τ summaries, computed from its count blocks,
+   * its depth profile, and status `done`, in one transaction; a run kept as
+   * `summaries` drops its per-position rows in the same transaction. Idempotent,
+   * so a run killed between its last shard and this step finishes on resume.
    */
   finish(): void {
     const { runKey, statements } = this;
     this.db
       .transaction(() => {
+        // Done already (a summaries run has no count blocks left to summarize again).
+        if (statements.status.get(runKey) === 'done') return;
         this.mergedPeaks();
         statements.deleteStats.run(runKey);
-        statements.insertStats.run(runKey);
+        for (const stats of tauStatsOfRun(this.db, runKey)) statements.insertStats.run({ run_key: runKey, ...stats });
         statements.deleteDepth.run(runKey);
         statements.insertDepth.run(runKey);
+        if (this.keepSummariesOnly) for (const drop of statements.dropPositionRows) drop.run(runKey);
         statements.markDone.run(now(), runKey);
       })
       .immediate();

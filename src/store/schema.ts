@@ -1,36 +1,103 @@
+import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
+
 /**
  * The store's schema. `PRAGMA user_version` is the schema version: 0 is a new
  * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
- * `count_rows` row per position and τ), 3 this one; migrate.ts upgrades in
- * place. Users read it through docs/schema.md; the views keep 0.1.0's column
- * names (`run_id`, `tau`) over the compact tables.
+ * `count_rows` row per position and τ), 3 count blocks as uint16 BLOBs read
+ * through our SQL functions, 4 this one; migrate.ts upgrades in place. Users
+ * read it through docs/schema.md; the views keep 0.1.0's column names
+ * (`run_id`, `tau`) over the compact tables.
+ *
+ * Every view is plain SQL: the BLOBs (count blocks, histograms, peaks) are laid
+ * out so that SQLite's built-in functions unpack them (plainSql.ts), so any
+ * SQLite client reads every documented view.
  *
  * Sizes and the writer's speed are what the layout is for: per position one
  * `position_rows` row, per shard and τ one `count_blocks` row holding the
- * shard's counts (integer keys, τ by index, WITHOUT ROWID). Depth
- * masses are kept per shard and offset (`shard_depth`), per position only as a
- * total and a peak offset, unless the run asked for full curves (`depth_rows`).
- * Pattern peaks are kept as float32 BLOBs per (run, class, row) that has a
- * non-zero peak. When a run finishes, the writer computes its per-τ
- * summaries (`run_tau_stats`) with SQL, so reports read a few rows per run
- * instead of every position.
+ * shard's counts as code point arrays (codePoints.ts: one byte for a count
+ * below 127), with integer keys, τ by index, WITHOUT ROWID. Depth masses are
+ * kept per shard and offset (`shard_depth`), per position only as a total and a
+ * peak offset, unless the run asked for full curves (`depth_rows`). Pattern
+ * peaks are float32 BLOBs per (run, class, row) that has a non-zero peak. When a
+ * run finishes, the writer stores its per-τ summaries (`run_tau_stats`, with the
+ * histogram of n), so reports read a few rows per run instead of every
+ * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
-/** The count blocks table (its own constant: the migration from schema 2 creates it too). */
+/** The count blocks table (its own constant: the migration from schema 3 creates it). */
 export const COUNT_BLOCKS_TABLE = `
-  -- The counts of a shard at one τ: per position t = start … start + count - 1, its
-  -- n_x, n_h, n_y, as uint16 (uint32 when a count needs it) little-endian (see
-  -- src/store/countBlocks.ts). The counts view gives one row per position and τ.
+  -- The counts of a shard at one τ: for t = start … start + count - 1 in order, its
+  -- n_x, n_h and n_y, each column a code point array (src/store/codePoints.ts).
+  -- The counts view gives one row per position and τ.
   CREATE TABLE count_blocks (
     run_key   INTEGER NOT NULL,
     tau_index INTEGER NOT NULL,
     start     INTEGER NOT NULL,
-    count     INTEGER NOT NULL,
-    counts    BLOB NOT NULL,
+    count     INTEGER NOT NULL CHECK (count > 0),
+    n_x       BLOB NOT NULL,
+    n_h       BLOB NOT NULL,
+    n_y       BLOB NOT NULL,
     PRIMARY KEY (run_key, tau_index, start),
     FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
   ) WITHOUT ROWID;
+`;
+
+/** Per finished run and τ: the summaries (its own constant: the migration from schema 3 creates it). */
+export const RUN_TAU_STATS_TABLE = `
+  -- Written when a run finishes: per τ, sums per class, min, median and max of
+  -- n = n_x + n_h + n_y, and its histogram: the distinct_n values of n, ascending
+  -- (hist_n), and how many positions have each (hist_positions), code point arrays.
+  CREATE TABLE run_tau_stats (
+    run_key        INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index      INTEGER NOT NULL,
+    positions      INTEGER NOT NULL,
+    sum_x          INTEGER NOT NULL,
+    sum_h          INTEGER NOT NULL,
+    sum_y          INTEGER NOT NULL,
+    min_n          INTEGER NOT NULL,
+    median_n       INTEGER NOT NULL,
+    max_n          INTEGER NOT NULL,
+    distinct_n     INTEGER NOT NULL,
+    hist_n         BLOB NOT NULL,
+    hist_positions BLOB NOT NULL,
+    PRIMARY KEY (run_key, tau_index)
+  ) WITHOUT ROWID;
+`;
+
+const count = (column: string) => codePointSql(`b.${column}`, 'b.count', 's.key');
+const histogram = (column: string) => codePointSql(`h.${column}`, 'h.distinct_n', 's.key');
+const peak = float32Sql('pr.peaks', 's.key');
+
+/** The views: plain SQL over the tables (dropped and made again by migrations). */
+export const VIEWS = `
+  -- The tables as 0.1.0 had them, with run ids and τ values.
+  CREATE VIEW positions AS
+    SELECT r.run_id, p.run_key, p.t, p.y, p.surprisal_bits, p.mass_total, p.peak_d
+    FROM position_rows p JOIN runs r USING (run_key);
+  CREATE VIEW counts AS
+    SELECT r.run_id, b.run_key, rt.tau, b.tau_index, rt.tau_f32, b.start + s.key AS t,
+           ${count('n_x')} AS n_x, ${count('n_h')} AS n_h, ${count('n_y')} AS n_y
+    FROM count_blocks b JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
+    JOIN ${sequenceSql('b.count')} s;
+  CREATE VIEW depth_mass AS
+    SELECT r.run_id, m.run_key, m.d, m.t, m.mass
+    FROM depth_rows m JOIN runs r USING (run_key);
+  -- 0.1.0's pattern_peaks: every pattern with a non-zero peak.
+  CREATE VIEW pattern_peaks AS
+    SELECT run_id, run_key, class, src, dst, peak FROM (
+      SELECT r.run_id, pr.run_key, pr.class,
+             CASE pr.class WHEN 'wx' THEN pr.row WHEN 'wy' THEN s.key ELSE s.key % m.hidden END AS src,
+             CASE pr.class WHEN 'wx' THEN s.key WHEN 'wy' THEN pr.row ELSE s.key / m.hidden END AS dst,
+             ${peak} AS peak
+      FROM pattern_peak_rows pr JOIN runs r USING (run_key) JOIN models m USING (model_key)
+      JOIN ${sequenceSql('length(pr.peaks) / 4')} s)
+    WHERE peak > 0;
+  -- A finished run's distribution of n = n_x + n_h + n_y at each τ.
+  CREATE VIEW run_histograms AS
+    SELECT r.run_id, h.run_key, rt.tau, h.tau_index, ${histogram('hist_n')} AS n, ${histogram('hist_positions')} AS positions
+    FROM run_tau_stats h JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
+    JOIN ${sequenceSql('h.distinct_n')} s;
 `;
 
 export const SCHEMA = `
@@ -63,6 +130,8 @@ export const SCHEMA = `
     started_at    TEXT,
     finished_at   TEXT,
     compute_seconds REAL NOT NULL DEFAULT 0,
+    -- 'summaries': its per-position rows are dropped once it is done (runWriter.ts).
+    keep          TEXT NOT NULL DEFAULT 'full' CHECK (keep IN ('full', 'summaries')),
     -- Only for a run that 0.1.0 left unfinished: its merged peak factors, turned into
     -- pattern_peak_rows (which needs the model) when the run resumes.
     legacy_peak_factors BLOB
@@ -152,22 +221,7 @@ ${COUNT_BLOCKS_TABLE}
     PRIMARY KEY (run_key, class, row)
   );
 
-  -- Written when a run finishes: per τ, sums per class, min and max of n = n_x + n_h + n_y,
-  -- and every position's n in ascending order (uint32 little-endian), from which
-  -- sorted_median() takes the median of any selection of runs.
-  CREATE TABLE run_tau_stats (
-    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
-    tau_index INTEGER NOT NULL,
-    positions INTEGER NOT NULL,
-    sum_x     INTEGER NOT NULL,
-    sum_h     INTEGER NOT NULL,
-    sum_y     INTEGER NOT NULL,
-    min_n     INTEGER NOT NULL,
-    max_n     INTEGER NOT NULL,
-    sorted_n  BLOB NOT NULL,
-    PRIMARY KEY (run_key, tau_index)
-  );
-
+${RUN_TAU_STATS_TABLE}
   -- Written when a run finishes: per offset d, its shards' depth sums added up exactly.
   CREATE TABLE run_depth (
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),
@@ -186,20 +240,4 @@ ${COUNT_BLOCKS_TABLE}
     started_at TEXT NOT NULL
   );
 
-  -- The tables as 0.1.0 had them, with run ids and τ values.
-  CREATE VIEW positions AS
-    SELECT r.run_id, p.run_key, p.t, p.y, p.surprisal_bits, p.mass_total, p.peak_d
-    FROM position_rows p JOIN runs r USING (run_key);
-  CREATE VIEW counts AS
-    SELECT r.run_id, b.run_key, rt.tau, b.tau_index, rt.tau_f32, c.t, c.n_x, c.n_h, c.n_y
-    FROM count_blocks b JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
-    JOIN counts_of(b.start, b.count, b.counts) c;
-  CREATE VIEW depth_mass AS
-    SELECT r.run_id, m.run_key, m.d, m.t, m.mass
-    FROM depth_rows m JOIN runs r USING (run_key);
-  -- 0.1.0's pattern_peaks: every pattern with a non-zero peak; needs the peaks_of
-  -- function, which sparsetrace's connections have (src/store/functions.ts).
-  CREATE VIEW pattern_peaks AS
-    SELECT r.run_id, pr.run_key, pr.class, p.src, p.dst, p.peak
-    FROM pattern_peak_rows pr JOIN runs r USING (run_key) JOIN peaks_of(pr.class, pr.row, pr.peaks) p;
-`;
+${VIEWS}`;

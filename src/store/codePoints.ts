@@ -1,0 +1,94 @@
+/**
+ * Arrays of non-negative integers as BLOBs that plain SQL can read: each value
+ * is one Unicode code point, UTF-8 encoded, every value of an array with the
+ * same number of bytes w (1 to 4, the narrowest that holds the largest value).
+ * SQLite's built-in `unicode(substr(blob, k·w + 1, w))` reads element k, so the
+ * views decode these arrays in any SQLite client, with no function of ours:
+ *
+ * | w | code points            | values          | value = cp −                     |
+ * |---|------------------------|-----------------|----------------------------------|
+ * | 1 | U+0001 … U+007F        | 0 … 126         | 1                                |
+ * | 2 | U+0080 … U+07FF        | 0 … 1,919       | 128                              |
+ * | 3 | U+0800 … U+FFFD, no surrogates | 0 … 61,437 | 2,048, or 4,096 above U+DFFF |
+ * | 4 | U+10000 … U+10FFFF     | 0 … 1,048,575   | 65,536                           |
+ *
+ * U+0000 is left out (unicode() stops at a NUL), so are the surrogates
+ * U+D800–U+DFFF and U+FFFE/U+FFFF (SQLite reads those as U+FFFD). Small values
+ * take one byte: a count block of the sat-rnn is smaller than as uint16.
+ */
+export const CODE_POINT_MAX_VALUE = 0x10ffff - 0x10000;
+
+/** The largest value each width holds (index w − 1). */
+const WIDTH_LIMITS = [126, 1919, 61437, CODE_POINT_MAX_VALUE] as const;
+
+/** The width an array whose largest value is `largest` takes. */
+export function codePointWidth(largest: number): 1 | 2 | 3 | 4 {
+  for (let w = 0; w < WIDTH_LIMITS.length; w++) if (largest <= WIDTH_LIMITS[w]) return (w + 1) as 1 | 2 | 3 | 4;
+  throw new RangeError(`a value of ${largest} does not fit a code point array (at most ${CODE_POINT_MAX_VALUE})`);
+}
+
+/**
+ * Encodes `length` values read as `valueAt(k)` (so a class can be taken out of
+ * interleaved counts without a copy).
+ */
+export function encodeCodePoints(length: number, valueAt: (k: number) => number): Buffer {
+  let largest = 0;
+  for (let k = 0; k < length; k++) {
+    const value = valueAt(k);
+    if (!(Number.isInteger(value) && value >= 0)) throw new RangeError(`a code point array holds integers ≥ 0, not ${value}`);
+    if (value > largest) largest = value;
+  }
+  const width = codePointWidth(largest);
+  const bytes = Buffer.allocUnsafe(length * width);
+  for (let k = 0, at = 0; k < length; k++, at += width) {
+    const value = valueAt(k);
+    if (width === 1) bytes[at] = value + 1;
+    else if (width === 2) {
+      const cp = value + 0x80;
+      bytes[at] = 0xc0 | (cp >> 6);
+      bytes[at + 1] = 0x80 | (cp & 0x3f);
+    } else if (width === 3) {
+      const cp = value + (value >= 0xd800 - 0x800 ? 0x1000 : 0x800);
+      bytes[at] = 0xe0 | (cp >> 12);
+      bytes[at + 1] = 0x80 | ((cp >> 6) & 0x3f);
+      bytes[at + 2] = 0x80 | (cp & 0x3f);
+    } else {
+      const cp = value + 0x10000;
+      bytes[at] = 0xf0 | (cp >> 18);
+      bytes[at + 1] = 0x80 | ((cp >> 12) & 0x3f);
+      bytes[at + 2] = 0x80 | ((cp >> 6) & 0x3f);
+      bytes[at + 3] = 0x80 | (cp & 0x3f);
+    }
+  }
+  return bytes;
+}
+
+/** Encodes an array of values. */
+export function codePointsOf(values: ArrayLike<number>): Buffer {
+  return encodeCodePoints(values.length, (k) => values[k]);
+}
+
+/** The values of a code point array of `length` elements (its width is its byte length ÷ length). */
+export function decodeCodePoints(blob: Uint8Array, length: number): Uint32Array {
+  const values = new Uint32Array(length);
+  if (length === 0) {
+    if (blob.byteLength !== 0) throw new RangeError(`a code point array of ${blob.byteLength} bytes for no values`);
+    return values;
+  }
+  const width = blob.byteLength / length;
+  if (width !== 1 && width !== 2 && width !== 3 && width !== 4) {
+    throw new RangeError(`a code point array of ${blob.byteLength} bytes for ${length} values`);
+  }
+  for (let k = 0, at = 0; k < length; k++, at += width) {
+    if (width === 1) values[k] = blob[at] - 1;
+    else if (width === 2) values[k] = (((blob[at] & 0x1f) << 6) | (blob[at + 1] & 0x3f)) - 0x80;
+    else if (width === 3) {
+      const cp = ((blob[at] & 0x0f) << 12) | ((blob[at + 1] & 0x3f) << 6) | (blob[at + 2] & 0x3f);
+      values[k] = cp - (cp > 0xdfff ? 0x1000 : 0x800);
+    } else {
+      const cp = ((blob[at] & 0x07) << 18) | ((blob[at + 1] & 0x3f) << 12) | ((blob[at + 2] & 0x3f) << 6) | (blob[at + 3] & 0x3f);
+      values[k] = cp - 0x10000;
+    }
+  }
+  return values;
+}

@@ -1,0 +1,73 @@
+import { decodeCountBlock, totalsOf } from './countBlocks.js';
+import type { Db } from './db.js';
+import { CountHistogram } from './histogram.js';
+
+/**
+ * A run's summary at one τ (a `run_tau_stats` row): what every figure of the
+ * report needs from its positions' counts. Written when a run finishes;
+ * computed from the count blocks on the fly for a run that has not.
+ */
+export interface TauStats {
+  readonly tau_index: number;
+  readonly positions: number;
+  readonly sum_x: number;
+  readonly sum_h: number;
+  readonly sum_y: number;
+  readonly min_n: number;
+  readonly max_n: number;
+  readonly median_n: number;
+  readonly distinct_n: number;
+  readonly hist_n: Buffer;
+  readonly hist_positions: Buffer;
+}
+
+/** Statements prepared once per connection. */
+const statements = new WeakMap<Db, { blocks: ReturnType<Db['prepare']> }>();
+
+function blocksOf(db: Db) {
+  let prepared = statements.get(db);
+  if (prepared === undefined) {
+    prepared = { blocks: db.prepare(`SELECT tau_index, count, n_x, n_h, n_y FROM count_blocks WHERE run_key = ? ORDER BY tau_index, start`) };
+    statements.set(db, prepared);
+  }
+  return prepared.blocks;
+}
+
+interface Accumulator {
+  positions: number;
+  sums: [number, number, number];
+  min: number;
+  max: number;
+  histogram: CountHistogram;
+}
+
+/** The run's summaries per τ, from its count blocks (one block decoded at a time). */
+export function tauStatsOfRun(db: Db, runKey: number): TauStats[] {
+  const byTau = new Map<number, Accumulator>();
+  for (const block of blocksOf(db).iterate(runKey) as Iterable<{ tau_index: number; count: number; n_x: Buffer; n_h: Buffer; n_y: Buffer }>) {
+    let acc = byTau.get(block.tau_index);
+    if (acc === undefined) {
+      acc = { positions: 0, sums: [0, 0, 0], min: Infinity, max: -Infinity, histogram: new CountHistogram() };
+      byTau.set(block.tau_index, acc);
+    }
+    const counts = decodeCountBlock(block, block.count);
+    for (let k = 0; k < counts.length; k++) acc.sums[k % 3] += counts[k];
+    for (const n of totalsOf(counts)) {
+      if (n < acc.min) acc.min = n;
+      if (n > acc.max) acc.max = n;
+      acc.histogram.add(n);
+    }
+    acc.positions += block.count;
+  }
+  return [...byTau].map(([tauIndex, acc]) => ({
+    tau_index: tauIndex,
+    positions: acc.positions,
+    sum_x: acc.sums[0],
+    sum_h: acc.sums[1],
+    sum_y: acc.sums[2],
+    min_n: acc.min,
+    max_n: acc.max,
+    median_n: acc.histogram.median() as number,
+    ...acc.histogram.encode(),
+  }));
+}
