@@ -1,0 +1,275 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './paths.js';
+
+/**
+ * SQL clients that know nothing of sparsetrace: Debian's `sqlite3` shell and
+ * Python's `sqlite3` module, each in its own process, opening the database
+ * read-only; and, to compare with, `sparsetrace sql` (sparsetrace's own
+ * connection, with its SQL functions). This file loads no sparsetrace code.
+ *
+ * Every client's rows come back in one form, `Cell`, so they compare with
+ * `assert.deepEqual`:
+ *   null                    SQL NULL
+ *   'i:<decimal>'           INTEGER, every digit
+ *   'r:<16 hex> <number>'   REAL: its IEEE-754 bits (big-endian), then the
+ *                           value for people; equal cells are bit-identical
+ *   't:<text>'              TEXT
+ *   'b:<HEX>'               BLOB
+ */
+export type Cell = string | null;
+
+export interface ClientRows {
+  readonly columns: string[];
+  readonly rows: Cell[][];
+}
+
+/** The sqlite3 shell; a missing one is reported by `clientProblems`. */
+export const SQLITE3 = process.env.SPARSETRACE_SQLITE3 ?? 'sqlite3';
+export const PYTHON3 = process.env.SPARSETRACE_PYTHON3 ?? 'python3';
+
+/** The oldest SQLite whose clients the documented views promise to work with. */
+export const MIN_SQLITE = '3.38.0';
+
+/** A REAL's cell from its 8 bytes as 16 hex digits (big-endian). */
+export function realCellFromBits(hex: string): Cell {
+  const bits = hex.toUpperCase();
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt(`0x${bits}`));
+  return `r:${bits} ${view.getFloat64(0)}`;
+}
+
+/** A REAL's cell from a JavaScript number (which is exactly a double). */
+export function realCell(value: number): Cell {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value);
+  return `r:${view.getBigUint64(0).toString(16).toUpperCase().padStart(16, '0')} ${value}`;
+}
+
+export class SqlClientError extends Error {}
+
+function spawnText(command: string, args: readonly string[], what: string): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+  if (result.error) throw new SqlClientError(`${what}: ${result.error.message}`);
+  if (result.status !== 0 || result.stderr.trim() !== '') {
+    throw new SqlClientError(`${what} failed (exit ${result.status}): ${result.stderr.trim() || result.stdout.trim()}`);
+  }
+  return result.stdout;
+}
+
+/** The shell's arguments: no ~/.sqliterc, stop at the first error, read-only. */
+const shellArgs = (db: string, mode: string, sql: string): string[] => ['-init', '/dev/null', '-batch', '-bail', '-readonly', mode, db, sql];
+
+/**
+ * `sql` run as given in the sqlite3 shell (`-json` output). The shell prints a
+ * REAL in JSON mode with `%!.20g` (SQLite 3.40: 20 significant digits), so the
+ * cells here are exact only where those digits give back the double: see
+ * `sqliteShellExact` for a comparison that does not rely on printing, and the
+ * test that checks this shell's printing against it.
+ */
+export function sqliteShell(db: string, sql: string): ClientRows {
+  const stdout = spawnText(SQLITE3, shellArgs(db, '-json', sql), `sqlite3 shell (${SQLITE3})`);
+  if (stdout.trim() === '') return { columns: [], rows: [] }; // no rows: the shell prints nothing
+  const objects = parseShellJson(stdout);
+  const columns = objects.length > 0 ? objects[0].map(([name]) => name) : [];
+  return { columns, rows: objects.map((object) => object.map(([, value]) => value)) };
+}
+
+/**
+ * `SELECT <columns> FROM <source> ORDER BY <order>` in the sqlite3 shell, each
+ * column read exactly: SQL itself renders every value as its cell
+ * (`hex(ieee754_to_blob(x))` for a REAL: its 8 bytes, no decimal printing
+ * involved; `ieee754_to_blob` is built into the sqlite3 shell), so the
+ * comparison does not depend on how this shell prints numbers.
+ */
+export function sqliteShellExact(db: string, source: string, columns: readonly string[], order: readonly string[]): ClientRows {
+  const exprs = columns.map((column, k) => {
+    const c = `src.${quoteIdent(column)}`;
+    return `CASE typeof(${c}) WHEN 'integer' THEN 'i:' || ${c} WHEN 'real' THEN 'r:' || hex(ieee754_to_blob(${c})) ` +
+      `WHEN 'text' THEN 't:' || ${c} WHEN 'blob' THEN 'b:' || hex(${c}) END AS c${k}`;
+  });
+  const sql = `SELECT ${exprs.join(', ')} FROM ${quoteIdent(source)} AS src ORDER BY ${order.map((column) => `src.${quoteIdent(column)}`).join(', ')}`;
+  const { rows } = sqliteShell(db, sql);
+  return {
+    columns: [...columns],
+    rows: rows.map((row) =>
+      row.map((cell) => {
+        if (cell === null) return null;
+        const text = cell.slice(2); // every value came back as TEXT: 't:' + our encoding
+        return text.startsWith('r:') ? realCellFromBits(text.slice(2)) : text;
+      }),
+    ),
+  };
+}
+
+const PYTHON_SCRIPT = String.raw`
+import json, sqlite3, struct, sys, urllib.request
+db, sql = sys.argv[1], sys.argv[2]
+con = sqlite3.connect('file:' + urllib.request.pathname2url(db) + '?mode=ro', uri=True)
+def cell(v):
+    if v is None: return None
+    if isinstance(v, int): return 'i:' + str(v)
+    if isinstance(v, float): return 'r:' + struct.pack('>d', v).hex().upper()
+    if isinstance(v, str): return 't:' + v
+    return 'b:' + bytes(v).hex().upper()
+try:
+    cur = con.execute(sql)
+    columns = [d[0] for d in cur.description] if cur.description else []
+    rows = [[cell(v) for v in row] for row in cur]
+except sqlite3.Error as e:
+    sys.stderr.write('sqlite3.%s: %s\n' % (type(e).__name__, e))
+    sys.exit(1)
+finally:
+    con.close()
+json.dump({'sqlite_version': sqlite3.sqlite_version, 'columns': columns, 'rows': rows}, sys.stdout, ensure_ascii=True)
+`;
+
+/**
+ * `sql` run as given by Python's sqlite3 module (`file:…?mode=ro`). Python reads
+ * a REAL as a double and the script sends its 8 bytes, so REALs are exact.
+ */
+export function pythonSqlite(db: string, sql: string): ClientRows & { sqliteVersion: string } {
+  // -I: isolated (no PYTHON* variables, no user site-packages).
+  const stdout = spawnText(PYTHON3, ['-I', '-c', PYTHON_SCRIPT, db, sql], `python3 sqlite3 (${PYTHON3})`);
+  const result = JSON.parse(stdout) as { sqlite_version: string; columns: string[]; rows: Cell[][] };
+  const rows = result.rows.map((row) => row.map((cell) => (cell !== null && cell.startsWith('r:') ? realCellFromBits(cell.slice(2)) : cell)));
+  return { columns: result.columns, rows, sqliteVersion: result.sqlite_version };
+}
+
+/**
+ * `sparsetrace sql --format json` (the CLI, in its own process). Its JSON holds
+ * numbers in JavaScript's shortest round-trip form, so a REAL parses back to the
+ * same double. JSON cannot tell 2.0 from 2 nor −0 from 0, nor hold a BLOB
+ * (base64) or an integer beyond 2^53 (a string): `like` (another client's rows
+ * of the same query, which know the types) says which each value is, and the
+ * value itself is then compared exactly.
+ */
+export function sparsetraceSql(db: string, sql: string, like: ClientRows): ClientRows {
+  const run = (format: string): string =>
+    spawnText(process.execPath, [join(PROJECT_ROOT, 'bin', 'sparsetrace.js'), 'sql', '--format', format, '--db', db, sql], 'sparsetrace sql');
+  const objects = JSON.parse(run('json')) as Record<string, unknown>[];
+  // No rows, no JSON keys: the CSV header names the columns.
+  const columns = objects.length > 0 ? Object.keys(objects[0]) : csvHeader(run('csv'));
+  const rows = objects.map((object, r) =>
+    Object.values(object).map((value, k) => sparsetraceCell(value, like.rows[r]?.[k] ?? null)),
+  );
+  return { columns, rows };
+}
+
+function sparsetraceCell(value: unknown, like: Cell): Cell {
+  if (value === null) return null;
+  if (typeof value === 'number') {
+    if (like?.startsWith('i:') && Number.isSafeInteger(value)) return `i:${value}`;
+    if (value === 0 && like?.startsWith('r:8000000000000000')) return like; // -0.0: JSON prints 0
+    return realCell(value);
+  }
+  if (typeof value === 'string') {
+    if (like?.startsWith('i:') && /^-?\d+$/.test(value)) return `i:${value}`; // beyond 2^53
+    if (like?.startsWith('b:')) return `b:${Buffer.from(value, 'base64').toString('hex').toUpperCase()}`;
+    return `t:${value}`;
+  }
+  return `?:${JSON.stringify(value)}`;
+}
+
+/** The first line of CSV (RFC 4180 quoting), as its fields. */
+function csvHeader(csv: string): string[] {
+  const fields: string[] = [];
+  const field = /("(?:[^"]|"")*"|[^,\n]*)(,|\n|$)/y;
+  for (;;) {
+    const match = field.exec(csv);
+    if (!match) break;
+    fields.push(match[1].startsWith('"') ? match[1].slice(1, -1).replaceAll('""', '"') : match[1]);
+    if (match[2] !== ',') break;
+  }
+  return fields;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A string as a SQL literal. */
+export function quoteText(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The shell's `-json` output: an array of objects, each a list of
+ * [column, cell] in column order. A small parser rather than JSON.parse, to keep
+ * what JSON.parse loses: whether a number was printed as an integer (`2`) or a
+ * REAL (`2.0`, `1e-05`, `1e999` for infinity), and every digit of an integer.
+ */
+export function parseShellJson(text: string): [string, Cell][][] {
+  const token = /\s*(?:([[\]{}:,])|("(?:[^"\\]|\\.)*")|(-?\d[\d.eE+-]*)|(null))/y;
+  let position = 0;
+  const next = (): { punct?: string; string?: string; number?: string; null?: true } => {
+    token.lastIndex = position;
+    const match = token.exec(text);
+    if (!match) throw new SqlClientError(`sqlite3 -json: cannot read the output at ${position}: ${text.slice(position, position + 40)}`);
+    position = token.lastIndex;
+    if (match[1]) return { punct: match[1] };
+    if (match[2]) return { string: JSON.parse(match[2]) as string };
+    if (match[3]) return { number: match[3] };
+    return { null: true };
+  };
+  const expect = (punct: string): void => {
+    const got = next();
+    if (got.punct !== punct) throw new SqlClientError(`sqlite3 -json: expected ${punct} at ${position}`);
+  };
+  const value = (): Cell => {
+    const got = next();
+    if (got.null) return null;
+    if (got.string !== undefined) return `t:${got.string}`;
+    if (got.number !== undefined) return /^-?\d+$/.test(got.number) ? `i:${BigInt(got.number)}` : realCell(Number(got.number));
+    throw new SqlClientError(`sqlite3 -json: unexpected ${got.punct} at ${position}`);
+  };
+  const rows: [string, Cell][][] = [];
+  expect('[');
+  for (;;) {
+    const start = next();
+    if (start.punct === ']') break;
+    if (start.punct === ',') continue;
+    if (start.punct !== '{') throw new SqlClientError(`sqlite3 -json: expected an object at ${position}`);
+    const row: [string, Cell][] = [];
+    for (;;) {
+      const key = next();
+      if (key.punct === '}') break;
+      if (key.punct === ',') continue;
+      if (key.string === undefined) throw new SqlClientError(`sqlite3 -json: expected a column name at ${position}`);
+      expect(':');
+      row.push([key.string, value()]);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** a < b for dotted versions. */
+export function versionBelow(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((version) => version.split('.').map(Number));
+  for (let k = 0; k < Math.max(x.length, y.length); k++) {
+    if ((x[k] ?? 0) !== (y[k] ?? 0)) return (x[k] ?? 0) < (y[k] ?? 0);
+  }
+  return false;
+}
+
+/**
+ * What is missing for these tests: the sqlite3 shell, python3 with its sqlite3
+ * module, or a SQLite older than MIN_SQLITE in either. Empty when all is there.
+ */
+export function clientProblems(): string[] {
+  const problems: string[] = [];
+  const shell = spawnSync(SQLITE3, ['-version'], { encoding: 'utf8' });
+  if (shell.error || shell.status !== 0) problems.push(`the sqlite3 shell (${SQLITE3}) is not installed (apt-get install -y sqlite3)`);
+  else {
+    const version = shell.stdout.split(' ')[0];
+    if (versionBelow(version, MIN_SQLITE)) problems.push(`the sqlite3 shell is SQLite ${version}, older than ${MIN_SQLITE}`);
+  }
+  const python = spawnSync(PYTHON3, ['-I', '-c', 'import json, sqlite3, struct; print(sqlite3.sqlite_version)'], { encoding: 'utf8' });
+  if (python.error || python.status !== 0) problems.push(`python3 (${PYTHON3}) with its sqlite3 module is not installed (apt-get install -y python3)`);
+  else {
+    const version = python.stdout.trim();
+    if (versionBelow(version, MIN_SQLITE)) problems.push(`python3's sqlite3 module uses SQLite ${version}, older than ${MIN_SQLITE}`);
+  }
+  return problems;
+}
