@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { refreshStaleRollups } from './rollups.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 /** What one merge did, run by run. */
@@ -26,7 +27,7 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['count_blocks', 'tau_index, start, count, n_x, n_h, n_y'],
   ['depth_rows', 'd, t, mass'],
   ['pattern_peak_rows', 'class, row, peaks'],
-  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions'],
+  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions, active_x, active_h, active_y'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
 ];
 
@@ -94,9 +95,9 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
       insertRun: db
         .prepare(
           `INSERT INTO main.runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, status, tool_version, created_at, started_at, finished_at, compute_seconds)
+             depth_curves, keep, status, tool_version, created_at, started_at, finished_at, compute_seconds)
            SELECT run_id, ?, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, status, tool_version, created_at, started_at, finished_at, compute_seconds
+             depth_curves, keep, status, tool_version, created_at, started_at, finished_at, compute_seconds
            FROM ${SEGMENT}.runs WHERE run_key = ? RETURNING run_key`,
         )
         .pluck(),
@@ -114,13 +115,14 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
       ),
       keepsSummariesOnly: db.prepare(`SELECT keep = 'summaries' FROM main.runs WHERE run_key = ?`).pluck(),
-      dropPositionRows: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
+      dropPositionRows: [...POSITION_TABLES, 'pattern_peak_rows'].map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
     };
     return db
       .transaction((): MergeResult => {
         const merged: string[] = [];
         const alreadyDone: string[] = [];
         const unfinished: string[] = [];
+        const summariesOnly: number[] = [];
         let positions = 0;
         type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; depth_curves: number; model_sha256: string; taus: number };
         type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; taus: number };
@@ -155,11 +157,13 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
             s.completeRun.run(run.run_key, runKey);
           }
           for (const statement of s.copy) statement.run(runKey, run.run_key);
-          // A run the database keeps as summaries keeps only them, wherever it was computed.
-          if (s.keepsSummariesOnly.get(runKey) === 1) for (const statement of s.dropPositionRows) statement.run(runKey);
+          if (s.keepsSummariesOnly.get(runKey) === 1) summariesOnly.push(runKey);
           merged.push(run.run_id);
           positions += run.positions;
         }
+        refreshStaleRollups(db);
+        // A run the database keeps as summaries keeps only them (and its jobs' rollups), wherever it was computed.
+        for (const runKey of summariesOnly) for (const statement of s.dropPositionRows) statement.run(runKey);
         return { merged, alreadyDone, unfinished, positions };
       })
       .immediate();

@@ -6,7 +6,9 @@ import { CountHistogram } from './histogram.js';
 import { decodeCountBlockV3, encodeCountBlockV3 } from './legacy/countBlocksV3.js';
 import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
-import { COUNT_BLOCKS_TABLE, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, VIEWS } from './schema.js';
+import { activeByRank } from './levels.js';
+import { refreshStaleRollups, runLevels } from './rollups.js';
+import { COUNT_BLOCKS_TABLE, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, VIEWS } from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 
 /** 0.1.0's tables, children before parents. */
@@ -145,20 +147,32 @@ function migrateFromV3(db: Db): void {
     DROP TABLE v3_count_blocks;
     ALTER TABLE run_tau_stats RENAME TO v3_run_tau_stats;
     ${RUN_TAU_STATS_TABLE}
+    ${ROLLUP_TABLES}
   `);
   const insert = db.prepare(
-    `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions)
-     VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions)`,
+    `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions,
+       active_x, active_h, active_y)
+     VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions,
+       @active_x, @active_h, @active_y)`,
   );
+  const taus = db.prepare(`SELECT tau_index, tau_f32 FROM run_taus WHERE run_key = ?`);
   type V3Stats = { run_key: number; tau_index: number; positions: number; sum_x: number; sum_h: number; sum_y: number; min_n: number; max_n: number; sorted_n: Buffer };
-  for (const row of db.prepare(`SELECT * FROM v3_run_tau_stats`).all() as V3Stats[]) {
-    const histogram = new CountHistogram();
-    for (const n of uint32s(row.sorted_n)) histogram.add(n);
-    const { sorted_n: _sorted, ...sums } = row;
-    insert.run({ ...sums, median_n: histogram.median(), ...histogram.encode() });
+  const statsOf = db.prepare(`SELECT * FROM v3_run_tau_stats WHERE run_key = ?`);
+  for (const runKey of db.prepare(`SELECT DISTINCT run_key FROM v3_run_tau_stats`).pluck().all() as number[]) {
+    // Patterns active somewhere in the run at each τ, from its peaks (levels.ts).
+    const { levels, thresholds } = runLevels(db, runKey);
+    const active = activeByRank(levels, thresholds.length);
+    const rankOf = new Map((taus.all(runKey) as { tau_index: number; tau_f32: number }[]).map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
+    for (const row of statsOf.all(runKey) as V3Stats[]) {
+      const histogram = new CountHistogram();
+      for (const n of uint32s(row.sorted_n)) histogram.add(n);
+      const { sorted_n: _sorted, ...sums } = row;
+      const rank = rankOf.get(row.tau_index) as number;
+      insert.run({ ...sums, median_n: histogram.median(), ...histogram.encode(), active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
+    }
   }
-  db.exec(`DROP TABLE v3_run_tau_stats;
-${VIEWS}`);
+  db.exec(`DROP TABLE v3_run_tau_stats;\n${VIEWS}`);
+  refreshStaleRollups(db);
 }
 
 /**

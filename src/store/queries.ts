@@ -1,9 +1,15 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCountBlock } from './countBlocks.js';
 import type { Db } from './db.js';
+import { ExactSum } from '../engine/index.js';
+import { InputError } from '../errors.js';
 import { CountHistogram } from './histogram.js';
+import { planSelection, type SelectionPlan } from './selection.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { tauStatsOfRun, type TauStats } from './tauStats.js';
+import { BYTE_VALUES } from '../engine/index.js';
+import { decodeCodePoints } from './codePoints.js';
+import { floats } from './functions.js';
 
 /**
  * Every statistic of the results page, as SQL over a selection of runs. A
@@ -118,13 +124,21 @@ export interface SurprisalRow {
   readonly bpc: number | null;
 }
 
-/** Positions and bpc (mean surprisal, from the shards' exact sums) of a selection. */
+/** Positions and bpc (mean surprisal, from the exact sums of the shards, or of the cohorts that cover them) of a selection. */
 export function surprisalSummary(db: Db, runIds: readonly string[]): SurprisalRow {
-  return prepared(
-    db,
-    `SELECT coalesce(sum(count), 0) AS positions, exact_sum(surprisal_sum, surprisal_err) / sum(count) AS bpc
-       FROM shards WHERE run_key IN ${SELECTED_KEYS}`,
-  ).get(JSON.stringify(runIds)) as SurprisalRow;
+  const plan = planSelection(db, runIds);
+  const cohort = prepared(db, `SELECT positions, surprisal_sum, surprisal_err FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
+  const shards = prepared(db, `SELECT count AS positions, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`);
+  const sum = new ExactSum();
+  let positions = 0;
+  const add = (row: { positions: number; surprisal_sum: number; surprisal_err: number }) => {
+    positions += row.positions;
+    sum.add(row.surprisal_sum);
+    sum.add(row.surprisal_err);
+  };
+  for (const key of plan.cohorts) add(cohort.get(key) as { positions: number; surprisal_sum: number; surprisal_err: number });
+  for (const run of plan.runs) for (const row of shards.iterate(run.run_key) as Iterable<{ positions: number; surprisal_sum: number; surprisal_err: number }>) add(row);
+  return { positions, bpc: positions === 0 ? null : sum.value() / positions };
 }
 
 export interface SparsityRow {
@@ -146,19 +160,26 @@ type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y'
 };
 
 /**
- * Every selected run's per-τ summaries, run by run: the stored rows of finished
- * runs, computed from the count blocks for the others. One run's rows at a time
- * are in memory, so the callers' merges are bounded by the distinct values of n.
+ * The selection's per-τ summaries, a cohort or a run at a time: the rollups of
+ * the cohorts that cover it (selection.ts), the stored rows of the other
+ * finished runs, computed from the count blocks for runs not done. One
+ * cohort's or run's rows at a time are in memory, so the callers' merges are
+ * bounded by the distinct values of n.
  */
-function* selectedTauStats(db: Db, runIds: readonly string[]): IterableIterator<SelectedTauStats> {
-  const runs = prepared(db, `SELECT r.run_key, r.status FROM json_each(?) j JOIN runs r ON r.run_id = j.value`);
+function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<SelectedTauStats> {
+  const cohort = prepared(
+    db,
+    `SELECT tau, positions, sum_x, sum_h, sum_y, min_n, max_n, distinct_n, hist_n, hist_positions
+     FROM cohort_tau_stats WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`,
+  );
   const stored = prepared(
     db,
     `SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, s.distinct_n, s.hist_n, s.hist_positions
      FROM run_tau_stats s JOIN run_taus rt USING (run_key, tau_index) WHERE s.run_key = ?`,
   );
   const taus = prepared(db, `SELECT tau_index, tau FROM run_taus WHERE run_key = ?`);
-  for (const run of runs.all(JSON.stringify(runIds)) as { run_key: number; status: string }[]) {
+  for (const key of plan.cohorts) yield* cohort.iterate(key) as IterableIterator<SelectedTauStats>;
+  for (const run of plan.runs) {
     if (run.status === 'done') {
       yield* stored.iterate(run.run_key) as IterableIterator<SelectedTauStats>;
       continue;
@@ -176,7 +197,7 @@ function* selectedTauStats(db: Db, runIds: readonly string[]): IterableIterator<
  */
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
   const byTau = new Map<number, { positions: number; sum_x: number; sum_h: number; sum_y: number; min: number; max: number; histogram: CountHistogram }>();
-  for (const stats of selectedTauStats(db, runIds)) {
+  for (const stats of selectedTauStats(db, planSelection(db, runIds))) {
     let group = byTau.get(stats.tau);
     if (group === undefined) {
       group = { positions: 0, sum_x: 0, sum_h: 0, sum_y: 0, min: Infinity, max: -Infinity, histogram: new CountHistogram() };
@@ -218,7 +239,7 @@ export interface ActiveCountRow {
  */
 export function activeCountDistribution(db: Db, runIds: readonly string[], tau: number): ActiveCountRow[] {
   const histogram = new CountHistogram();
-  for (const stats of selectedTauStats(db, runIds)) {
+  for (const stats of selectedTauStats(db, planSelection(db, runIds))) {
     if (stats.tau === tau) histogram.addStored(stats.hist_n, stats.hist_positions, stats.distinct_n);
   }
   return histogram.entries();
@@ -231,18 +252,93 @@ export interface ActivePatternsRow {
 
 /**
  * Patterns whose peak attribution exceeds τ (given as the float32 compared) at
- * some position of some selected run that is done: the elementwise maximum of
- * the runs' peak rows, counted (active_by_class). Patterns are identified across runs by (class,
- * src, dst), so the selection must share one model.
+ * some position of some selected run that is done, per class. Patterns are
+ * identified across runs by (class, src, dst), so the selection must share one
+ * model. A cohort or a single run answers from its stored counts at one of its
+ * τ; otherwise the patterns are marked, per cohort from its levels and per run
+ * from its peaks, and counted once.
  */
 export function activePatterns(db: Db, runIds: readonly string[], tauF32: number): ActivePatternsRow[] {
-  return prepared(
+  const plan = planSelection(db, runIds);
+  const done = plan.runs.filter((run) => run.status === 'done');
+  const asRows = (row: { active_x: number; active_h: number; active_y: number }): ActivePatternsRow[] => [
+    { class: 'wx', active: row.active_x },
+    { class: 'wh', active: row.active_h },
+    { class: 'wy', active: row.active_y },
+  ];
+  const cohortAt = prepared(
     db,
-    `SELECT key AS class, value AS active FROM json_each((
-       SELECT active_by_class(pr.class, pr.row, pr.peaks, ?)
-       FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN pattern_peak_rows pr USING (run_key)
-       WHERE r.status = 'done'))`,
-  ).all(tauF32, JSON.stringify(runIds)) as ActivePatternsRow[];
+    `SELECT s.active_x, s.active_h, s.active_y, c.peaks_complete FROM cohort_tau_stats s JOIN job_cohorts c USING (job_id, model_key, dmax)
+     WHERE s.job_id = @job_id AND s.model_key = @model_key AND s.dmax = @dmax AND s.tau_index IN
+       (SELECT tau_index FROM run_taus WHERE tau_f32 = @tau AND run_key = (SELECT run_key FROM job_runs jr JOIN runs r USING (run_key)
+          WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' LIMIT 1))`,
+  );
+  const runAt = prepared(
+    db,
+    `SELECT s.active_x, s.active_h, s.active_y FROM run_tau_stats s JOIN run_taus rt USING (run_key, tau_index) WHERE s.run_key = ? AND rt.tau_f32 = ?`,
+  );
+  if (plan.cohorts.length === 1 && done.length === 0) {
+    const row = cohortAt.get({ ...plan.cohorts[0], tau: tauF32 }) as { active_x: number; active_h: number; active_y: number; peaks_complete: number } | undefined;
+    if (row !== undefined && row.peaks_complete === 1) return asRows(row);
+  }
+  if (plan.cohorts.length === 0 && done.length === 1) {
+    const row = runAt.get(done[0].run_key, tauF32) as { active_x: number; active_h: number; active_y: number } | undefined;
+    if (row !== undefined) return asRows(row);
+  }
+  return markActivePatterns(db, plan, done, tauF32);
+}
+
+/** activePatterns by marking: each pattern active in some cohort or run, counted once. */
+function markActivePatterns(db: Db, plan: SelectionPlan, done: SelectionPlan['runs'], tauF32: number): ActivePatternsRow[] {
+  const anyRun = [...plan.cohorts.map((key) => key.some_run_key), ...done.map((run) => run.run_key)][0];
+  if (anyRun === undefined) return [];
+  const H = prepared(db, `SELECT m.hidden FROM runs r JOIN models m USING (model_key) WHERE r.run_key = ?`).pluck().get(anyRun) as number;
+  const marks = { wx: new Uint8Array(BYTE_VALUES * H), wh: new Uint8Array(H * H), wy: new Uint8Array(H * BYTE_VALUES) };
+  const mark = (cls: 'wx' | 'wh' | 'wy', row: number, active: (k: number) => boolean, length: number) => {
+    const into = marks[cls];
+    const base = cls === 'wh' ? 0 : row * H;
+    for (let k = 0; k < length; k++) if (active(k)) into[base + k] = 1;
+  };
+  const levels = prepared(
+    db,
+    `SELECT class, row, levels FROM cohort_pattern_levels WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`,
+  );
+  const complete = prepared(db, `SELECT peaks_complete FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`).pluck();
+  const thresholds = prepared(db, `SELECT tau_f32 FROM run_taus WHERE run_key = ? ORDER BY tau_f32`).pluck();
+  const peaks = prepared(db, `SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`);
+  const keeps = prepared(db, `SELECT keep FROM runs WHERE run_key = ?`).pluck();
+  const runs = [...done];
+  for (const key of plan.cohorts) {
+    const rank = (thresholds.all(key.some_run_key) as number[]).indexOf(tauF32);
+    if (rank < 0 || complete.get(key) !== 1) {
+      // No level for this τ: the cohort's runs answer from their own peaks.
+      runs.push(...key.runs);
+      continue;
+    }
+    for (const row of levels.iterate(key) as Iterable<{ class: 'wx' | 'wh' | 'wy'; row: number; levels: Buffer }>) {
+      const length = row.class === 'wh' ? H * H : H;
+      const values = decodeCodePoints(row.levels, length);
+      mark(row.class, row.row, (k) => values[k] > rank, length);
+    }
+  }
+  for (const run of runs) {
+    if (keeps.get(run.run_key) === 'summaries') {
+      throw new InputError(
+        `report: patterns never active at τ = ${tauF32} over this selection need pattern peaks, which run ${run.run_id} (kept as summaries) dropped: ` +
+          'report whole jobs or single runs, or --never-tau one of the runs\' thresholds',
+      );
+    }
+    for (const row of peaks.iterate(run.run_key) as Iterable<{ class: 'wx' | 'wh' | 'wy'; row: number; peaks: Buffer }>) {
+      const values = floats(row.peaks);
+      mark(row.class, row.row, (k) => values[k] > tauF32, values.length);
+    }
+  }
+  const count = (values: Uint8Array) => values.reduce((sum, value) => sum + value, 0);
+  return [
+    { class: 'wx', active: count(marks.wx) },
+    { class: 'wh', active: count(marks.wh) },
+    { class: 'wy', active: count(marks.wy) },
+  ];
 }
 
 export interface DepthRow {
@@ -251,19 +347,29 @@ export interface DepthRow {
   readonly mean_mass: number;
 }
 
-/** Mean depth mass per offset d, over the positions where d exists (t ≥ d): exact sums, per run for finished runs. */
+/** Mean depth mass per offset d, over the positions where d exists (t ≥ d): exact sums, per cohort and per run. */
 export function depthProfile(db: Db, runIds: readonly string[]): DepthRow[] {
-  return prepared(
-    db,
-    `WITH sel AS MATERIALIZED (SELECT r.run_key, r.status = 'done' AS done FROM json_each(?) j JOIN runs r ON r.run_id = j.value),
-     depth AS (
-       SELECT rd.* FROM sel JOIN run_depth rd USING (run_key) WHERE sel.done
-       UNION ALL
-       ${RUN_DEPTH_SELECT('run_key IN (SELECT run_key FROM sel WHERE NOT done)')}
-     )
-     SELECT d, sum(positions) AS positions, exact_sum(mass_sum, mass_err) / sum(positions) AS mean_mass
-     FROM depth GROUP BY d ORDER BY d`,
-  ).all(JSON.stringify(runIds)) as DepthRow[];
+  const plan = planSelection(db, runIds);
+  const cohort = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
+  const stored = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`);
+  const live = prepared(db, RUN_DEPTH_SELECT('run_key = ?'));
+  const byD = new Map<number, { positions: number; mass: ExactSum }>();
+  const add = (row: { d: number; positions: number; mass_sum: number; mass_err: number }) => {
+    let into = byD.get(row.d);
+    if (into === undefined) {
+      into = { positions: 0, mass: new ExactSum() };
+      byD.set(row.d, into);
+    }
+    into.positions += row.positions;
+    into.mass.add(row.mass_sum);
+    into.mass.add(row.mass_err);
+  };
+  type Row = { d: number; positions: number; mass_sum: number; mass_err: number };
+  for (const key of plan.cohorts) for (const row of cohort.iterate(key) as Iterable<Row>) add(row);
+  for (const run of plan.runs) for (const row of (run.status === 'done' ? stored : live).iterate(run.run_key) as Iterable<Row>) add(row);
+  return [...byD]
+    .sort(([a], [b]) => a - b)
+    .map(([d, { positions, mass }]) => ({ d, positions, mean_mass: mass.value() / positions }));
 }
 
 export interface PositionCountRow {

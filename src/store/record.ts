@@ -1,5 +1,6 @@
 import type { SignificantCounts } from '../engine/index.js';
 import type { Db } from './db.js';
+import { refreshStaleRollups } from './rollups.js';
 
 /** Everything that identifies a run and is recorded about it before it starts. */
 export interface RunRecord {
@@ -14,6 +15,8 @@ export interface RunRecord {
   readonly positions: number;
   /** Keep every position's depth mass at every offset (`depth_mass`), not only the shard sums. */
   readonly depthCurves: boolean;
+  /** 'summaries': drop the per-position rows and pattern peaks once the run is done (default 'full'). */
+  readonly keep?: 'full' | 'summaries';
 }
 
 export interface JobRecord {
@@ -28,7 +31,7 @@ export const now = (): string => new Date().toISOString();
 /**
  * Records a job and its runs (models, runs, thresholds, membership) in one
  * transaction. Runs already present (same identity) are kept as they are, with
- * their depth-curve setting, so re-running a job finds its earlier results.
+ * their depth-curve and retention settings, so re-running a job finds its earlier results.
  * Returns the job's id.
  */
 export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], toolVersion: string): number {
@@ -39,8 +42,8 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
   const modelKey = db.prepare(`SELECT model_key FROM models WHERE model_sha256 = ?`).pluck();
   const insertRun = db.prepare(
     `INSERT INTO runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate,
-       positions, depth_curves, status, tool_version, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+       positions, depth_curves, keep, status, tool_version, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id) DO NOTHING`,
   );
   const runKey = db.prepare(`SELECT run_key FROM runs WHERE run_id = ?`).pluck();
   const insertTau = db.prepare(`INSERT OR IGNORE INTO run_taus (run_key, tau_index, tau, tau_f32) VALUES (?, ?, ?, ?)`);
@@ -61,11 +64,13 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
         const s = model.significant;
         insertModel.run(model.sha256, model.path, model.hidden, s.wx, s.wh, s.wy, s.total);
         const key = modelKey.get(model.sha256) as number;
-        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, toolVersion, started);
+        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, run.keep ?? 'full', toolVersion, started);
         const rk = runKey.get(run.runId) as number;
         run.taus.forEach((tau, index) => insertTau.run(rk, index, tau, Math.fround(tau)));
         insertMembership.run(jobId, rk, order);
       });
+      // A new job, or one that gained runs finished by another, gets its rollups from their summaries.
+      refreshStaleRollups(db);
       return jobId;
     })
     .immediate();

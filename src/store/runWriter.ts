@@ -15,6 +15,8 @@ import type { Db } from './db.js';
 import { POSITION_TABLES } from './merge.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
+import { activeByRank } from './levels.js';
+import { addRunToRollups, runLevels } from './rollups.js';
 import { tauStatsOfRun } from './tauStats.js';
 
 export interface CommittedRange {
@@ -78,9 +80,13 @@ function prepareWriterStatements(db: Db) {
     deleteDepth: db.prepare(`DELETE FROM run_depth WHERE run_key = ?`),
     insertDepth: db.prepare(`INSERT INTO run_depth ${RUN_DEPTH_SELECT('run_key = ?')}`),
     insertStats: db.prepare(
-      `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions)
-       VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions)`,
+      `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions,
+         active_x, active_h, active_y)
+       VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions,
+         @active_x, @active_h, @active_y)`,
     ),
+    taus: db.prepare(`SELECT tau_index, tau_f32 FROM run_taus WHERE run_key = ?`),
+    dropPeaks: db.prepare(`DELETE FROM pattern_peak_rows WHERE run_key = ?`),
     dropPositionRows: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
     markDone: db.prepare(`UPDATE runs SET status = 'done', finished_at = ? WHERE run_key = ?`),
   };
@@ -204,11 +210,22 @@ export class RunWriter {
         if (statements.status.get(runKey) === 'done') return;
         this.mergedPeaks();
         statements.deleteStats.run(runKey);
-        for (const stats of tauStatsOfRun(this.db, runKey)) statements.insertStats.run({ run_key: runKey, ...stats });
+        // Patterns active somewhere in the run, per τ: from the levels of its peaks.
+        const { levels, thresholds } = runLevels(this.db, runKey);
+        const active = activeByRank(levels, thresholds.length);
+        const rankOf = new Map((statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[]).map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
+        for (const stats of tauStatsOfRun(this.db, runKey)) {
+          const rank = rankOf.get(stats.tau_index) as number;
+          statements.insertStats.run({ run_key: runKey, ...stats, active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
+        }
         statements.deleteDepth.run(runKey);
         statements.insertDepth.run(runKey);
-        if (this.keepSummariesOnly) for (const drop of statements.dropPositionRows) drop.run(runKey);
         statements.markDone.run(now(), runKey);
+        addRunToRollups(this.db, runKey);
+        if (this.keepSummariesOnly) {
+          for (const drop of statements.dropPositionRows) drop.run(runKey);
+          statements.dropPeaks.run(runKey);
+        }
       })
       .immediate();
     // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.

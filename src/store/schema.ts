@@ -29,7 +29,8 @@ export const SCHEMA_VERSION = 4;
 export const COUNT_BLOCKS_TABLE = `
   -- The counts of a shard at one τ: for t = start … start + count - 1 in order, its
   -- n_x, n_h and n_y, each column a code point array (src/store/codePoints.ts).
-  -- The counts view gives one row per position and τ.
+  -- The counts view gives one row per position and τ. A rowid table: its rows of a
+  -- few KB stay on their pages, where WITHOUT ROWID would spill them to overflow pages.
   CREATE TABLE count_blocks (
     run_key   INTEGER NOT NULL,
     tau_index INTEGER NOT NULL,
@@ -38,16 +39,17 @@ export const COUNT_BLOCKS_TABLE = `
     n_x       BLOB NOT NULL,
     n_h       BLOB NOT NULL,
     n_y       BLOB NOT NULL,
-    PRIMARY KEY (run_key, tau_index, start),
+    UNIQUE (run_key, tau_index, start),
     FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
-  ) WITHOUT ROWID;
+  );
 `;
 
 /** Per finished run and τ: the summaries (its own constant: the migration from schema 3 creates it). */
 export const RUN_TAU_STATS_TABLE = `
   -- Written when a run finishes: per τ, sums per class, min, median and max of
   -- n = n_x + n_h + n_y, and its histogram: the distinct_n values of n, ascending
-  -- (hist_n), and how many positions have each (hist_positions), code point arrays.
+  -- (hist_n), and how many positions have each (hist_positions), code point arrays;
+  -- and per class the patterns active at some position of the run.
   CREATE TABLE run_tau_stats (
     run_key        INTEGER NOT NULL REFERENCES runs (run_key),
     tau_index      INTEGER NOT NULL,
@@ -61,8 +63,76 @@ export const RUN_TAU_STATS_TABLE = `
     distinct_n     INTEGER NOT NULL,
     hist_n         BLOB NOT NULL,
     hist_positions BLOB NOT NULL,
-    PRIMARY KEY (run_key, tau_index)
+    active_x       INTEGER NOT NULL,
+    active_h       INTEGER NOT NULL,
+    active_y       INTEGER NOT NULL,
+    UNIQUE (run_key, tau_index)
+  );
+`;
+
+/** Rollups per job, model and Dmax (rollups.ts; the migration from schema 3 creates them). */
+export const ROLLUP_TABLES = `
+  -- A job's finished runs of one model and Dmax (a cohort), summed up as they finish:
+  -- runs and positions, the exact sum of their surprisals (hi, lo), and whether every
+  -- run's pattern peaks went into cohort_pattern_levels.
+  CREATE TABLE job_cohorts (
+    job_id         INTEGER NOT NULL REFERENCES jobs (job_id),
+    model_key      INTEGER NOT NULL REFERENCES models (model_key),
+    dmax           INTEGER NOT NULL,
+    runs           INTEGER NOT NULL,
+    positions      INTEGER NOT NULL,
+    surprisal_sum  REAL NOT NULL,
+    surprisal_err  REAL NOT NULL,
+    peaks_complete INTEGER NOT NULL CHECK (peaks_complete IN (0, 1)),
+    PRIMARY KEY (job_id, model_key, dmax)
   ) WITHOUT ROWID;
+  -- A cohort per τ: as run_tau_stats, over all its runs (active: somewhere in any run).
+  CREATE TABLE cohort_tau_stats (
+    job_id         INTEGER NOT NULL,
+    model_key      INTEGER NOT NULL,
+    dmax           INTEGER NOT NULL,
+    tau_index      INTEGER NOT NULL,
+    tau            REAL NOT NULL,
+    positions      INTEGER NOT NULL,
+    sum_x          INTEGER NOT NULL,
+    sum_h          INTEGER NOT NULL,
+    sum_y          INTEGER NOT NULL,
+    min_n          INTEGER NOT NULL,
+    median_n       INTEGER NOT NULL,
+    max_n          INTEGER NOT NULL,
+    distinct_n     INTEGER NOT NULL,
+    hist_n         BLOB NOT NULL,
+    hist_positions BLOB NOT NULL,
+    active_x       INTEGER NOT NULL,
+    active_h       INTEGER NOT NULL,
+    active_y       INTEGER NOT NULL,
+    UNIQUE (job_id, model_key, dmax, tau_index),
+    FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
+  );
+  -- A cohort per offset d: its runs' depth sums added up exactly.
+  CREATE TABLE cohort_depth (
+    job_id    INTEGER NOT NULL,
+    model_key INTEGER NOT NULL,
+    dmax      INTEGER NOT NULL,
+    d         INTEGER NOT NULL,
+    positions INTEGER NOT NULL,
+    mass_sum  REAL NOT NULL,
+    mass_err  REAL NOT NULL,
+    PRIMARY KEY (job_id, model_key, dmax, d),
+    FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
+  ) WITHOUT ROWID;
+  -- A cohort's pattern levels: per pattern, how many of the job's τ (as float32) its
+  -- peak exceeds in some run, laid out as pattern_peak_rows, as a code point array.
+  CREATE TABLE cohort_pattern_levels (
+    job_id    INTEGER NOT NULL,
+    model_key INTEGER NOT NULL,
+    dmax      INTEGER NOT NULL,
+    class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row       INTEGER NOT NULL,
+    levels    BLOB NOT NULL,
+    UNIQUE (job_id, model_key, dmax, class, row),
+    FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
+  );
 `;
 
 const count = (column: string) => codePointSql(`b.${column}`, 'b.count', 's.key');
@@ -222,6 +292,7 @@ ${COUNT_BLOCKS_TABLE}
   );
 
 ${RUN_TAU_STATS_TABLE}
+${ROLLUP_TABLES}
   -- Written when a run finishes: per offset d, its shards' depth sums added up exactly.
   CREATE TABLE run_depth (
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),

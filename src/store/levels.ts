@@ -1,0 +1,63 @@
+import type { PatternClass } from '../engine/index.js';
+import { floats } from './functions.js';
+
+/**
+ * A pattern's *level* in a run: how many of the run's thresholds (as float32)
+ * its peak attribution exceeds. It is what never-active counts need at every τ
+ * of the run, in a byte instead of a float32, and it merges over runs by max
+ * (the level of the largest peak), so a job keeps one per pattern however many
+ * runs it has (rollups.ts).
+ */
+export interface PatternLevels {
+  readonly cls: PatternClass;
+  readonly row: number;
+  readonly levels: Uint32Array;
+}
+
+/** The thresholds as float32, ascending (a run's τ list, which holds no two equal float32). */
+export function sortedThresholds(tauF32: readonly number[]): Float64Array {
+  return Float64Array.from(tauF32).sort();
+}
+
+/** Thresholds strictly below `peak`: the pattern's level. */
+function levelOf(peak: number, thresholds: Float64Array): number {
+  let lo = 0;
+  let hi = thresholds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (peak > thresholds[mid]) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The levels of one stored peak row (`pattern_peak_rows.peaks`, float32). */
+export function levelsOfPeaks(peaks: Uint8Array, thresholds: Float64Array): Uint32Array {
+  const values = floats(peaks);
+  const levels = new Uint32Array(values.length);
+  for (let k = 0; k < values.length; k++) levels[k] = levelOf(values[k], thresholds);
+  return levels;
+}
+
+/** The patterns active at the threshold of rank `rank` (0-based, ascending): level > rank. */
+export function activeAtRank(levels: Uint32Array, rank: number): number {
+  let active = 0;
+  for (let k = 0; k < levels.length; k++) if (levels[k] > rank) active++;
+  return active;
+}
+
+/** Per class, the patterns active at each threshold rank 0 … T − 1 of rows of levels. */
+export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: number): Record<PatternClass, number[]> {
+  const active: Record<PatternClass, number[]> = { wx: new Array(thresholdCount).fill(0), wh: new Array(thresholdCount).fill(0), wy: new Array(thresholdCount).fill(0) };
+  for (const { cls, levels } of rows) {
+    // Patterns per level, then a running sum from the top: level > rank.
+    const atLevel = new Array<number>(thresholdCount + 1).fill(0);
+    for (let k = 0; k < levels.length; k++) atLevel[levels[k]]++;
+    let above = 0;
+    for (let rank = thresholdCount - 1; rank >= 0; rank--) {
+      above += atLevel[rank + 1];
+      active[cls][rank] += above;
+    }
+  }
+  return active;
+}

@@ -1,0 +1,270 @@
+import { ExactSum, type PatternClass } from '../engine/index.js';
+import { codePointsOf, decodeCodePoints } from './codePoints.js';
+import type { Db } from './db.js';
+import { CountHistogram } from './histogram.js';
+import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } from './levels.js';
+
+/**
+ * Rollups: a job's finished runs of one model and Dmax (a *cohort*) summed up,
+ * kept up to date as runs finish, so that the report of a whole job, or of its
+ * models or Dmax values, reads a few rows per cohort however many runs and
+ * positions it has (queries.ts falls back to the runs' own summaries for what
+ * no fresh cohort covers). Everything is exact: split sums stay split sums,
+ * histograms of n merge, pattern levels (levels.ts) merge by max.
+ *
+ * A cohort's `runs` is how many runs went in; a reader uses the cohort only
+ * when that equals its finished runs now, so a stale cohort is never read.
+ */
+
+/** A cohort's key. */
+export interface CohortKey {
+  readonly job_id: number;
+  readonly model_key: number;
+  readonly dmax: number;
+}
+
+type Statements = ReturnType<typeof prepare>;
+const cache = new WeakMap<Db, Statements>();
+
+function prepare(db: Db) {
+  const cohort = 'job_id = @job_id AND model_key = @model_key AND dmax = @dmax';
+  return {
+    runCohorts: db.prepare(
+      `SELECT jr.job_id, r.model_key, r.dmax FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.run_key = ? ORDER BY jr.job_id`,
+    ),
+    jobCohorts: db.prepare(`SELECT DISTINCT jr.job_id, r.model_key, r.dmax FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ?`),
+    cohortRunsDone: db
+      .prepare(`SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' ORDER BY r.run_key`)
+      .pluck(),
+    cohort: db.prepare(`SELECT * FROM job_cohorts WHERE ${cohort}`),
+    deleteCohort: ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'].map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
+    upsertCohort: db.prepare(
+      `INSERT INTO job_cohorts (job_id, model_key, dmax, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
+       VALUES (@job_id, @model_key, @dmax, @runs, @positions, @surprisal_sum, @surprisal_err, @peaks_complete)
+       ON CONFLICT (job_id, model_key, dmax) DO UPDATE SET runs = excluded.runs, positions = excluded.positions,
+         surprisal_sum = excluded.surprisal_sum, surprisal_err = excluded.surprisal_err, peaks_complete = excluded.peaks_complete`,
+    ),
+    cohortTauStats: db.prepare(`SELECT * FROM cohort_tau_stats WHERE ${cohort}`),
+    upsertTauStats: db.prepare(
+      `INSERT OR REPLACE INTO cohort_tau_stats (job_id, model_key, dmax, tau_index, tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n,
+         distinct_n, hist_n, hist_positions, active_x, active_h, active_y)
+       VALUES (@job_id, @model_key, @dmax, @tau_index, @tau, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n,
+         @distinct_n, @hist_n, @hist_positions, @active_x, @active_h, @active_y)`,
+    ),
+    cohortDepth: db.prepare(`SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE ${cohort}`),
+    upsertDepth: db.prepare(
+      `INSERT OR REPLACE INTO cohort_depth (job_id, model_key, dmax, d, positions, mass_sum, mass_err) VALUES (@job_id, @model_key, @dmax, @d, @positions, @mass_sum, @mass_err)`,
+    ),
+    cohortLevels: db.prepare(`SELECT class, row, levels FROM cohort_pattern_levels WHERE ${cohort}`),
+    upsertLevels: db.prepare(
+      `INSERT OR REPLACE INTO cohort_pattern_levels (job_id, model_key, dmax, class, row, levels) VALUES (@job_id, @model_key, @dmax, @class, @row, @levels)`,
+    ),
+    runTaus: db.prepare(`SELECT tau_index, tau, tau_f32 FROM run_taus WHERE run_key = ? ORDER BY tau_index`),
+    runStats: db.prepare(`SELECT * FROM run_tau_stats WHERE run_key = ?`),
+    runDepth: db.prepare(`SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`),
+    runSurprisal: db.prepare(`SELECT count, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`),
+    runPeaks: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
+    runKeepsPeaks: db.prepare(`SELECT keep = 'full' OR EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key) FROM runs r WHERE run_key = ?`).pluck(),
+  };
+}
+
+function statements(db: Db): Statements {
+  let prepared = cache.get(db);
+  if (prepared === undefined) {
+    prepared = prepare(db);
+    cache.set(db, prepared);
+  }
+  return prepared;
+}
+
+interface TauRow {
+  tau_index: number;
+  tau: number;
+  positions: number;
+  sum_x: number;
+  sum_h: number;
+  sum_y: number;
+  min_n: number;
+  max_n: number;
+  distinct_n: number;
+  hist_n: Buffer;
+  hist_positions: Buffer;
+}
+
+/** A run's per-pattern levels at its thresholds, from its stored peak rows. */
+export function runLevels(db: Db, runKey: number): { levels: PatternLevels[]; thresholds: Float64Array } {
+  const s = statements(db);
+  const thresholds = sortedThresholds((s.runTaus.all(runKey) as { tau_f32: number }[]).map((row) => row.tau_f32));
+  const levels = (s.runPeaks.all(runKey) as { class: PatternClass; row: number; peaks: Buffer }[]).map((row) => ({
+    cls: row.class,
+    row: row.row,
+    levels: levelsOfPeaks(row.peaks, thresholds),
+  }));
+  return { levels, thresholds };
+}
+
+/** Per τ index of a run, the rank of its float32 among the run's thresholds. */
+function ranksOf(taus: readonly { tau_index: number; tau_f32: number }[], thresholds: Float64Array): Map<number, number> {
+  return new Map(taus.map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
+}
+
+/**
+ * Adds a finished run (its stored summaries, depth profile, shard sums and peak
+ * rows) to the rollups of every job it belongs to. Inside the caller's
+ * transaction, before a `summaries` run drops its peak rows.
+ */
+export function addRunToRollups(db: Db, runKey: number): void {
+  const s = statements(db);
+  for (const key of s.runCohorts.all(runKey) as CohortKey[]) {
+    const cohort = s.cohort.get(key) as { runs: number } | undefined;
+    const done = s.cohortRunsDone.all(key) as number[];
+    // Fresh before this run (it is counted done already): add it; otherwise rebuild from every run.
+    if ((cohort?.runs ?? 0) === done.length - 1) addRuns(db, key, [runKey], cohort === undefined);
+    else rebuildCohort(db, key);
+  }
+}
+
+/** Rebuilds every cohort of a job from its finished runs' stored summaries. */
+export function rebuildJobRollups(db: Db, jobId: number): void {
+  const s = statements(db);
+  db.prepare(`DELETE FROM cohort_pattern_levels WHERE job_id = ?`).run(jobId);
+  db.prepare(`DELETE FROM cohort_depth WHERE job_id = ?`).run(jobId);
+  db.prepare(`DELETE FROM cohort_tau_stats WHERE job_id = ?`).run(jobId);
+  db.prepare(`DELETE FROM job_cohorts WHERE job_id = ?`).run(jobId);
+  for (const key of s.jobCohorts.all(jobId) as CohortKey[]) rebuildCohort(db, key);
+}
+
+/** Rebuilds the rollups of the jobs whose cohorts do not match their finished runs (after a merge, a delete, a migration). */
+export function refreshStaleRollups(db: Db): void {
+  const stale = db
+    .prepare(
+      `WITH done AS (
+         SELECT jr.job_id, r.model_key, r.dmax, count(*) AS runs FROM job_runs jr JOIN runs r USING (run_key)
+         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax)
+       SELECT DISTINCT job_id FROM (
+         SELECT d.job_id FROM done d LEFT JOIN job_cohorts c USING (job_id, model_key, dmax) WHERE c.runs IS NOT d.runs
+         UNION ALL
+         SELECT c.job_id FROM job_cohorts c LEFT JOIN done d USING (job_id, model_key, dmax) WHERE d.runs IS NOT c.runs)`,
+    )
+    .pluck()
+    .all() as number[];
+  for (const jobId of stale) rebuildJobRollups(db, jobId);
+}
+
+function rebuildCohort(db: Db, key: CohortKey): void {
+  const s = statements(db);
+  for (const statement of s.deleteCohort) statement.run(key);
+  const done = s.cohortRunsDone.all(key) as number[];
+  if (done.length > 0) addRuns(db, key, done, true);
+}
+
+/** Adds runs to a cohort (a new one when `fresh`): merged, then written back. */
+function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: boolean): void {
+  const s = statements(db);
+  const old = fresh ? undefined : (s.cohort.get(key) as { runs: number; positions: number; surprisal_sum: number; surprisal_err: number; peaks_complete: number });
+  const surprisal = new ExactSum();
+  let positions = old?.positions ?? 0;
+  if (old !== undefined) {
+    surprisal.add(old.surprisal_sum);
+    surprisal.add(old.surprisal_err);
+  }
+  let peaksComplete = old === undefined ? true : old.peaks_complete === 1;
+
+  const tauStats = new Map<number, TauRow & { histogram: CountHistogram }>();
+  const mergeTau = (row: TauRow) => {
+    const into = tauStats.get(row.tau_index);
+    if (into === undefined) {
+      const histogram = new CountHistogram();
+      histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
+      const { tau_index, tau, positions: at, sum_x, sum_h, sum_y, min_n, max_n, distinct_n, hist_n, hist_positions } = row;
+      tauStats.set(row.tau_index, { tau_index, tau, positions: at, sum_x, sum_h, sum_y, min_n, max_n, distinct_n, hist_n, hist_positions, histogram });
+      return;
+    }
+    into.positions += row.positions;
+    into.sum_x += row.sum_x;
+    into.sum_h += row.sum_h;
+    into.sum_y += row.sum_y;
+    into.min_n = Math.min(into.min_n, row.min_n);
+    into.max_n = Math.max(into.max_n, row.max_n);
+    into.histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
+  };
+  const depth = new Map<number, { positions: number; mass: ExactSum }>();
+  const mergeDepth = (row: { d: number; positions: number; mass_sum: number; mass_err: number }) => {
+    let into = depth.get(row.d);
+    if (into === undefined) {
+      into = { positions: 0, mass: new ExactSum() };
+      depth.set(row.d, into);
+    }
+    into.positions += row.positions;
+    into.mass.add(row.mass_sum);
+    into.mass.add(row.mass_err);
+  };
+  const levels = new Map<string, PatternLevels>();
+  const mergeLevels = (row: PatternLevels) => {
+    const id = `${row.cls}:${row.row}`;
+    const into = levels.get(id);
+    if (into === undefined) levels.set(id, { cls: row.cls, row: row.row, levels: Uint32Array.from(row.levels) });
+    else for (let k = 0; k < into.levels.length; k++) if (row.levels[k] > into.levels[k]) into.levels[k] = row.levels[k];
+  };
+
+  if (old !== undefined) {
+    for (const row of s.cohortTauStats.all(key) as TauRow[]) mergeTau(row);
+    for (const row of s.cohortDepth.all(key) as { d: number; positions: number; mass_sum: number; mass_err: number }[]) mergeDepth(row);
+    for (const row of s.cohortLevels.all(key) as { class: PatternClass; row: number; levels: Buffer }[]) {
+      mergeLevels({ cls: row.class, row: row.row, levels: decodeLevels(row.levels, row.class, db, key) });
+    }
+  }
+
+  let taus: { tau_index: number; tau: number; tau_f32: number }[] = [];
+  for (const runKey of runKeys) {
+    taus = s.runTaus.all(runKey) as typeof taus;
+    const tauOf = new Map(taus.map((row) => [row.tau_index, row.tau]));
+    for (const row of s.runStats.all(runKey) as TauRow[]) mergeTau({ ...row, tau: tauOf.get(row.tau_index) as number });
+    for (const row of s.runDepth.all(runKey) as { d: number; positions: number; mass_sum: number; mass_err: number }[]) mergeDepth(row);
+    for (const shard of s.runSurprisal.all(runKey) as { count: number; surprisal_sum: number; surprisal_err: number }[]) {
+      positions += shard.count;
+      surprisal.add(shard.surprisal_sum);
+      surprisal.add(shard.surprisal_err);
+    }
+    if (s.runKeepsPeaks.get(runKey) === 1) for (const row of runLevels(db, runKey).levels) mergeLevels(row);
+    else peaksComplete = false;
+  }
+  if (taus.length === 0) taus = s.runTaus.all(runKeys[0]) as typeof taus;
+
+  const [surprisalSum, surprisalErr] = surprisal.split();
+  s.upsertCohort.run({
+    ...key,
+    runs: (old?.runs ?? 0) + runKeys.length,
+    positions,
+    surprisal_sum: surprisalSum,
+    surprisal_err: surprisalErr,
+    peaks_complete: peaksComplete ? 1 : 0,
+  });
+  const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
+  const ranks = ranksOf(taus, thresholds);
+  const active = activeByRank(levels.values(), thresholds.length);
+  for (const row of tauStats.values()) {
+    const rank = ranks.get(row.tau_index) as number;
+    const { histogram, ...sums } = row;
+    s.upsertTauStats.run({
+      ...key,
+      ...sums,
+      median_n: histogram.median(),
+      ...histogram.encode(),
+      active_x: active.wx[rank],
+      active_h: active.wh[rank],
+      active_y: active.wy[rank],
+    });
+  }
+  for (const [d, { positions: at, mass }] of depth) {
+    const [massSum, massErr] = mass.split();
+    s.upsertDepth.run({ ...key, d, positions: at, mass_sum: massSum, mass_err: massErr });
+  }
+  for (const row of levels.values()) s.upsertLevels.run({ ...key, class: row.cls, row: row.row, levels: codePointsOf(row.levels) });
+}
+
+/** A cohort's stored level row: H values (Wx, Wy rows) or H² (the Wh row). */
+function decodeLevels(blob: Buffer, cls: PatternClass, db: Db, key: CohortKey): Uint32Array {
+  const hidden = db.prepare(`SELECT hidden FROM models WHERE model_key = ?`).pluck().get(key.model_key) as number;
+  return decodeCodePoints(blob, cls === 'wh' ? hidden * hidden : hidden);
+}

@@ -1,0 +1,79 @@
+import type { Db } from './db.js';
+import type { CohortKey } from './rollups.js';
+
+/** A selected run, as the report's queries need it. */
+export interface SelectedRun {
+  readonly run_key: number;
+  readonly run_id: string;
+  readonly status: string;
+}
+
+/** A cohort (rollups.ts) whose finished runs are all selected: its rollups stand for them. */
+export interface CoveringCohort extends CohortKey {
+  /** Its runs, for a figure the rollups cannot give (then read run by run). */
+  readonly runs: readonly SelectedRun[];
+  /** One of them, for what all share (the τ list, the model). */
+  readonly some_run_key: number;
+}
+
+/**
+ * How a report reads a selection of runs: the fresh cohorts whose finished runs
+ * it holds entirely (read from the rollups, a few rows each), and the runs no
+ * such cohort covers (read run by run). Cohorts are taken largest first and
+ * never overlap, so no run is counted twice; a cohort is fresh when its `runs`
+ * equals its finished runs now.
+ */
+export interface SelectionPlan {
+  readonly cohorts: readonly CoveringCohort[];
+  readonly runs: readonly SelectedRun[];
+}
+
+const plans = new WeakMap<Db, WeakMap<readonly string[], SelectionPlan>>();
+
+/** The plan of a selection, made once per selection array (a report asks for it once per figure). */
+export function planSelection(db: Db, runIds: readonly string[]): SelectionPlan {
+  let byIds = plans.get(db);
+  if (byIds === undefined) {
+    byIds = new WeakMap();
+    plans.set(db, byIds);
+  }
+  let plan = byIds.get(runIds);
+  if (plan === undefined) {
+    plan = makePlan(db, runIds);
+    byIds.set(runIds, plan);
+  }
+  return plan;
+}
+
+function makePlan(db: Db, runIds: readonly string[]): SelectionPlan {
+  const ids = JSON.stringify(runIds);
+  const selected = new Map(
+    (db.prepare(`SELECT r.run_key, r.run_id, r.status FROM json_each(?) j JOIN runs r ON r.run_id = j.value ORDER BY j.key`).all(ids) as SelectedRun[]).map(
+      (run) => [run.run_key, run],
+    ),
+  );
+  const candidates = db
+    .prepare(
+      `SELECT c.job_id, c.model_key, c.dmax, c.runs FROM job_cohorts c
+       WHERE c.job_id IN (SELECT DISTINCT jr.job_id FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN job_runs jr USING (run_key))
+       ORDER BY c.runs DESC, c.job_id, c.model_key, c.dmax`,
+    )
+    .all(ids) as (CohortKey & { runs: number })[];
+  const doneRuns = db
+    .prepare(
+      `SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key)
+       WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done'`,
+    )
+    .pluck();
+  const covered = new Set<number>();
+  const cohorts: CoveringCohort[] = [];
+  for (const candidate of candidates) {
+    const members = doneRuns.all(candidate) as number[];
+    if (members.length !== candidate.runs || members.length === 0) continue; // stale
+    if (!members.every((runKey) => selected.has(runKey) && !covered.has(runKey))) continue;
+    for (const runKey of members) covered.add(runKey);
+    const { job_id, model_key, dmax } = candidate;
+    cohorts.push({ job_id, model_key, dmax, runs: members.map((runKey) => selected.get(runKey) as SelectedRun), some_run_key: members[0] });
+  }
+  return { cohorts, runs: [...selected.values()].filter((run) => !covered.has(run.run_key)) };
+}
