@@ -10,7 +10,7 @@ import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
 import { GROUPINGS, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
-import { dbOption, defineCommand, READ_ONLY_NOTE, runOptions, selectionOptions, threadsProblem } from './common.js';
+import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
 export const runCli = defineCommand({
@@ -95,8 +95,9 @@ export const resumeCli = defineCommand({
   examples: [
     ['$0 resume', 'continue the last unfinished job of the default database'],
     ['$0 resume --db results/sweep.sqlite --wait', 'continue once the current writer is done'],
+    ['$0 resume --job 2', 'continue job 2 (see sparsetrace jobs) rather than the last unfinished one'],
   ],
-  builder: (args) => runOptions(args.option('db', dbOption)),
+  builder: (args) => runOptions(args.option('db', dbOption).option('job', { ...jobOption, describe: 'job id or name (default: the most recently started unfinished job)' })),
   handler: async (argv) => (await import('./resume.js')).resumeCommand(argv),
 });
 
@@ -106,10 +107,12 @@ export const statusCli = defineCommand({
   examples: [
     ['$0 status', 'one line per job, then every run'],
     ['$0 status --format json | jq .jobs[0].eta_seconds', 'the ETA of a live job, for scripts'],
+    ['$0 status --job example-sweep', 'one job only'],
   ],
   builder: (args) =>
     args
       .option('db', dbOption)
+      .option('job', { ...jobOption, describe: 'only this job (id or name; default: every job)' })
       .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
       .epilogue(READ_ONLY_NOTE),
   handler: async (argv) => (await import('./status.js')).statusCommand(argv),
@@ -222,9 +225,25 @@ export const runsCli = defineCommand({
   examples: [
     ['$0 runs', 'every run, with its model, window, Dmax and τ'],
     ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
+    ['$0 runs --job 2', "the runs of job 2, in the job's order"],
   ],
-  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
+  builder: (args) => args.option('db', dbOption).option('job', { ...jobOption, describe: "only this job's runs (id or name; default: every run)" }).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
   handler: async (argv) => (await import('./runs.js')).runsCommand(argv),
+});
+
+export const jobsCli = defineCommand({
+  command: 'jobs',
+  describe: 'list the jobs in the database: runs, positions, state',
+  examples: [
+    ['$0 jobs', 'every job with its source, runs done, positions committed and state'],
+    ['$0 jobs --format json', 'the same for scripts'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
+      .epilogue(`States as status gives them: done, running, interrupted (some progress, no writer), pending. ${READ_ONLY_NOTE}`),
+  handler: async (argv) => (await import('./jobs.js')).jobsCommand(argv),
 });
 
 export const migrateCli = defineCommand({
