@@ -246,6 +246,33 @@ export const jobsCli = defineCommand({
   handler: async (argv) => (await import('./jobs.js')).jobsCommand(argv),
 });
 
+export const rmCli = defineCommand({
+  command: 'rm',
+  describe: 'delete runs or a job with all their rows',
+  examples: [
+    ['$0 rm --run 219c --dry-run', 'what deleting a run (id or unique prefix) would remove, removing nothing'],
+    ['$0 rm --job 2 --vacuum', 'delete job 2 and its runs no other job has, then give the space back'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('run', { describe: 'run id or unique prefix (repeatable)', type: 'string', array: true, requiresArg: true })
+      .option('job', { ...jobOption, describe: 'job id or name: the job and each of its runs that no other job has' })
+      .option('dry-run', { describe: 'list what would be deleted; delete nothing', type: 'boolean', default: false })
+      .option('vacuum', { describe: 'afterwards, give the freed space back to the file system (VACUUM; rewrites the file)', type: 'boolean', default: false })
+      .option('wait', { describe: 'if another process is writing the database, wait for it instead of failing', type: 'boolean', default: false })
+      .check((argv) => {
+        if ((argv.run === undefined || argv.run.length === 0) && argv.job === undefined) throw new Error('rm: name what to delete with --run ID or --job ID');
+        return true;
+      })
+      .epilogue(
+        'Deletes every row of the selected runs from every table that has a run_key (and the jobs\' rows, and models no run uses), ' +
+          'in one transaction under the writer lock, like run and sql --write: refused (exit 1) while another process writes. ' +
+          'A run left "running" by a process that is gone is an interrupted run and can be deleted.',
+      ),
+  handler: async (argv) => (await import('./rm.js')).rmCommand(argv),
+});
+
 export const migrateCli = defineCommand({
   command: 'migrate',
   describe: 'upgrade a database written by an older sparsetrace (0.1.0 or later) to this schema, in place',

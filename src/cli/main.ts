@@ -2,7 +2,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
+import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
 import { log, setDebug } from './output.js';
 
@@ -15,7 +15,7 @@ function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: strin
   return true;
 }
 
-const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'export', 'sql', 'runs', 'jobs', 'migrate', 'serve', 'worker', 'unlock', 'fetch-inputs', 'completion'];
+const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'export', 'sql', 'runs', 'jobs', 'rm', 'migrate', 'serve', 'worker', 'unlock', 'fetch-inputs', 'completion'];
 
 export async function main(argv: string[]): Promise<void> {
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(sqlCli)
     .command(runsCli)
     .command(jobsCli)
+    .command(rmCli)
     .command(migrateCli)
     .command(serveCli)
     .command(workerCli)
