@@ -58,6 +58,8 @@ export async function rmCommand(args: RmArgs): Promise<number> {
       return 0;
     });
   }
+  // Names the database does not hold are refused before it is opened for writing: a bad flag changes nothing.
+  await withDatabase(args.db, (db, dbPath) => request(db, args, dbPath));
   return withDatabase(
     args.db,
     async (db, dbPath) => {
