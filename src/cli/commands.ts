@@ -10,7 +10,7 @@ import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
 import { GROUPINGS, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
-import { dbOption, defineCommand, READ_ONLY_NOTE, runOptions, selectionOptions, threadsProblem } from './common.js';
+import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
 export const runCli = defineCommand({
@@ -95,8 +95,9 @@ export const resumeCli = defineCommand({
   examples: [
     ['$0 resume', 'continue the last unfinished job of the default database'],
     ['$0 resume --db results/sweep.sqlite --wait', 'continue once the current writer is done'],
+    ['$0 resume --job 2', 'continue job 2 (see sparsetrace jobs) rather than the last unfinished one'],
   ],
-  builder: (args) => runOptions(args.option('db', dbOption)),
+  builder: (args) => runOptions(args.option('db', dbOption).option('job', { ...jobOption, describe: 'job id or name (default: the most recently started unfinished job)' })),
   handler: async (argv) => (await import('./resume.js')).resumeCommand(argv),
 });
 
@@ -106,10 +107,12 @@ export const statusCli = defineCommand({
   examples: [
     ['$0 status', 'one line per job, then every run'],
     ['$0 status --format json | jq .jobs[0].eta_seconds', 'the ETA of a live job, for scripts'],
+    ['$0 status --job example-sweep', 'one job only'],
   ],
   builder: (args) =>
     args
       .option('db', dbOption)
+      .option('job', { ...jobOption, describe: 'only this job (id or name; default: every job)' })
       .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
       .epilogue(READ_ONLY_NOTE),
   handler: async (argv) => (await import('./status.js')).statusCommand(argv),
@@ -222,9 +225,52 @@ export const runsCli = defineCommand({
   examples: [
     ['$0 runs', 'every run, with its model, window, Dmax and τ'],
     ['$0 runs --format json', 'the same for scripts (τ as arrays)'],
+    ['$0 runs --job 2', "the runs of job 2, in the job's order"],
   ],
-  builder: (args) => args.option('db', dbOption).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
+  builder: (args) => args.option('db', dbOption).option('job', { ...jobOption, describe: "only this job's runs (id or name; default: every run)" }).option('format', { choices: ['text', 'json', 'csv'] as const, default: 'text' as const, requiresArg: true }).epilogue(READ_ONLY_NOTE),
   handler: async (argv) => (await import('./runs.js')).runsCommand(argv),
+});
+
+export const jobsCli = defineCommand({
+  command: 'jobs',
+  describe: 'list the jobs in the database: runs, positions, state',
+  examples: [
+    ['$0 jobs', 'every job with its source, runs done, positions committed and state'],
+    ['$0 jobs --format json', 'the same for scripts'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const, requiresArg: true })
+      .epilogue(`States as status gives them: done, running, interrupted (some progress, no writer), pending. ${READ_ONLY_NOTE}`),
+  handler: async (argv) => (await import('./jobs.js')).jobsCommand(argv),
+});
+
+export const rmCli = defineCommand({
+  command: 'rm',
+  describe: 'delete runs or a job with all their rows',
+  examples: [
+    ['$0 rm --run 219c --dry-run', 'what deleting a run (id or unique prefix) would remove, removing nothing'],
+    ['$0 rm --job 2 --vacuum', 'delete job 2 and its runs no other job has, then give the space back'],
+  ],
+  builder: (args) =>
+    args
+      .option('db', dbOption)
+      .option('run', { describe: 'run id or unique prefix (repeatable)', type: 'string', array: true, requiresArg: true })
+      .option('job', { ...jobOption, describe: 'job id or name: the job and each of its runs that no other job has' })
+      .option('dry-run', { describe: 'list what would be deleted; delete nothing', type: 'boolean', default: false })
+      .option('vacuum', { describe: 'afterwards, give the freed space back to the file system (VACUUM; rewrites the file)', type: 'boolean', default: false })
+      .option('wait', { describe: 'if another process is writing the database, wait for it instead of failing', type: 'boolean', default: false })
+      .check((argv) => {
+        if ((argv.run === undefined || argv.run.length === 0) && argv.job === undefined) throw new Error('rm: name what to delete with --run ID or --job ID');
+        return true;
+      })
+      .epilogue(
+        'Deletes every row of the selected runs from every table that has a run_key (and the jobs\' rows, and models no run uses), ' +
+          'in one transaction under the writer lock, like run and sql --write: refused (exit 1) while another process writes. ' +
+          'A run left "running" by a process that is gone is an interrupted run and can be deleted.',
+      ),
+  handler: async (argv) => (await import('./rm.js')).rmCommand(argv),
 });
 
 export const migrateCli = defineCommand({

@@ -65,6 +65,13 @@ export const dbOption = {
   requiresArg: true,
 } as const;
 
+/** --job: a job id or name (resolved by store/resolve.ts's findJob for every command). */
+export const jobOption = {
+  describe: 'job id or name (see sparsetrace jobs)',
+  type: 'string',
+  requiresArg: true,
+} as const;
+
 /** Worker threads at most: each costs about 15 MB, and 10,000 crashed Node; beyond the cores they only share them. */
 export const MAX_THREADS = 256;
 
@@ -96,7 +103,7 @@ export function runOptions<T>(args: Argv<T>) {
 export function selectionOptions<T>(args: Argv<T>) {
   return args
     .option('db', dbOption)
-    .option('job', { describe: 'job id or name (default: the most recently started job)', type: 'string', requiresArg: true })
+    .option('job', { ...jobOption, describe: 'job id or name (default: the most recently started job)' })
     .option('run', { describe: 'run id or unique prefix (repeatable)', type: 'string', array: true, requiresArg: true })
     .option('all', { describe: 'every run in the database', type: 'boolean' })
     .option('model', { describe: 'only runs of this model (sha256 prefix or file path)', type: 'string', requiresArg: true })

@@ -2,7 +2,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { explainCli, exportCli, fetchInputsCli, migrateCli, planCli, reportCli, resumeCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
+import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
 import { log, setDebug } from './output.js';
 
@@ -15,7 +15,7 @@ function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: strin
   return true;
 }
 
-const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'export', 'sql', 'runs', 'migrate', 'serve', 'worker', 'unlock', 'fetch-inputs', 'completion'];
+const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'export', 'sql', 'runs', 'jobs', 'rm', 'migrate', 'serve', 'worker', 'unlock', 'fetch-inputs', 'completion'];
 
 export async function main(argv: string[]): Promise<void> {
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
@@ -34,6 +34,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(exportCli)
     .command(sqlCli)
     .command(runsCli)
+    .command(jobsCli)
+    .command(rmCli)
     .command(migrateCli)
     .command(serveCli)
     .command(workerCli)
@@ -53,7 +55,7 @@ export async function main(argv: string[]): Promise<void> {
     .epilogue(
       'SPARSETRACE_DB=FILE sets the database for every command (like --db); SPARSETRACE_DEBUG=1 is --debug. ' +
         'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
-        '2 bad input; 130/143 interrupted (committed work is kept). Read commands (report, export, sql, status, runs) ' +
+        '2 bad input; 130/143 interrupted (committed work is kept). Read commands (report, export, sql, status, runs, jobs) ' +
         'never write and work on read-only files and media. `sparsetrace <command> --help` for each command.',
     )
     .fail((message, error) => {

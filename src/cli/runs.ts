@@ -1,18 +1,20 @@
 import { formatTau } from '../report/format.js';
 import { renderCsv, renderText, type Table } from '../report/table.js';
-import { listRuns } from '../store/index.js';
+import { findJob, listRuns } from '../store/index.js';
 import { withDatabase } from './database.js';
 import { out } from './output.js';
 
 export interface RunsArgs {
   readonly db?: string;
+  /** Only this job's runs (id or name), in the job's order. */
+  readonly job?: string;
   readonly format: 'text' | 'json' | 'csv';
 }
 
-/** `sparsetrace runs`: every run in the database. */
+/** `sparsetrace runs`: every run in the database, or those of one job (--job). */
 export function runsCommand(args: RunsArgs): Promise<number> {
-  return withDatabase(args.db, (db) => {
-    const runs = listRuns(db);
+  return withDatabase(args.db, (db, dbPath) => {
+    const runs = args.job !== undefined ? listRuns(db, findJob(db, args.job, dbPath).job_id) : listRuns(db);
     if (args.format === 'json') {
       // τ as an array of numbers, not the comma-joined text the query returns.
       out(`${JSON.stringify(runs.map((run) => ({ ...run, taus: run.taus.split(',').map(Number) })), null, 1)}\n`);

@@ -1,42 +1,26 @@
 import { formatDuration } from '../runner/duration.js';
 import { renderText, type Table } from '../report/table.js';
-import { liveLockHolder, listJobs, listRuns, recentRate, type RunRow } from '../store/index.js';
+import { findJob, recentRate } from '../store/index.js';
 import { withDatabase } from './database.js';
+import { jobProgress } from './job-states.js';
 import { out } from './output.js';
 
 export interface StatusArgs {
   readonly db?: string;
+  /** Only this job (id or name). */
+  readonly job?: string;
   readonly format: 'text' | 'json';
 }
 
-type RunState = 'done' | 'running' | 'interrupted' | 'pending';
-
-function runState(run: RunRow, live: boolean): RunState {
-  if (run.status === 'done') return 'done';
-  if (run.positions_done === 0) return 'pending';
-  return live ? 'running' : 'interrupted';
-}
-
-/** A job's state: done, running (a live writer works on it), interrupted (some progress, no writer), pending. */
-function jobState(states: readonly RunState[]): RunState {
-  if (states.every((state) => state === 'done')) return 'done';
-  if (states.includes('running')) return 'running';
-  return states.some((state) => state !== 'pending') ? 'interrupted' : 'pending';
-}
-
-/** `sparsetrace status`: every job's runs, where each stands, and rate and ETA while a writer is live. */
+/** `sparsetrace status`: every job's runs (or one job's, --job), where each stands, and rate and ETA while a writer is live. */
 export function statusCommand(args: StatusArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
-    const writer = liveLockHolder(db);
-    const jobs = listJobs(db).map((job, k, all) => {
-      const runs = listRuns(db, job.job_id);
-      // Only the most recently started job can be the live writer's.
-      const live = writer !== undefined && k === all.length - 1 && runs.some((run) => run.status === 'running');
-      const positionsDone = runs.reduce((sum, run) => sum + run.positions_done, 0);
-      const positions = runs.reduce((sum, run) => sum + run.positions, 0);
+    const only = args.job !== undefined ? findJob(db, args.job, dbPath).job_id : undefined;
+    const progress = jobProgress(db, only);
+    const writer = progress.writer;
+    const jobs = progress.jobs.map(({ job, runs, states, state, positions, positionsDone, live }) => {
       const rate = live && positionsDone < positions ? recentRate(db, runs.map((run) => run.run_id)) : 0;
-      const states = runs.map((run) => runState(run, live));
-      return { job, runs, states, state: jobState(states), positions, positionsDone, rate, etaSeconds: rate > 0 ? (positions - positionsDone) / rate : null };
+      return { job, runs, states, state, positions, positionsDone, rate, etaSeconds: rate > 0 ? (positions - positionsDone) / rate : null };
     });
     if (args.format === 'json') {
       out(
@@ -70,10 +54,12 @@ export function statusCommand(args: StatusArgs): Promise<number> {
     }
     out(writer ? `${dbPath}: being written by process ${writer.pid} on ${writer.host} (${writer.command}), since ${writer.started_at}\n` : `${dbPath}: no live writer\n`);
     // One line per job first: what a glance needs.
+    // resume takes the most recent unfinished job; an earlier one needs --job.
+    const lastUnfinished = progress.lastUnfinishedJobId;
     for (const { job, state, runs, positionsDone, positions, rate, etaSeconds } of jobs) {
       const percent = positions > 0 ? ` (${((100 * positionsDone) / positions).toFixed(0)}%)` : '';
       const live = state === 'running' && rate > 0 ? `, ${rate.toFixed(0)} positions/s, ETA ${formatDuration(etaSeconds ?? Number.NaN)}` : '';
-      const hint = state === 'interrupted' ? `; resume with \`sparsetrace resume --db ${dbPath}\`` : '';
+      const hint = state === 'interrupted' ? `; resume with \`sparsetrace resume --db ${dbPath}${job.job_id === lastUnfinished ? '' : ` --job ${job.job_id}`}\`` : '';
       out(`job ${job.job_id} ${job.name}: ${state}, ${job.runs_done}/${runs.length} runs, ${positionsDone}/${positions} positions${percent}${live}${hint}\n`);
     }
     for (const { job, runs, states } of jobs) {

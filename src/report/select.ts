@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { latestJob, listJobs, listRuns, type Db, type RunRow } from '../store/index.js';
+import { findJob, findRun, latestJob, listRuns, type Db, type RunRow } from '../store/index.js';
 import type { Grouping } from './choices.js';
 
 /** Which runs a report or export covers. Default: the most recently started job. */
@@ -19,24 +19,11 @@ export function selectRuns(db: Db, selection: Selection, dbPath: string): RunRow
   let runs: RunRow[];
   if (selection.runs && selection.runs.length > 0) {
     const every = listRuns(db);
-    runs = selection.runs.map((wanted) => {
-      const matches = every.filter((run) => run.run_id.startsWith(wanted));
-      if (matches.length === 0) throw new InputError(`--run ${wanted}: no run with that id in ${dbPath} (see \`sparsetrace runs\`)`);
-      if (matches.length > 1) throw new InputError(`--run ${wanted}: ${matches.length} runs start with it; give more characters`);
-      return matches[0];
-    });
+    runs = selection.runs.map((wanted) => findRun(db, wanted, dbPath, every));
   } else if (selection.all) {
     runs = listRuns(db);
   } else {
-    const jobs = listJobs(db);
-    let job = latestJob(db);
-    if (selection.job !== undefined) {
-      const wanted = selection.job;
-      job = [...jobs].reverse().find((candidate) => String(candidate.job_id) === wanted || candidate.name === wanted);
-      if (job === undefined) {
-        throw new InputError(`--job ${wanted}: no job with that id or name in ${dbPath} (jobs: ${jobs.map((j) => `${j.job_id} ${j.name}`).join(', ') || 'none'})`);
-      }
-    }
+    const job = selection.job !== undefined ? findJob(db, selection.job, dbPath) : latestJob(db);
     if (job === undefined) throw new InputError(`database ${dbPath}: holds no job yet (run \`sparsetrace run\` first)`);
     runs = listRuns(db, job.job_id);
   }

@@ -8,3 +8,5 @@ export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type S
 export * from './queries.js';
 export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
 export { jobRunStates, type JobRunState } from './jobProgress.js';
+export { findJob, findRun } from './resolve.js';
+export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
