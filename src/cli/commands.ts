@@ -31,7 +31,11 @@ export const runCli = defineCommand({
         .option('length', { describe: 'window length in bytes', type: 'number', requiresArg: true })
         .option('dmax', { describe: 'backward depth Dmax', type: 'number', requiresArg: true })
         .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string', requiresArg: true })
-        .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 16 B per position and offset), not only the sums the report needs", type: 'boolean' })
+        .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 21 B per position and offset), not only the sums the report needs", type: 'boolean' })
+        .option('keep', {
+          describe: "what a finished run keeps: 'full' (every per-position row) or 'summaries' (what every figure of the report needs: about a fifth of the disk; no counts, positions or pattern_peaks rows)",
+          choices: ['full', 'summaries'] as const,
+        })
         .option('db', dbOption)
         .check((argv) => {
           const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
@@ -63,6 +67,7 @@ function planOptions<T>(args: Argv<T>) {
     .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
     .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
     .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
+    .option('keep', { describe: "what a finished run keeps (as run --keep)", choices: ['full', 'summaries'] as const })
     .option('db', { describe: 'SQLite database (default: the job\'s "db", else results/sparsetrace.sqlite)', type: 'string' })
     .option('threads', { describe: 'worker threads the run would use (default: as run, one per core and one per 2,048 positions; at most 256)', type: 'number' })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })

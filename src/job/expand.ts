@@ -69,6 +69,7 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
             taus: spec.tau,
             positions: data.bytes.length - 1,
             depthCurves: spec.depthCurves === true,
+            keep: spec.keep ?? 'full',
           });
         }
       }

@@ -12,12 +12,17 @@ import { InputError } from '../errors.js';
  *   "dmax": [50],
  *   "tau": [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],      or { "from": 1e-6, "to": 10, "perDecade": 10 }
  *   "depthCurves": true,                              optional; keep per-position depth curves (default false)
+ *   "keep": "summaries",                              optional; drop a finished run's per-position rows (default "full")
  *   "db": "../results/other.sqlite"                   optional; default results/sparsetrace.sqlite
  * }
  *
  * A data source is cut into windows: `length` bytes from `offset` (default 0),
  * then every `stride` bytes, `count` windows (default 1) or `"all"` that fit.
  */
+/** What a finished run keeps: everything, or the summaries every figure of the report needs. */
+export type Retention = 'full' | 'summaries';
+export const RETENTIONS: readonly Retention[] = ['full', 'summaries'];
+
 export interface DataSource {
   readonly path: string;
   readonly offset: number;
@@ -34,6 +39,8 @@ export interface JobSpec {
   readonly tau: readonly number[];
   /** Keep every position's depth mass at every offset (table depth_mass), not only shard sums. Default false. */
   readonly depthCurves?: boolean;
+  /** 'summaries': a finished run keeps only what the report needs, not its per-position rows. Default 'full'. */
+  readonly keep?: Retention;
   /** The database, when the job file names one. */
   readonly db?: string;
 }
@@ -144,6 +151,7 @@ export interface JobOverrides {
   readonly dmax?: number;
   readonly tau?: string;
   readonly depthCurves?: boolean;
+  readonly keep?: Retention;
   readonly db?: string;
 }
 
@@ -154,7 +162,7 @@ export interface JobOverrides {
 export function parseJob(raw: unknown, source: string, resolve: (path: string) => string): JobSpec {
   const reader = new FieldReader(source);
   const top = reader.object(raw as Json, '(top level)');
-  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'depthCurves', 'db']);
+  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'depthCurves', 'keep', 'db']);
   const name = top.name === undefined ? 'job' : reader.string(top.name, 'name');
   if (!/^[\w.-]+$/.test(name)) reader.fail('name', `must be letters, digits, '.', '_' or '-', got ${describe(name)}`);
   const models = reader.list(top.models, 'models').map((path, k) => resolve(reader.string(path, `models[${k}]`)));
@@ -163,8 +171,10 @@ export function parseJob(raw: unknown, source: string, resolve: (path: string) =
   const tau = top.tau === undefined ? [...DEFAULT_TAUS] : parseTaus(top.tau, reader);
   if (top.depthCurves !== undefined && typeof top.depthCurves !== 'boolean') reader.fail('depthCurves', `must be true or false, got ${describe(top.depthCurves)}`);
   const depthCurves = top.depthCurves === true;
+  if (top.keep !== undefined && !RETENTIONS.includes(top.keep as Retention)) reader.fail('keep', `must be "full" or "summaries", got ${describe(top.keep)}`);
+  const keep = top.keep as Retention | undefined;
   const db = top.db === undefined ? undefined : resolve(reader.string(top.db, 'db'));
-  return { name, models, data, dmax, tau, ...(depthCurves ? { depthCurves } : {}), ...(db === undefined ? {} : { db }) };
+  return { name, models, data, dmax, tau, ...(depthCurves ? { depthCurves } : {}), ...(keep === undefined ? {} : { keep }), ...(db === undefined ? {} : { db }) };
 }
 
 function parseDataSource(value: Json, field: string, reader: FieldReader, resolve: (path: string) => string): DataSource {
@@ -197,6 +207,7 @@ export function applyOverrides(job: JobSpec, overrides: JobOverrides): JobSpec {
     dmax: overrides.dmax !== undefined ? [overrides.dmax] : job.dmax,
     tau: overrides.tau !== undefined ? parseTaus(parseTauFlag(overrides.tau, reader), reader, '--tau') : job.tau,
     ...(overrides.depthCurves === true || job.depthCurves === true ? { depthCurves: true } : {}),
+    ...(overrides.keep !== undefined ? { keep: overrides.keep } : job.keep !== undefined ? { keep: job.keep } : {}),
     ...(overrides.db !== undefined ? { db: overrides.db } : job.db !== undefined ? { db: job.db } : {}),
   };
 }

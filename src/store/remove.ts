@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { refreshStaleRollups } from './rollups.js';
 
 /**
  * Deleting runs and jobs with every row they own (`sparsetrace rm`). The tables
@@ -174,6 +175,8 @@ export function removeSelection(db: Db, request: RemovalRequest): RemovalPlan {
         const { changes } = db.prepare(`DELETE FROM ${quote(table.name)} WHERE ${where}`).run(...params);
         return changes > 0 ? [{ table: table.name, rows: changes }] : [];
       });
+      // The rollups of a job that lost some of its runs are made again from those it keeps.
+      refreshStaleRollups(db);
       return { ...plan, tables: deleted };
     })
     .immediate();
