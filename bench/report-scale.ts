@@ -194,22 +194,24 @@ function perRunTables(db: Db, spans: { offset: number; order: number }): { copie
 }
 
 /**
- * Rebuilds whatever the store keeps per job (rollups keyed by job_id) after the
- * synthesis added runs to the job. Schema 3 has no such tables and the store no
- * such function, so this is a no-op until it does: the store's `refreshRollups`
- * (if `src/store/index.ts` exports one) is called on the synthesised file,
- * opened as the CLI opens it. The schema author: make it rebuild every rollup.
+ * Rebuilds the store's rollups per job (rollups.ts) after the synthesis added
+ * runs to the job, with the store's own refreshStaleRollups (every cohort whose
+ * runs changed is made again from its runs' stored summaries and peaks), in one
+ * transaction, on the synthesised file opened as the CLI opens it.
  */
 async function refreshRollups(path: string): Promise<string> {
   const store = (await import('../src/store/index.js')) as Record<string, unknown>;
-  const refresh = store.refreshRollups;
-  if (typeof refresh !== 'function') return 'no rollups to refresh (the store exports no refreshRollups)';
+  const refresh = store.refreshStaleRollups;
+  if (typeof refresh !== 'function') return 'no rollups to refresh (the store exports no refreshStaleRollups)';
   const open = store.openDatabase as (path: string) => unknown;
   const close = store.closeDatabase as (db: unknown) => void;
   const db = open(path);
   try {
     const started = performance.now();
-    await (refresh as (db: unknown) => unknown)(db);
+    const connection = db as { exec(sql: string): void };
+    connection.exec('BEGIN IMMEDIATE');
+    (refresh as (db: unknown) => unknown)(db);
+    connection.exec('COMMIT');
     return `rollups refreshed by the store's refreshRollups in ${((performance.now() - started) / 1000).toFixed(1)} s`;
   } finally {
     close(db);
