@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { refreshStaleRollups } from './rollups.js';
+import { addRunToRollups } from './rollups.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 /** What one merge did, run by run. */
@@ -122,7 +122,6 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         const merged: string[] = [];
         const alreadyDone: string[] = [];
         const unfinished: string[] = [];
-        const summariesOnly: number[] = [];
         let positions = 0;
         type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; depth_curves: number; model_sha256: string; taus: number };
         type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; taus: number };
@@ -157,13 +156,12 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
             s.completeRun.run(run.run_key, runKey);
           }
           for (const statement of s.copy) statement.run(runKey, run.run_key);
-          if (s.keepsSummariesOnly.get(runKey) === 1) summariesOnly.push(runKey);
+          addRunToRollups(db, runKey);
+          // A run the database keeps as summaries keeps only them (and its jobs' rollups), wherever it was computed.
+          if (s.keepsSummariesOnly.get(runKey) === 1) for (const statement of s.dropPositionRows) statement.run(runKey);
           merged.push(run.run_id);
           positions += run.positions;
         }
-        refreshStaleRollups(db);
-        // A run the database keeps as summaries keeps only them (and its jobs' rollups), wherever it was computed.
-        for (const runKey of summariesOnly) for (const statement of s.dropPositionRows) statement.run(runKey);
         return { merged, alreadyDone, unfinished, positions };
       })
       .immediate();

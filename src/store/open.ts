@@ -114,6 +114,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     db.pragma('mmap_size = 1073741824');
     const { version, tables } = inspectFile(db);
     checkOwnership(path, version, tables);
+    // A new file gives back the pages a run kept as summaries frees (closeDatabase), so its size is its content.
+    if (version === 0 && tables.length === 0) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL never corrupts and loses at most the last commits on power loss;
     // a resumed run recomputes those shards.
@@ -205,6 +207,7 @@ export function closeDatabase(db: Db): void {
   if (!db.readonly) {
     try {
       db.pragma('busy_timeout = 0');
+      if (db.pragma('auto_vacuum', { simple: true }) === 2 && (db.pragma('freelist_count', { simple: true }) as number) > 0) db.pragma('incremental_vacuum');
       db.pragma('journal_mode = DELETE');
     } catch {
       // Another connection is open (or the disk is full): WAL mode stays, nothing is lost.

@@ -16,6 +16,9 @@ import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } fro
  * when that equals its finished runs now, so a stale cohort is never read.
  */
 
+/** A cohort of one run would repeat its run's summaries: cohorts are kept from two runs on. */
+const MIN_COHORT_RUNS = 2;
+
 /** A cohort's key. */
 export interface CohortKey {
   readonly job_id: number;
@@ -35,6 +38,9 @@ function prepare(db: Db) {
     jobCohorts: db.prepare(`SELECT DISTINCT jr.job_id, r.model_key, r.dmax FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ?`),
     cohortRunsDone: db
       .prepare(`SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' ORDER BY r.run_key`)
+      .pluck(),
+    cohortRunsDoneCount: db
+      .prepare(`SELECT count(*) FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done'`)
       .pluck(),
     cohort: db.prepare(`SELECT * FROM job_cohorts WHERE ${cohort}`),
     deleteCohort: ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'].map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
@@ -116,11 +122,11 @@ function ranksOf(taus: readonly { tau_index: number; tau_f32: number }[], thresh
 export function addRunToRollups(db: Db, runKey: number): void {
   const s = statements(db);
   for (const key of s.runCohorts.all(runKey) as CohortKey[]) {
-    const cohort = s.cohort.get(key) as { runs: number } | undefined;
-    const done = s.cohortRunsDone.all(key) as number[];
-    // Fresh before this run (it is counted done already): add it; otherwise rebuild from every run.
-    if ((cohort?.runs ?? 0) === done.length - 1) addRuns(db, key, [runKey], cohort === undefined);
-    else rebuildCohort(db, key);
+    // Every writer keeps the cohorts fresh (this, merges, deletes, migrations), so a run
+    // just done is added to its cohort in time independent of the cohort's size; a cohort
+    // is made, from its runs, when its second run is done.
+    if (s.cohort.get(key) !== undefined) addRuns(db, key, [runKey], false);
+    else if ((s.cohortRunsDoneCount.get(key) as number) >= MIN_COHORT_RUNS) rebuildCohort(db, key);
   }
 }
 
@@ -140,7 +146,7 @@ export function refreshStaleRollups(db: Db): void {
     .prepare(
       `WITH done AS (
          SELECT jr.job_id, r.model_key, r.dmax, count(*) AS runs FROM job_runs jr JOIN runs r USING (run_key)
-         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax)
+         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax HAVING count(*) >= ${MIN_COHORT_RUNS})
        SELECT DISTINCT job_id FROM (
          SELECT d.job_id FROM done d LEFT JOIN job_cohorts c USING (job_id, model_key, dmax) WHERE c.runs IS NOT d.runs
          UNION ALL
@@ -155,7 +161,7 @@ function rebuildCohort(db: Db, key: CohortKey): void {
   const s = statements(db);
   for (const statement of s.deleteCohort) statement.run(key);
   const done = s.cohortRunsDone.all(key) as number[];
-  if (done.length > 0) addRuns(db, key, done, true);
+  if (done.length >= MIN_COHORT_RUNS) addRuns(db, key, done, true);
 }
 
 /** Adds runs to a cohort (a new one when `fresh`): merged, then written back. */
