@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CODE_POINT_MAX_VALUE, codePointsOf } from '../src/store/codePoints.js';
+import { codePointSql, sequenceSql } from '../src/store/plainSql.js';
 import { docQueries, type DocQuery } from './doc-queries.js';
 import { PROJECT_ROOT, REFERENCE_POSITIONS } from './paths.js';
 import {
@@ -275,6 +277,18 @@ describe('the clients themselves', { skip }, () => {
     // And every REAL of the positions view (plain SQL today).
     const query = 'SELECT surprisal_bits, mass_total FROM positions ORDER BY run_id, t';
     assertSameRows(sqliteShell(Q1, query), pythonSqlite(Q1, query), 'positions: surprisal_bits, mass_total');
+  });
+
+  test('a code point array of every width (1 to 6 bytes) reads back in the sqlite3 shell and in Python, as the views read it', () => {
+    const values = [0, 126, 127, 1919, 1920, 53_247, 53_248, 61_437, 61_438, 1_048_575, 1_048_576, 65_994_751, 65_994_752, CODE_POINT_MAX_VALUE];
+    for (const largest of values) {
+      const array = [0, largest, Math.floor(largest / 3)];
+      const blob = `x'${codePointsOf(array).toString('hex')}'`;
+      const sql = `SELECT ${codePointSql(blob, String(array.length), 's.key')} AS value FROM ${sequenceSql(String(array.length))} s ORDER BY s.key`;
+      const expected = array.map((value) => [String(value)]);
+      assert.deepEqual(sqliteShell(Q1, sql).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `shell, largest ${largest}`);
+      assert.deepEqual(pythonSqlite(Q1, sql).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `python, largest ${largest}`);
+    }
   });
 
   test('the readers changed no file and created none', () => {

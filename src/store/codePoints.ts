@@ -11,19 +11,26 @@
  * | 2 | U+0080 … U+07FF        | 0 … 1,919       | 128                              |
  * | 3 | U+0800 … U+FFFD, no surrogates | 0 … 61,437 | 2,048, or 4,096 above U+DFFF |
  * | 4 | U+10000 … U+10FFFF     | 0 … 1,048,575   | 65,536                           |
+ * | 5 | 0x110000 … 2²⁶ − 1     | 0 … 65,994,751  | 0x110000                         |
+ * | 6 | 2²⁶ … 2³¹ − 1          | 0 … 2,080,374,783 | 2²⁶                            |
  *
  * U+0000 is left out (unicode() stops at a NUL), so are the surrogates
  * U+D800–U+DFFF and U+FFFE/U+FFFF (SQLite reads those as U+FFFD). Small values
- * take one byte: a count block of the sat-rnn is smaller than as uint16.
+ * take one byte: a count block of the sat-rnn is smaller than as uint16. Widths
+ * 5 and 6 are the 5- and 6-byte forms of the original UTF-8 (RFC 2279), beyond
+ * Unicode: SQLite's unicode() reads them (a test checks it in the `sqlite3`
+ * shell), and only a histogram of millions of positions needs them.
  */
-export const CODE_POINT_MAX_VALUE = 0x10ffff - 0x10000;
+export const CODE_POINT_MAX_VALUE = 0x7fffffff - 0x4000000;
 
 /** The largest value each width holds (index w − 1). */
-const WIDTH_LIMITS = [126, 1919, 61437, CODE_POINT_MAX_VALUE] as const;
+const WIDTH_LIMITS = [126, 1919, 61437, 0x10ffff - 0x10000, 0x3ffffff - 0x110000, CODE_POINT_MAX_VALUE] as const;
+
+type Width = 1 | 2 | 3 | 4 | 5 | 6;
 
 /** The width an array whose largest value is `largest` takes. */
-export function codePointWidth(largest: number): 1 | 2 | 3 | 4 {
-  for (let w = 0; w < WIDTH_LIMITS.length; w++) if (largest <= WIDTH_LIMITS[w]) return (w + 1) as 1 | 2 | 3 | 4;
+export function codePointWidth(largest: number): Width {
+  for (let w = 0; w < WIDTH_LIMITS.length; w++) if (largest <= WIDTH_LIMITS[w]) return (w + 1) as Width;
   throw new RangeError(`a value of ${largest} does not fit a code point array (at most ${CODE_POINT_MAX_VALUE})`);
 }
 
@@ -53,11 +60,11 @@ export function encodeCodePoints(length: number, valueAt: (k: number) => number)
       bytes[at + 1] = 0x80 | ((cp >> 6) & 0x3f);
       bytes[at + 2] = 0x80 | (cp & 0x3f);
     } else {
-      const cp = value + 0x10000;
-      bytes[at] = 0xf0 | (cp >> 18);
-      bytes[at + 1] = 0x80 | ((cp >> 12) & 0x3f);
-      bytes[at + 2] = 0x80 | ((cp >> 6) & 0x3f);
-      bytes[at + 3] = 0x80 | (cp & 0x3f);
+      // 4 bytes: lead 11110xxx; 5: 111110xx; 6: 1111110x; then 6 bits per continuation byte.
+      const cp = value + (width === 4 ? 0x10000 : width === 5 ? 0x110000 : 0x4000000);
+      const lead = width === 4 ? 0xf0 : width === 5 ? 0xf8 : 0xfc;
+      bytes[at] = lead | Math.floor(cp / 2 ** (6 * (width - 1)));
+      for (let k = 1; k < width; k++) bytes[at + k] = 0x80 | (Math.floor(cp / 2 ** (6 * (width - 1 - k))) & 0x3f);
     }
   }
   return bytes;
@@ -76,7 +83,7 @@ export function decodeCodePoints(blob: Uint8Array, length: number): Uint32Array 
     return values;
   }
   const width = blob.byteLength / length;
-  if (width !== 1 && width !== 2 && width !== 3 && width !== 4) {
+  if (!Number.isInteger(width) || width < 1 || width > 6) {
     throw new RangeError(`a code point array of ${blob.byteLength} bytes for ${length} values`);
   }
   for (let k = 0, at = 0; k < length; k++, at += width) {
@@ -86,8 +93,9 @@ export function decodeCodePoints(blob: Uint8Array, length: number): Uint32Array 
       const cp = ((blob[at] & 0x0f) << 12) | ((blob[at + 1] & 0x3f) << 6) | (blob[at + 2] & 0x3f);
       values[k] = cp - (cp > 0xdfff ? 0x1000 : 0x800);
     } else {
-      const cp = ((blob[at] & 0x07) << 18) | ((blob[at + 1] & 0x3f) << 12) | ((blob[at + 2] & 0x3f) << 6) | (blob[at + 3] & 0x3f);
-      values[k] = cp - 0x10000;
+      let cp = blob[at] & (width === 4 ? 0x07 : width === 5 ? 0x03 : 0x01);
+      for (let j = 1; j < width; j++) cp = cp * 64 + (blob[at + j] & 0x3f);
+      values[k] = cp - (width === 4 ? 0x10000 : width === 5 ? 0x110000 : 0x4000000);
     }
   }
   return values;

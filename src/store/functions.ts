@@ -14,9 +14,6 @@ import type { Db } from './db.js';
  * - `f32_max(blob)`: aggregate, the elementwise maximum of float32 arrays.
  * - `active_count(peaks, tau)`: how many float32 values of a BLOB exceed float32(τ):
  *   the patterns of a peak row active at τ.
- * - `active_by_class(class, row, peaks, tau)`: aggregate, the patterns active at τ
- *   somewhere in the rows given, per class, as a JSON object: f32_max per (class,
- *   row) and active_count in one pass, with no GROUP BY sorting the BLOBs.
  */
 export function registerFunctions(db: Db): void {
   const exactSumOf = (result: (sum: ExactSum) => number) => ({
@@ -46,39 +43,6 @@ export function registerFunctions(db: Db): void {
     result: (max: Float32Array | null) => (max === null ? null : Buffer.from(max.buffer, max.byteOffset, max.byteLength)),
   });
 
-  db.aggregate('active_by_class', {
-    start: (): PeakUnion => ({ tau: NaN, rows: new Map() }),
-    step: (union: PeakUnion, cls?: unknown, row?: unknown, blob?: unknown, tau?: unknown) => {
-      if (!Buffer.isBuffer(blob) || typeof tau !== 'number') return union;
-      union.tau = tau;
-      const key = `${String(cls)}:${String(row)}`;
-      const values = floats(blob);
-      const seen = union.rows.get(key);
-      // better-sqlite3 hands each BLOB over in a Buffer of its own: keep the first as it is, copy only to merge.
-      if (seen === undefined) union.rows.set(key, { max: values, owned: false });
-      else {
-        if (!seen.owned) {
-          seen.max = Float32Array.from(seen.max);
-          seen.owned = true;
-        }
-        const { max } = seen;
-        for (let k = 0; k < max.length; k++) if (values[k] > max[k]) max[k] = values[k];
-      }
-      return union;
-    },
-    result: ({ tau, rows }: PeakUnion) => {
-      const threshold = Math.fround(tau);
-      const active: Record<string, number> = {};
-      for (const [key, { max }] of rows) {
-        const cls = key.slice(0, key.indexOf(':'));
-        let above = 0;
-        for (let k = 0; k < max.length; k++) if (max[k] > threshold) above++;
-        active[cls] = (active[cls] ?? 0) + above;
-      }
-      return JSON.stringify(active);
-    },
-  });
-
   db.function('active_count', { deterministic: true }, (blob: unknown, tau: unknown) => {
     if (!Buffer.isBuffer(blob) || typeof tau !== 'number') return null;
     const threshold = Math.fround(tau);
@@ -94,11 +58,6 @@ export function floats(blob: Uint8Array): Float32Array {
   return new Float32Array(new Uint8Array(blob).buffer);
 }
 
-/** active_by_class's state: τ and the elementwise maximum of each (class, row) seen. */
-interface PeakUnion {
-  tau: number;
-  readonly rows: Map<string, { max: Float32Array; owned: boolean }>;
-}
 
 /** A float32 array as a BLOB. */
 export function blobOf(values: Float32Array): Buffer {

@@ -13,7 +13,7 @@
 export function codePointSql(blob: string, length: string, index: string): string {
   const width = `(length(${blob}) / (${length}))`;
   const cp = `unicode(substr(${blob}, (${index}) * ${width} + 1, ${width}))`;
-  return `(${cp} - CASE ${width} WHEN 1 THEN 1 WHEN 2 THEN 128 WHEN 3 THEN CASE WHEN ${cp} > 57343 THEN 4096 ELSE 2048 END ELSE 65536 END)`;
+  return `(${cp} - CASE ${width} WHEN 1 THEN 1 WHEN 2 THEN 128 WHEN 3 THEN CASE WHEN ${cp} > 57343 THEN 4096 ELSE 2048 END WHEN 4 THEN 65536 WHEN 5 THEN 1114112 ELSE 67108864 END)`;
 }
 
 /**
