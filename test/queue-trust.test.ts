@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ModelCache } from '../src/queue/models.js';
 import { redactSecrets } from '../src/redact.js';
 import { Cli } from './cli-child.js';
 import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
@@ -40,6 +41,26 @@ describe('redaction of secrets', () => {
     assert.equal(redactSecrets('rediss://token123@h'), 'rediss://***@h');
     assert.equal(redactSecrets('sparsetrace worker --password hunter2 --redis-token=abc --queue-password-file /etc/pw'), 'sparsetrace worker --password *** --redis-token=*** --queue-password-file /etc/pw');
     assert.equal(redactSecrets('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
+  });
+});
+
+describe("a worker's models", () => {
+  test('a model file corrected on disk is read and hashed again, an unchanged one is not', () => {
+    const path = join(folder.path, 'model-copy.bin');
+    const good = readFileSync(SHARED_MODEL);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length - 8]! ^= 1; // the lowest bit of a weight: a model still, another one
+    const models = new ModelCache();
+    writeFileSync(path, damaged);
+    const first = models.get(path);
+    assert.equal(models.get(path), first, 'unchanged: the same load');
+    copyFileSync(SHARED_MODEL, path);
+    // Same size; the modification time is what tells (set apart explicitly: a coarse clock may not).
+    const later = new Date(statSync(path).mtimeMs + 10_000);
+    utimesSync(path, later, later);
+    const corrected = models.get(path);
+    assert.notEqual(corrected.sha256, first.sha256);
+    assert.equal(corrected.sha256, createHash('sha256').update(good).digest('hex'));
   });
 });
 
