@@ -198,7 +198,9 @@ describe('the queue across machines: trust', { skip }, () => {
     const segments = join(folder.path, 'signal-segments');
     mkdirSync(segments);
     const db = join(folder.path, 'signal.sqlite');
-    const serveArgs = ['serve', jobPath, '--queue', redis.url, '--segments', segments, '--db', db, '--batch-cost', String(BATCH_COST), '--poll-ms', '200'];
+    // A database per phase: the second serve must have both batches to do, one left waiting.
+    const outageDb = join(folder.path, 'signal-outage.sqlite');
+    const serveArgs = (database: string) => ['serve', jobPath, '--queue', redis.url, '--segments', segments, '--db', database, '--batch-cost', String(BATCH_COST), '--poll-ms', '200'];
     const workerArgs = ['worker', '--queue', redis.url, '--segments', segments, '--threads', '1', '--shard-size', '20', '--lock-seconds', '60'];
     const processes: Cli[] = [];
     const start = (args: string[], env: Record<string, string | undefined> = {}): Cli => {
@@ -214,7 +216,7 @@ describe('the queue across machines: trust', { skip }, () => {
     };
     try {
       // SIGHUP mid-batch, Redis up: 129, a message, its own work folder gone.
-      let serve = start(serveArgs);
+      let serve = start(serveArgs(db));
       await serve.waitFor(/^enqueued /m, 60);
       const hungUp = start(workerArgs, { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '1000' });
       await hungUp.waitFor(/holding in batch/, 60);
@@ -228,11 +230,12 @@ describe('the queue across machines: trust', { skip }, () => {
       assert.match(serve.stderr, /SIGHUP: stopping; the database keeps every merged batch/);
 
       // Redis killed (by pid) while a worker computes a batch and serve waits: SIGTERM ends both within 10 s.
-      serve = start(serveArgs);
+      serve = start(serveArgs(outageDb));
       await serve.waitFor(/^enqueued /m, 60);
-      const stranded = start(workerArgs, { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '1500' });
+      const stranded = start(workerArgs, { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '2000' });
       await stranded.waitFor(/holding in batch/, 60);
-      const idle = start(workerArgs);
+      // On a queue of its own: it takes nothing, so the job's other batch stays undone and serve keeps serving.
+      const idle = start([...workerArgs, '--queue-name', 'idle']);
       await idle.waitFor(/taking batches/, 30);
       const pid = redis.pid;
       assert.ok(pid !== undefined);
@@ -245,7 +248,7 @@ describe('the queue across machines: trust', { skip }, () => {
         assert.equal(term.code, 143, child.stderr);
       }
       assert.ok(!existsSync(join(tmpdir(), `sparsetrace-worker-${stranded.pid}`)), 'its work folder is removed');
-      const lock = new Database(db, { readonly: true });
+      const lock = new Database(outageDb, { readonly: true });
       assert.equal((lock.prepare('SELECT count(*) AS n FROM writer_lock').get() as { n: number }).n, 0, 'serve released its lock');
       lock.close();
     } finally {

@@ -313,7 +313,7 @@ export const workerCli = defineCommand({
       .epilogue(
         [
           'SIGTERM/SIGINT/SIGHUP (exit 143/130/129): the batch in progress goes back to the queue',
-          'after the shards in flight; a second signal, or 8 s without Redis, quits at once (the',
+          'after the shards in flight; a second signal, or 6 s without Redis, quits at once (the',
           'batch then runs again once its lock expires). A killed worker\'s batch runs again elsewhere.',
           'Checked at start: --segments and --work-dir writable, Redis reachable, password and database.',
         ].join('\n'),

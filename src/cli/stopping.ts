@@ -5,7 +5,7 @@ import { log } from './output.js';
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** How long a stop may take before the process quits anyway: Redis may be down, and a graceful close then waits forever. */
-export const STOP_DEADLINE_MS = 8000;
+export const STOP_DEADLINE_MS = 6000;
 
 export interface Stopping {
   /** The first stop signal received, if any. */
