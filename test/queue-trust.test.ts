@@ -196,12 +196,14 @@ describe('the queue across machines: trust', { skip }, () => {
   test('SIGTERM during a Redis outage: worker and serve exit within 10 s; SIGHUP: 129, a message, the batch let go', async () => {
     const redis = await TestRedis.start();
     const segments = join(folder.path, 'signal-segments');
+    const outageSegments = join(folder.path, 'signal-outage-segments');
     mkdirSync(segments);
+    mkdirSync(outageSegments);
     const db = join(folder.path, 'signal.sqlite');
-    // A database per phase: the second serve must have both batches to do, one left waiting.
+    // A database and a folder per phase: the second serve must have both batches to do, one left waiting.
     const outageDb = join(folder.path, 'signal-outage.sqlite');
-    const serveArgs = (database: string) => ['serve', jobPath, '--queue', redis.url, '--segments', segments, '--db', database, '--batch-cost', String(BATCH_COST), '--poll-ms', '200'];
-    const workerArgs = ['worker', '--queue', redis.url, '--segments', segments, '--threads', '1', '--shard-size', '20', '--lock-seconds', '60'];
+    const serveArgs = (database: string, dir: string) => ['serve', jobPath, '--queue', redis.url, '--segments', dir, '--db', database, '--batch-cost', String(BATCH_COST), '--poll-ms', '200'];
+    const workerArgs = (dir: string) => ['worker', '--queue', redis.url, '--segments', dir, '--threads', '1', '--shard-size', '20', '--lock-seconds', '60'];
     const processes: Cli[] = [];
     const start = (args: string[], env: Record<string, string | undefined> = {}): Cli => {
       const child = new Cli(args, { ...CLEAN_ENV, ...env });
@@ -216,9 +218,9 @@ describe('the queue across machines: trust', { skip }, () => {
     };
     try {
       // SIGHUP mid-batch, Redis up: 129, a message, its own work folder gone.
-      let serve = start(serveArgs(db));
+      let serve = start(serveArgs(db, segments));
       await serve.waitFor(/^enqueued /m, 60);
-      const hungUp = start(workerArgs, { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '1000' });
+      const hungUp = start(workerArgs(segments), { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '1000' });
       await hungUp.waitFor(/holding in batch/, 60);
       const hup = await timed(hungUp, 'SIGHUP');
       assert.equal(hup.code, 129, hungUp.stderr);
@@ -230,12 +232,12 @@ describe('the queue across machines: trust', { skip }, () => {
       assert.match(serve.stderr, /SIGHUP: stopping; the database keeps every merged batch/);
 
       // Redis killed (by pid) while a worker computes a batch and serve waits: SIGTERM ends both within 10 s.
-      serve = start(serveArgs(outageDb));
+      serve = start(serveArgs(outageDb, outageSegments));
       await serve.waitFor(/^enqueued /m, 60);
-      const stranded = start(workerArgs, { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '2000' });
+      const stranded = start(workerArgs(outageSegments), { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '2000' });
       await stranded.waitFor(/holding in batch/, 60);
       // On a queue of its own: it takes nothing, so the job's other batch stays undone and serve keeps serving.
-      const idle = start([...workerArgs, '--queue-name', 'idle']);
+      const idle = start([...workerArgs(outageSegments), '--queue-name', 'idle']);
       await idle.waitFor(/taking batches/, 30);
       const pid = redis.pid;
       assert.ok(pid !== undefined);
