@@ -9,7 +9,7 @@
  *   1   the environment or another process: a busy database, a full disk,
  *       permissions, a corrupt store
  *   2   bad input: a flag, a job file, a model or data file, a database path
- *   130/143 interrupted by SIGINT/SIGTERM (committed work is kept)
+ *   129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (committed work is kept)
  */
 export const EXIT = {
   done: 0,
@@ -18,7 +18,7 @@ export const EXIT = {
 } as const;
 
 /** Exit code after an interruption: 128 + the signal's number, as shells expect. */
-export const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+export const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 export abstract class SparsetraceError extends Error {
   abstract readonly exitCode: number;
@@ -45,6 +45,12 @@ export class CorruptStoreError extends SparsetraceError {
 /** The machine refused: a full disk, a read-only file system, permissions, a broken device. */
 export class EnvironmentError extends SparsetraceError {
   override readonly name = 'EnvironmentError';
+  readonly exitCode = EXIT.failed;
+}
+
+/** The queue's Redis cannot be reached, or refuses us (a password it does not take): fix the server or the address. */
+export class QueueError extends SparsetraceError {
+  override readonly name = 'QueueError';
   readonly exitCode = EXIT.failed;
 }
 

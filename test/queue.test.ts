@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, cliProcess, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { Cli } from './cli-child.js';
+import { cli, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { redisAvailable, TestRedis } from './redis.js';
 
 /**
@@ -26,52 +26,6 @@ writeFileSync(
   JSON.stringify({ name: 'queue-test', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 10 }], dmax: [4, 9], tau: [0.001, 0.01, 0.1] }),
 );
 const reference = join(folder.path, 'reference.sqlite');
-
-/** A child process of the CLI whose stderr is collected, with bounded waits for a line and for its exit. */
-class Cli {
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = cliProcess(args, { env: { ...process.env, ...env } });
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  async waitFor(pattern: RegExp, seconds: number): Promise<void> {
-    for (let waited = 0; !pattern.test(this.stderr); waited += 100) {
-      if (waited > seconds * 1000) throw new Error(`no ${pattern} within ${seconds} s; stderr:\n${this.stderr}`);
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`exited before ${pattern}; stderr:\n${this.stderr}`);
-      await new Promise((done) => setTimeout(done, 100));
-    }
-  }
-
-  async exit(seconds: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.child.kill('SIGKILL');
-        reject(new Error(`did not exit within ${seconds} s; stderr:\n${this.stderr}`));
-      }, seconds * 1000);
-    });
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  /** Stops it by SIGTERM (SIGKILL if it takes more than 30 s). */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.kill('SIGTERM');
-    await this.exit(30).catch(() => undefined);
-  }
-}
 
 /** One distributed setting: a Redis, a segments folder, a coordinator database. */
 class Cluster {
@@ -227,6 +181,6 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
     assert.match(bad.stderr, /--queue http:\/\/127\.0\.0\.1:1: scheme http is not redis/);
     const unreachable = cli(['serve', jobPath, '--queue', 'redis://127.0.0.1:1', '--segments', folder.path, '--db', join(folder.path, 'never.sqlite')]);
     assert.equal(unreachable.code, 1, unreachable.stderr);
-    assert.match(unreachable.stderr, /--queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis: .*; start redis-server/);
+    assert.match(unreachable.stderr, /--queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis at 127\.0\.0\.1:1: connection refused \(ECONNREFUSED\); start redis-server/);
   });
 });

@@ -28,16 +28,26 @@ export async function freePort(): Promise<number> {
 export class TestRedis {
   readonly dir = mkdtempSync(join(tmpdir(), 'sparsetrace-redis-'));
   private process: ChildProcess | undefined;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** requirepass, when the test needs a server that asks for one. */
+    readonly password?: string,
+  ) {}
 
-  static async start(): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort());
+  static async start(options: { password?: string } = {}): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort(), options.password);
     await redis.restart();
     return redis;
   }
 
+  /** Its URL, without the password. */
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** The pid of the running server, for tests that kill it themselves. */
+  get pid(): number | undefined {
+    return this.process?.pid;
   }
 
   /** Starts the server (again), from whatever its folder holds, and waits until it answers. */
@@ -45,7 +55,8 @@ export class TestRedis {
     this.process = spawn(
       'redis-server',
       ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always',
-        '--save', '', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'],
+        '--save', '', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning',
+        ...(this.password !== undefined ? ['--requirepass', this.password] : [])],
       { stdio: 'ignore' },
     );
     for (let attempt = 0; attempt < 100; attempt++) {
@@ -57,7 +68,8 @@ export class TestRedis {
 
   /** One redis-cli command against this server. */
   cli(...args: string[]): string {
-    return spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+    const auth = this.password !== undefined ? ['--no-auth-warning', '-a', this.password] : [];
+    return spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...auth, ...args], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
   }
 
   /** Kills the server by pid with `signal` and waits for it to be gone. */

@@ -293,6 +293,19 @@ export const migrateCli = defineCommand({
   handler: async (argv) => (await import('./migrate.js')).migrateCommand(argv),
 });
 
+/** Where the queue is: the flag, else REDIS_URL, which keeps a password out of `ps` and shell history. */
+const queueOption = {
+  describe: 'the Redis server, redis://HOST:PORT[/DB] (default: $REDIS_URL; a password there or in --queue-password-file, not on the command line)',
+  type: 'string',
+  requiresArg: true,
+} as const;
+
+const queuePasswordFileOption = {
+  describe: "file holding the Redis password (one line), so that it is on no command line (ps shows those to every user)",
+  type: 'string',
+  requiresArg: true,
+} as const;
+
 export const serveCli = defineCommand({
   command: 'serve <job>',
   describe: 'coordinate a job over a Redis queue: enqueue its runs in batches, merge what workers finish',
@@ -300,7 +313,8 @@ export const serveCli = defineCommand({
   builder: (args) =>
     args
       .positional('job', { describe: 'job file (jobs/*.json)', type: 'string', demandOption: true })
-      .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
+      .option('queue', queueOption)
+      .option('queue-password-file', queuePasswordFileOption)
       .option('segments', { describe: 'folder the workers write finished batches to (shared with them)', type: 'string', demandOption: true })
       .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME}); one coordinator per queue`, type: 'string' })
       .option('db', { describe: `SQLite database (default: the job file's "db", else ${DEFAULT_DB})`, type: 'string' })
@@ -316,7 +330,9 @@ export const serveCli = defineCommand({
       .epilogue(
         [
           'Exits 0 when the database holds every run of the job. Its state is the database:',
-          'stop it (Ctrl-C) and start it again to resume. See README, "Several machines".',
+          'stop it (Ctrl-C, SIGTERM, SIGHUP: exit 130, 143, 129) and start it again to resume.',
+          'Redis checked at start: exit 1 if unreachable or it refuses the password, 2 for a bad URL.',
+          'See README, "Several machines".',
         ].join('\n'),
       ),
   // BullMQ and ioredis load only when serve or worker runs (in serve.ts, worker.ts).
@@ -329,7 +345,8 @@ export const workerCli = defineCommand({
   examples: [['$0 worker --queue redis://queue-host:6379 --segments /shared/segments', 'compute batches on this machine until stopped']],
   builder: (args) =>
     args
-      .option('queue', { describe: 'the Redis server, redis://HOST:PORT', type: 'string', demandOption: true })
+      .option('queue', queueOption)
+      .option('queue-password-file', queuePasswordFileOption)
       .option('segments', { describe: 'folder to write finished batches to (the one serve reads)', type: 'string', demandOption: true })
       .option('queue-name', { describe: `queue name (default ${DEFAULT_QUEUE_NAME})`, type: 'string' })
       .option('work-dir', { describe: 'local folder for the batch being computed (default: a folder in the system temp dir)', type: 'string' })
@@ -346,8 +363,10 @@ export const workerCli = defineCommand({
       })
       .epilogue(
         [
-          'SIGTERM/SIGINT: the batch in progress goes back to the queue after the shards in',
-          'flight; a second signal quits at once. A killed worker\'s batch runs again elsewhere.',
+          'SIGTERM/SIGINT/SIGHUP (exit 143/130/129): the batch in progress goes back to the queue',
+          'after the shards in flight; a second signal, or 6 s without Redis, quits at once (the',
+          'batch then runs again once its lock expires). A killed worker\'s batch runs again elsewhere.',
+          'Checked at start: --segments and --work-dir writable, Redis reachable, password and database.',
         ].join('\n'),
       ),
   handler: async (argv) => (await import('./worker.js')).workerCommand(argv),

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BrokenPipeError, classify, EnvironmentError, InputError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 
 /**
  * Data goes to stdout, logs and progress to stderr, both written synchronously
@@ -56,8 +57,10 @@ export function routeLog(sink: ((line: string) => void) | undefined): void {
 }
 
 /** A line on stderr. Losing stderr (a closed pipe, a full disk) never stops a command. */
-export function log(line: string): void {
+export function log(text: string): void {
   if (stderrBroken) return;
+  // Every message passes here, library errors included: none may show a password.
+  const line = redactSecrets(text);
   if (logSink !== undefined) {
     logSink(line);
     return;

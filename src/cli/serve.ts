@@ -1,16 +1,20 @@
 import { SIGNAL_EXIT } from '../errors.js';
 import { resolve } from 'node:path';
 import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
+import { resolveQueueAddress } from '../queue/address.js';
 import { DEFAULT_BATCH_COST, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
+import { redactCommandLine } from '../redact.js';
 import { acquireWriterLock, openDatabase, recordJob } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { log } from './output.js';
-import { redisAnswers } from './queue.js';
+import { checkQueue } from './queue.js';
+import { stopOnSignals } from './stopping.js';
 
 export interface ServeArgs {
   readonly job: string;
-  readonly queue: string;
+  readonly queue?: string;
+  readonly queuePasswordFile?: string;
   readonly segments: string;
   readonly queueName?: string;
   readonly db?: string;
@@ -21,26 +25,27 @@ export interface ServeArgs {
 
 /** `sparsetrace serve JOB --queue URL --segments DIR`: coordinates a job's runs over a Redis queue until its database holds them all. */
 export async function serveCommand(args: ServeArgs): Promise<number> {
-  const { parseQueueUrl } = await import('../queue/connection.js');
   const { coordinate } = await import('../queue/coordinator.js');
-  const address = parseQueueUrl(args.queue);
+  const address = resolveQueueAddress(args);
   checkSegmentsFolder(args.segments);
   const spec = loadJobFile(args.job);
   const dbPath = args.db ?? spec.db ?? DEFAULT_DB;
-  if (!(await redisAnswers(address))) return 1;
+  await checkQueue(address);
   const expanded = expandJob(spec, log);
   const db = openDatabase(dbPath);
   try {
-    const release = acquireWriterLock(db, dbPath, `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(), log);
+    // Others read the lock's command (a refused writer, `unlock`): it is recorded without the password.
+    const release = acquireWriterLock(db, dbPath, redactCommandLine(['sparsetrace', ...process.argv.slice(2)]), log);
     const controller = new AbortController();
-    let stopSignalName: string | undefined;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      stopSignalName = signal;
-      log(`${signal}: stopping; the database keeps every merged batch, workers keep working (restart serve to continue)`);
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const stopping = stopOnSignals({
+      message: (signal) => `${signal}: stopping; the database keeps every merged batch, workers keep working (restart serve to continue)`,
+      stop: () => controller.abort(),
+      quit: (why) => {
+        // Between merges (this runs on the main thread), so no transaction is open: the lock can go.
+        log(`serve: ${why}; the database keeps every merged batch`);
+        release();
+      },
+    });
     try {
       const jobId = recordJob(
         db,
@@ -63,15 +68,14 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
         log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} runs in ${dbPath}`);
         return 0;
       }
-      if (outcome.kind === 'stopped') return SIGNAL_EXIT[stopSignalName ?? ''] ?? 1;
+      if (outcome.kind === 'stopped') return SIGNAL_EXIT[stopping.signal() ?? ''] ?? 1;
       log(
         `sparsetrace: job ${jobId}: ${outcome.missing} runs still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
           `last failures: ${outcome.reasons.length > 0 ? outcome.reasons.join('; ') : 'none recorded'} (see the workers' output)`,
       );
       return 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stopping.dispose();
       release();
     }
   } finally {

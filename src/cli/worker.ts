@@ -2,14 +2,18 @@ import { SIGNAL_EXIT } from '../errors.js';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resolveQueueAddress } from '../queue/address.js';
+import { checkWritableFolder } from '../queue/folders.js';
 import { DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, queueTiming } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
 import { defaultThreads } from '../runner/threads.js';
 import { log } from './output.js';
-import { redisAnswers } from './queue.js';
+import { checkQueue } from './queue.js';
+import { stopOnSignals } from './stopping.js';
 
 export interface WorkerArgs {
-  readonly queue: string;
+  readonly queue?: string;
+  readonly queuePasswordFile?: string;
   readonly segments: string;
   readonly queueName?: string;
   readonly workDir?: string;
@@ -20,37 +24,54 @@ export interface WorkerArgs {
 
 /** `sparsetrace worker --queue URL --segments DIR`: computes batches from the queue until stopped. */
 export async function workerCommand(args: WorkerArgs): Promise<number> {
-  const { parseQueueUrl } = await import('../queue/connection.js');
-  const { startWorker } = await import('../queue/worker.js');
-  const address = parseQueueUrl(args.queue);
+  const address = resolveQueueAddress(args);
+  // Everything a batch needs is checked before the first one is taken: a worker
+  // that cannot hand in its result would otherwise find out after computing it.
   checkSegmentsFolder(args.segments);
-  if (!(await redisAnswers(address))) return 1;
-  const hook = process.env.SPARSETRACE_TEST_HOLD;
+  const ownFolder = args.workDir === undefined;
   const workDir = args.workDir ?? join(tmpdir(), `sparsetrace-worker-${process.pid}`);
-  const worker = startWorker({
-    address,
-    queueName: args.queueName ?? DEFAULT_QUEUE_NAME,
-    segments: args.segments,
-    workDir,
-    threads: args.threads ?? defaultThreads(),
-    shardSize: args.shardSize,
-    timing: queueTiming(args.lockSeconds ?? DEFAULT_LOCK_SECONDS),
-    log,
-    ...(hook === 'mid-batch' || hook === 'after-segment' ? { holdAt: hook, holdMs: Number(process.env.SPARSETRACE_TEST_HOLD_MS ?? 60_000) } : {}),
-  });
-  log(`worker ${process.pid}: taking batches from queue ${args.queueName ?? DEFAULT_QUEUE_NAME} at ${address.url}`);
-  let signalName: string | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalName !== undefined) process.exit(SIGNAL_EXIT[signal] ?? 1);
-    signalName = signal;
-    log(`${signal}: stopping; a batch in progress goes back to the queue after the shards in flight (send it again to quit at once)`);
-    void worker.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  await worker.closed;
   // A folder of our own is removed with what an abandoned batch left in it (nobody else resumes it).
-  if (args.workDir === undefined) rmSync(workDir, { recursive: true, force: true });
+  const removeOwnFolder = (): void => {
+    if (ownFolder) rmSync(workDir, { recursive: true, force: true });
+  };
+  let worker;
+  try {
+    checkWritableFolder(workDir, '--work-dir', 'batches are computed there', { create: true });
+    await checkQueue(address);
+    const { startWorker } = await import('../queue/worker.js');
+    const hook = process.env.SPARSETRACE_TEST_HOLD;
+    worker = startWorker({
+      address,
+      queueName: args.queueName ?? DEFAULT_QUEUE_NAME,
+      segments: args.segments,
+      workDir,
+      threads: args.threads ?? defaultThreads(),
+      shardSize: args.shardSize,
+      timing: queueTiming(args.lockSeconds ?? DEFAULT_LOCK_SECONDS),
+      log,
+      ...(hook === 'mid-batch' || hook === 'after-segment' ? { holdAt: hook, holdMs: Number(process.env.SPARSETRACE_TEST_HOLD_MS ?? 60_000) } : {}),
+    });
+  } catch (error) {
+    removeOwnFolder();
+    throw error;
+  }
+  const running = worker;
+  log(`worker ${process.pid}: taking batches from queue ${args.queueName ?? DEFAULT_QUEUE_NAME} at ${address.display}`);
+  const stopping = stopOnSignals({
+    message: (signal) => `${signal}: stopping; a batch in progress goes back to the queue after the shards in flight (send it again to quit at once)`,
+    stop: () => void running.stop().catch(() => undefined),
+    quit: (why) => {
+      // No goodbye to Redis here (it may be the reason): the batch's lock expires and another worker takes it.
+      log(`worker ${process.pid}: ${why}; a batch in progress runs again once its lock expires (--lock-seconds)`);
+      removeOwnFolder();
+    },
+  });
+  try {
+    await running.closed;
+  } finally {
+    stopping.dispose();
+  }
+  removeOwnFolder();
   log(`worker ${process.pid}: stopped`);
-  return SIGNAL_EXIT[signalName ?? ''] ?? 0;
+  return SIGNAL_EXIT[stopping.signal() ?? ''] ?? 0;
 }

@@ -1,48 +1,8 @@
 import { Redis } from 'ioredis';
-import { InputError } from '../errors.js';
+import { InputError, QueueError } from '../errors.js';
+import { QUEUE_URL_VARIABLE, type QueueAddress } from './address.js';
 
-/** Where the queue lives: a Redis server, from `--queue redis://[:password@]host:port[/db]`. */
-export interface QueueAddress {
-  readonly url: string;
-  readonly host: string;
-  readonly port: number;
-  readonly db: number;
-  readonly password?: string;
-  readonly username?: string;
-}
-
-/** Redis is not reachable (or refused us): the commands exit 1 with this message. */
-export class QueueUnreachableError extends Error {
-  override readonly name = 'QueueUnreachableError';
-}
-
-export function parseQueueUrl(text: string): QueueAddress {
-  const bad = (problem: string): never => {
-    throw new InputError(`--queue ${text}: ${problem} (expected redis://HOST:PORT, e.g. redis://127.0.0.1:6380)`);
-  };
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return bad('not a URL');
-  }
-  if (url.protocol !== 'redis:') bad(`scheme ${url.protocol.replace(/:$/, '')} is not redis`);
-  if (url.hostname === '') bad('no host');
-  const port = url.port === '' ? 6379 : Number(url.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) bad(`port ${url.port} is not a port number`);
-  const path = url.pathname.replace(/^\//, '');
-  const db = path === '' ? 0 : Number(path);
-  if (!Number.isInteger(db) || db < 0) bad(`database /${path} is not a number`);
-  if (url.search !== '' || url.hash !== '') bad('no query or fragment expected');
-  return {
-    url: text,
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port,
-    db,
-    ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
-    ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
-  };
-}
+export type { QueueAddress } from './address.js';
 
 /** ioredis options for BullMQ: reconnect forever (a restarted Redis is picked up again). */
 export function connectionOptions(address: QueueAddress, forWorker: boolean) {
@@ -58,30 +18,99 @@ export function connectionOptions(address: QueueAddress, forWorker: boolean) {
   };
 }
 
+/** What a failed connection's system error means, in words. */
+const CONNECT_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name cannot be resolved now (DNS)',
+  ETIMEDOUT: 'no answer within 5 s',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'the connection was reset',
+};
+
+/** A ReplyError's text without its code word, e.g. "invalid username-password pair …". */
+const replyText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /**
- * Checks once that Redis answers, before anything starts, so a wrong address is
- * one clear line instead of endless reconnection messages. Warns (through `log`)
- * about settings that lose jobs: no AOF, or an eviction policy.
+ * Checks once that Redis answers and takes us, before anything starts, step by
+ * step so that each failure is one precise line instead of ioredis's
+ * "Connection is closed." for all of them: the connection (exit 1), AUTH (a
+ * missing or refused password, exit 1), SELECT (a database index the server
+ * does not have is the URL's fault, exit 2). Then warns (through `log`) about
+ * settings that lose jobs: no AOF, or an eviction policy.
  */
 export async function checkRedis(address: QueueAddress, log: (line: string) => void): Promise<void> {
-  const client = new Redis({ ...connectionOptions(address, false), lazyConnect: true, retryStrategy: () => null, connectTimeout: 5000, maxRetriesPerRequest: 0 });
-  client.on('error', () => undefined);
+  const where = `Redis at ${address.host}:${address.port}`;
+  const fix = `${address.source} ${address.display}`;
+  // No password and no database in the options: ioredis would send them itself and report any refusal as a closed connection.
+  const client = new Redis({
+    host: address.host,
+    port: address.port,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 0,
+  });
+  let lastError: NodeJS.ErrnoException | undefined;
+  client.on('error', (error: NodeJS.ErrnoException) => (lastError = error));
   try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    client.disconnect();
-    throw new QueueUnreachableError(
-      `--queue ${address.url}: cannot reach Redis: ${(error as Error).message}; start redis-server there (README: "Several machines") or fix the address`,
-    );
-  }
-  try {
-    const [, aof] = (await client.config('GET', 'appendonly')) as string[];
-    const [, policy] = (await client.config('GET', 'maxmemory-policy')) as string[];
-    if (aof !== 'yes') log(`warning: Redis at ${address.url} runs without AOF (appendonly ${aof}): a restart loses the queue; serve re-enqueues what is missing when the queue runs dry`);
-    if (policy !== 'noeviction') log(`warning: Redis at ${address.url} has maxmemory-policy ${policy}: it may evict queue keys; use noeviction`);
-  } catch {
-    // CONFIG may be disabled (managed Redis): nothing to check.
+    try {
+      await client.connect();
+      await client.call('PING').catch((error: unknown) => {
+        // NOAUTH: it answers, and wants a password; anything else is no Redis.
+        if (!/NOAUTH/.test(replyText(error))) throw error;
+      });
+    } catch (error) {
+      const code = lastError?.code;
+      const reason =
+        (code !== undefined ? CONNECT_REASONS[code] : undefined) ??
+        (/Protocol error/.test(replyText(lastError ?? error)) ? 'what answers there does not speak the Redis protocol' : replyText(lastError ?? error));
+      throw new QueueError(
+        `${fix}: cannot reach ${where}: ${reason}${code !== undefined ? ` (${code})` : ''}; start redis-server there (README: "Several machines") or fix the address`,
+      );
+    }
+    if (address.password !== undefined) {
+      const auth = address.username !== undefined ? ['AUTH', address.username, address.password] : ['AUTH', address.password];
+      try {
+        await client.call(auth[0]!, ...auth.slice(1));
+      } catch (error) {
+        const text = replyText(error);
+        if (/without any password configured/.test(text)) {
+          log(`warning: ${where} has no password set, but ${address.passwordSource} gives one; a Redis that is not on loopback should require one (README: "Several machines")`);
+        } else {
+          throw new QueueError(
+            `${where} refused the password${address.username !== undefined ? ` of user ${address.username}` : ''} given in ${address.passwordSource} (${text.split(' ')[0]}); check it against the server's requirepass or ACL`,
+          );
+        }
+      }
+    }
+    try {
+      await client.call('SELECT', String(address.db));
+    } catch (error) {
+      const text = replyText(error);
+      if (/NOAUTH/.test(text)) {
+        throw new QueueError(
+          `${where} requires a password and none was given; put it in a file and pass --queue-password-file FILE, or give the URL with its password in ${QUEUE_URL_VARIABLE}`,
+        );
+      }
+      if (/DB index is out of range/.test(text)) {
+        const databases = await client.call('CONFIG', 'GET', 'databases').then((reply) => (reply as string[])[1], () => undefined);
+        throw new InputError(
+          `${fix}: ${where} has no database ${address.db}${databases !== undefined ? ` (it has ${databases}: 0 to ${Number(databases) - 1})` : ' (DB index is out of range)'}; pick another number after the port, or none for 0`,
+        );
+      }
+      throw new QueueError(`${fix}: ${where} refused SELECT ${address.db}: ${text}`);
+    }
+    try {
+      const [, aof] = (await client.call('CONFIG', 'GET', 'appendonly')) as string[];
+      const [, policy] = (await client.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+      if (aof !== 'yes') log(`warning: ${where} runs without AOF (appendonly ${aof}): a restart loses the queue; serve re-enqueues what is missing when the queue runs dry`);
+      if (policy !== 'noeviction') log(`warning: ${where} has maxmemory-policy ${policy}: it may evict queue keys; use noeviction`);
+    } catch {
+      // CONFIG may be disabled (managed Redis): nothing to check.
+    }
   } finally {
     client.disconnect();
   }

@@ -7,6 +7,7 @@ import { jobRunStates, mergeSegment, SegmentError, type Db, type RunRecord } fro
 import { batchId, planBatches, type BatchData } from './batches.js';
 import { connectionOptions, type QueueAddress } from './connection.js';
 import { BATCH_JOB_OPTIONS } from './protocol.js';
+import { printable } from './names.js';
 import { listSegments } from './segments.js';
 
 export interface CoordinatorOptions {
@@ -140,7 +141,7 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
     // Batches of an earlier coordinator that no worker has taken are replaced by this one's.
     await queue.drain(true);
     const batches = await enqueue(missing, '');
-    log(`enqueued ${missing.length} runs in ${batches} batches on queue ${options.queueName} at ${options.address.url}`);
+    log(`enqueued ${missing.length} runs in ${batches} batches on queue ${options.queueName} at ${options.address.display}`);
     let round = 0;
     let idlePolls = 0;
     while (!stopSignal.aborted) {
@@ -171,7 +172,8 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
       idlePolls = 0;
       if (round >= options.maxRounds) {
         const failed = await queue.getFailed(0, 4).catch(() => []);
-        return { kind: 'gave-up', missing: missing.length, reasons: failed.map((failedJob) => `batch ${failedJob.id}: ${failedJob.failedReason}`) };
+        // Read from Redis: shown quoted and on one line, whatever wrote them.
+        return { kind: 'gave-up', missing: missing.length, reasons: failed.map((failedJob) => `batch ${printable(failedJob.id)}: ${printable(failedJob.failedReason)}`) };
       }
       round++;
       const count = await enqueue(missing, `${session}-${round}`).catch((error: Error) => {
@@ -183,6 +185,7 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
     }
     return { kind: 'stopped' };
   } finally {
-    await queue.close().catch(() => undefined);
+    // Closing says goodbye to Redis, which may be down: not for longer than a few seconds.
+    await Promise.race([queue.close().catch(() => undefined), new Promise((done) => setTimeout(done, 3000).unref())]);
   }
 }

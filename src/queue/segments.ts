@@ -1,8 +1,9 @@
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
 import type { Db } from '../store/index.js';
+import { checkWritableFolder } from './folders.js';
+import { fileInside, safeName } from './names.js';
 
 /**
  * Finished batches travel as SQLite files through a folder both sides see
@@ -12,21 +13,19 @@ import type { Db } from '../store/index.js';
  */
 export const SEGMENT_SUFFIX = '.segment.sqlite';
 
+/** The segments folder exists and this process can write it (workers write segments there, the coordinator deletes them). */
 export function checkSegmentsFolder(dir: string): void {
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(dir).isDirectory();
-  } catch (error) {
-    throw new InputError(`--segments ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
-  }
-  if (!isDirectory) throw new InputError(`--segments ${dir}: not a folder`);
+  checkWritableFolder(dir, '--segments', 'segments of finished batches are written and deleted there');
 }
 
 /** Writes `db` (the worker's local database) as a segment of batch `batch`: a compact copy, then a rename. Returns its path. */
 export function writeSegment(db: Db, dir: string, batch: string): string {
-  const name = `${batch}.${hostname()}-${process.pid}-${Date.now()}${SEGMENT_SUFFIX}`;
-  const temporary = join(dir, `.${name}.partial`);
-  const final = join(dir, name);
+  // The batch id comes from the queue: checked again here, where it becomes a file name.
+  const id = safeName(batch, (problem) => new Error(`segment of batch ${problem}; refused`));
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
+  const name = `${id}.${host}-${process.pid}-${Date.now()}${SEGMENT_SUFFIX}`;
+  const temporary = fileInside(dir, `.${name}.partial`);
+  const final = fileInside(dir, name);
   rmSync(temporary, { force: true });
   db.prepare('VACUUM INTO ?').run(temporary);
   const fd = openSync(temporary, 'r');

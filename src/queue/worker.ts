@@ -1,15 +1,17 @@
 import { Worker, WaitingError, UnrecoverableError, type Job } from 'bullmq';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { runIdentity, type PlannedRun } from '../job/index.js';
-import { loadModel, type LoadedModel } from '../model/index.js';
+import type { LoadedModel } from '../model/index.js';
 import { executeRuns, type RunEvents } from '../runner/execute.js';
 import { acquireWriterLock, openDatabase, recordJob, type RunRecord } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import type { BatchData } from './batches.js';
 import { connectionOptions, type QueueAddress } from './connection.js';
+import { ModelCache } from './models.js';
+import { fileInside, nameProblem } from './names.js';
 import type { QueueTiming } from './protocol.js';
 import { writeSegment } from './segments.js';
+import { checkBatch } from './validate.js';
 
 export interface WorkerOptions {
   readonly address: QueueAddress;
@@ -50,16 +52,12 @@ function hold(log: (line: string) => void, where: string, ms = 60_000): void {
 export function startWorker(options: WorkerOptions): RunningWorker {
   const { log, timing } = options;
   mkdirSync(options.workDir, { recursive: true });
-  const models = new Map<string, LoadedModel>();
+  const models = new ModelCache();
   const stopController = new AbortController();
   let held = false;
 
   const modelFor = (run: RunRecord): LoadedModel => {
-    let loaded = models.get(run.model.path);
-    if (loaded === undefined) {
-      loaded = loadModel(run.model.path);
-      models.set(run.model.path, loaded);
-    }
+    const loaded = models.get(run.model.path);
     if (loaded.sha256 !== run.model.sha256) {
       throw new UnrecoverableError(`model ${run.model.path} on this machine has sha256 ${loaded.sha256}, the coordinator's has ${run.model.sha256}`);
     }
@@ -67,8 +65,8 @@ export function startWorker(options: WorkerOptions): RunningWorker {
   };
 
   const processBatch = async (job: Job<BatchData>, token?: string): Promise<{ segment: string; runs: number }> => {
-    const batch = job.data;
-    if (batch.format !== 'sparsetrace-batch/1') throw new UnrecoverableError(`batch ${job.id}: unknown format ${String(batch.format)} (another sparsetrace version?)`);
+    // Nothing of a batch is used before it is checked: its id names files, its runs name inputs.
+    const batch = checkBatch(job.id, job.data);
     const started = performance.now();
     const loaded: LoadedModel[] = [];
     const runs: PlannedRun[] = batch.runs.map((run) => {
@@ -76,16 +74,16 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       let modelIndex = loaded.indexOf(model);
       if (modelIndex < 0) modelIndex = loaded.push(model) - 1;
       const identity = runIdentity({ modelSha256: model.sha256, dataSha256: run.data.sha256, dmax: run.dmax, taus: run.taus, gate: run.gate });
-      if (identity !== run.runId) throw new UnrecoverableError(`batch ${job.id}: run ${run.runId} has identity ${identity} here (another sparsetrace version?)`);
+      if (identity !== run.runId) throw new UnrecoverableError(`batch ${batch.id}: run ${run.runId} has identity ${identity} here (another sparsetrace version?)`);
       return { ...run, modelIndex };
     });
-    const dbPath = join(options.workDir, `${job.id}.sqlite`);
+    const dbPath = fileInside(options.workDir, `${batch.id}.sqlite`);
     const db = openDatabase(dbPath);
     let segment: string;
     try {
-      const release = acquireWriterLock(db, dbPath, `sparsetrace worker (batch ${job.id})`, log);
+      const release = acquireWriterLock(db, dbPath, `sparsetrace worker (batch ${batch.id})`, log);
       try {
-        recordJob(db, { name: `batch-${job.id}`, sha256: String(job.id), source: null, specJson: JSON.stringify(batch) }, runs, TOOL_VERSION);
+        recordJob(db, { name: `batch-${batch.id}`, sha256: batch.id, source: null, specJson: JSON.stringify(job.data) }, runs, TOOL_VERSION);
         let shards = 0;
         const events: RunEvents = {
           jobPlanned: () => undefined,
@@ -94,7 +92,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
             shards++;
             if (options.holdAt === 'mid-batch' && !held && shards === 2) {
               held = true;
-              hold(log, `in batch ${job.id}`, options.holdMs);
+              hold(log, `in batch ${batch.id}`, options.holdMs);
             }
           },
           runFinished: () => undefined,
@@ -107,11 +105,11 @@ export function startWorker(options: WorkerOptions): RunningWorker {
         );
         if (result.stopped) {
           // Stopping: the batch goes back to the queue now, not after its lock expires.
-          log(`batch ${job.id}: abandoned at ${result.runsDone} of ${result.runsTotal} runs; back in the queue`);
+          log(`batch ${batch.id}: abandoned at ${result.runsDone} of ${result.runsTotal} runs; back in the queue`);
           if (token !== undefined) await job.moveToWait(token);
           throw new WaitingError();
         }
-        segment = writeSegment(db, options.segments, String(job.id));
+        segment = writeSegment(db, options.segments, batch.id);
       } finally {
         release();
       }
@@ -121,10 +119,10 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
     const positions = runs.reduce((sum, run) => sum + run.positions, 0);
     const seconds = (performance.now() - started) / 1000;
-    log(`batch ${job.id}: ${runs.length} runs, ${positions} positions in ${seconds.toFixed(1)} s; segment ${segment}`);
+    log(`batch ${batch.id}: ${runs.length} runs, ${positions} positions in ${seconds.toFixed(1)} s; segment ${segment}`);
     if (options.holdAt === 'after-segment' && !held) {
       held = true;
-      hold(log, `after writing the segment of batch ${job.id}`, options.holdMs);
+      hold(log, `after writing the segment of batch ${batch.id}`, options.holdMs);
     }
     return { segment, runs: runs.length };
   };
@@ -144,7 +142,9 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     lastError = error.message;
   });
   worker.on('failed', (job, error) => {
-    if (!(error instanceof WaitingError)) log(`batch ${job?.id}: failed: ${error.message}`);
+    // A refused id is shown quoted (it may be anything); checkBatch's message already says what is wrong with it.
+    if (error instanceof WaitingError) return;
+    log(nameProblem(job?.id) === undefined ? `batch ${job?.id}: failed: ${error.message}` : `failed: ${error.message}`);
   });
   const closed = new Promise<void>((resolve) => worker.once('closed', () => resolve()));
   return {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { BusyError, CorruptStoreError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import type { Db } from './db.js';
 
 /** The process that holds a database's writer lock. */
@@ -66,7 +67,9 @@ function plausibleWriter(holder: LockHolder): boolean {
 
 function recordedHolder(db: Db, path?: string): LockHolder | undefined {
   try {
-    return db.prepare(`SELECT pid, host, command, started_at FROM writer_lock WHERE only_row = 1`).get() as LockHolder | undefined;
+    const holder = db.prepare(`SELECT pid, host, command, started_at FROM writer_lock WHERE only_row = 1`).get() as LockHolder | undefined;
+    // A lock recorded before commands were redacted may still show a password: never print it.
+    return holder === undefined ? undefined : { ...holder, command: redactSecrets(holder.command) };
   } catch (error) {
     if (/no such table/.test((error as Error).message)) {
       throw new CorruptStoreError(`database ${path ?? db.name}: its writer_lock table is missing (dropped by hand?); the database cannot be written safely`);
@@ -111,7 +114,8 @@ export function lockMessage(path: string, holder: LockHolder, lastActivity?: str
 /**
  * Takes the one-writer lock of a database, in an IMMEDIATE transaction so two
  * processes cannot both take it. A lock left by a dead process on this host is
- * taken over (reported through `log`). Returns the function that releases it;
+ * taken over (reported through `log`). `command` is stored with its secrets
+ * masked (a `--queue` URL's password): others read it. Returns the function that releases it;
  * releasing never throws (a lock it cannot remove is stale once this process ends).
  */
 export function acquireWriterLock(db: Db, path: string, command: string, log: (line: string) => void): () => void {
@@ -125,7 +129,7 @@ export function acquireWriterLock(db: Db, path: string, command: string, log: (l
     db.prepare(
       `INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, ?, ?, ?, ?)
        ON CONFLICT (only_row) DO UPDATE SET pid = excluded.pid, host = excluded.host, command = excluded.command, started_at = excluded.started_at`,
-    ).run(process.pid, hostname(), command, new Date().toISOString());
+    ).run(process.pid, hostname(), redactSecrets(command), new Date().toISOString());
     return undefined;
   });
   let holder: LockHolder | undefined;
