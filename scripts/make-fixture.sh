@@ -4,6 +4,7 @@
 #
 #   v1, schema 1: sparsetrace 0.1.0 (commit a1f4d0e)
 #   v2, schema 2: the first compact store (commit 81975a6)
+#   v3, schema 3: count blocks as uint16 BLOBs, sorted counts per run (commit 1541bb6)
 #
 #   git worktree add /tmp/old a1f4d0e && (cd /tmp/old && npm ci && npm run build)
 #   bash scripts/make-fixture.sh /tmp/old v1

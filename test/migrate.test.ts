@@ -84,38 +84,40 @@ describe('sparsetrace migrate', () => {
 
 /**
  * test/fixtures/v2 holds a database written with schema 2 (one count row per
- * position and τ, one Wy peak row per output; commit 81975a6) and what that
- * version printed for it: the same two jobs as the 0.1.0 fixture.
+ * position and τ, one Wy peak row per output; commit 81975a6), test/fixtures/v3
+ * one written with schema 3 (count blocks of uint16, every position's n sorted per
+ * run; commit 1541bb6), and what each version printed for it: the same two jobs as
+ * the 0.1.0 fixture.
  */
-describe('sparsetrace migrate from schema 2', () => {
-  const FIXTURE_V2 = join(PROJECT_ROOT, 'test', 'fixtures', 'v2');
-  const v2 = join(folder.path, 'v2.sqlite');
-  const expectedV2 = (name: string): string => readFileSync(join(FIXTURE_V2, name), 'utf8');
+for (const version of [2, 3]) describe(`sparsetrace migrate from schema ${version}`, () => {
+  const fixture = join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`);
+  const old = join(folder.path, `v${version}.sqlite`);
+  const expectedOf = (name: string): string => readFileSync(join(fixture, name), 'utf8');
 
-  before(() => copyFixture(join(FIXTURE_V2, 'v2.sqlite3'), v2));
+  before(() => copyFixture(join(fixture, `v${version}.sqlite3`), old));
 
-  test('upgrades in place; report, report --by window, export and the unfinished run print what schema 2 printed', () => {
-    const report = cli(['report', '--db', v2]);
+  test('upgrades in place; report, report --by window, export and the unfinished run print what that schema printed', () => {
+    const report = cli(['report', '--db', old]);
     assert.equal(report.code, 2);
     assert.match(report.stderr, /written by an earlier sparsetrace; upgrade it once with `sparsetrace migrate --db /);
-    const migrate = cli(['migrate', '--db', v2]);
+    const migrate = cli(['migrate', '--db', old]);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 2 to 4/);
-    const text = cli(['report', '--db', v2, '--job', 'small']);
-    assert.equal(text.stdout, expectedV2('report-small.txt').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2));
-    const json = cli(['report', '--db', v2, '--job', 'small', '--format', 'json']);
-    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expectedV2('report-small.json').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2)));
-    const byWindow = cli(['report', '--db', v2, '--job', 'small', '--by', 'window', '--format', 'json']);
-    assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expectedV2('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
-    assert.equal(cli(['export', '--db', v2, '--job', 'small', '--all']).stdout, expectedV2('export-small.csv'));
-    const partial = cli(['report', '--db', v2, '--all', '--model', SHARED_MODEL, '--format', 'json']);
-    assert.deepEqual(JSON.parse(partial.stdout), JSON.parse(expectedV2('report-partial.json').replaceAll('/work/main/test/fixtures/v2/v2.sqlite3', v2).replaceAll('/work/shared', SHARED)));
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to 4`));
+    const text = cli(['report', '--db', old, '--job', 'small']);
+    assert.equal(text.stdout, expectedOf('report-small.txt').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old));
+    const json = cli(['report', '--db', old, '--job', 'small', '--format', 'json']);
+    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expectedOf('report-small.json').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old)));
+    const byWindow = cli(['report', '--db', old, '--job', 'small', '--by', 'window', '--format', 'json']);
+    assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expectedOf('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
+    assert.equal(cli(['export', '--db', old, '--job', 'small', '--all']).stdout, expectedOf('export-small.csv'));
+    const partial = cli(['report', '--db', old, '--all', '--model', SHARED_MODEL, '--format', 'json']);
+    assert.deepEqual(JSON.parse(partial.stdout), JSON.parse(expectedOf('report-partial.json').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old).replaceAll('/work/shared', SHARED)));
   });
 
   test('the unfinished run resumes to the rows of a fresh run', () => {
-    const resume = cli(['resume', '--db', v2, '--no-report']);
+    const resume = cli(['resume', '--db', old, '--no-report']);
     assert.equal(resume.code, 0, resume.stderr);
-    const fresh = join(folder.path, 'fresh-v2.sqlite');
+    const fresh = join(folder.path, `fresh-v${version}.sqlite`);
     const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--db', fresh, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
     const rows = (path: string): string[] =>
@@ -129,6 +131,6 @@ describe('sparsetrace migrate from schema 2', () => {
         assert.equal(result.code, 0, result.stderr);
         return result.stdout;
       });
-    assert.deepEqual(rows(v2), rows(fresh));
+    assert.deepEqual(rows(old), rows(fresh));
   });
 });

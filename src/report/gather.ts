@@ -8,6 +8,7 @@ import {
   surprisalSummary,
   type Db,
   type ModelRow,
+  PAGE_TAU,
 } from '../store/index.js';
 
 /**
@@ -44,7 +45,7 @@ export interface ClassNever {
   readonly of: number;
 }
 
-export const DEFAULT_NEVER_TAU = 0.01;
+export const DEFAULT_NEVER_TAU = PAGE_TAU;
 
 function singleModel(models: readonly ModelRow[]): ModelRow {
   if (models.length === 0) throw new InputError('report: the selection holds no runs');

@@ -12,3 +12,4 @@ export { findJob, findRun } from './resolve.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
 export { addRunToRollups, rebuildJobRollups, refreshStaleRollups, type CohortKey } from './rollups.js';
 export { planSelection, type SelectionPlan } from './selection.js';
+export { keepSummariesOnly, PAGE_TAU } from './retention.js';

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { keepSummariesOnly } from './retention.js';
 import { addRunToRollups } from './rollups.js';
 import { SCHEMA_VERSION } from './schema.js';
 
@@ -30,9 +31,6 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions, active_x, active_h, active_y'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
 ];
-
-/** The per-position tables, which a run kept as `summaries` drops once done (children first). */
-export const POSITION_TABLES = ['count_blocks', 'shard_depth', 'position_rows', 'depth_rows'] as const;
 
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
 export const NOT_COPIED = ['runs', 'run_taus', 'job_runs'];
@@ -115,7 +113,6 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
       ),
       keepsSummariesOnly: db.prepare(`SELECT keep = 'summaries' FROM main.runs WHERE run_key = ?`).pluck(),
-      dropPositionRows: [...POSITION_TABLES, 'pattern_peak_rows'].map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
     };
     return db
       .transaction((): MergeResult => {
@@ -158,7 +155,7 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
           for (const statement of s.copy) statement.run(runKey, run.run_key);
           addRunToRollups(db, runKey);
           // A run the database keeps as summaries keeps only them (and its jobs' rollups), wherever it was computed.
-          if (s.keepsSummariesOnly.get(runKey) === 1) for (const statement of s.dropPositionRows) statement.run(runKey);
+          if (s.keepsSummariesOnly.get(runKey) === 1) keepSummariesOnly(db, runKey);
           merged.push(run.run_id);
           positions += run.positions;
         }

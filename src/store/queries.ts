@@ -4,6 +4,7 @@ import type { Db } from './db.js';
 import { ExactSum } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { CountHistogram } from './histogram.js';
+import { pagePatterns, PAGE_TAU } from './retention.js';
 import { planSelection, type SelectionPlan } from './selection.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { tauStatsOfRun, type TauStats } from './tauStats.js';
@@ -323,9 +324,14 @@ function markActivePatterns(db: Db, plan: SelectionPlan, done: SelectionPlan['ru
   }
   for (const run of runs) {
     if (keeps.get(run.run_key) === 'summaries') {
+      // Its peaks are gone; its patterns active at the page's τ are kept.
+      if (tauF32 === Math.fround(PAGE_TAU)) {
+        for (const row of pagePatterns(db, run.run_key, (cls) => (cls === 'wh' ? H * H : H))) mark(row.cls, row.row, (k) => row.active[k] === 1, row.active.length);
+        continue;
+      }
       throw new InputError(
         `report: patterns never active at τ = ${tauF32} over this selection need pattern peaks, which run ${run.run_id} (kept as summaries) dropped: ` +
-          'report whole jobs or single runs, or --never-tau one of the runs\' thresholds',
+          `report whole jobs or single runs, or --never-tau ${PAGE_TAU} or one of the runs' thresholds`,
       );
     }
     for (const row of peaks.iterate(run.run_key) as Iterable<{ class: 'wx' | 'wh' | 'wy'; row: number; peaks: Buffer }>) {

@@ -16,8 +16,17 @@ import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } fro
  * when that equals its finished runs now, so a stale cohort is never read.
  */
 
-/** A cohort of one run would repeat its run's summaries: cohorts are kept from two runs on. */
+/**
+ * A cohort of one run would repeat its run's summaries: cohorts are kept from two
+ * runs on, or from the first run kept as summaries (whose peaks, gone once it is
+ * done, only the cohort's levels keep).
+ */
 const MIN_COHORT_RUNS = 2;
+
+function wantsCohort(db: Db, key: CohortKey): boolean {
+  const s = statements(db);
+  return (s.cohortRunsDoneCount.get(key) as number) >= MIN_COHORT_RUNS || s.cohortHasSummaries.get(key) !== undefined;
+}
 
 /** A cohort's key. */
 export interface CohortKey {
@@ -41,6 +50,9 @@ function prepare(db: Db) {
       .pluck(),
     cohortRunsDoneCount: db
       .prepare(`SELECT count(*) FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done'`)
+      .pluck(),
+    cohortHasSummaries: db
+      .prepare(`SELECT 1 FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' AND r.keep = 'summaries' LIMIT 1`)
       .pluck(),
     cohort: db.prepare(`SELECT * FROM job_cohorts WHERE ${cohort}`),
     deleteCohort: ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'].map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
@@ -126,7 +138,7 @@ export function addRunToRollups(db: Db, runKey: number): void {
     // just done is added to its cohort in time independent of the cohort's size; a cohort
     // is made, from its runs, when its second run is done.
     if (s.cohort.get(key) !== undefined) addRuns(db, key, [runKey], false);
-    else if ((s.cohortRunsDoneCount.get(key) as number) >= MIN_COHORT_RUNS) rebuildCohort(db, key);
+    else if (wantsCohort(db, key)) rebuildCohort(db, key);
   }
 }
 
@@ -146,9 +158,10 @@ export function refreshStaleRollups(db: Db): void {
     .prepare(
       `WITH done AS (
          SELECT jr.job_id, r.model_key, r.dmax, count(*) AS runs FROM job_runs jr JOIN runs r USING (run_key)
-         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax HAVING count(*) >= ${MIN_COHORT_RUNS})
+         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax)
        SELECT DISTINCT job_id FROM (
-         SELECT d.job_id FROM done d LEFT JOIN job_cohorts c USING (job_id, model_key, dmax) WHERE c.runs IS NOT d.runs
+         SELECT d.job_id FROM done d LEFT JOIN job_cohorts c USING (job_id, model_key, dmax)
+         WHERE c.runs IS NOT d.runs AND (d.runs >= ${MIN_COHORT_RUNS} OR c.runs IS NOT NULL)
          UNION ALL
          SELECT c.job_id FROM job_cohorts c LEFT JOIN done d USING (job_id, model_key, dmax) WHERE d.runs IS NOT c.runs)`,
     )
@@ -161,7 +174,7 @@ function rebuildCohort(db: Db, key: CohortKey): void {
   const s = statements(db);
   for (const statement of s.deleteCohort) statement.run(key);
   const done = s.cohortRunsDone.all(key) as number[];
-  if (done.length >= MIN_COHORT_RUNS) addRuns(db, key, done, true);
+  if (done.length > 0 && wantsCohort(db, key)) addRuns(db, key, done, true);
 }
 
 /** Adds runs to a cohort (a new one when `fresh`): merged, then written back. */

@@ -12,7 +12,7 @@ import { BulkInsert } from './bulk.js';
 import { encodeCountBlock } from './countBlocks.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './db.js';
-import { POSITION_TABLES } from './merge.js';
+import { keepSummariesOnly } from './retention.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { activeByRank } from './levels.js';
@@ -86,8 +86,6 @@ function prepareWriterStatements(db: Db) {
          @active_x, @active_h, @active_y)`,
     ),
     taus: db.prepare(`SELECT tau_index, tau_f32 FROM run_taus WHERE run_key = ?`),
-    dropPeaks: db.prepare(`DELETE FROM pattern_peak_rows WHERE run_key = ?`),
-    dropPositionRows: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
     markDone: db.prepare(`UPDATE runs SET status = 'done', finished_at = ? WHERE run_key = ?`),
   };
 }
@@ -222,10 +220,7 @@ export class RunWriter {
         statements.insertDepth.run(runKey);
         statements.markDone.run(now(), runKey);
         addRunToRollups(this.db, runKey);
-        if (this.keepSummariesOnly) {
-          for (const drop of statements.dropPositionRows) drop.run(runKey);
-          statements.dropPeaks.run(runKey);
-        }
+        if (this.keepSummariesOnly) keepSummariesOnly(this.db, runKey);
       })
       .immediate();
     // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.

@@ -70,8 +70,18 @@ export const RUN_TAU_STATS_TABLE = `
   );
 `;
 
-/** Rollups per job, model and Dmax (rollups.ts; the migration from schema 3 creates them). */
+/** Rollups per job, model and Dmax (rollups.ts), and what a summaries run keeps of its peaks (the migration from schema 3 creates them). */
 export const ROLLUP_TABLES = `
+  -- A run kept as summaries: per (class, row) of its dropped peak rows, the patterns
+  -- active at τ = 0.01 somewhere in the run, six per element of a code point array
+  -- (pattern k is bit k % 6 of element ⌊k / 6⌋; retention.ts).
+  CREATE TABLE run_page_patterns (
+    run_key INTEGER NOT NULL REFERENCES runs (run_key),
+    class   TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row     INTEGER NOT NULL,
+    active  BLOB NOT NULL,
+    UNIQUE (run_key, class, row)
+  );
   -- A job's finished runs of one model and Dmax (a cohort), summed up as they finish:
   -- runs and positions, the exact sum of their surprisals (hi, lo), and whether every
   -- run's pattern peaks went into cohort_pattern_levels.

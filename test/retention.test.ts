@@ -1,0 +1,152 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { closeDatabase, openDatabase, rebuildJobRollups } from '../src/store/index.js';
+import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+/**
+ * `--keep summaries` and the rollups: a small sweep (two data files, several
+ * windows, two Dmax, three τ) computed twice, keeping everything and keeping
+ * summaries only; every report must be the same, and the same again when the
+ * rollups are deleted (the report then reads run by run) or made again from
+ * scratch.
+ */
+const folder = temporaryFolder('retention');
+const job = join(folder.path, 'sweep.json');
+const full = join(folder.path, 'full.sqlite');
+const summaries = join(folder.path, 'summaries.sqlite');
+const noRollups = join(folder.path, 'no-rollups.sqlite');
+const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
+
+const REPORTS: readonly (readonly string[])[] = [
+  ['--all', '--format', 'json'],
+  ['--format', 'json'],
+  ['--by', 'window', '--format', 'json'],
+  ['--by', 'dmax', '--format', 'json'],
+  ['--by', 'model', '--format', 'json'],
+  ['--all', '--dmax', '20', '--format', 'json'],
+  ['--all', '--dmax', '20'],
+  ['--all', '--dmax', '5', '--format', 'csv'],
+];
+
+function report(db: string, args: readonly string[]): string {
+  const result = cli(['report', '--db', db, ...args]);
+  assert.equal(result.code, 0, `report ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout.replaceAll(db, 'DB');
+}
+
+function count(db: string, sql: string): number {
+  const handle = new Database(db, { readonly: true });
+  try {
+    return handle.prepare(sql).pluck().get() as number;
+  } finally {
+    handle.close();
+  }
+}
+
+before(() => {
+  writeFileSync(
+    job,
+    JSON.stringify({
+      name: 'retention-sweep',
+      models: [SHARED_MODEL],
+      data: [
+        { path: SHARED_DATA, length: 160, stride: 200, count: 4 },
+        { path: TYPESCRIPT, offset: 2048, length: 160, stride: 4096, count: 3 },
+      ],
+      dmax: [5, 20],
+      tau: [0.001, 0.01, 0.1],
+    }),
+  );
+  for (const [db, keep] of [[full, 'full'], [summaries, 'summaries']]) {
+    const run = cli(['run', job, '--db', db, '--keep', keep, '--no-report', '--shard-size', '64']);
+    assert.equal(run.code, 0, run.stderr);
+  }
+  copyFileSync(full, noRollups);
+  deleteRollups(noRollups);
+});
+
+/** Empties the rollup tables, so that reports read run by run. */
+function deleteRollups(db: string): void {
+  const handle = new Database(db);
+  try {
+    handle.exec('DELETE FROM cohort_pattern_levels; DELETE FROM cohort_depth; DELETE FROM cohort_tau_stats; DELETE FROM job_cohorts;');
+  } finally {
+    handle.close();
+  }
+}
+after(() => folder.remove());
+
+describe('run --keep summaries', () => {
+  test('drops every per-position row and peak of its finished runs, keeps their summaries, and takes less disk', () => {
+    for (const table of ['position_rows', 'count_blocks', 'shard_depth', 'pattern_peak_rows']) {
+      assert.ok(count(full, `SELECT count(*) FROM ${table}`) > 0, `full: ${table}`);
+      assert.equal(count(summaries, `SELECT count(*) FROM ${table}`), 0, `summaries: ${table}`);
+    }
+    assert.equal(count(summaries, `SELECT count(*) FROM runs WHERE keep = 'summaries' AND status = 'done'`), 14);
+    assert.equal(count(summaries, 'SELECT count(*) FROM run_tau_stats'), count(full, 'SELECT count(*) FROM run_tau_stats'));
+    assert.ok(statSync(summaries).size < statSync(full).size / 2, `${statSync(summaries).size} against ${statSync(full).size}`);
+  });
+
+  test('every report is the same as with every row kept', () => {
+    for (const args of REPORTS) assert.equal(report(summaries, args), report(full, args), args.join(' '));
+  });
+
+  test('the histograms read in plain SQL are the same', () => {
+    const rows = (db: string) => {
+      const handle = new Database(db, { readonly: true });
+      try {
+        return handle.prepare('SELECT run_id, tau, n, positions FROM run_histograms ORDER BY run_id, tau, n').raw().all();
+      } finally {
+        handle.close();
+      }
+    };
+    assert.deepEqual(rows(summaries), rows(full));
+  });
+
+  test('never-active at a τ outside the runs\' list over several runs needs the peaks: refused with exit 2, not guessed', () => {
+    const refused = cli(['report', '--db', summaries, '--all', '--dmax', '20', '--never-tau', '0.05']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /kept as summaries\) dropped/);
+    assert.equal(cli(['report', '--db', full, '--all', '--dmax', '20', '--never-tau', '0.05']).code, 0);
+  });
+});
+
+describe('rollups', () => {
+  test('the reports read from them are the reports read run by run', () => {
+    assert.equal(count(noRollups, 'SELECT count(*) FROM job_cohorts'), 0);
+    assert.equal(count(full, 'SELECT count(*) FROM job_cohorts'), 2);
+    for (const args of REPORTS) assert.equal(report(full, args), report(noRollups, args), args.join(' '));
+  });
+
+  test('made run by run as the runs finish, they equal rollups made from scratch', () => {
+    const rebuilt = join(folder.path, 'rebuilt.sqlite');
+    copyFileSync(full, rebuilt);
+    const tables = ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels'];
+    const rowsOf = (db: Database.Database) => tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4`).raw().all());
+    const db = openDatabase(rebuilt);
+    try {
+      const before = rowsOf(db);
+      db.transaction(() => rebuildJobRollups(db, 1))();
+      assert.deepEqual(rowsOf(db), before);
+      assert.ok(before[3].length > 0);
+    } finally {
+      closeDatabase(db);
+    }
+  });
+
+  test('after rm of some runs the rollups are those of the runs kept', () => {
+    const pruned = join(folder.path, 'pruned.sqlite');
+    copyFileSync(full, pruned);
+    const runs = cli(['sql', '--db', pruned, '--format', 'json', `SELECT run_id FROM runs WHERE dmax = 20 AND data_offset = 0`]);
+    const [{ run_id: gone }] = JSON.parse(runs.stdout) as { run_id: string }[];
+    const removed = cli(['rm', '--db', pruned, '--run', gone]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(count(pruned, `SELECT runs FROM job_cohorts JOIN runs USING (model_key) WHERE job_cohorts.dmax = 20 LIMIT 1`), 6);
+    const cohortReport = report(pruned, ['--all', '--dmax', '20', '--format', 'json']);
+    deleteRollups(pruned);
+    assert.equal(cohortReport, report(pruned, ['--all', '--dmax', '20', '--format', 'json']));
+  });
+});
