@@ -101,6 +101,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
               runs: row.positions_done > 0 ? 1 : 0,
               depthCurves: row.depth_curves === 1,
               hidden: row.hidden,
+              keep: row.keep,
             }),
           0,
         );
@@ -117,7 +118,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   const T = spec.tau.length;
 
   const runBytes = (run: PlannedRun, positions: number): number =>
-    estimateStoreBytes({ positions, taus: T, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden });
+    estimateStoreBytes({ positions, taus: T, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden, keep: spec.keep });
   const scale = measured ? measured.bytes / measured.modelled : 1;
   const jobBytes = scale * progress.reduce((sum, p) => sum + runBytes(p.run, p.run.positions), 0);
   const toWriteBytes = scale * progress.reduce((sum, p) => sum + (p.done ? 0 : runBytes(p.run, p.run.positions - p.stored)), 0);

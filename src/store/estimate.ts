@@ -5,43 +5,47 @@ import { join } from 'node:path';
 import type { Db } from './db.js';
 
 /**
- * What the store takes on disk, as a per-row model of schema 3 (store/schema.ts):
+ * What the store takes on disk, as a per-row model of schema 4 (store/schema.ts):
  * per position one `position_rows` row; per position and τ its share of a
- * `count_blocks` BLOB (6 bytes of uint16 and the block's row) and 4 bytes of
- * `run_tau_stats.sorted_n`; per shard and offset one `shard_depth` row; per
- * position and offset one `depth_rows` row only when the run keeps depth
- * curves; per run one `pattern_peak_rows` BLOB of H float32 for each byte a
- * window uses in Wx and Wy, and one of H² for Wh.
+ * `count_blocks` row (three code point arrays) and of its run's histogram in
+ * `run_tau_stats`; per shard and offset one `shard_depth` row; per position and
+ * offset one `depth_rows` row only when the run keeps depth curves; per run one
+ * `pattern_peak_rows` BLOB of H float32 for each byte a window uses in Wx and Wy,
+ * and one of H² for Wh. A run kept as `summaries` keeps only its histograms, its
+ * depth profile and its patterns active at τ = 0.01 (`run_page_patterns`).
  *
- * Measured with SQLite's dbstat (pages of each table and its index ÷ its rows):
- * - jobs/example-sweep.json (112 runs, 111,504 positions, 17 τ, Dmax 20 and 50,
- *   no depth curves): 43.6 MB, 391 B/position. count_blocks 16.5 MB = 8.7 B per
- *   position and τ; run_tau_stats 8.7 MB = 4.6 B per position and τ;
- *   position_rows 3.96 MB / 111,504 = 35.5 B; shard_depth 0.14 MB / 4,698 rows
- *   = 30 B (1.14 shards per run); pattern_peak_rows 13.7 MB = 123 kB per run
- *   (97 rows: 48 of Wx, 48 of Wy, Wh), the size of H + 96 rows of H float32 and
- *   35 bytes each.
- * - the Q1 job with depth curves (1,023 positions, Dmax 50): depth_rows 1.09 MB /
- *   50,898 rows = 21.3 B.
- * (Schema 1, sparsetrace 0.1.0, took 3,458 B/position on the example sweep;
- * schema 2, one row per position and τ, 634.) When the store changes, measure
- * again and replace these; `plan` prefers the bytes per position measured on the
- * target database when it holds finished runs.
+ * Measured with SQLite's dbstat (pages of each table and its index ÷ its rows)
+ * on jobs/example-sweep.json (112 runs, 111,504 positions, 17 τ, Dmax 20 and 50,
+ * no depth curves): 43.2 MB, 388 B/position. count_blocks 15.7 MB = 8.3 B per
+ * position and τ; run_tau_stats 7.5 MB = 4.0 B per position and τ;
+ * position_rows 3.96 MB = 35.5 B per position; shard_depth 0.14 MB / 4,698
+ * rows = 29 B; pattern_peak_rows 13.9 MB = 123 kB per run (97 rows: 48 of Wx, 48
+ * of Wy, Wh), the size of H + 96 rows of H float32 and 35 bytes each; the
+ * cohorts' rollups 1.5 MB (2 cohorts). Kept as summaries: 10.6 MB, 95 B/position,
+ * of which run_page_patterns 1.1 MB = 9.8 kB per run. The Q1 job with depth
+ * curves: depth_rows 21.3 B per row. (Schema 1, sparsetrace 0.1.0, took 3,458
+ * B/position on the example sweep; schema 2 634; schema 3 392.) When the store
+ * changes, measure again and replace these; `plan` prefers the bytes per
+ * position measured on the target database when it holds finished runs.
  */
 export const STORE_BYTES = {
-  /** Per position and τ: its counts in a `count_blocks` BLOB and its 4 bytes in `run_tau_stats.sorted_n`. */
-  perCountsRow: 8.7 + 4.6,
+  /** Per position and τ: its counts in a `count_blocks` row and its share of its run's histogram in `run_tau_stats`. */
+  perCountsRow: 8.3 + 4.0,
+  /** Per position and τ of a run kept as summaries: its share of the histogram. */
+  perSummaryRow: 4.0,
   /** A `depth_rows` row: a position at one offset d ≤ min(t, Dmax), only with depth curves. */
   perDepthRow: 21.3,
   /** A `position_rows` row. */
   perPositionRow: 35.5,
   /** A `shard_depth` row: a shard at one offset. */
-  perShardDepthRow: 30,
+  perShardDepthRow: 29,
   /** Shards per run: shards are up to 1024 positions, finer in a job's last runs (runner/plan.ts). */
   shardsPerRun: 2,
   /** A `pattern_peak_rows` row is H float32 and about this much more; a run has about as much as H + 96 of them (Wh, and Wx/Wy for the ~48 bytes a window uses). */
   perPeakRowOverhead: 35,
-  /** A run's own rows (runs, run_taus, job_runs, shards), roughly. */
+  /** What a run kept as summaries keeps of its peaks: its `run_page_patterns` rows. */
+  perSummaryRun: 9800,
+  /** A run's own rows (runs, run_taus, job_runs, shards, run_depth), roughly. */
   perRun: 2048,
 } as const;
 
@@ -57,6 +61,8 @@ export interface StoreContent {
   readonly depthCurves: boolean;
   /** Hidden size H (default 128). */
   readonly hidden?: number;
+  /** What finished runs keep (default 'full'). */
+  readonly keep?: 'full' | 'summaries';
 }
 
 /** Bytes the store takes for `runs` runs of the same τ count and Dmax holding `positions` positions in all. */
@@ -64,6 +70,7 @@ export function estimateStoreBytes(content: StoreContent): number {
   const { positions, taus, dmax, runs, depthCurves } = content;
   const H = content.hidden ?? 128;
   const b = STORE_BYTES;
+  if (content.keep === 'summaries') return positions * taus * b.perSummaryRow + runs * (b.perSummaryRun + b.perRun);
   // Σ over a run's positions of min(t, Dmax) + 1 offsets = P·(Dmax+1) - Dmax·(Dmax+1)/2 when P > Dmax.
   const depthRows = depthCurves ? Math.max(positions, positions * (dmax + 1) - (runs * dmax * (dmax + 1)) / 2) : 0;
   return (

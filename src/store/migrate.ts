@@ -148,6 +148,7 @@ function migrateFromV3(db: Db): void {
     ALTER TABLE run_tau_stats RENAME TO v3_run_tau_stats;
     ${RUN_TAU_STATS_TABLE}
     ${ROLLUP_TABLES}
+    CREATE INDEX job_runs_by_run ON job_runs (run_key, job_id);
   `);
   const insert = db.prepare(
     `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions,

@@ -52,6 +52,8 @@ export interface RunRow {
   readonly positions: number;
   /** 1 when every position's depth mass at every offset is kept (`depth_mass`). */
   readonly depth_curves: number;
+  /** What the run keeps once done: every row, or its summaries. */
+  readonly keep: 'full' | 'summaries';
   readonly positions_done: number;
   readonly status: 'pending' | 'running' | 'done';
   readonly compute_seconds: number;
@@ -63,8 +65,8 @@ export interface RunRow {
 
 const RUN_COLUMNS = `
   r.run_id, m.model_sha256, m.path AS model_path, m.hidden, r.data_path, r.data_offset, r.data_length, r.data_sha256,
-  r.dmax, r.positions, r.depth_curves, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version,
-  (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) AS positions_done,
+  r.dmax, r.positions, r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version,
+  CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END AS positions_done,
   (SELECT group_concat(tau, ',') FROM (SELECT tau FROM run_taus rt WHERE rt.run_key = r.run_key ORDER BY tau_index)) AS taus`;
 
 /** All runs, oldest first, or those of one job in job order. */

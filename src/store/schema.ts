@@ -243,6 +243,8 @@ export const SCHEMA = `
     run_order INTEGER NOT NULL,
     PRIMARY KEY (job_id, run_key)
   ) WITHOUT ROWID;
+  -- A run's jobs (rollups, selections), without a scan of every job's runs.
+  CREATE INDEX job_runs_by_run ON job_runs (run_key, job_id);
 
   -- Committed ranges of positions (resume computes the gaps), with the exact sum
   -- of their surprisals as (hi, lo) for bpc.
