@@ -8,7 +8,7 @@ import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';
 import { refreshStaleRollups, runLevels } from './rollups.js';
-import { COUNT_BLOCKS_TABLE, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, VIEWS } from './schema.js';
+import { COUNT_BLOCKS_TABLE, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 
 /** 0.1.0's tables, children before parents. */
@@ -138,6 +138,8 @@ function migrateFromV3(db: Db): void {
   });
   db.exec(`
     ALTER TABLE runs ADD COLUMN keep TEXT NOT NULL DEFAULT 'full' CHECK (keep IN ('full', 'summaries'));
+    ALTER TABLE runs ADD COLUMN tau_list TEXT NOT NULL DEFAULT '';
+    UPDATE runs SET tau_list = coalesce(${TAU_LIST_OF('runs.run_key')}, '');
     ALTER TABLE count_blocks RENAME TO v3_count_blocks;
     ${COUNT_BLOCKS_TABLE}
     INSERT INTO count_blocks (run_key, tau_index, start, count, n_x, n_h, n_y)

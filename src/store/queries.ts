@@ -67,7 +67,7 @@ const RUN_COLUMNS = `
   r.run_id, m.model_sha256, m.path AS model_path, m.hidden, r.data_path, r.data_offset, r.data_length, r.data_sha256,
   r.dmax, r.positions, r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version,
   CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END AS positions_done,
-  (SELECT group_concat(tau, ',') FROM (SELECT tau FROM run_taus rt WHERE rt.run_key = r.run_key ORDER BY tau_index)) AS taus`;
+  r.tau_list AS taus`;
 
 /** All runs, oldest first, or those of one job in job order. */
 export function listRuns(db: Db, jobId?: number): RunRow[] {

@@ -1,6 +1,7 @@
 import type { SignificantCounts } from '../engine/index.js';
 import type { Db } from './db.js';
 import { refreshStaleRollups } from './rollups.js';
+import { TAU_LIST_OF } from './schema.js';
 
 /** Everything that identifies a run and is recorded about it before it starts. */
 export interface RunRecord {
@@ -54,6 +55,7 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
        RETURNING job_id`,
     )
     .pluck();
+  const setTauList = db.prepare(`UPDATE runs SET tau_list = ${TAU_LIST_OF('runs.run_key')} WHERE run_key = ?`);
   const insertMembership = db.prepare(`INSERT OR IGNORE INTO job_runs (job_id, run_key, run_order) VALUES (?, ?, ?)`);
   return db
     .transaction(() => {
@@ -67,6 +69,7 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
         insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, run.keep ?? 'full', toolVersion, started);
         const rk = runKey.get(run.runId) as number;
         run.taus.forEach((tau, index) => insertTau.run(rk, index, tau, Math.fround(tau)));
+        setTauList.run(rk);
         insertMembership.run(jobId, rk, order);
       });
       // A new job, or one that gained runs finished by another, gets its rollups from their summaries.

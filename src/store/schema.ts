@@ -25,6 +25,10 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  */
 export const SCHEMA_VERSION = 4;
 
+/** SQL for a run's τ list as `runs.tau_list` holds it, from `run_taus` (`runKey`: the SQL for its key). */
+export const TAU_LIST_OF = (runKey: string): string =>
+  `(SELECT group_concat(tau, ',') FROM (SELECT tau FROM run_taus rt WHERE rt.run_key = ${runKey} ORDER BY tau_index))`;
+
 /** The count blocks table (its own constant: the migration from schema 3 creates it). */
 export const COUNT_BLOCKS_TABLE = `
   -- The counts of a shard at one τ: for t = start … start + count - 1 in order, its
@@ -212,6 +216,9 @@ export const SCHEMA = `
     compute_seconds REAL NOT NULL DEFAULT 0,
     -- 'summaries': its per-position rows are dropped once it is done (runWriter.ts).
     keep          TEXT NOT NULL DEFAULT 'full' CHECK (keep IN ('full', 'summaries')),
+    -- Its τ list as given, comma-separated in run_taus order (a copy of run_taus, so
+    -- listing 10⁵ runs reads no other table).
+    tau_list      TEXT NOT NULL DEFAULT '',
     -- Only for a run that 0.1.0 left unfinished: its merged peak factors, turned into
     -- pattern_peak_rows (which needs the model) when the run resumes.
     legacy_peak_factors BLOB
