@@ -47,6 +47,7 @@
  *   --db FILE    measure an existing database instead (nothing synthesised; kept)
  *   --batch      new runs per transaction (default 1000)
  *   --timeout    seconds before a report process is killed and counted as a miss (default 600)
+ *   --skip       --by keys not to measure, comma-separated (e.g. window: one group per run)
  *
  * At 10^5 runs of ~1,000 positions the file is about (bytes per position of the
  * template) × 10^8: the bench prints its estimate and stops before writing when
@@ -388,6 +389,10 @@ function commands(path: string): { list: Command[]; skipped: string[] } {
   ];
   const skipped: string[] = [];
   for (const by of ['window', 'dmax', 'data', 'model', ...GROUPINGS.filter((g) => !['window', 'dmax', 'data', 'model'].includes(g))]) {
+    if ((flag('skip') ?? '').split(',').includes(by)) {
+      skipped.push(`report --by ${by}: skipped (--skip)`);
+      continue;
+    }
     if (!(GROUPINGS as readonly string[]).includes(by)) {
       skipped.push(`report --by ${by}: not offered by this build (--by ${GROUPINGS.join('|')}, src/report/choices.ts)`);
       continue;

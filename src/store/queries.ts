@@ -4,6 +4,7 @@ import type { Db } from './db.js';
 import { ExactSum } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { CountHistogram } from './histogram.js';
+import { DepthSums, TauSums, type DepthSumRow } from './sums.js';
 import { pagePatterns, PAGE_TAU } from './retention.js';
 import { planSelection, type SelectionPlan } from './selection.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
@@ -199,34 +200,28 @@ function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<Select
  * per-position rows.
  */
 export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
-  const byTau = new Map<number, { positions: number; sum_x: number; sum_h: number; sum_y: number; min: number; max: number; histogram: CountHistogram }>();
+  const byTau = new Map<number, TauSums>();
   for (const stats of selectedTauStats(db, planSelection(db, runIds))) {
-    let group = byTau.get(stats.tau);
-    if (group === undefined) {
-      group = { positions: 0, sum_x: 0, sum_h: 0, sum_y: 0, min: Infinity, max: -Infinity, histogram: new CountHistogram() };
-      byTau.set(stats.tau, group);
+    let sums = byTau.get(stats.tau);
+    if (sums === undefined) {
+      sums = new TauSums();
+      byTau.set(stats.tau, sums);
     }
-    group.positions += stats.positions;
-    group.sum_x += stats.sum_x;
-    group.sum_h += stats.sum_h;
-    group.sum_y += stats.sum_y;
-    group.min = Math.min(group.min, stats.min_n);
-    group.max = Math.max(group.max, stats.max_n);
-    group.histogram.addStored(stats.hist_n, stats.hist_positions, stats.distinct_n);
+    sums.add(stats);
   }
   return [...byTau]
     .sort(([a], [b]) => a - b)
-    .filter(([, group]) => group.positions > 0)
-    .map(([tau, group]) => ({
+    .filter(([, sums]) => sums.positions > 0)
+    .map(([tau, sums]) => ({
       tau,
-      positions: group.positions,
-      mean: (group.sum_x + group.sum_h + group.sum_y) / group.positions,
-      median: group.histogram.median() as number,
-      min: group.min,
-      max: group.max,
-      mean_wx: group.sum_x / group.positions,
-      mean_wh: group.sum_h / group.positions,
-      mean_wy: group.sum_y / group.positions,
+      positions: sums.positions,
+      mean: (sums.sum_x + sums.sum_h + sums.sum_y) / sums.positions,
+      median: sums.histogram.median() as number,
+      min: sums.min_n,
+      max: sums.max_n,
+      mean_wx: sums.sum_x / sums.positions,
+      mean_wh: sums.sum_h / sums.positions,
+      mean_wy: sums.sum_y / sums.positions,
     }));
 }
 
@@ -361,23 +356,10 @@ export function depthProfile(db: Db, runIds: readonly string[]): DepthRow[] {
   const cohort = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
   const stored = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`);
   const live = prepared(db, RUN_DEPTH_SELECT('run_key = ?'));
-  const byD = new Map<number, { positions: number; mass: ExactSum }>();
-  const add = (row: { d: number; positions: number; mass_sum: number; mass_err: number }) => {
-    let into = byD.get(row.d);
-    if (into === undefined) {
-      into = { positions: 0, mass: new ExactSum() };
-      byD.set(row.d, into);
-    }
-    into.positions += row.positions;
-    into.mass.add(row.mass_sum);
-    into.mass.add(row.mass_err);
-  };
-  type Row = { d: number; positions: number; mass_sum: number; mass_err: number };
-  for (const key of plan.cohorts) for (const row of cohort.iterate(key) as Iterable<Row>) add(row);
-  for (const run of plan.runs) for (const row of (run.status === 'done' ? stored : live).iterate(run.run_key) as Iterable<Row>) add(row);
-  return [...byD]
-    .sort(([a], [b]) => a - b)
-    .map(([d, { positions, mass }]) => ({ d, positions, mean_mass: mass.value() / positions }));
+  const sums = new DepthSums();
+  for (const key of plan.cohorts) for (const row of cohort.iterate(key) as Iterable<DepthSumRow>) sums.add(row);
+  for (const run of plan.runs) for (const row of (run.status === 'done' ? stored : live).iterate(run.run_key) as Iterable<DepthSumRow>) sums.add(row);
+  return sums.entries().map(({ d, positions, mass }) => ({ d, positions, mean_mass: mass.value() / positions }));
 }
 
 export interface PositionCountRow {

@@ -1,8 +1,8 @@
 import { ExactSum, type PatternClass } from '../engine/index.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
-import { CountHistogram } from './histogram.js';
 import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } from './levels.js';
+import { DepthSums, TauSums, type DepthSumRow, type TauSumRow } from './sums.js';
 
 /**
  * Rollups: a job's finished runs of one model and Dmax (a *cohort*) summed up,
@@ -95,19 +95,8 @@ function statements(db: Db): Statements {
   return prepared;
 }
 
-interface TauRow {
-  tau_index: number;
-  tau: number;
-  positions: number;
-  sum_x: number;
-  sum_h: number;
-  sum_y: number;
-  min_n: number;
-  max_n: number;
-  distinct_n: number;
-  hist_n: Buffer;
-  hist_positions: Buffer;
-}
+/** A summary at one τ of a run or cohort, with its τ. */
+type TauRow = TauSumRow & { readonly tau_index: number; readonly tau: number };
 
 /** A run's per-pattern levels at its thresholds, from its stored peak rows. */
 export function runLevels(db: Db, runKey: number): { levels: PatternLevels[]; thresholds: Float64Array } {
@@ -189,35 +178,17 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
   }
   let peaksComplete = old === undefined ? true : old.peaks_complete === 1;
 
-  const tauStats = new Map<number, TauRow & { histogram: CountHistogram }>();
+  const tauStats = new Map<number, { tau: number; sums: TauSums }>();
   const mergeTau = (row: TauRow) => {
-    const into = tauStats.get(row.tau_index);
+    let into = tauStats.get(row.tau_index);
     if (into === undefined) {
-      const histogram = new CountHistogram();
-      histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
-      const { tau_index, tau, positions: at, sum_x, sum_h, sum_y, min_n, max_n, distinct_n, hist_n, hist_positions } = row;
-      tauStats.set(row.tau_index, { tau_index, tau, positions: at, sum_x, sum_h, sum_y, min_n, max_n, distinct_n, hist_n, hist_positions, histogram });
-      return;
+      into = { tau: row.tau, sums: new TauSums() };
+      tauStats.set(row.tau_index, into);
     }
-    into.positions += row.positions;
-    into.sum_x += row.sum_x;
-    into.sum_h += row.sum_h;
-    into.sum_y += row.sum_y;
-    into.min_n = Math.min(into.min_n, row.min_n);
-    into.max_n = Math.max(into.max_n, row.max_n);
-    into.histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
+    into.sums.add(row);
   };
-  const depth = new Map<number, { positions: number; mass: ExactSum }>();
-  const mergeDepth = (row: { d: number; positions: number; mass_sum: number; mass_err: number }) => {
-    let into = depth.get(row.d);
-    if (into === undefined) {
-      into = { positions: 0, mass: new ExactSum() };
-      depth.set(row.d, into);
-    }
-    into.positions += row.positions;
-    into.mass.add(row.mass_sum);
-    into.mass.add(row.mass_err);
-  };
+  const depth = new DepthSums();
+  const mergeDepth = (row: DepthSumRow) => depth.add(row);
   const levels = new Map<string, PatternLevels>();
   const mergeLevels = (row: PatternLevels) => {
     const id = `${row.cls}:${row.row}`;
@@ -262,12 +233,19 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
   const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
   const ranks = ranksOf(taus, thresholds);
   const active = activeByRank(levels.values(), thresholds.length);
-  for (const row of tauStats.values()) {
-    const rank = ranks.get(row.tau_index) as number;
-    const { histogram, ...sums } = row;
+  for (const [tauIndex, { tau, sums }] of tauStats) {
+    const rank = ranks.get(tauIndex) as number;
+    const { positions: at, sum_x, sum_h, sum_y, min_n, max_n, histogram } = sums;
     s.upsertTauStats.run({
       ...key,
-      ...sums,
+      tau_index: tauIndex,
+      tau,
+      positions: at,
+      sum_x,
+      sum_h,
+      sum_y,
+      min_n,
+      max_n,
       median_n: histogram.median(),
       ...histogram.encode(),
       active_x: active.wx[rank],
@@ -275,7 +253,7 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
       active_y: active.wy[rank],
     });
   }
-  for (const [d, { positions: at, mass }] of depth) {
+  for (const { d, positions: at, mass } of depth.entries()) {
     const [massSum, massErr] = mass.split();
     s.upsertDepth.run({ ...key, d, positions: at, mass_sum: massSum, mass_err: massErr });
   }
