@@ -1,6 +1,6 @@
 import { patternPeaks, type Model } from '../engine/index.js';
 import type { PlannedRun } from '../job/expand.js';
-import { RunWriter, type Db } from '../store/index.js';
+import { rollUp, rollUpIfDue, RunWriter, type Db } from '../store/index.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { SharedWindow } from './forwardOnce.js';
@@ -100,7 +100,11 @@ export async function executeRuns(
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
   events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0));
   const runsAlreadyDone = remaining.filter((left) => left.finished).length;
-  if (runsAlreadyDone === runs.length) return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
+  if (runsAlreadyDone === runs.length) {
+    // A run killed after its last run finished left those runs out of the rollups.
+    db.transaction(() => rollUp(db)).immediate();
+    return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
+  }
 
   const pool = options.pool ?? new ShardPool(threads);
   const shared = models.map(sharedModel);
@@ -112,6 +116,7 @@ export async function executeRuns(
 
   const finish = (run: PlannedRun, index: number, writer: RunWriter): void => {
     writer.finish();
+    rollUpIfDue(db);
     runsDone++;
     events.runFinished(run, index);
   };
@@ -192,6 +197,8 @@ export async function executeRuns(
     if (options.pool === undefined) await pool.destroy();
   }
   if (failure() !== undefined) throw failure();
+  // The runs finished since the last batch go into their jobs' rollups now.
+  db.transaction(() => rollUp(db)).immediate();
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
 }
 

@@ -10,6 +10,6 @@ export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
 export { jobRunStates, type JobRunState } from './jobProgress.js';
 export { findJob, findRun } from './resolve.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
-export { addRunToRollups, rebuildJobRollups, refreshStaleRollups, type CohortKey } from './rollups.js';
+export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
 export { planSelection, type SelectionPlan } from './selection.js';
 export { keepSummariesOnly, PAGE_TAU } from './retention.js';

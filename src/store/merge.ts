@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
-import { keepSummariesOnly } from './retention.js';
-import { addRunToRollups } from './rollups.js';
+import { dropPositionRows } from './retention.js';
+import { rollUp } from './rollups.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 /** What one merge did, run by run. */
@@ -154,12 +154,12 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
             s.completeRun.run(run.run_key, runKey);
           }
           for (const statement of s.copy) statement.run(runKey, run.run_key);
-          addRunToRollups(db, runKey);
-          // A run the database keeps as summaries keeps only them (and its jobs' rollups), wherever it was computed.
-          if (s.keepsSummariesOnly.get(runKey) === 1) keepSummariesOnly(db, runKey);
+          // A run the database keeps as summaries keeps only them (and, until its jobs' rollups have them, its peaks).
+          if (s.keepsSummariesOnly.get(runKey) === 1) dropPositionRows(db, runKey);
           merged.push(run.run_id);
           positions += run.positions;
         }
+        rollUp(db);
         return { merged, alreadyDone, unfinished, positions };
       })
       .immediate();

@@ -8,7 +8,7 @@ import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';
 import { refreshStaleRollups, runLevels } from './rollups.js';
-import { COUNT_BLOCKS_TABLE, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
+import { COUNT_BLOCKS_TABLE, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 
 /** 0.1.0's tables, children before parents. */
@@ -150,7 +150,8 @@ function migrateFromV3(db: Db): void {
     ALTER TABLE run_tau_stats RENAME TO v3_run_tau_stats;
     ${RUN_TAU_STATS_TABLE}
     ${ROLLUP_TABLES}
-    CREATE INDEX job_runs_by_run ON job_runs (run_key, job_id);
+    ALTER TABLE job_runs ADD COLUMN rolled_up INTEGER NOT NULL DEFAULT 0 CHECK (rolled_up IN (0, 1));
+    ${JOB_RUNS_INDEXES}
   `);
   const insert = db.prepare(
     `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions,

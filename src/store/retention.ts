@@ -24,7 +24,8 @@ function prepare(db: Db) {
   return {
     peaks: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
     insertPage: db.prepare(`INSERT OR REPLACE INTO run_page_patterns (run_key, class, row, active) VALUES (?, ?, ?, ?)`),
-    drops: [...POSITION_TABLES, 'pattern_peak_rows'].map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
+    drops: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
+    dropPeaks: db.prepare(`DELETE FROM pattern_peak_rows WHERE run_key = ?`),
     page: db.prepare(`SELECT class, row, active FROM run_page_patterns WHERE run_key = ?`),
   };
 }
@@ -38,6 +39,11 @@ function statementsOf(db: Db) {
   return prepared;
 }
 
+/** Drops a done run's per-position rows (its peaks stay until its jobs' rollups have them). Inside the caller's transaction. */
+export function dropPositionRows(db: Db, runKey: number): void {
+  for (const drop of statementsOf(db).drops) drop.run(runKey);
+}
+
 /** Drops a done run's per-position rows and peaks, keeping its patterns active at PAGE_TAU. Inside the caller's transaction. */
 export function keepSummariesOnly(db: Db, runKey: number): void {
   const s = statementsOf(db);
@@ -49,6 +55,7 @@ export function keepSummariesOnly(db: Db, runKey: number): void {
     s.insertPage.run(runKey, row.class, row.row, codePointsOf(packed));
   }
   for (const drop of s.drops) drop.run(runKey);
+  s.dropPeaks.run(runKey);
 }
 
 /** A summaries run's patterns active at PAGE_TAU, per (class, row): `length` flags from the stored bits. */

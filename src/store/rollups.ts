@@ -2,6 +2,7 @@ import { ExactSum, type PatternClass } from '../engine/index.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
 import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } from './levels.js';
+import { keepSummariesOnly } from './retention.js';
 import { DepthSums, TauSums, type DepthSumRow, type TauSumRow } from './sums.js';
 
 /**
@@ -55,6 +56,22 @@ function prepare(db: Db) {
       .prepare(`SELECT 1 FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' AND r.keep = 'summaries' LIMIT 1`)
       .pluck(),
     cohort: db.prepare(`SELECT * FROM job_cohorts WHERE ${cohort}`),
+    pendingRollUps: db.prepare(
+      `SELECT jr.job_id, r.model_key, r.dmax, jr.run_key FROM job_runs jr JOIN runs r USING (run_key)
+       WHERE jr.rolled_up = 0 AND r.status = 'done' ORDER BY jr.job_id, r.model_key, r.dmax, jr.run_key`,
+    ),
+    markRolledUp: db.prepare(`UPDATE job_runs SET rolled_up = 1 WHERE job_id = ? AND run_key = ?`),
+    markCohortRolledUp: db.prepare(
+      `UPDATE job_runs SET rolled_up = 1 WHERE job_id = @job_id AND rolled_up = 0
+         AND run_key IN (SELECT run_key FROM runs WHERE model_key = @model_key AND dmax = @dmax AND status = 'done')`,
+    ),
+    summariesRolledUp: db
+      .prepare(
+        `SELECT r.run_key FROM runs r WHERE r.keep = 'summaries' AND r.status = 'done'
+           AND EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key)
+           AND NOT EXISTS (SELECT 1 FROM job_runs jr WHERE jr.run_key = r.run_key AND jr.rolled_up = 0)`,
+      )
+      .pluck(),
     deleteCohort: ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'].map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
     upsertCohort: db.prepare(
       `INSERT INTO job_cohorts (job_id, model_key, dmax, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
@@ -78,6 +95,7 @@ function prepare(db: Db) {
       `INSERT OR REPLACE INTO cohort_pattern_levels (job_id, model_key, dmax, class, row, levels) VALUES (@job_id, @model_key, @dmax, @class, @row, @levels)`,
     ),
     runTaus: db.prepare(`SELECT tau_index, tau, tau_f32 FROM run_taus WHERE run_key = ? ORDER BY tau_index`),
+    hidden: db.prepare(`SELECT hidden FROM models WHERE model_key = ?`).pluck(),
     runStats: db.prepare(`SELECT * FROM run_tau_stats WHERE run_key = ?`),
     runDepth: db.prepare(`SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`),
     runSurprisal: db.prepare(`SELECT count, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`),
@@ -116,20 +134,47 @@ function ranksOf(taus: readonly { tau_index: number; tau_f32: number }[], thresh
 }
 
 /**
- * Adds a finished run (its stored summaries, depth profile, shard sums and peak
- * rows) to the rollups of every job it belongs to. Inside the caller's
- * transaction, before a `summaries` run drops its peak rows.
+ * Adds the finished runs that are not in their jobs' rollups yet
+ * (`job_runs.rolled_up = 0`) to them, cohort by cohort, in the caller's
+ * transaction, and then lets a run kept as `summaries` that every job has rolled
+ * up drop its peaks (retention.ts). Runs are added in batches (rollUpIfDue), so a
+ * cohort's rows are read and written once per batch, not once per run; until
+ * then a reader finds the cohort stale and reads those runs one by one.
  */
-export function addRunToRollups(db: Db, runKey: number): void {
+export function rollUp(db: Db): void {
   const s = statements(db);
-  for (const key of s.runCohorts.all(runKey) as CohortKey[]) {
-    // Every writer keeps the cohorts fresh (this, merges, deletes, migrations), so a run
-    // just done is added to its cohort in time independent of the cohort's size; a cohort
-    // is made, from its runs, when its second run is done.
-    if (s.cohort.get(key) !== undefined) addRuns(db, key, [runKey], false);
-    else if (wantsCohort(db, key)) rebuildCohort(db, key);
+  const pending = s.pendingRollUps.all() as (CohortKey & { run_key: number })[];
+  const byCohort = new Map<string, { key: CohortKey; runKeys: number[] }>();
+  for (const row of pending) {
+    const id = `${row.job_id}:${row.model_key}:${row.dmax}`;
+    let cohort = byCohort.get(id);
+    if (cohort === undefined) {
+      cohort = { key: { job_id: row.job_id, model_key: row.model_key, dmax: row.dmax }, runKeys: [] };
+      byCohort.set(id, cohort);
+    }
+    cohort.runKeys.push(row.run_key);
   }
+  for (const { key, runKeys } of byCohort.values()) {
+    if (s.cohort.get(key) !== undefined) {
+      addRuns(db, key, runKeys, false);
+      for (const runKey of runKeys) s.markRolledUp.run(key.job_id, runKey);
+    } else if (wantsCohort(db, key)) rebuildCohort(db, key);
+  }
+  for (const runKey of s.summariesRolledUp.all() as number[]) keepSummariesOnly(db, runKey);
 }
+
+const lastRollUp = new WeakMap<Db, number>();
+
+/** rollUp in its own transaction, when `intervalMs` have passed since the last (a writer calls it after each finished run). */
+export function rollUpIfDue(db: Db, intervalMs = ROLL_UP_INTERVAL_MS): void {
+  const now = performance.now();
+  if (now - (lastRollUp.get(db) ?? -Infinity) < intervalMs) return;
+  lastRollUp.set(db, now);
+  db.transaction(() => rollUp(db)).immediate();
+}
+
+/** How often a writer adds its finished runs to the rollups: a batch every 2 s costs one read and write of each cohort. */
+export const ROLL_UP_INTERVAL_MS = 2000;
 
 /** Rebuilds every cohort of a job from its finished runs' stored summaries. */
 export function rebuildJobRollups(db: Db, jobId: number): void {
@@ -163,7 +208,10 @@ function rebuildCohort(db: Db, key: CohortKey): void {
   const s = statements(db);
   for (const statement of s.deleteCohort) statement.run(key);
   const done = s.cohortRunsDone.all(key) as number[];
-  if (done.length > 0 && wantsCohort(db, key)) addRuns(db, key, done, true);
+  if (done.length > 0 && wantsCohort(db, key)) {
+    addRuns(db, key, done, true);
+    s.markCohortRolledUp.run(key);
+  }
 }
 
 /** Adds runs to a cohort (a new one when `fresh`): merged, then written back. */
@@ -262,6 +310,6 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
 
 /** A cohort's stored level row: H values (Wx, Wy rows) or H² (the Wh row). */
 function decodeLevels(blob: Buffer, cls: PatternClass, db: Db, key: CohortKey): Uint32Array {
-  const hidden = db.prepare(`SELECT hidden FROM models WHERE model_key = ?`).pluck().get(key.model_key) as number;
+  const hidden = statements(db).hidden.get(key.model_key) as number;
   return decodeCodePoints(blob, cls === 'wh' ? hidden * hidden : hidden);
 }

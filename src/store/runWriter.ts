@@ -12,11 +12,11 @@ import { BulkInsert } from './bulk.js';
 import { encodeCountBlock } from './countBlocks.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './db.js';
-import { keepSummariesOnly } from './retention.js';
+import { dropPositionRows } from './retention.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { activeByRank } from './levels.js';
-import { addRunToRollups, runLevels } from './rollups.js';
+import { runLevels } from './rollups.js';
 import { tauStatsOfRun } from './tauStats.js';
 
 export interface CommittedRange {
@@ -219,8 +219,8 @@ export class RunWriter {
         statements.deleteDepth.run(runKey);
         statements.insertDepth.run(runKey);
         statements.markDone.run(now(), runKey);
-        addRunToRollups(this.db, runKey);
-        if (this.keepSummariesOnly) keepSummariesOnly(this.db, runKey);
+        // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
+        if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
       })
       .immediate();
     // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.

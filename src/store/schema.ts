@@ -25,6 +25,14 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  */
 export const SCHEMA_VERSION = 4;
 
+/** job_runs' indexes (the migration from schema 3 creates them). */
+export const JOB_RUNS_INDEXES = `
+  -- A run's jobs (rollups, selections), without a scan of every job's runs.
+  CREATE INDEX job_runs_by_run ON job_runs (run_key, job_id);
+  -- The finished runs not in their jobs' rollups yet.
+  CREATE INDEX job_runs_to_roll_up ON job_runs (job_id) WHERE rolled_up = 0;
+`;
+
 /** SQL for a run's τ list as `runs.tau_list` holds it, from `run_taus` (`runKey`: the SQL for its key). */
 export const TAU_LIST_OF = (runKey: string): string =>
   `(SELECT group_concat(tau, ',') FROM (SELECT tau FROM run_taus rt WHERE rt.run_key = ${runKey} ORDER BY tau_index))`;
@@ -248,10 +256,11 @@ export const SCHEMA = `
     job_id    INTEGER NOT NULL REFERENCES jobs (job_id),
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),
     run_order INTEGER NOT NULL,
+    -- 1 once the finished run is in its job's rollups (rollups.ts).
+    rolled_up INTEGER NOT NULL DEFAULT 0 CHECK (rolled_up IN (0, 1)),
     PRIMARY KEY (job_id, run_key)
   ) WITHOUT ROWID;
-  -- A run's jobs (rollups, selections), without a scan of every job's runs.
-  CREATE INDEX job_runs_by_run ON job_runs (run_key, job_id);
+${JOB_RUNS_INDEXES}
 
   -- Committed ranges of positions (resume computes the gaps), with the exact sum
   -- of their surprisals as (hi, lo) for bpc.
