@@ -10,10 +10,24 @@ import { codePointsOf, decodeCodePoints } from './codePoints.js';
 export class CountHistogram {
   private readonly positionsByN = new Map<number, number>();
   private positions = 0;
+  /** The entries by ascending n, made once after the last addition. */
+  private sorted: { readonly n: Uint32Array; readonly positions: Float64Array } | undefined;
 
   add(n: number, positions = 1): void {
     this.positionsByN.set(n, (this.positionsByN.get(n) ?? 0) + positions);
     this.positions += positions;
+    this.sorted = undefined;
+  }
+
+  /** Adds every value of an array (e.g. a block's totals): sorted first, so each distinct n costs one map update. */
+  addAll(values: Uint32Array): void {
+    const sorted = Uint32Array.from(values).sort();
+    for (let k = 0; k < sorted.length; ) {
+      let next = k + 1;
+      while (next < sorted.length && sorted[next] === sorted[k]) next++;
+      this.add(sorted[k], next - k);
+      k = next;
+    }
   }
 
   /** Adds a stored histogram: `distinct` values of n and their positions, as code point arrays. */
@@ -27,30 +41,36 @@ export class CountHistogram {
     return this.positions;
   }
 
+  private ascending(): { readonly n: Uint32Array; readonly positions: Float64Array } {
+    if (this.sorted === undefined) {
+      const n = Uint32Array.from(this.positionsByN.keys()).sort();
+      this.sorted = { n, positions: Float64Array.from(n, (value) => this.positionsByN.get(value) as number) };
+    }
+    return this.sorted;
+  }
+
   /** (n, positions) by ascending n. */
   entries(): { n: number; positions: number }[] {
-    return [...this.positionsByN].sort(([a], [b]) => a - b).map(([n, positions]) => ({ n, positions }));
+    const { n, positions } = this.ascending();
+    return Array.from(n, (value, k) => ({ n: value, positions: positions[k] }));
   }
 
   /** The spec's median: the element at index ⌊(N − 1)/2⌋ of the ascending counts; null when empty. */
   median(): number | null {
     if (this.positions === 0) return null;
     const index = Math.floor((this.positions - 1) / 2);
+    const { n, positions } = this.ascending();
     let below = 0;
-    for (const { n, positions } of this.entries()) {
-      below += positions;
-      if (below > index) return n;
+    for (let k = 0; k < n.length; k++) {
+      below += positions[k];
+      if (below > index) return n[k];
     }
     throw new Error('unreachable: a histogram whose positions do not add up');
   }
 
   /** The stored form: `distinct_n` values, and `hist_n`, `hist_positions` as code point arrays by ascending n. */
   encode(): { distinct_n: number; hist_n: Buffer; hist_positions: Buffer } {
-    const entries = this.entries();
-    return {
-      distinct_n: entries.length,
-      hist_n: codePointsOf(entries.map((entry) => entry.n)),
-      hist_positions: codePointsOf(entries.map((entry) => entry.positions)),
-    };
+    const { n, positions } = this.ascending();
+    return { distinct_n: n.length, hist_n: codePointsOf(n), hist_positions: codePointsOf(positions) };
   }
 }

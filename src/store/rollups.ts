@@ -173,8 +173,8 @@ export function rollUpIfDue(db: Db, intervalMs = ROLL_UP_INTERVAL_MS): void {
   db.transaction(() => rollUp(db)).immediate();
 }
 
-/** How often a writer adds its finished runs to the rollups: a batch every 2 s costs one read and write of each cohort. */
-export const ROLL_UP_INTERVAL_MS = 2000;
+/** How often a writer adds its finished runs to the rollups: a batch costs a read and a write of each cohort (up to a few MB), so every 30 s and at the end of the job. */
+export const ROLL_UP_INTERVAL_MS = 30_000;
 
 /** Rebuilds every cohort of a job from its finished runs' stored summaries. */
 export function rebuildJobRollups(db: Db, jobId: number): void {

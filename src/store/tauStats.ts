@@ -52,11 +52,12 @@ export function tauStatsOfRun(db: Db, runKey: number): TauStats[] {
     }
     const counts = decodeCountBlock(block, block.count);
     for (let k = 0; k < counts.length; k++) acc.sums[k % 3] += counts[k];
-    for (const n of totalsOf(counts)) {
-      if (n < acc.min) acc.min = n;
-      if (n > acc.max) acc.max = n;
-      acc.histogram.add(n);
+    const totals = totalsOf(counts);
+    for (let p = 0; p < totals.length; p++) {
+      if (totals[p] < acc.min) acc.min = totals[p];
+      if (totals[p] > acc.max) acc.max = totals[p];
     }
+    acc.histogram.addAll(totals);
     acc.positions += block.count;
   }
   return [...byTau].map(([tauIndex, acc]) => ({
