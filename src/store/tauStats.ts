@@ -1,22 +1,16 @@
 import { decodeCountBlock, totalsOf } from './countBlocks.js';
 import type { Db } from './db.js';
 import { CountHistogram } from './histogram.js';
+import type { TauSumRow } from './sums.js';
 
 /**
  * A run's summary at one τ (a `run_tau_stats` row): what every figure of the
  * report needs from its positions' counts. Written when a run finishes;
  * computed from the count blocks on the fly for a run that has not.
  */
-export interface TauStats {
+export interface TauStats extends TauSumRow {
   readonly tau_index: number;
-  readonly positions: number;
-  readonly sum_x: number;
-  readonly sum_h: number;
-  readonly sum_y: number;
-  readonly min_n: number;
-  readonly max_n: number;
   readonly median_n: number;
-  readonly distinct_n: number;
   readonly hist_n: Buffer;
   readonly hist_positions: Buffer;
 }
