@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { CountHistogram } from './histogram.js';
 import { DepthSums, TauSums, type DepthSumRow } from './sums.js';
 import { pagePatterns, PAGE_TAU } from './retention.js';
-import { planSelection, type SelectionPlan } from './selection.js';
+import { modelKeysOf, planSelection, rememberRuns, type KnownRun, type SelectionPlan } from './selection.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { tauStatsOfRun, type TauStats } from './tauStats.js';
 import { BYTE_VALUES } from '../engine/index.js';
@@ -64,19 +64,60 @@ export interface RunRow {
   readonly tool_version: string;
 }
 
-const RUN_COLUMNS = `
-  r.run_id, m.model_sha256, m.path AS model_path, m.hidden, r.data_path, r.data_offset, r.data_length, r.data_sha256,
-  r.dmax, r.positions, r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version,
-  CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END AS positions_done,
-  r.tau_list AS taus`;
+const POSITIONS_DONE = `CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END`;
+const RUN_COLUMNS = `r.run_key, r.model_key, r.run_id, r.data_path, r.data_offset, r.data_length, r.data_sha256, r.dmax, r.positions,
+  r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version, ${POSITIONS_DONE}, r.tau_list`;
 
-/** All runs, oldest first, or those of one job in job order. */
+type RawRun = [number, number, string, string, number, number, string, number, number, number, RunRow['keep'], RunRow['status'], number, string | null, string | null, string, number, string];
+
+/**
+ * All runs, oldest first, or those of one job in job order. Rows come raw and
+ * the model's columns from one read of `models`: a job of 10⁵ runs is listed
+ * without a join or a row object per column name. The runs' keys are noted for
+ * the selection planner (selection.ts), which then needs no lookup by id.
+ */
 export function listRuns(db: Db, jobId?: number): RunRow[] {
-  if (jobId === undefined) {
-    return prepared(db, `SELECT ${RUN_COLUMNS} FROM runs r JOIN models m USING (model_key) ORDER BY r.run_key`).all() as RunRow[];
-  }
-  return prepared(db, `SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) JOIN models m USING (model_key) WHERE jr.job_id = ? ORDER BY jr.run_order`)
-    .all(jobId) as RunRow[];
+  const models = new Map(
+    (prepared(db, `SELECT model_key, model_sha256, path, hidden FROM models`).raw().all() as [number, string, string, number][]).map(
+      ([key, sha256, path, hidden]) => [key, { sha256, path, hidden }],
+    ),
+  );
+  const raw = (
+    jobId === undefined
+      ? prepared(db, `SELECT ${RUN_COLUMNS} FROM runs r ORDER BY r.run_key`).raw().all()
+      : prepared(db, `SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ? ORDER BY jr.run_order`).raw().all(jobId)
+  ) as RawRun[];
+  const known: KnownRun[] = [];
+  const runs = raw.map((row): RunRow => {
+    const [run_key, model_key, run_id, data_path, data_offset, data_length, data_sha256, dmax, positions, depth_curves, keep, status] = row;
+    const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus] = row;
+    const model = models.get(model_key) as { sha256: string; path: string; hidden: number };
+    known.push({ run_id, run_key, model_key, dmax, status });
+    // The columns in the order `runs --format json` has always printed them.
+    return {
+      run_id,
+      model_sha256: model.sha256,
+      model_path: model.path,
+      hidden: model.hidden,
+      data_path,
+      data_offset,
+      data_length,
+      data_sha256,
+      dmax,
+      positions,
+      depth_curves,
+      keep,
+      status,
+      compute_seconds,
+      started_at,
+      finished_at,
+      tool_version,
+      positions_done,
+      taus,
+    };
+  });
+  rememberRuns(db, known);
+  return runs;
 }
 
 export interface JobRow {
@@ -119,6 +160,10 @@ export interface ModelRow {
 
 /** The distinct models of a selection. */
 export function selectionModels(db: Db, runIds: readonly string[]): ModelRow[] {
+  const keys = modelKeysOf(db, runIds);
+  if (keys !== undefined) {
+    return prepared(db, `SELECT m.* FROM json_each(?) j JOIN models m ON m.model_key = j.value ORDER BY m.model_sha256`).all(JSON.stringify(keys)) as ModelRow[];
+  }
   return prepared(db, `SELECT DISTINCT m.* FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN models m USING (model_key) ORDER BY m.model_sha256`)
     .all(JSON.stringify(runIds)) as ModelRow[];
 }

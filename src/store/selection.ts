@@ -30,6 +30,46 @@ export interface SelectionPlan {
 
 const plans = new WeakMap<Db, WeakMap<readonly string[], SelectionPlan>>();
 
+/** A run as listRuns last read it: what planning a selection needs, by run id. */
+export interface KnownRun {
+  readonly run_id: string;
+  readonly run_key: number;
+  readonly model_key: number;
+  readonly dmax: number;
+  readonly status: string;
+}
+
+const knownRuns = new WeakMap<Db, Map<string, KnownRun>>();
+
+/** Notes the runs listRuns has just read, so that a selection of them is planned without looking ids up again. */
+export function rememberRuns(db: Db, runs: readonly KnownRun[]): void {
+  let known = knownRuns.get(db);
+  if (known === undefined) {
+    known = new Map();
+    knownRuns.set(db, known);
+  }
+  for (const run of runs) known.set(run.run_id, run);
+}
+
+/** The selection's runs as last listed, if every one of them was. */
+function knownSelection(db: Db, runIds: readonly string[]): KnownRun[] | undefined {
+  const known = knownRuns.get(db);
+  if (known === undefined) return undefined;
+  const runs: KnownRun[] = [];
+  for (const id of runIds) {
+    const run = known.get(id);
+    if (run === undefined) return undefined;
+    runs.push(run);
+  }
+  return runs;
+}
+
+/** The distinct model keys of a selection whose runs were listed, else undefined. */
+export function modelKeysOf(db: Db, runIds: readonly string[]): number[] | undefined {
+  const runs = knownSelection(db, runIds);
+  return runs === undefined ? undefined : [...new Set(runs.map((run) => run.model_key))];
+}
+
 /** The plan of a selection, made once per selection array (a report asks for it once per figure). */
 export function planSelection(db: Db, runIds: readonly string[]): SelectionPlan {
   let byIds = plans.get(db);
@@ -46,19 +86,18 @@ export function planSelection(db: Db, runIds: readonly string[]): SelectionPlan 
 }
 
 function makePlan(db: Db, runIds: readonly string[]): SelectionPlan {
-  const ids = JSON.stringify(runIds);
-  const selected = new Map(
-    (db.prepare(`SELECT r.run_key, r.run_id, r.status FROM json_each(?) j JOIN runs r ON r.run_id = j.value ORDER BY j.key`).all(ids) as SelectedRun[]).map(
-      (run) => [run.run_key, run],
-    ),
-  );
-  const candidates = db
-    .prepare(
-      `SELECT c.job_id, c.model_key, c.dmax, c.runs FROM job_cohorts c
-       WHERE c.job_id IN (SELECT DISTINCT jr.job_id FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN job_runs jr USING (run_key))
-       ORDER BY c.runs DESC, c.job_id, c.model_key, c.dmax`,
-    )
-    .all(ids) as (CohortKey & { runs: number })[];
+  const listed = knownSelection(db, runIds);
+  const selectedRuns =
+    listed ??
+    (db
+      .prepare(`SELECT r.run_key, r.run_id, r.status, r.model_key, r.dmax FROM json_each(?) j JOIN runs r ON r.run_id = j.value ORDER BY j.key`)
+      .all(JSON.stringify(runIds)) as KnownRun[]);
+  const selected = new Map(selectedRuns.map((run) => [run.run_key, { run_key: run.run_key, run_id: run.run_id, status: run.status }]));
+  // Only a cohort of a model and Dmax the selection has can be covered by it.
+  const shapes = new Set(selectedRuns.map((run) => `${run.model_key}:${run.dmax}`));
+  const candidates = (
+    db.prepare(`SELECT job_id, model_key, dmax, runs FROM job_cohorts ORDER BY runs DESC, job_id, model_key, dmax`).all() as (CohortKey & { runs: number })[]
+  ).filter((cohort) => shapes.has(`${cohort.model_key}:${cohort.dmax}`));
   const doneRuns = db
     .prepare(
       `SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key)
