@@ -63,9 +63,3 @@ export function floats(blob: Uint8Array): Float32Array {
 export function blobOf(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 }
-
-/** A uint32 array over a BLOB (little-endian): a view where the Buffer is aligned, else a copy. */
-export function uint32s(blob: Uint8Array): Uint32Array {
-  if (blob.byteOffset % 4 === 0) return new Uint32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
-  return new Uint32Array(new Uint8Array(blob).buffer);
-}

@@ -39,13 +39,6 @@ export function levelsOfPeaks(peaks: Uint8Array, thresholds: Float64Array): Uint
   return levels;
 }
 
-/** The patterns active at the threshold of rank `rank` (0-based, ascending): level > rank. */
-export function activeAtRank(levels: Uint32Array, rank: number): number {
-  let active = 0;
-  for (let k = 0; k < levels.length; k++) if (levels[k] > rank) active++;
-  return active;
-}
-
 /** Per class, the patterns active at each threshold rank 0 … T − 1 of rows of levels. */
 export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: number): Record<PatternClass, number[]> {
   const active: Record<PatternClass, number[]> = { wx: new Array(thresholdCount).fill(0), wh: new Array(thresholdCount).fill(0), wy: new Array(thresholdCount).fill(0) };

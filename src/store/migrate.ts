@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { encodeCountBlock } from './countBlocks.js';
-import { blobOf, uint32s } from './functions.js';
+import { blobOf } from './functions.js';
 import type { Db } from './db.js';
 import { CountHistogram } from './histogram.js';
-import { decodeCountBlockV3, encodeCountBlockV3 } from './legacy/countBlocksV3.js';
+import { decodeCountBlockV3, encodeCountBlockV3, uint32s } from './legacy/countBlocksV3.js';
 import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';

@@ -44,3 +44,9 @@ export function blockStat(counts: Uint16Array | Uint32Array, stat: BlockStat): n
 export function appendTotals(counts: Uint16Array | Uint32Array, totals: number[]): void {
   for (let k = 0; k < counts.length; k += COUNT_CLASSES) totals.push(counts[k] + counts[k + 1] + counts[k + 2]);
 }
+
+/** Schema 3's sorted counts (`run_tau_stats.sorted_n`): a uint32 little-endian array, a view where the Buffer is aligned. */
+export function uint32s(blob: Uint8Array): Uint32Array {
+  if (blob.byteOffset % 4 === 0) return new Uint32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
+  return new Uint32Array(new Uint8Array(blob).buffer);
+}
