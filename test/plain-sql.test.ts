@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CODE_POINT_MAX_VALUE, codePointsOf } from '../src/store/codePoints.js';
 import { codePointSql, sequenceSql } from '../src/store/plainSql.js';
 import { docQueries, type DocQuery } from './doc-queries.js';
-import { PROJECT_ROOT, REFERENCE_POSITIONS } from './paths.js';
+import { PROJECT_ROOT, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import {
   type Cell,
   type ClientRows,
@@ -73,8 +73,10 @@ function folderState(): Record<string, string> {
 let stateAfterRuns: Record<string, string> = {};
 before(() => {
   if (skip) return;
-  runCli(['run', '--db', Q1, '--no-report']);
-  runCli(['run', '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
+  // The shipped inputs from ../shared (a fresh clone has no ./inputs).
+  const inputs = ['--model', SHARED_MODEL, '--data', SHARED_DATA];
+  runCli(['run', ...inputs, '--db', Q1, '--no-report']);
+  runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
   stateAfterRuns = folderState();
 });
 
