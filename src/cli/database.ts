@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { classify } from '../errors.js';
 import { DEFAULT_DB } from '../job/file.js';
-import { acquireWriterLock, closeDatabase, DatabaseBusyError, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
+import { acquireWriterLock, closeDatabase, DatabaseBusyError, inSnapshot, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
 import { AtomicFile, log } from './output.js';
 
 /** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
@@ -44,15 +44,20 @@ export function rememberDatabase(path: string): void {
   }
 }
 
-/** Opens the database for a command and closes it when the command is done. */
+/**
+ * Opens the database for a command and closes it when the command is done. A
+ * reading command (the default) reads one snapshot (inSnapshot), unless it runs
+ * statements of its own (`sql`: `snapshot: false`).
+ */
 export async function withDatabase<T>(
   path: string | undefined,
   body: (db: Db, path: string) => T | Promise<T>,
-  options: OpenOptions = { readonly: true },
+  options: OpenOptions & { readonly snapshot?: boolean } = { readonly: true },
 ): Promise<T> {
   const dbPath = databasePath(path);
   const db = openDatabase(dbPath, options);
   try {
+    if (options.readonly === true && options.snapshot !== false) return await inSnapshot(db, () => body(db, dbPath));
     return await body(db, dbPath);
   } catch (error) {
     // A SQLite failure while reading or writing (a damaged page, a full disk) names the database.

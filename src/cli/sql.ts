@@ -147,6 +147,6 @@ export function sqlCommand(args: SqlArgs): Promise<number> {
         release?.();
       }
     },
-    { readonly: !args.write, mustExist: true },
+    { readonly: !args.write, mustExist: true, snapshot: false },
   );
 }

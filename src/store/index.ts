@@ -13,3 +13,4 @@ export { databaseBytes, planRemoval, removeSelection, type KeptRun, type Removal
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
 export { planSelection, type SelectionPlan } from './selection.js';
 export { keepSummariesOnly, PAGE_TAU } from './retention.js';
+export { inSnapshot } from './snapshot.js';
