@@ -10,7 +10,7 @@ import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
 import { GROUPINGS, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
-import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, threadsProblem } from './common.js';
+import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
 export const runCli = defineCommand({
@@ -147,8 +147,8 @@ export const reportCli = defineCommand({
       .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
       .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
       .check((argv) => {
-        const neverTau = argv.neverTau as number;
-        if (!(Number.isFinite(neverTau) && neverTau > 0)) throw new Error(`--never-tau: must be a number > 0, got ${neverTau}`);
+        const problem = thresholdProblem('--never-tau', argv.neverTau) ?? (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau) : undefined);
+        if (problem !== undefined) throw new Error(problem);
         return true;
       })
       .epilogue(READ_ONLY_NOTE),
@@ -166,6 +166,11 @@ function explainOptions<T>(args: Argv<T>) {
     .option('tau', { describe: 'list the patterns active at this τ', type: 'number', default: 0.01 })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
     .option('limit', { describe: 'text: at most this many patterns (JSON lists all)', type: 'number', default: 50 })
+    .check((argv) => {
+      const problem = thresholdProblem('--tau', argv.tau);
+      if (problem !== undefined) throw new Error(problem);
+      return true;
+    })
     .epilogue(
       'Recomputes one position with the engine from the run\'s model and data files and lists the\n' +
         'active patterns: class, source, target, the offset d where the attribution peaks, the attribution.\n' +

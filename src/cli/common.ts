@@ -83,6 +83,15 @@ export function threadsProblem(threads: number | undefined): string | undefined 
   return undefined;
 }
 
+/** A threshold flag's problem (the engine compares τ as float32: one that rounds to 0 or ∞ is not the τ asked for), or undefined. */
+export function thresholdProblem(flag: string, value: unknown): string | undefined {
+  if (typeof value !== 'number' || !(Number.isFinite(value) && value > 0)) return `${flag}: must be a number > 0, got ${String(value)}`;
+  const single = Math.fround(value);
+  if (single === 0) return `${flag}: ${value} rounds to 0 as a float32 (the smallest is about 1.4e-45)`;
+  if (!Number.isFinite(single)) return `${flag}: ${value} rounds to infinity as a float32 (the largest is about 3.4e38)`;
+  return undefined;
+}
+
 /** The options of `run` and `resume` that steer the computation. */
 export function runOptions<T>(args: Argv<T>) {
   return args
