@@ -11,6 +11,5 @@ export { jobRunStates, type JobRunState } from './jobProgress.js';
 export { findJob, findRun } from './resolve.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
-export { planSelection, type SelectionPlan } from './selection.js';
-export { keepSummariesOnly, PAGE_TAU } from './retention.js';
+export { PAGE_TAU } from './retention.js';
 export { inSnapshot } from './snapshot.js';

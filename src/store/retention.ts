@@ -2,6 +2,7 @@ import type { PatternClass } from '../engine/index.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
 import { floats } from './functions.js';
+import { perConnection } from './statements.js';
 
 /**
  * Retention: what a run kept as `summaries` keeps once it is done. Its
@@ -18,26 +19,13 @@ export const POSITION_TABLES = ['count_blocks', 'shard_depth', 'position_rows', 
 
 const BITS = 6;
 
-const statements = new WeakMap<Db, ReturnType<typeof prepare>>();
-
-function prepare(db: Db) {
-  return {
+const statementsOf = perConnection((db: Db) => ({
     peaks: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
     insertPage: db.prepare(`INSERT OR REPLACE INTO run_page_patterns (run_key, class, row, active) VALUES (?, ?, ?, ?)`),
     drops: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
     dropPeaks: db.prepare(`DELETE FROM pattern_peak_rows WHERE run_key = ?`),
     page: db.prepare(`SELECT class, row, active FROM run_page_patterns WHERE run_key = ?`),
-  };
-}
-
-function statementsOf(db: Db) {
-  let prepared = statements.get(db);
-  if (prepared === undefined) {
-    prepared = prepare(db);
-    statements.set(db, prepared);
-  }
-  return prepared;
-}
+}));
 
 /** Drops a done run's per-position rows (its peaks stay until its jobs' rollups have them). Inside the caller's transaction. */
 export function dropPositionRows(db: Db, runKey: number): void {

@@ -3,6 +3,7 @@ import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
 import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } from './levels.js';
 import { keepSummariesOnly } from './retention.js';
+import { perConnection } from './statements.js';
 import { DepthSums, TauSums, type DepthSumRow, type TauSumRow } from './sums.js';
 
 /**
@@ -29,6 +30,9 @@ function wantsCohort(db: Db, key: CohortKey): boolean {
   return (s.cohortRunsDoneCount.get(key) as number) >= MIN_COHORT_RUNS || s.cohortHasSummaries.get(key) !== undefined;
 }
 
+/** The rollup tables, children before their parent job_cohorts. */
+const ROLLUP_TABLES_CHILDREN_FIRST = ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'] as const;
+
 /** A cohort's key. */
 export interface CohortKey {
   readonly job_id: number;
@@ -36,10 +40,7 @@ export interface CohortKey {
   readonly dmax: number;
 }
 
-type Statements = ReturnType<typeof prepare>;
-const cache = new WeakMap<Db, Statements>();
-
-function prepare(db: Db) {
+const statements = perConnection((db: Db) => {
   const cohort = 'job_id = @job_id AND model_key = @model_key AND dmax = @dmax';
   return {
     runCohorts: db.prepare(
@@ -72,7 +73,8 @@ function prepare(db: Db) {
            AND NOT EXISTS (SELECT 1 FROM job_runs jr WHERE jr.run_key = r.run_key AND jr.rolled_up = 0)`,
       )
       .pluck(),
-    deleteCohort: ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'].map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
+    deleteCohort: ROLLUP_TABLES_CHILDREN_FIRST.map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
+    deleteJob: ROLLUP_TABLES_CHILDREN_FIRST.map((table) => db.prepare(`DELETE FROM ${table} WHERE job_id = ?`)),
     upsertCohort: db.prepare(
       `INSERT INTO job_cohorts (job_id, model_key, dmax, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
        VALUES (@job_id, @model_key, @dmax, @runs, @positions, @surprisal_sum, @surprisal_err, @peaks_complete)
@@ -102,16 +104,8 @@ function prepare(db: Db) {
     runPeaks: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
     runKeepsPeaks: db.prepare(`SELECT keep = 'full' OR EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key) FROM runs r WHERE run_key = ?`).pluck(),
   };
-}
+});
 
-function statements(db: Db): Statements {
-  let prepared = cache.get(db);
-  if (prepared === undefined) {
-    prepared = prepare(db);
-    cache.set(db, prepared);
-  }
-  return prepared;
-}
 
 /** A summary at one τ of a run or cohort, with its τ. */
 type TauRow = TauSumRow & { readonly tau_index: number; readonly tau: number };
@@ -179,10 +173,7 @@ export const ROLL_UP_INTERVAL_MS = 30_000;
 /** Rebuilds every cohort of a job from its finished runs' stored summaries. */
 export function rebuildJobRollups(db: Db, jobId: number): void {
   const s = statements(db);
-  db.prepare(`DELETE FROM cohort_pattern_levels WHERE job_id = ?`).run(jobId);
-  db.prepare(`DELETE FROM cohort_depth WHERE job_id = ?`).run(jobId);
-  db.prepare(`DELETE FROM cohort_tau_stats WHERE job_id = ?`).run(jobId);
-  db.prepare(`DELETE FROM job_cohorts WHERE job_id = ?`).run(jobId);
+  for (const statement of s.deleteJob) statement.run(jobId);
   for (const key of s.jobCohorts.all(jobId) as CohortKey[]) rebuildCohort(db, key);
 }
 

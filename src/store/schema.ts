@@ -56,16 +56,8 @@ export const COUNT_BLOCKS_TABLE = `
   );
 `;
 
-/** Per finished run and τ: the summaries (its own constant: the migration from schema 3 creates it). */
-export const RUN_TAU_STATS_TABLE = `
-  -- Written when a run finishes: per τ, sums per class, min, median and max of
-  -- n = n_x + n_h + n_y, and its histogram: the distinct_n values of n, ascending
-  -- (hist_n), and how many positions have each (hist_positions), code point arrays;
-  -- and per class the patterns active at some position of the run.
-  CREATE TABLE run_tau_stats (
-    run_key        INTEGER NOT NULL REFERENCES runs (run_key),
-    tau_index      INTEGER NOT NULL,
-    positions      INTEGER NOT NULL,
+/** A summary at one τ, of a run (run_tau_stats) or of a cohort (cohort_tau_stats). */
+const TAU_STATS_COLUMNS = `    positions      INTEGER NOT NULL,
     sum_x          INTEGER NOT NULL,
     sum_h          INTEGER NOT NULL,
     sum_y          INTEGER NOT NULL,
@@ -77,7 +69,18 @@ export const RUN_TAU_STATS_TABLE = `
     hist_positions BLOB NOT NULL,
     active_x       INTEGER NOT NULL,
     active_h       INTEGER NOT NULL,
-    active_y       INTEGER NOT NULL,
+    active_y       INTEGER NOT NULL,`;
+
+/** Per finished run and τ: the summaries (its own constant: the migration from schema 3 creates it). */
+export const RUN_TAU_STATS_TABLE = `
+  -- Written when a run finishes: per τ, sums per class, min, median and max of
+  -- n = n_x + n_h + n_y, and its histogram: the distinct_n values of n, ascending
+  -- (hist_n), and how many positions have each (hist_positions), code point arrays;
+  -- and per class the patterns active at some position of the run.
+  CREATE TABLE run_tau_stats (
+    run_key        INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index      INTEGER NOT NULL,
+${TAU_STATS_COLUMNS}
     UNIQUE (run_key, tau_index)
   );
 `;
@@ -115,19 +118,7 @@ export const ROLLUP_TABLES = `
     dmax           INTEGER NOT NULL,
     tau_index      INTEGER NOT NULL,
     tau            REAL NOT NULL,
-    positions      INTEGER NOT NULL,
-    sum_x          INTEGER NOT NULL,
-    sum_h          INTEGER NOT NULL,
-    sum_y          INTEGER NOT NULL,
-    min_n          INTEGER NOT NULL,
-    median_n       INTEGER NOT NULL,
-    max_n          INTEGER NOT NULL,
-    distinct_n     INTEGER NOT NULL,
-    hist_n         BLOB NOT NULL,
-    hist_positions BLOB NOT NULL,
-    active_x       INTEGER NOT NULL,
-    active_h       INTEGER NOT NULL,
-    active_y       INTEGER NOT NULL,
+${TAU_STATS_COLUMNS}
     UNIQUE (job_id, model_key, dmax, tau_index),
     FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
   );

@@ -1,6 +1,7 @@
 import { decodeCountBlock, totalsOf } from './countBlocks.js';
 import type { Db } from './db.js';
 import { CountHistogram } from './histogram.js';
+import { perConnection } from './statements.js';
 import type { TauSumRow } from './sums.js';
 
 /**
@@ -15,17 +16,7 @@ export interface TauStats extends TauSumRow {
   readonly hist_positions: Buffer;
 }
 
-/** Statements prepared once per connection. */
-const statements = new WeakMap<Db, { blocks: ReturnType<Db['prepare']> }>();
-
-function blocksOf(db: Db) {
-  let prepared = statements.get(db);
-  if (prepared === undefined) {
-    prepared = { blocks: db.prepare(`SELECT tau_index, count, n_x, n_h, n_y FROM count_blocks WHERE run_key = ? ORDER BY tau_index, start`) };
-    statements.set(db, prepared);
-  }
-  return prepared.blocks;
-}
+const blocksOf = perConnection((db: Db) => db.prepare(`SELECT tau_index, count, n_x, n_h, n_y FROM count_blocks WHERE run_key = ? ORDER BY tau_index, start`));
 
 interface Accumulator {
   positions: number;
