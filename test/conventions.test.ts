@@ -33,7 +33,7 @@ describe('help and usage', () => {
   test('a usage error names the command whose help explains it, on one line', () => {
     const result = cli(['report', '--by', 'colour']);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /Invalid values:[\s\S]*\(see `sparsetrace report --help`\)/);
+    assert.match(result.stderr, /--by: "colour" is not a key \(keys: model, data, window, dmax, job; several: --by window,dmax\) \(see `sparsetrace report --help`\)/);
   });
 });
 

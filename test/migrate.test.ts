@@ -47,7 +47,8 @@ describe('sparsetrace migrate', () => {
     assert.equal(text.stdout, expected('report-small.txt'));
     const json = cli(['report', '--db', db, ...small, '--format', 'json']);
     assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expected('report-small.json')));
-    const byWindow = cli(['report', '--db', db, '--job', 'small', '--by', 'window', '--format', 'json']);
+    // 0.1.0 pooled Dmax 5 and 25 inside a window; --pool asks for that.
+    const byWindow = cli(['report', '--db', db, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
     assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expected('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
     const exported = cli(['export', '--db', db, '--job', 'small', '--all']);
     assert.equal(exported.stdout, expected('export-small.csv'));
@@ -107,7 +108,7 @@ for (const version of [2, 3]) describe(`sparsetrace migrate from schema ${versio
     assert.equal(text.stdout, expectedOf('report-small.txt').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old));
     const json = cli(['report', '--db', old, '--job', 'small', '--format', 'json']);
     assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expectedOf('report-small.json').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old)));
-    const byWindow = cli(['report', '--db', old, '--job', 'small', '--by', 'window', '--format', 'json']);
+    const byWindow = cli(['report', '--db', old, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
     assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expectedOf('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
     assert.equal(cli(['export', '--db', old, '--job', 'small', '--all']).stdout, expectedOf('export-small.csv'));
     const partial = cli(['report', '--db', old, '--all', '--model', SHARED_MODEL, '--format', 'json']);

@@ -36,20 +36,29 @@ before(() => {
 after(() => folder.remove());
 
 describe('reports and exports over a sweep', () => {
-  test('a report over runs of several models needs --by model or a model filter', () => {
+  test('a report over runs of several models is grouped by model, whatever else it is grouped by', () => {
     const mixed = cli(['report', '--db', db, '--format', 'json', '--by', 'dmax']);
-    assert.equal(mixed.code, 2);
-    assert.match(mixed.stderr, /2 models; add --model to pick one, or use --by model/);
-    const byModel = cli(['report', '--db', db, '--by', 'model', '--format', 'json']);
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assert.match(mixed.stderr, /note: the selected runs use 2 models: one row per model \(grouped by model too\)/);
+    const mixedGroups = JSON.parse(mixed.stdout) as { by: string[]; groups: { group: { model: string; dmax: number }; runs: string[] }[] };
+    assert.deepEqual(mixedGroups.by, ['model', 'dmax']);
+    assert.deepEqual(
+      mixedGroups.groups.map((group) => [group.group.model.includes('small-h8') ? 'small' : 'sat', group.group.dmax, group.runs.length]),
+      [['sat', 5, 3], ['sat', 25, 3], ['small', 5, 3], ['small', 25, 3]],
+    );
+    const unpooled = cli(['report', '--db', db, '--by', 'model', '--format', 'json']);
+    assert.deepEqual((JSON.parse(unpooled.stdout) as { by: string[] }).by, ['model', 'dmax'], 'Dmax 5 and 25 are not pooled unless asked');
+    const byModel = cli(['report', '--db', db, '--by', 'model', '--pool', '--format', 'json']);
+    assert.match(byModel.stderr, /note: pooling runs of Dmax 5, 25 as asked/);
     assert.equal(byModel.code, 0, byModel.stderr);
     const groups = (JSON.parse(byModel.stdout) as { groups: { group: string; runs: string[]; positions: number; model: { hidden: number } }[] }).groups;
     assert.deepEqual(groups.map((group) => [group.model.hidden, group.runs.length, group.positions]), [[128, 6, 6 * 199], [8, 6, 6 * 199]]);
-    const text = cli(['report', '--db', db, '--by', 'model']);
+    const text = cli(['report', '--db', db, '--by', 'model', '--pool']);
     assert.equal(text.code, 0, text.stderr);
     assert.equal(text.stdout.trimEnd().split('\n').length, 3 + 2 * TAUS.length, 'title, header, rule and one row per model and τ');
     const byDefault = cli(['report', '--db', db, '--format', 'json']);
     assert.equal(byDefault.code, 0, byDefault.stderr);
-    assert.equal((JSON.parse(byDefault.stdout) as { by: string }).by, 'model', 'runs of two models are grouped by default');
+    assert.deepEqual((JSON.parse(byDefault.stdout) as { by: string[] }).by, ['model', 'dmax'], 'runs of two models and two Dmax are grouped by default');
     assert.match(byDefault.stderr, /note: the selected runs use 2 models: one row per model/);
   });
 
@@ -69,9 +78,21 @@ describe('reports and exports over a sweep', () => {
     const byWindow = cli(['report', '--db', db, '--model', smallModel, '--by', 'window', '--format', 'csv']);
     assert.equal(byWindow.code, 0, byWindow.stderr);
     const lines = byWindow.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], 'window,section,tau,d,class,measure,value');
+    assert.equal(lines[0], 'window,dmax,section,tau,d,class,measure,value', 'a window of runs of two Dmax is split by Dmax too');
     const positions = lines.filter((line) => line.includes(',summary,,,,positions,'));
-    assert.deepEqual(positions.map((line) => line.replace(/^.*enwik_1024\.txt/, '')), ['@0+200,summary,,,,positions,398', '@300+200,summary,,,,positions,398', '@600+200,summary,,,,positions,398']);
+    assert.deepEqual(
+      positions.map((line) => line.replace(/^.*enwik_1024\.txt/, '')),
+      ['@0+200,5,summary,,,,positions,199', '@0+200,25,summary,,,,positions,199', '@300+200,5,summary,,,,positions,199', '@300+200,25,summary,,,,positions,199', '@600+200,5,summary,,,,positions,199', '@600+200,25,summary,,,,positions,199'],
+    );
+    // --by window,dmax says the same without a note; --pool pools them inside each window, as asked.
+    const both = cli(['report', '--db', db, '--model', smallModel, '--by', 'window,dmax', '--format', 'csv']);
+    assert.equal(both.stdout, byWindow.stdout);
+    assert.doesNotMatch(both.stderr, /Dmax/);
+    const pooledWindows = cli(['report', '--db', db, '--model', smallModel, '--by', 'window', '--pool', '--format', 'csv']);
+    assert.deepEqual(
+      pooledWindows.stdout.split('\n').filter((line) => line.includes(',summary,,,,positions,')).map((line) => line.replace(/^.*enwik_1024\.txt/, '')),
+      ['@0+200,summary,,,,positions,398', '@300+200,summary,,,,positions,398', '@600+200,summary,,,,positions,398'],
+    );
     // A model's runs mix Dmax 5 and 25: grouped by Dmax unless asked otherwise.
     const mixedDmax = cli(['report', '--db', db, '--model', smallModel, '--format', 'json']);
     assert.equal((JSON.parse(mixedDmax.stdout) as { by: string }).by, 'dmax');
@@ -142,14 +163,20 @@ describe('reports and exports over a sweep', () => {
     assert.ok(listed.every((run) => JSON.stringify(run.taus) === JSON.stringify(TAUS)), 'τ as an array of numbers');
   });
 
-  test('report --tau picks thresholds; a selection mixing τ lists is refused', () => {
+  test('report --tau picks thresholds; a selection mixing τ lists is grouped by τ list', () => {
     const picked = cli(['report', '--db', db, '--model', SHARED_MODEL, '--dmax', '5', '--tau', '0.01', '--format', 'json']);
     assert.equal(picked.code, 0, picked.stderr);
     assert.deepEqual((JSON.parse(picked.stdout) as { sparsity: { tau: number }[] }).sparsity.map((row) => row.tau), [0.01]);
     const other = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '200', '--dmax', '5', '--tau', '0.05', '--db', db, '--no-report']);
     assert.equal(other.code, 0, other.stderr);
-    const mixed = cli(['report', '--db', db, '--all', '--model', SHARED_MODEL, '--dmax', '5']);
-    assert.equal(mixed.code, 2, mixed.stderr);
-    assert.match(mixed.stderr, /use 2 different τ lists \(0\.001,0\.01,0\.1 \| 0\.05\)/);
+    const mixed = cli(['report', '--db', db, '--all', '--model', SHARED_MODEL, '--dmax', '5', '--format', 'json']);
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assert.match(mixed.stderr, /use 2 different τ lists \(0\.001,0\.01,0\.1 \| 0\.05\): one row per τ list/);
+    const byList = JSON.parse(mixed.stdout) as { by: string; groups: { group: string; runs: string[]; sparsity: { tau: number }[] }[] };
+    assert.equal(byList.by, 'taus');
+    assert.deepEqual(
+      byList.groups.map((group) => [group.group, group.runs.length, group.sparsity.map((row) => row.tau)]),
+      [['0.001,0.01,0.1', 3, TAUS], ['0.05', 1, [0.05]]],
+    );
   });
 });

@@ -9,7 +9,7 @@ import type { Argv } from 'yargs';
 import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
-import { GROUPINGS, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
+import { GROUPINGS, parseGroupings, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
 import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
@@ -123,6 +123,12 @@ export const statusCli = defineCommand({
   handler: async (argv) => (await import('./status.js')).statusCommand(argv),
 });
 
+/** `--by` as checked (report's .check refuses an unknown key first). */
+function groupingsOf(by: unknown): Grouping[] | undefined {
+  const keys = parseGroupings(by as string | string[] | undefined);
+  return typeof keys === 'string' || keys.length === 0 ? undefined : keys;
+}
+
 /** The options `report` takes only for `--format html`. */
 function reportHtmlOptions<T>(args: Argv<T>) {
   return args
@@ -143,11 +149,20 @@ export const reportCli = defineCommand({
   builder: (args) =>
     reportHtmlOptions(selectionOptions(args))
       .option('format', { describe: 'output format (html: the results page with charts, one self-contained file)', choices: [...REPORT_FORMATS, 'html' as const], default: 'text' as ReportFormat | 'html', requiresArg: true })
-      .option('by', { describe: 'one row per group of runs', choices: GROUPINGS, requiresArg: true })
+      .option('by', {
+        describe: `group the runs: one row (or page section) per group; keys ${GROUPINGS.join(', ')}, several as --by window,dmax or --by window --by dmax`,
+        type: 'string',
+        requiresArg: true,
+      })
+      .option('pool', { describe: 'pool runs of different Dmax into one figure (said on the page); models and τ lists are never pooled', type: 'boolean', default: false })
       .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
       .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
       .check((argv) => {
-        const problem = thresholdProblem('--never-tau', argv.neverTau) ?? (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau) : undefined);
+        const by = parseGroupings(argv.by as string | string[] | undefined);
+        const problem =
+          (typeof by === 'string' ? by : undefined) ??
+          thresholdProblem('--never-tau', argv.neverTau) ??
+          (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau) : undefined);
         if (problem !== undefined) throw new Error(problem);
         return true;
       })
@@ -155,8 +170,8 @@ export const reportCli = defineCommand({
   // vega and vega-lite load only for --format html (report-html.ts).
   handler: async (argv) =>
     argv.format === 'html'
-      ? (await import('./report-html.js')).reportHtmlCommand({ ...argv, by: argv.by as Grouping | undefined, runs: argv.run })
-      : (await import('./report.js')).reportCommand({ ...argv, format: argv.format, by: argv.by as Grouping | undefined, runs: argv.run }),
+      ? (await import('./report-html.js')).reportHtmlCommand({ ...argv, by: groupingsOf(argv.by), runs: argv.run })
+      : (await import('./report.js')).reportCommand({ ...argv, format: argv.format, by: groupingsOf(argv.by), runs: argv.run }),
 });
 
 /** The options `explain` takes beside the selection of runs. */

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { classify } from '../errors.js';
 import { DEFAULT_DB } from '../job/file.js';
-import { acquireWriterLock, closeDatabase, DatabaseBusyError, inSnapshot, openDatabase, type Db, type OpenOptions, type RunRow } from '../store/index.js';
+import { acquireWriterLock, closeDatabase, DatabaseBusyError, inSnapshot, openDatabase, type Db, type OpenOptions, type RunSelection } from '../store/index.js';
 import { AtomicFile, log } from './output.js';
 
 /** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
@@ -69,14 +69,15 @@ export async function withDatabase<T>(
 }
 
 /** A note on stderr when a selection holds runs that are not finished. */
-export function warnIncomplete(runs: readonly RunRow[]): void {
-  const unfinished = runs.filter((run) => run.status !== 'done');
-  if (unfinished.length > 0) {
-    log(
-      `note: ${unfinished.length} of ${runs.length} selected runs are not finished (${unfinished.map((run) => `${run.run_id} ${run.positions_done}/${run.positions}`).join(', ')}); ` +
-        'figures cover the positions computed so far, never-active counts only finished runs',
-    );
-  }
+export function warnIncomplete(runs: RunSelection): void {
+  const mix = runs.describe();
+  if (mix.unfinished === 0) return;
+  const shown = runs.unfinished(10);
+  const listed = shown.map((run) => `${run.run_id} ${run.positions_done}/${run.positions}`).join(', ') + (mix.unfinished > shown.length ? `, and ${mix.unfinished - shown.length} more` : '');
+  log(
+    `note: ${mix.unfinished} of ${mix.runs} selected runs are not finished (${listed}); ` +
+      'figures cover the positions computed so far, never-active counts only finished runs',
+  );
 }
 
 /**

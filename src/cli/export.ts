@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { selectRuns, type Selection } from '../report/select.js';
+import { selectRunSet, type Selection } from '../report/select.js';
 import { positionCounts } from '../store/index.js';
 import { warnIncomplete, withDatabase } from './database.js';
 import { AtomicFile, out } from './output.js';
@@ -17,9 +17,9 @@ export interface ExportArgs extends Selection {
  */
 export function exportCommand(args: ExportArgs): Promise<number> {
   return withDatabase(args.db, async (db, dbPath) => {
-    const runs = selectRuns(db, args, dbPath);
-    if (runs.length > 1 && !args.all) {
-      throw new InputError(`export: the selection holds ${runs.length} runs; pick one with --run ID, or export them all with --all (adds a run column)`);
+    const runs = selectRunSet(db, args, dbPath);
+    if (runs.size > 1 && !args.all) {
+      throw new InputError(`export: the selection holds ${runs.size} runs; pick one with --run ID, or export them all with --all (adds a run column)`);
     }
     const withRunColumn = args.all === true;
     warnIncomplete(runs);
@@ -39,7 +39,7 @@ export function exportCommand(args: ExportArgs): Promise<number> {
         if (lines.length > 0) write(`${lines.join('\n')}\n`);
         lines.length = 0;
       };
-      for (const row of positionCounts(db, runs.map((run) => run.run_id))) {
+      for (const row of positionCounts(db, runs.runIds())) {
         const { run_id, t, y, tau, n_x, n_h, n_y } = row;
         if (ndjson) {
           lines.push(JSON.stringify(withRunColumn ? { run: run_id, t, y, tau, n_x, n_h, n_y } : { t, y, tau, n_x, n_h, n_y }));

@@ -4,15 +4,16 @@ import { gatherExplanation, type Explanation } from '../report/explain.js';
 import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
 import { renderHtml } from '../report/html.js';
-import { groupRuns, selectRuns, type Selection } from '../report/select.js';
+import { groupSelection, groupValue, keyHeading, selectRuns, selectRunSet, type Selection } from '../report/select.js';
 import { openDatabase } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
-import { databasePath } from './database.js';
+import { databasePath, warnIncomplete } from './database.js';
 import { AtomicFile, log, out } from './output.js';
 
 export interface ReportHtmlArgs extends Selection {
   readonly db?: string;
-  readonly by?: Grouping;
+  readonly by?: readonly Grouping[];
+  readonly pool?: boolean;
   readonly neverTau?: number;
   readonly histTau: number;
   readonly explain?: number;
@@ -33,32 +34,31 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
   const db = openDatabase(dbPath, { readonly: true });
   let html: string;
   try {
-    const runs = selectRuns(db, args, dbPath);
-    const unfinished = runs.filter((run) => run.status !== 'done');
-    if (unfinished.length > 0) log(`note: ${unfinished.length} of ${runs.length} selected runs are not finished; the page covers the positions computed so far`);
-    const models = new Set(runs.map((run) => run.model_sha256));
-    const by = args.by ?? (models.size > 1 ? 'model' : undefined);
-    if (by !== undefined && by !== 'model' && models.size > 1) {
-      throw new InputError(`report --by ${by}: the selected runs use ${models.size} models; add --model to pick one, or use --by model`);
-    }
-    const groupsOfRuns = by === undefined ? [{ key: null, runs }] : groupRuns(runs, by);
-    const reports = groupsOfRuns.map((group) => ({ key: group.key, runIds: group.runs.map((run) => run.run_id) })).map(({ key, runIds }) => ({
-      key,
-      runIds,
-      report: gatherReport(db, runIds, args.neverTau),
+    const runs = selectRunSet(db, args, dbPath);
+    warnIncomplete(runs);
+    // The same groups and notes as every other format (select.ts): nothing unlike is pooled unless asked.
+    const grouping = groupSelection(runs, { by: args.by, pool: args.pool, named: (args.runs?.length ?? 0) > 0 });
+    for (const line of grouping.notes) log(line);
+    const { keys } = grouping;
+    const reports = grouping.groups.map((group) => ({
+      key: keys.length === 0 ? null : keys.map((name) => String(groupValue(group.key, name))).join(' · '),
+      group,
+      report: gatherReport(db, group, args.neverTau),
     }));
-    const taus = [...new Set(reports.flatMap((group) => group.report.sparsity.map((row) => row.tau)))];
+    const taus = [...new Set(reports.flatMap((entry) => entry.report.sparsity.map((row) => row.tau)))];
     if (taus.length === 0) throw new InputError('report: the selection holds no computed positions yet');
     const histogramTau = nearestTau(taus, args.histTau);
     if (Math.fround(histogramTau) !== Math.fround(args.histTau)) log(`note: --hist-tau ${args.histTau} is not a τ of the runs; using ${histogramTau}`);
     let explanation: Explanation | undefined;
     if (args.explain !== undefined) {
-      if (runs.length > 1) throw new InputError(`--explain: the selection holds ${runs.length} runs; pick one with --run ID`);
-      explanation = gatherExplanation(db, runs[0], args.explain, args.explainTau);
+      if (runs.size > 1) throw new InputError(`--explain: the selection holds ${runs.size} runs; pick one with --run ID`);
+      const [run] = selectRuns(db, args, dbPath);
+      explanation = gatherExplanation(db, run, args.explain, args.explainTau);
     }
     html = await renderHtml({
-      groups: reports.map(({ key, runIds, report }) => ({ key: key === null ? null : String(key), report, histogram: activeCountHistogram(db, runIds, histogramTau) })),
-      by,
+      groups: reports.map(({ key, group, report }) => ({ key, report, histogram: activeCountHistogram(db, group, histogramTau) })),
+      by: keys.length === 0 ? undefined : keys.map(keyHeading).join(', '),
+      notes: grouping.notes.map((line) => line.replace(/^note: /, '')),
       histogramTau,
       explanation,
       source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },

@@ -1,14 +1,15 @@
 import { InputError } from '../errors.js';
 import type { Grouping, ReportFormat } from '../report/choices.js';
-import { formatSelection } from '../report/format.js';
-import { selectRuns, type Selection } from '../report/select.js';
+import { formatSelectionChunks } from '../report/format.js';
+import { selectRunSet, type Selection } from '../report/select.js';
 import { warnIncomplete, withDatabase } from './database.js';
 import { log, out } from './output.js';
 
 export interface ReportArgs extends Selection {
   readonly db?: string;
   readonly format: ReportFormat;
-  readonly by?: Grouping;
+  readonly by?: readonly Grouping[];
+  readonly pool?: boolean;
   readonly neverTau?: number;
   readonly tau?: string;
 }
@@ -26,9 +27,10 @@ function parseTauFilter(text: string | undefined): number[] | undefined {
 /** `sparsetrace report`: the results page of a selection of runs, computed in SQL. */
 export function reportCommand(args: ReportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
-    const runs = selectRuns(db, args, dbPath);
+    const runs = selectRunSet(db, args, dbPath);
     warnIncomplete(runs);
-    out(formatSelection(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, explicit: (args.runs?.length ?? 0) > 0 }));
+    // Written as gathered, a group at a time (memory does not grow with the groups).
+    for (const chunk of formatSelectionChunks(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, named: (args.runs?.length ?? 0) > 0 })) out(chunk);
     return 0;
   });
 }

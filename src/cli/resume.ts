@@ -1,5 +1,5 @@
 import type { JobSpec } from '../job/index.js';
-import { findJob, latestJob, listJobs, openDatabase, type JobRow } from '../store/index.js';
+import { findJob, jobCounts, latestJob, listJobs, openDatabase, type JobRow } from '../store/index.js';
 import { databasePath } from './database.js';
 import { log } from './output.js';
 import type { ExecutionArgs } from './run-job.js';
@@ -20,7 +20,8 @@ export async function resumeCommand(args: ResumeArgs): Promise<number> {
   try {
     let job: JobRow | undefined;
     if (args.job !== undefined) {
-      job = findJob(db, args.job, dbPath);
+      const named = findJob(db, args.job, dbPath);
+      job = { ...named, ...jobCounts(db, named.job_id) };
       if (job.runs_done === job.runs) {
         log(`nothing to resume in ${dbPath}: job ${job.job_id} (${job.name}) is done`);
         return 0;

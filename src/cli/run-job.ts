@@ -3,7 +3,7 @@ import { DEFAULT_DB, expandJob, type JobOverrides, type JobSpec } from '../job/i
 import { executeRuns, startWindows } from '../runner/execute.js';
 import type { ShardPool } from '../runner/pool.js';
 import { progressReporter } from '../runner/progress.js';
-import { checkDatabasePath, closeDatabase, listRuns, openDatabase, recordJob } from '../store/index.js';
+import { checkDatabasePath, closeDatabase, openDatabase, recordJob, RunSelection } from '../store/index.js';
 import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
 import { lockForWriting, rememberDatabase } from './database.js';
@@ -100,7 +100,7 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
           ? `job ${jobId} (${spec.name}): ${runs} already done in ${dbPath}; nothing to compute`
           : `job ${jobId} (${spec.name}) done: ${runs} in ${seconds.toFixed(2)} s, results in ${dbPath}`,
       );
-      if (args.report && !pipeBroken) out(formatSelection(db, listRuns(db, jobId), dbPath, { format: 'text', note: log }));
+      if (args.report && !pipeBroken) out(formatSelection(db, RunSelection.of(db, { jobId }), dbPath, { format: 'text', note: log }));
       return 0;
     } finally {
       progress.stop();

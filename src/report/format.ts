@@ -1,10 +1,10 @@
 import { InputError } from '../errors.js';
-import type { Db, RunRow } from '../store/index.js';
+import type { Db, GroupKeyName, RunSelection } from '../store/index.js';
 import type { Grouping, ReportFormat } from './choices.js';
 import { gatherReport, type Report } from './gather.js';
 import { thousands } from './numbers.js';
-import { describeMix, groupRuns, matchTaus, type GroupKey } from './select.js';
-import { renderCsv, renderMarkdown, renderText, type Table } from './table.js';
+import { formatTau, groupSelection, groupValue, keyHeading, matchTaus } from './select.js';
+import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
 
 /** Cell formatting: rounded as the results page prints (for people), or full precision (CSV). */
 interface Cells {
@@ -21,18 +21,7 @@ const rounded: Cells = {
 
 const { fixed, percent } = rounded;
 
-/**
- * τ with the fewest digits that identify its float32 (what the engine compares):
- * 0.01, 0.00017782794 (for the grid's 0.000177827941004), 10.
- */
-export function formatTau(tau: number): string {
-  const single = Math.fround(tau);
-  for (let digits = 1; digits <= 9; digits++) {
-    const candidate = Number(single.toPrecision(digits));
-    if (Math.fround(candidate) === single) return String(candidate);
-  }
-  return String(single);
-}
+export { formatTau };
 
 /** The results page's tables. */
 export function reportTables(report: Report, cells: Cells = rounded): Table[] {
@@ -173,14 +162,17 @@ function tidyRows(report: Report): string[][] {
 
 export interface ReportOptions {
   readonly format: ReportFormat;
-  readonly by?: Grouping;
+  /** Group by these keys (one group per distinct value of each). */
+  readonly by?: readonly Grouping[];
+  /** Pool runs of different Dmax into one figure, as asked. */
+  readonly pool?: boolean;
+  /** The runs were named one by one (--run): pooled as asked. */
+  readonly named?: boolean;
   readonly neverTau?: number;
   /** Only these thresholds in the per-τ tables (see matchTaus). */
   readonly taus?: readonly number[];
   /** Where notes about the selection go (stderr). */
   readonly note?: (line: string) => void;
-  /** The runs were named one by one (--run): pool them as asked, unless their models differ. */
-  readonly explicit?: boolean;
 }
 
 /** Keeps the per-τ rows of the thresholds asked for. */
@@ -192,65 +184,82 @@ function onlyTaus(report: Report, wanted: readonly number[] | undefined): Report
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** JSON's `by` and `group`: as before for one key (a string, the key's value), an array and an object for several. */
+function jsonBy(keys: readonly GroupKeyName[]): string | string[] {
+  return keys.length === 1 ? keys[0] : [...keys];
+}
+
+/** Groups whose rows set a text table's column widths; the rest stream out as they are gathered (textLine). */
+const WIDTH_SAMPLE_GROUPS = 256;
+
 /**
- * The report of a selection of runs: the results page, or with `by` one row per
- * group of runs and τ. A selection is never averaged across what does not add up:
- * several models or Dmax values are grouped by default (said in a note), several
- * τ lists in one report or group are refused, and a mix of data files is noted.
+ * The report of a selection of runs: the results page, or, when the selection
+ * is grouped (groupSelection: asked with `by`, or because its runs differ in
+ * model, Dmax or τ list), one row per group and τ.
  */
-export function formatSelection(db: Db, runs: readonly RunRow[], dbPath: string, options: ReportOptions): string {
-  const note = options.note ?? (() => {});
-  const mix = describeMix(runs);
-  let by = options.by;
-  if (by === undefined && mix.models.length > 1) {
-    by = 'model';
-    note(`note: the selected runs use ${mix.models.length} models: one row per model (--by model); pick one with --model`);
-  } else if (by === undefined && mix.dmax.length > 1 && options.explicit) {
-    note(`note: pooling the named runs of Dmax ${mix.dmax.join(', ')} as asked; --by dmax separates them`);
-  } else if (by === undefined && mix.dmax.length > 1) {
-    by = 'dmax';
-    note(`note: the selected runs use Dmax ${mix.dmax.join(', ')}: one row per Dmax (--by dmax); pick one with --dmax, or name runs with --run to pool them`);
+export function formatSelection(db: Db, runs: RunSelection, dbPath: string, options: ReportOptions): string {
+  return [...formatSelectionChunks(db, runs, dbPath, options)].join('');
+}
+
+/**
+ * formatSelection as chunks of output, one group at a time: a report of 10⁵
+ * groups (--by window over a large sweep) is gathered, formatted and written
+ * group by group, so its memory does not grow with the number of groups.
+ */
+export function* formatSelectionChunks(db: Db, runs: RunSelection, dbPath: string, options: ReportOptions): Generator<string> {
+  const grouping = groupSelection(runs, { by: options.by, pool: options.pool, named: options.named });
+  for (const line of grouping.notes) options.note?.(line);
+  const { keys, groups } = grouping;
+  const gather = (group: (typeof groups)[number]): Report => onlyTaus(gatherReport(db, group, options.neverTau), options.taus);
+  if (keys.length === 0) {
+    yield formatReport(gather(groups[0]), options.format);
+    return;
   }
-  if (by !== undefined && by !== 'model' && mix.models.length > 1) {
-    throw new InputError(`report --by ${by}: the selected runs use ${mix.models.length} models; add --model to pick one, or use --by model`);
-  }
-  if (by !== 'window' && mix.dataFiles.length > 1) {
-    note(`note: figures pool ${plural(mix.windows, 'window')} of ${plural(mix.dataFiles.length, 'data file')} (${mix.dataFiles.join(', ')}); --by window gives one row per window, --data picks a file`);
-  }
-  const groups = by === undefined ? [{ key: '' as GroupKey, runs: [...runs] }] : groupRuns(runs, by);
-  for (const group of groups) {
-    const lists = describeMix(group.runs).tauLists;
-    if (lists.length > 1) {
-      throw new InputError(
-        `report: the selected runs${by === undefined ? '' : ` of ${by} ${group.key}`} use ${lists.length} different τ lists (${lists.map((list) => list.split(',').map(Number).map(formatTau).join(',')).join(' | ')}); ` +
-          'figures per τ only compare within one list: pick runs with one (--job, --run)',
-      );
-    }
-  }
-  const gathered = groups.map((group) => ({ key: group.key, report: onlyTaus(gatherReport(db, group.runs.map((run) => run.run_id), options.neverTau), options.taus) }));
-  if (by === undefined) return formatReport(gathered[0].report, options.format);
+  const values = (group: (typeof groups)[number]): (string | number)[] => keys.map((name) => groupValue(group.key, name));
   if (options.format === 'json') {
-    return `${JSON.stringify({ by, groups: gathered.map((group) => ({ group: group.key, ...(reportJson(group.report) as object) })) }, null, 1)}\n`;
+    // What JSON.stringify({ by, groups }, null, 1) prints, a group at a time.
+    yield `{\n "by": ${JSON.stringify(jsonBy(keys))},\n "groups": [\n`;
+    for (let k = 0; k < groups.length; k++) {
+      const value = values(groups[k]);
+      const key = keys.length === 1 ? value[0] : Object.fromEntries(keys.map((name, i) => [name, value[i]]));
+      const part = JSON.stringify({ group: key, ...(reportJson(gather(groups[k])) as object) }, null, 1).replace(/^/gm, '  ');
+      yield `${part}${k + 1 < groups.length ? ',' : ''}\n`;
+    }
+    yield ` ]\n}\n`;
+    return;
   }
   if (options.format === 'csv') {
-    return renderCsv({ columns: [by, ...TIDY_COLUMNS], rows: gathered.flatMap((group) => tidyRows(group.report).map((row) => [String(group.key), ...row])) });
+    yield renderCsv({ columns: [...keys, ...TIDY_COLUMNS], rows: [] });
+    for (const group of groups) {
+      const value = values(group).map(String);
+      yield renderCsv({ columns: [], rows: tidyRows(gather(group)).map((row) => [...value, ...row]) }).slice(1);
+    }
+    return;
   }
   // One row per group and τ, the group's figures on its first row: as wide as the page, however many τ.
-  const table: Table = {
-    title: `Q1 sparsity by ${by} (${plural(runs.length, 'run')}, ${dbPath})`,
-    columns: [by === 'dmax' ? 'Dmax' : by, 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'],
-    rows: gathered.flatMap(({ key, report }) =>
-      report.sparsity.map((row, k) => [
-        k === 0 ? String(key) : '',
-        k === 0 ? String(report.runs.length) : '',
-        k === 0 ? thousands(report.positions) : '',
-        k === 0 ? fixed(report.bpc, 4) : '',
-        formatTau(row.tau),
-        thousands(row.mean, 1),
-        thousands(row.median),
-      ]),
-    ),
-    alignRight: [by === 'dmax', true, true, true, false, true, true],
+  const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs.size, 'run')}, ${dbPath})`;
+  const columns = [...keys.map(keyHeading), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
+  const alignRight = [...keys.map((name) => name === 'dmax'), true, true, true, false, true, true];
+  const rowsOf = (group: (typeof groups)[number]): string[][] => {
+    const report = gather(group);
+    const value = values(group);
+    return report.sparsity.map((row, k) => [
+      ...value.map((cell) => (k === 0 ? String(cell) : '')),
+      k === 0 ? String(report.runs.length) : '',
+      k === 0 ? thousands(report.positions) : '',
+      k === 0 ? fixed(report.bpc, 4) : '',
+      formatTau(row.tau),
+      thousands(row.mean, 1),
+      thousands(row.median),
+    ]);
   };
-  return options.format === 'md' ? renderMarkdown(table) : renderText(table);
+  const sample = groups.slice(0, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
+  if (options.format === 'md') {
+    yield renderMarkdown({ title, columns, rows: sample, alignRight });
+    for (const group of groups.slice(WIDTH_SAMPLE_GROUPS)) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
+    return;
+  }
+  const widths = columnWidths(columns, sample);
+  yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
+  for (const group of groups.slice(WIDTH_SAMPLE_GROUPS)) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
 }

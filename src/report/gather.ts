@@ -8,6 +8,8 @@ import {
   surprisalSummary,
   type Db,
   type ModelRow,
+  type RunGroup,
+  type Runs,
   PAGE_TAU,
 } from '../store/index.js';
 
@@ -59,12 +61,13 @@ function singleModel(models: readonly ModelRow[]): ModelRow {
 }
 
 /** Builds the report for a selection of runs of one model. */
-export function gatherReport(db: Db, runIds: readonly string[], neverTau = DEFAULT_NEVER_TAU): Report {
-  const model = singleModel(selectionModels(db, runIds));
+export function gatherReport(db: Db, runs: Runs, neverTau = DEFAULT_NEVER_TAU): Report {
+  const runIds = Array.isArray(runs) ? (runs as readonly string[]) : (runs as RunGroup).runIds();
+  const model = singleModel(selectionModels(db, runs));
   const H = model.hidden;
   const significant = { wx: model.significant_wx, wh: model.significant_wh, wy: model.significant_wy, total: model.significant_total };
-  const { positions, bpc } = surprisalSummary(db, runIds);
-  const byTau = sparsityByTau(db, runIds);
+  const { positions, bpc } = surprisalSummary(db, runs);
+  const byTau = sparsityByTau(db, runs);
   const sparsity = byTau.map((row) => ({
     tau: row.tau,
     mean: row.mean,
@@ -81,14 +84,14 @@ export function gatherReport(db: Db, runIds: readonly string[], neverTau = DEFAU
     wh_share: row.mean > 0 ? row.mean_wh / row.mean : null,
   }));
 
-  const active = new Map(activePatterns(db, runIds, Math.fround(neverTau)).map((row) => [row.class, row.active]));
+  const active = new Map(activePatterns(db, runs, Math.fround(neverTau)).map((row) => [row.class, row.active]));
   const classNever = (cls: 'wx' | 'wh' | 'wy', of: number): ClassNever => ({ never: of - (active.get(cls) ?? 0), of });
   const wx = classNever('wx', BYTE_VALUES * H);
   const wh = classNever('wh', H * H);
   const wy = classNever('wy', H * BYTE_VALUES);
   const total = { never: wx.never + wh.never + wy.never, of: wx.of + wh.of + wy.of };
 
-  const profile = depthProfile(db, runIds);
+  const profile = depthProfile(db, runs);
   const base = profile.find((row) => row.d === 0)?.mean_mass;
   const depth = profile.map((row) => ({ d: row.d, mean_mass: row.mean_mass, fraction: base ? row.mean_mass / base : null }));
   const deeper = depth.filter((row) => row.d >= 1);

@@ -1,5 +1,5 @@
 import type { Db } from '../store/index.js';
-import { activeCountDistribution, type ActiveCountRow } from '../store/index.js';
+import { activeCountDistribution, type ActiveCountRow, type Runs } from '../store/index.js';
 
 /**
  * The distribution of active patterns per position at one τ, in bins that
@@ -30,6 +30,6 @@ export function binActiveCounts(rows: readonly ActiveCountRow[]): HistogramBin[]
 }
 
 /** The histogram of n = n_x + n_h + n_y over the selection's positions at τ (a τ stored in the runs). */
-export function activeCountHistogram(db: Db, runIds: readonly string[], tau: number): HistogramBin[] {
-  return binActiveCounts(activeCountDistribution(db, runIds, tau));
+export function activeCountHistogram(db: Db, runs: Runs, tau: number): HistogramBin[] {
+  return binActiveCounts(activeCountDistribution(db, runs, tau));
 }

@@ -16,6 +16,8 @@ export interface HtmlPage {
   /** One entry per group of runs (`--by`), or one with key null. */
   readonly groups: readonly ChartGroup[];
   readonly by?: string;
+  /** What the page groups or pools that the reader did not ask for, and why (as on stderr). */
+  readonly notes?: readonly string[];
   /** τ of the histogram (a τ of the runs). */
   readonly histogramTau: number;
   readonly explanation?: Explanation;
@@ -76,8 +78,24 @@ function runLine(report: Report): string {
 function keyFinding(report: Report): string {
   const page = atTau(report.sparsity, PAGE_TAU);
   if (!page) return '';
-  const ratio = page.median > 0 ? `, a ${(page.mean / page.median).toFixed(0)}× gap driven by a minority of hard-to-predict positions` : '';
+  const gap = page.median > 0 ? page.mean / page.median : null;
+  const ratio = gap === null ? '' : gap >= 2 ? `, a ${gap.toFixed(0)}× gap driven by a minority of hard-to-predict positions` : ` (${gap.toFixed(1)}× the median: no heavy tail at this τ)`;
   return `<p class="finding"><b>Key finding:</b> at τ = ${PAGE_TAU}, the median prediction uses ${thousands(page.median)} patterns (${percent(page.median / report.model.significant.total, 2)} of the ${thousands(report.model.significant.total)} significant ones), but the mean is ${thousands(page.mean)}${ratio}.</p>`;
+}
+
+/** The sentence on mean and median, said only as the figures have it (mean/median at the page's τ in every group). */
+function tailSentence(groups: readonly ChartGroup[]): string {
+  const gaps = groups
+    .map((group) => atTau(group.report.sparsity, PAGE_TAU))
+    .filter((row): row is NonNullable<typeof row> => row !== undefined && row.median > 0)
+    .map((row) => row.mean / row.median);
+  if (gaps.length === 0) return 'As the threshold τ increases, fewer patterns survive.';
+  const low = Math.min(...gaps);
+  const high = Math.max(...gaps);
+  const shown = low.toFixed(1) === high.toFixed(1) ? `${low.toFixed(1)}×` : `${low.toFixed(1)}× to ${high.toFixed(1)}×`;
+  if (low >= 2) return `As the threshold τ increases, fewer patterns survive. Mean ≫ median (${shown} at τ = ${PAGE_TAU}) reveals a heavy-tailed distribution: most predictions are cheap, a few are expensive.`;
+  if (high < 2) return `As the threshold τ increases, fewer patterns survive. At τ = ${PAGE_TAU} the mean is ${shown} the median: no heavy tail at this τ.`;
+  return `As the threshold τ increases, fewer patterns survive. At τ = ${PAGE_TAU} the mean is ${shown} the median depending on the group: heavy-tailed in some groups only.`;
 }
 
 function depthFinding(report: Report): string {
@@ -161,6 +179,7 @@ table { border-collapse: collapse; margin: 12px 0 20px; font-size: 14px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 6px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; } th { background: #f3f3f3; } .num { text-align: right; font-variant-numeric: tabular-nums; }
 figure.chart { margin: 16px 0 24px; } figure.chart svg { max-width: 100%; height: auto; } figcaption { font-size: 13px; color: #555; margin-top: 4px; }
+.note { background: #eef4fb; border-left: 4px solid #4e79a7; padding: 6px 12px; font-size: 14px; }
 .finding { background: #fff8e6; border-left: 4px solid #f28e2b; padding: 8px 12px; }
 details { margin: 8px 0 16px; } summary { cursor: pointer; font-weight: 600; }
 footer { margin-top: 40px; font-size: 12px; color: #777; }
@@ -184,11 +203,12 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
   const body = [
     `<h1>Q1: How Sparse Is the Explanation?</h1>`,
     `<p class="meta">${single ? runLine(single) : `${groups.length} groups by ${escapeHtml(page.by ?? '')}: ${groups.map((group) => `<b>${escapeHtml(group.key ?? '')}</b> (${runLine(group.report)})`).join('; ')}`}</p>`,
+    ...(page.notes ?? []).map((line) => `<p class="note" data-note>${escapeHtml(line)}</p>`),
     `<p>For each prediction the sat-rnn makes, how many of its patterns (weights) take part in the backward attribution? Every position is traced back up to D<sub>max</sub> steps and every pattern of W<sub>x</sub>, W<sub>h</sub> and W<sub>y</sub> is scored; a pattern is active at τ when its attribution exceeds τ.</p>`,
     `<h2>The Numbers at a Glance</h2>`,
     single ? glance(single) : htmlTable(groupSummaryTable(groups, page.by ?? 'group'), 'groups'),
     `<h2>Sparsity Distribution</h2>`,
-    `<p>As the threshold τ increases, fewer patterns survive. Mean ≫ median reveals a heavy-tailed distribution: most predictions are cheap, a few are expensive.</p>`,
+    `<p>${tailSentence(groups)}</p>`,
     perGroup((group, prefix) => groupTables(group.report, prefix)[0]),
     figure('mean-median', charts.meanMedian, 'Mean vs median active patterns per position against τ, both axes logarithmic (symmetric log on y, so a median of 0 shows).'),
     single ? keyFinding(single) : '',

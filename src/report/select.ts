@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { findJob, findRun, latestJob, listRuns, type Db, type RunRow } from '../store/index.js';
+import { findJob, findRunKeys, latestJob, listRuns, RunSelection, type Db, type GroupKey, type GroupKeyName, type RunGroup, type RunRow } from '../store/index.js';
 import type { Grouping } from './choices.js';
 
 /** Which runs a report or export covers. Default: the most recently started job. */
@@ -15,66 +15,133 @@ export interface Selection {
   readonly data?: string;
 }
 
-export function selectRuns(db: Db, selection: Selection, dbPath: string): RunRow[] {
-  let runs: RunRow[];
+/** The selected runs, held in SQL (store/selected.ts): nothing per run in memory. */
+export function selectRunSet(db: Db, selection: Selection, dbPath: string): RunSelection {
+  const filter = {
+    model: selection.model === undefined ? undefined : { sha256Prefix: selection.model, path: resolve(selection.model) },
+    dmax: selection.dmax,
+    dataPath: selection.data === undefined ? undefined : resolve(selection.data),
+  };
+  let runs: RunSelection;
   if (selection.runs && selection.runs.length > 0) {
-    const every = listRuns(db);
-    runs = selection.runs.map((wanted) => findRun(db, wanted, dbPath, every));
+    runs = RunSelection.of(db, { ...filter, runKeys: findRunKeys(db, selection.runs, dbPath) });
   } else if (selection.all) {
-    runs = listRuns(db);
+    runs = RunSelection.of(db, filter);
   } else {
     const job = selection.job !== undefined ? findJob(db, selection.job, dbPath) : latestJob(db);
     if (job === undefined) throw new InputError(`database ${dbPath}: holds no job yet (run \`sparsetrace run\` first)`);
-    runs = listRuns(db, job.job_id);
+    runs = RunSelection.of(db, { ...filter, jobId: job.job_id });
   }
-  if (selection.model !== undefined) {
-    const wanted = selection.model;
-    const path = resolve(wanted);
-    runs = runs.filter((run) => run.model_sha256.startsWith(wanted) || run.model_path === path);
-  }
-  if (selection.dmax !== undefined) runs = runs.filter((run) => run.dmax === selection.dmax);
-  if (selection.data !== undefined) {
-    const path = resolve(selection.data);
-    runs = runs.filter((run) => run.data_path === path);
-  }
-  if (runs.length === 0) throw new InputError(`the selection matches no run in ${dbPath} (see \`sparsetrace runs\`)`);
+  if (runs.size === 0) throw new InputError(`the selection matches no run in ${dbPath} (see \`sparsetrace runs\`)`);
   return runs;
 }
 
-/** A group's key: a model ("path (sha256 prefix)"), a window ("path@offset+length") or a Dmax (a number). */
-export type GroupKey = string | number;
+/** The selected runs as rows (for commands that work run by run: explain, export). */
+export function selectRuns(db: Db, selection: Selection, dbPath: string): RunRow[] {
+  const runs = selectRunSet(db, selection, dbPath);
+  const ids = runs.runIds();
+  runs.release();
+  const byId = new Map(listRuns(db).map((run) => [run.run_id, run]));
+  return ids.map((id) => byId.get(id) as RunRow);
+}
 
-/** Splits runs into groups with a readable key, in first-seen order. */
-export function groupRuns(runs: readonly RunRow[], by: Grouping): { key: GroupKey; runs: RunRow[] }[] {
-  const groups = new Map<GroupKey, RunRow[]>();
-  for (const run of runs) {
-    const key = by === 'model' ? `${run.model_path} (${run.model_sha256.slice(0, 12)})` : by === 'window' ? `${run.data_path}@${run.data_offset}+${run.data_length}` : run.dmax;
-    const group = groups.get(key) ?? [];
-    group.push(run);
-    groups.set(key, group);
+/** How a report splits its selection: the keys, the groups in order, and the notes that say why. */
+export interface GroupedSelection {
+  /** The keys grouped by (empty: one group, the whole selection). */
+  readonly keys: readonly GroupKeyName[];
+  readonly groups: readonly RunGroup[];
+  /** Each line says what was grouped or pooled and why (for stderr and the page). */
+  readonly notes: readonly string[];
+  /** Runs that differ in Dmax pooled on purpose (--pool, or runs named one by one). */
+  readonly pooled: boolean;
+}
+
+export interface GroupingRequest {
+  readonly by?: readonly Grouping[];
+  /** Pool runs of different Dmax into one figure, as asked (--pool; runs named with --run). */
+  readonly pool?: boolean;
+  /** The runs were named one by one (--run): pooling them is what was asked. */
+  readonly named?: boolean;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Groups a selection so that no figure mixes what does not add up: runs of
+ * several models are always split by model (pattern counts only add up within
+ * one), runs of several τ lists by τ list (figures per τ compare within one),
+ * runs of several Dmax by Dmax unless pooling is asked for. Each split or pool
+ * the user did not ask for is said in a note.
+ */
+export function groupSelection(runs: RunSelection, request: GroupingRequest): GroupedSelection {
+  const mix = runs.describe();
+  const asked = [...(request.by ?? [])];
+  const keys: GroupKeyName[] = [...asked];
+  const notes: string[] = [];
+  if (mix.models.length > 1 && !keys.includes('model')) {
+    keys.unshift('model');
+    notes.push(`note: the selected runs use ${mix.models.length} models: one row per model${asked.length > 0 ? ` (grouped by model too)` : ' (--by model)'}; pick one with --model`);
   }
-  return [...groups].map(([key, members]) => ({ key, runs: members }));
+  let pooled = false;
+  if (mix.dmax.length > 1 && !keys.includes('dmax')) {
+    if (request.pool || request.named) {
+      pooled = true;
+      notes.push(`note: pooling ${request.named ? 'the named runs' : 'runs'} of Dmax ${mix.dmax.join(', ')} as asked; --by dmax separates them`);
+    } else {
+      keys.push('dmax');
+      notes.push(
+        `note: the selected runs use Dmax ${mix.dmax.join(', ')}: one row per Dmax${asked.length > 0 ? ' (grouped by Dmax too)' : ' (--by dmax)'}; pick one with --dmax, or pool them with --pool`,
+      );
+    }
+  }
+  if (mix.tauLists.length > 1) {
+    keys.push('taus');
+    notes.push(
+      `note: the selected runs use ${mix.tauLists.length} different τ lists (${mix.tauLists.map(formatTauList).join(' | ')}): one row per τ list; figures per τ only compare within one`,
+    );
+  }
+  if (!keys.includes('window') && !keys.includes('data') && mix.dataFiles.length > 1) {
+    notes.push(`note: figures pool ${plural(mix.windows, 'window')} of ${plural(mix.dataFiles.length, 'data file')} (${mix.dataFiles.join(', ')}); --by window gives one row per window, --by data one per file, --data picks a file`);
+  }
+  return { keys, groups: runs.groupBy(keys), notes, pooled };
 }
 
-/** What a selection of runs mixes: models, Dmax values, τ lists, data files. */
-export interface Mix {
-  readonly models: readonly string[];
-  readonly dmax: readonly number[];
-  /** Each distinct τ list, as the comma-joined text of its values. */
-  readonly tauLists: readonly string[];
-  readonly dataFiles: readonly string[];
-  readonly windows: number;
+/** τ with the fewest digits that identify its float32 (as the tables print it). */
+export function formatTau(tau: number): string {
+  const single = Math.fround(tau);
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(single.toPrecision(digits));
+    if (Math.fround(candidate) === single) return String(candidate);
+  }
+  return String(single);
 }
 
-export function describeMix(runs: readonly RunRow[]): Mix {
-  const distinct = <T>(values: T[]): T[] => [...new Set(values)];
-  return {
-    models: distinct(runs.map((run) => run.model_sha256)),
-    dmax: distinct(runs.map((run) => run.dmax)).sort((a, b) => a - b),
-    tauLists: distinct(runs.map((run) => run.taus)),
-    dataFiles: distinct(runs.map((run) => run.data_path)),
-    windows: new Set(runs.map((run) => `${run.data_sha256}`)).size,
-  };
+/** A stored τ list ("0.001,0.01,…") as the tables print τ. */
+export function formatTauList(list: string): string {
+  return list.split(',').map(Number).map(formatTau).join(',');
+}
+
+/** A group key's value for one key, as tables and CSV print it (Dmax as a number). */
+export function groupValue(key: GroupKey, name: GroupKeyName): string | number {
+  switch (name) {
+    case 'model':
+      return key.model === undefined ? '' : `${key.model.path} (${key.model.sha256.slice(0, 12)})`;
+    case 'data':
+      return key.data ?? '';
+    case 'window':
+      return key.window === undefined ? '' : `${key.window.path}@${key.window.offset}+${key.window.length}`;
+    case 'dmax':
+      return key.dmax ?? '';
+    case 'job':
+      return key.job === undefined ? '' : `${key.job.id} ${key.job.name}`;
+    case 'taus':
+      return key.taus === undefined ? '' : formatTauList(key.taus);
+  }
+}
+
+/** A column heading for a key. */
+export function keyHeading(name: GroupKeyName): string {
+  return name === 'dmax' ? 'Dmax' : name === 'taus' ? 'τ list' : name;
 }
 
 /**

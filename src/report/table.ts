@@ -25,7 +25,11 @@ export function textLine(cells: readonly string[], widths: readonly number[], ri
 }
 
 export function renderText(table: Table): string {
-  const widths = columnWidths(table.columns, table.rows);
+  return renderTextWithWidths(table, columnWidths(table.columns, table.rows));
+}
+
+/** renderText with the columns' widths set by the caller, from a sample of a table streamed in parts. */
+export function renderTextWithWidths(table: Table, widths: readonly number[]): string {
   const right = table.alignRight ?? table.columns.map((_, k) => k > 0);
   const out = [textLine(table.columns, widths, right), widths.map((w) => '-'.repeat(w)).join('  '), ...table.rows.map((row) => textLine(row, widths, right))];
   return (table.title ? `${table.title}\n` : '') + out.join('\n') + '\n';

@@ -8,7 +8,9 @@ export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type S
 export * from './queries.js';
 export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
 export { jobRunStates, type JobRunState } from './jobProgress.js';
-export { findJob, findRun } from './resolve.js';
+export { findJob, findRun, findRunKeys } from './resolve.js';
+export { RunSelection, type GroupKey, type GroupKeyName, type RunFilter, type RunGroup, type SelectionMix } from './selected.js';
+export type { Runs } from './selection.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
 export { PAGE_TAU } from './retention.js';

@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { CountHistogram } from './histogram.js';
 import { DepthSums, TauSums, type DepthSumRow } from './sums.js';
 import { pagePatterns, PAGE_TAU } from './retention.js';
-import { modelKeysOf, planSelection, rememberRuns, type KnownRun, type SelectionPlan } from './selection.js';
+import { planSelection, type Runs, type SelectionPlan } from './selection.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { tauStatsOfRun, type TauStats } from './tauStats.js';
 import { BYTE_VALUES } from '../engine/index.js';
@@ -73,8 +73,8 @@ type RawRun = [number, number, string, string, number, number, string, number, n
 /**
  * All runs, oldest first, or those of one job in job order. Rows come raw and
  * the model's columns from one read of `models`: a job of 10⁵ runs is listed
- * without a join or a row object per column name. The runs' keys are noted for
- * the selection planner (selection.ts), which then needs no lookup by id.
+ * without a join or a row object per column name. (Reports do not list runs:
+ * they select them in SQL, selected.ts.)
  */
 export function listRuns(db: Db, jobId?: number): RunRow[] {
   const models = new Map(
@@ -87,12 +87,10 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
       ? prepared(db, `SELECT ${RUN_COLUMNS} FROM runs r ORDER BY r.run_key`).raw().all()
       : prepared(db, `SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ? ORDER BY jr.run_order`).raw().all(jobId)
   ) as RawRun[];
-  const known: KnownRun[] = [];
   const runs = raw.map((row): RunRow => {
     const [run_key, model_key, run_id, data_path, data_offset, data_length, data_sha256, dmax, positions, depth_curves, keep, status] = row;
     const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus] = row;
     const model = models.get(model_key) as { sha256: string; path: string; hidden: number };
-    known.push({ run_id, run_key, model_key, dmax, status });
     // The columns in the order `runs --format json` has always printed them.
     return {
       run_id,
@@ -116,35 +114,46 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
       taus,
     };
   });
-  rememberRuns(db, known);
   return runs;
 }
 
-export interface JobRow {
+/** A job as recorded, without its runs counted. */
+export interface JobHead {
   readonly job_id: number;
   readonly name: string;
   readonly source: string | null;
   readonly spec_json: string;
   readonly created_at: string;
   readonly last_started_at: string | null;
+}
+
+export interface JobRow extends JobHead {
   readonly runs: number;
   readonly runs_done: number;
 }
 
+const JOB_HEAD = `j.job_id, j.name, j.source, j.spec_json, j.created_at, j.last_started_at`;
+const JOB_COUNTS = `(SELECT count(*) FROM job_runs jr WHERE jr.job_id = j.job_id) AS runs,
+  (SELECT count(*) FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = j.job_id AND r.status = 'done') AS runs_done`;
+const JOB_ORDER = `ORDER BY coalesce(j.last_started_at, j.created_at), j.job_id`;
+
 export function listJobs(db: Db): JobRow[] {
-  return prepared(
-    db,
-    `SELECT j.job_id, j.name, j.source, j.spec_json, j.created_at, j.last_started_at,
-         count(jr.run_key) AS runs, coalesce(sum(r.status = 'done'), 0) AS runs_done
-       FROM jobs j LEFT JOIN job_runs jr USING (job_id) LEFT JOIN runs r USING (run_key)
-       GROUP BY j.job_id ORDER BY coalesce(j.last_started_at, j.created_at), j.job_id`,
-  ).all() as JobRow[];
+  return prepared(db, `SELECT ${JOB_HEAD}, ${JOB_COUNTS} FROM jobs j ${JOB_ORDER}`).all() as JobRow[];
+}
+
+/** A job's runs and finished runs (counting reads every run of the job: only when needed). */
+export function jobCounts(db: Db, jobId: number): { runs: number; runs_done: number } {
+  return prepared(db, `SELECT ${JOB_COUNTS} FROM jobs j WHERE j.job_id = ?`).get(jobId) as { runs: number; runs_done: number };
+}
+
+/** The jobs whose id is `id` or whose name is `name`. */
+export function jobsNamed(db: Db, id: number | null, name: string): JobHead[] {
+  return prepared(db, `SELECT ${JOB_HEAD} FROM jobs j WHERE j.job_id = ? OR j.name = ? ${JOB_ORDER}`).all(id, name) as JobHead[];
 }
 
 /** The job most recently started, if any. */
-export function latestJob(db: Db): JobRow | undefined {
-  const jobs = listJobs(db);
-  return jobs[jobs.length - 1];
+export function latestJob(db: Db): JobHead | undefined {
+  return prepared(db, `SELECT ${JOB_HEAD} FROM jobs j ORDER BY coalesce(j.last_started_at, j.created_at) DESC, j.job_id DESC LIMIT 1`).get() as JobHead | undefined;
 }
 
 export interface ModelRow {
@@ -159,13 +168,13 @@ export interface ModelRow {
 }
 
 /** The distinct models of a selection. */
-export function selectionModels(db: Db, runIds: readonly string[]): ModelRow[] {
-  const keys = modelKeysOf(db, runIds);
-  if (keys !== undefined) {
-    return prepared(db, `SELECT m.* FROM json_each(?) j JOIN models m ON m.model_key = j.value ORDER BY m.model_sha256`).all(JSON.stringify(keys)) as ModelRow[];
-  }
-  return prepared(db, `SELECT DISTINCT m.* FROM json_each(?) j JOIN runs r ON r.run_id = j.value JOIN models m USING (model_key) ORDER BY m.model_sha256`)
-    .all(JSON.stringify(runIds)) as ModelRow[];
+export function selectionModels(db: Db, runs: Runs): ModelRow[] {
+  const plan = planSelection(db, runs);
+  const keys = [...plan.cohorts.map((cohort) => cohort.some_run_key), ...plan.runs.map((run) => run.run_key)];
+  return prepared(
+    db,
+    `SELECT m.* FROM models m WHERE m.model_key IN (SELECT r.model_key FROM json_each(?) j JOIN runs r ON r.run_key = j.value) ORDER BY m.model_sha256`,
+  ).all(JSON.stringify(keys)) as ModelRow[];
 }
 
 export interface SurprisalRow {
@@ -174,8 +183,8 @@ export interface SurprisalRow {
 }
 
 /** Positions and bpc (mean surprisal, from the exact sums of the shards, or of the cohorts that cover them) of a selection. */
-export function surprisalSummary(db: Db, runIds: readonly string[]): SurprisalRow {
-  const plan = planSelection(db, runIds);
+export function surprisalSummary(db: Db, runs: Runs): SurprisalRow {
+  const plan = planSelection(db, runs);
   const cohort = prepared(db, `SELECT positions, surprisal_sum, surprisal_err FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
   const shards = prepared(db, `SELECT count AS positions, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`);
   const sum = new ExactSum();
@@ -204,7 +213,7 @@ export interface SparsityRow {
 }
 
 /** A selected run's summaries at one τ (as stored, or computed for a run not done), with the τ as given. */
-type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'max_n' | 'distinct_n' | 'hist_n' | 'hist_positions'> & {
+type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'median_n' | 'max_n' | 'distinct_n' | 'hist_n' | 'hist_positions'> & {
   readonly tau: number;
 };
 
@@ -218,12 +227,12 @@ type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y'
 function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<SelectedTauStats> {
   const cohort = prepared(
     db,
-    `SELECT tau, positions, sum_x, sum_h, sum_y, min_n, max_n, distinct_n, hist_n, hist_positions
+    `SELECT tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions
      FROM cohort_tau_stats WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`,
   );
   const stored = prepared(
     db,
-    `SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.max_n, s.distinct_n, s.hist_n, s.hist_positions
+    `SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, s.hist_n, s.hist_positions
      FROM run_tau_stats s JOIN run_taus rt USING (run_key, tau_index) WHERE s.run_key = ?`,
   );
   const taus = prepared(db, `SELECT tau_index, tau FROM run_taus WHERE run_key = ?`);
@@ -244,9 +253,9 @@ function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<Select
  * counts) comes from the runs' histograms of n merged, not from the
  * per-position rows.
  */
-export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] {
+export function sparsityByTau(db: Db, runs: Runs): SparsityRow[] {
   const byTau = new Map<number, TauSums>();
-  for (const stats of selectedTauStats(db, planSelection(db, runIds))) {
+  for (const stats of selectedTauStats(db, planSelection(db, runs))) {
     let sums = byTau.get(stats.tau);
     if (sums === undefined) {
       sums = new TauSums();
@@ -261,7 +270,7 @@ export function sparsityByTau(db: Db, runIds: readonly string[]): SparsityRow[] 
       tau,
       positions: sums.positions,
       mean: (sums.sum_x + sums.sum_h + sums.sum_y) / sums.positions,
-      median: sums.histogram.median() as number,
+      median: sums.median() as number,
       min: sums.min_n,
       max: sums.max_n,
       mean_wx: sums.sum_x / sums.positions,
@@ -280,9 +289,9 @@ export interface ActiveCountRow {
  * stored, as a report gives it): how many positions have each distinct n,
  * ascending, from the runs' histograms.
  */
-export function activeCountDistribution(db: Db, runIds: readonly string[], tau: number): ActiveCountRow[] {
+export function activeCountDistribution(db: Db, runs: Runs, tau: number): ActiveCountRow[] {
   const histogram = new CountHistogram();
-  for (const stats of selectedTauStats(db, planSelection(db, runIds))) {
+  for (const stats of selectedTauStats(db, planSelection(db, runs))) {
     if (stats.tau === tau) histogram.addStored(stats.hist_n, stats.hist_positions, stats.distinct_n);
   }
   return histogram.entries();
@@ -301,8 +310,8 @@ export interface ActivePatternsRow {
  * τ; otherwise the patterns are marked, per cohort from its levels and per run
  * from its peaks, and counted once.
  */
-export function activePatterns(db: Db, runIds: readonly string[], tauF32: number): ActivePatternsRow[] {
-  const plan = planSelection(db, runIds);
+export function activePatterns(db: Db, runs: Runs, tauF32: number): ActivePatternsRow[] {
+  const plan = planSelection(db, runs);
   const done = plan.runs.filter((run) => run.status === 'done');
   const asRows = (row: { active_x: number; active_h: number; active_y: number }): ActivePatternsRow[] => [
     { class: 'wx', active: row.active_x },
@@ -355,7 +364,7 @@ function markActivePatterns(db: Db, plan: SelectionPlan, done: SelectionPlan['ru
     const rank = (thresholds.all(key.some_run_key) as number[]).indexOf(tauF32);
     if (rank < 0 || complete.get(key) !== 1) {
       // No level for this τ: the cohort's runs answer from their own peaks.
-      runs.push(...key.runs);
+      runs.push(...key.members());
       continue;
     }
     for (const row of levels.iterate(key) as Iterable<{ class: 'wx' | 'wh' | 'wy'; row: number; levels: Buffer }>) {
@@ -396,8 +405,8 @@ export interface DepthRow {
 }
 
 /** Mean depth mass per offset d, over the positions where d exists (t ≥ d): exact sums, per cohort and per run. */
-export function depthProfile(db: Db, runIds: readonly string[]): DepthRow[] {
-  const plan = planSelection(db, runIds);
+export function depthProfile(db: Db, runs: Runs): DepthRow[] {
+  const plan = planSelection(db, runs);
   const cohort = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
   const stored = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`);
   const live = prepared(db, RUN_DEPTH_SELECT('run_key = ?'));

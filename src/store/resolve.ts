@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { Db } from './db.js';
-import { listJobs, listRuns, type JobRow, type RunRow } from './queries.js';
+import { jobsNamed, listJobs, listRuns, type JobHead, type RunRow } from './queries.js';
 
 /**
  * What `--job` and `--run` name, for every command that takes them (report,
@@ -9,26 +9,42 @@ import { listJobs, listRuns, type JobRow, type RunRow } from './queries.js';
  */
 
 /** A job's "id name", as messages list them. */
-const jobLabel = (job: JobRow): string => `${job.job_id} ${job.name}`;
+const jobLabel = (job: JobHead): string => `${job.job_id} ${job.name}`;
 
 /**
  * The job `wanted` names: its id (a number), else its name. A name several jobs
  * share is refused with their ids, as is a job the database does not hold (with
  * the jobs it does hold).
  */
-export function findJob(db: Db, wanted: string, dbPath: string, flag = '--job'): JobRow {
-  const jobs = listJobs(db);
+export function findJob(db: Db, wanted: string, dbPath: string, flag = '--job'): JobHead {
   const trimmed = wanted.trim();
-  if (/^\d+$/.test(trimmed)) {
-    const byId = jobs.find((job) => job.job_id === Number(trimmed));
-    if (byId !== undefined) return byId;
-  }
-  const byName = jobs.filter((job) => job.name === wanted);
+  const id = /^\d+$/.test(trimmed) ? Number(trimmed) : null;
+  const candidates = jobsNamed(db, id, wanted);
+  const byId = candidates.find((job) => job.job_id === id);
+  if (byId !== undefined) return byId;
+  const byName = candidates.filter((job) => job.name === wanted);
   if (byName.length === 1) return byName[0];
   if (byName.length > 1) {
     throw new InputError(`${flag} ${wanted}: ${byName.length} jobs in ${dbPath} have that name (${byName.map(jobLabel).join(', ')}); give the job id`);
   }
-  throw new InputError(`${flag} ${wanted}: no job with that id or name in ${dbPath} (jobs: ${jobs.map(jobLabel).join(', ') || 'none'})`);
+  throw new InputError(`${flag} ${wanted}: no job with that id or name in ${dbPath} (jobs: ${listJobs(db).map(jobLabel).join(', ') || 'none'})`);
+}
+
+/** The keys of the runs `wanted` name, each its id or a prefix of exactly one run id (messages as findRun's). */
+export function findRunKeys(db: Db, wanted: readonly string[], dbPath: string, flag = '--run'): number[] {
+  const exact = db.prepare(`SELECT run_key FROM runs WHERE run_id = ?`).pluck();
+  const prefixed = db.prepare(`SELECT run_key FROM runs WHERE substr(run_id, 1, length(@id)) = @id LIMIT 2`).pluck();
+  return wanted.map((id) => {
+    const key = exact.get(id) as number | undefined;
+    if (key !== undefined) return key;
+    const matches = id === '' ? [] : (prefixed.all({ id }) as number[]);
+    if (matches.length === 0) throw new InputError(`${flag} ${id}: no run with that id in ${dbPath} (see \`sparsetrace runs\`)`);
+    if (matches.length > 1) {
+      const count = db.prepare(`SELECT count(*) FROM runs WHERE substr(run_id, 1, length(@id)) = @id`).pluck().get({ id }) as number;
+      throw new InputError(`${flag} ${id}: ${count} runs start with it; give more characters`);
+    }
+    return matches[0];
+  });
 }
 
 /** The run `wanted` names: its id, or a prefix of exactly one run id. `every` is listRuns(db), when the caller has it. */

@@ -56,15 +56,42 @@ export class TauSums {
   sum_y = 0;
   min_n = Infinity;
   max_n = -Infinity;
-  readonly histogram = new CountHistogram();
+  readonly #histogram = new CountHistogram();
+  /** The only row so far, its histogram not decoded: alone, its stored median is the answer (a group of one run). */
+  #pending: (TauSumRow & { readonly median_n?: number }) | undefined;
+  #rows = 0;
 
-  add(row: TauSumRow): void {
+  add(row: TauSumRow & { readonly median_n?: number }): void {
     this.positions += row.positions;
     this.sum_x += row.sum_x;
     this.sum_h += row.sum_h;
     this.sum_y += row.sum_y;
     this.min_n = Math.min(this.min_n, row.min_n);
     this.max_n = Math.max(this.max_n, row.max_n);
-    this.histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
+    this.#rows += 1;
+    if (this.#rows === 1) {
+      this.#pending = row;
+      return;
+    }
+    this.#decodePending();
+    this.#histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
+  }
+
+  #decodePending(): void {
+    if (this.#pending === undefined) return;
+    this.#histogram.addStored(this.#pending.hist_n, this.#pending.hist_positions, this.#pending.distinct_n);
+    this.#pending = undefined;
+  }
+
+  /** The spec's median of n over the rows added: a single row's stored median, else the merged histograms'. */
+  median(): number | null {
+    if (this.#rows === 1 && this.#pending?.median_n !== undefined && this.#pending.median_n !== null) return this.#pending.median_n;
+    return this.histogram.median();
+  }
+
+  /** The merged histogram of n. */
+  get histogram(): CountHistogram {
+    this.#decodePending();
+    return this.#histogram;
   }
 }

@@ -1,0 +1,387 @@
+import type { Db } from './db.js';
+import type { CohortKey } from './rollups.js';
+import type { CoveringCohort, SelectedRun, SelectionPlan } from './selection.js';
+import { perConnection } from './statements.js';
+
+/**
+ * A selection of runs held by SQLite, not by one JavaScript object per run: at
+ * 10⁵ runs a report describes its selection with one aggregate statement,
+ * groups it with one INSERT … SELECT into a TEMP table (private to the
+ * connection, writable on a read-only one, in memory), and plans each group
+ * with a few aggregates. What a report prints per run (the JSON's run ids) is
+ * read when asked for.
+ */
+
+/** What a selection can be grouped by (`report --by`), plus the τ list a report splits by itself. */
+export type GroupKeyName = 'model' | 'data' | 'window' | 'dmax' | 'job' | 'taus';
+
+/** Which runs: one job's (in job order), named ones (in the order named), or every run (oldest first); then narrowed. */
+export interface RunFilter {
+  readonly jobId?: number;
+  readonly runKeys?: readonly number[];
+  /** A model's sha256 prefix, or its path (absolute). */
+  readonly model?: { readonly sha256Prefix: string; readonly path: string };
+  readonly dmax?: number;
+  /** A data file (absolute path). */
+  readonly dataPath?: string;
+}
+
+/** What a selection mixes: distinct values, sorted. */
+export interface SelectionMix {
+  readonly runs: number;
+  readonly unfinished: number;
+  readonly models: readonly { readonly model_key: number; readonly sha256: string; readonly path: string }[];
+  readonly dmax: readonly number[];
+  /** Each distinct τ list, as stored (`runs.tau_list`, comma-joined τ). */
+  readonly tauLists: readonly string[];
+  readonly dataFiles: readonly string[];
+  /** Distinct window contents (by the window bytes' sha256). */
+  readonly windows: number;
+}
+
+/** One group's key: the value of each key it was grouped by. */
+export interface GroupKey {
+  readonly model?: { readonly sha256: string; readonly path: string };
+  readonly data?: string;
+  readonly window?: { readonly path: string; readonly offset: number; readonly length: number };
+  readonly dmax?: number;
+  readonly job?: { readonly id: number; readonly name: string };
+  readonly taus?: string;
+}
+
+/** A group of selected runs: what every query of a report takes. */
+export interface RunGroup {
+  readonly key: GroupKey;
+  /** Number of runs. */
+  readonly size: number;
+  /** The runs' ids, in selection order (read when asked for). */
+  runIds(): string[];
+  /** How the report's queries read the group (cohort rollups and single runs). */
+  plan(): SelectionPlan;
+}
+
+export interface UnfinishedRun {
+  readonly run_id: string;
+  readonly positions_done: number;
+  readonly positions: number;
+}
+
+const FILTERS = `(@dmax IS NULL OR r.dmax = @dmax) AND (@data IS NULL OR r.data_path = @data)
+  AND (@model IS NULL OR r.model_key IN (SELECT model_key FROM models WHERE substr(model_sha256, 1, length(@model)) = @model OR path = @model_path))`;
+
+/** The selected runs as SQL: each kind of filter's rows of `runs r`, and the selection's order. */
+const SOURCES = {
+  job: { from: `job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job AND ${FILTERS}`, order: 'jr.run_order' },
+  // (Each order is unique within a selection: a window function to number the rows would cost a sort.)
+  all: { from: `runs r WHERE ${FILTERS}`, order: 'r.run_key' },
+  keys: { from: `json_each(@keys) j JOIN runs r ON r.run_key = j.value WHERE ${FILTERS}`, order: 'j.key' },
+} as const;
+type SourceKind = keyof typeof SOURCES;
+
+/** Group-key columns, as SQL over `runs r`. */
+const KEY_COLUMNS: Record<GroupKeyName, readonly string[]> = {
+  model: ['r.model_key'],
+  data: ['r.data_path'],
+  window: ['r.data_path', 'r.data_offset', 'r.data_length'],
+  dmax: ['r.dmax'],
+  taus: ['r.tau_list'],
+  job: ['(SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key)'],
+};
+
+const POSITIONS_DONE = `CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END`;
+
+/** A covering cohort as the membership statements bind it. */
+const IN_COHORTS = `EXISTS (SELECT 1 FROM json_each(@cohorts) c JOIN job_runs jr ON jr.job_id = json_extract(c.value, '$[0]') AND jr.run_key = s.run_key
+  WHERE s.done AND s.model_key = json_extract(c.value, '$[1]') AND s.dmax = json_extract(c.value, '$[2]'))`;
+
+const statements = perConnection((db: Db) => {
+  // In memory: a selection is rebuilt by every command, never worth a temp file.
+  db.pragma('temp_store = MEMORY');
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS selected_runs (
+    sel INTEGER NOT NULL, ord INTEGER NOT NULL, run_key INTEGER NOT NULL, model_key INTEGER NOT NULL, dmax INTEGER NOT NULL,
+    done INTEGER NOT NULL, grp ANY NOT NULL, PRIMARY KEY (sel, ord, run_key)) WITHOUT ROWID`);
+  db.exec(`CREATE INDEX IF NOT EXISTS temp.selected_runs_by_group ON selected_runs (sel, grp)`);
+  const mix = (source: SourceKind) =>
+    db.prepare(
+      `SELECT count(*) AS runs, coalesce(sum(r.status <> 'done'), 0) AS unfinished, count(DISTINCT r.data_sha256) AS windows,
+              json_group_array(DISTINCT r.model_key) AS model_keys, json_group_array(DISTINCT r.dmax) AS dmax,
+              json_group_array(DISTINCT r.tau_list) AS tau_lists, json_group_array(DISTINCT r.data_path) AS data_files
+       FROM ${SOURCES[source].from}`,
+    );
+  const unfinished = (source: SourceKind) =>
+    db.prepare(`SELECT r.run_id, ${POSITIONS_DONE} AS positions_done, r.positions FROM ${SOURCES[source].from} AND r.status <> 'done' ORDER BY ${SOURCES[source].order} LIMIT @limit`);
+  return {
+    mix: { job: mix('job'), all: mix('all'), keys: mix('keys') },
+    unfinished: { job: unfinished('job'), all: unfinished('all'), keys: unfinished('keys') },
+    models: db.prepare(`SELECT model_key, model_sha256 AS sha256, path FROM models WHERE model_key IN (SELECT value FROM json_each(?)) ORDER BY model_sha256`),
+    release: db.prepare(`DELETE FROM temp.selected_runs WHERE sel = ?`),
+    // Bare columns beside min(): SQLite takes them from the row of the minimum, the group's first run.
+    groups: db.prepare(
+      `SELECT g.grp, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list,
+              (SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key) AS job_id
+       FROM (SELECT grp, min(ord) AS first, count(*) AS runs, run_key FROM temp.selected_runs WHERE sel = ? GROUP BY grp) g
+         JOIN runs r ON r.run_key = g.run_key JOIN models m ON m.model_key = r.model_key ORDER BY g.first`,
+    ),
+    // One JSON array rather than a row per run: better-sqlite3's cost per row is most of the cost at 10⁵ runs.
+    groupIds: db
+      .prepare(`SELECT json_group_array(run_id) FROM (SELECT r.run_id FROM temp.selected_runs s JOIN runs r USING (run_key) WHERE s.sel = ? AND s.grp = ? ORDER BY s.ord)`)
+      .pluck(),
+    jobName: db.prepare(`SELECT name FROM jobs WHERE job_id = ?`).pluck(),
+    // The cohorts of the jobs the selection touches, largest first.
+    candidates: db.prepare(
+      `SELECT c.job_id, c.model_key, c.dmax, c.runs FROM job_cohorts c
+       WHERE c.job_id IN (SELECT DISTINCT jr.job_id FROM temp.selected_runs s JOIN job_runs jr USING (run_key) WHERE s.sel = @sel)
+       ORDER BY c.runs DESC, c.job_id, c.model_key, c.dmax`,
+    ),
+    // The finished runs of a cohort's shape that the selection holds and its job has (all of them when the selection is that job's).
+    shapeInSelection: db.prepare(
+      `SELECT count(*) AS runs, min(s.grp) AS grp, max(s.grp) AS last_grp, min(s.run_key) AS some_run_key FROM temp.selected_runs s
+       WHERE s.sel = @sel AND s.done AND s.model_key = @model_key AND s.dmax = @dmax
+         AND (@from_job OR EXISTS (SELECT 1 FROM job_runs jr WHERE jr.job_id = @job_id AND jr.run_key = s.run_key))`,
+    ),
+    // A finished run of the cohort's shape not yet in it (the partial index job_runs_to_roll_up): the cohort is stale.
+    pendingRollUp: db
+      .prepare(
+        `SELECT 1 FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND jr.rolled_up = 0
+           AND r.status = 'done' AND r.model_key = @model_key AND r.dmax = @dmax LIMIT 1`,
+      )
+      .pluck(),
+    sharedRuns: db
+      .prepare(
+        `SELECT 1 FROM job_runs a JOIN job_runs b ON b.job_id = @other AND b.run_key = a.run_key JOIN runs r ON r.run_key = a.run_key
+         WHERE a.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' LIMIT 1`,
+      )
+      .pluck(),
+    uncovered: db.prepare(
+      `SELECT s.run_key, r.run_id, r.status FROM temp.selected_runs s JOIN runs r USING (run_key)
+       WHERE s.sel = @sel AND s.grp = @grp AND NOT ${IN_COHORTS} ORDER BY s.ord`,
+    ),
+    members: db.prepare(
+      `SELECT s.run_key, r.run_id, r.status FROM temp.selected_runs s JOIN runs r USING (run_key)
+       WHERE s.sel = @sel AND s.grp = @grp AND ${IN_COHORTS} ORDER BY s.ord`,
+    ),
+  };
+});
+
+/** The INSERT that materialises a selection grouped by `keys`, prepared once per connection, source and key set. */
+const inserts = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
+
+function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName[], jobId: number | undefined) {
+  statements(db); // the temp table
+  const id = `${source}|${keys.join(',')}|${jobId ?? ''}`;
+  let byId = inserts.get(db);
+  if (byId === undefined) {
+    byId = new Map();
+    inserts.set(db, byId);
+  }
+  let insert = byId.get(id);
+  if (insert === undefined) {
+    const columns = keys.flatMap((name) => (name === 'job' && jobId !== undefined ? [] : KEY_COLUMNS[name]));
+    // A group is named by its key values (JSON text): no sort, unlike numbering groups with a window function.
+    const group = columns.length === 0 ? '1' : `json_array(${columns.join(', ')})`;
+    const { from, order } = SOURCES[source];
+    insert = db.prepare(
+      `INSERT INTO temp.selected_runs (sel, ord, run_key, model_key, dmax, done, grp)
+       SELECT @sel, ${order}, r.run_key, r.model_key, r.dmax, r.status = 'done', ${group} FROM ${from}`,
+    );
+    byId.set(id, insert);
+  }
+  return insert;
+}
+
+interface GroupRow {
+  grp: number | string;
+  runs: number;
+  model_key: number;
+  model_sha256: string;
+  model_path: string;
+  data_path: string;
+  data_offset: number;
+  data_length: number;
+  dmax: number;
+  tau_list: string;
+  job_id: number;
+}
+
+interface Covering extends CohortKey {
+  readonly runs: number;
+  readonly grp: number | string;
+  readonly some_run_key: number;
+}
+
+const nextSelection = new WeakMap<Db, number>();
+
+/**
+ * A selection of runs in one connection: described (`describe`) straight from
+ * its filter, then grouped (`groupBy`) into the TEMP table, where each group's
+ * plan is made. Several may be open at once (each has its own `sel` number);
+ * `release` drops its rows.
+ */
+export class RunSelection {
+  readonly #db: Db;
+  readonly #source: SourceKind;
+  readonly #params: Record<string, unknown>;
+  readonly #jobId: number | undefined;
+  #mix: SelectionMix | undefined;
+  #sel: number | undefined;
+  #covering: Covering[] | undefined;
+
+  private constructor(db: Db, source: SourceKind, params: Record<string, unknown>, jobId: number | undefined) {
+    this.#db = db;
+    this.#source = source;
+    this.#params = params;
+    this.#jobId = jobId;
+  }
+
+  /** The runs the filter names, in its order (a run named twice counts once). */
+  static of(db: Db, filter: RunFilter): RunSelection {
+    const params = {
+      dmax: filter.dmax ?? null,
+      data: filter.dataPath ?? null,
+      model: filter.model?.sha256Prefix ?? null,
+      model_path: filter.model?.path ?? null,
+    };
+    if (filter.runKeys !== undefined) return new RunSelection(db, 'keys', { ...params, keys: JSON.stringify([...new Set(filter.runKeys)]) }, undefined);
+    if (filter.jobId !== undefined) return new RunSelection(db, 'job', { ...params, job: filter.jobId }, filter.jobId);
+    return new RunSelection(db, 'all', params, undefined);
+  }
+
+  /** The runs with these ids, in this order (ids the database does not hold are left out). */
+  static ofIds(db: Db, runIds: readonly string[]): RunSelection {
+    const keys = db.prepare(`SELECT r.run_key FROM json_each(?) j JOIN runs r ON r.run_id = j.value ORDER BY j.key`).pluck().all(JSON.stringify(runIds)) as number[];
+    return RunSelection.of(db, { runKeys: keys });
+  }
+
+  get size(): number {
+    return this.describe().runs;
+  }
+
+  describe(): SelectionMix {
+    if (this.#mix !== undefined) return this.#mix;
+    const s = statements(this.#db);
+    const row = s.mix[this.#source].get(this.#params) as {
+      runs: number;
+      unfinished: number;
+      windows: number;
+      model_keys: string;
+      dmax: string;
+      tau_lists: string;
+      data_files: string;
+    };
+    const sorted = <T>(json: string): T[] => (JSON.parse(json) as T[]).sort();
+    this.#mix = {
+      runs: row.runs,
+      unfinished: row.unfinished,
+      windows: row.windows,
+      models: s.models.all(row.model_keys) as SelectionMix['models'],
+      dmax: (JSON.parse(row.dmax) as number[]).sort((a, b) => a - b),
+      tauLists: sorted<string>(row.tau_lists),
+      dataFiles: sorted<string>(row.data_files),
+    };
+    return this.#mix;
+  }
+
+  /** Runs not done, with their progress (at most `limit`, in selection order). */
+  unfinished(limit: number): UnfinishedRun[] {
+    return statements(this.#db).unfinished[this.#source].all({ ...this.#params, limit }) as UnfinishedRun[];
+  }
+
+  /** The runs' ids, in selection order. */
+  runIds(): string[] {
+    return this.groupBy([]).flatMap((group) => group.runIds());
+  }
+
+  /** The selection split by `keys` (none: one group), groups in the order of their first run. */
+  groupBy(keys: readonly GroupKeyName[]): RunGroup[] {
+    const db = this.#db;
+    const s = statements(db);
+    if (this.#sel !== undefined) s.release.run(this.#sel);
+    const sel = (nextSelection.get(db) ?? 0) + 1;
+    nextSelection.set(db, sel);
+    this.#sel = sel;
+    this.#covering = undefined;
+    insertStatement(db, this.#source, keys, this.#jobId).run({ ...this.#params, sel });
+    const jobNames = new Map<number, string>();
+    const jobName = (id: number): string => {
+      let name = jobNames.get(id);
+      if (name === undefined) {
+        name = (s.jobName.get(id) as string | undefined) ?? String(id);
+        jobNames.set(id, name);
+      }
+      return name;
+    };
+    return (s.groups.all(sel) as GroupRow[]).map((row) => {
+      const key: { -readonly [K in keyof GroupKey]: GroupKey[K] } = {};
+      for (const name of keys) {
+        if (name === 'model') key.model = { sha256: row.model_sha256, path: row.model_path };
+        if (name === 'data') key.data = row.data_path;
+        if (name === 'window') key.window = { path: row.data_path, offset: row.data_offset, length: row.data_length };
+        if (name === 'dmax') key.dmax = row.dmax;
+        if (name === 'taus') key.taus = row.tau_list;
+        if (name === 'job') {
+          const id = this.#jobId ?? row.job_id;
+          key.job = { id, name: jobName(id) };
+        }
+      }
+      let plan: SelectionPlan | undefined;
+      return {
+        key,
+        size: row.runs,
+        runIds: () => JSON.parse(s.groupIds.get(sel, row.grp) as string) as string[],
+        plan: () => (plan ??= this.#planGroup(sel, row.grp, row.runs)),
+      };
+    });
+  }
+
+  /** Drops the selection's rows (the temp table lives as long as the connection). */
+  release(): void {
+    if (this.#sel !== undefined) statements(this.#db).release.run(this.#sel);
+    this.#sel = undefined;
+  }
+
+  /**
+   * The fresh cohorts that stand for runs of the selection: a cohort whose
+   * finished runs all lie in one group, none of them waiting to be rolled up.
+   * Taken largest first; one that shares a run with a cohort already taken is
+   * skipped, so no run is counted twice.
+   */
+  #coveringCohorts(sel: number): Covering[] {
+    if (this.#covering !== undefined) return this.#covering;
+    const s = statements(this.#db);
+    const covering: Covering[] = [];
+    for (const cohort of s.candidates.all({ sel }) as (CohortKey & { runs: number })[]) {
+      const shape = { job_id: cohort.job_id, model_key: cohort.model_key, dmax: cohort.dmax };
+      const fromJob = this.#jobId === cohort.job_id && this.#source === 'job' ? 1 : 0;
+      const inSelection = s.shapeInSelection.get({ ...shape, sel, from_job: fromJob }) as { runs: number; grp: number | string | null; last_grp: number | string | null; some_run_key: number };
+      if (inSelection.runs !== cohort.runs || inSelection.grp === null || inSelection.grp !== inSelection.last_grp) continue;
+      if (s.pendingRollUp.get(shape) !== undefined) continue;
+      const overlaps = covering.some(
+        (taken) => taken.model_key === cohort.model_key && taken.dmax === cohort.dmax && s.sharedRuns.get({ ...shape, other: taken.job_id }) !== undefined,
+      );
+      if (overlaps) continue;
+      covering.push({ ...shape, runs: cohort.runs, grp: inSelection.grp, some_run_key: inSelection.some_run_key });
+    }
+    this.#covering = covering;
+    return covering;
+  }
+
+  #planGroup(sel: number, grp: number | string, size: number): SelectionPlan {
+    const s = statements(this.#db);
+    const taken = this.#coveringCohorts(sel).filter((cohort) => cohort.grp === grp);
+    const bind = (list: readonly Covering[]) => JSON.stringify(list.map((cohort) => [cohort.job_id, cohort.model_key, cohort.dmax]));
+    const cohorts: CoveringCohort[] = taken.map((cohort) => {
+      let members: SelectedRun[] | undefined;
+      return {
+        job_id: cohort.job_id,
+        model_key: cohort.model_key,
+        dmax: cohort.dmax,
+        some_run_key: cohort.some_run_key,
+        members: () => (members ??= s.members.all({ sel, grp, cohorts: bind([cohort]) }) as SelectedRun[]),
+      };
+    });
+    // Cohorts never overlap, so when theirs add up to the group's size no run is left to read alone.
+    const coveredRuns = taken.reduce((sum, cohort) => sum + cohort.runs, 0);
+    const runs = coveredRuns === size ? [] : (s.uncovered.all({ sel, grp, cohorts: bind(taken) }) as SelectedRun[]);
+    return { cohorts, runs };
+  }
+}
