@@ -7,6 +7,7 @@ export { recordJob, type JobRecord, type RunRecord } from './record.js';
 export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';
 export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
+export { inspectSegment, stampSegment, SEGMENT_FORMAT, type SegmentIdentity, type SegmentInspection } from './segmentIdentity.js';
 export { jobRunStates, type JobRunState } from './jobProgress.js';
 export { findJob, findRun } from './resolve.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
