@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ExpandedJob } from '../job/index.js';
 import { formatDuration } from '../runner/duration.js';
@@ -150,7 +150,8 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
   const reject = async (path: string, reason: string, batch: string | undefined): Promise<SegmentFate> => {
     const where = `${options.segments}/${REJECTED_FOLDER}/`;
     try {
-      setAside(options.segments, path, reason);
+      // Gone meanwhile: not ours to judge (another serve sharing the folder took its own).
+      if (setAside(options.segments, path, reason) === undefined) return 'left';
     } catch (error) {
       leftAlone.add(path);
       log(`segment ${path}: ${reason}; not merged, and it cannot be set aside in ${where} (${(error as Error).message}): move or delete it`);
@@ -178,6 +179,8 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
 
   const mergeOne = async (path: string): Promise<SegmentFate> => {
     const verdict = judge(path);
+    // Gone while being read: another serve sharing the folder merged its own.
+    if (verdict?.fate === 'bad' && !existsSync(path)) return 'left';
     if (verdict?.fate === 'foreign') {
       leftAlone.add(path);
       log(`segment ${path}: ${verdict.reason}; left where it is for its own serve (give each serve a --segments folder of its own)`);

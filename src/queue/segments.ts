@@ -73,9 +73,10 @@ export const REJECTED_FOLDER = 'rejected';
 /**
  * Moves a segment that will not be merged (damaged, incomplete, not a segment)
  * into `dir/rejected/`, with the reason beside it in `<name>.reason.txt`, so
- * that it no longer stands in the way and can be looked at. Returns its new path.
+ * that it no longer stands in the way and can be looked at. Returns its new
+ * path, or undefined when it is gone already (another process took it away).
  */
-export function setAside(dir: string, path: string, reason: string): string {
+export function setAside(dir: string, path: string, reason: string): string | undefined {
   const folder = join(dir, REJECTED_FOLDER);
   mkdirSync(folder, { recursive: true });
   const name = basename(path);
@@ -83,6 +84,12 @@ export function setAside(dir: string, path: string, reason: string): string {
   // Never over another rejected segment (a name seen twice: a second copy of one batch's segment).
   for (let k = 2; existsSync(target) || existsSync(`${target}.reason.txt`); k++) target = join(folder, `${name}.${k}`);
   writeFileSync(`${target}.reason.txt`, `${reason}\n`);
-  renameSync(path, target);
+  try {
+    renameSync(path, target);
+  } catch (error) {
+    rmSync(`${target}.reason.txt`, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
   return target;
 }
