@@ -227,6 +227,15 @@ describe('one serve per queue', { skip }, () => {
       assert.equal((await early.exit(30)).code, 1, early.stderr);
       assert.match(early.stderr, /is coordinated by another serve .*its lock lapses within [1-3] s/);
       await new Promise((done) => setTimeout(done, 3500));
+      // The lock found in other hands at a refresh (it lapsed while Redis was unreachable, and another serve took it): exit 1, said.
+      const ousted = setting.serve(db, ['--lock-seconds', '3']);
+      await ousted.waitFor(/^enqueued /m, 60);
+      assert.equal(setting.redis.cli('SET', 'sparsetrace:serve-lock:sparsetrace', '{"job":"intruder","pid":1,"host":"elsewhere","since":"now"}').trim(), 'OK');
+      assert.equal((await ousted.exit(30)).code, 1, ousted.stderr);
+      assert.match(ousted.stderr, /serve: queue "sparsetrace" is now coordinated by another serve \(job "intruder", pid "1" on host "elsewhere", since "now"\), which took it while this one could not refresh its lock; stopping/);
+      assert.ok(outOfWalMode(db));
+      assert.equal(setting.redis.cli('GET', 'sparsetrace:serve-lock:sparsetrace').trim(), '{"job":"intruder","pid":1,"host":"elsewhere","since":"now"}', "another's lock is not deleted");
+      setting.redis.cli('DEL', 'sparsetrace:serve-lock:sparsetrace');
       const next = setting.serve(db);
       setting.worker();
       const { code } = await next.exit(120);
