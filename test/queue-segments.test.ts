@@ -143,7 +143,7 @@ describe('serve merges only its own, whole segments', { skip }, () => {
       await serve.waitFor(/is marked done but incomplete/, 30);
       assert.match(
         serve.stderr,
-        new RegExp(`segment ${join(setting.segments, damagedName!)}: run [0-9a-f]{16} is marked done but incomplete: position_rows has 30 of its 59 positions; not merged; set aside in ${setting.segments}/rejected/ \\(not merged; its 2 runs not done here are enqueued again\\)`),
+        new RegExp(`segment ${join(setting.segments, damagedName!)}: run [0-9a-f]{16} is marked done but incomplete: position_rows has 30 of its 59 positions; set aside in ${setting.segments}/rejected/ \\(not merged; its 2 runs not done here are enqueued again\\)`),
       );
       setting.worker();
       const { code } = await serve.exit(120);

@@ -193,7 +193,8 @@ export async function coordinate(db: Db, jobId: number, job: ExpandedJob, option
       result = mergeSegment(db, path);
     } catch (error) {
       if (!(error instanceof SegmentError)) throw error;
-      return reject(path, error.message.replace(`segment ${path}: `, ''), batchOfSegmentName(basename(path)));
+      // The message without the file's name and its "not merged", which the line about setting it aside says.
+      return reject(path, error.message.replace(`segment ${path}: `, '').replace(/; not merged$/, ''), batchOfSegmentName(basename(path)));
     }
     const seconds = (performance.now() - mergeStarted) / 1000;
     mergeSeconds += seconds;
