@@ -1,10 +1,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expandJob, type ExpandedJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
 import { mergeSegment, openDatabase, recordJob, SegmentError, type Db } from '../src/store/index.js';
-import { NOT_COPIED, PER_RUN_TABLES } from '../src/store/merge.js';
+import { depthRowCount, NOT_COPIED, PER_RUN_TABLES } from '../src/store/merge.js';
 import { TOOL_VERSION } from '../src/version.js';
 import { resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
@@ -20,6 +22,8 @@ const spec: JobSpec = {
   tau: [0.001, 0.01, 0.1],
 };
 const job = expandJob(spec, () => undefined);
+/** Any file that is not a SQLite database. */
+const jobFileForTest = SHARED_DATA;
 let counter = 0;
 const fresh = (name: string): string => join(folder.path, `${name}-${counter++}.sqlite`);
 
@@ -29,8 +33,8 @@ const quiet: RunEvents = { jobPlanned: () => undefined, runStarted: () => undefi
  * A database holding `runs` of the job (recorded) and computed: fully, or only up
  * to `stopAfterShards` committed shards when given.
  */
-async function computed(path: string, selection: ExpandedJob['runs'], options: { stopAfterShards?: number; depthCurves?: boolean } = {}): Promise<void> {
-  const runs = selection.map((run) => ({ ...run, depthCurves: options.depthCurves ?? false }));
+async function computed(path: string, selection: ExpandedJob['runs'], options: { stopAfterShards?: number; depthCurves?: boolean; keep?: 'full' | 'summaries' } = {}): Promise<void> {
+  const runs = selection.map((run) => ({ ...run, depthCurves: options.depthCurves ?? false, keep: options.keep ?? 'full' }));
   const db = openDatabase(path);
   try {
     recordJob(db, { name: 'part', sha256: `part-${path}`, source: null, specJson: '{}' }, runs, TOOL_VERSION);
@@ -143,6 +147,103 @@ describe('merging a segment into a database', () => {
       assert.equal(db.prepare('SELECT count(*) FROM runs').pluck().get(), 1, 'the other run was not merged either');
       assert.equal(db.prepare('SELECT count(*) FROM position_rows').pluck().get(), 0);
       assert.deepEqual(db.prepare('PRAGMA database_list').all().length, 1, 'segment detached');
+    });
+  });
+
+  test('depth_rows of a run with curves: every position at every d ≤ min(t, Dmax)', () => {
+    // Checked against the formula by hand: 59 positions at Dmax 9 are 1 + 2 + … + 10 + 49 × 10.
+    assert.equal(depthRowCount(59, 9), 545);
+    assert.equal(depthRowCount(5, 9), 15);
+    assert.equal(depthRowCount(1, 0), 1);
+  });
+});
+
+describe('a segment that calls a run done must hold all of it', () => {
+  /** A whole segment of runs 0 and 1 (Dmax 4 and 9 of the first window), computed once and copied per case. */
+  const whole = fresh('whole');
+  const curves = fresh('curves');
+  const summaries = fresh('summaries');
+  const altered = (source: string, sql: string): string => {
+    const copy = fresh('altered');
+    copyFileSync(source, copy);
+    const db = new Database(copy);
+    db.exec(sql);
+    db.close();
+    return copy;
+  };
+  const runKeyOf = (index: number) => `(SELECT run_key FROM runs WHERE run_id = '${job.runs[index]!.runId}')`;
+  /** Merging `segment` into a new database is refused with `reason`, and leaves it without any run. */
+  const refused = (segment: string, reason: RegExp): void => {
+    withDb(fresh('target'), (db) => {
+      assert.throws(
+        () => mergeSegment(db, segment),
+        (error: unknown) => error instanceof SegmentError && /is marked done but incomplete: /.test(error.message) && reason.test(error.message),
+      );
+      assert.equal(db.prepare('SELECT count(*) FROM runs').pluck().get(), 0, 'nothing merged');
+      assert.equal(db.prepare('PRAGMA database_list').all().length, 1, 'segment detached');
+    });
+  };
+
+  test('whole segments (full, with curves, kept as summaries) merge', async () => {
+    await computed(whole, job.runs.slice(0, 2));
+    await computed(curves, job.runs.slice(0, 2), { depthCurves: true });
+    await computed(summaries, job.runs.slice(0, 2), { keep: 'summaries' });
+    withDb(summaries, (db) => assert.equal(db.prepare('SELECT count(*) FROM position_rows').pluck().get(), 0, 'a summaries run holds no position rows'));
+    for (const segment of [whole, curves, summaries]) {
+      withDb(fresh('target'), (db) => assert.equal(mergeSegment(db, segment).merged.length, 2));
+    }
+  });
+
+  test('half of a run\'s position_rows missing: refused, naming the run and the count', () => {
+    refused(altered(whole, `DELETE FROM position_rows WHERE run_key = ${runKeyOf(0)} AND t >= 30`), new RegExp(`run ${job.runs[0]!.runId} .*position_rows has 30 of its 59 positions`));
+  });
+
+  test('one τ\'s count blocks missing: refused', () => {
+    refused(altered(whole, `DELETE FROM count_blocks WHERE run_key = ${runKeyOf(1)} AND tau_index = 2`), /count_blocks has \d+ of its \d+ blocks \(\d+ shards × 3 τ\)/);
+  });
+
+  test('a count block that fits no shard: refused', () => {
+    refused(
+      altered(whole, `UPDATE count_blocks SET count = count - 1 WHERE run_key = ${runKeyOf(0)} AND tau_index = 0 AND start = 0`),
+      /count_blocks has \d+ of its \d+ blocks .*, and 1 that fit no shard/,
+    );
+  });
+
+  test('another run\'s summaries missing: refused', () => {
+    refused(altered(whole, `DELETE FROM run_tau_stats WHERE run_key = ${runKeyOf(1)} AND tau_index = 1`), /summaries over all 59 positions for 2 of its 3 τ/);
+  });
+
+  test('a shard missing, or a depth profile, or depth rows: refused', () => {
+    refused(
+      altered(whole, `PRAGMA foreign_keys = OFF; DELETE FROM shards WHERE run_key = ${runKeyOf(0)} AND start = 10`),
+      /its shards cover 49 of 59 positions with 1 gaps or overlaps/,
+    );
+    refused(altered(whole, `DELETE FROM run_depth WHERE run_key = ${runKeyOf(0)} AND d = 3`), /its depth profile has 4 of 5 offsets/);
+    refused(altered(whole, `DELETE FROM shard_depth WHERE run_key = ${runKeyOf(1)} AND start = 20 AND d = 9`), /shard_depth has \d+ of its \d+ rows/);
+    refused(altered(curves, `DELETE FROM depth_rows WHERE run_key = ${runKeyOf(1)} AND t = 58 AND d = 9`), /depth_rows has 544 of its 545 rows/);
+  });
+
+  test('the check follows what the database keeps: a summaries segment completes a summaries run, not a full one', async () => {
+    // Kept as summaries here too: what the segment has is all the database keeps.
+    const keptSummaries = fresh('target');
+    withDb(keptSummaries, (db) => {
+      recordJob(db, { name: 's', sha256: 's', source: null, specJson: '{}' }, job.runs.slice(0, 2).map((run) => ({ ...run, depthCurves: false, keep: 'summaries' as const })), TOOL_VERSION);
+      assert.equal(mergeSegment(db, summaries).merged.length, 2);
+    });
+    // Kept in full here: the segment lacks every position.
+    withDb(fresh('target'), (db) => {
+      recordJob(db, { name: 'f', sha256: 'f', source: null, specJson: '{}' }, job.runs.slice(0, 2).map((run) => ({ ...run, depthCurves: false, keep: 'full' as const })), TOOL_VERSION);
+      assert.throws(() => mergeSegment(db, summaries), (error: unknown) => error instanceof SegmentError && /position_rows has 0 of its 59 positions/.test(error.message));
+      assert.equal(db.prepare(`SELECT count(*) FROM runs WHERE status = 'done'`).pluck().get(), 0);
+    });
+  });
+
+  test('a file that is not a database: a SegmentError naming it', () => {
+    const text = fresh('text');
+    copyFileSync(jobFileForTest, text);
+    withDb(fresh('target'), (db) => {
+      assert.throws(() => mergeSegment(db, text), (error: unknown) => error instanceof SegmentError && error.message.startsWith(`segment ${text}: `));
+      assert.equal(db.prepare('PRAGMA database_list').all().length, 1, 'nothing attached');
     });
   });
 });

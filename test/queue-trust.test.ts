@@ -32,6 +32,12 @@ const BATCH_COST = 700;
 /** No REDIS_URL from the environment the tests run in. */
 const CLEAN_ENV = { REDIS_URL: undefined };
 
+/** Whether a closed database is out of WAL mode (byte 18 of its header is 1) with no -wal beside it: readable from read-only media. */
+function outOfWalMode(path: string): boolean {
+  const header = readFileSync(path).subarray(0, 20);
+  return header[18] === 1 && !existsSync(`${path}-wal`);
+}
+
 const fileState = (path: string): string => `${createHash('sha256').update(readFileSync(path)).digest('hex')} ${statSync(path).mtimeMs}`;
 
 describe('redaction of secrets', () => {
@@ -88,10 +94,17 @@ describe('the queue across machines: trust', { skip }, () => {
         data: { path: SHARED_DATA, offset: 0, length: 60, sha256: hex },
         dmax: 9, gate: 1, taus: [0.1], positions: 59, depthCurves: false,
       };
-      await queue.add('batch', { format: 'sparsetrace-batch/1', runs: [] }, { jobId: '../../victim', attempts: 1 });
-      await queue.add('batch', { format: 'sparsetrace-batch/1', runs: [run] }, { jobId: 'b-relative-model', attempts: 1 });
-      await queue.add('batch', { format: 'sparsetrace-batch/1', runs: [{ ...run, model: { ...run.model, path: SHARED_MODEL }, data: { ...run.data, path: '/tmp/../etc/x' } }] }, { jobId: 'b-dotdot-data', attempts: 1 });
+      const format = 'sparsetrace-batch/2';
+      const job = 'c'.repeat(64);
+      await queue.add('batch', { format, job, runs: [] }, { jobId: '../../victim', attempts: 1 });
+      await queue.add('batch', { format, job, runs: [run] }, { jobId: 'b-relative-model', attempts: 1 });
+      // A batch of an older coordinator (no job to stamp its segment with), and one whose job is not a sha256.
+      await queue.add('batch', { format: 'sparsetrace-batch/1', runs: [run] }, { jobId: 'b-old-format', attempts: 1 });
+      await queue.add('batch', { format, job: '../x', runs: [run] }, { jobId: 'b-bad-job', attempts: 1 });
+      await queue.add('batch', { format, job, runs: [{ ...run, model: { ...run.model, path: SHARED_MODEL }, data: { ...run.data, path: '/tmp/../etc/x' } }] }, { jobId: 'b-dotdot-data', attempts: 1 });
       await worker.waitFor(/b-dotdot-data: failed/, 60);
+      assert.match(worker.stderr, /batch b-old-format: failed: batch b-old-format: refused: unknown format "sparsetrace-batch\/1", expected sparsetrace-batch\/2 \(written by another sparsetrace version/);
+      assert.match(worker.stderr, /batch b-bad-job: failed: batch b-bad-job: refused: "job" "\.\.\/x" is not a job's sha256 in hex/);
       assert.match(worker.stderr, /failed: refused a batch whose id "\.\.\/\.\.\/victim" is not a plain name/);
       assert.match(worker.stderr, /batch b-relative-model: failed: batch b-relative-model: refused: runs\[0\]\.model\.path "\.\.\/\.\.\/etc\/passwd" is not an absolute path/);
       assert.match(worker.stderr, /batch b-dotdot-data: failed: .*runs\[0\]\.data\.path "\/tmp\/\.\.\/etc\/x" is not a plain path/);
@@ -230,6 +243,7 @@ describe('the queue across machines: trust', { skip }, () => {
       const serveHup = await timed(serve, 'SIGHUP');
       assert.equal(serveHup.code, 129, serve.stderr);
       assert.match(serve.stderr, /SIGHUP: stopping; the database keeps every merged batch/);
+      assert.ok(outOfWalMode(db), 'serve stopped by SIGHUP leaves its database out of WAL mode');
 
       // Redis killed (by pid) while a worker computes a batch and serve waits: SIGTERM ends both within 10 s.
       serve = start(serveArgs(outageDb, outageSegments));
@@ -253,6 +267,7 @@ describe('the queue across machines: trust', { skip }, () => {
       const lock = new Database(outageDb, { readonly: true });
       assert.equal((lock.prepare('SELECT count(*) AS n FROM writer_lock').get() as { n: number }).n, 0, 'serve released its lock');
       lock.close();
+      assert.ok(outOfWalMode(outageDb), 'serve stopped during the outage leaves its database out of WAL mode');
     } finally {
       await Promise.all(processes.map((child) => child.stop()));
       await redis.stop();

@@ -8,7 +8,7 @@
 import type { Argv } from 'yargs';
 import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
-import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
+import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
 import { GROUPINGS, parseGroupings, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
 import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
@@ -341,8 +341,12 @@ export const serveCli = defineCommand({
       .option('batch-cost', { describe: `work per batch in position-steps, positions × (Dmax + 1) (default ${DEFAULT_BATCH_COST}: about 20–40 s of a 2-core machine)`, type: 'number' })
       .option('poll-ms', { describe: 'how often to look at the queue and the segments folder', type: 'number', default: 1000 })
       .option('max-rounds', { describe: 're-enqueues of missing runs when the queue runs dry, before giving up', type: 'number', default: 3 })
+      .option('lock-seconds', {
+        describe: `lifetime of its lock on the queue (one serve per queue), refreshed every sixth of it: a serve killed with -9 can be replaced after this (default ${DEFAULT_SERVE_LOCK_SECONDS})`,
+        type: 'number',
+      })
       .check((argv) => {
-        for (const [flag, value, min] of [["batch-cost", argv.batchCost as unknown, 1], ["poll-ms", argv.pollMs as unknown, 10], ["max-rounds", argv.maxRounds as unknown, 0]] as const) {
+        for (const [flag, value, min] of [["batch-cost", argv.batchCost as unknown, 1], ["poll-ms", argv.pollMs as unknown, 10], ["max-rounds", argv.maxRounds as unknown, 0], ["lock-seconds", argv.lockSeconds as unknown, 1]] as const) {
           if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
         }
         return true;
@@ -352,6 +356,8 @@ export const serveCli = defineCommand({
           'Exits 0 when the database holds every run of the job. Its state is the database:',
           'stop it (Ctrl-C, SIGTERM, SIGHUP: exit 130, 143, 129) and start it again to resume.',
           'Redis checked at start: exit 1 if unreachable or it refuses the password, 2 for a bad URL.',
+          'One serve per queue: a second is refused (exit 1). Segments not made for this job and',
+          'queue are left alone; damaged or incomplete ones go to DIR/rejected/ with a reason.',
           'See README, "Several machines".',
         ].join('\n'),
       ),

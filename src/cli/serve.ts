@@ -2,10 +2,11 @@ import { SIGNAL_EXIT } from '../errors.js';
 import { resolve } from 'node:path';
 import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
 import { resolveQueueAddress } from '../queue/address.js';
-import { DEFAULT_BATCH_COST, DEFAULT_QUEUE_NAME } from '../queue/protocol.js';
+import { DEFAULT_BATCH_COST, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
+import { lockQueue } from '../queue/serveLock.js';
 import { redactCommandLine } from '../redact.js';
-import { acquireWriterLock, openDatabase, recordJob } from '../store/index.js';
+import { acquireWriterLock, closeDatabase, openDatabase, recordJob } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { log } from './output.js';
 import { checkQueue } from './queue.js';
@@ -21,6 +22,7 @@ export interface ServeArgs {
   readonly batchCost?: number;
   readonly pollMs?: number;
   readonly maxRounds?: number;
+  readonly lockSeconds?: number;
 }
 
 /** `sparsetrace serve JOB --queue URL --segments DIR`: coordinates a job's runs over a Redis queue until its database holds them all. */
@@ -30,55 +32,72 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
   checkSegmentsFolder(args.segments);
   const spec = loadJobFile(args.job);
   const dbPath = args.db ?? spec.db ?? DEFAULT_DB;
+  const queueName = args.queueName ?? DEFAULT_QUEUE_NAME;
   await checkQueue(address);
   const expanded = expandJob(spec, log);
-  const db = openDatabase(dbPath);
+  // One serve per queue, before the database is touched: a second one is refused (exit 1), the first goes on.
+  const queueLock = await lockQueue(address, queueName, spec.name, { ttlMs: (args.lockSeconds ?? DEFAULT_SERVE_LOCK_SECONDS) * 1000, log });
   try {
-    // Others read the lock's command (a refused writer, `unlock`): it is recorded without the password.
-    const release = acquireWriterLock(db, dbPath, redactCommandLine(['sparsetrace', ...process.argv.slice(2)]), log);
-    const controller = new AbortController();
-    const stopping = stopOnSignals({
-      message: (signal) => `${signal}: stopping; the database keeps every merged batch, workers keep working (restart serve to continue)`,
-      stop: () => controller.abort(),
-      quit: (why) => {
-        // Between merges (this runs on the main thread), so no transaction is open: the lock can go.
-        log(`serve: ${why}; the database keeps every merged batch`);
-        release();
-      },
-    });
+    const db = openDatabase(dbPath);
     try {
-      const jobId = recordJob(
-        db,
-        { name: spec.name, sha256: expanded.sha256, source: resolve(args.job), specJson: JSON.stringify({ ...spec, db: undefined }) },
-        expanded.runs,
-        TOOL_VERSION,
-      );
-      log(`job ${jobId} (${spec.name}): ${expanded.runs.length} runs; results in ${dbPath}, segments through ${resolve(args.segments)}`);
-      const outcome = await coordinate(db, jobId, expanded, {
-        address,
-        queueName: args.queueName ?? DEFAULT_QUEUE_NAME,
-        segments: args.segments,
-        batchCost: args.batchCost ?? DEFAULT_BATCH_COST,
-        pollMs: args.pollMs ?? 1000,
-        maxRounds: args.maxRounds ?? 3,
-        stopSignal: controller.signal,
-        log,
+      // Others read the lock's command (a refused writer, `unlock`): it is recorded without the password.
+      const release = acquireWriterLock(db, dbPath, redactCommandLine(['sparsetrace', ...process.argv.slice(2)]), log);
+      const controller = new AbortController();
+      queueLock.lost.addEventListener('abort', () => controller.abort());
+      const stopping = stopOnSignals({
+        message: (signal) => `${signal}: stopping; the database keeps every merged batch, workers keep working (restart serve to continue)`,
+        stop: () => controller.abort(),
+        quit: (why) => {
+          // Between merges (this runs on the main thread), so no transaction is open: the lock can go,
+          // and the database leaves WAL mode (readable from read-only media) as a clean exit leaves it.
+          log(`serve: ${why}; the database keeps every merged batch`);
+          release();
+          closeDatabase(db);
+          queueLock.releaseNow();
+        },
       });
-      if (outcome.kind === 'done') {
-        log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} runs in ${dbPath}`);
-        return 0;
+      try {
+        const jobId = recordJob(
+          db,
+          { name: spec.name, sha256: expanded.sha256, source: resolve(args.job), specJson: JSON.stringify({ ...spec, db: undefined }) },
+          expanded.runs,
+          TOOL_VERSION,
+        );
+        log(`job ${jobId} (${spec.name}): ${expanded.runs.length} runs; results in ${dbPath}, segments through ${resolve(args.segments)}`);
+        const outcome = await coordinate(db, jobId, expanded, {
+          address,
+          queueName,
+          segments: args.segments,
+          batchCost: args.batchCost ?? DEFAULT_BATCH_COST,
+          pollMs: args.pollMs ?? 1000,
+          maxRounds: args.maxRounds ?? 3,
+          stopSignal: controller.signal,
+          log,
+        });
+        if (outcome.kind === 'done') {
+          log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} runs in ${dbPath}`);
+          return 0;
+        }
+        if (outcome.kind === 'stopped') {
+          const signal = stopping.signal();
+          if (signal !== undefined) return SIGNAL_EXIT[signal] ?? 1;
+          // Not a signal: the queue's lock went to another serve (said when it happened).
+          return 1;
+        }
+        log(
+          `sparsetrace: job ${jobId}: ${outcome.missing} runs still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
+            `last failures: ${outcome.reasons.length > 0 ? outcome.reasons.join('; ') : 'none recorded'} (see the workers' output)`,
+        );
+        return 1;
+      } finally {
+        stopping.dispose();
+        release();
       }
-      if (outcome.kind === 'stopped') return SIGNAL_EXIT[stopping.signal() ?? ''] ?? 1;
-      log(
-        `sparsetrace: job ${jobId}: ${outcome.missing} runs still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
-          `last failures: ${outcome.reasons.length > 0 ? outcome.reasons.join('; ') : 'none recorded'} (see the workers' output)`,
-      );
-      return 1;
     } finally {
-      stopping.dispose();
-      release();
+      // Out of WAL mode, as `run` leaves it: a copy on read-only media reads without -wal/-shm.
+      closeDatabase(db);
     }
   } finally {
-    db.close();
+    await queueLock.release();
   }
 }

@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { RunRecord } from '../store/index.js';
 
-/** A batch as it travels through the queue: the runs' records, plain JSON. */
+/** The format of a batch (BatchData.format); a worker refuses any other. */
+export const BATCH_FORMAT = 'sparsetrace-batch/2';
+
+/** A batch as it travels through the queue: the coordinator's job and the runs' records, plain JSON. */
 export interface BatchData {
   /** Format of this object, so a worker of another version refuses it clearly. */
-  readonly format: 'sparsetrace-batch/1';
+  readonly format: typeof BATCH_FORMAT;
+  /** The coordinator's job (its sha256): the worker writes it into the segment, the coordinator merges only its own. */
+  readonly job: string;
   readonly runs: readonly RunRecord[];
 }
 

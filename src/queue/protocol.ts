@@ -37,3 +37,6 @@ export const BATCH_JOB_OPTIONS = {
   removeOnComplete: { count: 10_000 },
   removeOnFail: { count: 10_000 },
 } as const;
+
+/** Default lifetime of serve's lock on its queue (serveLock.ts): a serve killed with -9 can be replaced this long after it died. */
+export const DEFAULT_SERVE_LOCK_SECONDS = 30;

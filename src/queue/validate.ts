@@ -1,12 +1,14 @@
 import { UnrecoverableError } from 'bullmq';
 import { MAX_DMAX, MAX_TAUS } from '../job/spec.js';
 import type { RunRecord } from '../store/index.js';
-import type { BatchData } from './batches.js';
+import { BATCH_FORMAT, type BatchData } from './batches.js';
 import { inputPathProblem, nameProblem, printable } from './names.js';
 
 /** A batch as the worker may use it: its id a plain name, every run's fields of the right kind. */
 export interface CheckedBatch {
   readonly id: string;
+  /** The coordinator's job (sha256), written into the segment. */
+  readonly job: string;
   readonly runs: readonly RunRecord[];
 }
 
@@ -33,10 +35,11 @@ export function checkBatch(id: unknown, data: unknown): CheckedBatch {
   };
   if (typeof data !== 'object' || data === null) return fail('its data is not an object');
   const batch = data as Partial<BatchData>;
-  if (batch.format !== 'sparsetrace-batch/1') return fail(`unknown format ${printable(batch.format)}`);
+  if (batch.format !== BATCH_FORMAT) return fail(`unknown format ${printable(batch.format)}, expected ${BATCH_FORMAT}`);
+  if (typeof batch.job !== 'string' || !HEX64.test(batch.job)) return fail(`"job" ${printable(batch.job)} is not a job's sha256 in hex`);
   if (!Array.isArray(batch.runs) || batch.runs.length === 0 || batch.runs.length > MAX_RUNS) return fail(`"runs" is not a list of 1 to ${MAX_RUNS} runs`);
   batch.runs.forEach((run: unknown, k) => checkRun(run, `runs[${k}]`, fail));
-  return { id: batchId, runs: batch.runs };
+  return { id: batchId, job: batch.job, runs: batch.runs };
 }
 
 function checkRun(value: unknown, at: string, fail: (problem: string) => never): void {
@@ -68,4 +71,5 @@ function checkRun(value: unknown, at: string, fail: (problem: string) => never):
     fail(`${at}.taus is not a list of 1 to ${MAX_TAUS} numbers`);
   }
   if (typeof run.depthCurves !== 'boolean') fail(`${at}.depthCurves ${printable(run.depthCurves)} is not true or false`);
+  if (run.keep !== undefined && run.keep !== 'full' && run.keep !== 'summaries') fail(`${at}.keep ${printable(run.keep)} is not "full" or "summaries"`);
 }

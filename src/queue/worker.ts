@@ -109,7 +109,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
           if (token !== undefined) await job.moveToWait(token);
           throw new WaitingError();
         }
-        segment = writeSegment(db, options.segments, batch.id);
+        segment = writeSegment(db, options.segments, { jobSha256: batch.job, queue: options.queueName, batch: batch.id, runIds: runs.map((run) => run.runId) });
       } finally {
         release();
       }

@@ -7,6 +7,7 @@ export { recordJob, type JobRecord, type RunRecord } from './record.js';
 export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';
 export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
+export { inspectSegment, stampSegment, SEGMENT_FORMAT, type SegmentIdentity, type SegmentInspection } from './segmentIdentity.js';
 export { jobRunStates, type JobRunState } from './jobProgress.js';
 export { findJob, findRun, findRunKeys } from './resolve.js';
 export { RunSelection, type GroupKey, type GroupKeyName, type RunFilter, type RunGroup, type SelectionMix } from './selected.js';

@@ -41,6 +41,78 @@ const PARTIAL_TABLES = PER_RUN_TABLES.map(([table]) => table).reverse();
 
 const SEGMENT = 'segment';
 
+/** Rows of `depth_rows` a complete run with curves holds: every position t at every d ≤ min(t, Dmax). */
+export function depthRowCount(positions: number, dmax: number): number {
+  const ramp = Math.min(positions, dmax + 1);
+  return (ramp * (ramp + 1)) / 2 + (positions - ramp) * (dmax + 1);
+}
+
+/** A run of a segment as the completeness check sees it. */
+interface RunShapeToCheck {
+  readonly run_key: number;
+  readonly positions: number;
+  readonly dmax: number;
+  readonly depth_curves: number;
+  readonly taus: number;
+}
+
+/**
+ * The statements that check, in the attached segment, that a run it calls done
+ * holds everything a finished run has (runWriter.ts): shards covering every
+ * position once, a summary per τ over all positions, its depth profile, and,
+ * unless the run is kept as summaries, every position's row, a count block per
+ * shard and τ, its shards' depth sums and (with curves) every depth row. Returns
+ * the first thing missing, or undefined.
+ */
+function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boolean) => string | undefined {
+  const s = {
+    shards: db.prepare(
+      `SELECT count(*) AS shards, coalesce(sum(count), 0) AS covered, coalesce(sum(start != expected), 0) AS misplaced,
+              coalesce(sum(min(start + count - 1, ?) + 1), 0) AS depthSums
+       FROM (SELECT start, count, coalesce(lag(start + count) OVER (ORDER BY start), 0) AS expected FROM ${SEGMENT}.shards WHERE run_key = ?)`,
+    ),
+    taus: db.prepare(`SELECT count(*) AS n, coalesce(min(tau_index), 0) AS first, coalesce(max(tau_index), -1) AS last FROM ${SEGMENT}.run_taus WHERE run_key = ?`),
+    summaries: db
+      .prepare(`SELECT count(*) FROM ${SEGMENT}.run_tau_stats s JOIN ${SEGMENT}.run_taus t USING (run_key, tau_index) WHERE s.run_key = ? AND s.positions = ?`)
+      .pluck(),
+    depthProfile: db.prepare(`SELECT count(*) FROM ${SEGMENT}.run_depth WHERE run_key = ?`).pluck(),
+    positions: db.prepare(`SELECT count(*) AS n, min(t) AS first, max(t) AS last FROM ${SEGMENT}.position_rows WHERE run_key = ?`),
+    blocks: db.prepare(
+      `SELECT count(*) AS blocks, coalesce(sum(s.count = b.count AND b.tau_index BETWEEN 0 AND ?), 0) AS matching
+       FROM ${SEGMENT}.count_blocks b LEFT JOIN ${SEGMENT}.shards s USING (run_key, start) WHERE b.run_key = ?`,
+    ),
+    shardDepth: db.prepare(`SELECT count(*) FROM ${SEGMENT}.shard_depth WHERE run_key = ?`).pluck(),
+    depthRows: db.prepare(`SELECT count(*) FROM ${SEGMENT}.depth_rows WHERE run_key = ?`).pluck(),
+  };
+  return (run, keepsPositions) => {
+    const { run_key: key, positions, dmax } = run;
+    const taus = s.taus.get(key) as { n: number; first: number; last: number };
+    if (taus.n === 0 || taus.first !== 0 || taus.last !== taus.n - 1) return `its τ list is not indexed 0 to ${taus.n - 1}`;
+    const shards = s.shards.get(dmax, key) as { shards: number; covered: number; misplaced: number; depthSums: number };
+    if (shards.covered !== positions || shards.misplaced !== 0) {
+      return `its shards cover ${shards.covered} of ${positions} positions${shards.misplaced > 0 ? ` with ${shards.misplaced} gaps or overlaps` : ''}`;
+    }
+    const summaries = s.summaries.get(key, positions) as number;
+    if (summaries !== taus.n) return `it has summaries over all ${positions} positions for ${summaries} of its ${taus.n} τ`;
+    const profile = s.depthProfile.get(key) as number;
+    if (profile !== Math.min(positions - 1, dmax) + 1) return `its depth profile has ${profile} of ${Math.min(positions - 1, dmax) + 1} offsets`;
+    if (!keepsPositions) return undefined;
+    const rows = s.positions.get(key) as { n: number; first: number | null; last: number | null };
+    if (rows.n !== positions || rows.first !== 0 || rows.last !== positions - 1) return `position_rows has ${rows.n} of its ${positions} positions`;
+    const blocks = s.blocks.get(taus.n - 1, key) as { blocks: number; matching: number };
+    if (blocks.blocks !== blocks.matching || blocks.matching !== shards.shards * taus.n) {
+      return `count_blocks has ${blocks.matching} of its ${shards.shards * taus.n} blocks (${shards.shards} shards × ${taus.n} τ)${blocks.blocks > blocks.matching ? `, and ${blocks.blocks - blocks.matching} that fit no shard` : ''}`;
+    }
+    const depthSums = s.shardDepth.get(key) as number;
+    if (depthSums !== shards.depthSums) return `shard_depth has ${depthSums} of its ${shards.depthSums} rows`;
+    if (run.depth_curves === 1) {
+      const curves = s.depthRows.get(key) as number;
+      if (curves !== depthRowCount(positions, dmax)) return `depth_rows has ${curves} of its ${depthRowCount(positions, dmax)} rows`;
+    }
+    return undefined;
+  };
+}
+
 /**
  * Merges a segment (a sparsetrace database written elsewhere, e.g. by a queue
  * worker) into `db`, in one IMMEDIATE transaction: every run that is `done` in
@@ -57,12 +129,26 @@ const SEGMENT = 'segment';
  * to that run meanwhile. A run whose recorded shape differs (positions, τ list,
  * depth curves) is refused with a SegmentError, and nothing is merged.
  *
+ * A run the segment calls done must be complete (completenessCheck: every
+ * position and every τ, as the run's retention in `db` requires): one that is
+ * not is refused with a SegmentError, and nothing is merged.
+ *
  * `job_runs` is not copied: the segment's job is the worker's, not `db`'s.
  */
 export function mergeSegment(db: Db, segmentPath: string): MergeResult {
-  db.prepare(`ATTACH DATABASE ? AS ${SEGMENT}`).run(segmentPath);
   try {
-    const version = db.pragma(`${SEGMENT}.user_version`, { simple: true }) as number;
+    db.prepare(`ATTACH DATABASE ? AS ${SEGMENT}`).run(segmentPath);
+  } catch (error) {
+    throw new SegmentError(`segment ${segmentPath}: cannot be opened: ${(error as Error).message}`);
+  }
+  try {
+    let version: number;
+    try {
+      version = db.pragma(`${SEGMENT}.user_version`, { simple: true }) as number;
+    } catch (error) {
+      // Not a database, or its first page damaged: the segment's fault, named as such.
+      throw new SegmentError(`segment ${segmentPath}: not a readable SQLite database: ${(error as Error).message}`);
+    }
     if (version !== SCHEMA_VERSION) {
       throw new SegmentError(`segment ${segmentPath}: schema version ${version}, expected ${SCHEMA_VERSION} (written by another sparsetrace version?)`);
     }
@@ -71,12 +157,12 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
     if (absent.length > 0) throw new SegmentError(`segment ${segmentPath}: no table ${absent.join(', ')} (written by another sparsetrace version?)`);
     const s = {
       segmentRuns: db.prepare(
-        `SELECT r.run_key, r.run_id, r.status, r.positions, r.depth_curves, m.model_sha256,
+        `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.depth_curves, r.keep, m.model_sha256,
                 (SELECT count(*) FROM ${SEGMENT}.run_taus t WHERE t.run_key = r.run_key) AS taus
          FROM ${SEGMENT}.runs r JOIN ${SEGMENT}.models m USING (model_key) ORDER BY r.run_key`,
       ),
       localRun: db.prepare(
-        `SELECT r.run_key, r.status, r.positions, r.depth_curves, (SELECT count(*) FROM main.run_taus t WHERE t.run_key = r.run_key) AS taus
+        `SELECT r.run_key, r.status, r.positions, r.depth_curves, r.keep, (SELECT count(*) FROM main.run_taus t WHERE t.run_key = r.run_key) AS taus
          FROM main.runs r WHERE r.run_id = ?`,
       ),
       sameTaus: db
@@ -114,6 +200,7 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
       ),
       keepsSummariesOnly: db.prepare(`SELECT keep = 'summaries' FROM main.runs WHERE run_key = ?`).pluck(),
+      incomplete: completenessCheck(db),
     };
     return db
       .transaction((): MergeResult => {
@@ -121,8 +208,8 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         const alreadyDone: string[] = [];
         const unfinished: string[] = [];
         let positions = 0;
-        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; depth_curves: number; model_sha256: string; taus: number };
-        type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; taus: number };
+        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; dmax: number; depth_curves: number; keep: string; model_sha256: string; taus: number };
+        type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; keep: string; taus: number };
         for (const run of s.segmentRuns.all() as SegmentRun[]) {
           if (run.status !== 'done') {
             unfinished.push(run.run_id);
@@ -133,6 +220,9 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
             alreadyDone.push(run.run_id);
             continue;
           }
+          // What the run must hold follows what the database keeps of it (a new run: what the segment says).
+          const missing = s.incomplete(run, (local?.keep ?? run.keep) === 'full');
+          if (missing !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id} is marked done but incomplete: ${missing}; not merged`);
           let runKey: number;
           if (local === undefined) {
             s.insertModel.run(run.model_sha256);
