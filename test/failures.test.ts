@@ -73,6 +73,8 @@ before(() => {
   spawnSync('mkfifo', [join(folder.path, 'fifo')]);
   writeFileSync(join(folder.path, 'empty-grid.json'), JSON.stringify({ models: [SHARED_MODEL], data: [SHARED_DATA], tau: { from: 0.5, to: 0.6, perDecade: 1 } }));
   writeFileSync(join(folder.path, 'text.txt'), 'not a database\n');
+  writeFileSync(join(folder.path, 'nested.json'), `${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+  writeFileSync(join(folder.path, 'fine-grid.json'), JSON.stringify({ models: [SHARED_MODEL], data: [SHARED_DATA], tau: { from: 1e-4, to: 1, perDecade: 1e9 } }));
   writeFileSync(join(folder.path, 'proc-db.json'), JSON.stringify({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 40 }], db: '/proc/self/status' }));
   const foreign = new Database(join(folder.path, 'foreign.sqlite'));
   foreign.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
@@ -141,6 +143,16 @@ const CASES: readonly Case[] = [
   { name: 'export --out a folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'a-folder')], code: 2, message: /--out .*a-folder: is a folder/ },
   { name: 'export --out into a missing folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'nope', 'x.csv')], code: 2, message: /--out .*x\.csv: cannot write: no such folder/ },
   { name: 'sql writing without --write', args: () => ['sql', 'DELETE FROM jobs', '--db', db], code: 2, message: /read-only; pass --write/ },
+  {
+    name: 'sql VACUUM INTO (a new file) without --write',
+    args: (dir) => ['sql', `VACUUM INTO '${join(dir, 'copy.sqlite')}'`, '--db', db],
+    code: 2,
+    message: /sql: the statement writes \(the database is opened read-only; pass --write/,
+    absent: (dir) => [join(dir, 'copy.sqlite')],
+  },
+  { name: "sql ATTACH of a missing file is the statement's fault", args: () => ['sql', `ATTACH '/missing.db' AS e`, '--db', db], code: 2, message: /^sparsetrace: sql: unable to open database: \/missing\.db$/m },
+  { name: 'a job file of 200,000 nested arrays', args: (dir) => ['run', join(dir, 'nested.json'), '--db', db], code: 2, message: /nested\.json: \(top level\): arrays and objects nested more than 32 levels deep/ },
+  { name: 'a τ grid of 10^9 per decade', args: (dir) => ['run', join(dir, 'fine-grid.json'), '--db', db], code: 2, message: /tau: the grid from 0\.0001 to 1 at 1000000000 per decade holds 4\.00e\+9 thresholds; at most 10000/ },
   { name: '--db /proc/self/status', args: () => ['run', ...SMALL_RUN, '--db', '/proc/self/status'], code: 2, message: /database \/proc\/self\/status: not a regular file \(it is \/proc\/\d+\/status, a file of the kernel or of a process\)/ },
   { name: 'report --db /proc/self/status', args: () => ['report', '--db', '/proc/self/status'], code: 2, message: /database \/proc\/self\/status: not a regular file/ },
   { name: 'a job file whose "db" is /proc/self/status', args: (dir) => ['run', join(dir, 'proc-db.json'), '--no-report'], code: 2, message: /database \/proc\/self\/status: not a regular file/ },
@@ -492,6 +504,24 @@ describe('outputs that are not files', () => {
     assert.match(result.stderr, /database \/dev\/stdout: not a regular file \(it is \/proc\/\d+\/fd\/1, a file of the kernel or of a process\)/);
     assertOneLine(result.stderr, '/dev/stdout');
     assert.equal(statSync(output).size, 0, 'nothing written to the output');
+  });
+
+  test('a model of finite weights ±3e38: refused at its first non-finite result (exit 2, one line naming it and why), no internal error', () => {
+    const hidden = 2;
+    const values = new Float32Array(hidden * hidden + 513 * hidden + 256).map((_, k) => (k % 3 === 0 ? -3e38 : 3e38));
+    const model = join(folder.path, 'huge.bin');
+    writeFileSync(model, new Uint8Array(values.buffer));
+    const target = join(folder.path, 'huge.sqlite');
+    const result = cli(['run', '--model', model, '--data', SHARED_DATA, '--length', '100', '--no-report', '--db', target]);
+    assert.equal(result.code, 2, result.stderr);
+    const last = result.stderr.trimEnd().split('\n').at(-1) as string;
+    assert.ok(last.startsWith(`sparsetrace: model ${model}: at t = `), last);
+    assert.match(last, /at t = 0 of .*enwik_1024\.txt \(bytes 0\+100\) the depth mass is NaN, because the backward trace overflows float32; its weights are too large for the float32 and double arithmetic/);
+    assert.doesNotMatch(result.stderr, /internal error|NOT NULL|\n\s+at /);
+    const handle = new Database(target, { readonly: true });
+    assert.equal(handle.prepare(`SELECT count(*) FROM shards`).pluck().get(), 0, 'no non-finite row stored');
+    assert.equal(handle.prepare(`SELECT count(*) FROM writer_lock`).pluck().get(), 0, 'lock released');
+    handle.close();
   });
 });
 
