@@ -375,6 +375,26 @@ describe('a database and its write-ahead log (-wal)', () => {
     assert.equal(readFileSync(killed)[18], 1, 'rollback mode');
   });
 
+  test('the -wal of a SQLite file that is not ours (no link at all, or pages of another size): refused', () => {
+    const a = database('a');
+    for (const pageSize of [4096, 8192]) {
+      const other = join(dir, `plain-${pageSize}.sqlite`);
+      const plain = new Database(other);
+      plain.pragma(`page_size = ${pageSize}`);
+      plain.pragma('journal_mode = WAL');
+      plain.pragma('wal_autocheckpoint = 0');
+      plain.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
+      copyFileSync(`${other}-wal`, `${a}-wal`);
+      plain.close();
+      assert.throws(
+        () => openDatabase(a, { readonly: true }),
+        (error: unknown) => refused(a)(error) && (error as Error).message.includes(pageSize === 4096 ? '(no link to this file)' : "(pages of 8192 bytes, the file's are of 4096)"),
+      );
+      rmSync(`${a}-wal`);
+    }
+    assert.equal(jobName(a), 'a');
+  });
+
   test("a byte copy of a database, written afterwards, keeps logs of its own: the copy's -wal beside the original is refused", () => {
     const a = database('a');
     const copy = join(dir, 'a-copy.sqlite');
