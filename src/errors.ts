@@ -7,8 +7,9 @@
  *
  *   0   done
  *   1   the environment or another process: a busy database, a full disk,
- *       permissions, a corrupt store
- *   2   bad input: a flag, a job file, a model or data file, a database path
+ *       permissions, the network, a corrupt store
+ *   2   bad input: a flag, a job file, a model or data file, a SQL statement,
+ *       a database path, a -wal file that is not the database's
  *   129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (committed work is kept)
  */
 export const EXIT = {

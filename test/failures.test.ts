@@ -8,13 +8,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, closeSync, writeFileSync, writeSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, closeSync, rmSync, writeFileSync, writeSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { classify, BrokenPipeError, BusyError, CorruptStoreError, EnvironmentError, InputError } from '../src/errors.js';
 import { AtomicFile } from '../src/cli/output.js';
-import { closeDatabase, openDatabase, SCHEMA_VERSION } from '../src/store/index.js';
+import { closeDatabase, openDatabase, SCHEMA_VERSION, type Db } from '../src/store/index.js';
+import { checkpointWal, readWal, verifyWal } from '../src/store/walGuard.js';
 import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('failures');
@@ -72,6 +73,9 @@ before(() => {
   spawnSync('mkfifo', [join(folder.path, 'fifo')]);
   writeFileSync(join(folder.path, 'empty-grid.json'), JSON.stringify({ models: [SHARED_MODEL], data: [SHARED_DATA], tau: { from: 0.5, to: 0.6, perDecade: 1 } }));
   writeFileSync(join(folder.path, 'text.txt'), 'not a database\n');
+  writeFileSync(join(folder.path, 'nested.json'), `${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+  writeFileSync(join(folder.path, 'fine-grid.json'), JSON.stringify({ models: [SHARED_MODEL], data: [SHARED_DATA], tau: { from: 1e-4, to: 1, perDecade: 1e9 } }));
+  writeFileSync(join(folder.path, 'proc-db.json'), JSON.stringify({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 40 }], db: '/proc/self/status' }));
   const foreign = new Database(join(folder.path, 'foreign.sqlite'));
   foreign.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
   foreign.close();
@@ -140,6 +144,19 @@ const CASES: readonly Case[] = [
   { name: 'export --out a folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'a-folder')], code: 2, message: /--out .*a-folder: is a folder/ },
   { name: 'export --out into a missing folder', args: (dir) => ['export', '--db', db, '--out', join(dir, 'nope', 'x.csv')], code: 2, message: /--out .*x\.csv: cannot write: no such folder/ },
   { name: 'sql writing without --write', args: () => ['sql', 'DELETE FROM jobs', '--db', db], code: 2, message: /read-only; pass --write/ },
+  {
+    name: 'sql VACUUM INTO (a new file) without --write',
+    args: (dir) => ['sql', `VACUUM INTO '${join(dir, 'copy.sqlite')}'`, '--db', db],
+    code: 2,
+    message: /sql: the statement writes \(the database is opened read-only; pass --write/,
+    absent: (dir) => [join(dir, 'copy.sqlite')],
+  },
+  { name: "sql ATTACH of a missing file is the statement's fault", args: () => ['sql', `ATTACH '/missing.db' AS e`, '--db', db], code: 2, message: /^sparsetrace: sql: unable to open database: \/missing\.db$/m },
+  { name: 'a job file of 200,000 nested arrays', args: (dir) => ['run', join(dir, 'nested.json'), '--db', db], code: 2, message: /nested\.json: \(top level\): arrays and objects nested more than 32 levels deep/ },
+  { name: 'a τ grid of 10^9 per decade', args: (dir) => ['run', join(dir, 'fine-grid.json'), '--db', db], code: 2, message: /tau: the grid from 0\.0001 to 1 at 1000000000 per decade holds 4\.00e\+9 thresholds; at most 10000/ },
+  { name: '--db /proc/self/status', args: () => ['run', ...SMALL_RUN, '--db', '/proc/self/status'], code: 2, message: /database \/proc\/self\/status: not a regular file \(it is \/proc\/\d+\/status, a file of the kernel or of a process\)/ },
+  { name: 'report --db /proc/self/status', args: () => ['report', '--db', '/proc/self/status'], code: 2, message: /database \/proc\/self\/status: not a regular file/ },
+  { name: 'a job file whose "db" is /proc/self/status', args: (dir) => ['run', join(dir, 'proc-db.json'), '--no-report'], code: 2, message: /database \/proc\/self\/status: not a regular file/ },
   { name: 'a bad SQL statement', args: () => ['sql', 'SELECT nope FROM counts', '--db', db], code: 2, message: /no such column: nope/ },
 ];
 
@@ -209,18 +226,33 @@ describe('other processes and the writer lock', () => {
     }
   });
 
-  test('sql --write that dropped writer_lock: the next writer stops with one line, nothing written', () => {
+  test('sql --write that dropped writer_lock: the table comes back at once, and a writer recreates it if it is still gone', () => {
     const copy = join(folder.path, 'dropped-lock.sqlite');
     copyFileSync(db, copy);
+    const tables = (path: string): string[] => {
+      const handle = new Database(path, { readonly: true });
+      try {
+        return handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all() as string[];
+      } finally {
+        handle.close();
+      }
+    };
     const drop = cli(['sql', '--write', 'DROP TABLE writer_lock', '--db', copy]);
     assert.equal(drop.code, 0, drop.stderr);
-    assert.match(drop.stderr, /could not release the writer lock/);
-    const before = contentHash(copy);
+    assert.match(drop.stderr, /note: writer_lock of .*dropped-lock\.sqlite was dropped; it is back \(empty\)/);
+    assert.ok(tables(copy).includes('writer_lock'));
+    // Dropped by another client (the sqlite3 shell): the next writer recreates it, and works.
+    const handle = new Database(copy);
+    handle.exec('DROP TABLE writer_lock');
+    handle.close();
+    const status = cli(['status', '--db', copy]);
+    assert.equal(status.code, 0, status.stderr);
     const run = cli(['run', ...smallRun(50), '--db', copy]);
-    assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, /writer_lock table is missing/);
-    assertOneLine(run.stderr, 'dropped lock');
-    assert.equal(contentHash(copy), before);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(tables(copy).includes('writer_lock'));
+    const second = cli(['sql', '--write', 'DELETE FROM jobs WHERE 0', '--db', copy]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stderr.trim(), '(0 rows changed)', 'the lock taken and released as usual');
   });
 
   test('two runs on a new database: one creates it, both finish (no "table already exists")', async () => {
@@ -253,6 +285,264 @@ describe('damaged files', () => {
     assert.equal(report.code, 1, report.stderr);
     assert.match(report.stderr, /damaged\.sqlite: the database file is damaged/);
     assertOneLine(report.stderr, 'damaged');
+  });
+});
+
+describe('a database and its write-ahead log (-wal)', () => {
+  const dir = join(folder.path, 'wal');
+  let serial = 0;
+  before(() => mkdirSync(dir));
+
+  /** Records a job named `name` (the one job of these databases). */
+  const setJob = (handle: Db, name: string): void => {
+    handle
+      .prepare(`INSERT INTO jobs (name, job_sha256, spec_json, created_at) VALUES (?, 'the-job', '{}', 'now') ON CONFLICT (job_sha256) DO UPDATE SET name = excluded.name`)
+      .run(name);
+  };
+  /** A new database holding one job named `name`, closed as writers close it (at rest). */
+  function database(name: string): string {
+    const path = join(dir, `${name}-${++serial}.sqlite`);
+    const handle = openDatabase(path);
+    setJob(handle, name);
+    closeDatabase(handle);
+    return path;
+  }
+  function jobName(path: string): string {
+    const handle = openDatabase(path, { readonly: true });
+    try {
+      return handle.prepare('SELECT name FROM jobs').pluck().get() as string;
+    } finally {
+      closeDatabase(handle);
+    }
+  }
+  /** What a writer killed now would leave (no transaction is open): its file and -wal, copied to `to`. */
+  function crashImage(from: string, to: string): void {
+    copyFileSync(from, to);
+    copyFileSync(`${from}-wal`, `${to}-wal`);
+  }
+  /** Renames the job of `path` to `name` in a writer session killed after that commit; its files are copied to `to`. */
+  function killedAfter(path: string, name: string, to: string): void {
+    const handle = openDatabase(path);
+    setJob(handle, name);
+    crashImage(path, to);
+    closeDatabase(handle);
+  }
+  const refused = (path: string) => (error: unknown) =>
+    error instanceof InputError && error.message.includes(`database ${path}: its write-ahead log ${path}-wal does not belong to it`);
+  const salt = (path: string): string => readFileSync(`${path}-wal`).subarray(16, 24).toString('hex');
+
+  test("another database's -wal beside a database: refused before anything is read (exit 2, one line naming both files), nothing changed", () => {
+    const a = database('a');
+    const b = database('b');
+    const killedB = join(dir, 'b-killed.sqlite');
+    killedAfter(b, 'b-later', killedB);
+    copyFileSync(`${killedB}-wal`, `${a}-wal`);
+    const bytes = [readFileSync(a), readFileSync(`${a}-wal`)];
+    assert.throws(() => openDatabase(a, { readonly: true }), refused(a));
+    assert.throws(() => openDatabase(a), refused(a));
+    for (const args of [['report'], ['sql', 'SELECT name FROM jobs'], ['status'], ['run', ...SMALL_RUN]]) {
+      const result = cli([...args, '--db', a]);
+      assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, /\(a link to another state of the file\): it is another database's log, or this file was restored from a copy older than the log; nothing was read or changed/);
+      assert.ok(result.stderr.includes(`move ${a}-wal and ${a}-shm aside to use the file as it is`), result.stderr);
+      assertOneLine(result.stderr, args[0]);
+    }
+    assert.deepEqual([readFileSync(a), readFileSync(`${a}-wal`)], bytes, 'both files as they were');
+    assert.equal(existsSync(`${a}-shm`), false, 'no -shm made');
+    rmSync(`${a}-wal`);
+    assert.equal(jobName(a), 'a', 'without the stray log, the database as it was');
+    assert.equal(jobName(killedB), 'b-later', 'the log beside its own file is replayed');
+  });
+
+  test('a database restored from a copy older than its -wal: refused; the killed writer\'s own files read back all it committed', () => {
+    const a = database('a');
+    const backup = join(dir, 'a-backup.sqlite');
+    copyFileSync(a, backup);
+    const session = openDatabase(a);
+    setJob(session, 'a-2');
+    closeDatabase(session);
+    const killed = join(dir, 'a-killed.sqlite');
+    killedAfter(a, 'a-3', killed);
+    const restored = join(dir, 'a-restored.sqlite');
+    copyFileSync(backup, restored);
+    copyFileSync(`${killed}-wal`, `${restored}-wal`);
+    assert.throws(() => openDatabase(restored, { readonly: true }), refused(restored));
+    assert.throws(() => openDatabase(restored), refused(restored));
+    const readBack = openDatabase(killed, { readonly: true });
+    assert.equal(readBack.prepare('SELECT name FROM jobs').pluck().get(), 'a-3', 'nothing committed is lost');
+    closeDatabase(readBack);
+    assert.equal(existsSync(`${killed}-wal`), false, 'the read folded the log into the file');
+    assert.equal(existsSync(`${killed}-shm`), false);
+    assert.equal(readFileSync(killed)[18], 1, 'rollback mode');
+  });
+
+  test('the -wal of a SQLite file that is not ours (no link at all, or pages of another size): refused', () => {
+    const a = database('a');
+    for (const pageSize of [4096, 8192]) {
+      const other = join(dir, `plain-${pageSize}.sqlite`);
+      const plain = new Database(other);
+      plain.pragma(`page_size = ${pageSize}`);
+      plain.pragma('journal_mode = WAL');
+      plain.pragma('wal_autocheckpoint = 0');
+      plain.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
+      copyFileSync(`${other}-wal`, `${a}-wal`);
+      plain.close();
+      assert.throws(
+        () => openDatabase(a, { readonly: true }),
+        (error: unknown) => refused(a)(error) && (error as Error).message.includes(pageSize === 4096 ? '(no link to this file)' : "(pages of 8192 bytes, the file's are of 4096)"),
+      );
+      rmSync(`${a}-wal`);
+    }
+    assert.equal(jobName(a), 'a');
+  });
+
+  test("a byte copy of a database, written afterwards, keeps logs of its own: the copy's -wal beside the original is refused", () => {
+    const a = database('a');
+    const copy = join(dir, 'a-copy.sqlite');
+    copyFileSync(a, copy);
+    const killedCopy = join(dir, 'copy-killed.sqlite');
+    killedAfter(copy, 'copy-later', killedCopy);
+    copyFileSync(`${killedCopy}-wal`, `${a}-wal`);
+    assert.throws(() => openDatabase(a, { readonly: true }), refused(a));
+    rmSync(`${a}-wal`);
+    assert.equal(jobName(killedCopy), 'copy-later');
+  });
+
+  test('the link holds through checkpoints, logs started over and logs that could not start over (a reader): every kill reads back what was committed', () => {
+    const path = database('steps');
+    const writer = openDatabase(path);
+    try {
+      writer.exec('CREATE TABLE scratch (k INTEGER PRIMARY KEY, bytes BLOB)');
+      const insert = writer.prepare('INSERT INTO scratch (bytes) VALUES (randomblob(20000))');
+      let restarts = 0;
+      for (let step = 1; step <= 12; step++) {
+        insert.run();
+        if (step % 3 === 0) {
+          const before = salt(path);
+          // At step 6 a reader holds a snapshot: the log is copied, but cannot start over.
+          const reader = step === 6 ? new Database(path, { readonly: true }) : undefined;
+          reader?.exec('BEGIN');
+          reader?.prepare('SELECT count(*) FROM scratch').get();
+          assert.equal(checkpointWal(writer), true, 'copied entirely: a new link opened');
+          reader?.exec('COMMIT');
+          reader?.close();
+          insert.run();
+          if (salt(path) !== before) restarts++;
+          else assert.equal(step, 6, 'only the reader keeps the log from starting over');
+        }
+        const killed = join(dir, `steps-killed-${step}.sqlite`);
+        crashImage(path, killed);
+        const content = readWal(readFileSync(`${killed}-wal`), 0);
+        assert.ok(content !== undefined && content.committedFrames > 0, 'the kill left commits in the log');
+        assert.doesNotThrow(() => verifyWal(killed));
+        const readBack = openDatabase(killed, { readonly: true });
+        assert.equal(readBack.prepare('SELECT count(*) FROM scratch').pluck().get(), step + Math.floor(step / 3));
+        closeDatabase(readBack);
+        assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith(`steps-killed-${step}.`)), [`steps-killed-${step}.sqlite`], 'the log folded in');
+      }
+      assert.equal(restarts, 3);
+    } finally {
+      closeDatabase(writer);
+    }
+  });
+
+  test('a writer checkpoints by itself once its log has grown by 1000 pages, and the log it starts over links to the file', async () => {
+    const path = database('upkeep');
+    const writer = openDatabase(path);
+    try {
+      writer.exec('CREATE TABLE scratch (k INTEGER PRIMARY KEY, bytes BLOB)');
+      const first = salt(path);
+      const insert = writer.prepare('INSERT INTO scratch (bytes) VALUES (randomblob(500000))');
+      for (let k = 0; k < 12; k++) insert.run();
+      assert.ok(statSync(`${path}-wal`).size > 4096 * 1000, 'no automatic checkpoint inside SQLite');
+      // The connection looks at its log four times a second, between transactions.
+      const deadline = Date.now() + 10_000;
+      while (salt(path) === first && Date.now() < deadline) await new Promise((done) => setTimeout(done, 50));
+      assert.notEqual(salt(path), first, 'the log started over');
+      insert.run();
+      const killed = join(dir, 'upkeep-killed.sqlite');
+      crashImage(path, killed);
+      const readBack = openDatabase(killed, { readonly: true });
+      assert.equal(readBack.prepare('SELECT count(*) FROM scratch').pluck().get(), 13);
+      closeDatabase(readBack);
+    } finally {
+      closeDatabase(writer);
+    }
+    assert.equal(existsSync(`${path}-wal`), false, 'closed in rollback mode, as before');
+  });
+
+  test('kill -9 of a run: the first read (report, sql) folds its log into the file, back in rollback mode, nothing lost; reads during the run are never refused', async () => {
+    const path = join(dir, 'killed-run.sqlite');
+    const job = join(dir, 'killed-run.json');
+    // 42 runs of 199 positions: several seconds on one thread, so the kill lands inside it.
+    writeFileSync(job, JSON.stringify({ name: 'killed', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 200, stride: 40, count: 'all' }], dmax: [10, 30], tau: [0.01, 0.1] }));
+    const child = spawn(process.execPath, [BIN, 'run', job, '--db', path, '--no-report', '--shard-size', '20', '--threads', '1'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let reads = 0;
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, signal) => resolve(signal)));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/^run 2\/\d+: /m.test(stderr)) resolve();
+      });
+    });
+    // Reads while it writes: each checks the log (the writer's own) and is never refused.
+    for (const stop = Date.now() + 1000; Date.now() < stop; reads++) {
+      const reader = openDatabase(path, { readonly: true });
+      reader.prepare('SELECT count(*) FROM shards').get();
+      closeDatabase(reader);
+      await new Promise((done) => setImmediate(done));
+    }
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL', stderr);
+    assert.ok(reads > 0);
+    assert.ok(existsSync(`${path}-wal`), 'the kill left the log');
+    const copy = join(dir, 'killed-run-copy.sqlite');
+    crashImage(path, copy);
+    const plain = new Database(copy, { readonly: true });
+    const committed = plain.prepare('SELECT sum(count) FROM shards').pluck().get() as number;
+    plain.close();
+    assert.ok(committed > 0);
+    const sql = cli(['sql', 'SELECT sum(count) AS n FROM shards', '--format', 'csv', '--db', path]);
+    assert.equal(sql.code, 0, sql.stderr);
+    assert.equal(sql.stdout, `n\n${committed}\n`, 'every committed shard is there');
+    assert.equal(existsSync(`${path}-wal`), false, 'no -wal left');
+    assert.equal(existsSync(`${path}-shm`), false, 'no -shm left');
+    assert.equal(readFileSync(path)[18], 1, 'rollback mode (header byte 18)');
+    const resumed = cli(['resume', '--db', path, '--no-report']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, new RegExp(`, ${committed} already computed`));
+  });
+});
+
+describe('outputs that are not files', () => {
+  test('--db /dev/stdout with stdout redirected to a file: refused (exit 2), no database written into the output', () => {
+    const output = join(folder.path, 'stdout.bin');
+    const fd = openSync(output, 'w');
+    const result = spawnSync(process.execPath, [BIN, 'run', ...SMALL_RUN, '--db', '/dev/stdout'], { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /database \/dev\/stdout: not a regular file \(it is \/proc\/\d+\/fd\/1, a file of the kernel or of a process\)/);
+    assertOneLine(result.stderr, '/dev/stdout');
+    assert.equal(statSync(output).size, 0, 'nothing written to the output');
+  });
+
+  test('a model of finite weights ±3e38: refused at its first non-finite result (exit 2, one line naming it and why), no internal error', () => {
+    const hidden = 2;
+    const values = new Float32Array(hidden * hidden + 513 * hidden + 256).map((_, k) => (k % 3 === 0 ? -3e38 : 3e38));
+    const model = join(folder.path, 'huge.bin');
+    writeFileSync(model, new Uint8Array(values.buffer));
+    const target = join(folder.path, 'huge.sqlite');
+    const result = cli(['run', '--model', model, '--data', SHARED_DATA, '--length', '100', '--no-report', '--db', target]);
+    assert.equal(result.code, 2, result.stderr);
+    const last = result.stderr.trimEnd().split('\n').at(-1) as string;
+    assert.ok(last.startsWith(`sparsetrace: model ${model}: at t = `), last);
+    assert.match(last, /at t = 0 of .*enwik_1024\.txt \(bytes 0\+100\) the depth mass is NaN, because the backward trace overflows float32; its weights are too large for the float32 and double arithmetic/);
+    assert.doesNotMatch(result.stderr, /internal error|NOT NULL|\n\s+at /);
+    const handle = new Database(target, { readonly: true });
+    assert.equal(handle.prepare(`SELECT count(*) FROM shards`).pluck().get(), 0, 'no non-finite row stored');
+    assert.equal(handle.prepare(`SELECT count(*) FROM writer_lock`).pluck().get(), 0, 'lock released');
+    handle.close();
   });
 });
 

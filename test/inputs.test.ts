@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { InputError } from '../src/errors.js';
+import { EnvironmentError, InputError } from '../src/errors.js';
 import { fetchInputs, PINNED_INPUTS } from '../src/inputs/fetch.js';
 import { loadDataWindow, loadModel, modelFileSize, parseModel, sha256 } from '../src/model/index.js';
 
@@ -22,8 +22,13 @@ function freshFolder(): string {
 
 /** Runs `action`, expecting an InputError whose message matches every pattern. */
 async function rejectsWith(action: () => unknown, ...patterns: RegExp[]): Promise<void> {
+  await rejectsAs(InputError, action, ...patterns);
+}
+
+/** Runs `action`, expecting an error of class `kind` whose message matches every pattern. */
+async function rejectsAs(kind: typeof InputError | typeof EnvironmentError, action: () => unknown, ...patterns: RegExp[]): Promise<void> {
   await assert.rejects(async () => action(), (error: unknown) => {
-    assert.ok(error instanceof InputError, `an InputError, got ${String(error)}`);
+    assert.ok(error instanceof kind, `an ${kind.name}, got ${String(error)}`);
     for (const pattern of patterns) assert.match(error.message, pattern);
     return true;
   });
@@ -89,11 +94,12 @@ describe('fetchInputs', () => {
     await rejectsWith(() => fetchInputs({ from: nowhere, destination: freshFolder(), log: quiet }), escape(nowhere), /no such folder/);
   });
 
-  test('a failed download names the URL and the reason and suggests --from', async () => {
+  test("a failed download is the network's doing (exit 1, not 2): it names the URL and the reason and suggests --from", async () => {
     // Port 9 on the loopback fails at once (fetch blocks it as a bad port): nothing leaves the machine.
     const baseUrl = 'http://127.0.0.1:9/';
     const destination = freshFolder();
-    await rejectsWith(
+    await rejectsAs(
+      EnvironmentError,
       () => fetchInputs({ destination, baseUrl, log: quiet }),
       /sat_model\.bin/,
       escape(`${baseUrl}sat_model.bin`),

@@ -235,7 +235,7 @@ export const sqlCli = defineCommand({
       .positional('query', { describe: 'the SQL statement', type: 'string', demandOption: true })
       .option('db', dbOption)
       .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat, requiresArg: true })
-      .option('write', { describe: 'open the database for writing (takes the writer lock, like run)', type: 'boolean', default: false })
+      .option('write', { describe: 'open the database for writing (takes the writer lock, like run); any statement that writes, also to another file (VACUUM INTO), needs it', type: 'boolean', default: false })
       .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
       .epilogue(
         `Thresholds: tau_label(tau) is τ as reports print it, sig(x, n) rounds to n significant digits ` +

@@ -22,6 +22,7 @@ export async function migrateCommand(args: MigrateArgs): Promise<number> {
   try {
     before = schemaVersionOf(dbPath);
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`database ${dbPath}: not an SQLite file sparsetrace can upgrade (${(error as Error).message})`);
   }
   if (before === SCHEMA_VERSION) {

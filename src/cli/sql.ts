@@ -21,14 +21,25 @@ const SAMPLE_ROWS = 1000;
 /** Rows per write to stdout. */
 const CHUNK_ROWS = 1000;
 
-/** SQLite errors that are the statement's fault (bad SQL, a write without --write), not the environment's. */
-const STATEMENT_ERRORS = /^SQLITE_(ERROR|READONLY|CONSTRAINT|MISMATCH|RANGE|AUTH|TOOBIG)/;
+/**
+ * SQLite errors that are the statement's fault, not the environment's: bad SQL,
+ * a write without --write, a file the statement names that cannot be opened
+ * (`ATTACH '/missing.db'`; the database itself is open already).
+ */
+const STATEMENT_ERRORS = /^SQLITE_(ERROR|READONLY|CONSTRAINT|MISMATCH|RANGE|AUTH|TOOBIG|CANTOPEN)/;
+
+const READ_ONLY_HINT = ' (the database is opened read-only; pass --write to change it)';
+
+/** Whether a statement is a PRAGMA (after any leading comments). */
+function isPragma(query: string): boolean {
+  return /^PRAGMA\b/i.test(query.replace(/^(\s+|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, ''));
+}
 
 function statementError(error: unknown): unknown {
   const code = (error as { code?: string }).code ?? '';
   if (!STATEMENT_ERRORS.test(code) && !(error instanceof RangeError) && !(error instanceof TypeError)) return error;
   const message = (error as Error).message;
-  return new InputError(`sql: ${message}${/readonly/i.test(message) ? ' (the database is opened read-only; pass --write to change it)' : ''}`);
+  return new InputError(`sql: ${message}${/readonly/i.test(message) ? READ_ONLY_HINT : ''}`);
 }
 
 /**
@@ -126,6 +137,10 @@ export function sqlCommand(args: SqlArgs): Promise<number> {
         let statement;
         try {
           statement = db.prepare(args.query);
+          // What SQLite counts as writing (sqlite3_stmt_readonly) waits for --write, whatever file it
+          // writes: `VACUUM INTO 'copy'` writes a new file through a read-only connection. PRAGMAs
+          // (`PRAGMA journal_mode` reads as a write) are left to the read-only connection to refuse.
+          if (!args.write && !statement.readonly && !isPragma(args.query)) throw new InputError(`sql: the statement writes${READ_ONLY_HINT}`);
           if (!statement.reader) {
             const { changes } = statement.run();
             log(`(${changes} row${changes === 1 ? '' : 's'} changed)`);

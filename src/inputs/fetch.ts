@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { EnvironmentError, InputError } from '../errors.js';
 import { sha256 } from '../model/load.js';
 
 /** The shipped inputs and their pinned SHA-256 sums (shared/inputs/SHA256SUMS). */
@@ -56,7 +56,8 @@ async function download(url: string, name: string): Promise<Buffer> {
   } catch (error) {
     // undici reports "fetch failed" and puts the useful part (ECONNREFUSED, ENOTFOUND…) in `cause`.
     const cause = (error as { cause?: { message?: string } }).cause?.message;
-    throw new InputError(
+    // The network's doing (no route, DNS, an HTTP error), not the user's: exit 1.
+    throw new EnvironmentError(
       `${name}: download from ${url} failed: ${(error as Error).message}${cause ? ` (${cause})` : ''}; ` +
         `without network access, copy the files instead: ${FROM_HINT}`,
     );

@@ -94,9 +94,29 @@ class FieldReader {
   }
 }
 
+/** A value as an error message shows it: JSON, cut short (a message is one line). */
 function describe(value: Json | undefined): string {
   if (value === undefined) return 'nothing';
-  return JSON.stringify(value);
+  const text = nestingDepth(value) > MAX_NESTING ? undefined : JSON.stringify(value);
+  if (text === undefined) return Array.isArray(value) ? 'an array nested too deeply' : 'an object nested too deeply';
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Levels of arrays and objects a job file may nest (it needs 3: the file, "data", a source). */
+const MAX_NESTING = 32;
+
+/** How deeply `value` nests arrays and objects, counted without recursion (a hostile file nests 10^5 levels); stops past MAX_NESTING. */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_NESTING) return deepest;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** Thresholds: a list, or a log-spaced grid {from, to, perDecade}. Each τ > 0, distinct as float32. */
@@ -109,6 +129,11 @@ export function parseTaus(value: Json | undefined, reader: FieldReader, field = 
     if (typeof from !== 'number' || !(from > 0) || !Number.isFinite(from)) reader.fail(`${field}.from`, `must be a number > 0, got ${describe(from)}`);
     if (typeof to !== 'number' || !(to >= from) || !Number.isFinite(to)) reader.fail(`${field}.to`, `must be a number ≥ from, got ${describe(to)}`);
     const perDecade = reader.integer(value.perDecade, `${field}.perDecade`, 1);
+    const { first, last } = logGridRange(from, to, perDecade);
+    // Counted before it is made: perDecade 1e9 would be billions of values.
+    if (last - first + 1 > MAX_TAUS) {
+      reader.fail(field, `the grid from ${from} to ${to} at ${perDecade} per decade holds ${(last - first + 1).toExponential(2)} thresholds; at most ${MAX_TAUS}`);
+    }
     taus = logGrid(from, to, perDecade);
     if (taus.length === 0) reader.fail(field, `the grid from ${from} to ${to} holds no threshold 10^(k/${perDecade}); widen it or raise perDecade`);
   } else {
@@ -133,10 +158,14 @@ export function parseTaus(value: Json | undefined, reader: FieldReader, field = 
   return taus;
 }
 
+/** The exponents k of a grid's first and last thresholds 10^(k/perDecade). */
+function logGridRange(from: number, to: number, perDecade: number): { first: number; last: number } {
+  return { first: Math.ceil(Math.log10(from) * perDecade - 1e-9), last: Math.floor(Math.log10(to) * perDecade + 1e-9) };
+}
+
 /** 10^(k/perDecade) for every k with from ≤ τ ≤ to, as the shortest decimal (1e-5, not 1.0000000000000001e-5). */
 export function logGrid(from: number, to: number, perDecade: number): number[] {
-  const first = Math.ceil(Math.log10(from) * perDecade - 1e-9);
-  const last = Math.floor(Math.log10(to) * perDecade + 1e-9);
+  const { first, last } = logGridRange(from, to, perDecade);
   const taus: number[] = [];
   for (let k = first; k <= last; k++) taus.push(Number((10 ** (k / perDecade)).toPrecision(12)));
   return taus;
@@ -161,6 +190,7 @@ export interface JobOverrides {
  */
 export function parseJob(raw: unknown, source: string, resolve: (path: string) => string): JobSpec {
   const reader = new FieldReader(source);
+  if (nestingDepth(raw) > MAX_NESTING) reader.fail('(top level)', `arrays and objects nested more than ${MAX_NESTING} levels deep; a job file nests 3 (see jobs/*.json)`);
   const top = reader.object(raw as Json, '(top level)');
   reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'depthCurves', 'keep', 'db']);
   const name = top.name === undefined ? 'job' : reader.string(top.name, 'name');

@@ -1,6 +1,7 @@
 import { patternPeaks, type Model } from '../engine/index.js';
 import type { PlannedRun } from '../job/expand.js';
-import { rollUp, rollUpIfDue, RunWriter, type Db } from '../store/index.js';
+import { InputError } from '../errors.js';
+import { rollUp, rollUpIfDue, RunWriter, type Db, type ShardResult } from '../store/index.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { SharedWindow } from './forwardOnce.js';
@@ -179,7 +180,10 @@ export async function executeRuns(
               hidden: models[prepared.run.modelIndex].hidden,
               depthCurves: prepared.writer.depthCurves,
             };
-            prepared.writer.commit(unpackShard(packed, shard.start, shape, (performance.now() - taskStarted) / 1000));
+            const result = unpackShard(packed, shard.start, shape, (performance.now() - taskStarted) / 1000);
+            const problem = nonFiniteResult(result, prepared.run);
+            if (problem !== undefined) throw problem;
+            prepared.writer.commit(result);
             events.shardCommitted(prepared.run, shard.count);
             prepared.pending--;
             if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.writer);
@@ -200,6 +204,30 @@ export async function executeRuns(
   // The runs finished since the last batch go into their jobs' rollups now.
   db.transaction(() => rollUp(db)).immediate();
   return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
+}
+
+/**
+ * The spec's arithmetic leaves the floating-point range on a model whose weights
+ * are too large: a target's probability underflows to 0 in double (surprisal
+ * +∞), a float32 sum overflows to ∞ and then to NaN. Such values can be neither
+ * summed exactly nor stored, so the run stops at the first one with an error
+ * naming the model, the position and the reason; shards committed before it stay.
+ */
+export function nonFiniteResult(shard: ShardResult, run: PlannedRun): InputError | undefined {
+  const { range, summary } = shard;
+  const refuse = (p: number, what: string, why: string): InputError =>
+    new InputError(
+      `model ${run.model.path}: at t = ${range.start + p} of ${run.data.path} (bytes ${run.data.offset}+${run.data.length}) ${what}, because ${why}; ` +
+        'its weights are too large for the float32 and double arithmetic the spec prescribes, so sparsetrace cannot analyse this model',
+    );
+  for (let p = 0; p < range.count; p++) {
+    const surprisal = range.surprisal[p];
+    if (surprisal === Infinity) return refuse(p, 'the surprisal is +∞', "the target's probability underflows to 0 in double precision");
+    if (!Number.isFinite(surprisal)) return refuse(p, `the surprisal is ${surprisal}`, 'the forward pass overflows float32');
+    const mass = summary.massTotal[p];
+    if (!Number.isFinite(mass)) return refuse(p, `the depth mass is ${mass}`, 'the backward trace overflows float32');
+  }
+  return undefined;
 }
 
 /**

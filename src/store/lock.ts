@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { BusyError, CorruptStoreError } from '../errors.js';
+import { BusyError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import type { Db } from './db.js';
+import { WRITER_LOCK_TABLE } from './schema.js';
 
 /** The process that holds a database's writer lock. */
 export interface LockHolder {
@@ -65,15 +66,14 @@ function plausibleWriter(holder: LockHolder): boolean {
   return true;
 }
 
-function recordedHolder(db: Db, path?: string): LockHolder | undefined {
+function recordedHolder(db: Db): LockHolder | undefined {
   try {
     const holder = db.prepare(`SELECT pid, host, command, started_at FROM writer_lock WHERE only_row = 1`).get() as LockHolder | undefined;
     // A lock recorded before commands were redacted may still show a password: never print it.
     return holder === undefined ? undefined : { ...holder, command: redactSecrets(holder.command) };
   } catch (error) {
-    if (/no such table/.test((error as Error).message)) {
-      throw new CorruptStoreError(`database ${path ?? db.name}: its writer_lock table is missing (dropped by hand?); the database cannot be written safely`);
-    }
+    // Dropped by hand: it holds no lock (a writer recreates it when it opens the file, open.ts).
+    if (/no such table: writer_lock/.test((error as Error).message)) return undefined;
     throw error;
   }
 }
@@ -120,7 +120,7 @@ export function lockMessage(path: string, holder: LockHolder, lastActivity?: str
  */
 export function acquireWriterLock(db: Db, path: string, command: string, log: (line: string) => void): () => void {
   const take = db.transaction((): LockHolder | undefined => {
-    const recorded = recordedHolder(db, path);
+    const recorded = recordedHolder(db);
     const live = liveLockHolder(db);
     if (live !== undefined) return live;
     if (recorded !== undefined && recorded.pid !== process.pid) {
@@ -146,9 +146,23 @@ export function acquireWriterLock(db: Db, path: string, command: string, log: (l
     try {
       db.prepare(`DELETE FROM writer_lock WHERE only_row = 1 AND pid = ? AND host = ?`).run(process.pid, hostname());
     } catch (error) {
+      if (/no such table/.test((error as Error).message) && restoreLockTable(db)) {
+        log(`note: writer_lock of ${path} was dropped; it is back (empty): sparsetrace needs it to keep to one writer at a time`);
+        return;
+      }
       log(`note: could not release the writer lock of ${path} (${(error as Error).message}); the next writer takes it over once this process has ended`);
     }
   };
+}
+
+/** Recreates a dropped writer_lock (`sql --write "DROP TABLE writer_lock"`); the next writer would too (open.ts). */
+function restoreLockTable(db: Db): boolean {
+  try {
+    db.exec(WRITER_LOCK_TABLE);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What `unlock` did. */
@@ -165,7 +179,7 @@ export type UnlockOutcome =
 export function clearWriterLock(db: Db, path: string, confirmPid?: number): UnlockOutcome {
   return db
     .transaction((): UnlockOutcome => {
-      const holder = recordedHolder(db, path);
+      const holder = recordedHolder(db);
       if (holder === undefined) return { kind: 'none' };
       if (holder.host === hostname() && plausibleWriter(holder)) {
         throw new BusyError(

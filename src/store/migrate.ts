@@ -10,6 +10,7 @@ import { activeByRank } from './levels.js';
 import { refreshStaleRollups, runLevels } from './rollups.js';
 import { COUNT_BLOCKS_TABLE, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
+import { verifyWal } from './walGuard.js';
 
 /** 0.1.0's tables, children before parents. */
 const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards', 'job_runs', 'run_taus', 'runs', 'jobs', 'models', 'writer_lock'];
@@ -224,6 +225,7 @@ const DONE_RUNS = `run_key IN (SELECT run_key FROM runs WHERE status = 'done')`;
 
 /** The schema version of a database file, read without changing it. */
 export function schemaVersionOf(path: string): number {
+  verifyWal(path);
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     return db.pragma('user_version', { simple: true }) as number;

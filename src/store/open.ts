@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { classify, CorruptStoreError, EnvironmentError, InputError, SparsetraceError } from '../errors.js';
 import { liveLockHolder, lockMessage } from './lock.js';
 import type { Db } from './db.js';
 import { registerFunctions } from './functions.js';
 import { upgradeSchema } from './migrate.js';
-import { SCHEMA_VERSION } from './schema.js';
+import { SCHEMA_VERSION, WRITER_LOCK_TABLE } from './schema.js';
+import { checkpointWal, renewGuardAtRest, startWalUpkeep, stopWalUpkeep, verifyWal } from './walGuard.js';
 
 export interface OpenOptions {
   /** Open for reading only; the file must exist, and nothing is created or changed. */
@@ -47,7 +48,39 @@ export function checkDatabasePath(path: string): boolean {
   }
   if (stats.isDirectory()) throw new InputError(`database ${path}: is a folder; give a database file (e.g. ${path}/sparsetrace.sqlite)`);
   if (!stats.isFile()) throw new InputError(`database ${path}: not a regular file (a FIFO or device); give a database file`);
+  const special = throughKernelFiles(path);
+  if (special !== undefined) {
+    throw new InputError(`database ${path}: not a regular file (it is ${special}, a file of the kernel or of a process); give a database file`);
+  }
   return true;
+}
+
+/** Folders whose files are the kernel's or a process's (status, file descriptors), not files that hold data. */
+const KERNEL_FOLDERS = ['/proc', '/sys'];
+
+/**
+ * Where `path` leads through /proc or /sys (a symbolic link followed one step at
+ * a time: `/dev/stdout` is /proc/self/fd/1, which leads on to whatever the
+ * output is), or undefined for an ordinary file.
+ */
+function throughKernelFiles(path: string): string | undefined {
+  let current = resolve(path);
+  for (let step = 0; step < 40; step++) {
+    let here: string;
+    try {
+      here = join(realpathSync(dirname(current)), basename(current));
+    } catch {
+      return undefined;
+    }
+    if (KERNEL_FOLDERS.some((folder) => here === folder || here.startsWith(`${folder}/`))) return here;
+    try {
+      if (!lstatSync(here).isSymbolicLink()) return undefined;
+      current = resolve(dirname(here), readlinkSync(here));
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** What a SQLite file holds: its schema version and tables. */
@@ -100,6 +133,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const readonly = options.readonly ?? false;
   const exists = checkDatabasePath(path);
   if ((readonly || options.mustExist) && !exists) throw new InputError(`database ${path}: no such file (run \`sparsetrace run\` first, or pass --db)`);
+  // Before any connection: SQLite would replay a -wal that belongs to another file.
+  if (exists) verifyWal(path);
   if (readonly) return openForReading(path);
   let db: Db;
   try {
@@ -116,26 +151,47 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     checkOwnership(path, version, tables);
     // A new file gives back the pages a run kept as summaries frees (closeDatabase), so its size is its content.
     if (version === 0 && tables.length === 0) db.pragma('auto_vacuum = INCREMENTAL');
+    // A writer_lock dropped by hand (`sql --write "DROP TABLE writer_lock"`) held no lock: it comes back empty.
+    if (version === SCHEMA_VERSION && !tables.includes('writer_lock')) db.exec(WRITER_LOCK_TABLE);
+    const holder = version > 0 ? liveLockHolder(db) : undefined;
+    // No upgrade under a live writer.
+    if (holder !== undefined && version < SCHEMA_VERSION) throw lockMessage(path, holder);
+    if (holder === undefined && version === SCHEMA_VERSION) {
+      // Left in WAL mode (a crash, a serve): its log, checked above, goes into the file first.
+      leaveWal(db);
+      renewGuardAtRest(db);
+    }
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL never corrupts and loses at most the last commits on power loss;
     // a resumed run recomputes those shards.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     registerFunctions(db);
-    if (version < SCHEMA_VERSION) {
-      // No upgrade under a live writer; upgradeSchema re-reads the version in its own IMMEDIATE
-      // transaction, so two processes on a new file cannot both create the tables.
-      if (version > 0) {
-        const holder = liveLockHolder(db);
-        if (holder !== undefined) throw lockMessage(path, holder);
-      }
-      upgradeSchema(db);
-    }
+    startWalUpkeep(db, path);
+    // upgradeSchema re-reads the version in its own IMMEDIATE transaction, so two processes
+    // on a new file cannot both create the tables.
+    if (version < SCHEMA_VERSION) upgradeSchema(db);
+    // The log this writer starts begins with a link to the file (walGuard.ts); a live writer keeps its own.
+    if (holder === undefined) checkpointWal(db);
   } catch (error) {
+    stopWalUpkeep(db);
     db.close();
     throw describeOpenError(path, error);
   }
   return db;
+}
+
+/** Switches a writer's connection out of WAL mode when it is the only one (folding the log into the file); otherwise leaves it. */
+function leaveWal(db: Db): void {
+  if (db.pragma('journal_mode', { simple: true }) !== 'wal') return;
+  db.pragma('busy_timeout = 0');
+  try {
+    db.pragma('journal_mode = DELETE');
+  } catch {
+    // Another connection has it open: it stays in WAL mode.
+  } finally {
+    db.pragma('busy_timeout = 5000');
+  }
 }
 
 function openForReading(path: string): Db {
@@ -144,7 +200,8 @@ function openForReading(path: string): Db {
     const header = readHeader(path);
     if (header.length === 0) throw new InputError(`database ${path}: an empty file, not a sparsetrace database`);
     if (!header.subarray(0, 16).equals(Buffer.from('SQLite format 3\0'))) throw new InputError(`database ${path}: not a SQLite database; give another --db`);
-    if (header[18] === 2 && !existsSync(`${path}-wal`)) leaveWalMode(path);
+    // Left in WAL mode, or with a log beside it (a crash): back to rollback mode first, the log (checked) folded in.
+    if (header[18] === 2 || existsSync(`${path}-wal`)) leaveWalMode(path);
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (error) {
     throw describeOpenError(path, error);
@@ -184,7 +241,8 @@ function openForReading(path: string): Db {
  */
 function leaveWalMode(path: string): void {
   try {
-    const db = new Database(path, { fileMustExist: true });
+    // No waiting: a live writer keeps it in WAL mode, and the read goes on.
+    const db = new Database(path, { fileMustExist: true, timeout: 0 });
     try {
       const { version, tables } = inspectFile(db);
       // Someone else's file is left as it is (the read then refuses it).
@@ -203,6 +261,7 @@ function leaveWalMode(path: string): void {
  * files; while other processes have it open it stays in WAL mode.
  */
 export function closeDatabase(db: Db): void {
+  stopWalUpkeep(db);
   if (!db.open) return;
   if (!db.readonly) {
     try {

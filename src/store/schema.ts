@@ -56,6 +56,29 @@ export const COUNT_BLOCKS_TABLE = `
   );
 `;
 
+/** The process writing the file, if any (lock.ts); recreated by the next writer if someone drops it. */
+export const WRITER_LOCK_TABLE = `
+  CREATE TABLE IF NOT EXISTS writer_lock (
+    only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
+    pid        INTEGER NOT NULL,
+    host       TEXT NOT NULL,
+    command    TEXT NOT NULL,
+    started_at TEXT NOT NULL
+  );
+`;
+
+/**
+ * The link between the file and its write-ahead log (walGuard.ts): every log a
+ * writer starts begins by setting base to the file's token and a new token.
+ */
+export const WAL_GUARD_TABLE = `
+  CREATE TABLE IF NOT EXISTS wal_guard (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+    base     TEXT NOT NULL,
+    token    TEXT NOT NULL
+  );
+`;
+
 /** A summary at one τ, of a run (run_tau_stats) or of a cohort (cohort_tau_stats). */
 const TAU_STATS_COLUMNS = `    positions      INTEGER NOT NULL,
     sum_x          INTEGER NOT NULL,
@@ -322,12 +345,8 @@ ${ROLLUP_TABLES}
     PRIMARY KEY (run_key, d)
   ) WITHOUT ROWID;
 
-  CREATE TABLE writer_lock (
-    only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
-    pid        INTEGER NOT NULL,
-    host       TEXT NOT NULL,
-    command    TEXT NOT NULL,
-    started_at TEXT NOT NULL
-  );
+${WRITER_LOCK_TABLE}
+${WAL_GUARD_TABLE}
+  INSERT INTO wal_guard (only_row, base, token) VALUES (1, '', lower(hex(randomblob(16))));
 
 ${VIEWS}`;
