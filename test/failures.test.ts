@@ -199,7 +199,9 @@ describe('other processes and the writer lock', () => {
     lockAs(db, process.pid, hostname(), '2000-01-01T00:00:00.000Z');
     try {
       const status = cli(['status', '--db', db]);
-      assert.match(status.stdout, /no live writer/);
+      // The lock's pid now names another process: the writer that took the lock is gone.
+      assert.match(status.stdout, new RegExp(`: the writer \\(pid ${process.pid} on ${hostname()}, sparsetrace run \\(test\\), since 2000-01-01T00:00:00.000Z\\) is gone`));
+      assert.doesNotMatch(status.stdout, /no live writer/);
       const unlock = cli(['unlock', '--db', db]);
       assert.equal(unlock.code, 0, unlock.stderr);
       assert.match(unlock.stderr, new RegExp(`removed the writer lock of process ${process.pid} on ${hostname()}`));

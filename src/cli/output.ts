@@ -195,3 +195,28 @@ export class AtomicFile {
     return new EnvironmentError(`${message}; nothing was written to ${this.path}`);
   }
 }
+
+/** `text` as one shell word, quoted only when it needs to be, for commands a message tells the user to run. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A command's whole output: to `outPath` (--out) atomically, complete or not at
+ * all and never over the database's files (`protect`), with a line saying where
+ * it went; or to stdout when there is no --out.
+ */
+export function writeOutput(text: string, outPath: string | undefined, protect: readonly string[]): void {
+  if (outPath === undefined) {
+    out(text);
+    return;
+  }
+  const file = new AtomicFile(outPath, '--out', protect);
+  try {
+    file.write(text);
+    file.commit();
+  } finally {
+    file.abandon();
+  }
+  log(`wrote ${outPath}`);
+}
