@@ -3,7 +3,7 @@ import type { Grouping, ReportFormat } from '../report/choices.js';
 import { formatSelection } from '../report/format.js';
 import { selectRuns, type Selection } from '../report/select.js';
 import { warnIncomplete, withDatabase } from './database.js';
-import { log, out } from './output.js';
+import { log, writeOutput } from './output.js';
 
 export interface ReportArgs extends Selection {
   readonly db?: string;
@@ -11,6 +11,8 @@ export interface ReportArgs extends Selection {
   readonly by?: Grouping;
   readonly neverTau?: number;
   readonly tau?: string;
+  /** Write to this file (atomically) instead of stdout. */
+  readonly out?: string;
 }
 
 /** `--tau 0.01,0.0178`: the thresholds to show. */
@@ -28,7 +30,7 @@ export function reportCommand(args: ReportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRuns(db, args, dbPath);
     warnIncomplete(runs);
-    out(formatSelection(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, explicit: (args.runs?.length ?? 0) > 0 }));
+    writeOutput(formatSelection(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, explicit: (args.runs?.length ?? 0) > 0 }), args.out, [dbPath]);
     return 0;
   });
 }
