@@ -2,8 +2,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GROUPINGS } from '../src/report/choices.js';
 import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('conventions');
@@ -34,6 +35,42 @@ describe('help and usage', () => {
     const result = cli(['report', '--by', 'colour']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--by: "colour" is not a key \(keys: model, data, window, dmax, job; several: --by window,dmax\) \(see `sparsetrace report --help`\)/);
+  });
+});
+
+describe('version and completion', () => {
+  test('--version and every run\'s tool_version say the same: the package version and the commit built', () => {
+    const version = cli(['--version']).stdout.trim();
+    const pkg = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    assert.notEqual(pkg, '0.1.0', '0.1.0 names the first schema (docs/schema.md)');
+    assert.match(version, new RegExp(`^${pkg.replace(/\./g, '\\.')}(\\+[0-9a-f]{7,40}(\\.dirty)?)?$`));
+    const db = join(folder.path, 'version.sqlite');
+    assert.equal(cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--db', db, '--no-report']).code, 0);
+    const recorded = JSON.parse(cli(['sql', 'SELECT DISTINCT tool_version FROM runs', '--db', db, '--format', 'json']).stdout) as { tool_version: string }[];
+    assert.deepEqual(recorded, [{ tool_version: version }]);
+  });
+
+  test('the bash script completes commands, run ids, job names and --by keys, as `sparsetrace` and as `npx sparsetrace`, from any folder', () => {
+    const db = join(folder.path, 'complete.sqlite');
+    assert.equal(cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--dmax', '4', '--db', db, '--no-report']).code, 0);
+    const runId = (JSON.parse(cli(['runs', '--db', db, '--format', 'json']).stdout) as { run_id: string }[])[0].run_id;
+    const script = cliIn(folder.path, ['completion']).stdout;
+    assert.match(script, /complete .* sparsetrace$/m);
+    /** COMPREPLY for a command line whose last word is being typed, in bash, with the script sourced, from /. */
+    const complete = (...words: string[]): string[] => {
+      const program = `${script}\nCOMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _sparsetrace_completions; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const result = spawnSync('bash', ['-c', program], { cwd: '/', encoding: 'utf8', env: { ...process.env, SPARSETRACE_DB: '' } });
+      assert.equal(result.status, 0, result.stderr);
+      return result.stdout.split('\n').filter((line) => line !== '');
+    };
+    assert.deepEqual(complete('sparsetrace', 'rep'), ['report']);
+    assert.deepEqual(complete('npx', 'sparse'), ['sparsetrace']);
+    assert.deepEqual(complete('npx', 'sparsetrace', 'stat'), ['status']);
+    assert.deepEqual(complete('npx', 'sparsetrace', 'report', '--db', db, '--run', ''), [runId]);
+    assert.deepEqual(complete('sparsetrace', 'status', '--db', db, '--job', ''), ['1', 'sat_model-enwik_1024@0+30-dmax4']);
+    assert.deepEqual(complete('npx', 'sparsetrace', 'report', '--by', 'window,'), GROUPINGS.filter((key) => key !== 'window').map((key) => `window,${key}`));
+    assert.deepEqual(complete('sparsetrace', 'report', '--by', ''), [...GROUPINGS]);
+    assert.deepEqual(complete('npx', 'other-package', 'x'), [], 'npx with another package is left alone');
   });
 });
 

@@ -158,6 +158,20 @@ const CASES: readonly Case[] = [
   { name: 'report --db /proc/self/status', args: () => ['report', '--db', '/proc/self/status'], code: 2, message: /database \/proc\/self\/status: not a regular file/ },
   { name: 'a job file whose "db" is /proc/self/status', args: (dir) => ['run', join(dir, 'proc-db.json'), '--no-report'], code: 2, message: /database \/proc\/self\/status: not a regular file/ },
   { name: 'a bad SQL statement', args: () => ['sql', 'SELECT nope FROM counts', '--db', db], code: 2, message: /no such column: nope/ },
+  { name: 'report --hist-tau outside html', args: () => ['report', '--format', 'md', '--hist-tau', '0.1', '--db', db], code: 2, message: /--hist-tau applies to --format html only \(the histogram on the page\); leave it out with --format md/ },
+  { name: 'report --explain outside html', args: () => ['report', '--explain', '5', '--db', db], code: 2, message: /--explain applies to --format html only .*sparsetrace explain --t T/ },
+  { name: 'report --explain-tau outside html', args: () => ['report', '--format', 'csv', '--explain-tau', '0.1', '--db', db], code: 2, message: /--explain-tau applies to --format html only/ },
+  { name: 'report --out the database', args: () => ['report', '--format', 'md', '--db', db, '--out', db], code: 2, message: /--out .*: that is the database/ },
+  { name: 'report --out into a missing folder', args: (dir) => ['report', '--format', 'csv', '--db', db, '--out', join(dir, 'nope', 'r.csv')], code: 2, message: /--out .*r\.csv: cannot write: no such folder/ },
+  { name: 'explain --out the database', args: () => ['explain', '--t', '5', '--db', db, '--out', db], code: 2, message: /--out .*: that is the database/ },
+  { name: 'sql --attach writing to the attached file', args: () => ['sql', '--attach', `other=${db}`, 'DELETE FROM other.jobs', '--db', db], code: 2, message: /readonly database \(the database and the --attach files are opened read-only/ },
+  { name: 'sql --attach with --write', args: () => ['sql', '--write', '--attach', `other=${db}`, 'SELECT 1', '--db', db], code: 2, message: /--attach: attached databases are read-only, so --attach works without --write only/ },
+  { name: 'sql --attach without a name', args: () => ['sql', '--attach', db, 'SELECT 1', '--db', db], code: 2, message: /--attach .*: give NAME=FILE/ },
+  { name: 'sql --attach with a name that is not an identifier', args: () => ['sql', '--attach', `a-b=${db}`, 'SELECT 1', '--db', db], code: 2, message: /the name "a-b" must be letters, digits and _/ },
+  { name: 'sql --attach main', args: () => ['sql', '--attach', `MAIN=${db}`, 'SELECT 1', '--db', db], code: 2, message: /MAIN names the database itself in SQL/ },
+  { name: 'sql --attach a name twice', args: () => ['sql', '--attach', `o=${db}`, '--attach', `O=${db}`, 'SELECT 1', '--db', db], code: 2, message: /the name O is given twice/ },
+  { name: 'sql --attach a missing file creates nothing', args: (dir) => ['sql', '--attach', `o=${join(dir, 'missing.sqlite')}`, 'SELECT 1', '--db', db], code: 2, message: /missing\.sqlite: no such file/, absent: (dir) => [join(dir, 'missing.sqlite')] },
+  { name: 'sql --attach a text file', args: (dir) => ['sql', '--attach', `t=${join(dir, 'text.txt')}`, 'SELECT 1', '--db', db], code: 2, message: /text\.txt: not a SQLite database/, unchanged: (dir) => [join(dir, 'text.txt')] },
 ];
 
 describe('bad inputs: exit code, one line, the database unchanged', () => {
@@ -217,7 +231,9 @@ describe('other processes and the writer lock', () => {
     lockAs(db, process.pid, hostname(), '2000-01-01T00:00:00.000Z');
     try {
       const status = cli(['status', '--db', db]);
-      assert.match(status.stdout, /no live writer/);
+      // The lock's pid now names another process: the writer that took the lock is gone.
+      assert.match(status.stdout, new RegExp(`: the writer \\(pid ${process.pid} on ${hostname()}, sparsetrace run \\(test\\), since 2000-01-01T00:00:00.000Z\\) is gone`));
+      assert.doesNotMatch(status.stdout, /no live writer/);
       const unlock = cli(['unlock', '--db', db]);
       assert.equal(unlock.code, 0, unlock.stderr);
       assert.match(unlock.stderr, new RegExp(`removed the writer lock of process ${process.pid} on ${hostname()}`));

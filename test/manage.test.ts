@@ -199,12 +199,16 @@ describe('--job on status, runs, resume and report', () => {
 
   test('a name several jobs have is refused with their ids; the id picks one', () => {
     const db = join(folder.path, 'same-names.sqlite');
+    // Ad hoc jobs are named from their inputs (data file, window, Dmax): the same inputs at other τ share a name.
     ok(cli(['run', '--length', '64', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
-    ok(cli(['run', '--length', '48', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
+    ok(cli(['run', '--length', '64', '--dmax', '5', '--tau', '0.01', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
+    ok(cli(['run', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
+    const names = (JSON.parse(ok(cli(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string }[]).map((job) => job.name);
+    assert.deepEqual(names, ['sat_model-enwik_1024@0+64-dmax5', 'sat_model-enwik_1024@0+64-dmax5', 'sat_model-enwik_1024-dmax5']);
     for (const command of [['status'], ['runs'], ['resume'], ['report'], ['rm']]) {
-      const result = cli([...command, '--db', db, '--job', 'q1-sparsity']);
+      const result = cli([...command, '--db', db, '--job', 'sat_model-enwik_1024@0+64-dmax5']);
       assert.equal(result.code, 2, `${command[0]}: ${result.stderr}`);
-      assert.match(result.stderr, /--job q1-sparsity: 2 jobs in .* have that name \(1 q1-sparsity, 2 q1-sparsity\); give the job id/);
+      assert.match(result.stderr, /--job sat_model-enwik_1024@0\+64-dmax5: 2 jobs in .* have that name \(1 sat_model-enwik_1024@0\+64-dmax5, 2 sat_model-enwik_1024@0\+64-dmax5\); give the job id/);
       assertOneLine(result.stderr, command[0]);
     }
     assert.equal(runsOf(db, ['--job', '2']).length, 1);

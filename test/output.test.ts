@@ -9,7 +9,8 @@ import { matchTaus } from '../src/report/select.js';
 import { columnWidths } from '../src/report/table.js';
 import { writeRows, type SqlFormat } from '../src/cli/sql.js';
 import type { PlannedRun } from '../src/job/index.js';
-import { formatDuration } from '../src/runner/duration.js';
+import { formatDuration, formatEta } from '../src/runner/duration.js';
+import { workUnits } from '../src/runner/work.js';
 import { progressReporter } from '../src/runner/progress.js';
 
 describe('thousands', () => {
@@ -109,22 +110,57 @@ describe('streamed SQL rows', () => {
 });
 
 describe('progress', () => {
-  test('the ETA is "—" until a shard of this session is in, then a duration', () => {
+  test('the ETA is "unknown" until a shard of this session is in, then a human duration', () => {
     const lines: string[] = [];
     const stream = { isTTY: false } as NodeJS.WriteStream;
     const progress = progressReporter(stream, 2, { log: (line) => lines.push(line), intervalSeconds: 0 });
     const run = { runId: 'r1', positions: 100, dmax: 5, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
-    progress.jobPlanned(200, 0);
+    progress.jobPlanned(200, 0, { total: 2 * workUnits(0, 100, 5), done: 0 });
     progress.runStarted(run, 0, 0);
     progress.runFinished(run, 0);
-    assert.match(lines.at(-1) as string, /ETA —$/);
+    assert.match(lines.at(-1) as string, /ETA unknown$/);
     progress.runStarted(run, 1, 0);
-    progress.shardCommitted(run, 50);
+    progress.shardCommitted(run, 50, 0);
     assert.match(lines.at(-1) as string, /ETA \d+s$/);
     assert.equal(formatDuration(Number.NaN), '—');
   });
 
-  test('on a terminal: bars for the job and the run (cli-progress, loaded for a terminal only)', () => {
+  test('durations read as a person would write them; an ETA that cannot be known says so', () => {
+    assert.deepEqual(
+      [0, 42.4, 60, 326, 3599, 3600, 7830, 86_400 + 4 * 3600 + 59].map(formatDuration),
+      ['0s', '42s', '1m 0s', '5m 26s', '59m 59s', '1h 0m', '2h 10m', '1d 4h'],
+    );
+    assert.deepEqual([Infinity, Number.NaN, null, undefined, 326].map(formatEta), ['unknown', 'unknown', 'unknown', 'unknown', '5m 26s']);
+  });
+
+  test('work units weigh each position by its depth: min(t, Dmax) + 1, additive over shards', () => {
+    assert.equal(workUnits(0, 1, 10), 1);
+    assert.equal(workUnits(0, 4, 10), 1 + 2 + 3 + 4);
+    assert.equal(workUnits(20, 3, 10), 3 * 11);
+    assert.equal(workUnits(0, 100, 40), workUnits(0, 37, 40) + workUnits(37, 63, 40));
+    // A run at Dmax 40 is about four times the work of one at Dmax 10 over the same window.
+    assert.ok(Math.abs(workUnits(0, 1023, 40) / workUnits(0, 1023, 10) - 3.6) < 0.2);
+  });
+
+  test('the ETA follows the work left, not the positions: deep positions left take longer', () => {
+    const lines: string[] = [];
+    const stream = { isTTY: false } as NodeJS.WriteStream;
+    const shallow = { runId: 's', positions: 100, dmax: 0, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
+    const deep = { runId: 'd', positions: 100, dmax: 99, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
+    const progress = progressReporter(stream, 2, { log: (line) => lines.push(line), intervalSeconds: 0 });
+    const total = workUnits(0, 100, 0) + workUnits(0, 100, 99);
+    progress.jobPlanned(200, 0, { total, done: 0 });
+    progress.runStarted(shallow, 0, 0);
+    const began = performance.now();
+    while (performance.now() - began < 30); // a measurable elapsed time
+    progress.shardCommitted(shallow, 100, 0);
+    // Half the positions are done but 100 of 5,150 work units: the ETA is about 50 times the time taken, not once.
+    const eta = /ETA (.*)$/.exec(lines.at(-1) as string)?.[1] ?? '';
+    assert.match(eta, /^\d+s$/);
+    assert.ok(Number(eta.slice(0, -1)) >= 1, `ETA ${eta} weighs the deep run's work`);
+  });
+
+  test('on a terminal: bars for the job and the run, with its window, Dmax and run i/N; the ETA is a duration, never raw seconds', () => {
     let written = '';
     const terminal = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -133,13 +169,21 @@ describe('progress', () => {
       },
     });
     const stream = Object.assign(terminal, { isTTY: true, columns: 120, cursorTo: () => true, moveCursor: () => true, clearLine: () => true, clearScreenDown: () => true }) as unknown as NodeJS.WriteStream;
+    const exitListeners = process.listenerCount('exit');
     const progress = progressReporter(stream, 2);
     const run = { runId: 'r1', positions: 100, dmax: 5, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
-    progress.jobPlanned(200, 0);
+    progress.jobPlanned(200, 0, { total: 2 * workUnits(0, 100, 5), done: 0 });
     progress.runStarted(run, 0, 0);
-    progress.shardCommitted(run, 50);
+    progress.shardCommitted(run, 50, 0);
+    progress.log?.('a message above the bars');
     progress.stop();
-    assert.match(written, /job 2 runs .*\| 50\/200 positions \| \d+ pos\/s \| ETA /);
-    assert.match(written, /run 1\/2 .*\| 50\/100 positions/);
+    assert.match(written, /job 2 runs .*\| 50\/200 positions \| \d+ pos\/s \| ETA (\d+s|\d+m \d+s)/);
+    assert.match(written, /run 1\/2 Dmax 5 d @0\+101 .*\| 50\/100 positions \| \d+ pos\/s \| ETA (\d+s|\d+m \d+s)/);
+    assert.doesNotMatch(written, /ETA (INF|\d+ |\d+$)/m);
+    assert.match(written, /a message above the bars/, 'a line logged just before stop is written, not dropped');
+    assert.ok(written.includes('\x1b[?25l'), 'the cursor was hidden while drawing');
+    assert.ok(written.lastIndexOf('\x1b[?25h') > written.lastIndexOf('\x1b[?25l'), 'and shown again');
+    assert.ok(written.lastIndexOf('\x1b[?7h') > written.lastIndexOf('\x1b[?7l'), 'line wrap on again');
+    assert.equal(process.listenerCount('exit'), exitListeners, 'no exit hook left behind after stop');
   });
 });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exactSum } from '../src/engine/index.js';
 import { openDatabase } from '../src/store/index.js';
@@ -176,6 +176,41 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     const bad = cli(['sql', 'SELECT nope FROM counts', '--db', dbPath]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /no such column: nope/);
+  });
+
+  test('sql --attach reads another database beside this one, read-only, under its name', () => {
+    const query = 'SELECT (SELECT count(*) FROM runs) AS here, (SELECT count(*) FROM other.runs) AS there, (SELECT count(*) FROM other.counts) AS counts';
+    const json = cli(['sql', '--attach', `other=${dbPath}`, query, '--db', dbPath, '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), [{ here: 1, there: 1, counts: 7 * 1023 }]);
+    // Two attachments, and sparsetrace's SQL functions on the attached tables.
+    const two = cli(['sql', '--attach', `a=${dbPath}`, '--attach', `b=${dbPath}`, 'SELECT count(*) AS n FROM a.counts JOIN b.counts USING (run_id, t, tau) WHERE sig(tau, 3) = 0.01', '--db', dbPath, '--format', 'csv']);
+    assert.equal(two.code, 0, two.stderr);
+    assert.equal(two.stdout, 'n\n1023\n');
+  });
+
+  test('--out writes every format of report, and explain, to the file (nothing on stdout); stdout gets the same bytes without it', () => {
+    const outputs = temporaryFolder('out');
+    const folder = outputs.path;
+    try {
+      for (const format of ['text', 'md', 'csv', 'json']) {
+        const path = join(folder, `report.${format}`);
+        const written = cli(['report', '--format', format, '--db', dbPath, '--out', path]);
+        assert.equal(written.code, 0, written.stderr);
+        assert.equal(written.stdout, '', `${format}: nothing on stdout`);
+        assert.match(written.stderr, new RegExp(`wrote ${path.replace(/[.]/g, '\\.')}`));
+        const printed = cli(['report', '--format', format, '--db', dbPath]);
+        assert.equal(readFileSync(path, 'utf8'), printed.stdout, `${format}: the file holds what stdout would`);
+      }
+      const path = join(folder, 'explain.json');
+      const explained = cli(['explain', '--t', '10', '--format', 'json', '--db', dbPath, '--out', path]);
+      assert.equal(explained.code, 0, explained.stderr);
+      assert.equal(explained.stdout, '');
+      assert.equal(readFileSync(path, 'utf8'), cli(['explain', '--t', '10', '--format', 'json', '--db', dbPath]).stdout);
+      assert.deepEqual(readdirSync(folder).sort(), ['explain.json', 'report.csv', 'report.json', 'report.md', 'report.text'], 'no temporary file left');
+    } finally {
+      outputs.remove();
+    }
   });
 
   test('running the same job again computes nothing and keeps one copy of every row', () => {

@@ -1,11 +1,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../src/store/index.js';
-import { cli, cliProcess, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cli, cliProcess, PROJECT_ROOT, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('resume');
 after(() => folder.remove());
@@ -63,7 +64,7 @@ function assertShardsConsistent(path: string, complete = false): void {
  * matches `after`. Kill points are progress lines, not wall-clock times, so a
  * faster or slower machine still kills inside the sweep rather than after it.
  */
-function killDuring(db: string, when: { after: RegExp; delayMs?: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function killDuring(db: string, when: { after: RegExp; delayMs?: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; pid: number }> {
   return new Promise((resolve) => {
     const child = cliProcess(sweepArgs(db));
     let stderr = '';
@@ -77,10 +78,13 @@ function killDuring(db: string, when: { after: RegExp; delayMs?: number }): Prom
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stderr });
+      resolve({ code, signal, stderr, pid: child.pid as number });
     });
   });
 }
+
+/** `text` matched literally in a RegExp. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function runStatusCounts(path: string): Record<string, number> {
   const db = new Database(path, { readonly: true });
@@ -118,6 +122,14 @@ describe('a sweep killed at any moment resumes to the same results', () => {
     for (const kill of kills) {
       const killed = await killDuring(db, kill);
       assert.equal(killed.signal, 'SIGKILL', `process ended before the kill: ${killed.stderr}`);
+      // The lock still names the killed process: status says it is gone and how to resume, never "no live writer".
+      const status = cli(['status', '--db', db]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout.split('\n')[0], new RegExp(`^${literal(db)}: the writer \\(pid ${killed.pid} on .*\\) is gone: its job was interrupted; resume with \`sparsetrace resume --db ${literal(db)}\`$`));
+      assert.doesNotMatch(status.stdout, /no live writer|: running,/);
+      const json = JSON.parse(cli(['status', '--db', db, '--format', 'json']).stdout) as { writer: unknown; writer_state: string; gone_writer: { pid: number }; jobs: { state: string; eta_seconds: unknown }[] };
+      assert.deepEqual([json.writer, json.writer_state, json.gone_writer.pid, json.jobs[0].eta_seconds], [null, 'gone', killed.pid, null]);
+      assert.match(json.jobs[0].state, /^(interrupted|pending)$/);
       assertShardsConsistent(db);
       const counts = runStatusCounts(db);
       if ((counts.done ?? 0) < RUNS) sawPartial = true;
@@ -206,7 +218,9 @@ describe('one writer per database', () => {
     handle.prepare(`INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, ?, ?, 'sparsetrace run (crashed)', '2026-01-01T00:00:00Z')`).run(deadPid, hostname());
     handle.close();
     const status = cli(['status', '--db', db]);
-    assert.match(status.stdout, /no live writer/);
+    // Not "no live writer": the lock names a process, and status says it is gone (its job was done: nothing to resume).
+    assert.match(status.stdout, new RegExp(`^${literal(db)}: the writer \\(pid ${deadPid} on ${hostname()}, sparsetrace run \\(crashed\\), since 2026-01-01T00:00:00Z\\) is gone; the next writer takes its lock over$`, 'm'));
+    assert.doesNotMatch(status.stdout, /no live writer/);
     const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, new RegExp(`taking over the writer lock of .* left by process ${deadPid}`));
@@ -243,5 +257,78 @@ describe('one writer per database', () => {
     const nothing = cli(['unlock', '--db', db]);
     assert.equal(nothing.code, 0, nothing.stderr);
     assert.match(nothing.stderr, /no writer lock/);
+  });
+});
+
+describe('on a terminal, and while a job is live', () => {
+  /** A sweep that takes several seconds (16 runs of 8 KiB), so it can be watched and interrupted mid-way. */
+  const longJob = join(folder.path, 'long.json');
+  writeFileSync(
+    longJob,
+    JSON.stringify({
+      name: 'long-sweep',
+      models: [SHARED_MODEL],
+      data: [{ path: join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts'), offset: 4096, length: 8192, stride: 8192, count: 8 }],
+      dmax: [20, 50],
+      tau: { from: 1e-3, to: 1, perDecade: 2 },
+    }),
+  );
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+
+  test('status of a live job: running, with a rate and an ETA as a duration, measured from the store', async () => {
+    const db = join(folder.path, 'live.sqlite');
+    const child = cliProcess(['run', longJob, '--db', db, '--no-report', '--threads', '1', '--shard-size', '512']);
+    try {
+      let stderr = '';
+      // Two runs in: shards of this writer are committed.
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (/^run 2\/16: /m.test(stderr)) resolve();
+        });
+        child.on('exit', () => reject(new Error(`ended before the check: ${stderr}`)));
+      });
+      const text = cli(['status', '--db', db]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, new RegExp(`being written by process ${child.pid}`));
+      assert.match(text.stdout, /^job 1 long-sweep: running, \d+\/16 runs, \d+\/131056 positions \(\d+%\), [\d.]+ positions\/s over the last \d+s, ETA (\d+s|\d+m \d+s)$/m);
+      assert.doesNotMatch(text.stdout, /interrupted|resume with/);
+      const json = JSON.parse(cli(['status', '--db', db, '--format', 'json']).stdout) as { writer_state: string; jobs: { state: string; rate: number; work_rate: number; eta_seconds: number; work_units: number; work_units_done: number }[] };
+      const [job] = json.jobs;
+      assert.equal(json.writer_state, 'live');
+      assert.equal(job.state, 'running');
+      assert.ok(job.rate > 0 && job.work_rate > job.rate, `work rate ${job.work_rate} counts depth, positions rate ${job.rate}`);
+      assert.ok(job.eta_seconds > 0 && Number.isFinite(job.eta_seconds));
+      assert.ok(job.work_units_done > 0 && job.work_units_done < job.work_units);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  test('two Ctrl-C in a terminal: quits at once with the resume command, cursor and line wrap restored', { skip: hasScript ? false : 'script (util-linux) is not installed' }, async () => {
+    const db = join(folder.path, 'pty.sqlite');
+    const transcript = join(folder.path, 'pty.log');
+    const command = `stty cols 140; exec ${process.execPath} ${join(PROJECT_ROOT, 'bin', 'sparsetrace.js')} run ${longJob} --db ${db} --no-report --threads 2`;
+    // script runs the command on a pseudo-terminal; Ctrl-C typed on its input reaches the command as SIGINT.
+    const terminal = spawn('script', ['-qfec', command, transcript], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => terminal.on('exit', (code) => resolve(code)));
+    const drawn = (): string => (existsSync(transcript) ? readFileSync(transcript, 'latin1') : '');
+    for (const began = Date.now(); !/run 2\/16 Dmax \d+ lib\.es5\.d\.ts/.test(drawn()); ) {
+      assert.ok(Date.now() - began < 30_000, `no bar drawn: ${drawn()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    terminal.stdin.write('\x03');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    terminal.stdin.write('\x03');
+    assert.equal(await exited, 130);
+    const output = drawn();
+    assert.match(output, /SIGINT again: quitting now; committed shards are kept; resume with `sparsetrace resume --db \S+pty\.sqlite`/);
+    assert.ok(output.includes('\x1b[?25l') && output.lastIndexOf('\x1b[?25h') > output.lastIndexOf('\x1b[?25l'), 'the cursor is shown again');
+    assert.ok(output.includes('\x1b[?7l') && output.lastIndexOf('\x1b[?7h') > output.lastIndexOf('\x1b[?7l'), 'line wrap is on again');
+    assert.doesNotMatch(output, /ETA (INF|\d+ )/);
+    // The lock was released on the way out; what was committed is consistent and resumes.
+    assert.match(cli(['status', '--db', db]).stdout, /: no live writer\n[\s\S]*: interrupted, \d+\/16 runs, .*; resume with `sparsetrace resume --db \S+pty\.sqlite`$/m);
+    assertShardsConsistent(db);
   });
 });

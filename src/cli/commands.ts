@@ -10,7 +10,7 @@ import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
 import { GROUPINGS, parseGroupings, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
-import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
+import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, reportOptionProblem, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
 export const runCli = defineCommand({
@@ -129,14 +129,22 @@ function groupingsOf(by: unknown): Grouping[] | undefined {
   return typeof keys === 'string' || keys.length === 0 ? undefined : keys;
 }
 
-/** The options `report` takes only for `--format html`. */
+/** The options `report` takes only for `--format html` (refused with other formats: no default, so a given one is seen), and --out. */
 function reportHtmlOptions<T>(args: Argv<T>) {
   return args
-    .option('hist-tau', { describe: 'html: τ of the histogram of active patterns per position (the nearest τ of the runs)', type: 'number', default: 0.01 })
-    .option('explain', { describe: 'html: add a section explaining position T (one run)', type: 'number' })
-    .option('explain-tau', { describe: 'html: τ of the --explain listing', type: 'number', default: 0.01 })
-    .option('out', { describe: 'html: write the page to this file instead of stdout', type: 'string' });
+    .option('hist-tau', { describe: 'html: τ of the histogram of active patterns per position (the nearest τ of the runs; default 0.01)', type: 'number', requiresArg: true })
+    .option('explain', { describe: 'html: add a section explaining position T (one run)', type: 'number', requiresArg: true })
+    .option('explain-tau', { describe: 'html: τ of the --explain listing (default 0.01)', type: 'number', requiresArg: true })
+    .option('out', { describe: 'write the report to this file (atomically: complete or not at all) instead of stdout, in any format', type: 'string', requiresArg: true })
+    .check((argv) => {
+      const problem = reportOptionProblem(argv as { format?: string; histTau?: unknown; explain?: unknown; explainTau?: unknown });
+      if (problem !== undefined) throw new Error(problem);
+      return true;
+    });
 }
+
+/** τ of the page's histogram and --explain listing when not given. */
+const HTML_TAU_DEFAULT = 0.01;
 
 export const reportCli = defineCommand({
   command: 'report',
@@ -162,7 +170,8 @@ export const reportCli = defineCommand({
         const problem =
           (typeof by === 'string' ? by : undefined) ??
           thresholdProblem('--never-tau', argv.neverTau) ??
-          (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau) : undefined);
+          (argv.histTau !== undefined ? thresholdProblem('--hist-tau', argv.histTau) : undefined) ??
+          (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau ?? HTML_TAU_DEFAULT) : undefined);
         if (problem !== undefined) throw new Error(problem);
         return true;
       })
@@ -170,7 +179,7 @@ export const reportCli = defineCommand({
   // vega and vega-lite load only for --format html (report-html.ts).
   handler: async (argv) =>
     argv.format === 'html'
-      ? (await import('./report-html.js')).reportHtmlCommand({ ...argv, by: groupingsOf(argv.by), runs: argv.run })
+      ? (await import('./report-html.js')).reportHtmlCommand({ ...argv, histTau: argv.histTau ?? HTML_TAU_DEFAULT, explainTau: argv.explainTau ?? HTML_TAU_DEFAULT, by: groupingsOf(argv.by), runs: argv.run })
       : (await import('./report.js')).reportCommand({ ...argv, format: argv.format, by: groupingsOf(argv.by), runs: argv.run }),
 });
 
@@ -181,6 +190,7 @@ function explainOptions<T>(args: Argv<T>) {
     .option('tau', { describe: 'list the patterns active at this τ', type: 'number', default: 0.01 })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
     .option('limit', { describe: 'text: at most this many patterns (JSON lists all)', type: 'number', default: 50 })
+    .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })
     .check((argv) => {
       const problem = thresholdProblem('--tau', argv.tau);
       if (problem !== undefined) throw new Error(problem);
@@ -229,6 +239,7 @@ export const sqlCli = defineCommand({
     ['$0 sql "SELECT tau_label(tau) AS tau, avg(n_x + n_h + n_y) FROM counts GROUP BY tau"', 'mean active patterns per τ'],
     ['$0 sql "SELECT * FROM counts WHERE sig(tau, 3) = 0.0178" --format ndjson | head', 'rows at τ ≈ 0.0178, one JSON object per line'],
     ['$0 sql --write "UPDATE jobs SET name = \'q1-baseline\' WHERE job_id = 1"', 'a change, under the writer lock'],
+    ['$0 sql --attach old=results/old.sqlite "SELECT dmax, count(*) FROM old.runs GROUP BY dmax"', 'read a second database beside this one (read-only)'],
   ],
   builder: (args) =>
     args
@@ -237,6 +248,7 @@ export const sqlCli = defineCommand({
       .option('format', { describe: 'output format (ndjson: one JSON object per line)', choices: SQL_FORMATS, default: 'text' as SqlFormat, requiresArg: true })
       .option('write', { describe: 'open the database for writing (takes the writer lock, like run); any statement that writes, also to another file (VACUUM INTO), needs it', type: 'boolean', default: false })
       .option('wait', { describe: 'with --write: wait for another writer to finish instead of failing', type: 'boolean', default: false })
+      .option('attach', { describe: 'NAME=FILE: read another database beside this one as NAME.table (repeatable; read-only, so not with --write)', type: 'string', array: true, nargs: 1, requiresArg: true })
       .epilogue(
         `Thresholds: tau_label(tau) is τ as reports print it, sig(x, n) rounds to n significant digits ` +
           `(WHERE sig(tau, 3) = 0.0178). Without --write: ${READ_ONLY_NOTE.charAt(0).toLowerCase()}${READ_ONLY_NOTE.slice(1)}`,

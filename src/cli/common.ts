@@ -124,3 +124,19 @@ export function selectionOptions<T>(args: Argv<T>) {
       return true;
     });
 }
+
+/** `report`'s options that only the HTML page uses, with what each is for. */
+const HTML_ONLY_OPTIONS = [
+  ['histTau', '--hist-tau', 'the histogram on the page'],
+  ['explain', '--explain', 'the page\'s explanation section; `sparsetrace explain --t T` explains a position in text or JSON'],
+  ['explainTau', '--explain-tau', 'the page\'s explanation section; `sparsetrace explain --tau` sets it in text or JSON'],
+] as const;
+
+/** An option given to `report` that its format does not use: refused (exit 2) rather than silently ignored. */
+export function reportOptionProblem(argv: { readonly format?: string; readonly histTau?: unknown; readonly explain?: unknown; readonly explainTau?: unknown }): string | undefined {
+  if (argv.format === 'html') return undefined;
+  for (const [key, flag, what] of HTML_ONLY_OPTIONS) {
+    if (argv[key] !== undefined) return `${flag} applies to --format html only (${what}); leave it out with --format ${argv.format ?? 'text'}`;
+  }
+  return undefined;
+}

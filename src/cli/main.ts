@@ -21,6 +21,21 @@ export async function main(argv: string[]): Promise<void> {
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
+  if (argv[0] === 'completion' && !argv.includes('--help') && !argv.includes('-h')) {
+    // Our own script: yargs' calls `sparsetrace`, which the README's npx set-up does not put on the PATH.
+    process.stdout.write((await import('./completion.js')).completionScript());
+    return;
+  }
+  const asked = argv.indexOf('--get-yargs-completions');
+  if (asked >= 0) {
+    // Values yargs cannot know (run ids, job names from the database; --by lists; file names) are answered here;
+    // commands and options by yargs, below. (yargs would validate the command line before an asynchronous answer came.)
+    const values = await (await import('./completion.js')).valueCompletions(argv.slice(asked + 2));
+    if (values !== undefined) {
+      process.stdout.write(values.map((value) => `${value}\n`).join(''));
+      return;
+    }
+  }
   const cli = yargs(argv);
   await cli
     .scriptName('sparsetrace')
@@ -44,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('debug', { describe: 'print stack traces with errors (also: SPARSETRACE_DEBUG=1)', type: 'boolean', global: true })
     .middleware((args) => setDebug(args.debug === true), true)
     .check(noRepeatedFlags as never, true)
-    .completion('completion', 'print a shell completion script (add its output to ~/.bashrc or ~/.zshrc)')
+    .completion('completion', 'print a bash completion script: npx sparsetrace completion >> ~/.bashrc')
     .demandCommand(1, 'name a command')
     .strict()
     .version(TOOL_VERSION)

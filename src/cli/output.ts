@@ -195,3 +195,33 @@ export class AtomicFile {
     return new EnvironmentError(`${message}; nothing was written to ${this.path}`);
   }
 }
+
+/** `text` as one shell word, quoted only when it needs to be, for commands a message tells the user to run. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A command's whole output: to `outPath` (--out) atomically, complete or not at
+ * all and never over the database's files (`protect`), with a line saying where
+ * it went; or to stdout when there is no --out.
+ */
+export function writeOutput(text: string, outPath: string | undefined, protect: readonly string[]): void {
+  writeOutputChunks([text], outPath, protect);
+}
+
+/** writeOutput for output made in parts (a report written group by group): each part goes out as it comes. */
+export function writeOutputChunks(chunks: Iterable<string>, outPath: string | undefined, protect: readonly string[]): void {
+  if (outPath === undefined) {
+    for (const chunk of chunks) out(chunk);
+    return;
+  }
+  const file = new AtomicFile(outPath, '--out', protect);
+  try {
+    for (const chunk of chunks) file.write(chunk);
+    file.commit();
+  } finally {
+    file.abandon();
+  }
+  log(`wrote ${outPath}`);
+}

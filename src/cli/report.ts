@@ -3,7 +3,7 @@ import type { Grouping, ReportFormat } from '../report/choices.js';
 import { formatSelectionChunks } from '../report/format.js';
 import { selectRunSet, type Selection } from '../report/select.js';
 import { warnIncomplete, withDatabase } from './database.js';
-import { log, out } from './output.js';
+import { log, writeOutputChunks } from './output.js';
 
 export interface ReportArgs extends Selection {
   readonly db?: string;
@@ -12,6 +12,8 @@ export interface ReportArgs extends Selection {
   readonly pool?: boolean;
   readonly neverTau?: number;
   readonly tau?: string;
+  /** Write to this file (atomically) instead of stdout. */
+  readonly out?: string;
 }
 
 /** `--tau 0.01,0.0178`: the thresholds to show. */
@@ -29,8 +31,8 @@ export function reportCommand(args: ReportArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const runs = selectRunSet(db, args, dbPath);
     warnIncomplete(runs);
-    // Written as gathered, a group at a time (memory does not grow with the groups).
-    for (const chunk of formatSelectionChunks(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, named: (args.runs?.length ?? 0) > 0 })) out(chunk);
+    // Written as gathered, a group at a time (memory does not grow with the groups); to --out atomically.
+    writeOutputChunks(formatSelectionChunks(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, named: (args.runs?.length ?? 0) > 0 }), args.out, [dbPath]);
     return 0;
   });
 }

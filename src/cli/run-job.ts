@@ -7,7 +7,8 @@ import { checkDatabasePath, closeDatabase, openDatabase, recordJob, RunSelection
 import { formatSelection } from '../report/format.js';
 import { TOOL_VERSION } from '../version.js';
 import { lockForWriting, rememberDatabase } from './database.js';
-import { log, onBrokenPipe, out, routeLog } from './output.js';
+import { STOP_SIGNALS } from './stopping.js';
+import { log, onBrokenPipe, out, routeLog, shellWord } from './output.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
@@ -38,15 +39,21 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
   const windows = startWindows(pool, models, expanded.runs);
   const db = openDatabase(dbPath);
   if (args.rememberDb) rememberDatabase(dbPath);
-  const resumeHint = `resume with \`sparsetrace resume --db ${dbPath}\` (or run the same job again)`;
+  const resumeHint = `resume with \`sparsetrace resume --db ${shellWord(dbPath)}\` (or run the same job again)`;
   try {
     const release = await lockForWriting(db, dbPath, args.wait);
     const controller = new AbortController();
     let stopSignalName: string | undefined;
     let pipeBroken = false;
+    const progress = progressReporter(process.stderr, expanded.runs.length, { log });
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopSignalName !== undefined) {
-        log(`${signal} again: quitting now; committed shards are kept (${resumeHint})`);
+        // The bars go first: they give the terminal its cursor and line wrap back, and print the lines they hold.
+        progress.stop();
+        routeLog(undefined);
+        log(`${signal} again: quitting now; committed shards are kept; ${resumeHint}`);
+        // Between two statements (this is an event): no transaction is open, the lock can go.
+        release();
         process.exit(SIGNAL_EXIT[signal] ?? 1);
       }
       stopSignalName = signal;
@@ -58,9 +65,8 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
       pipeBroken = true;
       controller.abort();
     });
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const progress = progressReporter(process.stderr, expanded.runs.length, { log });
+    // SIGHUP too: a closed terminal, or a parent that was killed.
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     routeLog(progress.log);
     try {
       const jobId = recordJob(
@@ -106,8 +112,7 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
       progress.stop();
       routeLog(undefined);
       stopListening();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
       release();
     }
   } finally {

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { defaultJob, loadJobFile } from '../job/file.js';
 import { applyOverrides, type JobSpec } from '../job/spec.js';
@@ -24,7 +24,24 @@ export async function runJob(spec: JobSpec, source: string | null, args: Executi
 function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {
   if (args.job !== undefined) checkRegularFile(args.job, 'job file');
   const base = args.job !== undefined ? loadJobFile(args.job) : defaultJob();
-  return { spec: applyOverrides(base, args), source: args.job !== undefined ? resolve(args.job) : null };
+  const spec = applyOverrides(base, args);
+  return { spec: args.job === undefined ? { ...spec, name: adHocName(spec, args) } : spec, source: args.job !== undefined ? resolve(args.job) : null };
+}
+
+/**
+ * The name of a job given by flags alone: from its inputs (the data file's stem,
+ * the window if --offset or --length chose one, Dmax; the model's stem first if
+ * --model chose one), so `jobs` and `--job` tell ad hoc jobs apart. The default
+ * job, without any of these flags, keeps the published name.
+ */
+function adHocName(spec: JobSpec, args: RunArgs): string {
+  const chosen = [args.model, args.data, args.offset, args.length, args.dmax, args.tau].some((flag) => flag !== undefined);
+  if (!chosen) return spec.name;
+  const stem = (path: string): string => basename(path, extname(path));
+  const [data] = spec.data;
+  const window = args.offset !== undefined || args.length !== undefined ? `@${data.offset}+${data.length}` : '';
+  const model = args.model !== undefined ? `${stem(spec.models[0])}-` : '';
+  return `${model}${stem(data.path)}${window}-dmax${spec.dmax.join(',')}`;
 }
 
 /**

@@ -63,7 +63,7 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
           expanded.runs,
           TOOL_VERSION,
         );
-        log(`job ${jobId} (${spec.name}): ${expanded.runs.length} runs; results in ${dbPath}, segments through ${resolve(args.segments)}`);
+        log(`job ${jobId} (${spec.name}): ${expanded.runs.length} run${expanded.runs.length === 1 ? '' : 's'}; results in ${dbPath}, segments through ${resolve(args.segments)}`);
         const outcome = await coordinate(db, jobId, expanded, {
           address,
           queueName,
@@ -75,7 +75,7 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
           log,
         });
         if (outcome.kind === 'done') {
-          log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} runs in ${dbPath}`);
+          log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} run${expanded.runs.length === 1 ? '' : 's'} in ${dbPath}`);
           return 0;
         }
         if (outcome.kind === 'stopped') {
@@ -85,7 +85,7 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
           return 1;
         }
         log(
-          `sparsetrace: job ${jobId}: ${outcome.missing} runs still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
+          `sparsetrace: job ${jobId}: ${outcome.missing} run${outcome.missing === 1 ? '' : 's'} still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
             `last failures: ${outcome.reasons.length > 0 ? outcome.reasons.join('; ') : 'none recorded'} (see the workers' output)`,
         );
         return 1;

@@ -1,7 +1,9 @@
 import { InputError } from '../errors.js';
 import { formatTau } from '../report/format.js';
 import { columnWidths, csvCell, textLine } from '../report/table.js';
-import type { Db } from '../store/index.js';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { attachReadOnly, type Db } from '../store/index.js';
 import { lockForWriting, withDatabase } from './database.js';
 import { log, out } from './output.js';
 
@@ -14,6 +16,62 @@ export interface SqlArgs {
   readonly format: SqlFormat;
   readonly write: boolean;
   readonly wait?: boolean;
+  /** NAME=FILE: other databases to read beside this one, as NAME.table (read-only). */
+  readonly attach?: readonly string[];
+}
+
+/** A database to attach: the schema name it is read under, and its file. */
+interface Attachment {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** Names SQLite gives the connection's own databases. */
+const RESERVED_SCHEMAS = new Set(['main', 'temp']);
+
+/**
+ * `--attach NAME=FILE`, checked before anything is opened: NAME a plain SQL
+ * identifier (letters, digits, _; not main or temp; each once), FILE an
+ * existing SQLite file. Attached files are always read-only, so --write is refused with them.
+ */
+export function parseAttachments(specs: readonly string[], write: boolean): Attachment[] {
+  if (specs.length > 0 && write) {
+    throw new InputError('--attach: attached databases are read-only, so --attach works without --write only (write to one database at a time, with its own lock)');
+  }
+  const seen = new Set<string>();
+  return specs.map((spec) => {
+    const at = spec.indexOf('=');
+    const name = at < 0 ? '' : spec.slice(0, at);
+    const path = at < 0 ? '' : spec.slice(at + 1);
+    if (at < 0 || path === '') throw new InputError(`--attach ${spec}: give NAME=FILE (e.g. --attach old=results/old.sqlite, then SELECT … FROM old.runs)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new InputError(`--attach ${spec}: the name ${JSON.stringify(name)} must be letters, digits and _ (not starting with a digit)`);
+    if (RESERVED_SCHEMAS.has(name.toLowerCase())) throw new InputError(`--attach ${spec}: ${name} names the database itself in SQL; choose another name`);
+    if (seen.has(name.toLowerCase())) throw new InputError(`--attach ${spec}: the name ${name} is given twice; give each file its own name`);
+    seen.add(name.toLowerCase());
+    let regular: boolean;
+    try {
+      regular = statSync(path).isFile();
+    } catch {
+      throw new InputError(`--attach ${spec}: ${path}: no such file`);
+    }
+    if (!regular) throw new InputError(`--attach ${spec}: ${path}: not a regular file`);
+    if (!isSqliteFile(path)) throw new InputError(`--attach ${spec}: ${path}: not a SQLite database`);
+    return { name, path: resolve(path) };
+  });
+}
+
+/** Whether a file starts with SQLite's header (an empty file is not a database here: attaching would not make it one). */
+function isSqliteFile(path: string): boolean {
+  const header = Buffer.alloc(16);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return readSync(fd, header, 0, 16, 0) === 16 && header.equals(Buffer.from('SQLite format 3\0'));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Rows a text table sizes its columns from; later rows keep those widths. */
@@ -35,11 +93,12 @@ function isPragma(query: string): boolean {
   return /^PRAGMA\b/i.test(query.replace(/^(\s+|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, ''));
 }
 
-function statementError(error: unknown): unknown {
+function statementError(error: unknown, attached = false): unknown {
   const code = (error as { code?: string }).code ?? '';
   if (!STATEMENT_ERRORS.test(code) && !(error instanceof RangeError) && !(error instanceof TypeError)) return error;
   const message = (error as Error).message;
-  return new InputError(`sql: ${message}${/readonly/i.test(message) ? READ_ONLY_HINT : ''}`);
+  const hint = attached ? ' (the database and the --attach files are opened read-only; pass --write, without --attach, to change the database)' : ' (the database is opened read-only; pass --write to change it)';
+  return new InputError(`sql: ${message}${/readonly/i.test(message) ? hint : ''}`);
 }
 
 /**
@@ -127,10 +186,12 @@ function streamRows(columns: readonly string[], iterator: Iterator<unknown[]>, f
 
 /** `sparsetrace sql`: any SQL statement on the database, rows streamed; read-only unless --write. */
 export function sqlCommand(args: SqlArgs): Promise<number> {
+  const attachments = parseAttachments(args.attach ?? [], args.write);
   return withDatabase(
     args.db,
     async (db, dbPath) => {
       registerFunctions(db);
+      for (const { name, path } of attachments) attachReadOnly(db, name, path);
       // A write takes the writer lock like a run: it waits (--wait) or is refused while another process writes.
       const release = args.write ? await lockForWriting(db, dbPath, args.wait ?? false) : undefined;
       try {
@@ -147,14 +208,14 @@ export function sqlCommand(args: SqlArgs): Promise<number> {
             return 0;
           }
         } catch (error) {
-          throw statementError(error);
+          throw statementError(error, attachments.length > 0);
         }
         const columns = statement.columns().map((column) => column.name);
         let count: number;
         try {
           count = writeRows(columns, statement.raw(true).safeIntegers(true).iterate() as Iterable<unknown[]>, args.format, out);
         } catch (error) {
-          throw statementError(error);
+          throw statementError(error, attachments.length > 0);
         }
         if (args.format === 'text') log(`(${count} row${count === 1 ? '' : 's'})`);
         return 0;

@@ -1,9 +1,9 @@
-import { formatDuration } from '../runner/duration.js';
+import { formatDuration, formatEta } from '../runner/duration.js';
 import { renderText, type Table } from '../report/table.js';
-import { findJob, recentRate } from '../store/index.js';
+import { findJob, type LockHolder } from '../store/index.js';
 import { withDatabase } from './database.js';
-import { jobProgress } from './job-states.js';
-import { out } from './output.js';
+import { jobProgress, jobRate, RATE_WINDOW_SECONDS, type JobRate } from './job-states.js';
+import { out, shellWord } from './output.js';
 
 export interface StatusArgs {
   readonly db?: string;
@@ -12,23 +12,45 @@ export interface StatusArgs {
   readonly format: 'text' | 'json';
 }
 
+/** CPU seconds, to the hundredth under 10 s (a small run takes less than one), else as a duration. */
+function cpuTime(seconds: number): string {
+  return seconds < 60 ? `${seconds.toFixed(seconds < 10 ? 2 : 1)}s` : formatDuration(seconds);
+}
+
+/** Whether a writer's command computes jobs (run, resume, serve, worker), rather than sql --write, rm or migrate. */
+function computesJobs(holder: LockHolder): boolean {
+  return /^sparsetrace (run|resume|serve|worker)\b/.test(holder.command);
+}
+
 /** `sparsetrace status`: every job's runs (or one job's, --job), where each stands, and rate and ETA while a writer is live. */
 export function statusCommand(args: StatusArgs): Promise<number> {
   return withDatabase(args.db, (db, dbPath) => {
     const only = args.job !== undefined ? findJob(db, args.job, dbPath).job_id : undefined;
     const progress = jobProgress(db, only);
     const writer = progress.writer;
-    const jobs = progress.jobs.map(({ job, runs, states, state, positions, positionsDone, live }) => {
-      const rate = live && positionsDone < positions ? recentRate(db, runs.map((run) => run.run_id)) : 0;
-      return { job, runs, states, state, positions, positionsDone, rate, etaSeconds: rate > 0 ? (positions - positionsDone) / rate : null };
-    });
+    const jobs = progress.jobs.map((job) => ({ ...job, rate: job.live && writer.kind === 'live' ? jobRate(db, job, writer.holder) : undefined }));
+    const resumeCommand = (jobId: number): string =>
+      `sparsetrace resume --db ${shellWord(dbPath)}${jobId === progress.lastUnfinishedJobId ? '' : ` --job ${jobId}`}`;
     if (args.format === 'json') {
+      const rateJson = (rate: JobRate | undefined) =>
+        rate === undefined
+          ? { rate: null, work_rate: null, rate_window_seconds: null, work_units: null, work_units_done: null, eta_seconds: null }
+          : {
+              rate: rate.positionsPerSecond > 0 ? rate.positionsPerSecond : null,
+              work_rate: rate.workPerSecond > 0 ? rate.workPerSecond : null,
+              rate_window_seconds: rate.windowSeconds,
+              work_units: rate.workTotal,
+              work_units_done: rate.workDone,
+              eta_seconds: rate.etaSeconds,
+            };
       out(
         `${JSON.stringify(
           {
             db: dbPath,
-            writer: writer ?? null,
-            jobs: jobs.map(({ job, runs, states, state, positions, positionsDone, rate, etaSeconds }) => ({
+            writer: writer.kind === 'live' ? writer.holder : null,
+            writer_state: writer.kind,
+            gone_writer: writer.kind === 'gone' ? writer.holder : null,
+            jobs: jobs.map(({ job, runs, states, state, positions, positionsDone, rate }) => ({
               job_id: job.job_id,
               name: job.name,
               source: job.source,
@@ -37,9 +59,15 @@ export function statusCommand(args: StatusArgs): Promise<number> {
               runs_done: job.runs_done,
               positions,
               positions_done: positionsDone,
-              rate: rate > 0 ? rate : null,
-              eta_seconds: etaSeconds,
-              run_states: runs.map((run, k) => ({ run_id: run.run_id, state: states[k], positions: run.positions, positions_done: run.positions_done })),
+              ...rateJson(rate),
+              resume: state === 'interrupted' ? resumeCommand(job.job_id) : null,
+              run_states: runs.map((run, k) => ({
+                run_id: run.run_id,
+                state: states[k],
+                positions: run.positions,
+                positions_done: run.positions_done,
+                worker_cpu_seconds: run.compute_seconds,
+              })),
             })),
           },
           null,
@@ -52,31 +80,55 @@ export function statusCommand(args: StatusArgs): Promise<number> {
       out(`${dbPath}: no jobs yet\n`);
       return 0;
     }
-    out(writer ? `${dbPath}: being written by process ${writer.pid} on ${writer.host} (${writer.command}), since ${writer.started_at}\n` : `${dbPath}: no live writer\n`);
+    if (writer.kind === 'live') {
+      const { pid, host, command, started_at } = writer.holder;
+      out(`${dbPath}: being written by process ${pid} on ${host} (${command}), since ${started_at}\n`);
+    } else if (writer.kind === 'gone') {
+      // The lock names a process that no longer runs: it was killed (or its machine rebooted) in the middle of its work.
+      const { pid, host, command, started_at } = writer.holder;
+      const interrupted = computesJobs(writer.holder) && progress.lastUnfinishedJobId !== undefined;
+      out(
+        `${dbPath}: the writer (pid ${pid} on ${host}, ${command}, since ${started_at}) is gone` +
+          (interrupted ? `: its job was interrupted; resume with \`${resumeCommand(progress.lastUnfinishedJobId as number)}\`` : '; the next writer takes its lock over') +
+          '\n',
+      );
+    } else {
+      out(`${dbPath}: no live writer\n`);
+    }
     // One line per job first: what a glance needs.
     // resume takes the most recent unfinished job; an earlier one needs --job.
-    const lastUnfinished = progress.lastUnfinishedJobId;
-    for (const { job, state, runs, positionsDone, positions, rate, etaSeconds } of jobs) {
+    for (const { job, state, runs, positionsDone, positions, rate } of jobs) {
       const percent = positions > 0 ? ` (${((100 * positionsDone) / positions).toFixed(0)}%)` : '';
-      const live = state === 'running' && rate > 0 ? `, ${rate.toFixed(0)} positions/s, ETA ${formatDuration(etaSeconds ?? Number.NaN)}` : '';
-      const hint = state === 'interrupted' ? `; resume with \`sparsetrace resume --db ${dbPath}${job.job_id === lastUnfinished ? '' : ` --job ${job.job_id}`}\`` : '';
-      out(`job ${job.job_id} ${job.name}: ${state}, ${job.runs_done}/${runs.length} runs, ${positionsDone}/${positions} positions${percent}${live}${hint}\n`);
+      const speed =
+        rate === undefined
+          ? ''
+          : rate.etaSeconds === null
+            ? `, ETA unknown (no shard committed in the last ${formatDuration(rate.windowSeconds)})`
+            : `, ${rate.positionsPerSecond.toFixed(rate.positionsPerSecond < 10 ? 1 : 0)} positions/s over the last ${formatDuration(rate.windowSeconds)}, ETA ${formatEta(rate.etaSeconds)}`;
+      const hint = state === 'interrupted' ? `; resume with \`${resumeCommand(job.job_id)}\`` : '';
+      out(`job ${job.job_id} ${job.name}: ${state}, ${job.runs_done}/${runs.length} runs, ${positionsDone}/${positions} positions${percent}${speed}${hint}\n`);
     }
     for (const { job, runs, states } of jobs) {
       out(`\njob ${job.job_id} ${job.name}${job.source ? ` (${job.source})` : ''}: ${job.runs_done}/${job.runs} runs done\n`);
       const table: Table = {
-        columns: ['run', 'state', 'positions', 'data', 'Dmax', 'compute'],
+        columns: ['run', 'state', 'positions', 'data', 'Dmax', 'worker CPU'],
         rows: runs.map((run, k) => [
           run.run_id,
           states[k],
           `${run.positions_done}/${run.positions}`,
           `${run.data_path}@${run.data_offset}+${run.data_length}`,
           String(run.dmax),
-          formatDuration(run.compute_seconds),
+          cpuTime(run.compute_seconds),
         ]),
         alignRight: [false, false, true, false, true, true],
       };
       out(renderText(table).replace(/^/gm, '  '));
+    }
+    if (jobs.some((job) => job.rate !== undefined)) {
+      out(
+        `\nRates: positions (and work units, positions × depth, for the ETA) in shards committed since the writer started, over at most the last ${formatDuration(RATE_WINDOW_SECONDS)}. ` +
+          'Worker CPU: CPU time of the worker threads computing the run\'s shards (runs.compute_seconds).\n',
+      );
     }
     return 0;
   });

@@ -30,7 +30,7 @@ export function formatPlan(plan: JobPlan, format: 'text' | 'json', cores = avail
   const lines = [
     `plan: job ${plan.name} into ${plan.database} (nothing written)`,
     `runs       ${thousands(runs.total)} (${thousands(runs.done)} done, ${thousands(runs.partial)} partly done, ${thousands(runs.total - runs.done)} to compute), ${plan.taus} τ each`,
-    ...plan.byDmax.map((group) => `             Dmax ${group.dmax}: ${thousands(group.runs)} runs, ${thousands(group.positions)} positions`),
+    ...plan.byDmax.map((group) => `             Dmax ${group.dmax}: ${thousands(group.runs)} run${group.runs === 1 ? '' : 's'}, ${thousands(group.positions)} position${group.positions === 1 ? '' : 's'}`),
     `positions  ${thousands(positions.total)} (${thousands(positions.stored)} in the database, ${thousands(positions.toCompute)} to compute)`,
     `disk       ${formatBytes(disk.toWriteBytes)} to write, ${formatBytes(disk.jobBytes)} for the whole job (${thousands(disk.bytesPerPosition)} B/position, ` +
       (disk.source === 'database'

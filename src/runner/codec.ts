@@ -96,7 +96,7 @@ export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape
   return buffer;
 }
 
-/** The shard as views on `buffer`; `seconds` is the caller's measurement. */
+/** The shard as views on `buffer`; `seconds` is the worker thread's CPU time for it (stored as the shard's seconds). */
 export function unpackShard(buffer: SharedArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
   const { bytes, views } = layout(shape);
   if (buffer.byteLength !== bytes) {

@@ -8,13 +8,15 @@ import type { SharedWindow } from './forwardOnce.js';
 import { WindowCache } from './windows.js';
 import { ShardPool, sharedModel } from './pool.js';
 import type { ShardTask } from './worker.js';
+import { workUnits } from './work.js';
 
 /** What the orchestrator reports while it works (see progress.ts). */
 export interface RunEvents {
-  /** Before any work: positions in the whole job, and how many are already committed. */
-  jobPlanned(total: number, alreadyDone: number): void;
+  /** Before any work: positions in the whole job, and how many are already committed; the same in work units (work.ts). */
+  jobPlanned(total: number, alreadyDone: number, work: { readonly total: number; readonly done: number }): void;
   runStarted(run: PlannedRun, index: number, done: number): void;
-  shardCommitted(run: PlannedRun, positions: number): void;
+  /** Positions [start, start + positions) of `run` are committed. */
+  shardCommitted(run: PlannedRun, positions: number, start: number): void;
   runFinished(run: PlannedRun, index: number): void;
 }
 
@@ -99,7 +101,9 @@ export async function executeRuns(
         },
   );
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
-  events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0));
+  const totalWork = runs.reduce((sum, run) => sum + workUnits(0, run.positions, run.dmax), 0);
+  const workLeft = remaining.reduce((sum, left) => sum + left.shards.reduce((inRun, shard) => inRun + workUnits(shard.start, shard.count, left.run.dmax), 0), 0);
+  events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0), { total: totalWork, done: totalWork - workLeft });
   const runsAlreadyDone = remaining.filter((left) => left.finished).length;
   if (runsAlreadyDone === runs.length) {
     // A run killed after its last run finished left those runs out of the rollups.
@@ -169,10 +173,9 @@ export async function executeRuns(
           start: shard.start,
           count: shard.count,
         };
-        const taskStarted = performance.now();
         const settled: Promise<void> = pool
           .trace(task)
-          .then((packed) => {
+          .then(({ packed, seconds }) => {
             const shape = {
               count: shard.count,
               thresholds: prepared.thresholds.length,
@@ -180,11 +183,13 @@ export async function executeRuns(
               hidden: models[prepared.run.modelIndex].hidden,
               depthCurves: prepared.writer.depthCurves,
             };
-            const result = unpackShard(packed, shard.start, shape, (performance.now() - taskStarted) / 1000);
+            // The worker thread's CPU time: a wall-clock time measured here would also count the
+            // time the task queued behind others (2 per thread), about 4 times too much on 2 threads.
+            const result = unpackShard(packed, shard.start, shape, seconds);
             const problem = nonFiniteResult(result, prepared.run);
             if (problem !== undefined) throw problem;
             prepared.writer.commit(result);
-            events.shardCommitted(prepared.run, shard.count);
+            events.shardCommitted(prepared.run, shard.count, shard.start);
             prepared.pending--;
             if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.writer);
           })

@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import { modelFloatCount, type Model } from '../engine/index.js';
 import { allLoaded, loadedCounter, type LoadedCounter } from './loaded.js';
-import type { ForwardTask, ShardTask, SharedModel } from './worker.js';
+import type { ForwardTask, ShardTask, SharedModel, TracedShard } from './worker.js';
 
 /**
  * The worker threads that compute a job: shards (`trace`) and windows' forward
@@ -35,8 +35,8 @@ export class ShardPool {
     });
   }
 
-  trace(task: ShardTask): Promise<SharedArrayBuffer> {
-    return this.pool.run(task) as Promise<SharedArrayBuffer>;
+  trace(task: ShardTask): Promise<TracedShard> {
+    return this.pool.run(task) as Promise<TracedShard>;
   }
 
   forward(task: ForwardTask): Promise<void> {

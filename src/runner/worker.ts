@@ -15,6 +15,7 @@ import { packShard } from './codec.js';
 import { forwardOnce, type SharedWindow } from './forwardOnce.js';
 import { workerData } from 'node:worker_threads';
 import { markLoaded } from './loaded.js';
+import { threadCpuSeconds } from './threadCpu.js';
 
 /**
  * A model's weights in a SharedArrayBuffer (wx, wh, bh, wy, by as in
@@ -89,13 +90,21 @@ function ensureStates(built: BuiltModel, window: SharedWindow): void {
   });
 }
 
+/** A traced shard, packed (see codec.ts), and the CPU seconds this thread spent computing it. */
+export interface TracedShard {
+  readonly packed: SharedArrayBuffer;
+  /** This thread's CPU time for the tracing, summaries and packing (not the forward pass, not queueing nor waiting). */
+  readonly seconds: number;
+}
+
 /** Traces a shard and summarizes it here, in the worker, so the writer only copies rows. */
-export default function traceShard(task: ShardTask): SharedArrayBuffer {
+export default function traceShard(task: ShardTask): TracedShard {
   const built = modelOf(task.model);
   const { model } = built;
   // Tables first: a thread whose window is still in its forward pass on another thread builds them meanwhile.
   const modelTables = tablesOf(built);
   ensureStates(built, task);
+  const began = threadCpuSeconds();
   const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
@@ -111,7 +120,7 @@ export default function traceShard(task: ShardTask): SharedArrayBuffer {
     hidden: model.hidden,
     depthCurves: task.depthCurves,
   });
-  return packed;
+  return { packed, seconds: threadCpuSeconds() - began };
 }
 
 markLoaded(workerData);

@@ -2,13 +2,13 @@ export { checkDatabasePath, closeDatabase, openDatabase, type OpenOptions } from
 export type { Db } from './db.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { schemaVersionOf, upgradeSchema } from './migrate.js';
-export { acquireWriterLock, clearWriterLock, liveLockHolder, lockMessage, DatabaseBusyError, type LockHolder, type UnlockOutcome } from './lock.js';
+export { acquireWriterLock, clearWriterLock, liveLockHolder, lockMessage, recordedLockHolder, DatabaseBusyError, type LockHolder, type UnlockOutcome } from './lock.js';
 export { recordJob, type JobRecord, type RunRecord } from './record.js';
 export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';
 export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
 export { inspectSegment, stampSegment, SEGMENT_FORMAT, type SegmentIdentity, type SegmentInspection } from './segmentIdentity.js';
-export { jobRunStates, type JobRunState } from './jobProgress.js';
+export { jobRunStates, shardsCommittedSince, unfinishedShards, type CommittedShard, type JobRunState } from './jobProgress.js';
 export { findJob, findRun, findRunKeys } from './resolve.js';
 export { RunSelection, type GroupKey, type GroupKeyName, type RunFilter, type RunGroup, type SelectionMix } from './selected.js';
 export type { Runs } from './selection.js';
@@ -16,3 +16,4 @@ export { databaseBytes, planRemoval, removeSelection, type KeptRun, type Removal
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
 export { PAGE_TAU } from './retention.js';
 export { inSnapshot } from './snapshot.js';
+export { attachReadOnly } from './attach.js';

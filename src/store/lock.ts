@@ -78,6 +78,11 @@ function recordedHolder(db: Db): LockHolder | undefined {
   }
 }
 
+/** Whoever the writer_lock table names, alive or not (status tells a gone writer from none). */
+export function recordedLockHolder(db: Db): LockHolder | undefined {
+  return recordedHolder(db);
+}
+
 /** The lock's holder if it is a live process; a lock left by a dead process counts as free. */
 export function liveLockHolder(db: Db): LockHolder | undefined {
   const holder = recordedHolder(db);

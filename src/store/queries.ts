@@ -455,14 +455,3 @@ export function* positionCounts(db: Db, runIds: readonly string[]): IterableIter
     }
   }
 }
-
-/** Positions per wall-clock second over the shards committed in the last minute (0 if none). */
-export function recentRate(db: Db, runIds: readonly string[]): number {
-  const recent = prepared(
-    db,
-    `SELECT sum(count) AS positions, (julianday('now') - julianday(min(committed_at))) * 86400 AS seconds
-       FROM shards WHERE run_key IN ${SELECTED_KEYS} AND committed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')`,
-  ).get(JSON.stringify(runIds)) as { positions: number | null; seconds: number | null };
-  if (!recent.positions || !recent.seconds) return 0;
-  return recent.positions / Math.max(1, recent.seconds);
-}
