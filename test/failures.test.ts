@@ -164,7 +164,7 @@ const CASES: readonly Case[] = [
   { name: 'report --out the database', args: () => ['report', '--format', 'md', '--db', db, '--out', db], code: 2, message: /--out .*: that is the database/ },
   { name: 'report --out into a missing folder', args: (dir) => ['report', '--format', 'csv', '--db', db, '--out', join(dir, 'nope', 'r.csv')], code: 2, message: /--out .*r\.csv: cannot write: no such folder/ },
   { name: 'explain --out the database', args: () => ['explain', '--t', '5', '--db', db, '--out', db], code: 2, message: /--out .*: that is the database/ },
-  { name: 'sql --attach writing to the attached file', args: () => ['sql', '--attach', `other=${db}`, 'DELETE FROM other.jobs', '--db', db], code: 2, message: /readonly database \(the database and the --attach files are opened read-only/ },
+  { name: 'sql --attach writing to the attached file', args: () => ['sql', '--attach', `other=${db}`, 'DELETE FROM other.jobs', '--db', db], code: 2, message: /the statement writes \(the database and the --attach files are opened read-only/ },
   { name: 'sql --attach with --write', args: () => ['sql', '--write', '--attach', `other=${db}`, 'SELECT 1', '--db', db], code: 2, message: /--attach: attached databases are read-only, so --attach works without --write only/ },
   { name: 'sql --attach without a name', args: () => ['sql', '--attach', db, 'SELECT 1', '--db', db], code: 2, message: /--attach .*: give NAME=FILE/ },
   { name: 'sql --attach with a name that is not an identifier', args: () => ['sql', '--attach', `a-b=${db}`, 'SELECT 1', '--db', db], code: 2, message: /the name "a-b" must be letters, digits and _/ },

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
@@ -87,6 +87,8 @@ describe('reports and exports over a sweep', () => {
     // --by window,dmax says the same without a note; --pool pools them inside each window, as asked.
     const both = cli(['report', '--db', db, '--model', smallModel, '--by', 'window,dmax', '--format', 'csv']);
     assert.equal(both.stdout, byWindow.stdout);
+    const repeated = cli(['report', '--db', db, '--model', smallModel, '--by', 'window', '--by', 'dmax', '--format', 'csv']);
+    assert.equal(repeated.stdout, byWindow.stdout, '--by window --by dmax is --by window,dmax');
     assert.doesNotMatch(both.stderr, /Dmax/);
     const pooledWindows = cli(['report', '--db', db, '--model', smallModel, '--by', 'window', '--pool', '--format', 'csv']);
     assert.deepEqual(
@@ -178,5 +180,50 @@ describe('reports and exports over a sweep', () => {
       byList.groups.map((group) => [group.group, group.runs.length, group.sparsity.map((row) => row.tau)]),
       [['0.001,0.01,0.1', 3, TAUS], ['0.05', 1, [0.05]]],
     );
+  });
+
+  test('report --sections prints the chosen sections, for every group of a grouped report', () => {
+    const grouped = cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--by', 'dmax', '--sections', 'all']);
+    assert.equal(grouped.code, 0, grouped.stderr);
+    const blocks = grouped.stdout.split(/^== (Dmax \d+) ==\n\n/m).slice(1);
+    assert.deepEqual([blocks[0], blocks[2]], ['Dmax 5', 'Dmax 25']);
+    // Each group's block is the report of just its runs.
+    const json = JSON.parse(cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--by', 'dmax', '--format', 'json']).stdout) as { groups: { runs: string[] }[] };
+    json.groups.forEach((group, k) => {
+      const alone = cli(['report', '--db', db, ...group.runs.flatMap((run) => ['--run', run])]);
+      assert.equal(blocks[2 * k + 1], alone.stdout + (k + 1 < json.groups.length ? '\n' : ''), 'a blank line between groups');
+    });
+    const some = cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--dmax', '5', '--format', 'md', '--sections', 'depth,sparsity']);
+    assert.equal(some.code, 0, some.stderr);
+    assert.deepEqual(some.stdout.match(/^### .*$/gm), ['### Sparsity distribution', '### Depth profile'], 'in page order');
+    assert.doesNotMatch(some.stdout, /## Q1 sparsity/);
+    const refused = cli(['report', '--db', db, '--format', 'json', '--sections', 'all']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--sections: applies to --format text and md only/);
+    const unknown = cli(['report', '--db', db, '--sections', 'sparsity,colour']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--sections: "colour" is not a section/);
+  });
+
+  test('report --db A --db B compares two stores group by group; other commands take one --db', () => {
+    const copy = join(folder.path, 'sweep-copy.sqlite');
+    copyFileSync(db, copy);
+    const compared = cli(['report', '--db', db, '--db', copy, '--job', 'two-models', '--model', SHARED_MODEL, '--format', 'json']);
+    assert.equal(compared.code, 0, compared.stderr);
+    const parsed = JSON.parse(compared.stdout) as { by: string[]; groups: { group: { store: string; dmax: number }; sparsity: unknown; positions: number }[] };
+    assert.deepEqual(parsed.by, ['store', 'dmax']);
+    assert.deepEqual(parsed.groups.map((group) => [group.group.store, group.group.dmax]), [[db, 5], [db, 25], [copy, 5], [copy, 25]]);
+    // The same runs in both stores: the same figures.
+    assert.deepEqual(parsed.groups[2].sparsity, parsed.groups[0].sparsity);
+    assert.deepEqual(parsed.groups[3].sparsity, parsed.groups[1].sparsity);
+    assert.match(compared.stderr, /one row per Dmax/);
+    const text = cli(['report', '--db', db, '--db', copy, '--job', 'two-models', '--model', SHARED_MODEL, '--dmax', '5']);
+    assert.match(text.stdout, /^Q1 sparsity by store \(6 runs, .*sweep\.sqlite, .*sweep-copy\.sqlite\)\nstore +runs/);
+    const status = cli(['status', '--db', db, '--db', copy]);
+    assert.equal(status.code, 2);
+    assert.match(status.stderr, /--db given 2 times; give it once \(see `sparsetrace status --help`\)/);
+    const page = cli(['report', '--db', db, '--db', copy, '--format', 'html']);
+    assert.equal(page.code, 2);
+    assert.match(page.stderr, /--db: given 2 times .*only `report` in text, md, json or csv compares stores/);
   });
 });

@@ -169,6 +169,8 @@ interface PageCapture {
   /** chart name → aria-labels of its data marks (points and bars). */
   marks: Record<string, string[]>;
   charts: string[];
+  /** Visible elements whose right edge passes the page's width (the layout is wider than the page). */
+  tooWide: string[];
 }
 
 /** Loads a page from disk in Chromium and reads what a person would see: figures, tables, chart marks. */
@@ -210,7 +212,15 @@ async function capturePage(path: string): Promise<PageCapture> {
           })
           .map((mark) => mark.getAttribute('aria-label') ?? '');
       }
-      return { figures, tables, marks, charts };
+      // Layout: nothing visible wider than the page (tables scroll inside their own box).
+      const width = document.documentElement.clientWidth;
+      const tooWide = [...document.body.querySelectorAll('*')]
+        .filter((element) => {
+          const box = element.getBoundingClientRect();
+          return box.width > 0 && box.right > width + 1 && !element.closest('.sorted, figure svg');
+        })
+        .map((element) => `${element.tagName.toLowerCase()}${element.className ? `.${String(element.className)}` : ''}`);
+      return { figures, tables, marks, charts, tooWide };
     });
     return { errors, requests: requests.filter((request) => request !== url), ...content };
   });
@@ -346,8 +356,8 @@ describe('report --format html in Chromium', () => {
     assert.equal(html.code, 0, html.stderr);
     const json = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
-    // --by dmax keys are numbers in JSON; the page shows them as text.
-    const groups = (JSON.parse(json.stdout) as { groups: (GroupJson & { group: number })[] }).groups.map((group) => ({ ...group, group: String(group.group) }));
+    // --by dmax keys are numbers in JSON; the page labels them "Dmax 50".
+    const groups = (JSON.parse(json.stdout) as { groups: (GroupJson & { group: number })[] }).groups.map((group) => ({ ...group, group: `Dmax ${group.group}` }));
     assert.equal(groups.length, 2);
     const page = await capturePage(path);
     assert.deepEqual(page.errors, []);
@@ -358,6 +368,25 @@ describe('report --format html in Chromium', () => {
     const summary = page.tables['groups'];
     assert.deepEqual(summary.map((row) => row[0]), groups.map((group) => group.group));
     groups.forEach((group, k) => assertShown(summary[k][4], group.sparsity.find((row) => row.tau === 0.01)?.median ?? NaN, 'group median'));
+    assert.deepEqual(page.tooWide, [], 'nothing wider than the page');
+    // A sweep page: provenance first, then a table of its runs, sortable by radio buttons (no script).
+    const source = readFileSync(path, 'utf8');
+    assert.match(source, /<dl class="provenance" data-provenance>[\s\S]*<dt>Job<\/dt><dd>\d+ shipped \(job hash <code>[0-9a-f]{12}<\/code>/);
+    assert.match(source, /<dt>Page made by<\/dt><dd><code>sparsetrace report --db .* --job shipped --by dmax --format html --out .*<\/code>/);
+    const runsByBpc = page.tables['runs-by-bpc'];
+    assert.equal(runsByBpc.length, 2, 'one row per run');
+    assert.deepEqual(new Set(page.tables['runs-by-order'].map((row) => row[2])), new Set(['5', '50']), 'Dmax beside the figures');
+    const jsonRuns = groups.flatMap((group) => group.runs.map((id) => ({ id, median: group.sparsity.find((row) => row.tau === 0.01)?.median })));
+    for (const row of page.tables['runs-by-order']) {
+      const run = jsonRuns.find((candidate) => candidate.id.startsWith(row[0]));
+      assert.ok(run, `run ${row[0]} is one of the page's runs`);
+      assertShown(row[7], run.median ?? NaN, 'a one-run group: the run\'s median is the group\'s');
+    }
+    assert.deepEqual(page.tables['runs-by-bpc'].map((row) => Number(row[5])), [...page.tables['runs-by-bpc'].map((row) => Number(row[5]))].sort((a, b) => b - a), 'sorted by bpc, largest first');
+    // Tooltips: every data mark carries its exact values as an SVG <title>.
+    const titled = source.match(/<title>[^<]*<\/title>/g) ?? [];
+    assert.ok(titled.length >= groups.length * 2 * TAUS.length, 'mean and median points have tooltips');
+    assert.ok(titled.some((title) => title === `<title>Dmax 50:median: 0.01 → ${groups.find((group) => group.group === 'Dmax 50')?.sparsity.find((row) => row.tau === 0.01)?.median}</title>`));
   });
 
   test('--explain needs one run; --hist-tau picks the nearest τ of the runs', () => {

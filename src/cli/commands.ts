@@ -9,7 +9,7 @@ import type { Argv } from 'yargs';
 import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
-import { GROUPINGS, parseGroupings, REPORT_FORMATS, type Grouping, type ReportFormat } from '../report/choices.js';
+import { GROUPINGS, parseGroupings, parseSections, REPORT_FORMATS, REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from '../report/choices.js';
 import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, reportOptionProblem, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
@@ -129,6 +129,12 @@ function groupingsOf(by: unknown): Grouping[] | undefined {
   return typeof keys === 'string' || keys.length === 0 ? undefined : keys;
 }
 
+/** `--sections` as checked. */
+function sectionsOf(value: unknown): ReportSection[] | 'overview' | undefined {
+  const sections = parseSections(value as string | undefined);
+  return Array.isArray(sections) || sections === 'overview' ? sections : undefined;
+}
+
 /** The options `report` takes only for `--format html` (refused with other formats: no default, so a given one is seen), and --out. */
 function reportHtmlOptions<T>(args: Argv<T>) {
   return args
@@ -160,6 +166,14 @@ export const reportCli = defineCommand({
       .option('by', {
         describe: `group the runs: one row (or page section) per group; keys ${GROUPINGS.join(', ')}, several as --by window,dmax or --by window --by dmax`,
         type: 'string',
+        array: true,
+        requiresArg: true,
+      })
+      // Repeatable here only: the same selection in each store, compared (report --db A --db B).
+      .option('db', { ...dbOption, describe: `${dbOption.describe}; repeat it to compare stores (text, md, json, csv)`, array: true })
+      .option('sections', {
+        describe: `text and md: the sections to print, 'all', or some of ${REPORT_SECTIONS.join(', ')}; a grouped report prints them for every group (default: all; grouped: 'overview', one row per group and τ)`,
+        type: 'string',
         requiresArg: true,
       })
       .option('pool', { describe: 'pool runs of different Dmax into one figure (said on the page); models and τ lists are never pooled', type: 'boolean', default: false })
@@ -167,8 +181,11 @@ export const reportCli = defineCommand({
       .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
       .check((argv) => {
         const by = parseGroupings(argv.by as string | string[] | undefined);
+        const sections = parseSections(argv.sections as string | undefined);
         const problem =
           (typeof by === 'string' ? by : undefined) ??
+          (typeof sections === 'string' && sections !== 'overview' ? sections : undefined) ??
+          (argv.sections !== undefined && argv.format !== 'text' && argv.format !== 'md' ? `--sections: applies to --format text and md only (${String(argv.format)} prints every section)` : undefined) ??
           thresholdProblem('--never-tau', argv.neverTau) ??
           (argv.histTau !== undefined ? thresholdProblem('--hist-tau', argv.histTau) : undefined) ??
           (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau ?? HTML_TAU_DEFAULT) : undefined);
@@ -180,7 +197,7 @@ export const reportCli = defineCommand({
   handler: async (argv) =>
     argv.format === 'html'
       ? (await import('./report-html.js')).reportHtmlCommand({ ...argv, histTau: argv.histTau ?? HTML_TAU_DEFAULT, explainTau: argv.explainTau ?? HTML_TAU_DEFAULT, by: groupingsOf(argv.by), runs: argv.run })
-      : (await import('./report.js')).reportCommand({ ...argv, format: argv.format, by: groupingsOf(argv.by), runs: argv.run }),
+      : (await import('./report.js')).reportCommand({ ...argv, format: argv.format, by: groupingsOf(argv.by), sections: sectionsOf(argv.sections), runs: argv.run }),
 });
 
 /** The options `explain` takes beside the selection of runs. */

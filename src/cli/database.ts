@@ -1,7 +1,7 @@
 /** The database as the commands find, open, lock and remember it (store/ loads with this file). */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { classify } from '../errors.js';
+import { classify, InputError } from '../errors.js';
 import { DEFAULT_DB } from '../job/file.js';
 import { acquireWriterLock, closeDatabase, DatabaseBusyError, inSnapshot, openDatabase, type Db, type OpenOptions, type RunSelection } from '../store/index.js';
 import { AtomicFile, log } from './output.js';
@@ -14,8 +14,13 @@ const LAST_DB_FILE = join(dirname(DEFAULT_DB), '.last-db');
  * the last run used without --db (a job file's "db"), so `status`, `report`
  * and `resume` follow it, else the default.
  */
-export function databasePath(flag: string | undefined): string {
-  if (flag !== undefined) return flag;
+export function databasePath(flag: string | readonly string[] | undefined): string {
+  // yargs makes a repeated --db an array: only `report` compares stores.
+  if (Array.isArray(flag)) {
+    if (new Set(flag).size > 1) throw new InputError(`--db: given ${flag.length} times (${flag.join(', ')}); only \`report\` in text, md, json or csv compares stores (report --db A --db B)`);
+    return flag[0] as string;
+  }
+  if (flag !== undefined) return flag as string;
   if (process.env.SPARSETRACE_DB !== undefined) return process.env.SPARSETRACE_DB;
   let remembered: string | undefined;
   try {
@@ -69,13 +74,13 @@ export async function withDatabase<T>(
 }
 
 /** A note on stderr when a selection holds runs that are not finished. */
-export function warnIncomplete(runs: RunSelection): void {
+export function warnIncomplete(runs: RunSelection, store?: string): void {
   const mix = runs.describe();
   if (mix.unfinished === 0) return;
   const shown = runs.unfinished(10);
   const listed = shown.map((run) => `${run.run_id} ${run.positions_done}/${run.positions}`).join(', ') + (mix.unfinished > shown.length ? `, and ${mix.unfinished - shown.length} more` : '');
   log(
-    `note: ${mix.unfinished} of ${mix.runs} selected runs are not finished (${listed}); ` +
+    `note: ${mix.unfinished} of ${mix.runs} selected runs${store === undefined ? '' : ` in ${store}`} are not finished (${listed}); ` +
       'figures cover the positions computed so far, never-active counts only finished runs',
   );
 }

@@ -4,14 +4,16 @@ import { gatherExplanation, type Explanation } from '../report/explain.js';
 import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
 import { renderHtml } from '../report/html.js';
+import { shortLabels } from '../report/labels.js';
 import { groupSelection, groupValue, keyHeading, selectRuns, selectRunSet, type Selection } from '../report/select.js';
-import { openDatabase } from '../store/index.js';
+import { redactCommandLine } from '../redact.js';
+import { openDatabase, PAGE_TAU, type GroupKey, type GroupKeyName } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { databasePath, warnIncomplete } from './database.js';
 import { AtomicFile, log, out } from './output.js';
 
 export interface ReportHtmlArgs extends Selection {
-  readonly db?: string;
+  readonly db?: string | readonly string[];
   readonly by?: readonly Grouping[];
   readonly pool?: boolean;
   readonly neverTau?: number;
@@ -28,6 +30,15 @@ function nearestTau(taus: readonly number[], wanted: number): number {
   return taus.reduce((best, tau) => (Math.abs(Math.log(tau / wanted)) < Math.abs(Math.log(best / wanted)) ? tau : best));
 }
 
+/** Rows of a sweep page's runs table (a page of 10⁵ rows would not open). */
+const RUNS_TABLE_ROWS = 500;
+
+/** A group's value for one key, as a page labels it ("Dmax 50", "τ 0.01,0.1", a path). */
+function groupLabel(key: GroupKey, name: GroupKeyName): string {
+  const value = String(groupValue(key, name));
+  return name === 'dmax' ? `Dmax ${value}` : name === 'taus' ? `τ ${value}` : name === 'job' ? `job ${value}` : value;
+}
+
 /** `report --format html`: the results page with charts, as one self-contained file. */
 export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
   const dbPath = databasePath(args.db);
@@ -40,8 +51,10 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
     const grouping = groupSelection(runs, { by: args.by, pool: args.pool, named: (args.runs?.length ?? 0) > 0 });
     for (const line of grouping.notes) log(line);
     const { keys } = grouping;
-    const reports = grouping.groups.map((group) => ({
-      key: keys.length === 0 ? null : keys.map((name) => String(groupValue(group.key, name))).join(' · '),
+    // Labels short enough for legends and facets: each path cut to the part that tells it from the others.
+    const labels = shortLabels(grouping.groups.map((group) => keys.map((name) => groupLabel(group.key, name)).join(' · ')));
+    const reports = grouping.groups.map((group, k) => ({
+      key: keys.length === 0 ? null : labels[k],
       group,
       report: gatherReport(db, group, args.neverTau),
     }));
@@ -59,6 +72,8 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       groups: reports.map(({ key, group, report }) => ({ key, report, histogram: activeCountHistogram(db, group, histogramTau) })),
       by: keys.length === 0 ? undefined : keys.map(keyHeading).join(', '),
       notes: grouping.notes.map((line) => line.replace(/^note: /, '')),
+      provenance: { ...runs.provenance(), command: redactCommandLine(['sparsetrace', ...process.argv.slice(2)]) },
+      runs: { rows: runs.runFigures(Math.fround(PAGE_TAU), RUNS_TABLE_ROWS), total: runs.size, tau: PAGE_TAU },
       histogramTau,
       explanation,
       source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },

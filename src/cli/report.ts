@@ -1,15 +1,17 @@
 import { InputError } from '../errors.js';
-import type { Grouping, ReportFormat } from '../report/choices.js';
-import { formatSelectionChunks } from '../report/format.js';
+import type { Grouping, ReportFormat, ReportSection } from '../report/choices.js';
+import { formatSourcesChunks, type ReportSource } from '../report/format.js';
 import { selectRunSet, type Selection } from '../report/select.js';
 import { warnIncomplete, withDatabase } from './database.js';
 import { log, writeOutputChunks } from './output.js';
 
 export interface ReportArgs extends Selection {
-  readonly db?: string;
+  /** Several: the same selection in each store, compared (grouped by store first). */
+  readonly db?: string | readonly string[];
   readonly format: ReportFormat;
   readonly by?: readonly Grouping[];
   readonly pool?: boolean;
+  readonly sections?: readonly ReportSection[] | 'overview';
   readonly neverTau?: number;
   readonly tau?: string;
   /** Write to this file (atomically) instead of stdout. */
@@ -28,11 +30,21 @@ function parseTauFilter(text: string | undefined): number[] | undefined {
 
 /** `sparsetrace report`: the results page of a selection of runs, computed in SQL. */
 export function reportCommand(args: ReportArgs): Promise<number> {
-  return withDatabase(args.db, (db, dbPath) => {
-    const runs = selectRunSet(db, args, dbPath);
-    warnIncomplete(runs);
+  const stores = typeof args.db === 'string' || args.db === undefined ? [args.db] : [...new Set(args.db)];
+  const options = { ...args, taus: parseTauFilter(args.tau), note: log, named: (args.runs?.length ?? 0) > 0 };
+  // Each store opened read-only in a snapshot of its own, the next inside the last; the same selection in each.
+  const compare = (k: number, sources: ReportSource[]): Promise<number> =>
+    k === stores.length
+      ? Promise.resolve(report(sources))
+      : withDatabase(stores[k], (db, dbPath) => {
+          const runs = selectRunSet(db, args, dbPath);
+          warnIncomplete(runs, stores.length > 1 ? dbPath : undefined);
+          return compare(k + 1, [...sources, { db, dbPath, runs }]);
+        });
+  const report = (sources: ReportSource[]): number => {
     // Written as gathered, a group at a time (memory does not grow with the groups); to --out atomically.
-    writeOutputChunks(formatSelectionChunks(db, runs, dbPath, { ...args, taus: parseTauFilter(args.tau), note: log, named: (args.runs?.length ?? 0) > 0 }), args.out, [dbPath]);
+    writeOutputChunks(formatSourcesChunks(sources, options), args.out, sources.map((source) => source.dbPath));
     return 0;
-  });
+  };
+  return compare(0, []);
 }

@@ -86,7 +86,9 @@ const CHUNK_ROWS = 1000;
  */
 const STATEMENT_ERRORS = /^SQLITE_(ERROR|READONLY|CONSTRAINT|MISMATCH|RANGE|AUTH|TOOBIG|CANTOPEN)/;
 
-const READ_ONLY_HINT = ' (the database is opened read-only; pass --write to change it)';
+/** Why a statement that writes is refused: the connection is read-only (and with --attach, so are the attached files). */
+const readOnlyHint = (attached: boolean): string =>
+  attached ? ' (the database and the --attach files are opened read-only; pass --write, without --attach, to change the database)' : ' (the database is opened read-only; pass --write to change it)';
 
 /** Whether a statement is a PRAGMA (after any leading comments). */
 function isPragma(query: string): boolean {
@@ -97,7 +99,7 @@ function statementError(error: unknown, attached = false): unknown {
   const code = (error as { code?: string }).code ?? '';
   if (!STATEMENT_ERRORS.test(code) && !(error instanceof RangeError) && !(error instanceof TypeError)) return error;
   const message = (error as Error).message;
-  const hint = attached ? ' (the database and the --attach files are opened read-only; pass --write, without --attach, to change the database)' : ' (the database is opened read-only; pass --write to change it)';
+  const hint = readOnlyHint(attached);
   return new InputError(`sql: ${message}${/readonly/i.test(message) ? hint : ''}`);
 }
 
@@ -201,7 +203,7 @@ export function sqlCommand(args: SqlArgs): Promise<number> {
           // What SQLite counts as writing (sqlite3_stmt_readonly) waits for --write, whatever file it
           // writes: `VACUUM INTO 'copy'` writes a new file through a read-only connection. PRAGMAs
           // (`PRAGMA journal_mode` reads as a write) are left to the read-only connection to refuse.
-          if (!args.write && !statement.readonly && !isPragma(args.query)) throw new InputError(`sql: the statement writes${READ_ONLY_HINT}`);
+          if (!args.write && !statement.readonly && !isPragma(args.query)) throw new InputError(`sql: the statement writes${readOnlyHint(attachments.length > 0)}`);
           if (!statement.reader) {
             const { changes } = statement.run();
             log(`(${changes} row${changes === 1 ? '' : 's'} changed)`);

@@ -2,6 +2,7 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Report } from './gather.js';
+import { formatTau } from './select.js';
 import type { HistogramBin } from './histogram.js';
 
 /**
@@ -38,10 +39,22 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const compiled = vegaLite.compile({ ...spec, config: { ...config, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
-    return await view.toSVG();
+    return withTooltips(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * A tooltip on every data mark: its aria-label `chart|series|x|y` (full
+ * precision) as an SVG <title>, which browsers show on hover (vega's SVG string
+ * renderer writes none).
+ */
+export function withTooltips(svg: string): string {
+  return svg.replace(/<(path|rect|circle|line|symbol)\b([^>]*?) aria-label="([^"|]*)\|([^"|]*)\|([^"|]*)\|([^"]*)"([^>]*?)\/>/g, (_, tag, before, chart, series, x, y, after) => {
+    const title = `${series}: ${x} → ${y}`;
+    return `<${tag}${before} aria-label="${chart}|${series}|${x}|${y}"${after}><title>${title}</title></${tag}>`;
+  });
 }
 
 /** Powers of ten from the one at or below `from` to the one at or above `to`: tick values of a log axis. */
@@ -102,7 +115,7 @@ export function classCompositionSpec(groups: readonly ChartGroup[]): TopLevelSpe
       .flatMap((row) =>
         (['wx', 'wh', 'wy'] as const).map((cls, order) => ({
           group: groupName(group),
-          tau: String(row.tau),
+          tau: formatTau(row.tau),
           tauValue: row.tau,
           cls: CLASS_LABELS[cls],
           order,

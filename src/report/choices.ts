@@ -22,3 +22,26 @@ export function parseGroupings(values: readonly string[] | string | undefined): 
   }
   return keys;
 }
+
+/** The sections of a text or Markdown report, in page order (`--sections`). */
+export type ReportSection = 'summary' | 'sparsity' | 'classes' | 'never' | 'depth';
+export const REPORT_SECTIONS: readonly ReportSection[] = ['summary', 'sparsity', 'classes', 'never', 'depth'];
+
+/**
+ * `--sections all`, `overview` (a grouped report's one row per group and τ) or a
+ * list such as `sparsity,depth`. Returns a message for an unknown section.
+ */
+export function parseSections(value: string | undefined): ReportSection[] | 'overview' | undefined | string {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (text === 'overview') return 'overview';
+  if (text === 'all') return [...REPORT_SECTIONS];
+  const sections: ReportSection[] = [];
+  for (const raw of text.split(',')) {
+    const name = raw.trim();
+    if (!(REPORT_SECTIONS as readonly string[]).includes(name)) return `--sections: ${JSON.stringify(name)} is not a section (all, overview, or some of ${REPORT_SECTIONS.join(', ')})`;
+    if (!sections.includes(name as ReportSection)) sections.push(name as ReportSection);
+  }
+  // In page order, whatever order they were named in.
+  return REPORT_SECTIONS.filter((section) => sections.includes(section));
+}

@@ -1,9 +1,9 @@
 import { InputError } from '../errors.js';
-import type { Db, GroupKeyName, RunSelection } from '../store/index.js';
-import type { Grouping, ReportFormat } from './choices.js';
+import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js';
+import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
 import { gatherReport, type Report } from './gather.js';
 import { thousands } from './numbers.js';
-import { formatTau, groupSelection, groupValue, keyHeading, matchTaus } from './select.js';
+import { formatTau, groupSelections, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
 
 /** Cell formatting: rounded as the results page prints (for people), or full precision (CSV). */
@@ -106,19 +106,24 @@ export function reportJson(report: Report): unknown {
   };
 }
 
-export function formatReport(report: Report, format: ReportFormat): string {
+export function formatReport(report: Report, format: ReportFormat, sections: readonly ReportSection[] = REPORT_SECTIONS): string {
+  const tables = reportTables(report);
+  const tableOf: Partial<Record<ReportSection, Table>> = { sparsity: tables[0], classes: tables[1], never: tables[2], depth: tables[3] };
+  const shown = (section: ReportSection): boolean => sections.includes(section);
   switch (format) {
     case 'json':
       return `${JSON.stringify(reportJson(report), null, 1)}\n`;
     case 'text':
-      return [headline(report).join('\n') + '\n', ...reportTables(report).map(renderText), (depthPeakLine(report) ?? '') + '\n']
-        .join('\n');
-    case 'md':
-      return [
-        `## Q1 sparsity\n\n${headline(report).map((line) => `- ${line}`).join('\n')}\n`,
-        ...reportTables(report).map(renderMarkdown),
-        (depthPeakLine(report) ?? '') + '\n',
-      ].join('\n');
+    case 'md': {
+      const render = format === 'text' ? renderText : renderMarkdown;
+      const summary = format === 'text' ? headline(report).join('\n') + '\n' : `## Q1 sparsity\n\n${headline(report).map((line) => `- ${line}`).join('\n')}\n`;
+      const parts = [
+        ...(shown('summary') ? [summary] : []),
+        ...(['sparsity', 'classes', 'never', 'depth'] as const).filter(shown).map((section) => render(tableOf[section] as Table)),
+        ...(shown('depth') ? [(depthPeakLine(report) ?? '') + '\n'] : []),
+      ];
+      return parts.join('\n');
+    }
     case 'csv':
       return renderCsv({ columns: TIDY_COLUMNS, rows: tidyRows(report) });
   }
@@ -168,6 +173,12 @@ export interface ReportOptions {
   readonly pool?: boolean;
   /** The runs were named one by one (--run): pooled as asked. */
   readonly named?: boolean;
+  /**
+   * Text and Markdown: the sections to print. Default: every section of an
+   * ungrouped report; for a grouped one, 'overview' (one row per group and τ).
+   * With sections, a grouped report prints them for every group.
+   */
+  readonly sections?: readonly ReportSection[] | 'overview';
   readonly neverTau?: number;
   /** Only these thresholds in the per-τ tables (see matchTaus). */
   readonly taus?: readonly number[];
@@ -185,7 +196,7 @@ function onlyTaus(report: Report, wanted: readonly number[] | undefined): Report
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** JSON's `by` and `group`: as before for one key (a string, the key's value), an array and an object for several. */
-function jsonBy(keys: readonly GroupKeyName[]): string | string[] {
+function jsonBy(keys: readonly ReportKey[]): string | string[] {
   return keys.length === 1 ? keys[0] : [...keys];
 }
 
@@ -207,15 +218,60 @@ export function formatSelection(db: Db, runs: RunSelection, dbPath: string, opti
  * group by group, so its memory does not grow with the number of groups.
  */
 export function* formatSelectionChunks(db: Db, runs: RunSelection, dbPath: string, options: ReportOptions): Generator<string> {
-  const grouping = groupSelection(runs, { by: options.by, pool: options.pool, named: options.named });
-  for (const line of grouping.notes) options.note?.(line);
-  const { keys, groups } = grouping;
-  const gather = (group: (typeof groups)[number]): Report => onlyTaus(gatherReport(db, group, options.neverTau), options.taus);
+  yield* formatSourcesChunks([{ db, dbPath, runs }], options);
+}
+
+/** A store and its selected runs, one of the stores a report compares (report --db A --db B). */
+export interface ReportSource {
+  readonly db: Db;
+  readonly dbPath: string;
+  readonly runs: RunSelection;
+}
+
+/** A group of one store's runs, as the report formats it. */
+interface SourceGroup {
+  readonly db: Db;
+  readonly store: string;
+  readonly group: RunGroup;
+}
+
+/** A report key: a key of the runs (select.ts), or the store they are in when stores are compared. */
+type ReportKey = GroupKeyName | 'store';
+
+/**
+ * The report of the selections of one or more stores, as chunks. With several
+ * stores every group is also keyed by its store (the first column), and the
+ * stores are split by the same keys (groupSelections), so that the same group
+ * of two sweeps sits in rows side by side in the file.
+ */
+export function* formatSourcesChunks(sources: readonly ReportSource[], options: ReportOptions): Generator<string> {
+  const grouped = groupSelections(
+    sources.map((source) => source.runs),
+    { by: options.by, pool: options.pool, named: options.named },
+  );
+  for (const line of grouped[0].plan.notes) options.note?.(line);
+  const runKeys = grouped[0].plan.keys;
+  const keys: ReportKey[] = sources.length > 1 ? ['store', ...runKeys] : [...runKeys];
+  const groups: SourceGroup[] = sources.flatMap((source, k) => grouped[k].groups.map((group) => ({ db: source.db, store: source.dbPath, group })));
+  const runs = { size: sources.reduce((sum, source) => sum + source.runs.size, 0) };
+  const dbPath = sources.map((source) => source.dbPath).join(', ');
+  const gather = ({ db, group }: SourceGroup): Report => onlyTaus(gatherReport(db, group, options.neverTau), options.taus);
   if (keys.length === 0) {
-    yield formatReport(gather(groups[0]), options.format);
+    yield formatReport(gather(groups[0]), options.format, options.sections === 'overview' || options.sections === undefined ? REPORT_SECTIONS : options.sections);
     return;
   }
-  const values = (group: (typeof groups)[number]): (string | number)[] => keys.map((name) => groupValue(group.key, name));
+  const values = (entry: SourceGroup): (string | number)[] => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name)));
+  const columnOf = (name: ReportKey): string => (name === 'store' ? 'store' : keyHeading(name));
+  const sections = options.sections;
+  if ((options.format === 'text' || options.format === 'md') && sections !== undefined && sections !== 'overview') {
+    // Every chosen section, group after group, under a heading naming the group.
+    for (let k = 0; k < groups.length; k++) {
+      const label = keys.map((name, i) => `${columnOf(name)} ${values(groups[k])[i]}`).join(' · ');
+      const heading = options.format === 'md' ? `# ${label}\n\n` : `== ${label} ==\n\n`;
+      yield `${k > 0 ? '\n' : ''}${heading}${formatReport(gather(groups[k]), options.format, sections)}`;
+    }
+    return;
+  }
   if (options.format === 'json') {
     // What JSON.stringify({ by, groups }, null, 1) prints, a group at a time.
     yield `{\n "by": ${JSON.stringify(jsonBy(keys))},\n "groups": [\n`;
@@ -238,7 +294,7 @@ export function* formatSelectionChunks(db: Db, runs: RunSelection, dbPath: strin
   }
   // One row per group and τ, the group's figures on its first row: as wide as the page, however many τ.
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs.size, 'run')}, ${dbPath})`;
-  const columns = [...keys.map(keyHeading), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
+  const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
   const alignRight = [...keys.map((name) => name === 'dmax'), true, true, true, false, true, true];
   const rowsOf = (group: (typeof groups)[number]): string[][] => {
     const report = gather(group);

@@ -4,6 +4,7 @@ import { formatTau, reportTables } from './format.js';
 import { thousands } from './numbers.js';
 import type { Report } from './gather.js';
 import type { Table } from './table.js';
+import type { RunFigures, SelectionProvenance } from '../store/index.js';
 
 /**
  * The results page as one self-contained HTML file: inline CSS, charts as
@@ -23,6 +24,10 @@ export interface HtmlPage {
   readonly explanation?: Explanation;
   /** Shown in the page's footer. */
   readonly source: { readonly database: string; readonly version: string; readonly generatedAt: string };
+  /** Where the figures come from: jobs, models, versions, times, and the command that made the page. */
+  readonly provenance?: SelectionProvenance & { readonly command: string };
+  /** A sweep page's runs with their parameters beside their figures at the page's τ (the first `rows.length` of `total`). */
+  readonly runs?: { readonly rows: readonly RunFigures[]; readonly total: number; readonly tau: number };
 }
 
 const PAGE_TAU = 0.01;
@@ -47,6 +52,57 @@ export function htmlTable(table: Table, id = slug(table.title ?? 'table')): stri
     `<tbody>${table.rows.map((row) => `<tr>${row.map((c, k) => cell('td', c, k)).join('')}</tr>`).join('\n')}</tbody>`,
     '</table>',
   ].join('\n');
+}
+
+/** Provenance first: which jobs (with their job file's hash), models, versions and times, and the command. */
+function provenanceSection(provenance: NonNullable<HtmlPage['provenance']>): string {
+  const item = (term: string, html: string): string => `<dt>${term}</dt><dd>${html}</dd>`;
+  const code = (text: string): string => `<code>${escapeHtml(text)}</code>`;
+  return `<dl class="provenance" data-provenance>
+${item('Job' + (provenance.jobs.length === 1 ? '' : 's'), provenance.jobs.map((job) => `${job.job_id} ${escapeHtml(job.name)} (job hash ${code(job.job_sha256.slice(0, 12))}${job.source ? `, ${code(job.source)}` : ''})`).join('<br>'))}
+${item('Model' + (provenance.models.length === 1 ? '' : 's'), provenance.models.map((model) => `${code(model.sha256.slice(0, 12))} ${code(model.path)}`).join('<br>'))}
+${item('Computed by', provenance.toolVersions.map((version) => `sparsetrace ${escapeHtml(version)}`).join(', '))}
+${item('When', `${escapeHtml(provenance.firstStarted ?? '-')} to ${escapeHtml(provenance.lastFinished ?? 'not finished')}`)}
+${item('Page made by', code(provenance.command))}
+</dl>`;
+}
+
+/** Columns of the runs table, and how each sorts. */
+const RUN_COLUMNS: readonly { readonly title: string; readonly cell: (run: RunFigures) => string; readonly sort?: (run: RunFigures) => number | string; readonly right?: boolean }[] = [
+  { title: 'run', cell: (run) => run.run_id.slice(0, 12) },
+  { title: 'window', cell: (run) => `${run.data_path.split('/').pop()}@${run.data_offset}+${run.data_length}`, sort: (run) => `${run.data_path}\u0000${String(run.data_offset).padStart(15, '0')}` },
+  { title: 'Dmax', cell: (run) => String(run.dmax), sort: (run) => run.dmax, right: true },
+  { title: 'model', cell: (run) => run.model_sha256.slice(0, 12) },
+  { title: 'positions', cell: (run) => thousands(run.positions ?? 0), sort: (run) => run.positions ?? 0, right: true },
+  { title: 'bpc', cell: (run) => (run.bpc === null ? '-' : run.bpc.toFixed(4)), sort: (run) => run.bpc ?? -1, right: true },
+  { title: 'mean n', cell: (run) => (run.mean_n === null ? '-' : thousands(run.mean_n, 1)), sort: (run) => run.mean_n ?? -1, right: true },
+  { title: 'median n', cell: (run) => (run.median_n === null ? '-' : thousands(run.median_n)), sort: (run) => run.median_n ?? -1, right: true },
+];
+
+/**
+ * The runs with their parameters beside their figures, sortable with no script:
+ * one copy of the table per sort key, the one shown chosen by a radio button (CSS).
+ */
+function runsSection(runs: NonNullable<HtmlPage['runs']>): string {
+  const sortable = RUN_COLUMNS.filter((column) => column.sort !== undefined);
+  const ordered = (column: (typeof RUN_COLUMNS)[number] | undefined): RunFigures[] => {
+    if (column?.sort === undefined) return [...runs.rows];
+    const key = column.sort;
+    return [...runs.rows].sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      return typeof x === 'number' && typeof y === 'number' ? y - x : String(x).localeCompare(String(y));
+    });
+  };
+  const table = (rows: readonly RunFigures[], id: string): string =>
+    htmlTable({ columns: RUN_COLUMNS.map((column) => column.title), rows: rows.map((run) => RUN_COLUMNS.map((column) => column.cell(run))), alignRight: RUN_COLUMNS.map((column) => column.right === true) }, id);
+  const choices = [{ id: 'order', title: 'job order', column: undefined }, ...sortable.map((column) => ({ id: slug(column.title), title: column.title, column }))];
+  const more = runs.total > runs.rows.length ? ` The first ${thousands(runs.rows.length)} of ${thousands(runs.total)} runs (\`sparsetrace runs --format json\` lists them all).` : '';
+  return `<h2>Runs</h2>
+<p>Each run's parameters beside its figures at τ = ${formatTau(runs.tau)} (mean and median n over its positions; bpc from its shards' sums).${more} Sort by:</p>
+<div class="sorts">
+${choices.map((choice, k) => `<input type="radio" name="run-sort" id="sort-${choice.id}"${k === 0 ? ' checked' : ''}><label for="sort-${choice.id}">${escapeHtml(choice.title)}</label>`).join('\n')}
+${choices.map((choice) => `<div class="sorted" data-sort="${choice.id}">${table(ordered(choice.column), `runs-by-${choice.id}`)}</div>`).join('\n')}
+</div>`;
 }
 
 function figure(name: string, svg: string, caption: string): string {
@@ -165,6 +221,11 @@ ${figure('explain-depth', depth, `Attribution mass against the backward offset d
 </section>`;
 }
 
+/** Which copy of the runs table shows: the one whose radio button is checked. */
+const SORT_RULES = ['order', ...RUN_COLUMNS.filter((column) => column.sort !== undefined).map((column) => slug(column.title))]
+  .map((id) => `#sort-${id}:checked ~ .sorted[data-sort="${id}"] { display: block; }`)
+  .join('\n');
+
 const STYLE = `
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222; margin: 0; background: #fafafa; }
 main { max-width: 980px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
@@ -179,6 +240,9 @@ table { border-collapse: collapse; margin: 12px 0 20px; font-size: 14px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 6px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; } th { background: #f3f3f3; } .num { text-align: right; font-variant-numeric: tabular-nums; }
 figure.chart { margin: 16px 0 24px; } figure.chart svg { max-width: 100%; height: auto; } figcaption { font-size: 13px; color: #555; margin-top: 4px; }
+.provenance { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 13px; color: #333; } .provenance dt { font-weight: 600; } .provenance dd { margin: 0; overflow-wrap: anywhere; }
+.sorts .sorted { display: none; overflow-x: auto; } .sorts label { margin-right: 10px; font-size: 13px; cursor: pointer; }
+${SORT_RULES}
 .note { background: #eef4fb; border-left: 4px solid #4e79a7; padding: 6px 12px; font-size: 14px; }
 .finding { background: #fff8e6; border-left: 4px solid #f28e2b; padding: 8px 12px; }
 details { margin: 8px 0 16px; } summary { cursor: pointer; font-weight: 600; }
@@ -204,9 +268,11 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
     `<h1>Q1: How Sparse Is the Explanation?</h1>`,
     `<p class="meta">${single ? runLine(single) : `${groups.length} groups by ${escapeHtml(page.by ?? '')}: ${groups.map((group) => `<b>${escapeHtml(group.key ?? '')}</b> (${runLine(group.report)})`).join('; ')}`}</p>`,
     ...(page.notes ?? []).map((line) => `<p class="note" data-note>${escapeHtml(line)}</p>`),
+    page.provenance ? provenanceSection(page.provenance) : '',
     `<p>For each prediction the sat-rnn makes, how many of its patterns (weights) take part in the backward attribution? Every position is traced back up to D<sub>max</sub> steps and every pattern of W<sub>x</sub>, W<sub>h</sub> and W<sub>y</sub> is scored; a pattern is active at τ when its attribution exceeds τ.</p>`,
     `<h2>The Numbers at a Glance</h2>`,
     single ? glance(single) : htmlTable(groupSummaryTable(groups, page.by ?? 'group'), 'groups'),
+    page.runs && page.runs.total > 1 ? runsSection(page.runs) : '',
     `<h2>Sparsity Distribution</h2>`,
     `<p>${tailSentence(groups)}</p>`,
     perGroup((group, prefix) => groupTables(group.report, prefix)[0]),

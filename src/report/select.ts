@@ -74,36 +74,53 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
  * the user did not ask for is said in a note.
  */
 export function groupSelection(runs: RunSelection, request: GroupingRequest): GroupedSelection {
-  const mix = runs.describe();
+  const [grouped] = groupSelections([runs], request);
+  return { ...grouped.plan, groups: grouped.groups };
+}
+
+/**
+ * groupSelection over the selections of several stores (report --db A --db B):
+ * the keys are chosen from what all of them mix together, so every store is
+ * split the same way and a group of one compares with the same group of another.
+ */
+export function groupSelections(
+  selections: readonly RunSelection[],
+  request: GroupingRequest,
+): { plan: Omit<GroupedSelection, 'groups'>; groups: readonly RunGroup[] }[] {
+  const mixes = selections.map((runs) => runs.describe());
+  const distinct = <T>(values: readonly T[]): T[] => [...new Set(values)];
+  const models = distinct(mixes.flatMap((mix) => mix.models.map((model) => model.sha256)));
+  const dmax = distinct(mixes.flatMap((mix) => mix.dmax)).sort((a, b) => a - b);
+  const tauLists = distinct(mixes.flatMap((mix) => mix.tauLists));
+  const dataFiles = distinct(mixes.flatMap((mix) => mix.dataFiles));
+  const windows = mixes.reduce((sum, mix) => sum + mix.windows, 0);
   const asked = [...(request.by ?? [])];
   const keys: GroupKeyName[] = [...asked];
   const notes: string[] = [];
-  if (mix.models.length > 1 && !keys.includes('model')) {
+  if (models.length > 1 && !keys.includes('model')) {
     keys.unshift('model');
-    notes.push(`note: the selected runs use ${mix.models.length} models: one row per model${asked.length > 0 ? ` (grouped by model too)` : ' (--by model)'}; pick one with --model`);
+    notes.push(`note: the selected runs use ${models.length} models: one row per model${asked.length > 0 ? ` (grouped by model too)` : ' (--by model)'}; pick one with --model`);
   }
   let pooled = false;
-  if (mix.dmax.length > 1 && !keys.includes('dmax')) {
+  if (dmax.length > 1 && !keys.includes('dmax')) {
     if (request.pool || request.named) {
       pooled = true;
-      notes.push(`note: pooling ${request.named ? 'the named runs' : 'runs'} of Dmax ${mix.dmax.join(', ')} as asked; --by dmax separates them`);
+      notes.push(`note: pooling ${request.named ? 'the named runs' : 'runs'} of Dmax ${dmax.join(', ')} as asked; --by dmax separates them`);
     } else {
       keys.push('dmax');
       notes.push(
-        `note: the selected runs use Dmax ${mix.dmax.join(', ')}: one row per Dmax${asked.length > 0 ? ' (grouped by Dmax too)' : ' (--by dmax)'}; pick one with --dmax, or pool them with --pool`,
+        `note: the selected runs use Dmax ${dmax.join(', ')}: one row per Dmax${asked.length > 0 ? ' (grouped by Dmax too)' : ' (--by dmax)'}; pick one with --dmax, or pool them with --pool`,
       );
     }
   }
-  if (mix.tauLists.length > 1) {
+  if (tauLists.length > 1) {
     keys.push('taus');
-    notes.push(
-      `note: the selected runs use ${mix.tauLists.length} different τ lists (${mix.tauLists.map(formatTauList).join(' | ')}): one row per τ list; figures per τ only compare within one`,
-    );
+    notes.push(`note: the selected runs use ${tauLists.length} different τ lists (${tauLists.map(formatTauList).join(' | ')}): one row per τ list; figures per τ only compare within one`);
   }
-  if (!keys.includes('window') && !keys.includes('data') && mix.dataFiles.length > 1) {
-    notes.push(`note: figures pool ${plural(mix.windows, 'window')} of ${plural(mix.dataFiles.length, 'data file')} (${mix.dataFiles.join(', ')}); --by window gives one row per window, --by data one per file, --data picks a file`);
+  if (!keys.includes('window') && !keys.includes('data') && dataFiles.length > 1) {
+    notes.push(`note: figures pool ${plural(windows, 'window')} of ${plural(dataFiles.length, 'data file')} (${dataFiles.join(', ')}); --by window gives one row per window, --by data one per file, --data picks a file`);
   }
-  return { keys, groups: runs.groupBy(keys), notes, pooled };
+  return selections.map((runs) => ({ plan: { keys, notes, pooled }, groups: runs.groupBy(keys) }));
 }
 
 /** τ with the fewest digits that identify its float32 (as the tables print it). */

@@ -60,6 +60,30 @@ export interface RunGroup {
   plan(): SelectionPlan;
 }
 
+/** Where a selection's figures come from: for a page's provenance. */
+export interface SelectionProvenance {
+  readonly jobs: readonly { readonly job_id: number; readonly name: string; readonly job_sha256: string; readonly source: string | null }[];
+  readonly models: readonly { readonly sha256: string; readonly path: string }[];
+  readonly toolVersions: readonly string[];
+  readonly firstStarted: string | null;
+  readonly lastFinished: string | null;
+}
+
+/** A run as a sweep page's table of runs shows it: its parameters beside its figures at one τ. */
+export interface RunFigures {
+  readonly run_id: string;
+  readonly model_sha256: string;
+  readonly data_path: string;
+  readonly data_offset: number;
+  readonly data_length: number;
+  readonly dmax: number;
+  readonly status: string;
+  readonly positions: number;
+  readonly bpc: number | null;
+  readonly mean_n: number | null;
+  readonly median_n: number | null;
+}
+
 export interface UnfinishedRun {
   readonly run_id: string;
   readonly positions_done: number;
@@ -115,6 +139,26 @@ const statements = perConnection((db: Db) => {
     unfinished: { job: unfinished('job'), all: unfinished('all'), keys: unfinished('keys') },
     models: db.prepare(`SELECT model_key, model_sha256 AS sha256, path FROM models WHERE model_key IN (SELECT value FROM json_each(?)) ORDER BY model_sha256`),
     release: db.prepare(`DELETE FROM temp.selected_runs WHERE sel = ?`),
+    provenanceJobs: db.prepare(
+      `SELECT j.job_id, j.name, j.job_sha256, j.source FROM jobs j
+       WHERE j.job_id IN (SELECT jr.job_id FROM temp.selected_runs s JOIN job_runs jr USING (run_key) WHERE s.sel = ?) ORDER BY j.job_id`,
+    ),
+    provenanceRuns: db.prepare(
+      `SELECT json_group_array(DISTINCT r.tool_version) AS versions, json_group_array(DISTINCT r.model_key) AS model_keys,
+              min(r.started_at) AS first_started, max(r.finished_at) AS last_finished
+       FROM temp.selected_runs s JOIN runs r USING (run_key) WHERE s.sel = ?`,
+    ),
+    // Figures of single runs at one τ (its float32), from their stored summaries: positions, bpc (exact sums of the shards), mean and median n.
+    runFigures: db.prepare(
+      `SELECT r.run_id, m.model_sha256, r.data_path, r.data_offset, r.data_length, r.dmax, r.status,
+              (SELECT sum(count) FROM shards WHERE run_key = r.run_key) AS positions,
+              (SELECT (sum(surprisal_sum) + sum(surprisal_err)) / sum(count) FROM shards WHERE run_key = r.run_key) AS bpc,
+              (st.sum_x + st.sum_h + st.sum_y) * 1.0 / st.positions AS mean_n, st.median_n
+       FROM temp.selected_runs s JOIN runs r USING (run_key) JOIN models m USING (model_key)
+         LEFT JOIN run_taus rt ON rt.run_key = r.run_key AND rt.tau_f32 = @tau
+         LEFT JOIN run_tau_stats st ON st.run_key = r.run_key AND st.tau_index = rt.tau_index
+       WHERE s.sel = @sel ORDER BY s.ord LIMIT @limit`,
+    ),
     // Bare columns beside min(): SQLite takes them from the row of the minimum, the group's first run.
     groups: db.prepare(
       `SELECT g.grp, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list,
@@ -331,6 +375,36 @@ export class RunSelection {
         plan: () => (plan ??= this.#planGroup(sel, row.grp, row.runs)),
       };
     });
+  }
+
+  /** The selection's number in the TEMP table, its rows written (ungrouped) if no groupBy wrote them yet. */
+  #materialised(): number {
+    if (this.#sel === undefined) this.groupBy([]);
+    return this.#sel ?? 0;
+  }
+
+  /** The jobs, models, tool versions and times of the selection. */
+  provenance(): SelectionProvenance {
+    const sel = this.#materialised();
+    const s = statements(this.#db);
+    const runs = s.provenanceRuns.get(sel) as { versions: string; model_keys: string; first_started: string | null; last_finished: string | null };
+    return {
+      jobs: s.provenanceJobs.all(sel) as SelectionProvenance['jobs'],
+      models: (s.models.all(runs.model_keys) as { sha256: string; path: string }[]).map(({ sha256, path }) => ({ sha256, path })),
+      toolVersions: (JSON.parse(runs.versions) as string[]).sort(),
+      firstStarted: runs.first_started,
+      lastFinished: runs.last_finished,
+    };
+  }
+
+  /**
+   * The first `limit` runs (selection order) with their figures at τ (a float32),
+   * from their stored summaries (null for a run not done at that τ). bpc is the
+   * shards' split sums added in SQL (a table's figure, not the report's exact sum).
+   */
+  runFigures(tauF32: number, limit: number): RunFigures[] {
+    const sel = this.#materialised();
+    return statements(this.#db).runFigures.all({ sel, tau: tauF32, limit }) as RunFigures[];
   }
 
   /** Drops the selection's rows (the temp table lives as long as the connection). */
