@@ -169,8 +169,13 @@ interface PageCapture {
   /** chart name → aria-labels of its data marks (points and bars). */
   marks: Record<string, string[]>;
   charts: string[];
+  chartTitles: Record<string, string>;
   /** Visible elements whose right edge passes the page's width (the layout is wider than the page). */
   tooWide: string[];
+  /** Pairs of labels drawn over each other in one chart. */
+  overlapping: string[];
+  /** Marks drawn outside their chart's box. */
+  clipped: string[];
 }
 
 /** Loads a page from disk in Chromium and reads what a person would see: figures, tables, chart marks. */
@@ -201,9 +206,11 @@ async function capturePage(path: string): Promise<PageCapture> {
       }
       const marks: Record<string, string[]> = {};
       const charts: string[] = [];
+      const chartTitles: Record<string, string> = {};
       for (const chart of document.querySelectorAll('figure[data-chart]')) {
         const name = chart.getAttribute('data-chart') as string;
         charts.push(name);
+        chartTitles[name] = text(chart.querySelector('.chart-title') ?? chart);
         marks[name] = [...chart.querySelectorAll('svg [aria-roledescription="point"], svg [aria-roledescription="bar"]')]
           .filter((mark) => {
             // Drawn: a path with geometry, inside the SVG's box.
@@ -220,7 +227,33 @@ async function capturePage(path: string): Promise<PageCapture> {
           return box.width > 0 && box.right > width + 1 && !element.closest('.sorted, figure svg');
         })
         .map((element) => `${element.tagName.toLowerCase()}${element.className ? `.${String(element.className)}` : ''}`);
-      return { figures, tables, marks, charts, tooWide };
+      // Labels: no two texts of one chart overlap (axis-aligned boxes of unrotated labels), and no
+      // mark is drawn outside its chart's box (clipped).
+      const overlapping: string[] = [];
+      const clipped: string[] = [];
+      for (const chart of document.querySelectorAll('figure[data-chart] svg')) {
+        const name = chart.closest('figure')?.getAttribute('data-chart') ?? '';
+        const frame = chart.getBoundingClientRect();
+        if (frame.width === 0) continue; // in a closed <details>
+        const labels = [...chart.querySelectorAll('text')]
+          .filter((label) => !/rotate\(/.test(label.getAttribute('transform') ?? '') && (label.textContent ?? '').trim() !== '')
+          .map((label) => ({ text: (label.textContent ?? '').trim(), box: label.getBoundingClientRect() }))
+          .filter((label) => label.box.width > 0);
+        for (let a = 0; a < labels.length; a += 1) {
+          for (let b = a + 1; b < labels.length; b += 1) {
+            const [p, q] = [labels[a].box, labels[b].box];
+            const across = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+            const down = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+            if (across > 1 && down > 1) overlapping.push(`${name}: "${labels[a].text}" × "${labels[b].text}"`);
+          }
+        }
+        for (const mark of chart.querySelectorAll('[aria-roledescription="point"], [aria-roledescription="bar"]')) {
+          const box = mark.getBoundingClientRect();
+          if (box.width + box.height === 0) continue;
+          if (box.left < frame.left - 1 || box.right > frame.right + 1 || box.top < frame.top - 1 || box.bottom > frame.bottom + 1) clipped.push(`${name}: ${mark.getAttribute('aria-label') ?? ''}`);
+        }
+      }
+      return { figures, tables, marks, charts, chartTitles, tooWide, overlapping, clipped };
     });
     return { errors, requests: requests.filter((request) => request !== url), ...content };
   });
@@ -326,6 +359,11 @@ describe('report --format html in Chromium', () => {
     assert.deepEqual(page.errors, []);
     assert.deepEqual(page.requests, [], 'no request but the page itself');
     assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'explain-depth']);
+    // The seed's chart titles, above their charts.
+    assert.equal(page.chartTitles['mean-median'], 'Mean vs Median Active Patterns');
+    assert.equal(page.chartTitles['class-composition'], 'Pattern Class Composition');
+    assert.equal(page.chartTitles['never-active'], 'Pattern Utilization by Class');
+    assert.equal(page.chartTitles['depth'], 'Attribution Mass vs Backward Offset');
     for (const chart of page.charts) assert.ok(page.marks[chart].length > 0, `${chart} has marks`);
 
     assertShown(page.figures['significant-total'], report.model.significant.total, 'significant patterns');
@@ -341,6 +379,8 @@ describe('report --format html in Chromium', () => {
     assertShown(page.figures['depth-peak-d'], report.depth_peak?.d ?? NaN, 'depth peak');
     assertTables(page, '', report);
     assertCharts(page, [{ name: 'selection', report }], report.positions);
+    assert.deepEqual(page.overlapping, [], 'no labels drawn over each other');
+    assert.deepEqual(page.clipped, [], 'no mark outside its chart');
 
     // The explain section: its counts table agrees with the stored counts.
     const counts = page.tables['explain-counts'];
@@ -369,6 +409,8 @@ describe('report --format html in Chromium', () => {
     assert.deepEqual(summary.map((row) => row[0]), groups.map((group) => group.group));
     groups.forEach((group, k) => assertShown(summary[k][4], group.sparsity.find((row) => row.tau === 0.01)?.median ?? NaN, 'group median'));
     assert.deepEqual(page.tooWide, [], 'nothing wider than the page');
+    assert.deepEqual(page.overlapping, [], 'no labels drawn over each other');
+    assert.deepEqual(page.clipped, [], 'no mark outside its chart');
     // A sweep page: provenance first, then a table of its runs, sortable by radio buttons (no script).
     const source = readFileSync(path, 'utf8');
     assert.match(source, /<dl class="provenance" data-provenance>[\s\S]*<dt>Job<\/dt><dd>\d+ shipped \(job hash <code>[0-9a-f]{12}<\/code>/);

@@ -170,7 +170,7 @@ export function neverActiveSpec(groups: readonly ChartGroup[]): TopLevelSpec {
     mark: { type: 'bar' },
     encoding: {
       y: { field: 'cls', type: 'nominal', title: null, sort: Object.values(CLASS_LABELS) },
-      x: { field: 'patterns', type: 'quantitative', title: 'patterns', axis: { format: ',d' } },
+      x: { field: 'patterns', type: 'quantitative', title: 'patterns', axis: { format: ',d', tickCount: 8 } }, // 17 ticks of "34,000" overlap
       color: { field: 'status', type: 'nominal', title: null, scale: { domain: ['never active', 'active somewhere'], range: ['#bab0ac', '#f28e2b'] } },
       order: { field: 'order' },
       description: { field: 'label' },

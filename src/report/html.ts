@@ -105,8 +105,9 @@ ${choices.map((choice) => `<div class="sorted" data-sort="${choice.id}">${table(
 </div>`;
 }
 
-function figure(name: string, svg: string, caption: string): string {
-  return `<figure class="chart" data-chart="${name}">${svg}<figcaption>${caption}</figcaption></figure>`;
+/** A chart under its title (the seed's titles on the Q1 page), with a caption saying how to read it. */
+function figure(name: string, title: string, svg: string, caption: string): string {
+  return `<figure class="chart" data-chart="${name}"><h3 class="chart-title">${title}</h3>${svg}<figcaption>${caption}</figcaption></figure>`;
 }
 
 function tile(figureName: string, value: string, text: string): string {
@@ -217,7 +218,7 @@ async function explainSection(explanation: Explanation): Promise<string> {
 <h2>Explaining position t = ${explanation.t}</h2>
 ${explanationHeadline(explanation).map((line) => `<p>${escapeHtml(line)}</p>`).join('\n')}
 ${explanationTables(explanation, EXPLAIN_ROWS).map((table, k) => htmlTable(table, k === 0 ? 'explain-counts' : 'explain-patterns')).join('\n')}
-${figure('explain-depth', depth, `Attribution mass against the backward offset d at t = ${explanation.t} (d = 0 marked).`)}
+${figure('explain-depth', `Attribution Mass vs Backward Offset at t = ${explanation.t}`, depth, `Attribution mass against the backward offset d at t = ${explanation.t} (d = 0 marked).`)}
 </section>`;
 }
 
@@ -239,7 +240,7 @@ blockquote { border-left: 4px solid #4e79a7; margin: 16px 0; padding: 4px 16px; 
 table { border-collapse: collapse; margin: 12px 0 20px; font-size: 14px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 6px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; } th { background: #f3f3f3; } .num { text-align: right; font-variant-numeric: tabular-nums; }
-figure.chart { margin: 16px 0 24px; } figure.chart svg { max-width: 100%; height: auto; } figcaption { font-size: 13px; color: #555; margin-top: 4px; }
+figure.chart { margin: 16px 0 24px; } figure.chart svg { max-width: 100%; height: auto; } h3.chart-title { font-size: 15px; margin: 0 0 6px; } figcaption { font-size: 13px; color: #555; margin-top: 4px; }
 .provenance { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 13px; color: #333; } .provenance dt { font-weight: 600; } .provenance dd { margin: 0; overflow-wrap: anywhere; }
 .sorts .sorted { display: none; overflow-x: auto; } .sorts label { margin-right: 10px; font-size: 13px; cursor: pointer; }
 ${SORT_RULES}
@@ -276,23 +277,23 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
     `<h2>Sparsity Distribution</h2>`,
     `<p>${tailSentence(groups)}</p>`,
     perGroup((group, prefix) => groupTables(group.report, prefix)[0]),
-    figure('mean-median', charts.meanMedian, 'Mean vs median active patterns per position against τ, both axes logarithmic (symmetric log on y, so a median of 0 shows).'),
+    figure('mean-median', 'Mean vs Median Active Patterns', charts.meanMedian, 'Mean vs median active patterns per position against τ, both axes logarithmic (symmetric log on y, so a median of 0 shows).'),
     single ? keyFinding(single) : '',
     `<h2>Breakdown by Pattern Class</h2>`,
     perGroup((group, prefix) => groupTables(group.report, prefix)[1]),
-    figure('class-composition', charts.classes, `Pattern class composition: each class's share of the mean active patterns, at every τ (τ = ${PAGE_TAU} is the seed's).`),
+    figure('class-composition', 'Pattern Class Composition', charts.classes, `Pattern class composition: each class's share of the mean active patterns, at every τ (τ = ${PAGE_TAU} is the seed's).`),
     `<h2>Never-Active Patterns</h2>`,
     `<p>At τ = ${neverTau}, how many of the model's patterns are never active at any position?</p>`,
     single ? neverTiles(single) : '',
     perGroup((group, prefix) => groupTables(group.report, prefix)[2]),
-    figure('never-active', charts.never, `Patterns per class never active and active somewhere at τ = ${neverTau}.`),
+    figure('never-active', 'Pattern Utilization by Class', charts.never, `Patterns per class never active and active somewhere at τ = ${neverTau}.`),
     `<h2>Depth Profile</h2>`,
     `<p>The attribution mass at each backward offset d: the mean over the positions where d exists.</p>`,
-    figure('depth', charts.depth, 'Attribution mass against the backward offset d; d = 0 is marked, with its level as a dashed line.'),
+    figure('depth', 'Attribution Mass vs Backward Offset', charts.depth, 'Attribution mass against the backward offset d; d = 0 is marked, with its level as a dashed line.'),
     single ? depthFinding(single) : '',
     perGroup((group, prefix) => groupTables(group.report, prefix)[3]),
     `<h2>Active Patterns per Position at τ = ${formatTau(page.histogramTau)}</h2>`,
-    figure('histogram', charts.histogram, `How many positions have n active patterns at τ = ${formatTau(page.histogramTau)}; bins double in width, positions on a log scale.`),
+    figure('histogram', `Positions by Active Patterns at τ = ${formatTau(page.histogramTau)}`, charts.histogram, `How many positions have n active patterns at τ = ${formatTau(page.histogramTau)}; bins double in width, positions on a log scale.`),
     page.explanation ? await explainSection(page.explanation) : '',
     `<footer>sparsetrace ${escapeHtml(page.source.version)} · ${escapeHtml(page.source.database)} · ${escapeHtml(page.source.generatedAt)} · charts: Vega-Lite</footer>`,
   ];
