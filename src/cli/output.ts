@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BrokenPipeError, classify, EnvironmentError, InputError } from '../errors.js';
+import { renameDurably } from '../files.js';
 import { redactSecrets } from '../redact.js';
 
 /**
@@ -104,8 +105,7 @@ function canonical(path: string): string {
 
 /**
  * An output file written atomically: bytes go to a temporary file beside the
- * target, every write checked; `commit` fsyncs and renames it into place (and
- * fsyncs the folder); `abandon` removes it. A failed command never leaves a
+ * target, every write checked; `commit` puts it in place durably (renameDurably); `abandon` removes it. A failed command never leaves a
  * truncated file under the name asked for, nor overwrites `protect`ed files.
  */
 export class AtomicFile {
@@ -155,24 +155,13 @@ export class AtomicFile {
 
   /** Makes the file durable and puts it in place. */
   commit(): void {
+    const fd = this.fd;
+    this.fd = undefined;
     try {
-      fsyncSync(this.fd as number);
-      closeSync(this.fd as number);
-      this.fd = undefined;
-      renameSync(this.temporary, this.path);
+      renameDurably(this.temporary, this.path, fd);
     } catch (error) {
       this.abandon();
       throw this.failure(error);
-    }
-    try {
-      const folder = openSync(dirname(this.path), 'r');
-      try {
-        fsyncSync(folder);
-      } finally {
-        closeSync(folder);
-      }
-    } catch {
-      // Some file systems cannot fsync a folder; the rename is done.
     }
   }
 
