@@ -52,6 +52,19 @@ export function debugEnabled(): boolean {
 
 let logSink: ((line: string) => void) | undefined;
 
+/** Where a command's stdout and stderr go when it runs in this process (program.ts runCommandLine) rather than to fds 1 and 2. */
+export interface CommandIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+let redirected: CommandIo | undefined;
+
+/** Sends out() and log() to `io` (undefined: back to fds 1 and 2). */
+export function redirectOutput(io: CommandIo | undefined): void {
+  redirected = io;
+}
+
 /** While a progress bar is drawn, messages go through it (its `log()`), so it does not overwrite them. */
 export function routeLog(sink: ((line: string) => void) | undefined): void {
   logSink = sink;
@@ -66,6 +79,10 @@ export function log(text: string): void {
     logSink(line);
     return;
   }
+  if (redirected !== undefined) {
+    redirected.err(`${line}\n`);
+    return;
+  }
   try {
     writeAll(2, `${line}\n`);
   } catch (error) {
@@ -78,6 +95,10 @@ export function log(text: string): void {
 
 /** Data on stdout; throws BrokenPipeError when the reader went away, EnvironmentError on a full disk. */
 export function out(text: string): void {
+  if (redirected !== undefined) {
+    redirected.out(text);
+    return;
+  }
   try {
     writeAll(1, text);
   } catch (error) {
