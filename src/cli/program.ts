@@ -76,7 +76,7 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
     .epilogue(
       'SPARSETRACE_DB=FILE sets the database for every command (like --db); SPARSETRACE_DEBUG=1 is --debug. ' +
         'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
-        '2 bad input; 130/143 interrupted (committed work is kept; 129 for serve and worker on SIGHUP). Read commands (report, export, sql, status, runs, jobs) ' +
+        '2 bad input; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (committed work is kept). Read commands (report, export, sql, status, runs, jobs) ' +
         'never write and work on read-only files and media. `sparsetrace <command> --help` for each command.',
     )
     .fail((message, error) => {
