@@ -55,6 +55,23 @@ export class QueueError extends SparsetraceError {
   readonly exitCode = EXIT.failed;
 }
 
+/** A segment file that cannot be merged (another schema, or a run whose recorded shape differs): serve sets it aside. */
+export class SegmentError extends SparsetraceError {
+  override readonly name = 'SegmentError';
+  readonly exitCode = EXIT.failed;
+}
+
+/**
+ * A batch taken from the queue that must not be computed, nor tried again: a
+ * malformed message, or a run this worker would compute differently. The queue
+ * records it as failed for good (queue/transport.ts); serve re-enqueues its
+ * runs when the queue runs dry.
+ */
+export class RefusedBatchError extends SparsetraceError {
+  override readonly name = 'RefusedBatchError';
+  readonly exitCode = EXIT.failed;
+}
+
 /** The reader of stdout went away (`| head`): the command stops quietly, successfully. */
 export class BrokenPipeError extends SparsetraceError {
   override readonly name = 'BrokenPipeError';

@@ -1,5 +1,10 @@
 import { type ChildProcess } from 'node:child_process';
-import { cliProcess } from './cli.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cliProcess, PROJECT_ROOT } from './cli.js';
+
+/** The fault tests' hook (hold-worker.ts), loaded into the CLI when a test asks for SPARSETRACE_TEST_HOLD. */
+const HOLD_HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'test', 'hold-worker.js')).href;
 
 /** A child process of the CLI whose stderr is collected, with bounded waits for a line and for its exit. */
 export class Cli {
@@ -9,7 +14,8 @@ export class Cli {
   private readonly child: ChildProcess;
   /** `env` is added to this process's environment; a variable set to undefined is removed. */
   constructor(args: string[], env: Record<string, string | undefined> = {}) {
-    this.child = cliProcess(args, { env: { ...process.env, ...env } });
+    const hook = env.SPARSETRACE_TEST_HOLD !== undefined ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${HOLD_HOOK}`.trim() } : {};
+    this.child = cliProcess(args, { env: { ...process.env, ...env, ...hook } });
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));

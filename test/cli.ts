@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCommandLine } from '../src/cli/program.js';
 import { openDatabase } from '../src/store/index.js';
 import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './paths.js';
 
@@ -20,6 +21,19 @@ export interface CliResult {
 export function cli(args: readonly string[], options: { cwd?: string } = {}): CliResult {
   const result = spawnSync(process.execPath, [BIN, ...args], { cwd: options.cwd ?? PROJECT_ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Runs a command line in this process (src/cli/program.ts), as `cli` does in a
+ * child: for everything but what only a process shows (signals, the exit of
+ * the process, pipes, other processes holding locks). Cheaper by a Node start
+ * and the CLI's modules per call.
+ */
+export async function cliHere(args: readonly string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCommandLine(args, { out: (text) => (stdout += text), err: (text) => (stderr += text) });
+  return { code, signal: null, stdout, stderr };
 }
 
 /** Starts the CLI without waiting, for tests that interrupt it. */

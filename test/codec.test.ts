@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BYTE_VALUES, ExactSum, exactSum } from '../src/engine/index.js';
+import { BYTE_VALUES, ExactSum } from '../src/engine/index.js';
+import { exactSum } from '../src/engine/exactSum.js';
 import { packShard, unpackShard, type ShardShape } from '../src/runner/codec.js';
 import Database from 'better-sqlite3';
 import { codePointWidth, codePointsOf, decodeCodePoints, CODE_POINT_MAX_VALUE } from '../src/store/codePoints.js';

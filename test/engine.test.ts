@@ -7,25 +7,25 @@ import {
   CLASS_COUNT,
   forwardKernel,
   forwardStates,
-  mergePeakFactors,
   modelFloatCount,
   modelFromFloats,
   patternPeaks,
   patternPeaksInKernel,
-  peakFactorLength,
   significantCounts,
-  kernelExp,
-  kernelTanhf,
-  kernelTanhRow,
-  tanhf,
   traceRange,
   traceTables,
-  summarizeRange,
   summarizeRangeInKernel,
   type Model,
   type PatternPeaks,
   type RangeSummary,
 } from '../src/engine/index.js';
+// Parts of the engine that only its tests call, from their modules.
+import { kernelTanhf, kernelTanhRow } from '../src/engine/chain.js';
+import { mergePeakFactors } from '../src/engine/patterns.js';
+import { summarizeRange } from '../src/engine/results.js';
+import { tanhf } from '../src/engine/tanhf.js';
+import { peakFactorLength } from '../src/engine/trace.js';
+import { kernelExp } from '../src/engine/trace-kernel.js';
 import { parseModel } from '../src/model/format.js';
 import { REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import { printed, publishedFigures } from './reference.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadJobFile } from '../src/job/index.js';
 import { chainSteps } from '../src/plan/calibrate.js';
 import { planJob } from '../src/plan/plan.js';
-import { databaseBytes, estimateStoreBytes } from '../src/store/estimate.js';
+import { databaseUsedBytes, estimateStoreBytes } from '../src/store/index.js';
 import { listRuns, openDatabase } from '../src/store/index.js';
 import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
@@ -53,7 +53,7 @@ describe('plan', () => {
     const before = { digest: digest(db), size: statSync(db).size };
     const handle = openDatabase(db, { readonly: true });
     const runs = listRuns(handle);
-    const actual = databaseBytes(handle);
+    const actual = databaseUsedBytes(handle);
     handle.close();
     assert.equal(runs.length, 3);
     const modelled = estimateStoreBytes({ positions: 3 * 349, taus: TAUS.length, dmax: 5, runs: 3, depthCurves: false });

@@ -5,7 +5,7 @@ import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder, type CliResult } from './cli.js';
+import { cli, cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder, type CliResult } from './cli.js';
 
 const folder = temporaryFolder('manage');
 after(() => folder.remove());
@@ -42,16 +42,16 @@ interface RunJson {
   readonly dmax: number;
   readonly status: string;
 }
-const runsOf = (db: string, extra: string[] = []): RunJson[] => JSON.parse(ok(cli(['runs', '--db', db, '--format', 'json', ...extra]), 'runs').stdout) as RunJson[];
+const runsOf = async (db: string, extra: string[] = []): Promise<RunJson[]> => JSON.parse(ok(await cliHere(['runs', '--db', db, '--format', 'json', ...extra]), 'runs').stdout) as RunJson[];
 
 /** The run ids of ja's run (shared with jb) and of jb's own run. */
 let shared: string;
 let jbOnly: string;
 
-before(() => {
-  ok(cli(['run', jobFile('ja', [5]), '--db', base, '--no-report']), 'run ja');
-  ok(cli(['run', jobFile('jb', [5, 6]), '--db', base, '--no-report']), 'run jb');
-  const runs = runsOf(base);
+before(async () => {
+  ok(await cliHere(['run', jobFile('ja', [5]), '--db', base, '--no-report']), 'run ja');
+  ok(await cliHere(['run', jobFile('jb', [5, 6]), '--db', base, '--no-report']), 'run jb');
+  const runs = await runsOf(base);
   assert.equal(runs.length, 2);
   shared = runs.find((run) => run.dmax === 5)?.run_id ?? '';
   jbOnly = runs.find((run) => run.dmax === 6)?.run_id ?? '';
@@ -115,10 +115,10 @@ function resetRuns(db: string, runIds: readonly string[]): void {
 }
 
 describe('jobs', () => {
-  test('lists a two-job database as text and JSON, reading only', () => {
+  test('lists a two-job database as text and JSON, reading only', async () => {
     const before = readFileSync(base);
     const files = readdirSync(folder.path).sort();
-    const json = JSON.parse(ok(cli(['jobs', '--db', base, '--format', 'json']), 'jobs json').stdout) as Record<string, unknown>[];
+    const json = JSON.parse(ok(await cliHere(['jobs', '--db', base, '--format', 'json']), 'jobs json').stdout) as Record<string, unknown>[];
     assert.equal(json.length, 2);
     for (const job of json) {
       assert.equal(typeof job.created_at, 'string');
@@ -131,7 +131,7 @@ describe('jobs', () => {
         { job_id: 2, name: 'jb', source: join(folder.path, 'jb.json'), runs: 2, runs_done: 2, positions: 126, positions_done: 126, state: 'done' },
       ],
     );
-    const text = ok(cli(['jobs', '--db', base]), 'jobs').stdout.split('\n');
+    const text = ok(await cliHere(['jobs', '--db', base]), 'jobs').stdout.split('\n');
     assert.match(text[0], /^job\s+name\s+source\s+runs\s+done\s+positions\s+state\s+created\s+last started$/);
     assert.match(text[2], new RegExp(`^\\s*1\\s+ja\\s+${join(folder.path, 'ja.json')}\\s+1\\s+1\\s+63/63\\s+done\\s+\\S+Z\\s+\\S+Z$`));
     assert.match(text[3], new RegExp(`^\\s*2\\s+jb\\s+${join(folder.path, 'jb.json')}\\s+2\\s+2\\s+126/126\\s+done\\s+\\S+Z\\s+\\S+Z$`));
@@ -139,13 +139,13 @@ describe('jobs', () => {
     assert.deepEqual(readdirSync(folder.path).sort(), files, 'no file created');
   });
 
-  test('pending and interrupted jobs, as status names them', () => {
+  test('pending and interrupted jobs, as status names them', async () => {
     const db = copyOfBase();
-    ok(cli(['run', jobFile('jc', [7]), '--db', db, '--no-report']), 'run jc');
-    ok(cli(['run', jobFile('jd', [8, 9]), '--db', db, '--no-report']), 'run jd');
-    const runs = runsOf(db);
+    ok(await cliHere(['run', jobFile('jc', [7]), '--db', db, '--no-report']), 'run jc');
+    ok(await cliHere(['run', jobFile('jd', [8, 9]), '--db', db, '--no-report']), 'run jd');
+    const runs = await runsOf(db);
     resetRuns(db, runs.filter((run) => run.dmax >= 7 && run.dmax !== 9).map((run) => run.run_id));
-    const json = JSON.parse(ok(cli(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string; state: string; runs_done: number; positions_done: number }[];
+    const json = JSON.parse(ok(await cliHere(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string; state: string; runs_done: number; positions_done: number }[];
     assert.deepEqual(
       json.map(({ name, state, runs_done, positions_done }) => [name, state, runs_done, positions_done]),
       [
@@ -155,7 +155,7 @@ describe('jobs', () => {
         ['jd', 'interrupted', 1, 63],
       ],
     );
-    const status = JSON.parse(ok(cli(['status', '--db', db, '--format', 'json']), 'status').stdout) as { jobs: { name: string; state: string }[] };
+    const status = JSON.parse(ok(await cliHere(['status', '--db', db, '--format', 'json']), 'status').stdout) as { jobs: { name: string; state: string }[] };
     assert.deepEqual(
       status.jobs.map((job) => [job.name, job.state]),
       json.map((job) => [job.name, job.state]),
@@ -165,89 +165,89 @@ describe('jobs', () => {
 });
 
 describe('--job on status, runs, resume and report', () => {
-  test('selects the job by id or name', () => {
-    assert.deepEqual(runsOf(base, ['--job', 'jb']).map((run) => run.run_id), [shared, jbOnly]);
-    assert.deepEqual(runsOf(base, ['--job', '1']).map((run) => run.run_id), [shared]);
-    const status = JSON.parse(ok(cli(['status', '--db', base, '--job', 'jb', '--format', 'json']), 'status').stdout) as {
+  test('selects the job by id or name', async () => {
+    assert.deepEqual((await runsOf(base, ['--job', 'jb'])).map((run) => run.run_id), [shared, jbOnly]);
+    assert.deepEqual((await runsOf(base, ['--job', '1'])).map((run) => run.run_id), [shared]);
+    const status = JSON.parse(ok(await cliHere(['status', '--db', base, '--job', 'jb', '--format', 'json']), 'status').stdout) as {
       jobs: { job_id: number; run_states: { run_id: string }[] }[];
     };
     assert.deepEqual(
       status.jobs.map((job) => [job.job_id, job.run_states.map((run) => run.run_id)]),
       [[2, [shared, jbOnly]]],
     );
-    const text = ok(cli(['status', '--db', base, '--job', '1']), 'status').stdout;
+    const text = ok(await cliHere(['status', '--db', base, '--job', '1']), 'status').stdout;
     assert.match(text, /^job 1 ja: done/m);
     assert.doesNotMatch(text, /jb/);
-    const reportJa = ok(cli(['report', '--db', base, '--job', 'ja', '--format', 'json']), 'report').stdout;
+    const reportJa = ok(await cliHere(['report', '--db', base, '--job', 'ja', '--format', 'json']), 'report').stdout;
     assert.deepEqual((JSON.parse(reportJa) as { runs: string[] }).runs, [shared]);
-    assert.equal(ok(cli(['report', '--db', base, '--job', '1', '--format', 'json']), 'report').stdout, reportJa);
-    const reportJb = JSON.parse(ok(cli(['report', '--db', base, '--job', '2', '--format', 'json', '--by', 'dmax']), 'report').stdout) as unknown;
+    assert.equal(ok(await cliHere(['report', '--db', base, '--job', '1', '--format', 'json']), 'report').stdout, reportJa);
+    const reportJb = JSON.parse(ok(await cliHere(['report', '--db', base, '--job', '2', '--format', 'json', '--by', 'dmax']), 'report').stdout) as unknown;
     assert.match(JSON.stringify(reportJb), new RegExp(jbOnly));
   });
 
-  test('an unknown job: exit 2, one line naming it and the jobs there are', () => {
+  test('an unknown job: exit 2, one line naming it and the jobs there are', async () => {
     for (const command of [['status'], ['runs'], ['resume'], ['report'], ['rm']]) {
-      const result = cli([...command, '--db', base, '--job', 'nope']);
+      const result = await cliHere([...command, '--db', base, '--job', 'nope']);
       assert.equal(result.code, 2, `${command[0]}: ${result.stderr}`);
       assert.match(result.stderr, /--job nope: no job with that id or name in .*base\.sqlite \(jobs: 1 ja, 2 jb\)/, command[0]);
       assertOneLine(result.stderr, command[0]);
     }
-    const byNumber = cli(['runs', '--db', base, '--job', '7']);
+    const byNumber = await cliHere(['runs', '--db', base, '--job', '7']);
     assert.equal(byNumber.code, 2);
     assert.match(byNumber.stderr, /--job 7: no job/);
   });
 
-  test('a name several jobs have is refused with their ids; the id picks one', () => {
+  test('a name several jobs have is refused with their ids; the id picks one', async () => {
     const db = join(folder.path, 'same-names.sqlite');
     // Ad hoc jobs are named from their inputs (data file, window, Dmax): the same inputs at other τ share a name.
-    ok(cli(['run', '--length', '64', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
-    ok(cli(['run', '--length', '64', '--dmax', '5', '--tau', '0.01', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
-    ok(cli(['run', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
-    const names = (JSON.parse(ok(cli(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string }[]).map((job) => job.name);
+    ok(await cliHere(['run', '--length', '64', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
+    ok(await cliHere(['run', '--length', '64', '--dmax', '5', '--tau', '0.01', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
+    ok(await cliHere(['run', '--dmax', '5', '--tau', '0.01,0.1', '--data', SHARED_DATA, '--model', SHARED_MODEL, '--db', db, '--no-report']), 'run');
+    const names = (JSON.parse(ok(await cliHere(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string }[]).map((job) => job.name);
     assert.deepEqual(names, ['sat_model-enwik_1024@0+64-dmax5', 'sat_model-enwik_1024@0+64-dmax5', 'sat_model-enwik_1024-dmax5']);
     for (const command of [['status'], ['runs'], ['resume'], ['report'], ['rm']]) {
-      const result = cli([...command, '--db', db, '--job', 'sat_model-enwik_1024@0+64-dmax5']);
+      const result = await cliHere([...command, '--db', db, '--job', 'sat_model-enwik_1024@0+64-dmax5']);
       assert.equal(result.code, 2, `${command[0]}: ${result.stderr}`);
       assert.match(result.stderr, /--job sat_model-enwik_1024@0\+64-dmax5: 2 jobs in .* have that name \(1 sat_model-enwik_1024@0\+64-dmax5, 2 sat_model-enwik_1024@0\+64-dmax5\); give the job id/);
       assertOneLine(result.stderr, command[0]);
     }
-    assert.equal(runsOf(db, ['--job', '2']).length, 1);
+    assert.equal((await runsOf(db, ['--job', '2'])).length, 1);
   });
 
-  test('resume --job continues that job, not the most recent unfinished one', () => {
+  test('resume --job continues that job, not the most recent unfinished one', async () => {
     const db = copyOfBase();
-    ok(cli(['run', jobFile('jc', [7]), '--db', db, '--no-report']), 'run jc');
-    ok(cli(['run', jobFile('jd', [8]), '--db', db, '--no-report']), 'run jd');
-    const runs = runsOf(db);
+    ok(await cliHere(['run', jobFile('jc', [7]), '--db', db, '--no-report']), 'run jc');
+    ok(await cliHere(['run', jobFile('jd', [8]), '--db', db, '--no-report']), 'run jd');
+    const runs = await runsOf(db);
     const jc = runs.find((run) => run.dmax === 7)?.run_id ?? '';
     const jd = runs.find((run) => run.dmax === 8)?.run_id ?? '';
     resetRuns(db, [jc, jd]);
-    const status = ok(cli(['status', '--db', db]), 'status').stdout;
+    const status = ok(await cliHere(['status', '--db', db]), 'status').stdout;
     assert.match(status, /^job 3 jc: pending/m);
-    const resumed = ok(cli(['resume', '--db', db, '--job', 'jc', '--no-report']), 'resume');
+    const resumed = ok(await cliHere(['resume', '--db', db, '--job', 'jc', '--no-report']), 'resume');
     assert.match(resumed.stderr, /resuming job 3 \(jc\): 0 of 1 runs done/);
-    const after = new Map(runsOf(db).map((run) => [run.run_id, run.status]));
+    const after = new Map((await runsOf(db)).map((run) => [run.run_id, run.status]));
     assert.equal(after.get(jc), 'done');
     assert.equal(after.get(jd), 'pending');
-    const done = ok(cli(['resume', '--db', db, '--job', '1']), 'resume a done job');
+    const done = ok(await cliHere(['resume', '--db', db, '--job', '1']), 'resume a done job');
     assert.match(done.stderr, /nothing to resume in .*: job 1 \(ja\) is done/);
-    const last = ok(cli(['resume', '--db', db, '--no-report']), 'resume');
+    const last = ok(await cliHere(['resume', '--db', db, '--no-report']), 'resume');
     assert.match(last.stderr, /resuming job 4 \(jd\)/);
   });
 });
 
 describe('rm', () => {
-  test('--run removes every row of that run from every table with a run_key, and nothing else', () => {
+  test('--run removes every row of that run from every table with a run_key, and nothing else', async () => {
     const db = copyOfBase();
-    const reportOfShared = ok(cli(['report', '--db', db, '--run', shared, '--format', 'json']), 'report').stdout;
-    const reportJa = ok(cli(['report', '--db', db, '--job', 'ja', '--format', 'json']), 'report').stdout;
+    const reportOfShared = ok(await cliHere(['report', '--db', db, '--run', shared, '--format', 'json']), 'report').stdout;
+    const reportJa = ok(await cliHere(['report', '--db', db, '--job', 'ja', '--format', 'json']), 'report').stdout;
     const gone = runKey(db, jbOnly);
     const kept = runKey(db, shared);
     const before = rowsByRunKey(db);
     for (const table of ['runs', 'run_taus', 'job_runs', 'shards', 'shard_depth', 'position_rows', 'count_blocks', 'pattern_peak_rows', 'run_tau_stats', 'run_depth']) {
       assert.ok((before.get(table)?.get(gone) ?? 0) > 0, `${table} has rows of the run before`);
     }
-    const removed = ok(cli(['rm', '--db', db, '--run', jbOnly.slice(0, 6)]), 'rm');
+    const removed = ok(await cliHere(['rm', '--db', db, '--run', jbOnly.slice(0, 6)]), 'rm');
     assert.match(removed.stdout, new RegExp(`^deleted run ${jbOnly} \\(done, 63/63 positions\\)$`, 'm'));
     assert.match(removed.stdout, /^deleted 1 run \(63 committed positions\), 0 jobs, 0 models: /m);
     const afterRm = rowsByRunKey(db);
@@ -258,43 +258,43 @@ describe('rm', () => {
       assert.deepEqual(left, new Map([...rows].filter(([key]) => key !== gone)), `${table}: other runs' rows untouched`);
       assert.ok(rows.has(kept) === left.has(kept));
     }
-    assert.deepEqual(runsOf(db, ['--job', 'jb']).map((run) => run.run_id), [shared]);
+    assert.deepEqual((await runsOf(db, ['--job', 'jb'])).map((run) => run.run_id), [shared]);
     // The remaining job's report: the same figures as before for its remaining run.
-    assert.equal(ok(cli(['report', '--db', db, '--job', 'jb', '--format', 'json']), 'report').stdout, reportOfShared);
-    assert.equal(ok(cli(['report', '--db', db, '--job', 'ja', '--format', 'json']), 'report').stdout, reportJa);
+    assert.equal(ok(await cliHere(['report', '--db', db, '--job', 'jb', '--format', 'json']), 'report').stdout, reportOfShared);
+    assert.equal(ok(await cliHere(['report', '--db', db, '--job', 'ja', '--format', 'json']), 'report').stdout, reportJa);
     assert.equal(count(db, 'PRAGMA foreign_key_check'), undefined, 'foreign keys hold');
-    const again = cli(['rm', '--db', db, '--run', jbOnly]);
+    const again = await cliHere(['rm', '--db', db, '--run', jbOnly]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, new RegExp(`--run ${jbOnly}: no run with that id`));
     assertOneLine(again.stderr, 'rm again');
   });
 
-  test('--job keeps the runs another job has; the last runs take their model with them', () => {
+  test('--job keeps the runs another job has; the last runs take their model with them', async () => {
     const db = copyOfBase();
-    const removed = ok(cli(['rm', '--db', db, '--job', 'jb']), 'rm --job');
+    const removed = ok(await cliHere(['rm', '--db', db, '--job', 'jb']), 'rm --job');
     assert.match(removed.stdout, new RegExp(`^deleted run ${jbOnly} `, 'm'));
     assert.match(removed.stdout, new RegExp(`^kept run ${shared}: job 1 has it too$`, 'm'));
     assert.match(removed.stdout, /^deleted job 2 jb$/m);
-    assert.deepEqual(runsOf(db).map((run) => run.run_id), [shared]);
-    const jobs = JSON.parse(ok(cli(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string; runs: number }[];
+    assert.deepEqual((await runsOf(db)).map((run) => run.run_id), [shared]);
+    const jobs = JSON.parse(ok(await cliHere(['jobs', '--db', db, '--format', 'json']), 'jobs').stdout) as { name: string; runs: number }[];
     assert.deepEqual(jobs.map((job) => [job.name, job.runs]), [['ja', 1]]);
     assert.equal(count(db, 'SELECT count(*) FROM models'), 1);
-    const last = ok(cli(['rm', '--db', db, '--job', '1']), 'rm the last job');
+    const last = ok(await cliHere(['rm', '--db', db, '--job', '1']), 'rm the last job');
     assert.match(last.stdout, /^deleted model \w{12} \(.*sat_model\.bin\): no run uses it any more$/m);
     for (const table of ['runs', 'jobs', 'job_runs', 'models', 'shards', 'count_blocks', 'position_rows']) assert.equal(count(db, `SELECT count(*) FROM ${table}`), 0, table);
     // The database still works: the job computes again.
-    ok(cli(['run', jobFile('ja', [5]), '--db', db, '--no-report']), 'run again');
+    ok(await cliHere(['run', jobFile('ja', [5]), '--db', db, '--no-report']), 'run again');
   });
 
-  test('--run for every run of a job removes the job too', () => {
+  test('--run for every run of a job removes the job too', async () => {
     const db = copyOfBase();
-    const removed = ok(cli(['rm', '--db', db, '--run', shared, '--run', jbOnly]), 'rm');
+    const removed = ok(await cliHere(['rm', '--db', db, '--run', shared, '--run', jbOnly]), 'rm');
     assert.match(removed.stdout, /^deleted job 1 ja$/m);
     assert.match(removed.stdout, /^deleted job 2 jb$/m);
     assert.equal(count(db, 'SELECT count(*) FROM jobs'), 0);
   });
 
-  test('tables a later schema adds, keyed by run_key or job_id, lose their rows too', () => {
+  test('tables a later schema adds, keyed by run_key or job_id, lose their rows too', async () => {
     const db = copyOfBase();
     const handle = new Database(db);
     handle.exec(`
@@ -305,10 +305,10 @@ describe('rm', () => {
       INSERT INTO job_rollups SELECT job_id, 1 FROM jobs;
       INSERT INTO summary_parts SELECT run_key, start FROM shards;`);
     handle.close();
-    const dry = ok(cli(['rm', '--db', db, '--job', 'jb', '--dry-run']), 'dry run');
+    const dry = ok(await cliHere(['rm', '--db', db, '--job', 'jb', '--dry-run']), 'dry run');
     assert.match(dry.stdout, /job_rollups 1/);
     assert.match(dry.stdout, /run_summaries 1/);
-    ok(cli(['rm', '--db', db, '--job', 'jb']), 'rm');
+    ok(await cliHere(['rm', '--db', db, '--job', 'jb']), 'rm');
     assert.equal(count(db, 'SELECT count(*) FROM job_rollups'), 1);
     assert.equal(count(db, 'SELECT count(*) FROM run_summaries'), 1);
     assert.equal(count(db, `SELECT count(*) FROM summary_parts WHERE run_key <> (SELECT run_key FROM runs WHERE run_id = '${shared}')`), 0);
@@ -331,43 +331,43 @@ describe('rm', () => {
     assert.equal(count(db, 'SELECT count(*) FROM jobs'), 2);
   });
 
-  test('a run left running by a process that is gone is interrupted: it can be deleted', () => {
+  test('a run left running by a process that is gone is interrupted: it can be deleted', async () => {
     const db = copyOfBase();
     const handle = new Database(db);
     handle.prepare(`UPDATE runs SET status = 'running' WHERE run_id = ?`).run(jbOnly);
     // A pid that is not running (beyond the default pid_max).
     handle.prepare(`INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, 4194305, ?, 'sparsetrace run (killed)', '2026-01-01T00:00:00Z')`).run(hostname());
     handle.close();
-    const removed = ok(cli(['rm', '--db', db, '--run', jbOnly]), 'rm');
+    const removed = ok(await cliHere(['rm', '--db', db, '--run', jbOnly]), 'rm');
     assert.match(removed.stdout, new RegExp(`^deleted run ${jbOnly} \\(interrupted, 63/63 positions\\)$`, 'm'));
     assert.match(removed.stderr, /taking over the writer lock/);
     assert.equal(count(db, 'SELECT count(*) FROM writer_lock'), 0, 'lock released');
   });
 
-  test('--dry-run deletes nothing; --vacuum shrinks the file', () => {
+  test('--dry-run deletes nothing; --vacuum shrinks the file', async () => {
     const db = copyOfBase();
     const bytes = readFileSync(db);
-    const dry = ok(cli(['rm', '--db', db, '--job', 'jb', '--dry-run']), 'dry run');
+    const dry = ok(await cliHere(['rm', '--db', db, '--job', 'jb', '--dry-run']), 'dry run');
     assert.match(dry.stdout, new RegExp(`^would delete run ${jbOnly} `, 'm'));
     assert.match(dry.stdout, /^would delete 1 run \(63 committed positions\), 1 job, 0 models: \d+ rows \(/m);
     assert.deepEqual(readFileSync(db), bytes, 'unchanged');
     const size = statSync(db).size;
-    const vacuumed = ok(cli(['rm', '--db', db, '--job', 'jb', '--vacuum']), 'rm --vacuum');
+    const vacuumed = ok(await cliHere(['rm', '--db', db, '--job', 'jb', '--vacuum']), 'rm --vacuum');
     const freed = Number(/^vacuum: ([\d,]+) bytes freed/m.exec(vacuumed.stdout)?.[1].replace(/,/g, ''));
     assert.ok(freed > 0, vacuumed.stdout);
     assert.ok(statSync(db).size < size, 'the file shrank');
     // Without --vacuum a file made with schema 4 gives its freed pages back too (auto_vacuum = INCREMENTAL, on close).
     const other = copyOfBase();
     const otherSize = statSync(other).size;
-    ok(cli(['rm', '--db', other, '--job', 'jb']), 'rm');
+    ok(await cliHere(['rm', '--db', other, '--job', 'jb']), 'rm');
     assert.ok(statSync(other).size < otherSize, 'the file shrank');
     const handle = new Database(other, { readonly: true });
     assert.equal(handle.pragma('freelist_count', { simple: true }), 0);
     handle.close();
   });
 
-  test('names what to delete', () => {
-    const result = cli(['rm', '--db', base]);
+  test('names what to delete', async () => {
+    const result = await cliHere(['rm', '--db', base]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /name what to delete with --run ID or --job ID/);
   });

@@ -9,7 +9,7 @@ import { matchTaus } from '../src/report/select.js';
 import { columnWidths } from '../src/report/table.js';
 import { writeRows, type SqlFormat } from '../src/cli/sql.js';
 import type { PlannedRun } from '../src/job/index.js';
-import { formatDuration, formatEta } from '../src/runner/duration.js';
+import { formatDuration, formatEta } from '../src/duration.js';
 import { workUnits } from '../src/runner/work.js';
 import { progressReporter } from '../src/runner/progress.js';
 

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exactSum } from '../src/engine/index.js';
+import { exactSum } from '../src/engine/exactSum.js';
 import { openDatabase } from '../src/store/index.js';
 import { cli, publishedJobArgs, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
 import { printed, publishedFigures, type PublishedFigures } from './reference.js';

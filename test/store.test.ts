@@ -4,17 +4,17 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  exactSum,
   forwardStates,
   modelFloatCount,
   modelFromFloats,
   patternPeaks,
   significantCounts,
-  summarizeRange,
   traceRange,
   traceTables,
   type Model,
 } from '../src/engine/index.js';
+import { exactSum } from '../src/engine/exactSum.js';
+import { summarizeRange } from '../src/engine/results.js';
 import {
   openDatabase,
   recordJob,

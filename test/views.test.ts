@@ -63,7 +63,7 @@ describe('explain', () => {
         for (let t = 3; t < run.positions; t += 17) positions.push(t);
         for (const t of positions) {
           const explanation = gatherExplanation(handle, run, t, 0.01);
-          assert.equal(explanation.counts.length, run.taus.split(',').length);
+          assert.equal(explanation.counts.length, run.taus.length);
           for (const row of explanation.counts) {
             const want = stored.get(`${run.run_id} ${t} ${row.tau}`);
             assert.ok(want, `no stored counts for ${run.run_id} t=${t} τ=${row.tau}`);

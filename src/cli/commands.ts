@@ -8,6 +8,7 @@
 import type { Argv } from 'yargs';
 import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
+import { PAGE_TAU } from '../page.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
 import { GROUPINGS, parseGroupings, parseSections, REPORT_FORMATS, REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from '../report/choices.js';
 import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, reportOptionProblem, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
@@ -138,9 +139,9 @@ function sectionsOf(value: unknown): ReportSection[] | 'overview' | undefined {
 /** The options `report` takes only for `--format html` (refused with other formats: no default, so a given one is seen), and --out. */
 function reportHtmlOptions<T>(args: Argv<T>) {
   return args
-    .option('hist-tau', { describe: 'html: τ of the histogram of active patterns per position (the nearest τ of the runs; default 0.01)', type: 'number', requiresArg: true })
+    .option('hist-tau', { describe: `html: τ of the histogram of active patterns per position (the nearest τ of the runs; default ${PAGE_TAU})`, type: 'number', requiresArg: true })
     .option('explain', { describe: 'html: add a section explaining position T (one run)', type: 'number', requiresArg: true })
-    .option('explain-tau', { describe: 'html: τ of the --explain listing (default 0.01)', type: 'number', requiresArg: true })
+    .option('explain-tau', { describe: `html: τ of the --explain listing (default ${PAGE_TAU})`, type: 'number', requiresArg: true })
     .option('out', { describe: 'write the report to this file (atomically: complete or not at all) instead of stdout, in any format', type: 'string', requiresArg: true })
     .check((argv) => {
       const problem = reportOptionProblem(argv as { format?: string; histTau?: unknown; explain?: unknown; explainTau?: unknown });
@@ -150,7 +151,7 @@ function reportHtmlOptions<T>(args: Argv<T>) {
 }
 
 /** τ of the page's histogram and --explain listing when not given. */
-const HTML_TAU_DEFAULT = 0.01;
+const HTML_TAU_DEFAULT = PAGE_TAU;
 
 export const reportCli = defineCommand({
   command: 'report',
@@ -178,7 +179,7 @@ export const reportCli = defineCommand({
       })
       .option('pool', { describe: 'pool runs of different Dmax into one figure (said on the page); models and τ lists are never pooled', type: 'boolean', default: false })
       .option('tau', { describe: 'only these thresholds, comma-separated; 0.0178 names 0.0177827941 (the τ it rounds)', type: 'string', requiresArg: true })
-      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: 0.01, requiresArg: true })
+      .option('never-tau', { describe: 'τ for the never-active patterns', type: 'number', default: PAGE_TAU, requiresArg: true })
       .check((argv) => {
         const by = parseGroupings(argv.by as string | string[] | undefined);
         const sections = parseSections(argv.sections as string | undefined);
@@ -204,7 +205,7 @@ export const reportCli = defineCommand({
 function explainOptions<T>(args: Argv<T>) {
   return args
     .option('t', { describe: 'the position (0-based: predicting byte t+1 of the window)', type: 'number', demandOption: true })
-    .option('tau', { describe: 'list the patterns active at this τ', type: 'number', default: 0.01 })
+    .option('tau', { describe: 'list the patterns active at this τ', type: 'number', default: PAGE_TAU })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
     .option('limit', { describe: 'text: at most this many patterns (JSON lists all)', type: 'number', default: 50 })
     .option('out', { describe: 'write to this file (atomically: complete or not at all) instead of stdout', type: 'string', requiresArg: true })

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { classify, InputError } from '../errors.js';
 import { DEFAULT_DB } from '../job/file.js';
-import { acquireWriterLock, closeDatabase, DatabaseBusyError, inSnapshot, openDatabase, type Db, type OpenOptions, type RunSelection } from '../store/index.js';
+import { lockStore } from '../jobrun/lock.js';
+import { closeDatabase, inSnapshot, openDatabase, type Db, type OpenOptions, type RunSelection } from '../store/index.js';
 import { AtomicFile, log } from './output.js';
 
 /** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
@@ -86,22 +87,10 @@ export function warnIncomplete(runs: RunSelection, store?: string): void {
 }
 
 /**
- * Takes the database's writer lock for this process (every writer does: run,
- * resume, sql --write); with `wait`, waits for another writer to finish instead
- * of failing. Returns the release function.
+ * Takes the database's writer lock for this process, under this command line
+ * (see lockStore); with `wait`, waits for another writer to finish instead of
+ * failing. Returns the release function.
  */
-export async function lockForWriting(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
-  const command = `sparsetrace ${process.argv.slice(2).join(' ')}`.trim();
-  for (let announced = false; ; ) {
-    try {
-      return acquireWriterLock(db, dbPath, command, log);
-    } catch (error) {
-      // Busy: the lock is held, or another process is in the middle of a write (SQLITE_BUSY).
-      const known = classify(error, `database ${dbPath}`);
-      if (!(known instanceof DatabaseBusyError) || !wait) throw known ?? error;
-      if (!announced) log(`${known.message}; waiting (--wait)`);
-      announced = true;
-      await new Promise((done) => setTimeout(done, 1000));
-    }
-  }
+export function lockForWriting(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
+  return lockStore(db, dbPath, { command: `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(), wait, log });
 }

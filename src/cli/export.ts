@@ -3,6 +3,7 @@ import { selectRunSet, type Selection } from '../report/select.js';
 import { positionCounts } from '../store/index.js';
 import { warnIncomplete, withDatabase } from './database.js';
 import { AtomicFile, out } from './output.js';
+import { stopOnSignals } from './stopping.js';
 
 export interface ExportArgs extends Selection {
   readonly db?: string;
@@ -26,12 +27,7 @@ export function exportCommand(args: ExportArgs): Promise<number> {
     const file = args.out !== undefined ? new AtomicFile(args.out, '--out', [dbPath]) : undefined;
     const write = file ? (text: string) => file.write(text) : out;
     // Ctrl-C removes the temporary file; the loop yields between chunks so the handler can run.
-    const onSignal = (signal: NodeJS.Signals): void => {
-      file?.abandon();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const stopping = stopOnSignals({ quit: () => file?.abandon() });
     try {
       const ndjson = args.format === 'ndjson';
       const lines: string[] = ndjson ? [] : [withRunColumn ? 'run,t,y,tau,n_x,n_h,n_y' : 't,y,tau,n_x,n_h,n_y'];
@@ -56,8 +52,7 @@ export function exportCommand(args: ExportArgs): Promise<number> {
       file?.commit();
     } finally {
       file?.abandon();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stopping.dispose();
     }
     return 0;
   });

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BrokenPipeError, classify, EnvironmentError, InputError } from '../errors.js';
+import { renameDurably } from '../files.js';
 import { redactSecrets } from '../redact.js';
 
 /**
@@ -51,6 +52,19 @@ export function debugEnabled(): boolean {
 
 let logSink: ((line: string) => void) | undefined;
 
+/** Where a command's stdout and stderr go when it runs in this process (program.ts runCommandLine) rather than to fds 1 and 2. */
+export interface CommandIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+let redirected: CommandIo | undefined;
+
+/** Sends out() and log() to `io` (undefined: back to fds 1 and 2). */
+export function redirectOutput(io: CommandIo | undefined): void {
+  redirected = io;
+}
+
 /** While a progress bar is drawn, messages go through it (its `log()`), so it does not overwrite them. */
 export function routeLog(sink: ((line: string) => void) | undefined): void {
   logSink = sink;
@@ -65,6 +79,10 @@ export function log(text: string): void {
     logSink(line);
     return;
   }
+  if (redirected !== undefined) {
+    redirected.err(`${line}\n`);
+    return;
+  }
   try {
     writeAll(2, `${line}\n`);
   } catch (error) {
@@ -77,6 +95,10 @@ export function log(text: string): void {
 
 /** Data on stdout; throws BrokenPipeError when the reader went away, EnvironmentError on a full disk. */
 export function out(text: string): void {
+  if (redirected !== undefined) {
+    redirected.out(text);
+    return;
+  }
   try {
     writeAll(1, text);
   } catch (error) {
@@ -104,8 +126,7 @@ function canonical(path: string): string {
 
 /**
  * An output file written atomically: bytes go to a temporary file beside the
- * target, every write checked; `commit` fsyncs and renames it into place (and
- * fsyncs the folder); `abandon` removes it. A failed command never leaves a
+ * target, every write checked; `commit` puts it in place durably (renameDurably); `abandon` removes it. A failed command never leaves a
  * truncated file under the name asked for, nor overwrites `protect`ed files.
  */
 export class AtomicFile {
@@ -155,24 +176,13 @@ export class AtomicFile {
 
   /** Makes the file durable and puts it in place. */
   commit(): void {
+    const fd = this.fd;
+    this.fd = undefined;
     try {
-      fsyncSync(this.fd as number);
-      closeSync(this.fd as number);
-      this.fd = undefined;
-      renameSync(this.temporary, this.path);
+      renameDurably(this.temporary, this.path, fd);
     } catch (error) {
       this.abandon();
       throw this.failure(error);
-    }
-    try {
-      const folder = openSync(dirname(this.path), 'r');
-      try {
-        fsyncSync(folder);
-      } finally {
-        closeSync(folder);
-      }
-    } catch {
-      // Some file systems cannot fsync a folder; the rename is done.
     }
   }
 

@@ -1,6 +1,5 @@
-import { statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
-import { InputError } from '../errors.js';
+import { checkRegularFile } from '../files.js';
 import { defaultJob, loadJobFile } from '../job/file.js';
 import { applyOverrides, type JobSpec } from '../job/spec.js';
 import { ShardPool } from '../runner/pool.js';
@@ -57,15 +56,4 @@ async function withPool(threads: number, body: (pool: ShardPool, command: typeof
   } finally {
     await pool.destroy();
   }
-}
-
-/** A job file must be a regular file: reading a FIFO would wait forever. */
-function checkRegularFile(path: string, what: string): void {
-  let regular: boolean;
-  try {
-    regular = statSync(path).isFile();
-  } catch {
-    return; // Missing files get their message from the reader.
-  }
-  if (!regular) throw new InputError(`${what} ${path}: not a regular file (a folder, FIFO or device); give a file`);
 }

@@ -17,7 +17,7 @@ export function runsCommand(args: RunsArgs): Promise<number> {
     const runs = args.job !== undefined ? listRuns(db, findJob(db, args.job, dbPath).job_id) : listRuns(db);
     if (args.format === 'json') {
       // τ as an array of numbers, not the comma-joined text the query returns.
-      out(`${JSON.stringify(runs.map((run) => ({ ...run, taus: run.taus.split(',').map(Number) })), null, 1)}\n`);
+      out(`${JSON.stringify(runs, null, 1)}\n`);
       return 0;
     }
     const table: Table = {
@@ -31,7 +31,7 @@ export function runsCommand(args: RunsArgs): Promise<number> {
         String(run.data_offset),
         String(run.data_length),
         String(run.dmax),
-        run.taus.split(',').map(Number).map(formatTau).join(','),
+        run.taus.map(formatTau).join(','),
         `${run.positions_done}/${run.positions}`,
         run.compute_seconds.toFixed(2),
       ]),

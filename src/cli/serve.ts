@@ -1,13 +1,12 @@
-import { SIGNAL_EXIT } from '../errors.js';
 import { resolve } from 'node:path';
-import { DEFAULT_DB, expandJob, loadJobFile } from '../job/index.js';
+import { DEFAULT_DB, loadJobFile } from '../job/index.js';
+import { expandRuns, openLockedStore, recordJobRuns } from '../jobrun/steps.js';
 import { resolveQueueAddress } from '../queue/address.js';
 import { DEFAULT_BATCH_COST, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
 import { checkSegmentsFolder } from '../queue/segments.js';
 import { lockQueue } from '../queue/serveLock.js';
 import { redactCommandLine } from '../redact.js';
-import { acquireWriterLock, closeDatabase, openDatabase, recordJob } from '../store/index.js';
-import { TOOL_VERSION } from '../version.js';
+import { closeDatabase } from '../store/index.js';
 import { log } from './output.js';
 import { checkQueue } from './queue.js';
 import { stopOnSignals } from './stopping.js';
@@ -34,14 +33,14 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
   const dbPath = args.db ?? spec.db ?? DEFAULT_DB;
   const queueName = args.queueName ?? DEFAULT_QUEUE_NAME;
   await checkQueue(address);
-  const expanded = expandJob(spec, log);
+  const job = expandRuns(spec, log);
+  const { expanded } = job;
   // One serve per queue, before the database is touched: a second one is refused (exit 1), the first goes on.
   const queueLock = await lockQueue(address, queueName, spec.name, { ttlMs: (args.lockSeconds ?? DEFAULT_SERVE_LOCK_SECONDS) * 1000, log });
   try {
-    const db = openDatabase(dbPath);
+    // Others read the lock's command (a refused writer, `unlock`): it is recorded without the password.
+    const { db, release } = await openLockedStore(dbPath, { command: redactCommandLine(['sparsetrace', ...process.argv.slice(2)]), wait: false, log });
     try {
-      // Others read the lock's command (a refused writer, `unlock`): it is recorded without the password.
-      const release = acquireWriterLock(db, dbPath, redactCommandLine(['sparsetrace', ...process.argv.slice(2)]), log);
       const controller = new AbortController();
       queueLock.lost.addEventListener('abort', () => controller.abort());
       const stopping = stopOnSignals({
@@ -57,12 +56,7 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
         },
       });
       try {
-        const jobId = recordJob(
-          db,
-          { name: spec.name, sha256: expanded.sha256, source: resolve(args.job), specJson: JSON.stringify({ ...spec, db: undefined }) },
-          expanded.runs,
-          TOOL_VERSION,
-        );
+        const jobId = recordJobRuns(db, spec, job, resolve(args.job));
         log(`job ${jobId} (${spec.name}): ${expanded.runs.length} run${expanded.runs.length === 1 ? '' : 's'}; results in ${dbPath}, segments through ${resolve(args.segments)}`);
         const outcome = await coordinate(db, jobId, expanded, {
           address,
@@ -78,12 +72,8 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
           log(`job ${jobId} (${spec.name}) done: ${expanded.runs.length} run${expanded.runs.length === 1 ? '' : 's'} in ${dbPath}`);
           return 0;
         }
-        if (outcome.kind === 'stopped') {
-          const signal = stopping.signal();
-          if (signal !== undefined) return SIGNAL_EXIT[signal] ?? 1;
-          // Not a signal: the queue's lock went to another serve (said when it happened).
-          return 1;
-        }
+        // Stopped by a signal, or (exit 1) because the queue's lock went to another serve (said when it happened).
+        if (outcome.kind === 'stopped') return stopping.exitCode(1);
         log(
           `sparsetrace: job ${jobId}: ${outcome.missing} run${outcome.missing === 1 ? '' : 's'} still missing after ${args.maxRounds ?? 3} reconciliation rounds; ` +
             `last failures: ${outcome.reasons.length > 0 ? outcome.reasons.join('; ') : 'none recorded'} (see the workers' output)`,

@@ -1,4 +1,4 @@
-import { formatDuration, formatEta } from '../runner/duration.js';
+import { formatDuration, formatEta } from '../duration.js';
 import { renderText, type Table } from '../report/table.js';
 import { findJob, type LockHolder } from '../store/index.js';
 import { withDatabase } from './database.js';

@@ -1,7 +1,7 @@
 import { SIGNAL_EXIT } from '../errors.js';
 import { log } from './output.js';
 
-/** The signals that stop serve and worker: Ctrl-C, `kill`, and a closed terminal or ssh session (SIGHUP). */
+/** The signals that stop a command: Ctrl-C, `kill`, and a closed terminal or ssh session (SIGHUP). */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** How long a stop may take before the process quits anyway: Redis may be down, and a graceful close then waits forever. */
@@ -10,37 +10,55 @@ export const STOP_DEADLINE_MS = 6000;
 export interface Stopping {
   /** The first stop signal received, if any. */
   readonly signal: () => NodeJS.Signals | undefined;
+  /** The exit code for the signal received (128 + its number, src/errors.ts), or `otherwise` when none was. */
+  readonly exitCode: (otherwise: number) => number;
   /** Stops listening (the command ended by itself). */
   readonly dispose: () => void;
 }
 
+export interface StopHandlers {
+  /** Begins a graceful stop on the first signal. Without it, the first signal quits at once. */
+  readonly stop?: () => void;
+  /** What the first signal says, before `stop`. */
+  readonly message?: (signal: NodeJS.Signals) => string;
+  /** Cleans up what is local, just before the process exits: it must not wait (on the network, on anything). */
+  readonly quit: (why: string) => void;
+  /** How long a graceful stop may take before quitting; null: as long as it takes (a run finishing its shards in flight). Default STOP_DEADLINE_MS. */
+  readonly deadlineMs?: number | null;
+}
+
 /**
- * Stops a long-running command (serve, worker) on SIGINT, SIGTERM or SIGHUP:
- * the first signal says so (`message`) and calls `stop`, which begins a
- * graceful stop; if the command has not ended within STOP_DEADLINE_MS, or on a
- * second signal, `quit` (which must not wait on the network) cleans up what is
- * local and the process exits at once, with 128 + the signal's number.
+ * How every command stops on SIGINT, SIGTERM or SIGHUP (run, resume, serve,
+ * worker, export): the first signal says so (`message`) and calls `stop`, which
+ * begins a graceful stop; if the command has not ended within the deadline, or
+ * on a second signal, `quit` cleans up what is local and the process exits at
+ * once, with 128 + the first signal's number. Without `stop`, the first signal
+ * quits at once.
  */
-export function stopOnSignals(handlers: { readonly message: (signal: NodeJS.Signals) => string; readonly stop: () => void; readonly quit: (why: string) => void }): Stopping {
+export function stopOnSignals(handlers: StopHandlers): Stopping {
   let first: NodeJS.Signals | undefined;
   let deadline: NodeJS.Timeout | undefined;
+  const exitCode = (otherwise: number): number => SIGNAL_EXIT[first ?? ''] ?? otherwise;
   const quitNow = (why: string): never => {
     try {
       handlers.quit(why);
     } finally {
-      process.exit(SIGNAL_EXIT[first ?? ''] ?? 1);
+      process.exit(exitCode(1));
     }
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (first !== undefined) quitNow(`${signal} again: quitting now`);
     first = signal;
-    log(handlers.message(signal));
-    deadline = setTimeout(() => quitNow(`still stopping after ${STOP_DEADLINE_MS / 1000} s (is Redis reachable?): quitting now`), STOP_DEADLINE_MS);
+    if (handlers.stop === undefined) return quitNow(signal);
+    if (handlers.message !== undefined) log(handlers.message(signal));
+    const deadlineMs = handlers.deadlineMs === undefined ? STOP_DEADLINE_MS : handlers.deadlineMs;
+    if (deadlineMs !== null) deadline = setTimeout(() => quitNow(`still stopping after ${deadlineMs / 1000} s (is Redis reachable?): quitting now`), deadlineMs);
     handlers.stop();
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   return {
     signal: () => first,
+    exitCode,
     dispose: () => {
       clearTimeout(deadline);
       for (const signal of STOP_SIGNALS) process.off(signal, onSignal);

@@ -1,4 +1,3 @@
-import { SIGNAL_EXIT } from '../errors.js';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +38,6 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
     checkWritableFolder(workDir, '--work-dir', 'batches are computed there', { create: true });
     await checkQueue(address);
     const { startWorker } = await import('../queue/worker.js');
-    const hook = process.env.SPARSETRACE_TEST_HOLD;
     worker = startWorker({
       address,
       queueName: args.queueName ?? DEFAULT_QUEUE_NAME,
@@ -49,7 +47,6 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
       shardSize: args.shardSize,
       timing: queueTiming(args.lockSeconds ?? DEFAULT_LOCK_SECONDS),
       log,
-      ...(hook === 'mid-batch' || hook === 'after-segment' ? { holdAt: hook, holdMs: Number(process.env.SPARSETRACE_TEST_HOLD_MS ?? 60_000) } : {}),
     });
   } catch (error) {
     removeOwnFolder();
@@ -73,5 +70,5 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
   }
   removeOwnFolder();
   log(`worker ${process.pid}: stopped`);
-  return SIGNAL_EXIT[stopping.signal() ?? ''] ?? 0;
+  return stopping.exitCode(0);
 }

@@ -1,7 +1,8 @@
-import { readFileSync, openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
+import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Model } from '../engine/index.js';
 import { InputError } from '../errors.js';
+import { checkRegularFile } from '../files.js';
 import { parseModel } from './format.js';
 
 /** A model read from disk, with the content hash that identifies it in the store. */
@@ -38,23 +39,13 @@ function describeReadError(kind: 'model' | 'data', path: string, error: unknown)
   return new InputError(`${kind} ${path}: cannot read: ${reason}${hint}`);
 }
 
-/**
- * Refuses anything but a regular file before opening it: opening a FIFO waits
- * for a writer, forever if there is none.
- */
-function checkRegularFile(kind: 'model' | 'data', path: string): void {
-  let stats;
-  try {
-    stats = statSync(path);
-  } catch (error) {
-    throw describeReadError(kind, path, error);
-  }
-  if (stats.isDirectory()) throw new InputError(`${kind} ${path}: cannot read: is a directory, not a file`);
-  if (!stats.isFile()) throw new InputError(`${kind} ${path}: not a regular file (a FIFO or device); give a file`);
+/** Refuses anything but a regular file (see files.ts); a path that cannot be examined is described as unreadable. */
+function checkInputFile(kind: 'model' | 'data', path: string): void {
+  checkRegularFile(path, kind, (error) => describeReadError(kind, path, error));
 }
 
 export function loadModel(path: string): LoadedModel {
-  checkRegularFile('model', path);
+  checkInputFile('model', path);
   let contents: Buffer;
   try {
     contents = readFileSync(path);
@@ -66,7 +57,7 @@ export function loadModel(path: string): LoadedModel {
 
 /** Size in bytes of a data file, with the same clear errors as reading it. */
 export function dataFileSize(path: string): number {
-  checkRegularFile('data', path);
+  checkInputFile('data', path);
   try {
     const fd = openSync(path, 'r');
     try {
@@ -84,7 +75,7 @@ export function dataFileSize(path: string): number {
  * window needs at least two bytes: one prediction is x_0 → x_1.
  */
 export function loadDataWindow(path: string, offset: number, length: number): DataWindow {
-  checkRegularFile('data', path);
+  checkInputFile('data', path);
   let bytes: Uint8Array;
   let size: number;
   try {

@@ -1,3 +1,4 @@
+import { cpuSeconds } from '../cpu.js';
 import { forwardStates, traceRange, traceTables, type Model } from '../engine/index.js';
 
 /**
@@ -13,12 +14,6 @@ export interface EngineCost {
   readonly seconds: number;
   /** CPU seconds per wall-clock second this process got while measuring (1 on an idle core; less when the machine is shared). */
   readonly cpuShare: number;
-}
-
-/** CPU seconds of this process (all threads) so far. */
-export function cpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
 }
 
 /** CPU seconds per position at depth `dmax` for every position of `sample` from dmax on, repeated until `minSeconds` of CPU have passed. */

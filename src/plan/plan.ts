@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { expandJob, type JobSpec, type PlannedRun } from '../job/index.js';
+import type { JobSpec, PlannedRun } from '../job/index.js';
+import { expandRuns } from '../jobrun/steps.js';
 import { loadDataWindow } from '../model/index.js';
-import { listRuns, openDatabase, type RunRow } from '../store/index.js';
-import { calibrateStoreWrites, databaseBytes, estimateStoreBytes } from '../store/estimate.js';
+import { calibrateStoreWrites, databaseUsedBytes, estimateStoreBytes, listRuns, openDatabase, type RunRow } from '../store/index.js';
 import { calibrateEngine, chainSteps, type EngineCost } from './calibrate.js';
 
 /** What a job will do, without doing it: runs, positions, what the database holds, disk and time. */
@@ -77,8 +77,7 @@ interface RunProgress {
 
 /** Plans `spec`: reads its inputs and the database (read-only), measures the engine on the real model, writes nothing. */
 export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
-  const expanded = expandJob(spec, options.log);
-  const runs = expanded.runs;
+  const { runs, models } = expandRuns(spec, options.log);
   let stored = new Map<string, RunRow>();
   let measured: { bytes: number; modelled: number } | null = null;
   let fileBytes = 0;
@@ -87,7 +86,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
     try {
       const all = listRuns(db);
       stored = new Map(all.map((row) => [row.run_id, row]));
-      fileBytes = databaseBytes(db);
+      fileBytes = databaseUsedBytes(db);
       const finished = all.filter((row) => row.status === 'done');
       if (finished.length > 0) {
         // Model the whole database's content, to compare with its real size.
@@ -96,7 +95,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
             sum +
             estimateStoreBytes({
               positions: row.positions_done,
-              taus: row.taus.split(',').length,
+              taus: row.taus.length,
               dmax: row.dmax,
               runs: row.positions_done > 0 ? 1 : 0,
               depthCurves: row.depth_curves === 1,
@@ -132,7 +131,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   let writeSecondsPerByte: number | null = null;
   if (pending.length > 0) {
     const first = pending[0].run;
-    const model = expanded.models[first.modelIndex].model;
+    const model = models[first.modelIndex];
     const window = loadDataWindow(first.data.path, first.data.offset, first.data.length);
     const deepest = Math.max(...pending.map((p) => p.run.dmax));
     engine = calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);

@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
+import { renameDurably } from '../files.js';
 import { stampSegment, type Db, type SegmentIdentity } from '../store/index.js';
 import { checkWritableFolder } from './folders.js';
 import { fileInside, nameProblem, safeName } from './names.js';
@@ -39,23 +40,7 @@ export function writeSegment(db: Db, dir: string, identity: Omit<SegmentIdentity
   rmSync(temporary, { force: true });
   db.prepare('VACUUM INTO ?').run(temporary);
   stampSegment(temporary, { ...identity, worker: `${host}-${process.pid}` });
-  const fd = openSync(temporary, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, final);
-  try {
-    const folder = openSync(dir, 'r');
-    try {
-      fsyncSync(folder);
-    } finally {
-      closeSync(folder);
-    }
-  } catch {
-    // Some file systems cannot fsync a folder; the rename is still atomic.
-  }
+  renameDurably(temporary, final);
   return final;
 }
 

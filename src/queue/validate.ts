@@ -1,4 +1,4 @@
-import { UnrecoverableError } from 'bullmq';
+import { RefusedBatchError } from '../errors.js';
 import { MAX_DMAX, MAX_TAUS } from '../job/spec.js';
 import type { RunRecord } from '../store/index.js';
 import { BATCH_FORMAT, type BatchData } from './batches.js';
@@ -23,15 +23,15 @@ const RUN_ID = /^[0-9a-f]{16}$/;
 /**
  * Checks a batch taken from the queue before any of it is used, above all as a
  * path: whoever can write to Redis can write a batch, and its id names the
- * worker's files. A bad batch fails (UnrecoverableError: BullMQ does not retry
+ * worker's files. A bad batch fails (RefusedBatchError: the queue does not retry
  * it) with the reason, and nothing of it touches the disk.
  */
 export function checkBatch(id: unknown, data: unknown): CheckedBatch {
   const idProblem = nameProblem(id);
-  if (idProblem !== undefined) throw new UnrecoverableError(`refused a batch whose id ${idProblem}: not computed (is something else writing to this queue?)`);
+  if (idProblem !== undefined) throw new RefusedBatchError(`refused a batch whose id ${idProblem}: not computed (is something else writing to this queue?)`);
   const batchId = id as string;
   const fail = (problem: string): never => {
-    throw new UnrecoverableError(`batch ${batchId}: refused: ${problem} (written by another sparsetrace version, or not by sparsetrace?)`);
+    throw new RefusedBatchError(`batch ${batchId}: refused: ${problem} (written by another sparsetrace version, or not by sparsetrace?)`);
   };
   if (typeof data !== 'object' || data === null) return fail('its data is not an object');
   const batch = data as Partial<BatchData>;

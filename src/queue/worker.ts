@@ -1,16 +1,19 @@
-import { Worker, WaitingError, UnrecoverableError, type Job } from 'bullmq';
 import { mkdirSync, rmSync } from 'node:fs';
+import { RefusedBatchError } from '../errors.js';
 import { runIdentity, type PlannedRun } from '../job/index.js';
 import type { LoadedModel } from '../model/index.js';
 import { executeRuns, type RunEvents } from '../runner/execute.js';
-import { acquireWriterLock, openDatabase, recordJob, type RunRecord } from '../store/index.js';
+import { lockStore } from '../jobrun/steps.js';
+import { openDatabase, recordJob, type RunRecord } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
-import type { BatchData } from './batches.js';
-import { connectionOptions, type QueueAddress } from './connection.js';
+import { bullmqEngine } from './bullmq.js';
+import type { QueueAddress } from './connection.js';
+import { workerMilestone } from './milestones.js';
 import { ModelCache } from './models.js';
 import { fileInside, nameProblem } from './names.js';
 import type { QueueTiming } from './protocol.js';
 import { writeSegment } from './segments.js';
+import type { QueueEngine, TakenBatch } from './transport.js';
 import { checkBatch } from './validate.js';
 
 export interface WorkerOptions {
@@ -23,9 +26,8 @@ export interface WorkerOptions {
   readonly shardSize?: number;
   readonly timing: QueueTiming;
   readonly log: (line: string) => void;
-  /** For the fault tests: freeze (timers, signals and all) at this point of the first batch, for `holdMs` (default 60 s) or until killed. */
-  readonly holdAt?: 'mid-batch' | 'after-segment';
-  readonly holdMs?: number;
+  /** The queue's engine: BullMQ on Redis unless another is given (transport.ts). */
+  readonly engine?: QueueEngine;
 }
 
 export interface RunningWorker {
@@ -33,12 +35,6 @@ export interface RunningWorker {
   stop(): Promise<void>;
   /** Resolves when the worker has stopped. */
   readonly closed: Promise<void>;
-}
-
-/** Blocks this thread (timers, lock renewals and all) for up to a minute: how the fault tests freeze a worker to kill it. */
-function hold(log: (line: string) => void, where: string, ms = 60_000): void {
-  log(`holding ${where} (test hook)`);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
@@ -54,17 +50,16 @@ export function startWorker(options: WorkerOptions): RunningWorker {
   mkdirSync(options.workDir, { recursive: true });
   const models = new ModelCache();
   const stopController = new AbortController();
-  let held = false;
 
   const modelFor = (run: RunRecord): LoadedModel => {
     const loaded = models.get(run.model.path);
     if (loaded.sha256 !== run.model.sha256) {
-      throw new UnrecoverableError(`model ${run.model.path} on this machine has sha256 ${loaded.sha256}, the coordinator's has ${run.model.sha256}`);
+      throw new RefusedBatchError(`model ${run.model.path} on this machine has sha256 ${loaded.sha256}, the coordinator's has ${run.model.sha256}`);
     }
     return loaded;
   };
 
-  const processBatch = async (job: Job<BatchData>, token?: string): Promise<{ segment: string; runs: number }> => {
+  const processBatch = async (job: TakenBatch): Promise<{ segment: string; runs: number }> => {
     // Nothing of a batch is used before it is checked: its id names files, its runs name inputs.
     const batch = checkBatch(job.id, job.data);
     const started = performance.now();
@@ -74,14 +69,14 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       let modelIndex = loaded.indexOf(model);
       if (modelIndex < 0) modelIndex = loaded.push(model) - 1;
       const identity = runIdentity({ modelSha256: model.sha256, dataSha256: run.data.sha256, dmax: run.dmax, taus: run.taus, gate: run.gate });
-      if (identity !== run.runId) throw new UnrecoverableError(`batch ${batch.id}: run ${run.runId} has identity ${identity} here (another sparsetrace version?)`);
+      if (identity !== run.runId) throw new RefusedBatchError(`batch ${batch.id}: run ${run.runId} has identity ${identity} here (another sparsetrace version?)`);
       return { ...run, modelIndex };
     });
     const dbPath = fileInside(options.workDir, `${batch.id}.sqlite`);
     const db = openDatabase(dbPath);
     let segment: string;
     try {
-      const release = acquireWriterLock(db, dbPath, `sparsetrace worker (batch ${batch.id})`, log);
+      const release = await lockStore(db, dbPath, { command: `sparsetrace worker (batch ${batch.id})`, wait: false, log });
       try {
         recordJob(db, { name: `batch-${batch.id}`, sha256: batch.id, source: null, specJson: JSON.stringify(job.data) }, runs, TOOL_VERSION);
         let shards = 0;
@@ -90,10 +85,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
           runStarted: () => undefined,
           shardCommitted: () => {
             shards++;
-            if (options.holdAt === 'mid-batch' && !held && shards === 2) {
-              held = true;
-              hold(log, `in batch ${batch.id}`, options.holdMs);
-            }
+            workerMilestone(() => ({ point: 'shard-committed', batch: batch.id, shards, log }));
           },
           runFinished: () => undefined,
         };
@@ -106,8 +98,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
         if (result.stopped) {
           // Stopping: the batch goes back to the queue now, not after its lock expires.
           log(`batch ${batch.id}: abandoned at ${result.runsDone} of ${result.runsTotal} runs; back in the queue`);
-          if (token !== undefined) await job.moveToWait(token);
-          throw new WaitingError();
+          await job.giveBack();
         }
         segment = writeSegment(db, options.segments, { jobSha256: batch.job, queue: options.queueName, batch: batch.id, runIds: runs.map((run) => run.runId) });
       } finally {
@@ -120,38 +111,21 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     const positions = runs.reduce((sum, run) => sum + run.positions, 0);
     const seconds = (performance.now() - started) / 1000;
     log(`batch ${batch.id}: ${runs.length} runs, ${positions} positions in ${seconds.toFixed(1)} s; segment ${segment}`);
-    if (options.holdAt === 'after-segment' && !held) {
-      held = true;
-      hold(log, `after writing the segment of batch ${batch.id}`, options.holdMs);
-    }
+    workerMilestone(() => ({ point: 'segment-written', batch: batch.id, shards: 0, log }));
     return { segment, runs: runs.length };
   };
 
-  const worker = new Worker<BatchData>(options.queueName, processBatch, {
-    connection: connectionOptions(options.address, true),
-    concurrency: 1,
-    lockDuration: timing.lockMs,
-    stalledInterval: timing.stalledIntervalMs,
-    maxStalledCount: timing.maxStalledCount,
-    autorun: true,
-  });
-  let lastError = '';
-  worker.on('error', (error) => {
-    // Connection trouble repeats while Redis is down; say it once per message.
-    if (error.message !== lastError) log(`queue: ${error.message}`);
-    lastError = error.message;
-  });
-  worker.on('failed', (job, error) => {
+  const worker = (options.engine ?? bullmqEngine).consume(options.address, options.queueName, processBatch, {
+    timing,
+    log,
     // A refused id is shown quoted (it may be anything); checkBatch's message already says what is wrong with it.
-    if (error instanceof WaitingError) return;
-    log(nameProblem(job?.id) === undefined ? `batch ${job?.id}: failed: ${error.message}` : `failed: ${error.message}`);
+    onFailed: (id, error) => log(nameProblem(id) === undefined ? `batch ${id}: failed: ${error.message}` : `failed: ${error.message}`),
   });
-  const closed = new Promise<void>((resolve) => worker.once('closed', () => resolve()));
   return {
     async stop() {
       stopController.abort();
       await worker.close();
     },
-    closed,
+    closed: worker.closed,
   };
 }

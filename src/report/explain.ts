@@ -2,8 +2,7 @@ import { forwardStates } from '../engine/index.js';
 import { activeCountsAt, activePatternsAt, explainPosition, type PatternClass } from '../engine/explain.js';
 import { InputError } from '../errors.js';
 import { loadDataWindow, loadModel } from '../model/index.js';
-import type { Db, RunRow } from '../store/index.js';
-import { storedCountsAt } from '../store/position.js';
+import { storedCountsAt, type Db, type RunRow } from '../store/index.js';
 import { formatTau } from './format.js';
 import { renderText, type Table } from './table.js';
 
@@ -54,7 +53,7 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
   const states = forwardStates(loaded.model, prefix);
   const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax });
   const stored = new Map(storedCountsAt(db, run.run_id, t).map((row) => [row.tau, row]));
-  const taus = run.taus.split(',').map(Number);
+  const taus = run.taus;
   return {
     run: { run_id: run.run_id, model_path: run.model_path, data_path: run.data_path, data_offset: run.data_offset, dmax: run.dmax },
     t,

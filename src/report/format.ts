@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { PAGE_TAU } from '../page.js';
 import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
 import { gatherReport, type Report } from './gather.js';
@@ -76,10 +77,10 @@ function headline(report: Report): string[] {
     `Significant patterns (|w| > 0.01): ${thousands(s.total)} (Wx ${thousands(s.wx)}, Wh ${thousands(s.wh)}, Wy ${thousands(s.wy)})`,
     `bpc: ${fixed(report.bpc, 4)}`,
   ];
-  const atPageTau = report.sparsity.find((row) => Math.fround(row.tau) === Math.fround(0.01));
-  if (atPageTau) lines.push(`Median active patterns at τ = 0.01: ${thousands(atPageTau.median)} of ${thousands(s.total)}; mean ${thousands(atPageTau.mean, 1)}`);
-  const share = report.classes.find((row) => Math.fround(row.tau) === Math.fround(0.01))?.wh_share;
-  if (share !== undefined && share !== null) lines.push(`Wh share of active patterns at τ = 0.01: ${percent(share, 0)}`);
+  const atPageTau = report.sparsity.find((row) => Math.fround(row.tau) === Math.fround(PAGE_TAU));
+  if (atPageTau) lines.push(`Median active patterns at τ = ${PAGE_TAU}: ${thousands(atPageTau.median)} of ${thousands(s.total)}; mean ${thousands(atPageTau.mean, 1)}`);
+  const share = report.classes.find((row) => Math.fround(row.tau) === Math.fround(PAGE_TAU))?.wh_share;
+  if (share !== undefined && share !== null) lines.push(`Wh share of active patterns at τ = ${PAGE_TAU}: ${percent(share, 0)}`);
   lines.push(`Wh patterns active somewhere (τ = ${formatTau(report.never_active.tau)}): ${percent(report.wh_active_somewhere)}`);
   return lines;
 }

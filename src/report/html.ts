@@ -4,6 +4,7 @@ import { formatTau, reportTables } from './format.js';
 import { thousands } from './numbers.js';
 import type { Report } from './gather.js';
 import type { Table } from './table.js';
+import { PAGE_TAU } from '../page.js';
 import type { RunFigures, SelectionProvenance } from '../store/index.js';
 
 /**
@@ -30,7 +31,6 @@ export interface HtmlPage {
   readonly runs?: { readonly rows: readonly RunFigures[]; readonly total: number; readonly tau: number };
 }
 
-const PAGE_TAU = 0.01;
 /** Patterns listed in the page's explain section (`sparsetrace explain --format json` lists all). */
 const EXPLAIN_ROWS = 40;
 

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { formatDuration } from '../duration.js';
 import type { JobPlan } from '../plan/plan.js';
 import { thousands } from './numbers.js';
 
@@ -14,14 +15,6 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
-
-/** 45s, 3m10s, 2h05m. */
-export function formatSeconds(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 export function formatPlan(plan: JobPlan, format: 'text' | 'json', cores = availableParallelism()): string {
@@ -42,10 +35,10 @@ export function formatPlan(plan: JobPlan, format: 'text' | 'json', cores = avail
   } else {
     const engine = time.engine;
     lines.push(
-      `time       about ${formatSeconds(time.seconds)} on ${time.threads} thread${time.threads === 1 ? '' : 's'}, getting about ${time.cores.toFixed(1)} of this machine's ${cores} cores` +
+      `time       about ${formatDuration(time.seconds)} on ${time.threads} thread${time.threads === 1 ? '' : 's'}, getting about ${time.cores.toFixed(1)} of this machine's ${cores} cores` +
         (time.cores < 0.95 * Math.min(time.threads, cores) ? ' (it is shared: other processes use the rest now; the estimate assumes they keep doing so)' : ''),
       `           (engine measured here on the job's model: ${engine ? `${(engine.base * 1e3).toFixed(2)} ms/position + ${(engine.perDepth * 1e6).toFixed(1)} µs per offset` : '-'}, ` +
-        `${formatSeconds(time.computeSeconds)} of CPU, and ${formatSeconds(time.overheadSeconds)} for the runner around it; writes ${time.writeSecondsPerMB === null ? '-' : `${time.writeSecondsPerMB.toFixed(3)} s/MB`}, ${formatSeconds(time.writeSeconds)} of CPU)`,
+        `${formatDuration(time.computeSeconds)} of CPU, and ${formatDuration(time.overheadSeconds)} for the runner around it; writes ${time.writeSecondsPerMB === null ? '-' : `${time.writeSecondsPerMB.toFixed(3)} s/MB`}, ${formatDuration(time.writeSeconds)} of CPU)`,
     );
   }
   return `${lines.join('\n')}\n`;

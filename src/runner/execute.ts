@@ -7,7 +7,7 @@ import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { SharedWindow } from './forwardOnce.js';
 import { WindowCache } from './windows.js';
 import { ShardPool, sharedModel } from './pool.js';
-import type { ShardTask } from './worker.js';
+import type { SharedModel, ShardTask, TracedShard } from './worker.js';
 import { workUnits } from './work.js';
 
 /** What the orchestrator reports while it works (see progress.ts). */
@@ -53,6 +53,16 @@ interface PreparedRun {
   pending: number;
 }
 
+/** What is left of a run, from the store: its shards to compute (none when done). */
+interface RemainingRun {
+  readonly run: PlannedRun;
+  readonly writer: RunWriter;
+  readonly shards: readonly ShardRange[];
+  /** Positions committed. */
+  readonly done: number;
+  readonly finished: boolean;
+}
+
 /**
  * Computes every position of `runs` that the store does not hold yet. Shards and
  * forward passes run on a ShardPool whose workers read the models' weights and
@@ -66,10 +76,31 @@ export async function executeRuns(
   runs: readonly PlannedRun[],
   options: ExecuteOptions,
 ): Promise<ExecuteResult> {
-  const { stopSignal, events } = options;
   const threads = options.pool?.threads ?? options.threads;
+  const remaining = remainingRuns(db, models, runs, options.shardSize, threads);
+  reportPlan(options.events, runs, remaining);
+  const runsAlreadyDone = remaining.filter((left) => left.finished).length;
+  if (runsAlreadyDone === runs.length) {
+    // A run killed after its last run finished left those runs out of the rollups.
+    db.transaction(() => rollUp(db)).immediate();
+    return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
+  }
+  const pool = options.pool ?? new ShardPool(threads);
+  const schedule = new ShardSchedule(db, models, runs, remaining, pool, options, runsAlreadyDone);
+  try {
+    await schedule.run();
+  } finally {
+    await schedule.settled();
+    if (options.pool === undefined) await pool.destroy();
+  }
+  if (schedule.failure() !== undefined) throw schedule.failure();
+  // The runs finished since the last batch go into their jobs' rollups now.
+  db.transaction(() => rollUp(db)).immediate();
+  return { runsDone: schedule.runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: schedule.runsDone < runs.length };
+}
 
-  // What is left of each run, from the store.
+/** What is left of each run, from the store, cut into shards. */
+function remainingRuns(db: Db, models: readonly Model[], runs: readonly PlannedRun[], shardSize: number | undefined, threads: number): RemainingRun[] {
   const states = runs.map((run) => {
     const model = models[run.modelIndex];
     const writer = new RunWriter(db, {
@@ -89,126 +120,167 @@ export async function executeRuns(
     const { run, state } = states[k];
     leftFrom[k] = leftFrom[k + 1] + (state.status === 'done' ? 0 : run.positions - state.done);
   }
-  const remaining = states.map(({ run, writer, state }, k) =>
+  return states.map(({ run, writer, state }, k) =>
     state.status === 'done'
       ? { run, writer, shards: [] as ShardRange[], done: run.positions, finished: true }
       : {
           run,
           writer,
-          shards: planShards(run.positions, state.committed, options.shardSize ?? defaultShardSize(leftFrom[k], threads, run.dmax)),
+          shards: planShards(run.positions, state.committed, shardSize ?? defaultShardSize(leftFrom[k], threads, run.dmax)),
           done: state.done,
           finished: false,
         },
   );
+}
+
+/** Before any work: the job's positions and work units, and how many are committed already. */
+function reportPlan(events: RunEvents, runs: readonly PlannedRun[], remaining: readonly RemainingRun[]): void {
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
   const totalWork = runs.reduce((sum, run) => sum + workUnits(0, run.positions, run.dmax), 0);
   const workLeft = remaining.reduce((sum, left) => sum + left.shards.reduce((inRun, shard) => inRun + workUnits(shard.start, shard.count, left.run.dmax), 0), 0);
   events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0), { total: totalWork, done: totalWork - workLeft });
-  const runsAlreadyDone = remaining.filter((left) => left.finished).length;
-  if (runsAlreadyDone === runs.length) {
-    // A run killed after its last run finished left those runs out of the rollups.
-    db.transaction(() => rollUp(db)).immediate();
-    return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
+}
+
+/**
+ * The runs' shards on the pool, in order: at most two per thread in flight, the
+ * next runs' forward passes prefetched, each shard committed as it comes back
+ * and a run finished with its last shard. Nothing new starts once stopped or
+ * failed; settled() waits for the shards in flight.
+ */
+class ShardSchedule {
+  runsDone: number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private shardFailure: unknown;
+  private readonly maxInFlight: number;
+  private readonly ahead: number;
+  private readonly windows: WindowCache;
+  private readonly shared: SharedModel[];
+
+  constructor(
+    private readonly db: Db,
+    private readonly models: readonly Model[],
+    runs: readonly PlannedRun[],
+    private readonly remaining: readonly RemainingRun[],
+    private readonly pool: ShardPool,
+    private readonly options: ExecuteOptions,
+    runsAlreadyDone: number,
+  ) {
+    this.runsDone = runsAlreadyDone;
+    this.maxInFlight = 2 * pool.threads;
+    this.shared = models.map(sharedModel);
+    this.ahead = windowsAhead(runs, models, pool.threads);
+    this.windows = options.windows ?? windowCache(pool, models, runs);
   }
 
-  const pool = options.pool ?? new ShardPool(threads);
-  const shared = models.map(sharedModel);
+  /** A failed forward pass says more than the shards of its window that fail after it. */
+  failure(): unknown {
+    return this.windows.failure ?? this.shardFailure;
+  }
 
-  let runsDone = runsAlreadyDone;
-  const inFlight = new Set<Promise<void>>();
-  let shardFailure: unknown;
-  const maxInFlight = 2 * threads;
+  /** Resolves when no shard is in flight. */
+  async settled(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
 
-  const finish = (run: PlannedRun, index: number, writer: RunWriter): void => {
-    writer.finish();
-    rollUpIfDue(db);
-    runsDone++;
-    events.runFinished(run, index);
-  };
-  const ahead = windowsAhead(runs, models, threads);
-  const windows = options.windows ?? windowCache(pool, models, runs);
-  // A failed forward pass says more than the shards of its window that fail after it.
-  const failure = (): unknown => windows.failure ?? shardFailure;
-  /** The next `count` runs after `after` that have shards to compute. */
-  const nextToCompute = (after: number, count: number): PlannedRun[] => {
-    const next: PlannedRun[] = [];
-    for (let index = after + 1; index < remaining.length && next.length < count; index++) if (remaining[index].shards.length > 0) next.push(remaining[index].run);
-    return next;
-  };
-
-  try {
+  async run(): Promise<void> {
+    const { remaining, options } = this;
     const first = remaining.find((left) => left.shards.length > 0);
-    if (first !== undefined) windows.get(first.run); // the first forward pass goes first
+    if (first !== undefined) this.windows.get(first.run); // the first forward pass goes first
     for (let index = 0; index < remaining.length; index++) {
       const left = remaining[index];
       if (left.finished) continue;
-      if (stopSignal.aborted || failure() !== undefined) break;
-      events.runStarted(left.run, index, left.done);
+      if (this.stopping()) break;
+      options.events.runStarted(left.run, index, left.done);
       if (left.shards.length === 0) {
         // All shards were committed before an interruption: only the summaries are left.
-        finish(left.run, index, left.writer);
+        this.finish(left.run, index, left.writer);
         continue;
       }
-      const window = windows.get(left.run);
-      for (const next of nextToCompute(index, ahead)) windows.prefetch(next);
-      const prepared: PreparedRun = {
-        run: left.run,
-        index,
-        writer: left.writer,
-        shards: left.shards,
-        window,
-        thresholds: Float32Array.from(left.run.taus, (tau) => Math.fround(tau)),
-        pending: left.shards.length,
-      };
+      const prepared = this.prepare(left, index);
       for (const shard of prepared.shards) {
-        while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-        if (stopSignal.aborted || failure() !== undefined) break;
-        const task: ShardTask = {
-          model: shared[prepared.run.modelIndex],
-          windowKey: prepared.run.runId,
-          ...prepared.window,
-          thresholds: prepared.thresholds,
-          dmax: prepared.run.dmax,
-          depthCurves: prepared.writer.depthCurves,
-          start: shard.start,
-          count: shard.count,
-        };
-        const settled: Promise<void> = pool
-          .trace(task)
-          .then(({ packed, seconds }) => {
-            const shape = {
-              count: shard.count,
-              thresholds: prepared.thresholds.length,
-              dmax: prepared.run.dmax,
-              hidden: models[prepared.run.modelIndex].hidden,
-              depthCurves: prepared.writer.depthCurves,
-            };
-            // The worker thread's CPU time: a wall-clock time measured here would also count the
-            // time the task queued behind others (2 per thread), about 4 times too much on 2 threads.
-            const result = unpackShard(packed, shard.start, shape, seconds);
-            const problem = nonFiniteResult(result, prepared.run);
-            if (problem !== undefined) throw problem;
-            prepared.writer.commit(result);
-            events.shardCommitted(prepared.run, shard.count, shard.start);
-            prepared.pending--;
-            if (prepared.pending === 0) finish(prepared.run, prepared.index, prepared.writer);
-          })
-          .catch((error: unknown) => {
-            shardFailure ??= error;
-          })
-          .finally(() => inFlight.delete(settled));
-        inFlight.add(settled);
+        while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+        if (this.stopping()) break;
+        this.submit(prepared, shard);
       }
     }
-    await Promise.all(inFlight);
-  } finally {
-    await Promise.all(inFlight);
-    if (options.pool === undefined) await pool.destroy();
+    await this.settled();
   }
-  if (failure() !== undefined) throw failure();
-  // The runs finished since the last batch go into their jobs' rollups now.
-  db.transaction(() => rollUp(db)).immediate();
-  return { runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: runsDone < runs.length };
+
+  private stopping(): boolean {
+    return this.options.stopSignal.aborted || this.failure() !== undefined;
+  }
+
+  /** A run ready for its shards: its window (the next runs' prefetched) and thresholds. */
+  private prepare(left: RemainingRun, index: number): PreparedRun {
+    const window = this.windows.get(left.run);
+    for (const next of this.nextToCompute(index, this.ahead)) this.windows.prefetch(next);
+    return {
+      run: left.run,
+      index,
+      writer: left.writer,
+      shards: left.shards,
+      window,
+      thresholds: Float32Array.from(left.run.taus, (tau) => Math.fround(tau)),
+      pending: left.shards.length,
+    };
+  }
+
+  /** The next `count` runs after `after` that have shards to compute. */
+  private nextToCompute(after: number, count: number): PlannedRun[] {
+    const { remaining } = this;
+    const next: PlannedRun[] = [];
+    for (let index = after + 1; index < remaining.length && next.length < count; index++) if (remaining[index].shards.length > 0) next.push(remaining[index].run);
+    return next;
+  }
+
+  /** Sends one shard to the pool; it is committed when it comes back (the first failure is kept, and stops the schedule). */
+  private submit(prepared: PreparedRun, shard: ShardRange): void {
+    const task: ShardTask = {
+      model: this.shared[prepared.run.modelIndex],
+      windowKey: prepared.run.runId,
+      ...prepared.window,
+      thresholds: prepared.thresholds,
+      dmax: prepared.run.dmax,
+      depthCurves: prepared.writer.depthCurves,
+      start: shard.start,
+      count: shard.count,
+    };
+    const settled: Promise<void> = this.pool
+      .trace(task)
+      .then((traced) => this.commit(prepared, shard, traced))
+      .catch((error: unknown) => {
+        this.shardFailure ??= error;
+      })
+      .finally(() => this.inFlight.delete(settled));
+    this.inFlight.add(settled);
+  }
+
+  /** Commits a computed shard in its own transaction; the run's last one finishes the run. */
+  private commit(prepared: PreparedRun, shard: ShardRange, { packed, seconds }: TracedShard): void {
+    const shape = {
+      count: shard.count,
+      thresholds: prepared.thresholds.length,
+      dmax: prepared.run.dmax,
+      hidden: this.models[prepared.run.modelIndex].hidden,
+      depthCurves: prepared.writer.depthCurves,
+    };
+    // The worker thread's CPU time: a wall-clock time measured here would also count the
+    // time the task queued behind others (2 per thread), about 4 times too much on 2 threads.
+    const result = unpackShard(packed, shard.start, shape, seconds);
+    const problem = nonFiniteResult(result, prepared.run);
+    if (problem !== undefined) throw problem;
+    prepared.writer.commit(result);
+    this.options.events.shardCommitted(prepared.run, shard.count, shard.start);
+    prepared.pending--;
+    if (prepared.pending === 0) this.finish(prepared.run, prepared.index, prepared.writer);
+  }
+
+  private finish(run: PlannedRun, index: number, writer: RunWriter): void {
+    writer.finish();
+    rollUpIfDue(this.db);
+    this.runsDone++;
+    this.options.events.runFinished(run, index);
+  }
 }
 
 /**

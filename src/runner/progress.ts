@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import type * as CliProgress from 'cli-progress';
 import type { PlannedRun } from '../job/expand.js';
-import { formatEta } from './duration.js';
+import { formatEta } from '../duration.js';
 import type { RunEvents } from './execute.js';
 import { workUnits } from './work.js';
 

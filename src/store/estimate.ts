@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuSeconds } from '../cpu.js';
 import type { Db } from './db.js';
 
 /**
@@ -81,7 +82,7 @@ export function estimateStoreBytes(content: StoreContent): number {
 }
 
 /** Bytes a database file uses now (its pages less the free ones), read from its pragmas. */
-export function databaseBytes(db: Db): number {
+export function databaseUsedBytes(db: Db): number {
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   const pages = db.pragma('page_count', { simple: true }) as number;
   const free = db.pragma('freelist_count', { simple: true }) as number;
@@ -118,13 +119,9 @@ export function calibrateStoreWrites(shards = 40): number {
         }
         for (let tau = 0; tau < TAUS; tau++) insertBlock.run(1, tau, start, POSITIONS, counts);
       });
-      const cpu = (): number => {
-        const usage = process.cpuUsage();
-        return (usage.user + usage.system) / 1e6;
-      };
-      const began = cpu();
+      const began = cpuSeconds();
       for (let shard = 0; shard < shards; shard++) write(shard);
-      const seconds = cpu() - began;
+      const seconds = cpuSeconds() - began;
       return seconds / (shards * POSITIONS * (STORE_BYTES.perPositionRow + TAUS * STORE_BYTES.perCountsRow));
     } finally {
       db.close();

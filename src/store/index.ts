@@ -6,7 +6,7 @@ export { acquireWriterLock, clearWriterLock, liveLockHolder, lockMessage, record
 export { recordJob, type JobRecord, type RunRecord } from './record.js';
 export { RunWriter, type CommittedRange, type ResumeState, type RunShape, type ShardResult } from './runWriter.js';
 export * from './queries.js';
-export { mergeSegment, SegmentError, type MergeResult } from './merge.js';
+export { mergeSegment, type MergeResult } from './merge.js';
 export { inspectSegment, stampSegment, SEGMENT_FORMAT, type SegmentIdentity, type SegmentInspection } from './segmentIdentity.js';
 export { jobRunStates, shardsCommittedSince, unfinishedShards, type CommittedShard, type JobRunState } from './jobProgress.js';
 export { findJob, findRun, findRunKeys } from './resolve.js';
@@ -15,5 +15,7 @@ export type { Runs } from './selection.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
 export { PAGE_TAU } from './retention.js';
+export { calibrateStoreWrites, databaseUsedBytes, estimateStoreBytes } from './estimate.js';
+export { storedCountsAt } from './position.js';
 export { inSnapshot } from './snapshot.js';
 export { attachReadOnly } from './attach.js';

@@ -1,3 +1,4 @@
+import { SegmentError } from '../errors.js';
 import type { Db } from './db.js';
 import { dropPositionRows } from './retention.js';
 import { rollUp } from './rollups.js';
@@ -13,11 +14,6 @@ export interface MergeResult {
   readonly unfinished: readonly string[];
   /** Positions copied. */
   readonly positions: number;
-}
-
-/** A segment that cannot be merged (another schema, or a run whose recorded shape differs). */
-export class SegmentError extends Error {
-  override readonly name = 'SegmentError';
 }
 
 /** The per-run tables whose rows are copied, with their columns after `run_key` (parents before children). */

@@ -60,7 +60,8 @@ export interface RunRow {
   readonly compute_seconds: number;
   readonly started_at: string | null;
   readonly finished_at: string | null;
-  readonly taus: string;
+  /** The run's thresholds in its order (from `runs.tau_list`, the text the sqlite3 shell shows). */
+  readonly taus: readonly number[];
   readonly tool_version: string;
 }
 
@@ -111,7 +112,7 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
       finished_at,
       tool_version,
       positions_done,
-      taus,
+      taus: taus === '' ? [] : taus.split(',').map(Number),
     };
   });
   return runs;

@@ -1,3 +1,4 @@
+import { PAGE_TAU } from '../page.js';
 import type { PatternClass } from '../engine/index.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
@@ -12,7 +13,7 @@ import { perConnection } from './statements.js';
  * that τ still add up over any selection of runs (`run_page_patterns`: six bits
  * per element of a code point array, one byte per six patterns).
  */
-export const PAGE_TAU = 0.01;
+export { PAGE_TAU };
 
 /** The per-position tables, which a run kept as `summaries` drops once done (children first). */
 export const POSITION_TABLES = ['count_blocks', 'shard_depth', 'position_rows', 'depth_rows'] as const;

@@ -1,0 +1,114 @@
+import yargs from 'yargs';
+import { EXIT, InputError } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
+import { reportFailure } from './common.js';
+import { log, redirectOutput, setDebug, type CommandIo } from './output.js';
+
+/** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
+function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || key.includes('-') || options.array?.includes(key)) continue;
+    if (Array.isArray(value)) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} given ${value.length} times; give it once`);
+  }
+  return true;
+}
+
+const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'export', 'sql', 'runs', 'jobs', 'rm', 'migrate', 'serve', 'worker', 'unlock', 'fetch-inputs', 'completion'];
+
+/**
+ * Parses a command line and runs its command, which sets process.exitCode.
+ * `inProcess` (runCommandLine): help, version and usage errors return rather than end the process.
+ */
+export async function main(argv: string[], options: { readonly inProcess?: boolean } = {}): Promise<void> {
+  if (options.inProcess !== true) {
+    // Output errors are handled where output is written (output.ts); a stream error must not crash.
+    process.stdout.on('error', () => {});
+    process.stderr.on('error', () => {});
+  }
+  if (argv[0] === 'completion' && !argv.includes('--help') && !argv.includes('-h')) {
+    // Our own script: yargs' calls `sparsetrace`, which the README's npx set-up does not put on the PATH.
+    process.stdout.write((await import('./completion.js')).completionScript());
+    return;
+  }
+  const asked = argv.indexOf('--get-yargs-completions');
+  if (asked >= 0) {
+    // Values yargs cannot know (run ids, job names from the database; --by lists; file names) are answered here;
+    // commands and options by yargs, below. (yargs would validate the command line before an asynchronous answer came.)
+    const values = await (await import('./completion.js')).valueCompletions(argv.slice(asked + 2));
+    if (values !== undefined) {
+      process.stdout.write(values.map((value) => `${value}\n`).join(''));
+      return;
+    }
+  }
+  const cli = yargs(argv);
+  await cli
+    .scriptName('sparsetrace')
+    .usage('$0 <command> [options]\n\nQ1 sparsity: for every prediction of a small recurrent network, how many weights take part in its explanation.')
+    .command(runCli)
+    .command(planCli)
+    .command(resumeCli)
+    .command(statusCli)
+    .command(reportCli)
+    .command(explainCli)
+    .command(exportCli)
+    .command(sqlCli)
+    .command(runsCli)
+    .command(jobsCli)
+    .command(rmCli)
+    .command(migrateCli)
+    .command(serveCli)
+    .command(workerCli)
+    .command(unlockCli)
+    .command(fetchInputsCli)
+    .option('debug', { describe: 'print stack traces with errors (also: SPARSETRACE_DEBUG=1)', type: 'boolean', global: true })
+    .middleware((args) => setDebug(args.debug === true), true)
+    .check(noRepeatedFlags as never, true)
+    .completion('completion', 'print a bash completion script: npx sparsetrace completion >> ~/.bashrc')
+    .demandCommand(1, 'name a command')
+    .strict()
+    .version(TOOL_VERSION)
+    .alias('V', 'version')
+    .help()
+    .alias('h', 'help')
+    .wrap(cli.terminalWidth())
+    .exitProcess(options.inProcess !== true)
+    .epilogue(
+      'SPARSETRACE_DB=FILE sets the database for every command (like --db); SPARSETRACE_DEBUG=1 is --debug. ' +
+        'Exit codes: 0 done; 1 the environment or another process (a busy database, a full disk, permissions); ' +
+        '2 bad input; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (committed work is kept). Read commands (report, export, sql, status, runs, jobs) ' +
+        'never write and work on read-only files and media. `sparsetrace <command> --help` for each command.',
+    )
+    .fail((message, error) => {
+      // Handlers catch their own errors (exitWith), so what lands here is a usage error.
+      const command = COMMANDS.find((name) => name === argv.find((arg) => !arg.startsWith('-')));
+      const text = (message ?? error?.message ?? 'bad usage').replace(/\s*\n\s*/g, ' ');
+      const line = `${text} (see \`sparsetrace ${command ? `${command} ` : ''}--help\`)`;
+      // In this process, the caller says it (reportFailure) and returns its exit code.
+      if (options.inProcess === true) throw new InputError(line);
+      log(`sparsetrace: ${line}`);
+      process.exit(EXIT.badInput);
+    })
+    .parseAsync();
+}
+
+/**
+ * Runs one command line in this process, as the CLI would, with its stdout and
+ * stderr going to `io`; returns its exit code. What only a process shows
+ * (signals, exit codes of the process, pipes, a FIFO that would block) is
+ * tested by spawning bin/sparsetrace.js; everything else can run here.
+ */
+export async function runCommandLine(argv: readonly string[], io: CommandIo): Promise<number> {
+  const saved = process.exitCode;
+  process.exitCode = undefined;
+  redirectOutput(io);
+  try {
+    await main([...argv], { inProcess: true });
+    return Number(process.exitCode ?? EXIT.done);
+  } catch (error) {
+    return reportFailure(error);
+  } finally {
+    redirectOutput(undefined);
+    process.exitCode = saved;
+  }
+}
