@@ -16,7 +16,19 @@ export { forwardKernel, forwardStates, outputDistribution, outputGradient } from
 export type { ForwardKernel } from './chain.js';
 export {
   CLASS_COUNT,
+  DEFAULT_RULE,
+  identityText,
+  isRuleName,
+  ruleChoices,
+  RULE_NAMES,
+  RULES,
   SCALED_GATE,
+  type AttributionRule,
+  type Computation,
+  type PatternClass,
+  type RuleName,
+} from './computation.js';
+export {
   peakFactorLength,
   traceRange,
   traceTables,
@@ -34,6 +46,5 @@ export {
   emptyPatternPeaks,
   mergePatternPeakRows,
   type RangeSummary,
-  type PatternClass,
   type PatternPeakRow,
 } from './results.js';

@@ -1,5 +1,5 @@
-import { forwardStates } from '../engine/index.js';
-import { activeCountsAt, activePatternsAt, explainPosition, type PatternClass } from '../engine/explain.js';
+import { forwardStates, type PatternClass } from '../engine/index.js';
+import { activeCountsAt, activePatternsAt, explainPosition } from '../engine/explain.js';
 import { InputError } from '../errors.js';
 import { loadDataWindow, loadModel } from '../model/index.js';
 import type { Db, RunRow } from '../store/index.js';
@@ -52,7 +52,7 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
   // The forward pass only needs the states up to t.
   const prefix = bytes.subarray(0, t + 2);
   const states = forwardStates(loaded.model, prefix);
-  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax });
+  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule });
   const stored = new Map(storedCountsAt(db, run.run_id, t).map((row) => [row.tau, row]));
   const taus = run.taus.split(',').map(Number);
   return {

@@ -169,6 +169,7 @@ export async function executeRuns(
           ...prepared.window,
           thresholds: prepared.thresholds,
           dmax: prepared.run.dmax,
+          rule: prepared.run.rule,
           depthCurves: prepared.writer.depthCurves,
           start: shard.start,
           count: shard.count,
