@@ -18,7 +18,8 @@ import {
 import { explainPosition } from '../src/engine/explain.js';
 import { BATCH_FORMAT } from '../src/queue/batches.js';
 import { checkBatch } from '../src/queue/validate.js';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { mergeSegment, openDatabase } from '../src/store/index.js';
+import { cli, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { PLAIN_RULES, plainAttribution, type PlainResult } from './plain/plainQ1.js';
 import { mulberry32, randomModel } from './random-model.js';
 
@@ -153,6 +154,7 @@ describe('a rule through the job, the store and explain', () => {
   after(() => folder.remove());
   const db = join(folder.path, 'rules.sqlite');
   const window = ['--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '160', '--dmax', '20', '--tau', '1e-3,0.01,0.1', '--db', db, '--no-report'];
+  const sqlRows = (query: string): unknown[][] => sql(query).map((row) => Object.values(row));
   const sql = (query: string): Record<string, unknown>[] => {
     const result = cli(['sql', query, '--db', db, '--format', 'json']);
     assert.equal(result.code, 0, result.stderr);
@@ -211,6 +213,34 @@ describe('a rule through the job, the store and explain', () => {
     assert.ok(pairs.some((row) => row.ax !== row.bx), 'some n_x differs');
     const masses = sql(`SELECT count(*) AS n FROM positions a JOIN positions b USING (t) WHERE a.run_id = '${q1}' AND b.run_id = '${gated}' AND a.mass_total != b.mass_total`);
     assert.ok((masses[0].n as number) > 0);
+  });
+
+  test('a report of both runs never pools them: one group per rule, each the figures of its run alone', () => {
+    const [q1, gated] = sql('SELECT run_id FROM runs ORDER BY run_key').map((row) => row.run_id as string);
+    const both = cli(['report', '--all', '--db', db, '--format', 'json']);
+    assert.equal(both.code, 0, both.stderr);
+    assert.match(both.stderr, /the selected runs use 2 attribution rules \(gated-wx, q1\): one row per rule/);
+    type Group = { group: string; runs: string[]; sparsity: unknown; depth: unknown };
+    const report = JSON.parse(both.stdout) as { by: unknown; groups: Group[] };
+    assert.equal(report.by, 'rule');
+    assert.deepEqual(report.groups.map((group) => [group.group, group.runs]), [['q1', [q1]], ['gated-wx', [gated]]]);
+    for (const [k, run] of [q1, gated].entries()) {
+      const alone = JSON.parse(cli(['report', '--run', run, '--db', db, '--format', 'json']).stdout) as Group;
+      assert.deepEqual([report.groups[k].sparsity, report.groups[k].depth], [alone.sparsity, alone.depth], run);
+    }
+    assert.notDeepEqual(report.groups[0].sparsity, report.groups[1].sparsity);
+  });
+
+  test('a merge (what serve does with a worker\'s segment) keeps each run\'s rule', () => {
+    const target = join(folder.path, 'merged.sqlite');
+    const handle = openDatabase(target);
+    try {
+      assert.equal(mergeSegment(handle, db).merged.length, 2);
+      assert.deepEqual(handle.prepare('SELECT run_id, rule FROM runs ORDER BY run_id').raw().all(), sqlRows('SELECT run_id, rule FROM runs ORDER BY run_id'));
+    } finally {
+      handle.close();
+    }
+    assert.equal(resultRows(target), resultRows(db));
   });
 
   test("explain recomputes each run with its own rule: its counts are the stored ones", () => {
