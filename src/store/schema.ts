@@ -252,7 +252,7 @@ export const SCHEMA = `
     -- Only for a run that 0.1.0 left unfinished: its merged peak factors, turned into
     -- pattern_peak_rows (which needs the model) when the run resumes.
     legacy_peak_factors BLOB,
-    -- The attribution rule (src/engine/computation.ts): 'q1', the spec's, or 'gated-wx'.
+    -- The attribution rule: a name of RULES in src/engine/computation.ts ('q1': the spec's).
     ${RUNS_RULE_COLUMN}
   );
 
