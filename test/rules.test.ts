@@ -204,6 +204,16 @@ describe('a rule through the job, the store and explain', () => {
     assert.deepEqual(jobs, ['sat_model-enwik_1024@0+160-dmax20', 'sat_model-enwik_1024@0+160-dmax20-gated-wx']);
   });
 
+  test('resume reads the rule back from the job it continues', () => {
+    const jobs = (): unknown[][] => sqlRows(`SELECT j.name, r.run_id, r.rule FROM jobs j JOIN job_runs USING (job_id) JOIN runs r USING (run_key) ORDER BY j.job_id`);
+    const before = jobs();
+    // Without its rule the job would expand to the q1 run: another job (another sha256) over it.
+    const resumed = cli(['resume', '--job', 'sat_model-enwik_1024@0+160-dmax20-gated-wx', '--db', db, '--no-report']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(jobs(), before);
+    assert.equal(before.length, 2);
+  });
+
   test('the rules agree on n_h and n_y at every position and τ, and differ in n_x and depth mass', () => {
     const [q1, gated] = sql('SELECT run_id FROM runs ORDER BY run_key').map((row) => row.run_id as string);
     const pairs = sql(
