@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLASS_COUNT,
@@ -20,7 +20,9 @@ import { explainPosition } from '../src/engine/explain.js';
 import { BATCH_FORMAT } from '../src/queue/batches.js';
 import { checkBatch } from '../src/queue/validate.js';
 import { mergeSegment, openDatabase } from '../src/store/index.js';
+import { Cli } from './cli-child.js';
 import { cli, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { redisAvailable, TestRedis } from './redis.js';
 import { PLAIN_RULES, plainAttribution, type PlainResult } from './plain/plainQ1.js';
 import { mulberry32, randomModel } from './random-model.js';
 
@@ -294,5 +296,35 @@ describe('the queue carries the rule', () => {
   test('an unknown or missing rule is refused, naming the rules this version computes', () => {
     assert.throws(() => checkBatch('b1', batch('gated-wh')), (error: Error) => error.message.includes(`batch b1: refused: runs[0].rule "gated-wh" is not an attribution rule this sparsetrace computes (${ruleChoices()})`));
     assert.throws(() => checkBatch('b1', batch(undefined)), /runs\[0\]\.rule .* is not an attribution rule/);
+  });
+});
+
+describe('serve and a worker compute a gated-wx job as one process does', { skip: redisAvailable() ? false : 'redis-server is not installed (.ci/run installs it)' }, () => {
+  const folder = temporaryFolder('rules-queue');
+  after(() => folder.remove());
+
+  test('the batches carry the rule: the merged rows and runs.rule equal a single-process run', async () => {
+    const job = join(folder.path, 'gated.json');
+    writeFileSync(job, JSON.stringify({ name: 'gated-queue', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 4 }], dmax: [9], tau: [0.001, 0.01], rule: 'gated-wx' }));
+    const single = join(folder.path, 'single.sqlite');
+    assert.equal(cli(['run', job, '--db', single, '--no-report']).code, 0);
+    const redis = await TestRedis.start();
+    const segments = join(folder.path, 'segments');
+    mkdirSync(segments);
+    const merged = join(folder.path, 'merged.sqlite');
+    const serve = new Cli(['serve', job, '--queue', redis.url, '--segments', segments, '--db', merged, '--batch-cost', '120', '--poll-ms', '200']);
+    const worker = new Cli(['worker', '--queue', redis.url, '--segments', segments, '--work-dir', join(folder.path, 'work'), '--threads', '1', '--lock-seconds', '2']);
+    try {
+      const { code } = await serve.exit(240);
+      assert.equal(code, 0, serve.stderr);
+      assert.equal(resultRows(merged), resultRows(single));
+      const rules = (path: string): unknown => cli(['sql', 'SELECT run_id, rule FROM runs ORDER BY run_id', '--db', path, '--format', 'json']).stdout;
+      assert.equal(rules(merged), rules(single));
+      assert.match(rules(merged) as string, /"rule": ?"gated-wx"/);
+      assert.deepEqual(readdirSync(segments), []);
+    } finally {
+      await Promise.all([serve.stop(), worker.stop()]);
+      await redis.stop();
+    }
   });
 });

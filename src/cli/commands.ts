@@ -6,7 +6,7 @@
  * Imports of those files here are type-only.
  */
 import type { Argv } from 'yargs';
-import { DEFAULT_RULE, RULE_NAMES } from '../engine/computation.js';
+import { DEFAULT_RULE, RULE_NAMES, RULES } from '../engine/computation.js';
 import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
@@ -37,7 +37,11 @@ export const runCli = defineCommand({
           describe: "what a finished run keeps: 'full' (every per-position row) or 'summaries' (what every figure of the report needs: about a fifth of the disk; no counts, positions or pattern_peaks rows)",
           choices: ['full', 'summaries'] as const,
         })
-        .option('rule', { describe: `the attribution rule, replacing the job's "rule" (default ${DEFAULT_RULE}, the spec's; see README)`, choices: RULE_NAMES, requiresArg: true })
+        .option('rule', {
+          describe: `the attribution rule, replacing the job's "rule" (default ${DEFAULT_RULE}): ${RULE_NAMES.map((name) => `${name}, ${RULES[name].summary}`).join('; ')}`,
+          choices: RULE_NAMES,
+          requiresArg: true,
+        })
         .option('db', dbOption)
         .check((argv) => {
           const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
