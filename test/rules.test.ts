@@ -267,11 +267,13 @@ describe('a rule through the job, the store and explain', () => {
     for (const run of [q1, gated]) {
       const explained = cli(['explain', '--run', run, '--t', String(t), '--format', 'json', '--db', db]);
       assert.equal(explained.code, 0, explained.stderr);
-      const json = JSON.parse(explained.stdout) as { counts: { n_x: number; n_h: number; n_y: number; stored: { n_x: number; n_h: number; n_y: number } }[] };
+      const json = JSON.parse(explained.stdout) as { run: { rule: string }; counts: { n_x: number; n_h: number; n_y: number; stored: { n_x: number; n_h: number; n_y: number } }[] };
+      assert.equal(json.run.rule, run === q1 ? 'q1' : 'gated-wx');
       for (const row of json.counts) assert.deepEqual([row.n_x, row.n_h, row.n_y], [row.stored.n_x, row.stored.n_h, row.stored.n_y], `run ${run} at t=${t}`);
       counts.set(run, json.counts.map((row) => row.n_x));
     }
     assert.notDeepEqual(counts.get(q1), counts.get(gated));
+    assert.match(cli(['explain', '--run', gated, '--t', String(t), '--db', db]).stdout, new RegExp(`^Run ${gated} \\(Dmax 20, rule gated-wx\\), position t = ${t}:`));
   });
 });
 
