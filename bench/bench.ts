@@ -85,7 +85,7 @@ console.log(`node ${process.version}, ${availableParallelism()} cores; medians o
 console.log('');
 console.log(`1. Engine, one thread, warm, in-process (Q1 settings: ${positions} positions)`);
 
-const input: TraceInput = { model, bytes: window, states: forwardStates(model, window), thresholds, dmax: DMAX };
+const input: TraceInput = { model, bytes: window, states: forwardStates(model, window), thresholds, dmax: DMAX, rule: 'q1' };
 const tables: TraceTables = traceTables(model);
 const traceWindow = (): void => void traceRange(input, tables, 0, positions);
 const traceFirst = (): void => void traceRange(input, tables, 0, PLAIN_POSITIONS);
@@ -94,7 +94,7 @@ const plainFirst = (): void => void plainQ1(model, plainWindow, THRESHOLDS, DMAX
 const windowSetup = (): void => {
   const states = forwardStates(model, window);
   const fresh = traceTables(model);
-  const range = traceRange({ model, bytes: window, states, thresholds, dmax: DMAX }, fresh, 0, 1);
+  const range = traceRange({ model, bytes: window, states, thresholds, dmax: DMAX, rule: 'q1' }, fresh, 0, 1);
   patternPeaksInKernel(fresh, range.peakFactors);
 };
 

@@ -24,7 +24,7 @@ const tables = traceTables(model);
 const text = readFileSync(data.dataPath);
 const inputs = Array.from({ length: data.windows }, (_, k) => {
   const bytes = new Uint8Array(text.subarray(k * 8192, k * 8192 + 1024));
-  return { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(data.thresholds), dmax: data.dmax };
+  return { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(data.thresholds), dmax: data.dmax, rule: 'q1' as const };
 });
 traceRange(inputs[0], tables, 0, 256); // warm
 parentPort!.postMessage('warm');

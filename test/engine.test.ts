@@ -55,7 +55,7 @@ interface EngineRun {
 function runEngine(model: Model, bytes: Uint8Array, thresholds: readonly number[], dmax: number, rangeStarts: readonly number[] = []): EngineRun {
   const positions = bytes.length - 1;
   const T = thresholds.length;
-  const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(thresholds), dmax };
+  const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(thresholds), dmax, rule: 'q1' as const };
   const tables = traceTables(model);
   const targets = new Uint8Array(positions);
   const surprisal = new Float64Array(positions);
@@ -440,7 +440,7 @@ describe('summarizeRangeInKernel and patternPeaksInKernel equal summarizeRange a
       const model = randomModel(random, c.hidden, c.gain);
       const bytes = Uint8Array.from({ length: c.length }, () => Math.floor(random() * c.alphabet));
       const tables = traceTables(model);
-      const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from([0.01, 0.1]), dmax: c.dmax };
+      const input = { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from([0.01, 0.1]), dmax: c.dmax, rule: 'q1' as const };
       const what = `H=${c.hidden} Dmax=${c.dmax}`;
       const positions = bytes.length - 1;
       for (const [start, count] of [[0, positions], [1, positions - 1], [Math.floor(positions / 2), positions - Math.floor(positions / 2)]]) {

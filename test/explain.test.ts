@@ -12,7 +12,7 @@ const THRESHOLDS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10];
 
 /** The engine's counts (traceRange) for every position: `[(t·T + k)·3 + class]`. */
 function engineCounts(model: Model, bytes: Uint8Array, states: Float32Array, thresholds: readonly number[], dmax: number): Uint32Array {
-  const input = { model, bytes, states, thresholds: Float32Array.from(thresholds), dmax };
+  const input = { model, bytes, states, thresholds: Float32Array.from(thresholds), dmax, rule: 'q1' as const };
   return traceRange(input, traceTables(model), 0, bytes.length - 1).counts;
 }
 
@@ -44,7 +44,7 @@ describe('explain: one position, pattern by pattern', () => {
       const H = c.hidden;
       let checkedPatterns = 0;
       plainQ1(model, bytes, THRESHOLDS, c.dmax, (t, plain) => {
-        const explanation = explainPosition({ model, bytes, states, t, dmax: c.dmax });
+        const explanation = explainPosition({ model, bytes, states, t, dmax: c.dmax, rule: 'q1' });
         assert.equal(explanation.y, bytes[t + 1]);
         assertCountsMatch(explanation, counts, THRESHOLDS);
         // Every pattern with attribution > 0 is listed with the plain attribution, bit for bit, and none other.
@@ -82,7 +82,7 @@ describe('explain: one position, pattern by pattern', () => {
     // Every 13th position, plus the first ones (shallow traces) and the last.
     const positions = [0, 1, 2, 49, 50, 51, ...Array.from({ length: 79 }, (_, k) => 13 * k + 7), 1022];
     for (const t of positions) {
-      const explanation = explainPosition({ model, bytes, states, t, dmax: 50 });
+      const explanation = explainPosition({ model, bytes, states, t, dmax: 50, rule: 'q1' });
       for (const [, y, tau, nx, nh, ny] of byT.get(t) ?? assert.fail(`no reference rows at t=${t}`)) {
         assert.equal(explanation.y, y);
         const got = activeCountsAt(explanation, tau);
@@ -95,6 +95,6 @@ describe('explain: one position, pattern by pattern', () => {
     const model = randomModel(mulberry32(1), 2, 1);
     const bytes = Uint8Array.of(1, 2, 3);
     const states = forwardStates(model, bytes);
-    assert.throws(() => explainPosition({ model, bytes, states, t: 2, dmax: 5 }), /outside 0 \.\. 1/);
+    assert.throws(() => explainPosition({ model, bytes, states, t: 2, dmax: 5, rule: 'q1' }), /outside 0 \.\. 1/);
   });
 });

@@ -109,7 +109,7 @@ describe('job expansion', () => {
     assert.deepEqual(expanded.runs.map((run) => [run.data.offset, run.dmax]), [[0, 5], [0, 9], [100, 5], [100, 9], [200, 5], [200, 9]]);
     assert.equal(expandJob(job, () => {}).sha256, expanded.sha256, 'the same job expands to the same identity');
     const first = expanded.runs[0];
-    const identity = { modelSha256: first.model.sha256, dataSha256: first.data.sha256, dmax: 5, taus: [0.01], gate: first.gate };
+    const identity = { modelSha256: first.model.sha256, dataSha256: first.data.sha256, dmax: 5, taus: [0.01], gate: first.gate, rule: first.rule };
     assert.equal(runIdentity(identity), first.runId);
     assert.notEqual(runIdentity({ ...identity, taus: [0.02] }), first.runId);
     assert.notEqual(runIdentity({ ...identity, dmax: 6 }), first.runId);

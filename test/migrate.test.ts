@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../src/store/index.js';
 import { cli, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
@@ -39,7 +40,7 @@ describe('sparsetrace migrate', () => {
   test('upgrades in place; report, report --by window and export print what 0.1.0 printed', () => {
     const migrate = cli(['migrate', '--db', db]);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 1 to 4/);
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version 1 to ${SCHEMA_VERSION}`));
     // The job mixes Dmax 5 and 25, which a report now groups unless the runs are named: name them, as 0.1.0 pooled them.
     const listed = cli(['sql', `SELECT r.run_id FROM jobs j JOIN job_runs jr USING (job_id) JOIN runs r USING (run_key) WHERE j.name = 'small' ORDER BY jr.run_order`, '--db', db, '--format', 'json']);
     const small = (JSON.parse(listed.stdout) as { run_id: string }[]).flatMap((row) => ['--run', row.run_id]);
@@ -54,7 +55,7 @@ describe('sparsetrace migrate', () => {
     assert.equal(exported.stdout, expected('export-small.csv'));
     const again = cli(['migrate', '--db', db]);
     assert.equal(again.code, 0);
-    assert.match(again.stderr, /already at schema version 4; nothing to do/);
+    assert.match(again.stderr, new RegExp(`already at schema version ${SCHEMA_VERSION}; nothing to do`));
   });
 
   test("resumes the run 0.1.0 left unfinished to the rows of a fresh run of the same job", () => {
@@ -87,10 +88,11 @@ describe('sparsetrace migrate', () => {
  * test/fixtures/v2 holds a database written with schema 2 (one count row per
  * position and τ, one Wy peak row per output; commit 81975a6), test/fixtures/v3
  * one written with schema 3 (count blocks of uint16, every position's n sorted per
- * run; commit 1541bb6), and what each version printed for it: the same two jobs as
- * the 0.1.0 fixture.
+ * run; commit 1541bb6), test/fixtures/v4 one written with schema 4 (code point
+ * arrays, plain-SQL views; commit 064ef5f), and what each version printed for it:
+ * the same two jobs as the 0.1.0 fixture.
  */
-for (const version of [2, 3]) describe(`sparsetrace migrate from schema ${version}`, () => {
+for (const version of [2, 3, 4]) describe(`sparsetrace migrate from schema ${version}`, () => {
   const fixture = join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`);
   const old = join(folder.path, `v${version}.sqlite`);
   const expectedOf = (name: string): string => readFileSync(join(fixture, name), 'utf8');
@@ -103,7 +105,7 @@ for (const version of [2, 3]) describe(`sparsetrace migrate from schema ${versio
     assert.match(report.stderr, /written by an earlier sparsetrace; upgrade it once with `sparsetrace migrate --db /);
     const migrate = cli(['migrate', '--db', old]);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to 4`));
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
     const text = cli(['report', '--db', old, '--job', 'small']);
     assert.equal(text.stdout, expectedOf('report-small.txt').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old));
     const json = cli(['report', '--db', old, '--job', 'small', '--format', 'json']);
@@ -133,5 +135,46 @@ for (const version of [2, 3]) describe(`sparsetrace migrate from schema ${versio
         return result.stdout;
       });
     assert.deepEqual(rows(old), rows(fresh));
+  });
+});
+
+describe('sparsetrace migrate from schema 4 to 5', () => {
+  const path = join(folder.path, 'v4-rows.sqlite');
+  before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', 'v4', 'v4.sqlite3'), path));
+
+  /** Every row of every table but the lock and the WAL link (which every writer sets), as sorted JSON lines per table. */
+  const rowsOf = (file: string): Map<string, string[]> => {
+    const handle = new Database(file, { readonly: true });
+    try {
+      const tables = handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('writer_lock', 'wal_guard') ORDER BY name`).pluck().all() as string[];
+      const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('hex') : value);
+      return new Map(tables.map((table) => [table, (handle.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map(text))).sort()]));
+    } finally {
+      handle.close();
+    }
+  };
+  const pages = (file: string): number => {
+    const handle = new Database(file, { readonly: true });
+    try {
+      return handle.pragma('page_count', { simple: true }) as number;
+    } finally {
+      handle.close();
+    }
+  };
+
+  test('adds runs.rule, q1 for every run, in place: every row of every table kept, no page added', () => {
+    const before = rowsOf(path);
+    const pagesBefore = pages(path);
+    const migrate = cli(['migrate', '--db', path, '--no-vacuum']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, /upgraded from schema version 4 to 5/);
+    const after = rowsOf(path);
+    assert.deepEqual([...after.keys()], [...before.keys()]);
+    const runs = (after.get('runs') as string[]).map((line) => JSON.parse(line) as unknown[]);
+    assert.ok(runs.length >= 5);
+    assert.deepEqual(new Set(runs.map((row) => row[row.length - 1])), new Set(['q1']), 'runs.rule, the last column, is q1');
+    after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -1))).sort());
+    for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
+    assert.equal(pages(path), pagesBefore);
   });
 });

@@ -57,6 +57,7 @@ function runRecord(runId: string, depthCurves = false): RunRecord {
     data: { path: '/data/text', offset: 0, length: bytes.length, sha256: 'data' },
     dmax: DMAX,
     gate: Math.fround(1e-8),
+    rule: 'q1',
     taus: TAUS,
     positions: bytes.length - 1,
     depthCurves,
@@ -65,7 +66,7 @@ function runRecord(runId: string, depthCurves = false): RunRecord {
 
 /** What a worker would hand back for positions [start, start + count). */
 function shard(start: number, count: number): ShardResult {
-  const range = traceRange({ model, bytes, states, thresholds, dmax: DMAX }, tables, start, count);
+  const range = traceRange({ model, bytes, states, thresholds, dmax: DMAX, rule: 'q1' }, tables, start, count);
   return { range, summary: summarizeRange(range, DMAX), peaks: patternPeaks(model, range.peakFactors), seconds: 0.001 };
 }
 

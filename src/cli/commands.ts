@@ -6,6 +6,7 @@
  * Imports of those files here are type-only.
  */
 import type { Argv } from 'yargs';
+import { DEFAULT_RULE, RULE_NAMES, RULES } from '../engine/computation.js';
 import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { PAGE_TAU } from '../page.js';
@@ -36,6 +37,11 @@ export const runCli = defineCommand({
         .option('keep', {
           describe: "what a finished run keeps: 'full' (every per-position row) or 'summaries' (what every figure of the report needs: about a fifth of the disk; no counts, positions or pattern_peaks rows)",
           choices: ['full', 'summaries'] as const,
+        })
+        .option('rule', {
+          describe: `the attribution rule, replacing the job's "rule" (default ${DEFAULT_RULE}): ${RULE_NAMES.map((name) => `${name}, ${RULES[name].summary}`).join('; ')}`,
+          choices: RULE_NAMES,
+          requiresArg: true,
         })
         .option('db', dbOption)
         .check((argv) => {
@@ -69,6 +75,7 @@ function planOptions<T>(args: Argv<T>) {
     .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
     .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
     .option('keep', { describe: "what a finished run keeps (as run --keep)", choices: ['full', 'summaries'] as const })
+    .option('rule', { describe: 'the attribution rule (as run --rule)', choices: RULE_NAMES, requiresArg: true })
     .option('db', { describe: 'SQLite database (default: the job\'s "db", else results/sparsetrace.sqlite)', type: 'string' })
     .option('threads', { describe: 'worker threads the run would use (default: as run, one per core and one per 2,048 positions; at most 256)', type: 'number' })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })

@@ -1,5 +1,7 @@
 import { basename, extname, resolve } from 'node:path';
 import { checkRegularFile } from '../files.js';
+import { DEFAULT_RULE } from '../engine/computation.js';
+import { InputError } from '../errors.js';
 import { defaultJob, loadJobFile } from '../job/file.js';
 import { applyOverrides, type JobSpec } from '../job/spec.js';
 import { ShardPool } from '../runner/pool.js';
@@ -35,12 +37,13 @@ function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {
  */
 function adHocName(spec: JobSpec, args: RunArgs): string {
   const chosen = [args.model, args.data, args.offset, args.length, args.dmax, args.tau].some((flag) => flag !== undefined);
-  if (!chosen) return spec.name;
+  const rule = spec.rule !== undefined && spec.rule !== DEFAULT_RULE ? `-${spec.rule}` : '';
+  if (!chosen) return `${spec.name}${rule}`;
   const stem = (path: string): string => basename(path, extname(path));
   const [data] = spec.data;
   const window = args.offset !== undefined || args.length !== undefined ? `@${data.offset}+${data.length}` : '';
   const model = args.model !== undefined ? `${stem(spec.models[0])}-` : '';
-  return `${model}${stem(data.path)}${window}-dmax${spec.dmax.join(',')}`;
+  return `${model}${stem(data.path)}${window}-dmax${spec.dmax.join(',')}${rule}`;
 }
 
 /**

@@ -1,12 +1,8 @@
+import { RULES, SCALED_GATE, type PatternClass, type RuleName } from './computation.js';
 import { BYTE_VALUES, type Model } from './model.js';
 import { outputDistribution, outputGradient } from './forward.js';
 
 const fround = Math.fround;
-
-/** Wh candidates are skipped when |scaled[i]| < 1e-8 (float32), as in trace.ts (spec, step 4). */
-const SCALED_GATE = fround(1e-8);
-
-export type PatternClass = 'wx' | 'wh' | 'wy';
 
 /**
  * One pattern's attribution at one position. Identities as in the spec and the
@@ -40,7 +36,7 @@ export interface PositionExplanation {
   readonly patterns: readonly PatternAttribution[];
 }
 
-/** What explaining one position needs: the model, the window's bytes, the forward states h_t (forwardStates), t and Dmax. */
+/** What explaining one position needs: the model, the window's bytes, the forward states h_t (forwardStates), t, Dmax and the rule. */
 export interface ExplainInput {
   readonly model: Model;
   readonly bytes: Uint8Array;
@@ -48,17 +44,20 @@ export interface ExplainInput {
   readonly states: Float32Array;
   readonly t: number;
   readonly dmax: number;
+  readonly rule: RuleName;
 }
 
 /**
  * The backward attribution of spec steps 1–5 for one position, pattern by
  * pattern, written as the spec reads (g, b, scaled, the gate on the receiving
- * neuron, every candidate, the maximum over offsets). A plain loop: it keeps
+ * neuron, every candidate, the maximum over offsets; the Wx candidate's factor is
+ * the rule's wxFactor). A plain loop: it keeps
  * every pattern's attribution instead of the counting shortcuts of trace.ts,
  * so it is an independent second reading of the spec for one position.
  */
 export function explainPosition(input: ExplainInput): PositionExplanation {
   const { model, bytes, states, t, dmax } = input;
+  const { wxFactor } = RULES[input.rule];
   const H = model.hidden;
   if (!(Number.isInteger(t) && t >= 0 && t + 1 < bytes.length)) {
     throw new RangeError(`position t = ${t} is outside 0 .. ${bytes.length - 2}`);
@@ -112,9 +111,10 @@ export function explainPosition(input: ExplainInput): PositionExplanation {
     }
     b = next;
     const c = bytes[t - d];
+    const before = t - d; // h_{t-d}, for a rule whose Wx factor reads it
     let massAtD = 0;
     for (let j = 0; j < H; j++) {
-      const candidate = Math.abs(fround(wx[j * BYTE_VALUES + c] * b[j]));
+      const candidate = Math.abs(fround(wx[j * BYTE_VALUES + c] * wxFactor(b[j], states[before * H + j])));
       massAtD = fround(massAtD + candidate);
       if (candidate > attrX[j * BYTE_VALUES + c]) {
         attrX[j * BYTE_VALUES + c] = candidate;

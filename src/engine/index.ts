@@ -15,7 +15,19 @@ export { forwardKernel, forwardStates } from './forward.js';
 export type { ForwardKernel } from './chain.js';
 export {
   CLASS_COUNT,
+  DEFAULT_RULE,
+  identityText,
+  isRuleName,
+  ruleChoices,
+  RULE_NAMES,
+  RULES,
   SCALED_GATE,
+  type AttributionRule,
+  type Computation,
+  type PatternClass,
+  type RuleName,
+} from './computation.js';
+export {
   traceRange,
   traceTables,
   type RangeResult,
@@ -31,6 +43,5 @@ export {
   emptyPatternPeaks,
   mergePatternPeakRows,
   type RangeSummary,
-  type PatternClass,
   type PatternPeakRow,
 } from './results.js';

@@ -1,7 +1,8 @@
 import { ExactSum } from './exactSum.js';
 import { BYTE_VALUES } from './model.js';
 import type { PatternPeaks } from './patterns.js';
-import { CLASS_COUNT, type RangeResult, type TraceTables } from './trace.js';
+import { CLASS_COUNT, type PatternClass } from './computation.js';
+import type { RangeResult, TraceTables } from './trace.js';
 
 /**
  * Read access to a RangeResult's flat arrays by position p (0-based in the
@@ -123,9 +124,6 @@ export function summarizeRangeInKernel(tables: TraceTables, range: RangeResult, 
   for (let p = 0; p < range.count; p++) surprisal.add(range.surprisal[p]);
   return { massTotal, peakDepth, depthPositions, depthSums, surprisalSum: Float64Array.from(surprisal.split()) };
 }
-
-/** Pattern classes: Wx (c, j), Wh (j → i), Wy (j, y). */
-export type PatternClass = 'wx' | 'wh' | 'wy';
 
 /**
  * One stored row of pattern peaks: the peak attributions of Wx (c, j) over j for

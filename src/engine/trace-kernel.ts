@@ -1,11 +1,16 @@
+import type { RuleName } from './computation.js';
+import { TRACE_RULES, TRACE_SLOT, TRACE_SLOT_BYTES } from './generated/trace-layout.js';
 import { traceWasmBase64 } from './generated/trace-wasm.js';
 import { BYTE_VALUES, type Model } from './model.js';
+
+/** The kernel's code of every rule: a rule without an `@rule` line in trace.wat does not compile. */
+const KERNEL_RULE: Record<RuleName, number> = TRACE_RULES;
 
 /** The exports of src/engine/trace.wat. */
 interface TraceExports {
   readonly memory: WebAssembly.Memory;
   setup(...offsets: number[]): void;
-  setupRange(thresholdCount: number, taus: number): void;
+  setupRange(thresholdCount: number, taus: number, rule: number): void;
   /** Lays out Wh, Wy and Wx (row-major copies at these offsets) into the kernel's regions, and |Wh| unsorted into whSorted. */
   layout(rawWh: number, rawWy: number, rawWx: number): void;
   /** The slot's probabilities[o] = exp(probabilities[o] - max) (Math.exp's values, fdlibm's exp); returns their sum in order o. */
@@ -62,8 +67,8 @@ export interface TraceRangeView {
 
 export interface TraceKernel {
   readonly exports: TraceExports;
-  /** Sizes the per-range regions, sets τ, clears the range peak factors. */
-  prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView;
+  /** Sizes the per-range regions, sets τ and the rule, clears the range peak factors. */
+  prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number, rule: RuleName): TraceRangeView;
   /** Pattern peaks of `peakFactors` (patternPeaks of patterns.ts, computed here). Uses the range regions: not while a range is traced. */
   patternPeaks(peakFactors: Float32Array): { wx: Float32Array; wh: Float32Array; wy: Float32Array };
   /**
@@ -136,10 +141,9 @@ export function createTraceKernel(model: Model): TraceKernel {
   const rScaledMax = regions.take(4 * Hp);
   const rInputMax = regions.take(4 * BYTE_VALUES * Hp);
   const rOutputMax = regions.take(4 * BYTE_VALUES * Hp);
-  // Two slots; record fields 0–28 are fixed here, 32–40 per range (trace.wat, "slot").
-  const SLOT_RECORD_BYTES = 64;
+  // Two slots; their records' regions are fixed here, counts, depth and depthBuf per range (trace.wat, "@slot").
   const slotRegions = [0, 1].map(() => ({
-    record: regions.take(SLOT_RECORD_BYTES),
+    record: regions.take(TRACE_SLOT_BYTES),
     b: regions.take(4 * Hp),
     scaled: regions.take(16 * Hp), // splatted: scaled[i] in four lanes
     scaledMax: regions.take(4 * Hp),
@@ -169,9 +173,14 @@ export function createTraceKernel(model: Model): TraceKernel {
   // Each Wh row's |w| ascending (n_h counts by searching them).
   const whAbsSorted = f32(whSorted, H * H);
   for (let i = 0; i < H; i++) whAbsSorted.subarray(i * H, (i + 1) * H).sort();
+  /** Sets slot record fields (by their trace.wat names) to region offsets. */
+  const setFields = (record: number, fields: Partial<Record<keyof typeof TRACE_SLOT, number>>): void => {
+    const words = new Int32Array(memory.buffer, record, TRACE_SLOT_BYTES / 4);
+    for (const [name, value] of Object.entries(fields)) words[TRACE_SLOT[name as keyof typeof TRACE_SLOT] / 4] = value;
+  };
   for (const slot of slotRegions) {
-    const fields = [slot.b, slot.scaled, slot.scaledMax, slot.inputMax, slot.seen, slot.seenList, slot.nxBuf, slot.probs];
-    new Int32Array(memory.buffer, slot.record, fields.length).set(fields);
+    const { b, scaled, scaledMax, inputMax, seen, seenList, nxBuf, probs } = slot;
+    setFields(slot.record, { b, scaled, scaledMax, inputMax, seen, seenList, nxBuf, probs });
   }
 
   return {
@@ -218,7 +227,7 @@ export function createTraceKernel(model: Model): TraceKernel {
       });
       return { massTotal, peakDepth, depthPositions: new Uint32Array(memory.buffer, positions, slots).slice(), depthPartials };
     },
-    prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number): TraceRangeView {
+    prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number, rule: RuleName): TraceRangeView {
       const T = thresholds.length;
       // n_h searches four τ at a time: τ padded with +Infinity (never exceeded), counts with room for them.
       const paddedT = Math.ceil(T / 4) * 4;
@@ -248,10 +257,10 @@ export function createTraceKernel(model: Model): TraceKernel {
       }
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
-      exports.setupRange(T, taus);
+      exports.setupRange(T, taus, KERNEL_RULE[rule]);
       const slots = slotRegions.map((slot, k): TraceSlot => {
         const { counts, depth, depthRows } = perSlot[k];
-        new Int32Array(memory.buffer, slot.record + 32, 3).set([counts, depth, depthRows]);
+        setFields(slot.record, { counts, depth, depthBuf: depthRows });
         return {
           pointer: slot.record,
           probabilities: new Float64Array(memory.buffer, slot.probs, BYTE_VALUES),

@@ -1,11 +1,6 @@
+import { CLASS_COUNT, type RuleName } from './computation.js';
 import { BYTE_VALUES, type Model } from './model.js';
 import { createTraceKernel, type TraceKernel, type TraceSlot } from './trace-kernel.js';
-
-/** Wh candidates are skipped when |scaled[i]| < 1e-8, compared in float32 (spec, step 4). */
-export const SCALED_GATE = Math.fround(1e-8);
-
-/** Pattern classes, in the order counts are laid out: n_x, n_h, n_y. */
-export const CLASS_COUNT = 3;
 
 /**
  * Everything a trace needs that does not change between positions: the model,
@@ -19,6 +14,8 @@ export interface TraceInput {
   readonly states: Float32Array;
   readonly thresholds: Float32Array;
   readonly dmax: number;
+  /** The attribution rule (computation.ts). */
+  readonly rule: RuleName;
 }
 
 /**
@@ -27,7 +24,8 @@ export interface TraceInput {
  * product `float32(factor · |w|)`, and rounding is monotone, so the maximum over
  * positions is `float32(max factor · |w|)`:
  * - `[0, H)`: for receiving neuron i, max |scaled[i]| over gated candidates (Wh j → i);
- * - `[H, H + 256·H)`: at `H + c·H + j`, max |b[j]| at offsets whose byte is c (Wx (c, j));
+ * - `[H, H + 256·H)`: at `H + c·H + j`, max |f[j]| (the rule's Wx factor, wxFactor of
+ *   computation.ts) at offsets whose byte is c (Wx (c, j));
  * - `[H + 256·H, H + 512·H)`: at `H + 256·H + y·H + j`, max |g[j]| with target y (Wy (j, y)).
  */
 export function peakFactorLength(hidden: number): number {
@@ -78,7 +76,7 @@ export function traceTables(model: Model): TraceTables {
  * in every sum.
  */
 export function traceRange(input: TraceInput, tables: TraceTables, start: number, count: number): RangeResult {
-  const { model, bytes, states, thresholds, dmax } = input;
+  const { model, bytes, states, thresholds, dmax, rule } = input;
   const H = model.hidden;
   const T = thresholds.length;
   const depthSlots = dmax + 1;
@@ -91,7 +89,7 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const peakFactors = new Float32Array(peakFactorLength(H));
 
   const chunkPositions = Math.max(1, Math.min(count, RANGE_CHUNK));
-  const view = kernel.prepareRange(thresholds, dmax, chunkPositions);
+  const view = kernel.prepareRange(thresholds, dmax, chunkPositions, rule);
   const { exports } = kernel;
   const { Hp, slots, thresholdOrder, states: stateRows, bytes: byteWindow } = view;
   const rowBytes = 4 * Hp;
@@ -117,8 +115,8 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
 
   for (let chunkStart = start; chunkStart < start + count; chunkStart += chunkPositions) {
     const chunkEnd = Math.min(start + count, chunkStart + chunkPositions);
-    // Rows h_s for s in [firstRow, chunkEnd) and bytes x in [firstByte, chunkEnd].
-    const firstRow = Math.max(0, chunkStart - dmax + 1);
+    // Rows h_s for s in [firstRow, chunkEnd) (h_{t-d} down to d = Dmax, which gated-wx reads) and bytes x in [firstByte, chunkEnd].
+    const firstRow = Math.max(0, chunkStart - dmax);
     for (let s = firstRow; s < chunkEnd; s++) stateRows.set(states.subarray(s * H, (s + 1) * H), (s - firstRow) * Hp);
     const firstByte = Math.max(0, chunkStart - dmax);
     byteWindow.set(bytes.subarray(firstByte, chunkEnd + 1));

@@ -28,7 +28,7 @@
 ;;   b Hp; scaled Hp×4 (splatted); probs 256 f64; seen 256 bytes; seenList 256 i32
 ;;   nxBuf     256×Hp  n_x candidates of the position
 ;;   counts T×3 i32 ([k·3 + class], k in ascending τ order), depth (Dmax+4) f32
-;;   depthBuf  (Dmax+3)×Hp  |float32(Wx[j][c]·b[j])| of offset d in row d-1
+;;   depthBuf  (Dmax+3)×Hp  the Wx candidates of offset d (see $inputs) in row d-1
 ;; The globals b … depthBuf name the regions of the slot in use ($use).
 (module
   (memory (export "memory") 1)
@@ -56,6 +56,12 @@
   (global $counts (mut i32) (i32.const 0))
   (global $depth (mut i32) (i32.const 0))
   (global $depthBuf (mut i32) (i32.const 0))
+  ;; The attribution rule of the range (src/engine/computation.ts). Each `@rule`
+  ;; line names one; scripts/build-kernel.mjs reads them into
+  ;; src/engine/generated/trace-layout.ts, which trace-kernel.ts passes by name.
+  ;; @rule q1 0        the spec: the Wx candidate at offset d is |float32(Wx[j][c]·b[j])|
+  ;; @rule gated-wx 1  b[j] there carries neuron j's tanh derivative at step t - d (see $inputs)
+  (global $rule (mut i32) (i32.const 0))
 
   (func (export "setup")
     (param $H i32) (param $Hp i32) (param $wh i32) (param $whSorted i32) (param $wyT i32) (param $wy i32)
@@ -289,9 +295,10 @@
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $positionsLoop))))
 
-    (func (export "setupRange") (param $T i32) (param $taus i32)
+    (func (export "setupRange") (param $T i32) (param $taus i32) (param $rule i32)
     (global.set $T (local.get $T))
-    (global.set $taus (local.get $taus)))
+    (global.set $taus (local.get $taus))
+    (global.set $rule (local.get $rule)))
 
   ;; Sum of the four i32 lanes.
   (func $hsum (param $v v128) (result i32)
@@ -550,11 +557,27 @@
       (br_if $blocks (i32.lt_u (local.get $jo) (local.get $end)))))
 
   ;; Per-position state lives in a slot (two slots, so that two positions can
-  ;; share the chain's matrix loads). A slot is a record of i32 fields:
-  ;;   0 b, 4 scaled, 8 scaledMax, 12 inputMax, 16 seen, 20 seenList, 24 nxBuf,
-  ;;   28 probs, 32 counts, 36 depth, 40 depthBuf, 44 seenCount, 48 drow (next
-  ;;   depthBuf row), 52 hrow (state row of the next step), 56 x (byte x_t),
-  ;;   60 depth (min(Dmax, t)).
+  ;; share the chain's matrix loads). A slot is a record of i32 fields, one
+  ;; `@slot` line each: scripts/build-kernel.mjs reads them into
+  ;; src/engine/generated/trace-layout.ts (the offsets trace-kernel.ts writes the
+  ;; record by), and refuses a slot access here at an offset no line declares or
+  ;; named for another field.
+  ;; @slot 0 b           the region of b (g at d = 0)
+  ;; @slot 4 scaled      the region of scaled, splatted
+  ;; @slot 8 scaledMax   the position's Wh peak factors
+  ;; @slot 12 inputMax   the position's Wx peak factors
+  ;; @slot 16 seen       which bytes c the position has seen
+  ;; @slot 20 seenList   those bytes, in order seen
+  ;; @slot 24 nxBuf      n_x candidates
+  ;; @slot 28 probs      probabilities (f64)
+  ;; @slot 32 counts     counts (per range)
+  ;; @slot 36 depth      depth masses (per range)
+  ;; @slot 40 depthBuf   Wx candidate rows per offset (per range)
+  ;; @slot 44 seenCount  how many bytes seenList holds
+  ;; @slot 48 drow       the next depthBuf row
+  ;; @slot 52 hrow       the state row of the next step
+  ;; @slot 56 x          the address of the byte x_t
+  ;; @slot 60 deepest    min(Dmax, t)
   ;; $use makes a slot's regions the current ones (the globals below).
   (func $use (param $S i32)
     (global.set $b (i32.load offset=0 (local.get $S)))
@@ -723,11 +746,14 @@
     (i32.store offset=52 (local.get $S) (i32.sub (local.get $hrow) (local.get $rowBytes))))
 
   ;; Step 4 after the product (b is the new b) at offset d: Wx (c, j) with
-  ;; c = x_{t-d} gets input maxima |b[j]|, and |float32(Wx[j][c]·b[j])| goes to
-  ;; the slot's next depthBuf row (summed later).
+  ;; c = x_{t-d} gets input maxima |f[j]|, and |float32(Wx[j][c]·f[j])| goes to
+  ;; the slot's next depthBuf row (summed later). The factor f is the rule's:
+  ;; q1 f = b; gated-wx f = float32(float32(1 - float32(h[j]·h[j]))·b[j]) with
+  ;; h = h_{t-d}, the row $scale left hrow at.
   (func $inputs (param $S i32) (param $d i32)
     (local $jo i32) (local $rowBytes i32) (local $c i32) (local $seen i32) (local $seenCount i32) (local $col i32)
     (local $b i32) (local $input i32) (local $wx i32) (local $drow i32) (local $ptr i32) (local $v v128)
+    (local $gated i32) (local $hrow i32) (local $h v128)
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
     (local.set $c (i32.load8_u (i32.sub (i32.load offset=56 (local.get $S)) (local.get $d))))
     (local.set $seen (i32.load offset=16 (local.get $S)))
@@ -742,8 +768,17 @@
     (local.set $input (i32.add (i32.load offset=12 (local.get $S)) (local.get $col)))
     (local.set $wx (i32.add (global.get $wxAbs) (local.get $col)))
     (local.set $drow (i32.load offset=48 (local.get $S)))
+    (local.set $gated (i32.eq (global.get $rule) (i32.const 1)))
+    (local.set $hrow (i32.load offset=52 (local.get $S)))
     (loop $lanes
-      (local.set $v (f32x4.abs (v128.load (i32.add (local.get $b) (local.get $jo)))))
+      (local.set $v (v128.load (i32.add (local.get $b) (local.get $jo))))
+      (if (local.get $gated)
+        (then
+          (local.set $h (v128.load (i32.add (local.get $hrow) (local.get $jo))))
+          (local.set $v (f32x4.mul
+            (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $h) (local.get $h)))
+            (local.get $v)))))
+      (local.set $v (f32x4.abs (local.get $v)))
       (local.set $ptr (i32.add (local.get $input) (local.get $jo)))
       (v128.store (local.get $ptr) (f32x4.pmax (v128.load (local.get $ptr)) (local.get $v)))
       (v128.store (i32.add (local.get $drow) (local.get $jo))
@@ -787,7 +822,7 @@
   ;; Ends the position in slot S: depth masses, n_h, n_x, Wh and Wx peaks.
   ;; Writes counts[k·3 + class] for every τ and depth[0 .. depth].
   (func (export "finish") (param $S i32)
-    (local $depth i32)
+    (local $deepest i32)
     (local $j i32) (local $jo i32) (local $o i32) (local $w i32) (local $pp i32) (local $k i32)
     (local $d i32) (local $i i32) (local $c i32) (local $n i32) (local $half i32) (local $base i32)
     (local $hrow i32) (local $col i32) (local $nb i32) (local $end i32) (local $seenCount i32)
@@ -801,7 +836,7 @@
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (call $use (local.get $S))
     (local.set $rowBytes (i32.shl (global.get $Hp) (i32.const 2)))
-    (local.set $depth (i32.load offset=60 (local.get $S)))
+    (local.set $deepest (i32.load offset=60 (local.get $S)))
     (local.set $seenCount (i32.load offset=44 (local.get $S)))
     ;; Depth mass at d = 1 .. depth: Σ_j of row d-1 of depthBuf in float32, in
     ;; order j, from +0 (padded lanes add +0). Lanes are four offsets d at a time:
@@ -809,7 +844,7 @@
     (local.set $d (i32.const 1))
     (block $massDone
       (loop $mass
-        (br_if $massDone (i32.gt_s (local.get $d) (local.get $depth)))
+        (br_if $massDone (i32.gt_s (local.get $d) (local.get $deepest)))
         (local.set $drow (i32.add (global.get $depthBuf) (i32.mul (i32.sub (local.get $d) (i32.const 1)) (local.get $rowBytes))))
         (local.set $acc0 (v128.const f32x4 0 0 0 0))
         (local.set $jo (i32.const 0))

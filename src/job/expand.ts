@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { significantCounts } from '../engine/index.js';
-import { SCALED_GATE } from '../engine/index.js';
+import { DEFAULT_RULE, identityText, SCALED_GATE, significantCounts, type Computation } from '../engine/index.js';
 import { dataFileSize, loadDataWindow, loadModel, type LoadedModel } from '../model/index.js';
 import type { RunRecord } from '../store/index.js';
 import { windowsOf, type JobSpec } from './spec.js';
@@ -18,17 +17,9 @@ export interface ExpandedJob {
   readonly runs: readonly PlannedRun[];
 }
 
-/** What makes a run's results: the inputs' content and every parameter of the computation. */
-export function runIdentity(fields: { modelSha256: string; dataSha256: string; dmax: number; taus: readonly number[]; gate: number }): string {
-  const canonical = JSON.stringify({
-    computation: 'q1-sparsity/1 (fdlibm tanhf)',
-    model: fields.modelSha256,
-    data: fields.dataSha256,
-    dmax: fields.dmax,
-    gate: fields.gate,
-    taus: fields.taus.map((tau) => Math.fround(tau)),
-  });
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+/** What makes a run's results: the inputs' content and every parameter of the computation (identityText). */
+export function runIdentity(fields: { modelSha256: string; dataSha256: string } & Computation): string {
+  return createHash('sha256').update(identityText(fields, fields)).digest('hex').slice(0, 16);
 }
 
 /**
@@ -53,7 +44,8 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
       for (const window of windowsOf(source, size)) {
         const data = loadDataWindow(source.path, window.offset, window.length);
         for (const dmax of spec.dmax) {
-          const runId = runIdentity({ modelSha256: loaded.sha256, dataSha256: data.sha256, dmax, taus: spec.tau, gate: SCALED_GATE });
+          const computation: Computation = { rule: spec.rule ?? DEFAULT_RULE, dmax, gate: SCALED_GATE, taus: spec.tau };
+          const runId = runIdentity({ modelSha256: loaded.sha256, dataSha256: data.sha256, ...computation });
           if (seen.has(runId)) {
             log(`${source.path} at offset ${window.offset}: same content and parameters as an earlier window; computed once (run ${runId})`);
             continue;
@@ -64,9 +56,7 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
             modelIndex,
             model: { sha256: loaded.sha256, path: loaded.path, hidden: loaded.model.hidden, significant },
             data: { path: source.path, offset: window.offset, length: data.bytes.length, sha256: data.sha256 },
-            dmax,
-            gate: SCALED_GATE,
-            taus: spec.tau,
+            ...computation,
             positions: data.bytes.length - 1,
             depthCurves: spec.depthCurves === true,
             keep: spec.keep ?? 'full',

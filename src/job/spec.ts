@@ -1,4 +1,5 @@
 import { resolve as fromWorkingDirectory } from 'node:path';
+import { isRuleName, ruleChoices, type RuleName } from '../engine/computation.js';
 import { InputError } from '../errors.js';
 
 /**
@@ -13,6 +14,7 @@ import { InputError } from '../errors.js';
  *   "tau": [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],      or { "from": 1e-6, "to": 10, "perDecade": 10 }
  *   "depthCurves": true,                              optional; keep per-position depth curves (default false)
  *   "keep": "summaries",                              optional; drop a finished run's per-position rows (default "full")
+ *   "rule": "gated-wx",                               optional; the attribution rule (src/engine/computation.ts; default "q1", the spec's)
  *   "db": "../results/other.sqlite"                   optional; default results/sparsetrace.sqlite
  * }
  *
@@ -41,6 +43,8 @@ export interface JobSpec {
   readonly depthCurves?: boolean;
   /** 'summaries': a finished run keeps only what the report needs, not its per-position rows. Default 'full'. */
   readonly keep?: Retention;
+  /** The attribution rule (src/engine/computation.ts), when the job names one; default "q1". */
+  readonly rule?: RuleName;
   /** The database, when the job file names one. */
   readonly db?: string;
 }
@@ -181,6 +185,7 @@ export interface JobOverrides {
   readonly tau?: string;
   readonly depthCurves?: boolean;
   readonly keep?: Retention;
+  readonly rule?: string;
   readonly db?: string;
 }
 
@@ -192,7 +197,7 @@ export function parseJob(raw: unknown, source: string, resolve: (path: string) =
   const reader = new FieldReader(source);
   if (nestingDepth(raw) > MAX_NESTING) reader.fail('(top level)', `arrays and objects nested more than ${MAX_NESTING} levels deep; a job file nests 3 (see jobs/*.json)`);
   const top = reader.object(raw as Json, '(top level)');
-  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'depthCurves', 'keep', 'db']);
+  reader.noUnknownKeys(top, '', ['name', 'description', 'models', 'data', 'dmax', 'tau', 'depthCurves', 'keep', 'rule', 'db']);
   const name = top.name === undefined ? 'job' : reader.string(top.name, 'name');
   if (!/^[\w.-]+$/.test(name)) reader.fail('name', `must be letters, digits, '.', '_' or '-', got ${describe(name)}`);
   const models = reader.list(top.models, 'models').map((path, k) => resolve(reader.string(path, `models[${k}]`)));
@@ -203,8 +208,15 @@ export function parseJob(raw: unknown, source: string, resolve: (path: string) =
   const depthCurves = top.depthCurves === true;
   if (top.keep !== undefined && !RETENTIONS.includes(top.keep as Retention)) reader.fail('keep', `must be "full" or "summaries", got ${describe(top.keep)}`);
   const keep = top.keep as Retention | undefined;
+  const rule = top.rule === undefined ? undefined : parseRule(top.rule, reader, 'rule');
   const db = top.db === undefined ? undefined : resolve(reader.string(top.db, 'db'));
-  return { name, models, data, dmax, tau, ...(depthCurves ? { depthCurves } : {}), ...(keep === undefined ? {} : { keep }), ...(db === undefined ? {} : { db }) };
+  return { name, models, data, dmax, tau, ...(depthCurves ? { depthCurves } : {}), ...(keep === undefined ? {} : { keep }), ...(rule === undefined ? {} : { rule }), ...(db === undefined ? {} : { db }) };
+}
+
+/** An attribution rule by name: one of RULES (computation.ts). */
+function parseRule(value: Json | undefined, reader: FieldReader, field: string): RuleName {
+  if (!isRuleName(value)) reader.fail(field, `must be ${ruleChoices()}, got ${describe(value)}`);
+  return value;
 }
 
 function parseDataSource(value: Json, field: string, reader: FieldReader, resolve: (path: string) => string): DataSource {
@@ -238,6 +250,7 @@ export function applyOverrides(job: JobSpec, overrides: JobOverrides): JobSpec {
     tau: overrides.tau !== undefined ? parseTaus(parseTauFlag(overrides.tau, reader), reader, '--tau') : job.tau,
     ...(overrides.depthCurves === true || job.depthCurves === true ? { depthCurves: true } : {}),
     ...(overrides.keep !== undefined ? { keep: overrides.keep } : job.keep !== undefined ? { keep: job.keep } : {}),
+    ...(overrides.rule !== undefined ? { rule: parseRule(overrides.rule, reader, '--rule') } : job.rule !== undefined ? { rule: job.rule } : {}),
     ...(overrides.db !== undefined ? { db: overrides.db } : job.db !== undefined ? { db: job.db } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { cpuSeconds } from '../cpu.js';
-import { forwardStates, traceRange, traceTables, type Model } from '../engine/index.js';
+import { DEFAULT_RULE, forwardStates, traceRange, traceTables, type Model } from '../engine/index.js';
 
 /**
  * Cost of the engine on this machine, measured on the real model in CPU
@@ -19,7 +19,8 @@ export interface EngineCost {
 /** CPU seconds per position at depth `dmax` for every position of `sample` from dmax on, repeated until `minSeconds` of CPU have passed. */
 function timeTrace(model: Model, sample: Uint8Array, states: Float32Array, thresholds: Float32Array, dmax: number, minSeconds: number): number {
   const tables = traceTables(model);
-  const input = { model, bytes: sample, states, thresholds, dmax };
+  // Every rule costs the same (one Wx factor per neuron and offset): timed with the spec's.
+  const input = { model, bytes: sample, states, thresholds, dmax, rule: DEFAULT_RULE };
   const start = Math.min(dmax, sample.length - 2);
   const count = sample.length - 1 - start;
   traceRange(input, tables, start, Math.min(count, 4)); // warm-up (JIT, WebAssembly)

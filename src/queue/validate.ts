@@ -1,3 +1,4 @@
+import { isRuleName, ruleChoices } from '../engine/computation.js';
 import { RefusedBatchError } from '../errors.js';
 import { MAX_DMAX, MAX_TAUS } from '../job/spec.js';
 import type { RunRecord } from '../store/index.js';
@@ -67,6 +68,7 @@ function checkRun(value: unknown, at: string, fail: (problem: string) => never):
   integer('dmax', run.dmax, 0, MAX_DMAX);
   integer('positions', run.positions, 1, Number.MAX_SAFE_INTEGER);
   if (typeof run.gate !== 'number' || !Number.isFinite(run.gate)) fail(`${at}.gate ${printable(run.gate)} is not a number`);
+  if (!isRuleName(run.rule)) fail(`${at}.rule ${printable(run.rule)} is not an attribution rule this sparsetrace computes (${ruleChoices()})`);
   if (!Array.isArray(run.taus) || run.taus.length === 0 || run.taus.length > MAX_TAUS || !run.taus.every((tau) => typeof tau === 'number' && Number.isFinite(tau))) {
     fail(`${at}.taus is not a list of 1 to ${MAX_TAUS} numbers`);
   }

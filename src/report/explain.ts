@@ -1,5 +1,5 @@
-import { forwardStates } from '../engine/index.js';
-import { activeCountsAt, activePatternsAt, explainPosition, type PatternClass } from '../engine/explain.js';
+import { DEFAULT_RULE, forwardStates, type PatternClass, type RuleName } from '../engine/index.js';
+import { activeCountsAt, activePatternsAt, explainPosition } from '../engine/explain.js';
 import { InputError } from '../errors.js';
 import { loadDataWindow, loadModel } from '../model/index.js';
 import { storedCountsAt, type Db, type RunRow } from '../store/index.js';
@@ -8,7 +8,7 @@ import { renderText, type Table } from './table.js';
 
 /** `explain`'s result: one position of one run recomputed, its counts beside the stored ones, and the active patterns at τ. */
 export interface Explanation {
-  readonly run: { readonly run_id: string; readonly model_path: string; readonly data_path: string; readonly data_offset: number; readonly dmax: number };
+  readonly run: { readonly run_id: string; readonly model_path: string; readonly data_path: string; readonly data_offset: number; readonly dmax: number; readonly rule: RuleName };
   readonly t: number;
   readonly y: number;
   readonly surprisal_bits: number;
@@ -51,11 +51,11 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
   // The forward pass only needs the states up to t.
   const prefix = bytes.subarray(0, t + 2);
   const states = forwardStates(loaded.model, prefix);
-  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax });
+  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule });
   const stored = new Map(storedCountsAt(db, run.run_id, t).map((row) => [row.tau, row]));
   const taus = run.taus;
   return {
-    run: { run_id: run.run_id, model_path: run.model_path, data_path: run.data_path, data_offset: run.data_offset, dmax: run.dmax },
+    run: { run_id: run.run_id, model_path: run.model_path, data_path: run.data_path, data_offset: run.data_offset, dmax: run.dmax, rule: run.rule },
     t,
     y: explanation.y,
     surprisal_bits: explanation.surprisal,
@@ -127,7 +127,7 @@ export function explanationTables(explanation: Explanation, limit = Infinity): T
 export function explanationHeadline(explanation: Explanation): string[] {
   const text = Buffer.from(explanation.context.before).toString('latin1').replace(/[^\x20-\x7e]/g, '·');
   return [
-    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after «…${text}»`,
+    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}${explanation.run.rule === DEFAULT_RULE ? '' : `, rule ${explanation.run.rule}`}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after «…${text}»`,
     `Surprisal ${explanation.surprisal_bits.toFixed(4)} bits; traced to depth ${explanation.depth_mass.length - 1}`,
   ];
 }

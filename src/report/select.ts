@@ -70,6 +70,7 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
  * Groups a selection so that no figure mixes what does not add up: runs of
  * several models are always split by model (pattern counts only add up within
  * one), runs of several τ lists by τ list (figures per τ compare within one),
+ * runs of several attribution rules by rule (each rule scores differently),
  * runs of several Dmax by Dmax unless pooling is asked for. Each split or pool
  * the user did not ask for is said in a note.
  */
@@ -92,6 +93,7 @@ export function groupSelections(
   const models = distinct(mixes.flatMap((mix) => mix.models.map((model) => model.sha256)));
   const dmax = distinct(mixes.flatMap((mix) => mix.dmax)).sort((a, b) => a - b);
   const tauLists = distinct(mixes.flatMap((mix) => mix.tauLists));
+  const rules = distinct(mixes.flatMap((mix) => mix.rules));
   const dataFiles = distinct(mixes.flatMap((mix) => mix.dataFiles));
   const windows = mixes.reduce((sum, mix) => sum + mix.windows, 0);
   const asked = [...(request.by ?? [])];
@@ -112,6 +114,10 @@ export function groupSelections(
         `note: the selected runs use Dmax ${dmax.join(', ')}: one row per Dmax${asked.length > 0 ? ' (grouped by Dmax too)' : ' (--by dmax)'}; pick one with --dmax, or pool them with --pool`,
       );
     }
+  }
+  if (rules.length > 1) {
+    keys.push('rule');
+    notes.push(`note: the selected runs use ${rules.length} attribution rules (${rules.join(', ')}): one row per rule; their figures are not comparable`);
   }
   if (tauLists.length > 1) {
     keys.push('taus');
@@ -153,6 +159,8 @@ export function groupValue(key: GroupKey, name: GroupKeyName): string | number {
       return key.job === undefined ? '' : `${key.job.id} ${key.job.name}`;
     case 'taus':
       return key.taus === undefined ? '' : formatTauList(key.taus);
+    case 'rule':
+      return key.rule ?? '';
   }
 }
 

@@ -241,6 +241,7 @@ class ShardSchedule {
       ...prepared.window,
       thresholds: prepared.thresholds,
       dmax: prepared.run.dmax,
+      rule: prepared.run.rule,
       depthCurves: prepared.writer.depthCurves,
       start: shard.start,
       count: shard.count,

@@ -8,6 +8,7 @@ import {
   traceTables,
   type ForwardKernel,
   type Model,
+  type RuleName,
   type TraceInput,
   type TraceTables,
 } from '../engine/index.js';
@@ -35,6 +36,7 @@ export interface ShardTask extends SharedWindow {
   readonly windowKey: string;
   readonly thresholds: Float32Array;
   readonly dmax: number;
+  readonly rule: RuleName;
   /** Send every position's depth curve back, not only the summaries. */
   readonly depthCurves: boolean;
   readonly start: number;
@@ -105,10 +107,10 @@ export default function traceShard(task: ShardTask): TracedShard {
   const modelTables = tablesOf(built);
   ensureStates(built, task);
   const began = threadCpuSeconds();
-  const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.thresholds.join(',')}`;
+  const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.rule}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
-    const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax };
+    const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule };
     current = { key, input };
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);

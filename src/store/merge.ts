@@ -176,9 +176,9 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
       insertRun: db
         .prepare(
           `INSERT INTO main.runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds)
+             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule)
            SELECT run_id, ?, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds
+             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule
            FROM ${SEGMENT}.runs WHERE run_key = ? RETURNING run_key`,
         )
         .pluck(),

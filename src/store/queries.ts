@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCountBlock } from './countBlocks.js';
 import type { Db } from './db.js';
-import { ExactSum } from '../engine/index.js';
+import { ExactSum, type RuleName } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { CountHistogram } from './histogram.js';
 import { DepthSums, TauSums, type DepthSumRow } from './sums.js';
@@ -63,13 +63,15 @@ export interface RunRow {
   /** The run's thresholds in its order (from `runs.tau_list`, the text the sqlite3 shell shows). */
   readonly taus: readonly number[];
   readonly tool_version: string;
+  /** The attribution rule (src/engine/computation.ts). */
+  readonly rule: RuleName;
 }
 
 const POSITIONS_DONE = `CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END`;
 const RUN_COLUMNS = `r.run_key, r.model_key, r.run_id, r.data_path, r.data_offset, r.data_length, r.data_sha256, r.dmax, r.positions,
-  r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version, ${POSITIONS_DONE}, r.tau_list`;
+  r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version, ${POSITIONS_DONE}, r.tau_list, r.rule`;
 
-type RawRun = [number, number, string, string, number, number, string, number, number, number, RunRow['keep'], RunRow['status'], number, string | null, string | null, string, number, string];
+type RawRun = [number, number, string, string, number, number, string, number, number, number, RunRow['keep'], RunRow['status'], number, string | null, string | null, string, number, string, RuleName];
 
 /**
  * All runs, oldest first, or those of one job in job order. Rows come raw and
@@ -90,7 +92,7 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
   ) as RawRun[];
   const runs = raw.map((row): RunRow => {
     const [run_key, model_key, run_id, data_path, data_offset, data_length, data_sha256, dmax, positions, depth_curves, keep, status] = row;
-    const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus] = row;
+    const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus, rule] = row;
     const model = models.get(model_key) as { sha256: string; path: string; hidden: number };
     // The columns in the order `runs --format json` has always printed them.
     return {
@@ -113,6 +115,7 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
       tool_version,
       positions_done,
       taus: taus === '' ? [] : taus.split(',').map(Number),
+      rule,
     };
   });
   return runs;

@@ -1,17 +1,13 @@
-import type { SignificantCounts } from '../engine/index.js';
+import type { Computation, SignificantCounts } from '../engine/index.js';
 import type { Db } from './db.js';
 import { refreshStaleRollups } from './rollups.js';
 import { TAU_LIST_OF } from './schema.js';
 
-/** Everything that identifies a run and is recorded about it before it starts. */
-export interface RunRecord {
+/** Everything that identifies a run and is recorded about it before it starts: its inputs and its computation (rule, dmax, gate, taus). */
+export interface RunRecord extends Computation {
   readonly runId: string;
   readonly model: { readonly sha256: string; readonly path: string; readonly hidden: number; readonly significant: SignificantCounts };
   readonly data: { readonly path: string; readonly offset: number; readonly length: number; readonly sha256: string };
-  readonly dmax: number;
-  readonly gate: number;
-  /** Thresholds as given (the float32 of each is what the engine compares). */
-  readonly taus: readonly number[];
   /** N - 1. */
   readonly positions: number;
   /** Keep every position's depth mass at every offset (`depth_mass`), not only the shard sums. */
@@ -43,8 +39,8 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
   const modelKey = db.prepare(`SELECT model_key FROM models WHERE model_sha256 = ?`).pluck();
   const insertRun = db.prepare(
     `INSERT INTO runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate,
-       positions, depth_curves, keep, status, tool_version, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+       positions, depth_curves, keep, status, tool_version, created_at, rule)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
   );
   const runKey = db.prepare(`SELECT run_key FROM runs WHERE run_id = ?`).pluck();
   const insertTau = db.prepare(`INSERT OR IGNORE INTO run_taus (run_key, tau_index, tau, tau_f32) VALUES (?, ?, ?, ?)`);
@@ -66,7 +62,7 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
         const s = model.significant;
         insertModel.run(model.sha256, model.path, model.hidden, s.wx, s.wh, s.wy, s.total);
         const key = modelKey.get(model.sha256) as number;
-        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, run.keep ?? 'full', toolVersion, started);
+        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, run.keep ?? 'full', toolVersion, started, run.rule);
         const rk = runKey.get(run.runId) as number;
         run.taus.forEach((tau, index) => insertTau.run(rk, index, tau, Math.fround(tau)));
         setTauList.run(rk);

@@ -4,7 +4,8 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * The store's schema. `PRAGMA user_version` is the schema version: 0 is a new
  * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
  * `count_rows` row per position and τ), 3 count blocks as uint16 BLOBs read
- * through our SQL functions, 4 this one; migrate.ts upgrades in place. Users
+ * through our SQL functions, 4 code point arrays and plain-SQL views, 5 this
+ * one (`runs.rule`); migrate.ts upgrades in place. Users
  * read it through docs/schema.md; the views keep 0.1.0's column names
  * (`run_id`, `tau`) over the compact tables.
  *
@@ -23,7 +24,14 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
+
+/**
+ * `runs.rule`: the run's attribution rule, a name of RULES (src/engine/computation.ts).
+ * Its own constant: the migration from schema 4 adds it (at the end of the table, where
+ * a new file has it too). No CHECK: a new rule needs no migration; the code checks names.
+ */
+export const RUNS_RULE_COLUMN = `rule TEXT NOT NULL DEFAULT 'q1'`;
 
 /** job_runs' indexes (the migration from schema 3 creates them). */
 export const JOB_RUNS_INDEXES = `
@@ -243,7 +251,9 @@ export const SCHEMA = `
     tau_list      TEXT NOT NULL DEFAULT '',
     -- Only for a run that 0.1.0 left unfinished: its merged peak factors, turned into
     -- pattern_peak_rows (which needs the model) when the run resumes.
-    legacy_peak_factors BLOB
+    legacy_peak_factors BLOB,
+    -- The attribution rule: a name of RULES in src/engine/computation.ts ('q1': the spec's).
+    ${RUNS_RULE_COLUMN}
   );
 
   CREATE TABLE run_taus (

@@ -12,8 +12,8 @@ import { perConnection } from './statements.js';
  * read when asked for.
  */
 
-/** What a selection can be grouped by (`report --by`), plus the τ list a report splits by itself. */
-export type GroupKeyName = 'model' | 'data' | 'window' | 'dmax' | 'job' | 'taus';
+/** What a selection can be grouped by (`report --by`), plus the τ list and the rule a report splits by itself. */
+export type GroupKeyName = 'model' | 'data' | 'window' | 'dmax' | 'job' | 'taus' | 'rule';
 
 /** Which runs: one job's (in job order), named ones (in the order named), or every run (oldest first); then narrowed. */
 export interface RunFilter {
@@ -34,6 +34,8 @@ export interface SelectionMix {
   readonly dmax: readonly number[];
   /** Each distinct τ list, as stored (`runs.tau_list`, comma-joined τ). */
   readonly tauLists: readonly string[];
+  /** Each distinct attribution rule (`runs.rule`). */
+  readonly rules: readonly string[];
   readonly dataFiles: readonly string[];
   /** Distinct window contents (by the window bytes' sha256). */
   readonly windows: number;
@@ -47,6 +49,7 @@ export interface GroupKey {
   readonly dmax?: number;
   readonly job?: { readonly id: number; readonly name: string };
   readonly taus?: string;
+  readonly rule?: string;
 }
 
 /** A group of selected runs: what every query of a report takes. */
@@ -109,6 +112,7 @@ const KEY_COLUMNS: Record<GroupKeyName, readonly string[]> = {
   window: ['r.data_path', 'r.data_offset', 'r.data_length'],
   dmax: ['r.dmax'],
   taus: ['r.tau_list'],
+  rule: ['r.rule'],
   job: ['(SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key)'],
 };
 
@@ -129,7 +133,7 @@ const statements = perConnection((db: Db) => {
     db.prepare(
       `SELECT count(*) AS runs, coalesce(sum(r.status <> 'done'), 0) AS unfinished, count(DISTINCT r.data_sha256) AS windows,
               json_group_array(DISTINCT r.model_key) AS model_keys, json_group_array(DISTINCT r.dmax) AS dmax,
-              json_group_array(DISTINCT r.tau_list) AS tau_lists, json_group_array(DISTINCT r.data_path) AS data_files
+              json_group_array(DISTINCT r.tau_list) AS tau_lists, json_group_array(DISTINCT r.rule) AS rules, json_group_array(DISTINCT r.data_path) AS data_files
        FROM ${SOURCES[source].from}`,
     );
   const unfinished = (source: SourceKind) =>
@@ -161,7 +165,7 @@ const statements = perConnection((db: Db) => {
     ),
     // Bare columns beside min(): SQLite takes them from the row of the minimum, the group's first run.
     groups: db.prepare(
-      `SELECT g.grp, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list,
+      `SELECT g.grp, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list, r.rule,
               (SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key) AS job_id
        FROM (SELECT grp, min(ord) AS first, count(*) AS runs, run_key FROM temp.selected_runs WHERE sel = ? GROUP BY grp) g
          JOIN runs r ON r.run_key = g.run_key JOIN models m ON m.model_key = r.model_key ORDER BY g.first`,
@@ -244,6 +248,7 @@ interface GroupRow {
   data_length: number;
   dmax: number;
   tau_list: string;
+  rule: string;
   job_id: number;
 }
 
@@ -310,6 +315,7 @@ export class RunSelection {
       model_keys: string;
       dmax: string;
       tau_lists: string;
+      rules: string;
       data_files: string;
     };
     const sorted = <T>(json: string): T[] => (JSON.parse(json) as T[]).sort();
@@ -320,6 +326,7 @@ export class RunSelection {
       models: s.models.all(row.model_keys) as SelectionMix['models'],
       dmax: (JSON.parse(row.dmax) as number[]).sort((a, b) => a - b),
       tauLists: sorted<string>(row.tau_lists),
+      rules: sorted<string>(row.rules),
       dataFiles: sorted<string>(row.data_files),
     };
     return this.#mix;
@@ -362,6 +369,7 @@ export class RunSelection {
         if (name === 'window') key.window = { path: row.data_path, offset: row.data_offset, length: row.data_length };
         if (name === 'dmax') key.dmax = row.dmax;
         if (name === 'taus') key.taus = row.tau_list;
+        if (name === 'rule') key.rule = row.rule;
         if (name === 'job') {
           const id = this.#jobId ?? row.job_id;
           key.job = { id, name: jobName(id) };

@@ -8,6 +8,9 @@
  * Wy[o][j] = wy[o·H + j]. Pattern attributions use the same layout as the weight
  * they belong to: Wx pattern (c, j) at [j·256 + c], Wh pattern j → i at [i·H + j],
  * Wy pattern (j, o) at [o·H + j].
+ *
+ * Besides the spec's rule (q1), the attribution rules of src/engine/computation.ts,
+ * each written here from its definition (issue 20 for gated-wx), not from the engine.
  */
 import type { Model } from '../../src/engine/index.js';
 import { tanhf } from '../../src/engine/index.js';
@@ -15,6 +18,15 @@ import { tanhf } from '../../src/engine/index.js';
 const f32 = Math.fround;
 const BYTES = 256;
 const SCALED_GATE = f32(1e-8);
+
+/**
+ * The rules this implementation knows. q1: the spec. gated-wx: the Wx candidate
+ * at offset d is |float32(Wx[j][c] · float32(float32(1 − float32(h_{t−d}[j]·h_{t−d}[j])) · b[j]))|
+ * (b the new b of step 4, c = x_{t−d}), the depth mass at d their float32 sum;
+ * everything else as the spec says.
+ */
+export const PLAIN_RULES = ['q1', 'gated-wx'] as const;
+export type PlainRule = (typeof PLAIN_RULES)[number];
 
 export interface PlainResult {
   /** y = x_{t+1} per position t = 0 .. N-2. */
@@ -69,6 +81,11 @@ function outputDistribution(model: Model, h: Float32Array): number[] {
 export type PositionHook = (t: number, attributions: { wx: Float32Array; wh: Float32Array; wy: Float32Array }) => void;
 
 export function plainQ1(model: Model, bytes: Uint8Array, thresholds: number[], dmax: number, onPosition?: PositionHook): PlainResult {
+  return plainAttribution(model, bytes, thresholds, dmax, 'q1', onPosition);
+}
+
+/** The spec's computation under `rule` (see PLAIN_RULES). */
+export function plainAttribution(model: Model, bytes: Uint8Array, thresholds: number[], dmax: number, rule: PlainRule, onPosition?: PositionHook): PlainResult {
   const H = model.hidden;
   const taus = thresholds.map(f32);
   const states = forward(model, bytes);
@@ -135,9 +152,14 @@ export function plainQ1(model: Model, bytes: Uint8Array, thresholds: number[], d
       b = next;
 
       const c = bytes[t - d];
+      const hBefore = states[t - d];
       mass[d] = 0;
       for (let j = 0; j < H; j++) {
-        const candidate = Math.abs(f32(model.wx[j * BYTES + c] * b[j]));
+        let factor: number;
+        if (rule === 'q1') factor = b[j];
+        else if (rule === 'gated-wx') factor = f32(f32(1 - f32(hBefore[j] * hBefore[j])) * b[j]);
+        else throw new Error(`plain: unknown rule ${String(rule)}`);
+        const candidate = Math.abs(f32(model.wx[j * BYTES + c] * factor));
         if (candidate > attrX[j * BYTES + c]) attrX[j * BYTES + c] = candidate;
         mass[d] = f32(mass[d] + candidate);
       }
