@@ -266,6 +266,9 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   for (const line of grouped[0].plan.notes) options.note?.(line);
   const runKeys = grouped[0].plan.keys;
   const keys: ReportKey[] = sources.length > 1 ? ['store', ...runKeys] : [...runKeys];
+  // A grouped text or Markdown overview prints no depth profile: its groups of one run read none.
+  const overview = (options.format === 'text' || options.format === 'md') && keys.length > 0 && (options.sections === undefined || options.sections === 'overview');
+  for (const report of reports) report.depthShown = !overview;
   const groups: SourceGroup[] = sources.flatMap((source, k) => grouped[k].groups.map((group) => ({ db: source.db, store: source.dbPath, group, reports: reports[k] })));
   const runs = { size: sources.reduce((sum, source) => sum + source.runs.size, 0) };
   const dbPath = sources.map((source) => source.dbPath).join(', ');

@@ -163,6 +163,8 @@ export class GroupReports {
   readonly #db: Db;
   readonly #runs: RunSelection;
   readonly #neverTau: number;
+  /** Whether the reports' depth profiles are printed (set by the formatter before the first report); when not, none is read. */
+  depthShown = true;
   readonly #depth: boolean;
   /** Opened with the first report, once the selection is grouped. */
   #reader: SingleRunReader | undefined;
@@ -203,7 +205,7 @@ export class GroupReports {
       byTau: sparsityOf(figures.taus.map((row) => ({ ...row, distinct_n: 0, hist_n: NO_HISTOGRAM, hist_positions: NO_HISTOGRAM }))),
       active: activeOf(active),
       neverTau: this.#neverTau,
-      profile: () => (depth === null ? depthProfile(this.#db, group) : depthOf(depth)),
+      profile: () => (depth !== null ? depthOf(depth) : this.depthShown ? depthProfile(this.#db, group) : []),
     });
   }
 
