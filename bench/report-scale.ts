@@ -376,6 +376,8 @@ function commands(path: string): { list: Command[]; skipped: string[] } {
     dmax: count('dmax'),
     model: count('model_key'),
     data: count('data_path'),
+    // Each run's first job (as `--by job` keys it): the latest job's runs may belong to older jobs too.
+    job: db.prepare(`SELECT count(DISTINCT (SELECT min(job_id) FROM job_runs j WHERE j.run_key = r.run_key)) FROM runs r JOIN job_runs USING (run_key) WHERE job_id = ?`).pluck().get(latestJob) as number,
   };
   const allDmax = db.prepare('SELECT count(DISTINCT dmax) FROM runs').pluck().get() as number;
   const jobDmax = count('dmax');

@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import { PAGE_TAU } from '../page.js';
 import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
-import { gatherReport, type Report } from './gather.js';
+import { GroupReports, type Report } from './gather.js';
 import { thousands } from './numbers.js';
 import { formatTau, groupSelections, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
@@ -185,6 +185,8 @@ export interface ReportOptions {
   readonly taus?: readonly number[];
   /** Where notes about the selection go (stderr). */
   readonly note?: (line: string) => void;
+  /** Every group read by its own queries (gatherReport), none from the figures streamed for one-run groups: what tests compare that with. */
+  readonly perGroupQueries?: boolean;
 }
 
 /** Keeps the per-τ rows of the thresholds asked for. */
@@ -234,6 +236,7 @@ interface SourceGroup {
   readonly db: Db;
   readonly store: string;
   readonly group: RunGroup;
+  readonly reports: GroupReports;
 }
 
 /** A report key: a key of the runs (select.ts), or the store they are in when stores are compared. */
@@ -246,6 +249,17 @@ type ReportKey = GroupKeyName | 'store';
  * of two sweeps sits in rows side by side in the file.
  */
 export function* formatSourcesChunks(sources: readonly ReportSource[], options: ReportOptions): Generator<string> {
+  // Streams the figures of groups that are one run (every format that prints depth profiles for each group reads them too).
+  const depth = options.format === 'json' || options.format === 'csv' || (Array.isArray(options.sections) && options.sections.includes('depth'));
+  const reports = sources.map((source) => new GroupReports(source.db, source.runs, options.neverTau, depth, options.perGroupQueries === true));
+  try {
+    yield* formatGroups(sources, options, reports);
+  } finally {
+    for (const report of reports) report.close();
+  }
+}
+
+function* formatGroups(sources: readonly ReportSource[], options: ReportOptions, reports: readonly GroupReports[]): Generator<string> {
   const grouped = groupSelections(
     sources.map((source) => source.runs),
     { by: options.by, pool: options.pool, named: options.named },
@@ -253,10 +267,13 @@ export function* formatSourcesChunks(sources: readonly ReportSource[], options: 
   for (const line of grouped[0].plan.notes) options.note?.(line);
   const runKeys = grouped[0].plan.keys;
   const keys: ReportKey[] = sources.length > 1 ? ['store', ...runKeys] : [...runKeys];
-  const groups: SourceGroup[] = sources.flatMap((source, k) => grouped[k].groups.map((group) => ({ db: source.db, store: source.dbPath, group })));
+  // A grouped text or Markdown overview prints no depth profile: its groups of one run read none.
+  const overview = (options.format === 'text' || options.format === 'md') && keys.length > 0 && (options.sections === undefined || options.sections === 'overview');
+  for (const report of reports) report.depthShown = !overview;
+  const groups: SourceGroup[] = sources.flatMap((source, k) => grouped[k].groups.map((group) => ({ db: source.db, store: source.dbPath, group, reports: reports[k] })));
   const runs = { size: sources.reduce((sum, source) => sum + source.runs.size, 0) };
   const dbPath = sources.map((source) => source.dbPath).join(', ');
-  const gather = ({ db, group }: SourceGroup): Report => onlyTaus(gatherReport(db, group, options.neverTau), options.taus);
+  const gather = ({ group, reports }: SourceGroup): Report => onlyTaus(reports.report(group), options.taus);
   if (keys.length === 0) {
     yield formatReport(gather(groups[0]), options.format, options.sections === 'overview' || options.sections === undefined ? REPORT_SECTIONS : options.sections);
     return;

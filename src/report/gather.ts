@@ -1,14 +1,25 @@
 import { BYTE_VALUES } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import {
+  activeOf,
   activePatterns,
+  depthOf,
   depthProfile,
+  modelOf,
+  sparsityOf,
+  surprisalOf,
   selectionModels,
   sparsityByTau,
   surprisalSummary,
   type Db,
+  type ActivePatternsRow,
+  type DepthRow,
   type ModelRow,
   type RunGroup,
+  type RunSelection,
+  type SingleRunReader,
+  type SparsityRow,
+  type SurprisalRow,
   type Runs,
   PAGE_TAU,
 } from '../store/index.js';
@@ -64,10 +75,36 @@ function singleModel(models: readonly ModelRow[]): ModelRow {
 export function gatherReport(db: Db, runs: Runs, neverTau = DEFAULT_NEVER_TAU): Report {
   const runIds = Array.isArray(runs) ? (runs as readonly string[]) : (runs as RunGroup).runIds();
   const model = singleModel(selectionModels(db, runs));
+  return reportOf({
+    runIds,
+    model,
+    surprisal: surprisalSummary(db, runs),
+    byTau: sparsityByTau(db, runs),
+    active: activePatterns(db, runs, Math.fround(neverTau)),
+    neverTau,
+    profile: () => depthProfile(db, runs),
+  });
+}
+
+/** What a report is made of, as the store's queries give it (gatherReport), or as read for many groups at once (groupReports). */
+export interface ReportFigures {
+  readonly runIds: readonly string[];
+  readonly model: ModelRow;
+  readonly surprisal: SurprisalRow;
+  readonly byTau: readonly SparsityRow[];
+  readonly active: readonly ActivePatternsRow[];
+  readonly neverTau: number;
+  /** Read last, as gatherReport always has. */
+  readonly profile: () => readonly DepthRow[];
+}
+
+/** The report from its figures: the one place a report's fields are computed. */
+export function reportOf(figures: ReportFigures): Report {
+  const { runIds, model, neverTau } = figures;
   const H = model.hidden;
   const significant = { wx: model.significant_wx, wh: model.significant_wh, wy: model.significant_wy, total: model.significant_total };
-  const { positions, bpc } = surprisalSummary(db, runs);
-  const byTau = sparsityByTau(db, runs);
+  const { positions, bpc } = figures.surprisal;
+  const byTau = figures.byTau;
   const sparsity = byTau.map((row) => ({
     tau: row.tau,
     mean: row.mean,
@@ -84,14 +121,14 @@ export function gatherReport(db: Db, runs: Runs, neverTau = DEFAULT_NEVER_TAU): 
     wh_share: row.mean > 0 ? row.mean_wh / row.mean : null,
   }));
 
-  const active = new Map(activePatterns(db, runs, Math.fround(neverTau)).map((row) => [row.class, row.active]));
+  const active = new Map(figures.active.map((row) => [row.class, row.active]));
   const classNever = (cls: 'wx' | 'wh' | 'wy', of: number): ClassNever => ({ never: of - (active.get(cls) ?? 0), of });
   const wx = classNever('wx', BYTE_VALUES * H);
   const wh = classNever('wh', H * H);
   const wy = classNever('wy', H * BYTE_VALUES);
   const total = { never: wx.never + wh.never + wy.never, of: wx.of + wh.of + wy.of };
 
-  const profile = depthProfile(db, runs);
+  const profile = figures.profile();
   const base = profile.find((row) => row.d === 0)?.mean_mass;
   const depth = profile.map((row) => ({ d: row.d, mean_mass: row.mean_mass, fraction: base ? row.mean_mass / base : null }));
   const deeper = depth.filter((row) => row.d >= 1);
@@ -109,4 +146,71 @@ export function gatherReport(db: Db, runs: Runs, neverTau = DEFAULT_NEVER_TAU): 
     depth,
     depth_peak: depthPeak,
   };
+}
+
+const NO_HISTOGRAM = Buffer.alloc(0);
+
+/**
+ * The reports of a selection's groups, asked for in group order: a group that
+ * is one finished run from the figures the selection streams for all of them
+ * (RunSelection.singleRunFigures: one statement, not a few queries per group),
+ * any other group with gatherReport. Both make the report with reportOf from
+ * the same figures, so they print the same bytes. `depth`: stream the depth
+ * profiles too (a format that prints them for every group); else a report
+ * that needs one reads it with its query.
+ */
+export class GroupReports {
+  readonly #db: Db;
+  readonly #runs: RunSelection;
+  readonly #neverTau: number;
+  /** Whether the reports' depth profiles are printed (set by the formatter before the first report); when not, none is read. */
+  depthShown = true;
+  readonly #depth: boolean;
+  /** Opened with the first report, once the selection is grouped. */
+  #reader: SingleRunReader | undefined;
+  readonly #models = new Map<number, ModelRow>();
+
+  readonly #perGroupQueries: boolean;
+  /** Groups reported from the streamed figures so far. */
+  streamed = 0;
+
+  /** `perGroupQueries`: every group with gatherReport (the reference the streamed figures are tested against). */
+  constructor(db: Db, runs: RunSelection, neverTau = DEFAULT_NEVER_TAU, depth = false, perGroupQueries = false) {
+    this.#db = db;
+    this.#runs = runs;
+    this.#neverTau = neverTau;
+    this.#depth = depth;
+    this.#perGroupQueries = perGroupQueries;
+  }
+
+  report(group: RunGroup): Report {
+    if (this.#perGroupQueries) return gatherReport(this.#db, group, this.#neverTau);
+    this.#reader ??= this.#runs.singleRunFigures(Math.fround(this.#neverTau), this.#depth);
+    const figures = this.#reader.figures(group);
+    // Without its active counts at the τ asked for, or with a τ given twice (whose rows merge by histogram), the queries answer.
+    if (figures === undefined || figures.active === null || new Set(figures.taus.map((row) => row.tau)).size !== figures.taus.length) {
+      return gatherReport(this.#db, group, this.#neverTau);
+    }
+    let model = this.#models.get(figures.model_key);
+    if (model === undefined) {
+      model = modelOf(this.#db, figures.model_key);
+      this.#models.set(figures.model_key, model);
+    }
+    const { depth, active } = figures;
+    this.streamed += 1;
+    return reportOf({
+      runIds: [figures.run_id],
+      model,
+      surprisal: surprisalOf(figures.shards),
+      byTau: sparsityOf(figures.taus.map((row) => ({ ...row, distinct_n: 0, hist_n: NO_HISTOGRAM, hist_positions: NO_HISTOGRAM }))),
+      active: activeOf(active),
+      neverTau: this.#neverTau,
+      profile: () => (depth !== null ? depthOf(depth) : this.depthShown ? depthProfile(this.#db, group) : []),
+    });
+  }
+
+  /** Ends the read (the statement streaming the groups' figures). */
+  close(): void {
+    this.#reader?.close();
+  }
 }

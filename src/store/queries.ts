@@ -181,6 +181,11 @@ export function selectionModels(db: Db, runs: Runs): ModelRow[] {
   ).all(JSON.stringify(keys)) as ModelRow[];
 }
 
+/** A model's row. */
+export function modelOf(db: Db, modelKey: number): ModelRow {
+  return prepared(db, `SELECT m.* FROM models m WHERE m.model_key = ?`).get(modelKey) as ModelRow;
+}
+
 export interface SurprisalRow {
   readonly positions: number;
   readonly bpc: number | null;
@@ -191,15 +196,29 @@ export function surprisalSummary(db: Db, runs: Runs): SurprisalRow {
   const plan = planSelection(db, runs);
   const cohort = prepared(db, `SELECT positions, surprisal_sum, surprisal_err FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
   const shards = prepared(db, `SELECT count AS positions, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`);
+  function* rows(): IterableIterator<SurprisalSumRow> {
+    for (const key of plan.cohorts) yield cohort.get(key) as SurprisalSumRow;
+    for (const run of plan.runs) yield* shards.iterate(run.run_key) as IterableIterator<SurprisalSumRow>;
+  }
+  return surprisalOf(rows());
+}
+
+/** Split surprisal sums over some positions (a shard's, a cohort's). */
+export interface SurprisalSumRow {
+  readonly positions: number;
+  readonly surprisal_sum: number;
+  readonly surprisal_err: number;
+}
+
+/** Positions and bpc of split surprisal sums added up exactly: what surprisalSummary gives, from rows read elsewhere. */
+export function surprisalOf(rows: Iterable<SurprisalSumRow>): SurprisalRow {
   const sum = new ExactSum();
   let positions = 0;
-  const add = (row: { positions: number; surprisal_sum: number; surprisal_err: number }) => {
+  for (const row of rows) {
     positions += row.positions;
     sum.add(row.surprisal_sum);
     sum.add(row.surprisal_err);
-  };
-  for (const key of plan.cohorts) add(cohort.get(key) as { positions: number; surprisal_sum: number; surprisal_err: number });
-  for (const run of plan.runs) for (const row of shards.iterate(run.run_key) as Iterable<{ positions: number; surprisal_sum: number; surprisal_err: number }>) add(row);
+  }
   return { positions, bpc: positions === 0 ? null : sum.value() / positions };
 }
 
@@ -217,7 +236,7 @@ export interface SparsityRow {
 }
 
 /** A selected run's summaries at one τ (as stored, or computed for a run not done), with the τ as given. */
-type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'median_n' | 'max_n' | 'distinct_n' | 'hist_n' | 'hist_positions'> & {
+export type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'median_n' | 'max_n' | 'distinct_n' | 'hist_n' | 'hist_positions'> & {
   readonly tau: number;
 };
 
@@ -258,8 +277,13 @@ function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<Select
  * per-position rows.
  */
 export function sparsityByTau(db: Db, runs: Runs): SparsityRow[] {
+  return sparsityOf(selectedTauStats(db, planSelection(db, runs)));
+}
+
+/** sparsityByTau from summaries read elsewhere (e.g. one run's, streamed). */
+export function sparsityOf(rows: Iterable<SelectedTauStats>): SparsityRow[] {
   const byTau = new Map<number, TauSums>();
-  for (const stats of selectedTauStats(db, planSelection(db, runs))) {
+  for (const stats of rows) {
     let sums = byTau.get(stats.tau);
     if (sums === undefined) {
       sums = new TauSums();
@@ -306,6 +330,15 @@ export interface ActivePatternsRow {
   readonly active: number;
 }
 
+/** A stored row of active-pattern counts (a run's or a cohort's at one τ) as activePatterns gives it. */
+export function activeOf(row: { readonly active_x: number; readonly active_h: number; readonly active_y: number }): ActivePatternsRow[] {
+  return [
+    { class: 'wx', active: row.active_x },
+    { class: 'wh', active: row.active_h },
+    { class: 'wy', active: row.active_y },
+  ];
+}
+
 /**
  * Patterns whose peak attribution exceeds τ (given as the float32 compared) at
  * some position of some selected run that is done, per class. Patterns are
@@ -317,11 +350,7 @@ export interface ActivePatternsRow {
 export function activePatterns(db: Db, runs: Runs, tauF32: number): ActivePatternsRow[] {
   const plan = planSelection(db, runs);
   const done = plan.runs.filter((run) => run.status === 'done');
-  const asRows = (row: { active_x: number; active_h: number; active_y: number }): ActivePatternsRow[] => [
-    { class: 'wx', active: row.active_x },
-    { class: 'wh', active: row.active_h },
-    { class: 'wy', active: row.active_y },
-  ];
+  const asRows = activeOf;
   const cohortAt = prepared(
     db,
     `SELECT s.active_x, s.active_h, s.active_y, c.peaks_complete FROM cohort_tau_stats s JOIN job_cohorts c USING (job_id, model_key, dmax)
@@ -414,9 +443,17 @@ export function depthProfile(db: Db, runs: Runs): DepthRow[] {
   const cohort = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
   const stored = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`);
   const live = prepared(db, RUN_DEPTH_SELECT('run_key = ?'));
+  function* rows(): IterableIterator<DepthSumRow> {
+    for (const key of plan.cohorts) yield* cohort.iterate(key) as IterableIterator<DepthSumRow>;
+    for (const run of plan.runs) yield* (run.status === 'done' ? stored : live).iterate(run.run_key) as IterableIterator<DepthSumRow>;
+  }
+  return depthOf(rows());
+}
+
+/** depthProfile from depth rows read elsewhere. */
+export function depthOf(rows: Iterable<DepthSumRow>): DepthRow[] {
   const sums = new DepthSums();
-  for (const key of plan.cohorts) for (const row of cohort.iterate(key) as Iterable<DepthSumRow>) sums.add(row);
-  for (const run of plan.runs) for (const row of (run.status === 'done' ? stored : live).iterate(run.run_key) as Iterable<DepthSumRow>) sums.add(row);
+  for (const row of rows) sums.add(row);
   return sums.entries().map(({ d, positions, mass }) => ({ d, positions, mean_mass: mass.value() / positions }));
 }
 

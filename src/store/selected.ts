@@ -87,6 +87,40 @@ export interface RunFigures {
   readonly median_n: number | null;
 }
 
+/**
+ * A group that is one finished run, as its stored summaries give it: what its
+ * report needs, read for every such group of a selection by one statement
+ * (RunSelection.singleRunFigures).
+ */
+export interface SingleRunFigures {
+  readonly run_id: string;
+  readonly model_key: number;
+  /** Its shards' positions and split surprisal sums. */
+  readonly shards: readonly { readonly positions: number; readonly surprisal_sum: number; readonly surprisal_err: number }[];
+  /** Its summaries per τ (as given), without the histograms: alone, a run's stored median is its median. */
+  readonly taus: readonly {
+    readonly tau: number;
+    readonly positions: number;
+    readonly sum_x: number;
+    readonly sum_h: number;
+    readonly sum_y: number;
+    readonly min_n: number;
+    readonly median_n: number;
+    readonly max_n: number;
+  }[];
+  /** Patterns active at the τ asked for, when that is one of its τ. */
+  readonly active: { readonly active_x: number; readonly active_h: number; readonly active_y: number } | null;
+  /** Its depth profile rows, when asked for. */
+  readonly depth: readonly { readonly d: number; readonly positions: number; readonly mass_sum: number; readonly mass_err: number }[] | null;
+}
+
+/** Reads the figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
+export interface SingleRunReader {
+  /** The figures of `group` when it is one finished run not read from a cohort, else undefined (read it with the report's queries). */
+  figures(group: RunGroup): SingleRunFigures | undefined;
+  close(): void;
+}
+
 export interface UnfinishedRun {
   readonly run_id: string;
   readonly positions_done: number;
@@ -165,7 +199,7 @@ const statements = perConnection((db: Db) => {
     ),
     // Bare columns beside min(): SQLite takes them from the row of the minimum, the group's first run.
     groups: db.prepare(
-      `SELECT g.grp, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list, r.rule,
+      `SELECT g.grp, g.first, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list, r.rule,
               (SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key) AS job_id
        FROM (SELECT grp, min(ord) AS first, count(*) AS runs, run_key FROM temp.selected_runs WHERE sel = ? GROUP BY grp) g
          JOIN runs r ON r.run_key = g.run_key JOIN models m ON m.model_key = r.model_key ORDER BY g.first`,
@@ -175,6 +209,22 @@ const statements = perConnection((db: Db) => {
       .prepare(`SELECT json_group_array(run_id) FROM (SELECT r.run_id FROM temp.selected_runs s JOIN runs r USING (run_key) WHERE s.sel = ? AND s.grp = ? ORDER BY s.ord)`)
       .pluck(),
     jobName: db.prepare(`SELECT name FROM jobs WHERE job_id = ?`).pluck(),
+    // The groups of one finished run, in selection order, each with its stored summaries as JSON
+    // (SQLite prints a REAL in JSON with the digits that give it back exactly): one statement for 10⁵ groups.
+    singleRuns: db
+      .prepare(
+        `SELECT s.grp, s.ord, r.run_id, r.model_key,
+           (SELECT json_group_array(json_array(count, surprisal_sum, surprisal_err)) FROM shards WHERE run_key = s.run_key) AS shards,
+           (SELECT json_group_array(json_array(rt.tau, st.positions, st.sum_x, st.sum_h, st.sum_y, st.min_n, st.median_n, st.max_n))
+              FROM run_tau_stats st JOIN run_taus rt USING (run_key, tau_index) WHERE st.run_key = s.run_key) AS taus,
+           (SELECT json_array(st.active_x, st.active_h, st.active_y) FROM run_tau_stats st JOIN run_taus rt USING (run_key, tau_index)
+              WHERE st.run_key = s.run_key AND rt.tau_f32 = @tau LIMIT 1) AS active,
+           CASE WHEN @depth THEN (SELECT json_group_array(json_array(d, positions, mass_sum, mass_err)) FROM run_depth WHERE run_key = s.run_key) END AS depth
+         FROM temp.selected_runs s JOIN runs r USING (run_key)
+         WHERE s.sel = @sel AND s.done AND NOT EXISTS (SELECT 1 FROM temp.selected_runs o WHERE o.sel = s.sel AND o.grp = s.grp AND o.ord <> s.ord)
+         ORDER BY s.ord`,
+      )
+      .raw(),
     // The cohorts of the jobs the selection touches, largest first.
     candidates: db.prepare(
       `SELECT c.job_id, c.model_key, c.dmax, c.runs FROM job_cohorts c
@@ -239,6 +289,7 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
 
 interface GroupRow {
   grp: number | string;
+  first: number;
   runs: number;
   model_key: number;
   model_sha256: string;
@@ -259,6 +310,9 @@ interface Covering extends CohortKey {
 }
 
 const nextSelection = new WeakMap<Db, number>();
+
+/** Where a group lies in the TEMP table: its selection, its `grp` and its first run's `ord`. */
+const groupPlace = new WeakMap<RunGroup, { readonly sel: number; readonly grp: number | string; readonly first: number }>();
 
 /**
  * A selection of runs in one connection: described (`describe`) straight from
@@ -376,12 +430,14 @@ export class RunSelection {
         }
       }
       let plan: SelectionPlan | undefined;
-      return {
+      const group: RunGroup = {
         key,
         size: row.runs,
         runIds: () => JSON.parse(s.groupIds.get(sel, row.grp) as string) as string[],
         plan: () => (plan ??= this.#planGroup(sel, row.grp, row.runs)),
       };
+      groupPlace.set(group, { sel, grp: row.grp, first: row.first });
+      return group;
     });
   }
 
@@ -413,6 +469,48 @@ export class RunSelection {
   runFigures(tauF32: number, limit: number): RunFigures[] {
     const sel = this.#materialised();
     return statements(this.#db).runFigures.all({ sel, tau: tauF32, limit }) as RunFigures[];
+  }
+
+  /**
+   * The stored figures of the groups (of the last groupBy) that are one
+   * finished run, streamed by one statement in group order: a report of 10⁵
+   * such groups (`--by window`) reads them without a query per group. A group
+   * a cohort covers is left to the report's queries (which read the cohort),
+   * so every figure is the one they give. `tauF32`: the τ of the active-pattern
+   * counts; `depth`: read the depth profiles too.
+   */
+  singleRunFigures(tauF32: number, depth: boolean): SingleRunReader {
+    const sel = this.#sel;
+    if (sel === undefined) return { figures: () => undefined, close: () => {} };
+    const covered = new Set(this.#coveringCohorts(sel).map((cohort) => cohort.grp));
+    const rows = statements(this.#db).singleRuns.iterate({ sel, tau: tauF32, depth: depth ? 1 : 0 }) as IterableIterator<
+      [grp: number | string, ord: number, runId: string, modelKey: number, shards: string, taus: string, active: string | null, depth: string | null]
+    >;
+    let next = rows.next();
+    const parse = (row: (typeof next)['value']): SingleRunFigures => {
+      const [, , run_id, model_key, shards, taus, active, depthRows] = row;
+      const a = active === null ? null : (JSON.parse(active) as [number, number, number]);
+      return {
+        run_id,
+        model_key,
+        shards: (JSON.parse(shards) as [number, number, number][]).map(([positions, surprisal_sum, surprisal_err]) => ({ positions, surprisal_sum, surprisal_err })),
+        taus: (JSON.parse(taus) as number[][]).map(([tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n]) => ({ tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n })),
+        active: a === null ? null : { active_x: a[0], active_h: a[1], active_y: a[2] },
+        depth:
+          depthRows === null ? null : (JSON.parse(depthRows) as [number, number, number, number][]).map(([d, positions, mass_sum, mass_err]) => ({ d, positions, mass_sum, mass_err })),
+      };
+    };
+    return {
+      figures: (group) => {
+        const place = groupPlace.get(group);
+        if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
+        // Groups are asked for in order; the rows skipped are groups read otherwise.
+        while (!next.done && next.value[1] < place.first) next = rows.next();
+        if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
+        return parse(next.value);
+      },
+      close: () => void rows.return?.(),
+    };
   }
 
   /** Drops the selection's rows (the temp table lives as long as the connection). */

@@ -1,0 +1,157 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { closeDatabase, openDatabase, type Db } from '../src/store/index.js';
+import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js';
+import { gatherReport, GroupReports } from '../src/report/gather.js';
+import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
+import type { Grouping, ReportFormat, ReportSection } from '../src/report/choices.js';
+import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+/**
+ * Reports of groups that are one run (`--by window`) read every such group's
+ * stored figures with one statement (RunSelection.singleRunFigures) instead of
+ * a few queries per group. Over a small store that has every kind of group —
+ * one run, several runs, a one-run cohort, runs of two models and two data
+ * files, runs shared by two jobs, runs kept as summaries — every report must
+ * be byte for byte what the per-group queries print, in every format.
+ */
+const folder = temporaryFolder('report-groups');
+const dbPath = join(folder.path, 'groups.sqlite');
+const smallModel = join(folder.path, 'small-h8.bin');
+const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
+
+/** A random H = 8 model file: 4·(H² + 513·H + 256) bytes of float32 weights. */
+function writeSmallModel(path: string): void {
+  const H = 8;
+  const weights = new Float32Array(H * H + 513 * H + 256);
+  let state = 20261206;
+  for (let k = 0; k < weights.length; k++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    weights[k] = (state / 2 ** 32 - 0.5) * 1.5;
+  }
+  writeFileSync(path, new Uint8Array(weights.buffer));
+}
+
+function runJob(name: string, spec: object, extra: readonly string[] = []): void {
+  const path = join(folder.path, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ name, ...spec }));
+  // Shards of 64 positions: a run's bpc adds up several split sums.
+  const run = cli(['run', path, '--db', dbPath, '--no-report', '--shard-size', '64', ...extra]);
+  assert.equal(run.code, 0, run.stderr);
+}
+
+before(() => {
+  writeSmallModel(smallModel);
+  const tau = [0.001, 0.01, 0.1];
+  // Two models × 5 windows of two files × 2 Dmax = 20 runs.
+  runJob('sweep', {
+    models: [SHARED_MODEL, smallModel],
+    data: [
+      { path: SHARED_DATA, length: 150, stride: 200, count: 3 },
+      { path: TYPESCRIPT, offset: 2048, length: 150, stride: 4096, count: 2 },
+    ],
+    dmax: [5, 20],
+    tau,
+  });
+  // Runs of the sweep again (shared by two jobs), and one new window kept as summaries: one-run cohorts.
+  runJob('again', { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 150, stride: 200, count: 1 }], dmax: [5, 20], tau });
+  runJob('kept', { models: [smallModel], data: [{ path: TYPESCRIPT, offset: 40960, length: 120, stride: 1, count: 1 }], dmax: [5, 20], tau }, ['--keep', 'summaries']);
+});
+after(() => folder.remove());
+
+function withDb<T>(body: (db: Db) => T): T {
+  const db = openDatabase(dbPath, { readonly: true });
+  try {
+    return body(db);
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+/** The report's output, or its error message: from the streamed figures, or from each group's own queries. */
+function output(db: Db, selection: Selection, options: ReportOptions): string {
+  const runs = selectRunSet(db, selection, dbPath);
+  try {
+    return [...formatSourcesChunks([{ db, dbPath, runs }], options)].join('');
+  } catch (error) {
+    return `error: ${(error as Error).message}`;
+  } finally {
+    runs.release();
+  }
+}
+
+describe('reports of one-run groups from streamed figures', () => {
+  test('print byte for byte what per-group queries print, in every format, grouping and option', () => {
+    const selections: Selection[] = [{ all: true }, { job: 'sweep' }, { all: true, model: smallModel }, { all: true, data: TYPESCRIPT }];
+    const groupings: Grouping[][] = [['window'], ['window', 'dmax'], ['data'], ['model'], ['job', 'window'], []];
+    // Sections only change text and Markdown.
+    const formats: [ReportFormat, readonly ReportSection[] | undefined][] = [
+      ...(['text', 'md'] as const).flatMap((format) => [undefined, ['summary', 'never', 'depth'] as const, ['sparsity'] as const].map((section): [ReportFormat, readonly ReportSection[] | undefined] => [format, section])),
+      ['json', undefined],
+      ['csv', undefined],
+    ];
+    let cases = 0;
+    let errors = 0;
+    withDb((db) => {
+      for (const selection of selections)
+        for (const by of groupings)
+          for (const [format, section] of formats)
+            for (const neverTau of [undefined, 0.1, 0.05])
+              // Pooling Dmax makes a window's group two runs.
+              for (const pool of by.includes('window') || by.length === 0 ? [false, true] : [false]) {
+                  const options = { format, by, sections: section, neverTau, pool, taus: neverTau === 0.1 ? [0.01, 0.1] : undefined };
+                  const streamed = output(db, selection, options);
+                  const queried = output(db, selection, { ...options, perGroupQueries: true });
+                  assert.equal(streamed, queried, JSON.stringify({ selection, options }));
+                  cases += 1;
+                  if (streamed.startsWith('error:')) errors += 1;
+                }
+    });
+    // Most cases report; some ask for patterns never active at a τ (0.05) that the runs kept as summaries cannot give, and fail alike.
+    assert.ok(errors > 0 && errors < cases / 3, `${errors} of ${cases} cases failed`);
+  });
+
+  test('every one-run group not covered by a cohort is read from the stream, and gives the report of its queries', () => {
+    withDb((db) => {
+      for (const by of [['window'], ['window', 'dmax'], ['job', 'window']] as Grouping[][]) {
+        const runs = selectRunSet(db, { all: true }, dbPath);
+        const { groups } = groupSelection(runs, { by });
+        const reports = new GroupReports(db, runs, undefined, true);
+        const singles = groups.filter((group) => group.size === 1);
+        assert.ok(singles.length >= 20, `${by}: ${singles.length} one-run groups`);
+        for (const group of groups) assert.deepEqual(reports.report(group), gatherReport(db, group), `${by}: ${JSON.stringify(group.key)}`);
+        reports.close();
+        // The 'kept' job's two runs are alone in their windows and each is a cohort of its own (kept as summaries): read from the cohort.
+        assert.equal(reports.streamed, singles.length - 2, `${by}: groups streamed`);
+        runs.release();
+      }
+    });
+  });
+
+  test('SQLite gives every double back exactly through JSON, as the streamed figures need', () => {
+    const db = new Database(':memory:');
+    try {
+      const bits = new BigUint64Array(1);
+      const value = new Float64Array(bits.buffer);
+      const values: number[] = [0.1, 1 / 3, 5e-324, 2.2250738585072014e-308, Number.MAX_VALUE, 0.0177827941003892, -0.5];
+      let state = 0x2545f4914f6cdd1dn;
+      while (values.length < 20_000) {
+        state ^= state << 13n;
+        state ^= state >> 7n;
+        state ^= state << 17n;
+        bits[0] = state & 0xffffffffffffffffn;
+        if (Number.isFinite(value[0])) values.push(value[0]);
+      }
+      // Bound as REALs, as the store holds them.
+      const stored = db.prepare(`SELECT json_array(?, ?, ?)`).pluck();
+      for (let k = 0; k + 2 < values.length; k += 3) {
+        assert.deepEqual(JSON.parse(stored.get(values[k], values[k + 1], values[k + 2]) as string), values.slice(k, k + 3));
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
