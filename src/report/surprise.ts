@@ -110,9 +110,16 @@ export function surprisalBins(): { from: number; to: number | null }[] {
 
 /**
  * The surprise section of a selection at the thresholds `taus` (τ as given,
- * compared as float32), and the chart's data at `chartTau` if asked for.
+ * compared as float32), and the chart's data at `chart.tau` if asked for: its
+ * points, or its 2-D histogram (a page decides which for all its groups).
  */
-export function gatherSurprise(db: Db, runs: Runs, taus: readonly number[], chartTau?: number): { report: SurpriseReport; chart?: SurpriseChartData } {
+export function gatherSurprise(
+  db: Db,
+  runs: Runs,
+  taus: readonly number[],
+  chart?: { readonly tau: number; readonly kind: 'points' | 'cells' },
+): { report: SurpriseReport; chart?: SurpriseChartData } {
+  const chartTau = chart?.tau;
   const shards = storedShards(db, selectionRunKeys(db, runs));
   const total = shards.reduce((sum, shard) => sum + shard.count, 0);
   if (total > MAX_RANKED_POSITIONS) {
@@ -136,7 +143,7 @@ export function gatherSurprise(db: Db, runs: Runs, taus: readonly number[], char
       at++;
     }
   }
-  const points = chartTau !== undefined && total <= SURPRISE_POINTS_MAX ? Float64Array.from(surprisal) : undefined;
+  const points = chart?.kind === 'points' ? Float64Array.from(surprisal) : undefined;
   const quarter = chartTau !== undefined && points === undefined ? Int8Array.from(surprisal, quarterDecade) : undefined;
 
   const { sumSquares: sumSquaresS } = rankInPlace(surprisal);
@@ -144,7 +151,7 @@ export function gatherSurprise(db: Db, runs: Runs, taus: readonly number[], char
 
   const runKeys = [...new Set(shards.map((shard) => shard.run_key))];
   const byTau: SurpriseAtTau[] = [];
-  let chart: SurpriseChartData | undefined;
+  let chartData: SurpriseChartData | undefined;
   for (const tau of taus) {
     const tauF32 = Math.fround(tau);
     const drawn = chartTau !== undefined && Math.fround(chartTau) === tauF32;
@@ -201,10 +208,10 @@ export function gatherSurprise(db: Db, runs: Runs, taus: readonly number[], char
         median: medianOf(entry.byN, entry.positions),
       })),
     });
-    if (pairs) chart = { tau, kind: 'points', points: [...pairs.values()].sort((a, b) => a.surprisal - b.surprisal || a.n - b.n) };
-    if (cells) chart = { tau, kind: 'cells', cells: [...cells.values()].sort((a, b) => a.surprisal_from - b.surprisal_from || a.n_from - b.n_from) };
+    if (pairs) chartData = { tau, kind: 'points', points: [...pairs.values()].sort((a, b) => a.surprisal - b.surprisal || a.n - b.n) };
+    if (cells) chartData = { tau, kind: 'cells', cells: [...cells.values()].sort((a, b) => a.surprisal_from - b.surprisal_from || a.n_from - b.n_from) };
   }
-  return { report: { positions: total, by_tau: byTau }, chart };
+  return { report: { positions: total, by_tau: byTau }, chart: chartData };
 }
 
 /**

@@ -48,6 +48,10 @@ const statements = perConnection((db: Db) => ({
   ),
   /** One shard's surprisals in order of t. */
   surprisals: db.prepare(`SELECT surprisal_bits FROM position_rows WHERE run_key = ? AND t >= ? AND t < ? ORDER BY t`).pluck(),
+  /** One run's first positions, by t. */
+  positionRows: db.prepare(
+    `SELECT p.run_key, p.t, p.y, p.surprisal_bits FROM runs r JOIN position_rows p USING (run_key) WHERE r.run_id = ? AND p.t < ? ORDER BY p.t`,
+  ),
   /** One run's count blocks at one τ (as the float32 compared). */
   blocks: db.prepare(
     `SELECT b.run_key, b.start, b.count, b.n_x, b.n_h, b.n_y FROM count_blocks b JOIN run_taus rt USING (run_key, tau_index)
@@ -74,4 +78,17 @@ export function shardSurprisals(db: Db, shard: SelectedShard): number[] {
 /** A run's count blocks at τ (the float32 compared), streamed. */
 export function runCountBlocks(db: Db, runKey: number, tauF32: number): IterableIterator<SelectedCountBlock> {
   return statements(db).blocks.iterate(runKey, tauF32) as IterableIterator<SelectedCountBlock>;
+}
+
+/** A stored position of one run. */
+export interface PositionRow {
+  readonly run_key: number;
+  readonly t: number;
+  readonly y: number;
+  readonly surprisal_bits: number;
+}
+
+/** The stored positions t < `limit` of a run, by t (none for a run kept as summaries). */
+export function runPositionRows(db: Db, runId: string, limit: number): PositionRow[] {
+  return statements(db).positionRows.all(runId, limit) as PositionRow[];
 }
