@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseModel } from '../src/model/format.js';
 import { openDatabase } from '../src/store/index.js';
 import { withBrowser } from './browser.js';
-import { cli, publishedJobArgs, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cli, PROJECT_ROOT, publishedJobArgs, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { plainQ1 } from './plain/plainQ1.js';
 
 /**
@@ -19,6 +19,9 @@ import { plainQ1 } from './plain/plainQ1.js';
 const folder = temporaryFolder('surprise');
 const db = join(folder.path, 'q1.sqlite');
 const sweepDb = join(folder.path, 'sweep.sqlite');
+const longDb = join(folder.path, 'long.sqlite');
+/** A text every installation has (npm ci), longer than a page shows. */
+const LONG_TEXT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 let runId = '';
 
 before(() => {
@@ -32,6 +35,8 @@ before(() => {
   writeFileSync(job, JSON.stringify({ name: 'two', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 1024 }], dmax: [3, 6], tau: [0.01, 0.1] }));
   const sweep = cli(['run', job, '--db', sweepDb, '--no-report']);
   assert.equal(sweep.code, 0, sweep.stderr);
+  const long = cli(['run', '--db', longDb, '--model', SHARED_MODEL, '--data', LONG_TEXT, '--length', '5000', '--dmax', '2', '--tau', '0.01,0.1', '--no-report']);
+  assert.equal(long.code, 0, long.stderr);
   const kept = cli(['run', '--db', sweepDb, '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '64', '--dmax', '4', '--tau', '0.01', '--keep', 'summaries', '--no-report']);
   assert.equal(kept.code, 0, kept.stderr);
 });
@@ -315,5 +320,17 @@ describe('the text in colour, in Chromium', () => {
     const cells = [...chart(two).matchAll(/aria-label="surprise-cells\|([^|"]*)\|([^|"]*)\|([^|"]*)"/g)];
     assert.ok(cells.length > 0 && cells.length < 500);
     assert.equal(cells.reduce((sum, match) => sum + Number(match[3]), 0), 2046, 'the cells hold every position once');
+  });
+
+  test('a long window: the first 4,096 bytes, with a note; the page stays small', () => {
+    const path = join(folder.path, 'long.html');
+    const page = cli(['report', '--db', longDb, '--format', 'html', '--out', path]);
+    assert.equal(page.code, 0, page.stderr);
+    const source = readFileSync(path, 'utf8');
+    assert.equal(source.match(/<span data-t="/g)?.length, 4096);
+    assert.match(source, /The window has 5,000 bytes; the page shows the first 4,097/);
+    assert.equal(source.match(/<div class="text-explanation" data-explain-for="\d+"/g)?.length, 64);
+    assert.match(source, /aria-label="surprise-cells\|/, '4,999 positions: a 2-D histogram');
+    assert.ok(statSync(path).size < 5_000_000, `the page is ${statSync(path).size} bytes`);
   });
 });

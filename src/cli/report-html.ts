@@ -72,9 +72,13 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
     }
     // Sparsity against surprise: one point per position up to SURPRISE_POINTS_MAX on the page, else 2-D histograms.
     const chartKind = reports.reduce((sum, entry) => sum + entry.report.positions, 0) <= SURPRISE_POINTS_MAX ? 'points' : 'cells';
-    const surprise = reports.map(({ key, group, report }) => {
+    const surprise = reports.flatMap(({ key, group, report }) => {
       const gathered = gatherSurprise(db, group, report.sparsity.map((row) => row.tau), { tau: histogramTau, kind: chartKind });
-      return { key, positions: report.positions, surprise: gathered.report, chart: gathered.chart };
+      if (gathered.tooMany !== undefined) {
+        log(`note: ${key === null ? '' : `${key}: `}${gathered.tooMany}; the page leaves it out`);
+        return [];
+      }
+      return [{ key, positions: report.positions, surprise: gathered.report, chart: gathered.chart }];
     });
     // The text in colour: a page of one run.
     let text: TextSection | undefined;
@@ -91,7 +95,7 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       runs: { rows: runs.runFigures(Math.fround(PAGE_TAU), RUNS_TABLE_ROWS), total: runs.size, tau: PAGE_TAU },
       histogramTau,
       explanation,
-      surprise: { groups: surprise, tau: histogramTau },
+      surprise: surprise.length === 0 ? undefined : { groups: surprise, tau: histogramTau },
       text,
       source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },
     });

@@ -27,7 +27,8 @@ import type { Table } from './table.js';
  * (the surprisals and a sorted copy), then 9 (the ranks and the bin). An exact
  * rank correlation cannot do with less in one pass, and a report writes no
  * temporary files; so the section refuses selections above MAX_RANKED_POSITIONS
- * with a message (a --by split ranks each group on its own). Below it, a value
+ * with a message (a --by split ranks each group on its own; a page leaves the
+ * section out with that note). Below it, a value
  * of n's sum of doubled ranks, at most N·(2N + 1) < 2^53, adds up exactly in double.
  */
 export const MAX_RANKED_POSITIONS = 2 ** 25;
@@ -118,15 +119,15 @@ export function gatherSurprise(
   runs: Runs,
   taus: readonly number[],
   chart?: { readonly tau: number; readonly kind: 'points' | 'cells' },
-): { report: SurpriseReport; chart?: SurpriseChartData } {
+): { report: SurpriseReport; chart?: SurpriseChartData; tooMany?: string } {
   const chartTau = chart?.tau;
   const shards = storedShards(db, selectionRunKeys(db, runs));
   const total = shards.reduce((sum, shard) => sum + shard.count, 0);
   if (total > MAX_RANKED_POSITIONS) {
-    throw new InputError(
-      `report: the surprise section ranks every stored position and this selection holds ${total.toLocaleString('en-US')} ` +
-        `(at most ${MAX_RANKED_POSITIONS.toLocaleString('en-US')}): select fewer runs, or split it with --by`,
-    );
+    const tooMany =
+      `the surprise section ranks every stored position and this selection holds ${total.toLocaleString('en-US')} ` +
+      `(at most ${MAX_RANKED_POSITIONS.toLocaleString('en-US')}): select fewer runs, or split it with --by`;
+    return { report: { positions: total, by_tau: [] }, tooMany };
   }
   // Pass 1: the surprisals in shard order, each shard's first index, each position's bin.
   const surprisal = new Float64Array(total);
@@ -363,5 +364,7 @@ export function surpriseTidyRows(surprise: SurpriseReport): { tau: number | null
 /** `report` with its surprise section at its τ, when `wanted`. */
 export function withSurprise(db: Db, runs: Runs, report: Report, wanted: boolean): Report {
   if (!wanted) return report;
-  return { ...report, surprise: gatherSurprise(db, runs, report.sparsity.map((row) => row.tau)).report };
+  const gathered = gatherSurprise(db, runs, report.sparsity.map((row) => row.tau));
+  if (gathered.tooMany !== undefined) throw new InputError(`report: ${gathered.tooMany}`);
+  return { ...report, surprise: gathered.report };
 }
