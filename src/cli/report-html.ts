@@ -86,6 +86,10 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       const [run] = selectRuns(db, args, dbPath);
       text = gatherText(db, run, histogramTau, args.explainTau);
       for (const line of text.notes) log(`note: ${line}`);
+      if (text.positions.length === 0) {
+        log(`note: run ${run.run_id} keeps no per-position rows (kept as summaries): the page has no text in colour`);
+        text = undefined;
+      }
     }
     html = await renderHtml({
       groups: reports.map(({ key, group, report }) => ({ key, report, histogram: activeCountHistogram(db, group, histogramTau) })),
