@@ -110,7 +110,7 @@ export async function surpriseSection(groups: readonly SurpriseGroup[], tau: num
   const total = groups.reduce((sum, group) => sum + group.surprise.positions, 0);
   const caption =
     kind === 'cells'
-      ? `Active patterns n at τ = ${formatTau(tau)} against the surprisal of the prediction, ${thousands(total)} positions as a 2-D histogram (more than ${thousands(SURPRISE_POINTS_MAX)}: quarter decades of bits × doubling bins of n), both axes logarithmic.`
+      ? `Active patterns n at τ = ${formatTau(tau)} against the surprisal of the prediction, ${thousands(total)} positions as a 2-D histogram (more than ${thousands(SURPRISE_POINTS_MAX)}: quarter decades of bits × doubling bins of n), both axes logarithmic (a surprisal below 10⁻⁶ bits counts in the first column).`
       : `Active patterns n at τ = ${formatTau(tau)} against the surprisal of the prediction, one point per position, both axes logarithmic (symmetric log on n, so n = 0 shows; a surprisal of 0 at the first decade).`;
   const figure = drawn ? `<figure class="chart" data-chart="surprise">${await renderSvg(surpriseSpec(groups, tau))}<figcaption>${caption}</figcaption></figure>` : '';
   return `<h2>Sparsity Against Surprise</h2>

@@ -12,10 +12,10 @@ import { decodeCountBlock } from '../store/countBlocks.js';
  * depth mass over the earlier bytes), computed when the page is made.
  *
  * Explaining a position recomputes its backward trace pattern by pattern
- * (engine/explain.ts): about 25–50 ms on this 2-core machine at Dmax 50, so all
- * 1,023 positions of a 1 KiB window would take 25–50 s. The page explains the
- * positions of at least 1 bit of surprisal and then those with the most active
- * patterns at the colour τ, TEXT_EXPLAINED in all (about 2 s), and says how to
+ * (engine/explain.ts): about 23 ms of CPU at Dmax 50 (measured on the Q1 run),
+ * so all 1,023 positions of a 1 KiB window would take about 24 s. The page
+ * explains the positions of at least 1 bit of surprisal and then those with the
+ * most active patterns at the colour τ, TEXT_EXPLAINED in all (1.5 s), and says how to
  * list any other (`sparsetrace explain`). Windows longer than TEXT_BYTES_MAX bytes
  * show their first TEXT_BYTES_MAX, with a note (`sparsetrace export` lists every position).
  */
