@@ -12,8 +12,9 @@ import { textSectionHtml, textStyle } from './textHtml.js';
 /**
  * The results page as one self-contained HTML file: inline CSS, charts as
  * inline SVG rendered at report time, no external resource, so it opens from
- * disk anywhere; the one script, inline, is the text in colour's (textHtml.ts). Every number comes from the `Report` the text
- * and JSON formats print (and the histogram query); elements carry `data-*`
+ * disk anywhere; the one script, inline, is the text in colour's (textHtml.ts).
+ * Every number comes from the `Report` the text and JSON formats print (and the
+ * histogram and surprise queries); elements carry `data-*`
  * attributes (data-figure, data-table, data-chart, data-group) for tests and tools.
  */
 export interface HtmlPage {
