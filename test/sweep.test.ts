@@ -190,16 +190,21 @@ describe('reports and exports over a sweep', () => {
     // Each group's block is the report of just its runs.
     const json = JSON.parse(cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--by', 'dmax', '--format', 'json']).stdout) as { groups: { runs: string[] }[] };
     json.groups.forEach((group, k) => {
-      const alone = cli(['report', '--db', db, ...group.runs.flatMap((run) => ['--run', run])]);
+      const alone = cli(['report', '--db', db, ...group.runs.flatMap((run) => ['--run', run]), '--sections', 'all']);
       assert.equal(blocks[2 * k + 1], alone.stdout + (k + 1 < json.groups.length ? '\n' : ''), 'a blank line between groups');
     });
     const some = cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--dmax', '5', '--format', 'md', '--sections', 'depth,sparsity']);
     assert.equal(some.code, 0, some.stderr);
     assert.deepEqual(some.stdout.match(/^### .*$/gm), ['### Sparsity distribution', '### Depth profile'], 'in page order');
     assert.doesNotMatch(some.stdout, /## Q1 sparsity/);
-    const refused = cli(['report', '--db', db, '--format', 'json', '--sections', 'all']);
+    const refused = cli(['report', '--db', db, '--format', 'html', '--sections', 'all']);
     assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /--sections: applies to --format text and md only/);
+    assert.match(refused.stderr, /--sections: not for --format html/);
+    // In JSON and CSV too: only the sections named.
+    const depthOnly = JSON.parse(cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--dmax', '5', '--format', 'json', '--sections', 'depth']).stdout) as object;
+    assert.deepEqual(Object.keys(depthOnly), ['depth', 'depth_peak']);
+    const csv = cli(['report', '--db', db, '--job', 'two-models', '--model', SHARED_MODEL, '--dmax', '5', '--format', 'csv', '--sections', 'sparsity']).stdout;
+    assert.deepEqual([...new Set(csv.trim().split('\n').slice(1).map((line) => line.split(',')[0]))], ['sparsity']);
     const unknown = cli(['report', '--db', db, '--sections', 'sparsity,colour']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--sections: "colour" is not a section/);

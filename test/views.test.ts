@@ -350,7 +350,8 @@ describe('report --format html in Chromium', () => {
     const html = cli(['report', '--db', db, '--run', run.run_id, '--format', 'html', '--explain', '120', '--out', path]);
     assert.equal(html.code, 0, html.stderr);
     const source = readFileSync(path, 'utf8');
-    assert.doesNotMatch(source, /<script|<link|<img|<iframe|@import|url\(|\bsrc=|\bhref=/i, 'the page references nothing outside itself');
+    assert.doesNotMatch(source, /<link|<img|<iframe|@import|url\(|\bsrc=|\bhref=/i, 'the page references nothing outside itself');
+    assert.equal(source.match(/<script\b[^>]*>/g)?.join(), '<script>', 'one inline script (the text in colour), nothing loaded');
     const json = cli(['report', '--db', db, '--run', run.run_id, '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as GroupJson;
@@ -358,12 +359,13 @@ describe('report --format html in Chromium', () => {
     const page = await capturePage(path);
     assert.deepEqual(page.errors, []);
     assert.deepEqual(page.requests, [], 'no request but the page itself');
-    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'explain-depth']);
+    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'surprise', 'explain-depth']);
     // The seed's chart titles, above their charts.
     assert.equal(page.chartTitles['mean-median'], 'Mean vs Median Active Patterns');
     assert.equal(page.chartTitles['class-composition'], 'Pattern Class Composition');
     assert.equal(page.chartTitles['never-active'], 'Pattern Utilization by Class');
     assert.equal(page.chartTitles['depth'], 'Attribution Mass vs Backward Offset');
+    assert.match(page.chartTitles['surprise'] ?? '', /^Active Patterns vs Surprisal at τ = /);
     for (const chart of page.charts) assert.ok(page.marks[chart].length > 0, `${chart} has marks`);
 
     assertShown(page.figures['significant-total'], report.model.significant.total, 'significant patterns');
@@ -402,7 +404,7 @@ describe('report --format html in Chromium', () => {
     const page = await capturePage(path);
     assert.deepEqual(page.errors, []);
     assert.deepEqual(page.requests, []);
-    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram']);
+    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'surprise']);
     groups.forEach((group, k) => assertTables(page, `g${k}-`, group));
     assertCharts(page, groups.map((group) => ({ name: group.group, report: group })), groups.reduce((sum, group) => sum + group.positions, 0));
     const summary = page.tables['groups'];

@@ -11,7 +11,7 @@ import { DEFAULT_DB, DEFAULT_INPUTS_DIR } from '../job/file.js';
 import { MAX_DMAX } from '../job/spec.js';
 import { PAGE_TAU } from '../page.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
-import { GROUPINGS, parseGroupings, parseSections, REPORT_FORMATS, REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from '../report/choices.js';
+import { ALL_SECTIONS, GROUPINGS, parseGroupings, parseSections, REPORT_FORMATS, REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from '../report/choices.js';
 import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, reportOptionProblem, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
@@ -167,6 +167,7 @@ export const reportCli = defineCommand({
     ['$0 report', 'the results page of the last job'],
     ['$0 report --by window --tau 0.01 --format csv > by-window.csv', 'one tidy table, one row per figure, per window'],
     ['$0 report --all --model inputs/sat_model.bin --dmax 50 --format json', 'every run of one model at Dmax 50'],
+    ['$0 report --sections surprise --tau 0.01', 'n by surprisal bin and its rank correlation with the surprisal, at τ = 0.01'],
   ],
   builder: (args) =>
     reportHtmlOptions(selectionOptions(args))
@@ -180,7 +181,7 @@ export const reportCli = defineCommand({
       // Repeatable here only: the same selection in each store, compared (report --db A --db B).
       .option('db', { ...dbOption, describe: `${dbOption.describe}; repeat it to compare stores (text, md, json, csv)`, array: true })
       .option('sections', {
-        describe: `text and md: the sections to print, 'all', or some of ${REPORT_SECTIONS.join(', ')}; a grouped report prints them for every group (default: all; grouped: 'overview', one row per group and τ)`,
+        describe: `the sections to print (text, md, json, csv), 'all', or some of ${ALL_SECTIONS.join(', ')}; a grouped report prints them for every group (default: ${REPORT_SECTIONS.join(',')}, without surprise, which reads every position; grouped text and md: 'overview', one row per group and τ)`,
         type: 'string',
         requiresArg: true,
       })
@@ -193,7 +194,7 @@ export const reportCli = defineCommand({
         const problem =
           (typeof by === 'string' ? by : undefined) ??
           (typeof sections === 'string' && sections !== 'overview' ? sections : undefined) ??
-          (argv.sections !== undefined && argv.format !== 'text' && argv.format !== 'md' ? `--sections: applies to --format text and md only (${String(argv.format)} prints every section)` : undefined) ??
+          (argv.sections !== undefined && argv.format === 'html' ? '--sections: not for --format html (the page has every section)' : undefined) ??
           thresholdProblem('--never-tau', argv.neverTau) ??
           (argv.histTau !== undefined ? thresholdProblem('--hist-tau', argv.histTau) : undefined) ??
           (argv.explain !== undefined ? thresholdProblem('--explain-tau', argv.explainTau ?? HTML_TAU_DEFAULT) : undefined);

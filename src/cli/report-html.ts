@@ -4,6 +4,8 @@ import { gatherExplanation, type Explanation } from '../report/explain.js';
 import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
 import { renderHtml } from '../report/html.js';
+import { gatherSurprise, SURPRISE_POINTS_MAX } from '../report/surprise.js';
+import { gatherText, type TextSection } from '../report/text.js';
 import { shortLabels } from '../report/labels.js';
 import { groupSelection, groupValue, keyHeading, selectRuns, selectRunSet, type Selection } from '../report/select.js';
 import { redactCommandLine } from '../redact.js';
@@ -68,6 +70,27 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       const [run] = selectRuns(db, args, dbPath);
       explanation = gatherExplanation(db, run, args.explain, args.explainTau);
     }
+    // Sparsity against surprise: one point per position up to SURPRISE_POINTS_MAX on the page, else 2-D histograms.
+    const chartKind = reports.reduce((sum, entry) => sum + entry.report.positions, 0) <= SURPRISE_POINTS_MAX ? 'points' : 'cells';
+    const surprise = reports.flatMap(({ key, group, report }) => {
+      const gathered = gatherSurprise(db, group, report.sparsity.map((row) => row.tau), { tau: histogramTau, kind: chartKind });
+      if (gathered.tooMany !== undefined) {
+        log(`note: ${key === null ? '' : `${key}: `}${gathered.tooMany}; the page leaves it out`);
+        return [];
+      }
+      return [{ key, positions: report.positions, surprise: gathered.report, chart: gathered.chart }];
+    });
+    // The text in colour: a page of one run.
+    let text: TextSection | undefined;
+    if (runs.size === 1) {
+      const [run] = selectRuns(db, args, dbPath);
+      text = gatherText(db, run, histogramTau, args.explainTau);
+      for (const line of text.notes) log(`note: ${line}`);
+      if (text.positions.length === 0) {
+        log(`note: run ${run.run_id} keeps no per-position rows (kept as summaries): the page has no text in colour`);
+        text = undefined;
+      }
+    }
     html = await renderHtml({
       groups: reports.map(({ key, group, report }) => ({ key, report, histogram: activeCountHistogram(db, group, histogramTau) })),
       by: keys.length === 0 ? undefined : keys.map(keyHeading).join(', '),
@@ -76,6 +99,8 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       runs: { rows: runs.runFigures(Math.fround(PAGE_TAU), RUNS_TABLE_ROWS), total: runs.size, tau: PAGE_TAU },
       histogramTau,
       explanation,
+      surprise: surprise.length === 0 ? undefined : { groups: surprise, tau: histogramTau },
+      text,
       source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },
     });
   } finally {

@@ -23,9 +23,12 @@ export function parseGroupings(values: readonly string[] | string | undefined): 
   return keys;
 }
 
-/** The sections of a text or Markdown report, in page order (`--sections`). */
-export type ReportSection = 'summary' | 'sparsity' | 'classes' | 'never' | 'depth';
+/** The sections of a report, in page order (`--sections`). */
+export type ReportSection = 'summary' | 'sparsity' | 'classes' | 'never' | 'depth' | 'surprise';
+/** The sections a report prints by default: its figures from the summaries. */
 export const REPORT_SECTIONS: readonly ReportSection[] = ['summary', 'sparsity', 'classes', 'never', 'depth'];
+/** Every section: the default ones and `surprise`, which reads every position, so it is asked for (by name or `all`). */
+export const ALL_SECTIONS: readonly ReportSection[] = [...REPORT_SECTIONS, 'surprise'];
 
 /**
  * `--sections all`, `overview` (a grouped report's one row per group and τ) or a
@@ -35,13 +38,13 @@ export function parseSections(value: string | undefined): ReportSection[] | 'ove
   if (value === undefined) return undefined;
   const text = value.trim();
   if (text === 'overview') return 'overview';
-  if (text === 'all') return [...REPORT_SECTIONS];
+  if (text === 'all') return [...ALL_SECTIONS];
   const sections: ReportSection[] = [];
   for (const raw of text.split(',')) {
     const name = raw.trim();
-    if (!(REPORT_SECTIONS as readonly string[]).includes(name)) return `--sections: ${JSON.stringify(name)} is not a section (all, overview, or some of ${REPORT_SECTIONS.join(', ')})`;
+    if (!(ALL_SECTIONS as readonly string[]).includes(name)) return `--sections: ${JSON.stringify(name)} is not a section (all, overview, or some of ${ALL_SECTIONS.join(', ')})`;
     if (!sections.includes(name as ReportSection)) sections.push(name as ReportSection);
   }
   // In page order, whatever order they were named in.
-  return REPORT_SECTIONS.filter((section) => sections.includes(section));
+  return ALL_SECTIONS.filter((section) => sections.includes(section));
 }

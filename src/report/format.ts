@@ -6,6 +6,7 @@ import { GroupReports, type Report } from './gather.js';
 import { thousands } from './numbers.js';
 import { formatTau, groupSelections, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
+import { surpriseNote, surpriseTables, surpriseTidyRows, withSurprise } from './surprise.js';
 
 /** Cell formatting: rounded as the results page prints (for people), or full precision (CSV). */
 interface Cells {
@@ -91,9 +92,9 @@ function depthPeakLine(report: Report): string | undefined {
   return `Depth peak (d ≥ 1): d = ${peak.d}, mean mass ${fixed(peak.mean_mass, 4)} (${fixed(peak.fraction, 4)} of d=0)`;
 }
 
-/** JSON for machines: full-precision numbers. */
-export function reportJson(report: Report): unknown {
-  return {
+/** JSON for machines: full-precision numbers; the keys of the sections asked for (by default every one but surprise). */
+export function reportJson(report: Report, sections: readonly ReportSection[] = REPORT_SECTIONS): unknown {
+  const json = {
     runs: report.runs,
     model: report.model,
     positions: report.positions,
@@ -104,7 +105,22 @@ export function reportJson(report: Report): unknown {
     wh_active_somewhere: report.wh_active_somewhere,
     depth: report.depth,
     depth_peak: report.depth_peak,
+    ...(report.surprise ? { surprise: report.surprise } : {}),
   };
+  const sectionOf: Record<keyof typeof json, ReportSection> = {
+    runs: 'summary',
+    model: 'summary',
+    positions: 'summary',
+    bpc: 'summary',
+    wh_active_somewhere: 'summary',
+    sparsity: 'sparsity',
+    classes: 'classes',
+    never_active: 'never',
+    depth: 'depth',
+    depth_peak: 'depth',
+    surprise: 'surprise',
+  };
+  return Object.fromEntries(Object.entries(json).filter(([key]) => sections.includes(sectionOf[key as keyof typeof json])));
 }
 
 export function formatReport(report: Report, format: ReportFormat, sections: readonly ReportSection[] = REPORT_SECTIONS): string {
@@ -113,7 +129,7 @@ export function formatReport(report: Report, format: ReportFormat, sections: rea
   const shown = (section: ReportSection): boolean => sections.includes(section);
   switch (format) {
     case 'json':
-      return `${JSON.stringify(reportJson(report), null, 1)}\n`;
+      return `${JSON.stringify(reportJson(report, sections), null, 1)}\n`;
     case 'text':
     case 'md': {
       const render = format === 'text' ? renderText : renderMarkdown;
@@ -122,19 +138,21 @@ export function formatReport(report: Report, format: ReportFormat, sections: rea
         ...(shown('summary') ? [summary] : []),
         ...(['sparsity', 'classes', 'never', 'depth'] as const).filter(shown).map((section) => render(tableOf[section] as Table)),
         ...(shown('depth') ? [(depthPeakLine(report) ?? '') + '\n'] : []),
+        ...(shown('surprise') && report.surprise ? surpriseTables(report.surprise).map(render) : []),
+        ...(shown('surprise') && report.surprise && surpriseNote(report.surprise, report.positions) ? [`${surpriseNote(report.surprise, report.positions)}\n`] : []),
       ];
       return parts.join('\n');
     }
     case 'csv':
-      return renderCsv({ columns: TIDY_COLUMNS, rows: tidyRows(report) });
+      return renderCsv({ columns: TIDY_COLUMNS, rows: tidyRows(report, sections) });
   }
 }
 
 /** The columns of the CSV report: one tidy table, one figure per row, that pandas reads in one call. */
 const TIDY_COLUMNS = ['section', 'tau', 'd', 'class', 'measure', 'value'];
 
-/** Every figure of a report as (section, tau, d, class, measure, value), full precision. */
-function tidyRows(report: Report): string[][] {
+/** Every figure of a report's sections as (section, tau, d, class, measure, value), full precision. */
+function tidyRows(report: Report, sections: readonly ReportSection[] = REPORT_SECTIONS): string[][] {
   const rows: string[][] = [];
   const add = (section: string, tau: number | null, d: number | null, cls: string, measure: string, value: number | null): void => {
     rows.push([section, tau === null ? '' : String(tau), d === null ? '' : String(d), cls, measure, value === null ? '' : String(value)]);
@@ -163,7 +181,10 @@ function tidyRows(report: Report): string[][] {
     add('depth', null, row.d, '', 'mean_mass', row.mean_mass);
     add('depth', null, row.d, '', 'fraction', row.fraction);
   }
-  return rows;
+  if (report.surprise) for (const row of surpriseTidyRows(report.surprise)) add('surprise', row.tau, null, row.cls, row.measure, row.value);
+  // Each row's section, as --sections names it.
+  const sectionOf: Record<string, ReportSection> = { summary: 'summary', sparsity: 'sparsity', classes: 'classes', never_active: 'never', depth: 'depth', surprise: 'surprise' };
+  return rows.filter((row) => sections.includes(sectionOf[row[0]]));
 }
 
 export interface ReportOptions {
@@ -175,9 +196,9 @@ export interface ReportOptions {
   /** The runs were named one by one (--run): pooled as asked. */
   readonly named?: boolean;
   /**
-   * Text and Markdown: the sections to print. Default: every section of an
-   * ungrouped report; for a grouped one, 'overview' (one row per group and τ).
-   * With sections, a grouped report prints them for every group.
+   * The sections to print, in every format. Default: REPORT_SECTIONS (all but
+   * surprise); for a grouped text or Markdown report, 'overview' (one row per
+   * group and τ). With sections, a grouped report prints them for every group.
    */
   readonly sections?: readonly ReportSection[] | 'overview';
   readonly neverTau?: number;
@@ -273,15 +294,16 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const groups: SourceGroup[] = sources.flatMap((source, k) => grouped[k].groups.map((group) => ({ db: source.db, store: source.dbPath, group, reports: reports[k] })));
   const runs = { size: sources.reduce((sum, source) => sum + source.runs.size, 0) };
   const dbPath = sources.map((source) => source.dbPath).join(', ');
-  const gather = ({ group, reports }: SourceGroup): Report => onlyTaus(reports.report(group), options.taus);
+  // The sections of every format (text and md: the default ones, or those named); surprise is computed only when asked for.
+  const sections = Array.isArray(options.sections) ? (options.sections as readonly ReportSection[]) : REPORT_SECTIONS;
+  const gather = ({ db, group, reports }: SourceGroup): Report => withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise'));
   if (keys.length === 0) {
-    yield formatReport(gather(groups[0]), options.format, options.sections === 'overview' || options.sections === undefined ? REPORT_SECTIONS : options.sections);
+    yield formatReport(gather(groups[0]), options.format, sections);
     return;
   }
   const values = (entry: SourceGroup): (string | number)[] => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name)));
   const columnOf = (name: ReportKey): string => (name === 'store' ? 'store' : keyHeading(name));
-  const sections = options.sections;
-  if ((options.format === 'text' || options.format === 'md') && sections !== undefined && sections !== 'overview') {
+  if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
     // Every chosen section, group after group, under a heading naming the group.
     for (let k = 0; k < groups.length; k++) {
       const label = keys.map((name, i) => `${columnOf(name)} ${values(groups[k])[i]}`).join(' · ');
@@ -296,7 +318,7 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
     for (let k = 0; k < groups.length; k++) {
       const value = values(groups[k]);
       const key = keys.length === 1 ? value[0] : Object.fromEntries(keys.map((name, i) => [name, value[i]]));
-      const part = JSON.stringify({ group: key, ...(reportJson(gather(groups[k])) as object) }, null, 1).replace(/^/gm, '  ');
+      const part = JSON.stringify({ group: key, ...(reportJson(gather(groups[k]), sections) as object) }, null, 1).replace(/^/gm, '  ');
       yield `${part}${k + 1 < groups.length ? ',' : ''}\n`;
     }
     yield ` ]\n}\n`;
@@ -306,7 +328,7 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
     yield renderCsv({ columns: [...keys, ...TIDY_COLUMNS], rows: [] });
     for (const group of groups) {
       const value = values(group).map(String);
-      yield renderCsv({ columns: [], rows: tidyRows(gather(group)).map((row) => [...value, ...row]) }).slice(1);
+      yield renderCsv({ columns: [], rows: tidyRows(gather(group), sections).map((row) => [...value, ...row]) }).slice(1);
     }
     return;
   }

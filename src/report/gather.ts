@@ -1,4 +1,5 @@
 import { BYTE_VALUES } from '../engine/index.js';
+import type { SurpriseReport } from './surprise.js';
 import { InputError } from '../errors.js';
 import {
   activeOf,
@@ -51,6 +52,8 @@ export interface Report {
   readonly depth: readonly { d: number; mean_mass: number; fraction: number | null }[];
   /** The offset d ≥ 1 with the largest mean mass. */
   readonly depth_peak: { d: number; mean_mass: number; fraction: number | null } | null;
+  /** Sparsity against surprise (surprise.ts), when its section is asked for: it reads every position. */
+  readonly surprise?: SurpriseReport;
 }
 
 export interface ClassNever {

@@ -6,12 +6,16 @@ import type { Report } from './gather.js';
 import type { Table } from './table.js';
 import { PAGE_TAU } from '../page.js';
 import type { RunFigures, SelectionProvenance } from '../store/index.js';
+import { surpriseSection, type SurpriseGroup } from './surpriseHtml.js';
+import type { TextSection } from './text.js';
+import { textSectionHtml, textStyle } from './textHtml.js';
 
 /**
  * The results page as one self-contained HTML file: inline CSS, charts as
- * inline SVG rendered at report time, no script and no external resource, so
- * it opens from disk anywhere. Every number comes from the `Report` the text
- * and JSON formats print (and the histogram query); elements carry `data-*`
+ * inline SVG rendered at report time, no external resource, so it opens from
+ * disk anywhere; the one script, inline, is the text in colour's (textHtml.ts).
+ * Every number comes from the `Report` the text and JSON formats print (and the
+ * histogram and surprise queries); elements carry `data-*`
  * attributes (data-figure, data-table, data-chart, data-group) for tests and tools.
  */
 export interface HtmlPage {
@@ -29,6 +33,10 @@ export interface HtmlPage {
   readonly provenance?: SelectionProvenance & { readonly command: string };
   /** A sweep page's runs with their parameters beside their figures at the page's τ (the first `rows.length` of `total`). */
   readonly runs?: { readonly rows: readonly RunFigures[]; readonly total: number; readonly tau: number };
+  /** Sparsity against surprise, per group, with its chart at `tau` (surpriseHtml.ts). */
+  readonly surprise?: { readonly groups: readonly SurpriseGroup[]; readonly tau: number };
+  /** A one-run page's text in colour (text.ts). */
+  readonly text?: TextSection;
 }
 
 /** Patterns listed in the page's explain section (`sparsetrace explain --format json` lists all). */
@@ -294,6 +302,8 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
     perGroup((group, prefix) => groupTables(group.report, prefix)[3]),
     `<h2>Active Patterns per Position at τ = ${formatTau(page.histogramTau)}</h2>`,
     figure('histogram', `Positions by Active Patterns at τ = ${formatTau(page.histogramTau)}`, charts.histogram, `How many positions have n active patterns at τ = ${formatTau(page.histogramTau)}; bins double in width, positions on a log scale.`),
+    page.surprise ? await surpriseSection(page.surprise.groups, page.surprise.tau, htmlTable, escapeHtml) : '',
+    page.text ? textSectionHtml(page.text) : '',
     page.explanation ? await explainSection(page.explanation) : '',
     `<footer>sparsetrace ${escapeHtml(page.source.version)} · ${escapeHtml(page.source.database)} · ${escapeHtml(page.source.generatedAt)} · charts: Vega-Lite</footer>`,
   ];
@@ -303,7 +313,7 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Q1 sparsity — sparsetrace</title>
-<style>${STYLE}</style>
+<style>${STYLE}${page.text ? textStyle(page.text) : ''}</style>
 </head>
 <body>
 <main>
