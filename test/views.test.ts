@@ -176,6 +176,13 @@ interface PageCapture {
   overlapping: string[];
   /** Marks drawn outside their chart's box. */
   clipped: string[];
+  /** Chart texts cut short with an ellipsis (two cut labels may read the same). */
+  truncated: string[];
+  /** Legend entries whose symbol draws nothing (no stroke, no area). */
+  blankSymbols: string[];
+  /** Per chart: its legends' labels, and the headers of its small multiples. */
+  legends: Record<string, string[]>;
+  rowHeaders: Record<string, string[]>;
 }
 
 /** Loads a page from disk in Chromium and reads what a person would see: figures, tables, chart marks. */
@@ -207,10 +214,14 @@ async function capturePage(path: string): Promise<PageCapture> {
       const marks: Record<string, string[]> = {};
       const charts: string[] = [];
       const chartTitles: Record<string, string> = {};
+      const legends: Record<string, string[]> = {};
+      const rowHeaders: Record<string, string[]> = {};
       for (const chart of document.querySelectorAll('figure[data-chart]')) {
         const name = chart.getAttribute('data-chart') as string;
         charts.push(name);
         chartTitles[name] = text(chart.querySelector('.chart-title') ?? chart);
+        legends[name] = [...chart.querySelectorAll('.role-legend-label text')].map(text);
+        rowHeaders[name] = [...chart.querySelectorAll('.role-title-text')].map(text);
         marks[name] = [...chart.querySelectorAll('svg [aria-roledescription="point"], svg [aria-roledescription="bar"]')]
           .filter((mark) => {
             // Drawn: a path with geometry, inside the SVG's box.
@@ -224,19 +235,26 @@ async function capturePage(path: string): Promise<PageCapture> {
       const tooWide = [...document.body.querySelectorAll('*')]
         .filter((element) => {
           const box = element.getBoundingClientRect();
-          return box.width > 0 && box.right > width + 1 && !element.closest('.sorted, figure svg');
+          return box.width > 0 && box.right > width + 1 && !element.closest('.sorted, .scroll, figure svg');
         })
-        .map((element) => `${element.tagName.toLowerCase()}${element.className ? `.${String(element.className)}` : ''}`);
+        .map((element) => `${element.closest('table[data-table]')?.getAttribute('data-table') ?? ''} ${element.tagName.toLowerCase()}${element.className ? `.${String(element.className)}` : ''}`.trim());
       // Labels: no two texts of one chart overlap (axis-aligned boxes of unrotated labels), and no
       // mark is drawn outside its chart's box (clipped).
       const overlapping: string[] = [];
       const clipped: string[] = [];
+      const truncated: string[] = [];
+      const blankSymbols: string[] = [];
       for (const chart of document.querySelectorAll('figure[data-chart] svg')) {
         const name = chart.closest('figure')?.getAttribute('data-chart') ?? '';
         const frame = chart.getBoundingClientRect();
         if (frame.width === 0) continue; // in a closed <details>
+        // A label turned by a multiple of 90° has an exact box too; one turned by 45° does not.
+        const square = (label: Element): boolean => {
+          const angle = /rotate\((-?[\d.]+)/.exec(label.getAttribute('transform') ?? '')?.[1];
+          return angle === undefined || Number(angle) % 90 === 0;
+        };
         const labels = [...chart.querySelectorAll('text')]
-          .filter((label) => !/rotate\(/.test(label.getAttribute('transform') ?? '') && (label.textContent ?? '').trim() !== '')
+          .filter((label) => square(label) && (label.textContent ?? '').trim() !== '')
           .map((label) => ({ text: (label.textContent ?? '').trim(), box: label.getBoundingClientRect() }))
           .filter((label) => label.box.width > 0);
         for (let a = 0; a < labels.length; a += 1) {
@@ -247,13 +265,23 @@ async function capturePage(path: string): Promise<PageCapture> {
             if (across > 1 && down > 1) overlapping.push(`${name}: "${labels[a].text}" × "${labels[b].text}"`);
           }
         }
+        for (const label of chart.querySelectorAll('text')) if ((label.textContent ?? '').trim().endsWith('…')) truncated.push(`${name}: "${(label.textContent ?? '').trim()}"`);
+        for (const entry of chart.querySelectorAll('.role-legend-entry g.mark-group > g > g')) {
+          const symbol = entry.querySelector('.role-legend-symbol path');
+          if (symbol === null) continue;
+          const style = getComputedStyle(symbol);
+          const box = (symbol as SVGGraphicsElement).getBBox();
+          const stroked = style.stroke !== 'none' && parseFloat(style.strokeWidth) > 0;
+          const filled = style.fill !== 'none' && box.width > 0 && box.height > 0;
+          if (!stroked && !filled) blankSymbols.push(`${name}: ${(entry.querySelector('.role-legend-label text')?.textContent ?? '').trim()}`);
+        }
         for (const mark of chart.querySelectorAll('[aria-roledescription="point"], [aria-roledescription="bar"]')) {
           const box = mark.getBoundingClientRect();
           if (box.width + box.height === 0) continue;
           if (box.left < frame.left - 1 || box.right > frame.right + 1 || box.top < frame.top - 1 || box.bottom > frame.bottom + 1) clipped.push(`${name}: ${mark.getAttribute('aria-label') ?? ''}`);
         }
       }
-      return { figures, tables, marks, charts, chartTitles, tooWide, overlapping, clipped };
+      return { figures, tables, marks, charts, chartTitles, tooWide, overlapping, clipped, truncated, blankSymbols, legends, rowHeaders };
     });
     return { errors, requests: requests.filter((request) => request !== url), ...content };
   });
@@ -383,6 +411,8 @@ describe('report --format html in Chromium', () => {
     assertCharts(page, [{ name: 'selection', report }], report.positions);
     assert.deepEqual(page.overlapping, [], 'no labels drawn over each other');
     assert.deepEqual(page.clipped, [], 'no mark outside its chart');
+    assert.deepEqual(page.truncated, [], 'no label cut short');
+    assert.deepEqual(page.blankSymbols, [], 'every legend entry shows its symbol');
 
     // The explain section: its counts table agrees with the stored counts.
     const counts = page.tables['explain-counts'];
@@ -413,6 +443,8 @@ describe('report --format html in Chromium', () => {
     assert.deepEqual(page.tooWide, [], 'nothing wider than the page');
     assert.deepEqual(page.overlapping, [], 'no labels drawn over each other');
     assert.deepEqual(page.clipped, [], 'no mark outside its chart');
+    assert.deepEqual(page.truncated, [], 'no label cut short');
+    assert.deepEqual(page.blankSymbols, [], 'every legend entry shows its symbol');
     // A sweep page: provenance first, then a table of its runs, sortable by radio buttons (no script).
     const source = readFileSync(path, 'utf8');
     assert.match(source, /<dl class="provenance" data-provenance>[\s\S]*<dt>Job<\/dt><dd>\d+ shipped \(job hash <code>[0-9a-f]{12}<\/code>/);
@@ -431,6 +463,24 @@ describe('report --format html in Chromium', () => {
     const titled = source.match(/<title>[^<]*<\/title>/g) ?? [];
     assert.ok(titled.length >= groups.length * 2 * TAUS.length, 'mean and median points have tooltips');
     assert.ok(titled.some((title) => title === `<title>Dmax 50:median: 0.01 → ${groups.find((group) => group.group === 'Dmax 50')?.sparsity.find((row) => row.tau === 0.01)?.median}</title>`));
+  });
+
+  test('--by window,dmax over runs of three models: long group labels whole and distinct in legends and above small multiples, none over another', async () => {
+    const path = join(folder.path, 'by-window-dmax.html');
+    const html = cli(['report', '--db', db, '--all', '--by', 'window,dmax', '--format', 'html', '--out', path]);
+    assert.equal(html.code, 0, html.stderr);
+    const page = await capturePage(path);
+    assert.deepEqual(page.errors, []);
+    const groups = page.tables['groups'].map((row) => row[0]);
+    assert.equal(groups.length, 4, 'shipped at Dmax 5 and 50, and two random models');
+    assert.ok(groups.every((group) => group.length > 30), `labels long enough to be cut: ${groups.join(', ')}`);
+    assert.deepEqual(page.tooWide, [], 'nothing wider than the page');
+    assert.deepEqual(page.overlapping, [], 'no labels drawn over each other');
+    assert.deepEqual(page.clipped, [], 'no mark outside its chart');
+    assert.deepEqual(page.truncated, [], 'no label cut short');
+    assert.deepEqual(page.blankSymbols, [], 'every legend entry shows its symbol: mean and median by their line');
+    assert.deepEqual(page.legends['mean-median'], [...groups, 'mean', 'median'], 'the legend names every group in full');
+    assert.deepEqual(page.rowHeaders['class-composition'], groups, 'each small multiple is headed by its group in full');
   });
 
   test('--explain needs one run; --hist-tau picks the nearest τ of the runs', () => {

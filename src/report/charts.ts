@@ -68,9 +68,30 @@ const groupName = (group: ChartGroup): string => group.key ?? 'selection';
 const label = (...parts: (string | number)[]): string => parts.join('|');
 const grouped = (groups: readonly ChartGroup[]): boolean => groups.length > 1 || groups[0]?.key !== null;
 /** Colour by group, in the page's group order (not alphabetical: "Dmax 5" before "Dmax 20"). */
-const groupColor = (groups: readonly ChartGroup[]) => ({ field: 'group', type: 'nominal', title: null, scale: { domain: groups.map(groupName) }, sort: groups.map(groupName) });
-/** Small multiples: one row per group, in the page's order. */
-const groupRows = (groups: readonly ChartGroup[]) => ({ row: { field: 'group', type: 'nominal', title: null, sort: groups.map(groupName) } });
+const groupColor = (groups: readonly ChartGroup[]) => ({
+  field: 'group',
+  type: 'nominal',
+  title: null,
+  scale: { domain: groups.map(groupName) },
+  sort: groups.map(groupName),
+  legend: groupLegend(groups.map(groupName)),
+});
+/**
+ * The legend of the groups: labels are never cut (two groups cut to one prefix
+ * read the same); two columns, or one when a label is long. A legend wider than
+ * its chart widens the SVG, which the page scales down to fit.
+ */
+export const groupLegend = (names: readonly string[]) => ({ columns: Math.max(...names.map((name) => name.length)) > 30 ? 1 : 2, labelLimit: 0 });
+/** Small multiples: one row per group, in the page's order, its label above it (a label turned along a short row runs into the next). */
+const groupRows = (groups: readonly ChartGroup[]) => ({
+  row: {
+    field: 'group',
+    type: 'nominal',
+    title: null,
+    sort: groups.map(groupName),
+    header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelAlign: 'left', labelFontWeight: 'bold', labelLimit: 0 },
+  },
+});
 
 /** Mean and median active patterns per position against τ, both on log scales (symlog on y so a median of 0 shows). */
 export function meanMedianSpec(groups: readonly ChartGroup[]): TopLevelSpec {
@@ -101,7 +122,7 @@ export function meanMedianSpec(groups: readonly ChartGroup[]): TopLevelSpec {
       color: many
         ? groupColor(groups)
         : { field: 'statistic', type: 'nominal', title: null, scale: { domain: ['mean', 'median'], range: ['#e15759', '#4e79a7'] } },
-      ...(many ? { strokeDash: { field: 'statistic', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeColor: '#555' } } } : {}),
+      ...(many ? { strokeDash: { field: 'statistic', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: '#555' } } } } } } } : {}),
       description: { field: 'label' },
     },
   } as TopLevelSpec;

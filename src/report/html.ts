@@ -52,7 +52,9 @@ const atTau = <T extends { tau: number }>(rows: readonly T[], tau: number): T | 
 
 export function htmlTable(table: Table, id = slug(table.title ?? 'table')): string {
   const right = table.alignRight ?? table.columns.map((_, k) => k > 0);
-  const cell = (tag: 'th' | 'td', text: string, k: number): string => `<${tag}${right[k] ? ' class="num"' : ''}>${escapeHtml(text)}</${tag}>`;
+  // A text cell may break after a comma: a τ list in a group's label is one long word otherwise.
+  const cell = (tag: 'th' | 'td', text: string, k: number): string =>
+    right[k] ? `<${tag} class="num">${escapeHtml(text)}</${tag}>` : `<${tag}>${escapeHtml(text).replaceAll(',', ',<wbr>')}</${tag}>`;
   return [
     `<table data-table="${escapeHtml(id)}">`,
     table.title ? `<caption>${escapeHtml(table.title)}</caption>` : '',
@@ -250,7 +252,7 @@ caption { text-align: left; font-weight: 600; padding-bottom: 6px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; } th { background: #f3f3f3; } .num { text-align: right; font-variant-numeric: tabular-nums; }
 figure.chart { margin: 16px 0 24px; } figure.chart svg { max-width: 100%; height: auto; } h3.chart-title { font-size: 15px; margin: 0 0 6px; } figcaption { font-size: 13px; color: #555; margin-top: 4px; }
 .provenance { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 13px; color: #333; } .provenance dt { font-weight: 600; } .provenance dd { margin: 0; overflow-wrap: anywhere; }
-.sorts .sorted { display: none; overflow-x: auto; } .sorts label { margin-right: 10px; font-size: 13px; cursor: pointer; }
+.scroll { overflow-x: auto; } .sorts .sorted { display: none; overflow-x: auto; } .sorts label { margin-right: 10px; font-size: 13px; cursor: pointer; }
 ${SORT_RULES}
 .note { background: #eef4fb; border-left: 4px solid #4e79a7; padding: 6px 12px; font-size: 14px; }
 .finding { background: #fff8e6; border-left: 4px solid #f28e2b; padding: 8px 12px; }
@@ -280,7 +282,7 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
     page.provenance ? provenanceSection(page.provenance) : '',
     `<p>For each prediction the sat-rnn makes, how many of its patterns (weights) take part in the backward attribution? Every position is traced back up to D<sub>max</sub> steps and every pattern of W<sub>x</sub>, W<sub>h</sub> and W<sub>y</sub> is scored; a pattern is active at τ when its attribution exceeds τ.</p>`,
     `<h2>The Numbers at a Glance</h2>`,
-    single ? glance(single) : htmlTable(groupSummaryTable(groups, page.by ?? 'group'), 'groups'),
+    single ? glance(single) : `<div class="scroll">${htmlTable(groupSummaryTable(groups, page.by ?? 'group'), 'groups')}</div>`,
     page.runs && page.runs.total > 1 ? runsSection(page.runs) : '',
     `<h2>Sparsity Distribution</h2>`,
     `<p>${tailSentence(groups)}</p>`,

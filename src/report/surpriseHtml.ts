@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { decades, renderSvg } from './charts.js';
+import { decades, groupLegend, renderSvg } from './charts.js';
 import { thousands } from './numbers.js';
 import { formatTau } from './select.js';
 import { SURPRISE_POINTS_MAX, surpriseNote, surpriseTables, type SurpriseChartData, type SurpriseReport } from './surprise.js';
@@ -38,8 +38,11 @@ export function surpriseSpec(groups: readonly SurpriseGroup[], tau: number): Top
   );
   const ticks = decades(Math.min(1, ...positive), Math.max(1, ...largest));
   const floor = ticks[0];
+  // At most 8 labelled decades: a surprisal of 10⁻¹² bits spreads 14 labels like "0.000001" over the axis, one over another.
+  const every = Math.ceil(ticks.length / 8);
+  const labelled = ticks.filter((_, k) => (ticks.length - 1 - k) % every === 0);
   const nMax = Math.max(1, ...drawn.flatMap((group) => (group.chart?.kind === 'points' ? group.chart.points.map((p) => p.n) : (group.chart?.cells.map((c) => c.n_to + 1) ?? []))));
-  const x = { type: 'quantitative', scale: { type: 'log', domain: [floor, ticks[ticks.length - 1]] }, title: 'surprisal (bits, log scale)', axis: { values: ticks, format: '~g' } };
+  const x = { type: 'quantitative', scale: { type: 'log', domain: [floor, ticks[ticks.length - 1]] }, title: 'surprisal (bits, log scale)', axis: { values: labelled, format: '~g' } };
   const y = { type: 'quantitative', scale: { type: 'symlog' }, title: `active patterns n at τ = ${formatTau(tau)} (log scale)`, axis: { values: [0, ...decades(1, nMax)], format: ',d' } };
   if (kind === 'points') {
     const values = drawn.flatMap((group) =>
@@ -60,7 +63,7 @@ export function surpriseSpec(groups: readonly SurpriseGroup[], tau: number): Top
       encoding: {
         x: { field: 's', ...x },
         y: { field: 'n', ...y },
-        color: many ? { field: 'group', type: 'nominal', title: null, scale: { domain: groups.map((group) => groupName(group.key)) } } : { value: '#4e79a7' },
+        color: many ? { field: 'group', type: 'nominal', title: null, scale: { domain: groups.map((group) => groupName(group.key)) }, legend: groupLegend(groups.map((group) => groupName(group.key))) } : { value: '#4e79a7' },
         description: { field: 'label' },
       },
     } as TopLevelSpec;
