@@ -140,7 +140,11 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
       const share = (run.positions - done) / run.positions;
       const H = run.model.hidden;
       const hiddenScale = (H * H) / (model.hidden * model.hidden);
-      computeSeconds += share * (run.positions * engine.base + chainSteps(run.positions, run.dmax) * engine.perDepth * hiddenScale);
+      // A warm window's positions reach further back (t + B), and its B burn-in bytes cost a forward
+      // step each: one H² product, counted as a chain step (a burn-in may be far longer than its window).
+      const burnIn = run.data.burnIn ?? 0;
+      const steps = chainSteps(run.positions + burnIn, run.dmax) - chainSteps(burnIn, run.dmax) + burnIn;
+      computeSeconds += share * (run.positions * engine.base + steps * engine.perDepth * hiddenScale);
     }
     writeSecondsPerByte = calibrateStoreWrites();
   }

@@ -69,10 +69,10 @@ export function progressReporter(
     currentRun = run.runId;
     runDone = alreadyInRun;
     // The positions left of a run are about its last ones (shards are planned in order).
-    runWorkLeft = workUnits(alreadyInRun, run.positions - alreadyInRun, run.dmax);
+    runWorkLeft = workUnits(alreadyInRun, run.positions - alreadyInRun, run.dmax, run.data.burnIn);
   };
   const countShard = (run: PlannedRun, positions: number, start: number): void => {
-    const work = workUnits(start, positions, run.dmax);
+    const work = workUnits(start, positions, run.dmax, run.data.burnIn);
     done += positions;
     workDone += work;
     if (run.runId === currentRun) {
