@@ -411,22 +411,23 @@ describe('the run identity carries the burn-in; at 0 it is what it always was', 
   });
 
   test('plan counts a burn-in: the same positions; the chain steps reach t + B, and the B bytes cost a forward step each', async () => {
-    /** Positions, and the chain steps plan's time model charges (its compute seconds less the per-position part, over the per-step cost). */
-    const planned = async (flags: string[]): Promise<{ positions: number; steps: number }> => {
+    /** Positions, and the chain steps plan's time model charges (its compute seconds less the per-position and burn-in parts, over the per-step cost). */
+    const planned = async (flags: string[], burnIn: number): Promise<{ positions: number; steps: number }> => {
       const args = ['plan', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--offset', '200', '--length', '80', '--dmax', '10', '--tau', '0.001,0.01', '--db', join(folder.path, 'empty.sqlite')];
       const plan = JSON.parse((await ok([...args, ...flags, '--format', 'json'])).stdout) as {
         positions: { total: number };
-        time: { computeSeconds: number; engine: { base: number; perDepth: number } };
+        time: { computeSeconds: number; engine: { base: number; perDepth: number; perByte: number } };
       };
       const { computeSeconds, engine } = plan.time;
-      return { positions: plan.positions.total, steps: (computeSeconds - plan.positions.total * engine.base) / engine.perDepth };
+      assert.ok(engine.perByte > 0);
+      return { positions: plan.positions.total, steps: (computeSeconds - plan.positions.total * engine.base - burnIn * engine.perByte) / engine.perDepth };
     };
-    const cold = await planned([]);
-    const warm = await planned(['--burn-in', '150']);
+    const cold = await planned([], 0);
+    const warm = await planned(['--burn-in', '150'], 150);
     assert.deepEqual([cold.positions, warm.positions], [79, 79]);
-    // Σ_{t<79} min(t, 10) = 55 + 68·10 = 735; Σ_{t<79} min(t + 150, 10) = 790, and 150 forward steps.
+    // Σ_{t<79} min(t, 10) = 55 + 68·10 = 735; Σ_{t<79} min(t + 150, 10) = 790 (and 150 forward steps, measured apart).
     assert.ok(Math.abs(cold.steps - 735) < 1e-6, String(cold.steps));
-    assert.ok(Math.abs(warm.steps - 940) < 1e-6, String(warm.steps));
+    assert.ok(Math.abs(warm.steps - 790) < 1e-6, String(warm.steps));
   });
 });
 

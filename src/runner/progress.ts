@@ -15,7 +15,8 @@ function describeRun(run: PlannedRun): string {
 }
 
 function windowOf(run: PlannedRun): string {
-  return `${run.data.path} @${run.data.offset}+${run.data.length}`;
+  const burnIn = run.data.burnIn ?? 0;
+  return `${run.data.path} @${run.data.offset}+${run.data.length}${burnIn > 0 ? ` after a burn-in of ${burnIn}` : ''}`;
 }
 
 /** The last `width` characters of a path, so a bar label stays on one line and keeps the file name. */
