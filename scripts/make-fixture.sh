@@ -6,6 +6,8 @@
 #   v2, schema 2: the first compact store (commit 81975a6)
 #   v3, schema 3: count blocks as uint16 BLOBs, sorted counts per run (commit 1541bb6)
 #   v4, schema 4: code point arrays, plain-SQL views (commit 064ef5f; before runs.rule)
+#   v5, schema 5: runs.rule (commit 92f4ad6; before runs.burn_in). Made from `git archive`
+#     into /tmp with main's node_modules linked, then /work/wt-…/ rewritten to /work/main/ in the outputs
 #
 #   git worktree add /tmp/old a1f4d0e && (cd /tmp/old && npm ci && npm run build)
 #   bash scripts/make-fixture.sh /tmp/old v1

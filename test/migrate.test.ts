@@ -89,10 +89,11 @@ describe('sparsetrace migrate', () => {
  * position and τ, one Wy peak row per output; commit 81975a6), test/fixtures/v3
  * one written with schema 3 (count blocks of uint16, every position's n sorted per
  * run; commit 1541bb6), test/fixtures/v4 one written with schema 4 (code point
- * arrays, plain-SQL views; commit 064ef5f), and what each version printed for it:
+ * arrays, plain-SQL views; commit 064ef5f), test/fixtures/v5 one written with
+ * schema 5 (runs.rule; commit 92f4ad6), and what each version printed for it:
  * the same two jobs as the 0.1.0 fixture.
  */
-for (const version of [2, 3, 4]) describe(`sparsetrace migrate from schema ${version}`, () => {
+for (const version of [2, 3, 4, 5]) describe(`sparsetrace migrate from schema ${version}`, () => {
   const fixture = join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`);
   const old = join(folder.path, `v${version}.sqlite`);
   const expectedOf = (name: string): string => readFileSync(join(fixture, name), 'utf8');
@@ -138,9 +139,12 @@ for (const version of [2, 3, 4]) describe(`sparsetrace migrate from schema ${ver
   });
 });
 
-describe('sparsetrace migrate from schema 4 to 5', () => {
-  const path = join(folder.path, 'v4-rows.sqlite');
-  before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', 'v4', 'v4.sqlite3'), path));
+/** The columns each upgrade adds at the end of `runs`, with every earlier run's value: schema 5 runs.rule, schema 6 runs.burn_in. */
+const ADDED_RUN_COLUMNS: Record<number, readonly (readonly [string, unknown])[]> = { 4: [['rule', 'q1'], ['burn_in', 0]], 5: [['burn_in', 0]] };
+
+for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${version} to ${SCHEMA_VERSION}`, () => {
+  const path = join(folder.path, `v${version}-rows.sqlite`);
+  before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`, `v${version}.sqlite3`), path));
 
   /** Every row of every table but the lock and the WAL link (which every writer sets), as sorted JSON lines per table. */
   const rowsOf = (file: string): Map<string, string[]> => {
@@ -162,18 +166,22 @@ describe('sparsetrace migrate from schema 4 to 5', () => {
     }
   };
 
-  test('adds runs.rule, q1 for every run, in place: every row of every table kept, no page added', () => {
+  const added = ADDED_RUN_COLUMNS[version];
+  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added`, () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
     const migrate = cli(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 4 to 5/);
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);
     assert.deepEqual([...after.keys()], [...before.keys()]);
     const runs = (after.get('runs') as string[]).map((line) => JSON.parse(line) as unknown[]);
     assert.ok(runs.length >= 5);
-    assert.deepEqual(new Set(runs.map((row) => row[row.length - 1])), new Set(['q1']), 'runs.rule, the last column, is q1');
-    after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -1))).sort());
+    added.forEach(([column, value], k) => {
+      const at = runs[0].length - added.length + k;
+      assert.deepEqual(new Set(runs.map((row) => row[at])), new Set([value]), `runs.${column}, column ${at}, is ${String(value)}`);
+    });
+    after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -added.length))).sort());
     for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
     assert.equal(pages(path), pagesBefore);
   });

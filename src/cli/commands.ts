@@ -31,6 +31,7 @@ export const runCli = defineCommand({
         .option('data', { describe: "data file, replacing each data source's path", type: 'string', requiresArg: true })
         .option('offset', { describe: 'window offset in bytes', type: 'number', requiresArg: true })
         .option('length', { describe: 'window length in bytes', type: 'number', requiresArg: true })
+        .option('burn-in', { describe: BURN_IN_HELP, type: 'number', requiresArg: true })
         .option('dmax', { describe: 'backward depth Dmax', type: 'number', requiresArg: true })
         .option('tau', { describe: 'thresholds, comma-separated (e.g. 1e-3,0.01,0.1)', type: 'string', requiresArg: true })
         .option('depth-curves', { describe: "keep every position's depth mass at every offset (depth_mass; about 21 B per position and offset), not only the sums the report needs", type: 'boolean' })
@@ -45,12 +46,14 @@ export const runCli = defineCommand({
         })
         .option('db', dbOption)
         .check((argv) => {
-          const limits = [['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER], ['length', argv.length, 2, Number.MAX_SAFE_INTEGER], ['dmax', argv.dmax, 0, MAX_DMAX]] as const;
-          for (const [flag, value, min, max] of limits) {
-            if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
-              throw new Error(`--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`);
-            }
-          }
+          const limits = [
+            ['offset', argv.offset, 0, Number.MAX_SAFE_INTEGER],
+            ['length', argv.length, 2, Number.MAX_SAFE_INTEGER],
+            ['burn-in', argv['burn-in'], 0, Number.MAX_SAFE_INTEGER],
+            ['dmax', argv.dmax, 0, MAX_DMAX],
+          ] as const;
+          const problem = integerFlagProblem(limits);
+          if (problem !== undefined) throw new Error(problem);
           return true;
         })
         .epilogue(
@@ -63,6 +66,20 @@ export const runCli = defineCommand({
   handler: async (argv) => (await import('./run.js')).runCommand(argv),
 });
 
+const BURN_IN_HELP =
+  "bytes the network reads before each window, from h = 0, replacing each data source's \"burnIn\" (default 0: the spec's cold start); " +
+  "the window's positions keep their numbers and their traces may reach back into those bytes; at most the window's offset";
+
+/** The first flag whose value is not an integer within its bounds, as a message; undefined when all are. */
+function integerFlagProblem(limits: readonly (readonly [string, number | undefined, number, number])[]): string | undefined {
+  for (const [flag, value, min, max] of limits) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+      return `--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`;
+    }
+  }
+  return undefined;
+}
+
 /** The options of `plan`: those of `run` that shape the job, and the threads it would use. */
 function planOptions<T>(args: Argv<T>) {
   return args
@@ -71,6 +88,7 @@ function planOptions<T>(args: Argv<T>) {
     .option('data', { describe: 'data file, replacing each data source\'s path', type: 'string' })
     .option('offset', { describe: 'window offset in bytes', type: 'number' })
     .option('length', { describe: 'window length in bytes', type: 'number' })
+    .option('burn-in', { describe: 'bytes read before each window from h = 0 (as run --burn-in; plan counts their cost)', type: 'number', requiresArg: true })
     .option('dmax', { describe: 'backward depth Dmax', type: 'number' })
     .option('tau', { describe: 'thresholds, comma-separated', type: 'string' })
     .option('depth-curves', { describe: 'keep every position\'s depth mass at every offset (as run --depth-curves)', type: 'boolean' })
@@ -80,7 +98,7 @@ function planOptions<T>(args: Argv<T>) {
     .option('threads', { describe: 'worker threads the run would use (default: as run, one per core and one per 2,048 positions; at most 256)', type: 'number' })
     .option('format', { describe: 'output format', choices: ['text', 'json'] as const, default: 'text' as const })
     .check((argv) => {
-      const problem = threadsProblem(argv.threads);
+      const problem = threadsProblem(argv.threads) ?? integerFlagProblem([['burn-in', argv['burn-in'], 0, Number.MAX_SAFE_INTEGER]]);
       if (problem !== undefined) throw new Error(problem);
       return true;
     })

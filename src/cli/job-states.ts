@@ -109,10 +109,10 @@ export function jobRate(db: Db, progress: JobProgress, writer: LockHolder, nowMs
   const windowSeconds = Math.max(1e-3, (nowMs - windowStart) / 1000);
   const recent = shardsCommittedSince(db, progress.job.job_id, new Date(windowStart).toISOString());
   const positions = recent.reduce((sum, shard) => sum + shard.count, 0);
-  const work = recent.reduce((sum, shard) => sum + workUnits(shard.start, shard.count, shard.dmax), 0);
-  const workTotal = progress.runs.reduce((sum, run) => sum + workUnits(0, run.positions, run.dmax), 0);
-  const finished = progress.runs.reduce((sum, run) => sum + (run.status === 'done' ? workUnits(0, run.positions, run.dmax) : 0), 0);
-  const workDone = finished + unfinishedShards(db, progress.job.job_id).reduce((sum, shard) => sum + workUnits(shard.start, shard.count, shard.dmax), 0);
+  const work = recent.reduce((sum, shard) => sum + workUnits(shard.start, shard.count, shard.dmax, shard.burn_in), 0);
+  const workTotal = progress.runs.reduce((sum, run) => sum + workUnits(0, run.positions, run.dmax, run.burn_in), 0);
+  const finished = progress.runs.reduce((sum, run) => sum + (run.status === 'done' ? workUnits(0, run.positions, run.dmax, run.burn_in) : 0), 0);
+  const workDone = finished + unfinishedShards(db, progress.job.job_id).reduce((sum, shard) => sum + workUnits(shard.start, shard.count, shard.dmax, shard.burn_in), 0);
   const workPerSecond = work / windowSeconds;
   return {
     positionsPerSecond: positions / windowSeconds,

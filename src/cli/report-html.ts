@@ -38,7 +38,7 @@ const RUNS_TABLE_ROWS = 500;
 /** A group's value for one key, as a page labels it ("Dmax 50", "τ 0.01,0.1", a path). */
 function groupLabel(key: GroupKey, name: GroupKeyName): string {
   const value = String(groupValue(key, name));
-  return name === 'dmax' ? `Dmax ${value}` : name === 'taus' ? `τ ${value}` : name === 'job' ? `job ${value}` : value;
+  return name === 'dmax' ? `Dmax ${value}` : name === 'taus' ? `τ ${value}` : name === 'job' ? `job ${value}` : name === 'burn_in' ? `burn-in ${value}` : value;
 }
 
 /** `report --format html`: the results page with charts, as one self-contained file. */

@@ -32,12 +32,14 @@ function jobOfRunArgs(args: RunArgs): { spec: JobSpec; source: string | null } {
 /**
  * The name of a job given by flags alone: from its inputs (the data file's stem,
  * the window if --offset or --length chose one, Dmax; the model's stem first if
- * --model chose one), so `jobs` and `--job` tell ad hoc jobs apart. The default
- * job, without any of these flags, keeps the published name.
+ * --model chose one; then a burn-in, `-burnin256`, and a rule other than q1), so
+ * `jobs` and `--job` tell ad hoc jobs apart. The default job, without any of these
+ * flags, keeps the published name.
  */
 function adHocName(spec: JobSpec, args: RunArgs): string {
   const chosen = [args.model, args.data, args.offset, args.length, args.dmax, args.tau].some((flag) => flag !== undefined);
-  const rule = spec.rule !== undefined && spec.rule !== DEFAULT_RULE ? `-${spec.rule}` : '';
+  const burnIn = spec.data[0]?.burnIn ?? 0;
+  const rule = `${burnIn > 0 ? `-burnin${burnIn}` : ''}${spec.rule !== undefined && spec.rule !== DEFAULT_RULE ? `-${spec.rule}` : ''}`;
   if (!chosen) return `${spec.name}${rule}`;
   const stem = (path: string): string => basename(path, extname(path));
   const [data] = spec.data;

@@ -20,8 +20,10 @@ export function runsCommand(args: RunsArgs): Promise<number> {
       out(`${JSON.stringify(runs, null, 1)}\n`);
       return 0;
     }
+    // A burn-in column when a run has one (warm windows); tables of cold runs stay as they were.
+    const warm = runs.some((run) => run.burn_in > 0);
     const table: Table = {
-      columns: ['run', 'status', 'model', 'H', 'data', 'offset', 'length', 'Dmax', 'τ', 'positions', 'compute s'],
+      columns: ['run', 'status', 'model', 'H', 'data', 'offset', 'length', ...(warm ? ['burn-in'] : []), 'Dmax', 'τ', 'positions', 'compute s'],
       rows: runs.map((run) => [
         run.run_id,
         run.status,
@@ -30,12 +32,13 @@ export function runsCommand(args: RunsArgs): Promise<number> {
         run.data_path,
         String(run.data_offset),
         String(run.data_length),
+        ...(warm ? [String(run.burn_in)] : []),
         String(run.dmax),
         run.taus.map(formatTau).join(','),
         `${run.positions_done}/${run.positions}`,
         run.compute_seconds.toFixed(2),
       ]),
-      alignRight: [false, false, false, true, false, true, true, true, false, true, true],
+      alignRight: [false, false, false, true, false, true, true, ...(warm ? [true] : []), true, false, true, true],
     };
     out(args.format === 'csv' ? renderCsv(table) : renderText(table));
     return 0;

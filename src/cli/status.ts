@@ -116,7 +116,8 @@ export function statusCommand(args: StatusArgs): Promise<number> {
           run.run_id,
           states[k],
           `${run.positions_done}/${run.positions}`,
-          `${run.data_path}@${run.data_offset}+${run.data_length}`,
+          // A warm window names its burn-in (the bytes read before it).
+          `${run.data_path}@${run.data_offset}+${run.data_length}${run.burn_in > 0 ? ` burn-in ${run.burn_in}` : ''}`,
           String(run.dmax),
           cpuTime(run.compute_seconds),
         ]),

@@ -77,12 +77,19 @@ export interface Computation {
   readonly taus: readonly number[];
 }
 
-/** What a run identity hashes: the inputs' content and the computation. Unchanged for q1 since 0.1.0. */
-export function identityText(inputs: { readonly modelSha256: string; readonly dataSha256: string }, computation: Computation): string {
+/**
+ * What a run identity hashes: the inputs' content and the computation. Unchanged
+ * for q1 since 0.1.0. A warm window (burn-in B > 0) hashes the bytes the network
+ * reads, burn-in and window (`dataSha256`), and B, where the traced positions
+ * begin; a cold one (B = 0) hashes what it always did.
+ */
+export function identityText(inputs: { readonly modelSha256: string; readonly dataSha256: string; readonly burnIn?: number }, computation: Computation): string {
+  const burnIn = inputs.burnIn ?? 0;
   return JSON.stringify({
     computation: RULES[computation.rule].identity,
     model: inputs.modelSha256,
     data: inputs.dataSha256,
+    ...(burnIn > 0 ? { burnIn } : {}),
     dmax: computation.dmax,
     gate: computation.gate,
     taus: computation.taus.map((tau) => fround(tau)),

@@ -25,7 +25,7 @@ export interface PositionExplanation {
   readonly y: number;
   /** -log2 P_t[y]. */
   readonly surprisal: number;
-  /** The offsets traced: min(Dmax, t). */
+  /** The offsets traced: min(Dmax, t + burn-in). */
   readonly depth: number;
   /** Depth mass per offset d = 0 .. depth (spec, steps 3 and 4). */
   readonly depthMass: Float32Array;
@@ -39,12 +39,16 @@ export interface PositionExplanation {
 /** What explaining one position needs: the model, the window's bytes, the forward states h_t (forwardStates), t, Dmax and the rule. */
 export interface ExplainInput {
   readonly model: Model;
+  /** The window's bytes, after its burn-in bytes when it has any. */
   readonly bytes: Uint8Array;
-  /** h_t for t = 0 .. N-1, row t at t·H. */
+  /** h_t for every byte of `bytes` (from h = 0 before its first), row t at t·H. */
   readonly states: Float32Array;
+  /** The position in the window (0 is the first byte after the burn-in). */
   readonly t: number;
   readonly dmax: number;
   readonly rule: RuleName;
+  /** Bytes of `bytes` before the window (a warm window's burn-in; 0 when absent): the trace may reach back into them. */
+  readonly burnIn?: number;
 }
 
 /**
@@ -56,12 +60,15 @@ export interface ExplainInput {
  * so it is an independent second reading of the spec for one position.
  */
 export function explainPosition(input: ExplainInput): PositionExplanation {
-  const { model, bytes, states, t, dmax } = input;
+  const { model, bytes, states, dmax } = input;
+  const burnIn = input.burnIn ?? 0;
   const { wxFactor } = RULES[input.rule];
   const H = model.hidden;
-  if (!(Number.isInteger(t) && t >= 0 && t + 1 < bytes.length)) {
-    throw new RangeError(`position t = ${t} is outside 0 .. ${bytes.length - 2}`);
+  if (!(Number.isInteger(input.t) && input.t >= 0 && input.t + burnIn + 1 < bytes.length)) {
+    throw new RangeError(`position t = ${input.t} is outside 0 .. ${bytes.length - burnIn - 2}`);
   }
+  // The position in the sequence `bytes` holds (burn-in first): every index below is one of it.
+  const t = input.t + burnIn;
   const { wx, wh } = model;
   const y = bytes[t + 1];
 
@@ -143,7 +150,7 @@ export function explainPosition(input: ExplainInput): PositionExplanation {
   }
   const classOrder: Record<PatternClass, number> = { wx: 0, wh: 1, wy: 2 };
   patterns.sort((p, q) => q.attribution - p.attribution || classOrder[p.cls] - classOrder[q.cls] || p.src - q.src || p.dst - q.dst);
-  return { t, y, surprisal, depth, depthMass, patterns };
+  return { t: input.t, y, surprisal, depth, depthMass, patterns };
 }
 
 /** The patterns active at τ (attribution > float32(τ), strictly): a prefix of `patterns`. */

@@ -49,9 +49,9 @@ export class RangeView {
     return out;
   }
 
-  /** The deepest offset position p reaches: min(t, Dmax). */
+  /** The deepest offset position p reaches: min(t + burn-in, Dmax). */
   deepest(p: number): number {
-    return Math.min(this.t(p), this.dmax);
+    return Math.min(this.t(p) + (this.range.burnIn ?? 0), this.dmax);
   }
 
   /** Depth mass of position p at offset d ≤ deepest(p). */
@@ -62,11 +62,11 @@ export class RangeView {
 
 /** What a shard keeps of its depth masses and surprisals when per-position curves are not stored. */
 export interface RangeSummary {
-  /** Per position: Σ_d depth mass over d = 0 .. min(t, Dmax), exactly rounded. */
+  /** Per position: Σ_d depth mass over d = 0 .. min(t + burn-in, Dmax), exactly rounded. */
   readonly massTotal: Float64Array;
   /** Per position: the offset d ≥ 1 with the largest depth mass (the first if tied); -1 when there is none (t = 0 or Dmax = 0). */
   readonly peakDepth: Int32Array;
-  /** Per offset d: the positions of the range where d exists (t ≥ d). */
+  /** Per offset d: the positions of the range where d exists (t + burn-in ≥ d). */
   readonly depthPositions: Uint32Array;
   /** Per offset d: the exact sum of those positions' depth mass, as (hi, lo) at [2d], [2d + 1]. */
   readonly depthSums: Float64Array;
@@ -112,7 +112,9 @@ export function summarizeRange(range: RangeResult, dmax: number): RangeSummary {
  * JavaScript loops that a worker's first shards ran cold (4–8 ms each).
  */
 export function summarizeRangeInKernel(tables: TraceTables, range: RangeResult, dmax: number): RangeSummary {
-  const { massTotal, peakDepth, depthPositions, depthPartials } = tables.kernel.summarizeDepths(range.depthMass, range.start, range.count, dmax);
+  // The kernel reaches min(t, Dmax) from t: a warm range's positions are t + burn-in of their sequence.
+  const first = range.start + (range.burnIn ?? 0);
+  const { massTotal, peakDepth, depthPositions, depthPartials } = tables.kernel.summarizeDepths(range.depthMass, first, range.count, dmax);
   const depthSums = new Float64Array(2 * (dmax + 1));
   depthPartials.forEach((partials, d) => {
     // The partials' exact sum is the sum of the masses: split() depends on that value only.

@@ -16,6 +16,13 @@ export interface TraceInput {
   readonly dmax: number;
   /** The attribution rule (computation.ts). */
   readonly rule: RuleName;
+  /**
+   * Bytes read before the first traced position (a warm window's burn-in; 0 when
+   * absent): `bytes` and `states` hold the whole sequence, burn-in first, and
+   * position t of a range is t + burnIn of that sequence; its trace may reach
+   * back into the burn-in (min(t + burnIn, Dmax) offsets).
+   */
+  readonly burnIn?: number;
 }
 
 /**
@@ -36,13 +43,15 @@ export function peakFactorLength(hidden: number): number {
 export interface RangeResult {
   readonly start: number;
   readonly count: number;
+  /** The burn-in of the trace (TraceInput.burnIn; 0 when absent): position t reaches min(t + burnIn, Dmax) offsets. */
+  readonly burnIn?: number;
   /** y = x_{t+1} per position. */
   readonly targets: Uint8Array;
   /** -log2 P_t[y] per position. */
   readonly surprisal: Float64Array;
   /** `[(p·T + k)·3 + class]`: n_x, n_h, n_y of position start+p at thresholds[k]. */
   readonly counts: Uint32Array;
-  /** `[p·(Dmax+1) + d]`: depth mass of position start+p at offset d; NaN where d > t. */
+  /** `[p·(Dmax+1) + d]`: depth mass of position start+p at offset d; NaN where d > t + burnIn. */
   readonly depthMass: Float32Array;
   /** Peak factors over the range, see peakFactorLength. */
   readonly peakFactors: Float32Array;
@@ -77,6 +86,9 @@ export function traceTables(model: Model): TraceTables {
  */
 export function traceRange(input: TraceInput, tables: TraceTables, start: number, count: number): RangeResult {
   const { model, bytes, states, thresholds, dmax, rule } = input;
+  const burnIn = input.burnIn ?? 0;
+  // Positions [start, start + count) are [first, first + count) of the sequence held by bytes and states.
+  const first = start + burnIn;
   const H = model.hidden;
   const T = thresholds.length;
   const depthSlots = dmax + 1;
@@ -113,8 +125,8 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
     depthMass.set(slot.depth.subarray(0, depth + 1), p * depthSlots);
   };
 
-  for (let chunkStart = start; chunkStart < start + count; chunkStart += chunkPositions) {
-    const chunkEnd = Math.min(start + count, chunkStart + chunkPositions);
+  for (let chunkStart = first; chunkStart < first + count; chunkStart += chunkPositions) {
+    const chunkEnd = Math.min(first + count, chunkStart + chunkPositions);
     // Rows h_s for s in [firstRow, chunkEnd) (h_{t-d} down to d = Dmax, which gated-wx reads) and bytes x in [firstByte, chunkEnd].
     const firstRow = Math.max(0, chunkStart - dmax);
     for (let s = firstRow; s < chunkEnd; s++) stateRows.set(states.subarray(s * H, (s + 1) * H), (s - firstRow) * Hp);
@@ -127,7 +139,7 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
       const last = pair ? 2 : 1;
       const depths = [Math.min(dmax, t), Math.min(dmax, t + 1)];
       for (let k = 0; k < last; k++) {
-        const p = t + k - start;
+        const p = t + k - first;
         const y = bytes[t + k + 1];
         targets[p] = y;
         const hPointer = view.statesPointer + (t + k - firstRow) * rowBytes;
@@ -144,12 +156,12 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
       }
       for (let k = 0; k < last; k++) {
         exports.finish(slots[k].pointer);
-        collect(slots[k], t + k - start, depths[k]);
+        collect(slots[k], t + k - first, depths[k]);
       }
     }
   }
   view.readPeakFactors(peakFactors);
-  return { start, count, targets, surprisal, counts, depthMass, peakFactors };
+  return { start, count, ...(burnIn > 0 ? { burnIn } : {}), targets, surprisal, counts, depthMass, peakFactors };
 }
 
 /** Positions traced per copy of forward states into the kernel. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_RULE, identityText, SCALED_GATE, significantCounts, type Computation } from '../engine/index.js';
 import { dataFileSize, loadDataWindow, loadModel, type LoadedModel } from '../model/index.js';
 import type { RunRecord } from '../store/index.js';
-import { windowsOf, type JobSpec } from './spec.js';
+import { burnInOf, windowsOf, type JobSpec } from './spec.js';
 
 /** A run to compute: its record plus which of the job's models it uses. */
 export interface PlannedRun extends RunRecord {
@@ -17,8 +17,8 @@ export interface ExpandedJob {
   readonly runs: readonly PlannedRun[];
 }
 
-/** What makes a run's results: the inputs' content and every parameter of the computation (identityText). */
-export function runIdentity(fields: { modelSha256: string; dataSha256: string } & Computation): string {
+/** What makes a run's results: the inputs' content, the burn-in and every parameter of the computation (identityText). */
+export function runIdentity(fields: { modelSha256: string; dataSha256: string; burnIn?: number } & Computation): string {
   return createHash('sha256').update(identityText(fields, fields)).digest('hex').slice(0, 16);
 }
 
@@ -41,13 +41,15 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
         size = dataFileSize(source.path);
         sizes.set(source.path, size);
       }
+      const burnIn = burnInOf(source);
       for (const window of windowsOf(source, size)) {
-        const data = loadDataWindow(source.path, window.offset, window.length);
+        // A warm window is read with its burn-in bytes; its hash is of them all.
+        const data = loadDataWindow(source.path, window.offset, window.length, burnIn);
         for (const dmax of spec.dmax) {
           const computation: Computation = { rule: spec.rule ?? DEFAULT_RULE, dmax, gate: SCALED_GATE, taus: spec.tau };
-          const runId = runIdentity({ modelSha256: loaded.sha256, dataSha256: data.sha256, ...computation });
+          const runId = runIdentity({ modelSha256: loaded.sha256, dataSha256: data.sha256, burnIn, ...computation });
           if (seen.has(runId)) {
-            log(`${source.path} at offset ${window.offset}: same content and parameters as an earlier window; computed once (run ${runId})`);
+            log(`${source.path} at offset ${window.offset}${burnIn > 0 ? ` (burn-in ${burnIn})` : ''}: same content and parameters as an earlier window; computed once (run ${runId})`);
             continue;
           }
           seen.add(runId);
@@ -55,9 +57,9 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
             runId,
             modelIndex,
             model: { sha256: loaded.sha256, path: loaded.path, hidden: loaded.model.hidden, significant },
-            data: { path: source.path, offset: window.offset, length: data.bytes.length, sha256: data.sha256 },
+            data: { path: source.path, offset: window.offset, length: data.bytes.length - burnIn, sha256: data.sha256, burnIn },
             ...computation,
-            positions: data.bytes.length - 1,
+            positions: data.bytes.length - burnIn - 1,
             depthCurves: spec.depthCurves === true,
             keep: spec.keep ?? 'full',
           });

@@ -20,6 +20,9 @@ import { InputError } from '../errors.js';
  *
  * A data source is cut into windows: `length` bytes from `offset` (default 0),
  * then every `stride` bytes, `count` windows (default 1) or `"all"` that fit.
+ * `"burnIn": B` (default 0) warms each window: the network reads the B bytes
+ * before it from h = 0, and the window's positions are traced from there (their
+ * traces may reach back into those bytes); B may not exceed `offset`.
  */
 /** What a finished run keeps: everything, or the summaries every figure of the report needs. */
 export type Retention = 'full' | 'summaries';
@@ -31,6 +34,16 @@ export interface DataSource {
   readonly length: number;
   readonly stride: number;
   readonly count: number | 'all';
+  /**
+   * Bytes the network reads before each window, from h = 0 (a warm window); absent
+   * means 0, the spec's cold start (left out then, so earlier jobs' specs are unchanged).
+   */
+  readonly burnIn?: number;
+}
+
+/** A data source's burn-in: 0 unless it asks for one. */
+export function burnInOf(source: DataSource): number {
+  return source.burnIn ?? 0;
 }
 
 export interface JobSpec {
@@ -186,6 +199,8 @@ export interface JobOverrides {
   readonly depthCurves?: boolean;
   readonly keep?: Retention;
   readonly rule?: string;
+  /** --burn-in: every data source's burn-in. */
+  readonly burnIn?: number;
   readonly db?: string;
 }
 
@@ -221,7 +236,7 @@ function parseRule(value: Json | undefined, reader: FieldReader, field: string):
 
 function parseDataSource(value: Json, field: string, reader: FieldReader, resolve: (path: string) => string): DataSource {
   const item = typeof value === 'string' ? { path: value } : reader.object(value, field);
-  reader.noUnknownKeys(item, field, ['path', 'offset', 'length', 'stride', 'count']);
+  reader.noUnknownKeys(item, field, ['path', 'offset', 'length', 'stride', 'count', 'burnIn']);
   const path = resolve(reader.string(item.path, `${field}.path`));
   const offset = item.offset === undefined ? 0 : reader.integer(item.offset, `${field}.offset`, 0);
   const length = item.length === undefined ? DEFAULT_LENGTH : reader.integer(item.length, `${field}.length`, 2);
@@ -230,18 +245,45 @@ function parseDataSource(value: Json, field: string, reader: FieldReader, resolv
   else if (item.count !== undefined) count = reader.integer(item.count, `${field}.count`, 1);
   if (item.stride === undefined && count !== 1) reader.fail(`${field}.stride`, 'is required when count is not 1');
   const stride = item.stride === undefined ? length : reader.integer(item.stride, `${field}.stride`, 1);
-  return { path, offset, length, stride, count };
+  const burnIn = item.burnIn === undefined ? 0 : reader.integer(item.burnIn, `${field}.burnIn`, 0);
+  const source: DataSource = { path, offset, length, stride, count, ...(burnIn > 0 ? { burnIn } : {}) };
+  checkBurnIn(source, reader, `${field}.burnIn`);
+  return source;
+}
+
+/**
+ * A burn-in reads the bytes before each window, so it may not reach before the
+ * file's start: at most the first window's offset (later windows start further in).
+ */
+function checkBurnIn(source: DataSource, reader: FieldReader, field: string): void {
+  const burnIn = burnInOf(source);
+  if (burnIn > source.offset) {
+    reader.fail(
+      field,
+      `a burn-in of ${burnIn} bytes is larger than the window's offset ${source.offset}: it would start ${burnIn - source.offset} bytes before the start of ${source.path}; ` +
+        `use at most ${source.offset}, or a window at offset ≥ ${burnIn}`,
+    );
+  }
 }
 
 /** Applies CLI overrides to a job (or to the defaults, when there is no job file). */
 export function applyOverrides(job: JobSpec, overrides: JobOverrides): JobSpec {
   const reader = new FieldReader('command line');
-  const data = job.data.map((source) => ({
-    ...source,
-    ...(overrides.data !== undefined ? { path: fromWorkingDirectory(overrides.data) } : {}),
-    ...(overrides.offset !== undefined ? { offset: overrides.offset } : {}),
-    ...(overrides.length !== undefined ? { length: overrides.length } : {}),
-  }));
+  if (overrides.burnIn !== undefined) reader.integer(overrides.burnIn, '--burn-in', 0);
+  const data = job.data.map((source, k) => {
+    const { burnIn, ...rest } = source;
+    const chosen = overrides.burnIn ?? burnIn ?? 0;
+    const overridden: DataSource = {
+      ...rest,
+      ...(overrides.data !== undefined ? { path: fromWorkingDirectory(overrides.data) } : {}),
+      ...(overrides.offset !== undefined ? { offset: overrides.offset } : {}),
+      ...(overrides.length !== undefined ? { length: overrides.length } : {}),
+      ...(chosen > 0 ? { burnIn: chosen } : {}),
+    };
+    // --offset may move a window below its source's burn-in, --burn-in past a window's offset.
+    checkBurnIn(overridden, reader, overrides.burnIn !== undefined ? '--burn-in' : `data[${k}].burnIn (with --offset ${overridden.offset})`);
+    return overridden;
+  });
   return {
     ...job,
     models: overrides.model !== undefined ? [fromWorkingDirectory(overrides.model)] : job.models,

@@ -15,9 +15,14 @@ export interface LoadedModel {
 /** A window of a data file: `bytes` are the file's bytes [offset, offset + bytes.length). */
 export interface DataWindow {
   readonly path: string;
+  /** The window's offset (its burn-in bytes, if any, lie before it). */
   readonly offset: number;
+  /** The bytes the network reads: the burn-in bytes, then the window's. */
   readonly bytes: Uint8Array;
+  /** SHA-256 of `bytes` (with a burn-in, of the burn-in bytes and the window's together). */
   readonly sha256: string;
+  /** Bytes of `bytes` before the window: 0 for a cold window. */
+  readonly burnIn: number;
 }
 
 export function sha256(bytes: Uint8Array): string {
@@ -71,10 +76,28 @@ export function dataFileSize(path: string): number {
 }
 
 /**
- * Reads `length` bytes at `offset` (a shorter file gives a shorter window). A
- * window needs at least two bytes: one prediction is x_0 → x_1.
+ * Reads `length` bytes at `offset` (a shorter file gives a shorter window),
+ * after the `burnIn` bytes before it (at most `offset`). A window needs at least
+ * two bytes: one prediction is x_0 → x_1.
  */
-export function loadDataWindow(path: string, offset: number, length: number): DataWindow {
+export function loadDataWindow(path: string, offset: number, length: number, burnIn = 0): DataWindow {
+  if (!(Number.isSafeInteger(burnIn) && burnIn >= 0 && burnIn <= offset)) {
+    throw new InputError(`data ${path}: a burn-in of ${burnIn} bytes before the window at offset ${offset} would start before the file's start`);
+  }
+  const window = readBytes(path, offset - burnIn, length + burnIn);
+  const windowBytes = Math.max(0, window.bytes.length - burnIn);
+  if (windowBytes < 2) {
+    const what = windowBytes === 0 ? 'empty' : 'one byte long';
+    const where = offset >= window.size ? ` (the file has ${window.size} bytes)` : '';
+    throw new InputError(
+      `data ${path}: the window at offset ${offset} is ${what}${where}; a window needs at least 2 bytes (one prediction)`,
+    );
+  }
+  return { path, offset, bytes: window.bytes, sha256: sha256(window.bytes), burnIn };
+}
+
+/** Up to `length` bytes at `offset`, and the file's size. */
+function readBytes(path: string, offset: number, length: number): { bytes: Uint8Array; size: number } {
   checkInputFile('data', path);
   let bytes: Uint8Array;
   let size: number;
@@ -97,12 +120,5 @@ export function loadDataWindow(path: string, offset: number, length: number): Da
   } catch (error) {
     throw describeReadError('data', path, error);
   }
-  if (bytes.length < 2) {
-    const what = bytes.length === 0 ? 'empty' : 'one byte long';
-    const where = offset >= size ? ` (the file has ${size} bytes)` : '';
-    throw new InputError(
-      `data ${path}: the window at offset ${offset} is ${what}${where}; a window needs at least 2 bytes (one prediction)`,
-    );
-  }
-  return { path, offset, bytes, sha256: sha256(bytes) };
+  return { bytes, size };
 }

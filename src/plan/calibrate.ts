@@ -10,6 +10,8 @@ import { DEFAULT_RULE, forwardStates, traceRange, traceTables, type Model } from
 export interface EngineCost {
   readonly base: number;
   readonly perDepth: number;
+  /** CPU seconds of the forward pass per byte read (what a warm window's burn-in costs per byte). */
+  readonly perByte: number;
   /** Wall-clock seconds the calibration took. */
   readonly seconds: number;
   /** CPU seconds per wall-clock second this process got while measuring (1 on an idle core; less when the machine is shared). */
@@ -48,8 +50,23 @@ export function calibrateEngine(model: Model, bytes: Uint8Array, thresholds: rea
   const taus = Float32Array.from(thresholds);
   const base = timeTrace(model, sample, states, taus, 0, minSeconds / 2);
   const deep = timeTrace(model, sample, states, taus, depth, minSeconds);
+  const perByte = timeForward(model, bytes.subarray(0, Math.min(bytes.length, 4096)), minSeconds / 8);
   const seconds = (performance.now() - began) / 1000;
-  return { base, perDepth: Math.max(0, (deep - base) / depth), seconds, cpuShare: Math.min(1, (cpuSeconds() - beganCpu) / seconds) };
+  return { base, perDepth: Math.max(0, (deep - base) / depth), perByte, seconds, cpuShare: Math.min(1, (cpuSeconds() - beganCpu) / seconds) };
+}
+
+/** CPU seconds per byte of the forward pass over `sample`, repeated until `minSeconds` of CPU have passed. */
+function timeForward(model: Model, sample: Uint8Array, minSeconds: number): number {
+  forwardStates(model, sample.subarray(0, Math.min(sample.length, 64))); // warm-up
+  let bytes = 0;
+  const began = cpuSeconds();
+  let elapsed = 0;
+  do {
+    forwardStates(model, sample);
+    bytes += sample.length;
+    elapsed = cpuSeconds() - began;
+  } while (elapsed < minSeconds);
+  return elapsed / bytes;
 }
 
 /** Σ_{t=0}^{positions-1} min(t, dmax): the chain steps of a run. */

@@ -97,6 +97,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
               positions: row.positions_done,
               taus: row.taus.length,
               dmax: row.dmax,
+              burnIn: row.burn_in,
               runs: row.positions_done > 0 ? 1 : 0,
               depthCurves: row.depth_curves === 1,
               hidden: row.hidden,
@@ -117,7 +118,7 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   const T = spec.tau.length;
 
   const runBytes = (run: PlannedRun, positions: number): number =>
-    estimateStoreBytes({ positions, taus: T, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden, keep: spec.keep });
+    estimateStoreBytes({ positions, taus: T, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden, keep: spec.keep, burnIn: run.data.burnIn });
   const scale = measured ? measured.bytes / measured.modelled : 1;
   const jobBytes = scale * progress.reduce((sum, p) => sum + runBytes(p.run, p.run.positions), 0);
   const toWriteBytes = scale * progress.reduce((sum, p) => sum + (p.done ? 0 : runBytes(p.run, p.run.positions - p.stored)), 0);
@@ -140,7 +141,11 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
       const share = (run.positions - done) / run.positions;
       const H = run.model.hidden;
       const hiddenScale = (H * H) / (model.hidden * model.hidden);
-      computeSeconds += share * (run.positions * engine.base + chainSteps(run.positions, run.dmax) * engine.perDepth * hiddenScale);
+      // A warm window's positions reach further back (t + B), and its B burn-in bytes cost a forward
+      // step each (measured: about 4 chain steps; a burn-in may be far longer than its window).
+      const burnIn = run.data.burnIn ?? 0;
+      const steps = chainSteps(run.positions + burnIn, run.dmax) - chainSteps(burnIn, run.dmax);
+      computeSeconds += share * (run.positions * engine.base + (steps * engine.perDepth + burnIn * engine.perByte) * hiddenScale);
     }
     writeSecondsPerByte = calibrateStoreWrites();
   }

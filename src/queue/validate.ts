@@ -65,6 +65,8 @@ function checkRun(value: unknown, at: string, fail: (problem: string) => never):
   for (const key of ['wx', 'wh', 'wy', 'total'] as const) integer(`model.significant.${key}`, significant[key], 0, Number.MAX_SAFE_INTEGER);
   integer('data.offset', data.offset, 0, Number.MAX_SAFE_INTEGER);
   integer('data.length', data.length, 2, Number.MAX_SAFE_INTEGER);
+  // A burn-in reads the bytes before the window: at most its offset (absent: 0, as batches before burn-ins were).
+  if (data.burnIn !== undefined) integer('data.burnIn', data.burnIn, 0, typeof data.offset === 'number' ? data.offset : 0);
   integer('dmax', run.dmax, 0, MAX_DMAX);
   integer('positions', run.positions, 1, Number.MAX_SAFE_INTEGER);
   if (typeof run.gate !== 'number' || !Number.isFinite(run.gate)) fail(`${at}.gate ${printable(run.gate)} is not a number`);

@@ -68,7 +68,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       const model = modelFor(run);
       let modelIndex = loaded.indexOf(model);
       if (modelIndex < 0) modelIndex = loaded.push(model) - 1;
-      const identity = runIdentity({ modelSha256: model.sha256, dataSha256: run.data.sha256, dmax: run.dmax, taus: run.taus, gate: run.gate, rule: run.rule });
+      const identity = runIdentity({ modelSha256: model.sha256, dataSha256: run.data.sha256, burnIn: run.data.burnIn, dmax: run.dmax, taus: run.taus, gate: run.gate, rule: run.rule });
       if (identity !== run.runId) throw new RefusedBatchError(`batch ${batch.id}: run ${run.runId} has identity ${identity} here (another sparsetrace version?)`);
       return { ...run, modelIndex };
     });

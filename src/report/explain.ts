@@ -8,11 +8,20 @@ import { renderText, type Table } from './table.js';
 
 /** `explain`'s result: one position of one run recomputed, its counts beside the stored ones, and the active patterns at τ. */
 export interface Explanation {
-  readonly run: { readonly run_id: string; readonly model_path: string; readonly data_path: string; readonly data_offset: number; readonly dmax: number; readonly rule: RuleName };
+  readonly run: {
+    readonly run_id: string;
+    readonly model_path: string;
+    readonly data_path: string;
+    readonly data_offset: number;
+    readonly dmax: number;
+    readonly rule: RuleName;
+    /** Bytes read before the window (0: a cold window); the trace may reach back into them. */
+    readonly burn_in: number;
+  };
   readonly t: number;
   readonly y: number;
   readonly surprisal_bits: number;
-  /** Up to 40 bytes of the window before and at t (the input so far), and the target. */
+  /** Up to 40 bytes read before and at t (the input so far; a warm window's include its burn-in), and the target. */
   readonly context: { readonly before: number[]; readonly target: number };
   /** Counts of the recomputation at every τ of the run, and the stored ones (null if the position is not stored yet). */
   readonly counts: readonly {
@@ -22,7 +31,7 @@ export interface Explanation {
     readonly n_y: number;
     readonly stored: { readonly n_x: number; readonly n_h: number; readonly n_y: number } | null;
   }[];
-  /** Mass per offset d = 0 .. min(t, Dmax) at this position. */
+  /** Mass per offset d = 0 .. min(t + burn-in, Dmax) at this position. */
   readonly depth_mass: readonly number[];
   /** τ of the listing. */
   readonly tau: number;
@@ -43,23 +52,27 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
   if (loaded.sha256 !== run.model_sha256) {
     throw new InputError(`model ${run.model_path}: its content changed since run ${run.run_id} (sha256 ${loaded.sha256.slice(0, 12)}, the run used ${run.model_sha256.slice(0, 12)})`);
   }
-  const window = loadDataWindow(run.data_path, run.data_offset, run.data_length);
+  // A warm window is read after its burn-in bytes, from h = 0 at the first of them (the hash covers them all).
+  const burnIn = run.burn_in;
+  const window = loadDataWindow(run.data_path, run.data_offset, run.data_length, burnIn);
   if (window.sha256 !== run.data_sha256) {
-    throw new InputError(`data ${run.data_path}: the window at offset ${run.data_offset} changed since run ${run.run_id} (its sha256 differs)`);
+    throw new InputError(
+      `data ${run.data_path}: the window at offset ${run.data_offset}${burnIn > 0 ? ` (with its ${burnIn} bytes of burn-in)` : ''} changed since run ${run.run_id} (its sha256 differs)`,
+    );
   }
   const bytes = window.bytes;
-  // The forward pass only needs the states up to t.
-  const prefix = bytes.subarray(0, t + 2);
+  // The forward pass only needs the states up to t (position t is byte burnIn + t of the sequence).
+  const prefix = bytes.subarray(0, burnIn + t + 2);
   const states = forwardStates(loaded.model, prefix);
-  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule });
+  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule, burnIn });
   const stored = new Map(storedCountsAt(db, run.run_id, t).map((row) => [row.tau, row]));
   const taus = run.taus;
   return {
-    run: { run_id: run.run_id, model_path: run.model_path, data_path: run.data_path, data_offset: run.data_offset, dmax: run.dmax, rule: run.rule },
+    run: { run_id: run.run_id, model_path: run.model_path, data_path: run.data_path, data_offset: run.data_offset, dmax: run.dmax, rule: run.rule, burn_in: burnIn },
     t,
     y: explanation.y,
     surprisal_bits: explanation.surprisal,
-    context: { before: [...bytes.subarray(Math.max(0, t - 39), t + 1)], target: explanation.y },
+    context: { before: [...bytes.subarray(Math.max(0, burnIn + t - 39), burnIn + t + 1)], target: explanation.y },
     counts: taus.map((value) => {
       const row = stored.get(value);
       return { tau: value, ...activeCountsAt(explanation, value), stored: row ? { n_x: row.n_x, n_h: row.n_h, n_y: row.n_y } : null };
@@ -127,7 +140,7 @@ export function explanationTables(explanation: Explanation, limit = Infinity): T
 export function explanationHeadline(explanation: Explanation): string[] {
   const text = Buffer.from(explanation.context.before).toString('latin1').replace(/[^\x20-\x7e]/g, '·');
   return [
-    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}${explanation.run.rule === DEFAULT_RULE ? '' : `, rule ${explanation.run.rule}`}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after «…${text}»`,
+    `Run ${explanation.run.run_id} (Dmax ${explanation.run.dmax}${explanation.run.rule === DEFAULT_RULE ? '' : `, rule ${explanation.run.rule}`}${explanation.run.burn_in > 0 ? `, burn-in ${explanation.run.burn_in}` : ''}), position t = ${explanation.t}: predicting ${byteLabel(explanation.y)} after «…${text}»`,
     `Surprisal ${explanation.surprisal_bits.toFixed(4)} bits; traced to depth ${explanation.depth_mass.length - 1}`,
   ];
 }

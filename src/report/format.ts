@@ -335,7 +335,7 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   // One row per group and τ, the group's figures on its first row: as wide as the page, however many τ.
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs.size, 'run')}, ${dbPath})`;
   const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
-  const alignRight = [...keys.map((name) => name === 'dmax'), true, true, true, false, true, true];
+  const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
   const rowsOf = (group: (typeof groups)[number]): string[][] => {
     const report = gather(group);
     const value = values(group);

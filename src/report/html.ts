@@ -80,7 +80,8 @@ ${item('Page made by', code(provenance.command))}
 /** Columns of the runs table, and how each sorts. */
 const RUN_COLUMNS: readonly { readonly title: string; readonly cell: (run: RunFigures) => string; readonly sort?: (run: RunFigures) => number | string; readonly right?: boolean }[] = [
   { title: 'run', cell: (run) => run.run_id.slice(0, 12) },
-  { title: 'window', cell: (run) => `${run.data_path.split('/').pop()}@${run.data_offset}+${run.data_length}`, sort: (run) => `${run.data_path}\u0000${String(run.data_offset).padStart(15, '0')}` },
+  // A warm window says its burn-in (the bytes read before it).
+  { title: 'window', cell: (run) => `${run.data_path.split('/').pop()}@${run.data_offset}+${run.data_length}${run.burn_in > 0 ? `, burn-in ${run.burn_in}` : ''}`, sort: (run) => `${run.data_path}\u0000${String(run.data_offset).padStart(15, '0')}` },
   { title: 'Dmax', cell: (run) => String(run.dmax), sort: (run) => run.dmax, right: true },
   { title: 'model', cell: (run) => run.model_sha256.slice(0, 12) },
   { title: 'positions', cell: (run) => thousands(run.positions ?? 0), sort: (run) => run.positions ?? 0, right: true },

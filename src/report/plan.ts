@@ -37,7 +37,7 @@ export function formatPlan(plan: JobPlan, format: 'text' | 'json', cores = avail
     lines.push(
       `time       about ${formatDuration(time.seconds)} on ${time.threads} thread${time.threads === 1 ? '' : 's'}, getting about ${time.cores.toFixed(1)} of this machine's ${cores} cores` +
         (time.cores < 0.95 * Math.min(time.threads, cores) ? ' (it is shared: other processes use the rest now; the estimate assumes they keep doing so)' : ''),
-      `           (engine measured here on the job's model: ${engine ? `${(engine.base * 1e3).toFixed(2)} ms/position + ${(engine.perDepth * 1e6).toFixed(1)} µs per offset` : '-'}, ` +
+      `           (engine measured here on the job's model: ${engine ? `${(engine.base * 1e3).toFixed(2)} ms/position + ${(engine.perDepth * 1e6).toFixed(1)} µs per offset, ${(engine.perByte * 1e6).toFixed(1)} µs per byte of burn-in` : '-'}, ` +
         `${formatDuration(time.computeSeconds)} of CPU, and ${formatDuration(time.overheadSeconds)} for the runner around it; writes ${time.writeSecondsPerMB === null ? '-' : `${time.writeSecondsPerMB.toFixed(3)} s/MB`}, ${formatDuration(time.writeSeconds)} of CPU)`,
     );
   }

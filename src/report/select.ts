@@ -71,6 +71,7 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
  * several models are always split by model (pattern counts only add up within
  * one), runs of several τ lists by τ list (figures per τ compare within one),
  * runs of several attribution rules by rule (each rule scores differently),
+ * runs of several burn-ins by burn-in (a warm window is not a cold one),
  * runs of several Dmax by Dmax unless pooling is asked for. Each split or pool
  * the user did not ask for is said in a note.
  */
@@ -94,6 +95,7 @@ export function groupSelections(
   const dmax = distinct(mixes.flatMap((mix) => mix.dmax)).sort((a, b) => a - b);
   const tauLists = distinct(mixes.flatMap((mix) => mix.tauLists));
   const rules = distinct(mixes.flatMap((mix) => mix.rules));
+  const burnIns = distinct(mixes.flatMap((mix) => mix.burnIns)).sort((a, b) => a - b);
   const dataFiles = distinct(mixes.flatMap((mix) => mix.dataFiles));
   const windows = mixes.reduce((sum, mix) => sum + mix.windows, 0);
   const asked = [...(request.by ?? [])];
@@ -118,6 +120,12 @@ export function groupSelections(
   if (rules.length > 1) {
     keys.push('rule');
     notes.push(`note: the selected runs use ${rules.length} attribution rules (${rules.join(', ')}): one row per rule; their figures are not comparable`);
+  }
+  if (burnIns.length > 1) {
+    keys.push('burn_in');
+    notes.push(
+      `note: the selected runs use ${burnIns.length} burn-ins (${burnIns.join(', ')} bytes read before each window): one row per burn-in; warm and cold windows are not the same computation`,
+    );
   }
   if (tauLists.length > 1) {
     keys.push('taus');
@@ -161,12 +169,14 @@ export function groupValue(key: GroupKey, name: GroupKeyName): string | number {
       return key.taus === undefined ? '' : formatTauList(key.taus);
     case 'rule':
       return key.rule ?? '';
+    case 'burn_in':
+      return key.burn_in ?? '';
   }
 }
 
 /** A column heading for a key. */
 export function keyHeading(name: GroupKeyName): string {
-  return name === 'dmax' ? 'Dmax' : name === 'taus' ? 'τ list' : name;
+  return name === 'dmax' ? 'Dmax' : name === 'taus' ? 'τ list' : name === 'burn_in' ? 'burn-in' : name;
 }
 
 /**

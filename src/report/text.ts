@@ -79,9 +79,14 @@ export function gatherText(db: Db, run: RunRow, colourTau: number, explainTau: n
   const notes: string[] = [];
   // The bytes: x_0 … from the data file; without it, x_{t+1} are the stored targets and x_0 is unknown.
   let window: Uint8Array | undefined;
+  // The bytes the network read: a warm window's burn-in, then the window (the explanations reach back into the burn-in).
+  let sequence: Uint8Array | undefined;
   try {
-    const loaded = loadDataWindow(run.data_path, run.data_offset, run.data_length);
-    if (loaded.sha256 === run.data_sha256) window = loaded.bytes;
+    const loaded = loadDataWindow(run.data_path, run.data_offset, run.data_length, run.burn_in);
+    if (loaded.sha256 === run.data_sha256) {
+      sequence = loaded.bytes;
+      window = loaded.bytes.subarray(run.burn_in);
+    }
     else notes.push(`data ${run.data_path}: the window changed since the run; bytes from the stored targets, no explanations`);
   } catch (error) {
     notes.push(`${(error as Error).message}; bytes from the stored targets, no explanations`);
@@ -90,7 +95,7 @@ export function gatherText(db: Db, run: RunRow, colourTau: number, explainTau: n
   const bytes: (number | null)[] = [];
   for (let k = 0; k < shown; k++) bytes.push(window ? window[k] : k === 0 ? null : (positions[k - 1]?.y ?? null));
   const colourIndex = Math.max(0, taus.findIndex((tau) => Math.fround(tau) === Math.fround(colourTau)));
-  const explanations = window ? explainChosen(run, window, positions, colourIndex, explainTau, explained, notes) : [];
+  const explanations = sequence ? explainChosen(run, sequence, positions, colourIndex, explainTau, explained, notes) : [];
   return {
     run: { run_id: run.run_id, dmax: run.dmax, data_length: run.data_length },
     bytes,
@@ -119,6 +124,7 @@ export function chosenPositions(positions: readonly TextPosition[], colourIndex:
   return [...chosen].sort((a, b) => a - b);
 }
 
+/** Explanations of the chosen positions; `bytes` is the sequence the network read (the burn-in, then the window). */
 function explainChosen(run: RunRow, bytes: Uint8Array, positions: readonly TextPosition[], colourIndex: number, tau: number, count: number, notes: string[]): TextExplanation[] {
   const chosen = chosenPositions(positions, colourIndex, count);
   if (chosen.length === 0) return [];
@@ -134,10 +140,10 @@ function explainChosen(run: RunRow, bytes: Uint8Array, positions: readonly TextP
     return [];
   }
   // One forward pass up to the last chosen position's target.
-  const prefix = bytes.subarray(0, chosen[chosen.length - 1] + 2);
+  const prefix = bytes.subarray(0, run.burn_in + chosen[chosen.length - 1] + 2);
   const states = forwardStates(model.model, prefix);
   return chosen.map((t) => {
-    const explanation = explainPosition({ model: model.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule });
+    const explanation = explainPosition({ model: model.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule, burnIn: run.burn_in });
     const active = activePatternsAt(explanation, tau);
     return {
       t,

@@ -16,6 +16,8 @@ export interface ShardShape {
   readonly dmax: number;
   readonly hidden: number;
   readonly depthCurves: boolean;
+  /** The run's burn-in (0 when absent): not packed, it tells the unpacked range how deep each position reaches. */
+  readonly burnIn?: number;
 }
 
 type View = Float64Array | Uint32Array | Int32Array | Float32Array | Uint8Array;
@@ -107,6 +109,7 @@ export function unpackShard(buffer: SharedArrayBuffer, start: number, shape: Sha
     range: {
       start,
       count: shape.count,
+      ...((shape.burnIn ?? 0) > 0 ? { burnIn: shape.burnIn } : {}),
       targets: v.targets as Uint8Array,
       surprisal: v.surprisal as Float64Array,
       counts: v.counts as Uint32Array,

@@ -136,8 +136,8 @@ function remainingRuns(db: Db, models: readonly Model[], runs: readonly PlannedR
 /** Before any work: the job's positions and work units, and how many are committed already. */
 function reportPlan(events: RunEvents, runs: readonly PlannedRun[], remaining: readonly RemainingRun[]): void {
   const total = runs.reduce((sum, run) => sum + run.positions, 0);
-  const totalWork = runs.reduce((sum, run) => sum + workUnits(0, run.positions, run.dmax), 0);
-  const workLeft = remaining.reduce((sum, left) => sum + left.shards.reduce((inRun, shard) => inRun + workUnits(shard.start, shard.count, left.run.dmax), 0), 0);
+  const totalWork = runs.reduce((sum, run) => sum + workUnits(0, run.positions, run.dmax, run.data.burnIn), 0);
+  const workLeft = remaining.reduce((sum, left) => sum + left.shards.reduce((inRun, shard) => inRun + workUnits(shard.start, shard.count, left.run.dmax, left.run.data.burnIn), 0), 0);
   events.jobPlanned(total, remaining.reduce((sum, left) => sum + left.done, 0), { total: totalWork, done: totalWork - workLeft });
 }
 
@@ -242,6 +242,7 @@ class ShardSchedule {
       thresholds: prepared.thresholds,
       dmax: prepared.run.dmax,
       rule: prepared.run.rule,
+      burnIn: prepared.run.data.burnIn ?? 0,
       depthCurves: prepared.writer.depthCurves,
       start: shard.start,
       count: shard.count,
@@ -264,6 +265,7 @@ class ShardSchedule {
       dmax: prepared.run.dmax,
       hidden: this.models[prepared.run.modelIndex].hidden,
       depthCurves: prepared.writer.depthCurves,
+      burnIn: prepared.run.data.burnIn ?? 0,
     };
     // The worker thread's CPU time: a wall-clock time measured here would also count the
     // time the task queued behind others (2 per thread), about 4 times too much on 2 threads.

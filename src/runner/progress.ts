@@ -15,7 +15,8 @@ function describeRun(run: PlannedRun): string {
 }
 
 function windowOf(run: PlannedRun): string {
-  return `${run.data.path} @${run.data.offset}+${run.data.length}`;
+  const burnIn = run.data.burnIn ?? 0;
+  return `${run.data.path} @${run.data.offset}+${run.data.length}${burnIn > 0 ? ` after a burn-in of ${burnIn}` : ''}`;
 }
 
 /** The last `width` characters of a path, so a bar label stays on one line and keeps the file name. */
@@ -69,10 +70,10 @@ export function progressReporter(
     currentRun = run.runId;
     runDone = alreadyInRun;
     // The positions left of a run are about its last ones (shards are planned in order).
-    runWorkLeft = workUnits(alreadyInRun, run.positions - alreadyInRun, run.dmax);
+    runWorkLeft = workUnits(alreadyInRun, run.positions - alreadyInRun, run.dmax, run.data.burnIn);
   };
   const countShard = (run: PlannedRun, positions: number, start: number): void => {
-    const work = workUnits(start, positions, run.dmax);
+    const work = workUnits(start, positions, run.dmax, run.data.burnIn);
     done += positions;
     workDone += work;
     if (run.runId === currentRun) {

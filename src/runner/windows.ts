@@ -39,10 +39,12 @@ export class WindowCache {
   }
 
   private load(run: PlannedRun): SharedWindow {
-    const data = loadDataWindow(run.data.path, run.data.offset, run.data.length);
+    // A warm window's bytes and states begin with its burn-in (the traces reach back into it).
+    const burnIn = run.data.burnIn ?? 0;
+    const data = loadDataWindow(run.data.path, run.data.offset, run.data.length, burnIn);
     if (data.sha256 !== run.data.sha256) {
       throw new InputError(
-        `data ${run.data.path}: the window at offset ${run.data.offset} changed since run ${run.runId} was planned (sha256 ${data.sha256}, expected ${run.data.sha256})`,
+        `data ${run.data.path}: the window at offset ${run.data.offset}${burnIn > 0 ? ` (with its ${burnIn} bytes of burn-in)` : ''} changed since run ${run.runId} was planned (sha256 ${data.sha256}, expected ${run.data.sha256})`,
       );
     }
     const bytes = new SharedArrayBuffer(data.bytes.length);

@@ -37,6 +37,8 @@ export interface ShardTask extends SharedWindow {
   readonly thresholds: Float32Array;
   readonly dmax: number;
   readonly rule: RuleName;
+  /** The window's burn-in: `bytes` and `states` begin with it, and position t is t + burnIn of them. */
+  readonly burnIn: number;
   /** Send every position's depth curve back, not only the summaries. */
   readonly depthCurves: boolean;
   readonly start: number;
@@ -107,10 +109,10 @@ export default function traceShard(task: ShardTask): TracedShard {
   const modelTables = tablesOf(built);
   ensureStates(built, task);
   const began = threadCpuSeconds();
-  const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.rule}:${task.thresholds.join(',')}`;
+  const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.rule}:${task.burnIn}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
     const bytes = new Uint8Array(task.bytes);
-    const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule };
+    const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule, burnIn: task.burnIn };
     current = { key, input };
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);
@@ -121,6 +123,7 @@ export default function traceShard(task: ShardTask): TracedShard {
     dmax: task.dmax,
     hidden: model.hidden,
     depthCurves: task.depthCurves,
+    burnIn: task.burnIn,
   });
   return { packed, seconds: threadCpuSeconds() - began };
 }

@@ -64,6 +64,8 @@ export interface StoreContent {
   readonly hidden?: number;
   /** What finished runs keep (default 'full'). */
   readonly keep?: 'full' | 'summaries';
+  /** The runs' burn-in (default 0): a position t has min(t + burn-in, Dmax) + 1 offsets. */
+  readonly burnIn?: number;
 }
 
 /** Bytes the store takes for `runs` runs of the same τ count and Dmax holding `positions` positions in all. */
@@ -72,8 +74,9 @@ export function estimateStoreBytes(content: StoreContent): number {
   const H = content.hidden ?? 128;
   const b = STORE_BYTES;
   if (content.keep === 'summaries') return positions * taus * b.perSummaryRow + runs * (b.perSummaryRun + b.perRun);
-  // Σ over a run's positions of min(t, Dmax) + 1 offsets = P·(Dmax+1) - Dmax·(Dmax+1)/2 when P > Dmax.
-  const depthRows = depthCurves ? Math.max(positions, positions * (dmax + 1) - (runs * dmax * (dmax + 1)) / 2) : 0;
+  // Σ over a run's positions of min(t + B, Dmax) + 1 offsets = P·(Dmax+1) - r·(r+1)/2 with r = max(0, Dmax - B), when P > r.
+  const ramp = Math.max(0, dmax - (content.burnIn ?? 0));
+  const depthRows = depthCurves ? Math.max(positions, positions * (dmax + 1) - (runs * ramp * (ramp + 1)) / 2) : 0;
   return (
     positions * (b.perPositionRow + taus * b.perCountsRow) +
     depthRows * b.perDepthRow +

@@ -27,17 +27,19 @@ export interface CommittedShard {
   readonly start: number;
   readonly count: number;
   readonly dmax: number;
+  /** The run's burn-in: its positions reach min(t + burn_in, Dmax) offsets. */
+  readonly burn_in: number;
   readonly committed_at: string;
 }
 
 const progressStatements = perConnection((db: Db) => ({
   unfinished: db.prepare(
-    `SELECT r.run_id, s.start, s.count, r.dmax, s.committed_at
+    `SELECT r.run_id, s.start, s.count, r.dmax, r.burn_in, s.committed_at
        FROM job_runs j JOIN runs r USING (run_key) JOIN shards s ON s.run_key = r.run_key
       WHERE j.job_id = ? AND r.status != 'done'`,
   ),
   since: db.prepare(
-    `SELECT r.run_id, s.start, s.count, r.dmax, s.committed_at
+    `SELECT r.run_id, s.start, s.count, r.dmax, r.burn_in, s.committed_at
        FROM job_runs j JOIN runs r USING (run_key) JOIN shards s ON s.run_key = r.run_key
       WHERE j.job_id = ? AND s.committed_at >= ?`,
   ),

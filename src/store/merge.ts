@@ -37,8 +37,10 @@ const PARTIAL_TABLES = PER_RUN_TABLES.map(([table]) => table).reverse();
 
 const SEGMENT = 'segment';
 
-/** Rows of `depth_rows` a complete run with curves holds: every position t at every d ≤ min(t, Dmax). */
-export function depthRowCount(positions: number, dmax: number): number {
+/** Rows of `depth_rows` a complete run with curves holds: every position t at every d ≤ min(t + burn-in, Dmax). */
+export function depthRowCount(positions: number, dmax: number, burnIn = 0): number {
+  // Positions t of a warm window reach as far as t + burnIn of a cold one.
+  if (burnIn > 0) return depthRowCount(positions + burnIn, dmax) - depthRowCount(burnIn, dmax);
   const ramp = Math.min(positions, dmax + 1);
   return (ramp * (ramp + 1)) / 2 + (positions - ramp) * (dmax + 1);
 }
@@ -48,6 +50,7 @@ interface RunShapeToCheck {
   readonly run_key: number;
   readonly positions: number;
   readonly dmax: number;
+  readonly burn_in: number;
   readonly depth_curves: number;
   readonly taus: number;
 }
@@ -64,8 +67,8 @@ function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boole
   const s = {
     shards: db.prepare(
       `SELECT count(*) AS shards, coalesce(sum(count), 0) AS covered, coalesce(sum(start != expected), 0) AS misplaced,
-              coalesce(sum(min(start + count - 1, ?) + 1), 0) AS depthSums
-       FROM (SELECT start, count, coalesce(lag(start + count) OVER (ORDER BY start), 0) AS expected FROM ${SEGMENT}.shards WHERE run_key = ?)`,
+              coalesce(sum(min(start + count - 1 + @burn_in, @dmax) + 1), 0) AS depthSums
+       FROM (SELECT start, count, coalesce(lag(start + count) OVER (ORDER BY start), 0) AS expected FROM ${SEGMENT}.shards WHERE run_key = @run_key)`,
     ),
     taus: db.prepare(`SELECT count(*) AS n, coalesce(min(tau_index), 0) AS first, coalesce(max(tau_index), -1) AS last FROM ${SEGMENT}.run_taus WHERE run_key = ?`),
     summaries: db
@@ -81,17 +84,19 @@ function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boole
     depthRows: db.prepare(`SELECT count(*) FROM ${SEGMENT}.depth_rows WHERE run_key = ?`).pluck(),
   };
   return (run, keepsPositions) => {
-    const { run_key: key, positions, dmax } = run;
+    const { run_key: key, positions, dmax, burn_in: burnIn } = run;
+    // A position t reaches min(t + burn-in, Dmax) offsets.
+    const offsets = Math.min(positions - 1 + burnIn, dmax) + 1;
     const taus = s.taus.get(key) as { n: number; first: number; last: number };
     if (taus.n === 0 || taus.first !== 0 || taus.last !== taus.n - 1) return `its τ list is not indexed 0 to ${taus.n - 1}`;
-    const shards = s.shards.get(dmax, key) as { shards: number; covered: number; misplaced: number; depthSums: number };
+    const shards = s.shards.get({ dmax, burn_in: burnIn, run_key: key }) as { shards: number; covered: number; misplaced: number; depthSums: number };
     if (shards.covered !== positions || shards.misplaced !== 0) {
       return `its shards cover ${shards.covered} of ${positions} positions${shards.misplaced > 0 ? ` with ${shards.misplaced} gaps or overlaps` : ''}`;
     }
     const summaries = s.summaries.get(key, positions) as number;
     if (summaries !== taus.n) return `it has summaries over all ${positions} positions for ${summaries} of its ${taus.n} τ`;
     const profile = s.depthProfile.get(key) as number;
-    if (profile !== Math.min(positions - 1, dmax) + 1) return `its depth profile has ${profile} of ${Math.min(positions - 1, dmax) + 1} offsets`;
+    if (profile !== offsets) return `its depth profile has ${profile} of ${offsets} offsets`;
     if (!keepsPositions) return undefined;
     const rows = s.positions.get(key) as { n: number; first: number | null; last: number | null };
     if (rows.n !== positions || rows.first !== 0 || rows.last !== positions - 1) return `position_rows has ${rows.n} of its ${positions} positions`;
@@ -103,7 +108,8 @@ function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boole
     if (depthSums !== shards.depthSums) return `shard_depth has ${depthSums} of its ${shards.depthSums} rows`;
     if (run.depth_curves === 1) {
       const curves = s.depthRows.get(key) as number;
-      if (curves !== depthRowCount(positions, dmax)) return `depth_rows has ${curves} of its ${depthRowCount(positions, dmax)} rows`;
+      const expected = depthRowCount(positions, dmax, burnIn);
+      if (curves !== expected) return `depth_rows has ${curves} of its ${expected} rows`;
     }
     return undefined;
   };
@@ -153,7 +159,7 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
     if (absent.length > 0) throw new SegmentError(`segment ${segmentPath}: no table ${absent.join(', ')} (written by another sparsetrace version?)`);
     const s = {
       segmentRuns: db.prepare(
-        `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.depth_curves, r.keep, m.model_sha256,
+        `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.burn_in, r.depth_curves, r.keep, m.model_sha256,
                 (SELECT count(*) FROM ${SEGMENT}.run_taus t WHERE t.run_key = r.run_key) AS taus
          FROM ${SEGMENT}.runs r JOIN ${SEGMENT}.models m USING (model_key) ORDER BY r.run_key`,
       ),
@@ -176,9 +182,9 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
       insertRun: db
         .prepare(
           `INSERT INTO main.runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule)
+             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule, burn_in)
            SELECT run_id, ?, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule
+             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule, burn_in
            FROM ${SEGMENT}.runs WHERE run_key = ? RETURNING run_key`,
         )
         .pluck(),
@@ -204,7 +210,7 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         const alreadyDone: string[] = [];
         const unfinished: string[] = [];
         let positions = 0;
-        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; dmax: number; depth_curves: number; keep: string; model_sha256: string; taus: number };
+        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; dmax: number; burn_in: number; depth_curves: number; keep: string; model_sha256: string; taus: number };
         type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; keep: string; taus: number };
         for (const run of s.segmentRuns.all() as SegmentRun[]) {
           if (run.status !== 'done') {

@@ -8,7 +8,7 @@ import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';
 import { refreshStaleRollups, runLevels } from './rollups.js';
-import { COUNT_BLOCKS_TABLE, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, RUNS_RULE_COLUMN, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
+import { COUNT_BLOCKS_TABLE, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, RUNS_BURN_IN_COLUMN, RUNS_RULE_COLUMN, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { verifyWal } from './walGuard.js';
 
@@ -21,7 +21,8 @@ const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards
  * moved into the compact tables, a version 2 file has its per-position count
  * rows packed into count blocks (both give schema 3), and schema 3 becomes 4:
  * count blocks and summaries re-encoded so plain SQL reads them, the views made
- * plain SQL, and schema 4 becomes 5: `runs.rule`, 'q1' for every earlier run.
+ * plain SQL, schema 4 becomes 5: `runs.rule`, 'q1' for every earlier run, and
+ * schema 5 becomes 6: `runs.burn_in`, 0 (a cold window) for every earlier run.
  * The caller holds the writer lock or knows the file is new. Foreign keys are
  * checked once at the end.
  */
@@ -33,11 +34,12 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
       const from = db.pragma('user_version', { simple: true }) as number;
       if (from === SCHEMA_VERSION) return { from, to: from };
       if (from === 0) db.exec(SCHEMA);
-      else if (from >= 1 && from <= 4) {
+      else if (from >= 1 && from <= 5) {
         if (from === 1) migrateFromV1(db);
         if (from === 2) migrateFromV2(db);
         if (from <= 3) migrateFromV3(db);
-        migrateFromV4(db);
+        if (from <= 4) migrateFromV4(db);
+        migrateFromV5(db);
       } else throw new Error(`no migration from schema version ${from}`);
       const problems = db.pragma('foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
@@ -189,6 +191,14 @@ function migrateFromV3(db: Db): void {
  */
 function migrateFromV4(db: Db): void {
   db.exec(`ALTER TABLE runs ADD COLUMN ${RUNS_RULE_COLUMN}`);
+}
+
+/**
+ * Version 5 → 6: `runs.burn_in`. Every run before it started its window cold, from
+ * h = 0 (burn-in 0). As for 4 → 5, only the table's definition changes: instant.
+ */
+function migrateFromV5(db: Db): void {
+  db.exec(`ALTER TABLE runs ADD COLUMN ${RUNS_BURN_IN_COLUMN}`);
 }
 
 /**

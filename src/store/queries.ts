@@ -65,13 +65,15 @@ export interface RunRow {
   readonly tool_version: string;
   /** The attribution rule (src/engine/computation.ts). */
   readonly rule: RuleName;
+  /** Bytes read before the window from h = 0 (a warm window; 0: cold, the spec's). data_sha256 is of those and the window's. */
+  readonly burn_in: number;
 }
 
 const POSITIONS_DONE = `CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT coalesce(sum(count), 0) FROM shards s WHERE s.run_key = r.run_key) END`;
 const RUN_COLUMNS = `r.run_key, r.model_key, r.run_id, r.data_path, r.data_offset, r.data_length, r.data_sha256, r.dmax, r.positions,
-  r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version, ${POSITIONS_DONE}, r.tau_list, r.rule`;
+  r.depth_curves, r.keep, r.status, r.compute_seconds, r.started_at, r.finished_at, r.tool_version, ${POSITIONS_DONE}, r.tau_list, r.rule, r.burn_in`;
 
-type RawRun = [number, number, string, string, number, number, string, number, number, number, RunRow['keep'], RunRow['status'], number, string | null, string | null, string, number, string, RuleName];
+type RawRun = [number, number, string, string, number, number, string, number, number, number, RunRow['keep'], RunRow['status'], number, string | null, string | null, string, number, string, RuleName, number];
 
 /**
  * All runs, oldest first, or those of one job in job order. Rows come raw and
@@ -92,7 +94,7 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
   ) as RawRun[];
   const runs = raw.map((row): RunRow => {
     const [run_key, model_key, run_id, data_path, data_offset, data_length, data_sha256, dmax, positions, depth_curves, keep, status] = row;
-    const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus, rule] = row;
+    const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus, rule, burn_in] = row;
     const model = models.get(model_key) as { sha256: string; path: string; hidden: number };
     // The columns in the order `runs --format json` has always printed them.
     return {
@@ -116,6 +118,7 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
       positions_done,
       taus: taus === '' ? [] : taus.split(',').map(Number),
       rule,
+      burn_in,
     };
   });
   return runs;

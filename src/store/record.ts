@@ -7,7 +7,12 @@ import { TAU_LIST_OF } from './schema.js';
 export interface RunRecord extends Computation {
   readonly runId: string;
   readonly model: { readonly sha256: string; readonly path: string; readonly hidden: number; readonly significant: SignificantCounts };
-  readonly data: { readonly path: string; readonly offset: number; readonly length: number; readonly sha256: string };
+  /**
+   * The window [offset, offset + length) of the data file, read after its `burnIn`
+   * bytes before it (absent: 0, a cold window); `sha256` is of the bytes read,
+   * burn-in and window.
+   */
+  readonly data: { readonly path: string; readonly offset: number; readonly length: number; readonly sha256: string; readonly burnIn?: number };
   /** N - 1. */
   readonly positions: number;
   /** Keep every position's depth mass at every offset (`depth_mass`), not only the shard sums. */
@@ -39,8 +44,8 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
   const modelKey = db.prepare(`SELECT model_key FROM models WHERE model_sha256 = ?`).pluck();
   const insertRun = db.prepare(
     `INSERT INTO runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate,
-       positions, depth_curves, keep, status, tool_version, created_at, rule)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+       positions, depth_curves, keep, status, tool_version, created_at, rule, burn_in)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
   );
   const runKey = db.prepare(`SELECT run_key FROM runs WHERE run_id = ?`).pluck();
   const insertTau = db.prepare(`INSERT OR IGNORE INTO run_taus (run_key, tau_index, tau, tau_f32) VALUES (?, ?, ?, ?)`);
@@ -62,7 +67,7 @@ export function recordJob(db: Db, job: JobRecord, runs: readonly RunRecord[], to
         const s = model.significant;
         insertModel.run(model.sha256, model.path, model.hidden, s.wx, s.wh, s.wy, s.total);
         const key = modelKey.get(model.sha256) as number;
-        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, run.keep ?? 'full', toolVersion, started, run.rule);
+        insertRun.run(run.runId, key, data.path, data.offset, data.length, data.sha256, run.dmax, run.gate, run.positions, run.depthCurves ? 1 : 0, run.keep ?? 'full', toolVersion, started, run.rule, data.burnIn ?? 0);
         const rk = runKey.get(run.runId) as number;
         run.taus.forEach((tau, index) => insertTau.run(rk, index, tau, Math.fround(tau)));
         setTauList.run(rk);

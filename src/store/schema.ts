@@ -4,8 +4,8 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * The store's schema. `PRAGMA user_version` is the schema version: 0 is a new
  * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
  * `count_rows` row per position and τ), 3 count blocks as uint16 BLOBs read
- * through our SQL functions, 4 code point arrays and plain-SQL views, 5 this
- * one (`runs.rule`); migrate.ts upgrades in place. Users
+ * through our SQL functions, 4 code point arrays and plain-SQL views, 5
+ * `runs.rule`, 6 this one (`runs.burn_in`); migrate.ts upgrades in place. Users
  * read it through docs/schema.md; the views keep 0.1.0's column names
  * (`run_id`, `tau`) over the compact tables.
  *
@@ -24,7 +24,7 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * `runs.rule`: the run's attribution rule, a name of RULES (src/engine/computation.ts).
@@ -32,6 +32,13 @@ export const SCHEMA_VERSION = 5;
  * a new file has it too). No CHECK: a new rule needs no migration; the code checks names.
  */
 export const RUNS_RULE_COLUMN = `rule TEXT NOT NULL DEFAULT 'q1'`;
+
+/**
+ * `runs.burn_in`: the bytes the network read before the run's window, from h = 0
+ * (a warm window; 0: the spec's cold start). Added by the migration from schema 5,
+ * at the end of the table, where a new file has it too.
+ */
+export const RUNS_BURN_IN_COLUMN = `burn_in INTEGER NOT NULL DEFAULT 0 CHECK (burn_in >= 0)`;
 
 /** job_runs' indexes (the migration from schema 3 creates them). */
 export const JOB_RUNS_INDEXES = `
@@ -253,7 +260,10 @@ export const SCHEMA = `
     -- pattern_peak_rows (which needs the model) when the run resumes.
     legacy_peak_factors BLOB,
     -- The attribution rule: a name of RULES in src/engine/computation.ts ('q1': the spec's).
-    ${RUNS_RULE_COLUMN}
+    ${RUNS_RULE_COLUMN},
+    -- Bytes read before the window [data_offset, data_offset + data_length), from h = 0; the
+    -- traces of its positions may reach back into them (0: the spec's cold start).
+    ${RUNS_BURN_IN_COLUMN}
   );
 
   CREATE TABLE run_taus (

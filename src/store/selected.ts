@@ -12,8 +12,8 @@ import { perConnection } from './statements.js';
  * read when asked for.
  */
 
-/** What a selection can be grouped by (`report --by`), plus the τ list and the rule a report splits by itself. */
-export type GroupKeyName = 'model' | 'data' | 'window' | 'dmax' | 'job' | 'taus' | 'rule';
+/** What a selection can be grouped by (`report --by`), plus the τ list, the rule and the burn-in a report splits by itself. */
+export type GroupKeyName = 'model' | 'data' | 'window' | 'dmax' | 'job' | 'taus' | 'rule' | 'burn_in';
 
 /** Which runs: one job's (in job order), named ones (in the order named), or every run (oldest first); then narrowed. */
 export interface RunFilter {
@@ -36,6 +36,8 @@ export interface SelectionMix {
   readonly tauLists: readonly string[];
   /** Each distinct attribution rule (`runs.rule`). */
   readonly rules: readonly string[];
+  /** Each distinct burn-in (`runs.burn_in`), ascending. */
+  readonly burnIns: readonly number[];
   readonly dataFiles: readonly string[];
   /** Distinct window contents (by the window bytes' sha256). */
   readonly windows: number;
@@ -50,6 +52,7 @@ export interface GroupKey {
   readonly job?: { readonly id: number; readonly name: string };
   readonly taus?: string;
   readonly rule?: string;
+  readonly burn_in?: number;
 }
 
 /** A group of selected runs: what every query of a report takes. */
@@ -79,6 +82,7 @@ export interface RunFigures {
   readonly data_path: string;
   readonly data_offset: number;
   readonly data_length: number;
+  readonly burn_in: number;
   readonly dmax: number;
   readonly status: string;
   readonly positions: number;
@@ -147,6 +151,7 @@ const KEY_COLUMNS: Record<GroupKeyName, readonly string[]> = {
   dmax: ['r.dmax'],
   taus: ['r.tau_list'],
   rule: ['r.rule'],
+  burn_in: ['r.burn_in'],
   job: ['(SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key)'],
 };
 
@@ -167,7 +172,8 @@ const statements = perConnection((db: Db) => {
     db.prepare(
       `SELECT count(*) AS runs, coalesce(sum(r.status <> 'done'), 0) AS unfinished, count(DISTINCT r.data_sha256) AS windows,
               json_group_array(DISTINCT r.model_key) AS model_keys, json_group_array(DISTINCT r.dmax) AS dmax,
-              json_group_array(DISTINCT r.tau_list) AS tau_lists, json_group_array(DISTINCT r.rule) AS rules, json_group_array(DISTINCT r.data_path) AS data_files
+              json_group_array(DISTINCT r.tau_list) AS tau_lists, json_group_array(DISTINCT r.rule) AS rules,
+              json_group_array(DISTINCT r.burn_in) AS burn_ins, json_group_array(DISTINCT r.data_path) AS data_files
        FROM ${SOURCES[source].from}`,
     );
   const unfinished = (source: SourceKind) =>
@@ -188,7 +194,7 @@ const statements = perConnection((db: Db) => {
     ),
     // Figures of single runs at one τ (its float32), from their stored summaries: positions, bpc (exact sums of the shards), mean and median n.
     runFigures: db.prepare(
-      `SELECT r.run_id, m.model_sha256, r.data_path, r.data_offset, r.data_length, r.dmax, r.status,
+      `SELECT r.run_id, m.model_sha256, r.data_path, r.data_offset, r.data_length, r.burn_in, r.dmax, r.status,
               (SELECT sum(count) FROM shards WHERE run_key = r.run_key) AS positions,
               (SELECT (sum(surprisal_sum) + sum(surprisal_err)) / sum(count) FROM shards WHERE run_key = r.run_key) AS bpc,
               (st.sum_x + st.sum_h + st.sum_y) * 1.0 / st.positions AS mean_n, st.median_n
@@ -199,7 +205,7 @@ const statements = perConnection((db: Db) => {
     ),
     // Bare columns beside min(): SQLite takes them from the row of the minimum, the group's first run.
     groups: db.prepare(
-      `SELECT g.grp, g.first, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list, r.rule,
+      `SELECT g.grp, g.first, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list, r.rule, r.burn_in,
               (SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key) AS job_id
        FROM (SELECT grp, min(ord) AS first, count(*) AS runs, run_key FROM temp.selected_runs WHERE sel = ? GROUP BY grp) g
          JOIN runs r ON r.run_key = g.run_key JOIN models m ON m.model_key = r.model_key ORDER BY g.first`,
@@ -300,6 +306,7 @@ interface GroupRow {
   dmax: number;
   tau_list: string;
   rule: string;
+  burn_in: number;
   job_id: number;
 }
 
@@ -370,6 +377,7 @@ export class RunSelection {
       dmax: string;
       tau_lists: string;
       rules: string;
+      burn_ins: string;
       data_files: string;
     };
     const sorted = <T>(json: string): T[] => (JSON.parse(json) as T[]).sort();
@@ -381,6 +389,7 @@ export class RunSelection {
       dmax: (JSON.parse(row.dmax) as number[]).sort((a, b) => a - b),
       tauLists: sorted<string>(row.tau_lists),
       rules: sorted<string>(row.rules),
+      burnIns: (JSON.parse(row.burn_ins) as number[]).sort((a, b) => a - b),
       dataFiles: sorted<string>(row.data_files),
     };
     return this.#mix;
@@ -424,6 +433,7 @@ export class RunSelection {
         if (name === 'dmax') key.dmax = row.dmax;
         if (name === 'taus') key.taus = row.tau_list;
         if (name === 'rule') key.rule = row.rule;
+        if (name === 'burn_in') key.burn_in = row.burn_in;
         if (name === 'job') {
           const id = this.#jobId ?? row.job_id;
           key.job = { id, name: jobName(id) };
