@@ -52,9 +52,9 @@ const atTau = <T extends { tau: number }>(rows: readonly T[], tau: number): T | 
 
 export function htmlTable(table: Table, id = slug(table.title ?? 'table')): string {
   const right = table.alignRight ?? table.columns.map((_, k) => k > 0);
-  // A text cell may break after a comma: a τ list in a group's label is one long word otherwise.
+  // A text cell may break after a comma without a space: a τ list in a group's label is one long word otherwise.
   const cell = (tag: 'th' | 'td', text: string, k: number): string =>
-    right[k] ? `<${tag} class="num">${escapeHtml(text)}</${tag}>` : `<${tag}>${escapeHtml(text).replaceAll(',', ',<wbr>')}</${tag}>`;
+    right[k] ? `<${tag} class="num">${escapeHtml(text)}</${tag}>` : `<${tag}>${escapeHtml(text).replace(/,(?=\S)/g, ',<wbr>')}</${tag}>`;
   return [
     `<table data-table="${escapeHtml(id)}">`,
     table.title ? `<caption>${escapeHtml(table.title)}</caption>` : '',
