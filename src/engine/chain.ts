@@ -40,8 +40,13 @@ export function kernelTanhf(x: number): number {
 
 /** The forward pass of one model in the kernel, its weights laid out once: `states(bytes)` for each window. */
 export interface ForwardKernel {
-  /** h_t for t = 0 .. N-1 of `bytes` as one N×H array, row t at t·H. */
-  states(bytes: Uint8Array): Float32Array;
+  /**
+   * h_t for t = 0 .. N-1 of `bytes` as one N×H array, row t at t·H, from
+   * h_{-1} = `initial` (H floats; zeros when absent): a long sequence is
+   * computed piece by piece, each from the last state of the one before, with
+   * the same values as in one pass.
+   */
+  states(bytes: Uint8Array, initial?: Float32Array): Float32Array;
 }
 
 /**
@@ -73,11 +78,13 @@ export function createForwardKernel(wh: Float32Array, bh: Float32Array, wx: Floa
     for (let c = 0; c < 256; c++) wxByByte[c * H + i] = wx[i * 256 + c];
   }
   return {
-    states(bytes: Uint8Array): Float32Array {
+    states(bytes: Uint8Array, initial?: Float32Array): Float32Array {
       const N = bytes.length;
       const bytesOffset = statesOffset + 4 * N * H;
       grow(bytesOffset + N);
-      new Float32Array(memory.buffer, v, H).fill(0); // h_{-1} = 0
+      const start = new Float32Array(memory.buffer, v, H);
+      if (initial === undefined) start.fill(0); // h_{-1} = 0
+      else start.set(initial.subarray(0, H));
       new Uint8Array(memory.buffer, bytesOffset, N).set(bytes);
       forward(v, out, H, bias, inputs, bytesOffset, N, statesOffset);
       return new Float32Array(memory.buffer, statesOffset, N * H).slice();

@@ -23,6 +23,12 @@ export interface TraceInput {
    * back into the burn-in (min(t + burnIn, Dmax) offsets).
    */
   readonly burnIn?: number;
+  /**
+   * The index in that sequence of `bytes[0]` and of the first row of `states`
+   * (0 when absent): a long window is traced from pieces of it, each holding the
+   * bytes and states its positions reach (from t + burnIn - Dmax to t + burnIn + 1).
+   */
+  readonly origin?: number;
 }
 
 /**
@@ -87,6 +93,8 @@ export function traceTables(model: Model): TraceTables {
 export function traceRange(input: TraceInput, tables: TraceTables, start: number, count: number): RangeResult {
   const { model, bytes, states, thresholds, dmax, rule } = input;
   const burnIn = input.burnIn ?? 0;
+  const origin = input.origin ?? 0;
+  if (origin > Math.max(0, start + burnIn - dmax)) throw new RangeError(`traceRange: positions from ${start} reach back before the input's origin ${origin}`);
   // Positions [start, start + count) are [first, first + count) of the sequence held by bytes and states.
   const first = start + burnIn;
   const H = model.hidden;
@@ -129,9 +137,9 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
     const chunkEnd = Math.min(first + count, chunkStart + chunkPositions);
     // Rows h_s for s in [firstRow, chunkEnd) (h_{t-d} down to d = Dmax, which gated-wx reads) and bytes x in [firstByte, chunkEnd].
     const firstRow = Math.max(0, chunkStart - dmax);
-    for (let s = firstRow; s < chunkEnd; s++) stateRows.set(states.subarray(s * H, (s + 1) * H), (s - firstRow) * Hp);
+    for (let s = firstRow; s < chunkEnd; s++) stateRows.set(states.subarray((s - origin) * H, (s - origin + 1) * H), (s - firstRow) * Hp);
     const firstByte = Math.max(0, chunkStart - dmax);
-    byteWindow.set(bytes.subarray(firstByte, chunkEnd + 1));
+    byteWindow.set(bytes.subarray(firstByte - origin, chunkEnd + 1 - origin));
 
     // Positions two at a time (t in slot 0, t + 1 in slot 1): their chains share each pass over Wh.
     for (let t = chunkStart; t < chunkEnd; t += 2) {
@@ -140,7 +148,7 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
       const depths = [Math.min(dmax, t), Math.min(dmax, t + 1)];
       for (let k = 0; k < last; k++) {
         const p = t + k - first;
-        const y = bytes[t + k + 1];
+        const y = bytes[t + k + 1 - origin];
         targets[p] = y;
         const hPointer = view.statesPointer + (t + k - firstRow) * rowBytes;
         const sum = exponentials(slots[k], hPointer);

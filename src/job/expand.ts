@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_RULE, identityText, SCALED_GATE, significantCounts, type Computation } from '../engine/index.js';
-import { dataFileSize, loadDataWindow, loadModel, type LoadedModel } from '../model/index.js';
+import { dataFileSize, loadModel, scanDataWindow, type LoadedModel } from '../model/index.js';
 import type { RunRecord } from '../store/index.js';
 import { burnInOf, windowsOf, type JobSpec } from './spec.js';
 
@@ -24,8 +24,8 @@ export function runIdentity(fields: { modelSha256: string; dataSha256: string; b
 
 /**
  * Expands a job into runs, one per model × window × Dmax. Each window is read
- * once here to hash its content and dropped, so memory stays bounded by one
- * window however long the sweep. A window identical to an earlier one (same
+ * once here in pieces to hash its content, so memory stays bounded however
+ * long the sweep and its windows. A window identical to an earlier one (same
  * content and parameters) is the same run and listed once.
  */
 export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJob {
@@ -44,7 +44,7 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
       const burnIn = burnInOf(source);
       for (const window of windowsOf(source, size)) {
         // A warm window is read with its burn-in bytes; its hash is of them all.
-        const data = loadDataWindow(source.path, window.offset, window.length, burnIn);
+        const data = scanDataWindow(source.path, window.offset, window.length, burnIn);
         for (const dmax of spec.dmax) {
           const computation: Computation = { rule: spec.rule ?? DEFAULT_RULE, dmax, gate: SCALED_GATE, taus: spec.tau };
           const runId = runIdentity({ modelSha256: loaded.sha256, dataSha256: data.sha256, burnIn, ...computation });
@@ -57,9 +57,9 @@ export function expandJob(spec: JobSpec, log: (line: string) => void): ExpandedJ
             runId,
             modelIndex,
             model: { sha256: loaded.sha256, path: loaded.path, hidden: loaded.model.hidden, significant },
-            data: { path: source.path, offset: window.offset, length: data.bytes.length - burnIn, sha256: data.sha256, burnIn },
+            data: { path: source.path, offset: window.offset, length: data.bytes - burnIn, sha256: data.sha256, burnIn },
             ...computation,
-            positions: data.bytes.length - burnIn - 1,
+            positions: data.bytes - burnIn - 1,
             depthCurves: spec.depthCurves === true,
             keep: spec.keep ?? 'full',
           });

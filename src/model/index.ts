@@ -1,2 +1,2 @@
 export { hiddenForFileSize, modelFileSize, nearestModelSizes, parseModel } from './format.js';
-export { dataFileSize, loadDataWindow, loadModel, sha256, type DataWindow, type LoadedModel } from './load.js';
+export { dataFileSize, loadDataWindow, loadModel, readDataBytes, scanDataWindow, sha256, type DataWindow, type LoadedModel } from './load.js';

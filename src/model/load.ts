@@ -81,19 +81,70 @@ export function dataFileSize(path: string): number {
  * two bytes: one prediction is x_0 → x_1.
  */
 export function loadDataWindow(path: string, offset: number, length: number, burnIn = 0): DataWindow {
+  checkBurnIn(path, offset, burnIn);
+  const window = readBytes(path, offset - burnIn, length + burnIn);
+  checkWindowLength(path, offset, Math.max(0, window.bytes.length - burnIn), window.size);
+  return { path, offset, bytes: window.bytes, sha256: sha256(window.bytes), burnIn };
+}
+
+function checkBurnIn(path: string, offset: number, burnIn: number): void {
   if (!(Number.isSafeInteger(burnIn) && burnIn >= 0 && burnIn <= offset)) {
     throw new InputError(`data ${path}: a burn-in of ${burnIn} bytes before the window at offset ${offset} would start before the file's start`);
   }
-  const window = readBytes(path, offset - burnIn, length + burnIn);
-  const windowBytes = Math.max(0, window.bytes.length - burnIn);
+}
+
+function checkWindowLength(path: string, offset: number, windowBytes: number, size: number): void {
   if (windowBytes < 2) {
     const what = windowBytes === 0 ? 'empty' : 'one byte long';
-    const where = offset >= window.size ? ` (the file has ${window.size} bytes)` : '';
+    const where = offset >= size ? ` (the file has ${size} bytes)` : '';
     throw new InputError(
       `data ${path}: the window at offset ${offset} is ${what}${where}; a window needs at least 2 bytes (one prediction)`,
     );
   }
-  return { path, offset, bytes: window.bytes, sha256: sha256(window.bytes), burnIn };
+}
+
+/** Bytes a window is read in by scanDataWindow. */
+const SCAN_CHUNK_BYTES = 1 << 20;
+
+/**
+ * What loadDataWindow says of a window (its SHA-256, and how many bytes the
+ * network reads: burn-in and window), with the same checks and messages, read
+ * in pieces of 1 MiB: memory does not grow with the window's length.
+ */
+export function scanDataWindow(path: string, offset: number, length: number, burnIn = 0): { sha256: string; bytes: number } {
+  checkBurnIn(path, offset, burnIn);
+  checkInputFile('data', path);
+  const hash = createHash('sha256');
+  let read = 0;
+  let size: number;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      size = fstatSync(fd).size;
+      const start = offset - burnIn;
+      const available = Math.max(0, Math.min(length + burnIn, size - start));
+      const buffer = Buffer.alloc(Math.min(available, SCAN_CHUNK_BYTES));
+      while (read < available) {
+        const n = readSync(fd, buffer, 0, Math.min(buffer.length, available - read), start + read);
+        if (n === 0) break;
+        hash.update(buffer.subarray(0, n));
+        read += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw describeReadError('data', path, error);
+  }
+  checkWindowLength(path, offset, Math.max(0, read - burnIn), size);
+  return { sha256: hash.digest('hex'), bytes: read };
+}
+
+/** Exactly `count` bytes of a data file from byte `start` (a piece of a window that scanDataWindow checked); InputError if the file is shorter now. */
+export function readDataBytes(path: string, start: number, count: number): Uint8Array {
+  const { bytes } = readBytes(path, start, count);
+  if (bytes.length !== count) throw new InputError(`data ${path}: ${count} bytes at offset ${start} cannot be read any more (the file has shrunk since the job was planned)`);
+  return bytes;
 }
 
 /** Up to `length` bytes at `offset`, and the file's size. */

@@ -5,6 +5,8 @@ import { expandRuns } from '../jobrun/steps.js';
 import { loadDataWindow } from '../model/index.js';
 import { calibrateStoreWrites, databaseUsedBytes, estimateStoreBytes, listRuns, openDatabase, type RunRow } from '../store/index.js';
 import { calibrateEngine, chainSteps, type EngineCost } from './calibrate.js';
+import { defaultShardSize } from '../runner/plan.js';
+import { memoryNeeded, type MemoryNeed } from '../runner/segments.js';
 
 /** What a job will do, without doing it: runs, positions, what the database holds, disk and time. */
 export interface JobPlan {
@@ -40,6 +42,8 @@ export interface JobPlan {
     readonly engine: EngineCost | null;
     readonly writeSecondsPerMB: number | null;
   };
+  /** Memory the computing needs, about (runner/segments.ts memoryNeeded): bounded by the segment size, not by the windows' length. */
+  readonly memory: MemoryNeed;
 }
 
 export interface PlanOptions {
@@ -133,8 +137,9 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   if (pending.length > 0) {
     const first = pending[0].run;
     const model = models[first.modelIndex];
-    const window = loadDataWindow(first.data.path, first.data.offset, first.data.length);
     const deepest = Math.max(...pending.map((p) => p.run.dmax));
+    // The calibration reads at most Dmax + 99 and 4,096 bytes of the window: a long window is not read whole.
+    const window = loadDataWindow(first.data.path, first.data.offset, Math.min(first.data.length, deepest + 4_200));
     engine = calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);
     for (const { run, stored: done } of pending) {
       // A partly done run: its missing positions cost about their share of the run.
@@ -164,6 +169,12 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   const seconds = pending.length === 0 ? 0 : Math.max(cpuWork / coresGot, writeSeconds);
 
   const dmaxes = [...new Set(runs.map((run) => run.dmax))];
+  const memory = memoryNeeded({
+    runs: runs.map((run) => ({ positions: run.positions, burnIn: run.data.burnIn ?? 0, dmax: run.dmax, hidden: run.model.hidden })),
+    taus: T,
+    threads,
+    shardSize: defaultShardSize(totalPositions, threads, Math.max(0, ...dmaxes)),
+  });
   return {
     name: spec.name,
     database: options.database,
@@ -192,5 +203,6 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
       engine,
       writeSecondsPerMB: writeSecondsPerByte === null ? null : writeSecondsPerByte * 1e6,
     },
+    memory,
   };
 }

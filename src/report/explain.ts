@@ -1,7 +1,7 @@
-import { DEFAULT_RULE, forwardStates, type PatternClass, type RuleName } from '../engine/index.js';
+import { DEFAULT_RULE, forwardKernel, type PatternClass, type RuleName } from '../engine/index.js';
 import { activeCountsAt, activePatternsAt, explainPosition } from '../engine/explain.js';
 import { InputError } from '../errors.js';
-import { loadDataWindow, loadModel } from '../model/index.js';
+import { loadModel, readDataBytes, scanDataWindow } from '../model/index.js';
 import { storedCountsAt, type Db, type RunRow } from '../store/index.js';
 import { formatTau } from './format.js';
 import { renderText, type Table } from './table.js';
@@ -54,17 +54,30 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
   }
   // A warm window is read after its burn-in bytes, from h = 0 at the first of them (the hash covers them all).
   const burnIn = run.burn_in;
-  const window = loadDataWindow(run.data_path, run.data_offset, run.data_length, burnIn);
+  const window = scanDataWindow(run.data_path, run.data_offset, run.data_length, burnIn);
   if (window.sha256 !== run.data_sha256) {
     throw new InputError(
       `data ${run.data_path}: the window at offset ${run.data_offset}${burnIn > 0 ? ` (with its ${burnIn} bytes of burn-in)` : ''} changed since run ${run.run_id} (its sha256 differs)`,
     );
   }
-  const bytes = window.bytes;
-  // The forward pass only needs the states up to t (position t is byte burnIn + t of the sequence).
-  const prefix = bytes.subarray(0, burnIn + t + 2);
-  const states = forwardStates(loaded.model, prefix);
-  const explanation = explainPosition({ model: loaded.model, bytes: prefix, states, t, dmax: run.dmax, rule: run.rule, burnIn });
+  // Position t is byte s = burnIn + t of the sequence; its trace reads h and x from s - Dmax on, and
+  // x_{s+1}. The forward pass up to there goes in pieces, keeping only the state it carries, so a
+  // position far into a long window needs no more memory than one near its start.
+  const s = burnIn + t;
+  const origin = Math.max(0, s - run.dmax);
+  const start = run.data_offset - burnIn;
+  const kernel = forwardKernel(loaded.model);
+  const H = loaded.model.hidden;
+  let carried: Float32Array | undefined;
+  for (let at = 0; at < origin; at += EXPLAIN_PIECE) {
+    const piece = kernel.states(readDataBytes(run.data_path, start + at, Math.min(EXPLAIN_PIECE, origin - at)), carried);
+    carried = piece.slice(piece.length - H);
+  }
+  const bytes = readDataBytes(run.data_path, start + origin, s + 2 - origin);
+  const states = kernel.states(bytes, carried);
+  // The trace from the piece [origin, s + 1]: position 0 after a burn-in of s - origin reaches min(s - origin, Dmax) = min(s, Dmax) offsets, as t does.
+  const explanation = explainPosition({ model: loaded.model, bytes, states, t: 0, dmax: run.dmax, rule: run.rule, burnIn: s - origin });
+  const context = readDataBytes(run.data_path, start + Math.max(0, s - 39), s + 1 - Math.max(0, s - 39));
   const stored = new Map(storedCountsAt(db, run.run_id, t).map((row) => [row.tau, row]));
   const taus = run.taus;
   return {
@@ -72,7 +85,7 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
     t,
     y: explanation.y,
     surprisal_bits: explanation.surprisal,
-    context: { before: [...bytes.subarray(Math.max(0, burnIn + t - 39), burnIn + t + 1)], target: explanation.y },
+    context: { before: [...context], target: explanation.y },
     counts: taus.map((value) => {
       const row = stored.get(value);
       return { tau: value, ...activeCountsAt(explanation, value), stored: row ? { n_x: row.n_x, n_h: row.n_h, n_y: row.n_y } : null };
@@ -82,6 +95,9 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
     patterns: activePatternsAt(explanation, tau).map((p) => ({ class: p.cls, src: p.src, dst: p.dst, d: p.d, attribution: p.attribution })),
   };
 }
+
+/** Bytes forwarded at a time before the position explain recomputes (their states are not kept). */
+const EXPLAIN_PIECE = 1 << 16;
 
 /** A byte as people read it: the character when printable ASCII, else its code. */
 export function byteLabel(byte: number): string {

@@ -30,6 +30,12 @@ export function formatPlan(plan: JobPlan, format: 'text' | 'json', cores = avail
         ? `as measured on the database's finished runs: ${formatBytes(disk.databaseBytes)} now, ${disk.scale?.toFixed(2)}× the store's per-row model)`
         : `the store's per-row model; the database holds no finished run to measure)`),
   ];
+  const { memory } = plan;
+  lines.push(
+    `memory     about ${formatBytes(memory.totalBytes)} on ${time.threads} thread${time.threads === 1 ? '' : 's'}, whatever the windows' length: ` +
+      `${formatBytes(memory.perThreadBytes)} per thread, ${formatBytes(memory.orchestratorBytes)} for the main thread, ${formatBytes(memory.sharedBytes)} of shared window buffers ` +
+      `(the largest ${formatBytes(memory.windowBytes)}: windows longer than ${thousands(memory.segmentSize)} positions go by segments of that many)`,
+  );
   if (positions.toCompute === 0) {
     lines.push('time       nothing to compute: every run is done');
   } else {

@@ -6,6 +6,7 @@ import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { SharedWindow } from './forwardOnce.js';
 import { WindowCache } from './windows.js';
+import { isSegmented, SegmentWalk, segmentsOf, segmentSize } from './segments.js';
 import { ShardPool, sharedModel } from './pool.js';
 import type { SharedModel, ShardTask, TracedShard } from './worker.js';
 import { workUnits } from './work.js';
@@ -31,6 +32,8 @@ export interface ExecuteOptions {
   readonly pool?: ShardPool;
   /** The runs' windows on `pool`, from startWindows: their first forward pass began before the store was opened. */
   readonly windows?: WindowCache;
+  /** Positions per segment of a long window (segments.ts); default segmentSize(): SPARSETRACE_SEGMENT_SIZE, else 32,768. */
+  readonly segmentSize?: number;
 }
 
 export interface ExecuteResult {
@@ -39,15 +42,18 @@ export interface ExecuteResult {
   readonly runsAlreadyDone: number;
   readonly runsTotal: number;
   readonly stopped: boolean;
+  /** The largest window or segment this call allocated in shared memory (bytes and forward states), in bytes: bounded by the segment size, whatever the windows' length. */
+  readonly largestWindowBytes: number;
+  /** The most shared memory one long window's segments took (segments.ts: their buffers are reused), in bytes; 0 when no window was segmented. */
+  readonly segmentBytes: number;
 }
 
-/** A run ready for its shards: window bytes and forward states in shared memory. */
+/** A run ready for its shards: window bytes and forward states in shared memory (a long window's: per segment). */
 interface PreparedRun {
   readonly run: PlannedRun;
   readonly index: number;
   readonly writer: RunWriter;
   readonly shards: readonly ShardRange[];
-  readonly window: SharedWindow;
   readonly thresholds: Float32Array;
   /** Shards not yet committed; the run is finished when this reaches 0. */
   pending: number;
@@ -83,7 +89,7 @@ export async function executeRuns(
   if (runsAlreadyDone === runs.length) {
     // A run killed after its last run finished left those runs out of the rollups.
     db.transaction(() => rollUp(db)).immediate();
-    return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false };
+    return { runsDone: runs.length, runsAlreadyDone, runsTotal: runs.length, stopped: false, largestWindowBytes: 0, segmentBytes: 0 };
   }
   const pool = options.pool ?? new ShardPool(threads);
   const schedule = new ShardSchedule(db, models, runs, remaining, pool, options, runsAlreadyDone);
@@ -96,7 +102,7 @@ export async function executeRuns(
   if (schedule.failure() !== undefined) throw schedule.failure();
   // The runs finished since the last batch go into their jobs' rollups now.
   db.transaction(() => rollUp(db)).immediate();
-  return { runsDone: schedule.runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: schedule.runsDone < runs.length };
+  return { runsDone: schedule.runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: schedule.runsDone < runs.length, largestWindowBytes: schedule.largestWindowBytes(), segmentBytes: schedule.segmentBytes };
 }
 
 /** What is left of each run, from the store, cut into shards. */
@@ -155,6 +161,9 @@ class ShardSchedule {
   private readonly ahead: number;
   private readonly windows: WindowCache;
   private readonly shared: SharedModel[];
+  private readonly segmentSize: number;
+  private largestSegment = 0;
+  segmentBytes = 0;
 
   constructor(
     private readonly db: Db,
@@ -168,8 +177,14 @@ class ShardSchedule {
     this.runsDone = runsAlreadyDone;
     this.maxInFlight = 2 * pool.threads;
     this.shared = models.map(sharedModel);
-    this.ahead = windowsAhead(runs, models, pool.threads);
-    this.windows = options.windows ?? windowCache(pool, models, runs);
+    this.segmentSize = options.segmentSize ?? segmentSize();
+    this.ahead = windowsAhead(runs, models, pool.threads, this.segmentSize);
+    this.windows = options.windows ?? windowCache(pool, models, runs, this.segmentSize);
+  }
+
+  /** The largest window or segment allocated in shared memory, in bytes. */
+  largestWindowBytes(): number {
+    return Math.max(this.windows.largest, this.largestSegment);
   }
 
   /** A failed forward pass says more than the shards of its window that fail after it. */
@@ -185,7 +200,7 @@ class ShardSchedule {
   async run(): Promise<void> {
     const { remaining, options } = this;
     const first = remaining.find((left) => left.shards.length > 0);
-    if (first !== undefined) this.windows.get(first.run); // the first forward pass goes first
+    if (first !== undefined && !isSegmented(first.run, this.segmentSize)) this.windows.get(first.run); // the first forward pass goes first
     for (let index = 0; index < remaining.length; index++) {
       const left = remaining[index];
       if (left.finished) continue;
@@ -197,48 +212,85 @@ class ShardSchedule {
         continue;
       }
       const prepared = this.prepare(left, index);
+      if (isSegmented(left.run, this.segmentSize)) {
+        await this.submitSegments(prepared);
+        continue;
+      }
+      const window = this.windows.get(left.run);
+      for (const next of this.nextToCompute(index, this.ahead)) this.windows.prefetch(next);
       for (const shard of prepared.shards) {
         while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
         if (this.stopping()) break;
-        this.submit(prepared, shard);
+        this.submit(prepared, shard, window, prepared.run.runId);
       }
     }
     await this.settled();
+  }
+
+  /**
+   * A long window's shards, segment by segment (segments.ts): a segment's
+   * buffers are made, and its forward pass begun, once the segment before has
+   * its forward pass (while that segment's shards are traced); each segment's
+   * buffers are held by its shards only, so they go once those are committed.
+   */
+  private async submitSegments(prepared: PreparedRun): Promise<void> {
+    const walk = new SegmentWalk(prepared.run, this.shared[prepared.run.modelIndex], (task) => this.pool.forward(task), this.segmentSize);
+    try {
+      walk.verify();
+      for (const segment of segmentsOf(prepared.shards, this.segmentSize)) {
+        if (this.stopping()) break;
+        const window = await walk.window(segment);
+        let left = segment.shards.length;
+        // The segment's buffers are reused once its shards are committed (not after a failure: nothing new starts then).
+        const committed = (): void => {
+          if (--left === 0) walk.release(window);
+        };
+        for (const shard of segment.shards) {
+          while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+          if (this.stopping()) break;
+          this.submit(prepared, shard, window, `${prepared.run.runId}@${segment.index}`, committed);
+        }
+      }
+    } catch (error) {
+      this.shardFailure ??= error;
+    } finally {
+      this.largestSegment = Math.max(this.largestSegment, walk.largest);
+      this.segmentBytes = Math.max(this.segmentBytes, walk.allocated);
+    }
   }
 
   private stopping(): boolean {
     return this.options.stopSignal.aborted || this.failure() !== undefined;
   }
 
-  /** A run ready for its shards: its window (the next runs' prefetched) and thresholds. */
+  /** A run ready for its shards: its thresholds. */
   private prepare(left: RemainingRun, index: number): PreparedRun {
-    const window = this.windows.get(left.run);
-    for (const next of this.nextToCompute(index, this.ahead)) this.windows.prefetch(next);
     return {
       run: left.run,
       index,
       writer: left.writer,
       shards: left.shards,
-      window,
       thresholds: Float32Array.from(left.run.taus, (tau) => Math.fround(tau)),
       pending: left.shards.length,
     };
   }
 
-  /** The next `count` runs after `after` that have shards to compute. */
+  /** The next `count` runs after `after` that have shards to compute in one window (long windows are not prefetched: they go by segments). */
   private nextToCompute(after: number, count: number): PlannedRun[] {
     const { remaining } = this;
     const next: PlannedRun[] = [];
-    for (let index = after + 1; index < remaining.length && next.length < count; index++) if (remaining[index].shards.length > 0) next.push(remaining[index].run);
+    for (let index = after + 1; index < remaining.length && next.length < count; index++) {
+      if (remaining[index].shards.length > 0 && !isSegmented(remaining[index].run, this.segmentSize)) next.push(remaining[index].run);
+    }
     return next;
   }
 
   /** Sends one shard to the pool; it is committed when it comes back (the first failure is kept, and stops the schedule). */
-  private submit(prepared: PreparedRun, shard: ShardRange): void {
+  private submit(prepared: PreparedRun, shard: ShardRange, window: SharedWindow, windowKey: string, committed?: () => void): void {
     const task: ShardTask = {
       model: this.shared[prepared.run.modelIndex],
-      windowKey: prepared.run.runId,
-      ...prepared.window,
+      windowKey,
+      ...window,
       thresholds: prepared.thresholds,
       dmax: prepared.run.dmax,
       rule: prepared.run.rule,
@@ -249,7 +301,10 @@ class ShardSchedule {
     };
     const settled: Promise<void> = this.pool
       .trace(task)
-      .then((traced) => this.commit(prepared, shard, traced))
+      .then((traced) => {
+        this.commit(prepared, shard, traced);
+        committed?.();
+      })
       .catch((error: unknown) => {
         this.shardFailure ??= error;
       })
@@ -317,14 +372,14 @@ export function nonFiniteResult(shard: ShardResult, run: PlannedRun): InputError
  * The store is not read yet, so the first run's pass begins even if the store
  * holds that run already (a resumed sweep): a few milliseconds on one thread.
  */
-export function startWindows(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[]): WindowCache {
-  const windows = windowCache(pool, models, runs);
-  if (runs.length > 0) windows.get(runs[0]);
+export function startWindows(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[], segment = segmentSize()): WindowCache {
+  const windows = windowCache(pool, models, runs, segment);
+  if (runs.length > 0 && !isSegmented(runs[0], segment)) windows.get(runs[0]);
   return windows;
 }
 
-function windowCache(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[]): WindowCache {
-  return new WindowCache(models.map(sharedModel), (task) => pool.forward(task), windowsAhead(runs, models, pool.threads) + 1);
+function windowCache(pool: ShardPool, models: readonly Model[], runs: readonly PlannedRun[], segment: number): WindowCache {
+  return new WindowCache(models.map(sharedModel), (task) => pool.forward(task), windowsAhead(runs, models, pool.threads, segment) + 1);
 }
 
 /** Forward states prefetched at most (bytes): windows ahead stay within it. */
@@ -337,7 +392,7 @@ const PREFETCH_BYTES = 256 * 1024 * 1024;
  * took turns: one idled 4–16 ms about once a run); fewer for windows so large
  * that their states would pass PREFETCH_BYTES, and at least one.
  */
-function windowsAhead(runs: readonly PlannedRun[], models: readonly Model[], threads: number): number {
-  const largest = runs.reduce((most, run) => Math.max(most, 4 * run.data.length * models[run.modelIndex].hidden), 1);
+function windowsAhead(runs: readonly PlannedRun[], models: readonly Model[], threads: number, segment: number): number {
+  const largest = runs.reduce((most, run) => (isSegmented(run, segment) ? most : Math.max(most, 4 * run.data.length * models[run.modelIndex].hidden)), 1);
   return Math.max(1, Math.min(threads, Math.floor(PREFETCH_BYTES / largest)));
 }

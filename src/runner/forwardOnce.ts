@@ -16,6 +16,15 @@ export interface SharedWindow {
   /** h_t for t = 0 .. N-1, N×H float32. */
   readonly states: SharedArrayBuffer;
   readonly ready: SharedArrayBuffer;
+  /**
+   * A piece of a long window (segments.ts): the index in the window's sequence
+   * (burn-in first) of `bytes[0]` and of the first row of `states` (0 when absent).
+   */
+  readonly origin?: number;
+  /** The bytes and state rows in use (a reused segment buffer may be longer); all of `bytes` when absent. */
+  readonly rows?: number;
+  /** The state before `bytes[0]`, H float32 (h = 0 when absent: the sequence's start). */
+  readonly initial?: SharedArrayBuffer;
 }
 
 const NOT_STARTED = 0;

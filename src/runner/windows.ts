@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import type { PlannedRun } from '../job/expand.js';
 import { loadDataWindow } from '../model/index.js';
 import { forwardFlag, type SharedWindow } from './forwardOnce.js';
+import { pieceBytes } from './segments.js';
 import type { ForwardTask, SharedModel } from './worker.js';
 
 /**
@@ -9,12 +10,15 @@ import type { ForwardTask, SharedModel } from './worker.js';
  * (not on the thread that writes the results): `get` a run's window (its shards
  * can be queued at once), `prefetch` the next runs' so that their forward passes
  * are queued ahead of their shards. Holds at most `capacity` windows (the most
- * recent), so a sweep of many windows keeps its memory bound.
+ * recent), so a sweep of many windows keeps its memory bound. Only windows
+ * of at most a segment (segments.ts): a longer one is computed segment by segment.
  */
 export class WindowCache {
   private readonly windows = new Map<string, SharedWindow>();
   /** The first forward pass that failed, if one did (its window's shards fail too, less tellingly). */
   failure: unknown;
+  /** The largest window allocated (bytes of its shared bytes and states). */
+  largest = 0;
 
   constructor(
     private readonly models: readonly SharedModel[],
@@ -51,6 +55,7 @@ export class WindowCache {
     new Uint8Array(bytes).set(data.bytes);
     const model = this.models[run.modelIndex];
     const window = { bytes, states: new SharedArrayBuffer(4 * data.bytes.length * model.hidden), ready: forwardFlag() };
+    this.largest = Math.max(this.largest, pieceBytes(data.bytes.length, model.hidden));
     this.forwardOnPool({ model, ...window }).catch((error: unknown) => {
       this.failure ??= error;
     });

@@ -90,13 +90,14 @@ export function forward(task: ForwardTask): void {
 function ensureStates(built: BuiltModel, window: SharedWindow): void {
   forwardOnce(window.ready, () => {
     built.forward ??= forwardKernel(built.model);
-    new Float32Array(window.states).set(built.forward.states(new Uint8Array(window.bytes)));
+    const initial = window.initial === undefined ? undefined : new Float32Array(window.initial);
+    new Float32Array(window.states).set(built.forward.states(new Uint8Array(window.bytes, 0, window.rows ?? window.bytes.byteLength), initial));
   });
 }
 
 /** A traced shard, packed (see codec.ts), and the CPU seconds this thread spent computing it. */
 export interface TracedShard {
-  readonly packed: SharedArrayBuffer;
+  readonly packed: ArrayBuffer;
   /** This thread's CPU time for the tracing, summaries and packing (not the forward pass, not queueing nor waiting). */
   readonly seconds: number;
 }
@@ -111,8 +112,9 @@ export default function traceShard(task: ShardTask): TracedShard {
   const began = threadCpuSeconds();
   const key = `${task.model.key}:${task.windowKey}:${task.dmax}:${task.rule}:${task.burnIn}:${task.thresholds.join(',')}`;
   if (current?.key !== key) {
-    const bytes = new Uint8Array(task.bytes);
-    const input: TraceInput = { model, bytes, states: new Float32Array(task.states), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule, burnIn: task.burnIn };
+    const rows = task.rows ?? task.bytes.byteLength;
+    const bytes = new Uint8Array(task.bytes, 0, rows);
+    const input: TraceInput = { model, bytes, states: new Float32Array(task.states, 0, rows * model.hidden), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule, burnIn: task.burnIn, origin: task.origin ?? 0 };
     current = { key, input };
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);
