@@ -101,6 +101,7 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
 export async function runCommandLine(argv: readonly string[], io: CommandIo): Promise<number> {
   const saved = process.exitCode;
   process.exitCode = undefined;
+  setDebug(false);
   redirectOutput(io);
   try {
     await main([...argv], { inProcess: true });
