@@ -51,6 +51,18 @@ export function debugEnabled(): boolean {
   return debugFlag || process.env.SPARSETRACE_DEBUG === '1';
 }
 
+let commandLine: readonly string[] = process.argv.slice(2);
+
+/** The arguments of the command line being run, for the records that name it (the writer lock, a page's provenance): main() sets them. */
+export function commandArgs(): readonly string[] {
+  return commandLine;
+}
+
+/** main(): in this process (runCommandLine) they are not process.argv. */
+export function setCommandArgs(args: readonly string[]): void {
+  commandLine = [...args];
+}
+
 let logSink: ((line: string) => void) | undefined;
 
 /** Where a command's stdout and stderr go when it runs in this process (program.ts runCommandLine) rather than to fds 1 and 2. */

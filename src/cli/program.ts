@@ -3,7 +3,7 @@ import { EXIT, InputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
-import { log, redirectOutput, setDebug, type CommandIo } from './output.js';
+import { log, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
 
 /** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
 function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
@@ -21,6 +21,7 @@ const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'expor
  * `inProcess` (runCommandLine): help, version and usage errors return rather than end the process.
  */
 export async function main(argv: string[], options: { readonly inProcess?: boolean } = {}): Promise<void> {
+  setCommandArgs(argv);
   if (options.inProcess !== true) {
     // Output errors are handled where output is written (output.ts); a stream error must not crash.
     process.stdout.on('error', () => {});
