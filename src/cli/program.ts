@@ -3,7 +3,7 @@ import { EXIT, InputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
-import { log, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
+import { log, out, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
 
 /** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
 function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
@@ -29,7 +29,7 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
   }
   if (argv[0] === 'completion' && !argv.includes('--help') && !argv.includes('-h')) {
     // Our own script: yargs' calls `sparsetrace`, which the README's npx set-up does not put on the PATH.
-    process.stdout.write((await import('./completion.js')).completionScript());
+    out((await import('./completion.js')).completionScript());
     return;
   }
   const asked = argv.indexOf('--get-yargs-completions');
@@ -38,12 +38,12 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
     // commands and options by yargs, below. (yargs would validate the command line before an asynchronous answer came.)
     const values = await (await import('./completion.js')).valueCompletions(argv.slice(asked + 2));
     if (values !== undefined) {
-      process.stdout.write(values.map((value) => `${value}\n`).join(''));
+      out(values.map((value) => `${value}\n`).join(''));
       return;
     }
   }
   const cli = yargs(argv);
-  await cli
+  const parser = cli
     .scriptName('sparsetrace')
     .usage('$0 <command> [options]\n\nQ1 sparsity: for every prediction of a small recurrent network, how many weights take part in its explanation.')
     .command(runCli)
@@ -89,8 +89,18 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
       if (options.inProcess === true) throw new InputError(line);
       log(`sparsetrace: ${line}`);
       process.exit(EXIT.badInput);
-    })
-    .parseAsync();
+    });
+  if (options.inProcess !== true) {
+    await parser.parseAsync();
+    return;
+  }
+  // In this process, what yargs prints itself (help, the version, its completions) goes to out() as the
+  // command's stdout, not to console.log: given a callback, yargs hands that text over instead of printing it.
+  let printed = '';
+  await parser.parseAsync(argv, {}, (_error, _argv, output) => {
+    printed = output;
+  });
+  if (printed !== '') out(`${printed}\n`);
 }
 
 /**
