@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { join } from 'node:path';
 import { CODE_POINT_MAX_VALUE, codePointsOf } from '../src/store/codePoints.js';
 import { codePointSql, sequenceSql } from '../src/store/plainSql.js';
 import { docQueries, type DocQuery } from './doc-queries.js';
+import { cliHere } from './cli.js';
 import { PROJECT_ROOT, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import {
   type Cell,
@@ -27,9 +27,9 @@ import {
  * gets; so do the example queries of README.md and docs/schema.md.
  *
  * The clients are other processes: Debian's sqlite3 shell and Python's sqlite3
- * module, both opening the database read-only. This file loads no sparsetrace
- * code (test/sql-clients.ts and test/doc-queries.ts do not either); the
- * databases are made by the CLI.
+ * module, both opening the database read-only; they load no sparsetrace code.
+ * The databases are made, and `sparsetrace sql` and `export` run, by the CLI's
+ * commands in this process (test/cli.ts cliHere).
  *
  * How rows compare exactly: every client's values become `Cell`s (see
  * sql-clients.ts): integers with every digit, REALs as their 8 IEEE-754 bytes.
@@ -59,9 +59,10 @@ const Q1 = join(folder, 'q1.sqlite');
 const CURVES = join(folder, 'curves.sqlite');
 const DATABASES = { q1: Q1, curves: CURVES } as const;
 
-function runCli(args: readonly string[]): string {
-  const result = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'sparsetrace.js'), ...args], { cwd: PROJECT_ROOT, encoding: 'utf8', maxBuffer: 256 << 20 });
-  assert.equal(result.status, 0, `sparsetrace ${args.join(' ')}: ${result.stderr}`);
+/** A sparsetrace command, run in this process (test/cli.ts cliHere); its stdout. */
+async function runCli(args: readonly string[]): Promise<string> {
+  const result = await cliHere(args);
+  assert.equal(result.code, 0, `sparsetrace ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 }
 
@@ -71,12 +72,12 @@ function folderState(): Record<string, string> {
 }
 
 let stateAfterRuns: Record<string, string> = {};
-before(() => {
+before(async () => {
   if (skip) return;
   // The shipped inputs from ../shared (a fresh clone has no ./inputs).
   const inputs = ['--model', SHARED_MODEL, '--data', SHARED_DATA];
-  runCli(['run', ...inputs, '--db', Q1, '--no-report']);
-  runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
+  await runCli(['run', ...inputs, '--db', Q1, '--no-report']);
+  await runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
   stateAfterRuns = folderState();
 });
 
@@ -97,9 +98,22 @@ function attempt<T>(what: string, call: () => T): T {
   try {
     return call();
   } catch (error) {
-    const [client, ...query] = what.split(': ');
-    assert.fail(`${client}: ${(error as Error).message}${query.length > 0 ? `\n  query: ${query.join(': ')}` : ''}`);
+    return clientFailed(what, error);
   }
+}
+
+/** `attempt` for a call that answers later (sparsetrace sql, run in this process). */
+async function attemptLater<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    return clientFailed(what, error);
+  }
+}
+
+function clientFailed(what: string, error: unknown): never {
+  const [client, ...query] = what.split(': ');
+  assert.fail(`${client}: ${(error as Error).message}${query.length > 0 ? `\n  query: ${query.join(': ')}` : ''}`);
 }
 
 /** Whether the statement ends in its own ORDER BY (not one inside parentheses: a subquery's, a window's). */
@@ -159,7 +173,7 @@ function viewColumns(db: string, view: string): string[] {
 describe('the documented views are plain SQL: the sqlite3 shell and Python read the rows sparsetrace sql reads', { skip }, () => {
   for (const [view, spec] of Object.entries(VIEWS)) {
     for (const [name, db] of Object.entries(DATABASES) as [keyof typeof DATABASES, string][]) {
-      test(`${view} (${name} database)`, () => {
+      test(`${view} (${name} database)`, async () => {
         const columns = viewColumns(db, view);
         if (spec.columns) assert.deepEqual(columns, spec.columns, `${view}: the documented columns`);
         const order = [...spec.key, ...columns.filter((column) => !spec.key.includes(column))];
@@ -168,7 +182,7 @@ describe('the documented views are plain SQL: the sqlite3 shell and Python read 
         const shell = attempt(`sqlite3 shell: ${query}`, () => sqliteShell(db, query));
         const exact = attempt(`sqlite3 shell, exact values: ${query}`, () => sqliteShellExact(db, view, columns, order));
         const python = attempt(`python3 sqlite3: ${query}`, () => pythonSqlite(db, query));
-        const ours = attempt(`sparsetrace sql: ${query}`, () => sparsetraceSql(db, query, python));
+        const ours = await attemptLater(`sparsetrace sql: ${query}`, () => sparsetraceSql(db, query, python));
 
         if (spec.rowsIn.includes(name)) assert.ok(python.rows.length > 0, `${view} has no rows in the ${name} database`);
         assert.deepEqual(python.columns, columns, `${view}: Python's column names`);
@@ -190,10 +204,10 @@ describe('the counts a plain client reads are the computed counts', { skip }, ()
     });
 
   for (const [name, db] of Object.entries(DATABASES)) {
-    test(`counts through the sqlite3 shell equal export --format ndjson (${name} database)`, () => {
+    test(`counts through the sqlite3 shell equal export --format ndjson (${name} database)`, async () => {
       const runs = pythonSqlite(db, 'SELECT run_id FROM runs ORDER BY run_id').rows.map((row) => (row[0] ?? '').slice(2));
       assert.equal(runs.length, 1);
-      const exported = runCli(['export', '--format', 'ndjson', '--db', db])
+      const exported = (await runCli(['export', '--format', 'ndjson', '--db', db]))
         .trimEnd()
         .split('\n')
         .map((line) => JSON.parse(line) as { t: number; y: number; tau: number; n_x: number; n_h: number; n_y: number });
@@ -248,16 +262,16 @@ describe('every example query of README.md and docs/schema.md runs unchanged in 
   for (const query of QUERIES) {
     const first = query.sql.split('\n')[0];
     if (query.sparsetraceOnly) {
-      test(`${query.where} (sparsetrace sql only) runs in sparsetrace sql: ${first}`, () => {
-        attempt(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(Q1, query.sql, { columns: [], rows: [] }));
+      test(`${query.where} (sparsetrace sql only) runs in sparsetrace sql: ${first}`, async () => {
+        await attemptLater(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(Q1, query.sql, { columns: [], rows: [] }));
       });
       continue;
     }
     for (const [name, db] of Object.entries(DATABASES)) {
-      test(`${query.where} (${name} database): ${first}`, () => {
+      test(`${query.where} (${name} database): ${first}`, async () => {
         const shell = attempt(`sqlite3 shell: ${query.sql}`, () => sqliteShell(db, query.sql));
         const python = attempt(`python3 sqlite3: ${query.sql}`, () => pythonSqlite(db, query.sql));
-        const ours = attempt(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(db, query.sql, python));
+        const ours = await attemptLater(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(db, query.sql, python));
         if (name === 'q1') assert.ok(python.rows.length > 0, 'the example gives rows on the Q1 job');
         assert.equal(new Set(python.columns).size, python.columns.length, `the example names its columns apart: ${python.columns.join(', ')}`);
         // Without its own ORDER BY a statement's rows come in whatever order SQLite picks: compared as sets.

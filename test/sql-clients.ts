@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { PROJECT_ROOT } from './paths.js';
+import { cliHere } from './cli.js';
 
 /**
  * SQL clients that know nothing of sparsetrace: Debian's `sqlite3` shell and
  * Python's `sqlite3` module, each in its own process, opening the database
  * read-only; and, to compare with, `sparsetrace sql` (sparsetrace's own
- * connection, with its SQL functions). This file loads no sparsetrace code.
+ * connection, with its SQL functions), run in this process (test/cli.ts
+ * cliHere): the clients above load no sparsetrace code.
  *
  * Every client's rows come back in one form, `Cell`, so they compare with
  * `assert.deepEqual`:
@@ -137,19 +137,24 @@ export function pythonSqlite(db: string, sql: string): ClientRows & { sqliteVers
 }
 
 /**
- * `sparsetrace sql --format json` (the CLI, in its own process). Its JSON holds
+ * `sparsetrace sql --format json` (the command, run in this process). Its JSON holds
  * numbers in JavaScript's shortest round-trip form, so a REAL parses back to the
  * same double. JSON cannot tell 2.0 from 2 nor −0 from 0, nor hold a BLOB
  * (base64) or an integer beyond 2^53 (a string): `like` (another client's rows
  * of the same query, which know the types) says which each value is, and the
  * value itself is then compared exactly.
  */
-export function sparsetraceSql(db: string, sql: string, like: ClientRows): ClientRows {
-  const run = (format: string): string =>
-    spawnText(process.execPath, [join(PROJECT_ROOT, 'bin', 'sparsetrace.js'), 'sql', '--format', format, '--db', db, sql], 'sparsetrace sql');
-  const objects = JSON.parse(run('json')) as Record<string, unknown>[];
+export async function sparsetraceSql(db: string, sql: string, like: ClientRows): Promise<ClientRows> {
+  const run = async (format: string): Promise<string> => {
+    const result = await cliHere(['sql', '--format', format, '--db', db, sql]);
+    if (result.code !== 0 || result.stderr.trim() !== '') {
+      throw new SqlClientError(`sparsetrace sql failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+    }
+    return result.stdout;
+  };
+  const objects = JSON.parse(await run('json')) as Record<string, unknown>[];
   // No rows, no JSON keys: the CSV header names the columns.
-  const columns = objects.length > 0 ? Object.keys(objects[0]) : csvHeader(run('csv'));
+  const columns = objects.length > 0 ? Object.keys(objects[0]) : csvHeader(await run('csv'));
   const rows = objects.map((object, r) =>
     Object.values(object).map((value, k) => sparsetraceCell(value, like.rows[r]?.[k] ?? null)),
   );
