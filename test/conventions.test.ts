@@ -88,10 +88,17 @@ describe('the database without --db', () => {
     }
   });
 
-  test('SPARSETRACE_DB points every command at a database', () => {
-    const env = { SPARSETRACE_DB: join(folder.path, 'elsewhere', 'named.sqlite') };
-    const status = cliIn(PROJECT_ROOT, ['status', '--format', 'json'], env);
-    assert.equal(status.code, 0, status.stderr);
-    assert.equal((JSON.parse(status.stdout) as { jobs: { name: string }[] }).jobs[0].name, 'named-db');
+  test('SPARSETRACE_DB points every command at a database', async () => {
+    // In this process: the variable is read when a command runs, not when the CLI's modules load.
+    const saved = process.env.SPARSETRACE_DB;
+    process.env.SPARSETRACE_DB = join(folder.path, 'elsewhere', 'named.sqlite');
+    try {
+      const status = await cliHere(['status', '--format', 'json']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal((JSON.parse(status.stdout) as { jobs: { name: string }[] }).jobs[0].name, 'named-db');
+    } finally {
+      if (saved === undefined) delete process.env.SPARSETRACE_DB;
+      else process.env.SPARSETRACE_DB = saved;
+    }
   });
 });
