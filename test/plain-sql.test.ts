@@ -13,6 +13,7 @@ import {
   type Cell,
   type ClientRows,
   clientProblems,
+  closePythonSqlite,
   pythonSqlite,
   quoteText,
   realCell,
@@ -52,7 +53,10 @@ if (problems.length > 0 && required) throw new Error(`plain SQL clients: ${probl
 const skip = problems.length > 0 ? `plain SQL clients: ${problems.join('; ')}` : false;
 
 const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-plain-sql-'));
-after(() => rmSync(folder, { recursive: true, force: true }));
+after(async () => {
+  await closePythonSqlite();
+  rmSync(folder, { recursive: true, force: true });
+});
 /** The Q1 job on ./inputs, as `sparsetrace run` makes it with no arguments. */
 const Q1 = join(folder, 'q1.sqlite');
 /** A small run with per-position depth curves, so depth_mass has rows. */
@@ -181,7 +185,7 @@ describe('the documented views are plain SQL: the sqlite3 shell and Python read 
 
         const shell = attempt(`sqlite3 shell: ${query}`, () => sqliteShell(db, query));
         const exact = attempt(`sqlite3 shell, exact values: ${query}`, () => sqliteShellExact(db, view, columns, order));
-        const python = attempt(`python3 sqlite3: ${query}`, () => pythonSqlite(db, query));
+        const python = await attemptLater(`python3 sqlite3: ${query}`, () => pythonSqlite(db, query));
         const ours = await attemptLater(`sparsetrace sql: ${query}`, () => sparsetraceSql(db, query, python));
 
         if (spec.rowsIn.includes(name)) assert.ok(python.rows.length > 0, `${view} has no rows in the ${name} database`);
@@ -205,7 +209,7 @@ describe('the counts a plain client reads are the computed counts', { skip }, ()
 
   for (const [name, db] of Object.entries(DATABASES)) {
     test(`counts through the sqlite3 shell equal export --format ndjson (${name} database)`, async () => {
-      const runs = pythonSqlite(db, 'SELECT run_id FROM runs ORDER BY run_id').rows.map((row) => (row[0] ?? '').slice(2));
+      const runs = (await pythonSqlite(db, 'SELECT run_id FROM runs ORDER BY run_id')).rows.map((row) => (row[0] ?? '').slice(2));
       assert.equal(runs.length, 1);
       const exported = (await runCli(['export', '--format', 'ndjson', '--db', db]))
         .trimEnd()
@@ -270,7 +274,7 @@ describe('every example query of README.md and docs/schema.md runs unchanged in 
     for (const [name, db] of Object.entries(DATABASES)) {
       test(`${query.where} (${name} database): ${first}`, async () => {
         const shell = attempt(`sqlite3 shell: ${query.sql}`, () => sqliteShell(db, query.sql));
-        const python = attempt(`python3 sqlite3: ${query.sql}`, () => pythonSqlite(db, query.sql));
+        const python = await attemptLater(`python3 sqlite3: ${query.sql}`, () => pythonSqlite(db, query.sql));
         const ours = await attemptLater(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(db, query.sql, python));
         if (name === 'q1') assert.ok(python.rows.length > 0, 'the example gives rows on the Q1 job');
         assert.equal(new Set(python.columns).size, python.columns.length, `the example names its columns apart: ${python.columns.join(', ')}`);
@@ -285,17 +289,17 @@ describe('every example query of README.md and docs/schema.md runs unchanged in 
 });
 
 describe('the clients themselves', { skip }, () => {
-  test("the shell's -json prints REALs that give back the exact double (the example queries' comparison relies on it)", () => {
+  test("the shell's -json prints REALs that give back the exact double (the example queries' comparison relies on it)", async () => {
     const values = ['0.1 + 0.2', '1.0 / 3', '2.0 / 3', '1e-5', '0.009999999776482582', '123456.789', '2.5e-300', '3.0', '-7.25e10', '1e300 * 9.9', '4.9e-324'];
     const sql = `SELECT ${values.map((value, k) => `${value} AS v${k}`).join(', ')}`;
-    const python = pythonSqlite(Q1, sql);
+    const python = await pythonSqlite(Q1, sql);
     assertSameRows(sqliteShell(Q1, sql), python, 'literal REALs');
     // And every REAL of the positions view (plain SQL today).
     const query = 'SELECT surprisal_bits, mass_total FROM positions ORDER BY run_id, t';
-    assertSameRows(sqliteShell(Q1, query), pythonSqlite(Q1, query), 'positions: surprisal_bits, mass_total');
+    assertSameRows(sqliteShell(Q1, query), await pythonSqlite(Q1, query), 'positions: surprisal_bits, mass_total');
   });
 
-  test('a code point array of every width (1 to 6 bytes) reads back in the sqlite3 shell and in Python, as the views read it', () => {
+  test('a code point array of every width (1 to 6 bytes) reads back in the sqlite3 shell and in Python, as the views read it', async () => {
     const values = [0, 126, 127, 1919, 1920, 53_247, 53_248, 61_437, 61_438, 1_048_575, 1_048_576, 65_994_751, 65_994_752, CODE_POINT_MAX_VALUE];
     for (const largest of values) {
       const array = [0, largest, Math.floor(largest / 3)];
@@ -303,7 +307,7 @@ describe('the clients themselves', { skip }, () => {
       const sql = `SELECT ${codePointSql(blob, String(array.length), 's.key')} AS value FROM ${sequenceSql(String(array.length))} s ORDER BY s.key`;
       const expected = array.map((value) => [String(value)]);
       assert.deepEqual(sqliteShell(Q1, sql).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `shell, largest ${largest}`);
-      assert.deepEqual(pythonSqlite(Q1, sql).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `python, largest ${largest}`);
+      assert.deepEqual((await pythonSqlite(Q1, sql)).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `python, largest ${largest}`);
     }
   });
 
