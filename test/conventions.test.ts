@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GROUPINGS } from '../src/report/choices.js';
-import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('conventions');
 after(() => folder.remove());
@@ -18,42 +18,42 @@ function cliIn(cwd: string, args: readonly string[], env: Record<string, string>
 }
 
 describe('help and usage', () => {
-  test('every command has examples in its help; --version belongs to the program', () => {
-    const top = cli(['--help']);
+  test('every command has examples in its help; --version belongs to the program', async () => {
+    const top = await cliHere(['--help']);
     const commands = [...top.stdout.matchAll(/^ {2}sparsetrace ([a-z-]+)/gm)].map((match) => match[1]);
     assert.ok(commands.length >= 9, top.stdout);
     for (const command of commands.filter((name) => name !== 'completion')) {
-      const help = cli([command, '--help']);
+      const help = await cliHere([command, '--help']);
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /^Examples:$/m, `${command} --help has examples`);
       assert.doesNotMatch(help.stdout, /--version/, `${command} --help does not offer --version`);
     }
-    assert.match(cli(['-V']).stdout, /^\d+\.\d+\.\d+/);
+    assert.match((await cliHere(['-V'])).stdout, /^\d+\.\d+\.\d+/);
   });
 
-  test('a usage error names the command whose help explains it, on one line', () => {
-    const result = cli(['report', '--by', 'colour']);
+  test('a usage error names the command whose help explains it, on one line', async () => {
+    const result = await cliHere(['report', '--by', 'colour']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--by: "colour" is not a key \(keys: model, data, window, dmax, job; several: --by window,dmax\) \(see `sparsetrace report --help`\)/);
   });
 });
 
 describe('version and completion', () => {
-  test('--version and every run\'s tool_version say the same: the package version and the commit built', () => {
-    const version = cli(['--version']).stdout.trim();
+  test('--version and every run\'s tool_version say the same: the package version and the commit built', async () => {
+    const version = (await cliHere(['--version'])).stdout.trim();
     const pkg = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     assert.notEqual(pkg, '0.1.0', '0.1.0 names the first schema (docs/schema.md)');
     assert.match(version, new RegExp(`^${pkg.replace(/\./g, '\\.')}(\\+[0-9a-f]{7,40}(\\.dirty)?)?$`));
     const db = join(folder.path, 'version.sqlite');
-    assert.equal(cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--db', db, '--no-report']).code, 0);
-    const recorded = JSON.parse(cli(['sql', 'SELECT DISTINCT tool_version FROM runs', '--db', db, '--format', 'json']).stdout) as { tool_version: string }[];
+    assert.equal((await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--db', db, '--no-report'])).code, 0);
+    const recorded = JSON.parse((await cliHere(['sql', 'SELECT DISTINCT tool_version FROM runs', '--db', db, '--format', 'json'])).stdout) as { tool_version: string }[];
     assert.deepEqual(recorded, [{ tool_version: version }]);
   });
 
-  test('the bash script completes commands, run ids, job names and --by keys, as `sparsetrace` and as `npx sparsetrace`, from any folder', () => {
+  test('the bash script completes commands, run ids, job names and --by keys, as `sparsetrace` and as `npx sparsetrace`, from any folder', async () => {
     const db = join(folder.path, 'complete.sqlite');
-    assert.equal(cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--dmax', '4', '--db', db, '--no-report']).code, 0);
-    const runId = (JSON.parse(cli(['runs', '--db', db, '--format', 'json']).stdout) as { run_id: string }[])[0].run_id;
+    assert.equal((await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--dmax', '4', '--db', db, '--no-report'])).code, 0);
+    const runId = (JSON.parse((await cliHere(['runs', '--db', db, '--format', 'json'])).stdout) as { run_id: string }[])[0].run_id;
     const script = cliIn(folder.path, ['completion']).stdout;
     assert.match(script, /complete .* sparsetrace$/m);
     /** COMPREPLY for a command line whose last word is being typed, in bash, with the script sourced, from /. */
@@ -88,10 +88,17 @@ describe('the database without --db', () => {
     }
   });
 
-  test('SPARSETRACE_DB points every command at a database', () => {
-    const env = { SPARSETRACE_DB: join(folder.path, 'elsewhere', 'named.sqlite') };
-    const status = cliIn(PROJECT_ROOT, ['status', '--format', 'json'], env);
-    assert.equal(status.code, 0, status.stderr);
-    assert.equal((JSON.parse(status.stdout) as { jobs: { name: string }[] }).jobs[0].name, 'named-db');
+  test('SPARSETRACE_DB points every command at a database', async () => {
+    // In this process: the variable is read when a command runs, not when the CLI's modules load.
+    const saved = process.env.SPARSETRACE_DB;
+    process.env.SPARSETRACE_DB = join(folder.path, 'elsewhere', 'named.sqlite');
+    try {
+      const status = await cliHere(['status', '--format', 'json']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal((JSON.parse(status.stdout) as { jobs: { name: string }[] }).jobs[0].name, 'named-db');
+    } finally {
+      if (saved === undefined) delete process.env.SPARSETRACE_DB;
+      else process.env.SPARSETRACE_DB = saved;
+    }
   });
 });

@@ -17,7 +17,7 @@ import { AtomicFile } from '../src/cli/output.js';
 import { runCommandLine } from '../src/cli/program.js';
 import { closeDatabase, openDatabase, SCHEMA_VERSION, type Db } from '../src/store/index.js';
 import { checkpointWal, readWal, verifyWal } from '../src/store/walGuard.js';
-import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cli, cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('failures');
 const db = join(folder.path, 'results.sqlite');
@@ -65,10 +65,10 @@ function assertOneLine(stderr: string, context: string): void {
   assert.equal(stderr.trimEnd().split('\n').length, 1, `one line (${context}): ${stderr}`);
 }
 
-before(() => {
-  const setup = cli(['run', ...SMALL_RUN, '--db', db]);
+before(async () => {
+  const setup = await cliHere(['run', ...SMALL_RUN, '--db', db]);
   assert.equal(setup.code, 0, setup.stderr);
-  const big = cli(['run', ...smallRun(1024), '--db', bigDb]);
+  const big = await cliHere(['run', ...smallRun(1024), '--db', bigDb]);
   assert.equal(big.code, 0, big.stderr);
   mkdirSync(join(folder.path, 'a-folder'));
   spawnSync('mkfifo', [join(folder.path, 'fifo')]);
@@ -253,7 +253,7 @@ describe('other processes and the writer lock', () => {
     }
   });
 
-  test('sql --write that dropped writer_lock: the table comes back at once, and a writer recreates it if it is still gone', () => {
+  test('sql --write that dropped writer_lock: the table comes back at once, and a writer recreates it if it is still gone', async () => {
     const copy = join(folder.path, 'dropped-lock.sqlite');
     copyFileSync(db, copy);
     const tables = (path: string): string[] => {
@@ -264,7 +264,7 @@ describe('other processes and the writer lock', () => {
         handle.close();
       }
     };
-    const drop = cli(['sql', '--write', 'DROP TABLE writer_lock', '--db', copy]);
+    const drop = await cliHere(['sql', '--write', 'DROP TABLE writer_lock', '--db', copy]);
     assert.equal(drop.code, 0, drop.stderr);
     assert.match(drop.stderr, /note: writer_lock of .*dropped-lock\.sqlite was dropped; it is back \(empty\)/);
     assert.ok(tables(copy).includes('writer_lock'));
@@ -272,12 +272,12 @@ describe('other processes and the writer lock', () => {
     const handle = new Database(copy);
     handle.exec('DROP TABLE writer_lock');
     handle.close();
-    const status = cli(['status', '--db', copy]);
+    const status = await cliHere(['status', '--db', copy]);
     assert.equal(status.code, 0, status.stderr);
-    const run = cli(['run', ...smallRun(50), '--db', copy]);
+    const run = await cliHere(['run', ...smallRun(50), '--db', copy]);
     assert.equal(run.code, 0, run.stderr);
     assert.ok(tables(copy).includes('writer_lock'));
-    const second = cli(['sql', '--write', 'DELETE FROM jobs WHERE 0', '--db', copy]);
+    const second = await cliHere(['sql', '--write', 'DELETE FROM jobs WHERE 0', '--db', copy]);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stderr.trim(), '(0 rows changed)', 'the lock taken and released as usual');
   });
@@ -300,7 +300,7 @@ describe('other processes and the writer lock', () => {
 });
 
 describe('damaged files', () => {
-  test('a damaged page at report time: exit 1, one line naming the database', () => {
+  test('a damaged page at report time: exit 1, one line naming the database', async () => {
     const copy = join(folder.path, 'damaged.sqlite');
     copyFileSync(db, copy);
     const size = statSync(copy).size;
@@ -308,7 +308,7 @@ describe('damaged files', () => {
     // Overwrite the pages after the schema with garbage.
     writeSync(fd, Buffer.alloc(size - 8192, 0xa5), 0, size - 8192, 8192);
     closeSync(fd);
-    const report = cli(['report', '--db', copy]);
+    const report = await cliHere(['report', '--db', copy]);
     assert.equal(report.code, 1, report.stderr);
     assert.match(report.stderr, /damaged\.sqlite: the database file is damaged/);
     assertOneLine(report.stderr, 'damaged');
@@ -358,7 +358,7 @@ describe('a database and its write-ahead log (-wal)', () => {
     error instanceof InputError && error.message.includes(`database ${path}: its write-ahead log ${path}-wal does not belong to it`);
   const salt = (path: string): string => readFileSync(`${path}-wal`).subarray(16, 24).toString('hex');
 
-  test("another database's -wal beside a database: refused before anything is read (exit 2, one line naming both files), nothing changed", () => {
+  test("another database's -wal beside a database: refused before anything is read (exit 2, one line naming both files), nothing changed", async () => {
     const a = database('a');
     const b = database('b');
     const killedB = join(dir, 'b-killed.sqlite');
@@ -368,7 +368,7 @@ describe('a database and its write-ahead log (-wal)', () => {
     assert.throws(() => openDatabase(a, { readonly: true }), refused(a));
     assert.throws(() => openDatabase(a), refused(a));
     for (const args of [['report'], ['sql', 'SELECT name FROM jobs'], ['status'], ['run', ...SMALL_RUN]]) {
-      const result = cli([...args, '--db', a]);
+      const result = await cliHere([...args, '--db', a]);
       assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
       assert.match(result.stderr, /\(a link to another state of the file\): it is another database's log, or this file was restored from a copy older than the log; nothing was read or changed/);
       assert.ok(result.stderr.includes(`move ${a}-wal and ${a}-shm aside to use the file as it is`), result.stderr);
@@ -530,13 +530,13 @@ describe('a database and its write-ahead log (-wal)', () => {
     const committed = plain.prepare('SELECT sum(count) FROM shards').pluck().get() as number;
     plain.close();
     assert.ok(committed > 0);
-    const sql = cli(['sql', 'SELECT sum(count) AS n FROM shards', '--format', 'csv', '--db', path]);
+    const sql = await cliHere(['sql', 'SELECT sum(count) AS n FROM shards', '--format', 'csv', '--db', path]);
     assert.equal(sql.code, 0, sql.stderr);
     assert.equal(sql.stdout, `n\n${committed}\n`, 'every committed shard is there');
     assert.equal(existsSync(`${path}-wal`), false, 'no -wal left');
     assert.equal(existsSync(`${path}-shm`), false, 'no -shm left');
     assert.equal(readFileSync(path)[18], 1, 'rollback mode (header byte 18)');
-    const resumed = cli(['resume', '--db', path, '--no-report']);
+    const resumed = await cliHere(['resume', '--db', path, '--no-report']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, new RegExp(`, ${committed} already computed`));
   });
@@ -554,13 +554,13 @@ describe('outputs that are not files', () => {
     assert.equal(statSync(output).size, 0, 'nothing written to the output');
   });
 
-  test('a model of finite weights ±3e38: refused at its first non-finite result (exit 2, one line naming it and why), no internal error', () => {
+  test('a model of finite weights ±3e38: refused at its first non-finite result (exit 2, one line naming it and why), no internal error', async () => {
     const hidden = 2;
     const values = new Float32Array(hidden * hidden + 513 * hidden + 256).map((_, k) => (k % 3 === 0 ? -3e38 : 3e38));
     const model = join(folder.path, 'huge.bin');
     writeFileSync(model, new Uint8Array(values.buffer));
     const target = join(folder.path, 'huge.sqlite');
-    const result = cli(['run', '--model', model, '--data', SHARED_DATA, '--length', '100', '--no-report', '--db', target]);
+    const result = await cliHere(['run', '--model', model, '--data', SHARED_DATA, '--length', '100', '--no-report', '--db', target]);
     assert.equal(result.code, 2, result.stderr);
     const last = result.stderr.trimEnd().split('\n').at(-1) as string;
     assert.ok(last.startsWith(`sparsetrace: model ${model}: at t = `), last);
@@ -598,7 +598,7 @@ describe('broken pipes', () => {
     });
   }
 
-  test('run 2>&1 | head: the run stops cleanly, stays resumable, and the lock is released', () => {
+  test('run 2>&1 | head: the run stops cleanly, stays resumable, and the lock is released', async () => {
     const piped = join(folder.path, 'piped.sqlite');
     const job = join(folder.path, 'piped.json');
     writeFileSync(job, JSON.stringify({ name: 'piped', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 100, stride: 100, count: 8 }], tau: [0.01] }));
@@ -608,10 +608,10 @@ describe('broken pipes', () => {
     const lock = handle.prepare('SELECT count(*) AS n FROM writer_lock').get() as { n: number };
     handle.close();
     assert.equal(lock.n, 0, 'lock released');
-    const resumed = cli(['resume', '--db', piped, '--no-report']);
+    const resumed = await cliHere(['resume', '--db', piped, '--no-report']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.doesNotMatch(resumed.stderr, /taking over/);
-    const status = cli(['status', '--db', piped]);
+    const status = await cliHere(['status', '--db', piped]);
     assert.match(status.stdout, /8\/8 runs done/);
   });
 });
@@ -623,11 +623,11 @@ describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: 
   before(() => mkdirSync(mountPoint));
   after(unmount);
 
-  test('export --out onto a full disk: exit 1, one line, no file left', () => {
+  test('export --out onto a full disk: exit 1, one line, no file left', async () => {
     mount('size=64k');
     try {
       const target = join(mountPoint, 'out.csv');
-      const result = cli(['export', '--db', bigDb, '--out', target]);
+      const result = await cliHere(['export', '--db', bigDb, '--out', target]);
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, /--out .*out\.csv: the disk is full \(ENOSPC\); nothing was written/);
       assertOneLine(result.stderr, 'export full disk');
@@ -640,11 +640,11 @@ describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: 
     }
   });
 
-  test('run onto a full disk: exit 1, one line, committed shards kept, lock released, resumable once there is room', () => {
+  test('run onto a full disk: exit 1, one line, committed shards kept, lock released, resumable once there is room', async () => {
     mount('size=1m');
     try {
       const target = join(mountPoint, 'full.sqlite');
-      const result = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--no-report', '--db', target, '--shard-size', '16', '--threads', '1']);
+      const result = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--no-report', '--db', target, '--shard-size', '16', '--threads', '1']);
       assert.equal(result.code, 1, result.stderr);
       const last = result.stderr.trimEnd().split('\n').at(-1) as string;
       assert.match(last, /full\.sqlite: the disk is full .*every shard committed before is kept.*sparsetrace resume --db/);
@@ -655,7 +655,7 @@ describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: 
       const committed = (handle.prepare('SELECT count(*) AS n FROM shards').get() as { n: number }).n;
       handle.close();
       execFileSync('mount', ['-o', 'remount,size=64m', mountPoint]);
-      const resumed = cli(['resume', '--db', target, '--no-report']);
+      const resumed = await cliHere(['resume', '--db', target, '--no-report']);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.match(resumed.stderr, new RegExp(`${committed * 16} already computed`), 'the committed shards were kept');
     } finally {
@@ -663,20 +663,20 @@ describe('a full disk and read-only media (a small tmpfs; needs root)', { skip: 
     }
   });
 
-  test('a read-only medium: every read command works and creates no file; writers are refused with one line', () => {
+  test('a read-only medium: every read command works and creates no file; writers are refused with one line', async () => {
     mount('size=64m');
     try {
       const target = join(mountPoint, 'ro.sqlite');
       copyFileSync(db, target);
       execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
       for (const args of [['report'], ['export'], ['status'], ['runs'], ['sql', 'SELECT count(*) FROM counts']]) {
-        const result = cli([...args, '--db', target]);
+        const result = await cliHere([...args, '--db', target]);
         assert.equal(result.code, 0, `${args[0]}: ${result.stderr}`);
         assert.ok(result.stdout.length > 0);
       }
       assert.deepEqual(readdirSync(mountPoint), ['ro.sqlite'], 'no -wal/-shm created');
       for (const args of [['run', ...smallRun(50)], ['sql', '--write', 'DELETE FROM counts']]) {
-        const result = cli([...args, '--db', target]);
+        const result = await cliHere([...args, '--db', target]);
         assert.equal(result.code, 1, result.stderr);
         assert.match(result.stderr, /cannot be written \(a read-only file, folder or media; report, export, sql, status and runs still read it\)/);
         assertOneLine(result.stderr, args[0]);

@@ -8,7 +8,7 @@ import { chainSteps } from '../src/plan/calibrate.js';
 import { planJob } from '../src/plan/plan.js';
 import { databaseUsedBytes, estimateStoreBytes } from '../src/store/index.js';
 import { listRuns, openDatabase } from '../src/store/index.js';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('plan');
 const db = join(folder.path, 'plan.sqlite');
@@ -47,8 +47,8 @@ describe('plan', () => {
     assert.ok(plan.time.seconds > 0 && plan.time.computeSeconds > 0 && plan.time.writeSeconds > 0);
   });
 
-  test('after a run, plan measures the bytes per position the database takes, and writes nothing', () => {
-    const partial = cli(['run', jobPath, '--db', db, '--dmax', '5', '--no-report']);
+  test('after a run, plan measures the bytes per position the database takes, and writes nothing', async () => {
+    const partial = await cliHere(['run', jobPath, '--db', db, '--dmax', '5', '--no-report']);
     assert.equal(partial.code, 0, partial.stderr);
     const before = { digest: digest(db), size: statSync(db).size };
     const handle = openDatabase(db, { readonly: true });
@@ -71,7 +71,7 @@ describe('plan', () => {
     assert.ok(plan.disk.toWriteBytes < plan.disk.jobBytes);
 
     // The CLI says the same, and writes nothing.
-    const text = cli(['plan', jobPath, '--db', db]);
+    const text = await cliHere(['plan', jobPath, '--db', db]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /runs +6 \(3 done, 0 partly done, 3 to compute\), 5 τ each/);
     assert.match(text.stdout, /positions +2,094 \(1,047 in the database, 1,047 to compute\)/);
@@ -79,9 +79,9 @@ describe('plan', () => {
     assert.match(text.stdout, /time +about \S+ on \d+ threads?/);
     assert.deepEqual({ digest: digest(db), size: statSync(db).size }, before, 'plan leaves the database as it was');
 
-    const done = cli(['run', jobPath, '--db', db, '--no-report']);
+    const done = await cliHere(['run', jobPath, '--db', db, '--no-report']);
     assert.equal(done.code, 0, done.stderr);
-    const json = cli(['plan', jobPath, '--db', db, '--format', 'json']);
+    const json = await cliHere(['plan', jobPath, '--db', db, '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const finished = JSON.parse(json.stdout) as { runs: { done: number }; positions: { toCompute: number }; disk: { toWriteBytes: number }; time: { seconds: number } };
     assert.equal(finished.runs.done, 6);

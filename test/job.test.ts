@@ -7,7 +7,7 @@ import { InputError } from '../src/errors.js';
 import { applyOverrides, logGrid, parseJob, requestedPositions, windowsOf, type DataSource } from '../src/job/index.js';
 import { defaultThreads, POSITIONS_PER_THREAD, threadsForJob } from '../src/runner/threads.js';
 import { expandJob, runIdentity } from '../src/job/expand.js';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('job');
 after(() => folder.remove());
@@ -158,46 +158,46 @@ describe('requestedPositions and the default threads', () => {
 });
 
 describe('the CLI rejects bad jobs with exit code 2', () => {
-  test('invalid JSON, a bad field, a missing file, a missing input', () => {
+  test('invalid JSON, a bad field, a missing file, a missing input', async () => {
     const broken = join(folder.path, 'broken.json');
     writeFileSync(broken, '{"models": [');
-    let result = cli(['run', broken, '--db', join(folder.path, 'x.sqlite')]);
+    let result = await cliHere(['run', broken, '--db', join(folder.path, 'x.sqlite')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /job file .*broken\.json: not valid JSON/);
 
     const badField = join(folder.path, 'bad-field.json');
     writeFileSync(badField, JSON.stringify({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA }], dmax: ['fifty'] }));
-    result = cli(['run', badField, '--db', join(folder.path, 'x.sqlite')]);
+    result = await cliHere(['run', badField, '--db', join(folder.path, 'x.sqlite')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /job file .*bad-field\.json: dmax\[0\]: must be an integer ≥ 0 and ≤ 65536, got "fifty"/);
 
-    result = cli(['run', join(folder.path, 'absent.json')]);
+    result = await cliHere(['run', join(folder.path, 'absent.json')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /job file .*absent\.json: cannot read: no such file/);
 
-    result = cli(['run', '--model', join(folder.path, 'no-model.bin'), '--data', SHARED_DATA, '--db', join(folder.path, 'x.sqlite')]);
+    result = await cliHere(['run', '--model', join(folder.path, 'no-model.bin'), '--data', SHARED_DATA, '--db', join(folder.path, 'x.sqlite')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /model .*no-model\.bin: cannot read: no such file .*fetch-inputs/);
 
-    result = cli(['run', '--threads', '0']);
+    result = await cliHere(['run', '--threads', '0']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--threads: must be an integer ≥ 1, got 0/);
 
     // 10,000 threads crashed Node after a minute; plan and worker check --threads as run does.
     for (const command of [['run'], ['plan'], ['worker', '--queue', 'redis://127.0.0.1:1', '--segments', folder.path]]) {
-      result = cli([...command, '--threads', '10000']);
+      result = await cliHere([...command, '--threads', '10000']);
       assert.equal(result.code, 2, command[0]);
       assert.match(result.stderr, /--threads: at most 256, got 10000/);
     }
-    result = cli(['plan', '--threads', '0']);
+    result = await cliHere(['plan', '--threads', '0']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--threads: must be an integer ≥ 1, got 0/);
 
-    result = cli(['report', '--db', join(folder.path, 'nothing-here.sqlite')]);
+    result = await cliHere(['report', '--db', join(folder.path, 'nothing-here.sqlite')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /database .*nothing-here\.sqlite: no such file/);
 
-    result = cli(['frobnicate']);
+    result = await cliHere(['frobnicate']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /Unknown argument: frobnicate/);
   });

@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/store/index.js';
-import { cli, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * test/fixtures/v1 holds a database written by sparsetrace 0.1.0 and what 0.1.0
@@ -31,56 +31,56 @@ before(() => copyFixture(join(FIXTURE, 'v1.sqlite3'), db));
 after(() => folder.remove());
 
 describe('sparsetrace migrate', () => {
-  test('reading commands refuse a 0.1.0 database and name the command that upgrades it', () => {
-    const report = cli(['report', '--db', db]);
+  test('reading commands refuse a 0.1.0 database and name the command that upgrades it', async () => {
+    const report = await cliHere(['report', '--db', db]);
     assert.equal(report.code, 2);
     assert.match(report.stderr, /written by sparsetrace 0\.1\.0; upgrade it once with `sparsetrace migrate --db /);
   });
 
-  test('upgrades in place; report, report --by window and export print what 0.1.0 printed', () => {
-    const migrate = cli(['migrate', '--db', db]);
+  test('upgrades in place; report, report --by window and export print what 0.1.0 printed', async () => {
+    const migrate = await cliHere(['migrate', '--db', db]);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version 1 to ${SCHEMA_VERSION}`));
     // The job mixes Dmax 5 and 25, which a report now groups unless the runs are named: name them, as 0.1.0 pooled them.
-    const listed = cli(['sql', `SELECT r.run_id FROM jobs j JOIN job_runs jr USING (job_id) JOIN runs r USING (run_key) WHERE j.name = 'small' ORDER BY jr.run_order`, '--db', db, '--format', 'json']);
+    const listed = await cliHere(['sql', `SELECT r.run_id FROM jobs j JOIN job_runs jr USING (job_id) JOIN runs r USING (run_key) WHERE j.name = 'small' ORDER BY jr.run_order`, '--db', db, '--format', 'json']);
     const small = (JSON.parse(listed.stdout) as { run_id: string }[]).flatMap((row) => ['--run', row.run_id]);
-    const text = cli(['report', '--db', db, ...small]);
+    const text = await cliHere(['report', '--db', db, ...small]);
     assert.equal(text.stdout, expected('report-small.txt'));
-    const json = cli(['report', '--db', db, ...small, '--format', 'json']);
+    const json = await cliHere(['report', '--db', db, ...small, '--format', 'json']);
     assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expected('report-small.json')));
     // 0.1.0 pooled Dmax 5 and 25 inside a window; --pool asks for that.
-    const byWindow = cli(['report', '--db', db, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
+    const byWindow = await cliHere(['report', '--db', db, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
     assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expected('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
-    const exported = cli(['export', '--db', db, '--job', 'small', '--all']);
+    const exported = await cliHere(['export', '--db', db, '--job', 'small', '--all']);
     assert.equal(exported.stdout, expected('export-small.csv'));
-    const again = cli(['migrate', '--db', db]);
+    const again = await cliHere(['migrate', '--db', db]);
     assert.equal(again.code, 0);
     assert.match(again.stderr, new RegExp(`already at schema version ${SCHEMA_VERSION}; nothing to do`));
   });
 
-  test("resumes the run 0.1.0 left unfinished to the rows of a fresh run of the same job", () => {
-    const resume = cli(['resume', '--db', db, '--no-report']);
+  test("resumes the run 0.1.0 left unfinished to the rows of a fresh run of the same job", async () => {
+    const resume = await cliHere(['resume', '--db', db, '--no-report']);
     assert.equal(resume.code, 0, resume.stderr);
     const fresh = join(folder.path, 'fresh.sqlite');
     // 0.1.0 kept every depth curve, so the migrated run keeps them: compare with a run that does too.
-    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--depth-curves', '--db', fresh, '--no-report']);
+    const run = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--depth-curves', '--db', fresh, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
-    const rows = (path: string): unknown => {
-      const query = (sql: string): string => {
-        const result = cli(['sql', sql, '--db', path, '--format', 'json']);
+    const rows = async (path: string): Promise<unknown> => {
+      const query = async (sql: string): Promise<string> => {
+        const result = await cliHere(['sql', sql, '--db', path, '--format', 'json']);
         assert.equal(result.code, 0, result.stderr);
         return result.stdout;
       };
       return [
-        query(`SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`),
-        query(`SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`),
-        query(`SELECT d, t, mass FROM depth_mass WHERE run_id = '${PARTIAL_RUN}' ORDER BY d, t`),
-        query(`SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`),
-        query(`SELECT status, positions FROM runs WHERE run_id = '${PARTIAL_RUN}'`),
-        cli(['report', '--db', path, '--run', PARTIAL_RUN, '--format', 'json']).stdout,
+        await query(`SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`),
+        await query(`SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`),
+        await query(`SELECT d, t, mass FROM depth_mass WHERE run_id = '${PARTIAL_RUN}' ORDER BY d, t`),
+        await query(`SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`),
+        await query(`SELECT status, positions FROM runs WHERE run_id = '${PARTIAL_RUN}'`),
+        (await cliHere(['report', '--db', path, '--run', PARTIAL_RUN, '--format', 'json'])).stdout,
       ];
     };
-    assert.deepEqual(rows(db), rows(fresh));
+    assert.deepEqual(await rows(db), await rows(fresh));
   });
 });
 
@@ -93,6 +93,18 @@ describe('sparsetrace migrate', () => {
  * schema 5 (runs.rule; commit 92f4ad6), and what each version printed for it:
  * the same two jobs as the 0.1.0 fixture.
  */
+/** A fresh run of the job whose run the v2–v5 fixtures left unfinished: one command line for all four, so computed once. */
+let freshRun: Promise<string> | undefined;
+function freshDatabase(): Promise<string> {
+  freshRun ??= (async () => {
+    const fresh = join(folder.path, 'fresh-v2-v5.sqlite');
+    const run = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--db', fresh, '--no-report']);
+    assert.equal(run.code, 0, run.stderr);
+    return fresh;
+  })();
+  return freshRun;
+}
+
 for (const version of [2, 3, 4, 5]) describe(`sparsetrace migrate from schema ${version}`, () => {
   const fixture = join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`);
   const old = join(folder.path, `v${version}.sqlite`);
@@ -100,42 +112,43 @@ for (const version of [2, 3, 4, 5]) describe(`sparsetrace migrate from schema ${
 
   before(() => copyFixture(join(fixture, `v${version}.sqlite3`), old));
 
-  test('upgrades in place; report, report --by window, export and the unfinished run print what that schema printed', () => {
-    const report = cli(['report', '--db', old]);
+  test('upgrades in place; report, report --by window, export and the unfinished run print what that schema printed', async () => {
+    const report = await cliHere(['report', '--db', old]);
     assert.equal(report.code, 2);
     assert.match(report.stderr, /written by an earlier sparsetrace; upgrade it once with `sparsetrace migrate --db /);
-    const migrate = cli(['migrate', '--db', old]);
+    const migrate = await cliHere(['migrate', '--db', old]);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
-    const text = cli(['report', '--db', old, '--job', 'small']);
+    const text = await cliHere(['report', '--db', old, '--job', 'small']);
     assert.equal(text.stdout, expectedOf('report-small.txt').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old));
-    const json = cli(['report', '--db', old, '--job', 'small', '--format', 'json']);
+    const json = await cliHere(['report', '--db', old, '--job', 'small', '--format', 'json']);
     assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expectedOf('report-small.json').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old)));
-    const byWindow = cli(['report', '--db', old, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
+    const byWindow = await cliHere(['report', '--db', old, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
     assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expectedOf('report-small-by-window.json').replaceAll('/work/shared', SHARED)));
-    assert.equal(cli(['export', '--db', old, '--job', 'small', '--all']).stdout, expectedOf('export-small.csv'));
-    const partial = cli(['report', '--db', old, '--all', '--model', SHARED_MODEL, '--format', 'json']);
+    assert.equal((await cliHere(['export', '--db', old, '--job', 'small', '--all'])).stdout, expectedOf('export-small.csv'));
+    const partial = await cliHere(['report', '--db', old, '--all', '--model', SHARED_MODEL, '--format', 'json']);
     assert.deepEqual(JSON.parse(partial.stdout), JSON.parse(expectedOf('report-partial.json').replaceAll(`/work/main/test/fixtures/v${version}/v${version}.sqlite3`, old).replaceAll('/work/shared', SHARED)));
   });
 
-  test('the unfinished run resumes to the rows of a fresh run', () => {
-    const resume = cli(['resume', '--db', old, '--no-report']);
+  test('the unfinished run resumes to the rows of a fresh run', async () => {
+    const resume = await cliHere(['resume', '--db', old, '--no-report']);
     assert.equal(resume.code, 0, resume.stderr);
-    const fresh = join(folder.path, `fresh-v${version}.sqlite`);
-    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '1024', '--tau', '0.01,0.1', '--db', fresh, '--no-report']);
-    assert.equal(run.code, 0, run.stderr);
-    const rows = (path: string): string[] =>
-      [
+    const fresh = await freshDatabase();
+    const rows = async (path: string): Promise<string[]> => {
+      const results: string[] = [];
+      for (const sql of [
         `SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`,
         `SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`,
         `SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`,
         `SELECT s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, hex(s.hist_n), hex(s.hist_positions) FROM run_tau_stats s JOIN runs USING (run_key) WHERE run_id = '${PARTIAL_RUN}' ORDER BY s.tau_index`,
-      ].map((sql) => {
-        const result = cli(['sql', sql, '--db', path, '--format', 'json']);
+      ]) {
+        const result = await cliHere(['sql', sql, '--db', path, '--format', 'json']);
         assert.equal(result.code, 0, result.stderr);
-        return result.stdout;
-      });
-    assert.deepEqual(rows(old), rows(fresh));
+        results.push(result.stdout);
+      }
+      return results;
+    };
+    assert.deepEqual(await rows(old), await rows(fresh));
   });
 });
 
@@ -167,10 +180,10 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
   };
 
   const added = ADDED_RUN_COLUMNS[version];
-  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added`, () => {
+  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added`, async () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
-    const migrate = cli(['migrate', '--db', path, '--no-vacuum']);
+    const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);

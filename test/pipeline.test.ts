@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exactSum } from '../src/engine/exactSum.js';
 import { openDatabase } from '../src/store/index.js';
-import { cli, publishedJobArgs, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
+import { cliHere, publishedJobArgs, resultRows, REFERENCE_POSITIONS, temporaryFolder } from './cli.js';
 import { printed, publishedFigures, type PublishedFigures } from './reference.js';
 
 interface ReportJson {
@@ -22,10 +22,10 @@ const folder = temporaryFolder('pipeline');
 const dbPath = join(folder.path, 'q1.sqlite');
 let report: ReportJson;
 
-before(() => {
-  const run = cli(publishedJobArgs(dbPath));
+before(async () => {
+  const run = await cliHere(publishedJobArgs(dbPath));
   assert.equal(run.code, 0, run.stderr);
-  const printedReport = cli(['report', '--db', dbPath, '--format', 'json']);
+  const printedReport = await cliHere(['report', '--db', dbPath, '--format', 'json']);
   assert.equal(printedReport.code, 0, printedReport.stderr);
   report = JSON.parse(printedReport.stdout) as ReportJson;
 });
@@ -65,26 +65,26 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     });
   });
 
-  test('the text report shows the headline figures of the results page', () => {
-    const text = cli(['report', '--db', dbPath]);
+  test('the text report shows the headline figures of the results page', async () => {
+    const text = await cliHere(['report', '--db', dbPath]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /Significant patterns \(\|w\| > 0\.01\): 44,794/);
     assert.match(text.stdout, /Median active patterns at τ = 0\.01: 15 of 44,794; mean 1,165\.8/);
     assert.match(text.stdout, /Wh patterns active somewhere \(τ = 0\.01\): 95\.5%/);
     assert.match(text.stdout, /Depth peak \(d ≥ 1\): d = 21, mean mass 0\.8271/);
-    const md = cli(['report', '--db', dbPath, '--format', 'md']);
+    const md = await cliHere(['report', '--db', dbPath, '--format', 'md']);
     assert.equal(md.code, 0, md.stderr);
     assert.match(md.stdout, /\| 0\.01 \| 1,165\.8 \| 15 \|/);
   });
 
-  test('the CSV report is one tidy table whose figures are the JSON report\'s', () => {
-    const csv = cli(['report', '--db', dbPath, '--format', 'csv']);
+  test('the CSV report is one tidy table whose figures are the JSON report\'s', async () => {
+    const csv = await cliHere(['report', '--db', dbPath, '--format', 'csv']);
     assert.equal(csv.code, 0, csv.stderr);
     const [header, ...lines] = csv.stdout.trimEnd().split('\n');
     assert.equal(header, 'section,tau,d,class,measure,value');
     const rows = lines.map((line) => line.split(','));
     assert.ok(rows.every((row) => row.length === 6), 'every line has the six columns (no blank lines, no second header)');
-    const json = JSON.parse(cli(['report', '--db', dbPath, '--format', 'json']).stdout) as { sparsity: { tau: number; mean: number; median: number; max: number }[]; depth: { d: number; mean_mass: number }[] };
+    const json = JSON.parse((await cliHere(['report', '--db', dbPath, '--format', 'json'])).stdout) as { sparsity: { tau: number; mean: number; median: number; max: number }[]; depth: { d: number; mean_mass: number }[] };
     const figure = (section: string, key: (row: string[]) => boolean, measure: string): number =>
       Number(rows.find((row) => row[0] === section && row[4] === measure && key(row))?.[5]);
     for (const entry of json.sparsity) {
@@ -93,12 +93,12 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     for (const entry of json.depth) assert.equal(figure('depth', (row) => Number(row[2]) === entry.d, 'mean_mass'), entry.mean_mass);
   });
 
-  test('SQL aggregates equal the same aggregates computed in TypeScript from the stored rows', () => {
+  test('SQL aggregates equal the same aggregates computed in TypeScript from the stored rows', async () => {
     // The same job keeping every depth curve: the same figures, and the per-position masses to check them against.
     const curvesPath = join(folder.path, 'q1-curves.sqlite');
-    const curvesRun = cli([...publishedJobArgs(curvesPath), '--depth-curves']);
+    const curvesRun = await cliHere([...publishedJobArgs(curvesPath), '--depth-curves']);
     assert.equal(curvesRun.code, 0, curvesRun.stderr);
-    const curvesReport = cli(['report', '--db', curvesPath, '--format', 'json']);
+    const curvesReport = await cliHere(['report', '--db', curvesPath, '--format', 'json']);
     assert.deepEqual(JSON.parse(curvesReport.stdout), report, 'depth curves change no figure');
     const db = openDatabase(curvesPath, { readonly: true });
     try {
@@ -146,8 +146,8 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     }
   });
 
-  test('export matches the published per-position counts row for row', () => {
-    const exported = cli(['export', '--db', dbPath]);
+  test('export matches the published per-position counts row for row', async () => {
+    const exported = await cliHere(['export', '--db', dbPath]);
     assert.equal(exported.code, 0, exported.stderr);
     const lines = exported.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 't,y,tau,n_x,n_h,n_y');
@@ -160,64 +160,64 @@ describe('the published Q1 job, run and reported through the CLI', () => {
     }
   });
 
-  test('sql answers an ad-hoc query, as a table, JSON and CSV, and refuses writes unless asked', () => {
+  test('sql answers an ad-hoc query, as a table, JSON and CSV, and refuses writes unless asked', async () => {
     const query = 'SELECT tau, count(*) AS positions, max(n_h) AS max_nh FROM counts WHERE tau >= 0.1 GROUP BY tau ORDER BY tau';
-    const json = cli(['sql', query, '--db', dbPath, '--format', 'json']);
+    const json = await cliHere(['sql', query, '--db', dbPath, '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const rows = JSON.parse(json.stdout) as { tau: number; positions: number; max_nh: number }[];
     assert.deepEqual(rows.map((row) => [row.tau, row.positions]), [[0.1, 1023], [1, 1023], [10, 1023]]);
-    const csv = cli(['sql', query, '--db', dbPath, '--format', 'csv']);
+    const csv = await cliHere(['sql', query, '--db', dbPath, '--format', 'csv']);
     assert.equal(csv.stdout.split('\n')[0], 'tau,positions,max_nh');
-    const table = cli(['sql', query, '--db', dbPath]);
+    const table = await cliHere(['sql', query, '--db', dbPath]);
     assert.match(table.stdout, /^tau\s+positions\s+max_nh$/m);
-    const write = cli(['sql', 'DELETE FROM count_blocks', '--db', dbPath]);
+    const write = await cliHere(['sql', 'DELETE FROM count_blocks', '--db', dbPath]);
     assert.equal(write.code, 2);
     assert.match(write.stderr, /read-only.*--write/);
-    const bad = cli(['sql', 'SELECT nope FROM counts', '--db', dbPath]);
+    const bad = await cliHere(['sql', 'SELECT nope FROM counts', '--db', dbPath]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /no such column: nope/);
   });
 
-  test('sql --attach reads another database beside this one, read-only, under its name', () => {
+  test('sql --attach reads another database beside this one, read-only, under its name', async () => {
     const query = 'SELECT (SELECT count(*) FROM runs) AS here, (SELECT count(*) FROM other.runs) AS there, (SELECT count(*) FROM other.counts) AS counts';
-    const json = cli(['sql', '--attach', `other=${dbPath}`, query, '--db', dbPath, '--format', 'json']);
+    const json = await cliHere(['sql', '--attach', `other=${dbPath}`, query, '--db', dbPath, '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     assert.deepEqual(JSON.parse(json.stdout), [{ here: 1, there: 1, counts: 7 * 1023 }]);
     // Two attachments, and sparsetrace's SQL functions on the attached tables.
-    const two = cli(['sql', '--attach', `a=${dbPath}`, '--attach', `b=${dbPath}`, 'SELECT count(*) AS n FROM a.counts JOIN b.counts USING (run_id, t, tau) WHERE sig(tau, 3) = 0.01', '--db', dbPath, '--format', 'csv']);
+    const two = await cliHere(['sql', '--attach', `a=${dbPath}`, '--attach', `b=${dbPath}`, 'SELECT count(*) AS n FROM a.counts JOIN b.counts USING (run_id, t, tau) WHERE sig(tau, 3) = 0.01', '--db', dbPath, '--format', 'csv']);
     assert.equal(two.code, 0, two.stderr);
     assert.equal(two.stdout, 'n\n1023\n');
   });
 
-  test('--out writes every format of report, and explain, to the file (nothing on stdout); stdout gets the same bytes without it', () => {
+  test('--out writes every format of report, and explain, to the file (nothing on stdout); stdout gets the same bytes without it', async () => {
     const outputs = temporaryFolder('out');
     const folder = outputs.path;
     try {
       for (const format of ['text', 'md', 'csv', 'json']) {
         const path = join(folder, `report.${format}`);
-        const written = cli(['report', '--format', format, '--db', dbPath, '--out', path]);
+        const written = await cliHere(['report', '--format', format, '--db', dbPath, '--out', path]);
         assert.equal(written.code, 0, written.stderr);
         assert.equal(written.stdout, '', `${format}: nothing on stdout`);
         assert.match(written.stderr, new RegExp(`wrote ${path.replace(/[.]/g, '\\.')}`));
-        const printed = cli(['report', '--format', format, '--db', dbPath]);
+        const printed = await cliHere(['report', '--format', format, '--db', dbPath]);
         assert.equal(readFileSync(path, 'utf8'), printed.stdout, `${format}: the file holds what stdout would`);
       }
       const path = join(folder, 'explain.json');
-      const explained = cli(['explain', '--t', '10', '--format', 'json', '--db', dbPath, '--out', path]);
+      const explained = await cliHere(['explain', '--t', '10', '--format', 'json', '--db', dbPath, '--out', path]);
       assert.equal(explained.code, 0, explained.stderr);
       assert.equal(explained.stdout, '');
-      assert.equal(readFileSync(path, 'utf8'), cli(['explain', '--t', '10', '--format', 'json', '--db', dbPath]).stdout);
+      assert.equal(readFileSync(path, 'utf8'), (await cliHere(['explain', '--t', '10', '--format', 'json', '--db', dbPath])).stdout);
       assert.deepEqual(readdirSync(folder).sort(), ['explain.json', 'report.csv', 'report.json', 'report.md', 'report.text'], 'no temporary file left');
     } finally {
       outputs.remove();
     }
   });
 
-  test('running the same job again computes nothing and keeps one copy of every row', () => {
+  test('running the same job again computes nothing and keeps one copy of every row', async () => {
     const before = openDatabase(dbPath, { readonly: true });
     const rowsBefore = before.prepare('SELECT count(*) AS n FROM counts').get() as { n: number };
     before.close();
-    const again = cli(publishedJobArgs(dbPath));
+    const again = await cliHere(publishedJobArgs(dbPath));
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /1023 already computed/);
     assert.match(again.stderr, /1 run already done in .*; nothing to compute/);
@@ -229,11 +229,11 @@ describe('the published Q1 job, run and reported through the CLI', () => {
 });
 
 describe('results do not depend on threads or shard size', () => {
-  test('1, 2 and 3 threads and shard sizes 1000, 100 and 37 give identical databases', () => {
+  test('1, 2 and 3 threads and shard sizes 1000, 100 and 37 give identical databases', async () => {
     const reference = resultRows(dbPath);
     for (const [threads, shardSize] of [[1, 1000], [2, 100], [3, 37]]) {
       const path = join(folder.path, `t${threads}-s${shardSize}.sqlite`);
-      const run = cli([...publishedJobArgs(path), '--threads', String(threads), '--shard-size', String(shardSize)]);
+      const run = await cliHere([...publishedJobArgs(path), '--threads', String(threads), '--shard-size', String(shardSize)]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(resultRows(path), reference, `threads ${threads}, shard size ${shardSize}`);
     }

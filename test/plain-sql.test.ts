@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,11 +7,13 @@ import { join } from 'node:path';
 import { CODE_POINT_MAX_VALUE, codePointsOf } from '../src/store/codePoints.js';
 import { codePointSql, sequenceSql } from '../src/store/plainSql.js';
 import { docQueries, type DocQuery } from './doc-queries.js';
+import { cliHere } from './cli.js';
 import { PROJECT_ROOT, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import {
   type Cell,
   type ClientRows,
   clientProblems,
+  closePythonSqlite,
   pythonSqlite,
   quoteText,
   realCell,
@@ -27,9 +28,9 @@ import {
  * gets; so do the example queries of README.md and docs/schema.md.
  *
  * The clients are other processes: Debian's sqlite3 shell and Python's sqlite3
- * module, both opening the database read-only. This file loads no sparsetrace
- * code (test/sql-clients.ts and test/doc-queries.ts do not either); the
- * databases are made by the CLI.
+ * module, both opening the database read-only; they load no sparsetrace code.
+ * The databases are made, and `sparsetrace sql` and `export` run, by the CLI's
+ * commands in this process (test/cli.ts cliHere).
  *
  * How rows compare exactly: every client's values become `Cell`s (see
  * sql-clients.ts): integers with every digit, REALs as their 8 IEEE-754 bytes.
@@ -52,16 +53,20 @@ if (problems.length > 0 && required) throw new Error(`plain SQL clients: ${probl
 const skip = problems.length > 0 ? `plain SQL clients: ${problems.join('; ')}` : false;
 
 const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-plain-sql-'));
-after(() => rmSync(folder, { recursive: true, force: true }));
+after(async () => {
+  await closePythonSqlite();
+  rmSync(folder, { recursive: true, force: true });
+});
 /** The Q1 job on ./inputs, as `sparsetrace run` makes it with no arguments. */
 const Q1 = join(folder, 'q1.sqlite');
 /** A small run with per-position depth curves, so depth_mass has rows. */
 const CURVES = join(folder, 'curves.sqlite');
 const DATABASES = { q1: Q1, curves: CURVES } as const;
 
-function runCli(args: readonly string[]): string {
-  const result = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'sparsetrace.js'), ...args], { cwd: PROJECT_ROOT, encoding: 'utf8', maxBuffer: 256 << 20 });
-  assert.equal(result.status, 0, `sparsetrace ${args.join(' ')}: ${result.stderr}`);
+/** A sparsetrace command, run in this process (test/cli.ts cliHere); its stdout. */
+async function runCli(args: readonly string[]): Promise<string> {
+  const result = await cliHere(args);
+  assert.equal(result.code, 0, `sparsetrace ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 }
 
@@ -71,12 +76,12 @@ function folderState(): Record<string, string> {
 }
 
 let stateAfterRuns: Record<string, string> = {};
-before(() => {
+before(async () => {
   if (skip) return;
   // The shipped inputs from ../shared (a fresh clone has no ./inputs).
   const inputs = ['--model', SHARED_MODEL, '--data', SHARED_DATA];
-  runCli(['run', ...inputs, '--db', Q1, '--no-report']);
-  runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
+  await runCli(['run', ...inputs, '--db', Q1, '--no-report']);
+  await runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
   stateAfterRuns = folderState();
 });
 
@@ -97,9 +102,22 @@ function attempt<T>(what: string, call: () => T): T {
   try {
     return call();
   } catch (error) {
-    const [client, ...query] = what.split(': ');
-    assert.fail(`${client}: ${(error as Error).message}${query.length > 0 ? `\n  query: ${query.join(': ')}` : ''}`);
+    return clientFailed(what, error);
   }
+}
+
+/** `attempt` for a call that answers later (sparsetrace sql, run in this process). */
+async function attemptLater<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    return clientFailed(what, error);
+  }
+}
+
+function clientFailed(what: string, error: unknown): never {
+  const [client, ...query] = what.split(': ');
+  assert.fail(`${client}: ${(error as Error).message}${query.length > 0 ? `\n  query: ${query.join(': ')}` : ''}`);
 }
 
 /** Whether the statement ends in its own ORDER BY (not one inside parentheses: a subquery's, a window's). */
@@ -159,7 +177,7 @@ function viewColumns(db: string, view: string): string[] {
 describe('the documented views are plain SQL: the sqlite3 shell and Python read the rows sparsetrace sql reads', { skip }, () => {
   for (const [view, spec] of Object.entries(VIEWS)) {
     for (const [name, db] of Object.entries(DATABASES) as [keyof typeof DATABASES, string][]) {
-      test(`${view} (${name} database)`, () => {
+      test(`${view} (${name} database)`, async () => {
         const columns = viewColumns(db, view);
         if (spec.columns) assert.deepEqual(columns, spec.columns, `${view}: the documented columns`);
         const order = [...spec.key, ...columns.filter((column) => !spec.key.includes(column))];
@@ -167,8 +185,8 @@ describe('the documented views are plain SQL: the sqlite3 shell and Python read 
 
         const shell = attempt(`sqlite3 shell: ${query}`, () => sqliteShell(db, query));
         const exact = attempt(`sqlite3 shell, exact values: ${query}`, () => sqliteShellExact(db, view, columns, order));
-        const python = attempt(`python3 sqlite3: ${query}`, () => pythonSqlite(db, query));
-        const ours = attempt(`sparsetrace sql: ${query}`, () => sparsetraceSql(db, query, python));
+        const python = await attemptLater(`python3 sqlite3: ${query}`, () => pythonSqlite(db, query));
+        const ours = await attemptLater(`sparsetrace sql: ${query}`, () => sparsetraceSql(db, query, python));
 
         if (spec.rowsIn.includes(name)) assert.ok(python.rows.length > 0, `${view} has no rows in the ${name} database`);
         assert.deepEqual(python.columns, columns, `${view}: Python's column names`);
@@ -190,10 +208,10 @@ describe('the counts a plain client reads are the computed counts', { skip }, ()
     });
 
   for (const [name, db] of Object.entries(DATABASES)) {
-    test(`counts through the sqlite3 shell equal export --format ndjson (${name} database)`, () => {
-      const runs = pythonSqlite(db, 'SELECT run_id FROM runs ORDER BY run_id').rows.map((row) => (row[0] ?? '').slice(2));
+    test(`counts through the sqlite3 shell equal export --format ndjson (${name} database)`, async () => {
+      const runs = (await pythonSqlite(db, 'SELECT run_id FROM runs ORDER BY run_id')).rows.map((row) => (row[0] ?? '').slice(2));
       assert.equal(runs.length, 1);
-      const exported = runCli(['export', '--format', 'ndjson', '--db', db])
+      const exported = (await runCli(['export', '--format', 'ndjson', '--db', db]))
         .trimEnd()
         .split('\n')
         .map((line) => JSON.parse(line) as { t: number; y: number; tau: number; n_x: number; n_h: number; n_y: number });
@@ -248,16 +266,16 @@ describe('every example query of README.md and docs/schema.md runs unchanged in 
   for (const query of QUERIES) {
     const first = query.sql.split('\n')[0];
     if (query.sparsetraceOnly) {
-      test(`${query.where} (sparsetrace sql only) runs in sparsetrace sql: ${first}`, () => {
-        attempt(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(Q1, query.sql, { columns: [], rows: [] }));
+      test(`${query.where} (sparsetrace sql only) runs in sparsetrace sql: ${first}`, async () => {
+        await attemptLater(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(Q1, query.sql, { columns: [], rows: [] }));
       });
       continue;
     }
     for (const [name, db] of Object.entries(DATABASES)) {
-      test(`${query.where} (${name} database): ${first}`, () => {
+      test(`${query.where} (${name} database): ${first}`, async () => {
         const shell = attempt(`sqlite3 shell: ${query.sql}`, () => sqliteShell(db, query.sql));
-        const python = attempt(`python3 sqlite3: ${query.sql}`, () => pythonSqlite(db, query.sql));
-        const ours = attempt(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(db, query.sql, python));
+        const python = await attemptLater(`python3 sqlite3: ${query.sql}`, () => pythonSqlite(db, query.sql));
+        const ours = await attemptLater(`sparsetrace sql: ${query.sql}`, () => sparsetraceSql(db, query.sql, python));
         if (name === 'q1') assert.ok(python.rows.length > 0, 'the example gives rows on the Q1 job');
         assert.equal(new Set(python.columns).size, python.columns.length, `the example names its columns apart: ${python.columns.join(', ')}`);
         // Without its own ORDER BY a statement's rows come in whatever order SQLite picks: compared as sets.
@@ -271,17 +289,17 @@ describe('every example query of README.md and docs/schema.md runs unchanged in 
 });
 
 describe('the clients themselves', { skip }, () => {
-  test("the shell's -json prints REALs that give back the exact double (the example queries' comparison relies on it)", () => {
+  test("the shell's -json prints REALs that give back the exact double (the example queries' comparison relies on it)", async () => {
     const values = ['0.1 + 0.2', '1.0 / 3', '2.0 / 3', '1e-5', '0.009999999776482582', '123456.789', '2.5e-300', '3.0', '-7.25e10', '1e300 * 9.9', '4.9e-324'];
     const sql = `SELECT ${values.map((value, k) => `${value} AS v${k}`).join(', ')}`;
-    const python = pythonSqlite(Q1, sql);
+    const python = await pythonSqlite(Q1, sql);
     assertSameRows(sqliteShell(Q1, sql), python, 'literal REALs');
     // And every REAL of the positions view (plain SQL today).
     const query = 'SELECT surprisal_bits, mass_total FROM positions ORDER BY run_id, t';
-    assertSameRows(sqliteShell(Q1, query), pythonSqlite(Q1, query), 'positions: surprisal_bits, mass_total');
+    assertSameRows(sqliteShell(Q1, query), await pythonSqlite(Q1, query), 'positions: surprisal_bits, mass_total');
   });
 
-  test('a code point array of every width (1 to 6 bytes) reads back in the sqlite3 shell and in Python, as the views read it', () => {
+  test('a code point array of every width (1 to 6 bytes) reads back in the sqlite3 shell and in Python, as the views read it', async () => {
     const values = [0, 126, 127, 1919, 1920, 53_247, 53_248, 61_437, 61_438, 1_048_575, 1_048_576, 65_994_751, 65_994_752, CODE_POINT_MAX_VALUE];
     for (const largest of values) {
       const array = [0, largest, Math.floor(largest / 3)];
@@ -289,7 +307,7 @@ describe('the clients themselves', { skip }, () => {
       const sql = `SELECT ${codePointSql(blob, String(array.length), 's.key')} AS value FROM ${sequenceSql(String(array.length))} s ORDER BY s.key`;
       const expected = array.map((value) => [String(value)]);
       assert.deepEqual(sqliteShell(Q1, sql).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `shell, largest ${largest}`);
-      assert.deepEqual(pythonSqlite(Q1, sql).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `python, largest ${largest}`);
+      assert.deepEqual((await pythonSqlite(Q1, sql)).rows.map((row) => row.map((cell) => cell?.replace(/^i:/, '') ?? null)), expected, `python, largest ${largest}`);
     }
   });
 

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cli } from './cli-child.js';
-import { cli, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { redisAvailable, TestRedis } from './redis.js';
 
 /**
@@ -84,10 +84,10 @@ class Setting {
   }
 }
 
-before(() => {
+before(async () => {
   if (!available) return;
   for (const [job, db] of [[jobPath, reference], [otherJobPath, otherReference]] as const) {
-    const run = cli(['run', job, '--db', db, '--no-report']);
+    const run = await cliHere(['run', job, '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
   }
 });

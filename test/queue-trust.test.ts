@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ModelCache } from '../src/queue/models.js';
 import { redactSecrets } from '../src/redact.js';
 import { Cli } from './cli-child.js';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { redisAvailable, TestRedis } from './redis.js';
 
 /**
@@ -146,7 +146,7 @@ describe('the queue across machines: trust', { skip }, () => {
       assert.ok(!command.includes(secret), command);
       assert.match(command, /--queue redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
       // A second writer is refused with the holder's command: masked too.
-      const refused = cli(['sql', '--write', '--db', db, 'SELECT 1']);
+      const refused = await cliHere(['sql', '--write', '--db', db, 'SELECT 1']);
       assert.equal(refused.code, 1, refused.stderr);
       assert.match(refused.stderr, /redis:\/\/:\*\*\*@/);
       assert.ok(!refused.stderr.includes(secret));
@@ -175,19 +175,19 @@ describe('the queue across machines: trust', { skip }, () => {
     const segments = join(folder.path, 'check-segments');
     mkdirSync(segments);
     try {
-      const worker = (queue: string, extra: string[] = [], dir = segments) => cli(['worker', '--queue', queue, '--segments', dir, '--work-dir', join(folder.path, 'check-work'), ...extra]);
-      const missing = worker(redis.url);
+      const worker = (queue: string, extra: string[] = [], dir = segments) => cliHere(['worker', '--queue', queue, '--segments', dir, '--work-dir', join(folder.path, 'check-work'), ...extra]);
+      const missing = await worker(redis.url);
       assert.equal(missing.code, 1, missing.stderr);
       assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
       assert.match(missing.stderr, new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} requires a password and none was given; .*--queue-password-file`));
-      const wrong = worker(`redis://:wrong-password@127.0.0.1:${redis.port}`);
+      const wrong = await worker(`redis://:wrong-password@127.0.0.1:${redis.port}`);
       assert.equal(wrong.code, 1, wrong.stderr);
       assert.match(wrong.stderr, new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} refused the password given in the --queue URL \\(WRONGPASS\\)`));
       assert.ok(!wrong.stderr.includes('wrong-password'));
-      const outOfRange = worker(`redis://:right-password@127.0.0.1:${redis.port}/99999`);
+      const outOfRange = await worker(`redis://:right-password@127.0.0.1:${redis.port}/99999`);
       assert.equal(outOfRange.code, 2, outOfRange.stderr);
       assert.match(outOfRange.stderr, /--queue redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/99999: Redis at 127\.0\.0\.1:\d+ has no database 99999 \(it has 16: 0 to 15\)/);
-      const malformed = worker('redis://127.0.0.1:99999999');
+      const malformed = await worker('redis://127.0.0.1:99999999');
       assert.equal(malformed.code, 2, malformed.stderr);
       // A folder this user cannot write (root writes everywhere but in /sys).
       let readOnly = '/sys/fs';
@@ -195,10 +195,10 @@ describe('the queue across machines: trust', { skip }, () => {
         readOnly = join(folder.path, 'read-only');
         mkdirSync(readOnly, { mode: 0o555 });
       }
-      const unwritable = worker(`redis://:right-password@127.0.0.1:${redis.port}`, [], readOnly);
+      const unwritable = await worker(`redis://:right-password@127.0.0.1:${redis.port}`, [], readOnly);
       assert.equal(unwritable.code, 1, unwritable.stderr);
       assert.match(unwritable.stderr, new RegExp(`--segments ${readOnly}: cannot write there: .*\\(EACCES\\)`));
-      const noQueue = cli(['worker', '--segments', segments]);
+      const noQueue = await cliHere(['worker', '--segments', segments]);
       assert.equal(noQueue.code, 2, noQueue.stderr);
       assert.match(noQueue.stderr, /no queue: give --queue redis:\/\/HOST:PORT, or set REDIS_URL/);
     } finally {

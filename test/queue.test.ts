@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cli } from './cli-child.js';
-import { cli, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { redisAvailable, TestRedis } from './redis.js';
 
 /**
@@ -71,8 +71,8 @@ async function expectDone(serve: Cli): Promise<void> {
 }
 
 describe('serve and workers over Redis: every result exactly once', { skip }, () => {
-  before(() => {
-    const run = cli(['run', jobPath, '--db', reference, '--no-report']);
+  before(async () => {
+    const run = await cliHere(['run', jobPath, '--db', reference, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
   });
 
@@ -175,11 +175,11 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
     }
   });
 
-  test('a bad --queue URL exits 2, an unreachable Redis exits 1, both in one line', () => {
-    const bad = cli(['worker', '--queue', 'http://127.0.0.1:1', '--segments', folder.path]);
+  test('a bad --queue URL exits 2, an unreachable Redis exits 1, both in one line', async () => {
+    const bad = await cliHere(['worker', '--queue', 'http://127.0.0.1:1', '--segments', folder.path]);
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /--queue http:\/\/127\.0\.0\.1:1: scheme http is not redis/);
-    const unreachable = cli(['serve', jobPath, '--queue', 'redis://127.0.0.1:1', '--segments', folder.path, '--db', join(folder.path, 'never.sqlite')]);
+    const unreachable = await cliHere(['serve', jobPath, '--queue', 'redis://127.0.0.1:1', '--segments', folder.path, '--db', join(folder.path, 'never.sqlite')]);
     assert.equal(unreachable.code, 1, unreachable.stderr);
     assert.match(unreachable.stderr, /--queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis at 127\.0\.0\.1:1: connection refused \(ECONNREFUSED\); start redis-server/);
   });

@@ -8,7 +8,7 @@ import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js
 import { gatherReport, GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping, ReportFormat, ReportSection } from '../src/report/choices.js';
-import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * Reports of groups that are one run (`--by window`) read every such group's
@@ -35,19 +35,19 @@ function writeSmallModel(path: string): void {
   writeFileSync(path, new Uint8Array(weights.buffer));
 }
 
-function runJob(name: string, spec: object, extra: readonly string[] = []): void {
+async function runJob(name: string, spec: object, extra: readonly string[] = []): Promise<void> {
   const path = join(folder.path, `${name}.json`);
   writeFileSync(path, JSON.stringify({ name, ...spec }));
   // Shards of 64 positions: a run's bpc adds up several split sums.
-  const run = cli(['run', path, '--db', dbPath, '--no-report', '--shard-size', '64', ...extra]);
+  const run = await cliHere(['run', path, '--db', dbPath, '--no-report', '--shard-size', '64', ...extra]);
   assert.equal(run.code, 0, run.stderr);
 }
 
-before(() => {
+before(async () => {
   writeSmallModel(smallModel);
   const tau = [0.001, 0.01, 0.1];
   // Two models × 5 windows of two files × 2 Dmax = 20 runs.
-  runJob('sweep', {
+  await runJob('sweep', {
     models: [SHARED_MODEL, smallModel],
     data: [
       { path: SHARED_DATA, length: 150, stride: 200, count: 3 },
@@ -57,8 +57,8 @@ before(() => {
     tau,
   });
   // Runs of the sweep again (shared by two jobs), and one new window kept as summaries: one-run cohorts.
-  runJob('again', { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 150, stride: 200, count: 1 }], dmax: [5, 20], tau });
-  runJob('kept', { models: [smallModel], data: [{ path: TYPESCRIPT, offset: 40960, length: 120, stride: 1, count: 1 }], dmax: [5, 20], tau }, ['--keep', 'summaries']);
+  await runJob('again', { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 150, stride: 200, count: 1 }], dmax: [5, 20], tau });
+  await runJob('kept', { models: [smallModel], data: [{ path: TYPESCRIPT, offset: 40960, length: 120, stride: 1, count: 1 }], dmax: [5, 20], tau }, ['--keep', 'summaries']);
 });
 after(() => folder.remove());
 

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../src/store/index.js';
-import { cli, cliProcess, PROJECT_ROOT, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, cliProcess, PROJECT_ROOT, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('resume');
 after(() => folder.remove());
@@ -99,8 +99,8 @@ function runStatusCounts(path: string): Record<string, number> {
 describe('a sweep killed at any moment resumes to the same results', () => {
   const uninterrupted = join(folder.path, 'uninterrupted.sqlite');
 
-  test('uninterrupted run', () => {
-    const run = cli(sweepArgs(uninterrupted));
+  test('uninterrupted run', async () => {
+    const run = await cliHere(sweepArgs(uninterrupted));
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(runStatusCounts(uninterrupted), { done: RUNS });
   });
@@ -123,11 +123,11 @@ describe('a sweep killed at any moment resumes to the same results', () => {
       const killed = await killDuring(db, kill);
       assert.equal(killed.signal, 'SIGKILL', `process ended before the kill: ${killed.stderr}`);
       // The lock still names the killed process: status says it is gone and how to resume, never "no live writer".
-      const status = cli(['status', '--db', db]);
+      const status = await cliHere(['status', '--db', db]);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout.split('\n')[0], new RegExp(`^${literal(db)}: the writer \\(pid ${killed.pid} on .*\\) is gone: its job was interrupted; resume with \`sparsetrace resume --db ${literal(db)}\`$`));
       assert.doesNotMatch(status.stdout, /no live writer|: running,/);
-      const json = JSON.parse(cli(['status', '--db', db, '--format', 'json']).stdout) as { writer: unknown; writer_state: string; gone_writer: { pid: number }; jobs: { state: string; eta_seconds: unknown }[] };
+      const json = JSON.parse((await cliHere(['status', '--db', db, '--format', 'json'])).stdout) as { writer: unknown; writer_state: string; gone_writer: { pid: number }; jobs: { state: string; eta_seconds: unknown }[] };
       assert.deepEqual([json.writer, json.writer_state, json.gone_writer.pid, json.jobs[0].eta_seconds], [null, 'gone', killed.pid, null]);
       assert.match(json.jobs[0].state, /^(interrupted|pending)$/);
       assertShardsConsistent(db);
@@ -135,7 +135,7 @@ describe('a sweep killed at any moment resumes to the same results', () => {
       if ((counts.done ?? 0) < RUNS) sawPartial = true;
     }
     assert.ok(sawPartial, 'at least one kill left the sweep unfinished');
-    const resumed = cli(['resume', '--db', db, '--no-report']);
+    const resumed = await cliHere(['resume', '--db', db, '--no-report']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /taking over the writer lock .* left by process \d+/);
     assert.deepEqual(runStatusCounts(db), { done: RUNS });
@@ -162,15 +162,15 @@ describe('a sweep killed at any moment resumes to the same results', () => {
     assert.match(result.stderr, /SIGINT: stopping after the shards in flight are committed/);
     assert.match(result.stderr, /resume with `sparsetrace resume --db /);
     assertShardsConsistent(db);
-    const status = cli(['status', '--db', db]);
+    const status = await cliHere(['status', '--db', db]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /no live writer/);
     assert.match(status.stdout, /interrupted|pending/);
-    const resumed = cli(['resume', '--db', db, '--no-report']);
+    const resumed = await cliHere(['resume', '--db', db, '--no-report']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.doesNotMatch(resumed.stderr, /taking over/);
     assert.equal(resultRows(db), resultRows(uninterrupted));
-    const again = cli(['resume', '--db', db]);
+    const again = await cliHere(['resume', '--db', db]);
     assert.equal(again.code, 0);
     assert.match(again.stderr, /nothing to resume/);
   });
@@ -190,7 +190,7 @@ describe('one writer per database', () => {
     });
     // Hold the first writer still (SIGSTOP), so the others meet it writing however fast the sweep is.
     first.kill('SIGSTOP');
-    const second = cli(sweepArgs(db));
+    const second = await cliHere(sweepArgs(db));
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`process ${first.pid} on ${hostname()} .* is writing it`));
     assert.match(second.stderr, /--wait/);
@@ -209,19 +209,19 @@ describe('one writer per database', () => {
     assert.deepEqual(runStatusCounts(db), { done: RUNS });
   });
 
-  test('a lock left by a dead process is detected and taken over', () => {
+  test('a lock left by a dead process is detected and taken over', async () => {
     const db = join(folder.path, 'stale.sqlite');
-    const setup = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
+    const setup = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
     assert.equal(setup.code, 0, setup.stderr);
     const deadPid = 2 ** 22 + 12345; // above Linux's default pid_max, so never a live process
     const handle = new Database(db);
     handle.prepare(`INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, ?, ?, 'sparsetrace run (crashed)', '2026-01-01T00:00:00Z')`).run(deadPid, hostname());
     handle.close();
-    const status = cli(['status', '--db', db]);
+    const status = await cliHere(['status', '--db', db]);
     // Not "no live writer": the lock names a process, and status says it is gone (its job was done: nothing to resume).
     assert.match(status.stdout, new RegExp(`^${literal(db)}: the writer \\(pid ${deadPid} on ${hostname()}, sparsetrace run \\(crashed\\), since 2026-01-01T00:00:00Z\\) is gone; the next writer takes its lock over$`, 'm'));
     assert.doesNotMatch(status.stdout, /no live writer/);
-    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
+    const run = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, new RegExp(`taking over the writer lock of .* left by process ${deadPid}`));
     const after = new Database(db, { readonly: true });
@@ -230,31 +230,31 @@ describe('one writer per database', () => {
     after.close();
   });
 
-  test('a lock held on another host is refused (it cannot be checked); unlock removes it once its pid is confirmed', () => {
+  test('a lock held on another host is refused (it cannot be checked); unlock removes it once its pid is confirmed', async () => {
     const db = join(folder.path, 'foreign.sqlite');
-    const setup = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
+    const setup = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--db', db, '--no-report']);
     assert.equal(setup.code, 0, setup.stderr);
     const handle = new Database(db);
     handle.prepare(`INSERT INTO writer_lock (only_row, pid, host, command, started_at) VALUES (1, 4242, 'other-host', 'sparsetrace run', '2026-01-01T00:00:00Z')`).run();
     handle.close();
-    const refused = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
+    const refused = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /process 4242 on other-host .* is writing it/);
     assert.ok(refused.stderr.includes(`clear the lock with \`sparsetrace unlock --db ${db}\``), refused.stderr);
-    const sqlWrite = cli(['sql', '--write', 'DELETE FROM writer_lock', '--db', db]);
+    const sqlWrite = await cliHere(['sql', '--write', 'DELETE FROM writer_lock', '--db', db]);
     assert.equal(sqlWrite.code, 1, 'sql --write is a writer like any other');
     assert.match(sqlWrite.stderr, /process 4242 on other-host .* is writing it/);
-    const unconfirmed = cli(['unlock', '--db', db]);
+    const unconfirmed = await cliHere(['unlock', '--db', db]);
     assert.equal(unconfirmed.code, 2, unconfirmed.stderr);
     assert.ok(unconfirmed.stderr.includes(`confirm with \`sparsetrace unlock --pid 4242 --db ${db}\``), unconfirmed.stderr);
-    const wrongPid = cli(['unlock', '--pid', '4243', '--db', db]);
+    const wrongPid = await cliHere(['unlock', '--pid', '4243', '--db', db]);
     assert.equal(wrongPid.code, 2, wrongPid.stderr);
-    const unlocked = cli(['unlock', '--pid', '4242', '--db', db]);
+    const unlocked = await cliHere(['unlock', '--pid', '4242', '--db', db]);
     assert.equal(unlocked.code, 0, unlocked.stderr);
     assert.match(unlocked.stderr, /removed the writer lock of process 4242 on other-host \(sparsetrace run, started 2026-01-01T00:00:00Z\)/);
-    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
+    const run = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '60', '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
-    const nothing = cli(['unlock', '--db', db]);
+    const nothing = await cliHere(['unlock', '--db', db]);
     assert.equal(nothing.code, 0, nothing.stderr);
     assert.match(nothing.stderr, /no writer lock/);
   });
@@ -288,12 +288,12 @@ describe('on a terminal, and while a job is live', () => {
         });
         child.on('exit', () => reject(new Error(`ended before the check: ${stderr}`)));
       });
-      const text = cli(['status', '--db', db]);
+      const text = await cliHere(['status', '--db', db]);
       assert.equal(text.code, 0, text.stderr);
       assert.match(text.stdout, new RegExp(`being written by process ${child.pid}`));
       assert.match(text.stdout, /^job 1 long-sweep: running, \d+\/16 runs, \d+\/131056 positions \(\d+%\), [\d.]+ positions\/s over the last \d+s, ETA (\d+s|\d+m \d+s)$/m);
       assert.doesNotMatch(text.stdout, /interrupted|resume with/);
-      const json = JSON.parse(cli(['status', '--db', db, '--format', 'json']).stdout) as { writer_state: string; jobs: { state: string; rate: number; work_rate: number; eta_seconds: number; work_units: number; work_units_done: number }[] };
+      const json = JSON.parse((await cliHere(['status', '--db', db, '--format', 'json'])).stdout) as { writer_state: string; jobs: { state: string; rate: number; work_rate: number; eta_seconds: number; work_units: number; work_units_done: number }[] };
       const [job] = json.jobs;
       assert.equal(json.writer_state, 'live');
       assert.equal(job.state, 'running');
@@ -332,7 +332,7 @@ describe('on a terminal, and while a job is live', () => {
     assert.ok(output.includes('\x1b[?7l') && output.lastIndexOf('\x1b[?7h') > output.lastIndexOf('\x1b[?7l'), 'line wrap is on again');
     assert.doesNotMatch(output, /ETA (INF|\d+ )/);
     // The lock was released on the way out; what was committed is consistent and resumes.
-    assert.match(cli(['status', '--db', db]).stdout, /: no live writer\n[\s\S]*: interrupted, \d+\/16 runs, .*; resume with `sparsetrace resume --db \S+pty\.sqlite`$/m);
+    assert.match((await cliHere(['status', '--db', db])).stdout, /: no live writer\n[\s\S]*: interrupted, \d+\/16 runs, .*; resume with `sparsetrace resume --db \S+pty\.sqlite`$/m);
     assertShardsConsistent(db);
   });
 });

@@ -4,7 +4,7 @@ import { copyFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { closeDatabase, openDatabase, rebuildJobRollups } from '../src/store/index.js';
-import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * `--keep summaries` and the rollups: a small sweep (two data files, several
@@ -31,8 +31,8 @@ const REPORTS: readonly (readonly string[])[] = [
   ['--all', '--dmax', '5', '--format', 'csv'],
 ];
 
-function report(db: string, args: readonly string[]): string {
-  const result = cli(['report', '--db', db, ...args]);
+async function report(db: string, args: readonly string[]): Promise<string> {
+  const result = await cliHere(['report', '--db', db, ...args]);
   assert.equal(result.code, 0, `report ${args.join(' ')}: ${result.stderr}`);
   return result.stdout.replaceAll(db, 'DB');
 }
@@ -46,7 +46,7 @@ function count(db: string, sql: string): number {
   }
 }
 
-before(() => {
+before(async () => {
   writeFileSync(
     job,
     JSON.stringify({
@@ -61,7 +61,7 @@ before(() => {
     }),
   );
   for (const [db, keep] of [[full, 'full'], [summaries, 'summaries']]) {
-    const run = cli(['run', job, '--db', db, '--keep', keep, '--no-report', '--shard-size', '64']);
+    const run = await cliHere(['run', job, '--db', db, '--keep', keep, '--no-report', '--shard-size', '64']);
     assert.equal(run.code, 0, run.stderr);
   }
   copyFileSync(full, noRollups);
@@ -90,8 +90,8 @@ describe('run --keep summaries', () => {
     assert.ok(statSync(summaries).size < statSync(full).size / 2, `${statSync(summaries).size} against ${statSync(full).size}`);
   });
 
-  test('every report is the same as with every row kept', () => {
-    for (const args of REPORTS) assert.equal(report(summaries, args), report(full, args), args.join(' '));
+  test('every report is the same as with every row kept', async () => {
+    for (const args of REPORTS) assert.equal(await report(summaries, args), await report(full, args), args.join(' '));
   });
 
   test('the histograms read in plain SQL are the same', () => {
@@ -106,19 +106,19 @@ describe('run --keep summaries', () => {
     assert.deepEqual(rows(summaries), rows(full));
   });
 
-  test('never-active at a τ outside the runs\' list over several runs needs the peaks: refused with exit 2, not guessed', () => {
-    const refused = cli(['report', '--db', summaries, '--all', '--dmax', '20', '--never-tau', '0.05']);
+  test('never-active at a τ outside the runs\' list over several runs needs the peaks: refused with exit 2, not guessed', async () => {
+    const refused = await cliHere(['report', '--db', summaries, '--all', '--dmax', '20', '--never-tau', '0.05']);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /kept as summaries\) dropped/);
-    assert.equal(cli(['report', '--db', full, '--all', '--dmax', '20', '--never-tau', '0.05']).code, 0);
+    assert.equal((await cliHere(['report', '--db', full, '--all', '--dmax', '20', '--never-tau', '0.05'])).code, 0);
   });
 });
 
 describe('rollups', () => {
-  test('the reports read from them are the reports read run by run', () => {
+  test('the reports read from them are the reports read run by run', async () => {
     assert.equal(count(noRollups, 'SELECT count(*) FROM job_cohorts'), 0);
     assert.equal(count(full, 'SELECT count(*) FROM job_cohorts'), 2);
-    for (const args of REPORTS) assert.equal(report(full, args), report(noRollups, args), args.join(' '));
+    for (const args of REPORTS) assert.equal(await report(full, args), await report(noRollups, args), args.join(' '));
   });
 
   test('made run by run as the runs finish, they equal rollups made from scratch', () => {
@@ -137,16 +137,16 @@ describe('rollups', () => {
     }
   });
 
-  test('after rm of some runs the rollups are those of the runs kept', () => {
+  test('after rm of some runs the rollups are those of the runs kept', async () => {
     const pruned = join(folder.path, 'pruned.sqlite');
     copyFileSync(full, pruned);
-    const runs = cli(['sql', '--db', pruned, '--format', 'json', `SELECT run_id FROM runs WHERE dmax = 20 AND data_offset = 0`]);
+    const runs = await cliHere(['sql', '--db', pruned, '--format', 'json', `SELECT run_id FROM runs WHERE dmax = 20 AND data_offset = 0`]);
     const [{ run_id: gone }] = JSON.parse(runs.stdout) as { run_id: string }[];
-    const removed = cli(['rm', '--db', pruned, '--run', gone]);
+    const removed = await cliHere(['rm', '--db', pruned, '--run', gone]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal(count(pruned, `SELECT runs FROM job_cohorts JOIN runs USING (model_key) WHERE job_cohorts.dmax = 20 LIMIT 1`), 6);
-    const cohortReport = report(pruned, ['--all', '--dmax', '20', '--format', 'json']);
+    const cohortReport = await report(pruned, ['--all', '--dmax', '20', '--format', 'json']);
     deleteRollups(pruned);
-    assert.equal(cohortReport, report(pruned, ['--all', '--dmax', '20', '--format', 'json']));
+    assert.equal(cohortReport, await report(pruned, ['--all', '--dmax', '20', '--format', 'json']));
   });
 });

@@ -21,7 +21,7 @@ import { BATCH_FORMAT } from '../src/queue/batches.js';
 import { checkBatch } from '../src/queue/validate.js';
 import { mergeSegment, openDatabase } from '../src/store/index.js';
 import { Cli } from './cli-child.js';
-import { cli, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { redisAvailable, TestRedis } from './redis.js';
 import { PLAIN_RULES, plainAttribution, type PlainResult } from './plain/plainQ1.js';
 import { mulberry32, randomModel } from './random-model.js';
@@ -157,81 +157,81 @@ describe('a rule through the job, the store and explain', () => {
   after(() => folder.remove());
   const db = join(folder.path, 'rules.sqlite');
   const window = ['--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '160', '--dmax', '20', '--tau', '1e-3,0.01,0.1', '--db', db, '--no-report'];
-  const sqlRows = (query: string): unknown[][] => sql(query).map((row) => Object.values(row));
-  const sql = (query: string): Record<string, unknown>[] => {
-    const result = cli(['sql', query, '--db', db, '--format', 'json']);
+  const sqlRows = async (query: string): Promise<unknown[][]> => (await sql(query)).map((row) => Object.values(row));
+  const sql = async (query: string): Promise<Record<string, unknown>[]> => {
+    const result = await cliHere(['sql', query, '--db', db, '--format', 'json']);
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as Record<string, unknown>[];
   };
 
-  test('an unknown rule in a job file exits 2 naming the file and the rules; --rule takes only those', () => {
+  test('an unknown rule in a job file exits 2 naming the file and the rules; --rule takes only those', async () => {
     const job = join(folder.path, 'bad-rule.json');
     writeFileSync(job, JSON.stringify({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 64 }], rule: 'gated-wh' }));
-    const result = cli(['run', job, '--db', db, '--no-report']);
+    const result = await cliHere(['run', job, '--db', db, '--no-report']);
     assert.equal(result.code, 2, result.stderr);
     assert.ok(result.stderr.includes(`job file ${job}: rule: must be ${ruleChoices()}, got "gated-wh"`), result.stderr);
     for (const rule of RULE_NAMES) assert.ok(ruleChoices().includes(`"${rule}"`), rule);
-    const flag = cli(['run', ...window, '--rule', 'gated']);
+    const flag = await cliHere(['run', ...window, '--rule', 'gated']);
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /rule/);
     assert.ok(flag.stderr.includes(RULE_NAMES.map((rule) => `"${rule}"`).join(', ')), flag.stderr);
   });
 
   /** Positions of the window's run that `plan` finds stored, with these flags. */
-  const planned = (flags: string[]): number => {
-    const result = cli(['plan', ...window.filter((arg) => arg !== '--no-report'), ...flags, '--format', 'json']);
+  const planned = async (flags: string[]): Promise<number> => {
+    const result = await cliHere(['plan', ...window.filter((arg) => arg !== '--no-report'), ...flags, '--format', 'json']);
     assert.equal(result.code, 0, result.stderr);
     return (JSON.parse(result.stdout) as { positions: { stored: number } }).positions.stored;
   };
 
-  test('q1 and gated-wx runs of one window are two runs in one store, the q1 one with the identity it always had', () => {
-    assert.equal(cli(['run', ...window]).code, 0);
+  test('q1 and gated-wx runs of one window are two runs in one store, the q1 one with the identity it always had', async () => {
+    assert.equal((await cliHere(['run', ...window])).code, 0);
     // plan finds the q1 run, and not a gated-wx one: the identity carries the rule.
-    assert.deepEqual([planned([]), planned(['--rule', 'gated-wx'])], [159, 0]);
-    const gated = cli(['run', ...window, '--rule', 'gated-wx']);
+    assert.deepEqual([await planned([]), await planned(['--rule', 'gated-wx'])], [159, 0]);
+    const gated = await cliHere(['run', ...window, '--rule', 'gated-wx']);
     assert.equal(gated.code, 0, gated.stderr);
-    const runs = JSON.parse(cli(['runs', '--db', db, '--format', 'json']).stdout) as { run_id: string; rule: string; status: string; data_sha256: string; model_sha256: string }[];
+    const runs = JSON.parse((await cliHere(['runs', '--db', db, '--format', 'json'])).stdout) as { run_id: string; rule: string; status: string; data_sha256: string; model_sha256: string }[];
     assert.deepEqual(runs.map((run) => [run.rule, run.status]), [['q1', 'done'], ['gated-wx', 'done']]);
     assert.notEqual(runs[0].run_id, runs[1].run_id);
-    assert.deepEqual(sql(`SELECT rule FROM runs ORDER BY run_key`), [{ rule: 'q1' }, { rule: 'gated-wx' }]);
+    assert.deepEqual(await sql(`SELECT rule FROM runs ORDER BY run_key`), [{ rule: 'q1' }, { rule: 'gated-wx' }]);
     // The q1 identity as sparsetrace has always hashed it (job/expand.ts before rules): existing stores keep their run ids.
     const canonical = JSON.stringify({ computation: 'q1-sparsity/1 (fdlibm tanhf)', model: runs[0].model_sha256, data: runs[0].data_sha256, dmax: 20, gate: Math.fround(1e-8), taus: [1e-3, 0.01, 0.1].map(Math.fround) });
     assert.equal(runs[0].run_id, createHash('sha256').update(canonical).digest('hex').slice(0, 16));
     // Run again: both are found done, nothing is added.
-    const again = cli(['run', ...window, '--rule', 'gated-wx']);
+    const again = await cliHere(['run', ...window, '--rule', 'gated-wx']);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(sql('SELECT count(*) AS n FROM runs')[0].n, 2);
-    assert.deepEqual([planned([]), planned(['--rule', 'gated-wx'])], [159, 159]);
-    const jobs = sql('SELECT name FROM jobs ORDER BY job_id').map((row) => row.name);
+    assert.equal((await sql('SELECT count(*) AS n FROM runs'))[0].n, 2);
+    assert.deepEqual([await planned([]), await planned(['--rule', 'gated-wx'])], [159, 159]);
+    const jobs = (await sql('SELECT name FROM jobs ORDER BY job_id')).map((row) => row.name);
     assert.deepEqual(jobs, ['sat_model-enwik_1024@0+160-dmax20', 'sat_model-enwik_1024@0+160-dmax20-gated-wx']);
   });
 
-  test('resume reads the rule back from the job it continues', () => {
-    const jobs = (): unknown[][] => sqlRows(`SELECT j.name, r.run_id, r.rule FROM jobs j JOIN job_runs USING (job_id) JOIN runs r USING (run_key) ORDER BY j.job_id`);
-    const before = jobs();
+  test('resume reads the rule back from the job it continues', async () => {
+    const jobs = async (): Promise<unknown[][]> => sqlRows(`SELECT j.name, r.run_id, r.rule FROM jobs j JOIN job_runs USING (job_id) JOIN runs r USING (run_key) ORDER BY j.job_id`);
+    const before = await jobs();
     // Without its rule the job would expand to the q1 run: another job (another sha256) over it.
-    const resumed = cli(['resume', '--job', 'sat_model-enwik_1024@0+160-dmax20-gated-wx', '--db', db, '--no-report']);
+    const resumed = await cliHere(['resume', '--job', 'sat_model-enwik_1024@0+160-dmax20-gated-wx', '--db', db, '--no-report']);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.deepEqual(jobs(), before);
+    assert.deepEqual(await jobs(), before);
     assert.equal(before.length, 2);
   });
 
-  test('the rules agree on n_h and n_y at every position and τ, and differ in n_x and depth mass', () => {
-    const [q1, gated] = sql('SELECT run_id FROM runs ORDER BY run_key').map((row) => row.run_id as string);
-    const pairs = sql(
+  test('the rules agree on n_h and n_y at every position and τ, and differ in n_x and depth mass', async () => {
+    const [q1, gated] = (await sql('SELECT run_id FROM runs ORDER BY run_key')).map((row) => row.run_id as string);
+    const pairs = await sql(
       `SELECT a.t, a.tau, a.n_x AS ax, b.n_x AS bx, a.n_h = b.n_h AND a.n_y = b.n_y AS same_hy
        FROM counts a JOIN counts b ON b.t = a.t AND b.tau = a.tau WHERE a.run_id = '${q1}' AND b.run_id = '${gated}'`,
     );
     assert.equal(pairs.length, 159 * 3);
     assert.ok(pairs.every((row) => row.same_hy === 1));
     assert.ok(pairs.some((row) => row.ax !== row.bx), 'some n_x differs');
-    const masses = sql(`SELECT count(*) AS n FROM positions a JOIN positions b USING (t) WHERE a.run_id = '${q1}' AND b.run_id = '${gated}' AND a.mass_total != b.mass_total`);
+    const masses = await sql(`SELECT count(*) AS n FROM positions a JOIN positions b USING (t) WHERE a.run_id = '${q1}' AND b.run_id = '${gated}' AND a.mass_total != b.mass_total`);
     assert.ok((masses[0].n as number) > 0);
   });
 
-  test('a report of both runs never pools them: one group per rule, each the figures of its run alone', () => {
-    const [q1, gated] = sql('SELECT run_id FROM runs ORDER BY run_key').map((row) => row.run_id as string);
-    const both = cli(['report', '--all', '--db', db, '--format', 'json']);
+  test('a report of both runs never pools them: one group per rule, each the figures of its run alone', async () => {
+    const [q1, gated] = (await sql('SELECT run_id FROM runs ORDER BY run_key')).map((row) => row.run_id as string);
+    const both = await cliHere(['report', '--all', '--db', db, '--format', 'json']);
     assert.equal(both.code, 0, both.stderr);
     assert.match(both.stderr, /the selected runs use 2 attribution rules \(gated-wx, q1\): one row per rule/);
     type Group = { group: string; runs: string[]; sparsity: unknown; depth: unknown };
@@ -239,33 +239,33 @@ describe('a rule through the job, the store and explain', () => {
     assert.equal(report.by, 'rule');
     assert.deepEqual(report.groups.map((group) => [group.group, group.runs]), [['q1', [q1]], ['gated-wx', [gated]]]);
     for (const [k, run] of [q1, gated].entries()) {
-      const alone = JSON.parse(cli(['report', '--run', run, '--db', db, '--format', 'json']).stdout) as Group;
+      const alone = JSON.parse((await cliHere(['report', '--run', run, '--db', db, '--format', 'json'])).stdout) as Group;
       assert.deepEqual([report.groups[k].sparsity, report.groups[k].depth], [alone.sparsity, alone.depth], run);
     }
     assert.notDeepEqual(report.groups[0].sparsity, report.groups[1].sparsity);
   });
 
-  test('a merge (what serve does with a worker\'s segment) keeps each run\'s rule', () => {
+  test('a merge (what serve does with a worker\'s segment) keeps each run\'s rule', async () => {
     const target = join(folder.path, 'merged.sqlite');
     const handle = openDatabase(target);
     try {
       assert.equal(mergeSegment(handle, db).merged.length, 2);
-      assert.deepEqual(handle.prepare('SELECT run_id, rule FROM runs ORDER BY run_id').raw().all(), sqlRows('SELECT run_id, rule FROM runs ORDER BY run_id'));
+      assert.deepEqual(handle.prepare('SELECT run_id, rule FROM runs ORDER BY run_id').raw().all(), await sqlRows('SELECT run_id, rule FROM runs ORDER BY run_id'));
     } finally {
       handle.close();
     }
     assert.equal(resultRows(target), resultRows(db));
   });
 
-  test("explain recomputes each run with its own rule: its counts are the stored ones", () => {
-    const [q1, gated] = sql('SELECT run_id FROM runs ORDER BY run_key').map((row) => row.run_id as string);
-    const [{ t }] = sql(
+  test("explain recomputes each run with its own rule: its counts are the stored ones", async () => {
+    const [q1, gated] = (await sql('SELECT run_id FROM runs ORDER BY run_key')).map((row) => row.run_id as string);
+    const [{ t }] = await sql(
       `SELECT a.t FROM counts a JOIN counts b ON b.t = a.t AND b.tau = a.tau
        WHERE a.run_id = '${q1}' AND b.run_id = '${gated}' AND a.n_x != b.n_x ORDER BY a.t LIMIT 1`,
     ) as { t: number }[];
     const counts = new Map<string, unknown>();
     for (const run of [q1, gated]) {
-      const explained = cli(['explain', '--run', run, '--t', String(t), '--format', 'json', '--db', db]);
+      const explained = await cliHere(['explain', '--run', run, '--t', String(t), '--format', 'json', '--db', db]);
       assert.equal(explained.code, 0, explained.stderr);
       const json = JSON.parse(explained.stdout) as { run: { rule: string }; counts: { n_x: number; n_h: number; n_y: number; stored: { n_x: number; n_h: number; n_y: number } }[] };
       assert.equal(json.run.rule, run === q1 ? 'q1' : 'gated-wx');
@@ -273,7 +273,7 @@ describe('a rule through the job, the store and explain', () => {
       counts.set(run, json.counts.map((row) => row.n_x));
     }
     assert.notDeepEqual(counts.get(q1), counts.get(gated));
-    assert.match(cli(['explain', '--run', gated, '--t', String(t), '--db', db]).stdout, new RegExp(`^Run ${gated} \\(Dmax 20, rule gated-wx\\), position t = ${t}:`));
+    assert.match((await cliHere(['explain', '--run', gated, '--t', String(t), '--db', db])).stdout, new RegExp(`^Run ${gated} \\(Dmax 20, rule gated-wx\\), position t = ${t}:`));
   });
 });
 
@@ -309,7 +309,7 @@ describe('serve and a worker compute a gated-wx job as one process does', { skip
     const job = join(folder.path, 'gated.json');
     writeFileSync(job, JSON.stringify({ name: 'gated-queue', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 4 }], dmax: [9], tau: [0.001, 0.01], rule: 'gated-wx' }));
     const single = join(folder.path, 'single.sqlite');
-    assert.equal(cli(['run', job, '--db', single, '--no-report']).code, 0);
+    assert.equal((await cliHere(['run', job, '--db', single, '--no-report'])).code, 0);
     const redis = await TestRedis.start();
     const segments = join(folder.path, 'segments');
     mkdirSync(segments);
@@ -320,9 +320,9 @@ describe('serve and a worker compute a gated-wx job as one process does', { skip
       const { code } = await serve.exit(240);
       assert.equal(code, 0, serve.stderr);
       assert.equal(resultRows(merged), resultRows(single));
-      const rules = (path: string): unknown => cli(['sql', 'SELECT run_id, rule FROM runs ORDER BY run_id', '--db', path, '--format', 'json']).stdout;
-      assert.equal(rules(merged), rules(single));
-      assert.match(rules(merged) as string, /"rule": ?"gated-wx"/);
+      const rules = async (path: string): Promise<unknown> => (await cliHere(['sql', 'SELECT run_id, rule FROM runs ORDER BY run_id', '--db', path, '--format', 'json'])).stdout;
+      assert.equal(await rules(merged), await rules(single));
+      assert.match((await rules(merged)) as string, /"rule": ?"gated-wx"/);
       assert.deepEqual(readdirSync(segments), []);
     } finally {
       await Promise.all([serve.stop(), worker.stop()]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { closeDatabase, inSnapshot, listRuns, openDatabase, sparsityByTau, surprisalSummary } from '../src/store/index.js';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * inSnapshot: a reading command's queries see one snapshot, so a report taken
@@ -13,8 +13,8 @@ import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 const folder = temporaryFolder('snapshot');
 const db = join(folder.path, 'snapshot.sqlite');
 
-before(() => {
-  const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '300', '--dmax', '10', '--tau', '0.01,0.1', '--db', db, '--no-report']);
+before(async () => {
+  const run = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '300', '--dmax', '10', '--tau', '0.01,0.1', '--db', db, '--no-report']);
   assert.equal(run.code, 0, run.stderr);
 });
 after(() => folder.remove());

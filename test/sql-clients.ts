@@ -1,12 +1,12 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { PROJECT_ROOT } from './paths.js';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cliHere } from './cli.js';
 
 /**
  * SQL clients that know nothing of sparsetrace: Debian's `sqlite3` shell and
  * Python's `sqlite3` module, each in its own process, opening the database
  * read-only; and, to compare with, `sparsetrace sql` (sparsetrace's own
- * connection, with its SQL functions). This file loads no sparsetrace code.
+ * connection, with its SQL functions), run in this process (test/cli.ts
+ * cliHere): the clients above load no sparsetrace code.
  *
  * Every client's rows come back in one form, `Cell`, so they compare with
  * `assert.deepEqual`:
@@ -104,52 +104,134 @@ export function sqliteShellExact(db: string, source: string, columns: readonly s
 
 const PYTHON_SCRIPT = String.raw`
 import json, sqlite3, struct, sys, urllib.request
-db, sql = sys.argv[1], sys.argv[2]
-con = sqlite3.connect('file:' + urllib.request.pathname2url(db) + '?mode=ro', uri=True)
 def cell(v):
     if v is None: return None
     if isinstance(v, int): return 'i:' + str(v)
     if isinstance(v, float): return 'r:' + struct.pack('>d', v).hex().upper()
     if isinstance(v, str): return 't:' + v
     return 'b:' + bytes(v).hex().upper()
-try:
-    cur = con.execute(sql)
-    columns = [d[0] for d in cur.description] if cur.description else []
-    rows = [[cell(v) for v in row] for row in cur]
-except sqlite3.Error as e:
-    sys.stderr.write('sqlite3.%s: %s\n' % (type(e).__name__, e))
-    sys.exit(1)
-finally:
-    con.close()
-json.dump({'sqlite_version': sqlite3.sqlite_version, 'columns': columns, 'rows': rows}, sys.stdout, ensure_ascii=True)
+# One query per line of stdin ({"db", "sql"}), each on a new read-only connection; one answer per line.
+for line in sys.stdin:
+    request = json.loads(line)
+    con = None
+    try:
+        con = sqlite3.connect('file:' + urllib.request.pathname2url(request['db']) + '?mode=ro', uri=True)
+        cur = con.execute(request['sql'])
+        columns = [d[0] for d in cur.description] if cur.description else []
+        rows = [[cell(v) for v in row] for row in cur]
+        answer = {'sqlite_version': sqlite3.sqlite_version, 'columns': columns, 'rows': rows}
+    except sqlite3.Error as e:
+        answer = {'error': 'sqlite3.%s: %s' % (type(e).__name__, e)}
+    finally:
+        if con is not None: con.close()
+    sys.stdout.write(json.dumps(answer, ensure_ascii=True) + '\n')
+    sys.stdout.flush()
 `;
+
+/**
+ * One Python process answers the queries (its start takes longer than most of
+ * them), each on a connection of its own opened for it and closed after; a line
+ * on its stderr, or its exit, fails the query as a failed run of Python did.
+ */
+class PythonClient {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private stdout = '';
+  private stderr = '';
+  private exit: string | undefined;
+  private readonly waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
+
+  constructor() {
+    // -I: isolated (no PYTHON* variables, no user site-packages).
+    this.child = spawn(PYTHON3, ['-I', '-c', PYTHON_SCRIPT], { env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stderr.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => {
+      this.stdout += chunk;
+      for (let end = this.stdout.indexOf('\n'); end >= 0; end = this.stdout.indexOf('\n')) {
+        const line = this.stdout.slice(0, end);
+        this.stdout = this.stdout.slice(end + 1);
+        this.waiting.shift()?.resolve(line);
+      }
+    });
+    this.child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
+    const ended = (why: string): void => {
+      this.exit ??= why;
+      for (const waiter of this.waiting.splice(0)) waiter.reject(this.failure());
+    };
+    this.child.on('error', (error) => ended(error.message));
+    this.child.on('exit', (code, signal) => ended(`exit ${code ?? signal}`));
+  }
+
+  /** It exited (after failing a query): the next query starts another. */
+  get ended(): boolean {
+    return this.exit !== undefined;
+  }
+
+  private failure(): SqlClientError {
+    return new SqlClientError(`python3 sqlite3 (${PYTHON3}) failed (${this.exit ?? 'stderr'}): ${this.stderr.trim()}`);
+  }
+
+  async query(db: string, sql: string): Promise<{ sqlite_version: string; columns: string[]; rows: Cell[][] } | { error: string }> {
+    if (this.exit !== undefined) throw this.failure();
+    const line = new Promise<string>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.child.stdin.write(`${JSON.stringify({ db, sql })}\n`);
+    const answer = JSON.parse(await line) as { sqlite_version: string; columns: string[]; rows: Cell[][] } | { error: string };
+    if (this.stderr.trim() !== '') {
+      const failure = this.failure();
+      this.stderr = '';
+      throw failure;
+    }
+    return answer;
+  }
+
+  close(): Promise<void> {
+    if (this.exit !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.stdin.end();
+    });
+  }
+}
+
+let python: PythonClient | undefined;
 
 /**
  * `sql` run as given by Python's sqlite3 module (`file:…?mode=ro`). Python reads
  * a REAL as a double and the script sends its 8 bytes, so REALs are exact.
  */
-export function pythonSqlite(db: string, sql: string): ClientRows & { sqliteVersion: string } {
-  // -I: isolated (no PYTHON* variables, no user site-packages).
-  const stdout = spawnText(PYTHON3, ['-I', '-c', PYTHON_SCRIPT, db, sql], `python3 sqlite3 (${PYTHON3})`);
-  const result = JSON.parse(stdout) as { sqlite_version: string; columns: string[]; rows: Cell[][] };
+export async function pythonSqlite(db: string, sql: string): Promise<ClientRows & { sqliteVersion: string }> {
+  if (python === undefined || python.ended) python = new PythonClient();
+  const result = await python.query(db, sql);
+  if ('error' in result) throw new SqlClientError(`python3 sqlite3 (${PYTHON3}) failed (exit 1): ${result.error}`);
   const rows = result.rows.map((row) => row.map((cell) => (cell !== null && cell.startsWith('r:') ? realCellFromBits(cell.slice(2)) : cell)));
   return { columns: result.columns, rows, sqliteVersion: result.sqlite_version };
 }
 
+/** Ends the Python process of pythonSqlite (a test file's `after`). */
+export async function closePythonSqlite(): Promise<void> {
+  await python?.close();
+  python = undefined;
+}
+
 /**
- * `sparsetrace sql --format json` (the CLI, in its own process). Its JSON holds
+ * `sparsetrace sql --format json` (the command, run in this process). Its JSON holds
  * numbers in JavaScript's shortest round-trip form, so a REAL parses back to the
  * same double. JSON cannot tell 2.0 from 2 nor −0 from 0, nor hold a BLOB
  * (base64) or an integer beyond 2^53 (a string): `like` (another client's rows
  * of the same query, which know the types) says which each value is, and the
  * value itself is then compared exactly.
  */
-export function sparsetraceSql(db: string, sql: string, like: ClientRows): ClientRows {
-  const run = (format: string): string =>
-    spawnText(process.execPath, [join(PROJECT_ROOT, 'bin', 'sparsetrace.js'), 'sql', '--format', format, '--db', db, sql], 'sparsetrace sql');
-  const objects = JSON.parse(run('json')) as Record<string, unknown>[];
+export async function sparsetraceSql(db: string, sql: string, like: ClientRows): Promise<ClientRows> {
+  const run = async (format: string): Promise<string> => {
+    const result = await cliHere(['sql', '--format', format, '--db', db, sql]);
+    if (result.code !== 0 || result.stderr.trim() !== '') {
+      throw new SqlClientError(`sparsetrace sql failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+    }
+    return result.stdout;
+  };
+  const objects = JSON.parse(await run('json')) as Record<string, unknown>[];
   // No rows, no JSON keys: the CSV header names the columns.
-  const columns = objects.length > 0 ? Object.keys(objects[0]) : csvHeader(run('csv'));
+  const columns = objects.length > 0 ? Object.keys(objects[0]) : csvHeader(await run('csv'));
   const rows = objects.map((object, r) =>
     Object.values(object).map((value, k) => sparsetraceCell(value, like.rows[r]?.[k] ?? null)),
   );

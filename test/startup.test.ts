@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cli, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('startup');
 after(() => folder.remove());
@@ -47,8 +47,8 @@ function loads(args: readonly string[], entry = MODULES_ENTRY): { packages: Set<
 const HEAVY = ['better-sqlite3', 'piscina', 'cli-progress', 'bullmq', 'ioredis', 'vega', 'vega-lite'];
 
 describe('what a command loads', () => {
-  before(() => {
-    const run = cli(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--tau', '0.01', '--db', db, '--no-report']);
+  before(async () => {
+    const run = await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '40', '--tau', '0.01', '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
   });
 

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseModel } from '../src/model/format.js';
 import { openDatabase } from '../src/store/index.js';
 import { withBrowser } from './browser.js';
-import { cli, PROJECT_ROOT, publishedJobArgs, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, PROJECT_ROOT, publishedJobArgs, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { plainQ1 } from './plain/plainQ1.js';
 
 /**
@@ -24,8 +24,8 @@ const longDb = join(folder.path, 'long.sqlite');
 const LONG_TEXT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 let runId = '';
 
-before(() => {
-  const run = cli(publishedJobArgs(db));
+before(async () => {
+  const run = await cliHere(publishedJobArgs(db));
   assert.equal(run.code, 0, run.stderr);
   const handle = openDatabase(db, { readonly: true });
   runId = handle.prepare('SELECT run_id FROM runs').pluck().get() as string;
@@ -33,11 +33,11 @@ before(() => {
   // Two runs of the shipped window (2,046 positions: more than the page draws one by one), and one kept as summaries.
   const job = join(folder.path, 'two.json');
   writeFileSync(job, JSON.stringify({ name: 'two', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 1024 }], dmax: [3, 6], tau: [0.01, 0.1] }));
-  const sweep = cli(['run', job, '--db', sweepDb, '--no-report']);
+  const sweep = await cliHere(['run', job, '--db', sweepDb, '--no-report']);
   assert.equal(sweep.code, 0, sweep.stderr);
-  const long = cli(['run', '--db', longDb, '--model', SHARED_MODEL, '--data', LONG_TEXT, '--length', '5000', '--dmax', '2', '--tau', '0.01,0.1', '--no-report']);
+  const long = await cliHere(['run', '--db', longDb, '--model', SHARED_MODEL, '--data', LONG_TEXT, '--length', '5000', '--dmax', '2', '--tau', '0.01,0.1', '--no-report']);
   assert.equal(long.code, 0, long.stderr);
-  const kept = cli(['run', '--db', sweepDb, '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '64', '--dmax', '4', '--tau', '0.01', '--keep', 'summaries', '--no-report']);
+  const kept = await cliHere(['run', '--db', sweepDb, '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '64', '--dmax', '4', '--tau', '0.01', '--keep', 'summaries', '--no-report']);
   assert.equal(kept.code, 0, kept.stderr);
 });
 after(() => folder.remove());
@@ -119,9 +119,9 @@ function plainBins(n: readonly number[], surprisal: readonly number[]): BinJson[
 }
 
 describe('sparsity against surprise', () => {
-  test('per τ, n by surprisal bin and Spearman ρ equal a plain computation from the reference counts, exactly', () => {
+  test('per τ, n by surprisal bin and Spearman ρ equal a plain computation from the reference counts, exactly', async () => {
     const reference = referenceFigures();
-    const json = cli(['report', '--db', db, '--sections', 'surprise', '--format', 'json']);
+    const json = await cliHere(['report', '--db', db, '--sections', 'surprise', '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as { surprise: SurpriseJson };
     assert.deepEqual(Object.keys(report), ['surprise'], 'only the section asked for');
@@ -154,10 +154,10 @@ describe('sparsity against surprise', () => {
     assert.equal(reportAbove.reduce((sum, bin) => sum + bin.positions * (bin.mean ?? 0), 0), above.reduce((sum, value) => sum + value, 0));
   });
 
-  test('text, Markdown and CSV print the same figures; --tau keeps its rows; runs kept as summaries are said to have no rows', () => {
-    const json = (JSON.parse(cli(['report', '--db', db, '--sections', 'surprise', '--format', 'json', '--tau', '0.01']).stdout) as { surprise: SurpriseJson }).surprise;
+  test('text, Markdown and CSV print the same figures; --tau keeps its rows; runs kept as summaries are said to have no rows', async () => {
+    const json = (JSON.parse((await cliHere(['report', '--db', db, '--sections', 'surprise', '--format', 'json', '--tau', '0.01'])).stdout) as { surprise: SurpriseJson }).surprise;
     assert.deepEqual(json.by_tau.map((row) => row.tau), [0.01]);
-    const csv = cli(['report', '--db', db, '--sections', 'surprise', '--format', 'csv', '--tau', '0.01']);
+    const csv = await cliHere(['report', '--db', db, '--sections', 'surprise', '--format', 'csv', '--tau', '0.01']);
     assert.equal(csv.code, 0, csv.stderr);
     const rows = csv.stdout.trim().split('\n').slice(1).map((line) => line.match(/("[^"]*"|[^,]*)(,|$)/g)?.map((cell) => cell.replace(/,$/, '').replace(/^"|"$/g, '')) ?? []);
     const value = (cls: string, measure: string): string | undefined => rows.find((row) => row[0] === 'surprise' && row[3] === cls && row[4] === measure)?.[5];
@@ -168,28 +168,28 @@ describe('sparsity against surprise', () => {
       assert.equal(value(label, 'mean'), bin.mean === null ? '' : String(bin.mean));
       assert.equal(value(label, 'median'), bin.median === null ? '' : String(bin.median));
     }
-    const text = cli(['report', '--db', db, '--sections', 'surprise', '--tau', '0.01']);
+    const text = await cliHere(['report', '--db', db, '--sections', 'surprise', '--tau', '0.01']);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^Sparsity against surprise: n by surprisal bin \(bits\)/);
     assert.match(text.stdout, new RegExp(`^0\\.01 +1,023 +${(json.by_tau[0].spearman as number).toFixed(4)}$`, 'm'));
-    const md = cli(['report', '--db', db, '--sections', 'sparsity,surprise', '--format', 'md']);
+    const md = await cliHere(['report', '--db', db, '--sections', 'sparsity,surprise', '--format', 'md']);
     assert.deepEqual(md.stdout.match(/^### .*$/gm), ['### Sparsity distribution', '### Sparsity against surprise: n by surprisal bin (bits)', '### Rank correlation of n with surprisal (Spearman, ties at their average rank)']);
     // The default report has no surprise section (it reads every position).
-    assert.doesNotMatch(cli(['report', '--db', db]).stdout, /surprise/);
-    assert.equal((JSON.parse(cli(['report', '--db', db, '--format', 'json']).stdout) as { surprise?: unknown }).surprise, undefined);
+    assert.doesNotMatch((await cliHere(['report', '--db', db])).stdout, /surprise/);
+    assert.equal((JSON.parse((await cliHere(['report', '--db', db, '--format', 'json'])).stdout) as { surprise?: unknown }).surprise, undefined);
     // A run kept as summaries has no per-position rows: the section says so.
-    const kept = cli(['report', '--db', sweepDb, '--dmax', '4', '--all', '--sections', 'surprise']);
+    const kept = await cliHere(['report', '--db', sweepDb, '--dmax', '4', '--all', '--sections', 'surprise']);
     assert.equal(kept.code, 0, kept.stderr);
     assert.match(kept.stdout, /no per-position rows are stored for this selection/);
-    const keptJson = JSON.parse(cli(['report', '--db', sweepDb, '--dmax', '4', '--all', '--sections', 'surprise', '--format', 'json']).stdout) as { surprise: SurpriseJson };
+    const keptJson = JSON.parse((await cliHere(['report', '--db', sweepDb, '--dmax', '4', '--all', '--sections', 'surprise', '--format', 'json'])).stdout) as { surprise: SurpriseJson };
     assert.deepEqual(keptJson.surprise, { positions: 0, by_tau: [] });
   });
 
-  test('a grouped report ranks each group on its own', () => {
-    const grouped = JSON.parse(cli(['report', '--db', sweepDb, '--job', 'two', '--by', 'dmax', '--sections', 'summary,surprise', '--format', 'json']).stdout) as { groups: { group: number; runs: string[]; surprise: SurpriseJson }[] };
+  test('a grouped report ranks each group on its own', async () => {
+    const grouped = JSON.parse((await cliHere(['report', '--db', sweepDb, '--job', 'two', '--by', 'dmax', '--sections', 'summary,surprise', '--format', 'json'])).stdout) as { groups: { group: number; runs: string[]; surprise: SurpriseJson }[] };
     assert.equal(grouped.groups.length, 2);
     for (const group of grouped.groups) {
-      const alone = JSON.parse(cli(['report', '--db', sweepDb, '--run', group.runs[0], '--sections', 'surprise', '--format', 'json']).stdout) as { surprise: SurpriseJson };
+      const alone = JSON.parse((await cliHere(['report', '--db', sweepDb, '--run', group.runs[0], '--sections', 'surprise', '--format', 'json'])).stdout) as { surprise: SurpriseJson };
       assert.deepEqual(group.surprise, alone.surprise);
       assert.equal(group.surprise.positions, 1023);
     }
@@ -216,7 +216,7 @@ interface ExplainJson {
 describe('the text in colour, in Chromium', () => {
   test('every byte coloured, tooltips with the stored figures, a click shows explain\'s patterns and the depth mass; no requests; the page stays small', async () => {
     const path = join(folder.path, 'one.html');
-    const html = cli(['report', '--db', db, '--format', 'html', '--out', path]);
+    const html = await cliHere(['report', '--db', db, '--format', 'html', '--out', path]);
     assert.equal(html.code, 0, html.stderr);
     const size = statSync(path).size;
     assert.ok(size < 2_000_000, `the page of a 1 KiB window is ${size} bytes`);
@@ -286,7 +286,7 @@ describe('the text in colour, in Chromium', () => {
     // The explanation: the patterns explain lists, first ones, exactly; the earlier bytes marked by depth.
     assert.ok(seen.explained.includes(955) && seen.explained.length === 64);
     assert.ok(!seen.panel.hidden && seen.panel.visible);
-    const explain = cli(['explain', '--db', db, '--run', runId, '--t', '955', '--tau', '0.01', '--format', 'json']);
+    const explain = await cliHere(['explain', '--db', db, '--run', runId, '--t', '955', '--tau', '0.01', '--format', 'json']);
     assert.equal(explain.code, 0, explain.stderr);
     const listed = JSON.parse(explain.stdout) as ExplainJson;
     assert.deepEqual(seen.panel.patterns, listed.patterns.slice(0, 10).map((p) => `${p.class} ${p.src} ${p.dst} ${p.d} ${p.attribution}`));
@@ -301,7 +301,7 @@ describe('the text in colour, in Chromium', () => {
     assert.match(seen.none.text, new RegExp(`sparsetrace explain --run ${runId.slice(0, 12)} --t ${seen.other}\\b`));
   });
 
-  test('the surprise chart draws every position once; above 2,000 positions it is a 2-D histogram', () => {
+  test('the surprise chart draws every position once; above 2,000 positions it is a 2-D histogram', async () => {
     const one = readFileSync(join(folder.path, 'one.html'), 'utf8');
     const chart = (source: string): string => {
       const start = source.indexOf('<figure class="chart" data-chart="surprise">');
@@ -313,7 +313,7 @@ describe('the text in colour, in Chromium', () => {
     const positions = points.reduce((sum, match) => sum + Number(/:(\d+) positions/.exec(match[1])?.[1] ?? 1), 0);
     assert.equal(positions, 1023);
     const path = join(folder.path, 'two.html');
-    const page = cli(['report', '--db', sweepDb, '--job', 'two', '--by', 'dmax', '--format', 'html', '--out', path]);
+    const page = await cliHere(['report', '--db', sweepDb, '--job', 'two', '--by', 'dmax', '--format', 'html', '--out', path]);
     assert.equal(page.code, 0, page.stderr);
     const two = readFileSync(path, 'utf8');
     assert.doesNotMatch(two, /data-text-view/, 'the text in colour is for a page of one run');
@@ -322,9 +322,9 @@ describe('the text in colour, in Chromium', () => {
     assert.equal(cells.reduce((sum, match) => sum + Number(match[3]), 0), 2046, 'the cells hold every position once');
   });
 
-  test('a long window: the first 4,096 bytes, with a note; the page stays small', () => {
+  test('a long window: the first 4,096 bytes, with a note; the page stays small', async () => {
     const path = join(folder.path, 'long.html');
-    const page = cli(['report', '--db', longDb, '--format', 'html', '--out', path]);
+    const page = await cliHere(['report', '--db', longDb, '--format', 'html', '--out', path]);
     assert.equal(page.code, 0, page.stderr);
     const source = readFileSync(path, 'utf8');
     assert.equal(source.match(/<span data-t="/g)?.length, 4096);

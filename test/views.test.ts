@@ -8,7 +8,7 @@ import { binActiveCounts } from '../src/report/histogram.js';
 import { htmlTable } from '../src/report/html.js';
 import { listRuns, openDatabase } from '../src/store/index.js';
 import { withBrowser } from './browser.js';
-import { cli, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { mulberry32, randomModel } from './random-model.js';
 
 const folder = temporaryFolder('views');
@@ -23,7 +23,7 @@ function writeRandomModel(path: string, hidden: number, seed: number): void {
 
 const randomModels = [join(folder.path, 'random-h6.bin'), join(folder.path, 'random-h17.bin')];
 
-before(() => {
+before(async () => {
   writeRandomModel(randomModels[0], 6, 606);
   writeRandomModel(randomModels[1], 17, 1717);
   const jobs = [
@@ -33,7 +33,7 @@ before(() => {
   for (const job of jobs) {
     const path = join(folder.path, `${job.name}.json`);
     writeFileSync(path, JSON.stringify(job));
-    const run = cli(['run', path, '--db', db, '--no-report']);
+    const run = await cliHere(['run', path, '--db', db, '--no-report']);
     assert.equal(run.code, 0, run.stderr);
   }
 });
@@ -82,12 +82,12 @@ describe('explain', () => {
     }
   });
 
-  test('the CLI lists the active patterns as text and JSON, and needs one run', () => {
+  test('the CLI lists the active patterns as text and JSON, and needs one run', async () => {
     const handle = openDatabase(db, { readonly: true });
     const run = listRuns(handle).find((row) => row.hidden === 128 && row.dmax === 50);
     handle.close();
     assert.ok(run);
-    const json = cli(['explain', '--db', db, '--run', run.run_id, '--t', '300', '--tau', '0.1', '--format', 'json']);
+    const json = await cliHere(['explain', '--db', db, '--run', run.run_id, '--t', '300', '--tau', '0.1', '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const explanation = JSON.parse(json.stdout) as { t: number; y: number; patterns: { class: string; src: number; dst: number; d: number; attribution: number }[]; counts: { tau: number; n_x: number; n_h: number; n_y: number }[] };
     assert.equal(explanation.t, 300);
@@ -97,14 +97,14 @@ describe('explain', () => {
     assert.equal(explanation.patterns.length, at.n_x + at.n_h + at.n_y);
     assert.ok(explanation.patterns.every((p) => p.attribution > Math.fround(0.1)));
     assert.ok(explanation.patterns.every((p, k) => k === 0 || explanation.patterns[k - 1].attribution >= p.attribution));
-    const text = cli(['explain', '--db', db, '--run', run.run_id, '--t', '300', '--tau', '0.1', '--limit', '5']);
+    const text = await cliHere(['explain', '--db', db, '--run', run.run_id, '--t', '300', '--tau', '0.1', '--limit', '5']);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`Active patterns at τ = 0\\.1: ${explanation.patterns.length} \\(the first 5 shown\\)`));
     assert.equal((text.stdout.match(/^\s*\d+ {2}W[xhy] /gm) ?? []).length, 5);
-    const ambiguous = cli(['explain', '--db', db, '--job', 'random', '--t', '3']);
+    const ambiguous = await cliHere(['explain', '--db', db, '--job', 'random', '--t', '3']);
     assert.equal(ambiguous.code, 2);
     assert.match(ambiguous.stderr, /2 runs; pick one with --run ID/);
-    const outside = cli(['explain', '--db', db, '--run', run.run_id, '--t', '399']);
+    const outside = await cliHere(['explain', '--db', db, '--run', run.run_id, '--t', '399']);
     assert.equal(outside.code, 2);
     assert.match(outside.stderr, /--t 399: run \w+ has positions 0 \.\. 398/);
   });
@@ -375,12 +375,12 @@ describe('report --format html in Chromium', () => {
     handle.close();
     assert.ok(run);
     const path = join(folder.path, 'one.html');
-    const html = cli(['report', '--db', db, '--run', run.run_id, '--format', 'html', '--explain', '120', '--out', path]);
+    const html = await cliHere(['report', '--db', db, '--run', run.run_id, '--format', 'html', '--explain', '120', '--out', path]);
     assert.equal(html.code, 0, html.stderr);
     const source = readFileSync(path, 'utf8');
     assert.doesNotMatch(source, /<link|<img|<iframe|@import|url\(|\bsrc=|\bhref=/i, 'the page references nothing outside itself');
     assert.equal(source.match(/<script\b[^>]*>/g)?.join(), '<script>', 'one inline script (the text in colour), nothing loaded');
-    const json = cli(['report', '--db', db, '--run', run.run_id, '--format', 'json']);
+    const json = await cliHere(['report', '--db', db, '--run', run.run_id, '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as GroupJson;
 
@@ -424,9 +424,9 @@ describe('report --format html in Chromium', () => {
 
   test('--by dmax: the groups side by side, each with its JSON report\'s figures', async () => {
     const path = join(folder.path, 'by-dmax.html');
-    const html = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'html', '--out', path]);
+    const html = await cliHere(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'html', '--out', path]);
     assert.equal(html.code, 0, html.stderr);
-    const json = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'json']);
+    const json = await cliHere(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'json']);
     assert.equal(json.code, 0, json.stderr);
     // --by dmax keys are numbers in JSON; the page labels them "Dmax 50".
     const groups = (JSON.parse(json.stdout) as { groups: (GroupJson & { group: number })[] }).groups.map((group) => ({ ...group, group: `Dmax ${group.group}` }));
@@ -467,7 +467,7 @@ describe('report --format html in Chromium', () => {
 
   test('--by window,dmax over runs of three models: long group labels whole and distinct in legends and above small multiples, none over another', async () => {
     const path = join(folder.path, 'by-window-dmax.html');
-    const html = cli(['report', '--db', db, '--all', '--by', 'window,dmax', '--format', 'html', '--out', path]);
+    const html = await cliHere(['report', '--db', db, '--all', '--by', 'window,dmax', '--format', 'html', '--out', path]);
     assert.equal(html.code, 0, html.stderr);
     const page = await capturePage(path);
     assert.deepEqual(page.errors, []);
@@ -483,11 +483,11 @@ describe('report --format html in Chromium', () => {
     assert.deepEqual(page.rowHeaders['class-composition'], groups, 'each small multiple is headed by its group in full');
   });
 
-  test('--explain needs one run; --hist-tau picks the nearest τ of the runs', () => {
-    const refused = cli(['report', '--db', db, '--job', 'shipped', '--format', 'html', '--explain', '3']);
+  test('--explain needs one run; --hist-tau picks the nearest τ of the runs', async () => {
+    const refused = await cliHere(['report', '--db', db, '--job', 'shipped', '--format', 'html', '--explain', '3']);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /--explain: the selection holds 2 runs/);
-    const nearest = cli(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'html', '--hist-tau', '0.02']);
+    const nearest = await cliHere(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'html', '--hist-tau', '0.02']);
     assert.equal(nearest.code, 0, nearest.stderr);
     assert.match(nearest.stderr, /--hist-tau 0\.02 is not a τ of the runs; using 0\.01/);
     assert.match(nearest.stdout, /Active Patterns per Position at τ = 0\.01/);

@@ -5,7 +5,7 @@ import { classify, InputError } from '../errors.js';
 import { DEFAULT_DB } from '../job/file.js';
 import { lockStore } from '../jobrun/lock.js';
 import { closeDatabase, inSnapshot, openDatabase, type Db, type OpenOptions, type RunSelection } from '../store/index.js';
-import { AtomicFile, log } from './output.js';
+import { AtomicFile, commandArgs, log } from './output.js';
 
 /** Beside the default database: the path of the database the last `run` wrote, when it was another one. */
 const LAST_DB_FILE = join(dirname(DEFAULT_DB), '.last-db');
@@ -92,5 +92,5 @@ export function warnIncomplete(runs: RunSelection, store?: string): void {
  * failing. Returns the release function.
  */
 export function lockForWriting(db: Db, dbPath: string, wait: boolean): Promise<() => void> {
-  return lockStore(db, dbPath, { command: `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(), wait, log });
+  return lockStore(db, dbPath, { command: `sparsetrace ${commandArgs().join(' ')}`.trim(), wait, log });
 }

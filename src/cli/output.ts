@@ -39,15 +39,28 @@ function pipeBroke(): void {
   for (const listener of [...brokenListeners]) listener();
 }
 
-let debugOn = process.env.SPARSETRACE_DEBUG === '1';
+let debugFlag = false;
 
-/** --debug or SPARSETRACE_DEBUG=1: stack traces with errors, for bug reports. */
+/** --debug, for this command line (runCommandLine runs several in one process: each says its own). */
 export function setDebug(on: boolean): void {
-  debugOn ||= on;
+  debugFlag = on;
 }
 
+/** --debug or SPARSETRACE_DEBUG=1 (read when asked, not when loaded): stack traces with errors, for bug reports. */
 export function debugEnabled(): boolean {
-  return debugOn;
+  return debugFlag || process.env.SPARSETRACE_DEBUG === '1';
+}
+
+let commandLine: readonly string[] = process.argv.slice(2);
+
+/** The arguments of the command line being run, for the records that name it (the writer lock, a page's provenance): main() sets them. */
+export function commandArgs(): readonly string[] {
+  return commandLine;
+}
+
+/** main(): in this process (runCommandLine) they are not process.argv. */
+export function setCommandArgs(args: readonly string[]): void {
+  commandLine = [...args];
 }
 
 let logSink: ((line: string) => void) | undefined;

@@ -3,7 +3,7 @@ import { EXIT, InputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
-import { log, redirectOutput, setDebug, type CommandIo } from './output.js';
+import { log, out, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
 
 /** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
 function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
@@ -21,6 +21,7 @@ const COMMANDS = ['run', 'plan', 'resume', 'status', 'report', 'explain', 'expor
  * `inProcess` (runCommandLine): help, version and usage errors return rather than end the process.
  */
 export async function main(argv: string[], options: { readonly inProcess?: boolean } = {}): Promise<void> {
+  setCommandArgs(argv);
   if (options.inProcess !== true) {
     // Output errors are handled where output is written (output.ts); a stream error must not crash.
     process.stdout.on('error', () => {});
@@ -28,7 +29,7 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
   }
   if (argv[0] === 'completion' && !argv.includes('--help') && !argv.includes('-h')) {
     // Our own script: yargs' calls `sparsetrace`, which the README's npx set-up does not put on the PATH.
-    process.stdout.write((await import('./completion.js')).completionScript());
+    out((await import('./completion.js')).completionScript());
     return;
   }
   const asked = argv.indexOf('--get-yargs-completions');
@@ -37,12 +38,12 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
     // commands and options by yargs, below. (yargs would validate the command line before an asynchronous answer came.)
     const values = await (await import('./completion.js')).valueCompletions(argv.slice(asked + 2));
     if (values !== undefined) {
-      process.stdout.write(values.map((value) => `${value}\n`).join(''));
+      out(values.map((value) => `${value}\n`).join(''));
       return;
     }
   }
   const cli = yargs(argv);
-  await cli
+  const parser = cli
     .scriptName('sparsetrace')
     .usage('$0 <command> [options]\n\nQ1 sparsity: for every prediction of a small recurrent network, how many weights take part in its explanation.')
     .command(runCli)
@@ -88,8 +89,18 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
       if (options.inProcess === true) throw new InputError(line);
       log(`sparsetrace: ${line}`);
       process.exit(EXIT.badInput);
-    })
-    .parseAsync();
+    });
+  if (options.inProcess !== true) {
+    await parser.parseAsync();
+    return;
+  }
+  // In this process, what yargs prints itself (help, the version, its completions) goes to out() as the
+  // command's stdout, not to console.log: given a callback, yargs hands that text over instead of printing it.
+  let printed = '';
+  await parser.parseAsync(argv, {}, (_error, _argv, output) => {
+    printed = output;
+  });
+  if (printed !== '') out(`${printed}\n`);
 }
 
 /**
@@ -101,6 +112,7 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
 export async function runCommandLine(argv: readonly string[], io: CommandIo): Promise<number> {
   const saved = process.exitCode;
   process.exitCode = undefined;
+  setDebug(false);
   redirectOutput(io);
   try {
     await main([...argv], { inProcess: true });

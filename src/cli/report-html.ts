@@ -12,7 +12,7 @@ import { redactCommandLine } from '../redact.js';
 import { openDatabase, PAGE_TAU, type GroupKey, type GroupKeyName } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { databasePath, warnIncomplete } from './database.js';
-import { AtomicFile, log, out } from './output.js';
+import { AtomicFile, commandArgs, log, out } from './output.js';
 
 export interface ReportHtmlArgs extends Selection {
   readonly db?: string | readonly string[];
@@ -95,7 +95,7 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       groups: reports.map(({ key, group, report }) => ({ key, report, histogram: activeCountHistogram(db, group, histogramTau) })),
       by: keys.length === 0 ? undefined : keys.map(keyHeading).join(', '),
       notes: grouping.notes.map((line) => line.replace(/^note: /, '')),
-      provenance: { ...runs.provenance(), command: redactCommandLine(['sparsetrace', ...process.argv.slice(2)]) },
+      provenance: { ...runs.provenance(), command: redactCommandLine(['sparsetrace', ...commandArgs()]) },
       runs: { rows: runs.runFigures(Math.fround(PAGE_TAU), RUNS_TABLE_ROWS), total: runs.size, tau: PAGE_TAU },
       histogramTau,
       explanation,

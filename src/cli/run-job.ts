@@ -5,7 +5,7 @@ import { RunSelection } from '../store/index.js';
 import { formatSelection } from '../report/format.js';
 import { rememberDatabase } from './database.js';
 import { stopOnSignals } from './stopping.js';
-import { log, onBrokenPipe, out, routeLog, shellWord } from './output.js';
+import { commandArgs, log, onBrokenPipe, out, routeLog, shellWord } from './output.js';
 
 export interface RunArgs extends JobOverrides, ExecutionArgs {
   readonly job?: string;
@@ -32,7 +32,7 @@ export async function runJobOnPool(pool: ShardPool, spec: JobSpec, source: strin
     source,
     shardSize: args.shardSize,
     wait: args.wait,
-    command: `sparsetrace ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `sparsetrace ${commandArgs().join(' ')}`.trim(),
     resumeHint,
     log,
     routeLog,

@@ -7,7 +7,7 @@ import { checkSegmentsFolder } from '../queue/segments.js';
 import { lockQueue } from '../queue/serveLock.js';
 import { redactCommandLine } from '../redact.js';
 import { closeDatabase } from '../store/index.js';
-import { log } from './output.js';
+import { commandArgs, log } from './output.js';
 import { checkQueue } from './queue.js';
 import { stopOnSignals } from './stopping.js';
 
@@ -39,7 +39,7 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
   const queueLock = await lockQueue(address, queueName, spec.name, { ttlMs: (args.lockSeconds ?? DEFAULT_SERVE_LOCK_SECONDS) * 1000, log });
   try {
     // Others read the lock's command (a refused writer, `unlock`): it is recorded without the password.
-    const { db, release } = await openLockedStore(dbPath, { command: redactCommandLine(['sparsetrace', ...process.argv.slice(2)]), wait: false, log });
+    const { db, release } = await openLockedStore(dbPath, { command: redactCommandLine(['sparsetrace', ...commandArgs()]), wait: false, log });
     try {
       const controller = new AbortController();
       queueLock.lost.addEventListener('abort', () => controller.abort());
