@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLASS_COUNT,
@@ -22,11 +22,11 @@ import { BATCH_FORMAT } from '../src/queue/batches.js';
 import { checkBatch } from '../src/queue/validate.js';
 import { depthRowCount } from '../src/store/merge.js';
 import { mergeSegment, openDatabase } from '../src/store/index.js';
-import { Cli } from './cli-child.js';
 import { cliHere, cliProcess, REFERENCE_POSITIONS, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder, type CliResult } from './cli.js';
 import { plainQ1 } from './plain/plainQ1.js';
 import { mulberry32, randomModel } from './random-model.js';
-import { redisAvailable, TestRedis } from './redis.js';
+import { computeThroughQueue } from './queue-run.js';
+import { redisAvailable } from './redis.js';
 
 /**
  * Warm windows (issue #19, item 4): a window [o, o + L) with a burn-in of B bytes
@@ -490,22 +490,9 @@ describe('resume and the queue keep the burn-in', () => {
     const single = join(folder.path, 'single.sqlite');
     await ok(['run', job, '--db', single, '--no-report']);
     assert.deepEqual(rows(single, 'SELECT DISTINCT burn_in FROM runs'), [[90]]);
-    const redis = await TestRedis.start();
-    const segments = join(folder.path, 'segments');
-    mkdirSync(segments);
-    const merged = join(folder.path, 'merged.sqlite');
-    const serve = new Cli(['serve', job, '--queue', redis.url, '--segments', segments, '--db', merged, '--batch-cost', '120', '--poll-ms', '200']);
-    const worker = new Cli(['worker', '--queue', redis.url, '--segments', segments, '--work-dir', join(folder.path, 'work'), '--threads', '1', '--lock-seconds', '2']);
-    try {
-      const { code } = await serve.exit(240);
-      assert.equal(code, 0, serve.stderr);
-      assert.equal(resultRows(merged), resultRows(single));
-      const runs = (path: string): unknown[][] => rows(path, 'SELECT run_id, data_offset, burn_in, data_sha256 FROM runs ORDER BY run_id');
-      assert.deepEqual(runs(merged), runs(single));
-      assert.deepEqual(readdirSync(segments), []);
-    } finally {
-      await Promise.all([serve.stop(), worker.stop()]);
-      await redis.stop();
-    }
+    const merged = await computeThroughQueue(job, folder.path);
+    assert.equal(resultRows(merged), resultRows(single));
+    const runs = (path: string): unknown[][] => rows(path, 'SELECT run_id, data_offset, burn_in, data_sha256 FROM runs ORDER BY run_id');
+    assert.deepEqual(runs(merged), runs(single));
   });
 });

@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLASS_COUNT,
@@ -20,9 +20,9 @@ import { peakFactorLength } from '../src/engine/trace.js';
 import { BATCH_FORMAT } from '../src/queue/batches.js';
 import { checkBatch } from '../src/queue/validate.js';
 import { mergeSegment, openDatabase } from '../src/store/index.js';
-import { Cli } from './cli-child.js';
 import { cliHere, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
-import { redisAvailable, TestRedis } from './redis.js';
+import { computeThroughQueue } from './queue-run.js';
+import { redisAvailable } from './redis.js';
 import { PLAIN_RULES, plainAttribution, type PlainResult } from './plain/plainQ1.js';
 import { mulberry32, randomModel } from './random-model.js';
 
@@ -310,23 +310,10 @@ describe('serve and a worker compute a gated-wx job as one process does', { skip
     writeFileSync(job, JSON.stringify({ name: 'gated-queue', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 4 }], dmax: [9], tau: [0.001, 0.01], rule: 'gated-wx' }));
     const single = join(folder.path, 'single.sqlite');
     assert.equal((await cliHere(['run', job, '--db', single, '--no-report'])).code, 0);
-    const redis = await TestRedis.start();
-    const segments = join(folder.path, 'segments');
-    mkdirSync(segments);
-    const merged = join(folder.path, 'merged.sqlite');
-    const serve = new Cli(['serve', job, '--queue', redis.url, '--segments', segments, '--db', merged, '--batch-cost', '120', '--poll-ms', '200']);
-    const worker = new Cli(['worker', '--queue', redis.url, '--segments', segments, '--work-dir', join(folder.path, 'work'), '--threads', '1', '--lock-seconds', '2']);
-    try {
-      const { code } = await serve.exit(240);
-      assert.equal(code, 0, serve.stderr);
-      assert.equal(resultRows(merged), resultRows(single));
-      const rules = async (path: string): Promise<unknown> => (await cliHere(['sql', 'SELECT run_id, rule FROM runs ORDER BY run_id', '--db', path, '--format', 'json'])).stdout;
-      assert.equal(await rules(merged), await rules(single));
-      assert.match((await rules(merged)) as string, /"rule": ?"gated-wx"/);
-      assert.deepEqual(readdirSync(segments), []);
-    } finally {
-      await Promise.all([serve.stop(), worker.stop()]);
-      await redis.stop();
-    }
+    const merged = await computeThroughQueue(job, folder.path);
+    assert.equal(resultRows(merged), resultRows(single));
+    const rules = async (path: string): Promise<unknown> => (await cliHere(['sql', 'SELECT run_id, rule FROM runs ORDER BY run_id', '--db', path, '--format', 'json'])).stdout;
+    assert.equal(await rules(merged), await rules(single));
+    assert.match((await rules(merged)) as string, /"rule": ?"gated-wx"/);
   });
 });
