@@ -338,7 +338,7 @@ describe('refusals: a bad burn-in exits 2 with one line naming it, before anythi
   test('--burn-in negative or not an integer', async () => {
     await refused(['run', ...window, '--offset', '200', '--burn-in', '-1'], /--burn-in: must be an integer ≥ 0, got -1/);
     await refused(['run', ...window, '--offset', '200', '--burn-in', '2.5'], /--burn-in: must be an integer ≥ 0, got 2\.5/);
-    await refused(['run', ...window, '--offset', '200', '--burn-in', 'many'], /--burn-in: must be an integer ≥ 0, got NaN/);
+    await refused(['run', ...window, '--offset', '200', '--burn-in', 'many'], /--burn-in: must be an integer ≥ 0, got something that is not a number/);
     await refused(['plan', ...window.filter((arg) => arg !== '--no-report'), '--offset', '200', '--burn-in', '-4'], /--burn-in: must be an integer ≥ 0, got -4/);
   });
 

@@ -12,7 +12,7 @@ import { MAX_DMAX } from '../job/spec.js';
 import { PAGE_TAU } from '../page.js';
 import { DEFAULT_BATCH_COST, DEFAULT_LOCK_SECONDS, DEFAULT_QUEUE_NAME, DEFAULT_SERVE_LOCK_SECONDS } from '../queue/protocol.js';
 import { ALL_SECTIONS, GROUPINGS, parseGroupings, parseSections, REPORT_FORMATS, REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from '../report/choices.js';
-import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, reportOptionProblem, runOptions, selectionOptions, thresholdProblem, threadsProblem } from './common.js';
+import { dbOption, defineCommand, jobOption, READ_ONLY_NOTE, reportOptionProblem, runOptions, selectionOptions, shownNumber, thresholdProblem, threadsProblem } from './common.js';
 import type { SqlFormat } from './sql.js';
 
 export const runCli = defineCommand({
@@ -74,7 +74,7 @@ const BURN_IN_HELP =
 function integerFlagProblem(limits: readonly (readonly [string, number | undefined, number, number])[]): string | undefined {
   for (const [flag, value, min, max] of limits) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
-      return `--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${value}`;
+      return `--${flag}: must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${shownNumber(value)}`;
     }
   }
   return undefined;
@@ -403,7 +403,7 @@ export const serveCli = defineCommand({
       })
       .check((argv) => {
         for (const [flag, value, min] of [["batch-cost", argv.batchCost as unknown, 1], ["poll-ms", argv.pollMs as unknown, 10], ["max-rounds", argv.maxRounds as unknown, 0], ["lock-seconds", argv.lockSeconds as unknown, 1]] as const) {
-          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${value}`);
+          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) throw new Error(`--${flag}: must be an integer ≥ ${min}, got ${shownNumber(value as number)}`);
         }
         return true;
       })
@@ -439,7 +439,7 @@ export const workerCli = defineCommand({
         const problem = threadsProblem(argv.threads);
         if (problem !== undefined) throw new Error(problem);
         for (const [flag, value] of [['shard-size', argv.shardSize], ['lock-seconds', argv.lockSeconds]] as const) {
-          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new Error(`--${flag}: must be an integer ≥ 1, got ${value}`);
+          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new Error(`--${flag}: must be an integer ≥ 1, got ${shownNumber(value as number)}`);
         }
         return true;
       })
@@ -466,7 +466,7 @@ export const unlockCli = defineCommand({
       .option('db', dbOption)
       .option('pid', { describe: 'for a lock taken on another host: its pid, confirming it is the one to remove', type: 'number', requiresArg: true })
       .check((argv) => {
-        if (argv.pid !== undefined && !(Number.isSafeInteger(argv.pid) && argv.pid > 0)) throw new Error(`--pid: must be a process id (an integer > 0), got ${argv.pid}`);
+        if (argv.pid !== undefined && !(Number.isSafeInteger(argv.pid) && argv.pid > 0)) throw new Error(`--pid: must be a process id (an integer > 0), got ${shownNumber(argv.pid)}`);
         return true;
       })
       .epilogue(

@@ -10,6 +10,11 @@ import { debugEnabled, log } from './output.js';
  * Ends a command: the exit code of its error class (src/errors.ts) and one line
  * on stderr; a stack trace only with --debug or SPARSETRACE_DEBUG=1.
  */
+/** A number flag's value as the user can recognise it: yargs turns text that is not a number into NaN. */
+export function shownNumber(value: number): string {
+  return Number.isNaN(value) ? 'something that is not a number' : String(value);
+}
+
 export function reportFailure(error: unknown): number {
   const known = classify(error);
   if (known instanceof BrokenPipeError) return known.exitCode;
@@ -78,14 +83,14 @@ export const MAX_THREADS = 256;
 /** A --threads value's problem, or undefined when it is fine. */
 export function threadsProblem(threads: number | undefined): string | undefined {
   if (threads === undefined) return undefined;
-  if (!(Number.isInteger(threads) && threads >= 1)) return `--threads: must be an integer ≥ 1, got ${threads}`;
+  if (!(Number.isInteger(threads) && threads >= 1)) return `--threads: must be an integer ≥ 1, got ${shownNumber(threads)}`;
   if (threads > MAX_THREADS) return `--threads: at most ${MAX_THREADS}, got ${threads} (more threads than cores only share them)`;
   return undefined;
 }
 
 /** A threshold flag's problem (the engine compares τ as float32: one that rounds to 0 or ∞ is not the τ asked for), or undefined. */
 export function thresholdProblem(flag: string, value: unknown): string | undefined {
-  if (typeof value !== 'number' || !(Number.isFinite(value) && value > 0)) return `${flag}: must be a number > 0, got ${String(value)}`;
+  if (typeof value !== 'number' || !(Number.isFinite(value) && value > 0)) return `${flag}: must be a number > 0, got ${typeof value === 'number' ? shownNumber(value) : String(value)}`;
   const single = Math.fround(value);
   if (single === 0) return `${flag}: ${value} rounds to 0 as a float32 (the smallest is about 1.4e-45)`;
   if (!Number.isFinite(single)) return `${flag}: ${value} rounds to infinity as a float32 (the largest is about 3.4e38)`;
@@ -103,7 +108,7 @@ export function runOptions<T>(args: Argv<T>) {
       const { threads, shardSize } = argv as { threads?: number; shardSize?: number };
       const problem = threadsProblem(threads);
       if (problem !== undefined) throw new Error(problem);
-      if (shardSize !== undefined && !(Number.isInteger(shardSize) && shardSize >= 1)) throw new Error(`--shard-size: must be an integer ≥ 1, got ${shardSize}`);
+      if (shardSize !== undefined && !(Number.isInteger(shardSize) && shardSize >= 1)) throw new Error(`--shard-size: must be an integer ≥ 1, got ${shownNumber(shardSize)}`);
       return true;
     });
 }
@@ -120,7 +125,7 @@ export function selectionOptions<T>(args: Argv<T>) {
     .option('data', { describe: 'only runs over this data file', type: 'string', requiresArg: true })
     .check((argv) => {
       const { dmax } = argv as { dmax?: number };
-      if (dmax !== undefined && !(Number.isSafeInteger(dmax) && dmax >= 0)) throw new Error(`--dmax: must be an integer ≥ 0, got ${dmax}`);
+      if (dmax !== undefined && !(Number.isSafeInteger(dmax) && dmax >= 0)) throw new Error(`--dmax: must be an integer ≥ 0, got ${shownNumber(dmax)}`);
       return true;
     });
 }
