@@ -309,17 +309,19 @@ describe('on a terminal, and while a job is live', () => {
   test('two Ctrl-C in a terminal: quits at once with the resume command, cursor and line wrap restored', { skip: hasScript ? false : 'script (util-linux) is not installed' }, async () => {
     const db = join(folder.path, 'pty.sqlite');
     const transcript = join(folder.path, 'pty.log');
-    const command = `stty cols 140; exec ${process.execPath} ${join(PROJECT_ROOT, 'bin', 'sparsetrace.js')} run ${longJob} --db ${db} --no-report --threads 2`;
+    const command = `stty cols 140; exec ${process.execPath} ${join(PROJECT_ROOT, 'bin', 'sparsetrace.js')} run ${longJob} --db ${db} --no-report --threads 2 --shard-size 8192`;
     // script runs the command on a pseudo-terminal; Ctrl-C typed on its input reaches the command as SIGINT.
     const terminal = spawn('script', ['-qfec', command, transcript], { stdio: ['pipe', 'ignore', 'ignore'] });
     const exited = new Promise<number | null>((resolve) => terminal.on('exit', (code) => resolve(code)));
     const drawn = (): string => (existsSync(transcript) ? readFileSync(transcript, 'latin1') : '');
-    for (const began = Date.now(); !/run 2\/16 Dmax \d+ lib\.es5\.d\.ts/.test(drawn()); ) {
+    // Mid-way: the bar of a run is drawn and the job's bar counts a committed shard.
+    for (const began = Date.now(); !(/run \d+\/16 Dmax \d+ lib\.es5\.d\.ts/.test(drawn()) && /job 16 runs +\|[^|]*\| [1-9]\d*\/131056 positions/.test(drawn())); ) {
       assert.ok(Date.now() - began < 30_000, `no bar drawn: ${drawn()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     terminal.stdin.write('\x03');
-    // The second Ctrl-C only once the first is seen: two SIGINTs pending at once are one signal to the kernel (a loaded machine).
+    // The second Ctrl-C only once the first is seen: two SIGINTs pending at once are one signal to the kernel (a loaded
+    // machine). Shards of a whole run (--shard-size 8192, about a second each) keep the first stop waiting for it (an idle one).
     for (const began = Date.now(); !/SIGINT: stopping after/.test(drawn()); ) {
       assert.ok(Date.now() - began < 30_000, `the first Ctrl-C was not seen: ${drawn()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
