@@ -68,20 +68,15 @@ const groupName = (group: ChartGroup): string => group.key ?? 'selection';
 const label = (...parts: (string | number)[]): string => parts.join('|');
 const grouped = (groups: readonly ChartGroup[]): boolean => groups.length > 1 || groups[0]?.key !== null;
 /** Colour by group, in the page's group order (not alphabetical: "Dmax 5" before "Dmax 20"). */
-const groupColor = (groups: readonly ChartGroup[]) => ({
-  field: 'group',
-  type: 'nominal',
-  title: null,
-  scale: { domain: groups.map(groupName) },
-  sort: groups.map(groupName),
-  legend: groupLegend(groups.map(groupName)),
-});
+const groupColor = (groups: readonly ChartGroup[]) => groupColorOf(groups.map(groupName));
+/** Colour by group name (a `group` field), in the given order, with the groups' legend: every chart of groups colours them so. */
+export const groupColorOf = (names: readonly string[]) => ({ field: 'group', type: 'nominal', title: null, scale: { domain: names }, sort: names, legend: groupLegend(names) });
 /**
  * The legend of the groups: labels are never cut (two groups cut to one prefix
  * read the same); two columns, or one when a label is long. A legend wider than
  * its chart widens the SVG, which the page scales down to fit.
  */
-export const groupLegend = (names: readonly string[]) => ({ columns: Math.max(...names.map((name) => name.length)) > 30 ? 1 : 2, labelLimit: 0 });
+const groupLegend = (names: readonly string[]) => ({ columns: Math.max(...names.map((name) => name.length)) > 30 ? 1 : 2, labelLimit: 0 });
 /** Small multiples: one row per group, in the page's order, its label above it (a label turned along a short row runs into the next). */
 const groupRows = (groups: readonly ChartGroup[]) => ({
   row: {

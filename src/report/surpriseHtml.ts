@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { decades, groupLegend, renderSvg } from './charts.js';
+import { decades, groupColorOf, renderSvg } from './charts.js';
 import { thousands } from './numbers.js';
 import { formatTau } from './select.js';
 import { SURPRISE_POINTS_MAX, surpriseNote, surpriseTables, type SurpriseChartData, type SurpriseReport } from './surprise.js';
@@ -63,7 +63,7 @@ export function surpriseSpec(groups: readonly SurpriseGroup[], tau: number): Top
       encoding: {
         x: { field: 's', ...x },
         y: { field: 'n', ...y },
-        color: many ? { field: 'group', type: 'nominal', title: null, scale: { domain: groups.map((group) => groupName(group.key)) }, legend: groupLegend(groups.map((group) => groupName(group.key))) } : { value: '#4e79a7' },
+        color: many ? groupColorOf(groups.map((group) => groupName(group.key))) : { value: '#4e79a7' },
         description: { field: 'label' },
       },
     } as TopLevelSpec;
