@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** package.json's version: the schema and CLI release (0.1.0 is the first schema's, see docs/schema.md). */
 const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * This checkout's launcher, bin/sparsetrace.js, found from this module (dist/src and
+ * dist/bundle sit equally deep), not from process.argv: a command run in-process
+ * (tests, runCommandLine) has another script there.
+ */
+export const CLI_LAUNCHER: string = fileURLToPath(new URL('../../bin/sparsetrace.js', import.meta.url));
 
 /** What `npm run build` recorded (scripts/build-info.mjs): the git commit built, and whether src/ had uncommitted changes. */
 function buildInfo(): { commit: string | null; dirty: boolean } {

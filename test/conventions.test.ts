@@ -2,7 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GROUPINGS } from '../src/report/choices.js';
 import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
@@ -54,8 +54,10 @@ describe('version and completion', () => {
     const db = join(folder.path, 'complete.sqlite');
     assert.equal((await cliHere(['run', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--length', '30', '--dmax', '4', '--db', db, '--no-report'])).code, 0);
     const runId = (JSON.parse((await cliHere(['runs', '--db', db, '--format', 'json'])).stdout) as { run_id: string }[])[0].run_id;
-    const script = cliIn(folder.path, ['completion']).stdout;
+    // In-process: the script must name this checkout's launcher, not whatever script runs the process (here the test).
+    const script = (await cliHere(['completion'])).stdout;
     assert.match(script, /complete .* sparsetrace$/m);
+    assert.ok(script.includes(`'${realpathSync(join(PROJECT_ROOT, 'bin', 'sparsetrace.js'))}'`), 'the script runs bin/sparsetrace.js');
     /** COMPREPLY for a command line whose last word is being typed, in bash, with the script sourced, from /. */
     const complete = (...words: string[]): string[] => {
       const program = `${script}\nCOMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _sparsetrace_completions; printf '%s\\n' "\${COMPREPLY[@]}"`;

@@ -5,6 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { GROUPINGS } from '../report/choices.js';
+import { CLI_LAUNCHER } from '../version.js';
 
 /** Options whose value is a file: bash completes file names for them. */
 const FILE_OPTIONS = new Set(['--db', '--out', '--model', '--data', '--attach', '--segments', '--work-dir', '--from', '--to', '--queue-password-file']);
@@ -60,7 +61,7 @@ export async function valueCompletions(words: readonly string[]): Promise<string
  * (the README's set-up, completed when the word after npx is sparsetrace).
  */
 export function completionScript(): string {
-  const bin = realpathSync(process.argv[1]);
+  const bin = realpathSync(CLI_LAUNCHER);
   const quoted = `'${bin.replace(/'/g, `'\\''`)}'`;
   return `###-begin-sparsetrace-completions-###
 # sparsetrace tab completion (bash; zsh: autoload -U bashcompinit && bashcompinit first).

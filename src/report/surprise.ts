@@ -120,7 +120,6 @@ export function gatherSurprise(
   taus: readonly number[],
   chart?: { readonly tau: number; readonly kind: 'points' | 'cells' },
 ): { report: SurpriseReport; chart?: SurpriseChartData; tooMany?: string } {
-  const chartTau = chart?.tau;
   const shards = storedShards(db, selectionRunKeys(db, runs));
   const total = shards.reduce((sum, shard) => sum + shard.count, 0);
   if (total > MAX_RANKED_POSITIONS) {
@@ -129,7 +128,40 @@ export function gatherSurprise(
       `(at most ${MAX_RANKED_POSITIONS.toLocaleString('en-US')}): select fewer runs, or split it with --by`;
     return { report: { positions: total, by_tau: [] }, tooMany };
   }
-  // Pass 1: the surprisals in shard order, each shard's first index, each position's bin.
+  const ranked = rankSurprisals(db, shards, total, chart?.kind);
+  const runKeys = [...new Set(shards.map((shard) => shard.run_key))];
+  const byTau: SurpriseAtTau[] = [];
+  let chartData: SurpriseChartData | undefined;
+  for (const tau of taus) {
+    const drawn = chart !== undefined && Math.fround(chart.tau) === Math.fround(tau);
+    const tally = new TauTally(ranked, drawn);
+    const seen = tally.addCounts(db, runKeys, Math.fround(tau));
+    if (seen === 0) continue; // τ is not one of these runs'
+    if (seen !== total) throw new Error(`surprise: ${seen} positions have counts at τ = ${tau}, ${total} have rows`);
+    byTau.push(tally.atTau(tau, total, ranked.sumSquares));
+    chartData = tally.chartData(tau) ?? chartData;
+  }
+  return { report: { positions: total, by_tau: byTau }, chart: chartData };
+}
+
+/** The selection's surprisals, ranked: what every τ's tally reads by position index (shard order). */
+interface RankedSurprisals {
+  /** Per position, its doubled surprisal rank. */
+  readonly rank: Float64Array;
+  /** Σ of the squared doubled ranks, exact. */
+  readonly sumSquares: bigint;
+  /** Per position, its surprisal bin (SURPRISAL_BIN_LOWER). */
+  readonly bin: Uint8Array;
+  /** Each shard's first position index, by `run_key:start`. */
+  readonly firstIndex: ReadonlyMap<string, number>;
+  /** The surprisals themselves, kept for a chart of points. */
+  readonly points?: Float64Array;
+  /** Per position, its quarter decade, kept for a chart of cells. */
+  readonly quarter?: Int8Array;
+}
+
+/** Pass 1: the surprisals in shard order, each shard's first index, each position's bin, then their ranks. */
+function rankSurprisals(db: Db, shards: ReturnType<typeof storedShards>, total: number, chartKind: 'points' | 'cells' | undefined): RankedSurprisals {
   const surprisal = new Float64Array(total);
   const bin = new Uint8Array(total);
   const firstIndex = new Map<string, number>();
@@ -144,75 +176,92 @@ export function gatherSurprise(
       at++;
     }
   }
-  const points = chart?.kind === 'points' ? Float64Array.from(surprisal) : undefined;
-  const quarter = chartTau !== undefined && points === undefined ? Int8Array.from(surprisal, quarterDecade) : undefined;
+  const points = chartKind === 'points' ? Float64Array.from(surprisal) : undefined;
+  const quarter = chartKind === 'cells' ? Int8Array.from(surprisal, quarterDecade) : undefined;
+  const { sumSquares } = rankInPlace(surprisal);
+  return { rank: surprisal, sumSquares, bin, firstIndex, points, quarter };
+}
 
-  const { sumSquares: sumSquaresS } = rankInPlace(surprisal);
-  const rankS = surprisal; // now the doubled ranks
+/**
+ * One τ's figures as its counts are read: per bin a histogram of n and its exact
+ * sum; per n its positions and the sum of their surprisal ranks; and, when this
+ * τ is drawn, the chart's distinct (surprisal, n) pairs or its cells.
+ */
+class TauTally {
+  private readonly bins = SURPRISAL_BIN_LOWER.map(() => ({ positions: 0, sum: 0, byN: new ByN() }));
+  private readonly ofN = new ByN();
+  private readonly rankSumOfN = new ByN();
+  private readonly pairs?: Map<string, { surprisal: number; n: number; positions: number }>;
+  private readonly cells?: Map<number, SurpriseCell>;
 
-  const runKeys = [...new Set(shards.map((shard) => shard.run_key))];
-  const byTau: SurpriseAtTau[] = [];
-  let chartData: SurpriseChartData | undefined;
-  for (const tau of taus) {
-    const tauF32 = Math.fround(tau);
-    const drawn = chartTau !== undefined && Math.fround(chartTau) === tauF32;
-    // Per bin a histogram of n and its exact sum; per n its positions and the sum of their surprisal ranks.
-    const bins = SURPRISAL_BIN_LOWER.map(() => ({ positions: 0, sum: 0, byN: new ByN() }));
-    const ofN = new ByN();
-    const rankSumOfN = new ByN();
-    const pairs = drawn && points ? new Map<string, { surprisal: number; n: number; positions: number }>() : undefined;
-    const cells = drawn && quarter ? new Map<number, SurpriseCell>() : undefined;
+  constructor(
+    private readonly ranked: RankedSurprisals,
+    drawn: boolean,
+  ) {
+    if (drawn && ranked.points) this.pairs = new Map();
+    if (drawn && ranked.quarter) this.cells = new Map();
+  }
+
+  /** Adds the runs' count blocks at `tauF32` whose shards have rows; gives how many positions were added. */
+  addCounts(db: Db, runKeys: readonly number[], tauF32: number): number {
     let seen = 0;
     for (const runKey of runKeys) {
       for (const block of runCountBlocks(db, runKey, tauF32)) {
-        const first = firstIndex.get(`${block.run_key}:${block.start}`);
+        const first = this.ranked.firstIndex.get(`${block.run_key}:${block.start}`);
         if (first === undefined) continue; // a shard whose positions are not stored
         const totals = blockTotals(block);
-        for (let p = 0; p < block.count; p++) {
-          const i = first + p;
-          const n = totals[p];
-          const entry = bins[bin[i]];
-          entry.positions++;
-          entry.sum += n;
-          entry.byN.add(n, 1);
-          ofN.add(n, 1);
-          rankSumOfN.add(n, rankS[i]);
-          if (pairs && points) {
-            const key = `${points[i]} ${n}`;
-            const pair = pairs.get(key);
-            if (pair === undefined) pairs.set(key, { surprisal: points[i], n, positions: 1 });
-            else pair.positions++;
-          }
-          if (cells && quarter) {
-            const [x, y] = [quarter[i], doublingBin(n)];
-            const key = x * 64 + y;
-            const cell = cells.get(key);
-            if (cell === undefined) {
-              cells.set(key, { surprisal_from: 10 ** (x / 4), surprisal_to: 10 ** ((x + 1) / 4), n_from: doublingFrom(y), n_to: doublingTo(y), positions: 1 });
-            } else (cell as { positions: number }).positions++;
-          }
-        }
+        for (let p = 0; p < block.count; p++) this.add(first + p, totals[p]);
         seen += block.count;
       }
     }
-    if (seen === 0) continue; // τ is not one of these runs'
-    if (seen !== total) throw new Error(`surprise: ${seen} positions have counts at τ = ${tau}, ${total} have rows`);
-    byTau.push({
+    return seen;
+  }
+
+  private add(i: number, n: number): void {
+    const { rank, bin, points, quarter } = this.ranked;
+    const entry = this.bins[bin[i]];
+    entry.positions++;
+    entry.sum += n;
+    entry.byN.add(n, 1);
+    this.ofN.add(n, 1);
+    this.rankSumOfN.add(n, rank[i]);
+    if (this.pairs && points) {
+      const key = `${points[i]} ${n}`;
+      const pair = this.pairs.get(key);
+      if (pair === undefined) this.pairs.set(key, { surprisal: points[i], n, positions: 1 });
+      else pair.positions++;
+    }
+    if (this.cells && quarter) {
+      const [x, y] = [quarter[i], doublingBin(n)];
+      const key = x * 64 + y;
+      const cell = this.cells.get(key);
+      if (cell === undefined) {
+        this.cells.set(key, { surprisal_from: 10 ** (x / 4), surprisal_to: 10 ** ((x + 1) / 4), n_from: doublingFrom(y), n_to: doublingTo(y), positions: 1 });
+      } else (cell as { positions: number }).positions++;
+    }
+  }
+
+  atTau(tau: number, total: number, sumSquaresS: bigint): SurpriseAtTau {
+    return {
       tau,
       positions: total,
-      spearman: spearman(total, ofN, rankSumOfN, sumSquaresS),
-      bins: bins.map((entry, k) => ({
+      spearman: spearman(total, this.ofN, this.rankSumOfN, sumSquaresS),
+      bins: this.bins.map((entry, k) => ({
         from: SURPRISAL_BIN_LOWER[k],
         to: k + 1 < SURPRISAL_BIN_LOWER.length ? SURPRISAL_BIN_LOWER[k + 1] : null,
         positions: entry.positions,
         mean: entry.positions === 0 ? null : entry.sum / entry.positions,
         median: medianOf(entry.byN, entry.positions),
       })),
-    });
-    if (pairs) chartData = { tau, kind: 'points', points: [...pairs.values()].sort((a, b) => a.surprisal - b.surprisal || a.n - b.n) };
-    if (cells) chartData = { tau, kind: 'cells', cells: [...cells.values()].sort((a, b) => a.surprisal_from - b.surprisal_from || a.n_from - b.n_from) };
+    };
   }
-  return { report: { positions: total, by_tau: byTau }, chart: chartData };
+
+  /** The chart's data at this τ, when it is drawn. */
+  chartData(tau: number): SurpriseChartData | undefined {
+    if (this.pairs) return { tau, kind: 'points', points: [...this.pairs.values()].sort((a, b) => a.surprisal - b.surprisal || a.n - b.n) };
+    if (this.cells) return { tau, kind: 'cells', cells: [...this.cells.values()].sort((a, b) => a.surprisal_from - b.surprisal_from || a.n_from - b.n_from) };
+    return undefined;
+  }
 }
 
 /**
