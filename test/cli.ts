@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommandLine } from '../src/cli/program.js';
-import { openDatabase } from '../src/store/index.js';
+import { openDatabase, type Db } from '../src/store/index.js';
 import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './paths.js';
 
 export * from './paths.js';
@@ -53,6 +53,34 @@ export function publishedJobArgs(db: string): string[] {
 }
 
 /**
+ * The rows of the pattern_peaks view (run_id, class, src, dst, peak; ORDER BY
+ * run_id, class, src, dst), decoded here from pattern_peak_rows as the view
+ * decodes them (little-endian float32; src/dst from the row and the index as in
+ * src/store/schema.ts; only peaks > 0, so NaN and zeros are left out): the
+ * view decodes every float in SQL and sorts some 22,000 rows per run, which
+ * took most of the queue tests' time (20 s a database on a loaded machine).
+ */
+function patternPeaks(db: Db): (string | number)[][] {
+  const stored = db
+    .prepare('SELECT r.run_id, pr.class, pr.row, pr.peaks, m.hidden FROM pattern_peak_rows pr JOIN runs r USING (run_key) JOIN models m USING (model_key)')
+    .raw()
+    .all() as [string, string, number, Buffer, number][];
+  const rows: [string, string, number, number, number][] = [];
+  for (const [runId, kind, row, peaks, hidden] of stored) {
+    const view = new DataView(peaks.buffer, peaks.byteOffset, peaks.byteLength);
+    for (let key = 0; key < Math.floor(peaks.byteLength / 4); key++) {
+      const peak = view.getFloat32(4 * key, true);
+      if (!(peak > 0)) continue;
+      const src = kind === 'wx' ? row : kind === 'wy' ? key : key % hidden;
+      const dst = kind === 'wx' ? key : kind === 'wy' ? row : Math.floor(key / hidden);
+      rows.push([runId, kind, src, dst, peak]);
+    }
+  }
+  const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return rows.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]) || a[2] - b[2] || a[3] - b[3]);
+}
+
+/**
  * Every result row of a database in a canonical order: what "identical results"
  * means. Per-shard sums are compared per run (their exact sums), since shard
  * boundaries depend on --shard-size and on where a run was interrupted.
@@ -64,7 +92,7 @@ export function resultRows(path: string): string {
       db.prepare('SELECT run_id, t, y, surprisal_bits, mass_total, peak_d FROM positions ORDER BY run_id, t').raw().all(),
       db.prepare('SELECT run_id, tau, t, n_x, n_h, n_y FROM counts ORDER BY run_id, tau, t').raw().all(),
       db.prepare('SELECT run_id, d, t, mass FROM depth_mass ORDER BY run_id, d, t').raw().all(),
-      db.prepare('SELECT run_id, class, src, dst, peak FROM pattern_peaks ORDER BY run_id, class, src, dst').raw().all(),
+      patternPeaks(db),
       db.prepare('SELECT run_id, status, positions, depth_curves FROM runs ORDER BY run_id').raw().all(),
       db
         .prepare(

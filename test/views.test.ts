@@ -7,7 +7,7 @@ import { gatherExplanation } from '../src/report/explain.js';
 import { binActiveCounts } from '../src/report/histogram.js';
 import { htmlTable } from '../src/report/html.js';
 import { listRuns, openDatabase } from '../src/store/index.js';
-import { withBrowser } from './browser.js';
+import { sharedBrowser } from './browser.js';
 import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 import { mulberry32, randomModel } from './random-model.js';
 
@@ -185,9 +185,13 @@ interface PageCapture {
   rowHeaders: Record<string, string[]>;
 }
 
+/** The file's pages are loaded in one Chromium (a context each), not one launched per page. */
+const chromium = sharedBrowser();
+after(() => chromium.close());
+
 /** Loads a page from disk in Chromium and reads what a person would see: figures, tables, chart marks. */
 async function capturePage(path: string): Promise<PageCapture> {
-  return withBrowser(async (browser) => {
+  return chromium.withContext(async (browser) => {
     const page = await browser.newPage();
     const errors: string[] = [];
     const requests: string[] = [];

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { JobSpec, PlannedRun } from '../job/index.js';
+import type { Model } from '../engine/index.js';
 import { expandRuns } from '../jobrun/steps.js';
 import { loadDataWindow } from '../model/index.js';
 import { calibrateStoreWrites, databaseUsedBytes, estimateStoreBytes, listRuns, openDatabase, type RunRow } from '../store/index.js';
@@ -82,78 +83,103 @@ interface RunProgress {
 /** Plans `spec`: reads its inputs and the database (read-only), measures the engine on the real model, writes nothing. */
 export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   const { runs, models } = expandRuns(spec, options.log);
-  let stored = new Map<string, RunRow>();
-  let measured: { bytes: number; modelled: number } | null = null;
-  let fileBytes = 0;
-  if (existsSync(options.database)) {
-    const db = openDatabase(options.database, { readonly: true });
-    try {
-      const all = listRuns(db);
-      stored = new Map(all.map((row) => [row.run_id, row]));
-      fileBytes = databaseUsedBytes(db);
-      const finished = all.filter((row) => row.status === 'done');
-      if (finished.length > 0) {
-        // Model the whole database's content, to compare with its real size.
-        const modelled = all.reduce(
-          (sum, row) =>
-            sum +
-            estimateStoreBytes({
-              positions: row.positions_done,
-              taus: row.taus.length,
-              dmax: row.dmax,
-              burnIn: row.burn_in,
-              runs: row.positions_done > 0 ? 1 : 0,
-              depthCurves: row.depth_curves === 1,
-              hidden: row.hidden,
-              keep: row.keep,
-            }),
-          0,
-        );
-        if (modelled > 0) measured = { bytes: fileBytes, modelled };
-      }
-    } finally {
-      db.close();
-    }
-  }
+  const database = readDatabase(options.database);
   const progress: RunProgress[] = runs.map((run) => {
-    const row = stored.get(run.runId);
+    const row = database.stored.get(run.runId);
     return { run, stored: row?.positions_done ?? 0, done: row?.status === 'done' };
   });
-  const T = spec.tau.length;
+  const totalPositions = runs.reduce((sum, run) => sum + run.positions, 0);
+  const storedPositions = progress.reduce((sum, p) => sum + (p.done ? p.run.positions : p.stored), 0);
+  const disk = diskPlan(spec, progress, database, totalPositions);
+  const time = timePlan(spec, models, progress.filter((p) => !p.done), disk.toWriteBytes, options);
+  const dmaxes = [...new Set(runs.map((run) => run.dmax))];
+  return {
+    name: spec.name,
+    database: options.database,
+    runs: { total: runs.length, done: progress.filter((p) => p.done).length, partial: progress.filter((p) => !p.done && p.stored > 0).length },
+    positions: { total: totalPositions, stored: storedPositions, toCompute: totalPositions - storedPositions },
+    byDmax: dmaxes.map((dmax) => {
+      const these = runs.filter((run) => run.dmax === dmax);
+      return { dmax, runs: these.length, positions: these.reduce((sum, run) => sum + run.positions, 0) };
+    }),
+    taus: spec.tau.length,
+    disk,
+    time,
+    memory: memoryNeeded({
+      runs: runs.map((run) => ({ positions: run.positions, burnIn: run.data.burnIn ?? 0, dmax: run.dmax, hidden: run.model.hidden })),
+      taus: spec.tau.length,
+      threads: options.threads,
+      shardSize: defaultShardSize(totalPositions, options.threads, Math.max(0, ...dmaxes)),
+    }),
+  };
+}
 
+/** What the database holds already: its runs by id, its size, and (once a run is finished) its size against the store's model of it. */
+interface StoredRuns {
+  readonly stored: ReadonlyMap<string, RunRow>;
+  readonly measured: { readonly bytes: number; readonly modelled: number } | null;
+  readonly fileBytes: number;
+}
+
+/** Reads the database read-only, if it exists (a job not started has none). */
+function readDatabase(path: string): StoredRuns {
+  if (!existsSync(path)) return { stored: new Map(), measured: null, fileBytes: 0 };
+  const db = openDatabase(path, { readonly: true });
+  try {
+    const all = listRuns(db);
+    const fileBytes = databaseUsedBytes(db);
+    const finished = all.filter((row) => row.status === 'done');
+    let measured: StoredRuns['measured'] = null;
+    if (finished.length > 0) {
+      const modelled = modelledBytes(all);
+      if (modelled > 0) measured = { bytes: fileBytes, modelled };
+    }
+    return { stored: new Map(all.map((row) => [row.run_id, row])), measured, fileBytes };
+  } finally {
+    db.close();
+  }
+}
+
+/** The whole database's content as the store's model counts it, to compare with its real size. */
+function modelledBytes(all: readonly RunRow[]): number {
+  return all.reduce(
+    (sum, row) =>
+      sum +
+      estimateStoreBytes({
+        positions: row.positions_done,
+        taus: row.taus.length,
+        dmax: row.dmax,
+        burnIn: row.burn_in,
+        runs: row.positions_done > 0 ? 1 : 0,
+        depthCurves: row.depth_curves === 1,
+        hidden: row.hidden,
+        keep: row.keep,
+      }),
+    0,
+  );
+}
+
+/** The job's bytes and those still to write: the store's model, scaled to the database's measured bytes when it has finished runs. */
+function diskPlan(spec: JobSpec, progress: readonly RunProgress[], database: StoredRuns, totalPositions: number): JobPlan['disk'] {
+  const { measured } = database;
   const runBytes = (run: PlannedRun, positions: number): number =>
-    estimateStoreBytes({ positions, taus: T, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden, keep: spec.keep, burnIn: run.data.burnIn });
+    estimateStoreBytes({ positions, taus: spec.tau.length, dmax: run.dmax, runs: 1, depthCurves: spec.depthCurves === true, hidden: run.model.hidden, keep: spec.keep, burnIn: run.data.burnIn });
   const scale = measured ? measured.bytes / measured.modelled : 1;
   const jobBytes = scale * progress.reduce((sum, p) => sum + runBytes(p.run, p.run.positions), 0);
   const toWriteBytes = scale * progress.reduce((sum, p) => sum + (p.done ? 0 : runBytes(p.run, p.run.positions - p.stored)), 0);
-  const totalPositions = runs.reduce((sum, run) => sum + run.positions, 0);
-  const storedPositions = progress.reduce((sum, p) => sum + (p.done ? p.run.positions : p.stored), 0);
+  return {
+    jobBytes,
+    toWriteBytes,
+    bytesPerPosition: totalPositions > 0 ? jobBytes / totalPositions : 0,
+    source: measured ? 'database' : 'model',
+    scale: measured ? scale : null,
+    databaseBytes: database.fileBytes,
+  };
+}
 
-  // Time: the engine measured on the real model and a window of the job, and the store's writes.
-  const pending = progress.filter((p) => !p.done);
-  let engine: EngineCost | null = null;
-  let computeSeconds = 0;
-  let writeSecondsPerByte: number | null = null;
-  if (pending.length > 0) {
-    const first = pending[0].run;
-    const model = models[first.modelIndex];
-    const deepest = Math.max(...pending.map((p) => p.run.dmax));
-    // The calibration reads at most Dmax + 99 and 4,096 bytes of the window: a long window is not read whole.
-    const window = loadDataWindow(first.data.path, first.data.offset, Math.min(first.data.length, deepest + 4_200));
-    engine = calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);
-    for (const { run, stored: done } of pending) {
-      // A partly done run: its missing positions cost about their share of the run.
-      const share = (run.positions - done) / run.positions;
-      const H = run.model.hidden;
-      const hiddenScale = (H * H) / (model.hidden * model.hidden);
-      // A warm window's positions reach further back (t + B), and its B burn-in bytes cost a forward
-      // step each (measured: about 4 chain steps; a burn-in may be far longer than its window).
-      const burnIn = run.data.burnIn ?? 0;
-      const steps = chainSteps(run.positions + burnIn, run.dmax) - chainSteps(burnIn, run.dmax);
-      computeSeconds += share * (run.positions * engine.base + (steps * engine.perDepth + burnIn * engine.perByte) * hiddenScale);
-    }
-    writeSecondsPerByte = calibrateStoreWrites();
-  }
+/** The time the pending runs take: the engine measured on the real model and a window of the job, the store's writes, the cores the job gets. */
+function timePlan(spec: JobSpec, models: readonly Model[], pending: readonly RunProgress[], toWriteBytes: number, options: PlanOptions): JobPlan['time'] {
+  const { engine, computeSeconds, writeSecondsPerByte } = pending.length > 0 ? measureCosts(spec, models, pending, options) : { engine: null, computeSeconds: 0, writeSecondsPerByte: null };
   const writeSeconds = writeSecondsPerByte === null ? 0 : toWriteBytes * writeSecondsPerByte;
   const threads = options.threads;
   const cores = availableParallelism();
@@ -166,43 +192,42 @@ export function planJob(spec: JobSpec, options: PlanOptions): JobPlan {
   const share = engine?.cpuShare ?? 1;
   const busy = threads + (writeSeconds > 0 ? writeSeconds / Math.max(cpuWork, 1e-9) : 0);
   const coresGot = share < 0.95 ? share : Math.min(busy, cores);
-  const seconds = pending.length === 0 ? 0 : Math.max(cpuWork / coresGot, writeSeconds);
-
-  const dmaxes = [...new Set(runs.map((run) => run.dmax))];
-  const memory = memoryNeeded({
-    runs: runs.map((run) => ({ positions: run.positions, burnIn: run.data.burnIn ?? 0, dmax: run.dmax, hidden: run.model.hidden })),
-    taus: T,
-    threads,
-    shardSize: defaultShardSize(totalPositions, threads, Math.max(0, ...dmaxes)),
-  });
   return {
-    name: spec.name,
-    database: options.database,
-    runs: { total: runs.length, done: progress.filter((p) => p.done).length, partial: progress.filter((p) => !p.done && p.stored > 0).length },
-    positions: { total: totalPositions, stored: storedPositions, toCompute: totalPositions - storedPositions },
-    byDmax: dmaxes.map((dmax) => {
-      const these = runs.filter((run) => run.dmax === dmax);
-      return { dmax, runs: these.length, positions: these.reduce((sum, run) => sum + run.positions, 0) };
-    }),
-    taus: T,
-    disk: {
-      jobBytes,
-      toWriteBytes,
-      bytesPerPosition: totalPositions > 0 ? jobBytes / totalPositions : 0,
-      source: measured ? 'database' : 'model',
-      scale: measured ? scale : null,
-      databaseBytes: fileBytes,
-    },
-    time: {
-      seconds,
-      threads,
-      cores: pending.length === 0 ? 0 : coresGot,
-      computeSeconds,
-      overheadSeconds,
-      writeSeconds,
-      engine,
-      writeSecondsPerMB: writeSecondsPerByte === null ? null : writeSecondsPerByte * 1e6,
-    },
-    memory,
+    seconds: pending.length === 0 ? 0 : Math.max(cpuWork / coresGot, writeSeconds),
+    threads,
+    cores: pending.length === 0 ? 0 : coresGot,
+    computeSeconds,
+    overheadSeconds,
+    writeSeconds,
+    engine,
+    writeSecondsPerMB: writeSecondsPerByte === null ? null : writeSecondsPerByte * 1e6,
   };
+}
+
+/** Measures the engine (on the first pending run's model and window, at the deepest Dmax) and the store's writes; the pending runs' compute seconds from them. */
+function measureCosts(
+  spec: JobSpec,
+  models: readonly Model[],
+  pending: readonly RunProgress[],
+  options: PlanOptions,
+): { engine: EngineCost; computeSeconds: number; writeSecondsPerByte: number } {
+  const first = pending[0].run;
+  const model = models[first.modelIndex];
+  const deepest = Math.max(...pending.map((p) => p.run.dmax));
+  // The calibration reads at most Dmax + 99 and 4,096 bytes of the window: a long window is not read whole.
+  const window = loadDataWindow(first.data.path, first.data.offset, Math.min(first.data.length, deepest + 4_200));
+  const engine = calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);
+  let computeSeconds = 0;
+  for (const { run, stored: done } of pending) {
+    // A partly done run: its missing positions cost about their share of the run.
+    const share = (run.positions - done) / run.positions;
+    const H = run.model.hidden;
+    const hiddenScale = (H * H) / (model.hidden * model.hidden);
+    // A warm window's positions reach further back (t + B), and its B burn-in bytes cost a forward
+    // step each (measured: about 4 chain steps; a burn-in may be far longer than its window).
+    const burnIn = run.data.burnIn ?? 0;
+    const steps = chainSteps(run.positions + burnIn, run.dmax) - chainSteps(burnIn, run.dmax);
+    computeSeconds += share * (run.positions * engine.base + (steps * engine.perDepth + burnIn * engine.perByte) * hiddenScale);
+  }
+  return { engine, computeSeconds, writeSecondsPerByte: calibrateStoreWrites() };
 }

@@ -44,143 +44,190 @@ export function progressReporter(
   runCount: number,
   options: { readonly intervalSeconds?: number; readonly log?: (line: string) => void } = {},
 ): ProgressReporter {
-  const intervalSeconds = options.intervalSeconds ?? 5;
+  const counts = new ProgressCounts();
+  if (stream.isTTY) return barsReporter(stream, runCount, counts);
   const writeLine = options.log ?? ((text: string) => void stream.write(`${text}\n`));
-  const started = performance.now();
-  let total = 0;
-  let done = 0;
-  let doneAtStart = 0;
-  let totalWork = 0;
-  let workDone = 0;
-  let workAtStart = 0;
-  // The current run's positions and work done; shards of the previous run may still commit after it starts.
-  let currentRun = '';
-  let runDone = 0;
-  let runWorkLeft = 0;
-  let lastLine = 0;
-  const plan = (positions: number, already: number, work: { readonly total: number; readonly done: number }): void => {
-    total = positions;
-    done = already;
-    doneAtStart = already;
-    totalWork = work.total;
-    workDone = work.done;
-    workAtStart = work.done;
-  };
-  const startRun = (run: PlannedRun, alreadyInRun: number): void => {
-    currentRun = run.runId;
-    runDone = alreadyInRun;
-    // The positions left of a run are about its last ones (shards are planned in order).
-    runWorkLeft = workUnits(alreadyInRun, run.positions - alreadyInRun, run.dmax, run.data.burnIn);
-  };
-  const countShard = (run: PlannedRun, positions: number, start: number): void => {
-    const work = workUnits(start, positions, run.dmax, run.data.burnIn);
-    done += positions;
-    workDone += work;
-    if (run.runId === currentRun) {
-      runDone += positions;
-      runWorkLeft = Math.max(0, runWorkLeft - work);
-    }
-  };
-  const elapsed = (): number => Math.max(1e-3, (performance.now() - started) / 1000);
-  const rate = (): number => (done - doneAtStart) / elapsed();
-  /** Time left for `workLeft` units at this session's rate: "unknown" until a shard of this session has committed. */
-  const eta = (workLeft = totalWork - workDone): string => (workDone > workAtStart ? formatEta(workLeft / ((workDone - workAtStart) / elapsed())) : formatEta(null));
+  return linesReporter(runCount, counts, options.intervalSeconds ?? 5, writeLine);
+}
 
-  if (stream.isTTY) {
-    // Loaded here, for a terminal only (it takes about 10 ms): a pipe or a log file gets lines.
-    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
-    // `{left}`, not `{eta}`: cli-progress fills `{eta}` itself, in raw seconds (and "INF"), over the payload's.
-    const bars = new cliProgress.MultiBar(
-      {
-        stream,
-        format: '{label} |{bar}| {value}/{total} positions | {rate} pos/s | ETA {left}',
-        hideCursor: true,
-        clearOnComplete: false,
-        barsize: 24,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    let jobBar: CliProgress.SingleBar | undefined;
-    let runBar: CliProgress.SingleBar | undefined;
-    let drawing = false;
-    // Labels share one width, so the bars line up: what the terminal leaves beside the bar and figures (about 80 columns).
-    const labelWidth = Math.max(36, Math.min(80, (stream.columns ?? 80) - 80));
-    // On any exit while drawing (process.exit after a second signal, an uncaught error) the terminal gets its cursor and line wrap back.
-    const restoreOnExit = (): void => {
-      if (!drawing) return;
-      drawing = false;
-      try {
-        if (typeof (stream as { fd?: unknown }).fd === 'number') writeSync((stream as unknown as { fd: number }).fd, `\n${TERMINAL_RESTORE}`);
-        else stream.write(`\n${TERMINAL_RESTORE}`);
-      } catch {
-        // The terminal is gone (SIGHUP): nothing to restore.
-      }
-    };
-    const startDrawing = (): void => {
-      if (drawing) return;
-      drawing = true;
-      process.on('exit', restoreOnExit);
-    };
-    return {
-      jobPlanned(positions, already, work) {
-        plan(positions, already, work);
-        startDrawing();
-        jobBar = bars.create(positions, already, { label: `job ${runCount} run${runCount === 1 ? '' : 's'}`.padEnd(labelWidth), rate: '—', left: eta() });
-      },
-      runStarted(run, index, alreadyInRun) {
-        startRun(run, alreadyInRun);
-        startDrawing();
-        runBar?.stop();
-        if (runBar) bars.remove(runBar);
-        // The window by its file name (the full path is in the log lines), cut from the left if it still does not fit.
-        const prefix = `run ${index + 1}/${runCount} Dmax ${run.dmax} `;
-        const window = `${basename(run.data.path)} @${run.data.offset}+${run.data.length}`;
-        const label = `${prefix}${tail(window, Math.max(12, labelWidth - prefix.length))}`.padEnd(labelWidth);
-        runBar = bars.create(run.positions, alreadyInRun, { label, rate: '—', left: eta(runWorkLeft) });
-      },
-      shardCommitted(run, positions, start) {
-        countShard(run, positions, start);
-        const shown = rate().toFixed(0);
-        jobBar?.update(done, { rate: shown, left: eta() });
-        if (run.runId === currentRun) runBar?.update(runDone, { rate: shown, left: eta(runWorkLeft) });
-      },
-      log(line: string) {
-        bars.log(`${line}\n`);
-      },
-      runFinished() {},
-      stop() {
-        if (!drawing) return;
-        // Lines logged since the last redraw are written first, then the bars' last state.
-        bars.update();
-        bars.stop();
-        drawing = false;
-        process.off('exit', restoreOnExit);
-      },
-    };
+/** The job's and the current run's positions and work done, and the rate and ETAs they give: what both faces show. */
+class ProgressCounts {
+  private readonly started = performance.now();
+  total = 0;
+  done = 0;
+  private doneAtStart = 0;
+  private totalWork = 0;
+  private workDone = 0;
+  private workAtStart = 0;
+  // The current run's positions and work done; shards of the previous run may still commit after it starts.
+  private currentRun = '';
+  runDone = 0;
+  runWorkLeft = 0;
+
+  plan(positions: number, already: number, work: { readonly total: number; readonly done: number }): void {
+    this.total = positions;
+    this.done = already;
+    this.doneAtStart = already;
+    this.totalWork = work.total;
+    this.workDone = work.done;
+    this.workAtStart = work.done;
   }
 
+  startRun(run: PlannedRun, alreadyInRun: number): void {
+    this.currentRun = run.runId;
+    this.runDone = alreadyInRun;
+    // The positions left of a run are about its last ones (shards are planned in order).
+    this.runWorkLeft = workUnits(alreadyInRun, run.positions - alreadyInRun, run.dmax, run.data.burnIn);
+  }
+
+  countShard(run: PlannedRun, positions: number, start: number): void {
+    const work = workUnits(start, positions, run.dmax, run.data.burnIn);
+    this.done += positions;
+    this.workDone += work;
+    if (this.isCurrent(run)) {
+      this.runDone += positions;
+      this.runWorkLeft = Math.max(0, this.runWorkLeft - work);
+    }
+  }
+
+  isCurrent(run: PlannedRun): boolean {
+    return run.runId === this.currentRun;
+  }
+
+  rate(): number {
+    return (this.done - this.doneAtStart) / this.elapsed();
+  }
+
+  /** Time left for `workLeft` units at this session's rate: "unknown" until a shard of this session has committed. */
+  eta(workLeft = this.totalWork - this.workDone): string {
+    return this.workDone > this.workAtStart ? formatEta(workLeft / ((this.workDone - this.workAtStart) / this.elapsed())) : formatEta(null);
+  }
+
+  private elapsed(): number {
+    return Math.max(1e-3, (performance.now() - this.started) / 1000);
+  }
+}
+
+/** A pipe or a log file: a line per run, and at most one line every `intervalSeconds` while a run computes. */
+function linesReporter(runCount: number, counts: ProgressCounts, intervalSeconds: number, writeLine: (line: string) => void): ProgressReporter {
+  let lastLine = 0;
   const line = (text: string): void => {
     writeLine(text);
     lastLine = performance.now();
   };
   return {
     jobPlanned(positions, already, work) {
-      plan(positions, already, work);
+      counts.plan(positions, already, work);
       line(`job: ${runCount} run${runCount === 1 ? '' : 's'}, ${positions} positions, ${already} already computed`);
     },
     runStarted(run, index, alreadyInRun) {
-      startRun(run, alreadyInRun);
+      counts.startRun(run, alreadyInRun);
       line(`run ${index + 1}/${runCount}: ${describeRun(run)}${alreadyInRun > 0 ? `, resuming at ${alreadyInRun}/${run.positions}` : ''}`);
     },
     shardCommitted(run, positions, start) {
-      countShard(run, positions, start);
-      if (run.runId === currentRun && performance.now() - lastLine >= intervalSeconds * 1000) {
-        line(`  ${runDone}/${run.positions} positions of this run; job ${done}/${total}, ${rate().toFixed(0)} pos/s, ETA ${eta()}`);
+      counts.countShard(run, positions, start);
+      if (counts.isCurrent(run) && performance.now() - lastLine >= intervalSeconds * 1000) {
+        line(`  ${counts.runDone}/${run.positions} positions of this run; job ${counts.done}/${counts.total}, ${counts.rate().toFixed(0)} pos/s, ETA ${counts.eta()}`);
       }
     },
     runFinished(run, index) {
-      line(`run ${index + 1}/${runCount} done: ${run.runId}; job ${done}/${total} positions, ETA ${eta()}`);
+      line(`run ${index + 1}/${runCount} done: ${run.runId}; job ${counts.done}/${counts.total} positions, ETA ${counts.eta()}`);
     },
     stop() {},
+  };
+}
+
+/** A terminal: a bar for the job and one for the current run. */
+function barsReporter(stream: NodeJS.WriteStream, runCount: number, counts: ProgressCounts): ProgressReporter {
+  const bars = multiBar(stream);
+  const terminal = new TerminalRestore(stream);
+  let jobBar: CliProgress.SingleBar | undefined;
+  let runBar: CliProgress.SingleBar | undefined;
+  // Labels share one width, so the bars line up: what the terminal leaves beside the bar and figures (about 80 columns).
+  const labelWidth = Math.max(36, Math.min(80, (stream.columns ?? 80) - 80));
+  return {
+    jobPlanned(positions, already, work) {
+      counts.plan(positions, already, work);
+      terminal.startDrawing();
+      jobBar = bars.create(positions, already, { label: `job ${runCount} run${runCount === 1 ? '' : 's'}`.padEnd(labelWidth), rate: '—', left: counts.eta() });
+    },
+    runStarted(run, index, alreadyInRun) {
+      counts.startRun(run, alreadyInRun);
+      terminal.startDrawing();
+      runBar?.stop();
+      if (runBar) bars.remove(runBar);
+      runBar = bars.create(run.positions, alreadyInRun, { label: runLabel(run, index, runCount, labelWidth), rate: '—', left: counts.eta(counts.runWorkLeft) });
+    },
+    shardCommitted(run, positions, start) {
+      counts.countShard(run, positions, start);
+      const shown = counts.rate().toFixed(0);
+      jobBar?.update(counts.done, { rate: shown, left: counts.eta() });
+      if (counts.isCurrent(run)) runBar?.update(counts.runDone, { rate: shown, left: counts.eta(counts.runWorkLeft) });
+    },
+    log(line: string) {
+      bars.log(`${line}\n`);
+    },
+    runFinished() {},
+    stop() {
+      if (!terminal.drawing) return;
+      // Lines logged since the last redraw are written first, then the bars' last state.
+      bars.update();
+      bars.stop();
+      terminal.stoppedDrawing();
+    },
+  };
+}
+
+/** cli-progress's bars on `stream`. */
+function multiBar(stream: NodeJS.WriteStream): CliProgress.MultiBar {
+  // Loaded here, for a terminal only (it takes about 10 ms): a pipe or a log file gets lines.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
+  // `{left}`, not `{eta}`: cli-progress fills `{eta}` itself, in raw seconds (and "INF"), over the payload's.
+  return new cliProgress.MultiBar(
+    {
+      stream,
+      format: '{label} |{bar}| {value}/{total} positions | {rate} pos/s | ETA {left}',
+      hideCursor: true,
+      clearOnComplete: false,
+      barsize: 24,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/** A run's bar label: the window by its file name (the full path is in the log lines), cut from the left if it still does not fit. */
+function runLabel(run: PlannedRun, index: number, runCount: number, labelWidth: number): string {
+  const prefix = `run ${index + 1}/${runCount} Dmax ${run.dmax} `;
+  const window = `${basename(run.data.path)} @${run.data.offset}+${run.data.length}`;
+  return `${prefix}${tail(window, Math.max(12, labelWidth - prefix.length))}`.padEnd(labelWidth);
+}
+
+/** While bars are drawn: on any exit (process.exit after a second signal, an uncaught error) the terminal gets its cursor and line wrap back. */
+class TerminalRestore {
+  drawing = false;
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  startDrawing(): void {
+    if (this.drawing) return;
+    this.drawing = true;
+    process.on('exit', this.restoreOnExit);
+  }
+
+  /** stop() drew the bars' last state: nothing left to restore. */
+  stoppedDrawing(): void {
+    this.drawing = false;
+    process.off('exit', this.restoreOnExit);
+  }
+
+  private readonly restoreOnExit = (): void => {
+    if (!this.drawing) return;
+    this.drawing = false;
+    const stream = this.stream;
+    try {
+      if (typeof (stream as { fd?: unknown }).fd === 'number') writeSync((stream as unknown as { fd: number }).fd, `\n${TERMINAL_RESTORE}`);
+      else stream.write(`\n${TERMINAL_RESTORE}`);
+    } catch {
+      // The terminal is gone (SIGHUP): nothing to restore.
+    }
   };
 }
