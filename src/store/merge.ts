@@ -27,6 +27,8 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions, active_x, active_h, active_y'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
   ['run_page_patterns', 'class, row, active'],
+  ['run_frequency', 'tau, tau_f32, positions'],
+  ['pattern_frequency_rows', 'tau, class, row, positions'],
 ];
 
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
