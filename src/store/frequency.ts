@@ -1,15 +1,18 @@
+import type Database from 'better-sqlite3';
 import { BYTE_VALUES, frequencyLength, type PatternClass } from '../engine/index.js';
 import { FREQUENCY_TAUS } from '../page.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
+type Statement = Database.Statement<unknown[]>;
 import { perConnection } from './statements.js';
 
 /**
  * Activation frequencies (schema 7): per run, frequency τ and pattern, the
  * positions where the pattern is active, as the counts decide it (the engine
  * counts them with the counts' comparisons: trace.wat). A run adds up its
- * shards' frequencies as they are committed, in the shard's transaction, so a
- * killed run resumes to the same sums. Stored per (class, row) with any pattern
+ * shards' frequencies as they are committed, in the shard's transaction
+ * (`frequency_in_progress`), so a killed run resumes to the same sums; when it
+ * is done they move to `pattern_frequency_rows`. Stored per (class, row) with any pattern
  * active: a code point array of H counts (`pattern_frequency_rows`), so they add
  * up over any selection of runs, in plain SQL too (the `pattern_frequency` view).
  */
@@ -32,20 +35,23 @@ export function frequencyRowOffset(hidden: number, cls: PatternClass, row: numbe
 }
 
 const statementsOf = perConnection((db: Db) => ({
-  runFrequency: db.prepare(`SELECT tau, positions FROM run_frequency WHERE run_key = ?`),
-  rows: db.prepare(`SELECT class, row, positions FROM pattern_frequency_rows WHERE run_key = ? AND tau = ?`),
+  runFrequency: db.prepare(`SELECT tau_index, tau, positions FROM run_frequency WHERE run_key = ?`),
+  rows: db.prepare(`SELECT class, row, positions FROM frequency_in_progress WHERE run_key = ? AND tau_index = ?`),
   shardCount: db.prepare(`SELECT count(*) FROM shards WHERE run_key = ?`).pluck(),
-  insertRun: db.prepare(`INSERT INTO run_frequency (run_key, tau, tau_f32, positions) VALUES (?, ?, ?, 0)`),
-  addPositions: db.prepare(`UPDATE run_frequency SET positions = positions + ? WHERE run_key = ? AND tau = ?`),
+  insertRun: db.prepare(`INSERT INTO run_frequency (run_key, tau_index, tau, tau_f32, positions) VALUES (?, ?, ?, ?, 0)`),
+  addPositions: db.prepare(`UPDATE run_frequency SET positions = positions + ? WHERE run_key = ? AND tau_index = ?`),
   upsertRow: db.prepare(
-    `INSERT INTO pattern_frequency_rows (run_key, tau, class, row, positions) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (run_key, tau, class, row) DO UPDATE SET positions = excluded.positions`,
+    `INSERT INTO frequency_in_progress (run_key, tau_index, class, row, positions) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (run_key, tau_index, class, row) DO UPDATE SET positions = excluded.positions`,
   ),
+  deleteInProgress: db.prepare(`DELETE FROM frequency_in_progress WHERE run_key = ?`),
+  deleteRows: db.prepare(`DELETE FROM pattern_frequency_rows WHERE run_key = ?`),
+  insertRow: db.prepare(`INSERT INTO pattern_frequency_rows (run_key, tau_index, class, row, positions) VALUES (?, ?, ?, ?, ?)`),
 }));
 
 /** One τ of a run's frequencies, summed so far. */
 interface RunFrequencyAt {
-  readonly tau: number;
+  readonly tauIndex: number;
   readonly counts: Uint32Array;
 }
 
@@ -91,11 +97,33 @@ export class RunFrequencies {
               changed = true;
             }
           }
-          if (changed) s.upsertRow.run(this.runKey, sum.tau, cls, row, codePointsOf(sum.counts.subarray(begin, begin + this.hidden)));
+          if (changed) s.upsertRow.run(this.runKey, sum.tauIndex, cls, row, codePointsOf(sum.counts.subarray(begin, begin + this.hidden)));
         }
       }
-      s.addPositions.run(positions, this.runKey, sum.tau);
+      s.addPositions.run(positions, this.runKey, sum.tauIndex);
     });
+  }
+
+  /**
+   * When the run is done, in its last transaction: its sums move from
+   * frequency_in_progress to pattern_frequency_rows. Rows rewritten shard after
+   * shard (and growing a byte per count past 126) leave their pages part empty;
+   * written once, in order, at the end of the table, they fill them.
+   */
+  finish(): void {
+    const s = statementsOf(this.db);
+    const sums = this.load();
+    s.deleteInProgress.run(this.runKey);
+    s.deleteRows.run(this.runKey);
+    for (const sum of sums) {
+      if (sum === null) continue;
+      for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
+        for (let row = 0; row < rows; row++) {
+          const values = sum.counts.subarray(offset + row * this.hidden, offset + (row + 1) * this.hidden);
+          if (values.some((n) => n > 0)) s.insertRow.run(this.runKey, sum.tauIndex, cls, row, codePointsOf(values));
+        }
+      }
+    }
   }
 
   /** Lets go of the sums (a finished run's writer stays until the sweep ends). */
@@ -106,20 +134,131 @@ export class RunFrequencies {
   private load(): (RunFrequencyAt | null)[] {
     if (this.sums !== undefined) return this.sums;
     const s = statementsOf(this.db);
-    const stored = new Map((s.runFrequency.all(this.runKey) as { tau: number; positions: number }[]).map((row) => [row.tau, row.positions]));
+    const stored = s.runFrequency.all(this.runKey) as { tau_index: number; tau: number; positions: number }[];
     const begun = (s.shardCount.get(this.runKey) as number) > 0;
-    this.sums = FREQUENCY_TAUS.map((tau) => {
+    this.sums = FREQUENCY_TAUS.map((tau, k) => {
       const counts = new Uint32Array(frequencyLength(this.hidden));
-      if (!stored.has(tau)) {
+      const row = stored.find((entry) => entry.tau === tau);
+      if (row === undefined) {
         if (begun) return null;
-        s.insertRun.run(this.runKey, tau, Math.fround(tau));
-        return { tau, counts };
+        s.insertRun.run(this.runKey, k, tau, Math.fround(tau));
+        return { tauIndex: k, counts };
       }
-      for (const row of s.rows.all(this.runKey, tau) as { class: PatternClass; row: number; positions: Buffer }[]) {
-        counts.set(decodeCodePoints(row.positions, this.hidden), frequencyRowOffset(this.hidden, row.class, row.row));
+      for (const entry of s.rows.all(this.runKey, row.tau_index) as { class: PatternClass; row: number; positions: Buffer }[]) {
+        counts.set(decodeCodePoints(entry.positions, this.hidden), frequencyRowOffset(this.hidden, entry.class, entry.row));
       }
-      return { tau, counts };
+      return { tauIndex: row.tau_index, counts };
     });
     return this.sums;
   }
+}
+
+const selectionStatementsOf = perConnection((db: Db) => ({
+  runs: db.prepare(
+    `SELECT r.run_key, m.hidden, rf.positions AS counted,
+            r.positions, r.status
+     FROM runs r JOIN models m USING (model_key) LEFT JOIN run_frequency rf ON rf.run_key = r.run_key AND rf.tau_f32 = @tau_f32
+     WHERE r.run_key IN (SELECT value FROM json_each(@keys))`,
+  ),
+  rows: db.prepare(`SELECT f.class, f.row, f.positions FROM pattern_frequency_rows f JOIN run_frequency rf USING (run_key, tau_index) WHERE f.run_key = ? AND rf.tau_f32 = ?`),
+}));
+
+/** The activation frequencies of a selection of runs at one τ, added up. */
+export interface SelectionFrequency {
+  /** The τ as FREQUENCY_TAUS gives it. */
+  readonly tau: number;
+  /** Finished runs whose every position is counted (the sums are theirs). */
+  readonly runs: number;
+  /** Runs of the selection without frequencies at τ: not finished, begun before schema 7, or of another hidden size. */
+  readonly without: number;
+  /** The positions the sums count: those of `runs`. */
+  readonly positions: number;
+  /** Per pattern (frequencyLength's layout), the positions where it is active, over `runs`. */
+  readonly counts: Float64Array;
+}
+
+/**
+ * Adds up the frequencies at `tau` of the finished runs `runKeys` whose model has
+ * `hidden` neurons and whose every position is counted. Reads each run's stored
+ * rows (a few hundred per run), never its positions.
+ */
+export function selectionFrequency(db: Db, runKeys: readonly number[], hidden: number, tau: number): SelectionFrequency {
+  const s = selectionStatementsOf(db);
+  const tauF32 = Math.fround(tau);
+  const counts = new Float64Array(frequencyLength(hidden));
+  let runs = 0;
+  let without = 0;
+  let positions = 0;
+  type RunRow = { run_key: number; hidden: number; counted: number | null; positions: number; status: string };
+  for (const run of s.runs.iterate({ tau_f32: tauF32, keys: JSON.stringify(runKeys) }) as IterableIterator<RunRow>) {
+    // A run's sums are in pattern_frequency_rows once it is done, and only whole if every position was counted.
+    if (run.status !== 'done' || run.hidden !== hidden || run.counted !== run.positions) {
+      without++;
+      continue;
+    }
+    runs++;
+    positions += run.counted;
+    for (const row of s.rows.all(run.run_key, tauF32) as { class: PatternClass; row: number; positions: Buffer }[]) {
+      const values = decodeCodePoints(row.positions, hidden);
+      const offset = frequencyRowOffset(hidden, row.class, row.row);
+      for (let j = 0; j < hidden; j++) counts[offset + j] += values[j];
+    }
+  }
+  return { tau, runs, without, positions, counts };
+}
+
+/**
+ * What is wrong with the frequencies a done run of an attached database
+ * (`schema`, a segment) holds, or undefined: one row per FREQUENCY_TAUS counting
+ * all its positions, no sums in progress, rows of H counts in range (class, row,
+ * each count at most its positions), and per class, at a τ of its own, the counts'
+ * sum over patterns equal to the sum over positions of n_x, n_h, n_y.
+ */
+export function segmentFrequencyCheck(db: Db, schema: string): (run: { readonly run_key: number; readonly positions: number }, hidden: number) => string | undefined {
+  const statements = {
+    runFrequency: db.prepare(`SELECT tau_index, tau, tau_f32, positions FROM ${schema}.run_frequency WHERE run_key = ?`),
+    inProgress: db.prepare(`SELECT count(*) FROM ${schema}.frequency_in_progress WHERE run_key = ?`).pluck(),
+    stats: db.prepare(`SELECT t.tau_f32, s.sum_x, s.sum_h, s.sum_y FROM ${schema}.run_tau_stats s JOIN ${schema}.run_taus t USING (run_key, tau_index) WHERE s.run_key = ?`),
+    rows: db.prepare(`SELECT class, row, positions FROM ${schema}.pattern_frequency_rows WHERE run_key = ? AND tau_index = ?`),
+  };
+  return (run, hidden) => frequencyProblem(statements, run, hidden);
+}
+
+function frequencyProblem(
+  s: { runFrequency: Statement; inProgress: Statement; stats: Statement; rows: Statement },
+  run: { readonly run_key: number; readonly positions: number },
+  hidden: number,
+): string | undefined {
+  const key = run.run_key;
+  const stored = s.runFrequency.all(key) as { tau_index: number; tau: number; tau_f32: number; positions: number }[];
+  for (const tau of FREQUENCY_TAUS) {
+    const row = stored.find((entry) => entry.tau === tau);
+    if (row === undefined || row.tau_f32 !== Math.fround(tau)) return `it has no activation frequency at τ = ${tau}`;
+    if (row.positions !== run.positions) return `its activation frequency at τ = ${tau} counts ${row.positions} of its ${run.positions} positions`;
+  }
+  const inProgress = s.inProgress.get(key) as number;
+  if (inProgress > 0) return `it has ${inProgress} frequency rows still in progress`;
+  const stats = s.stats.all(key) as { tau_f32: number; sum_x: number; sum_h: number; sum_y: number }[];
+  for (const entry of stored) {
+    const sums: Record<PatternClass, number> = { wx: 0, wh: 0, wy: 0 };
+    const rows = s.rows.all(key, entry.tau_index) as { class: PatternClass; row: number; positions: Buffer }[];
+    for (const row of rows) {
+      let values: Uint32Array;
+      try {
+        frequencyRowOffset(hidden, row.class, row.row);
+        values = decodeCodePoints(row.positions, hidden);
+      } catch (error) {
+        return `its ${row.class} frequency row ${row.row} is unreadable: ${(error as Error).message}`;
+      }
+      for (const value of values) {
+        if (value > run.positions) return `its ${row.class} frequency row ${row.row} counts ${value} positions of ${run.positions}`;
+        sums[row.class] += value;
+      }
+    }
+    const counts = stats.find((row) => row.tau_f32 === entry.tau_f32);
+    if (counts !== undefined && (counts.sum_x !== sums.wx || counts.sum_h !== sums.wh || counts.sum_y !== sums.wy)) {
+      return `its activation frequencies at τ = ${entry.tau} add up to ${sums.wx}, ${sums.wh}, ${sums.wy} (Wx, Wh, Wy), its counts to ${counts.sum_x}, ${counts.sum_h}, ${counts.sum_y}`;
+    }
+  }
+  return undefined;
 }

@@ -224,6 +224,7 @@ export class RunWriter {
         }
         statements.deleteDepth.run(runKey);
         statements.insertDepth.run(runKey);
+        this.frequencies.finish();
         statements.markDone.run(now(), runKey);
         // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
         if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);

@@ -80,27 +80,41 @@ export const COUNT_BLOCKS_TABLE = `
  * point array of H values.
  */
 export const FREQUENCY_TABLES = `
-  -- A run counts its patterns' activation frequency at τ from its first shard on:
+  -- A run counts its patterns' activation frequency at τ (its tau_index-th frequency τ)
+  -- from its first shard on; its rows are in pattern_frequency_rows once it is done:
   -- positions is how many of its positions are counted (all of them once it is done;
   -- a run begun before schema 7 has no row, and never gets one).
   CREATE TABLE run_frequency (
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index INTEGER NOT NULL,
     tau       REAL NOT NULL,
     tau_f32   REAL NOT NULL,
     positions INTEGER NOT NULL CHECK (positions >= 0),
-    PRIMARY KEY (run_key, tau)
+    PRIMARY KEY (run_key, tau_index),
+    UNIQUE (run_key, tau)
   ) WITHOUT ROWID;
   -- Per (class, row) with a pattern active somewhere: how many positions each of its H
   -- patterns is active at, over j: row c of Wx holds (c, j), row i of Wh holds (j → i),
   -- row y of Wy holds (j, y).
   CREATE TABLE pattern_frequency_rows (
     run_key   INTEGER NOT NULL,
-    tau       REAL NOT NULL,
+    tau_index INTEGER NOT NULL,
     class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
     row       INTEGER NOT NULL,
     positions BLOB NOT NULL,
-    PRIMARY KEY (run_key, tau, class, row),
-    FOREIGN KEY (run_key, tau) REFERENCES run_frequency (run_key, tau)
+    PRIMARY KEY (run_key, tau_index, class, row),
+    FOREIGN KEY (run_key, tau_index) REFERENCES run_frequency (run_key, tau_index)
+  ) WITHOUT ROWID;
+  -- A run's sums while it is computed, as pattern_frequency_rows, rewritten shard by
+  -- shard; moved there when the run is done (written once, in order, they fill their pages).
+  CREATE TABLE frequency_in_progress (
+    run_key   INTEGER NOT NULL,
+    tau_index INTEGER NOT NULL,
+    class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row       INTEGER NOT NULL,
+    positions BLOB NOT NULL,
+    PRIMARY KEY (run_key, tau_index, class, row),
+    FOREIGN KEY (run_key, tau_index) REFERENCES run_frequency (run_key, tau_index)
   ) WITHOUT ROWID;
 `;
 
@@ -260,8 +274,8 @@ export const VIEWS = `
       SELECT r.run_id, f.run_key, f.class,
              CASE f.class WHEN 'wx' THEN f.row ELSE s.key END AS src,
              CASE f.class WHEN 'wx' THEN s.key ELSE f.row END AS dst,
-             f.tau, ${frequency} AS positions
-      FROM pattern_frequency_rows f JOIN run_frequency rf USING (run_key, tau) JOIN runs r USING (run_key)
+             rf.tau, ${frequency} AS positions
+      FROM pattern_frequency_rows f JOIN run_frequency rf USING (run_key, tau_index) JOIN runs r USING (run_key)
       JOIN models m USING (model_key)
       JOIN ${sequenceSql('m.hidden')} s
       WHERE rf.positions = r.positions)
