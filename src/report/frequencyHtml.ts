@@ -39,7 +39,7 @@ export function frequencyTopSpec(groups: readonly FrequencyGroup[]): TopLevelSpe
     mark: { type: 'bar' },
     encoding: {
       y: { field: 'name', type: 'nominal', sort: { field: 'rank' }, title: null, axis: { labelLimit: 0 } },
-      x: { field: 'share', type: 'quantitative', title: 'share of positions where the pattern is active', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
+      x: { field: 'share', type: 'quantitative', title: 'share of positions where the pattern is active', axis: { format: '.0%', values: [0, 0.2, 0.4, 0.6, 0.8, 1] }, scale: { domain: [0, 1] } },
       color: { field: 'cls', type: 'nominal', title: null, scale: { domain: Object.values(CLASS_LABELS), range: CLASS_COLORS } },
       description: { field: 'label' },
     },
@@ -103,7 +103,7 @@ export function frequencyBackboneSpec(groups: readonly FrequencyGroup[]): TopLev
       {
         data: { values: edges },
         transform: [{ filter: '!datum.self' }],
-        mark: { type: 'rule', color: '#e15759', opacity: 0.55 },
+        mark: { type: 'rule', color: '#e15759', opacity: 0.55, aria: false },
         encoding: {
           x: { field: 'x', ...axis.x },
           y: { field: 'y', ...axis.y },
@@ -115,7 +115,7 @@ export function frequencyBackboneSpec(groups: readonly FrequencyGroup[]): TopLev
       {
         data: { values: edges },
         transform: [{ filter: '!datum.self' }],
-        mark: { type: 'point', shape: 'triangle-up', filled: true, size: 40, color: '#e15759', opacity: 0.8 },
+        mark: { type: 'point', shape: 'triangle-up', filled: true, size: 40, color: '#e15759', opacity: 0.8, aria: false },
         encoding: { x: { field: 'hx', ...axis.x }, y: { field: 'hy', ...axis.y }, angle: { field: 'angle', type: 'quantitative', scale: null } },
       },
       {
@@ -132,7 +132,7 @@ export function frequencyBackboneSpec(groups: readonly FrequencyGroup[]): TopLev
       ...(['left', 'center', 'right'] as const).map((align) => ({
         data: { values: nodes },
         transform: [{ filter: `datum.align === '${align}'` }],
-        mark: { type: 'text', fontSize: 10, baseline: 'middle', align },
+        mark: { type: 'text', fontSize: 10, baseline: 'middle', align, aria: false },
         encoding: { x: { field: 'tx', ...axis.x }, y: { field: 'ty', ...axis.y }, text: { field: 'name' } },
       })),
     ],
