@@ -180,14 +180,31 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     }
   };
 
+  /** Schema 7's activation frequency tables: added empty (earlier runs have none), a root page each and one for run_frequency's UNIQUE index. */
+  const FREQUENCY_TABLES = ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency'];
+  /** Pages of the b-trees named (dbstat), and of sqlite_schema, whose SQL grows with the new tables and views. */
+  const pagesOf = (file: string, names: readonly string[]): number => {
+    const handle = new Database(file, { readonly: true });
+    try {
+      return handle.prepare(`SELECT count(*) FROM dbstat WHERE name IN (SELECT value FROM json_each(?))`).pluck().get(JSON.stringify(names)) as number;
+    } finally {
+      handle.close();
+    }
+  };
+
   const added = ADDED_RUN_COLUMNS[version];
-  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added`, async () => {
+  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added but the frequency tables' (empty)`, async () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
+    const schemaPagesBefore = pagesOf(path, ['sqlite_schema']);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);
+    for (const table of FREQUENCY_TABLES) {
+      assert.deepEqual(after.get(table), [], `${table} is empty`);
+      after.delete(table);
+    }
     assert.deepEqual([...after.keys()], [...before.keys()]);
     const runs = (after.get('runs') as string[]).map((line) => JSON.parse(line) as unknown[]);
     assert.ok(runs.length >= 5);
@@ -197,7 +214,10 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     });
     after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -added.length))).sort());
     for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
-    assert.equal(pages(path), pagesBefore);
+    // The only pages added: one root for each new b-tree, and sqlite_schema's for their SQL.
+    const frequencyPages = pagesOf(path, [...FREQUENCY_TABLES, 'sqlite_autoindex_run_frequency_2']);
+    assert.equal(frequencyPages, FREQUENCY_TABLES.length + 1);
+    assert.equal(pages(path), pagesBefore + frequencyPages + (pagesOf(path, ['sqlite_schema']) - schemaPagesBefore));
   });
 });
 

@@ -126,7 +126,7 @@ export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShap
       counts: v.counts as Uint32Array,
       depthMass: v.depthMass as Float32Array,
       peakFactors: new Float32Array(0),
-      frequency: v.frequency as Uint32Array,
+      ...((shape.frequencies ?? 0) > 0 ? { frequency: v.frequency as Uint32Array } : {}),
     },
     summary: {
       massTotal: v.massTotal as Float64Array,

@@ -79,8 +79,8 @@ export class RunFrequencies {
     const s = statementsOf(this.db);
     const length = frequencyLength(this.hidden);
     const sums = this.load();
-    // A shard without frequencies (made by hand in tests) leaves the run's count short of its positions: no frequency is shown for it.
-    if (frequency === undefined) return;
+    // A shard traced without frequencies leaves the run's count short of its positions: no frequency is shown for it.
+    if (frequency === undefined || frequency.length === 0) return;
     if (frequency.length !== FREQUENCY_TAUS.length * length) {
       throw new RangeError(`a shard of run key ${this.runKey} with ${frequency?.length ?? 0} frequencies, expected ${FREQUENCY_TAUS.length * length}`);
     }
