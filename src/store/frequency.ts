@@ -3,18 +3,20 @@ import { BYTE_VALUES, frequencyLength, type PatternClass } from '../engine/index
 import { FREQUENCY_TAUS } from '../page.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
-type Statement = Database.Statement<unknown[]>;
 import { perConnection } from './statements.js';
+
+type Statement = Database.Statement<unknown[]>;
 
 /**
  * Activation frequencies (schema 7): per run, frequency τ and pattern, the
  * positions where the pattern is active, as the counts decide it (the engine
- * counts them with the counts' comparisons: trace.wat). A run adds up its
- * shards' frequencies as they are committed, in the shard's transaction
- * (`frequency_in_progress`), so a killed run resumes to the same sums; when it
- * is done they move to `pattern_frequency_rows`. Stored per (class, row) with any pattern
- * active: a code point array of H counts (`pattern_frequency_rows`), so they add
- * up over any selection of runs, in plain SQL too (the `pattern_frequency` view).
+ * counts them with the counts' comparisons: trace.wat). Each shard's own
+ * frequencies are written in the shard's transaction (`frequency_in_progress`:
+ * small counts, one byte each, only rows with a pattern active), so a killed run
+ * resumes to the same sums; when the run is done they are added up into
+ * `pattern_frequency_rows`: per (class, row) with any
+ * pattern active, a code point array of H counts, so they add up over any
+ * selection of runs, in plain SQL too (the `pattern_frequency` view).
  */
 
 /** The rows of one τ's frequencies (frequencyLength's layout): each class's rows of H patterns, where they begin. */
@@ -37,13 +39,10 @@ export function frequencyRowOffset(hidden: number, cls: PatternClass, row: numbe
 const statementsOf = perConnection((db: Db) => ({
   runFrequency: db.prepare(`SELECT tau_index, tau, positions FROM run_frequency WHERE run_key = ?`),
   rows: db.prepare(`SELECT class, row, positions FROM frequency_in_progress WHERE run_key = ? AND tau_index = ?`),
+  insertShardRow: db.prepare(`INSERT INTO frequency_in_progress (run_key, tau_index, start, class, row, positions) VALUES (?, ?, ?, ?, ?, ?)`),
   shardCount: db.prepare(`SELECT count(*) FROM shards WHERE run_key = ?`).pluck(),
   insertRun: db.prepare(`INSERT INTO run_frequency (run_key, tau_index, tau, tau_f32, positions) VALUES (?, ?, ?, ?, 0)`),
   addPositions: db.prepare(`UPDATE run_frequency SET positions = positions + ? WHERE run_key = ? AND tau_index = ?`),
-  upsertRow: db.prepare(
-    `INSERT INTO frequency_in_progress (run_key, tau_index, class, row, positions) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (run_key, tau_index, class, row) DO UPDATE SET positions = excluded.positions`,
-  ),
   deleteInProgress: db.prepare(`DELETE FROM frequency_in_progress WHERE run_key = ?`),
   deleteRows: db.prepare(`DELETE FROM pattern_frequency_rows WHERE run_key = ?`),
   insertRow: db.prepare(`INSERT INTO pattern_frequency_rows (run_key, tau_index, class, row, positions) VALUES (?, ?, ?, ?, ?)`),
@@ -72,10 +71,10 @@ export class RunFrequencies {
   ) {}
 
   /**
-   * Within the shard's transaction, before its shard row is written: adds the
-   * shard's frequencies (FREQUENCY_TAUS order) and writes the rows they change.
+   * Within the shard's transaction, before its shard row is written: writes the
+   * shard's frequencies (FREQUENCY_TAUS order) as its rows, and adds them to the run's.
    */
-  addShard(frequency: Uint32Array | undefined, positions: number): void {
+  addShard(frequency: Uint32Array | undefined, start: number, positions: number): void {
     const s = statementsOf(this.db);
     const length = frequencyLength(this.hidden);
     const sums = this.load();
@@ -90,14 +89,14 @@ export class RunFrequencies {
       for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
         for (let row = 0; row < rows; row++) {
           const begin = offset + row * this.hidden;
-          let changed = false;
+          let active = false;
           for (let p = begin; p < begin + this.hidden; p++) {
             if (shard[p] !== 0) {
               sum.counts[p] += shard[p];
-              changed = true;
+              active = true;
             }
           }
-          if (changed) s.upsertRow.run(this.runKey, sum.tauIndex, cls, row, codePointsOf(sum.counts.subarray(begin, begin + this.hidden)));
+          if (active) s.insertShardRow.run(this.runKey, sum.tauIndex, start, cls, row, codePointsOf(shard.subarray(begin, begin + this.hidden)));
         }
       }
       s.addPositions.run(positions, this.runKey, sum.tauIndex);
@@ -105,10 +104,9 @@ export class RunFrequencies {
   }
 
   /**
-   * When the run is done, in its last transaction: its sums move from
-   * frequency_in_progress to pattern_frequency_rows. Rows rewritten shard after
-   * shard (and growing a byte per count past 126) leave their pages part empty;
-   * written once, in order, at the end of the table, they fill them.
+   * When the run is done, in its last transaction: its shards' rows, added up,
+   * go to pattern_frequency_rows, and frequency_in_progress forgets them.
+   * Written once, in order, at the end of the table, the rows fill their pages.
    */
   finish(): void {
     const s = statementsOf(this.db);
@@ -144,8 +142,11 @@ export class RunFrequencies {
         s.insertRun.run(this.runKey, k, tau, Math.fround(tau));
         return { tauIndex: k, counts };
       }
+      // The shards committed so far, added up.
       for (const entry of s.rows.all(this.runKey, row.tau_index) as { class: PatternClass; row: number; positions: Buffer }[]) {
-        counts.set(decodeCodePoints(entry.positions, this.hidden), frequencyRowOffset(this.hidden, entry.class, entry.row));
+        const values = decodeCodePoints(entry.positions, this.hidden);
+        const offset = frequencyRowOffset(this.hidden, entry.class, entry.row);
+        for (let j = 0; j < this.hidden; j++) counts[offset + j] += values[j];
       }
       return { tauIndex: row.tau_index, counts };
     });

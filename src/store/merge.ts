@@ -30,7 +30,7 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['run_page_patterns', 'class, row, active'],
   ['run_frequency', 'tau_index, tau, tau_f32, positions'],
   ['pattern_frequency_rows', 'tau_index, class, row, positions'],
-  ['frequency_in_progress', 'tau_index, class, row, positions'],
+  ['frequency_in_progress', 'tau_index, start, class, row, positions'],
 ];
 
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */

@@ -159,7 +159,7 @@ export class RunWriter {
       }
     }
     // Before the shard's row: a run with shards but no frequencies began before they were kept.
-    this.frequencies.addShard(range.frequency, range.count);
+    this.frequencies.addShard(range.frequency, range.start, range.count);
     const stamp = now();
     statements.insertShard.run(runKey, range.start, range.count, seconds, stamp, summary.surprisalSum[0], summary.surprisalSum[1]);
     for (let k = 0; k < shape.thresholdCount; k++) {

@@ -105,15 +105,17 @@ export const FREQUENCY_TABLES = `
     PRIMARY KEY (run_key, tau_index, class, row),
     FOREIGN KEY (run_key, tau_index) REFERENCES run_frequency (run_key, tau_index)
   ) WITHOUT ROWID;
-  -- A run's sums while it is computed, as pattern_frequency_rows, rewritten shard by
-  -- shard; moved there when the run is done (written once, in order, they fill their pages).
+  -- A running run's frequencies shard by shard (start: the shard's first position), as
+  -- pattern_frequency_rows: written with the shard, added up into pattern_frequency_rows
+  -- and deleted when the run is done (written once, in order, those rows fill their pages).
   CREATE TABLE frequency_in_progress (
     run_key   INTEGER NOT NULL,
     tau_index INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
     class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
     row       INTEGER NOT NULL,
     positions BLOB NOT NULL,
-    PRIMARY KEY (run_key, tau_index, class, row),
+    PRIMARY KEY (run_key, tau_index, start, class, row),
     FOREIGN KEY (run_key, tau_index) REFERENCES run_frequency (run_key, tau_index)
   ) WITHOUT ROWID;
 `;
