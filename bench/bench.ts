@@ -30,6 +30,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { forwardStates, patternPeaksInKernel, traceRange, traceTables, type Model, type TraceInput, type TraceTables } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
+import { FREQUENCY_TAUS } from '../src/page.js';
 import { plainQ1 } from '../test/plain/plainQ1.js';
 import { spread, type Spread } from './stats.js';
 
@@ -85,7 +86,8 @@ console.log(`node ${process.version}, ${availableParallelism()} cores; medians o
 console.log('');
 console.log(`1. Engine, one thread, warm, in-process (Q1 settings: ${positions} positions)`);
 
-const input: TraceInput = { model, bytes: window, states: forwardStates(model, window), thresholds, dmax: DMAX, rule: 'q1' };
+// As a run's shards trace (runner/worker.ts): the activation frequency at FREQUENCY_TAUS counted too.
+const input: TraceInput = { model, bytes: window, states: forwardStates(model, window), thresholds, dmax: DMAX, rule: 'q1', frequencyThresholds: Float32Array.from(FREQUENCY_TAUS) };
 const tables: TraceTables = traceTables(model);
 const traceWindow = (): void => void traceRange(input, tables, 0, positions);
 const traceFirst = (): void => void traceRange(input, tables, 0, PLAIN_POSITIONS);

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { forwardStates, traceRange, traceTables } from '../src/engine/index.js';
 import { parseModel } from '../src/model/format.js';
+import { FREQUENCY_TAUS } from '../src/page.js';
 
 interface EngineThreadData {
   readonly modelPath: string;
@@ -24,7 +25,7 @@ const tables = traceTables(model);
 const text = readFileSync(data.dataPath);
 const inputs = Array.from({ length: data.windows }, (_, k) => {
   const bytes = new Uint8Array(text.subarray(k * 8192, k * 8192 + 1024));
-  return { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(data.thresholds), dmax: data.dmax, rule: 'q1' as const };
+  return { model, bytes, states: forwardStates(model, bytes), thresholds: Float32Array.from(data.thresholds), dmax: data.dmax, rule: 'q1' as const, frequencyThresholds: Float32Array.from(FREQUENCY_TAUS) };
 });
 traceRange(inputs[0], tables, 0, 256); // warm
 parentPort!.postMessage('warm');

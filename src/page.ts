@@ -6,3 +6,11 @@
  * without loading the store or the report.
  */
 export const PAGE_TAU = 0.01;
+
+/**
+ * The τ at which every run counts its patterns' activation frequency (the
+ * positions where each is active; `pattern_frequency`): the page's, which its
+ * frequency section reads. One τ keeps the store within its budget (a dense τ
+ * would be 81,920 counts a run); adding one here adds it to every later run.
+ */
+export const FREQUENCY_TAUS: readonly number[] = [PAGE_TAU];

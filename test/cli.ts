@@ -116,6 +116,9 @@ export function resultRows(path: string): string {
         )
         .raw()
         .all(),
+      // Activation frequencies: what each run counted, and every pattern's positions.
+      db.prepare('SELECT r.run_id, f.tau_index, f.tau, f.tau_f32, f.positions FROM run_frequency f JOIN runs r USING (run_key) ORDER BY r.run_id, f.tau_index').raw().all(),
+      db.prepare('SELECT run_id, class, src, dst, tau, positions FROM pattern_frequency ORDER BY run_id, tau, class, src, dst').raw().all(),
     ]);
   } finally {
     db.close();

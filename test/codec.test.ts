@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BYTE_VALUES, ExactSum } from '../src/engine/index.js';
+import { BYTE_VALUES, ExactSum, frequencyLength } from '../src/engine/index.js';
 import { exactSum } from '../src/engine/exactSum.js';
 import { packShard, unpackShard, type ShardShape } from '../src/runner/codec.js';
 import Database from 'better-sqlite3';
@@ -11,7 +11,7 @@ import { codePointSql, float32Sql, sequenceSql } from '../src/store/plainSql.js'
 
 /** A shard of recognisable values in every field. */
 function fakeShard(shape: ShardShape) {
-  const { count, thresholds, dmax, hidden } = shape;
+  const { count, thresholds, dmax, hidden, frequencies = 0 } = shape;
   const fill = <T extends Float64Array | Float32Array | Uint32Array | Int32Array | Uint8Array>(values: T, seed: number): T => values.map((_, k) => (k * 7 + seed) % 251) as T;
   return {
     range: {
@@ -22,6 +22,7 @@ function fakeShard(shape: ShardShape) {
       counts: fill(new Uint32Array(count * thresholds * 3), 3),
       depthMass: fill(new Float32Array(count * (dmax + 1)), 4),
       peakFactors: new Float32Array(0),
+      ...(frequencies > 0 ? { frequency: fill(new Uint32Array(frequencies * frequencyLength(hidden)), 12) } : {}),
     },
     summary: {
       massTotal: fill(new Float64Array(count), 5),
@@ -49,6 +50,18 @@ describe('packShard / unpackShard', () => {
       assert.deepEqual(depthMass, depthCurves ? originalDepth : new Float32Array(0));
     });
   }
+
+  test('round-trips the activation frequencies of two τ; without them none travel', () => {
+    const shape: ShardShape = { count: 7, thresholds: 3, dmax: 4, hidden: 5, depthCurves: false, frequencies: 2 };
+    const original = fakeShard(shape);
+    const packed = packShard(original, shape);
+    const unpacked = unpackShard(packed, 100, shape, 0.25);
+    assert.deepEqual(unpacked.range.frequency, original.range.frequency);
+    assert.equal(unpacked.range.frequency?.length, 2 * frequencyLength(5));
+    const without = packShard(fakeShard({ ...shape, frequencies: 0 }), { ...shape, frequencies: 0 });
+    assert.equal(packed.byteLength - without.byteLength, 4 * 2 * frequencyLength(5));
+    assert.throws(() => packShard(fakeShard({ ...shape, frequencies: 1 }), shape), /packShard: \d+ frequencies, expected \d+/);
+  });
 
   test('refuses a buffer of the wrong size', () => {
     const shape: ShardShape = { count: 3, thresholds: 2, dmax: 1, hidden: 2, depthCurves: false };

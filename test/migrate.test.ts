@@ -90,7 +90,8 @@ describe('sparsetrace migrate', () => {
  * one written with schema 3 (count blocks of uint16, every position's n sorted per
  * run; commit 1541bb6), test/fixtures/v4 one written with schema 4 (code point
  * arrays, plain-SQL views; commit 064ef5f), test/fixtures/v5 one written with
- * schema 5 (runs.rule; commit 92f4ad6), and what each version printed for it:
+ * schema 5 (runs.rule; commit 92f4ad6), test/fixtures/v6 one written with
+ * schema 6 (runs.burn_in; commit cebcf11), and what each version printed for it:
  * the same two jobs as the 0.1.0 fixture.
  */
 /** A fresh run of the job whose run the v2–v5 fixtures left unfinished: one command line for all four, so computed once. */
@@ -105,7 +106,7 @@ function freshDatabase(): Promise<string> {
   return freshRun;
 }
 
-for (const version of [2, 3, 4, 5]) describe(`sparsetrace migrate from schema ${version}`, () => {
+for (const version of [2, 3, 4, 5, 6]) describe(`sparsetrace migrate from schema ${version}`, () => {
   const fixture = join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`);
   const old = join(folder.path, `v${version}.sqlite`);
   const expectedOf = (name: string): string => readFileSync(join(fixture, name), 'utf8');
@@ -179,14 +180,31 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     }
   };
 
+  /** Schema 7's activation frequency tables: added empty (earlier runs have none), a root page each and one for run_frequency's UNIQUE index. */
+  const FREQUENCY_TABLES = ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency'];
+  /** Pages of the b-trees named (dbstat), and of sqlite_schema, whose SQL grows with the new tables and views. */
+  const pagesOf = (file: string, names: readonly string[]): number => {
+    const handle = new Database(file, { readonly: true });
+    try {
+      return handle.prepare(`SELECT count(*) FROM dbstat WHERE name IN (SELECT value FROM json_each(?))`).pluck().get(JSON.stringify(names)) as number;
+    } finally {
+      handle.close();
+    }
+  };
+
   const added = ADDED_RUN_COLUMNS[version];
-  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added`, async () => {
+  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added but the frequency tables' (empty)`, async () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
+    const schemaPagesBefore = pagesOf(path, ['sqlite_schema']);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);
+    for (const table of FREQUENCY_TABLES) {
+      assert.deepEqual(after.get(table), [], `${table} is empty`);
+      after.delete(table);
+    }
     assert.deepEqual([...after.keys()], [...before.keys()]);
     const runs = (after.get('runs') as string[]).map((line) => JSON.parse(line) as unknown[]);
     assert.ok(runs.length >= 5);
@@ -196,6 +214,52 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     });
     after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -added.length))).sort());
     for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
-    assert.equal(pages(path), pagesBefore);
+    // The only pages added: one root for each new b-tree, and sqlite_schema's for their SQL.
+    const frequencyPages = pagesOf(path, [...FREQUENCY_TABLES, 'sqlite_autoindex_run_frequency_2']);
+    assert.equal(frequencyPages, FREQUENCY_TABLES.length + 1);
+    assert.equal(pages(path), pagesBefore + frequencyPages + (pagesOf(path, ['sqlite_schema']) - schemaPagesBefore));
+  });
+});
+
+describe(`sparsetrace migrate from schema 6 to ${SCHEMA_VERSION}`, () => {
+  const path = join(folder.path, 'v6-frequency.sqlite');
+  before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', 'v6', 'v6.sqlite3'), path));
+
+  const tablesOf = (file: string): Map<string, string[]> => {
+    const handle = new Database(file, { readonly: true });
+    try {
+      const tables = handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('writer_lock', 'wal_guard') ORDER BY name`).pluck().all() as string[];
+      const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('hex') : value);
+      return new Map(tables.map((table) => [table, (handle.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map(text))).sort()]));
+    } finally {
+      handle.close();
+    }
+  };
+
+  test('adds the activation frequency tables, empty (earlier runs have none), every other row kept; the resumed run gets none either', async () => {
+    const before = tablesOf(path);
+    const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version 6 to ${SCHEMA_VERSION}`));
+    const after = tablesOf(path);
+    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency']);
+    for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
+    assert.deepEqual(after.get('run_frequency'), []);
+    assert.deepEqual(after.get('pattern_frequency_rows'), []);
+    // The report says the runs have no frequency, rather than show zeros.
+    const report = await cliHere(['report', '--db', path, '--job', 'small', '--sections', 'frequency']);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /no activation frequency/);
+    // The run schema 6 left unfinished resumes; its first positions were never counted, so it has no frequency.
+    const resume = await cliHere(['resume', '--db', path, '--no-report']);
+    assert.equal(resume.code, 0, resume.stderr);
+    const handle = new Database(path, { readonly: true });
+    try {
+      assert.equal(handle.prepare(`SELECT count(*) FROM run_frequency`).pluck().get(), 0);
+      assert.equal(handle.prepare(`SELECT count(*) FROM pattern_frequency`).pluck().get(), 0);
+      assert.equal(handle.prepare(`SELECT count(*) FROM runs WHERE status = 'done'`).pluck().get(), 5);
+    } finally {
+      handle.close();
+    }
   });
 });

@@ -160,6 +160,8 @@ const VIEWS: Record<string, ViewSpec> = {
   depth_mass: { columns: ['run_id', 'run_key', 'd', 't', 'mass'], key: ['run_id', 'd', 't'], rowsIn: ['curves'] },
   // New in schema 4; its columns are whatever docs/schema.md will say: ordered by all of them.
   run_histograms: { key: [], rowsIn: ['q1', 'curves'] },
+  // New in schema 7.
+  pattern_frequency: { columns: ['run_id', 'run_key', 'class', 'src', 'dst', 'tau', 'positions'], key: ['run_id', 'tau', 'class', 'src', 'dst'], rowsIn: ['q1', 'curves'] },
 };
 
 /** The view's column names as the shell sees them, or a failure that says why there are none. */

@@ -29,6 +29,7 @@ import {
 import { RUN_DEPTH_SELECT } from '../src/store/summaries.js';
 import { gatherReport } from '../src/report/gather.js';
 import { PROJECT_ROOT, resultRows, temporaryFolder } from './cli.js';
+import { FREQUENCY_TAUS } from '../src/page.js';
 
 /** A random model with H hidden neurons (a fixed LCG, so every run of the test is the same). */
 function smallModel(H: number, seed: number): Model {
@@ -66,7 +67,8 @@ function runRecord(runId: string, depthCurves = false): RunRecord {
 
 /** What a worker would hand back for positions [start, start + count). */
 function shard(start: number, count: number): ShardResult {
-  const range = traceRange({ model, bytes, states, thresholds, dmax: DMAX, rule: 'q1' }, tables, start, count);
+  // The activation frequencies too, as a worker counts them (runner/worker.ts).
+  const range = traceRange({ model, bytes, states, thresholds, dmax: DMAX, rule: 'q1', frequencyThresholds: Float32Array.from(FREQUENCY_TAUS) }, tables, start, count);
   return { range, summary: summarizeRange(range, DMAX), peaks: patternPeaks(model, range.peakFactors), seconds: 0.001 };
 }
 

@@ -372,6 +372,32 @@ function assertCharts(page: PageCapture, groups: readonly { name: string; report
   }
 }
 
+/** A JSON report's frequency section (report --sections frequency). */
+interface FrequencyJson {
+  readonly frequency: {
+    readonly top: Record<'wx' | 'wh' | 'wy', { class: string; src: number; dst: number; positions: number }[]>;
+    readonly backbone: { readonly neurons: { neuron: number; in_degree: number; out_degree: number }[] };
+  };
+}
+
+/** The frequency charts drew a bar per listed pattern (its positions) and a point per backbone neuron (its degree). */
+function assertFrequencyCharts(page: PageCapture, groups: readonly { name: string; frequency: FrequencyJson['frequency'] }[]): void {
+  const marks = (chart: string) => page.marks[chart].map((label) => label.split('|')).map(([, series, x, y]) => `${series} ${x} ${y}`).sort();
+  const bars = groups.flatMap(({ name, frequency }) => (['wx', 'wh', 'wy'] as const).flatMap((cls) => frequency.top[cls].map((p) => ({ series: `${name}:${cls}`, p }))));
+  assert.ok(bars.length > 0);
+  const name = (cls: string, p: { src: number; dst: number }): RegExp =>
+    cls === 'wh' ? new RegExp(`^Wh h${p.src} → h${p.dst}$`) : cls === 'wx' ? new RegExp(`^Wx \\(.+, h${p.dst}\\)$`) : new RegExp(`^Wy \\(h${p.src}, .+\\)$`);
+  const drawn = page.marks['frequency-top'].map((label) => label.split('|'));
+  assert.equal(drawn.length, bars.length);
+  for (const { series, p } of bars) {
+    const cls = series.split(':').pop() as string;
+    assert.ok(drawn.some(([, s, x, y]) => s === series && name(cls, p).test(x) && Number(y) === p.positions), `a bar for ${series} ${p.src} ${p.dst} ${p.positions}`);
+  }
+  const neurons = groups.flatMap(({ name: group, frequency }) => frequency.backbone.neurons.map((n) => `${group}:neuron h${n.neuron} in ${n.in_degree} out ${n.out_degree} ${n.in_degree + n.out_degree}`));
+  assert.ok(neurons.length > 0);
+  assert.deepEqual(marks('frequency-backbone'), neurons.sort());
+}
+
 describe('report --format html in Chromium', () => {
   test('the page of one run: loads offline without errors, shows the JSON report\'s figures, every chart has its marks', async () => {
     const handle = openDatabase(db, { readonly: true });
@@ -391,7 +417,7 @@ describe('report --format html in Chromium', () => {
     const page = await capturePage(path);
     assert.deepEqual(page.errors, []);
     assert.deepEqual(page.requests, [], 'no request but the page itself');
-    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'surprise', 'explain-depth']);
+    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'surprise', 'frequency-top', 'frequency-backbone', 'explain-depth']);
     // The seed's chart titles, above their charts.
     assert.equal(page.chartTitles['mean-median'], 'Mean vs Median Active Patterns');
     assert.equal(page.chartTitles['class-composition'], 'Pattern Class Composition');
@@ -413,6 +439,10 @@ describe('report --format html in Chromium', () => {
     assertShown(page.figures['depth-peak-d'], report.depth_peak?.d ?? NaN, 'depth peak');
     assertTables(page, '', report);
     assertCharts(page, [{ name: 'selection', report }], report.positions);
+    const frequency = JSON.parse((await cliHere(['report', '--db', db, '--run', run.run_id, '--format', 'json', '--sections', 'frequency'])).stdout) as FrequencyJson;
+    assertFrequencyCharts(page, [{ name: 'selection', frequency: frequency.frequency }]);
+    assert.match(page.chartTitles['frequency-top'] ?? '', /^Most Often Active Patterns at τ = 0\.01$/);
+    assert.match(page.chartTitles['frequency-backbone'] ?? '', /^Recurrent Backbone at τ = 0\.01$/);
     assert.deepEqual(page.overlapping, [], 'no labels drawn over each other');
     assert.deepEqual(page.clipped, [], 'no mark outside its chart');
     assert.deepEqual(page.truncated, [], 'no label cut short');
@@ -438,8 +468,11 @@ describe('report --format html in Chromium', () => {
     const page = await capturePage(path);
     assert.deepEqual(page.errors, []);
     assert.deepEqual(page.requests, []);
-    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'surprise']);
+    assert.deepEqual(page.charts, ['mean-median', 'class-composition', 'never-active', 'depth', 'histogram', 'surprise', 'frequency-top', 'frequency-backbone']);
     groups.forEach((group, k) => assertTables(page, `g${k}-`, group));
+    // The frequency charts: each group's bars and neurons, as its JSON report's frequency section has them.
+    const frequency = JSON.parse((await cliHere(['report', '--db', db, '--job', 'shipped', '--by', 'dmax', '--format', 'json', '--sections', 'frequency'])).stdout) as { groups: ({ group: number } & FrequencyJson)[] };
+    assertFrequencyCharts(page, frequency.groups.map((group) => ({ name: `Dmax ${group.group}`, frequency: group.frequency })));
     assertCharts(page, groups.map((group) => ({ name: group.group, report: group })), groups.reduce((sum, group) => sum + group.positions, 0));
     const summary = page.tables['groups'];
     assert.deepEqual(summary.map((row) => row[0]), groups.map((group) => group.group));

@@ -186,6 +186,7 @@ export const reportCli = defineCommand({
     ['$0 report --by window --tau 0.01 --format csv > by-window.csv', 'one tidy table, one row per figure, per window'],
     ['$0 report --all --model inputs/sat_model.bin --dmax 50 --format json', 'every run of one model at Dmax 50'],
     ['$0 report --sections surprise --tau 0.01', 'n by surprisal bin and its rank correlation with the surprisal, at τ = 0.01'],
+    ['$0 report --sections frequency', 'the patterns active at the most positions per class, and the recurrent backbone (τ = 0.01)'],
   ],
   builder: (args) =>
     reportHtmlOptions(selectionOptions(args))
@@ -199,7 +200,7 @@ export const reportCli = defineCommand({
       // Repeatable here only: the same selection in each store, compared (report --db A --db B).
       .option('db', { ...dbOption, describe: `${dbOption.describe}; repeat it to compare stores (text, md, json, csv)`, array: true })
       .option('sections', {
-        describe: `the sections to print (text, md, json, csv), 'all', or some of ${ALL_SECTIONS.join(', ')}; a grouped report prints them for every group (default: ${REPORT_SECTIONS.join(',')}, without surprise, which reads every position; grouped text and md: 'overview', one row per group and τ)`,
+        describe: `the sections to print (text, md, json, csv), 'all', or some of ${ALL_SECTIONS.join(', ')}; a grouped report prints them for every group (default: ${REPORT_SECTIONS.join(',')}, without surprise, which reads every position, and frequency; grouped text and md: 'overview', one row per group and τ)`,
         type: 'string',
         requiresArg: true,
       })

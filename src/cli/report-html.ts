@@ -5,6 +5,7 @@ import { gatherReport } from '../report/gather.js';
 import { activeCountHistogram } from '../report/histogram.js';
 import { renderHtml } from '../report/html.js';
 import { gatherSurprise, SURPRISE_POINTS_MAX } from '../report/surprise.js';
+import { gatherFrequency } from '../report/frequency.js';
 import { gatherText, type TextSection } from '../report/text.js';
 import { shortLabels } from '../report/labels.js';
 import { groupSelection, groupValue, keyHeading, selectRuns, selectRunSet, type Selection } from '../report/select.js';
@@ -100,6 +101,8 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       histogramTau,
       explanation,
       surprise: surprise.length === 0 ? undefined : { groups: surprise, tau: histogramTau },
+      // Activation frequency: from each run's stored frequencies, a few hundred rows a run.
+      frequency: reports.map(({ key, group, report }) => ({ key, frequency: gatherFrequency(db, group, report) })),
       text,
       source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },
     });

@@ -34,6 +34,7 @@ export {
   type TraceInput,
   type TraceTables,
 } from './trace.js';
+export { frequencyLength } from './trace-kernel.js';
 export { patternPeaks, patternPeaksInKernel, significantCounts, type PatternPeaks, type SignificantCounts } from './patterns.js';
 export { ExactSum } from './exactSum.js';
 export {

@@ -11,6 +11,8 @@ interface TraceExports {
   readonly memory: WebAssembly.Memory;
   setup(...offsets: number[]): void;
   setupRange(thresholdCount: number, taus: number, rule: number): void;
+  /** The range's frequency τ (count, offset) and its per-pattern counters (see trace.wat, $FT); after setupRange. */
+  setupFrequency(count: number, taus: number, wx: number, wh: number, wy: number): void;
   /** Lays out Wh, Wy and Wx (row-major copies at these offsets) into the kernel's regions, and |Wh| unsorted into whSorted. */
   layout(rawWh: number, rawWy: number, rawWx: number): void;
   /** The slot's probabilities[o] = exp(probabilities[o] - max) (Math.exp's values, fdlibm's exp); returns their sum in order o. */
@@ -63,12 +65,17 @@ export interface TraceRangeView {
   readonly bytesPointer: number;
   /** Writes the range's peak factors in the layout of peakFactorLength. */
   readPeakFactors(into: Float32Array): void;
+  /** Writes the range's activation frequencies, per frequency τ in the caller's order, in the layout of frequencyLength. */
+  readFrequency(into: Uint32Array): void;
 }
 
 export interface TraceKernel {
   readonly exports: TraceExports;
-  /** Sizes the per-range regions, sets τ and the rule, clears the range peak factors. */
-  prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number, rule: RuleName): TraceRangeView;
+  /**
+   * Sizes the per-range regions, sets τ and the rule, clears the range peak factors
+   * and the activation frequencies at `frequencyThresholds` (none: not counted).
+   */
+  prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number, rule: RuleName, frequencyThresholds?: Float32Array): TraceRangeView;
   /** Pattern peaks of `peakFactors` (patternPeaks of patterns.ts, computed here). Uses the range regions: not while a range is traced. */
   patternPeaks(peakFactors: Float32Array): { wx: Float32Array; wh: Float32Array; wy: Float32Array };
   /**
@@ -87,6 +94,15 @@ export interface DepthSummary {
   readonly depthPositions: Uint32Array;
   /** Per offset d, the partials of its exact sum. */
   readonly depthPartials: readonly Float64Array[];
+}
+
+/**
+ * Values of one τ's activation frequencies: per pattern, the positions where it
+ * is active. Wx (c, j) at c·H + j, then Wh (j → i) at 256·H + i·H + j, then
+ * Wy (j, y) at 256·H + H² + y·H + j (rows as the store keeps them).
+ */
+export function frequencyLength(hidden: number): number {
+  return 2 * BYTE_VALUES * hidden + hidden * hidden;
 }
 
 /** Bytes of one exact-sum accumulator of trace.wat: a count and 16 f64 partials. */
@@ -173,6 +189,14 @@ export function createTraceKernel(model: Model): TraceKernel {
   // Each Wh row's |w| ascending (n_h counts by searching them).
   const whAbsSorted = f32(whSorted, H * H);
   for (let i = 0; i < H; i++) whAbsSorted.subarray(i * H, (i + 1) * H).sort();
+  // whOrder[i·H + s]: the j of the s-th smallest |Wh[i][j]|. Ties have one |w|, so one
+  // product, active together: which of them goes first does not change a count.
+  const whOrder = new Int32Array(H * H);
+  for (let i = 0; i < H; i++) {
+    const row = model.wh.subarray(i * H, (i + 1) * H);
+    const order = Array.from({ length: H }, (_, j) => j).sort((a, b) => Math.abs(row[a]) - Math.abs(row[b]) || a - b);
+    whOrder.set(order, i * H);
+  }
   /** Sets slot record fields (by their trace.wat names) to region offsets. */
   const setFields = (record: number, fields: Partial<Record<keyof typeof TRACE_SLOT, number>>): void => {
     const words = new Int32Array(memory.buffer, record, TRACE_SLOT_BYTES / 4);
@@ -227,8 +251,9 @@ export function createTraceKernel(model: Model): TraceKernel {
       });
       return { massTotal, peakDepth, depthPositions: new Uint32Array(memory.buffer, positions, slots).slice(), depthPartials };
     },
-    prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number, rule: RuleName): TraceRangeView {
+    prepareRange(thresholds: Float32Array, dmax: number, chunkPositions: number, rule: RuleName, frequencyThresholds = new Float32Array(0)): TraceRangeView {
       const T = thresholds.length;
+      const FT = frequencyThresholds.length;
       // n_h searches four τ at a time: τ padded with +Infinity (never exceeded), counts with room for them.
       const paddedT = Math.ceil(T / 4) * 4;
       const range = new Regions();
@@ -244,6 +269,10 @@ export function createTraceKernel(model: Model): TraceKernel {
       const statesPointer = range.take(4 * Hp * stateRows);
       const byteCount = chunkPositions + dmax + 1;
       const bytesPointer = range.take(byteCount);
+      const frequencyTaus = range.take(4 * FT);
+      const frequencyWx = range.take(4 * FT * BYTE_VALUES * Hp);
+      const frequencyWh = range.take(4 * FT * H * Hp);
+      const frequencyWy = range.take(4 * FT * BYTE_VALUES * Hp);
       ensureMemory(memory, range.end);
       new Uint8Array(memory.buffer, modelEnd, range.end - modelEnd).fill(0);
       // The kernel takes τ ascending (n_h stops at the first τ a row cannot exceed).
@@ -258,6 +287,9 @@ export function createTraceKernel(model: Model): TraceKernel {
       f32(rInputMax, BYTE_VALUES * Hp).fill(0);
       f32(rOutputMax, BYTE_VALUES * Hp).fill(0);
       exports.setupRange(T, taus, KERNEL_RULE[rule]);
+      // The frequency counters were cleared with the range's regions above.
+      f32(frequencyTaus, FT).set(frequencyThresholds);
+      exports.setupFrequency(FT, frequencyTaus, frequencyWx, frequencyWh, frequencyWy);
       const slots = slotRegions.map((slot, k): TraceSlot => {
         const { counts, depth, depthRows } = perSlot[k];
         setFields(slot.record, { counts, depth, depthBuf: depthRows });
@@ -283,6 +315,29 @@ export function createTraceKernel(model: Model): TraceKernel {
           for (let c = 0; c < BYTE_VALUES; c++) {
             into.set(inputs.subarray(c * Hp, c * Hp + H), H + c * H);
             into.set(outputs.subarray(c * Hp, c * Hp + H), H + BYTE_VALUES * H + c * H);
+          }
+        },
+        readFrequency(into: Uint32Array): void {
+          const length = frequencyLength(H);
+          if (into.length !== FT * length) throw new RangeError(`readFrequency: ${into.length} values for ${FT} τ of ${length} patterns`);
+          const u32 = (offset: number, count: number): Uint32Array => new Uint32Array(memory.buffer, offset, count);
+          for (let k = 0; k < FT; k++) {
+            const out = into.subarray(k * length, (k + 1) * length);
+            const wx = u32(frequencyWx + 4 * k * BYTE_VALUES * Hp, BYTE_VALUES * Hp);
+            const wy = u32(frequencyWy + 4 * k * BYTE_VALUES * Hp, BYTE_VALUES * Hp);
+            const firsts = u32(frequencyWh + 4 * k * H * Hp, H * Hp);
+            for (let c = 0; c < BYTE_VALUES; c++) {
+              out.set(wx.subarray(c * Hp, c * Hp + H), c * H);
+              out.set(wy.subarray(c * Hp, c * Hp + H), BYTE_VALUES * H + H * H + c * H);
+            }
+            // Sorted index s of row i is active at the positions whose first active index is ≤ s.
+            for (let i = 0; i < H; i++) {
+              let active = 0;
+              for (let s = 0; s < H; s++) {
+                active += firsts[i * Hp + s];
+                out[BYTE_VALUES * H + i * H + whOrder[i * H + s]] = active;
+              }
+            }
           }
         },
       };

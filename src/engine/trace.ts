@@ -1,6 +1,6 @@
 import { CLASS_COUNT, type RuleName } from './computation.js';
 import { BYTE_VALUES, type Model } from './model.js';
-import { createTraceKernel, type TraceKernel, type TraceSlot } from './trace-kernel.js';
+import { createTraceKernel, frequencyLength, type TraceKernel, type TraceSlot } from './trace-kernel.js';
 
 /**
  * Everything a trace needs that does not change between positions: the model,
@@ -29,6 +29,11 @@ export interface TraceInput {
    * bytes and states its positions reach (from t + burnIn - Dmax to t + burnIn + 1).
    */
   readonly origin?: number;
+  /**
+   * The τ (float32) at which each pattern's activation frequency is counted (the
+   * positions where it is active, as the counts decide it); none when absent.
+   */
+  readonly frequencyThresholds?: Float32Array;
 }
 
 /**
@@ -61,6 +66,12 @@ export interface RangeResult {
   readonly depthMass: Float32Array;
   /** Peak factors over the range, see peakFactorLength. */
   readonly peakFactors: Float32Array;
+  /**
+   * Per frequency τ k (TraceInput.frequencyThresholds), at k·frequencyLength(H) + pattern:
+   * the positions of the range where the pattern is active (frequencyLength's layout).
+   * Absent from ranges made elsewhere than traceRange (tests), which count none.
+   */
+  readonly frequency?: Uint32Array;
 }
 
 /**
@@ -109,7 +120,9 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
   const peakFactors = new Float32Array(peakFactorLength(H));
 
   const chunkPositions = Math.max(1, Math.min(count, RANGE_CHUNK));
-  const view = kernel.prepareRange(thresholds, dmax, chunkPositions, rule);
+  const frequencyThresholds = input.frequencyThresholds ?? new Float32Array(0);
+  const frequency = new Uint32Array(frequencyThresholds.length * frequencyLength(H));
+  const view = kernel.prepareRange(thresholds, dmax, chunkPositions, rule, frequencyThresholds);
   const { exports } = kernel;
   const { Hp, slots, thresholdOrder, states: stateRows, bytes: byteWindow } = view;
   const rowBytes = 4 * Hp;
@@ -169,7 +182,8 @@ export function traceRange(input: TraceInput, tables: TraceTables, start: number
     }
   }
   view.readPeakFactors(peakFactors);
-  return { start, count, ...(burnIn > 0 ? { burnIn } : {}), targets, surprisal, counts, depthMass, peakFactors };
+  view.readFrequency(frequency);
+  return { start, count, ...(burnIn > 0 ? { burnIn } : {}), targets, surprisal, counts, depthMass, peakFactors, frequency };
 }
 
 /** Positions traced per copy of forward states into the kernel. */

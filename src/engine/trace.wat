@@ -56,6 +56,16 @@
   (global $counts (mut i32) (i32.const 0))
   (global $depth (mut i32) (i32.const 0))
   (global $depthBuf (mut i32) (i32.const 0))
+  ;; Activation frequency (setupFrequency): FT τ (f32, any order) at $ftaus, and per τ k
+  ;; the range's per-pattern counters, i32: fWx at (k·256 + c)·Hp + j counts the positions
+  ;; where Wx (c, j) is active, fWy at (k·256 + y)·Hp + j those of Wy (j, y), and fWh at
+  ;; (k·H + i)·Hp + s the positions whose first active index of the sorted |Wh| row i is s
+  ;; (its active patterns are that index and every later one; trace-kernel.ts sums them up).
+  (global $FT (mut i32) (i32.const 0))
+  (global $ftaus (mut i32) (i32.const 0))
+  (global $fWx (mut i32) (i32.const 0))
+  (global $fWh (mut i32) (i32.const 0))
+  (global $fWy (mut i32) (i32.const 0))
   ;; The attribution rule of the range (src/engine/computation.ts). Each `@rule`
   ;; line names one; scripts/build-kernel.mjs reads them into
   ;; src/engine/generated/trace-layout.ts, which trace-kernel.ts passes by name.
@@ -298,7 +308,16 @@
     (func (export "setupRange") (param $T i32) (param $taus i32) (param $rule i32)
     (global.set $T (local.get $T))
     (global.set $taus (local.get $taus))
-    (global.set $rule (local.get $rule)))
+    (global.set $rule (local.get $rule))
+    (global.set $FT (i32.const 0)))
+
+  ;; The range's frequency τ and counters (see $FT); after setupRange, which clears them.
+  (func (export "setupFrequency") (param $FT i32) (param $ftaus i32) (param $fWx i32) (param $fWh i32) (param $fWy i32)
+    (global.set $FT (local.get $FT))
+    (global.set $ftaus (local.get $ftaus))
+    (global.set $fWx (local.get $fWx))
+    (global.set $fWh (local.get $fWh))
+    (global.set $fWy (local.get $fWy)))
 
   ;; Sum of the four i32 lanes.
   (func $hsum (param $v v128) (result i32)
@@ -697,6 +716,23 @@
         (i32.store offset=8 (local.get $ptr) (local.get $cnt))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $ny)))
+    ;; Wy frequencies: (j, y) is active where |g[j]| > τ, as n_y counts it (padded lanes are never read back).
+    (local.set $k (i32.const 0))
+    (block $fyDone
+      (loop $fy
+        (br_if $fyDone (i32.ge_u (local.get $k) (global.get $FT)))
+        (local.set $tv (f32x4.splat (f32.load (i32.add (global.get $ftaus) (i32.shl (local.get $k) (i32.const 2))))))
+        (local.set $w (i32.add (global.get $fWy)
+          (i32.mul (i32.add (i32.shl (local.get $k) (i32.const 8)) (local.get $y)) (local.get $rowBytes))))
+        (local.set $jo (i32.const 0))
+        (loop $fyLanes
+          (local.set $ptr (i32.add (local.get $w) (local.get $jo)))
+          (v128.store (local.get $ptr) (i32x4.sub (v128.load (local.get $ptr))
+            (f32x4.gt (f32x4.abs (v128.load (i32.add (global.get $b) (local.get $jo)))) (local.get $tv))))
+          (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+          (br_if $fyLanes (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $fy)))
     (local.set $w (i32.add (global.get $rOutputMax) (i32.mul (local.get $y) (local.get $rowBytes))))
     (local.set $jo (i32.const 0))
     (loop $ymax
@@ -939,6 +975,48 @@
               (br_if $nhTaus (i32.lt_u (local.get $k) (global.get $T)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $nh)))
+    ;; Wh frequencies: per receiving neuron i with a factor f and frequency τ, the first
+    ;; index of its sorted |Wh| row with float32(f·|w|) > τ, found by the same search
+    ;; and comparisons as n_h (so the patterns counted are n_h's), counted in fWh.
+    (local.set $i (i32.const 0))
+    (block $fhDone
+      (loop $fh
+        (br_if $fhDone (i32.ge_u (local.get $i) (global.get $H)))
+        (local.set $f (f32.load (i32.add (global.get $scaledMax) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.ne (local.get $f) (f32.const 0))
+          (then
+            (local.set $w (i32.add (global.get $whSorted) (i32.shl (i32.mul (local.get $i) (global.get $H)) (i32.const 2))))
+            (local.set $top (f32.mul (local.get $f)
+              (f32.load (i32.add (local.get $w) (i32.shl (i32.sub (global.get $H) (i32.const 1)) (i32.const 2))))))
+            (local.set $k (i32.const 0))
+            (block $fhTausDone
+              (loop $fhTaus
+                (br_if $fhTausDone (i32.ge_u (local.get $k) (global.get $FT)))
+                (local.set $tau (f32.load (i32.add (global.get $ftaus) (i32.shl (local.get $k) (i32.const 2)))))
+                (if (f32.gt (local.get $top) (local.get $tau))
+                  (then
+                    (local.set $base (local.get $w))
+                    (local.set $n (global.get $H))
+                    (block $fsearchDone
+                      (loop $fsearch
+                        (br_if $fsearchDone (i32.le_u (local.get $n) (i32.const 1)))
+                        (local.set $half (i32.shr_u (local.get $n) (i32.const 1)))
+                        (local.set $step (i32.shl (local.get $half) (i32.const 2)))
+                        (local.set $base (select (local.get $base) (i32.add (local.get $base) (local.get $step))
+                          (f32.gt (f32.mul (local.get $f) (f32.load (i32.add (local.get $base) (i32.sub (local.get $step) (i32.const 4))))) (local.get $tau))))
+                        (local.set $n (i32.sub (local.get $n) (local.get $half)))
+                        (br $fsearch)))
+                    ;; the first index above τ (top > τ: there is one)
+                    (local.set $ptr (i32.add (i32.shr_u (i32.sub (local.get $base) (local.get $w)) (i32.const 2))
+                      (i32.eqz (f32.gt (f32.mul (local.get $f) (f32.load (local.get $base))) (local.get $tau)))))
+                    (local.set $ptr (i32.add (global.get $fWh) (i32.shl
+                      (i32.add (i32.mul (i32.add (i32.mul (local.get $k) (global.get $H)) (local.get $i)) (global.get $Hp)) (local.get $ptr))
+                      (i32.const 2))))
+                    (i32.store (local.get $ptr) (i32.add (i32.load (local.get $ptr)) (i32.const 1)))))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $fhTaus)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $fh)))
     (local.set $jo (i32.const 0))
     (loop $hmax
       (local.set $ptr (i32.add (global.get $rScaledMax) (local.get $jo)))
@@ -993,4 +1071,31 @@
             (i32.store (i32.add (global.get $counts) (i32.mul (local.get $k) (i32.const 12)))
               (call $hsum (i32x4.add (local.get $acc0) (local.get $acc1))))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br $nx)))))))
+            (br $nx)))))
+    ;; Wx frequencies: the candidates of nxBuf (block q: the byte seenList[q]) above
+    ;; each frequency τ, as n_x counts them (NaN, where f = 0, never is).
+    (local.set $k (i32.const 0))
+    (block $fxDone
+      (loop $fx
+        (br_if $fxDone (i32.ge_u (local.get $k) (global.get $FT)))
+        (local.set $tv (f32x4.splat (f32.load (i32.add (global.get $ftaus) (i32.shl (local.get $k) (i32.const 2))))))
+        (local.set $ptr (global.get $nxBuf))
+        (local.set $i (i32.const 0))
+        (block $fxSeenDone
+          (loop $fxSeen
+            (br_if $fxSeenDone (i32.ge_u (local.get $i) (local.get $seenCount)))
+            (local.set $c (i32.load (i32.add (global.get $seenList) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $w (i32.add (global.get $fWx)
+              (i32.mul (i32.add (i32.shl (local.get $k) (i32.const 8)) (local.get $c)) (local.get $rowBytes))))
+            (local.set $jo (i32.const 0))
+            (loop $fxLanes
+              (local.set $col (i32.add (local.get $w) (local.get $jo)))
+              (v128.store (local.get $col) (i32x4.sub (v128.load (local.get $col))
+                (f32x4.gt (v128.load (i32.add (local.get $ptr) (local.get $jo))) (local.get $tv))))
+              (local.set $jo (i32.add (local.get $jo) (i32.const 16)))
+              (br_if $fxLanes (i32.lt_u (local.get $jo) (local.get $rowBytes))))
+            (local.set $ptr (i32.add (local.get $ptr) (local.get $rowBytes)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $fxSeen)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $fx)))))

@@ -23,8 +23,8 @@ export interface ChartGroup {
 const WIDTH = 560;
 const HEIGHT = 260;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
-const CLASS_LABELS = { wx: 'Wx (input)', wh: 'Wh (recurrent)', wy: 'Wy (output)' } as const;
-const CLASS_COLORS = ['#4e79a7', '#e15759', '#59a14f'];
+export const CLASS_LABELS = { wx: 'Wx (input)', wh: 'Wh (recurrent)', wy: 'Wy (output)' } as const;
+export const CLASS_COLORS = ['#4e79a7', '#e15759', '#59a14f'];
 
 const config = {
   font: FONT,

@@ -24,11 +24,14 @@ export function parseGroupings(values: readonly string[] | string | undefined): 
 }
 
 /** The sections of a report, in page order (`--sections`). */
-export type ReportSection = 'summary' | 'sparsity' | 'classes' | 'never' | 'depth' | 'surprise';
+export type ReportSection = 'summary' | 'sparsity' | 'classes' | 'never' | 'depth' | 'surprise' | 'frequency';
 /** The sections a report prints by default: its figures from the summaries. */
 export const REPORT_SECTIONS: readonly ReportSection[] = ['summary', 'sparsity', 'classes', 'never', 'depth'];
-/** Every section: the default ones and `surprise`, which reads every position, so it is asked for (by name or `all`). */
-export const ALL_SECTIONS: readonly ReportSection[] = [...REPORT_SECTIONS, 'surprise'];
+/**
+ * Every section: the default ones, `surprise`, which reads every position, and
+ * `frequency` (activation frequency, from the runs' stored frequencies), asked for by name or `all`.
+ */
+export const ALL_SECTIONS: readonly ReportSection[] = [...REPORT_SECTIONS, 'surprise', 'frequency'];
 
 /**
  * `--sections all`, `overview` (a grouped report's one row per group and τ) or a

@@ -7,6 +7,7 @@ import { thousands } from './numbers.js';
 import { formatTau, groupSelections, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
 import { surpriseNote, surpriseTables, surpriseTidyRows, withSurprise } from './surprise.js';
+import { frequencyNote, frequencyTables, frequencyTidyRows, withFrequency } from './frequency.js';
 
 /** Cell formatting: rounded as the results page prints (for people), or full precision (CSV). */
 interface Cells {
@@ -106,6 +107,7 @@ export function reportJson(report: Report, sections: readonly ReportSection[] = 
     depth: report.depth,
     depth_peak: report.depth_peak,
     ...(report.surprise ? { surprise: report.surprise } : {}),
+    ...(report.frequency ? { frequency: report.frequency } : {}),
   };
   const sectionOf: Record<keyof typeof json, ReportSection> = {
     runs: 'summary',
@@ -119,6 +121,7 @@ export function reportJson(report: Report, sections: readonly ReportSection[] = 
     depth: 'depth',
     depth_peak: 'depth',
     surprise: 'surprise',
+    frequency: 'frequency',
   };
   return Object.fromEntries(Object.entries(json).filter(([key]) => sections.includes(sectionOf[key as keyof typeof json])));
 }
@@ -140,6 +143,7 @@ export function formatReport(report: Report, format: ReportFormat, sections: rea
         ...(shown('depth') ? [(depthPeakLine(report) ?? '') + '\n'] : []),
         ...(shown('surprise') && report.surprise ? surpriseTables(report.surprise).map(render) : []),
         ...(shown('surprise') && report.surprise && surpriseNote(report.surprise, report.positions) ? [`${surpriseNote(report.surprise, report.positions)}\n`] : []),
+        ...(shown('frequency') && report.frequency ? [`${frequencyNote(report.frequency)}\n`, ...frequencyTables(report.frequency).map(render)] : []),
       ];
       return parts.join('\n');
     }
@@ -182,8 +186,11 @@ function tidyRows(report: Report, sections: readonly ReportSection[] = REPORT_SE
     add('depth', null, row.d, '', 'fraction', row.fraction);
   }
   if (report.surprise) for (const row of surpriseTidyRows(report.surprise)) add('surprise', row.tau, null, row.cls, row.measure, row.value);
+  if (report.frequency) for (const row of frequencyTidyRows(report.frequency)) add(row.section, row.tau, null, row.cls, row.measure, row.value);
   // Each row's section, as --sections names it.
-  const sectionOf: Record<string, ReportSection> = { summary: 'summary', sparsity: 'sparsity', classes: 'classes', never_active: 'never', depth: 'depth', surprise: 'surprise' };
+  const sectionOf: Record<string, ReportSection> = {
+    summary: 'summary', sparsity: 'sparsity', classes: 'classes', never_active: 'never', depth: 'depth', surprise: 'surprise', frequency: 'frequency', frequency_backbone: 'frequency',
+  };
   return rows.filter((row) => sections.includes(sectionOf[row[0]]));
 }
 
@@ -296,7 +303,8 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const dbPath = sources.map((source) => source.dbPath).join(', ');
   // The sections of every format (text and md: the default ones, or those named); surprise is computed only when asked for.
   const sections = Array.isArray(options.sections) ? (options.sections as readonly ReportSection[]) : REPORT_SECTIONS;
-  const gather = ({ db, group, reports }: SourceGroup): Report => withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise'));
+  const gather = ({ db, group, reports }: SourceGroup): Report =>
+    withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency'));
   if (keys.length === 0) {
     yield formatReport(gather(groups[0]), options.format, sections);
     return;

@@ -1,5 +1,6 @@
 import { BYTE_VALUES } from '../engine/index.js';
 import type { SurpriseReport } from './surprise.js';
+import type { FrequencyReport } from './frequency.js';
 import { InputError } from '../errors.js';
 import {
   activeOf,
@@ -54,6 +55,8 @@ export interface Report {
   readonly depth_peak: { d: number; mean_mass: number; fraction: number | null } | null;
   /** Sparsity against surprise (surprise.ts), when its section is asked for: it reads every position. */
   readonly surprise?: SurpriseReport;
+  /** Activation frequency (frequency.ts), when its section is asked for. */
+  readonly frequency?: FrequencyReport;
 }
 
 export interface ClassNever {

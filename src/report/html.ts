@@ -7,6 +7,7 @@ import type { Table } from './table.js';
 import { PAGE_TAU } from '../page.js';
 import type { RunFigures, SelectionProvenance } from '../store/index.js';
 import { surpriseSection, type SurpriseGroup } from './surpriseHtml.js';
+import { frequencySection, type FrequencyGroup } from './frequencyHtml.js';
 import type { TextSection } from './text.js';
 import { textSectionHtml, textStyle } from './textHtml.js';
 
@@ -35,6 +36,8 @@ export interface HtmlPage {
   readonly runs?: { readonly rows: readonly RunFigures[]; readonly total: number; readonly tau: number };
   /** Sparsity against surprise, per group, with its chart at `tau` (surpriseHtml.ts). */
   readonly surprise?: { readonly groups: readonly SurpriseGroup[]; readonly tau: number };
+  /** Activation frequency, per group (frequencyHtml.ts). */
+  readonly frequency?: readonly FrequencyGroup[];
   /** A one-run page's text in colour (text.ts). */
   readonly text?: TextSection;
 }
@@ -306,6 +309,7 @@ export async function renderHtml(page: HtmlPage): Promise<string> {
     `<h2>Active Patterns per Position at τ = ${formatTau(page.histogramTau)}</h2>`,
     figure('histogram', `Positions by Active Patterns at τ = ${formatTau(page.histogramTau)}`, charts.histogram, `How many positions have n active patterns at τ = ${formatTau(page.histogramTau)}; bins double in width, positions on a log scale.`),
     page.surprise ? await surpriseSection(page.surprise.groups, page.surprise.tau, htmlTable, escapeHtml) : '',
+    page.frequency ? await frequencySection(page.frequency, htmlTable, escapeHtml) : '',
     page.text ? textSectionHtml(page.text) : '',
     page.explanation ? await explainSection(page.explanation) : '',
     `<footer>sparsetrace ${escapeHtml(page.source.version)} · ${escapeHtml(page.source.database)} · ${escapeHtml(page.source.generatedAt)} · charts: Vega-Lite</footer>`,

@@ -1,4 +1,4 @@
-import { BYTE_VALUES, CLASS_COUNT } from '../engine/index.js';
+import { BYTE_VALUES, CLASS_COUNT, frequencyLength } from '../engine/index.js';
 import { CorruptStoreError } from '../errors.js';
 import type { ShardResult } from '../store/index.js';
 
@@ -18,6 +18,8 @@ export interface ShardShape {
   readonly depthCurves: boolean;
   /** The run's burn-in (0 when absent): not packed, it tells the unpacked range how deep each position reaches. */
   readonly burnIn?: number;
+  /** How many τ its activation frequencies are counted at (FREQUENCY_TAUS; 0: none travel). */
+  readonly frequencies?: number;
 }
 
 type View = Float64Array | Uint32Array | Int32Array | Float32Array | Uint8Array;
@@ -39,9 +41,10 @@ type SectionName =
   | 'peaksWx'
   | 'peaksWh'
   | 'peaksWy'
+  | 'frequency'
   | 'targets';
 
-function sections({ count, thresholds, dmax, hidden, depthCurves }: ShardShape): readonly Section[] {
+function sections({ count, thresholds, dmax, hidden, depthCurves, frequencies = 0 }: ShardShape): readonly Section[] {
   const slots = dmax + 1;
   return [
     ['surprisal', Float64Array, count],
@@ -55,6 +58,7 @@ function sections({ count, thresholds, dmax, hidden, depthCurves }: ShardShape):
     ['peaksWx', Float32Array, hidden * BYTE_VALUES],
     ['peaksWh', Float32Array, hidden * hidden],
     ['peaksWy', Float32Array, BYTE_VALUES * hidden],
+    ['frequency', Uint32Array, frequencies * frequencyLength(hidden)],
     ['targets', Uint8Array, count],
   ];
 }
@@ -97,6 +101,10 @@ export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape
   v.peaksWx.set(peaks.wx);
   v.peaksWh.set(peaks.wh);
   v.peaksWy.set(peaks.wy);
+  if ((shape.frequencies ?? 0) > 0) {
+    if (range.frequency?.length !== v.frequency.length) throw new RangeError(`packShard: ${range.frequency?.length ?? 0} frequencies, expected ${v.frequency.length}`);
+    v.frequency.set(range.frequency);
+  }
   v.targets.set(range.targets);
   return buffer;
 }
@@ -118,6 +126,7 @@ export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShap
       counts: v.counts as Uint32Array,
       depthMass: v.depthMass as Float32Array,
       peakFactors: new Float32Array(0),
+      ...((shape.frequencies ?? 0) > 0 ? { frequency: v.frequency as Uint32Array } : {}),
     },
     summary: {
       massTotal: v.massTotal as Float64Array,

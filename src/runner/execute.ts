@@ -2,6 +2,7 @@ import { patternPeaks, type Model } from '../engine/index.js';
 import type { PlannedRun } from '../job/expand.js';
 import { InputError } from '../errors.js';
 import { rollUp, rollUpIfDue, RunWriter, type Db, type ShardResult } from '../store/index.js';
+import { FREQUENCY_TAUS } from '../page.js';
 import { unpackShard } from './codec.js';
 import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { SharedWindow } from './forwardOnce.js';
@@ -321,6 +322,7 @@ class ShardSchedule {
       hidden: this.models[prepared.run.modelIndex].hidden,
       depthCurves: prepared.writer.depthCurves,
       burnIn: prepared.run.data.burnIn ?? 0,
+      frequencies: FREQUENCY_TAUS.length,
     };
     // The worker thread's CPU time: a wall-clock time measured here would also count the
     // time the task queued behind others (2 per thread), about 4 times too much on 2 threads.

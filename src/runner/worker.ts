@@ -12,6 +12,7 @@ import {
   type TraceInput,
   type TraceTables,
 } from '../engine/index.js';
+import { FREQUENCY_TAUS } from '../page.js';
 import { packShard } from './codec.js';
 import { forwardOnce, type SharedWindow } from './forwardOnce.js';
 import { workerData } from 'node:worker_threads';
@@ -49,6 +50,9 @@ export interface ShardTask extends SharedWindow {
 export interface ForwardTask extends SharedWindow {
   readonly model: SharedModel;
 }
+
+/** The τ of every shard's activation frequencies, as float32. */
+const FREQUENCY_THRESHOLDS = Float32Array.from(FREQUENCY_TAUS);
 
 const models = new Map<string, BuiltModel>();
 let current: { key: string; input: TraceInput } | undefined;
@@ -114,7 +118,7 @@ export default function traceShard(task: ShardTask): TracedShard {
   if (current?.key !== key) {
     const rows = task.rows ?? task.bytes.byteLength;
     const bytes = new Uint8Array(task.bytes, 0, rows);
-    const input: TraceInput = { model, bytes, states: new Float32Array(task.states, 0, rows * model.hidden), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule, burnIn: task.burnIn, origin: task.origin ?? 0 };
+    const input: TraceInput = { model, bytes, states: new Float32Array(task.states, 0, rows * model.hidden), thresholds: task.thresholds, dmax: task.dmax, rule: task.rule, burnIn: task.burnIn, origin: task.origin ?? 0, frequencyThresholds: FREQUENCY_THRESHOLDS };
     current = { key, input };
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);
@@ -126,6 +130,7 @@ export default function traceShard(task: ShardTask): TracedShard {
     hidden: model.hidden,
     depthCurves: task.depthCurves,
     burnIn: task.burnIn,
+    frequencies: FREQUENCY_THRESHOLDS.length,
   });
   return { packed, seconds: threadCpuSeconds() - began };
 }

@@ -25,7 +25,11 @@ import type { Db } from './db.js';
  * cohorts' rollups 1.5 MB (2 cohorts). Kept as summaries: 10.6 MB, 95 B/position,
  * of which run_page_patterns 1.1 MB = 9.8 kB per run. The Q1 job with depth
  * curves: depth_rows 21.3 B per row. (Schema 1, sparsetrace 0.1.0, took 3,458
- * B/position on the example sweep; schema 2 634; schema 3 392.) When the store
+ * B/position on the example sweep; schema 2 634; schema 3 392.) Schema 7 adds
+ * the activation frequencies at τ = 0.01 (`pattern_frequency_rows`), kept by
+ * `full` and `summaries` runs alike: 6.45 MB = 57.6 kB per run (224 rows: 96 of
+ * Wx and Wy, 128 of Wh), H counts of 2 bytes and about 1 byte more per row,
+ * 58 B/position on the example sweep (388 → 446 full, 95 → 153 summaries). When the store
  * changes, measure again and replace these; `plan` prefers the bytes per
  * position measured on the target database when it holds finished runs.
  */
@@ -46,6 +50,9 @@ export const STORE_BYTES = {
   perPeakRowOverhead: 35,
   /** What a run kept as summaries keeps of its peaks: its `run_page_patterns` rows. */
   perSummaryRun: 9800,
+  /** A `pattern_frequency_rows` row is H counts of this many bytes (most above 126: two) and about this much more; a run has about H + 96 of them. */
+  perFrequencyCount: 2,
+  perFrequencyRowOverhead: 1,
   /** A run's own rows (runs, run_taus, job_runs, shards, run_depth), roughly. */
   perRun: 2048,
 } as const;
@@ -73,14 +80,16 @@ export function estimateStoreBytes(content: StoreContent): number {
   const { positions, taus, dmax, runs, depthCurves } = content;
   const H = content.hidden ?? 128;
   const b = STORE_BYTES;
-  if (content.keep === 'summaries') return positions * taus * b.perSummaryRow + runs * (b.perSummaryRun + b.perRun);
+  const frequency = runs * (H + 96) * (H * b.perFrequencyCount + b.perFrequencyRowOverhead);
+  if (content.keep === 'summaries') return positions * taus * b.perSummaryRow + runs * (b.perSummaryRun + b.perRun) + frequency;
   // Σ over a run's positions of min(t + B, Dmax) + 1 offsets = P·(Dmax+1) - r·(r+1)/2 with r = max(0, Dmax - B), when P > r.
   const ramp = Math.max(0, dmax - (content.burnIn ?? 0));
   const depthRows = depthCurves ? Math.max(positions, positions * (dmax + 1) - (runs * ramp * (ramp + 1)) / 2) : 0;
   return (
     positions * (b.perPositionRow + taus * b.perCountsRow) +
     depthRows * b.perDepthRow +
-    runs * (b.shardsPerRun * (dmax + 1) * b.perShardDepthRow + (H + 96) * (4 * H + b.perPeakRowOverhead) + b.perRun)
+    runs * (b.shardsPerRun * (dmax + 1) * b.perShardDepthRow + (H + 96) * (4 * H + b.perPeakRowOverhead) + b.perRun) +
+    frequency
   );
 }
 

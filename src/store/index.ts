@@ -19,3 +19,6 @@ export { calibrateStoreWrites, databaseUsedBytes, estimateStoreBytes } from './e
 export { storedCountsAt } from './position.js';
 export { inSnapshot } from './snapshot.js';
 export { attachReadOnly } from './attach.js';
+export { FREQUENCY_TAUS } from '../page.js';
+export { frequencyRows, selectionFrequency, type SelectionFrequency } from './frequency.js';
+export { selectionRunKeys } from './surprise.js';

@@ -1,5 +1,6 @@
 import { SegmentError } from '../errors.js';
 import type { Db } from './db.js';
+import { segmentFrequencyCheck } from './frequency.js';
 import { dropPositionRows } from './retention.js';
 import { rollUp } from './rollups.js';
 import { SCHEMA_VERSION } from './schema.js';
@@ -27,6 +28,9 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions, active_x, active_h, active_y'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
   ['run_page_patterns', 'class, row, active'],
+  ['run_frequency', 'tau_index, tau, tau_f32, positions'],
+  ['pattern_frequency_rows', 'tau_index, class, row, positions'],
+  ['frequency_in_progress', 'tau_index, start, class, row, positions'],
 ];
 
 /** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
@@ -53,6 +57,7 @@ interface RunShapeToCheck {
   readonly burn_in: number;
   readonly depth_curves: number;
   readonly taus: number;
+  readonly hidden: number;
 }
 
 /**
@@ -82,6 +87,7 @@ function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boole
     ),
     shardDepth: db.prepare(`SELECT count(*) FROM ${SEGMENT}.shard_depth WHERE run_key = ?`).pluck(),
     depthRows: db.prepare(`SELECT count(*) FROM ${SEGMENT}.depth_rows WHERE run_key = ?`).pluck(),
+    frequency: segmentFrequencyCheck(db, SEGMENT),
   };
   return (run, keepsPositions) => {
     const { run_key: key, positions, dmax, burn_in: burnIn } = run;
@@ -97,6 +103,8 @@ function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boole
     if (summaries !== taus.n) return `it has summaries over all ${positions} positions for ${summaries} of its ${taus.n} τ`;
     const profile = s.depthProfile.get(key) as number;
     if (profile !== offsets) return `its depth profile has ${profile} of ${offsets} offsets`;
+    const frequency = s.frequency(run, run.hidden);
+    if (frequency !== undefined) return frequency;
     if (!keepsPositions) return undefined;
     const rows = s.positions.get(key) as { n: number; first: number | null; last: number | null };
     if (rows.n !== positions || rows.first !== 0 || rows.last !== positions - 1) return `position_rows has ${rows.n} of its ${positions} positions`;
@@ -159,7 +167,7 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
     if (absent.length > 0) throw new SegmentError(`segment ${segmentPath}: no table ${absent.join(', ')} (written by another sparsetrace version?)`);
     const s = {
       segmentRuns: db.prepare(
-        `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.burn_in, r.depth_curves, r.keep, m.model_sha256,
+        `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.burn_in, r.depth_curves, r.keep, m.model_sha256, m.hidden,
                 (SELECT count(*) FROM ${SEGMENT}.run_taus t WHERE t.run_key = r.run_key) AS taus
          FROM ${SEGMENT}.runs r JOIN ${SEGMENT}.models m USING (model_key) ORDER BY r.run_key`,
       ),
@@ -210,7 +218,7 @@ export function mergeSegment(db: Db, segmentPath: string): MergeResult {
         const alreadyDone: string[] = [];
         const unfinished: string[] = [];
         let positions = 0;
-        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; dmax: number; burn_in: number; depth_curves: number; keep: string; model_sha256: string; taus: number };
+        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; dmax: number; burn_in: number; depth_curves: number; keep: string; model_sha256: string; hidden: number; taus: number };
         type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; keep: string; taus: number };
         for (const run of s.segmentRuns.all() as SegmentRun[]) {
           if (run.status !== 'done') {

@@ -8,7 +8,7 @@ import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';
 import { refreshStaleRollups, runLevels } from './rollups.js';
-import { COUNT_BLOCKS_TABLE, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, RUNS_BURN_IN_COLUMN, RUNS_RULE_COLUMN, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
+import { COUNT_BLOCKS_TABLE, FREQUENCY_TABLES, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, RUNS_BURN_IN_COLUMN, RUNS_RULE_COLUMN, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { verifyWal } from './walGuard.js';
 
@@ -22,7 +22,9 @@ const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards
  * rows packed into count blocks (both give schema 3), and schema 3 becomes 4:
  * count blocks and summaries re-encoded so plain SQL reads them, the views made
  * plain SQL, schema 4 becomes 5: `runs.rule`, 'q1' for every earlier run, and
- * schema 5 becomes 6: `runs.burn_in`, 0 (a cold window) for every earlier run.
+ * schema 5 becomes 6: `runs.burn_in`, 0 (a cold window) for every earlier run,
+ * and schema 6 becomes 7: the activation frequency tables, empty (earlier runs
+ * have no frequencies; they are not recomputed).
  * The caller holds the writer lock or knows the file is new. Foreign keys are
  * checked once at the end.
  */
@@ -34,12 +36,13 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
       const from = db.pragma('user_version', { simple: true }) as number;
       if (from === SCHEMA_VERSION) return { from, to: from };
       if (from === 0) db.exec(SCHEMA);
-      else if (from >= 1 && from <= 5) {
+      else if (from >= 1 && from <= 6) {
         if (from === 1) migrateFromV1(db);
         if (from === 2) migrateFromV2(db);
         if (from <= 3) migrateFromV3(db);
         if (from <= 4) migrateFromV4(db);
-        migrateFromV5(db);
+        if (from <= 5) migrateFromV5(db);
+        migrateFromV6(db);
       } else throw new Error(`no migration from schema version ${from}`);
       const problems = db.pragma('foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
@@ -199,6 +202,22 @@ function migrateFromV4(db: Db): void {
  */
 function migrateFromV5(db: Db): void {
   db.exec(`ALTER TABLE runs ADD COLUMN ${RUNS_BURN_IN_COLUMN}`);
+}
+
+/**
+ * Version 6 → 7: the activation frequency tables, empty, and the views again
+ * (pattern_frequency). Earlier runs have no frequencies (a run resumed later
+ * does not get them either: its first positions were not counted).
+ */
+/** Drops every view (the migrations that change them make them all again). */
+function dropViews(db: Db): void {
+  for (const view of db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'view'`).pluck().all() as string[]) db.exec(`DROP VIEW "${view}"`);
+}
+
+function migrateFromV6(db: Db): void {
+  dropViews(db);
+  db.exec(FREQUENCY_TABLES);
+  db.exec(VIEWS);
 }
 
 /**

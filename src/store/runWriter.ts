@@ -12,6 +12,7 @@ import { BulkInsert } from './bulk.js';
 import { encodeCountBlock } from './countBlocks.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './db.js';
+import { RunFrequencies } from './frequency.js';
 import { dropPositionRows } from './retention.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
@@ -117,6 +118,8 @@ export class RunWriter {
   private readonly statements: WriterStatements;
   /** The run's merged pattern peaks (loaded from the store on first use). */
   private peaks: PatternPeaks | undefined;
+  /** The run's activation frequencies, summed over its committed shards. */
+  private readonly frequencies: RunFrequencies;
 
   constructor(
     private readonly db: Db,
@@ -128,6 +131,7 @@ export class RunWriter {
     this.runKey = run.run_key;
     this.depthCurves = run.depth_curves === 1;
     this.keepSummariesOnly = run.keep === 'summaries';
+    this.frequencies = new RunFrequencies(db, this.runKey, shape.hidden);
   }
 
   /** Where the run stands in the store: what a resumed run skips. */
@@ -154,6 +158,8 @@ export class RunWriter {
         for (let d = 0; d <= view.deepest(p); d++) statements.depthRows.add(runKey, d, view.t(p), view.depthMass(p, d));
       }
     }
+    // Before the shard's row: a run with shards but no frequencies began before they were kept.
+    this.frequencies.addShard(range.frequency, range.start, range.count);
     const stamp = now();
     statements.insertShard.run(runKey, range.start, range.count, seconds, stamp, summary.surprisalSum[0], summary.surprisalSum[1]);
     for (let k = 0; k < shape.thresholdCount; k++) {
@@ -218,6 +224,7 @@ export class RunWriter {
         }
         statements.deleteDepth.run(runKey);
         statements.insertDepth.run(runKey);
+        this.frequencies.finish();
         statements.markDone.run(now(), runKey);
         // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
         if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
@@ -225,5 +232,6 @@ export class RunWriter {
       .immediate();
     // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.
     this.peaks = undefined;
+    this.frequencies.release();
   }
 }

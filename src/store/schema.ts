@@ -5,7 +5,8 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
  * `count_rows` row per position and τ), 3 count blocks as uint16 BLOBs read
  * through our SQL functions, 4 code point arrays and plain-SQL views, 5
- * `runs.rule`, 6 this one (`runs.burn_in`); migrate.ts upgrades in place. Users
+ * `runs.rule`, 6 `runs.burn_in`, 7 this one (activation frequencies:
+ * `run_frequency`, `pattern_frequency_rows`); migrate.ts upgrades in place. Users
  * read it through docs/schema.md; the views keep 0.1.0's column names
  * (`run_id`, `tau`) over the compact tables.
  *
@@ -24,7 +25,7 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /**
  * `runs.rule`: the run's attribution rule, a name of RULES (src/engine/computation.ts).
@@ -69,6 +70,54 @@ export const COUNT_BLOCKS_TABLE = `
     UNIQUE (run_key, tau_index, start),
     FOREIGN KEY (run_key, start) REFERENCES shards (run_key, start)
   );
+`;
+
+/**
+ * Activation frequencies (its own constant: the migration from schema 6 creates
+ * them, empty: earlier runs have none). Per run and frequency τ (FREQUENCY_TAUS
+ * of src/page.ts), the positions counted so far, and per (class, row) with any
+ * pattern active, each pattern's count of positions where it is active, as a code
+ * point array of H values.
+ */
+export const FREQUENCY_TABLES = `
+  -- A run counts its patterns' activation frequency at τ (its tau_index-th frequency τ)
+  -- from its first shard on; its rows are in pattern_frequency_rows once it is done:
+  -- positions is how many of its positions are counted (all of them once it is done;
+  -- a run begun before schema 7 has no row, and never gets one).
+  CREATE TABLE run_frequency (
+    run_key   INTEGER NOT NULL REFERENCES runs (run_key),
+    tau_index INTEGER NOT NULL,
+    tau       REAL NOT NULL,
+    tau_f32   REAL NOT NULL,
+    positions INTEGER NOT NULL CHECK (positions >= 0),
+    PRIMARY KEY (run_key, tau_index),
+    UNIQUE (run_key, tau)
+  ) WITHOUT ROWID;
+  -- Per (class, row) with a pattern active somewhere: how many positions each of its H
+  -- patterns is active at, over j: row c of Wx holds (c, j), row i of Wh holds (j → i),
+  -- row y of Wy holds (j, y).
+  CREATE TABLE pattern_frequency_rows (
+    run_key   INTEGER NOT NULL,
+    tau_index INTEGER NOT NULL,
+    class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row       INTEGER NOT NULL,
+    positions BLOB NOT NULL,
+    PRIMARY KEY (run_key, tau_index, class, row),
+    FOREIGN KEY (run_key, tau_index) REFERENCES run_frequency (run_key, tau_index)
+  ) WITHOUT ROWID;
+  -- A running run's frequencies shard by shard (start: the shard's first position), as
+  -- pattern_frequency_rows: written with the shard, added up into pattern_frequency_rows
+  -- and deleted when the run is done (written once, in order, those rows fill their pages).
+  CREATE TABLE frequency_in_progress (
+    run_key   INTEGER NOT NULL,
+    tau_index INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row       INTEGER NOT NULL,
+    positions BLOB NOT NULL,
+    PRIMARY KEY (run_key, tau_index, start, class, row),
+    FOREIGN KEY (run_key, tau_index) REFERENCES run_frequency (run_key, tau_index)
+  ) WITHOUT ROWID;
 `;
 
 /** The process writing the file, if any (lock.ts); recreated by the next writer if someone drops it. */
@@ -189,6 +238,7 @@ ${TAU_STATS_COLUMNS}
 const count = (column: string) => codePointSql(`b.${column}`, 'b.count', 's.key');
 const histogram = (column: string) => codePointSql(`h.${column}`, 'h.distinct_n', 's.key');
 const peak = float32Sql('pr.peaks', 's.key');
+const frequency = codePointSql('f.positions', 'm.hidden', 's.key');
 
 /** The views: plain SQL over the tables (dropped and made again by migrations). */
 export const VIEWS = `
@@ -219,6 +269,19 @@ export const VIEWS = `
     SELECT r.run_id, h.run_key, rt.tau, h.tau_index, ${histogram('hist_n')} AS n, ${histogram('hist_positions')} AS positions
     FROM run_tau_stats h JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
     JOIN ${sequenceSql('h.distinct_n')} s;
+  -- Per run, pattern and frequency τ: the positions where the pattern is active (> 0 only),
+  -- for runs whose every position is counted.
+  CREATE VIEW pattern_frequency AS
+    SELECT run_id, run_key, class, src, dst, tau, positions FROM (
+      SELECT r.run_id, f.run_key, f.class,
+             CASE f.class WHEN 'wx' THEN f.row ELSE s.key END AS src,
+             CASE f.class WHEN 'wx' THEN s.key ELSE f.row END AS dst,
+             rf.tau, ${frequency} AS positions
+      FROM pattern_frequency_rows f JOIN run_frequency rf USING (run_key, tau_index) JOIN runs r USING (run_key)
+      JOIN models m USING (model_key)
+      JOIN ${sequenceSql('m.hidden')} s
+      WHERE rf.positions = r.positions)
+    WHERE positions > 0;
 `;
 
 export const SCHEMA = `
@@ -365,6 +428,7 @@ ${ROLLUP_TABLES}
     PRIMARY KEY (run_key, d)
   ) WITHOUT ROWID;
 
+${FREQUENCY_TABLES}
 ${WRITER_LOCK_TABLE}
 ${WAL_GUARD_TABLE}
   INSERT INTO wal_guard (only_row, base, token) VALUES (1, '', lower(hex(randomblob(16))));

@@ -39,6 +39,11 @@ export interface PlainResult {
   depthMass: number[][];
   /** Per-pattern maximum attribution over all positions (0 if never a candidate). */
   peaks: { wx: Float32Array; wh: Float32Array; wy: Float32Array };
+  /**
+   * Activation frequency: frequency[k] per pattern (the peaks' layout), the number of
+   * positions where its attribution exceeds thresholds[k] (float32), strictly.
+   */
+  frequency: { wx: Uint32Array; wh: Uint32Array; wy: Uint32Array }[];
   /** How often a Wh row was skipped by the gate although scaled[i] was not 0 (shows the gate was exercised). */
   gatedNonzero: number;
 }
@@ -95,6 +100,7 @@ export function plainAttribution(model: Model, bytes: Uint8Array, thresholds: nu
     counts: [],
     depthMass: [],
     peaks: { wx: new Float32Array(H * BYTES), wh: new Float32Array(H * H), wy: new Float32Array(BYTES * H) },
+    frequency: taus.map(() => ({ wx: new Uint32Array(H * BYTES), wh: new Uint32Array(H * H), wy: new Uint32Array(BYTES * H) })),
     gatedNonzero: 0,
   };
 
@@ -174,6 +180,14 @@ export function plainAttribution(model: Model, bytes: Uint8Array, thresholds: nu
     };
     result.counts.push(taus.map((tau) => [countAbove(attrX, tau), countAbove(attrH, tau), countAbove(attrY, tau)]));
     onPosition?.(t, { wx: attrX, wh: attrH, wy: attrY });
+    const countActive = (frequency: Uint32Array, attributions: Float32Array, tau: number): void => {
+      for (let k = 0; k < attributions.length; k++) if (attributions[k] > tau) frequency[k]++;
+    };
+    taus.forEach((tau, k) => {
+      countActive(result.frequency[k].wx, attrX, tau);
+      countActive(result.frequency[k].wh, attrH, tau);
+      countActive(result.frequency[k].wy, attrY, tau);
+    });
 
     const keepMax = (peaks: Float32Array, attributions: Float32Array): void => {
       for (let k = 0; k < peaks.length; k++) if (attributions[k] > peaks[k]) peaks[k] = attributions[k];

@@ -1,0 +1,265 @@
+import type Database from 'better-sqlite3';
+import { BYTE_VALUES, frequencyLength, type PatternClass } from '../engine/index.js';
+import { FREQUENCY_TAUS } from '../page.js';
+import { codePointsOf, decodeCodePoints } from './codePoints.js';
+import type { Db } from './db.js';
+import { perConnection } from './statements.js';
+
+type Statement = Database.Statement<unknown[]>;
+
+/**
+ * Activation frequencies (schema 7): per run, frequency τ and pattern, the
+ * positions where the pattern is active, as the counts decide it (the engine
+ * counts them with the counts' comparisons: trace.wat). Each shard's own
+ * frequencies are written in the shard's transaction (`frequency_in_progress`:
+ * small counts, one byte each, only rows with a pattern active), so a killed run
+ * resumes to the same sums; when the run is done they are added up into
+ * `pattern_frequency_rows`: per (class, row) with any
+ * pattern active, a code point array of H counts, so they add up over any
+ * selection of runs, in plain SQL too (the `pattern_frequency` view).
+ */
+
+/** The rows of one τ's frequencies (frequencyLength's layout): each class's rows of H patterns, where they begin. */
+export function frequencyRows(hidden: number): readonly { readonly cls: PatternClass; readonly rows: number; readonly offset: number }[] {
+  const H = hidden;
+  return [
+    { cls: 'wx', rows: BYTE_VALUES, offset: 0 },
+    { cls: 'wh', rows: H, offset: BYTE_VALUES * H },
+    { cls: 'wy', rows: BYTE_VALUES, offset: BYTE_VALUES * H + H * H },
+  ];
+}
+
+/** Where row `row` of class `cls` begins in frequencyLength's layout. */
+export function frequencyRowOffset(hidden: number, cls: PatternClass, row: number): number {
+  const rows = frequencyRows(hidden).find((entry) => entry.cls === cls);
+  if (rows === undefined || !Number.isInteger(row) || row < 0 || row >= rows.rows) throw new RangeError(`no ${cls} frequency row ${row} for H = ${hidden}`);
+  return rows.offset + row * hidden;
+}
+
+const statementsOf = perConnection((db: Db) => ({
+  runFrequency: db.prepare(`SELECT tau_index, tau, positions FROM run_frequency WHERE run_key = ?`),
+  rows: db.prepare(`SELECT class, row, positions FROM frequency_in_progress WHERE run_key = ? AND tau_index = ?`),
+  insertShardRow: db.prepare(`INSERT INTO frequency_in_progress (run_key, tau_index, start, class, row, positions) VALUES (?, ?, ?, ?, ?, ?)`),
+  shardCount: db.prepare(`SELECT count(*) FROM shards WHERE run_key = ?`).pluck(),
+  insertRun: db.prepare(`INSERT INTO run_frequency (run_key, tau_index, tau, tau_f32, positions) VALUES (?, ?, ?, ?, 0)`),
+  addPositions: db.prepare(`UPDATE run_frequency SET positions = positions + ? WHERE run_key = ? AND tau_index = ?`),
+  deleteInProgress: db.prepare(`DELETE FROM frequency_in_progress WHERE run_key = ?`),
+  deleteRows: db.prepare(`DELETE FROM pattern_frequency_rows WHERE run_key = ?`),
+  insertRow: db.prepare(`INSERT INTO pattern_frequency_rows (run_key, tau_index, class, row, positions) VALUES (?, ?, ?, ?, ?)`),
+}));
+
+/** One τ of a run's frequencies, summed so far. */
+interface RunFrequencyAt {
+  readonly tauIndex: number;
+  readonly counts: Uint32Array;
+}
+
+/**
+ * A run's frequencies as its writer adds shards to them: loaded from the store on
+ * the first shard (a resumed run goes on from its committed shards), or begun at
+ * zero for a run with no shard yet. A run that has shards but no frequencies was
+ * begun before schema 7: it gets none (its first positions were never counted).
+ */
+export class RunFrequencies {
+  /** Per FREQUENCY_TAUS index, the run's sums; undefined until loaded; null for a τ the run does not count. */
+  private sums: (RunFrequencyAt | null)[] | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly runKey: number,
+    private readonly hidden: number,
+  ) {}
+
+  /**
+   * Within the shard's transaction, before its shard row is written: writes the
+   * shard's frequencies (FREQUENCY_TAUS order) as its rows, and adds them to the run's.
+   */
+  addShard(frequency: Uint32Array | undefined, start: number, positions: number): void {
+    const s = statementsOf(this.db);
+    const length = frequencyLength(this.hidden);
+    const sums = this.load();
+    // A shard traced without frequencies leaves the run's count short of its positions: no frequency is shown for it.
+    if (frequency === undefined || frequency.length === 0) return;
+    if (frequency.length !== FREQUENCY_TAUS.length * length) {
+      throw new RangeError(`a shard of run key ${this.runKey} with ${frequency?.length ?? 0} frequencies, expected ${FREQUENCY_TAUS.length * length}`);
+    }
+    sums.forEach((sum, k) => {
+      if (sum === null) return;
+      const shard = frequency.subarray(k * length, (k + 1) * length);
+      for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
+        for (let row = 0; row < rows; row++) {
+          const begin = offset + row * this.hidden;
+          let active = false;
+          for (let p = begin; p < begin + this.hidden; p++) {
+            if (shard[p] !== 0) {
+              sum.counts[p] += shard[p];
+              active = true;
+            }
+          }
+          if (active) s.insertShardRow.run(this.runKey, sum.tauIndex, start, cls, row, codePointsOf(shard.subarray(begin, begin + this.hidden)));
+        }
+      }
+      s.addPositions.run(positions, this.runKey, sum.tauIndex);
+    });
+  }
+
+  /**
+   * When the run is done, in its last transaction: its shards' rows, added up,
+   * go to pattern_frequency_rows, and frequency_in_progress forgets them.
+   * Written once, in order, at the end of the table, the rows fill their pages.
+   */
+  finish(): void {
+    const s = statementsOf(this.db);
+    const sums = this.load();
+    s.deleteInProgress.run(this.runKey);
+    s.deleteRows.run(this.runKey);
+    for (const sum of sums) {
+      if (sum === null) continue;
+      for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
+        for (let row = 0; row < rows; row++) {
+          const values = sum.counts.subarray(offset + row * this.hidden, offset + (row + 1) * this.hidden);
+          if (values.some((n) => n > 0)) s.insertRow.run(this.runKey, sum.tauIndex, cls, row, codePointsOf(values));
+        }
+      }
+    }
+  }
+
+  /** Lets go of the sums (a finished run's writer stays until the sweep ends). */
+  release(): void {
+    this.sums = undefined;
+  }
+
+  private load(): (RunFrequencyAt | null)[] {
+    if (this.sums !== undefined) return this.sums;
+    const s = statementsOf(this.db);
+    const stored = s.runFrequency.all(this.runKey) as { tau_index: number; tau: number; positions: number }[];
+    const begun = (s.shardCount.get(this.runKey) as number) > 0;
+    this.sums = FREQUENCY_TAUS.map((tau, k) => {
+      const counts = new Uint32Array(frequencyLength(this.hidden));
+      const row = stored.find((entry) => entry.tau === tau);
+      if (row === undefined) {
+        if (begun) return null;
+        s.insertRun.run(this.runKey, k, tau, Math.fround(tau));
+        return { tauIndex: k, counts };
+      }
+      // The shards committed so far, added up.
+      for (const entry of s.rows.all(this.runKey, row.tau_index) as { class: PatternClass; row: number; positions: Buffer }[]) {
+        const values = decodeCodePoints(entry.positions, this.hidden);
+        const offset = frequencyRowOffset(this.hidden, entry.class, entry.row);
+        for (let j = 0; j < this.hidden; j++) counts[offset + j] += values[j];
+      }
+      return { tauIndex: row.tau_index, counts };
+    });
+    return this.sums;
+  }
+}
+
+const selectionStatementsOf = perConnection((db: Db) => ({
+  runs: db.prepare(
+    `SELECT r.run_key, m.hidden, rf.positions AS counted,
+            r.positions, r.status
+     FROM runs r JOIN models m USING (model_key) LEFT JOIN run_frequency rf ON rf.run_key = r.run_key AND rf.tau_f32 = @tau_f32
+     WHERE r.run_key IN (SELECT value FROM json_each(@keys))`,
+  ),
+  rows: db.prepare(`SELECT f.class, f.row, f.positions FROM pattern_frequency_rows f JOIN run_frequency rf USING (run_key, tau_index) WHERE f.run_key = ? AND rf.tau_f32 = ?`),
+}));
+
+/** The activation frequencies of a selection of runs at one τ, added up. */
+export interface SelectionFrequency {
+  /** The τ as FREQUENCY_TAUS gives it. */
+  readonly tau: number;
+  /** Finished runs whose every position is counted (the sums are theirs). */
+  readonly runs: number;
+  /** Runs of the selection without frequencies at τ: not finished, begun before schema 7, or of another hidden size. */
+  readonly without: number;
+  /** The positions the sums count: those of `runs`. */
+  readonly positions: number;
+  /** Per pattern (frequencyLength's layout), the positions where it is active, over `runs`. */
+  readonly counts: Float64Array;
+}
+
+/**
+ * Adds up the frequencies at `tau` of the finished runs `runKeys` whose model has
+ * `hidden` neurons and whose every position is counted. Reads each run's stored
+ * rows (a few hundred per run), never its positions.
+ */
+export function selectionFrequency(db: Db, runKeys: readonly number[], hidden: number, tau: number): SelectionFrequency {
+  const s = selectionStatementsOf(db);
+  const tauF32 = Math.fround(tau);
+  const counts = new Float64Array(frequencyLength(hidden));
+  let runs = 0;
+  let without = 0;
+  let positions = 0;
+  type RunRow = { run_key: number; hidden: number; counted: number | null; positions: number; status: string };
+  for (const run of s.runs.iterate({ tau_f32: tauF32, keys: JSON.stringify(runKeys) }) as IterableIterator<RunRow>) {
+    // A run's sums are in pattern_frequency_rows once it is done, and only whole if every position was counted.
+    if (run.status !== 'done' || run.hidden !== hidden || run.counted !== run.positions) {
+      without++;
+      continue;
+    }
+    runs++;
+    positions += run.counted;
+    for (const row of s.rows.all(run.run_key, tauF32) as { class: PatternClass; row: number; positions: Buffer }[]) {
+      const values = decodeCodePoints(row.positions, hidden);
+      const offset = frequencyRowOffset(hidden, row.class, row.row);
+      for (let j = 0; j < hidden; j++) counts[offset + j] += values[j];
+    }
+  }
+  return { tau, runs, without, positions, counts };
+}
+
+/**
+ * What is wrong with the frequencies a done run of an attached database
+ * (`schema`, a segment) holds, or undefined: one row per FREQUENCY_TAUS counting
+ * all its positions, no sums in progress, rows of H counts in range (class, row,
+ * each count at most its positions), and per class, at a τ of its own, the counts'
+ * sum over patterns equal to the sum over positions of n_x, n_h, n_y.
+ */
+export function segmentFrequencyCheck(db: Db, schema: string): (run: { readonly run_key: number; readonly positions: number }, hidden: number) => string | undefined {
+  const statements = {
+    runFrequency: db.prepare(`SELECT tau_index, tau, tau_f32, positions FROM ${schema}.run_frequency WHERE run_key = ?`),
+    inProgress: db.prepare(`SELECT count(*) FROM ${schema}.frequency_in_progress WHERE run_key = ?`).pluck(),
+    stats: db.prepare(`SELECT t.tau_f32, s.sum_x, s.sum_h, s.sum_y FROM ${schema}.run_tau_stats s JOIN ${schema}.run_taus t USING (run_key, tau_index) WHERE s.run_key = ?`),
+    rows: db.prepare(`SELECT class, row, positions FROM ${schema}.pattern_frequency_rows WHERE run_key = ? AND tau_index = ?`),
+  };
+  return (run, hidden) => frequencyProblem(statements, run, hidden);
+}
+
+function frequencyProblem(
+  s: { runFrequency: Statement; inProgress: Statement; stats: Statement; rows: Statement },
+  run: { readonly run_key: number; readonly positions: number },
+  hidden: number,
+): string | undefined {
+  const key = run.run_key;
+  const stored = s.runFrequency.all(key) as { tau_index: number; tau: number; tau_f32: number; positions: number }[];
+  for (const tau of FREQUENCY_TAUS) {
+    const row = stored.find((entry) => entry.tau === tau);
+    if (row === undefined || row.tau_f32 !== Math.fround(tau)) return `it has no activation frequency at τ = ${tau}`;
+    if (row.positions !== run.positions) return `its activation frequency at τ = ${tau} counts ${row.positions} of its ${run.positions} positions`;
+  }
+  const inProgress = s.inProgress.get(key) as number;
+  if (inProgress > 0) return `it has ${inProgress} frequency rows still in progress`;
+  const stats = s.stats.all(key) as { tau_f32: number; sum_x: number; sum_h: number; sum_y: number }[];
+  for (const entry of stored) {
+    const sums: Record<PatternClass, number> = { wx: 0, wh: 0, wy: 0 };
+    const rows = s.rows.all(key, entry.tau_index) as { class: PatternClass; row: number; positions: Buffer }[];
+    for (const row of rows) {
+      let values: Uint32Array;
+      try {
+        frequencyRowOffset(hidden, row.class, row.row);
+        values = decodeCodePoints(row.positions, hidden);
+      } catch (error) {
+        return `its ${row.class} frequency row ${row.row} is unreadable: ${(error as Error).message}`;
+      }
+      for (const value of values) {
+        if (value > run.positions) return `its ${row.class} frequency row ${row.row} counts ${value} positions of ${run.positions}`;
+        sums[row.class] += value;
+      }
+    }
+    const counts = stats.find((row) => row.tau_f32 === entry.tau_f32);
+    if (counts !== undefined && (counts.sum_x !== sums.wx || counts.sum_h !== sums.wh || counts.sum_y !== sums.wy)) {
+      return `its activation frequencies at τ = ${entry.tau} add up to ${sums.wx}, ${sums.wh}, ${sums.wy} (Wx, Wh, Wy), its counts to ${counts.sum_x}, ${counts.sum_h}, ${counts.sum_y}`;
+    }
+  }
+  return undefined;
+}
