@@ -170,17 +170,20 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
       handle.close();
     }
   };
-  const pages = (file: string): number => {
+  /** Pages per table and index (dbstat), but the rollups' (schema 7 makes them again with their data file) and the schema's text. */
+  const ROLLUPS = /^((sqlite_autoindex_)?(job_cohorts|cohort_tau_stats|cohort_depth|cohort_pattern_levels)(_\d+)?|sqlite_schema)$/;
+  const pages = (file: string): Map<string, number> => {
     const handle = new Database(file, { readonly: true });
     try {
-      return handle.pragma('page_count', { simple: true }) as number;
+      const rows = handle.prepare(`SELECT name, count(*) FROM dbstat GROUP BY name ORDER BY name`).raw().all() as [string, number][];
+      return new Map(rows.filter(([name]) => !ROLLUPS.test(name)));
     } finally {
       handle.close();
     }
   };
 
   const added = ADDED_RUN_COLUMNS[version];
-  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added`, async () => {
+  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept (cohorts with their data file), no page added but the index of run_tau_stats'`, async () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
@@ -195,7 +198,19 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
       assert.deepEqual(new Set(runs.map((row) => row[at])), new Set([value]), `runs.${column}, column ${at}, is ${String(value)}`);
     });
     after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -added.length))).sort());
+    // Schema 7 keys cohorts by data file too (column 4, after job, model and Dmax): the fixture's job reads one file, so its cohorts are kept, with it.
+    const dataFiles = new Set(runs.map((row) => row[3]));
+    assert.equal(dataFiles.size, 1);
+    for (const table of ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels']) {
+      const cohortRows = (after.get(table) as string[]).map((line) => JSON.parse(line) as unknown[]);
+      assert.ok(cohortRows.length > 0, table);
+      assert.deepEqual(new Set(cohortRows.map((row) => row[3])), dataFiles, `${table}.data_path`);
+      after.set(table, cohortRows.map((row) => JSON.stringify([...row.slice(0, 3), ...row.slice(4)])).sort());
+    }
     for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
-    assert.equal(pages(path), pagesBefore);
+    const pagesAfter = pages(path);
+    assert.ok((pagesAfter.get('run_tau_stats_figures') ?? 0) > 0);
+    pagesAfter.delete('run_tau_stats_figures');
+    assert.deepEqual(pagesAfter, pagesBefore);
   });
 });

@@ -26,6 +26,8 @@ const REPORTS: readonly (readonly string[])[] = [
   ['--by', 'window', '--format', 'json'],
   ['--by', 'dmax', '--format', 'json'],
   ['--by', 'model', '--format', 'json'],
+  ['--by', 'data', '--format', 'json'],
+  ['--by', 'data,dmax'],
   ['--all', '--dmax', '20', '--format', 'json'],
   ['--all', '--dmax', '20'],
   ['--all', '--dmax', '5', '--format', 'csv'],
@@ -117,7 +119,8 @@ describe('run --keep summaries', () => {
 describe('rollups', () => {
   test('the reports read from them are the reports read run by run', async () => {
     assert.equal(count(noRollups, 'SELECT count(*) FROM job_cohorts'), 0);
-    assert.equal(count(full, 'SELECT count(*) FROM job_cohorts'), 2);
+    // A cohort per Dmax and data file.
+    assert.equal(count(full, 'SELECT count(*) FROM job_cohorts'), 4);
     for (const args of REPORTS) assert.equal(await report(full, args), await report(noRollups, args), args.join(' '));
   });
 
@@ -125,7 +128,7 @@ describe('rollups', () => {
     const rebuilt = join(folder.path, 'rebuilt.sqlite');
     copyFileSync(full, rebuilt);
     const tables = ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels'];
-    const rowsOf = (db: Database.Database) => tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4`).raw().all());
+    const rowsOf = (db: Database.Database) => tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4, 5, 6`).raw().all());
     const db = openDatabase(rebuilt);
     try {
       const before = rowsOf(db);
@@ -144,7 +147,8 @@ describe('rollups', () => {
     const [{ run_id: gone }] = JSON.parse(runs.stdout) as { run_id: string }[];
     const removed = await cliHere(['rm', '--db', pruned, '--run', gone]);
     assert.equal(removed.code, 0, removed.stderr);
-    assert.equal(count(pruned, `SELECT runs FROM job_cohorts JOIN runs USING (model_key) WHERE job_cohorts.dmax = 20 LIMIT 1`), 6);
+    assert.equal(count(pruned, `SELECT sum(runs) FROM job_cohorts WHERE dmax = 20`), 6);
+    assert.equal(count(pruned, `SELECT c.runs FROM job_cohorts c WHERE c.dmax = 20 AND c.data_path = '${SHARED_DATA}'`), 3);
     const cohortReport = await report(pruned, ['--all', '--dmax', '20', '--format', 'json']);
     deleteRollups(pruned);
     assert.equal(cohortReport, await report(pruned, ['--all', '--dmax', '20', '--format', 'json']));
