@@ -409,6 +409,15 @@ export class RunSelection {
 
   /** The selection split by `keys` (none: one group), groups in the order of their first run. */
   groupBy(keys: readonly GroupKeyName[]): RunGroup[] {
+    return [...this.streamGroups(keys)];
+  }
+
+  /**
+   * groupBy a group at a time, read by one statement as they are asked for: a
+   * report of 10⁵ groups (--by window) holds one group's objects at a time, not
+   * 10⁵. The selection is grouped (the TEMP table written) at the first group.
+   */
+  *streamGroups(keys: readonly GroupKeyName[]): Generator<RunGroup> {
     const db = this.#db;
     const s = statements(db);
     if (this.#sel !== undefined) s.release.run(this.#sel);
@@ -426,7 +435,7 @@ export class RunSelection {
       }
       return name;
     };
-    return (s.groups.all(sel) as GroupRow[]).map((row) => {
+    for (const row of s.groups.iterate(sel) as IterableIterator<GroupRow>) {
       const key: { -readonly [K in keyof GroupKey]: GroupKey[K] } = {};
       for (const name of keys) {
         if (name === 'model') key.model = { sha256: row.model_sha256, path: row.model_path };
@@ -449,8 +458,8 @@ export class RunSelection {
         plan: () => (plan ??= this.#planGroup(sel, row.grp, row.runs)),
       };
       groupPlace.set(group, { sel, grp: row.grp, first: row.first });
-      return group;
-    });
+      yield group;
+    }
   }
 
   /** The selection's number in the TEMP table, its rows written (ungrouped) if no groupBy wrote them yet. */
