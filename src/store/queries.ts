@@ -284,6 +284,28 @@ export function sparsityByTau(db: Db, runs: Runs): SparsityRow[] {
   return sparsityOf(selectedTauStats(db, planSelection(db, runs)));
 }
 
+/**
+ * sparsityOf the stored summaries of one run, each τ once: its rows as they are
+ * (alone, a run's stored median is its median), with no sums or histograms to
+ * merge: what sparsityOf gives for them, figure for figure, for 10⁵ one-run groups.
+ */
+export function sparsityOfOneRun(rows: readonly Omit<SelectedTauStats, 'distinct_n' | 'hist_n' | 'hist_positions'>[]): SparsityRow[] {
+  return rows
+    .filter((row) => row.positions > 0)
+    .sort((a, b) => a.tau - b.tau)
+    .map((row) => ({
+      tau: row.tau,
+      positions: row.positions,
+      mean: (row.sum_x + row.sum_h + row.sum_y) / row.positions,
+      median: row.median_n,
+      min: row.min_n,
+      max: row.max_n,
+      mean_wx: row.sum_x / row.positions,
+      mean_wh: row.sum_h / row.positions,
+      mean_wy: row.sum_y / row.positions,
+    }));
+}
+
 /** sparsityByTau from summaries read elsewhere (e.g. one run's, streamed). */
 export function sparsityOf(rows: Iterable<SelectedTauStats>): SparsityRow[] {
   const byTau = new Map<number, TauSums>();
