@@ -140,6 +140,26 @@ describe('rollups', () => {
     }
   });
 
+  test('a cohort of every data file (data_path \'\', what schema 6 left where it could not split one) is kept by a rebuild and read for the groups that hold it whole', async () => {
+    const every = join(folder.path, 'every-file.sqlite');
+    copyFileSync(full, every);
+    const db = openDatabase(every);
+    try {
+      db.transaction(() => {
+        db.exec(`DELETE FROM cohort_pattern_levels; DELETE FROM cohort_depth; DELETE FROM cohort_tau_stats; DELETE FROM job_cohorts;
+                 INSERT INTO job_cohorts (job_id, model_key, dmax, data_path, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
+                   SELECT DISTINCT jr.job_id, r.model_key, r.dmax, '', 0, 0, 0, 0, 1 FROM job_runs jr JOIN runs r USING (run_key)`);
+        rebuildJobRollups(db, 1);
+      })();
+    } finally {
+      closeDatabase(db);
+    }
+    // One cohort per Dmax, of all 7 windows of both files.
+    assert.equal(count(every, `SELECT count(*) FROM job_cohorts WHERE data_path = '' AND runs = 7`), 2);
+    assert.equal(count(every, `SELECT count(*) FROM job_cohorts WHERE data_path <> ''`), 0);
+    for (const args of REPORTS) assert.equal(await report(every, args), await report(noRollups, args), args.join(' '));
+  });
+
   test('after rm of some runs the rollups are those of the runs kept', async () => {
     const pruned = join(folder.path, 'pruned.sqlite');
     copyFileSync(full, pruned);
