@@ -1,7 +1,7 @@
 /**
  * `npm run bench:store`: what the results store costs a sweep.
  *
- * 1. Threads: the 24 one-KiB windows of lib.es5.d.ts (Dmax 50, the 7 default τ)
+ * 1. Threads: 24 one-KiB windows of lib.es5.d.ts (`--windows N`: N, up to 106; Dmax 50, the 7 default τ)
  *    computed in-process with 1 and with 2 worker threads, interleaved (1 2 1 2 …),
  *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
  *    (median and min–max over the pairs), and the main thread's share of the
@@ -16,7 +16,7 @@
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
  *    per run and per position, so one sees which one the time follows.
  *
- *   npm run bench:store -- [--pairs N] [DB …]      (--pairs 0: only the databases)
+ *   npm run bench:store -- [--pairs N] [--windows N] [DB …]      (--pairs 0: only the databases)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -33,14 +33,21 @@ import { listRuns, openDatabase, recordJob } from '../src/store/index.js';
 const args = process.argv.slice(2);
 const pairsFlag = args.indexOf('--pairs');
 const PAIRS = pairsFlag >= 0 ? Number(args[pairsFlag + 1]) : 5;
-const databases = args.filter((arg, k) => !arg.startsWith('--') && !(pairsFlag >= 0 && k === pairsFlag + 1));
+const windowsFlag = args.indexOf('--windows');
+const WINDOWS = windowsFlag >= 0 ? Number(args[windowsFlag + 1]) : 24;
+const valueAt = new Set([pairsFlag, windowsFlag].filter((k) => k >= 0).map((k) => k + 1));
+const databases = args.filter((arg, k) => !arg.startsWith('--') && !valueAt.has(k));
+const ES5 = resolve('node_modules/typescript/lib/lib.es5.d.ts');
+// 8 KiB apart as before for up to 24 windows; closer for more, so they fit in the file (distinct windows all the same).
+const STRIDE = Math.min(8192, Math.floor((statSync(ES5).size - 1024) / Math.max(1, WINDOWS - 1)));
+if (!Number.isInteger(WINDOWS) || WINDOWS < 1 || STRIDE < 1024) throw new Error(`--windows: ${args[windowsFlag + 1]} is not a number of 1 KiB windows that fit in lib.es5.d.ts`);
 
 const model = ['inputs/sat_model.bin', '../shared/inputs/sat_model.bin'].map((path) => resolve(path)).find(existsSync);
 if (model === undefined) throw new Error('no sat_model.bin in ./inputs or ../shared/inputs (run `sparsetrace fetch-inputs`)');
 const JOB: JobSpec = {
-  name: 'bench-24-windows',
+  name: `bench-${WINDOWS}-windows`,
   models: [model],
-  data: [{ path: resolve('node_modules/typescript/lib/lib.es5.d.ts'), offset: 0, length: 1024, stride: 8192, count: 24 }],
+  data: [{ path: ES5, offset: 0, length: 1024, stride: STRIDE, count: WINDOWS }],
   dmax: [50],
   tau: [...DEFAULT_TAUS],
 };

@@ -171,10 +171,13 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
       handle.close();
     }
   };
-  const pages = (file: string): number => {
+  /** Pages per table and index (dbstat), but the rollups' (schema 8 makes them again with their data file) and the schema's text. */
+  const ROLLUPS = /^((sqlite_autoindex_)?(job_cohorts|cohort_tau_stats|cohort_depth|cohort_pattern_levels)(_\d+)?|sqlite_schema)$/;
+  const pages = (file: string): Map<string, number> => {
     const handle = new Database(file, { readonly: true });
     try {
-      return handle.pragma('page_count', { simple: true }) as number;
+      const rows = handle.prepare(`SELECT name, count(*) FROM dbstat GROUP BY name ORDER BY name`).raw().all() as [string, number][];
+      return new Map(rows.filter(([name]) => !ROLLUPS.test(name)));
     } finally {
       handle.close();
     }
@@ -193,10 +196,9 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
   };
 
   const added = ADDED_RUN_COLUMNS[version];
-  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept, no page added but the frequency tables' (empty)`, async () => {
+  test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept (cohorts with their data file), no page added but the frequency tables' (empty) and the index of run_tau_stats'`, async () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
-    const schemaPagesBefore = pagesOf(path, ['sqlite_schema']);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
@@ -213,11 +215,24 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
       assert.deepEqual(new Set(runs.map((row) => row[at])), new Set([value]), `runs.${column}, column ${at}, is ${String(value)}`);
     });
     after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -added.length))).sort());
+    // Schema 8 keys cohorts by data file too (column 4, after job, model and Dmax): the fixture's job reads one file, so its cohorts are kept, with it.
+    const dataFiles = new Set(runs.map((row) => row[3]));
+    assert.equal(dataFiles.size, 1);
+    for (const table of ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels']) {
+      const cohortRows = (after.get(table) as string[]).map((line) => JSON.parse(line) as unknown[]);
+      assert.ok(cohortRows.length > 0, table);
+      assert.deepEqual(new Set(cohortRows.map((row) => row[3])), dataFiles, `${table}.data_path`);
+      after.set(table, cohortRows.map((row) => JSON.stringify([...row.slice(0, 3), ...row.slice(4)])).sort());
+    }
     for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
-    // The only pages added: one root for each new b-tree, and sqlite_schema's for their SQL.
-    const frequencyPages = pagesOf(path, [...FREQUENCY_TABLES, 'sqlite_autoindex_run_frequency_2']);
-    assert.equal(frequencyPages, FREQUENCY_TABLES.length + 1);
-    assert.equal(pages(path), pagesBefore + frequencyPages + (pagesOf(path, ['sqlite_schema']) - schemaPagesBefore));
+    // The only pages added: one root for each new frequency b-tree (empty), and the index of run_tau_stats' figures.
+    const pagesAfter = pages(path);
+    const frequencyPages = [...FREQUENCY_TABLES, 'sqlite_autoindex_run_frequency_2'];
+    assert.equal(pagesOf(path, frequencyPages), FREQUENCY_TABLES.length + 1);
+    for (const name of frequencyPages) pagesAfter.delete(name);
+    assert.ok((pagesAfter.get('run_tau_stats_figures') ?? 0) > 0);
+    pagesAfter.delete('run_tau_stats_figures');
+    assert.deepEqual(pagesAfter, pagesBefore);
   });
 });
 
@@ -243,6 +258,13 @@ describe(`sparsetrace migrate from schema 6 to ${SCHEMA_VERSION}`, () => {
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version 6 to ${SCHEMA_VERSION}`));
     const after = tablesOf(path);
     assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency']);
+    // Schema 8 keys cohorts by data file too (column 4): the fixture's job reads one file, so its cohorts are kept, with it.
+    for (const table of ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels']) {
+      const cohortRows = (after.get(table) as string[]).map((line) => JSON.parse(line) as unknown[]);
+      assert.ok(cohortRows.length > 0, table);
+      assert.equal(new Set(cohortRows.map((row) => row[3])).size, 1, `${table}.data_path`);
+      after.set(table, cohortRows.map((row) => JSON.stringify([...row.slice(0, 3), ...row.slice(4)])).sort());
+    }
     for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
     assert.deepEqual(after.get('run_frequency'), []);
     assert.deepEqual(after.get('pattern_frequency_rows'), []);

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { closeDatabase, openDatabase, type Db } from '../src/store/index.js';
@@ -62,8 +62,8 @@ before(async () => {
 });
 after(() => folder.remove());
 
-function withDb<T>(body: (db: Db) => T): T {
-  const db = openDatabase(dbPath, { readonly: true });
+function withDb<T>(body: (db: Db) => T, path = dbPath): T {
+  const db = openDatabase(path, { readonly: true });
   try {
     return body(db);
   } finally {
@@ -72,10 +72,10 @@ function withDb<T>(body: (db: Db) => T): T {
 }
 
 /** The report's output, or its error message: from the streamed figures, or from each group's own queries. */
-function output(db: Db, selection: Selection, options: ReportOptions): string {
-  const runs = selectRunSet(db, selection, dbPath);
+function output(db: Db, selection: Selection, options: ReportOptions, path = dbPath): string {
+  const runs = selectRunSet(db, selection, path);
   try {
-    return [...formatSourcesChunks([{ db, dbPath, runs }], options)].join('');
+    return [...formatSourcesChunks([{ db, dbPath: path, runs }], options)].join('').replaceAll(path, 'DB');
   } catch (error) {
     return `error: ${(error as Error).message}`;
   } finally {
@@ -129,6 +129,46 @@ describe('reports of one-run groups from streamed figures', () => {
         runs.release();
       }
     });
+  });
+
+  test('groups by data file (with model, Dmax, job) are whole cohorts: read from the rollups, they print what their runs print', () => {
+    // The same store without rollups: every group read run by run.
+    const noRollups = join(folder.path, 'no-rollups.sqlite');
+    copyFileSync(dbPath, noRollups);
+    const handle = new Database(noRollups);
+    handle.exec('DELETE FROM cohort_pattern_levels; DELETE FROM cohort_depth; DELETE FROM cohort_tau_stats; DELETE FROM job_cohorts;');
+    handle.close();
+    // Selections without the runs kept as summaries (whose dropped peaks only a cohort's levels keep).
+    const selections: Selection[] = [{ job: 'sweep' }, { all: true, model: SHARED_MODEL }, { all: true, data: SHARED_DATA }];
+    const groupings: Grouping[][] = [['data'], ['data', 'dmax'], ['model', 'data'], ['job', 'data'], ['dmax'], []];
+    let cases = 0;
+    withDb((db) =>
+      withDb((plain) => {
+        for (const selection of selections)
+          for (const by of groupings)
+            for (const format of ['text', 'json', 'csv'] as const)
+              for (const neverTau of [undefined, 0.1, 0.05]) {
+                const options = { format, by, neverTau };
+                const fromRollups = output(db, selection, options);
+                assert.doesNotMatch(fromRollups, /^error:/, JSON.stringify({ selection, options }));
+                assert.equal(fromRollups, output(plain, selection, options, noRollups), JSON.stringify({ selection, options }));
+                cases += 1;
+              }
+        // And they were read from the rollups: in the sweep, a report splits each data file's runs by model and Dmax too (8 groups),
+        // each of them a cohort, no run read alone.
+        const runs = selectRunSet(db, { job: 'sweep' }, dbPath);
+        const { groups } = groupSelection(runs, { by: ['data'] });
+        assert.equal(groups.length, 8);
+        for (const group of groups) {
+          const plan = group.plan();
+          assert.equal(plan.cohorts.length, 1, JSON.stringify(group.key));
+          assert.deepEqual(plan.runs, [], JSON.stringify(group.key));
+          assert.deepEqual(new Set(plan.cohorts.map((cohort) => cohort.data_path)), new Set([group.key.data]));
+        }
+        runs.release();
+      }, noRollups),
+    );
+    assert.equal(cases, selections.length * groupings.length * 9);
   });
 
   test('SQLite gives every double back exactly through JSON, as the streamed figures need', () => {

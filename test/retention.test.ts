@@ -26,6 +26,8 @@ const REPORTS: readonly (readonly string[])[] = [
   ['--by', 'window', '--format', 'json'],
   ['--by', 'dmax', '--format', 'json'],
   ['--by', 'model', '--format', 'json'],
+  ['--by', 'data', '--format', 'json'],
+  ['--by', 'data,dmax'],
   ['--all', '--dmax', '20', '--format', 'json'],
   ['--all', '--dmax', '20'],
   ['--all', '--dmax', '5', '--format', 'csv'],
@@ -117,7 +119,8 @@ describe('run --keep summaries', () => {
 describe('rollups', () => {
   test('the reports read from them are the reports read run by run', async () => {
     assert.equal(count(noRollups, 'SELECT count(*) FROM job_cohorts'), 0);
-    assert.equal(count(full, 'SELECT count(*) FROM job_cohorts'), 2);
+    // A cohort per Dmax and data file.
+    assert.equal(count(full, 'SELECT count(*) FROM job_cohorts'), 4);
     for (const args of REPORTS) assert.equal(await report(full, args), await report(noRollups, args), args.join(' '));
   });
 
@@ -125,7 +128,7 @@ describe('rollups', () => {
     const rebuilt = join(folder.path, 'rebuilt.sqlite');
     copyFileSync(full, rebuilt);
     const tables = ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels'];
-    const rowsOf = (db: Database.Database) => tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4`).raw().all());
+    const rowsOf = (db: Database.Database) => tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4, 5, 6`).raw().all());
     const db = openDatabase(rebuilt);
     try {
       const before = rowsOf(db);
@@ -137,6 +140,26 @@ describe('rollups', () => {
     }
   });
 
+  test('a cohort of every data file (data_path \'\', what schema 6 left where it could not split one) is kept by a rebuild and read for the groups that hold it whole', async () => {
+    const every = join(folder.path, 'every-file.sqlite');
+    copyFileSync(full, every);
+    const db = openDatabase(every);
+    try {
+      db.transaction(() => {
+        db.exec(`DELETE FROM cohort_pattern_levels; DELETE FROM cohort_depth; DELETE FROM cohort_tau_stats; DELETE FROM job_cohorts;
+                 INSERT INTO job_cohorts (job_id, model_key, dmax, data_path, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
+                   SELECT DISTINCT jr.job_id, r.model_key, r.dmax, '', 0, 0, 0, 0, 1 FROM job_runs jr JOIN runs r USING (run_key)`);
+        rebuildJobRollups(db, 1);
+      })();
+    } finally {
+      closeDatabase(db);
+    }
+    // One cohort per Dmax, of all 7 windows of both files.
+    assert.equal(count(every, `SELECT count(*) FROM job_cohorts WHERE data_path = '' AND runs = 7`), 2);
+    assert.equal(count(every, `SELECT count(*) FROM job_cohorts WHERE data_path <> ''`), 0);
+    for (const args of REPORTS) assert.equal(await report(every, args), await report(noRollups, args), args.join(' '));
+  });
+
   test('after rm of some runs the rollups are those of the runs kept', async () => {
     const pruned = join(folder.path, 'pruned.sqlite');
     copyFileSync(full, pruned);
@@ -144,7 +167,8 @@ describe('rollups', () => {
     const [{ run_id: gone }] = JSON.parse(runs.stdout) as { run_id: string }[];
     const removed = await cliHere(['rm', '--db', pruned, '--run', gone]);
     assert.equal(removed.code, 0, removed.stderr);
-    assert.equal(count(pruned, `SELECT runs FROM job_cohorts JOIN runs USING (model_key) WHERE job_cohorts.dmax = 20 LIMIT 1`), 6);
+    assert.equal(count(pruned, `SELECT sum(runs) FROM job_cohorts WHERE dmax = 20`), 6);
+    assert.equal(count(pruned, `SELECT c.runs FROM job_cohorts c WHERE c.dmax = 20 AND c.data_path = '${SHARED_DATA}'`), 3);
     const cohortReport = await report(pruned, ['--all', '--dmax', '20', '--format', 'json']);
     deleteRollups(pruned);
     assert.equal(cohortReport, await report(pruned, ['--all', '--dmax', '20', '--format', 'json']));

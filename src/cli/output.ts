@@ -233,15 +233,34 @@ export function writeOutput(text: string, outPath: string | undefined, protect: 
   writeOutputChunks([text], outPath, protect);
 }
 
-/** writeOutput for output made in parts (a report written group by group): each part goes out as it comes. */
+/** How much of a report made in parts is gathered before one write: a part per group of 10⁵ would be a system call each. */
+const OUTPUT_BATCH_CHARS = 1 << 20;
+
+/** The parts joined into pieces of about OUTPUT_BATCH_CHARS characters (a larger part alone), in order. */
+export function* batched(chunks: Iterable<string>, size = OUTPUT_BATCH_CHARS): Generator<string> {
+  let parts: string[] = [];
+  let length = 0;
+  for (const chunk of chunks) {
+    parts.push(chunk);
+    length += chunk.length;
+    if (length >= size) {
+      yield parts.join('');
+      parts = [];
+      length = 0;
+    }
+  }
+  if (parts.length > 0) yield parts.join('');
+}
+
+/** writeOutput for output made in parts (a report written group by group): the parts go out as they come, about 1 MB at a time. */
 export function writeOutputChunks(chunks: Iterable<string>, outPath: string | undefined, protect: readonly string[]): void {
   if (outPath === undefined) {
-    for (const chunk of chunks) out(chunk);
+    for (const piece of batched(chunks)) out(piece);
     return;
   }
   const file = new AtomicFile(outPath, '--out', protect);
   try {
-    for (const chunk of chunks) file.write(chunk);
+    for (const piece of batched(chunks)) file.write(piece);
     file.commit();
   } finally {
     file.abandon();

@@ -4,7 +4,7 @@ import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
 import { GroupReports, type Report } from './gather.js';
 import { thousands } from './numbers.js';
-import { formatTau, groupSelections, groupValue, keyHeading, matchTaus } from './select.js';
+import { formatTau, groupingPlan, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
 import { surpriseNote, surpriseTables, surpriseTidyRows, withSurprise } from './surprise.js';
 import { frequencyNote, frequencyTables, frequencyTidyRows, withFrequency } from './frequency.js';
@@ -287,18 +287,31 @@ export function* formatSourcesChunks(sources: readonly ReportSource[], options: 
   }
 }
 
+/** The first `count` items of an iterator, taken from it (the rest stay in it). */
+function take<T>(items: Iterator<T>, count: number): T[] {
+  const taken: T[] = [];
+  for (let next = taken.length < count ? items.next() : undefined; next !== undefined && !next.done; next = taken.length < count ? items.next() : undefined) taken.push(next.value);
+  return taken;
+}
+
 function* formatGroups(sources: readonly ReportSource[], options: ReportOptions, reports: readonly GroupReports[]): Generator<string> {
-  const grouped = groupSelections(
+  const plan = groupingPlan(
     sources.map((source) => source.runs),
     { by: options.by, pool: options.pool, named: options.named },
   );
-  for (const line of grouped[0].plan.notes) options.note?.(line);
-  const runKeys = grouped[0].plan.keys;
+  for (const line of plan.notes) options.note?.(line);
+  const runKeys = plan.keys;
   const keys: ReportKey[] = sources.length > 1 ? ['store', ...runKeys] : [...runKeys];
   // A grouped text or Markdown overview prints no depth profile: its groups of one run read none.
   const overview = (options.format === 'text' || options.format === 'md') && keys.length > 0 && (options.sections === undefined || options.sections === 'overview');
   for (const report of reports) report.depthShown = !overview;
-  const groups: SourceGroup[] = sources.flatMap((source, k) => grouped[k].groups.map((group) => ({ db: source.db, store: source.dbPath, group, reports: reports[k] })));
+  // The groups as they are read, store after store: one group's objects at a time, however many groups.
+  function* streamed(): Generator<SourceGroup> {
+    for (const [k, source] of sources.entries()) {
+      for (const group of source.runs.streamGroups(runKeys)) yield { db: source.db, store: source.dbPath, group, reports: reports[k] };
+    }
+  }
+  const groups = streamed();
   const runs = { size: sources.reduce((sum, source) => sum + source.runs.size, 0) };
   const dbPath = sources.map((source) => source.dbPath).join(', ');
   // The sections of every format (text and md: the default ones, or those named); surprise is computed only when asked for.
@@ -306,29 +319,37 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const gather = ({ db, group, reports }: SourceGroup): Report =>
     withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency'));
   if (keys.length === 0) {
-    yield formatReport(gather(groups[0]), options.format, sections);
+    const [only] = take(groups, 1);
+    groups.return(undefined);
+    yield formatReport(gather(only), options.format, sections);
     return;
   }
   const values = (entry: SourceGroup): (string | number)[] => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name)));
   const columnOf = (name: ReportKey): string => (name === 'store' ? 'store' : keyHeading(name));
   if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
     // Every chosen section, group after group, under a heading naming the group.
-    for (let k = 0; k < groups.length; k++) {
-      const label = keys.map((name, i) => `${columnOf(name)} ${values(groups[k])[i]}`).join(' · ');
+    let k = 0;
+    for (const group of groups) {
+      const label = keys.map((name, i) => `${columnOf(name)} ${values(group)[i]}`).join(' · ');
       const heading = options.format === 'md' ? `# ${label}\n\n` : `== ${label} ==\n\n`;
-      yield `${k > 0 ? '\n' : ''}${heading}${formatReport(gather(groups[k]), options.format, sections)}`;
+      yield `${k > 0 ? '\n' : ''}${heading}${formatReport(gather(group), options.format, sections)}`;
+      k += 1;
     }
     return;
   }
   if (options.format === 'json') {
     // What JSON.stringify({ by, groups }, null, 1) prints, a group at a time.
     yield `{\n "by": ${JSON.stringify(jsonBy(keys))},\n "groups": [\n`;
-    for (let k = 0; k < groups.length; k++) {
-      const value = values(groups[k]);
+    // Each group's comma goes out with the next one, so the last has none.
+    let separator = '';
+    for (const group of groups) {
+      const value = values(group);
       const key = keys.length === 1 ? value[0] : Object.fromEntries(keys.map((name, i) => [name, value[i]]));
-      const part = JSON.stringify({ group: key, ...(reportJson(gather(groups[k]), sections) as object) }, null, 1).replace(/^/gm, '  ');
-      yield `${part}${k + 1 < groups.length ? ',' : ''}\n`;
+      const part = JSON.stringify({ group: key, ...(reportJson(gather(group), sections) as object) }, null, 1).replace(/^/gm, '  ');
+      yield `${separator}${part}`;
+      separator = ',\n';
     }
+    if (separator !== '') yield '\n';
     yield ` ]\n}\n`;
     return;
   }
@@ -344,7 +365,7 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs.size, 'run')}, ${dbPath})`;
   const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
   const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
-  const rowsOf = (group: (typeof groups)[number]): string[][] => {
+  const rowsOf = (group: SourceGroup): string[][] => {
     const report = gather(group);
     const value = values(group);
     return report.sparsity.map((row, k) => [
@@ -357,13 +378,13 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
       thousands(row.median),
     ]);
   };
-  const sample = groups.slice(0, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
+  const sample = take(groups, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
   if (options.format === 'md') {
     yield renderMarkdown({ title, columns, rows: sample, alignRight });
-    for (const group of groups.slice(WIDTH_SAMPLE_GROUPS)) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
+    for (const group of groups) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
     return;
   }
   const widths = columnWidths(columns, sample);
   yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
-  for (const group of groups.slice(WIDTH_SAMPLE_GROUPS)) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
+  for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
 }

@@ -8,7 +8,7 @@ import {
   depthOf,
   depthProfile,
   modelOf,
-  sparsityOf,
+  sparsityOfOneRun,
   surprisalOf,
   selectionModels,
   sparsityByTau,
@@ -154,8 +154,6 @@ export function reportOf(figures: ReportFigures): Report {
   };
 }
 
-const NO_HISTOGRAM = Buffer.alloc(0);
-
 /**
  * The reports of a selection's groups, asked for in group order: a group that
  * is one finished run from the figures the selection streams for all of them
@@ -208,7 +206,7 @@ export class GroupReports {
       runIds: [figures.run_id],
       model,
       surprisal: surprisalOf(figures.shards),
-      byTau: sparsityOf(figures.taus.map((row) => ({ ...row, distinct_n: 0, hist_n: NO_HISTOGRAM, hist_positions: NO_HISTOGRAM }))),
+      byTau: sparsityOfOneRun(figures.taus),
       active: activeOf(active),
       neverTau: this.#neverTau,
       profile: () => (depth !== null ? depthOf(depth) : this.depthShown ? depthProfile(this.#db, group) : []),

@@ -89,6 +89,12 @@ export function groupSelections(
   selections: readonly RunSelection[],
   request: GroupingRequest,
 ): { plan: Omit<GroupedSelection, 'groups'>; groups: readonly RunGroup[] }[] {
+  const plan = groupingPlan(selections, request);
+  return selections.map((runs) => ({ plan, groups: runs.groupBy(plan.keys) }));
+}
+
+/** The keys and notes of groupSelections, without grouping (a report then streams each selection's groups: RunSelection.streamGroups). */
+export function groupingPlan(selections: readonly RunSelection[], request: GroupingRequest): Omit<GroupedSelection, 'groups'> {
   const mixes = selections.map((runs) => runs.describe());
   const distinct = <T>(values: readonly T[]): T[] => [...new Set(values)];
   const models = distinct(mixes.flatMap((mix) => mix.models.map((model) => model.sha256)));
@@ -134,7 +140,7 @@ export function groupSelections(
   if (!keys.includes('window') && !keys.includes('data') && dataFiles.length > 1) {
     notes.push(`note: figures pool ${plural(windows, 'window')} of ${plural(dataFiles.length, 'data file')} (${dataFiles.join(', ')}); --by window gives one row per window, --by data one per file, --data picks a file`);
   }
-  return selections.map((runs) => ({ plan: { keys, notes, pooled }, groups: runs.groupBy(keys) }));
+  return { keys, notes, pooled };
 }
 
 /** τ with the fewest digits that identify its float32 (as the tables print it). */

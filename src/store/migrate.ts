@@ -8,7 +8,22 @@ import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';
 import { refreshStaleRollups, runLevels } from './rollups.js';
-import { COUNT_BLOCKS_TABLE, FREQUENCY_TABLES, JOB_RUNS_INDEXES, ROLLUP_TABLES, RUN_TAU_STATS_TABLE, RUNS_BURN_IN_COLUMN, RUNS_RULE_COLUMN, SCHEMA, SCHEMA_VERSION, TAU_LIST_OF, VIEWS } from './schema.js';
+import { COHORT_TABLES_V6 } from './legacy/schemaV6.js';
+import {
+  COHORT_TABLES,
+  COUNT_BLOCKS_TABLE,
+  FREQUENCY_TABLES,
+  JOB_RUNS_INDEXES,
+  RUN_PAGE_PATTERNS_TABLE,
+  RUN_TAU_STATS_FIGURES_INDEX,
+  RUN_TAU_STATS_TABLE,
+  RUNS_BURN_IN_COLUMN,
+  RUNS_RULE_COLUMN,
+  SCHEMA,
+  SCHEMA_VERSION,
+  TAU_LIST_OF,
+  VIEWS,
+} from './schema.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { verifyWal } from './walGuard.js';
 
@@ -21,10 +36,11 @@ const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards
  * moved into the compact tables, a version 2 file has its per-position count
  * rows packed into count blocks (both give schema 3), and schema 3 becomes 4:
  * count blocks and summaries re-encoded so plain SQL reads them, the views made
- * plain SQL, schema 4 becomes 5: `runs.rule`, 'q1' for every earlier run, and
+ * plain SQL, schema 4 becomes 5: `runs.rule`, 'q1' for every earlier run,
  * schema 5 becomes 6: `runs.burn_in`, 0 (a cold window) for every earlier run,
- * and schema 6 becomes 7: the activation frequency tables, empty (earlier runs
- * have no frequencies; they are not recomputed).
+ * schema 6 becomes 7: the activation frequency tables, empty (earlier runs
+ * have no frequencies; they are not recomputed), and schema 7 becomes 8:
+ * cohorts per data file too, and an index of the runs' scalar summaries.
  * The caller holds the writer lock or knows the file is new. Foreign keys are
  * checked once at the end.
  */
@@ -36,13 +52,14 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
       const from = db.pragma('user_version', { simple: true }) as number;
       if (from === SCHEMA_VERSION) return { from, to: from };
       if (from === 0) db.exec(SCHEMA);
-      else if (from >= 1 && from <= 6) {
+      else if (from >= 1 && from <= 7) {
         if (from === 1) migrateFromV1(db);
         if (from === 2) migrateFromV2(db);
         if (from <= 3) migrateFromV3(db);
         if (from <= 4) migrateFromV4(db);
         if (from <= 5) migrateFromV5(db);
-        migrateFromV6(db);
+        if (from <= 6) migrateFromV6(db);
+        migrateFromV7(db);
       } else throw new Error(`no migration from schema version ${from}`);
       const problems = db.pragma('foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
@@ -157,7 +174,8 @@ function migrateFromV3(db: Db): void {
     DROP TABLE v3_count_blocks;
     ALTER TABLE run_tau_stats RENAME TO v3_run_tau_stats;
     ${RUN_TAU_STATS_TABLE}
-    ${ROLLUP_TABLES}
+    ${RUN_PAGE_PATTERNS_TABLE}
+    ${COHORT_TABLES_V6}
     ALTER TABLE job_runs ADD COLUMN rolled_up INTEGER NOT NULL DEFAULT 0 CHECK (rolled_up IN (0, 1));
     ${JOB_RUNS_INDEXES}
   `);
@@ -183,8 +201,8 @@ function migrateFromV3(db: Db): void {
       insert.run({ ...sums, median_n: histogram.median(), ...histogram.encode(), active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
     }
   }
+  // The rollups are built by the step from schema 6, which every migration ends with.
   db.exec(`DROP TABLE v3_run_tau_stats;\n${VIEWS}`);
-  refreshStaleRollups(db);
 }
 
 /**
@@ -204,16 +222,62 @@ function migrateFromV5(db: Db): void {
   db.exec(`ALTER TABLE runs ADD COLUMN ${RUNS_BURN_IN_COLUMN}`);
 }
 
+/** Schema 7's rollup tables (as schema 6 made them), children before their parent. */
+const V6_COHORT_TABLES = ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'] as const;
+
 /**
- * Version 6 → 7: the activation frequency tables, empty, and the views again
- * (pattern_frequency). Earlier runs have no frequencies (a run resumed later
- * does not get them either: its first positions were not counted).
+ * Version 7 → 8: cohorts keyed by data file too (`data_path`), so that a report
+ * by data file reads rollups, and `run_tau_stats_figures`, an index of
+ * run_tau_stats' scalar columns (a report of one-run groups reads it, not the
+ * histograms beside them). A schema 6 cohort whose finished runs read one data
+ * file keeps its rows, now that file's; one of several files is made again per
+ * file from its runs (refreshStaleRollups), unless a run of it dropped its
+ * peaks (kept as summaries): its levels exist only for all its runs together,
+ * so it stays one cohort of every file (`data_path` '', rollups.ts).
  */
+function migrateFromV7(db: Db): void {
+  db.exec(RUN_TAU_STATS_FIGURES_INDEX);
+  for (const table of V6_COHORT_TABLES) db.exec(`ALTER TABLE ${table} RENAME TO v6_${table}`);
+  db.exec(`
+    ${COHORT_TABLES}
+    CREATE TEMP TABLE v6_cohort_data AS
+      SELECT c.job_id, c.model_key, c.dmax, count(DISTINCT r.data_path) AS files, min(r.data_path) AS data_path,
+             max(r.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key)) AS peaks_dropped
+      FROM v6_job_cohorts c JOIN job_runs jr ON jr.job_id = c.job_id
+        JOIN runs r ON r.run_key = jr.run_key AND r.model_key = c.model_key AND r.dmax = c.dmax AND r.status = 'done'
+      GROUP BY c.job_id, c.model_key, c.dmax;
+    DELETE FROM temp.v6_cohort_data WHERE files > 1 AND NOT peaks_dropped;
+    UPDATE temp.v6_cohort_data SET data_path = '' WHERE files > 1;
+    INSERT INTO job_cohorts (job_id, model_key, dmax, data_path, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
+      SELECT c.job_id, c.model_key, c.dmax, k.data_path, c.runs, c.positions, c.surprisal_sum, c.surprisal_err, c.peaks_complete
+      FROM v6_job_cohorts c JOIN temp.v6_cohort_data k USING (job_id, model_key, dmax);
+    INSERT INTO cohort_tau_stats (job_id, model_key, dmax, data_path, tau_index, tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n,
+        distinct_n, hist_n, hist_positions, active_x, active_h, active_y)
+      SELECT c.job_id, c.model_key, c.dmax, k.data_path, c.tau_index, c.tau, c.positions, c.sum_x, c.sum_h, c.sum_y, c.min_n, c.median_n, c.max_n,
+        c.distinct_n, c.hist_n, c.hist_positions, c.active_x, c.active_h, c.active_y
+      FROM v6_cohort_tau_stats c JOIN temp.v6_cohort_data k USING (job_id, model_key, dmax);
+    INSERT INTO cohort_depth (job_id, model_key, dmax, data_path, d, positions, mass_sum, mass_err)
+      SELECT c.job_id, c.model_key, c.dmax, k.data_path, c.d, c.positions, c.mass_sum, c.mass_err
+      FROM v6_cohort_depth c JOIN temp.v6_cohort_data k USING (job_id, model_key, dmax);
+    INSERT INTO cohort_pattern_levels (job_id, model_key, dmax, data_path, class, row, levels)
+      SELECT c.job_id, c.model_key, c.dmax, k.data_path, c.class, c.row, c.levels
+      FROM v6_cohort_pattern_levels c JOIN temp.v6_cohort_data k USING (job_id, model_key, dmax);
+    DROP TABLE temp.v6_cohort_data;
+  `);
+  for (const table of V6_COHORT_TABLES) db.exec(`DROP TABLE v6_${table}`);
+  refreshStaleRollups(db);
+}
+
 /** Drops every view (the migrations that change them make them all again). */
 function dropViews(db: Db): void {
   for (const view of db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'view'`).pluck().all() as string[]) db.exec(`DROP VIEW "${view}"`);
 }
 
+/**
+ * Version 6 → 7: the activation frequency tables, empty, and the views again
+ * (pattern_frequency). Earlier runs have no frequencies (a run resumed later
+ * does not get them either: its first positions were not counted).
+ */
 function migrateFromV6(db: Db): void {
   dropViews(db);
   db.exec(FREQUENCY_TABLES);

@@ -7,6 +7,7 @@ import { CountHistogram } from './histogram.js';
 import { DepthSums, TauSums, type DepthSumRow } from './sums.js';
 import { pagePatterns, PAGE_TAU } from './retention.js';
 import { planSelection, type Runs, type SelectionPlan } from './selection.js';
+import { IN_COHORT } from './rollups.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { tauStatsOfRun, type TauStats } from './tauStats.js';
 import { BYTE_VALUES } from '../engine/index.js';
@@ -197,7 +198,7 @@ export interface SurprisalRow {
 /** Positions and bpc (mean surprisal, from the exact sums of the shards, or of the cohorts that cover them) of a selection. */
 export function surprisalSummary(db: Db, runs: Runs): SurprisalRow {
   const plan = planSelection(db, runs);
-  const cohort = prepared(db, `SELECT positions, surprisal_sum, surprisal_err FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
+  const cohort = prepared(db, `SELECT positions, surprisal_sum, surprisal_err FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path`);
   const shards = prepared(db, `SELECT count AS positions, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`);
   function* rows(): IterableIterator<SurprisalSumRow> {
     for (const key of plan.cohorts) yield cohort.get(key) as SurprisalSumRow;
@@ -254,7 +255,7 @@ function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<Select
   const cohort = prepared(
     db,
     `SELECT tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions
-     FROM cohort_tau_stats WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`,
+     FROM cohort_tau_stats WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path`,
   );
   const stored = prepared(
     db,
@@ -281,6 +282,28 @@ function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<Select
  */
 export function sparsityByTau(db: Db, runs: Runs): SparsityRow[] {
   return sparsityOf(selectedTauStats(db, planSelection(db, runs)));
+}
+
+/**
+ * sparsityOf the stored summaries of one run, each τ once: its rows as they are
+ * (alone, a run's stored median is its median), with no sums or histograms to
+ * merge: what sparsityOf gives for them, figure for figure, for 10⁵ one-run groups.
+ */
+export function sparsityOfOneRun(rows: readonly Omit<SelectedTauStats, 'distinct_n' | 'hist_n' | 'hist_positions'>[]): SparsityRow[] {
+  return rows
+    .filter((row) => row.positions > 0)
+    .sort((a, b) => a.tau - b.tau)
+    .map((row) => ({
+      tau: row.tau,
+      positions: row.positions,
+      mean: (row.sum_x + row.sum_h + row.sum_y) / row.positions,
+      median: row.median_n,
+      min: row.min_n,
+      max: row.max_n,
+      mean_wx: row.sum_x / row.positions,
+      mean_wh: row.sum_h / row.positions,
+      mean_wy: row.sum_y / row.positions,
+    }));
 }
 
 /** sparsityByTau from summaries read elsewhere (e.g. one run's, streamed). */
@@ -356,10 +379,10 @@ export function activePatterns(db: Db, runs: Runs, tauF32: number): ActivePatter
   const asRows = activeOf;
   const cohortAt = prepared(
     db,
-    `SELECT s.active_x, s.active_h, s.active_y, c.peaks_complete FROM cohort_tau_stats s JOIN job_cohorts c USING (job_id, model_key, dmax)
-     WHERE s.job_id = @job_id AND s.model_key = @model_key AND s.dmax = @dmax AND s.tau_index IN
+    `SELECT s.active_x, s.active_h, s.active_y, c.peaks_complete FROM cohort_tau_stats s JOIN job_cohorts c USING (job_id, model_key, dmax, data_path)
+     WHERE s.job_id = @job_id AND s.model_key = @model_key AND s.dmax = @dmax AND s.data_path = @data_path AND s.tau_index IN
        (SELECT tau_index FROM run_taus WHERE tau_f32 = @tau AND run_key = (SELECT run_key FROM job_runs jr JOIN runs r USING (run_key)
-          WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' LIMIT 1))`,
+          WHERE ${IN_COHORT} AND r.status = 'done' LIMIT 1))`,
   );
   const runAt = prepared(
     db,
@@ -389,9 +412,9 @@ function markActivePatterns(db: Db, plan: SelectionPlan, done: SelectionPlan['ru
   };
   const levels = prepared(
     db,
-    `SELECT class, row, levels FROM cohort_pattern_levels WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`,
+    `SELECT class, row, levels FROM cohort_pattern_levels WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path`,
   );
-  const complete = prepared(db, `SELECT peaks_complete FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`).pluck();
+  const complete = prepared(db, `SELECT peaks_complete FROM job_cohorts WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path`).pluck();
   const thresholds = prepared(db, `SELECT tau_f32 FROM run_taus WHERE run_key = ? ORDER BY tau_f32`).pluck();
   const peaks = prepared(db, `SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`);
   const keeps = prepared(db, `SELECT keep FROM runs WHERE run_key = ?`).pluck();
@@ -443,7 +466,7 @@ export interface DepthRow {
 /** Mean depth mass per offset d, over the positions where d exists (t ≥ d): exact sums, per cohort and per run. */
 export function depthProfile(db: Db, runs: Runs): DepthRow[] {
   const plan = planSelection(db, runs);
-  const cohort = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax`);
+  const cohort = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path`);
   const stored = prepared(db, `SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`);
   const live = prepared(db, RUN_DEPTH_SELECT('run_key = ?'));
   function* rows(): IterableIterator<DepthSumRow> {

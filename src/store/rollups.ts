@@ -7,9 +7,10 @@ import { perConnection } from './statements.js';
 import { DepthSums, TauSums, type DepthSumRow, type TauSumRow } from './sums.js';
 
 /**
- * Rollups: a job's finished runs of one model and Dmax (a *cohort*) summed up,
- * kept up to date as runs finish, so that the report of a whole job, or of its
- * models or Dmax values, reads a few rows per cohort however many runs and
+ * Rollups: a job's finished runs of one model, Dmax and data file (a *cohort*)
+ * summed up, kept up to date as runs finish, so that the report of a whole job,
+ * or of its models, Dmax values or data files (any grouping by those keys: each
+ * group is a union of whole cohorts), reads a few rows per cohort however many runs and
  * positions it has (queries.ts falls back to the runs' own summaries for what
  * no fresh cohort covers). Everything is exact: split sums stay split sums,
  * histograms of n merge, pattern levels (levels.ts) merge by max.
@@ -38,33 +39,44 @@ export interface CohortKey {
   readonly job_id: number;
   readonly model_key: number;
   readonly dmax: number;
+  /** Its runs' data file; '' for a cohort of every data file (one schema 6 kept, see COHORT_DATA_OF). */
+  readonly data_path: string;
 }
 
+/**
+ * The data key of the cohort of run `r` in job `jr.job_id`: its data file, or ''
+ * when the job's runs of that model and Dmax have a cohort of every data file
+ * (schema 6's, kept by the migration where its runs' peaks are gone, so it
+ * could not be split: new runs join it rather than start a cohort of their file).
+ */
+export const COHORT_DATA_OF = `CASE WHEN EXISTS (SELECT 1 FROM job_cohorts every WHERE every.job_id = jr.job_id AND every.model_key = r.model_key
+  AND every.dmax = r.dmax AND every.data_path = '') THEN '' ELSE r.data_path END`;
+
+/** SQL: run `r` of job `jr` belongs to the cohort bound as @job_id, @model_key, @dmax, @data_path. */
+export const IN_COHORT = `jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND (@data_path = '' OR r.data_path = @data_path)`;
+
 const statements = perConnection((db: Db) => {
-  const cohort = 'job_id = @job_id AND model_key = @model_key AND dmax = @dmax';
+  const cohort = 'job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path';
   return {
-    runCohorts: db.prepare(
-      `SELECT jr.job_id, r.model_key, r.dmax FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.run_key = ? ORDER BY jr.job_id`,
-    ),
-    jobCohorts: db.prepare(`SELECT DISTINCT jr.job_id, r.model_key, r.dmax FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ?`),
+    jobCohorts: db.prepare(`SELECT DISTINCT jr.job_id, r.model_key, r.dmax, ${COHORT_DATA_OF} AS data_path FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ?`),
     cohortRunsDone: db
-      .prepare(`SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' ORDER BY r.run_key`)
+      .prepare(`SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key) WHERE ${IN_COHORT} AND r.status = 'done' ORDER BY r.run_key`)
       .pluck(),
     cohortRunsDoneCount: db
-      .prepare(`SELECT count(*) FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done'`)
+      .prepare(`SELECT count(*) FROM job_runs jr JOIN runs r USING (run_key) WHERE ${IN_COHORT} AND r.status = 'done'`)
       .pluck(),
     cohortHasSummaries: db
-      .prepare(`SELECT 1 FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' AND r.keep = 'summaries' LIMIT 1`)
+      .prepare(`SELECT 1 FROM job_runs jr JOIN runs r USING (run_key) WHERE ${IN_COHORT} AND r.status = 'done' AND r.keep = 'summaries' LIMIT 1`)
       .pluck(),
     cohort: db.prepare(`SELECT * FROM job_cohorts WHERE ${cohort}`),
     pendingRollUps: db.prepare(
-      `SELECT jr.job_id, r.model_key, r.dmax, jr.run_key FROM job_runs jr JOIN runs r USING (run_key)
-       WHERE jr.rolled_up = 0 AND r.status = 'done' ORDER BY jr.job_id, r.model_key, r.dmax, jr.run_key`,
+      `SELECT jr.job_id, r.model_key, r.dmax, ${COHORT_DATA_OF} AS data_path, jr.run_key FROM job_runs jr JOIN runs r USING (run_key)
+       WHERE jr.rolled_up = 0 AND r.status = 'done' ORDER BY jr.job_id, r.model_key, r.dmax, data_path, jr.run_key`,
     ),
     markRolledUp: db.prepare(`UPDATE job_runs SET rolled_up = 1 WHERE job_id = ? AND run_key = ?`),
     markCohortRolledUp: db.prepare(
       `UPDATE job_runs SET rolled_up = 1 WHERE job_id = @job_id AND rolled_up = 0
-         AND run_key IN (SELECT run_key FROM runs WHERE model_key = @model_key AND dmax = @dmax AND status = 'done')`,
+         AND run_key IN (SELECT run_key FROM runs WHERE model_key = @model_key AND dmax = @dmax AND (@data_path = '' OR data_path = @data_path) AND status = 'done')`,
     ),
     summariesRolledUp: db
       .prepare(
@@ -76,32 +88,31 @@ const statements = perConnection((db: Db) => {
     deleteCohort: ROLLUP_TABLES_CHILDREN_FIRST.map((table) => db.prepare(`DELETE FROM ${table} WHERE ${cohort}`)),
     deleteJob: ROLLUP_TABLES_CHILDREN_FIRST.map((table) => db.prepare(`DELETE FROM ${table} WHERE job_id = ?`)),
     upsertCohort: db.prepare(
-      `INSERT INTO job_cohorts (job_id, model_key, dmax, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
-       VALUES (@job_id, @model_key, @dmax, @runs, @positions, @surprisal_sum, @surprisal_err, @peaks_complete)
-       ON CONFLICT (job_id, model_key, dmax) DO UPDATE SET runs = excluded.runs, positions = excluded.positions,
+      `INSERT INTO job_cohorts (job_id, model_key, dmax, data_path, runs, positions, surprisal_sum, surprisal_err, peaks_complete)
+       VALUES (@job_id, @model_key, @dmax, @data_path, @runs, @positions, @surprisal_sum, @surprisal_err, @peaks_complete)
+       ON CONFLICT (job_id, model_key, dmax, data_path) DO UPDATE SET runs = excluded.runs, positions = excluded.positions,
          surprisal_sum = excluded.surprisal_sum, surprisal_err = excluded.surprisal_err, peaks_complete = excluded.peaks_complete`,
     ),
     cohortTauStats: db.prepare(`SELECT * FROM cohort_tau_stats WHERE ${cohort}`),
     upsertTauStats: db.prepare(
-      `INSERT OR REPLACE INTO cohort_tau_stats (job_id, model_key, dmax, tau_index, tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n,
+      `INSERT OR REPLACE INTO cohort_tau_stats (job_id, model_key, dmax, data_path, tau_index, tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n,
          distinct_n, hist_n, hist_positions, active_x, active_h, active_y)
-       VALUES (@job_id, @model_key, @dmax, @tau_index, @tau, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n,
+       VALUES (@job_id, @model_key, @dmax, @data_path, @tau_index, @tau, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n,
          @distinct_n, @hist_n, @hist_positions, @active_x, @active_h, @active_y)`,
     ),
     cohortDepth: db.prepare(`SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE ${cohort}`),
     upsertDepth: db.prepare(
-      `INSERT OR REPLACE INTO cohort_depth (job_id, model_key, dmax, d, positions, mass_sum, mass_err) VALUES (@job_id, @model_key, @dmax, @d, @positions, @mass_sum, @mass_err)`,
+      `INSERT OR REPLACE INTO cohort_depth (job_id, model_key, dmax, data_path, d, positions, mass_sum, mass_err) VALUES (@job_id, @model_key, @dmax, @data_path, @d, @positions, @mass_sum, @mass_err)`,
     ),
     cohortLevels: db.prepare(`SELECT class, row, levels FROM cohort_pattern_levels WHERE ${cohort}`),
     upsertLevels: db.prepare(
-      `INSERT OR REPLACE INTO cohort_pattern_levels (job_id, model_key, dmax, class, row, levels) VALUES (@job_id, @model_key, @dmax, @class, @row, @levels)`,
+      `INSERT OR REPLACE INTO cohort_pattern_levels (job_id, model_key, dmax, data_path, class, row, levels) VALUES (@job_id, @model_key, @dmax, @data_path, @class, @row, @levels)`,
     ),
     runTaus: db.prepare(`SELECT tau_index, tau, tau_f32 FROM run_taus WHERE run_key = ? ORDER BY tau_index`),
     hidden: db.prepare(`SELECT hidden FROM models WHERE model_key = ?`).pluck(),
     runStats: db.prepare(`SELECT * FROM run_tau_stats WHERE run_key = ?`),
     runDepth: db.prepare(`SELECT d, positions, mass_sum, mass_err FROM run_depth WHERE run_key = ?`),
     runSurprisal: db.prepare(`SELECT count, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`),
-    runPeaks: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
     runKeepsPeaks: db.prepare(`SELECT keep = 'full' OR EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key) FROM runs r WHERE run_key = ?`).pluck(),
   };
 });
@@ -110,9 +121,15 @@ const statements = perConnection((db: Db) => {
 /** A summary at one τ of a run or cohort, with its τ. */
 type TauRow = TauSumRow & { readonly tau_index: number; readonly tau: number };
 
+/** What runLevels reads: statements of their own, as the migration from schema 3 calls it before the rollup tables have their current columns. */
+const runLevelStatements = perConnection((db: Db) => ({
+  runTaus: db.prepare(`SELECT tau_index, tau, tau_f32 FROM run_taus WHERE run_key = ? ORDER BY tau_index`),
+  runPeaks: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
+}));
+
 /** A run's per-pattern levels at its thresholds, from its stored peak rows. */
 export function runLevels(db: Db, runKey: number): { levels: PatternLevels[]; thresholds: Float64Array } {
-  const s = statements(db);
+  const s = runLevelStatements(db);
   const thresholds = sortedThresholds((s.runTaus.all(runKey) as { tau_f32: number }[]).map((row) => row.tau_f32));
   const levels = (s.runPeaks.all(runKey) as { class: PatternClass; row: number; peaks: Buffer }[]).map((row) => ({
     cls: row.class,
@@ -140,10 +157,10 @@ export function rollUp(db: Db): void {
   const pending = s.pendingRollUps.all() as (CohortKey & { run_key: number })[];
   const byCohort = new Map<string, { key: CohortKey; runKeys: number[] }>();
   for (const row of pending) {
-    const id = `${row.job_id}:${row.model_key}:${row.dmax}`;
+    const id = JSON.stringify([row.job_id, row.model_key, row.dmax, row.data_path]);
     let cohort = byCohort.get(id);
     if (cohort === undefined) {
-      cohort = { key: { job_id: row.job_id, model_key: row.model_key, dmax: row.dmax }, runKeys: [] };
+      cohort = { key: { job_id: row.job_id, model_key: row.model_key, dmax: row.dmax, data_path: row.data_path }, runKeys: [] };
       byCohort.set(id, cohort);
     }
     cohort.runKeys.push(row.run_key);
@@ -170,11 +187,12 @@ export function rollUpIfDue(db: Db, intervalMs = ROLL_UP_INTERVAL_MS): void {
 /** How often a writer adds its finished runs to the rollups: a batch costs a read and a write of each cohort (up to a few MB), so every 30 s and at the end of the job. */
 export const ROLL_UP_INTERVAL_MS = 30_000;
 
-/** Rebuilds every cohort of a job from its finished runs' stored summaries. */
+/** Rebuilds every cohort of a job from its finished runs' stored summaries (a cohort of every data file stays one). */
 export function rebuildJobRollups(db: Db, jobId: number): void {
   const s = statements(db);
+  const keys = s.jobCohorts.all(jobId) as CohortKey[];
   for (const statement of s.deleteJob) statement.run(jobId);
-  for (const key of s.jobCohorts.all(jobId) as CohortKey[]) rebuildCohort(db, key);
+  for (const key of keys) rebuildCohort(db, key);
 }
 
 /** Rebuilds the rollups of the jobs whose cohorts do not match their finished runs (after a merge, a delete, a migration). */
@@ -182,13 +200,13 @@ export function refreshStaleRollups(db: Db): void {
   const stale = db
     .prepare(
       `WITH done AS (
-         SELECT jr.job_id, r.model_key, r.dmax, count(*) AS runs FROM job_runs jr JOIN runs r USING (run_key)
-         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax)
+         SELECT jr.job_id, r.model_key, r.dmax, ${COHORT_DATA_OF} AS data_path, count(*) AS runs FROM job_runs jr JOIN runs r USING (run_key)
+         WHERE r.status = 'done' GROUP BY jr.job_id, r.model_key, r.dmax, 4)
        SELECT DISTINCT job_id FROM (
-         SELECT d.job_id FROM done d LEFT JOIN job_cohorts c USING (job_id, model_key, dmax)
+         SELECT d.job_id FROM done d LEFT JOIN job_cohorts c USING (job_id, model_key, dmax, data_path)
          WHERE c.runs IS NOT d.runs AND (d.runs >= ${MIN_COHORT_RUNS} OR c.runs IS NOT NULL)
          UNION ALL
-         SELECT c.job_id FROM job_cohorts c LEFT JOIN done d USING (job_id, model_key, dmax) WHERE d.runs IS NOT c.runs)`,
+         SELECT c.job_id FROM job_cohorts c LEFT JOIN done d USING (job_id, model_key, dmax, data_path) WHERE d.runs IS NOT c.runs)`,
     )
     .pluck()
     .all() as number[];

@@ -5,8 +5,9 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * file, 1 the schema of sparsetrace 0.1.0, 2 the first compact one (one
  * `count_rows` row per position and τ), 3 count blocks as uint16 BLOBs read
  * through our SQL functions, 4 code point arrays and plain-SQL views, 5
- * `runs.rule`, 6 `runs.burn_in`, 7 this one (activation frequencies:
- * `run_frequency`, `pattern_frequency_rows`); migrate.ts upgrades in place. Users
+ * `runs.rule`, 6 `runs.burn_in`, 7 activation frequencies (`run_frequency`,
+ * `pattern_frequency_rows`), 8 this one (rollups per data file too, and an
+ * index of the runs' scalar summaries); migrate.ts upgrades in place. Users
  * read it through docs/schema.md; the views keep 0.1.0's column names
  * (`run_id`, `tau`) over the compact tables.
  *
@@ -25,7 +26,7 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /**
  * `runs.rule`: the run's attribution rule, a name of RULES (src/engine/computation.ts).
@@ -144,7 +145,7 @@ export const WAL_GUARD_TABLE = `
 `;
 
 /** A summary at one τ, of a run (run_tau_stats) or of a cohort (cohort_tau_stats). */
-const TAU_STATS_COLUMNS = `    positions      INTEGER NOT NULL,
+export const TAU_STATS_COLUMNS = `    positions      INTEGER NOT NULL,
     sum_x          INTEGER NOT NULL,
     sum_h          INTEGER NOT NULL,
     sum_y          INTEGER NOT NULL,
@@ -172,8 +173,20 @@ ${TAU_STATS_COLUMNS}
   );
 `;
 
-/** Rollups per job, model and Dmax (rollups.ts), and what a summaries run keeps of its peaks (the migration from schema 3 creates them). */
-export const ROLLUP_TABLES = `
+/**
+ * The scalar columns of run_tau_stats in an index of their own (schema 8): a row
+ * holds the run's histogram of n too (about 2.5 KB at 1,000 positions, a 4 KB
+ * page per row), so reading every run's figures (a report of 10⁵ one-run groups)
+ * would read every page; from this index it reads ~40 bytes a row. The migration
+ * from schema 6 creates it.
+ */
+export const RUN_TAU_STATS_FIGURES_INDEX = `
+  CREATE INDEX run_tau_stats_figures ON run_tau_stats
+    (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, active_x, active_h, active_y);
+`;
+
+/** What a summaries run keeps of its peaks (the migration from schema 3 creates it). */
+export const RUN_PAGE_PATTERNS_TABLE = `
   -- A run kept as summaries: per (class, row) of its dropped peak rows, the patterns
   -- active at τ = 0.01 somewhere in the run, six per element of a code point array
   -- (pattern k is bit k % 6 of element ⌊k / 6⌋; retention.ts).
@@ -184,42 +197,53 @@ export const ROLLUP_TABLES = `
     active  BLOB NOT NULL,
     UNIQUE (run_key, class, row)
   );
-  -- A job's finished runs of one model and Dmax (a cohort), summed up as they finish:
-  -- runs and positions, the exact sum of their surprisals (hi, lo), and whether every
-  -- run's pattern peaks went into cohort_pattern_levels.
+`;
+
+/**
+ * Rollups per job, model, Dmax and data file (rollups.ts; the migration from
+ * schema 6 makes them again). `data_path` '' is a cohort of every data file, kept
+ * only where schema 6's cohort could not be split (its runs' peaks are gone).
+ */
+export const COHORT_TABLES = `
+  -- A job's finished runs of one model, Dmax and data file (a cohort), summed up as they
+  -- finish: runs and positions, the exact sum of their surprisals (hi, lo), and whether
+  -- every run's pattern peaks went into cohort_pattern_levels.
   CREATE TABLE job_cohorts (
     job_id         INTEGER NOT NULL REFERENCES jobs (job_id),
     model_key      INTEGER NOT NULL REFERENCES models (model_key),
     dmax           INTEGER NOT NULL,
+    data_path      TEXT NOT NULL,
     runs           INTEGER NOT NULL,
     positions      INTEGER NOT NULL,
     surprisal_sum  REAL NOT NULL,
     surprisal_err  REAL NOT NULL,
     peaks_complete INTEGER NOT NULL CHECK (peaks_complete IN (0, 1)),
-    PRIMARY KEY (job_id, model_key, dmax)
+    PRIMARY KEY (job_id, model_key, dmax, data_path)
   ) WITHOUT ROWID;
   -- A cohort per τ: as run_tau_stats, over all its runs (active: somewhere in any run).
   CREATE TABLE cohort_tau_stats (
     job_id         INTEGER NOT NULL,
     model_key      INTEGER NOT NULL,
     dmax           INTEGER NOT NULL,
+    data_path      TEXT NOT NULL,
     tau_index      INTEGER NOT NULL,
     tau            REAL NOT NULL,
 ${TAU_STATS_COLUMNS}
-    UNIQUE (job_id, model_key, dmax, tau_index),
-    FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
+    UNIQUE (job_id, model_key, dmax, data_path, tau_index),
+    FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
   );
   -- A cohort per offset d: its runs' depth sums added up exactly.
   CREATE TABLE cohort_depth (
     job_id    INTEGER NOT NULL,
     model_key INTEGER NOT NULL,
     dmax      INTEGER NOT NULL,
+    data_path TEXT NOT NULL,
     d         INTEGER NOT NULL,
     positions INTEGER NOT NULL,
     mass_sum  REAL NOT NULL,
     mass_err  REAL NOT NULL,
-    PRIMARY KEY (job_id, model_key, dmax, d),
-    FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
+    PRIMARY KEY (job_id, model_key, dmax, data_path, d),
+    FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
   ) WITHOUT ROWID;
   -- A cohort's pattern levels: per pattern, how many of the job's τ (as float32) its
   -- peak exceeds in some run, laid out as pattern_peak_rows, as a code point array.
@@ -227,11 +251,12 @@ ${TAU_STATS_COLUMNS}
     job_id    INTEGER NOT NULL,
     model_key INTEGER NOT NULL,
     dmax      INTEGER NOT NULL,
+    data_path TEXT NOT NULL,
     class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
     row       INTEGER NOT NULL,
     levels    BLOB NOT NULL,
-    UNIQUE (job_id, model_key, dmax, class, row),
-    FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
+    UNIQUE (job_id, model_key, dmax, data_path, class, row),
+    FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
   );
 `;
 
@@ -417,7 +442,9 @@ ${COUNT_BLOCKS_TABLE}
   );
 
 ${RUN_TAU_STATS_TABLE}
-${ROLLUP_TABLES}
+${RUN_TAU_STATS_FIGURES_INDEX}
+${RUN_PAGE_PATTERNS_TABLE}
+${COHORT_TABLES}
   -- Written when a run finishes: per offset d, its shards' depth sums added up exactly.
   CREATE TABLE run_depth (
     run_key   INTEGER NOT NULL REFERENCES runs (run_key),

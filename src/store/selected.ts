@@ -159,14 +159,15 @@ const POSITIONS_DONE = `CASE r.status WHEN 'done' THEN r.positions ELSE (SELECT 
 
 /** A covering cohort as the membership statements bind it. */
 const IN_COHORTS = `EXISTS (SELECT 1 FROM json_each(@cohorts) c JOIN job_runs jr ON jr.job_id = json_extract(c.value, '$[0]') AND jr.run_key = s.run_key
-  WHERE s.done AND s.model_key = json_extract(c.value, '$[1]') AND s.dmax = json_extract(c.value, '$[2]'))`;
+  WHERE s.done AND s.model_key = json_extract(c.value, '$[1]') AND s.dmax = json_extract(c.value, '$[2]')
+    AND (json_extract(c.value, '$[3]') = '' OR s.data_path = json_extract(c.value, '$[3]')))`;
 
 const statements = perConnection((db: Db) => {
   // In memory: a selection is rebuilt by every command, never worth a temp file.
   db.pragma('temp_store = MEMORY');
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS selected_runs (
     sel INTEGER NOT NULL, ord INTEGER NOT NULL, run_key INTEGER NOT NULL, model_key INTEGER NOT NULL, dmax INTEGER NOT NULL,
-    done INTEGER NOT NULL, grp ANY NOT NULL, PRIMARY KEY (sel, ord, run_key)) WITHOUT ROWID`);
+    data_path TEXT NOT NULL, done INTEGER NOT NULL, grp ANY NOT NULL, PRIMARY KEY (sel, ord, run_key)) WITHOUT ROWID`);
   db.exec(`CREATE INDEX IF NOT EXISTS temp.selected_runs_by_group ON selected_runs (sel, grp)`);
   const mix = (source: SourceKind) =>
     db.prepare(
@@ -233,27 +234,28 @@ const statements = perConnection((db: Db) => {
       .raw(),
     // The cohorts of the jobs the selection touches, largest first.
     candidates: db.prepare(
-      `SELECT c.job_id, c.model_key, c.dmax, c.runs FROM job_cohorts c
+      `SELECT c.job_id, c.model_key, c.dmax, c.data_path, c.runs FROM job_cohorts c
        WHERE c.job_id IN (SELECT DISTINCT jr.job_id FROM temp.selected_runs s JOIN job_runs jr USING (run_key) WHERE s.sel = @sel)
-       ORDER BY c.runs DESC, c.job_id, c.model_key, c.dmax`,
+       ORDER BY c.runs DESC, c.job_id, c.model_key, c.dmax, c.data_path`,
     ),
     // The finished runs of a cohort's shape that the selection holds and its job has (all of them when the selection is that job's).
     shapeInSelection: db.prepare(
       `SELECT count(*) AS runs, min(s.grp) AS grp, max(s.grp) AS last_grp, min(s.run_key) AS some_run_key FROM temp.selected_runs s
-       WHERE s.sel = @sel AND s.done AND s.model_key = @model_key AND s.dmax = @dmax
+       WHERE s.sel = @sel AND s.done AND s.model_key = @model_key AND s.dmax = @dmax AND (@data_path = '' OR s.data_path = @data_path)
          AND (@from_job OR EXISTS (SELECT 1 FROM job_runs jr WHERE jr.job_id = @job_id AND jr.run_key = s.run_key))`,
     ),
     // A finished run of the cohort's shape not yet in it (the partial index job_runs_to_roll_up): the cohort is stale.
     pendingRollUp: db
       .prepare(
         `SELECT 1 FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = @job_id AND jr.rolled_up = 0
-           AND r.status = 'done' AND r.model_key = @model_key AND r.dmax = @dmax LIMIT 1`,
+           AND r.status = 'done' AND r.model_key = @model_key AND r.dmax = @dmax AND (@data_path = '' OR r.data_path = @data_path) LIMIT 1`,
       )
       .pluck(),
     sharedRuns: db
       .prepare(
         `SELECT 1 FROM job_runs a JOIN job_runs b ON b.job_id = @other AND b.run_key = a.run_key JOIN runs r ON r.run_key = a.run_key
-         WHERE a.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done' LIMIT 1`,
+         WHERE a.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND r.status = 'done'
+           AND (@data_path = '' OR r.data_path = @data_path) AND (@other_data = '' OR r.data_path = @other_data) LIMIT 1`,
       )
       .pluck(),
     uncovered: db.prepare(
@@ -285,8 +287,8 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
     const group = columns.length === 0 ? '1' : `json_array(${columns.join(', ')})`;
     const { from, order } = SOURCES[source];
     insert = db.prepare(
-      `INSERT INTO temp.selected_runs (sel, ord, run_key, model_key, dmax, done, grp)
-       SELECT @sel, ${order}, r.run_key, r.model_key, r.dmax, r.status = 'done', ${group} FROM ${from}`,
+      `INSERT INTO temp.selected_runs (sel, ord, run_key, model_key, dmax, data_path, done, grp)
+       SELECT @sel, ${order}, r.run_key, r.model_key, r.dmax, r.data_path, r.status = 'done', ${group} FROM ${from}`,
     );
     byId.set(id, insert);
   }
@@ -407,6 +409,15 @@ export class RunSelection {
 
   /** The selection split by `keys` (none: one group), groups in the order of their first run. */
   groupBy(keys: readonly GroupKeyName[]): RunGroup[] {
+    return [...this.streamGroups(keys)];
+  }
+
+  /**
+   * groupBy a group at a time, read by one statement as they are asked for: a
+   * report of 10⁵ groups (--by window) holds one group's objects at a time, not
+   * 10⁵. The selection is grouped (the TEMP table written) at the first group.
+   */
+  *streamGroups(keys: readonly GroupKeyName[]): Generator<RunGroup> {
     const db = this.#db;
     const s = statements(db);
     if (this.#sel !== undefined) s.release.run(this.#sel);
@@ -424,7 +435,7 @@ export class RunSelection {
       }
       return name;
     };
-    return (s.groups.all(sel) as GroupRow[]).map((row) => {
+    for (const row of s.groups.iterate(sel) as IterableIterator<GroupRow>) {
       const key: { -readonly [K in keyof GroupKey]: GroupKey[K] } = {};
       for (const name of keys) {
         if (name === 'model') key.model = { sha256: row.model_sha256, path: row.model_path };
@@ -447,8 +458,8 @@ export class RunSelection {
         plan: () => (plan ??= this.#planGroup(sel, row.grp, row.runs)),
       };
       groupPlace.set(group, { sel, grp: row.grp, first: row.first });
-      return group;
-    });
+      yield group;
+    }
   }
 
   /** The selection's number in the TEMP table, its rows written (ungrouped) if no groupBy wrote them yet. */
@@ -540,13 +551,18 @@ export class RunSelection {
     const s = statements(this.#db);
     const covering: Covering[] = [];
     for (const cohort of s.candidates.all({ sel }) as (CohortKey & { runs: number })[]) {
-      const shape = { job_id: cohort.job_id, model_key: cohort.model_key, dmax: cohort.dmax };
+      const shape = { job_id: cohort.job_id, model_key: cohort.model_key, dmax: cohort.dmax, data_path: cohort.data_path };
       const fromJob = this.#jobId === cohort.job_id && this.#source === 'job' ? 1 : 0;
       const inSelection = s.shapeInSelection.get({ ...shape, sel, from_job: fromJob }) as { runs: number; grp: number | string | null; last_grp: number | string | null; some_run_key: number };
       if (inSelection.runs !== cohort.runs || inSelection.grp === null || inSelection.grp !== inSelection.last_grp) continue;
       if (s.pendingRollUp.get(shape) !== undefined) continue;
+      const sameData = (taken: Covering) => taken.data_path === '' || cohort.data_path === '' || taken.data_path === cohort.data_path;
       const overlaps = covering.some(
-        (taken) => taken.model_key === cohort.model_key && taken.dmax === cohort.dmax && s.sharedRuns.get({ ...shape, other: taken.job_id }) !== undefined,
+        (taken) =>
+          taken.model_key === cohort.model_key &&
+          taken.dmax === cohort.dmax &&
+          sameData(taken) &&
+          s.sharedRuns.get({ ...shape, other: taken.job_id, other_data: taken.data_path }) !== undefined,
       );
       if (overlaps) continue;
       covering.push({ ...shape, runs: cohort.runs, grp: inSelection.grp, some_run_key: inSelection.some_run_key });
@@ -558,13 +574,14 @@ export class RunSelection {
   #planGroup(sel: number, grp: number | string, size: number): SelectionPlan {
     const s = statements(this.#db);
     const taken = this.#coveringCohorts(sel).filter((cohort) => cohort.grp === grp);
-    const bind = (list: readonly Covering[]) => JSON.stringify(list.map((cohort) => [cohort.job_id, cohort.model_key, cohort.dmax]));
+    const bind = (list: readonly Covering[]) => JSON.stringify(list.map((cohort) => [cohort.job_id, cohort.model_key, cohort.dmax, cohort.data_path]));
     const cohorts: CoveringCohort[] = taken.map((cohort) => {
       let members: SelectedRun[] | undefined;
       return {
         job_id: cohort.job_id,
         model_key: cohort.model_key,
         dmax: cohort.dmax,
+        data_path: cohort.data_path,
         some_run_key: cohort.some_run_key,
         members: () => (members ??= s.members.all({ sel, grp, cohorts: bind([cohort]) }) as SelectedRun[]),
       };
