@@ -156,21 +156,22 @@ for (const version of [2, 3, 4, 5, 6]) describe(`sparsetrace migrate from schema
 /** The columns each upgrade adds at the end of `runs`, with every earlier run's value: schema 5 runs.rule, schema 6 runs.burn_in. */
 const ADDED_RUN_COLUMNS: Record<number, readonly (readonly [string, unknown])[]> = { 4: [['rule', 'q1'], ['burn_in', 0]], 5: [['burn_in', 0]] };
 
+/** Every row of every table but the lock and the WAL link (which every writer sets), as sorted JSON lines per table. */
+function rowsOf(file: string): Map<string, string[]> {
+  const handle = new Database(file, { readonly: true });
+  try {
+    const tables = handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('writer_lock', 'wal_guard') ORDER BY name`).pluck().all() as string[];
+    const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('hex') : value);
+    return new Map(tables.map((table) => [table, (handle.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map(text))).sort()]));
+  } finally {
+    handle.close();
+  }
+}
+
 for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${version} to ${SCHEMA_VERSION}`, () => {
   const path = join(folder.path, `v${version}-rows.sqlite`);
   before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`, `v${version}.sqlite3`), path));
 
-  /** Every row of every table but the lock and the WAL link (which every writer sets), as sorted JSON lines per table. */
-  const rowsOf = (file: string): Map<string, string[]> => {
-    const handle = new Database(file, { readonly: true });
-    try {
-      const tables = handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('writer_lock', 'wal_guard') ORDER BY name`).pluck().all() as string[];
-      const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('hex') : value);
-      return new Map(tables.map((table) => [table, (handle.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map(text))).sort()]));
-    } finally {
-      handle.close();
-    }
-  };
   /** Pages per table and index (dbstat), but the rollups' (schema 8 makes them again with their data file) and the schema's text. */
   const ROLLUPS = /^((sqlite_autoindex_)?(job_cohorts|cohort_tau_stats|cohort_depth|cohort_pattern_levels)(_\d+)?|sqlite_schema)$/;
   const pages = (file: string): Map<string, number> => {
@@ -240,23 +241,12 @@ describe(`sparsetrace migrate from schema 6 to ${SCHEMA_VERSION}`, () => {
   const path = join(folder.path, 'v6-frequency.sqlite');
   before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', 'v6', 'v6.sqlite3'), path));
 
-  const tablesOf = (file: string): Map<string, string[]> => {
-    const handle = new Database(file, { readonly: true });
-    try {
-      const tables = handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('writer_lock', 'wal_guard') ORDER BY name`).pluck().all() as string[];
-      const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('hex') : value);
-      return new Map(tables.map((table) => [table, (handle.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map(text))).sort()]));
-    } finally {
-      handle.close();
-    }
-  };
-
   test('adds the activation frequency tables, empty (earlier runs have none), every other row kept; the resumed run gets none either', async () => {
-    const before = tablesOf(path);
+    const before = rowsOf(path);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version 6 to ${SCHEMA_VERSION}`));
-    const after = tablesOf(path);
+    const after = rowsOf(path);
     assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency']);
     // Schema 8 keys cohorts by data file too (column 4): the fixture's job reads one file, so its cohorts are kept, with it.
     for (const table of ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels']) {
