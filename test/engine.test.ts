@@ -30,7 +30,7 @@ import { parseModel } from '../src/model/format.js';
 import { REFERENCE_POSITIONS, SHARED, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import { printed, publishedFigures } from './reference.js';
 import { plainQ1, type PlainResult } from './plain/plainQ1.js';
-import { mulberry32, randomModel } from './random-model.js';
+import { mulberry32, randomModel, type RandomCase } from './random-model.js';
 
 const DEFAULT_THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const DEFAULT_DMAX = 50;
@@ -321,16 +321,6 @@ describe('tanhf', () => {
 });
 
 
-interface RandomCase {
-  readonly hidden: number;
-  readonly length: number;
-  readonly dmax: number;
-  readonly seed: number;
-  /** Bytes are drawn from 0 .. alphabet-1; a small alphabet repeats Wx patterns within one position's depth. */
-  readonly alphabet: number;
-  /** Multiplies Wx and Wh; large gains saturate tanhf to exactly ±1, so scaled is exactly 0. */
-  readonly gain: number;
-}
 
 
 /** Thresholds 1e-6 .. 10, a few log-uniform random ones, in shuffled order (the engine must keep the caller's order). */

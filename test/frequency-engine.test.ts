@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BYTE_VALUES, CLASS_COUNT, forwardStates, frequencyLength, traceRange, traceTables, type Model } from '../src/engine/index.js';
 import { plainQ1, type PlainResult } from './plain/plainQ1.js';
-import { mulberry32, randomModel } from './random-model.js';
+import { mulberry32, randomModel, type RandomCase } from './random-model.js';
 
 /**
  * Activation frequency (issue #19 item 1): per pattern and τ, the positions where
@@ -10,16 +10,7 @@ import { mulberry32, randomModel } from './random-model.js';
  * (test/plain) counts it from every pattern's attribution at every position.
  */
 
-interface Case {
-  readonly hidden: number;
-  readonly length: number;
-  readonly dmax: number;
-  readonly seed: number;
-  readonly alphabet: number;
-  readonly gain: number;
-}
-
-const CASES: Case[] = [
+const CASES: RandomCase[] = [
   { hidden: 1, length: 40, dmax: 3, seed: 11, alphabet: 4, gain: 1 },
   { hidden: 2, length: 30, dmax: 50, seed: 21, alphabet: 256, gain: 1 },
   { hidden: 5, length: 50, dmax: 8, seed: 51, alphabet: 6, gain: 2 },

@@ -1,5 +1,17 @@
 import { BYTE_VALUES, modelFloatCount, modelFromFloats, type Model } from '../src/engine/index.js';
 
+/** A case of the engine against the plain implementation: a random model of `hidden` neurons and `length` random bytes. */
+export interface RandomCase {
+  readonly hidden: number;
+  readonly length: number;
+  readonly dmax: number;
+  readonly seed: number;
+  /** Bytes are drawn from 0 .. alphabet-1; a small alphabet repeats Wx patterns within one position's depth. */
+  readonly alphabet: number;
+  /** Multiplies Wx and Wh; large gains saturate tanhf to exactly ±1, so scaled is exactly 0. */
+  readonly gain: number;
+}
+
 /** mulberry32: a tiny seeded PRNG, so a failing case can be rerun exactly (as in engine.test.ts). */
 export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
