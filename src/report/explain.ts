@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { loadModel, readDataBytes, scanDataWindow } from '../model/index.js';
 import { storedCountsAt, type Db, type RunRow } from '../store/index.js';
 import { formatTau } from './format.js';
+import { byteLabel } from './labels.js';
 import { renderText, type Table } from './table.js';
 
 /** `explain`'s result: one position of one run recomputed, its counts beside the stored ones, and the active patterns at τ. */
@@ -98,14 +99,6 @@ export function gatherExplanation(db: Db, run: RunRow, t: number, tau: number): 
 
 /** Bytes forwarded at a time before the position explain recomputes (their states are not kept). */
 const EXPLAIN_PIECE = 1 << 16;
-
-/** A byte as people read it: the character when printable ASCII, else its code. */
-export function byteLabel(byte: number): string {
-  if (byte === 0x20) return "' '";
-  if (byte > 0x20 && byte < 0x7f) return `'${String.fromCharCode(byte)}'`;
-  if (byte === 0x0a) return "'\\n'";
-  return `0x${byte.toString(16).padStart(2, '0')}`;
-}
 
 /** Source and target of a pattern in words: bytes for Wx sources and Wy targets, neurons h[j] otherwise. */
 export function patternEnds(pattern: { class: PatternClass; src: number; dst: number }): [string, string] {

@@ -1,6 +1,7 @@
 import type { PatternClass } from '../engine/index.js';
 import { FREQUENCY_TAUS, frequencyRows, PAGE_TAU, selectionFrequency, selectionRunKeys, type Db, type Runs, type SelectionFrequency } from '../store/index.js';
 import type { Report } from './gather.js';
+import { byteLabel } from './labels.js';
 import { thousands } from './numbers.js';
 import { formatTau } from './select.js';
 import type { Table } from './table.js';
@@ -111,16 +112,11 @@ export function withFrequency(db: Db, runs: Runs, report: Report, wanted: boolea
   return wanted ? { ...report, frequency: gatherFrequency(db, runs, report) } : report;
 }
 
-/** A byte as the page shows it: printable ASCII as itself, else its code. */
-function byteName(c: number): string {
-  return c >= 33 && c < 127 ? `'${String.fromCharCode(c)}'` : `0x${c.toString(16).padStart(2, '0')}`;
-}
-
 /** A pattern as the tables name it: Wx (c, j), Wh j → i, Wy (j, y). */
 export function patternName(pattern: Pick<FrequentPattern, 'class' | 'src' | 'dst'>): string {
-  if (pattern.class === 'wx') return `Wx (${byteName(pattern.src)}, h${pattern.dst})`;
+  if (pattern.class === 'wx') return `Wx (${byteLabel(pattern.src)}, h${pattern.dst})`;
   if (pattern.class === 'wh') return `Wh h${pattern.src} → h${pattern.dst}`;
-  return `Wy (h${pattern.src}, ${byteName(pattern.dst)})`;
+  return `Wy (h${pattern.src}, ${byteLabel(pattern.dst)})`;
 }
 
 const share = (value: number): string => `${(100 * value).toFixed(1)}%`;

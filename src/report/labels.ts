@@ -23,3 +23,11 @@ function endsWithParts(path: string, tail: readonly string[]): boolean {
   const parts = path.split('/').filter((part) => part !== '');
   return tail.length <= parts.length && tail.every((part, k) => parts[parts.length - tail.length + k] === part);
 }
+
+/** A byte as people read it: the character when printable ASCII, else its code (explain, the text page, the frequency section). */
+export function byteLabel(byte: number): string {
+  if (byte === 0x20) return "' '";
+  if (byte > 0x20 && byte < 0x7f) return `'${String.fromCharCode(byte)}'`;
+  if (byte === 0x0a) return "'\\n'";
+  return `0x${byte.toString(16).padStart(2, '0')}`;
+}

@@ -1,4 +1,5 @@
-import { byteLabel, patternEnds } from './explain.js';
+import { patternEnds } from './explain.js';
+import { byteLabel } from './labels.js';
 import { thousands } from './numbers.js';
 import { formatTau } from './select.js';
 import { TEXT_BYTES_MAX, TEXT_TOP_PATTERNS, type TextPosition, type TextSection } from './text.js';
