@@ -48,6 +48,9 @@
  *   --batch      new runs per transaction (default 1000)
  *   --timeout    seconds before a report process is killed and counted as a miss (default 600)
  *   --skip       --by keys not to measure, comma-separated (e.g. window: one group per run)
+ *   --cli PATH   the launcher to measure (default ./bin/sparsetrace.js); given more than once
+ *                (e.g. a checkout of main's code and this one), every command runs with each,
+ *                interleaved within each round, on the same file: before and after, warm vs warm
  *
  * At 10^5 runs of ~1,000 positions the file is about (bytes per position of the
  * template) × 10^8: the bench prints its estimate and stops before writing when
@@ -89,6 +92,9 @@ const KEEP = argv.includes('--keep');
 const EXISTING = flag('db');
 
 const CLI = resolve('bin/sparsetrace.js');
+/** The launchers measured (--cli, repeatable): each command runs with each of them in every round. */
+const CLIS = argv.flatMap((arg, k) => (arg === '--cli' && argv[k + 1] !== undefined ? [resolve(argv[k + 1])] : []));
+if (CLIS.length === 0) CLIS.push(CLI);
 const TARGET_SECONDS = 1;
 const TARGET_ANON_MB = 150;
 
@@ -324,11 +330,11 @@ function childrenCpuSeconds(): number {
 }
 
 /** One report as a fresh CLI process (the only child running), its memory polled from /proc every 20 ms. */
-function measure(args: readonly string[]): Promise<Sample> {
+function measure(cli: string, args: readonly string[]): Promise<Sample> {
   return new Promise((resolvePromise) => {
     const cpuBefore = childrenCpuSeconds();
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let anon = 0;
     let hwm = 0;
     let outputBytes = 0;
@@ -361,6 +367,8 @@ function measure(args: readonly string[]): Promise<Sample> {
 
 interface Command {
   readonly label: string;
+  /** The launcher it runs with (--cli). */
+  readonly cli: string;
   readonly args: readonly string[];
   /** Groups it reports (1 without --by). */
   readonly groups: number;
@@ -382,7 +390,7 @@ function commands(path: string): { list: Command[]; skipped: string[] } {
   const allDmax = db.prepare('SELECT count(DISTINCT dmax) FROM runs').pluck().get() as number;
   const jobDmax = count('dmax');
   db.close();
-  const list: Command[] = [
+  const list: Omit<Command, 'cli'>[] = [
     // Not a report: the CLI's start-up alone (node, the bundle, yargs), part of every figure below.
     { label: 'sparsetrace --version (start-up)', args: ['--version'], groups: 0 },
     // Several Dmax are grouped by Dmax by default (a note says so): the groups are those of --by dmax.
@@ -401,17 +409,21 @@ function commands(path: string): { list: Command[]; skipped: string[] } {
     }
     list.push({ label: `report --by ${by}`, args: ['report', '--by', by], groups: groupCount[by] ?? NaN });
   }
-  return { list: list.map((command) => (command.groups === 0 ? command : { ...command, args: [...command.args, '--db', path] })), skipped };
+  const withDb = list.map((command) => (command.groups === 0 ? command : { ...command, args: [...command.args, '--db', path] }));
+  // Each command with each launcher, side by side (labelled [1], [2], … when there are several).
+  const measured = withDb.flatMap((command) => CLIS.map((cli, k) => ({ ...command, cli, label: CLIS.length > 1 ? `[${k + 1}] ${command.label}` : command.label })));
+  return { list: measured, skipped };
 }
 
 async function measureAll(path: string): Promise<void> {
   const { list, skipped } = commands(path);
+  if (CLIS.length > 1) for (const [k, cli] of CLIS.entries()) console.log(`[${k + 1}] ${cli}`);
   console.log(`load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${availableParallelism()} cores (a shared machine stretches wall times; CPU s does not)`);
   log(`measuring ${list.length} commands: 1 warm-up round, then ${ROUNDS} rounds interleaved`);
   const samples = list.map((): Sample[] => []);
   for (let round = -1; round < ROUNDS; round++) {
     for (const [k, command] of list.entries()) {
-      const sample = await measure(command.args);
+      const sample = await measure(command.cli, command.args);
       if (round >= 0) samples[k].push(sample);
       log(`  ${round < 0 ? 'warm-up' : `round ${round + 1}`}: ${command.label}: ${sample.seconds.toFixed(2)} s, RssAnon ${mb(sample.anon)}${sample.failure ? ` (${sample.failure})` : ''}`);
     }
@@ -448,6 +460,7 @@ async function measureAll(path: string): Promise<void> {
     if (failure) console.log(`  ${command.label}: ${failure}`);
   }
   for (const line of skipped) console.log(`  ${line}`);
+  console.log(`  load average at the end ${loadavg().map((value) => value.toFixed(1)).join(' ')}`);
   console.log(`  targets: ≤ ${TARGET_SECONDS} s wall (median; CPU s: user + system of the process) and ≤ ${TARGET_ANON_MB} MB RssAnon (max over rounds); a FAIL is reported, not an exit status`);
 }
 

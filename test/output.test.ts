@@ -17,12 +17,13 @@ describe('thousands', () => {
   test('prints what Intl.NumberFormat(en-US) prints, with 0–3 decimals, on ties, carries, signs and extremes', () => {
     const formats = [0, 1, 2, 3].map((d) => new Intl.NumberFormat('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
     // Ties on the shortest decimal form that toFixed rounds the other way (1.005), carries (999.995), and the edges.
-    const values = [0, -0, 1.005, 2.5, -2.5, 0.05, 999.95, 999.995, 9.9999, 1e-7, -1e-7, 5e-324, 1e15 + 0.5, 1e20, 1e21, 1.5e300, NaN, Infinity, -Infinity];
+    const values = [0, -0, 1.005, 2.5, -2.5, 0.05, 999.95, 999.995, 9.9999, 1e-7, -1e-7, 5e-324, 1e15 + 0.5, 1e20, 1e21, 1.5e300, NaN, Infinity, -Infinity, 999, 1000, -1000, 2 ** 53, 1e21 - 2 ** 17, 123456789012345680000];
     let seed = 12345;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     for (let k = 0; k < 20_000; k++) {
       const value = (random() - 0.3) * 10 ** Math.floor(random() * 14 - 4);
-      values.push(value, Math.round(value * 1000) / 1000 + 0.0005, Math.round(value * 100) / 100 + 0.005);
+      // Whole numbers too (counts, the common case, which thousands prints without rounding).
+      values.push(value, Math.round(value * 1000) / 1000 + 0.0005, Math.round(value * 100) / 100 + 0.005, Math.round(value), Math.round(value * 1e9));
     }
     for (const value of values) {
       for (let d = 0; d <= 3; d++) assert.equal(thousands(value, d), formats[d].format(value), `${value} with ${d} decimals`);

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { InputError } from '../errors.js';
 import type { Grouping, ReportFormat, ReportSection } from '../report/choices.js';
 import { formatSourcesChunks, type ReportSource } from '../report/format.js';
@@ -28,8 +29,20 @@ function parseTauFilter(text: string | undefined): number[] | undefined {
   });
 }
 
+/**
+ * Keeps V8's young generation at its first size (1 MB semi-spaces) rather than
+ * letting it grow to 16 MB ones: a report of 10⁵ groups makes a few short-lived
+ * objects per group, which die young either way; measured at 10⁵ groups
+ * (--by window), 40 MB less anonymous memory and no more CPU. Read by V8 each
+ * time it would grow the young generation, so setting it now takes effect.
+ */
+function keepYoungGenerationSmall(): void {
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 /** `sparsetrace report`: the results page of a selection of runs, computed in SQL. */
 export function reportCommand(args: ReportArgs): Promise<number> {
+  keepYoungGenerationSmall();
   const stores = typeof args.db === 'string' || args.db === undefined ? [args.db] : [...new Set(args.db)];
   const options = { ...args, taus: parseTauFilter(args.tau), note: log, named: (args.runs?.length ?? 0) > 0 };
   // Each store opened read-only in a snapshot of its own, the next inside the last; the same selection in each.

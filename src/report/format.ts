@@ -75,7 +75,7 @@ export function reportTables(report: Report, cells: Cells = rounded): Table[] {
 function headline(report: Report): string[] {
   const s = report.model.significant;
   const lines = [
-    `Q1 sparsity: ${report.runs.length} run${report.runs.length === 1 ? '' : 's'}, model ${report.model.sha256.slice(0, 12)} (H = ${report.model.hidden}), ${thousands(report.positions)} positions`,
+    `Q1 sparsity: ${report.runCount} run${report.runCount === 1 ? '' : 's'}, model ${report.model.sha256.slice(0, 12)} (H = ${report.model.hidden}), ${thousands(report.positions)} positions`,
     `Significant patterns (|w| > 0.01): ${thousands(s.total)} (Wx ${thousands(s.wx)}, Wh ${thousands(s.wh)}, Wy ${thousands(s.wy)})`,
     `bpc: ${fixed(report.bpc, 4)}`,
   ];
@@ -162,7 +162,7 @@ function tidyRows(report: Report, sections: readonly ReportSection[] = REPORT_SE
     rows.push([section, tau === null ? '' : String(tau), d === null ? '' : String(d), cls, measure, value === null ? '' : String(value)]);
   };
   const s = report.model.significant;
-  add('summary', null, null, '', 'runs', report.runs.length);
+  add('summary', null, null, '', 'runs', report.runCount);
   add('summary', null, null, '', 'hidden', report.model.hidden);
   add('summary', null, null, '', 'positions', report.positions);
   add('summary', null, null, '', 'bpc', report.bpc);
@@ -294,92 +294,133 @@ function take<T>(items: Iterator<T>, count: number): T[] {
   return taken;
 }
 
+/** A grouped report's parts every format shares: its keys, the groups as they are read, and how a group is gathered and named. */
+interface GroupedReport {
+  readonly keys: readonly ReportKey[];
+  /** The groups, store after store, read one at a time. */
+  readonly groups: Generator<SourceGroup>;
+  /** The sections of every format (text and md: the default ones, or those named). */
+  readonly sections: readonly ReportSection[];
+  /** A group's report, with the sections that read more (surprise, frequency) only when asked for. */
+  gather(group: SourceGroup): Report;
+  /** A group's value of each key, in key order. */
+  values(group: SourceGroup): (string | number)[];
+}
+
 function* formatGroups(sources: readonly ReportSource[], options: ReportOptions, reports: readonly GroupReports[]): Generator<string> {
   const plan = groupingPlan(
     sources.map((source) => source.runs),
     { by: options.by, pool: options.pool, named: options.named },
   );
   for (const line of plan.notes) options.note?.(line);
-  const runKeys = plan.keys;
-  const keys: ReportKey[] = sources.length > 1 ? ['store', ...runKeys] : [...runKeys];
+  const keys: ReportKey[] = sources.length > 1 ? ['store', ...plan.keys] : [...plan.keys];
   // A grouped text or Markdown overview prints no depth profile: its groups of one run read none.
   const overview = (options.format === 'text' || options.format === 'md') && keys.length > 0 && (options.sections === undefined || options.sections === 'overview');
   for (const report of reports) report.depthShown = !overview;
+  const grouped = groupedReport(sources, options, reports, plan.keys, keys);
+  if (keys.length === 0) {
+    const [only] = take(grouped.groups, 1);
+    grouped.groups.return(undefined);
+    yield formatReport(grouped.gather(only), options.format, grouped.sections);
+  } else if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
+    yield* sectionsOfEachGroup(grouped, options.format);
+  } else if (options.format === 'json') {
+    yield* jsonGroups(grouped);
+  } else if (options.format === 'csv') {
+    yield* csvGroups(grouped);
+  } else {
+    yield* overviewTable(grouped, options.format, sources);
+  }
+}
+
+/** The groups of the sources' selections, split by `runKeys` (and by store when `keys` says so), with how each is gathered. */
+function groupedReport(
+  sources: readonly ReportSource[],
+  options: ReportOptions,
+  reports: readonly GroupReports[],
+  runKeys: readonly GroupKeyName[],
+  keys: readonly ReportKey[],
+): GroupedReport {
   // The groups as they are read, store after store: one group's objects at a time, however many groups.
   function* streamed(): Generator<SourceGroup> {
     for (const [k, source] of sources.entries()) {
       for (const group of source.runs.streamGroups(runKeys)) yield { db: source.db, store: source.dbPath, group, reports: reports[k] };
     }
   }
-  const groups = streamed();
-  const runs = { size: sources.reduce((sum, source) => sum + source.runs.size, 0) };
-  const dbPath = sources.map((source) => source.dbPath).join(', ');
-  // The sections of every format (text and md: the default ones, or those named); surprise is computed only when asked for.
+  // Surprise is computed only when asked for.
   const sections = Array.isArray(options.sections) ? (options.sections as readonly ReportSection[]) : REPORT_SECTIONS;
-  const gather = ({ db, group, reports }: SourceGroup): Report =>
-    withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency'));
-  if (keys.length === 0) {
-    const [only] = take(groups, 1);
-    groups.return(undefined);
-    yield formatReport(gather(only), options.format, sections);
-    return;
+  return {
+    keys,
+    groups: streamed(),
+    sections,
+    gather: ({ db, group, reports }) =>
+      withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency')),
+    values: (entry) => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name))),
+  };
+}
+
+const columnOf = (name: ReportKey): string => (name === 'store' ? 'store' : keyHeading(name));
+
+/** Text or Markdown with sections named: every chosen section, group after group, under a heading naming the group. */
+function* sectionsOfEachGroup(grouped: GroupedReport, format: 'text' | 'md'): Generator<string> {
+  const { keys, gather, values, sections } = grouped;
+  let k = 0;
+  for (const group of grouped.groups) {
+    const value = values(group);
+    const label = keys.map((name, i) => `${columnOf(name)} ${value[i]}`).join(' · ');
+    const heading = format === 'md' ? `# ${label}\n\n` : `== ${label} ==\n\n`;
+    yield `${k > 0 ? '\n' : ''}${heading}${formatReport(gather(group), format, sections)}`;
+    k += 1;
   }
-  const values = (entry: SourceGroup): (string | number)[] => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name)));
-  const columnOf = (name: ReportKey): string => (name === 'store' ? 'store' : keyHeading(name));
-  if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
-    // Every chosen section, group after group, under a heading naming the group.
-    let k = 0;
-    for (const group of groups) {
-      const label = keys.map((name, i) => `${columnOf(name)} ${values(group)[i]}`).join(' · ');
-      const heading = options.format === 'md' ? `# ${label}\n\n` : `== ${label} ==\n\n`;
-      yield `${k > 0 ? '\n' : ''}${heading}${formatReport(gather(group), options.format, sections)}`;
-      k += 1;
-    }
-    return;
+}
+
+/** JSON: what JSON.stringify({ by, groups }, null, 1) prints, a group at a time. */
+function* jsonGroups(grouped: GroupedReport): Generator<string> {
+  const { keys, gather, values, sections } = grouped;
+  yield `{\n "by": ${JSON.stringify(jsonBy(keys))},\n "groups": [\n`;
+  // Each group's comma goes out with the next one, so the last has none.
+  let separator = '';
+  for (const group of grouped.groups) {
+    const value = values(group);
+    const key = keys.length === 1 ? value[0] : Object.fromEntries(keys.map((name, i) => [name, value[i]]));
+    const part = indented(JSON.stringify({ group: key, ...(reportJson(gather(group), sections) as object) }, null, 1));
+    yield `${separator}${part}`;
+    separator = ',\n';
   }
-  if (options.format === 'json') {
-    // What JSON.stringify({ by, groups }, null, 1) prints, a group at a time.
-    yield `{\n "by": ${JSON.stringify(jsonBy(keys))},\n "groups": [\n`;
-    // Each group's comma goes out with the next one, so the last has none.
-    let separator = '';
-    for (const group of groups) {
-      const value = values(group);
-      const key = keys.length === 1 ? value[0] : Object.fromEntries(keys.map((name, i) => [name, value[i]]));
-      const part = JSON.stringify({ group: key, ...(reportJson(gather(group), sections) as object) }, null, 1).replace(/^/gm, '  ');
-      yield `${separator}${part}`;
-      separator = ',\n';
-    }
-    if (separator !== '') yield '\n';
-    yield ` ]\n}\n`;
-    return;
+  if (separator !== '') yield '\n';
+  yield ` ]\n}\n`;
+}
+
+/**
+ * `text` with two spaces before each line, as `text.replace(/^/gm, '  ')` gives
+ * it (a line starts after \n, \r, U+2028 or U+2029); JSON.stringify writes only
+ * \n between lines, so it is split there (twice as fast on a group of 10⁵ run ids).
+ */
+function indented(text: string): string {
+  return /[\r\u2028\u2029]/.test(text) ? text.replace(/^/gm, '  ') : `  ${text.split('\n').join('\n  ')}`;
+}
+
+/** CSV: the tidy rows of every group, the group's key values first. */
+function* csvGroups(grouped: GroupedReport): Generator<string> {
+  const { keys, gather, values, sections } = grouped;
+  yield renderCsv({ columns: [...keys, ...TIDY_COLUMNS], rows: [] });
+  for (const group of grouped.groups) {
+    const value = values(group).map(String);
+    yield renderCsv({ columns: [], rows: tidyRows(gather(group), sections).map((row) => [...value, ...row]) }).slice(1);
   }
-  if (options.format === 'csv') {
-    yield renderCsv({ columns: [...keys, ...TIDY_COLUMNS], rows: [] });
-    for (const group of groups) {
-      const value = values(group).map(String);
-      yield renderCsv({ columns: [], rows: tidyRows(gather(group), sections).map((row) => [...value, ...row]) }).slice(1);
-    }
-    return;
-  }
-  // One row per group and τ, the group's figures on its first row: as wide as the page, however many τ.
-  const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs.size, 'run')}, ${dbPath})`;
+}
+
+/** One row per group and τ, the group's figures on its first row: as wide as the page, however many τ. */
+function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: readonly ReportSource[]): Generator<string> {
+  const { keys, groups } = grouped;
+  const runs = sources.reduce((sum, source) => sum + source.runs.size, 0);
+  const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs, 'run')}, ${sources.map((source) => source.dbPath).join(', ')})`;
   const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
   const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
-  const rowsOf = (group: SourceGroup): string[][] => {
-    const report = gather(group);
-    const value = values(group);
-    return report.sparsity.map((row, k) => [
-      ...value.map((cell) => (k === 0 ? String(cell) : '')),
-      k === 0 ? String(report.runs.length) : '',
-      k === 0 ? thousands(report.positions) : '',
-      k === 0 ? fixed(report.bpc, 4) : '',
-      formatTau(row.tau),
-      thousands(row.mean, 1),
-      thousands(row.median),
-    ]);
-  };
+  const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.gather(group), grouped.values(group));
+  // The first groups' rows set the text's column widths; the rest stream out as they are gathered.
   const sample = take(groups, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
-  if (options.format === 'md') {
+  if (format === 'md') {
     yield renderMarkdown({ title, columns, rows: sample, alignRight });
     for (const group of groups) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
     return;
@@ -387,4 +428,17 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const widths = columnWidths(columns, sample);
   yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
   for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
+}
+
+/** A group's overview rows: its key values, runs, positions and bpc on the first, then mean and median n per τ. */
+function overviewRows(report: Report, value: readonly (string | number)[]): string[][] {
+  return report.sparsity.map((row, k) => [
+    ...value.map((cell) => (k === 0 ? String(cell) : '')),
+    k === 0 ? String(report.runCount) : '',
+    k === 0 ? thousands(report.positions) : '',
+    k === 0 ? fixed(report.bpc, 4) : '',
+    formatTau(row.tau),
+    thousands(row.mean, 1),
+    thousands(row.median),
+  ]);
 }

@@ -31,7 +31,10 @@ import {
  * Field names are those of the JSON format.
  */
 export interface Report {
+  /** The runs' ids (JSON's `runs`): a getter, read from the store when first asked for (at 10⁵ runs a tenth of a second that text and CSV, which print only their number, do not pay). */
   readonly runs: readonly string[];
+  /** How many runs (`runs.length`, without reading their ids). */
+  readonly runCount: number;
   readonly model: {
     readonly sha256: string;
     readonly hidden: number;
@@ -79,10 +82,12 @@ function singleModel(models: readonly ModelRow[]): ModelRow {
 
 /** Builds the report for a selection of runs of one model. */
 export function gatherReport(db: Db, runs: Runs, neverTau = DEFAULT_NEVER_TAU): Report {
-  const runIds = Array.isArray(runs) ? (runs as readonly string[]) : (runs as RunGroup).runIds();
+  const ids = Array.isArray(runs) ? (runs as readonly string[]) : undefined;
+  const group = runs as RunGroup;
   const model = singleModel(selectionModels(db, runs));
   return reportOf({
-    runIds,
+    runCount: ids?.length ?? group.size,
+    runIds: ids === undefined ? () => group.runIds() : () => ids,
     model,
     surprisal: surprisalSummary(db, runs),
     byTau: sparsityByTau(db, runs),
@@ -94,7 +99,9 @@ export function gatherReport(db: Db, runs: Runs, neverTau = DEFAULT_NEVER_TAU): 
 
 /** What a report is made of, as the store's queries give it (gatherReport), or as read for many groups at once (groupReports). */
 export interface ReportFigures {
-  readonly runIds: readonly string[];
+  readonly runCount: number;
+  /** The runs' ids, read when the report's `runs` is first asked for. */
+  readonly runIds: () => readonly string[];
   readonly model: ModelRow;
   readonly surprisal: SurprisalRow;
   readonly byTau: readonly SparsityRow[];
@@ -106,7 +113,7 @@ export interface ReportFigures {
 
 /** The report from its figures: the one place a report's fields are computed. */
 export function reportOf(figures: ReportFigures): Report {
-  const { runIds, model, neverTau } = figures;
+  const { model, neverTau } = figures;
   const H = model.hidden;
   const significant = { wx: model.significant_wx, wh: model.significant_wh, wy: model.significant_wy, total: model.significant_total };
   const { positions, bpc } = figures.surprisal;
@@ -140,8 +147,12 @@ export function reportOf(figures: ReportFigures): Report {
   const deeper = depth.filter((row) => row.d >= 1);
   const depthPeak = deeper.length === 0 ? null : deeper.reduce((best, row) => (row.mean_mass > best.mean_mass ? row : best));
 
+  let runIds: readonly string[] | undefined;
   return {
-    runs: runIds,
+    get runs(): readonly string[] {
+      return (runIds ??= figures.runIds());
+    },
+    runCount: figures.runCount,
     model: { sha256: model.model_sha256, hidden: H, significant },
     positions,
     bpc,
@@ -203,7 +214,8 @@ export class GroupReports {
     const { depth, active } = figures;
     this.streamed += 1;
     return reportOf({
-      runIds: [figures.run_id],
+      runCount: 1,
+      runIds: () => [figures.run_id],
       model,
       surprisal: surprisalOf(figures.shards),
       byTau: sparsityOfOneRun(figures.taus),

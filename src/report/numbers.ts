@@ -10,9 +10,24 @@ export function thousands(value: number, decimals = 0): string {
   const sign = value < 0 || Object.is(value, -0) ? '-' : '';
   const magnitude = Math.abs(value);
   if (magnitude === Infinity) return `${sign}∞`;
-  const fixed = roundShortest(magnitude, decimals).padStart(decimals + 1, '0');
-  const whole = fixed.slice(0, fixed.length - decimals).replace(/\B(?=(\d{3})+$)/g, ',');
+  const fixed = digitsOf(magnitude, decimals);
+  const whole = withCommas(fixed.slice(0, fixed.length - decimals));
   return decimals > 0 ? `${sign}${whole}.${fixed.slice(fixed.length - decimals)}` : `${sign}${whole}`;
+}
+
+/** The digits of `magnitude` with `decimals` decimals, without the point, at least one before it. */
+function digitsOf(magnitude: number, decimals: number): string {
+  // A whole number below 10^21 prints without an exponent: its digits as they are (the common case, a count;
+  // a report of 10⁵ groups formats millions of them).
+  if (Number.isInteger(magnitude) && magnitude < 1e21) return decimals === 0 ? String(magnitude) : `${magnitude}${ZEROS[decimals] ?? '0'.repeat(decimals)}`;
+  return roundShortest(magnitude, decimals).padStart(decimals + 1, '0');
+}
+
+const ZEROS = ['', '0', '00', '000', '0000'];
+
+/** Commas between thousands of a run of digits. */
+function withCommas(digits: string): string {
+  return digits.length <= 3 ? digits : digits.replace(/\B(?=(\d{3})+$)/g, ',');
 }
 
 /**
@@ -21,12 +36,16 @@ export function thousands(value: number, decimals = 0): string {
  * (1.005 → 1.01), not on its binary value as toFixed does (1.00).
  */
 function roundShortest(magnitude: number, decimals: number): string {
-  const [mantissa, exponent = '0'] = String(magnitude).split('e');
-  const [integer, fraction = ''] = mantissa.split('.');
-  const digits = integer + fraction;
-  const keep = integer.length + Number(exponent) + decimals; // digits left of the rounding place
+  const text = String(magnitude);
+  const e = text.indexOf('e');
+  const mantissa = e < 0 ? text : text.slice(0, e);
+  const exponent = e < 0 ? 0 : Number(text.slice(e + 1));
+  const point = mantissa.indexOf('.');
+  const integer = point < 0 ? mantissa : mantissa.slice(0, point);
+  const digits = point < 0 ? mantissa : integer + mantissa.slice(point + 1);
+  const keep = integer.length + exponent + decimals; // digits left of the rounding place
   if (keep < 0) return '0';
-  if (keep >= digits.length) return (digits + '0'.repeat(keep - digits.length)).replace(/^0+(?=\d)/, '');
+  if (keep >= digits.length) return withoutLeadingZeros(digits + '0'.repeat(keep - digits.length));
   let kept = digits.slice(0, keep);
   if (digits[keep] >= '5') {
     // Add one at the last kept digit, carrying.
@@ -34,5 +53,10 @@ function roundShortest(magnitude: number, decimals: number): string {
     while (k >= 0 && kept[k] === '9') k--;
     kept = k < 0 ? `1${'0'.repeat(kept.length)}` : `${kept.slice(0, k)}${Number(kept[k]) + 1}${'0'.repeat(kept.length - k - 1)}`;
   }
-  return kept.replace(/^0+(?=\d)/, '') || '0';
+  return withoutLeadingZeros(kept) || '0';
+}
+
+/** `digits` without its leading zeros, keeping the last digit ("000" → "0"). */
+function withoutLeadingZeros(digits: string): string {
+  return digits.charCodeAt(0) === 48 ? digits.replace(/^0+(?=\d)/, '') : digits;
 }

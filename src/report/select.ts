@@ -143,8 +143,22 @@ export function groupingPlan(selections: readonly RunSelection[], request: Group
   return { keys, notes, pooled };
 }
 
+/** Labels of the τ seen so far: a report of 10⁵ groups labels the same few τ in every group. */
+const tauLabels = new Map<number, string>();
+
 /** τ with the fewest digits that identify its float32 (as the tables print it). */
 export function formatTau(tau: number): string {
+  let label = tauLabels.get(tau);
+  if (label === undefined) {
+    label = shortestTau(tau);
+    // Bounded: a store's τ are few, but nothing here may grow without end.
+    if (tauLabels.size >= 1024) tauLabels.clear();
+    tauLabels.set(tau, label);
+  }
+  return label;
+}
+
+function shortestTau(tau: number): string {
   const single = Math.fround(tau);
   for (let digits = 1; digits <= 9; digits++) {
     const candidate = Number(single.toPrecision(digits));

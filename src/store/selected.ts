@@ -204,13 +204,11 @@ const statements = perConnection((db: Db) => {
          LEFT JOIN run_tau_stats st ON st.run_key = r.run_key AND st.tau_index = rt.tau_index
        WHERE s.sel = @sel ORDER BY s.ord LIMIT @limit`,
     ),
-    // Bare columns beside min(): SQLite takes them from the row of the minimum, the group's first run.
-    groups: db.prepare(
-      `SELECT g.grp, g.first, g.runs, r.model_key, m.model_sha256, m.path AS model_path, r.data_path, r.data_offset, r.data_length, r.dmax, r.tau_list, r.rule, r.burn_in,
-              (SELECT min(job_id) FROM job_runs WHERE run_key = r.run_key) AS job_id
-       FROM (SELECT grp, min(ord) AS first, count(*) AS runs, run_key FROM temp.selected_runs WHERE sel = ? GROUP BY grp) g
-         JOIN runs r ON r.run_key = g.run_key JOIN models m ON m.model_key = r.model_key ORDER BY g.first`,
-    ),
+    // Each group's key values are its `grp` (their JSON array), read back in JavaScript (groupKeyReader), so no run is
+    // looked up again; sorted by first run with three columns per group (at 10⁵ groups, --by window, the sorter's
+    // memory and about a third of a second that joining each group's first run and model cost).
+    groups: db.prepare(`SELECT grp, min(ord) AS first, count(*) AS runs FROM temp.selected_runs WHERE sel = ? GROUP BY grp ORDER BY first`).raw(),
+    modelOfKey: db.prepare(`SELECT model_sha256 AS sha256, path FROM models WHERE model_key = ?`),
     // One JSON array rather than a row per run: better-sqlite3's cost per row is most of the cost at 10⁵ runs.
     groupIds: db
       .prepare(`SELECT json_group_array(run_id) FROM (SELECT r.run_id FROM temp.selected_runs s JOIN runs r USING (run_key) WHERE s.sel = ? AND s.grp = ? ORDER BY s.ord)`)
@@ -222,10 +220,11 @@ const statements = perConnection((db: Db) => {
       .prepare(
         `SELECT s.grp, s.ord, r.run_id, r.model_key,
            (SELECT json_group_array(json_array(count, surprisal_sum, surprisal_err)) FROM shards WHERE run_key = s.run_key) AS shards,
-           (SELECT json_group_array(json_array(rt.tau, st.positions, st.sum_x, st.sum_h, st.sum_y, st.min_n, st.median_n, st.max_n))
+           -- Each τ's active counts too, all from the index run_tau_stats_figures: the run's counts at the τ asked
+           -- for are picked in JavaScript (activeAt), where a query of their own read the table's rows (a page each).
+           (SELECT json_group_array(json_array(rt.tau, st.positions, st.sum_x, st.sum_h, st.sum_y, st.min_n, st.median_n, st.max_n,
+                                               rt.tau_f32, st.active_x, st.active_h, st.active_y))
               FROM run_tau_stats st JOIN run_taus rt USING (run_key, tau_index) WHERE st.run_key = s.run_key) AS taus,
-           (SELECT json_array(st.active_x, st.active_h, st.active_y) FROM run_tau_stats st JOIN run_taus rt USING (run_key, tau_index)
-              WHERE st.run_key = s.run_key AND rt.tau_f32 = @tau LIMIT 1) AS active,
            CASE WHEN @depth THEN (SELECT json_group_array(json_array(d, positions, mass_sum, mass_err)) FROM run_depth WHERE run_key = s.run_key) END AS depth
          FROM temp.selected_runs s JOIN runs r USING (run_key)
          WHERE s.sel = @sel AND s.done AND NOT EXISTS (SELECT 1 FROM temp.selected_runs o WHERE o.sel = s.sel AND o.grp = s.grp AND o.ord <> s.ord)
@@ -282,7 +281,7 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
   }
   let insert = byId.get(id);
   if (insert === undefined) {
-    const columns = keys.flatMap((name) => (name === 'job' && jobId !== undefined ? [] : KEY_COLUMNS[name]));
+    const columns = keys.flatMap((name) => keyColumns(name, jobId));
     // A group is named by its key values (JSON text): no sort, unlike numbering groups with a window function.
     const group = columns.length === 0 ? '1' : `json_array(${columns.join(', ')})`;
     const { from, order } = SOURCES[source];
@@ -295,27 +294,84 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
   return insert;
 }
 
-interface GroupRow {
-  grp: number | string;
-  first: number;
-  runs: number;
-  model_key: number;
-  model_sha256: string;
-  model_path: string;
-  data_path: string;
-  data_offset: number;
-  data_length: number;
-  dmax: number;
-  tau_list: string;
-  rule: string;
-  burn_in: number;
-  job_id: number;
+/** Key columns (KEY_COLUMNS) each key name puts in a group's `grp`: none for `job` when the selection is one job's. */
+function keyColumns(name: GroupKeyName, jobId: number | undefined): readonly string[] {
+  return name === 'job' && jobId !== undefined ? [] : KEY_COLUMNS[name];
+}
+
+/**
+ * How a group's key is read back from its `grp`, the JSON array of its key
+ * columns in key order (insertStatement); models and job names are looked up
+ * once each.
+ */
+function groupKeyReader(db: Db, keys: readonly GroupKeyName[], jobId: number | undefined): (grp: number | string) => GroupKey {
+  const s = statements(db);
+  const models = new Map<number, { readonly sha256: string; readonly path: string }>();
+  const jobNames = new Map<number, string>();
+  const modelOf = (modelKey: number) => {
+    let model = models.get(modelKey);
+    if (model === undefined) {
+      model = s.modelOfKey.get(modelKey) as { sha256: string; path: string };
+      models.set(modelKey, model);
+    }
+    return model;
+  };
+  const jobName = (id: number): string => {
+    let name = jobNames.get(id);
+    if (name === undefined) {
+      name = (s.jobName.get(id) as string | undefined) ?? String(id);
+      jobNames.set(id, name);
+    }
+    return name;
+  };
+  const width = keys.reduce((sum, name) => sum + keyColumns(name, jobId).length, 0);
+  return (grp) => {
+    const values = width === 0 ? [] : (JSON.parse(grp as string) as (string | number)[]);
+    const key: { -readonly [K in keyof GroupKey]: GroupKey[K] } = {};
+    let k = 0;
+    for (const name of keys) {
+      if (name === 'model') key.model = modelOf(values[k++] as number);
+      if (name === 'data') key.data = values[k++] as string;
+      if (name === 'window') key.window = { path: values[k++] as string, offset: values[k++] as number, length: values[k++] as number };
+      if (name === 'dmax') key.dmax = values[k++] as number;
+      if (name === 'taus') key.taus = values[k++] as string;
+      if (name === 'rule') key.rule = values[k++] as string;
+      if (name === 'burn_in') key.burn_in = values[k++] as number;
+      if (name === 'job') {
+        const id = jobId ?? (values[k++] as number);
+        key.job = { id, name: jobName(id) };
+      }
+    }
+    return key;
+  };
 }
 
 interface Covering extends CohortKey {
   readonly runs: number;
   readonly grp: number | string;
   readonly some_run_key: number;
+}
+
+/** A run's figures at one of its τ, as the statement singleRuns gives them (its `taus`, a JSON array of these). */
+type TauFiguresRow = [
+  tau: number,
+  positions: number,
+  sum_x: number,
+  sum_h: number,
+  sum_y: number,
+  min_n: number,
+  median_n: number,
+  max_n: number,
+  tau_f32: number,
+  active_x: number,
+  active_h: number,
+  active_y: number,
+];
+
+/** The active counts of the first of a run's τ (in tau_index order) whose float32 is `tauF32`; null when none is. */
+function activeAt(rows: readonly TauFiguresRow[], tauF32: number): SingleRunFigures['active'] {
+  const row = rows.find((candidate) => candidate[8] === tauF32);
+  return row === undefined ? null : { active_x: row[9], active_h: row[10], active_y: row[11] };
 }
 
 const nextSelection = new WeakMap<Db, number>();
@@ -426,38 +482,16 @@ export class RunSelection {
     this.#sel = sel;
     this.#covering = undefined;
     insertStatement(db, this.#source, keys, this.#jobId).run({ ...this.#params, sel });
-    const jobNames = new Map<number, string>();
-    const jobName = (id: number): string => {
-      let name = jobNames.get(id);
-      if (name === undefined) {
-        name = (s.jobName.get(id) as string | undefined) ?? String(id);
-        jobNames.set(id, name);
-      }
-      return name;
-    };
-    for (const row of s.groups.iterate(sel) as IterableIterator<GroupRow>) {
-      const key: { -readonly [K in keyof GroupKey]: GroupKey[K] } = {};
-      for (const name of keys) {
-        if (name === 'model') key.model = { sha256: row.model_sha256, path: row.model_path };
-        if (name === 'data') key.data = row.data_path;
-        if (name === 'window') key.window = { path: row.data_path, offset: row.data_offset, length: row.data_length };
-        if (name === 'dmax') key.dmax = row.dmax;
-        if (name === 'taus') key.taus = row.tau_list;
-        if (name === 'rule') key.rule = row.rule;
-        if (name === 'burn_in') key.burn_in = row.burn_in;
-        if (name === 'job') {
-          const id = this.#jobId ?? row.job_id;
-          key.job = { id, name: jobName(id) };
-        }
-      }
+    const keyOf = groupKeyReader(db, keys, this.#jobId);
+    for (const [grp, first, size] of s.groups.iterate(sel) as IterableIterator<[grp: number | string, first: number, runs: number]>) {
       let plan: SelectionPlan | undefined;
       const group: RunGroup = {
-        key,
-        size: row.runs,
-        runIds: () => JSON.parse(s.groupIds.get(sel, row.grp) as string) as string[],
-        plan: () => (plan ??= this.#planGroup(sel, row.grp, row.runs)),
+        key: keyOf(grp),
+        size,
+        runIds: () => JSON.parse(s.groupIds.get(sel, grp) as string) as string[],
+        plan: () => (plan ??= this.#planGroup(sel, grp, size)),
       };
-      groupPlace.set(group, { sel, grp: row.grp, first: row.first });
+      groupPlace.set(group, { sel, grp, first });
       yield group;
     }
   }
@@ -504,19 +538,19 @@ export class RunSelection {
     const sel = this.#sel;
     if (sel === undefined) return { figures: () => undefined, close: () => {} };
     const covered = new Set(this.#coveringCohorts(sel).map((cohort) => cohort.grp));
-    const rows = statements(this.#db).singleRuns.iterate({ sel, tau: tauF32, depth: depth ? 1 : 0 }) as IterableIterator<
-      [grp: number | string, ord: number, runId: string, modelKey: number, shards: string, taus: string, active: string | null, depth: string | null]
+    const rows = statements(this.#db).singleRuns.iterate({ sel, depth: depth ? 1 : 0 }) as IterableIterator<
+      [grp: number | string, ord: number, runId: string, modelKey: number, shards: string, taus: string, depth: string | null]
     >;
     let next = rows.next();
     const parse = (row: (typeof next)['value']): SingleRunFigures => {
-      const [, , run_id, model_key, shards, taus, active, depthRows] = row;
-      const a = active === null ? null : (JSON.parse(active) as [number, number, number]);
+      const [, , run_id, model_key, shards, taus, depthRows] = row;
+      const tauRows = JSON.parse(taus) as TauFiguresRow[];
       return {
         run_id,
         model_key,
         shards: (JSON.parse(shards) as [number, number, number][]).map(([positions, surprisal_sum, surprisal_err]) => ({ positions, surprisal_sum, surprisal_err })),
-        taus: (JSON.parse(taus) as number[][]).map(([tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n]) => ({ tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n })),
-        active: a === null ? null : { active_x: a[0], active_h: a[1], active_y: a[2] },
+        taus: tauRows.map(([tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n]) => ({ tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n })),
+        active: activeAt(tauRows, tauF32),
         depth:
           depthRows === null ? null : (JSON.parse(depthRows) as [number, number, number, number][]).map(([d, positions, mass_sum, mass_err]) => ({ d, positions, mass_sum, mass_err })),
       };
