@@ -25,7 +25,7 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['count_blocks', 'tau_index, start, count, n_x, n_h, n_y'],
   ['depth_rows', 'd, t, mass'],
   ['pattern_peak_rows', 'class, row, peaks'],
-  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions, active_x, active_h, active_y'],
+  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_steps, hist_large, hist_positions, active_x, active_h, active_y'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
   ['run_page_patterns', 'class, row, active'],
   ['run_frequency', 'tau_index, tau, tau_f32, positions'],
