@@ -171,6 +171,41 @@ describe('run --keep summaries', () => {
 });
 
 describe('rollups', () => {
+  test("a cohort that lags its finished runs (between roll-ups) still gives the frequencies of the rolled-up runs that dropped theirs; the others' are their own", async () => {
+    const lagging = join(folder.path, 'lagging.sqlite');
+    copyFileSync(full, lagging);
+    const db = openDatabase(lagging);
+    let cohort: { dmax: number; data_path: string; runs: number };
+    try {
+      db.transaction(() => {
+        // The enwik windows at Dmax 5 (4 runs): the last one finishes after the cohort was made.
+        const members = db
+          .prepare(`SELECT run_key FROM runs WHERE dmax = 5 AND data_path = ? ORDER BY run_key`)
+          .pluck()
+          .all(SHARED_DATA) as number[];
+        assert.equal(members.length, 4);
+        const last = members[3];
+        db.prepare(`UPDATE runs SET status = 'running' WHERE run_key = ?`).run(last);
+        rebuildJobRollups(db, 1);
+        db.prepare(`UPDATE runs SET status = 'done' WHERE run_key = ?`).run(last);
+        db.prepare(`UPDATE job_runs SET rolled_up = 0 WHERE run_key = ?`).run(last);
+        // The rolled-up ones were kept as summaries: their own frequencies (and peaks) are gone.
+        for (const runKey of members.slice(0, 3)) {
+          db.prepare(`UPDATE runs SET keep = 'summaries' WHERE run_key = ?`).run(runKey);
+          db.prepare(`DELETE FROM pattern_peak_rows WHERE run_key = ?`).run(runKey);
+          db.prepare(`DELETE FROM pattern_frequency_rows WHERE run_key = ?`).run(runKey);
+        }
+        cohort = db.prepare(`SELECT dmax, data_path, runs FROM job_cohorts WHERE dmax = 5 AND data_path = ?`).get(SHARED_DATA) as typeof cohort;
+      })();
+    } finally {
+      closeDatabase(db);
+    }
+    assert.deepEqual(cohort!, { dmax: 5, data_path: SHARED_DATA, runs: 3 }, 'the cohort lags: 3 of its 4 finished runs');
+    for (const args of [['--all', '--dmax', '5', '--sections', 'frequency', '--format', 'json'], ['--all', '--dmax', '5', '--data', SHARED_DATA, '--sections', 'frequency']]) {
+      assert.equal(await report(lagging, args), await report(full, args), args.join(' '));
+    }
+  });
+
   test('the reports read from them are the reports read run by run', async () => {
     assert.equal(count(noRollups, 'SELECT count(*) FROM job_cohorts'), 0);
     // A cohort per Dmax and data file.

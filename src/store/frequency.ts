@@ -183,6 +183,18 @@ const selectionStatementsOf = perConnection((db: Db) => ({
      WHERE c.${COHORT.replaceAll(' AND ', ' AND c.')}`,
   ),
   cohortRows: db.prepare(`SELECT class, row, positions FROM cohort_frequency_rows WHERE ${COHORT} AND tau = @tau`),
+  rolledUpCohorts: db.prepare(
+    `SELECT c.job_id, c.model_key, c.dmax, c.data_path, c.runs FROM job_runs jr JOIN runs r USING (run_key)
+     JOIN job_cohorts c ON c.job_id = jr.job_id AND c.model_key = r.model_key AND c.dmax = r.dmax AND (c.data_path = '' OR c.data_path = r.data_path)
+     WHERE jr.run_key = ? AND jr.rolled_up = 1`,
+  ),
+  rolledUpMembers: db
+    .prepare(
+      `SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key)
+       WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND (@data_path = '' OR r.data_path = @data_path)
+         AND jr.rolled_up = 1 AND r.status = 'done'`,
+    )
+    .pluck(),
 }));
 
 /** The activation frequencies of a selection of runs at one τ, added up. */
@@ -257,13 +269,21 @@ function addCohortFrequency(db: Db, sums: FrequencySums, cohort: CohortKey, hidd
   return true;
 }
 
-/** Adds runs' own rows at τ (those done, of `hidden`, every position counted); refuses a run that dropped them. */
+/**
+ * Adds runs' own rows at τ (those done, of `hidden`, every position counted); a run
+ * that dropped them is read from a cohort that lags (addLaggingCohorts), else refused.
+ */
 function addRunFrequencies(db: Db, sums: FrequencySums, runKeys: readonly number[], hidden: number, tauF32: number): void {
   const s = selectionStatementsOf(db);
   type RunRow = { run_key: number; run_id: string; hidden: number; counted: number | null; positions: number; status: string; dropped: number };
-  for (const run of s.runs.iterate({ tau_f32: tauF32, keys: JSON.stringify(runKeys) }) as IterableIterator<RunRow>) {
-    // A run's sums are in pattern_frequency_rows once it is done, and only whole if every position was counted.
-    if (run.status !== 'done' || run.hidden !== hidden || run.counted !== run.positions) {
+  const rows = s.runs.all({ tau_f32: tauF32, keys: JSON.stringify(runKeys) }) as RunRow[];
+  // A run's sums are in pattern_frequency_rows once it is done, and only whole if every position was counted.
+  const counted = (run: RunRow) => run.status === 'done' && run.hidden === hidden && run.counted === run.positions;
+  const dropped = rows.filter((run) => counted(run) && run.dropped === 1).map((run) => run.run_key);
+  const covered = dropped.length > 0 ? addLaggingCohorts(db, sums, runKeys, dropped, hidden, tauF32) : new Set<number>();
+  for (const run of rows) {
+    if (covered.has(run.run_key)) continue;
+    if (!counted(run)) {
       sums.without++;
       continue;
     }
@@ -274,9 +294,33 @@ function addRunFrequencies(db: Db, sums: FrequencySums, runKeys: readonly number
       );
     }
     sums.runs++;
-    sums.positions += run.counted;
+    sums.positions += run.counted as number;
     for (const row of s.rows.all(run.run_key, tauF32) as { class: PatternClass; row: number; positions: Buffer }[]) addFrequencyRow(sums, hidden, row);
   }
+}
+
+/**
+ * During a sweep a cohort lags its finished runs until the next roll-up, so a report
+ * reads its runs one by one (selection.ts), and those kept as summaries and rolled up
+ * already dropped their rows. Such a cohort still holds exactly its rolled-up runs
+ * (job_runs.rolled_up = 1, its `runs`): its sums stand for them when they are all
+ * among `runKeys` and no cohort taken here holds one of them. Returns the runs covered.
+ */
+function addLaggingCohorts(db: Db, sums: FrequencySums, runKeys: readonly number[], dropped: readonly number[], hidden: number, tauF32: number): Set<number> {
+  const s = selectionStatementsOf(db);
+  const selected = new Set(runKeys);
+  const covered = new Set<number>();
+  for (const runKey of dropped) {
+    if (covered.has(runKey)) continue;
+    for (const { runs, ...key } of s.rolledUpCohorts.all(runKey) as (CohortKey & { runs: number })[]) {
+      const members = s.rolledUpMembers.all(key) as number[];
+      if (members.length !== runs || !members.every((member) => selected.has(member) && !covered.has(member))) continue;
+      if (!addCohortFrequency(db, sums, key, hidden, tauF32)) continue;
+      for (const member of members) covered.add(member);
+      break;
+    }
+  }
+  return covered;
 }
 
 /**
