@@ -8,6 +8,8 @@
 #   v4, schema 4: code point arrays, plain-SQL views (commit 064ef5f; before runs.rule)
 #   v5, schema 5: runs.rule (commit 92f4ad6; before runs.burn_in). Made from `git archive`
 #     into /tmp with main's node_modules linked, then /work/wt-…/ rewritten to /work/main/ in the outputs
+#   v8, schema 8: activation frequencies, rollups per data file (commit 5cf6298; before the histogram
+#     steps and cohort frequencies), made the same way; it also holds job "summaries" (kept as summaries)
 #
 #   git worktree add /tmp/old a1f4d0e && (cd /tmp/old && npm ci && npm run build)
 #   bash scripts/make-fixture.sh /tmp/old v1
@@ -56,6 +58,14 @@ node --input-type=module -e '
   }
   child.kill("SIGKILL");
 ' "$OLD/bin/sparsetrace.js" "$DB" "$SHARED/inputs/sat_model.bin" "$SHARED/inputs/enwik_1024.txt"
+# From schema 8 on: a job kept as summaries, its runs' frequencies and what the report printed of them.
+if [ "${NAME#v}" -ge 8 ] 2>/dev/null; then
+  cat > "$OUT/summaries.json" <<JSON
+{ "name": "summaries", "keep": "summaries", "models": ["small-h8.bin"], "data": [{ "path": "$SHARED/inputs/enwik_1024.txt", "offset": 600, "length": 120, "stride": 130, "count": 3 }], "dmax": [5], "tau": [0.001, 0.01, 0.1] }
+JSON
+  $ST run "$OUT/summaries.json" --db "$DB" --no-report
+  $ST report --db "$DB" --job summaries --sections frequency,summary,sparsity,never --format json > "$OUT/report-summaries.json"
+fi
 $ST sql "SELECT run_id, status, (SELECT count(*) FROM positions p WHERE p.run_id = r.run_id) AS done, positions FROM runs r" --db "$DB"
 $ST report --db "$DB" --job small > "$OUT/report-small.txt"
 $ST report --db "$DB" --job small --format json > "$OUT/report-small.json"

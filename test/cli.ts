@@ -111,7 +111,7 @@ export function resultRows(path: string): string {
       db.prepare('SELECT r.run_id, d.d, d.positions, d.mass_sum, d.mass_err FROM run_depth d JOIN runs r USING (run_key) ORDER BY r.run_id, d.d').raw().all(),
       db
         .prepare(
-          `SELECT r.run_id, s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, hex(s.hist_n), hex(s.hist_positions)
+          `SELECT r.run_id, s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, hex(s.hist_steps), hex(s.hist_large), hex(s.hist_positions)
            FROM run_tau_stats s JOIN runs r USING (run_key) ORDER BY r.run_id, s.tau_index`,
         )
         .raw()

@@ -6,7 +6,7 @@ import { packShard, unpackShard, type ShardShape } from '../src/runner/codec.js'
 import Database from 'better-sqlite3';
 import { codePointWidth, codePointsOf, decodeCodePoints, CODE_POINT_MAX_VALUE } from '../src/store/codePoints.js';
 import { decodeCountBlock, encodeCountBlock, totalsOf } from '../src/store/countBlocks.js';
-import { CountHistogram } from '../src/store/histogram.js';
+import { CountHistogram, decodeSteps, encodeSteps, LARGE_STEP } from '../src/store/histogram.js';
 import { codePointSql, float32Sql, sequenceSql } from '../src/store/plainSql.js';
 
 /** A shard of recognisable values in every field. */
@@ -216,8 +216,7 @@ describe('CountHistogram', () => {
       });
       const merged = new CountHistogram();
       for (const part of [left, right]) {
-        const { distinct_n, hist_n, hist_positions } = part.encode();
-        merged.addStored(hist_n, hist_positions, distinct_n);
+        merged.addStored({ ...part.encode(), min_n: part.entries()[0]?.n ?? 0 });
       }
       const sorted = [...values].sort((a, b) => a - b);
       assert.equal(whole.median(), sorted[Math.floor((size - 1) / 2)]);
@@ -228,3 +227,32 @@ describe('CountHistogram', () => {
     assert.equal(new CountHistogram().median(), null);
   });
 });
+
+describe('histogram steps (schema 9)', () => {
+  test('encodeSteps → decodeSteps gives the values back: steps below LARGE_STEP in one byte, larger ones (up to the widest code points) in hist_large', () => {
+    let seed = 20261207;
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const largest = [LARGE_STEP - 1, LARGE_STEP, 1919, 61437, 2_000_000];
+    for (let trial = 0; trial < 300; trial++) {
+      const length = Math.floor(random() * 60);
+      const maxStep = largest[trial % largest.length];
+      const values: number[] = [];
+      let n = Math.floor(random() * 5000);
+      for (let k = 0; k < length; k++) {
+        values.push(n);
+        // Mostly small steps, now and then one up to maxStep.
+        n += 1 + (random() < 0.2 ? Math.floor(random() * maxStep) : Math.floor(random() * 10));
+      }
+      const { hist_steps, hist_large } = encodeSteps(values);
+      assert.equal(hist_steps.length, length, 'one byte per value');
+      const large = values.filter((value, k) => k > 0 && value - values[k - 1] >= LARGE_STEP).length;
+      assert.equal(hist_large.length === 0, large === 0);
+      const decoded = decodeSteps({ distinct_n: length, min_n: values[0] ?? 0, hist_steps, hist_large });
+      assert.deepEqual(Array.from(decoded), values);
+    }
+  });
+});
+

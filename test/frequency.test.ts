@@ -192,7 +192,8 @@ describe('report --sections frequency', () => {
     const db = join(folder.path, 'without.sqlite');
     copyFileSync(shipped, db);
     const handle = new Database(db);
-    handle.exec(`DELETE FROM pattern_frequency_rows; DELETE FROM run_frequency;`);
+    // As runs computed before schema 7 are: no frequencies of their own, none in their cohorts' sums.
+    handle.exec(`DELETE FROM pattern_frequency_rows; DELETE FROM run_frequency; DELETE FROM cohort_frequency_rows; DELETE FROM cohort_frequency;`);
     handle.close();
     const text = await cliHere(['report', '--db', db, '--job', 'shipped', '--dmax', '50', '--sections', 'frequency']);
     assert.equal(text.code, 0, text.stderr);

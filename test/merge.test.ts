@@ -195,6 +195,23 @@ describe('a segment that calls a run done must hold all of it', () => {
     }
   });
 
+  test("merged runs are rolled up: their cohorts' frequencies are the sums of their rows; runs kept as summaries here then drop their own", () => {
+    const target = fresh('target');
+    const sql = (path: string, query: string): unknown[] => withDb(path, (db) => db.prepare(query).raw().all());
+    withDb(target, (db) => {
+      recordJob(db, { name: 's', sha256: 's', source: null, specJson: '{}' }, job.runs.slice(0, 2).map((run) => ({ ...run, depthCurves: false, keep: 'summaries' as const })), TOOL_VERSION);
+      assert.equal(mergeSegment(db, whole).merged.length, 2);
+    });
+    const ofRuns = sql(whole, `SELECT r.dmax, f.tau, f.class, f.src, f.dst, sum(f.positions) FROM pattern_frequency f JOIN runs r USING (run_key) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`);
+    assert.ok(ofRuns.length > 0);
+    assert.deepEqual(sql(target, `SELECT dmax, tau, class, src, dst, positions FROM cohort_pattern_frequency ORDER BY 1, 2, 3, 4, 5`), ofRuns);
+    assert.deepEqual(sql(target, `SELECT count(*) FROM pattern_frequency_rows`), [[0]]);
+    // A segment whose summaries runs dropped their rows (its own rollups hold them) merges too: its runs come without frequencies.
+    const plain = fresh('target');
+    withDb(plain, (db) => assert.equal(mergeSegment(db, summaries).merged.length, 2));
+    assert.deepEqual(sql(summaries, `SELECT count(*) FROM pattern_frequency_rows`), [[0]]);
+  });
+
   test('half of a run\'s position_rows missing: refused, naming the run and the count', () => {
     refused(altered(whole, `DELETE FROM position_rows WHERE run_key = ${runKeyOf(0)} AND t >= 30`), new RegExp(`run ${job.runs[0]!.runId} .*position_rows has 30 of its 59 positions`));
   });

@@ -4,6 +4,8 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/store/index.js';
+import { codePointsOf } from '../src/store/codePoints.js';
+import { decodeSteps } from '../src/store/histogram.js';
 import { cliHere, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
@@ -141,7 +143,7 @@ for (const version of [2, 3, 4, 5, 6]) describe(`sparsetrace migrate from schema
         `SELECT t, y, surprisal_bits, mass_total, peak_d FROM positions WHERE run_id = '${PARTIAL_RUN}' ORDER BY t`,
         `SELECT tau, t, n_x, n_h, n_y FROM counts WHERE run_id = '${PARTIAL_RUN}' ORDER BY tau, t`,
         `SELECT class, src, dst, peak FROM pattern_peaks WHERE run_id = '${PARTIAL_RUN}' ORDER BY class, src, dst`,
-        `SELECT s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, hex(s.hist_n), hex(s.hist_positions) FROM run_tau_stats s JOIN runs USING (run_key) WHERE run_id = '${PARTIAL_RUN}' ORDER BY s.tau_index`,
+        `SELECT s.tau_index, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, hex(s.hist_steps), hex(s.hist_large), hex(s.hist_positions) FROM run_tau_stats s JOIN runs USING (run_key) WHERE run_id = '${PARTIAL_RUN}' ORDER BY s.tau_index`,
       ]) {
         const result = await cliHere(['sql', sql, '--db', path, '--format', 'json']);
         assert.equal(result.code, 0, result.stderr);
@@ -168,12 +170,32 @@ function rowsOf(file: string): Map<string, string[]> {
   }
 }
 
+/**
+ * Schema 9 keeps histograms of n as steps (hist_steps, hist_large) where schema 4 to 8
+ * kept their values (hist_n): the rows of `table` with theirs decoded and encoded as
+ * schema 8 had them, so every other column and the values themselves compare as they are.
+ */
+function withValueHistograms(rows: Map<string, string[]>, table: 'run_tau_stats' | 'cohort_tau_stats'): void {
+  // Columns before distinct_n: run_key, tau_index (run) or job_id, model_key, dmax, data_path, tau_index, tau (cohort); then 6 figures.
+  const distinctAt = (table === 'run_tau_stats' ? 2 : 6) + 7;
+  const converted = (rows.get(table) ?? []).map((line) => {
+    const row = JSON.parse(line) as unknown[];
+    const [distinct, steps, large] = [row[distinctAt] as number, row[distinctAt + 1] as string, row[distinctAt + 2] as string];
+    const values = decodeSteps({ distinct_n: distinct, min_n: row[distinctAt - 3] as number, hist_steps: Buffer.from(steps, 'hex'), hist_large: Buffer.from(large, 'hex') });
+    return JSON.stringify([...row.slice(0, distinctAt + 1), codePointsOf(values).toString('hex'), ...row.slice(distinctAt + 3)]);
+  });
+  rows.set(table, converted.sort());
+}
+
 for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${version} to ${SCHEMA_VERSION}`, () => {
   const path = join(folder.path, `v${version}-rows.sqlite`);
   before(() => copyFixture(join(PROJECT_ROOT, 'test', 'fixtures', `v${version}`, `v${version}.sqlite3`), path));
 
-  /** Pages per table and index (dbstat), but the rollups' (schema 8 makes them again with their data file) and the schema's text. */
-  const ROLLUPS = /^((sqlite_autoindex_)?(job_cohorts|cohort_tau_stats|cohort_depth|cohort_pattern_levels)(_\d+)?|sqlite_schema)$/;
+  /**
+   * Pages per table and index (dbstat), but the rollups' (schema 8 makes them again with their data file), the
+   * schema's text, and run_tau_stats' and its index's (schema 9 writes its histograms again, smaller).
+   */
+  const ROLLUPS = /^((sqlite_autoindex_)?(job_cohorts|cohort_tau_stats|cohort_depth|cohort_pattern_levels|cohort_frequency|cohort_frequency_rows)(_\d+)?|sqlite_schema|run_tau_stats(_figures)?)$/;
   const pages = (file: string): Map<string, number> => {
     const handle = new Database(file, { readonly: true });
     try {
@@ -184,8 +206,8 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     }
   };
 
-  /** Schema 7's activation frequency tables: added empty (earlier runs have none), a root page each and one for run_frequency's UNIQUE index. */
-  const FREQUENCY_TABLES = ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency'];
+  /** Schema 7's and 9's activation frequency tables: added empty (earlier runs have none), a root page each and one for run_frequency's UNIQUE index. */
+  const FREQUENCY_TABLES = ['cohort_frequency', 'cohort_frequency_rows', 'frequency_in_progress', 'pattern_frequency_rows', 'run_frequency'];
   /** Pages of the b-trees named (dbstat), and of sqlite_schema, whose SQL grows with the new tables and views. */
   const pagesOf = (file: string, names: readonly string[]): number => {
     const handle = new Database(file, { readonly: true });
@@ -200,6 +222,7 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
   test(`adds ${added.map(([column, value]) => `runs.${column} (${String(value)} for every run)`).join(' and ')}, in place: every row of every table kept (cohorts with their data file), no page added but the frequency tables' (empty) and the index of run_tau_stats'`, async () => {
     const before = rowsOf(path);
     const pagesBefore = pages(path);
+    const statsPagesBefore = pagesOf(path, ['run_tau_stats']);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
@@ -216,6 +239,8 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
       assert.deepEqual(new Set(runs.map((row) => row[at])), new Set([value]), `runs.${column}, column ${at}, is ${String(value)}`);
     });
     after.set('runs', runs.map((row) => JSON.stringify(row.slice(0, -added.length))).sort());
+    withValueHistograms(after, 'run_tau_stats');
+    withValueHistograms(after, 'cohort_tau_stats');
     // Schema 8 keys cohorts by data file too (column 4, after job, model and Dmax): the fixture's job reads one file, so its cohorts are kept, with it.
     const dataFiles = new Set(runs.map((row) => row[3]));
     assert.equal(dataFiles.size, 1);
@@ -231,8 +256,8 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     const frequencyPages = [...FREQUENCY_TABLES, 'sqlite_autoindex_run_frequency_2'];
     assert.equal(pagesOf(path, frequencyPages), FREQUENCY_TABLES.length + 1);
     for (const name of frequencyPages) pagesAfter.delete(name);
-    assert.ok((pagesAfter.get('run_tau_stats_figures') ?? 0) > 0);
-    pagesAfter.delete('run_tau_stats_figures');
+    assert.ok(pagesOf(path, ['run_tau_stats_figures']) > 0);
+    assert.ok(pagesOf(path, ['run_tau_stats']) <= statsPagesBefore, 'run_tau_stats takes no more pages with its histograms as steps');
     assert.deepEqual(pagesAfter, pagesBefore);
   });
 });
@@ -247,7 +272,15 @@ describe(`sparsetrace migrate from schema 6 to ${SCHEMA_VERSION}`, () => {
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version 6 to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);
-    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['frequency_in_progress', 'pattern_frequency_rows', 'run_frequency']);
+    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), [
+      'cohort_frequency',
+      'cohort_frequency_rows',
+      'frequency_in_progress',
+      'pattern_frequency_rows',
+      'run_frequency',
+    ]);
+    withValueHistograms(after, 'run_tau_stats');
+    withValueHistograms(after, 'cohort_tau_stats');
     // Schema 8 keys cohorts by data file too (column 4): the fixture's job reads one file, so its cohorts are kept, with it.
     for (const table of ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels']) {
       const cohortRows = (after.get(table) as string[]).map((line) => JSON.parse(line) as unknown[]);
@@ -273,5 +306,67 @@ describe(`sparsetrace migrate from schema 6 to ${SCHEMA_VERSION}`, () => {
     } finally {
       handle.close();
     }
+  });
+});
+
+describe(`sparsetrace migrate from schema 8 to ${SCHEMA_VERSION}`, () => {
+  const fixture = join(PROJECT_ROOT, 'test', 'fixtures', 'v8');
+  const path = join(folder.path, 'v8-rows.sqlite');
+  before(() => copyFixture(join(fixture, 'v8.sqlite3'), path));
+
+  /** Per cohort, τ and pattern: its runs' positions summed in plain SQL over the pattern_frequency view (schema 8's rows). */
+  const COHORT_SUMS_OF_RUNS = `
+    SELECT c.job_id, c.model_key, c.dmax, c.data_path, f.tau, f.class, f.src, f.dst, sum(f.positions) AS positions
+    FROM job_cohorts c JOIN job_runs jr ON jr.job_id = c.job_id
+      JOIN runs r ON r.run_key = jr.run_key AND r.model_key = c.model_key AND r.dmax = c.dmax AND (c.data_path = '' OR r.data_path = c.data_path) AND r.status = 'done'
+      JOIN pattern_frequency f ON f.run_key = r.run_key
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`;
+  const query = (sql: string): unknown[] => {
+    const handle = new Database(path, { readonly: true });
+    try {
+      return handle.prepare(sql).raw().all();
+    } finally {
+      handle.close();
+    }
+  };
+
+  test("histograms as steps (the same values), every cohort's frequencies the sums of its runs' rows, a summaries run's own rows dropped, every other row kept", async () => {
+    const before = rowsOf(path);
+    const expectedSums = query(COHORT_SUMS_OF_RUNS);
+    assert.ok(expectedSums.length > 0);
+    const summariesRuns = query(`SELECT run_key FROM runs WHERE keep = 'summaries' AND status = 'done'`).map((row) => (row as number[])[0]);
+    assert.equal(summariesRuns.length, 3);
+    const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, /upgraded from schema version 8 to 9/);
+    const after = rowsOf(path);
+    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['cohort_frequency', 'cohort_frequency_rows']);
+    withValueHistograms(after, 'run_tau_stats');
+    withValueHistograms(after, 'cohort_tau_stats');
+    // The summaries runs' frequency rows (their cohorts hold them now), and only theirs, are gone.
+    const ofSummaries = (line: string) => summariesRuns.includes((JSON.parse(line) as number[])[0]);
+    const frequencyRows = before.get('pattern_frequency_rows') as string[];
+    assert.ok(frequencyRows.filter(ofSummaries).length > 0);
+    assert.deepEqual(after.get('pattern_frequency_rows'), frequencyRows.filter((line) => !ofSummaries(line)));
+    before.set('pattern_frequency_rows', frequencyRows.filter((line) => !ofSummaries(line)));
+    for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
+    // The cohorts' frequencies, read in plain SQL through their view, are the sums of their runs' rows before.
+    assert.deepEqual(query(`SELECT * FROM cohort_pattern_frequency ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`), expectedSums);
+    assert.deepEqual(
+      query(`SELECT job_id, dmax, runs, positions, complete FROM cohort_frequency ORDER BY 1, 2`),
+      query(`SELECT job_id, dmax, runs, positions, 1 FROM job_cohorts ORDER BY 1, 2`),
+    );
+  });
+
+  test("the summaries job's frequencies, read from its cohort, are what schema 8 printed from its runs; a run of it alone is refused", async () => {
+    const json = await cliHere(['report', '--db', path, '--job', 'summaries', '--sections', 'frequency,summary,sparsity,never', '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const expected = readFileSync(join(fixture, 'report-summaries.json'), 'utf8').replaceAll('/work/main/test/fixtures/v8/v8.sqlite3', path).replaceAll('/work/shared', SHARED);
+    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expected));
+    assert.ok((JSON.parse(json.stdout) as { frequency: { runs: number } }).frequency.runs === 3);
+    const runId = (query(`SELECT run_id FROM runs WHERE keep = 'summaries' LIMIT 1`)[0] as string[])[0];
+    const alone = await cliHere(['report', '--db', path, '--run', runId, '--sections', 'frequency']);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, new RegExp(`frequency rows of run ${runId}, which \\(kept as summaries\\) dropped them`));
   });
 });

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CODE_POINT_MAX_VALUE, codePointsOf } from '../src/store/codePoints.js';
@@ -61,7 +61,9 @@ after(async () => {
 const Q1 = join(folder, 'q1.sqlite');
 /** A small run with per-position depth curves, so depth_mass has rows. */
 const CURVES = join(folder, 'curves.sqlite');
-const DATABASES = { q1: Q1, curves: CURVES } as const;
+/** A job of two windows: a cohort, so cohort_pattern_frequency has rows (schema 9). */
+const COHORTS = join(folder, 'cohorts.sqlite');
+const DATABASES = { q1: Q1, curves: CURVES, cohorts: COHORTS } as const;
 
 /** A sparsetrace command, run in this process (test/cli.ts cliHere); its stdout. */
 async function runCli(args: readonly string[]): Promise<string> {
@@ -82,6 +84,9 @@ before(async () => {
   const inputs = ['--model', SHARED_MODEL, '--data', SHARED_DATA];
   await runCli(['run', ...inputs, '--db', Q1, '--no-report']);
   await runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
+  const job = join(folder, 'cohorts.json');
+  writeFileSync(job, JSON.stringify({ name: 'cohorts', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 120, stride: 300, count: 2 }], dmax: [10], tau: [0.01, 0.1] }));
+  await runCli(['run', job, '--db', COHORTS, '--no-report']);
   stateAfterRuns = folderState();
 });
 
@@ -158,10 +163,16 @@ const VIEWS: Record<string, ViewSpec> = {
   positions: { columns: ['run_id', 'run_key', 't', 'y', 'surprisal_bits', 'mass_total', 'peak_d'], key: ['run_id', 't'], rowsIn: ['q1', 'curves'] },
   pattern_peaks: { columns: ['run_id', 'run_key', 'class', 'src', 'dst', 'peak'], key: ['run_id', 'class', 'src', 'dst'], rowsIn: ['q1', 'curves'] },
   depth_mass: { columns: ['run_id', 'run_key', 'd', 't', 'mass'], key: ['run_id', 'd', 't'], rowsIn: ['curves'] },
-  // New in schema 4; its columns are whatever docs/schema.md will say: ordered by all of them.
-  run_histograms: { key: [], rowsIn: ['q1', 'curves'] },
+  // New in schema 4; read from steps since schema 9, with the same columns and rows.
+  run_histograms: { columns: ['run_id', 'run_key', 'tau', 'tau_index', 'n', 'positions'], key: ['run_id', 'tau_index', 'n'], rowsIn: ['q1', 'curves', 'cohorts'] },
   // New in schema 7.
-  pattern_frequency: { columns: ['run_id', 'run_key', 'class', 'src', 'dst', 'tau', 'positions'], key: ['run_id', 'tau', 'class', 'src', 'dst'], rowsIn: ['q1', 'curves'] },
+  pattern_frequency: { columns: ['run_id', 'run_key', 'class', 'src', 'dst', 'tau', 'positions'], key: ['run_id', 'tau', 'class', 'src', 'dst'], rowsIn: ['q1', 'curves', 'cohorts'] },
+  // New in schema 9.
+  cohort_pattern_frequency: {
+    columns: ['job_id', 'model_key', 'dmax', 'data_path', 'tau', 'class', 'src', 'dst', 'positions'],
+    key: ['job_id', 'model_key', 'dmax', 'data_path', 'tau', 'class', 'src', 'dst'],
+    rowsIn: ['cohorts'],
+  },
 };
 
 /** The view's column names as the shell sees them, or a failure that says why there are none. */
@@ -212,14 +223,20 @@ describe('the counts a plain client reads are the computed counts', { skip }, ()
   for (const [name, db] of Object.entries(DATABASES)) {
     test(`counts through the sqlite3 shell equal export --format ndjson (${name} database)`, async () => {
       const runs = (await pythonSqlite(db, 'SELECT run_id FROM runs ORDER BY run_id')).rows.map((row) => (row[0] ?? '').slice(2));
-      assert.equal(runs.length, 1);
-      const exported = (await runCli(['export', '--format', 'ndjson', '--db', db]))
-        .trimEnd()
-        .split('\n')
-        .map((line) => JSON.parse(line) as { t: number; y: number; tau: number; n_x: number; n_h: number; n_y: number });
-      const expected: Cell[][] = exported
-        .map((row): Cell[] => [`t:${runs[0]}`, `i:${row.t}`, realCell(row.tau), `i:${row.n_x}`, `i:${row.n_h}`, `i:${row.n_y}`])
-        .sort((a, b) => compareTauT(a, b));
+      assert.equal(runs.length, name === 'cohorts' ? 2 : 1);
+      // Run by run, in run_id order (export's rows name no run).
+      const expected: Cell[][] = [];
+      for (const run of runs) {
+        const exported = (await runCli(['export', '--format', 'ndjson', '--db', db, '--run', run]))
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { t: number; y: number; tau: number; n_x: number; n_h: number; n_y: number });
+        expected.push(
+          ...exported
+            .map((row): Cell[] => [`t:${run}`, `i:${row.t}`, realCell(row.tau), `i:${row.n_x}`, `i:${row.n_h}`, `i:${row.n_y}`])
+            .sort((a, b) => compareTauT(a, b)),
+        );
+      }
       const shell = countsRows(db);
       assert.ok(shell.rows.length > 0);
       assertSameRows(shell, { columns: COLUMNS, rows: expected }, `counts (sqlite3 shell) vs export (${name})`);

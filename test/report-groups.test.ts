@@ -136,7 +136,7 @@ describe('reports of one-run groups from streamed figures', () => {
     const noRollups = join(folder.path, 'no-rollups.sqlite');
     copyFileSync(dbPath, noRollups);
     const handle = new Database(noRollups);
-    handle.exec('DELETE FROM cohort_pattern_levels; DELETE FROM cohort_depth; DELETE FROM cohort_tau_stats; DELETE FROM job_cohorts;');
+    handle.exec('DELETE FROM cohort_frequency_rows; DELETE FROM cohort_frequency; DELETE FROM cohort_pattern_levels; DELETE FROM cohort_depth; DELETE FROM cohort_tau_stats; DELETE FROM job_cohorts;');
     handle.close();
     // Selections without the runs kept as summaries (whose dropped peaks only a cohort's levels keep).
     const selections: Selection[] = [{ job: 'sweep' }, { all: true, model: SHARED_MODEL }, { all: true, data: SHARED_DATA }];
@@ -148,7 +148,8 @@ describe('reports of one-run groups from streamed figures', () => {
           for (const by of groupings)
             for (const format of ['text', 'json', 'csv'] as const)
               for (const neverTau of [undefined, 0.1, 0.05]) {
-                const options = { format, by, neverTau };
+                // The activation frequency too: from the cohorts' sums, or added up run by run.
+                const options = { format, by, neverTau, sections: ['summary', 'sparsity', 'classes', 'never', 'depth', 'frequency'] as ReportSection[] };
                 const fromRollups = output(db, selection, options);
                 assert.doesNotMatch(fromRollups, /^error:/, JSON.stringify({ selection, options }));
                 assert.equal(fromRollups, output(plain, selection, options, noRollups), JSON.stringify({ selection, options }));

@@ -1,5 +1,5 @@
 import type { PatternClass } from '../engine/index.js';
-import { FREQUENCY_TAUS, frequencyRows, PAGE_TAU, selectionFrequency, selectionRunKeys, type Db, type Runs, type SelectionFrequency } from '../store/index.js';
+import { FREQUENCY_TAUS, frequencyRows, PAGE_TAU, selectionFrequency, type Db, type Runs, type SelectionFrequency } from '../store/index.js';
 import type { Report } from './gather.js';
 import { byteLabel } from './labels.js';
 import { thousands } from './numbers.js';
@@ -91,7 +91,7 @@ function backboneOf(sum: SelectionFrequency, hidden: number): FrequencyReport['b
 export function gatherFrequency(db: Db, runs: Runs, report: Report): FrequencyReport {
   const tau = FREQUENCY_TAUS.find((candidate) => Math.fround(candidate) === Math.fround(PAGE_TAU)) ?? FREQUENCY_TAUS[0];
   const hidden = report.model.hidden;
-  const sum = selectionFrequency(db, selectionRunKeys(db, runs), hidden, tau);
+  const sum = selectionFrequency(db, runs, hidden, tau);
   const empty = sum.positions === 0;
   return {
     tau,

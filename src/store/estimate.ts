@@ -29,15 +29,19 @@ import type { Db } from './db.js';
  * the activation frequencies at τ = 0.01 (`pattern_frequency_rows`), kept by
  * `full` and `summaries` runs alike: 6.45 MB = 57.6 kB per run (224 rows: 96 of
  * Wx and Wy, 128 of Wh), H counts of 2 bytes and about 1 byte more per row,
- * 58 B/position on the example sweep (388 → 446 full, 95 → 153 summaries). When the store
+ * 58 B/position on the example sweep (388 → 446 full, 95 → 153 summaries). Schema 9
+ * keeps the histograms as steps (run_tau_stats 3.61 MB = 1.9 B per position and τ,
+ * two rows a page) and a summaries run's frequencies only in its cohorts' sums
+ * (cohort_frequency_rows: 0.42 MB for 4 cohorts, about two runs' rows each): 45.9 MB
+ * full, 412 B/position; 6.8 MB, 61 B/position as summaries. When the store
  * changes, measure again and replace these; `plan` prefers the bytes per
  * position measured on the target database when it holds finished runs.
  */
 export const STORE_BYTES = {
   /** Per position and τ: its counts in a `count_blocks` row and its share of its run's histogram in `run_tau_stats`. */
-  perCountsRow: 8.3 + 4.0,
+  perCountsRow: 8.3 + 1.9,
   /** Per position and τ of a run kept as summaries: its share of the histogram. */
-  perSummaryRow: 4.0,
+  perSummaryRow: 1.9,
   /** A `depth_rows` row: a position at one offset d ≤ min(t, Dmax), only with depth curves. */
   perDepthRow: 21.3,
   /** A `position_rows` row. */
@@ -53,6 +57,8 @@ export const STORE_BYTES = {
   /** A `pattern_frequency_rows` row is H counts of this many bytes (most above 126: two) and about this much more; a run has about H + 96 of them. */
   perFrequencyCount: 2,
   perFrequencyRowOverhead: 1,
+  /** A cohort's summed frequencies take about this many runs' rows (wider counts); runs kept as summaries keep only those. */
+  cohortFrequencyRuns: 2,
   /** A run's own rows (runs, run_taus, job_runs, shards, run_depth), roughly. */
   perRun: 2048,
 } as const;
@@ -80,8 +86,10 @@ export function estimateStoreBytes(content: StoreContent): number {
   const { positions, taus, dmax, runs, depthCurves } = content;
   const H = content.hidden ?? 128;
   const b = STORE_BYTES;
-  const frequency = runs * (H + 96) * (H * b.perFrequencyCount + b.perFrequencyRowOverhead);
-  if (content.keep === 'summaries') return positions * taus * b.perSummaryRow + runs * (b.perSummaryRun + b.perRun) + frequency;
+  const frequencyOfRun = (H + 96) * (H * b.perFrequencyCount + b.perFrequencyRowOverhead);
+  const frequency = runs * frequencyOfRun;
+  // A summaries run's frequencies are in its cohort's sums only (one cohort: the runs of one Dmax, here).
+  if (content.keep === 'summaries') return positions * taus * b.perSummaryRow + runs * (b.perSummaryRun + b.perRun) + b.cohortFrequencyRuns * frequencyOfRun;
   // Σ over a run's positions of min(t + B, Dmax) + 1 offsets = P·(Dmax+1) - r·(r+1)/2 with r = max(0, Dmax - B), when P > r.
   const ramp = Math.max(0, dmax - (content.burnIn ?? 0));
   const depthRows = depthCurves ? Math.max(positions, positions * (dmax + 1) - (runs * ramp * (ramp + 1)) / 2) : 0;

@@ -3,6 +3,9 @@ import { BYTE_VALUES, frequencyLength, type PatternClass } from '../engine/index
 import { FREQUENCY_TAUS } from '../page.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
+import { InputError } from '../errors.js';
+import type { CohortKey } from './rollups.js';
+import { planSelection, type Runs } from './selection.js';
 import { perConnection } from './statements.js';
 
 type Statement = Database.Statement<unknown[]>;
@@ -154,14 +157,44 @@ export class RunFrequencies {
   }
 }
 
+/**
+ * SQL: run `r` (an alias of runs) has dropped its own frequency rows: kept as
+ * summaries, it drops them with its peaks once its jobs' rollups hold them
+ * (retention.ts), so it has neither; a run not rolled up yet still has its peaks.
+ */
+export const FREQUENCY_DROPPED = (r: string): string =>
+  `(${r}.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = ${r}.run_key)
+    AND NOT EXISTS (SELECT 1 FROM pattern_frequency_rows f WHERE f.run_key = ${r}.run_key))`;
+
+const COHORT = 'job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path';
+
 const selectionStatementsOf = perConnection((db: Db) => ({
   runs: db.prepare(
-    `SELECT r.run_key, m.hidden, rf.positions AS counted,
-            r.positions, r.status
+    `SELECT r.run_key, r.run_id, m.hidden, rf.positions AS counted,
+            r.positions, r.status, ${FREQUENCY_DROPPED('r')} AS dropped
      FROM runs r JOIN models m USING (model_key) LEFT JOIN run_frequency rf ON rf.run_key = r.run_key AND rf.tau_f32 = @tau_f32
      WHERE r.run_key IN (SELECT value FROM json_each(@keys))`,
   ),
   rows: db.prepare(`SELECT f.class, f.row, f.positions FROM pattern_frequency_rows f JOIN run_frequency rf USING (run_key, tau_index) WHERE f.run_key = ? AND rf.tau_f32 = ?`),
+  cohort: db.prepare(
+    `SELECT c.runs AS cohort_runs, m.hidden, f.runs, f.positions, f.complete, f.tau
+     FROM job_cohorts c JOIN models m USING (model_key)
+     LEFT JOIN cohort_frequency f ON f.job_id = c.job_id AND f.model_key = c.model_key AND f.dmax = c.dmax AND f.data_path = c.data_path AND f.tau_f32 = @tau_f32
+     WHERE c.${COHORT.replaceAll(' AND ', ' AND c.')}`,
+  ),
+  cohortRows: db.prepare(`SELECT class, row, positions FROM cohort_frequency_rows WHERE ${COHORT} AND tau = @tau`),
+  rolledUpCohorts: db.prepare(
+    `SELECT c.job_id, c.model_key, c.dmax, c.data_path, c.runs FROM job_runs jr JOIN runs r USING (run_key)
+     JOIN job_cohorts c ON c.job_id = jr.job_id AND c.model_key = r.model_key AND c.dmax = r.dmax AND (c.data_path = '' OR c.data_path = r.data_path)
+     WHERE jr.run_key = ? AND jr.rolled_up = 1`,
+  ),
+  rolledUpMembers: db
+    .prepare(
+      `SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key)
+       WHERE jr.job_id = @job_id AND r.model_key = @model_key AND r.dmax = @dmax AND (@data_path = '' OR r.data_path = @data_path)
+         AND jr.rolled_up = 1 AND r.status = 'done'`,
+    )
+    .pluck(),
 }));
 
 /** The activation frequencies of a selection of runs at one τ, added up. */
@@ -178,34 +211,116 @@ export interface SelectionFrequency {
   readonly counts: Float64Array;
 }
 
+/** SelectionFrequency's sums as they are added up. */
+interface FrequencySums {
+  runs: number;
+  without: number;
+  positions: number;
+  readonly counts: Float64Array;
+}
+
+/** Adds a stored row of H counts (a run's or a cohort's) to the sums. */
+function addFrequencyRow(sums: FrequencySums, hidden: number, row: { class: PatternClass; row: number; positions: Buffer }): void {
+  const values = decodeCodePoints(row.positions, hidden);
+  const offset = frequencyRowOffset(hidden, row.class, row.row);
+  for (let j = 0; j < hidden; j++) sums.counts[offset + j] += values[j];
+}
+
 /**
- * Adds up the frequencies at `tau` of the finished runs `runKeys` whose model has
- * `hidden` neurons and whose every position is counted. Reads each run's stored
- * rows (a few hundred per run), never its positions.
+ * Adds up the frequencies at `tau` of a selection's finished runs whose model has
+ * `hidden` neurons and whose every position is counted: a cohort's sums for each
+ * cohort the selection holds entirely (selection.ts; a few hundred rows per
+ * cohort), each other run's own rows (a few hundred per run); never positions.
+ * A run that dropped its rows (kept as summaries) and is not in such a cohort
+ * cannot be counted: refused, as never-active patterns without peaks are.
  */
-export function selectionFrequency(db: Db, runKeys: readonly number[], hidden: number, tau: number): SelectionFrequency {
-  const s = selectionStatementsOf(db);
+export function selectionFrequency(db: Db, runs: Runs, hidden: number, tau: number): SelectionFrequency {
+  const plan = planSelection(db, runs);
   const tauF32 = Math.fround(tau);
-  const counts = new Float64Array(frequencyLength(hidden));
-  let runs = 0;
-  let without = 0;
-  let positions = 0;
-  type RunRow = { run_key: number; hidden: number; counted: number | null; positions: number; status: string };
-  for (const run of s.runs.iterate({ tau_f32: tauF32, keys: JSON.stringify(runKeys) }) as IterableIterator<RunRow>) {
-    // A run's sums are in pattern_frequency_rows once it is done, and only whole if every position was counted.
-    if (run.status !== 'done' || run.hidden !== hidden || run.counted !== run.positions) {
-      without++;
+  const sums: FrequencySums = { runs: 0, without: 0, positions: 0, counts: new Float64Array(frequencyLength(hidden)) };
+  const runKeys = plan.runs.map((run) => run.run_key);
+  for (const cohort of plan.cohorts) {
+    const complete = addCohortFrequency(db, sums, cohort, hidden, tauF32);
+    // Sums that lack a run's rows: its runs are read one by one.
+    if (!complete) runKeys.push(...cohort.members().map((run) => run.run_key));
+  }
+  addRunFrequencies(db, sums, runKeys, hidden, tauF32);
+  return { tau, ...sums };
+}
+
+/** Adds a cohort's sums at τ; false when they lack some run's rows (its runs must be read instead). */
+function addCohortFrequency(db: Db, sums: FrequencySums, cohort: CohortKey, hidden: number, tauF32: number): boolean {
+  const s = selectionStatementsOf(db);
+  const { job_id, model_key, dmax, data_path } = cohort;
+  const key = { job_id, model_key, dmax, data_path };
+  type CohortRow = { cohort_runs: number; hidden: number; runs: number | null; positions: number | null; complete: number | null; tau: number | null };
+  const row = s.cohort.get({ ...key, tau_f32: tauF32 }) as CohortRow;
+  if (row.hidden === hidden && row.complete === 0) return false;
+  if (row.hidden !== hidden || row.runs === null || row.positions === null) {
+    sums.without += row.cohort_runs;
+    return true;
+  }
+  sums.runs += row.runs;
+  sums.positions += row.positions;
+  sums.without += row.cohort_runs - row.runs;
+  for (const stored of s.cohortRows.iterate({ ...key, tau: row.tau }) as IterableIterator<{ class: PatternClass; row: number; positions: Buffer }>) {
+    addFrequencyRow(sums, hidden, stored);
+  }
+  return true;
+}
+
+/**
+ * Adds runs' own rows at τ (those done, of `hidden`, every position counted); a run
+ * that dropped them is read from a cohort that lags (addLaggingCohorts), else refused.
+ */
+function addRunFrequencies(db: Db, sums: FrequencySums, runKeys: readonly number[], hidden: number, tauF32: number): void {
+  const s = selectionStatementsOf(db);
+  type RunRow = { run_key: number; run_id: string; hidden: number; counted: number | null; positions: number; status: string; dropped: number };
+  const rows = s.runs.all({ tau_f32: tauF32, keys: JSON.stringify(runKeys) }) as RunRow[];
+  // A run's sums are in pattern_frequency_rows once it is done, and only whole if every position was counted.
+  const counted = (run: RunRow) => run.status === 'done' && run.hidden === hidden && run.counted === run.positions;
+  const dropped = rows.filter((run) => counted(run) && run.dropped === 1).map((run) => run.run_key);
+  const covered = dropped.length > 0 ? addLaggingCohorts(db, sums, runKeys, dropped, hidden, tauF32) : new Set<number>();
+  for (const run of rows) {
+    if (covered.has(run.run_key)) continue;
+    if (!counted(run)) {
+      sums.without++;
       continue;
     }
-    runs++;
-    positions += run.counted;
-    for (const row of s.rows.all(run.run_key, tauF32) as { class: PatternClass; row: number; positions: Buffer }[]) {
-      const values = decodeCodePoints(row.positions, hidden);
-      const offset = frequencyRowOffset(hidden, row.class, row.row);
-      for (let j = 0; j < hidden; j++) counts[offset + j] += values[j];
+    if (run.dropped === 1) {
+      throw new InputError(
+        `report: the activation frequencies of this selection need the frequency rows of run ${run.run_id}, which (kept as summaries) dropped them ` +
+          `once its jobs' rollups held them: report whole jobs, or group by job, model, dmax or data (whole cohorts), or leave out --sections frequency`,
+      );
+    }
+    sums.runs++;
+    sums.positions += run.counted as number;
+    for (const row of s.rows.all(run.run_key, tauF32) as { class: PatternClass; row: number; positions: Buffer }[]) addFrequencyRow(sums, hidden, row);
+  }
+}
+
+/**
+ * During a sweep a cohort lags its finished runs until the next roll-up, so a report
+ * reads its runs one by one (selection.ts), and those kept as summaries and rolled up
+ * already dropped their rows. Such a cohort still holds exactly its rolled-up runs
+ * (job_runs.rolled_up = 1, its `runs`): its sums stand for them when they are all
+ * among `runKeys` and no cohort taken here holds one of them. Returns the runs covered.
+ */
+function addLaggingCohorts(db: Db, sums: FrequencySums, runKeys: readonly number[], dropped: readonly number[], hidden: number, tauF32: number): Set<number> {
+  const s = selectionStatementsOf(db);
+  const selected = new Set(runKeys);
+  const covered = new Set<number>();
+  for (const runKey of dropped) {
+    if (covered.has(runKey)) continue;
+    for (const { runs, ...key } of s.rolledUpCohorts.all(runKey) as (CohortKey & { runs: number })[]) {
+      const members = s.rolledUpMembers.all(key) as number[];
+      if (members.length !== runs || !members.every((member) => selected.has(member) && !covered.has(member))) continue;
+      if (!addCohortFrequency(db, sums, key, hidden, tauF32)) continue;
+      for (const member of members) covered.add(member);
+      break;
     }
   }
-  return { tau, runs, without, positions, counts };
+  return covered;
 }
 
 /**
@@ -213,7 +328,11 @@ export function selectionFrequency(db: Db, runKeys: readonly number[], hidden: n
  * (`schema`, a segment) holds, or undefined: one row per FREQUENCY_TAUS counting
  * all its positions, no sums in progress, rows of H counts in range (class, row,
  * each count at most its positions), and per class, at a τ of its own, the counts'
- * sum over patterns equal to the sum over positions of n_x, n_h, n_y.
+ * sum over patterns equal to the sum over positions of n_x, n_h, n_y. A run kept as
+ * summaries that dropped its rows (FREQUENCY_DROPPED: the segment's rollups hold
+ * them, which a merge does not copy) has only its counted positions checked: it
+ * comes without its frequencies, as it comes without its peaks, and its cohort
+ * here reads it as such (cohort_frequency.complete = 0).
  */
 export function segmentFrequencyCheck(db: Db, schema: string): (run: { readonly run_key: number; readonly positions: number }, hidden: number) => string | undefined {
   const statements = {
@@ -221,12 +340,18 @@ export function segmentFrequencyCheck(db: Db, schema: string): (run: { readonly 
     inProgress: db.prepare(`SELECT count(*) FROM ${schema}.frequency_in_progress WHERE run_key = ?`).pluck(),
     stats: db.prepare(`SELECT t.tau_f32, s.sum_x, s.sum_h, s.sum_y FROM ${schema}.run_tau_stats s JOIN ${schema}.run_taus t USING (run_key, tau_index) WHERE s.run_key = ?`),
     rows: db.prepare(`SELECT class, row, positions FROM ${schema}.pattern_frequency_rows WHERE run_key = ? AND tau_index = ?`),
+    dropped: db
+      .prepare(
+        `SELECT r.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM ${schema}.pattern_peak_rows p WHERE p.run_key = r.run_key)
+           AND NOT EXISTS (SELECT 1 FROM ${schema}.pattern_frequency_rows f WHERE f.run_key = r.run_key) FROM ${schema}.runs r WHERE r.run_key = ?`,
+      )
+      .pluck(),
   };
   return (run, hidden) => frequencyProblem(statements, run, hidden);
 }
 
 function frequencyProblem(
-  s: { runFrequency: Statement; inProgress: Statement; stats: Statement; rows: Statement },
+  s: { runFrequency: Statement; inProgress: Statement; stats: Statement; rows: Statement; dropped: Statement },
   run: { readonly run_key: number; readonly positions: number },
   hidden: number,
 ): string | undefined {
@@ -239,6 +364,7 @@ function frequencyProblem(
   }
   const inProgress = s.inProgress.get(key) as number;
   if (inProgress > 0) return `it has ${inProgress} frequency rows still in progress`;
+  if (s.dropped.get(key) === 1) return undefined;
   const stats = s.stats.all(key) as { tau_f32: number; sum_x: number; sum_h: number; sum_y: number }[];
   for (const entry of stored) {
     const sums: Record<PatternClass, number> = { wx: 0, wh: 0, wy: 0 };

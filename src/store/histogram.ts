@@ -1,9 +1,59 @@
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 
 /**
+ * A histogram of n as the store keeps it (`run_tau_stats`, `cohort_tau_stats`):
+ * its `distinct_n` values of n ascending, the first `min_n`, each given by its
+ * step from the one before (`hist_steps`: a code point array of one byte per
+ * value, 0 for the first; a step of LARGE_STEP or more is LARGE_STEP there and
+ * is the next element of `hist_large`, a code point array of those steps), and
+ * how many positions have each (`hist_positions`). Steps between the distinct n
+ * of a run are mostly small, so a value takes about a byte where it took up to
+ * three, and a run's row at one τ fits half a page (schema 9).
+ */
+export interface StoredHistogram {
+  readonly distinct_n: number;
+  readonly min_n: number;
+  readonly hist_steps: Uint8Array;
+  readonly hist_large: Uint8Array;
+  readonly hist_positions: Uint8Array;
+}
+
+/** In `hist_steps`, this value says: the step is the next element of `hist_large` (steps below it are kept as they are). */
+export const LARGE_STEP = 126;
+
+/** `hist_steps` and `hist_large` of ascending distinct values `n` (the first is the row's min_n). */
+export function encodeSteps(n: ArrayLike<number>): { hist_steps: Buffer; hist_large: Buffer } {
+  const steps = new Uint8Array(n.length);
+  const large: number[] = [];
+  for (let k = 1; k < n.length; k++) {
+    const step = n[k] - n[k - 1];
+    if (step < LARGE_STEP) steps[k] = step;
+    else {
+      steps[k] = LARGE_STEP;
+      large.push(step);
+    }
+  }
+  return { hist_steps: codePointsOf(steps), hist_large: codePointsOf(large) };
+}
+
+/** The ascending distinct values of a stored histogram. */
+export function decodeSteps(row: Pick<StoredHistogram, 'distinct_n' | 'min_n' | 'hist_steps' | 'hist_large'>): Uint32Array {
+  const steps = decodeCodePoints(row.hist_steps, row.distinct_n);
+  let largeCount = 0;
+  for (const step of steps) if (step === LARGE_STEP) largeCount++;
+  const large = decodeCodePoints(row.hist_large, largeCount);
+  const values = new Uint32Array(row.distinct_n);
+  for (let k = 0, next = 0, n = row.min_n; k < row.distinct_n; k++) {
+    if (k > 0) n += steps[k] === LARGE_STEP ? large[next++] : steps[k];
+    values[k] = n;
+  }
+  return values;
+}
+
+/**
  * How many positions have each n = n_x + n_h + n_y: the form in which the
- * store keeps a run's distribution at one τ (`run_tau_stats.hist_n`,
- * `hist_positions`) and in which reports merge runs. Its size is the number of
+ * store keeps a run's distribution at one τ (StoredHistogram) and in which
+ * reports merge runs. Its size is the number of
  * distinct n (at most 3 × the largest class), never the number of positions, so
  * the median of any selection is exact in bounded memory.
  */
@@ -30,11 +80,11 @@ export class CountHistogram {
     }
   }
 
-  /** Adds a stored histogram: `distinct` values of n and their positions, as code point arrays. */
-  addStored(histN: Uint8Array, histPositions: Uint8Array, distinct: number): void {
-    const values = decodeCodePoints(histN, distinct);
-    const positions = decodeCodePoints(histPositions, distinct);
-    for (let k = 0; k < distinct; k++) this.add(values[k], positions[k]);
+  /** Adds a stored histogram. */
+  addStored(row: StoredHistogram): void {
+    const values = decodeSteps(row);
+    const positions = decodeCodePoints(row.hist_positions, row.distinct_n);
+    for (let k = 0; k < row.distinct_n; k++) this.add(values[k], positions[k]);
   }
 
   get total(): number {
@@ -68,9 +118,9 @@ export class CountHistogram {
     throw new Error('unreachable: a histogram whose positions do not add up');
   }
 
-  /** The stored form: `distinct_n` values, and `hist_n`, `hist_positions` as code point arrays by ascending n. */
-  encode(): { distinct_n: number; hist_n: Buffer; hist_positions: Buffer } {
+  /** The stored form (StoredHistogram; its min_n is the smallest n, stored with the row's other figures). */
+  encode(): { distinct_n: number; hist_steps: Buffer; hist_large: Buffer; hist_positions: Buffer } {
     const { n, positions } = this.ascending();
-    return { distinct_n: n.length, hist_n: codePointsOf(n), hist_positions: codePointsOf(positions) };
+    return { distinct_n: n.length, ...encodeSteps(n), hist_positions: codePointsOf(positions) };
   }
 }

@@ -25,7 +25,7 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['count_blocks', 'tau_index, start, count, n_x, n_h, n_y'],
   ['depth_rows', 'd, t, mass'],
   ['pattern_peak_rows', 'class, row, peaks'],
-  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions, active_x, active_h, active_y'],
+  ['run_tau_stats', 'tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_steps, hist_large, hist_positions, active_x, active_h, active_y'],
   ['run_depth', 'd, positions, mass_sum, mass_err'],
   ['run_page_patterns', 'class, row, active'],
   ['run_frequency', 'tau_index, tau, tau_f32, positions'],
@@ -146,124 +146,169 @@ function completenessCheck(db: Db): (run: RunShapeToCheck, keepsPositions: boole
  * `job_runs` is not copied: the segment's job is the worker's, not `db`'s.
  */
 export function mergeSegment(db: Db, segmentPath: string): MergeResult {
+  attachSegment(db, segmentPath);
   try {
-    db.prepare(`ATTACH DATABASE ? AS ${SEGMENT}`).run(segmentPath);
-  } catch (error) {
-    throw new SegmentError(`segment ${segmentPath}: cannot be opened: ${(error as Error).message}`);
-  }
-  try {
-    let version: number;
-    try {
-      version = db.pragma(`${SEGMENT}.user_version`, { simple: true }) as number;
-    } catch (error) {
-      // Not a database, or its first page damaged: the segment's fault, named as such.
-      throw new SegmentError(`segment ${segmentPath}: not a readable SQLite database: ${(error as Error).message}`);
-    }
-    if (version !== SCHEMA_VERSION) {
-      throw new SegmentError(`segment ${segmentPath}: schema version ${version}, expected ${SCHEMA_VERSION} (written by another sparsetrace version?)`);
-    }
-    const present = new Set(db.prepare(`SELECT name FROM ${SEGMENT}.sqlite_schema WHERE type = 'table'`).pluck().all() as string[]);
-    const absent = [...PER_RUN_TABLES.map(([table]) => table), ...NOT_COPIED, 'models'].filter((table) => !present.has(table));
-    if (absent.length > 0) throw new SegmentError(`segment ${segmentPath}: no table ${absent.join(', ')} (written by another sparsetrace version?)`);
-    const s = {
-      segmentRuns: db.prepare(
-        `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.burn_in, r.depth_curves, r.keep, m.model_sha256, m.hidden,
-                (SELECT count(*) FROM ${SEGMENT}.run_taus t WHERE t.run_key = r.run_key) AS taus
-         FROM ${SEGMENT}.runs r JOIN ${SEGMENT}.models m USING (model_key) ORDER BY r.run_key`,
-      ),
-      localRun: db.prepare(
-        `SELECT r.run_key, r.status, r.positions, r.depth_curves, r.keep, (SELECT count(*) FROM main.run_taus t WHERE t.run_key = r.run_key) AS taus
-         FROM main.runs r WHERE r.run_id = ?`,
-      ),
-      sameTaus: db
-        .prepare(
-          `SELECT count(*) FROM ${SEGMENT}.run_taus s JOIN main.run_taus m ON m.tau_index = s.tau_index AND m.tau_f32 = s.tau_f32
-           WHERE s.run_key = ? AND m.run_key = ?`,
-        )
-        .pluck(),
-      insertModel: db.prepare(
-        `INSERT INTO main.models (model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total)
-         SELECT model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total
-         FROM ${SEGMENT}.models WHERE model_sha256 = ? ON CONFLICT (model_sha256) DO NOTHING`,
-      ),
-      modelKey: db.prepare(`SELECT model_key FROM main.models WHERE model_sha256 = ?`).pluck(),
-      insertRun: db
-        .prepare(
-          `INSERT INTO main.runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule, burn_in)
-           SELECT run_id, ?, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
-             depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule, burn_in
-           FROM ${SEGMENT}.runs WHERE run_key = ? RETURNING run_key`,
-        )
-        .pluck(),
-      insertTaus: db.prepare(
-        `INSERT INTO main.run_taus (run_key, tau_index, tau, tau_f32) SELECT ?, tau_index, tau, tau_f32 FROM ${SEGMENT}.run_taus WHERE run_key = ?`,
-      ),
-      completeRun: db.prepare(
-        `UPDATE main.runs SET status = 'done', legacy_peak_factors = NULL,
-           started_at = coalesce(main.runs.started_at, s.started_at), finished_at = s.finished_at, compute_seconds = s.compute_seconds
-         FROM (SELECT started_at, finished_at, compute_seconds FROM ${SEGMENT}.runs WHERE run_key = ?) AS s
-         WHERE main.runs.run_key = ?`,
-      ),
-      deletePartial: PARTIAL_TABLES.map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
-      copy: PER_RUN_TABLES.map(([table, columns]) =>
-        db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
-      ),
-      keepsSummariesOnly: db.prepare(`SELECT keep = 'summaries' FROM main.runs WHERE run_key = ?`).pluck(),
-      incomplete: completenessCheck(db),
-    };
+    checkSegmentSchema(db, segmentPath);
+    const s = mergeStatements(db);
     return db
       .transaction((): MergeResult => {
-        const merged: string[] = [];
-        const alreadyDone: string[] = [];
-        const unfinished: string[] = [];
-        let positions = 0;
-        type SegmentRun = { run_key: number; run_id: string; status: string; positions: number; dmax: number; burn_in: number; depth_curves: number; keep: string; model_sha256: string; hidden: number; taus: number };
-        type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; keep: string; taus: number };
-        for (const run of s.segmentRuns.all() as SegmentRun[]) {
-          if (run.status !== 'done') {
-            unfinished.push(run.run_id);
-            continue;
-          }
-          const local = s.localRun.get(run.run_id) as LocalRun | undefined;
-          if (local?.status === 'done') {
-            alreadyDone.push(run.run_id);
-            continue;
-          }
-          // What the run must hold follows what the database keeps of it (a new run: what the segment says).
-          const missing = s.incomplete(run, (local?.keep ?? run.keep) === 'full');
-          if (missing !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id} is marked done but incomplete: ${missing}; not merged`);
-          let runKey: number;
-          if (local === undefined) {
-            s.insertModel.run(run.model_sha256);
-            const modelKey = s.modelKey.get(run.model_sha256) as number;
-            runKey = s.insertRun.get(modelKey, run.run_key) as number;
-            s.insertTaus.run(runKey, run.run_key);
-          } else {
-            const differs =
-              local.positions !== run.positions
-                ? `positions ${run.positions} here, ${local.positions} in the database`
-                : local.depth_curves !== run.depth_curves
-                  ? `depth curves ${run.depth_curves === 1 ? 'kept' : 'not kept'} here, ${local.depth_curves === 1 ? 'kept' : 'not kept'} in the database`
-                  : local.taus !== run.taus || s.sameTaus.get(run.run_key, local.run_key) !== run.taus
-                    ? 'its thresholds differ from the database\'s'
-                    : undefined;
-            if (differs !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id}: ${differs}; not merged`);
-            runKey = local.run_key;
-            for (const statement of s.deletePartial) statement.run(runKey);
-            s.completeRun.run(run.run_key, runKey);
-          }
-          for (const statement of s.copy) statement.run(runKey, run.run_key);
-          // A run the database keeps as summaries keeps only them (and, until its jobs' rollups have them, its peaks).
-          if (s.keepsSummariesOnly.get(runKey) === 1) dropPositionRows(db, runKey);
-          merged.push(run.run_id);
-          positions += run.positions;
-        }
+        const result: MergeTally = { merged: [], alreadyDone: [], unfinished: [], positions: 0 };
+        for (const run of s.segmentRuns.all() as SegmentRun[]) mergeRun(db, s, segmentPath, run, result);
         rollUp(db);
-        return { merged, alreadyDone, unfinished, positions };
+        return result;
       })
       .immediate();
   } finally {
     db.prepare(`DETACH DATABASE ${SEGMENT}`).run();
   }
+}
+
+/** A run of the segment as the merge reads it. */
+type SegmentRun = {
+  run_key: number;
+  run_id: string;
+  status: string;
+  positions: number;
+  dmax: number;
+  burn_in: number;
+  depth_curves: number;
+  keep: string;
+  model_sha256: string;
+  hidden: number;
+  taus: number;
+};
+
+/** The database's own row of a run the segment holds. */
+type LocalRun = { run_key: number; status: string; positions: number; depth_curves: number; keep: string; taus: number };
+
+/** MergeResult as the runs are merged. */
+type MergeTally = { merged: string[]; alreadyDone: string[]; unfinished: string[]; positions: number };
+
+/** Attaches the segment as SEGMENT; one that cannot be opened is the segment's fault, named as such. */
+function attachSegment(db: Db, segmentPath: string): void {
+  try {
+    db.prepare(`ATTACH DATABASE ? AS ${SEGMENT}`).run(segmentPath);
+  } catch (error) {
+    throw new SegmentError(`segment ${segmentPath}: cannot be opened: ${(error as Error).message}`);
+  }
+}
+
+/** The attached segment has this schema version and every table a merge reads, or a SegmentError says what it lacks. */
+function checkSegmentSchema(db: Db, segmentPath: string): void {
+  let version: number;
+  try {
+    version = db.pragma(`${SEGMENT}.user_version`, { simple: true }) as number;
+  } catch (error) {
+    // Not a database, or its first page damaged: the segment's fault, named as such.
+    throw new SegmentError(`segment ${segmentPath}: not a readable SQLite database: ${(error as Error).message}`);
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new SegmentError(`segment ${segmentPath}: schema version ${version}, expected ${SCHEMA_VERSION} (written by another sparsetrace version?)`);
+  }
+  const present = new Set(db.prepare(`SELECT name FROM ${SEGMENT}.sqlite_schema WHERE type = 'table'`).pluck().all() as string[]);
+  const absent = [...PER_RUN_TABLES.map(([table]) => table), ...NOT_COPIED, 'models'].filter((table) => !present.has(table));
+  if (absent.length > 0) throw new SegmentError(`segment ${segmentPath}: no table ${absent.join(', ')} (written by another sparsetrace version?)`);
+}
+
+/** The merge's statements over `db` and the attached segment (prepared once per merge: the segment is attached anew each time). */
+function mergeStatements(db: Db) {
+  return {
+    segmentRuns: db.prepare(
+      `SELECT r.run_key, r.run_id, r.status, r.positions, r.dmax, r.burn_in, r.depth_curves, r.keep, m.model_sha256, m.hidden,
+              (SELECT count(*) FROM ${SEGMENT}.run_taus t WHERE t.run_key = r.run_key) AS taus
+       FROM ${SEGMENT}.runs r JOIN ${SEGMENT}.models m USING (model_key) ORDER BY r.run_key`,
+    ),
+    localRun: db.prepare(
+      `SELECT r.run_key, r.status, r.positions, r.depth_curves, r.keep, (SELECT count(*) FROM main.run_taus t WHERE t.run_key = r.run_key) AS taus
+       FROM main.runs r WHERE r.run_id = ?`,
+    ),
+    sameTaus: db
+      .prepare(
+        `SELECT count(*) FROM ${SEGMENT}.run_taus s JOIN main.run_taus m ON m.tau_index = s.tau_index AND m.tau_f32 = s.tau_f32
+         WHERE s.run_key = ? AND m.run_key = ?`,
+      )
+      .pluck(),
+    insertModel: db.prepare(
+      `INSERT INTO main.models (model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total)
+       SELECT model_sha256, path, hidden, significant_wx, significant_wh, significant_wy, significant_total
+       FROM ${SEGMENT}.models WHERE model_sha256 = ? ON CONFLICT (model_sha256) DO NOTHING`,
+    ),
+    modelKey: db.prepare(`SELECT model_key FROM main.models WHERE model_sha256 = ?`).pluck(),
+    insertRun: db
+      .prepare(
+        `INSERT INTO main.runs (run_id, model_key, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
+           depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule, burn_in)
+         SELECT run_id, ?, data_path, data_offset, data_length, data_sha256, dmax, gate, positions,
+           depth_curves, keep, tau_list, status, tool_version, created_at, started_at, finished_at, compute_seconds, rule, burn_in
+         FROM ${SEGMENT}.runs WHERE run_key = ? RETURNING run_key`,
+      )
+      .pluck(),
+    insertTaus: db.prepare(
+      `INSERT INTO main.run_taus (run_key, tau_index, tau, tau_f32) SELECT ?, tau_index, tau, tau_f32 FROM ${SEGMENT}.run_taus WHERE run_key = ?`,
+    ),
+    completeRun: db.prepare(
+      `UPDATE main.runs SET status = 'done', legacy_peak_factors = NULL,
+         started_at = coalesce(main.runs.started_at, s.started_at), finished_at = s.finished_at, compute_seconds = s.compute_seconds
+       FROM (SELECT started_at, finished_at, compute_seconds FROM ${SEGMENT}.runs WHERE run_key = ?) AS s
+       WHERE main.runs.run_key = ?`,
+    ),
+    deletePartial: PARTIAL_TABLES.map((table) => db.prepare(`DELETE FROM main.${table} WHERE run_key = ?`)),
+    copy: PER_RUN_TABLES.map(([table, columns]) =>
+      db.prepare(`INSERT INTO main.${table} (run_key, ${columns}) SELECT ?, ${columns} FROM ${SEGMENT}.${table} WHERE run_key = ?`),
+    ),
+    keepsSummariesOnly: db.prepare(`SELECT keep = 'summaries' FROM main.runs WHERE run_key = ?`).pluck(),
+    incomplete: completenessCheck(db),
+  };
+}
+
+type MergeStatements = ReturnType<typeof mergeStatements>;
+
+/** Merges one run of the segment (inside the merge's transaction), or counts it as already done or unfinished. */
+function mergeRun(db: Db, s: MergeStatements, segmentPath: string, run: SegmentRun, result: MergeTally): void {
+  if (run.status !== 'done') {
+    result.unfinished.push(run.run_id);
+    return;
+  }
+  const local = s.localRun.get(run.run_id) as LocalRun | undefined;
+  if (local?.status === 'done') {
+    result.alreadyDone.push(run.run_id);
+    return;
+  }
+  // What the run must hold follows what the database keeps of it (a new run: what the segment says).
+  const missing = s.incomplete(run, (local?.keep ?? run.keep) === 'full');
+  if (missing !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id} is marked done but incomplete: ${missing}; not merged`);
+  const runKey = local === undefined ? insertSegmentRun(s, run) : completeLocalRun(s, segmentPath, run, local);
+  for (const statement of s.copy) statement.run(runKey, run.run_key);
+  // A run the database keeps as summaries keeps only them (and, until its jobs' rollups have them, its peaks).
+  if (s.keepsSummariesOnly.get(runKey) === 1) dropPositionRows(db, runKey);
+  result.merged.push(run.run_id);
+  result.positions += run.positions;
+}
+
+/** A run the database does not hold: its model (if new), run row and τ list from the segment; its new key. */
+function insertSegmentRun(s: MergeStatements, run: SegmentRun): number {
+  s.insertModel.run(run.model_sha256);
+  const modelKey = s.modelKey.get(run.model_sha256) as number;
+  const runKey = s.insertRun.get(modelKey, run.run_key) as number;
+  s.insertTaus.run(runKey, run.run_key);
+  return runKey;
+}
+
+/** A run the database holds unfinished: refused if recorded differently, else its partial rows go and it is marked done; its key. */
+function completeLocalRun(s: MergeStatements, segmentPath: string, run: SegmentRun, local: LocalRun): number {
+  const differs = recordedDifference(s, run, local);
+  if (differs !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id}: ${differs}; not merged`);
+  for (const statement of s.deletePartial) statement.run(local.run_key);
+  s.completeRun.run(run.run_key, local.run_key);
+  return local.run_key;
+}
+
+/** How the database's record of a run differs from the segment's (positions, depth curves, τ list), or undefined. */
+function recordedDifference(s: MergeStatements, run: SegmentRun, local: LocalRun): string | undefined {
+  if (local.positions !== run.positions) return `positions ${run.positions} here, ${local.positions} in the database`;
+  if (local.depth_curves !== run.depth_curves) {
+    return `depth curves ${run.depth_curves === 1 ? 'kept' : 'not kept'} here, ${local.depth_curves === 1 ? 'kept' : 'not kept'} in the database`;
+  }
+  if (local.taus !== run.taus || s.sameTaus.get(run.run_key, local.run_key) !== run.taus) return "its thresholds differ from the database's";
+  return undefined;
 }

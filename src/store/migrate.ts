@@ -7,10 +7,15 @@ import { decodeCountBlockV3, encodeCountBlockV3, uint32s } from './legacy/countB
 import { registerV3Functions } from './legacy/functionsV3.js';
 import { COUNT_BLOCKS_TABLE_V3, SCHEMA_V3, TAU_STATS_SELECT_V3 } from './legacy/schemaV3.js';
 import { activeByRank } from './levels.js';
-import { refreshStaleRollups, runLevels } from './rollups.js';
+import { CohortFrequency } from './cohortFrequency.js';
+import { decodeCodePoints } from './codePoints.js';
+import { encodeSteps } from './histogram.js';
+import { IN_COHORT, refreshStaleRollups, runLevels, type CohortKey } from './rollups.js';
 import { COHORT_TABLES_V6 } from './legacy/schemaV6.js';
+import { COHORT_TABLES_V8, encodeHistogramV8, RUN_TAU_STATS_TABLE_V8 } from './legacy/schemaV8.js';
 import {
-  COHORT_TABLES,
+  COHORT_FREQUENCY_TABLES,
+  COHORT_TAU_STATS_TABLE,
   COUNT_BLOCKS_TABLE,
   FREQUENCY_TABLES,
   JOB_RUNS_INDEXES,
@@ -39,8 +44,10 @@ const V1_TABLES = ['pattern_peaks', 'depth_mass', 'counts', 'positions', 'shards
  * plain SQL, schema 4 becomes 5: `runs.rule`, 'q1' for every earlier run,
  * schema 5 becomes 6: `runs.burn_in`, 0 (a cold window) for every earlier run,
  * schema 6 becomes 7: the activation frequency tables, empty (earlier runs
- * have no frequencies; they are not recomputed), and schema 7 becomes 8:
- * cohorts per data file too, and an index of the runs' scalar summaries.
+ * have no frequencies; they are not recomputed), schema 7 becomes 8:
+ * cohorts per data file too, and an index of the runs' scalar summaries, and
+ * schema 8 becomes 9: histograms of n as steps, cohorts' frequencies, a
+ * summaries run's own frequency rows dropped. Stale rollups are made again last.
  * The caller holds the writer lock or knows the file is new. Foreign keys are
  * checked once at the end.
  */
@@ -52,14 +59,15 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
       const from = db.pragma('user_version', { simple: true }) as number;
       if (from === SCHEMA_VERSION) return { from, to: from };
       if (from === 0) db.exec(SCHEMA);
-      else if (from >= 1 && from <= 7) {
+      else if (from >= 1 && from <= 8) {
         if (from === 1) migrateFromV1(db);
         if (from === 2) migrateFromV2(db);
         if (from <= 3) migrateFromV3(db);
         if (from <= 4) migrateFromV4(db);
         if (from <= 5) migrateFromV5(db);
         if (from <= 6) migrateFromV6(db);
-        migrateFromV7(db);
+        if (from <= 7) migrateFromV7(db);
+        migrateFromV8(db);
       } else throw new Error(`no migration from schema version ${from}`);
       const problems = db.pragma('foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
@@ -173,7 +181,7 @@ function migrateFromV3(db: Db): void {
       FROM v3_count_blocks;
     DROP TABLE v3_count_blocks;
     ALTER TABLE run_tau_stats RENAME TO v3_run_tau_stats;
-    ${RUN_TAU_STATS_TABLE}
+    ${RUN_TAU_STATS_TABLE_V8}
     ${RUN_PAGE_PATTERNS_TABLE}
     ${COHORT_TABLES_V6}
     ALTER TABLE job_runs ADD COLUMN rolled_up INTEGER NOT NULL DEFAULT 0 CHECK (rolled_up IN (0, 1));
@@ -198,11 +206,11 @@ function migrateFromV3(db: Db): void {
       for (const n of uint32s(row.sorted_n)) histogram.add(n);
       const { sorted_n: _sorted, ...sums } = row;
       const rank = rankOf.get(row.tau_index) as number;
-      insert.run({ ...sums, median_n: histogram.median(), ...histogram.encode(), active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
+      insert.run({ ...sums, median_n: histogram.median(), ...encodeHistogramV8(histogram), active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
     }
   }
-  // The rollups are built by the step from schema 6, which every migration ends with.
-  db.exec(`DROP TABLE v3_run_tau_stats;\n${VIEWS}`);
+  // The rollups are built and the views made by the last steps, which every migration ends with.
+  db.exec(`DROP TABLE v3_run_tau_stats;`);
 }
 
 /**
@@ -239,7 +247,7 @@ function migrateFromV7(db: Db): void {
   db.exec(RUN_TAU_STATS_FIGURES_INDEX);
   for (const table of V6_COHORT_TABLES) db.exec(`ALTER TABLE ${table} RENAME TO v6_${table}`);
   db.exec(`
-    ${COHORT_TABLES}
+    ${COHORT_TABLES_V8}
     CREATE TEMP TABLE v6_cohort_data AS
       SELECT c.job_id, c.model_key, c.dmax, count(DISTINCT r.data_path) AS files, min(r.data_path) AS data_path,
              max(r.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key)) AS peaks_dropped
@@ -265,7 +273,73 @@ function migrateFromV7(db: Db): void {
     DROP TABLE temp.v6_cohort_data;
   `);
   for (const table of V6_COHORT_TABLES) db.exec(`DROP TABLE v6_${table}`);
+}
+
+/**
+ * Version 8 → 9: the histograms of n (run_tau_stats, cohort_tau_stats) as steps
+ * (histogram.ts: about a byte per distinct n instead of up to three, so a run's
+ * row at one τ takes half a page, not a page), the views made again
+ * (run_histograms reads the steps), the cohorts' activation frequencies from
+ * their runs (cohort_frequency, cohort_frequency_rows), stale rollups made
+ * again, and then the frequency rows of the runs kept as summaries that dropped
+ * their peaks (their jobs' rollups hold them): what a summaries run drops from now on.
+ */
+function migrateFromV8(db: Db): void {
+  dropViews(db);
+  registerHistogramSteps(db);
+  db.exec(`
+    DROP INDEX IF EXISTS run_tau_stats_figures;
+    ALTER TABLE run_tau_stats RENAME TO v8_run_tau_stats;
+    ${RUN_TAU_STATS_TABLE}
+    INSERT INTO run_tau_stats (run_key, tau_index, ${TAU_STATS_COLUMNS_V9})
+      SELECT run_key, tau_index, ${TAU_STATS_SELECT_V9} FROM v8_run_tau_stats ORDER BY rowid;
+    DROP TABLE v8_run_tau_stats;
+    ${RUN_TAU_STATS_FIGURES_INDEX}
+    ALTER TABLE cohort_tau_stats RENAME TO v8_cohort_tau_stats;
+    ${COHORT_TAU_STATS_TABLE}
+    INSERT INTO cohort_tau_stats (job_id, model_key, dmax, data_path, tau_index, tau, ${TAU_STATS_COLUMNS_V9})
+      SELECT job_id, model_key, dmax, data_path, tau_index, tau, ${TAU_STATS_SELECT_V9} FROM v8_cohort_tau_stats ORDER BY rowid;
+    DROP TABLE v8_cohort_tau_stats;
+    ${COHORT_FREQUENCY_TABLES}
+  `);
+  addCohortFrequencies(db);
   refreshStaleRollups(db);
+  db.exec(`
+    DELETE FROM pattern_frequency_rows WHERE run_key IN (
+      SELECT r.run_key FROM runs r WHERE r.keep = 'summaries' AND r.status = 'done'
+        AND NOT EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = r.run_key));
+    ${VIEWS}
+  `);
+}
+
+const TAU_STATS_COLUMNS_V9 = `positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_steps, hist_large, hist_positions, active_x, active_h, active_y`;
+const TAU_STATS_SELECT_V9 = `positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n,
+  v9_histogram_steps(distinct_n, hist_n, 'steps'), v9_histogram_steps(distinct_n, hist_n, 'large'), hist_positions, active_x, active_h, active_y`;
+
+/** `v9_histogram_steps(distinct_n, hist_n, part)`: a schema 8 histogram's values as hist_steps ('steps') or hist_large ('large'). */
+function registerHistogramSteps(db: Db): void {
+  // One histogram decoded once for its two columns.
+  let last: { blob: Buffer; steps: ReturnType<typeof encodeSteps> } | undefined;
+  db.function('v9_histogram_steps', { deterministic: true }, (distinct: unknown, blob: unknown, part: unknown) => {
+    if (!Buffer.isBuffer(blob) || typeof distinct !== 'number') throw new Error('a histogram without values');
+    if (last === undefined || !last.blob.equals(blob)) last = { blob, steps: encodeSteps(decodeCodePoints(blob, distinct)) };
+    return part === 'steps' ? last.steps.hist_steps : last.steps.hist_large;
+  });
+}
+
+/** Every cohort's activation frequencies, from the runs it holds (those its job marked rolled up), before any run's rows are dropped. */
+function addCohortFrequencies(db: Db): void {
+  const cohorts = db.prepare(`SELECT c.job_id, c.model_key, c.dmax, c.data_path, m.hidden FROM job_cohorts c JOIN models m USING (model_key)`).all() as (CohortKey & {
+    hidden: number;
+  })[];
+  const members = db
+    .prepare(`SELECT r.run_key FROM job_runs jr JOIN runs r USING (run_key) WHERE ${IN_COHORT} AND r.status = 'done' AND jr.rolled_up = 1 ORDER BY r.run_key`)
+    .pluck();
+  for (const { hidden, ...key } of cohorts) {
+    const frequency = new CohortFrequency(db, hidden);
+    for (const runKey of members.all(key) as number[]) frequency.addRun(runKey);
+    frequency.write(key);
+  }
 }
 
 /** Drops every view (the migrations that change them make them all again). */
@@ -274,14 +348,13 @@ function dropViews(db: Db): void {
 }
 
 /**
- * Version 6 → 7: the activation frequency tables, empty, and the views again
- * (pattern_frequency). Earlier runs have no frequencies (a run resumed later
+ * Version 6 → 7: the activation frequency tables, empty (the step from 8 makes
+ * the views again, pattern_frequency with them). Earlier runs have no frequencies (a run resumed later
  * does not get them either: its first positions were not counted).
  */
 function migrateFromV6(db: Db): void {
   dropViews(db);
   db.exec(FREQUENCY_TABLES);
-  db.exec(VIEWS);
 }
 
 /**

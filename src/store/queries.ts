@@ -240,7 +240,7 @@ export interface SparsityRow {
 }
 
 /** A selected run's summaries at one τ (as stored, or computed for a run not done), with the τ as given. */
-export type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'median_n' | 'max_n' | 'distinct_n' | 'hist_n' | 'hist_positions'> & {
+export type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 'sum_y' | 'min_n' | 'median_n' | 'max_n' | 'distinct_n' | 'hist_steps' | 'hist_large' | 'hist_positions'> & {
   readonly tau: number;
 };
 
@@ -254,12 +254,12 @@ export type SelectedTauStats = Pick<TauStats, 'positions' | 'sum_x' | 'sum_h' | 
 function* selectedTauStats(db: Db, plan: SelectionPlan): IterableIterator<SelectedTauStats> {
   const cohort = prepared(
     db,
-    `SELECT tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions
+    `SELECT tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_steps, hist_large, hist_positions
      FROM cohort_tau_stats WHERE job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path`,
   );
   const stored = prepared(
     db,
-    `SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, s.hist_n, s.hist_positions
+    `SELECT rt.tau, s.positions, s.sum_x, s.sum_h, s.sum_y, s.min_n, s.median_n, s.max_n, s.distinct_n, s.hist_steps, s.hist_large, s.hist_positions
      FROM run_tau_stats s JOIN run_taus rt USING (run_key, tau_index) WHERE s.run_key = ?`,
   );
   const taus = prepared(db, `SELECT tau_index, tau FROM run_taus WHERE run_key = ?`);
@@ -289,7 +289,7 @@ export function sparsityByTau(db: Db, runs: Runs): SparsityRow[] {
  * (alone, a run's stored median is its median), with no sums or histograms to
  * merge: what sparsityOf gives for them, figure for figure, for 10⁵ one-run groups.
  */
-export function sparsityOfOneRun(rows: readonly Omit<SelectedTauStats, 'distinct_n' | 'hist_n' | 'hist_positions'>[]): SparsityRow[] {
+export function sparsityOfOneRun(rows: readonly Omit<SelectedTauStats, 'distinct_n' | 'hist_steps' | 'hist_large' | 'hist_positions'>[]): SparsityRow[] {
   return rows
     .filter((row) => row.positions > 0)
     .sort((a, b) => a.tau - b.tau)
@@ -346,7 +346,7 @@ export interface ActiveCountRow {
 export function activeCountDistribution(db: Db, runs: Runs, tau: number): ActiveCountRow[] {
   const histogram = new CountHistogram();
   for (const stats of selectedTauStats(db, planSelection(db, runs))) {
-    if (stats.tau === tau) histogram.addStored(stats.hist_n, stats.hist_positions, stats.distinct_n);
+    if (stats.tau === tau) histogram.addStored(stats);
   }
   return histogram.entries();
 }

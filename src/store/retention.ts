@@ -25,6 +25,7 @@ const statementsOf = perConnection((db: Db) => ({
     insertPage: db.prepare(`INSERT OR REPLACE INTO run_page_patterns (run_key, class, row, active) VALUES (?, ?, ?, ?)`),
     drops: POSITION_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE run_key = ?`)),
     dropPeaks: db.prepare(`DELETE FROM pattern_peak_rows WHERE run_key = ?`),
+    dropFrequency: db.prepare(`DELETE FROM pattern_frequency_rows WHERE run_key = ?`),
     page: db.prepare(`SELECT class, row, active FROM run_page_patterns WHERE run_key = ?`),
 }));
 
@@ -33,7 +34,7 @@ export function dropPositionRows(db: Db, runKey: number): void {
   for (const drop of statementsOf(db).drops) drop.run(runKey);
 }
 
-/** Drops a done run's per-position rows and peaks, keeping its patterns active at PAGE_TAU. Inside the caller's transaction. */
+/** Drops a done run's per-position rows, peaks and own frequency rows, keeping its patterns active at PAGE_TAU. Inside the caller's transaction. */
 export function keepSummariesOnly(db: Db, runKey: number): void {
   const s = statementsOf(db);
   const threshold = Math.fround(PAGE_TAU);
@@ -45,6 +46,8 @@ export function keepSummariesOnly(db: Db, runKey: number): void {
   }
   for (const drop of s.drops) drop.run(runKey);
   s.dropPeaks.run(runKey);
+  // Its cohorts hold its frequencies now (rollups.ts, cohortFrequency.ts): about 58 KB a run it no longer needs.
+  s.dropFrequency.run(runKey);
 }
 
 /** A summaries run's patterns active at PAGE_TAU, per (class, row): `length` flags from the stored bits. */

@@ -1,5 +1,6 @@
 import { ExactSum, type PatternClass } from '../engine/index.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
+import { CohortFrequency } from './cohortFrequency.js';
 import type { Db } from './db.js';
 import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } from './levels.js';
 import { keepSummariesOnly } from './retention.js';
@@ -32,7 +33,7 @@ function wantsCohort(db: Db, key: CohortKey): boolean {
 }
 
 /** The rollup tables, children before their parent job_cohorts. */
-const ROLLUP_TABLES_CHILDREN_FIRST = ['cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'] as const;
+const ROLLUP_TABLES_CHILDREN_FIRST = ['cohort_frequency_rows', 'cohort_frequency', 'cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'] as const;
 
 /** A cohort's key. */
 export interface CohortKey {
@@ -96,9 +97,9 @@ const statements = perConnection((db: Db) => {
     cohortTauStats: db.prepare(`SELECT * FROM cohort_tau_stats WHERE ${cohort}`),
     upsertTauStats: db.prepare(
       `INSERT OR REPLACE INTO cohort_tau_stats (job_id, model_key, dmax, data_path, tau_index, tau, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n,
-         distinct_n, hist_n, hist_positions, active_x, active_h, active_y)
+         distinct_n, hist_steps, hist_large, hist_positions, active_x, active_h, active_y)
        VALUES (@job_id, @model_key, @dmax, @data_path, @tau_index, @tau, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n,
-         @distinct_n, @hist_n, @hist_positions, @active_x, @active_h, @active_y)`,
+         @distinct_n, @hist_steps, @hist_large, @hist_positions, @active_x, @active_h, @active_y)`,
     ),
     cohortDepth: db.prepare(`SELECT d, positions, mass_sum, mass_err FROM cohort_depth WHERE ${cohort}`),
     upsertDepth: db.prepare(
@@ -262,8 +263,12 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
     }
   }
 
+  const frequency = new CohortFrequency(db, s.hidden.get(key.model_key) as number);
+  if (old !== undefined) frequency.loadCohort(key);
+
   let taus: { tau_index: number; tau: number; tau_f32: number }[] = [];
   for (const runKey of runKeys) {
+    frequency.addRun(runKey);
     taus = s.runTaus.all(runKey) as typeof taus;
     const tauOf = new Map(taus.map((row) => [row.tau_index, row.tau]));
     for (const row of s.runStats.all(runKey) as TauRow[]) mergeTau({ ...row, tau: tauOf.get(row.tau_index) as number });
@@ -315,6 +320,7 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
     s.upsertDepth.run({ ...key, d, positions: at, mass_sum: massSum, mass_err: massErr });
   }
   for (const row of levels.values()) s.upsertLevels.run({ ...key, class: row.cls, row: row.row, levels: codePointsOf(row.levels) });
+  frequency.write(key);
 }
 
 /** A cohort's stored level row: H values (Wx, Wy rows) or H² (the Wh row). */

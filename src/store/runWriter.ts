@@ -81,9 +81,9 @@ function prepareWriterStatements(db: Db) {
     deleteDepth: db.prepare(`DELETE FROM run_depth WHERE run_key = ?`),
     insertDepth: db.prepare(`INSERT INTO run_depth ${RUN_DEPTH_SELECT('run_key = ?')}`),
     insertStats: db.prepare(
-      `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_n, hist_positions,
+      `INSERT INTO run_tau_stats (run_key, tau_index, positions, sum_x, sum_h, sum_y, min_n, median_n, max_n, distinct_n, hist_steps, hist_large, hist_positions,
          active_x, active_h, active_y)
-       VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_n, @hist_positions,
+       VALUES (@run_key, @tau_index, @positions, @sum_x, @sum_h, @sum_y, @min_n, @median_n, @max_n, @distinct_n, @hist_steps, @hist_large, @hist_positions,
          @active_x, @active_h, @active_y)`,
     ),
     taus: db.prepare(`SELECT tau_index, tau_f32 FROM run_taus WHERE run_key = ?`),

@@ -1,3 +1,4 @@
+import { LARGE_STEP } from './histogram.js';
 import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
 
 /**
@@ -6,8 +7,9 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * `count_rows` row per position and τ), 3 count blocks as uint16 BLOBs read
  * through our SQL functions, 4 code point arrays and plain-SQL views, 5
  * `runs.rule`, 6 `runs.burn_in`, 7 activation frequencies (`run_frequency`,
- * `pattern_frequency_rows`), 8 this one (rollups per data file too, and an
- * index of the runs' scalar summaries); migrate.ts upgrades in place. Users
+ * `pattern_frequency_rows`), 8 rollups per data file too, and an index of the
+ * runs' scalar summaries, 9 this one (histograms of n as steps, cohort
+ * frequencies, a summaries run's own frequencies dropped); migrate.ts upgrades in place. Users
  * read it through docs/schema.md; the views keep 0.1.0's column names
  * (`run_id`, `tau`) over the compact tables.
  *
@@ -26,7 +28,7 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /**
  * `runs.rule`: the run's attribution rule, a name of RULES (src/engine/computation.ts).
@@ -153,7 +155,8 @@ export const TAU_STATS_COLUMNS = `    positions      INTEGER NOT NULL,
     median_n       INTEGER NOT NULL,
     max_n          INTEGER NOT NULL,
     distinct_n     INTEGER NOT NULL,
-    hist_n         BLOB NOT NULL,
+    hist_steps     BLOB NOT NULL,
+    hist_large     BLOB NOT NULL,
     hist_positions BLOB NOT NULL,
     active_x       INTEGER NOT NULL,
     active_h       INTEGER NOT NULL,
@@ -162,9 +165,11 @@ export const TAU_STATS_COLUMNS = `    positions      INTEGER NOT NULL,
 /** Per finished run and τ: the summaries (its own constant: the migration from schema 3 creates it). */
 export const RUN_TAU_STATS_TABLE = `
   -- Written when a run finishes: per τ, sums per class, min, median and max of
-  -- n = n_x + n_h + n_y, and its histogram: the distinct_n values of n, ascending
-  -- (hist_n), and how many positions have each (hist_positions), code point arrays;
-  -- and per class the patterns active at some position of the run.
+  -- n = n_x + n_h + n_y, and its histogram: the distinct_n values of n, ascending, the
+  -- first min_n, each by its step from the one before (hist_steps: one byte each, 0 for
+  -- the first; 126: the step is the next element of hist_large), and how many positions
+  -- have each (hist_positions), code point arrays (src/store/histogram.ts); and per
+  -- class the patterns active at some position of the run.
   CREATE TABLE run_tau_stats (
     run_key        INTEGER NOT NULL REFERENCES runs (run_key),
     tau_index      INTEGER NOT NULL,
@@ -175,8 +180,8 @@ ${TAU_STATS_COLUMNS}
 
 /**
  * The scalar columns of run_tau_stats in an index of their own (schema 8): a row
- * holds the run's histogram of n too (about 2.5 KB at 1,000 positions, a 4 KB
- * page per row), so reading every run's figures (a report of 10⁵ one-run groups)
+ * holds the run's histogram of n too (about 1.6 KB at 1,000 positions, two rows
+ * a 4 KB page at most), so reading every run's figures (a report of 10⁵ one-run groups)
  * would read every page; from this index it reads ~40 bytes a row. The migration
  * from schema 6 creates it.
  */
@@ -197,6 +202,62 @@ export const RUN_PAGE_PATTERNS_TABLE = `
     active  BLOB NOT NULL,
     UNIQUE (run_key, class, row)
   );
+`;
+
+/** A cohort per τ (its own constant: the migration from schema 8 makes it again, its histograms as steps). */
+export const COHORT_TAU_STATS_TABLE = `
+  -- A cohort per τ: as run_tau_stats, over all its runs (active: somewhere in any run).
+  CREATE TABLE cohort_tau_stats (
+    job_id         INTEGER NOT NULL,
+    model_key      INTEGER NOT NULL,
+    dmax           INTEGER NOT NULL,
+    data_path      TEXT NOT NULL,
+    tau_index      INTEGER NOT NULL,
+    tau            REAL NOT NULL,
+${TAU_STATS_COLUMNS}
+    UNIQUE (job_id, model_key, dmax, data_path, tau_index),
+    FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
+  );
+`;
+
+/**
+ * A cohort's activation frequencies (schema 9; its own constant: the migration
+ * from schema 8 creates them and fills them from the cohorts' runs): per
+ * frequency τ, its runs' pattern_frequency_rows added up, so that a report of
+ * whole cohorts reads a few hundred rows per cohort, and a run kept as
+ * summaries can drop its own rows once its cohorts hold them.
+ */
+export const COHORT_FREQUENCY_TABLES = `
+  -- A cohort at a frequency τ: the runs whose every position was counted (runs) and
+  -- their positions; complete = 0 when some such run's rows were already dropped (kept as
+  -- summaries) when the cohort was made, so the sums lack them.
+  CREATE TABLE cohort_frequency (
+    job_id    INTEGER NOT NULL,
+    model_key INTEGER NOT NULL,
+    dmax      INTEGER NOT NULL,
+    data_path TEXT NOT NULL,
+    tau       REAL NOT NULL,
+    tau_f32   REAL NOT NULL,
+    runs      INTEGER NOT NULL CHECK (runs >= 0),
+    positions INTEGER NOT NULL CHECK (positions >= 0),
+    complete  INTEGER NOT NULL CHECK (complete IN (0, 1)),
+    PRIMARY KEY (job_id, model_key, dmax, data_path, tau),
+    FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
+  ) WITHOUT ROWID;
+  -- Per (class, row) with a pattern active in some run: each of its H patterns' positions
+  -- summed over those runs, laid out as pattern_frequency_rows, a code point array.
+  CREATE TABLE cohort_frequency_rows (
+    job_id    INTEGER NOT NULL,
+    model_key INTEGER NOT NULL,
+    dmax      INTEGER NOT NULL,
+    data_path TEXT NOT NULL,
+    tau       REAL NOT NULL,
+    class     TEXT NOT NULL CHECK (class IN ('wx', 'wh', 'wy')),
+    row       INTEGER NOT NULL,
+    positions BLOB NOT NULL,
+    PRIMARY KEY (job_id, model_key, dmax, data_path, tau, class, row),
+    FOREIGN KEY (job_id, model_key, dmax, data_path, tau) REFERENCES cohort_frequency (job_id, model_key, dmax, data_path, tau)
+  ) WITHOUT ROWID;
 `;
 
 /**
@@ -220,19 +281,7 @@ export const COHORT_TABLES = `
     peaks_complete INTEGER NOT NULL CHECK (peaks_complete IN (0, 1)),
     PRIMARY KEY (job_id, model_key, dmax, data_path)
   ) WITHOUT ROWID;
-  -- A cohort per τ: as run_tau_stats, over all its runs (active: somewhere in any run).
-  CREATE TABLE cohort_tau_stats (
-    job_id         INTEGER NOT NULL,
-    model_key      INTEGER NOT NULL,
-    dmax           INTEGER NOT NULL,
-    data_path      TEXT NOT NULL,
-    tau_index      INTEGER NOT NULL,
-    tau            REAL NOT NULL,
-${TAU_STATS_COLUMNS}
-    UNIQUE (job_id, model_key, dmax, data_path, tau_index),
-    FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
-  );
-  -- A cohort per offset d: its runs' depth sums added up exactly.
+${COHORT_TAU_STATS_TABLE}  -- A cohort per offset d: its runs' depth sums added up exactly.
   CREATE TABLE cohort_depth (
     job_id    INTEGER NOT NULL,
     model_key INTEGER NOT NULL,
@@ -258,10 +307,16 @@ ${TAU_STATS_COLUMNS}
     UNIQUE (job_id, model_key, dmax, data_path, class, row),
     FOREIGN KEY (job_id, model_key, dmax, data_path) REFERENCES job_cohorts (job_id, model_key, dmax, data_path)
   );
-`;
+${COHORT_FREQUENCY_TABLES}`;
 
 const count = (column: string) => codePointSql(`b.${column}`, 'b.count', 's.key');
 const histogram = (column: string) => codePointSql(`h.${column}`, 'h.distinct_n', 's.key');
+/** Element s.key of hist_steps (one byte each: a value 0 … 126). */
+const step = `(unicode(substr(h.hist_steps, s.key + 1, 1)) - 1)`;
+/** How many of the first `count` elements of hist_steps are LARGE_STEP (char(127) in its bytes as text). */
+const escapes = (count: string) => `(${count} - length(replace(substr(CAST(h.hist_steps AS TEXT), 1, ${count}), char(${LARGE_STEP + 1}), '')))`;
+/** The columns a run_histograms row's windows are partitioned by: every column a query filters on, so SQLite pushes such a filter down into them. */
+const histogramRow = 'PARTITION BY run_id, run_key, tau, tau_index';
 const peak = float32Sql('pr.peaks', 's.key');
 const frequency = codePointSql('f.positions', 'm.hidden', 's.key');
 
@@ -289,11 +344,18 @@ export const VIEWS = `
       FROM pattern_peak_rows pr JOIN runs r USING (run_key) JOIN models m USING (model_key)
       JOIN ${sequenceSql('length(pr.peaks) / 4')} s)
     WHERE peak > 0;
-  -- A finished run's distribution of n = n_x + n_h + n_y at each τ.
+  -- A finished run's distribution of n = n_x + n_h + n_y at each τ: its values of n are
+  -- min_n plus the steps up to them; a large step is the element of hist_large after as
+  -- many as there are escapes (char(127)) before it in hist_steps, read as ASCII text.
   CREATE VIEW run_histograms AS
-    SELECT r.run_id, h.run_key, rt.tau, h.tau_index, ${histogram('hist_n')} AS n, ${histogram('hist_positions')} AS positions
-    FROM run_tau_stats h JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
-    JOIN ${sequenceSql('h.distinct_n')} s;
+    SELECT run_id, run_key, tau, tau_index,
+           min_n + sum(step) OVER (${histogramRow} ORDER BY k ROWS UNBOUNDED PRECEDING) AS n, positions
+    FROM (
+      SELECT r.run_id, h.run_key, rt.tau, h.tau_index, s.key AS k, h.min_n,
+             CASE WHEN ${step} < ${LARGE_STEP} THEN ${step} ELSE ${codePointSql('h.hist_large', escapes('h.distinct_n'), escapes('s.key'))} END AS step,
+             ${histogram('hist_positions')} AS positions
+      FROM run_tau_stats h JOIN runs r USING (run_key) JOIN run_taus rt USING (run_key, tau_index)
+      JOIN ${sequenceSql('h.distinct_n')} s);
   -- Per run, pattern and frequency τ: the positions where the pattern is active (> 0 only),
   -- for runs whose every position is counted.
   CREATE VIEW pattern_frequency AS
@@ -306,6 +368,20 @@ export const VIEWS = `
       JOIN models m USING (model_key)
       JOIN ${sequenceSql('m.hidden')} s
       WHERE rf.positions = r.positions)
+    WHERE positions > 0;
+  -- Per cohort (a job's finished runs of one model, Dmax and data file), frequency τ and
+  -- pattern: the positions where the pattern is active, summed over the cohort's runs that
+  -- counted every position (> 0 only), for cohorts whose sums hold all of them.
+  CREATE VIEW cohort_pattern_frequency AS
+    SELECT job_id, model_key, dmax, data_path, tau, class, src, dst, positions FROM (
+      SELECT f.job_id, f.model_key, f.dmax, f.data_path, f.tau, f.class,
+             CASE f.class WHEN 'wx' THEN f.row ELSE s.key END AS src,
+             CASE f.class WHEN 'wx' THEN s.key ELSE f.row END AS dst,
+             ${frequency} AS positions
+      FROM cohort_frequency_rows f JOIN cohort_frequency c USING (job_id, model_key, dmax, data_path, tau)
+      JOIN models m USING (model_key)
+      JOIN ${sequenceSql('m.hidden')} s
+      WHERE c.complete = 1)
     WHERE positions > 0;
 `;
 

@@ -44,7 +44,8 @@ export interface TauSumRow {
   readonly min_n: number;
   readonly max_n: number;
   readonly distinct_n: number;
-  readonly hist_n: Uint8Array;
+  readonly hist_steps: Uint8Array;
+  readonly hist_large: Uint8Array;
   readonly hist_positions: Uint8Array;
 }
 
@@ -74,12 +75,12 @@ export class TauSums {
       return;
     }
     this.#decodePending();
-    this.#histogram.addStored(row.hist_n, row.hist_positions, row.distinct_n);
+    this.#histogram.addStored(row);
   }
 
   #decodePending(): void {
     if (this.#pending === undefined) return;
-    this.#histogram.addStored(this.#pending.hist_n, this.#pending.hist_positions, this.#pending.distinct_n);
+    this.#histogram.addStored(this.#pending);
     this.#pending = undefined;
   }
 

@@ -12,7 +12,8 @@ import type { TauSumRow } from './sums.js';
 export interface TauStats extends TauSumRow {
   readonly tau_index: number;
   readonly median_n: number;
-  readonly hist_n: Buffer;
+  readonly hist_steps: Buffer;
+  readonly hist_large: Buffer;
   readonly hist_positions: Buffer;
 }
 

@@ -1,4 +1,4 @@
-import { TAU_STATS_COLUMNS } from '../schema.js';
+import { TAU_STATS_COLUMNS_V8 } from './schemaV8.js';
 
 /**
  * Schema 4 to 6's rollup tables as they were (cohorts keyed by job, model and
@@ -27,7 +27,7 @@ export const COHORT_TABLES_V6 = `
     dmax           INTEGER NOT NULL,
     tau_index      INTEGER NOT NULL,
     tau            REAL NOT NULL,
-${TAU_STATS_COLUMNS}
+${TAU_STATS_COLUMNS_V8}
     UNIQUE (job_id, model_key, dmax, tau_index),
     FOREIGN KEY (job_id, model_key, dmax) REFERENCES job_cohorts (job_id, model_key, dmax)
   );
