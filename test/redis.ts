@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The port was taken by another server before ours bound it. */
+class PortTakenError extends Error {}
+
 /**
  * A private redis-server on 127.0.0.1, AOF on (fsync always, so a SIGKILL loses
  * nothing acknowledged), in a temporary folder; stopped by pid.
@@ -34,10 +37,22 @@ export class TestRedis {
     readonly password?: string,
   ) {}
 
+  /**
+   * A server on a free port. Test files run two at a time: another file's server may take
+   * the port between freePort and redis-server's bind, so a server that is not this one
+   * (restart checks its folder) means another port.
+   */
   static async start(options: { password?: string } = {}): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort(), options.password);
-    await redis.restart();
-    return redis;
+    for (let attempt = 1; ; attempt++) {
+      const redis = new TestRedis(await freePort(), options.password);
+      try {
+        await redis.restart();
+        return redis;
+      } catch (error) {
+        await redis.stop();
+        if (!(error instanceof PortTakenError) || attempt === 5) throw error;
+      }
+    }
   }
 
   /** Its URL, without the password. */
@@ -60,7 +75,11 @@ export class TestRedis {
       { stdio: 'ignore' },
     );
     for (let attempt = 0; attempt < 100; attempt++) {
-      if (this.cli('PING').trim() === 'PONG') return;
+      if (this.cli('PING').trim() === 'PONG') {
+        // What answers on the port is this server only if it works in this server's folder.
+        if (this.cli('CONFIG', 'GET', 'dir').split('\n')[1] !== realpathSync(this.dir)) throw new PortTakenError(`port ${this.port}: another redis-server answers`);
+        return;
+      }
       await new Promise((done) => setTimeout(done, 100));
     }
     throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
