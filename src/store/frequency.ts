@@ -161,10 +161,13 @@ export class RunFrequencies {
  * SQL: run `r` (an alias of runs) has dropped its own frequency rows: kept as
  * summaries, it drops them with its peaks once its jobs' rollups hold them
  * (retention.ts), so it has neither; a run not rolled up yet still has its peaks.
+ * `schema`: an attached database's name (a segment's), else the connection's own tables.
  */
-export const FREQUENCY_DROPPED = (r: string): string =>
-  `(${r}.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM pattern_peak_rows p WHERE p.run_key = ${r}.run_key)
-    AND NOT EXISTS (SELECT 1 FROM pattern_frequency_rows f WHERE f.run_key = ${r}.run_key))`;
+export const FREQUENCY_DROPPED = (r: string, schema?: string): string => {
+  const from = schema === undefined ? '' : `${schema}.`;
+  return `(${r}.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM ${from}pattern_peak_rows p WHERE p.run_key = ${r}.run_key)
+    AND NOT EXISTS (SELECT 1 FROM ${from}pattern_frequency_rows f WHERE f.run_key = ${r}.run_key))`;
+};
 
 const COHORT = 'job_id = @job_id AND model_key = @model_key AND dmax = @dmax AND data_path = @data_path';
 
@@ -341,10 +344,7 @@ export function segmentFrequencyCheck(db: Db, schema: string): (run: { readonly 
     stats: db.prepare(`SELECT t.tau_f32, s.sum_x, s.sum_h, s.sum_y FROM ${schema}.run_tau_stats s JOIN ${schema}.run_taus t USING (run_key, tau_index) WHERE s.run_key = ?`),
     rows: db.prepare(`SELECT class, row, positions FROM ${schema}.pattern_frequency_rows WHERE run_key = ? AND tau_index = ?`),
     dropped: db
-      .prepare(
-        `SELECT r.keep = 'summaries' AND NOT EXISTS (SELECT 1 FROM ${schema}.pattern_peak_rows p WHERE p.run_key = r.run_key)
-           AND NOT EXISTS (SELECT 1 FROM ${schema}.pattern_frequency_rows f WHERE f.run_key = r.run_key) FROM ${schema}.runs r WHERE r.run_key = ?`,
-      )
+      .prepare(`SELECT ${FREQUENCY_DROPPED('r', schema)} FROM ${schema}.runs r WHERE r.run_key = ?`)
       .pluck(),
   };
   return (run, hidden) => frequencyProblem(statements, run, hidden);
