@@ -94,6 +94,17 @@ const SYSTEM_REASONS: Record<string, string> = {
   ENOMEM: 'out of memory',
 };
 
+/** What a failed network connection's system error means, in words (Redis is the only peer a command keeps open). */
+export const NETWORK_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name cannot be resolved now (DNS)',
+  ETIMEDOUT: 'no answer within 5 s',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'the connection was reset',
+};
+
 /** SQLite result codes (better-sqlite3's `code`) that are the environment's or the file's doing. */
 const SQLITE_REASONS: Record<string, { make: (message: string) => SparsetraceError; reason: string }> = {
   SQLITE_FULL: { make: (m) => new EnvironmentError(m), reason: 'the disk is full' },
@@ -124,6 +135,8 @@ export function classify(error: unknown, what?: string): SparsetraceError | unde
     const path = (error as NodeJS.ErrnoException).path;
     return new EnvironmentError(`${prefix || (path ? `${path}: ` : '')}${system} (${code})`);
   }
+  const network = NETWORK_REASONS[code];
+  if (network !== undefined) return new EnvironmentError(`${prefix}a network connection failed: ${network} (${error.message})`);
   if (code.startsWith('SQLITE_')) {
     const base = SQLITE_REASONS[code] ?? SQLITE_REASONS[code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1')];
     if (base !== undefined) return base.make(`${prefix}${base.reason} (${error.message}, ${code})`);

@@ -1,4 +1,5 @@
-import { SIGNAL_EXIT } from '../errors.js';
+import { classify, SIGNAL_EXIT } from '../errors.js';
+import { reportFailure } from './common.js';
 import { log } from './output.js';
 
 /** The signals that stop a command: Ctrl-C, `kill`, and a closed terminal or ssh session (SIGHUP). */
@@ -6,6 +7,23 @@ export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** How long a stop may take before the process quits anyway: Redis may be down, and a graceful close then waits forever. */
 export const STOP_DEADLINE_MS = 6000;
+
+/** The first stop signal this process received, whichever command listened. */
+let received: NodeJS.Signals | undefined;
+
+/**
+ * Reports an error that escaped every handler (an uncaught exception or an
+ * unhandled rejection, src/cli/main.ts) and returns the process's exit code.
+ * While a stop signal is being handled, a failure of the environment (Redis
+ * going away under a worker that is closing: BullMQ's connection may then reject
+ * with nobody listening) ends the process as interrupted, 128 + the signal's
+ * number: the user asked it to stop, and committed work is kept. A bug still exits 1.
+ */
+export function escapedErrorExit(error: unknown): number {
+  const code = reportFailure(error);
+  const interrupted = received !== undefined && classify(error) !== undefined ? SIGNAL_EXIT[received] : undefined;
+  return interrupted ?? code;
+}
 
 export interface Stopping {
   /** The first stop signal received, if any. */
@@ -49,6 +67,7 @@ export function stopOnSignals(handlers: StopHandlers): Stopping {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (first !== undefined) quitNow(`${signal} again: quitting now`);
     first = signal;
+    received ??= signal;
     if (handlers.stop === undefined) return quitNow(signal);
     if (handlers.message !== undefined) log(handlers.message(signal));
     const deadlineMs = handlers.deadlineMs === undefined ? STOP_DEADLINE_MS : handlers.deadlineMs;

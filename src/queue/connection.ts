@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { InputError, QueueError } from '../errors.js';
+import { InputError, NETWORK_REASONS, QueueError } from '../errors.js';
 import { QUEUE_URL_VARIABLE, type QueueAddress } from './address.js';
 
 export type { QueueAddress } from './address.js';
@@ -17,17 +17,6 @@ export function connectionOptions(address: QueueAddress, forWorker: boolean) {
     retryStrategy: (attempt: number) => Math.min(250 * attempt, 2000),
   };
 }
-
-/** What a failed connection's system error means, in words. */
-const CONNECT_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ENOTFOUND: 'no such host',
-  EAI_AGAIN: 'the host name cannot be resolved now (DNS)',
-  ETIMEDOUT: 'no answer within 5 s',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ECONNRESET: 'the connection was reset',
-};
 
 /** A ReplyError's text without its code word, e.g. "invalid username-password pair …". */
 const replyText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -65,7 +54,7 @@ export async function checkRedis(address: QueueAddress, log: (line: string) => v
     } catch (error) {
       const code = lastError?.code;
       const reason =
-        (code !== undefined ? CONNECT_REASONS[code] : undefined) ??
+        (code !== undefined ? NETWORK_REASONS[code] : undefined) ??
         (/Protocol error/.test(replyText(lastError ?? error)) ? 'what answers there does not speak the Redis protocol' : replyText(lastError ?? error));
       throw new QueueError(
         `${fix}: cannot reach ${where}: ${reason}${code !== undefined ? ` (${code})` : ''}; start redis-server there (README: "Several machines") or fix the address`,
