@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import { PAGE_TAU } from '../page.js';
 import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
-import { GroupReports, type Report } from './gather.js';
+import { GroupReports, type OverviewFigures, type Report } from './gather.js';
 import { thousands } from './numbers.js';
 import { formatTau, groupingPlan, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
@@ -220,8 +220,20 @@ export interface ReportOptions {
 /** Keeps the per-τ rows of the thresholds asked for. */
 function onlyTaus(report: Report, wanted: readonly number[] | undefined): Report {
   if (wanted === undefined || wanted.length === 0) return report;
-  const keep = new Set(matchTaus(report.sparsity.map((row) => row.tau), wanted));
+  const keep = keptTaus(report.sparsity, wanted);
   return { ...report, sparsity: report.sparsity.filter((row) => keep.has(row.tau)), classes: report.classes.filter((row) => keep.has(row.tau)) };
+}
+
+/** The τ of `rows` that --tau names (an error names a τ they lack). */
+function keptTaus(rows: readonly { readonly tau: number }[], wanted: readonly number[]): Set<number> {
+  return new Set(matchTaus(rows.map((row) => row.tau), wanted));
+}
+
+/** onlyTaus for an overview's figures. */
+function overviewTaus(figures: OverviewFigures, wanted: readonly number[] | undefined): OverviewFigures {
+  if (wanted === undefined || wanted.length === 0) return figures;
+  const keep = keptTaus(figures.sparsity, wanted);
+  return { ...figures, sparsity: figures.sparsity.filter((row) => keep.has(row.tau)) };
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -303,6 +315,8 @@ interface GroupedReport {
   readonly sections: readonly ReportSection[];
   /** A group's report, with the sections that read more (surprise, frequency) only when asked for. */
   gather(group: SourceGroup): Report;
+  /** What an overview prints of a group: from its one-run figures when it is one run (GroupReports.overview), else from gather. */
+  overview(group: SourceGroup): OverviewFigures;
   /** A group's value of each key, in key order. */
   values(group: SourceGroup): (string | number)[];
 }
@@ -349,12 +363,17 @@ function groupedReport(
   }
   // Surprise is computed only when asked for.
   const sections = Array.isArray(options.sections) ? (options.sections as readonly ReportSection[]) : REPORT_SECTIONS;
+  const gather = ({ db, group, reports }: SourceGroup): Report =>
+    withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency'));
   return {
     keys,
     groups: streamed(),
     sections,
-    gather: ({ db, group, reports }) =>
-      withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency')),
+    gather,
+    overview: (entry) => {
+      const figures = sections.includes('surprise') || sections.includes('frequency') ? undefined : entry.reports.overview(entry.group);
+      return figures === undefined ? gather(entry) : overviewTaus(figures, options.taus);
+    },
     values: (entry) => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name))),
   };
 }
@@ -417,7 +436,7 @@ function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: 
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs, 'run')}, ${sources.map((source) => source.dbPath).join(', ')})`;
   const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
   const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
-  const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.gather(group), grouped.values(group));
+  const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.overview(group), grouped.values(group));
   // The first groups' rows set the text's column widths; the rest stream out as they are gathered.
   const sample = take(groups, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
   if (format === 'md') {
@@ -431,7 +450,7 @@ function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: 
 }
 
 /** A group's overview rows: its key values, runs, positions and bpc on the first, then mean and median n per τ. */
-function overviewRows(report: Report, value: readonly (string | number)[]): string[][] {
+function overviewRows(report: OverviewFigures, value: readonly (string | number)[]): string[][] {
   return report.sparsity.map((row, k) => [
     ...value.map((cell) => (k === 0 ? String(cell) : '')),
     k === 0 ? String(report.runCount) : '',

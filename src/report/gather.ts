@@ -17,6 +17,7 @@ import {
   type ActivePatternsRow,
   type DepthRow,
   type ModelRow,
+  type OneRunOverviewReader,
   type RunGroup,
   type RunSelection,
   type SingleRunReader,
@@ -165,6 +166,14 @@ export function reportOf(figures: ReportFigures): Report {
   };
 }
 
+/** What a grouped text or Markdown overview prints of a group: its Report's fields of these names. */
+export interface OverviewFigures {
+  readonly runCount: number;
+  readonly positions: number;
+  readonly bpc: number | null;
+  readonly sparsity: readonly { readonly tau: number; readonly mean: number; readonly median: number }[];
+}
+
 /**
  * The reports of a selection's groups, asked for in group order: a group that
  * is one finished run from the figures the selection streams for all of them
@@ -188,6 +197,10 @@ export class GroupReports {
   readonly #perGroupQueries: boolean;
   /** Groups reported from the streamed figures so far. */
   streamed = 0;
+  /** Opened with the first overview asked for. */
+  #overviews: OneRunOverviewReader | undefined;
+  /** Groups whose overview came from the streamed overview figures so far. */
+  overviewsStreamed = 0;
 
   /** `perGroupQueries`: every group with gatherReport (the reference the streamed figures are tested against). */
   constructor(db: Db, runs: RunSelection, neverTau = DEFAULT_NEVER_TAU, depth = false, perGroupQueries = false) {
@@ -225,8 +238,37 @@ export class GroupReports {
     });
   }
 
-  /** Ends the read (the statement streaming the groups' figures). */
+  /**
+   * A one-run group's overview figures, read for all such groups by one lean
+   * statement (RunSelection.oneRunOverviews): what `report(group)` gives in
+   * these fields, made by the same functions from the same stored values,
+   * without the rest of a report. Undefined for any other group (and a run
+   * with a τ given twice, whose rows merge by histogram): ask `report`.
+   */
+  overview(group: RunGroup): OverviewFigures | undefined {
+    if (this.#perGroupQueries) return undefined;
+    this.#overviews ??= this.#runs.oneRunOverviews(Math.fround(this.#neverTau));
+    const figures = this.#overviews.figures(group);
+    if (figures === undefined) return undefined;
+    const { shards, taus, stats } = figures;
+    // A stored row for each τ, as a finished run has (else report() decides, as it does without the active counts at --never-tau).
+    if (stats.length !== taus.length) return undefined;
+    const rows = [];
+    const seen = new Set<number>();
+    for (const [k, positions, sum_x, sum_h, sum_y, median_n] of stats) {
+      const tau = taus[k];
+      if (tau === undefined || seen.has(tau)) return undefined;
+      seen.add(tau);
+      rows.push({ tau, positions, sum_x, sum_h, sum_y, min_n: 0, median_n, max_n: 0 });
+    }
+    const { positions, bpc } = surprisalOf(shards.map(([count, surprisal_sum, surprisal_err]) => ({ positions: count, surprisal_sum, surprisal_err })));
+    this.overviewsStreamed += 1;
+    return { runCount: 1, positions, bpc, sparsity: sparsityOfOneRun(rows) };
+  }
+
+  /** Ends the reads (the statements streaming the groups' figures). */
   close(): void {
     this.#reader?.close();
+    this.#overviews?.close();
   }
 }
