@@ -213,8 +213,10 @@ export interface ReportOptions {
   readonly taus?: readonly number[];
   /** Where notes about the selection go (stderr). */
   readonly note?: (line: string) => void;
-  /** Every group read by its own queries (gatherReport), none from the figures streamed for one-run groups: what tests compare that with. */
+  /** Every group read by its own queries (gatherReport), none from the figures streamed for one-run groups, and a text overview's lines made cell by cell (textLine): what tests compare that with. */
   readonly perGroupQueries?: boolean;
+  /** Groups whose rows set a text overview's column widths (default WIDTH_SAMPLE_GROUPS): tests make it small so that groups stream after it. */
+  readonly widthSample?: number;
 }
 
 /** Keeps the per-τ rows of the thresholds asked for. */
@@ -332,18 +334,24 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const overview = (options.format === 'text' || options.format === 'md') && keys.length > 0 && (options.sections === undefined || options.sections === 'overview');
   for (const report of reports) report.depthShown = !overview;
   const grouped = groupedReport(sources, options, reports, plan.keys, keys);
-  if (keys.length === 0) {
-    const [only] = take(grouped.groups, 1);
+  try {
+    if (keys.length === 0) {
+      const [only] = take(grouped.groups, 1);
+      grouped.groups.return(undefined);
+      yield formatReport(grouped.gather(only), options.format, grouped.sections);
+    } else if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
+      yield* sectionsOfEachGroup(grouped, options.format);
+    } else if (options.format === 'json') {
+      yield* jsonGroups(grouped);
+    } else if (options.format === 'csv') {
+      yield* csvGroups(grouped);
+    } else {
+      yield* overviewTable(grouped, options.format, sources, options.widthSample ?? WIDTH_SAMPLE_GROUPS, options.perGroupQueries !== true);
+    }
+  } finally {
+    // The groups' statement ends with the report, also when a group's report failed (--tau naming a τ it lacks) while
+    // the groups were taken outside a loop that would end it (the overview's sample): else the store cannot close.
     grouped.groups.return(undefined);
-    yield formatReport(grouped.gather(only), options.format, grouped.sections);
-  } else if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
-    yield* sectionsOfEachGroup(grouped, options.format);
-  } else if (options.format === 'json') {
-    yield* jsonGroups(grouped);
-  } else if (options.format === 'csv') {
-    yield* csvGroups(grouped);
-  } else {
-    yield* overviewTable(grouped, options.format, sources);
   }
 }
 
@@ -430,7 +438,7 @@ function* csvGroups(grouped: GroupedReport): Generator<string> {
 }
 
 /** One row per group and τ, the group's figures on its first row: as wide as the page, however many τ. */
-function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: readonly ReportSource[]): Generator<string> {
+function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: readonly ReportSource[], widthSample: number, writtenOut: boolean): Generator<string> {
   const { keys, groups } = grouped;
   const runs = sources.reduce((sum, source) => sum + source.runs.size, 0);
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs, 'run')}, ${sources.map((source) => source.dbPath).join(', ')})`;
@@ -438,7 +446,7 @@ function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: 
   const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
   const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.overview(group), grouped.values(group));
   // The first groups' rows set the text's column widths; the rest stream out as they are gathered.
-  const sample = take(groups, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
+  const sample = take(groups, widthSample).flatMap(rowsOf);
   if (format === 'md') {
     yield renderMarkdown({ title, columns, rows: sample, alignRight });
     for (const group of groups) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
@@ -446,7 +454,40 @@ function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: 
   }
   const widths = columnWidths(columns, sample);
   yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
-  for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
+  if (!writtenOut) {
+    for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
+    return;
+  }
+  const lines = overviewTextLines(widths, alignRight, keys.length);
+  for (const group of groups) yield lines(grouped.overview(group), grouped.values(group));
+}
+
+/**
+ * textLine of each of a group's overview rows (overviewRows), each with its
+ * \n, written out without the rows' arrays (a text overview of 10⁵ groups
+ * makes 7·10⁵ lines): the same cells, padded alike and joined by two spaces;
+ * the cells left empty after a group's first row are its width in spaces.
+ */
+function overviewTextLines(widths: readonly number[], right: readonly boolean[], keyCount: number): (figures: OverviewFigures, value: readonly (string | number)[]) => string {
+  const pad = (cell: string, k: number): string => (right[k] ? cell.padStart(widths[k]) : cell.padEnd(widths[k]));
+  // The first figures' column: those before it are the keys, runs, positions and bpc.
+  const tauColumn = keyCount + 3;
+  let blank = '';
+  for (let k = 0; k < tauColumn; k++) blank += `${' '.repeat(widths[k])}  `;
+  return (figures, value) => {
+    const { sparsity } = figures;
+    if (sparsity.length === 0) return '';
+    let head = '';
+    for (let k = 0; k < value.length; k++) head += `${pad(String(value[k]), k)}  `;
+    head += `${pad(String(figures.runCount), keyCount)}  ${pad(thousands(figures.positions), keyCount + 1)}  ${pad(fixed(figures.bpc, 4), keyCount + 2)}  `;
+    let text = '';
+    for (let k = 0; k < sparsity.length; k++) {
+      const row = sparsity[k];
+      const line = `${k === 0 ? head : blank}${pad(formatTau(row.tau), tauColumn)}  ${pad(thousands(row.mean, 1), tauColumn + 1)}  ${pad(thousands(row.median), tauColumn + 2)}`;
+      text += `${line.trimEnd()}\n`;
+    }
+    return text;
+  };
 }
 
 /** A group's overview rows: its key values, runs, positions and bpc on the first, then mean and median n per τ. */

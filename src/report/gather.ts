@@ -1,4 +1,4 @@
-import { BYTE_VALUES } from '../engine/index.js';
+import { BYTE_VALUES, ExactSum } from '../engine/index.js';
 import type { SurpriseReport } from './surprise.js';
 import type { FrequencyReport } from './frequency.js';
 import { InputError } from '../errors.js';
@@ -253,17 +253,26 @@ export class GroupReports {
     const { shards, taus, stats } = figures;
     // A stored row for each τ, as a finished run has (else report() decides, as it does without the active counts at --never-tau).
     if (stats.length !== taus.length) return undefined;
-    const rows = [];
+    // sparsityOfOneRun's rows (the τ with positions, ascending; mean and median n as it computes them), without its other fields.
+    const sparsity: { tau: number; mean: number; median: number }[] = [];
     const seen = new Set<number>();
     for (const [k, positions, sum_x, sum_h, sum_y, median_n] of stats) {
       const tau = taus[k];
       if (tau === undefined || seen.has(tau)) return undefined;
       seen.add(tau);
-      rows.push({ tau, positions, sum_x, sum_h, sum_y, min_n: 0, median_n, max_n: 0 });
+      if (positions > 0) sparsity.push({ tau, mean: (sum_x + sum_h + sum_y) / positions, median: median_n });
     }
-    const { positions, bpc } = surprisalOf(shards.map(([count, surprisal_sum, surprisal_err]) => ({ positions: count, surprisal_sum, surprisal_err })));
+    sparsity.sort((a, b) => a.tau - b.tau);
+    // surprisalOf the shards' split sums.
+    const sum = new ExactSum();
+    let positions = 0;
+    for (const [count, surprisalSum, surprisalErr] of shards) {
+      positions += count;
+      sum.add(surprisalSum);
+      sum.add(surprisalErr);
+    }
     this.overviewsStreamed += 1;
-    return { runCount: 1, positions, bpc, sparsity: sparsityOfOneRun(rows) };
+    return { runCount: 1, positions, bpc: positions === 0 ? null : sum.value() / positions, sparsity };
   }
 
   /** Ends the reads (the statements streaming the groups' figures). */
