@@ -212,7 +212,8 @@ export class GroupReports {
   }
 
   report(group: RunGroup): Report {
-    if (this.#perGroupQueries) return gatherReport(this.#db, group, this.#neverTau);
+    // (A group of several runs never opens the statement: reports of a few large groups do not scan the selection for one-run groups.)
+    if (this.#perGroupQueries || group.size !== 1) return gatherReport(this.#db, group, this.#neverTau);
     this.#reader ??= this.#runs.singleRunFigures(Math.fround(this.#neverTau), this.#depth);
     const figures = this.#reader.figures(group);
     // Without its active counts at the τ asked for, or with a τ given twice (whose rows merge by histogram), the queries answer.
@@ -246,7 +247,7 @@ export class GroupReports {
    * with a τ given twice, whose rows merge by histogram): ask `report`.
    */
   overview(group: RunGroup): OverviewFigures | undefined {
-    if (this.#perGroupQueries) return undefined;
+    if (this.#perGroupQueries || group.size !== 1) return undefined;
     this.#overviews ??= this.#runs.oneRunOverviews(Math.fround(this.#neverTau));
     const figures = this.#overviews.figures(group);
     if (figures === undefined) return undefined;
