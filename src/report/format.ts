@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import { PAGE_TAU } from '../page.js';
 import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
-import { GroupReports, type Report } from './gather.js';
+import { GroupReports, type OverviewFigures, type Report } from './gather.js';
 import { thousands } from './numbers.js';
 import { formatTau, groupingPlan, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
@@ -213,15 +213,29 @@ export interface ReportOptions {
   readonly taus?: readonly number[];
   /** Where notes about the selection go (stderr). */
   readonly note?: (line: string) => void;
-  /** Every group read by its own queries (gatherReport), none from the figures streamed for one-run groups: what tests compare that with. */
+  /** Every group read by its own queries (gatherReport), none from the figures streamed for one-run groups, and a text overview's lines made cell by cell (textLine): what tests compare that with. */
   readonly perGroupQueries?: boolean;
+  /** Groups whose rows set a text overview's column widths (default WIDTH_SAMPLE_GROUPS): tests make it small so that groups stream after it. */
+  readonly widthSample?: number;
 }
 
 /** Keeps the per-τ rows of the thresholds asked for. */
 function onlyTaus(report: Report, wanted: readonly number[] | undefined): Report {
   if (wanted === undefined || wanted.length === 0) return report;
-  const keep = new Set(matchTaus(report.sparsity.map((row) => row.tau), wanted));
+  const keep = keptTaus(report.sparsity, wanted);
   return { ...report, sparsity: report.sparsity.filter((row) => keep.has(row.tau)), classes: report.classes.filter((row) => keep.has(row.tau)) };
+}
+
+/** The τ of `rows` that --tau names (an error names a τ they lack). */
+function keptTaus(rows: readonly { readonly tau: number }[], wanted: readonly number[]): Set<number> {
+  return new Set(matchTaus(rows.map((row) => row.tau), wanted));
+}
+
+/** onlyTaus for an overview's figures. */
+function overviewTaus(figures: OverviewFigures, wanted: readonly number[] | undefined): OverviewFigures {
+  if (wanted === undefined || wanted.length === 0) return figures;
+  const keep = keptTaus(figures.sparsity, wanted);
+  return { ...figures, sparsity: figures.sparsity.filter((row) => keep.has(row.tau)) };
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -303,6 +317,8 @@ interface GroupedReport {
   readonly sections: readonly ReportSection[];
   /** A group's report, with the sections that read more (surprise, frequency) only when asked for. */
   gather(group: SourceGroup): Report;
+  /** What an overview prints of a group: from its one-run figures when it is one run (GroupReports.overview), else from gather. */
+  overview(group: SourceGroup): OverviewFigures;
   /** A group's value of each key, in key order. */
   values(group: SourceGroup): (string | number)[];
 }
@@ -318,18 +334,24 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
   const overview = (options.format === 'text' || options.format === 'md') && keys.length > 0 && (options.sections === undefined || options.sections === 'overview');
   for (const report of reports) report.depthShown = !overview;
   const grouped = groupedReport(sources, options, reports, plan.keys, keys);
-  if (keys.length === 0) {
-    const [only] = take(grouped.groups, 1);
+  try {
+    if (keys.length === 0) {
+      const [only] = take(grouped.groups, 1);
+      grouped.groups.return(undefined);
+      yield formatReport(grouped.gather(only), options.format, grouped.sections);
+    } else if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
+      yield* sectionsOfEachGroup(grouped, options.format);
+    } else if (options.format === 'json') {
+      yield* jsonGroups(grouped);
+    } else if (options.format === 'csv') {
+      yield* csvGroups(grouped);
+    } else {
+      yield* overviewTable(grouped, options.format, sources, options.widthSample ?? WIDTH_SAMPLE_GROUPS, options.perGroupQueries !== true);
+    }
+  } finally {
+    // The groups' statement ends with the report, also when a group's report failed (--tau naming a τ it lacks) while
+    // the groups were taken outside a loop that would end it (the overview's sample): else the store cannot close.
     grouped.groups.return(undefined);
-    yield formatReport(grouped.gather(only), options.format, grouped.sections);
-  } else if ((options.format === 'text' || options.format === 'md') && Array.isArray(options.sections)) {
-    yield* sectionsOfEachGroup(grouped, options.format);
-  } else if (options.format === 'json') {
-    yield* jsonGroups(grouped);
-  } else if (options.format === 'csv') {
-    yield* csvGroups(grouped);
-  } else {
-    yield* overviewTable(grouped, options.format, sources);
   }
 }
 
@@ -349,12 +371,17 @@ function groupedReport(
   }
   // Surprise is computed only when asked for.
   const sections = Array.isArray(options.sections) ? (options.sections as readonly ReportSection[]) : REPORT_SECTIONS;
+  const gather = ({ db, group, reports }: SourceGroup): Report =>
+    withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency'));
   return {
     keys,
     groups: streamed(),
     sections,
-    gather: ({ db, group, reports }) =>
-      withFrequency(db, group, withSurprise(db, group, onlyTaus(reports.report(group), options.taus), sections.includes('surprise')), sections.includes('frequency')),
+    gather,
+    overview: (entry) => {
+      const figures = sections.includes('surprise') || sections.includes('frequency') ? undefined : entry.reports.overview(entry.group);
+      return figures === undefined ? gather(entry) : overviewTaus(figures, options.taus);
+    },
     values: (entry) => keys.map((name) => (name === 'store' ? entry.store : groupValue(entry.group.key, name))),
   };
 }
@@ -411,15 +438,15 @@ function* csvGroups(grouped: GroupedReport): Generator<string> {
 }
 
 /** One row per group and τ, the group's figures on its first row: as wide as the page, however many τ. */
-function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: readonly ReportSource[]): Generator<string> {
+function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: readonly ReportSource[], widthSample: number, writtenOut: boolean): Generator<string> {
   const { keys, groups } = grouped;
   const runs = sources.reduce((sum, source) => sum + source.runs.size, 0);
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs, 'run')}, ${sources.map((source) => source.dbPath).join(', ')})`;
   const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
   const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
-  const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.gather(group), grouped.values(group));
+  const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.overview(group), grouped.values(group));
   // The first groups' rows set the text's column widths; the rest stream out as they are gathered.
-  const sample = take(groups, WIDTH_SAMPLE_GROUPS).flatMap(rowsOf);
+  const sample = take(groups, widthSample).flatMap(rowsOf);
   if (format === 'md') {
     yield renderMarkdown({ title, columns, rows: sample, alignRight });
     for (const group of groups) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
@@ -427,11 +454,44 @@ function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: 
   }
   const widths = columnWidths(columns, sample);
   yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
-  for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
+  if (!writtenOut) {
+    for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
+    return;
+  }
+  const lines = overviewTextLines(widths, alignRight, keys.length);
+  for (const group of groups) yield lines(grouped.overview(group), grouped.values(group));
+}
+
+/**
+ * textLine of each of a group's overview rows (overviewRows), each with its
+ * \n, written out without the rows' arrays (a text overview of 10⁵ groups
+ * makes 7·10⁵ lines): the same cells, padded alike and joined by two spaces;
+ * the cells left empty after a group's first row are its width in spaces.
+ */
+function overviewTextLines(widths: readonly number[], right: readonly boolean[], keyCount: number): (figures: OverviewFigures, value: readonly (string | number)[]) => string {
+  const pad = (cell: string, k: number): string => (right[k] ? cell.padStart(widths[k]) : cell.padEnd(widths[k]));
+  // The first figures' column: those before it are the keys, runs, positions and bpc.
+  const tauColumn = keyCount + 3;
+  let blank = '';
+  for (let k = 0; k < tauColumn; k++) blank += `${' '.repeat(widths[k])}  `;
+  return (figures, value) => {
+    const { sparsity } = figures;
+    if (sparsity.length === 0) return '';
+    let head = '';
+    for (let k = 0; k < value.length; k++) head += `${pad(String(value[k]), k)}  `;
+    head += `${pad(String(figures.runCount), keyCount)}  ${pad(thousands(figures.positions), keyCount + 1)}  ${pad(fixed(figures.bpc, 4), keyCount + 2)}  `;
+    let text = '';
+    for (let k = 0; k < sparsity.length; k++) {
+      const row = sparsity[k];
+      const line = `${k === 0 ? head : blank}${pad(formatTau(row.tau), tauColumn)}  ${pad(thousands(row.mean, 1), tauColumn + 1)}  ${pad(thousands(row.median), tauColumn + 2)}`;
+      text += `${line.trimEnd()}\n`;
+    }
+    return text;
+  };
 }
 
 /** A group's overview rows: its key values, runs, positions and bpc on the first, then mean and median n per τ. */
-function overviewRows(report: Report, value: readonly (string | number)[]): string[][] {
+function overviewRows(report: OverviewFigures, value: readonly (string | number)[]): string[][] {
   return report.sparsity.map((row, k) => [
     ...value.map((cell) => (k === 0 ? String(cell) : '')),
     k === 0 ? String(report.runCount) : '',

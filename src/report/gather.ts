@@ -1,4 +1,4 @@
-import { BYTE_VALUES } from '../engine/index.js';
+import { BYTE_VALUES, ExactSum } from '../engine/index.js';
 import type { SurpriseReport } from './surprise.js';
 import type { FrequencyReport } from './frequency.js';
 import { InputError } from '../errors.js';
@@ -17,6 +17,7 @@ import {
   type ActivePatternsRow,
   type DepthRow,
   type ModelRow,
+  type OneRunOverviewReader,
   type RunGroup,
   type RunSelection,
   type SingleRunReader,
@@ -165,6 +166,14 @@ export function reportOf(figures: ReportFigures): Report {
   };
 }
 
+/** What a grouped text or Markdown overview prints of a group: its Report's fields of these names. */
+export interface OverviewFigures {
+  readonly runCount: number;
+  readonly positions: number;
+  readonly bpc: number | null;
+  readonly sparsity: readonly { readonly tau: number; readonly mean: number; readonly median: number }[];
+}
+
 /**
  * The reports of a selection's groups, asked for in group order: a group that
  * is one finished run from the figures the selection streams for all of them
@@ -188,6 +197,10 @@ export class GroupReports {
   readonly #perGroupQueries: boolean;
   /** Groups reported from the streamed figures so far. */
   streamed = 0;
+  /** Opened with the first overview asked for. */
+  #overviews: OneRunOverviewReader | undefined;
+  /** Groups whose overview came from the streamed overview figures so far. */
+  overviewsStreamed = 0;
 
   /** `perGroupQueries`: every group with gatherReport (the reference the streamed figures are tested against). */
   constructor(db: Db, runs: RunSelection, neverTau = DEFAULT_NEVER_TAU, depth = false, perGroupQueries = false) {
@@ -199,7 +212,8 @@ export class GroupReports {
   }
 
   report(group: RunGroup): Report {
-    if (this.#perGroupQueries) return gatherReport(this.#db, group, this.#neverTau);
+    // (A group of several runs never opens the statement: reports of a few large groups do not scan the selection for one-run groups.)
+    if (this.#perGroupQueries || group.size !== 1) return gatherReport(this.#db, group, this.#neverTau);
     this.#reader ??= this.#runs.singleRunFigures(Math.fround(this.#neverTau), this.#depth);
     const figures = this.#reader.figures(group);
     // Without its active counts at the τ asked for, or with a τ given twice (whose rows merge by histogram), the queries answer.
@@ -225,8 +239,46 @@ export class GroupReports {
     });
   }
 
-  /** Ends the read (the statement streaming the groups' figures). */
+  /**
+   * A one-run group's overview figures, read for all such groups by one lean
+   * statement (RunSelection.oneRunOverviews): what `report(group)` gives in
+   * these fields, made by the same functions from the same stored values,
+   * without the rest of a report. Undefined for any other group (and a run
+   * with a τ given twice, whose rows merge by histogram): ask `report`.
+   */
+  overview(group: RunGroup): OverviewFigures | undefined {
+    if (this.#perGroupQueries || group.size !== 1) return undefined;
+    this.#overviews ??= this.#runs.oneRunOverviews(Math.fround(this.#neverTau));
+    const figures = this.#overviews.figures(group);
+    if (figures === undefined) return undefined;
+    const { shards, taus, stats } = figures;
+    // A stored row for each τ, as a finished run has (else report() decides, as it does without the active counts at --never-tau).
+    if (stats.length !== taus.length) return undefined;
+    // sparsityOfOneRun's rows (the τ with positions, ascending; mean and median n as it computes them), without its other fields.
+    const sparsity: { tau: number; mean: number; median: number }[] = [];
+    const seen = new Set<number>();
+    for (const [k, positions, sum_x, sum_h, sum_y, median_n] of stats) {
+      const tau = taus[k];
+      if (tau === undefined || seen.has(tau)) return undefined;
+      seen.add(tau);
+      if (positions > 0) sparsity.push({ tau, mean: (sum_x + sum_h + sum_y) / positions, median: median_n });
+    }
+    sparsity.sort((a, b) => a.tau - b.tau);
+    // surprisalOf the shards' split sums.
+    const sum = new ExactSum();
+    let positions = 0;
+    for (const [count, surprisalSum, surprisalErr] of shards) {
+      positions += count;
+      sum.add(surprisalSum);
+      sum.add(surprisalErr);
+    }
+    this.overviewsStreamed += 1;
+    return { runCount: 1, positions, bpc: positions === 0 ? null : sum.value() / positions, sparsity };
+  }
+
+  /** Ends the reads (the statements streaming the groups' figures). */
   close(): void {
     this.#reader?.close();
+    this.#overviews?.close();
   }
 }

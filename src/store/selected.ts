@@ -118,6 +118,27 @@ export interface SingleRunFigures {
   readonly depth: readonly { readonly d: number; readonly positions: number; readonly mass_sum: number; readonly mass_err: number }[] | null;
 }
 
+/**
+ * What a text or Markdown overview prints of a one-run group, as stored
+ * (RunSelection.oneRunOverviews): its shards' positions and split surprisal
+ * sums, its τ by tau_index, and per stored τ its figures, flat.
+ */
+export interface OneRunOverviewFigures {
+  /** [positions, surprisal_sum, surprisal_err] a shard, in shard order. */
+  readonly shards: readonly (readonly [number, number, number])[];
+  /** The run's τ as given, at their tau_index. */
+  readonly taus: readonly number[];
+  /** [tau_index, positions, sum_x, sum_h, sum_y, median_n] a stored τ, in tau_index order. */
+  readonly stats: readonly (readonly [number, number, number, number, number, number])[];
+}
+
+/** Reads the overview figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
+export interface OneRunOverviewReader {
+  /** The figures of `group` when it is one finished run not read from a cohort, whose τ are numbered 0 … count - 1 and include the τ asked for; else undefined. */
+  figures(group: RunGroup): OneRunOverviewFigures | undefined;
+  close(): void;
+}
+
 /** Reads the figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
 export interface SingleRunReader {
   /** The figures of `group` when it is one finished run not read from a cohort, else undefined (read it with the report's queries). */
@@ -227,6 +248,22 @@ const statements = perConnection((db: Db) => {
               FROM run_tau_stats st JOIN run_taus rt USING (run_key, tau_index) WHERE st.run_key = s.run_key) AS taus,
            CASE WHEN @depth THEN (SELECT json_group_array(json_array(d, positions, mass_sum, mass_err)) FROM run_depth WHERE run_key = s.run_key) END AS depth
          FROM temp.selected_runs s JOIN runs r USING (run_key)
+         WHERE s.sel = @sel AND s.done AND NOT EXISTS (SELECT 1 FROM temp.selected_runs o WHERE o.sel = s.sel AND o.grp = s.grp AND o.ord <> s.ord)
+         ORDER BY s.ord`,
+      )
+      .raw(),
+    // singleRuns with only what a text or Markdown overview prints (positions, bpc, per τ the mean and median
+    // of n), one JSON array a group, with no join: the τ by tau_index from run_taus (one seek a run, not one
+    // a τ), given only when its indexes are 0 … count - 1 and one of them is @tau (the report's --never-tau:
+    // else the report's queries answer, or fail, as for singleRuns); the figures from the index run_tau_stats_figures.
+    oneRunOverviews: db
+      .prepare(
+        `SELECT s.grp, s.ord, json_array(
+           (SELECT json_group_array(json_array(count, surprisal_sum, surprisal_err)) FROM shards WHERE run_key = s.run_key),
+           (SELECT CASE WHEN min(tau_index) = 0 AND max(tau_index) = count(*) - 1 AND max(tau_f32 = @tau) THEN json_group_array(tau) END
+              FROM run_taus WHERE run_key = s.run_key),
+           (SELECT json_group_array(json_array(tau_index, positions, sum_x, sum_h, sum_y, median_n)) FROM run_tau_stats WHERE run_key = s.run_key))
+         FROM temp.selected_runs s
          WHERE s.sel = @sel AND s.done AND NOT EXISTS (SELECT 1 FROM temp.selected_runs o WHERE o.sel = s.sel AND o.grp = s.grp AND o.ord <> s.ord)
          ORDER BY s.ord`,
       )
@@ -563,6 +600,33 @@ export class RunSelection {
         while (!next.done && next.value[1] < place.first) next = rows.next();
         if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
         return parse(next.value);
+      },
+      close: () => void rows.return?.(),
+    };
+  }
+
+  /**
+   * singleRunFigures for a text or Markdown overview: only the figures it
+   * prints, one JSON array a group parsed once (at 10⁵ groups, `--by window`,
+   * the statement and the objects of singleRunFigures were most of the time).
+   * `tauF32`: the report's --never-tau; a run without it among its τ is left
+   * to the report's queries, as singleRunFigures leaves it.
+   */
+  oneRunOverviews(tauF32: number): OneRunOverviewReader {
+    const sel = this.#sel;
+    if (sel === undefined) return { figures: () => undefined, close: () => {} };
+    const covered = new Set(this.#coveringCohorts(sel).map((cohort) => cohort.grp));
+    const rows = statements(this.#db).oneRunOverviews.iterate({ sel, tau: tauF32 }) as IterableIterator<[grp: number | string, ord: number, figures: string]>;
+    let next = rows.next();
+    return {
+      figures: (group) => {
+        const place = groupPlace.get(group);
+        if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
+        // Groups are asked for in order; the rows skipped are groups read otherwise.
+        while (!next.done && next.value[1] < place.first) next = rows.next();
+        if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
+        const [shards, taus, stats] = JSON.parse(next.value[2]) as [OneRunOverviewFigures['shards'], number[] | null, OneRunOverviewFigures['stats']];
+        return taus === null ? undefined : { shards, taus, stats };
       },
       close: () => void rows.return?.(),
     };

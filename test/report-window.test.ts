@@ -1,0 +1,151 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { closeDatabase, openDatabase, type Db } from '../src/store/index.js';
+import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js';
+import { GroupReports } from '../src/report/gather.js';
+import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
+import type { Grouping } from '../src/report/choices.js';
+import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+
+/**
+ * A grouped text or Markdown overview (`report --by window` over 10⁵ runs)
+ * reads its one-run groups' figures with one lean statement
+ * (RunSelection.oneRunOverviews, GroupReports.overview) and writes a text
+ * overview's lines without their cells' arrays (overviewTextLines). Over a
+ * small store with every kind of group, and with the column widths set by a
+ * sample of 0, 1 or 5 groups so that most groups stream after it, the output
+ * must be byte for byte what each group's own queries and textLine print.
+ */
+const folder = temporaryFolder('report-window');
+const dbPath = join(folder.path, 'window.sqlite');
+const copyPath = join(folder.path, 'window-copy.sqlite');
+const smallModel = join(folder.path, 'small-h8.bin');
+const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
+
+/** A random H = 8 model file: 4·(H² + 513·H + 256) bytes of float32 weights. */
+function writeSmallModel(path: string): void {
+  const H = 8;
+  const weights = new Float32Array(H * H + 513 * H + 256);
+  let state = 20261207;
+  for (let k = 0; k < weights.length; k++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    weights[k] = (state / 2 ** 32 - 0.5) * 1.5;
+  }
+  writeFileSync(path, new Uint8Array(weights.buffer));
+}
+
+async function runJob(name: string, spec: object, extra: readonly string[] = []): Promise<void> {
+  const path = join(folder.path, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ name, ...spec }));
+  // Shards of 32 positions: a run's bpc adds up several split sums.
+  const run = await cliHere(['run', path, '--db', dbPath, '--no-report', '--shard-size', '32', ...extra]);
+  assert.equal(run.code, 0, run.stderr);
+}
+
+before(async () => {
+  writeSmallModel(smallModel);
+  const tau = [0.1, 0.001, 0.01];
+  // Two models × 5 windows of two files × 2 Dmax = 20 runs, τ not given in ascending order.
+  await runJob('sweep', {
+    models: [SHARED_MODEL, smallModel],
+    data: [
+      { path: SHARED_DATA, length: 100, stride: 130, count: 3 },
+      { path: TYPESCRIPT, offset: 1024, length: 90, stride: 4096, count: 2 },
+    ],
+    dmax: [4, 12],
+    tau,
+  });
+  // Runs of the sweep again (shared by two jobs), and a new window kept as summaries: one-run cohorts.
+  await runJob('again', { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 100, stride: 130, count: 1 }], dmax: [4, 12], tau });
+  await runJob('kept', { models: [smallModel], data: [{ path: TYPESCRIPT, offset: 40960, length: 80, stride: 1, count: 1 }], dmax: [4, 12], tau }, ['--keep', 'summaries']);
+  copyFileSync(dbPath, copyPath);
+});
+after(() => folder.remove());
+
+function withDb<T>(body: (db: Db) => T, path = dbPath): T {
+  const db = openDatabase(path, { readonly: true });
+  try {
+    return body(db);
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+/** The report's output (or its error message) over one or two stores. */
+function output(dbs: readonly [Db, string][], selection: Selection, options: ReportOptions): string {
+  const sources = dbs.map(([db, path]) => ({ db, dbPath: path, runs: selectRunSet(db, selection, path) }));
+  try {
+    return [...formatSourcesChunks(sources, options)].join('').replaceAll(dbPath, 'DB').replaceAll(copyPath, 'COPY');
+  } catch (error) {
+    return `error: ${(error as Error).message}`;
+  } finally {
+    for (const source of sources) source.runs.release();
+  }
+}
+
+describe('a grouped overview of one-run groups', () => {
+  test('prints byte for byte what per-group queries and textLine print, in text and Markdown, however many groups set the widths', () => {
+    const selections: Selection[] = [{ all: true }, { job: 'sweep' }, { all: true, model: smallModel }, { all: true, data: TYPESCRIPT }];
+    const groupings: Grouping[][] = [['window'], ['window', 'dmax'], ['job', 'window'], ['data'], []];
+    let cases = 0;
+    let errors = 0;
+    withDb((db) =>
+      withDb((copy) => {
+        for (const stores of [[[db, dbPath]], [[db, dbPath], [copy, copyPath]]] as [Db, string][][])
+          for (const selection of selections)
+            for (const by of groupings)
+              for (const format of ['text', 'md'] as const)
+                for (const widthSample of [0, 1, 5])
+                  for (const neverTau of [undefined, 0.1, 0.05])
+                    for (const pool of by.includes('window') || by.length === 0 ? [false, true] : [false]) {
+                      const options: ReportOptions = { format, by, neverTau, pool, widthSample, taus: neverTau === 0.1 ? [0.01, 0.1] : undefined };
+                      const streamed = output(stores, selection, options);
+                      assert.equal(streamed, output(stores, selection, { ...options, perGroupQueries: true }), JSON.stringify({ stores: stores.length, selection, options }));
+                      cases += 1;
+                      if (streamed.startsWith('error:')) errors += 1;
+                    }
+      }, copyPath),
+    );
+    // Some cases ask for patterns never active at a τ (0.05) that the runs kept as summaries cannot give, and fail alike.
+    assert.ok(errors > 0 && errors < cases / 3, `${errors} of ${cases} cases failed`);
+  });
+
+  test('its one-run groups come from the lean statement, with the figures of their reports; the others from their reports', () => {
+    withDb((db) => {
+      for (const by of [['window'], ['window', 'dmax'], ['job', 'window']] as Grouping[][]) {
+        const runs = selectRunSet(db, { all: true }, dbPath);
+        const { groups } = groupSelection(runs, { by });
+        const reports = new GroupReports(db, runs);
+        const singles = groups.filter((group) => group.size === 1);
+        assert.ok(singles.length >= 20, `${by}: ${singles.length} one-run groups`);
+        let read = 0;
+        for (const group of groups) {
+          const overview = reports.overview(group);
+          if (overview === undefined) continue;
+          read += 1;
+          const report = reports.report(group);
+          const { runCount, positions, bpc } = report;
+          assert.deepEqual(overview, { runCount, positions, bpc, sparsity: report.sparsity.map(({ tau, mean, median }) => ({ tau, mean, median })) }, JSON.stringify(group.key));
+        }
+        reports.close();
+        // The 'kept' job's two runs are each a cohort of their own (kept as summaries): read from the cohort.
+        assert.equal(read, singles.length - 2, `${by}: groups read by the lean statement`);
+        assert.equal(reports.overviewsStreamed, read);
+        runs.release();
+      }
+    });
+  });
+
+  test('a one-run group without its active counts at --never-tau is left to its report, which says why it cannot give them', () => {
+    withDb((db) => {
+      const runs = selectRunSet(db, { all: true }, dbPath);
+      const { groups } = groupSelection(runs, { by: ['window', 'dmax'] });
+      const reports = new GroupReports(db, runs, 0.05);
+      for (const group of groups) assert.equal(reports.overview(group), undefined, JSON.stringify(group.key));
+      reports.close();
+      runs.release();
+    });
+  });
+});
