@@ -17,6 +17,8 @@ import { codePointsOf } from '../src/store/codePoints.js';
 import { frequencyRowAt, frequencyRowCount } from '../src/store/frequencyLayout.js';
 import { shardRowsOf } from '../src/store/shardRows.js';
 import { tauStatsOfRun } from '../src/store/tauStats.js';
+import { activeByRank } from '../src/store/levels.js';
+import { runLevels } from '../src/store/rollups.js';
 import { CorruptStoreError } from '../src/errors.js';
 import { FREQUENCY_TAUS } from '../src/page.js';
 import { temporaryFolder } from './cli.js';
@@ -167,6 +169,15 @@ describe('RunWriter with rows made by workers', () => {
           // The summaries it added up are those of its count blocks (still there: the run keeps them).
           const stored = db.prepare(`SELECT * FROM run_tau_stats WHERE run_key = ? ORDER BY tau_index`).all(writer.runKey) as Record<string, unknown>[];
           const fromBlocks = tauStatsOfRun(db, writer.runKey);
+          // Its patterns active per τ: those of its stored peak rows' levels.
+          const { levels, thresholds: sorted } = runLevels(db, writer.runKey);
+          const active = activeByRank(levels, sorted.length);
+          const ranks = TAUS.map((tau) => sorted.indexOf(Math.fround(tau)));
+          assert.deepEqual(
+            stored.map((row) => [row.active_x, row.active_h, row.active_y]),
+            ranks.map((rank) => [active.wx[rank], active.wh[rank], active.wy[rank]]),
+            `seed ${seed}, run ${k}: active patterns`,
+          );
           assert.equal(stored.length, TAUS.length);
           stored.forEach((row, index) => {
             for (const [column, value] of Object.entries(fromBlocks[index])) assert.deepEqual(row[column], value, `seed ${seed}, run ${k}, τ index ${index}, ${column}`);

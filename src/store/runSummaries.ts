@@ -1,28 +1,29 @@
-import { CountHistogram } from './histogram.js';
+import { codePointsOf } from './codePoints.js';
+import { encodeSteps } from './histogram.js';
 import type { ShardCounts } from './shardRows.js';
 import type { TauStats } from './tauStats.js';
 
-/** One τ of a run's summaries, added up over its shards. */
+/** One τ of a run's summaries, added up over its shards: the histogram of n as ascending distinct n and their positions. */
 interface TauAccumulator {
-  positions: number;
   readonly sums: [number, number, number];
-  min: number;
-  max: number;
-  readonly histogram: CountHistogram;
+  n: Uint32Array;
+  positions: Float64Array;
 }
 
 /**
  * A run's per-τ summaries (run_tau_stats) added up from its shards' ShardCounts
  * as they are committed, so that finishing a run does not read and decode its
- * count blocks again (tauStatsOfRun). The same figures: sums of integers, the
- * extremes, and the histogram of n (from which the median and the stored
- * histogram come) do not depend on the order or the cut of the shards.
+ * count blocks again (tauStatsOfRun). The same figures: sums of integers, and
+ * the histogram of n (its extremes, its median, its stored form), which do not
+ * depend on the order or the cut of the shards. The shards' histograms come
+ * sorted, so they are merged, not hashed (CountHistogram's map, then a sort,
+ * was a tenth of the writer's thread).
  */
 export class RunSummaries {
   private readonly byTau: TauAccumulator[];
 
   constructor(thresholdCount: number) {
-    this.byTau = Array.from({ length: thresholdCount }, () => ({ positions: 0, sums: [0, 0, 0], min: Infinity, max: -Infinity, histogram: new CountHistogram() }));
+    this.byTau = Array.from({ length: thresholdCount }, () => ({ sums: [0, 0, 0], n: new Uint32Array(0), positions: new Float64Array(0) }));
   }
 
   /** Adds a committed shard's counts (per τ index). */
@@ -30,34 +31,67 @@ export class RunSummaries {
     counts.forEach((shard, k) => {
       const acc = this.byTau[k];
       for (let c = 0; c < 3; c++) acc.sums[c] += shard.sums[c];
-      for (let d = 0; d < shard.n.length; d++) {
-        acc.histogram.add(shard.n[d], shard.positions[d]);
-        acc.positions += shard.positions[d];
-      }
-      if (shard.n.length > 0) {
-        acc.min = Math.min(acc.min, shard.n[0]);
-        acc.max = Math.max(acc.max, shard.n[shard.n.length - 1]);
-      }
+      mergeInto(acc, shard);
     });
   }
 
   /** The run's rows, as tauStatsOfRun gives them from its count blocks (τ with no position left out). */
   stats(): TauStats[] {
     const rows: TauStats[] = [];
-    this.byTau.forEach((acc, k) => {
-      if (acc.positions === 0) return;
+    this.byTau.forEach(({ sums, n, positions }, k) => {
+      let total = 0;
+      for (const count of positions) total += count;
+      if (total === 0) return;
       rows.push({
         tau_index: k,
-        positions: acc.positions,
-        sum_x: acc.sums[0],
-        sum_h: acc.sums[1],
-        sum_y: acc.sums[2],
-        min_n: acc.min,
-        max_n: acc.max,
-        median_n: acc.histogram.median() as number,
-        ...acc.histogram.encode(),
+        positions: total,
+        sum_x: sums[0],
+        sum_h: sums[1],
+        sum_y: sums[2],
+        min_n: n[0],
+        max_n: n[n.length - 1],
+        median_n: medianOf(n, positions, total),
+        distinct_n: n.length,
+        ...encodeSteps(n),
+        hist_positions: codePointsOf(positions),
       });
     });
     return rows;
   }
+}
+
+/** Merges a shard's ascending (n, positions) into the run's. */
+function mergeInto(acc: TauAccumulator, shard: ShardCounts): void {
+  const a = acc.n;
+  const b = shard.n;
+  const n = new Uint32Array(a.length + b.length);
+  const positions = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let out = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i] < b[j])) {
+      n[out] = a[i];
+      positions[out++] = acc.positions[i++];
+    } else if (i >= a.length || b[j] < a[i]) {
+      n[out] = b[j];
+      positions[out++] = shard.positions[j++];
+    } else {
+      n[out] = a[i];
+      positions[out++] = acc.positions[i++] + shard.positions[j++];
+    }
+  }
+  acc.n = n.subarray(0, out);
+  acc.positions = positions.subarray(0, out);
+}
+
+/** The spec's median: the element at index ⌊(N − 1)/2⌋ of the ascending counts. */
+function medianOf(n: Uint32Array, positions: Float64Array, total: number): number {
+  const index = Math.floor((total - 1) / 2);
+  let below = 0;
+  for (let k = 0; k < n.length; k++) {
+    below += positions[k];
+    if (below > index) return n[k];
+  }
+  throw new Error('unreachable: a histogram whose positions do not add up');
 }

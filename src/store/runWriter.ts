@@ -15,7 +15,7 @@ import { RunFrequencies } from './frequency.js';
 import { dropPositionRows } from './retention.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
-import { activeByRank } from './levels.js';
+import { activeByRank, activeOfPeaks, sortedThresholds } from './levels.js';
 import { runLevels } from './rollups.js';
 import { tauStatsOfRun } from './tauStats.js';
 import { shardRowsOf, type ShardRows } from './shardRows.js';
@@ -242,12 +242,13 @@ export class RunWriter {
       .transaction(() => {
         // Done already (a summaries run has no count blocks left to summarize again).
         if (statements.status.get(runKey) === 'done') return;
-        this.mergedPeaks();
+        const peaks = this.mergedPeaks();
         statements.deleteStats.run(runKey);
-        // Patterns active somewhere in the run, per τ: from the levels of its peaks.
-        const { levels, thresholds } = runLevels(this.db, runKey);
-        const active = activeByRank(levels, thresholds.length);
-        const rankOf = new Map((statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[]).map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
+        // Patterns active somewhere in the run, per τ: from the levels of its peaks (held here: the stored rows are them).
+        const taus = statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[];
+        const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
+        const active = activeOfPeaks(peaks, thresholds) ?? activeByRank(runLevels(this.db, runKey).levels, thresholds.length);
+        const rankOf = new Map(taus.map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
         for (const stats of this.summaries?.stats() ?? tauStatsOfRun(this.db, runKey)) {
           const rank = rankOf.get(stats.tau_index) as number;
           statements.insertStats.run({ run_key: runKey, ...stats, active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
