@@ -164,7 +164,8 @@ describe('RunWriter with rows made by workers', () => {
         const db = storeWith(`seed-${seed}-${viaCodec}`, runs);
         cases.forEach((c, k) => {
           const writer = new RunWriter(db, { runId: runs[k].runId, hidden: c.model.hidden, thresholdCount: TAUS.length, dmax: DMAX });
-          for (const [start, count] of cuts[k]) writer.commit(shardOf(c, start, count, runs[k].depthCurves === true, viaCodec));
+          // As executeRuns does: the last shard finishes the run in its transaction (finish() then has nothing to do).
+          cuts[k].forEach(([start, count], index) => writer.commit(shardOf(c, start, count, runs[k].depthCurves === true, viaCodec), viaCodec && index === cuts[k].length - 1));
           writer.finish();
           // The summaries it added up are those of its count blocks (still there: the run keeps them).
           const stored = db.prepare(`SELECT * FROM run_tau_stats WHERE run_key = ? ORDER BY tau_index`).all(writer.runKey) as Record<string, unknown>[];
@@ -218,7 +219,7 @@ describe('RunWriter with rows made by workers', () => {
         assert.throws(() => second.commit(shardOf(c, failStart, failCount, false, true)), /UNIQUE constraint failed: shards/);
         resumed.prepare(`DELETE FROM shards WHERE run_key = ? AND start = ? AND committed_at = 'x'`).run(second.runKey, failStart);
       }
-      for (const [start, count] of shards.slice(cut)) second.commit(shardOf(c, start, count, false, true));
+      shards.slice(cut).forEach(([start, count], index) => second.commit(shardOf(c, start, count, false, true), index === shards.length - cut - 1));
       second.finish();
       assert.deepEqual(tableRows(resumed), expected, `seed ${seed}`);
       resumed.close();

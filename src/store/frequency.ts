@@ -70,9 +70,9 @@ export class RunFrequencies {
    * shard's frequency rows, encoded beforehand (`rows`: per FREQUENCY_TAUS, per
    * row, its code point array or null; ShardRows), and adds its frequencies
    * (FREQUENCY_TAUS order) to the run's. The caller forgets the sums (release())
-   * if the transaction fails.
+   * if the transaction fails. `last`: finish() follows in the same transaction.
    */
-  addShard(frequency: Uint32Array | undefined, rows: readonly (readonly (Buffer | null)[])[], start: number, positions: number): void {
+  addShard(frequency: Uint32Array | undefined, rows: readonly (readonly (Buffer | null)[])[], start: number, positions: number, last = false): void {
     const s = statementsOf(this.db);
     const length = frequencyLength(this.hidden);
     const sums = this.load();
@@ -83,12 +83,14 @@ export class RunFrequencies {
     }
     this.shards++;
     if (this.shards === 1) this.firstRows = rows;
+    // The run's only shard, finished in its transaction (RunWriter.commit's `last`): finish() writes its rows as the run's, none in progress.
+    const inProgress = !(last && this.fresh && this.shards === 1);
     sums.forEach((sum, k) => {
       if (sum === null) return;
       const shard = frequency.subarray(k * length, (k + 1) * length);
       const counts = sum.counts;
       for (let p = 0; p < length; p++) counts[p] += shard[p];
-      this.insertRows(s.shardRows, rows[k], [this.runKey, sum.tauIndex, start]);
+      if (inProgress) this.insertRows(s.shardRows, rows[k], [this.runKey, sum.tauIndex, start]);
       s.addPositions.run(positions, this.runKey, sum.tauIndex);
     });
   }

@@ -128,6 +128,8 @@ export class RunWriter {
    * blocks otherwise. Undefined before the first commit.
    */
   private summaries: RunSummaries | null | undefined;
+  /** Finished by this writer (finish() has nothing left to do). */
+  private done = false;
 
   constructor(
     private readonly db: Db,
@@ -153,18 +155,26 @@ export class RunWriter {
    * Writes one shard in one transaction: a kill leaves all of it or none. Its rows
    * come made (`shard.rows`, a worker's), so the writer only inserts them; what it
    * keeps of the run (peaks, frequency sums, summaries) is forgotten if the
-   * transaction fails, and read from the store again.
+   * transaction fails, and read from the store again. `last`: no other shard of
+   * the run is left, so the same transaction finishes it (finish()), and a kill
+   * leaves the run without this shard or done; one transaction instead of two,
+   * and a run of one shard writes no frequency rows in progress.
    */
-  commit(shard: ShardResult): void {
+  commit(shard: ShardResult, last = false): void {
     const { shape } = this;
     const rows = shard.rows ?? shardRowsOf(shard.range, shape.thresholdCount, shape.dmax, shape.hidden);
     try {
-      this.db.transaction(() => this.writeShard(shard, rows)).immediate();
+      this.db
+        .transaction(() => {
+          this.writeShard(shard, rows, last);
+          if (last) this.finishRun();
+        })
+        .immediate();
     } catch (error) {
       this.forget();
       throw error;
     }
-    this.summaries?.add(rows.counts);
+    if (last) this.finished();
   }
 
   /** Drops what the writer keeps of the run, so the store's rows are read again (and no summaries are added up here). */
@@ -176,7 +186,7 @@ export class RunWriter {
     this.summaries = null;
   }
 
-  private writeShard({ range, summary, peaks, seconds }: ShardResult, rows: ShardRows): void {
+  private writeShard({ range, summary, peaks, seconds }: ShardResult, rows: ShardRows, last: boolean): void {
     const { runKey, shape, statements } = this;
     if (rows.counts.length !== shape.thresholdCount) throw new RangeError(`a shard of run ${shape.runId} with counts at ${rows.counts.length} τ, expected ${shape.thresholdCount}`);
     // The summaries are added up here only if no shard of the run was committed before this writer's first.
@@ -192,7 +202,7 @@ export class RunWriter {
       }
     }
     // Before the shard's row: a run with shards but no frequencies began before they were kept.
-    this.frequencies.addShard(range.frequency, rows.frequencies, range.start, range.count);
+    this.frequencies.addShard(range.frequency, rows.frequencies, range.start, range.count, last);
     const stamp = now();
     statements.insertShard.run(runKey, range.start, range.count, seconds, stamp, summary.surprisalSum[0], summary.surprisalSum[1]);
     rows.counts.forEach(({ block }, k) => statements.countBlocks.add(runKey, k, range.start, range.count, block.n_x, block.n_h, block.n_y));
@@ -202,6 +212,7 @@ export class RunWriter {
     for (const bulk of [statements.positions, statements.depthRows, statements.countBlocks, statements.shardDepth]) bulk.flush();
     this.mergePeaks(peaks);
     statements.updateRun.run(seconds, stamp, runKey);
+    this.summaries?.add(rows.counts);
   }
 
   /** Merges a shard's peaks into the run's and rewrites the stored rows that grew. */
@@ -231,37 +242,46 @@ export class RunWriter {
   }
 
   /**
-   * Completes the run: its per-τ summaries, computed from its count blocks,
-   * its depth profile, and status `done`, in one transaction; a run kept as
-   * `summaries` drops its per-position rows in the same transaction. Idempotent,
-   * so a run killed between its last shard and this step finishes on resume.
+   * Completes the run: its per-τ summaries, added up as its shards were
+   * committed or else computed from its count blocks, its depth profile, and
+   * status `done`, in one transaction; a run kept as `summaries` drops its
+   * per-position rows in the same transaction. Idempotent, so a run killed
+   * between its last shard and this step finishes on resume; nothing to do once
+   * its last shard finished it (commit's `last`).
    */
   finish(): void {
+    if (this.done) return;
+    this.db.transaction(() => this.finishRun()).immediate();
+    this.finished();
+  }
+
+  /** finish()'s work, in the caller's transaction. */
+  private finishRun(): void {
     const { runKey, statements } = this;
-    this.db
-      .transaction(() => {
-        // Done already (a summaries run has no count blocks left to summarize again).
-        if (statements.status.get(runKey) === 'done') return;
-        const peaks = this.mergedPeaks();
-        statements.deleteStats.run(runKey);
-        // Patterns active somewhere in the run, per τ: from the levels of its peaks (held here: the stored rows are them).
-        const taus = statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[];
-        const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
-        const active = activeOfPeaks(peaks, thresholds) ?? activeByRank(runLevels(this.db, runKey).levels, thresholds.length);
-        const rankOf = new Map(taus.map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
-        for (const stats of this.summaries?.stats() ?? tauStatsOfRun(this.db, runKey)) {
-          const rank = rankOf.get(stats.tau_index) as number;
-          statements.insertStats.run({ run_key: runKey, ...stats, active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
-        }
-        statements.deleteDepth.run(runKey);
-        statements.insertDepth.run(runKey);
-        this.frequencies.finish();
-        statements.markDone.run(now(), runKey);
-        // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
-        if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
-      })
-      .immediate();
-    // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.
+    // Done already (a summaries run has no count blocks left to summarize again).
+    if (statements.status.get(runKey) === 'done') return;
+    const peaks = this.mergedPeaks();
+    statements.deleteStats.run(runKey);
+    // Patterns active somewhere in the run, per τ: from the levels of its peaks (held here: the stored rows are them).
+    const taus = statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[];
+    const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
+    const active = activeOfPeaks(peaks, thresholds) ?? activeByRank(runLevels(this.db, runKey).levels, thresholds.length);
+    const rankOf = new Map(taus.map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
+    for (const stats of this.summaries?.stats() ?? tauStatsOfRun(this.db, runKey)) {
+      const rank = rankOf.get(stats.tau_index) as number;
+      statements.insertStats.run({ run_key: runKey, ...stats, active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
+    }
+    statements.deleteDepth.run(runKey);
+    statements.insertDepth.run(runKey);
+    this.frequencies.finish();
+    statements.markDone.run(now(), runKey);
+    // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
+    if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
+  }
+
+  /** After the run's finishing transaction: a sweep keeps its writers to the end, so a finished run's peaks (H·(512 + H) floats) must not stay with it. */
+  private finished(): void {
+    this.done = true;
     this.peaks = undefined;
     this.frequencies.release();
     this.summaries = null;
