@@ -5,12 +5,14 @@
  *    computed in-process with 1 and with 2 worker threads, interleaved (1 2 1 2 …),
  *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
  *    (median and min–max over the pairs), and the main thread's share of the
- *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's):
- *    the writer runs there. The same sweep again on worker threads started and
+ *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's)
+ *    and its CPU milliseconds per 1,000 positions: the writer runs there, and on
+ *    2 cores each of its seconds is taken from a worker. The same sweep again on worker threads started and
  *    warmed beforehand (a long sweep's steady state, start-up not counted). As a
  *    control, in the same pairs: the engine alone
  *    (traceRange, no store, warm, the same windows split between the threads) in
- *    1 and 2 threads: how far two threads can scale on this machine at all.
+ *    1 and 2 threads: how far two threads can scale on this machine at all; and
+ *    the 1-minute load average at each sweep's start (a shared machine's others).
  * 2. Size and reports, for each database named on the command line (e.g. the
  *    example sweep and a larger one): bytes per position, and `report --all` and
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
