@@ -5,12 +5,14 @@
  *    computed in-process with 1 and with 2 worker threads, interleaved (1 2 1 2 …),
  *    each on a fresh database: positions per second, the 2-thread/1-thread ratio
  *    (median and min–max over the pairs), and the main thread's share of the
- *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's):
- *    the writer runs there. The same sweep again on worker threads started and
+ *    process CPU (its CPU time from /proc/self/task/PID/stat over the process's)
+ *    and its CPU milliseconds per 1,000 positions: the writer runs there, and on
+ *    2 cores each of its seconds is taken from a worker. The same sweep again on worker threads started and
  *    warmed beforehand (a long sweep's steady state, start-up not counted). As a
  *    control, in the same pairs: the engine alone
  *    (traceRange, no store, warm, the same windows split between the threads) in
- *    1 and 2 threads: how far two threads can scale on this machine at all.
+ *    1 and 2 threads: how far two threads can scale on this machine at all; and
+ *    the 1-minute load average at each sweep's start (a shared machine's others).
  * 2. Size and reports, for each database named on the command line (e.g. the
  *    example sweep and a larger one): bytes per position, and `report --all` and
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
@@ -20,7 +22,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,7 +68,12 @@ const silent: RunEvents = { jobPlanned() {}, runStarted() {}, shardCommitted() {
 interface Sample {
   readonly positionsPerSecond: number;
   readonly mainThreadShare: number;
+  /** The main thread's CPU milliseconds per 1,000 positions: what the writer costs, whatever the threads do. */
+  readonly mainThreadMs: number;
 }
+
+/** The machine's 1-minute load average at each sweep's start: a shared machine's other work, printed with the figures. */
+const loads: number[] = [];
 
 /**
  * One sweep of JOB on a fresh database. Without `pool`, executeRuns starts and
@@ -81,6 +88,7 @@ async function sweep(threads: number, pool?: ShardPool, job: JobSpec = JOB): Pro
     const expanded = expandJob(job, () => {});
     recordJob(db, { name: job.name, sha256: expanded.sha256, source: null, specJson: '{}' }, expanded.runs, 'bench');
     const positions = expanded.runs.reduce((sum, run) => sum + run.positions, 0);
+    loads.push(loadavg()[0]);
     const mainCpu = mainThreadCpuSeconds();
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -89,7 +97,7 @@ async function sweep(threads: number, pool?: ShardPool, job: JobSpec = JOB): Pro
     const busy = mainThreadCpuSeconds() - mainCpu;
     const used = process.cpuUsage(cpu);
     db.close();
-    return { positionsPerSecond: positions / seconds, mainThreadShare: busy / ((used.user + used.system) / 1e6) };
+    return { positionsPerSecond: positions / seconds, mainThreadShare: busy / ((used.user + used.system) / 1e6), mainThreadMs: (1e6 * busy) / positions };
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
@@ -162,14 +170,16 @@ if (PAIRS > 0) {
   }
   const report = (label: string, ones: Sample[], twos: Sample[]): void => {
     console.log(`  ${label}`);
-    console.log(`    1 thread   ${shown(ones.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${shown(ones.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
-    console.log(`    2 threads  ${shown(twos.map((s) => s.positionsPerSecond), 0)} positions/s, main thread ${shown(twos.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU`);
+    const main = (samples: Sample[]) => `main thread ${shown(samples.map((s) => 100 * s.mainThreadShare), 1)} % of process CPU, ${shown(samples.map((s) => s.mainThreadMs), 1)} ms per 1,000 positions`;
+    console.log(`    1 thread   ${shown(ones.map((s) => s.positionsPerSecond), 0)} positions/s, ${main(ones)}`);
+    console.log(`    2 threads  ${shown(twos.map((s) => s.positionsPerSecond), 0)} positions/s, ${main(twos)}`);
     console.log(`    2 threads / 1 thread: ${shown(twos.map((s, k) => s.positionsPerSecond / ones[k].positionsPerSecond), 2)}×`);
   };
   report('whole sweep, worker threads started by the sweep (as `sparsetrace run`):', one, two);
   report("the same sweep on worker threads already up and warm (a long sweep's steady state):", warmOne, warmTwo);
   console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${shown(engineOne, 0)}, 2 threads ${shown(engineTwo, 0)} positions/s`);
   console.log(`    2 threads / 1 thread: ${shown(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
+  console.log(`  load average (1 min) at the sweeps' starts: ${shown(loads, 2)} on ${availableParallelism()} cores (others' work: a ratio below the engine's may be theirs)`);
 }
 
 const cli = (argv: readonly string[]): number => {

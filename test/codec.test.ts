@@ -59,7 +59,9 @@ describe('packShard / unpackShard', () => {
     assert.deepEqual(unpacked.range.frequency, original.range.frequency);
     assert.equal(unpacked.range.frequency?.length, 2 * frequencyLength(5));
     const without = packShard(fakeShard({ ...shape, frequencies: 0 }), { ...shape, frequencies: 0 });
-    assert.equal(packed.byteLength - without.byteLength, 4 * 2 * frequencyLength(5));
+    // Their counts, and per τ and row of H counts its code point array's length and the array (a row with any active).
+    const rowBytes = (unpacked.rows?.frequencies.flat() ?? []).reduce((sum, row) => sum + (row?.byteLength ?? 0), 0);
+    assert.equal(packed.byteLength - without.byteLength, 4 * 2 * frequencyLength(5) + 4 * 2 * (2 * BYTE_VALUES + 5) + rowBytes);
     assert.throws(() => packShard(fakeShard({ ...shape, frequencies: 1 }), shape), /packShard: \d+ frequencies, expected \d+/);
   });
 

@@ -1,6 +1,8 @@
 import { BYTE_VALUES, CLASS_COUNT, frequencyLength } from '../engine/index.js';
 import { CorruptStoreError } from '../errors.js';
 import type { ShardResult } from '../store/index.js';
+import { frequencyRowCount } from '../store/frequencyLayout.js';
+import { shardRowsOf, type ShardCounts, type ShardRows } from '../store/shardRows.js';
 
 /**
  * A shard's results packed into one ArrayBuffer, so a worker can transfer it to
@@ -9,6 +11,13 @@ import type { ShardResult } from '../store/index.js';
  * 4-byte (counts, peak offsets, depth positions, depth curves, pattern peaks),
  * then the target bytes. Depth curves travel only when the run keeps them; the
  * range's peak factors never do (the pattern peaks made from them do).
+ *
+ * The shard's rows travel made (ShardRows, made in the worker so that the
+ * writer's thread only inserts them): a header of two uint32 (the histograms'
+ * entries and the encoded bytes, which the shape does not give) leads the
+ * buffer; per τ the count block's three byte lengths, its sums and its
+ * histogram (n, positions); per frequency τ and row the byte length of its code
+ * point array (0: none active); then every encoded array, in that order.
  */
 export interface ShardShape {
   readonly count: number;
@@ -42,15 +51,31 @@ type SectionName =
   | 'peaksWh'
   | 'peaksWy'
   | 'frequency'
+  | 'header'
+  | 'countSums'
+  | 'blockBytes'
+  | 'histogramLengths'
+  | 'frequencyBytes'
+  | 'histogramN'
+  | 'histogramPositions'
+  | 'encoded'
   | 'targets';
 
-function sections({ count, thresholds, dmax, hidden, depthCurves, frequencies = 0 }: ShardShape): readonly Section[] {
+/** What the shape does not give of a packed shard's size: read from its header. */
+interface Variable {
+  readonly histogramEntries: number;
+  readonly encodedBytes: number;
+}
+
+function sections({ count, thresholds, dmax, hidden, depthCurves, frequencies = 0 }: ShardShape, variable: Variable): readonly Section[] {
   const slots = dmax + 1;
   return [
+    ['header', Uint32Array, 2],
     ['surprisal', Float64Array, count],
     ['massTotal', Float64Array, count],
     ['depthSums', Float64Array, 2 * slots],
     ['surprisalSum', Float64Array, 2],
+    ['countSums', Float64Array, thresholds * CLASS_COUNT],
     ['counts', Uint32Array, count * thresholds * CLASS_COUNT],
     ['peakDepth', Int32Array, count],
     ['depthPositions', Uint32Array, slots],
@@ -59,16 +84,22 @@ function sections({ count, thresholds, dmax, hidden, depthCurves, frequencies = 
     ['peaksWh', Float32Array, hidden * hidden],
     ['peaksWy', Float32Array, BYTE_VALUES * hidden],
     ['frequency', Uint32Array, frequencies * frequencyLength(hidden)],
+    ['blockBytes', Uint32Array, thresholds * CLASS_COUNT],
+    ['histogramLengths', Uint32Array, thresholds],
+    ['frequencyBytes', Uint32Array, frequencies * frequencyRowCount(hidden)],
+    ['histogramN', Uint32Array, variable.histogramEntries],
+    ['histogramPositions', Uint32Array, variable.histogramEntries],
+    ['encoded', Uint8Array, variable.encodedBytes],
     ['targets', Uint8Array, count],
   ];
 }
 
 type Views = { [name in SectionName]: View };
 
-function layout(shape: ShardShape): { bytes: number; views: (buffer: ArrayBuffer) => Views } {
+function layout(shape: ShardShape, variable: Variable): { bytes: number; views: (buffer: ArrayBuffer) => Views } {
   let bytes = 0;
   const at: [SectionName, Section[1], number, number][] = [];
-  for (const [name, kind, length] of sections(shape)) {
+  for (const [name, kind, length] of sections(shape, variable)) {
     at.push([name, kind, bytes, length]);
     bytes += kind.BYTES_PER_ELEMENT * length;
   }
@@ -85,11 +116,18 @@ function layout(shape: ShardShape): { bytes: number; views: (buffer: ArrayBuffer
  * collector), so a long run's shards piled up in both threads, hundreds of MB
  * per million positions; an ArrayBuffer's memory goes with the next collection.
  */
-export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape): ArrayBuffer {
-  const { bytes, views } = layout(shape);
+export function packShard(shard: Omit<ShardResult, 'seconds' | 'rows'>, shape: ShardShape): ArrayBuffer {
+  const rows = shardRowsOf(shard.range, shape.thresholds, shape.dmax, shape.hidden);
+  const encoded = [...rows.counts.flatMap(({ block }) => [block.n_x, block.n_h, block.n_y]), ...rows.frequencies.flat().filter((row) => row !== null)];
+  const variable = {
+    histogramEntries: rows.counts.reduce((sum, counts) => sum + counts.n.length, 0),
+    encodedBytes: encoded.reduce((sum, array) => sum + array.byteLength, 0),
+  };
+  const { bytes, views } = layout(shape, variable);
   const buffer = new ArrayBuffer(bytes);
   const v = views(buffer);
   const { range, summary, peaks } = shard;
+  v.header.set([variable.histogramEntries, variable.encodedBytes]);
   v.surprisal.set(range.surprisal);
   v.massTotal.set(summary.massTotal);
   v.depthSums.set(summary.depthSums);
@@ -105,13 +143,36 @@ export function packShard(shard: Omit<ShardResult, 'seconds'>, shape: ShardShape
     if (range.frequency?.length !== v.frequency.length) throw new RangeError(`packShard: ${range.frequency?.length ?? 0} frequencies, expected ${v.frequency.length}`);
     v.frequency.set(range.frequency);
   }
+  packRows(rows, v, encoded);
   v.targets.set(range.targets);
   return buffer;
 }
 
+/** The shard's rows into their sections (`encoded`: its arrays in the order they travel). */
+function packRows(rows: ShardRows, v: Views, encoded: readonly Uint8Array[]): void {
+  let entry = 0;
+  rows.counts.forEach(({ block, sums, n, positions }, k) => {
+    v.blockBytes.set([block.n_x.byteLength, block.n_h.byteLength, block.n_y.byteLength], CLASS_COUNT * k);
+    v.countSums.set(sums, CLASS_COUNT * k);
+    v.histogramLengths[k] = n.length;
+    v.histogramN.set(n, entry);
+    v.histogramPositions.set(positions, entry);
+    entry += n.length;
+  });
+  rows.frequencies.flat().forEach((row, g) => {
+    v.frequencyBytes[g] = row === null ? 0 : row.byteLength;
+  });
+  let at = 0;
+  for (const array of encoded) {
+    v.encoded.set(array, at);
+    at += array.byteLength;
+  }
+}
+
 /** The shard as views on `buffer`; `seconds` is the worker thread's CPU time for it (stored as the shard's seconds). */
 export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
-  const { bytes, views } = layout(shape);
+  const header = buffer.byteLength >= 8 ? new Uint32Array(buffer, 0, 2) : Uint32Array.of(0, 0);
+  const { bytes, views } = layout(shape, { histogramEntries: header[0], encodedBytes: header[1] });
   if (buffer.byteLength !== bytes) {
     throw new CorruptStoreError(`a worker returned a shard of ${buffer.byteLength} bytes for positions ${start}+${shape.count}, expected ${bytes}`);
   }
@@ -137,5 +198,41 @@ export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShap
     },
     peaks: { wx: v.peaksWx as Float32Array, wh: v.peaksWh as Float32Array, wy: v.peaksWy as Float32Array },
     seconds,
+    rows: unpackRows(v, shape, start),
   };
+}
+
+/** The shard's rows as views on its buffer (BLOBs as Buffers, which better-sqlite3 binds), checked to add up to its sections. */
+function unpackRows(v: Views, shape: ShardShape, start: number): ShardRows {
+  const refuse = (what: string): CorruptStoreError => new CorruptStoreError(`a worker returned a shard for positions ${start}+${shape.count} whose ${what}`);
+  const encoded = v.encoded as Uint8Array;
+  let at = 0;
+  const next = (length: number): Buffer => {
+    if (at + length > encoded.length) throw refuse(`encoded arrays run past their ${encoded.length} bytes`);
+    const array = Buffer.from(encoded.buffer, encoded.byteOffset + at, length);
+    at += length;
+    return array;
+  };
+  let entry = 0;
+  const counts: ShardCounts[] = [];
+  for (let k = 0; k < shape.thresholds; k++) {
+    const length = v.histogramLengths[k];
+    if (entry + length > v.histogramN.length) throw refuse(`histograms run past their ${v.histogramN.length} entries`);
+    const [x, h, y] = v.blockBytes.subarray(CLASS_COUNT * k, CLASS_COUNT * (k + 1));
+    const sums = v.countSums.subarray(CLASS_COUNT * k, CLASS_COUNT * (k + 1));
+    counts.push({
+      block: { n_x: next(x), n_h: next(h), n_y: next(y) },
+      sums: [sums[0], sums[1], sums[2]],
+      n: (v.histogramN as Uint32Array).subarray(entry, entry + length),
+      positions: (v.histogramPositions as Uint32Array).subarray(entry, entry + length),
+    });
+    entry += length;
+  }
+  const rowCount = frequencyRowCount(shape.hidden);
+  const frequencies: (Buffer | null)[][] = [];
+  for (let f = 0; f < (shape.frequencies ?? 0); f++) {
+    frequencies.push(Array.from(v.frequencyBytes.subarray(f * rowCount, (f + 1) * rowCount), (length) => (length === 0 ? null : next(length))));
+  }
+  if (entry !== v.histogramN.length || at !== encoded.length) throw refuse(`sections do not add up (${entry} of ${v.histogramN.length} histogram entries, ${at} of ${encoded.length} encoded bytes)`);
+  return { counts, frequencies };
 }

@@ -329,7 +329,8 @@ class ShardSchedule {
     const result = unpackShard(packed, shard.start, shape, seconds);
     const problem = nonFiniteResult(result, prepared.run);
     if (problem !== undefined) throw problem;
-    prepared.writer.commit(result);
+    // The run's last shard finishes it in the same transaction (writer.finish() below then only rolls up).
+    prepared.writer.commit(result, prepared.pending === 1);
     this.options.events.shardCommitted(prepared.run, shard.count, shard.start);
     prepared.pending--;
     if (prepared.pending === 0) this.finish(prepared.run, prepared.index, prepared.writer);

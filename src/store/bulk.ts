@@ -17,6 +17,8 @@ export class BulkInsert {
     private readonly table: string,
     private readonly columns: readonly string[],
     private readonly batch = 64,
+    /** After the VALUES: e.g. an upsert's ON CONFLICT clause. */
+    private readonly suffix = '',
   ) {}
 
   add(...row: (number | string | Buffer | null)[]): void {
@@ -27,7 +29,15 @@ export class BulkInsert {
   flush(): void {
     const rows = this.values.length / this.columns.length;
     if (rows === 0) return;
-    this.statement(rows).run(this.values);
+    try {
+      this.statement(rows).run(this.values);
+    } finally {
+      this.values.length = 0;
+    }
+  }
+
+  /** Forgets the rows not inserted yet (their transaction failed: they must not go into the next one). */
+  discard(): void {
     this.values.length = 0;
   }
 
@@ -35,7 +45,7 @@ export class BulkInsert {
     let statement = this.statements.get(rows);
     if (statement === undefined) {
       const tuple = `(${this.columns.map(() => '?').join(', ')})`;
-      statement = this.db.prepare(`INSERT INTO ${this.table} (${this.columns.join(', ')}) VALUES ${Array(rows).fill(tuple).join(', ')}`);
+      statement = this.db.prepare(`INSERT INTO ${this.table} (${this.columns.join(', ')}) VALUES ${Array(rows).fill(tuple).join(', ')} ${this.suffix}`);
       this.statements.set(rows, statement);
     }
     return statement;

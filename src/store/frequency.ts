@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3';
-import { BYTE_VALUES, frequencyLength, type PatternClass } from '../engine/index.js';
+import { frequencyLength, type PatternClass } from '../engine/index.js';
+import { BulkInsert } from './bulk.js';
 import { FREQUENCY_TAUS } from '../page.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
+import { frequencyRowAt, frequencyRowCount, frequencyRowOffset, frequencyRows } from './frequencyLayout.js';
 import type { Db } from './db.js';
 import { InputError } from '../errors.js';
 import type { CohortKey } from './rollups.js';
@@ -22,33 +24,18 @@ type Statement = Database.Statement<unknown[]>;
  * selection of runs, in plain SQL too (the `pattern_frequency` view).
  */
 
-/** The rows of one τ's frequencies (frequencyLength's layout): each class's rows of H patterns, where they begin. */
-export function frequencyRows(hidden: number): readonly { readonly cls: PatternClass; readonly rows: number; readonly offset: number }[] {
-  const H = hidden;
-  return [
-    { cls: 'wx', rows: BYTE_VALUES, offset: 0 },
-    { cls: 'wh', rows: H, offset: BYTE_VALUES * H },
-    { cls: 'wy', rows: BYTE_VALUES, offset: BYTE_VALUES * H + H * H },
-  ];
-}
-
-/** Where row `row` of class `cls` begins in frequencyLength's layout. */
-export function frequencyRowOffset(hidden: number, cls: PatternClass, row: number): number {
-  const rows = frequencyRows(hidden).find((entry) => entry.cls === cls);
-  if (rows === undefined || !Number.isInteger(row) || row < 0 || row >= rows.rows) throw new RangeError(`no ${cls} frequency row ${row} for H = ${hidden}`);
-  return rows.offset + row * hidden;
-}
+export { frequencyRowOffset, frequencyRows } from './frequencyLayout.js';
 
 const statementsOf = perConnection((db: Db) => ({
   runFrequency: db.prepare(`SELECT tau_index, tau, positions FROM run_frequency WHERE run_key = ?`),
   rows: db.prepare(`SELECT class, row, positions FROM frequency_in_progress WHERE run_key = ? AND tau_index = ?`),
-  insertShardRow: db.prepare(`INSERT INTO frequency_in_progress (run_key, tau_index, start, class, row, positions) VALUES (?, ?, ?, ?, ?, ?)`),
+  shardRows: new BulkInsert(db, 'frequency_in_progress', ['run_key', 'tau_index', 'start', 'class', 'row', 'positions']),
   shardCount: db.prepare(`SELECT count(*) FROM shards WHERE run_key = ?`).pluck(),
   insertRun: db.prepare(`INSERT INTO run_frequency (run_key, tau_index, tau, tau_f32, positions) VALUES (?, ?, ?, ?, 0)`),
   addPositions: db.prepare(`UPDATE run_frequency SET positions = positions + ? WHERE run_key = ? AND tau_index = ?`),
   deleteInProgress: db.prepare(`DELETE FROM frequency_in_progress WHERE run_key = ?`),
   deleteRows: db.prepare(`DELETE FROM pattern_frequency_rows WHERE run_key = ?`),
-  insertRow: db.prepare(`INSERT INTO pattern_frequency_rows (run_key, tau_index, class, row, positions) VALUES (?, ?, ?, ?, ?)`),
+  runRows: new BulkInsert(db, 'pattern_frequency_rows', ['run_key', 'tau_index', 'class', 'row', 'positions']),
 }));
 
 /** One τ of a run's frequencies, summed so far. */
@@ -66,6 +53,11 @@ interface RunFrequencyAt {
 export class RunFrequencies {
   /** Per FREQUENCY_TAUS index, the run's sums; undefined until loaded; null for a τ the run does not count. */
   private sums: (RunFrequencyAt | null)[] | undefined;
+  /** Whether the sums began at zero when loaded (no shard of the run was stored then). */
+  private fresh = false;
+  /** Shards added since the sums were loaded, and the first one's rows. */
+  private shards = 0;
+  private firstRows: readonly (readonly (Buffer | null)[])[] | undefined;
 
   constructor(
     private readonly db: Db,
@@ -75,35 +67,43 @@ export class RunFrequencies {
 
   /**
    * Within the shard's transaction, before its shard row is written: writes the
-   * shard's frequencies (FREQUENCY_TAUS order) as its rows, and adds them to the run's.
+   * shard's frequency rows, encoded beforehand (`rows`: per FREQUENCY_TAUS, per
+   * row, its code point array or null; ShardRows), and adds its frequencies
+   * (FREQUENCY_TAUS order) to the run's. The caller forgets the sums (release())
+   * if the transaction fails. `last`: finish() follows in the same transaction.
    */
-  addShard(frequency: Uint32Array | undefined, start: number, positions: number): void {
+  addShard(frequency: Uint32Array | undefined, rows: readonly (readonly (Buffer | null)[])[], start: number, positions: number, last = false): void {
     const s = statementsOf(this.db);
     const length = frequencyLength(this.hidden);
     const sums = this.load();
     // A shard traced without frequencies leaves the run's count short of its positions: no frequency is shown for it.
     if (frequency === undefined || frequency.length === 0) return;
-    if (frequency.length !== FREQUENCY_TAUS.length * length) {
+    if (frequency.length !== FREQUENCY_TAUS.length * length || rows.length !== FREQUENCY_TAUS.length) {
       throw new RangeError(`a shard of run key ${this.runKey} with ${frequency?.length ?? 0} frequencies, expected ${FREQUENCY_TAUS.length * length}`);
     }
+    this.shards++;
+    if (this.shards === 1) this.firstRows = rows;
+    // The run's only shard, finished in its transaction (RunWriter.commit's `last`): finish() writes its rows as the run's, none in progress.
+    const inProgress = !(last && this.fresh && this.shards === 1);
     sums.forEach((sum, k) => {
       if (sum === null) return;
       const shard = frequency.subarray(k * length, (k + 1) * length);
-      for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
-        for (let row = 0; row < rows; row++) {
-          const begin = offset + row * this.hidden;
-          let active = false;
-          for (let p = begin; p < begin + this.hidden; p++) {
-            if (shard[p] !== 0) {
-              sum.counts[p] += shard[p];
-              active = true;
-            }
-          }
-          if (active) s.insertShardRow.run(this.runKey, sum.tauIndex, start, cls, row, codePointsOf(shard.subarray(begin, begin + this.hidden)));
-        }
-      }
+      const counts = sum.counts;
+      for (let p = 0; p < length; p++) counts[p] += shard[p];
+      if (inProgress) this.insertRows(s.shardRows, rows[k], [this.runKey, sum.tauIndex, start]);
       s.addPositions.run(positions, this.runKey, sum.tauIndex);
     });
+  }
+
+  /** Inserts the rows that are not null, each after `key`, its class and row. */
+  private insertRows(bulk: BulkInsert, rows: readonly (Buffer | null)[], key: readonly number[]): void {
+    if (rows.length !== frequencyRowCount(this.hidden)) throw new RangeError(`${rows.length} frequency rows for H = ${this.hidden}, expected ${frequencyRowCount(this.hidden)}`);
+    rows.forEach((blob, g) => {
+      if (blob === null) return;
+      const { cls, row } = frequencyRowAt(this.hidden, g);
+      bulk.add(...key, cls, row, blob);
+    });
+    bulk.flush();
   }
 
   /**
@@ -116,20 +116,29 @@ export class RunFrequencies {
     const sums = this.load();
     s.deleteInProgress.run(this.runKey);
     s.deleteRows.run(this.runKey);
-    for (const sum of sums) {
-      if (sum === null) continue;
+    // A run of one shard, begun here: its sums are that shard's counts, whose rows are encoded already.
+    const single = this.fresh && this.shards === 1 ? this.firstRows : undefined;
+    sums.forEach((sum, k) => {
+      if (sum === null) return;
+      if (single !== undefined) {
+        this.insertRows(s.runRows, single[k], [this.runKey, sum.tauIndex]);
+        return;
+      }
       for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
         for (let row = 0; row < rows; row++) {
           const values = sum.counts.subarray(offset + row * this.hidden, offset + (row + 1) * this.hidden);
-          if (values.some((n) => n > 0)) s.insertRow.run(this.runKey, sum.tauIndex, cls, row, codePointsOf(values));
+          if (values.some((n) => n > 0)) s.runRows.add(this.runKey, sum.tauIndex, cls, row, codePointsOf(values));
         }
       }
-    }
+      s.runRows.flush();
+    });
   }
 
   /** Lets go of the sums (a finished run's writer stays until the sweep ends). */
   release(): void {
     this.sums = undefined;
+    this.firstRows = undefined;
+    this.shards = 0;
   }
 
   private load(): (RunFrequencyAt | null)[] {
@@ -137,6 +146,9 @@ export class RunFrequencies {
     const s = statementsOf(this.db);
     const stored = s.runFrequency.all(this.runKey) as { tau_index: number; tau: number; positions: number }[];
     const begun = (s.shardCount.get(this.runKey) as number) > 0;
+    this.fresh = !begun;
+    this.shards = 0;
+    this.firstRows = undefined;
     this.sums = FREQUENCY_TAUS.map((tau, k) => {
       const counts = new Uint32Array(frequencyLength(this.hidden));
       const row = stored.find((entry) => entry.tau === tau);

@@ -54,3 +54,28 @@ export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: numb
   }
   return active;
 }
+
+/**
+ * activeByRank of a run's merged peaks held in memory (engine layout: wx, wh, wy
+ * arrays of float32), without reading and decoding its stored rows: the same
+ * counts, since the stored rows are those peaks and a row never stored is zeros,
+ * which no threshold ≥ 0 counts. Undefined when a threshold is below 0.
+ */
+export function activeOfPeaks(peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array }, thresholds: Float64Array): Record<PatternClass, number[]> | undefined {
+  if (thresholds.length > 0 && !(thresholds[0] >= 0)) return undefined;
+  const count = thresholds.length;
+  const lowest = count > 0 ? thresholds[0] : Infinity;
+  const active = (values: Float32Array): number[] => {
+    const atLevel = new Float64Array(count + 1);
+    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold.
+    for (let k = 0; k < values.length; k++) atLevel[values[k] > lowest ? levelOf(values[k], thresholds) : 0]++;
+    const byRank = new Array<number>(count).fill(0);
+    let above = 0;
+    for (let rank = count - 1; rank >= 0; rank--) {
+      above += atLevel[rank + 1];
+      byRank[rank] = above;
+    }
+    return byRank;
+  };
+  return { wx: active(peaks.wx), wh: active(peaks.wh), wy: active(peaks.wy) };
+}

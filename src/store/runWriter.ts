@@ -9,16 +9,17 @@ import {
   type RangeSummary,
 } from '../engine/index.js';
 import { BulkInsert } from './bulk.js';
-import { encodeCountBlock } from './countBlocks.js';
 import { blobOf, floats } from './functions.js';
 import type { Db } from './db.js';
 import { RunFrequencies } from './frequency.js';
 import { dropPositionRows } from './retention.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
-import { activeByRank } from './levels.js';
+import { activeByRank, activeOfPeaks, sortedThresholds } from './levels.js';
 import { runLevels } from './rollups.js';
 import { tauStatsOfRun } from './tauStats.js';
+import { shardRowsOf, type ShardRows } from './shardRows.js';
+import { RunSummaries } from './runSummaries.js';
 
 export interface CommittedRange {
   readonly start: number;
@@ -34,6 +35,8 @@ export interface ShardResult {
   readonly peaks: PatternPeaks;
   /** Worker time. */
   readonly seconds: number;
+  /** Its rows, made beforehand (a worker thread's: ShardRows); made by the writer when absent. */
+  readonly rows?: ShardRows;
 }
 
 /** The run a writer writes: what it needs to lay out the engine's results. */
@@ -63,17 +66,15 @@ function prepareWriterStatements(db: Db) {
     run: db.prepare(`SELECT run_key, depth_curves, keep FROM runs WHERE run_id = ?`),
     status: db.prepare(`SELECT status FROM runs WHERE run_key = ?`).pluck(),
     committed: db.prepare(`SELECT start, count FROM shards WHERE run_key = ? ORDER BY start`),
-    peakRows: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
+    storedPeakRows: db.prepare(`SELECT class, row, peaks FROM pattern_peak_rows WHERE run_key = ?`),
     legacyFactors: db.prepare(`SELECT legacy_peak_factors FROM runs WHERE run_key = ? AND legacy_peak_factors IS NOT NULL`).pluck(),
     clearLegacyFactors: db.prepare(`UPDATE runs SET legacy_peak_factors = NULL WHERE run_key = ?`),
     insertShard: db.prepare(
       `INSERT INTO shards (run_key, start, count, seconds, committed_at, surprisal_sum, surprisal_err) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertCountBlock: db.prepare(`INSERT INTO count_blocks (run_key, tau_index, start, count, n_x, n_h, n_y) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    upsertPeakRow: db.prepare(
-      `INSERT INTO pattern_peak_rows (run_key, class, row, peaks) VALUES (?, ?, ?, ?)
-       ON CONFLICT (run_key, class, row) DO UPDATE SET peaks = excluded.peaks`,
-    ),
+    countBlocks: new BulkInsert(db, 'count_blocks', ['run_key', 'tau_index', 'start', 'count', 'n_x', 'n_h', 'n_y']),
+    shardCount: db.prepare(`SELECT count(*) FROM shards WHERE run_key = ?`).pluck(),
+    peakRows: new BulkInsert(db, 'pattern_peak_rows', ['run_key', 'class', 'row', 'peaks'], 64, 'ON CONFLICT (run_key, class, row) DO UPDATE SET peaks = excluded.peaks'),
     updateRun: db.prepare(
       `UPDATE runs SET compute_seconds = compute_seconds + ?, status = 'running', started_at = coalesce(started_at, ?) WHERE run_key = ?`,
     ),
@@ -120,6 +121,15 @@ export class RunWriter {
   private peaks: PatternPeaks | undefined;
   /** The run's activation frequencies, summed over its committed shards. */
   private readonly frequencies: RunFrequencies;
+  /**
+   * The run's summaries added up from its shards' rows as they are committed, when
+   * this writer committed every shard of the run (null once it finds one it did
+   * not: a resumed run's, or after a failed commit); finish() reads the count
+   * blocks otherwise. Undefined before the first commit.
+   */
+  private summaries: RunSummaries | null | undefined;
+  /** Finished by this writer (finish() has nothing left to do). */
+  private done = false;
 
   constructor(
     private readonly db: Db,
@@ -141,13 +151,46 @@ export class RunWriter {
     return { status, committed, done: committed.reduce((sum, range) => sum + range.count, 0) };
   }
 
-  /** Writes one shard in one transaction: a kill leaves all of it or none. */
-  commit(shard: ShardResult): void {
-    this.db.transaction(() => this.writeShard(shard)).immediate();
+  /**
+   * Writes one shard in one transaction: a kill leaves all of it or none. Its rows
+   * come made (`shard.rows`, a worker's), so the writer only inserts them; what it
+   * keeps of the run (peaks, frequency sums, summaries) is forgotten if the
+   * transaction fails, and read from the store again. `last`: no other shard of
+   * the run is left, so the same transaction finishes it (finish()), and a kill
+   * leaves the run without this shard or done; one transaction instead of two,
+   * and a run of one shard writes no frequency rows in progress.
+   */
+  commit(shard: ShardResult, last = false): void {
+    const { shape } = this;
+    const rows = shard.rows ?? shardRowsOf(shard.range, shape.thresholdCount, shape.dmax, shape.hidden);
+    try {
+      this.db
+        .transaction(() => {
+          this.writeShard(shard, rows, last);
+          if (last) this.finishRun();
+        })
+        .immediate();
+    } catch (error) {
+      this.forget();
+      throw error;
+    }
+    if (last) this.finished();
   }
 
-  private writeShard({ range, summary, peaks, seconds }: ShardResult): void {
+  /** Drops what the writer keeps of the run, so the store's rows are read again (and no summaries are added up here). */
+  private forget(): void {
+    const { positions, depthRows, shardDepth, countBlocks, peakRows } = this.statements;
+    for (const bulk of [positions, depthRows, shardDepth, countBlocks, peakRows]) bulk.discard();
+    this.peaks = undefined;
+    this.frequencies.release();
+    this.summaries = null;
+  }
+
+  private writeShard({ range, summary, peaks, seconds }: ShardResult, rows: ShardRows, last: boolean): void {
     const { runKey, shape, statements } = this;
+    if (rows.counts.length !== shape.thresholdCount) throw new RangeError(`a shard of run ${shape.runId} with counts at ${rows.counts.length} τ, expected ${shape.thresholdCount}`);
+    // The summaries are added up here only if no shard of the run was committed before this writer's first.
+    if (this.summaries === undefined) this.summaries = (statements.shardCount.get(runKey) as number) === 0 ? new RunSummaries(shape.thresholdCount) : null;
     const view = new RangeView(range, shape.thresholdCount, shape.dmax);
     for (let p = 0; p < view.count; p++) {
       const peakD = summary.peakDepth[p];
@@ -159,26 +202,24 @@ export class RunWriter {
       }
     }
     // Before the shard's row: a run with shards but no frequencies began before they were kept.
-    this.frequencies.addShard(range.frequency, range.start, range.count);
+    this.frequencies.addShard(range.frequency, rows.frequencies, range.start, range.count, last);
     const stamp = now();
     statements.insertShard.run(runKey, range.start, range.count, seconds, stamp, summary.surprisalSum[0], summary.surprisalSum[1]);
-    for (let k = 0; k < shape.thresholdCount; k++) {
-      const block = encodeCountBlock(view.countsAt(k));
-      statements.insertCountBlock.run(runKey, k, range.start, range.count, block.n_x, block.n_h, block.n_y);
-    }
+    rows.counts.forEach(({ block }, k) => statements.countBlocks.add(runKey, k, range.start, range.count, block.n_x, block.n_h, block.n_y));
     summary.depthPositions.forEach((positions, d) => {
       if (positions > 0) statements.shardDepth.add(runKey, range.start, d, positions, summary.depthSums[2 * d], summary.depthSums[2 * d + 1]);
     });
-    for (const bulk of [statements.positions, statements.depthRows, statements.shardDepth]) bulk.flush();
+    for (const bulk of [statements.positions, statements.depthRows, statements.countBlocks, statements.shardDepth]) bulk.flush();
     this.mergePeaks(peaks);
     statements.updateRun.run(seconds, stamp, runKey);
+    this.summaries?.add(rows.counts);
   }
 
   /** Merges a shard's peaks into the run's and rewrites the stored rows that grew. */
   private mergePeaks(peaks: PatternPeaks): void {
-    for (const { cls, row, peaks: values } of mergePatternPeakRows(this.mergedPeaks(), peaks, this.shape.hidden)) {
-      this.statements.upsertPeakRow.run(this.runKey, cls, row, blobOf(values));
-    }
+    const { peakRows } = this.statements;
+    for (const { cls, row, peaks: values } of mergePatternPeakRows(this.mergedPeaks(), peaks, this.shape.hidden)) peakRows.add(this.runKey, cls, row, blobOf(values));
+    peakRows.flush();
   }
 
   /** Within a transaction: the run's merged peaks, after folding in a 0.1.0 run's peak factors once. */
@@ -186,7 +227,7 @@ export class RunWriter {
     if (this.peaks === undefined) {
       const { hidden } = this.shape;
       const merged = emptyPatternPeaks(hidden);
-      for (const stored of this.statements.peakRows.all(this.runKey) as { class: PatternClass; row: number; peaks: Buffer }[]) {
+      for (const stored of this.statements.storedPeakRows.all(this.runKey) as { class: PatternClass; row: number; peaks: Buffer }[]) {
         setPatternPeakRow(merged, hidden, { cls: stored.class, row: stored.row, peaks: floats(stored.peaks) });
       }
       this.peaks = merged;
@@ -201,37 +242,48 @@ export class RunWriter {
   }
 
   /**
-   * Completes the run: its per-τ summaries, computed from its count blocks,
-   * its depth profile, and status `done`, in one transaction; a run kept as
-   * `summaries` drops its per-position rows in the same transaction. Idempotent,
-   * so a run killed between its last shard and this step finishes on resume.
+   * Completes the run: its per-τ summaries, added up as its shards were
+   * committed or else computed from its count blocks, its depth profile, and
+   * status `done`, in one transaction; a run kept as `summaries` drops its
+   * per-position rows in the same transaction. Idempotent, so a run killed
+   * between its last shard and this step finishes on resume; nothing to do once
+   * its last shard finished it (commit's `last`).
    */
   finish(): void {
+    if (this.done) return;
+    this.db.transaction(() => this.finishRun()).immediate();
+    this.finished();
+  }
+
+  /** finish()'s work, in the caller's transaction. */
+  private finishRun(): void {
     const { runKey, statements } = this;
-    this.db
-      .transaction(() => {
-        // Done already (a summaries run has no count blocks left to summarize again).
-        if (statements.status.get(runKey) === 'done') return;
-        this.mergedPeaks();
-        statements.deleteStats.run(runKey);
-        // Patterns active somewhere in the run, per τ: from the levels of its peaks.
-        const { levels, thresholds } = runLevels(this.db, runKey);
-        const active = activeByRank(levels, thresholds.length);
-        const rankOf = new Map((statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[]).map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
-        for (const stats of tauStatsOfRun(this.db, runKey)) {
-          const rank = rankOf.get(stats.tau_index) as number;
-          statements.insertStats.run({ run_key: runKey, ...stats, active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
-        }
-        statements.deleteDepth.run(runKey);
-        statements.insertDepth.run(runKey);
-        this.frequencies.finish();
-        statements.markDone.run(now(), runKey);
-        // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
-        if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
-      })
-      .immediate();
-    // A sweep keeps its writers to the end: a finished run's peaks (H·(512 + H) floats) must not stay with it.
+    // Done already (a summaries run has no count blocks left to summarize again).
+    if (statements.status.get(runKey) === 'done') return;
+    const peaks = this.mergedPeaks();
+    statements.deleteStats.run(runKey);
+    // Patterns active somewhere in the run, per τ: from the levels of its peaks (held here: the stored rows are them).
+    const taus = statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[];
+    const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
+    const active = activeOfPeaks(peaks, thresholds) ?? activeByRank(runLevels(this.db, runKey).levels, thresholds.length);
+    const rankOf = new Map(taus.map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
+    for (const stats of this.summaries?.stats() ?? tauStatsOfRun(this.db, runKey)) {
+      const rank = rankOf.get(stats.tau_index) as number;
+      statements.insertStats.run({ run_key: runKey, ...stats, active_x: active.wx[rank], active_h: active.wh[rank], active_y: active.wy[rank] });
+    }
+    statements.deleteDepth.run(runKey);
+    statements.insertDepth.run(runKey);
+    this.frequencies.finish();
+    statements.markDone.run(now(), runKey);
+    // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
+    if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
+  }
+
+  /** After the run's finishing transaction: a sweep keeps its writers to the end, so a finished run's peaks (H·(512 + H) floats) must not stay with it. */
+  private finished(): void {
+    this.done = true;
     this.peaks = undefined;
     this.frequencies.release();
+    this.summaries = null;
   }
 }
