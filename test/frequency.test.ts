@@ -195,11 +195,12 @@ describe('report --sections frequency', () => {
     // As runs computed before schema 7 are: no frequencies of their own, none in their cohorts' sums.
     handle.exec(`DELETE FROM pattern_frequency_rows; DELETE FROM run_frequency; DELETE FROM cohort_frequency_rows; DELETE FROM cohort_frequency;`);
     handle.close();
+    const bytes = readFileSync(db);
     const text = await cliHere(['report', '--db', db, '--job', 'shipped', '--dmax', '50', '--sections', 'frequency']);
     assert.equal(text.code, 0, text.stderr);
     assert.equal(text.stdout.trim(), 'no activation frequency at τ = 0.01: the selection\'s 3 runs are not finished, or computed before sparsetrace kept it (schema 7)');
     const json = JSON.parse((await cliHere(['report', '--db', db, '--job', 'shipped', '--dmax', '50', '--sections', 'frequency', '--format', 'json'])).stdout) as { frequency: { runs: number; runs_without: number; top: { wh: unknown[] } } };
     assert.deepEqual([json.frequency.runs, json.frequency.runs_without, json.frequency.top.wh.length], [0, 3, 0]);
-    assert.ok(readFileSync(db).length > 0);
+    assert.ok(readFileSync(db).equals(bytes), 'the reports leave the database as it was');
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CODE_POINT_MAX_VALUE, codePointsOf } from '../src/store/codePoints.js';
 import { codePointSql, sequenceSql } from '../src/store/plainSql.js';
 import { docQueries, type DocQuery } from './doc-queries.js';
+import { randomModelFile } from './random-model.js';
 import { cliHere } from './cli.js';
 import { PROJECT_ROOT, REFERENCE_POSITIONS, SHARED_DATA, SHARED_MODEL } from './paths.js';
 import {
@@ -63,6 +64,12 @@ const Q1 = join(folder, 'q1.sqlite');
 const CURVES = join(folder, 'curves.sqlite');
 /** A job of two windows: a cohort, so cohort_pattern_frequency has rows (schema 9). */
 const COHORTS = join(folder, 'cohorts.sqlite');
+/**
+ * The model of CURVES and COHORTS: a random one of 16 neurons, so the pattern
+ * views decode rows of another H than the Q1 database's 128, and their 8,448
+ * patterns a run (not 82,176) keep the four clients' reads short.
+ */
+const SMALL_MODEL = join(folder, 'random-h16.bin');
 const DATABASES = { q1: Q1, curves: CURVES, cohorts: COHORTS } as const;
 
 /** A sparsetrace command, run in this process (test/cli.ts cliHere); its stdout. */
@@ -83,9 +90,10 @@ before(async () => {
   // The shipped inputs from ../shared (a fresh clone has no ./inputs).
   const inputs = ['--model', SHARED_MODEL, '--data', SHARED_DATA];
   await runCli(['run', ...inputs, '--db', Q1, '--no-report']);
-  await runCli(['run', ...inputs, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
+  writeFileSync(SMALL_MODEL, randomModelFile(16, 20261207));
+  await runCli(['run', '--model', SMALL_MODEL, '--data', SHARED_DATA, '--db', CURVES, '--no-report', '--depth-curves', '--length', '200', '--dmax', '10', '--tau', '1e-3,0.01,0.1']);
   const job = join(folder, 'cohorts.json');
-  writeFileSync(job, JSON.stringify({ name: 'cohorts', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 120, stride: 300, count: 2 }], dmax: [10], tau: [0.01, 0.1] }));
+  writeFileSync(job, JSON.stringify({ name: 'cohorts', models: [SMALL_MODEL], data: [{ path: SHARED_DATA, length: 120, stride: 300, count: 2 }], dmax: [10], tau: [0.01, 0.1] }));
   await runCli(['run', job, '--db', COHORTS, '--no-report']);
   stateAfterRuns = folderState();
 });

@@ -248,11 +248,12 @@ describe('the queue across machines: trust', { skip }, () => {
       // Redis killed (by pid) while a worker computes a batch and serve waits: SIGTERM ends both within 10 s.
       serve = start(serveArgs(outageDb, outageSegments));
       await serve.waitFor(/^enqueued /m, 60);
-      const stranded = start(workerArgs(outageSegments), { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '2000' });
-      await stranded.waitFor(/holding in batch/, 60);
-      // On a queue of its own: it takes nothing, so the job's other batch stays undone and serve keeps serving.
+      // On a queue of its own: it takes nothing. Started first, so that Redis dies while the other worker
+      // is frozen in its first batch: it cannot take the job's other batch, and serve keeps serving.
       const idle = start([...workerArgs(outageSegments), '--queue-name', 'idle']);
       await idle.waitFor(/taking batches/, 30);
+      const stranded = start(workerArgs(outageSegments), { SPARSETRACE_TEST_HOLD: 'mid-batch', SPARSETRACE_TEST_HOLD_MS: '2000' });
+      await stranded.waitFor(/holding in batch/, 60);
       const pid = redis.pid;
       assert.ok(pid !== undefined);
       process.kill(pid, 'SIGKILL');

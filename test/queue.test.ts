@@ -17,13 +17,17 @@ const skip = available ? false : 'redis-server is not installed (.ci/run install
 const folder = temporaryFolder('queue');
 after(() => folder.remove());
 
-/** 10 windows × 2 depths = 20 runs of 59 positions; batches of 2 runs (10 batches). */
+/**
+ * 6 windows × 2 depths = 12 runs of 59 positions; batches of 2 runs (6 batches):
+ * twice as many batches as workers, so that a sweep is still going when a test
+ * kills something at its first merge, and a held batch leaves others to do.
+ */
 const jobPath = join(folder.path, 'queue-job.json');
 const BATCH_COST = 700;
-const RUNS = 20;
+const RUNS = 12;
 writeFileSync(
   jobPath,
-  JSON.stringify({ name: 'queue-test', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 10 }], dmax: [4, 9], tau: [0.001, 0.01, 0.1] }),
+  JSON.stringify({ name: 'queue-test', models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 100, count: 6 }], dmax: [4, 9], tau: [0.001, 0.01, 0.1] }),
 );
 const reference = join(folder.path, 'reference.sqlite');
 /** The single-process run's rows (resultRows), read once: every cluster must end with exactly these. */
@@ -104,12 +108,12 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
       await doomed.waitFor(/holding in batch/, 120);
       doomed.kill('SIGKILL');
       assert.equal((await doomed.exit(30)).signal, 'SIGKILL');
-      // Frozen for 3 s mid-batch, SIGTERMed meanwhile: it stops after the shards in
-      // flight (its lock, 12 s, renewed every 6 s, has not expired). Not longer: a
-      // worker's stalled-batch check also keeps other workers' checks off the queue
-      // for that long, and the killed worker's batch waits for one (with 60 s, up to
-      // a minute when the check fell after the killed worker's had lapsed).
-      const stopped = cluster.worker('mid-batch', { holdMs: 3000, lockSeconds: 12 });
+      // Frozen for 1.5 s mid-batch, SIGTERMed meanwhile: it stops after the shards in
+      // flight (its lock, 5 s, renewed every 2.5 s, has not expired: at most 4 s since
+      // the last renewal). Not longer: a worker's stalled-batch check also keeps other
+      // workers' checks off the queue for that long, and the killed worker's batch
+      // waits for one (with 12 s, the rescue took up to 12 s more; with 60 s, a minute).
+      const stopped = cluster.worker('mid-batch', { holdMs: 1500, lockSeconds: 5 });
       await stopped.waitFor(/holding in batch/, 120);
       stopped.kill('SIGTERM');
       assert.equal((await stopped.exit(60)).code, 143, stopped.stderr);
@@ -174,10 +178,14 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
     const cluster = await Cluster.start('flushed');
     try {
       const serve = cluster.serve();
-      for (let k = 0; k < 3; k++) cluster.worker();
+      // One worker until the flush: it takes one batch at a time, so at its first merge most
+      // batches are still waiting, and the flush loses them; two more workers help afterwards.
+      cluster.worker();
       await serve.waitFor(/^merged /m, 120);
       assert.doesNotMatch(serve.stderr, /runs done;/, 'Redis is flushed mid-sweep');
       assert.equal(cluster.redis.cli('FLUSHALL').trim(), 'OK');
+      cluster.worker();
+      cluster.worker();
       await expectDone(serve);
       assert.match(serve.stderr, /queue ran dry with \d+ runs missing: re-enqueued them/);
       assert.equal(resultRows(cluster.db), referenceRows);

@@ -56,3 +56,9 @@ export function randomModel(random: () => number, H: number, gain: number): Mode
   }
   return model;
 }
+
+/** A model file's bytes (its float32 blocks in the file's order) holding randomModel's model of `H` neurons, seeded. */
+export function randomModelFile(H: number, seed: number, gain = 1): Uint8Array {
+  const model = randomModel(mulberry32(seed), H, gain);
+  return new Uint8Array(model.wx.buffer, model.wx.byteOffset, modelFloatCount(H) * 4);
+}

@@ -17,6 +17,19 @@ function logOnce(log: (line: string) => void): (error: Error) => void {
   };
 }
 
+/**
+ * Closes a BullMQ Queue or Worker once its connections are up. BullMQ (5.81)
+ * closing a connection that is still connecting strips it of its listeners, and
+ * the connecting then fails with an 'error' nobody listens to: an uncaught
+ * error that ended a worker SIGTERMed just as Redis died with exit 1 ("internal
+ * error: read ECONNRESET") instead of 143. While Redis stays down this waits;
+ * the command's stop deadline (src/cli/stopping.ts) quits meanwhile.
+ */
+async function closeWhenConnected(closable: { waitUntilReady(): Promise<unknown>; close(): Promise<void> }): Promise<void> {
+  await closable.waitUntilReady().catch(() => undefined);
+  await closable.close();
+}
+
 /** The queue on Redis through BullMQ: the only file of sparsetrace that knows BullMQ (see transport.ts). */
 export const bullmqEngine: QueueEngine = {
   openQueue(address: QueueAddress, name: string, log: (line: string) => void): BatchQueue {
@@ -41,7 +54,7 @@ export const bullmqEngine: QueueEngine = {
         const failed = await queue.getFailed(0, limit - 1);
         return failed.map((job) => ({ id: job.id, reason: job.failedReason }));
       },
-      close: () => queue.close(),
+      close: () => closeWhenConnected(queue),
     };
   },
 
@@ -74,6 +87,6 @@ export const bullmqEngine: QueueEngine = {
       options.onFailed(job?.id, error);
     });
     const closed = new Promise<void>((resolve) => worker.once('closed', () => resolve()));
-    return { close: () => worker.close(), closed };
+    return { close: () => closeWhenConnected(worker), closed };
   },
 };
