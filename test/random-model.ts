@@ -62,3 +62,19 @@ export function randomModelFile(H: number, seed: number, gain = 1): Uint8Array {
   const model = randomModel(mulberry32(seed), H, gain);
   return new Uint8Array(model.wx.buffer, model.wx.byteOffset, modelFloatCount(H) * 4);
 }
+
+/**
+ * An H = 8 model file's bytes from a seeded linear congruential generator, weights
+ * uniform in ±0.75: a second model beside sat_model.bin for tests of sweeps,
+ * groupings and reports, where any model other than the shipped one does.
+ */
+export function smallModelFile(seed: number): Uint8Array {
+  const H = 8;
+  const weights = new Float32Array(modelFloatCount(H));
+  let state = seed;
+  for (let k = 0; k < weights.length; k++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    weights[k] = (state / 2 ** 32 - 0.5) * 1.5;
+  }
+  return new Uint8Array(weights.buffer);
+}

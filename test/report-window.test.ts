@@ -7,6 +7,7 @@ import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js
 import { GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping } from '../src/report/choices.js';
+import { smallModelFile } from './random-model.js';
 import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
@@ -24,18 +25,6 @@ const copyPath = join(folder.path, 'window-copy.sqlite');
 const smallModel = join(folder.path, 'small-h8.bin');
 const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 
-/** A random H = 8 model file: 4·(H² + 513·H + 256) bytes of float32 weights. */
-function writeSmallModel(path: string): void {
-  const H = 8;
-  const weights = new Float32Array(H * H + 513 * H + 256);
-  let state = 20261207;
-  for (let k = 0; k < weights.length; k++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    weights[k] = (state / 2 ** 32 - 0.5) * 1.5;
-  }
-  writeFileSync(path, new Uint8Array(weights.buffer));
-}
-
 async function runJob(name: string, spec: object, extra: readonly string[] = []): Promise<void> {
   const path = join(folder.path, `${name}.json`);
   writeFileSync(path, JSON.stringify({ name, ...spec }));
@@ -45,7 +34,7 @@ async function runJob(name: string, spec: object, extra: readonly string[] = [])
 }
 
 before(async () => {
-  writeSmallModel(smallModel);
+  writeFileSync(smallModel, smallModelFile(20261207));
   const tau = [0.1, 0.001, 0.01];
   // Two models × 5 windows of two files × 2 Dmax = 20 runs, τ not given in ascending order.
   await runJob('sweep', {

@@ -3,29 +3,18 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { smallModelFile } from './random-model.js';
 import { cliHere, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('sweep');
 const db = join(folder.path, 'sweep.sqlite');
 const smallModel = join(folder.path, 'small-h8.bin');
 
-/** A random H = 8 model file: 4·(H² + 513·H + 256) bytes of float32 weights. */
-function writeSmallModel(path: string): void {
-  const H = 8;
-  const weights = new Float32Array(H * H + 513 * H + 256);
-  let state = 20261124;
-  for (let k = 0; k < weights.length; k++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    weights[k] = (state / 2 ** 32 - 0.5) * 1.5;
-  }
-  writeFileSync(path, new Uint8Array(weights.buffer));
-}
-
 const jobPath = join(folder.path, 'two-models.json');
 const TAUS = [0.001, 0.01, 0.1];
 // 2 models × 3 windows × 2 depths = 12 runs of 199 positions.
 before(async () => {
-  writeSmallModel(smallModel);
+  writeFileSync(smallModel, smallModelFile(20261124));
   writeFileSync(
     jobPath,
     JSON.stringify({ name: 'two-models', models: [SHARED_MODEL, smallModel], data: [{ path: SHARED_DATA, length: 200, stride: 300, count: 3 }], dmax: [5, 25], tau: TAUS }),

@@ -132,19 +132,17 @@ export interface OneRunOverviewFigures {
   readonly stats: readonly (readonly [number, number, number, number, number, number])[];
 }
 
-/** Reads the overview figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
-export interface OneRunOverviewReader {
-  /** The figures of `group` when it is one finished run not read from a cohort, whose τ are numbered 0 … count - 1 and include the τ asked for; else undefined. */
-  figures(group: RunGroup): OneRunOverviewFigures | undefined;
+/** Reads figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
+export interface OneRunGroupReader<Figures> {
+  /** The figures of `group` when it is one finished run not read from a cohort (and the reader can give them), else undefined (read it with the report's queries). */
+  figures(group: RunGroup): Figures | undefined;
   close(): void;
 }
 
-/** Reads the figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
-export interface SingleRunReader {
-  /** The figures of `group` when it is one finished run not read from a cohort, else undefined (read it with the report's queries). */
-  figures(group: RunGroup): SingleRunFigures | undefined;
-  close(): void;
-}
+/** The overview figures of one-run groups: also undefined for a run whose τ are not numbered 0 … count - 1 or lack the τ asked for. */
+export type OneRunOverviewReader = OneRunGroupReader<OneRunOverviewFigures>;
+
+export type SingleRunReader = OneRunGroupReader<SingleRunFigures>;
 
 export interface UnfinishedRun {
   readonly run_id: string;
@@ -417,6 +415,31 @@ const nextSelection = new WeakMap<Db, number>();
 const groupPlace = new WeakMap<RunGroup, { readonly sel: number; readonly grp: number | string; readonly first: number }>();
 
 /**
+ * Reads a one-run statement's rows (grp, ord, …, in group order) beside the
+ * groups a report asks for, in the same order: a group's parsed row, or
+ * undefined for a group read otherwise (several runs, or a cohort covers it).
+ */
+function oneRunGroupReader<Row extends readonly [number | string, number, ...unknown[]], Figures>(
+  sel: number,
+  covered: ReadonlySet<number | string>,
+  rows: IterableIterator<Row>,
+  parse: (row: Row) => Figures | undefined,
+): OneRunGroupReader<Figures> {
+  let next = rows.next();
+  return {
+    figures: (group) => {
+      const place = groupPlace.get(group);
+      if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
+      // Groups are asked for in order; the rows skipped are groups read otherwise.
+      while (!next.done && next.value[1] < place.first) next = rows.next();
+      if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
+      return parse(next.value);
+    },
+    close: () => void rows.return?.(),
+  };
+}
+
+/**
  * A selection of runs in one connection: described (`describe`) straight from
  * its filter, then grouped (`groupBy`) into the TEMP table, where each group's
  * plan is made. Several may be open at once (each has its own `sel` number);
@@ -578,8 +601,7 @@ export class RunSelection {
     const rows = statements(this.#db).singleRuns.iterate({ sel, depth: depth ? 1 : 0 }) as IterableIterator<
       [grp: number | string, ord: number, runId: string, modelKey: number, shards: string, taus: string, depth: string | null]
     >;
-    let next = rows.next();
-    const parse = (row: (typeof next)['value']): SingleRunFigures => {
+    return oneRunGroupReader(sel, covered, rows, (row): SingleRunFigures => {
       const [, , run_id, model_key, shards, taus, depthRows] = row;
       const tauRows = JSON.parse(taus) as TauFiguresRow[];
       return {
@@ -591,18 +613,7 @@ export class RunSelection {
         depth:
           depthRows === null ? null : (JSON.parse(depthRows) as [number, number, number, number][]).map(([d, positions, mass_sum, mass_err]) => ({ d, positions, mass_sum, mass_err })),
       };
-    };
-    return {
-      figures: (group) => {
-        const place = groupPlace.get(group);
-        if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
-        // Groups are asked for in order; the rows skipped are groups read otherwise.
-        while (!next.done && next.value[1] < place.first) next = rows.next();
-        if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
-        return parse(next.value);
-      },
-      close: () => void rows.return?.(),
-    };
+    });
   }
 
   /**
@@ -617,19 +628,10 @@ export class RunSelection {
     if (sel === undefined) return { figures: () => undefined, close: () => {} };
     const covered = new Set(this.#coveringCohorts(sel).map((cohort) => cohort.grp));
     const rows = statements(this.#db).oneRunOverviews.iterate({ sel, tau: tauF32 }) as IterableIterator<[grp: number | string, ord: number, figures: string]>;
-    let next = rows.next();
-    return {
-      figures: (group) => {
-        const place = groupPlace.get(group);
-        if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
-        // Groups are asked for in order; the rows skipped are groups read otherwise.
-        while (!next.done && next.value[1] < place.first) next = rows.next();
-        if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
-        const [shards, taus, stats] = JSON.parse(next.value[2]) as [OneRunOverviewFigures['shards'], number[] | null, OneRunOverviewFigures['stats']];
-        return taus === null ? undefined : { shards, taus, stats };
-      },
-      close: () => void rows.return?.(),
-    };
+    return oneRunGroupReader(sel, covered, rows, (row) => {
+      const [shards, taus, stats] = JSON.parse(row[2]) as [OneRunOverviewFigures['shards'], number[] | null, OneRunOverviewFigures['stats']];
+      return taus === null ? undefined : { shards, taus, stats };
+    });
   }
 
   /** Drops the selection's rows (the temp table lives as long as the connection). */
