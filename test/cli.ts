@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommandLine } from '../src/cli/program.js';
@@ -45,6 +46,14 @@ export function cliProcess(args: readonly string[], options: { cwd?: string; env
 export function temporaryFolder(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), `sparsetrace-${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Writes job `name` (its fields `spec`) as a file in `folder` and runs it in-process into `db`; a failed run fails the test. */
+export async function runJobSpec(folder: string, db: string, name: string, spec: object, extra: readonly string[] = []): Promise<void> {
+  const path = join(folder, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ name, ...spec }));
+  const run = await cliHere(['run', path, '--db', db, '--no-report', ...extra]);
+  assert.equal(run.code, 0, run.stderr);
 }
 
 /** The shipped Q1 job, reading the inputs from ../shared, into `db`. */

@@ -9,7 +9,7 @@ import { gatherReport, GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping, ReportFormat, ReportSection } from '../src/report/choices.js';
 import { smallModelFile } from './random-model.js';
-import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { PROJECT_ROOT, runJobSpec, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * Reports of groups that are one run (`--by window`) read every such group's
@@ -24,13 +24,9 @@ const dbPath = join(folder.path, 'groups.sqlite');
 const smallModel = join(folder.path, 'small-h8.bin');
 const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 
-async function runJob(name: string, spec: object, extra: readonly string[] = []): Promise<void> {
-  const path = join(folder.path, `${name}.json`);
-  writeFileSync(path, JSON.stringify({ name, ...spec }));
-  // Shards of 64 positions: a run's bpc adds up several split sums.
-  const run = await cliHere(['run', path, '--db', dbPath, '--no-report', '--shard-size', '64', ...extra]);
-  assert.equal(run.code, 0, run.stderr);
-}
+// Shards of 64 positions: a run's bpc adds up several split sums.
+const runJob = (name: string, spec: object, extra: readonly string[] = []): Promise<void> =>
+  runJobSpec(folder.path, dbPath, name, spec, ['--shard-size', '64', ...extra]);
 
 before(async () => {
   writeFileSync(smallModel, smallModelFile(20261206));

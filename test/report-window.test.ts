@@ -8,7 +8,7 @@ import { GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping } from '../src/report/choices.js';
 import { smallModelFile } from './random-model.js';
-import { cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { PROJECT_ROOT, runJobSpec, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * A grouped text or Markdown overview (`report --by window` over 10⁵ runs)
@@ -25,13 +25,9 @@ const copyPath = join(folder.path, 'window-copy.sqlite');
 const smallModel = join(folder.path, 'small-h8.bin');
 const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 
-async function runJob(name: string, spec: object, extra: readonly string[] = []): Promise<void> {
-  const path = join(folder.path, `${name}.json`);
-  writeFileSync(path, JSON.stringify({ name, ...spec }));
-  // Shards of 32 positions: a run's bpc adds up several split sums.
-  const run = await cliHere(['run', path, '--db', dbPath, '--no-report', '--shard-size', '32', ...extra]);
-  assert.equal(run.code, 0, run.stderr);
-}
+// Shards of 32 positions: a run's bpc adds up several split sums.
+const runJob = (name: string, spec: object, extra: readonly string[] = []): Promise<void> =>
+  runJobSpec(folder.path, dbPath, name, spec, ['--shard-size', '32', ...extra]);
 
 before(async () => {
   writeFileSync(smallModel, smallModelFile(20261207));
