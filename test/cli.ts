@@ -125,6 +125,8 @@ export function resultRows(path: string): string {
         )
         .raw()
         .all(),
+      // What a one-run overview reads (schema 10), as the writer, a merge or a migration wrote it.
+      db.prepare('SELECT r.run_id, o.positions, o.surprisal_bits, o.taus, hex(o.figures) FROM run_overview o JOIN runs r USING (run_key) ORDER BY r.run_id').raw().all(),
       // Activation frequencies: what each run counted, and every pattern's positions.
       db.prepare('SELECT r.run_id, f.tau_index, f.tau, f.tau_f32, f.positions FROM run_frequency f JOIN runs r USING (run_key) ORDER BY r.run_id, f.tau_index').raw().all(),
       db.prepare('SELECT run_id, class, src, dst, tau, positions FROM pattern_frequency ORDER BY run_id, tau, class, src, dst').raw().all(),
