@@ -18,7 +18,8 @@ const statements = perConnection((db: Db) => ({
   taus: db
     .prepare(
       `SELECT t.tau_index, t.tau, t.tau_f32, s.positions, s.sum_x + s.sum_h + s.sum_y AS n_sum, s.median_n
-       FROM run_taus t LEFT JOIN run_tau_stats s USING (run_key, tau_index) WHERE t.run_key = ? ORDER BY t.tau_index`,
+       FROM run_taus t LEFT JOIN run_tau_stats s INDEXED BY run_tau_stats_figures USING (run_key, tau_index)
+       WHERE t.run_key = ? ORDER BY t.tau_index`,
     )
     .raw(),
   remove: db.prepare(`DELETE FROM run_overview WHERE run_key = ?`),

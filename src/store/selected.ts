@@ -249,16 +249,17 @@ const statements = perConnection((db: Db) => {
          ORDER BY s.ord`,
       )
       .raw(),
-    // What a text or Markdown overview prints of each one-run group, one run_overview row a group (schema 10: its
-    // positions, exact surprisal sum and per-τ figures packed in one BLOB), in group order: one seek a run in a
-    // table of ~0.3 KB rows, no JSON built or parsed. A run without a row (its τ not numbered 0 … count - 1) is
-    // left to the report's queries, as singleRuns leaves it.
+    // What a text or Markdown overview prints of each one-run group, one run_overview row a run (schema 10: its
+    // positions, exact surprisal sum and per-τ figures packed in one BLOB), in selection order: one seek a run in a
+    // table of ~0.3 KB rows, no JSON built or parsed. Every finished run's row, not only one-run groups': the reader
+    // takes a group's row only when the group is one run (its size) and the row is its first run's, so no check of
+    // the group's other runs per row. A run without a row (its τ not numbered 0 … count - 1) is left to the report's
+    // queries, as singleRuns leaves it.
     oneRunOverviews: db
       .prepare(
         `SELECT s.grp, s.ord, o.positions, o.surprisal_bits, o.figures
          FROM temp.selected_runs s JOIN run_overview o ON o.run_key = s.run_key
-         WHERE s.sel = @sel AND s.done AND NOT EXISTS (SELECT 1 FROM temp.selected_runs x WHERE x.sel = s.sel AND x.grp = s.grp AND x.ord <> s.ord)
-         ORDER BY s.ord`,
+         WHERE s.sel = @sel AND s.done ORDER BY s.ord`,
       )
       .raw(),
     // The cohorts of the jobs the selection touches, largest first.
@@ -406,8 +407,32 @@ function activeAt(rows: readonly TauFiguresRow[], tauF32: number): SingleRunFigu
 
 const nextSelection = new WeakMap<Db, number>();
 
-/** Where a group lies in the TEMP table: its selection, its `grp` and its first run's `ord`. */
-const groupPlace = new WeakMap<RunGroup, { readonly sel: number; readonly grp: number | string; readonly first: number }>();
+/**
+ * A group as streamGroups gives it, with where it lies in the TEMP table (its
+ * selection, its `grp` and its first run's `ord`, for the one-run readers) and
+ * its runs and plan read when asked for: one object a group, no closures (at
+ * 10⁵ groups, `--by window`, a WeakMap of places and two closures a group were
+ * a good part of the collector's work).
+ */
+class SelectedGroup implements RunGroup {
+  #plan: SelectionPlan | undefined;
+  constructor(
+    readonly key: GroupKey,
+    readonly size: number,
+    readonly sel: number,
+    readonly grp: number | string,
+    readonly first: number,
+    private readonly queries: { readonly runIds: (sel: number, grp: number | string) => string[]; readonly plan: (sel: number, grp: number | string, size: number) => SelectionPlan },
+  ) {}
+
+  runIds(): string[] {
+    return this.queries.runIds(this.sel, this.grp);
+  }
+
+  plan(): SelectionPlan {
+    return (this.#plan ??= this.queries.plan(this.sel, this.grp, this.size));
+  }
+}
 
 /**
  * Reads a one-run statement's rows (grp, ord, …, in group order) beside the
@@ -423,11 +448,10 @@ function oneRunGroupReader<Row extends readonly [number | string, number, ...unk
   let next = rows.next();
   return {
     figures: (group) => {
-      const place = groupPlace.get(group);
-      if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
-      // Groups are asked for in order; the rows skipped are groups read otherwise.
-      while (!next.done && next.value[1] < place.first) next = rows.next();
-      if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
+      if (!(group instanceof SelectedGroup) || group.sel !== sel || group.size !== 1) return undefined;
+      // Groups are asked for in order; the rows skipped are groups read otherwise. A one-run group's row is its first run's.
+      while (!next.done && next.value[1] < group.first) next = rows.next();
+      if (next.done || next.value[1] !== group.first || next.value[0] !== group.grp || covered.has(group.grp)) return undefined;
       return parse(next.value);
     },
     close: () => void rows.return?.(),
@@ -538,16 +562,12 @@ export class RunSelection {
     this.#covering = undefined;
     insertStatement(db, this.#source, keys, this.#jobId).run({ ...this.#params, sel });
     const keyOf = groupKeyReader(db, keys, this.#jobId);
+    const queries = {
+      runIds: (at: number, grp: number | string) => JSON.parse(s.groupIds.get(at, grp) as string) as string[],
+      plan: (at: number, grp: number | string, size: number) => this.#planGroup(at, grp, size),
+    };
     for (const [grp, first, size] of s.groups.iterate(sel) as IterableIterator<[grp: number | string, first: number, runs: number]>) {
-      let plan: SelectionPlan | undefined;
-      const group: RunGroup = {
-        key: keyOf(grp),
-        size,
-        runIds: () => JSON.parse(s.groupIds.get(sel, grp) as string) as string[],
-        plan: () => (plan ??= this.#planGroup(sel, grp, size)),
-      };
-      groupPlace.set(group, { sel, grp, first });
-      yield group;
+      yield new SelectedGroup(keyOf(grp), size, sel, grp, first, queries);
     }
   }
 
