@@ -73,7 +73,9 @@ export function upgradeSchema(db: Db): { from: number; to: number } {
         if (from <= 8) migrateFromV8(db);
         migrateFromV9(db);
       } else throw new Error(`no migration from schema version ${from}`);
-      const problems = db.pragma('foreign_key_check') as unknown[];
+      // A 9 → 10 upgrade writes run_overview alone: its rows are the ones to check (checking the whole file reads
+      // every table: 42 s of a 44 s upgrade of a 10⁵-run, 30 GB file, where writing the rows took 1.7 s).
+      const problems = db.pragma(from === 9 ? 'foreign_key_check(run_overview)' : 'foreign_key_check') as unknown[];
       if (problems.length > 0) throw new Error(`the migrated database fails ${problems.length} foreign key checks`);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       return { from, to: SCHEMA_VERSION };
