@@ -6,8 +6,7 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/store/index.js';
 import { codePointsOf } from '../src/store/codePoints.js';
 import { decodeSteps } from '../src/store/histogram.js';
-import { ExactSum } from '../src/engine/exactSum.js';
-import { cliHere, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, expectedOverviews, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * test/fixtures/v1 holds a database written by sparsetrace 0.1.0 and what 0.1.0
@@ -174,38 +173,6 @@ function rowsOf(file: string): Map<string, string[]> {
     const tables = handle.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('writer_lock', 'wal_guard') ORDER BY name`).pluck().all() as string[];
     const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('hex') : value);
     return new Map(tables.map((table) => [table, (handle.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map(text))).sort()]));
-  } finally {
-    handle.close();
-  }
-}
-
-/**
- * The `run_overview` rows (schema 10) that a file's finished runs' own rows give, computed here apart from
- * writeRunOverview (as rowsOf prints them): positions and the exact surprisal sum over `shards`, and per τ
- * (tau_index order) tau, tau_f32, positions, sum_x + sum_h + sum_y and median_n as little-endian float64.
- */
-function expectedOverviews(file: string): string[] {
-  const handle = new Database(file, { readonly: true });
-  try {
-    const runKeys = handle.prepare(`SELECT run_key FROM runs WHERE status = 'done'`).pluck().all() as number[];
-    return runKeys
-      .map((runKey) => {
-        const sum = new ExactSum();
-        let positions = 0;
-        for (const [count, hi, lo] of handle.prepare(`SELECT count, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`).raw().all(runKey) as number[][]) {
-          positions += count;
-          sum.add(hi);
-          sum.add(lo);
-        }
-        const taus = handle
-          .prepare(`SELECT t.tau, t.tau_f32, s.positions, s.sum_x + s.sum_h + s.sum_y, s.median_n FROM run_taus t JOIN run_tau_stats s USING (run_key, tau_index) WHERE t.run_key = ? ORDER BY t.tau_index`)
-          .raw()
-          .all(runKey) as number[][];
-        const figures = Buffer.alloc(40 * taus.length);
-        taus.flat().forEach((value, k) => figures.writeDoubleLE(value, 8 * k));
-        return JSON.stringify([runKey, positions, sum.value(), taus.length, figures.toString('hex')]);
-      })
-      .sort();
   } finally {
     handle.close();
   }
