@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommandLine } from '../src/cli/program.js';
+import Database from 'better-sqlite3';
+import { ExactSum } from '../src/engine/exactSum.js';
 import { openDatabase, type Db } from '../src/store/index.js';
 import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './paths.js';
 
@@ -125,11 +127,45 @@ export function resultRows(path: string): string {
         )
         .raw()
         .all(),
+      // What a one-run overview reads (schema 10), as the writer, a merge or a migration wrote it.
+      db.prepare('SELECT r.run_id, o.positions, o.surprisal_bits, o.taus, hex(o.figures) FROM run_overview o JOIN runs r USING (run_key) ORDER BY r.run_id').raw().all(),
       // Activation frequencies: what each run counted, and every pattern's positions.
       db.prepare('SELECT r.run_id, f.tau_index, f.tau, f.tau_f32, f.positions FROM run_frequency f JOIN runs r USING (run_key) ORDER BY r.run_id, f.tau_index').raw().all(),
       db.prepare('SELECT run_id, class, src, dst, tau, positions FROM pattern_frequency ORDER BY run_id, tau, class, src, dst').raw().all(),
     ]);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * The `run_overview` rows (schema 10) that a file's finished runs' own rows give, computed here apart from
+ * writeRunOverview (as rowsOf prints them): positions and the exact surprisal sum over `shards`, and per τ
+ * (tau_index order) tau, tau_f32, positions, sum_x + sum_h + sum_y and median_n as little-endian float64.
+ */
+export function expectedOverviews(file: string): string[] {
+  const handle = new Database(file, { readonly: true });
+  try {
+    const runKeys = handle.prepare(`SELECT run_key FROM runs WHERE status = 'done'`).pluck().all() as number[];
+    return runKeys
+      .map((runKey) => {
+        const sum = new ExactSum();
+        let positions = 0;
+        for (const [count, hi, lo] of handle.prepare(`SELECT count, surprisal_sum, surprisal_err FROM shards WHERE run_key = ?`).raw().all(runKey) as number[][]) {
+          positions += count;
+          sum.add(hi);
+          sum.add(lo);
+        }
+        const taus = handle
+          .prepare(`SELECT t.tau, t.tau_f32, s.positions, s.sum_x + s.sum_h + s.sum_y, s.median_n FROM run_taus t JOIN run_tau_stats s USING (run_key, tau_index) WHERE t.run_key = ? ORDER BY t.tau_index`)
+          .raw()
+          .all(runKey) as number[][];
+        const figures = Buffer.alloc(40 * taus.length);
+        taus.flat().forEach((value, k) => figures.writeDoubleLE(value, 8 * k));
+        return JSON.stringify([runKey, positions, sum.value(), taus.length, figures.toString('hex')]);
+      })
+      .sort();
+  } finally {
+    handle.close();
   }
 }

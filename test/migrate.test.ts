@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/store/index.js';
 import { codePointsOf } from '../src/store/codePoints.js';
 import { decodeSteps } from '../src/store/histogram.js';
-import { cliHere, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, expectedOverviews, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * test/fixtures/v1 holds a database written by sparsetrace 0.1.0 and what 0.1.0
@@ -178,6 +178,14 @@ function rowsOf(file: string): Map<string, string[]> {
   }
 }
 
+/** Checks a migrated file's `run_overview` rows (`after`, from rowsOf) against expectedOverviews, then leaves them out of `after`. */
+function checkedOverviews(after: Map<string, string[]>, file: string): void {
+  const rows = after.get('run_overview');
+  assert.ok(rows !== undefined && rows.length > 0, 'run_overview has rows');
+  assert.deepEqual(rows, expectedOverviews(file), 'run_overview: every finished run, from its own rows');
+  after.delete('run_overview');
+}
+
 /**
  * Schema 9 keeps histograms of n as steps (hist_steps, hist_large) where schema 4 to 8
  * kept their values (hist_n): the rows of `table` with theirs decoded and encoded as
@@ -235,6 +243,7 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stderr, new RegExp(`upgraded from schema version ${version} to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);
+    checkedOverviews(after, path);
     for (const table of FREQUENCY_TABLES) {
       assert.deepEqual(after.get(table), [], `${table} is empty`);
       after.delete(table);
@@ -264,6 +273,8 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     const frequencyPages = [...FREQUENCY_TABLES, 'sqlite_autoindex_run_frequency_2'];
     assert.equal(pagesOf(path, frequencyPages), FREQUENCY_TABLES.length + 1);
     for (const name of frequencyPages) pagesAfter.delete(name);
+    assert.ok(pagesOf(path, ['run_overview']) > 0);
+    pagesAfter.delete('run_overview');
     assert.ok(pagesOf(path, ['run_tau_stats_figures']) > 0);
     assert.ok(pagesOf(path, ['run_tau_stats']) <= statsPagesBefore, 'run_tau_stats takes no more pages with its histograms as steps');
     assert.deepEqual(pagesAfter, pagesBefore);
@@ -286,7 +297,9 @@ describe(`sparsetrace migrate from schema 6 to ${SCHEMA_VERSION}`, () => {
       'frequency_in_progress',
       'pattern_frequency_rows',
       'run_frequency',
+      'run_overview',
     ]);
+    checkedOverviews(after, path);
     withValueHistograms(after, 'run_tau_stats');
     withValueHistograms(after, 'cohort_tau_stats');
     // Schema 8 keys cohorts by data file too (column 4): the fixture's job reads one file, so its cohorts are kept, with it.
@@ -346,9 +359,10 @@ describe(`sparsetrace migrate from schema 8 to ${SCHEMA_VERSION}`, () => {
     assert.equal(summariesRuns.length, 3);
     const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stderr, /upgraded from schema version 8 to 9/);
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version 8 to ${SCHEMA_VERSION}`));
     const after = rowsOf(path);
-    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['cohort_frequency', 'cohort_frequency_rows']);
+    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['cohort_frequency', 'cohort_frequency_rows', 'run_overview']);
+    checkedOverviews(after, path);
     withValueHistograms(after, 'run_tau_stats');
     withValueHistograms(after, 'cohort_tau_stats');
     // The summaries runs' frequency rows (their cohorts hold them now), and only theirs, are gone.
@@ -376,5 +390,45 @@ describe(`sparsetrace migrate from schema 8 to ${SCHEMA_VERSION}`, () => {
     const alone = await cliHere(['report', '--db', path, '--run', runId, '--sections', 'frequency']);
     assert.equal(alone.code, 2);
     assert.match(alone.stderr, new RegExp(`frequency rows of run ${runId}, which \\(kept as summaries\\) dropped them`));
+  });
+});
+
+describe(`sparsetrace migrate from schema 9 to ${SCHEMA_VERSION}`, () => {
+  // test/fixtures/v9: written by main's code at 5f6d2d2 (scripts/make-fixture.sh), the jobs of v8's.
+  const fixture = join(PROJECT_ROOT, 'test', 'fixtures', 'v9');
+  const path = join(folder.path, 'v9.sqlite');
+  const expectedOf = (name: string): string =>
+    readFileSync(join(fixture, name), 'utf8').replaceAll('/work/main/test/fixtures/v9/v9.sqlite3', path).replaceAll('/work/shared', SHARED);
+  before(() => copyFixture(join(fixture, 'v9.sqlite3'), path));
+
+  test("adds run_overview, every finished run's row from its own rows, every other row kept; the reports print what schema 9 printed", async () => {
+    const before = rowsOf(path);
+    const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version 9 to ${SCHEMA_VERSION}`));
+    const after = rowsOf(path);
+    assert.deepEqual([...after.keys()].filter((table) => !before.has(table)), ['run_overview']);
+    // The unfinished run has no row; the summaries job's runs (no per-position rows left) have theirs.
+    assert.equal((after.get('run_overview') as string[]).length, (before.get('runs') as string[]).length - 1);
+    checkedOverviews(after, path);
+    for (const [table, rows] of before) assert.deepEqual(after.get(table), rows, table);
+
+    const text = await cliHere(['report', '--db', path, '--job', 'small']);
+    assert.equal(text.stdout, expectedOf('report-small.txt'));
+    const json = await cliHere(['report', '--db', path, '--job', 'small', '--format', 'json']);
+    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expectedOf('report-small.json')));
+    const byWindow = await cliHere(['report', '--db', path, '--job', 'small', '--by', 'window', '--pool', '--format', 'json']);
+    assert.deepEqual(JSON.parse(byWindow.stdout), JSON.parse(expectedOf('report-small-by-window.json')));
+    const summaries = await cliHere(['report', '--db', path, '--job', 'summaries', '--sections', 'frequency,summary,sparsity,never', '--format', 'json']);
+    assert.deepEqual(JSON.parse(summaries.stdout), JSON.parse(expectedOf('report-summaries.json')));
+    assert.equal((await cliHere(['export', '--db', path, '--job', 'small', '--all'])).stdout, expectedOf('export-small.csv'));
+  });
+
+  test('the unfinished run, resumed, gets its row as it finishes', async () => {
+    const resume = await cliHere(['resume', '--db', path, '--no-report']);
+    assert.equal(resume.code, 0, resume.stderr);
+    const after = rowsOf(path);
+    assert.equal((after.get('run_overview') as string[]).length, (after.get('runs') as string[]).length);
+    checkedOverviews(after, path);
   });
 });

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { closeDatabase, openDatabase, type Db } from '../src/store/index.js';
 import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js';
@@ -8,7 +9,7 @@ import { GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping } from '../src/report/choices.js';
 import { smallModelFile } from './random-model.js';
-import { PROJECT_ROOT, runJobSpec, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { expectedOverviews, PROJECT_ROOT, runJobSpec, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * A grouped text or Markdown overview (`report --by window` over 10⁵ runs)
@@ -22,6 +23,7 @@ import { PROJECT_ROOT, runJobSpec, SHARED_DATA, SHARED_MODEL, temporaryFolder } 
 const folder = temporaryFolder('report-window');
 const dbPath = join(folder.path, 'window.sqlite');
 const copyPath = join(folder.path, 'window-copy.sqlite');
+const sparsePath = join(folder.path, 'window-sparse.sqlite');
 const smallModel = join(folder.path, 'small-h8.bin');
 const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 
@@ -46,6 +48,11 @@ before(async () => {
   await runJob('again', { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 100, stride: 130, count: 1 }], dmax: [4, 12], tau });
   await runJob('kept', { models: [smallModel], data: [{ path: TYPESCRIPT, offset: 40960, length: 80, stride: 1, count: 1 }], dmax: [4, 12], tau }, ['--keep', 'summaries']);
   copyFileSync(dbPath, copyPath);
+  // A store where some finished runs have no run_overview row (as a run whose τ are not numbered 0 … count - 1 has none).
+  copyFileSync(dbPath, sparsePath);
+  const sparse = new Database(sparsePath);
+  sparse.exec('DELETE FROM run_overview WHERE run_key % 3 = 0');
+  sparse.close();
 });
 after(() => folder.remove());
 
@@ -132,5 +139,46 @@ describe('a grouped overview of one-run groups', () => {
       reports.close();
       runs.release();
     });
+  });
+
+  test("the store's run_overview rows, written as each run finished, are what the runs' own rows give", () => {
+    const handle = new Database(dbPath, { readonly: true });
+    try {
+      const rows = (handle.prepare('SELECT * FROM run_overview').raw().all() as unknown[][]).map((row) => JSON.stringify(row.map((value) => (Buffer.isBuffer(value) ? value.toString('hex') : value)))).sort();
+      assert.equal(rows.length, handle.prepare(`SELECT count(*) FROM runs WHERE status = 'done'`).pluck().get());
+      assert.deepEqual(rows, expectedOverviews(dbPath));
+    } finally {
+      handle.close();
+    }
+  });
+
+  test('a one-run group whose run has no run_overview row is reported from its queries, byte for byte', () => {
+    withDb((sparse) => {
+      for (const format of ['text', 'md'] as const)
+        for (const widthSample of [0, 5])
+          for (const by of [['window'], ['job', 'window']] as Grouping[][]) {
+            const options: ReportOptions = { format, by, widthSample };
+            assert.equal(output([[sparse, sparsePath]], { all: true }, options), output([[sparse, sparsePath]], { all: true }, { ...options, perGroupQueries: true }), JSON.stringify(options));
+          }
+      // Only the groups whose run kept its row come from it.
+      const runs = selectRunSet(sparse, { all: true }, sparsePath);
+      const { groups } = groupSelection(runs, { by: ['window'] });
+      const reports = new GroupReports(sparse, runs);
+      let read = 0;
+      let withoutRow = 0;
+      const hasRow = sparse.prepare('SELECT 1 FROM run_overview o JOIN runs r USING (run_key) WHERE r.run_id = ?').pluck();
+      for (const group of groups) {
+        const overview = reports.overview(group);
+        if (overview !== undefined) read += 1;
+        if (group.size === 1 && hasRow.get(group.runIds()[0]) === undefined) {
+          withoutRow += 1;
+          assert.equal(overview, undefined, JSON.stringify(group.key));
+        }
+      }
+      reports.close();
+      runs.release();
+      assert.ok(withoutRow > 0 && read > 0, `${withoutRow} groups without a row, ${read} read from their rows`);
+      assert.equal(reports.overviewsStreamed, read);
+    }, sparsePath);
   });
 });

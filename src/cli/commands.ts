@@ -365,7 +365,7 @@ export const migrateCli = defineCommand({
   builder: (args) =>
     args
       .option('db', dbOption)
-      .option('vacuum', { describe: "give the old tables' space back to the file system afterwards (--no-vacuum to skip)", type: 'boolean', default: true })
+      .option('vacuum', { describe: "give the old tables' space back to the file system afterwards, when the upgrade freed any (--no-vacuum to skip)", type: 'boolean', default: true })
       .epilogue('Writing commands (run, resume) upgrade an old database when they first open it; reading commands ask for this one.'),
   handler: async (argv) => (await import('./migrate.js')).migrateCommand(argv),
 });

@@ -474,6 +474,16 @@ function overviewTextLines(widths: readonly number[], right: readonly boolean[],
   const tauColumn = keyCount + 3;
   let blank = '';
   for (let k = 0; k < tauColumn; k++) blank += `${' '.repeat(widths[k])}  `;
+  // A store's τ are few: each one's padded cell is made once.
+  const tauCells = new Map<number, string>();
+  const tauCell = (tau: number): string => {
+    let cell = tauCells.get(tau);
+    if (cell === undefined) {
+      cell = pad(formatTau(tau), tauColumn);
+      if (tauCells.size < 1024) tauCells.set(tau, cell);
+    }
+    return cell;
+  };
   return (figures, value) => {
     const { sparsity } = figures;
     if (sparsity.length === 0) return '';
@@ -483,8 +493,10 @@ function overviewTextLines(widths: readonly number[], right: readonly boolean[],
     let text = '';
     for (let k = 0; k < sparsity.length; k++) {
       const row = sparsity[k];
-      const line = `${k === 0 ? head : blank}${pad(formatTau(row.tau), tauColumn)}  ${pad(thousands(row.mean, 1), tauColumn + 1)}  ${pad(thousands(row.median), tauColumn + 2)}`;
-      text += `${line.trimEnd()}\n`;
+      const last = pad(thousands(row.median), tauColumn + 2);
+      const line = `${k === 0 ? head : blank}${tauCell(row.tau)}  ${pad(thousands(row.mean, 1), tauColumn + 1)}  ${last}`;
+      // textLine trims each line's end: only a last cell ending in a space leaves anything to trim (trimming flattens the line).
+      text += last.length > 0 && last.charCodeAt(last.length - 1) !== 32 ? `${line}\n` : `${line.trimEnd()}\n`;
     }
     return text;
   };

@@ -25,6 +25,7 @@ import {
   type SurprisalRow,
   type Runs,
   PAGE_TAU,
+  OVERVIEW_FIGURES_PER_TAU,
 } from '../store/index.js';
 
 /**
@@ -248,32 +249,30 @@ export class GroupReports {
    */
   overview(group: RunGroup): OverviewFigures | undefined {
     if (this.#perGroupQueries || group.size !== 1) return undefined;
-    this.#overviews ??= this.#runs.oneRunOverviews(Math.fround(this.#neverTau));
-    const figures = this.#overviews.figures(group);
-    if (figures === undefined) return undefined;
-    const { shards, taus, stats } = figures;
-    // A stored row for each τ, as a finished run has (else report() decides, as it does without the active counts at --never-tau).
-    if (stats.length !== taus.length) return undefined;
+    this.#overviews ??= this.#runs.oneRunOverviews();
+    const stored = this.#overviews.figures(group);
+    if (stored === undefined) return undefined;
+    const { figures } = stored;
+    const neverTauF32 = Math.fround(this.#neverTau);
     // sparsityOfOneRun's rows (the τ with positions, ascending; mean and median n as it computes them), without its other fields.
     const sparsity: { tau: number; mean: number; median: number }[] = [];
-    const seen = new Set<number>();
-    for (const [k, positions, sum_x, sum_h, sum_y, median_n] of stats) {
-      const tau = taus[k];
-      if (tau === undefined || seen.has(tau)) return undefined;
-      seen.add(tau);
-      if (positions > 0) sparsity.push({ tau, mean: (sum_x + sum_h + sum_y) / positions, median: median_n });
+    let hasNeverTau = false;
+    const stride = 8 * OVERVIEW_FIGURES_PER_TAU;
+    for (let at = 0; at < figures.length; at += stride) {
+      const tau = figures.readDoubleLE(at);
+      // A τ given twice merges its rows by histogram: report() decides.
+      for (let before = 0; before < at; before += stride) if (figures.readDoubleLE(before) === tau) return undefined;
+      if (figures.readDoubleLE(at + 8) === neverTauF32) hasNeverTau = true;
+      const positions = figures.readDoubleLE(at + 16);
+      if (positions > 0) sparsity.push({ tau, mean: figures.readDoubleLE(at + 24) / positions, median: figures.readDoubleLE(at + 32) });
     }
-    sparsity.sort((a, b) => a.tau - b.tau);
-    // surprisalOf the shards' split sums.
-    const sum = new ExactSum();
-    let positions = 0;
-    for (const [count, surprisalSum, surprisalErr] of shards) {
-      positions += count;
-      sum.add(surprisalSum);
-      sum.add(surprisalErr);
-    }
+    // Without --never-tau among its τ, report() answers, or fails, as it does without the active counts there.
+    if (!hasNeverTau) return undefined;
+    if (sparsity.length > 1) sparsity.sort((a, b) => a.tau - b.tau);
     this.overviewsStreamed += 1;
-    return { runCount: 1, positions, bpc: positions === 0 ? null : sum.value() / positions, sparsity };
+    const { positions } = stored;
+    // surprisalOf's bpc: the exact sum (stored rounded once) over the positions.
+    return { runCount: 1, positions, bpc: positions === 0 ? null : stored.surprisalBits / positions, sparsity };
   }
 
   /** Ends the reads (the statements streaming the groups' figures). */

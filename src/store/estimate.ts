@@ -59,7 +59,7 @@ export const STORE_BYTES = {
   perFrequencyRowOverhead: 1,
   /** A cohort's summed frequencies take about this many runs' rows (wider counts); runs kept as summaries keep only those. */
   cohortFrequencyRuns: 2,
-  /** A run's own rows (runs, run_taus, job_runs, shards, run_depth), roughly. */
+  /** A run's own rows (runs, run_taus, job_runs, shards, run_depth, run_overview: about 0.3 KB at 7 τ), roughly. */
   perRun: 2048,
 } as const;
 

@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import { segmentFrequencyCheck } from './frequency.js';
 import { dropPositionRows } from './retention.js';
 import { rollUp } from './rollups.js';
+import { writeRunOverview } from './overview.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 /** What one merge did, run by run. */
@@ -33,8 +34,11 @@ export const PER_RUN_TABLES: readonly (readonly [string, string])[] = [
   ['frequency_in_progress', 'tau_index, start, class, row, positions'],
 ];
 
-/** Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's. */
-export const NOT_COPIED = ['runs', 'run_taus', 'job_runs'];
+/**
+ * Per-run tables that a merge does not copy: the run's own row and τ list are written from it, its job membership is the worker's,
+ * and its `run_overview` row is written again from the rows copied (writeRunOverview), as the writer writes it.
+ */
+export const NOT_COPIED = ['runs', 'run_taus', 'job_runs', 'run_overview'];
 
 /** Tables whose rows for a run are deleted before a finished copy replaces them (children first). */
 const PARTIAL_TABLES = PER_RUN_TABLES.map(([table]) => table).reverse();
@@ -279,6 +283,7 @@ function mergeRun(db: Db, s: MergeStatements, segmentPath: string, run: SegmentR
   if (missing !== undefined) throw new SegmentError(`segment ${segmentPath}: run ${run.run_id} is marked done but incomplete: ${missing}; not merged`);
   const runKey = local === undefined ? insertSegmentRun(s, run) : completeLocalRun(s, segmentPath, run, local);
   for (const statement of s.copy) statement.run(runKey, run.run_key);
+  writeRunOverview(db, runKey);
   // A run the database keeps as summaries keeps only them (and, until its jobs' rollups have them, its peaks).
   if (s.keepsSummariesOnly.get(runKey) === 1) dropPositionRows(db, runKey);
   result.merged.push(run.run_id);

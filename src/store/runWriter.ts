@@ -20,6 +20,7 @@ import { runLevels } from './rollups.js';
 import { tauStatsOfRun } from './tauStats.js';
 import { shardRowsOf, type ShardRows } from './shardRows.js';
 import { RunSummaries } from './runSummaries.js';
+import { writeRunOverview } from './overview.js';
 
 export interface CommittedRange {
   readonly start: number;
@@ -275,6 +276,8 @@ export class RunWriter {
     statements.insertDepth.run(runKey);
     this.frequencies.finish();
     statements.markDone.run(now(), runKey);
+    // The figures a one-run overview prints, in one row (schema 10), from the rows just written.
+    writeRunOverview(this.db, runKey);
     // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
     if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
   }

@@ -8,8 +8,9 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * through our SQL functions, 4 code point arrays and plain-SQL views, 5
  * `runs.rule`, 6 `runs.burn_in`, 7 activation frequencies (`run_frequency`,
  * `pattern_frequency_rows`), 8 rollups per data file too, and an index of the
- * runs' scalar summaries, 9 this one (histograms of n as steps, cohort
- * frequencies, a summaries run's own frequencies dropped); migrate.ts upgrades in place. Users
+ * runs' scalar summaries, 9 histograms of n as steps, cohort frequencies, a
+ * summaries run's own frequencies dropped, 10 this one (`run_overview`, a row of
+ * overview figures per finished run); migrate.ts upgrades in place. Users
  * read it through docs/schema.md; the views keep 0.1.0's column names
  * (`run_id`, `tau`) over the compact tables.
  *
@@ -28,7 +29,34 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
+
+/**
+ * `run_overview` (schema 10): per finished run, in one row, every figure a
+ * text or Markdown overview prints of a group that is that run alone: its
+ * positions, the exact sum of its surprisals, and per τ the τ, its float32,
+ * the positions, the sum of n and the median of n. Written in the transaction
+ * that finishes the run (runWriter.ts), when a segment's run is merged
+ * (merge.ts) and by the migration from schema 9, always from the run's own
+ * rows (`shards`, `run_taus`, `run_tau_stats`), so it holds nothing they do
+ * not: a report of 10⁵ one-run groups (`--by window`) reads one row a run, in
+ * run_key order, instead of seeking three B-trees and building JSON per run.
+ */
+export const RUN_OVERVIEW_TABLE = `
+  -- Written when a run finishes (and by the migration from schema 9), from its rows in
+  -- shards, run_taus and run_tau_stats: positions (the shards' counts), surprisal_bits
+  -- (the exact sum of the shards' split surprisal sums, rounded once; bpc is it ÷ positions),
+  -- taus (how many τ) and figures: per τ in tau_index order five little-endian float64,
+  -- tau (as given), tau_f32, positions, n_sum (sum_x + sum_h + sum_y), median_n.
+  -- A run whose τ rows are not numbered 0 … taus - 1, each with its summaries, has no row.
+  CREATE TABLE run_overview (
+    run_key        INTEGER PRIMARY KEY REFERENCES runs (run_key),
+    positions      INTEGER NOT NULL,
+    surprisal_bits REAL NOT NULL,
+    taus           INTEGER NOT NULL,
+    figures        BLOB NOT NULL CHECK (length(figures) = 40 * taus)
+  );
+`;
 
 /**
  * `runs.rule`: the run's attribution rule, a name of RULES (src/engine/computation.ts).
@@ -520,6 +548,7 @@ ${COUNT_BLOCKS_TABLE}
 ${RUN_TAU_STATS_TABLE}
 ${RUN_TAU_STATS_FIGURES_INDEX}
 ${RUN_PAGE_PATTERNS_TABLE}
+${RUN_OVERVIEW_TABLE}
 ${COHORT_TABLES}
   -- Written when a run finishes: per offset d, its shards' depth sums added up exactly.
   CREATE TABLE run_depth (

@@ -119,17 +119,16 @@ export interface SingleRunFigures {
 }
 
 /**
- * What a text or Markdown overview prints of a one-run group, as stored
- * (RunSelection.oneRunOverviews): its shards' positions and split surprisal
- * sums, its τ by tau_index, and per stored τ its figures, flat.
+ * What a text or Markdown overview prints of a one-run group, as stored in its
+ * `run_overview` row (RunSelection.oneRunOverviews).
  */
 export interface OneRunOverviewFigures {
-  /** [positions, surprisal_sum, surprisal_err] a shard, in shard order. */
-  readonly shards: readonly (readonly [number, number, number])[];
-  /** The run's τ as given, at their tau_index. */
-  readonly taus: readonly number[];
-  /** [tau_index, positions, sum_x, sum_h, sum_y, median_n] a stored τ, in tau_index order. */
-  readonly stats: readonly (readonly [number, number, number, number, number, number])[];
+  /** The run's positions (its shards' counts). */
+  readonly positions: number;
+  /** The exact sum of its surprisals, rounded once (surprisalOf's sum). */
+  readonly surprisalBits: number;
+  /** Per τ in tau_index order, OVERVIEW_FIGURES_PER_TAU little-endian float64: tau, tau_f32, positions, n_sum, median_n. */
+  readonly figures: Buffer;
 }
 
 /** Reads figures of a selection's one-run groups, a group at a time in group order; `close` ends the read. */
@@ -139,7 +138,7 @@ export interface OneRunGroupReader<Figures> {
   close(): void;
 }
 
-/** The overview figures of one-run groups: also undefined for a run whose τ are not numbered 0 … count - 1 or lack the τ asked for. */
+/** The overview figures of one-run groups: also undefined for a run without a `run_overview` row. */
 export type OneRunOverviewReader = OneRunGroupReader<OneRunOverviewFigures>;
 
 export type SingleRunReader = OneRunGroupReader<SingleRunFigures>;
@@ -250,20 +249,17 @@ const statements = perConnection((db: Db) => {
          ORDER BY s.ord`,
       )
       .raw(),
-    // singleRuns with only what a text or Markdown overview prints (positions, bpc, per τ the mean and median
-    // of n), one JSON array a group, with no join: the τ by tau_index from run_taus (one seek a run, not one
-    // a τ), given only when its indexes are 0 … count - 1 and one of them is @tau (the report's --never-tau:
-    // else the report's queries answer, or fail, as for singleRuns); the figures from the index run_tau_stats_figures.
+    // What a text or Markdown overview prints of each one-run group, one run_overview row a run (schema 10: its
+    // positions, exact surprisal sum and per-τ figures packed in one BLOB), in selection order: one seek a run in a
+    // table of ~0.3 KB rows, no JSON built or parsed. Every finished run's row, not only one-run groups': the reader
+    // takes a group's row only when the group is one run (its size) and the row is its first run's, so no check of
+    // the group's other runs per row. A run without a row (its τ not numbered 0 … count - 1) is left to the report's
+    // queries, as singleRuns leaves it.
     oneRunOverviews: db
       .prepare(
-        `SELECT s.grp, s.ord, json_array(
-           (SELECT json_group_array(json_array(count, surprisal_sum, surprisal_err)) FROM shards WHERE run_key = s.run_key),
-           (SELECT CASE WHEN min(tau_index) = 0 AND max(tau_index) = count(*) - 1 AND max(tau_f32 = @tau) THEN json_group_array(tau) END
-              FROM run_taus WHERE run_key = s.run_key),
-           (SELECT json_group_array(json_array(tau_index, positions, sum_x, sum_h, sum_y, median_n)) FROM run_tau_stats WHERE run_key = s.run_key))
-         FROM temp.selected_runs s
-         WHERE s.sel = @sel AND s.done AND NOT EXISTS (SELECT 1 FROM temp.selected_runs o WHERE o.sel = s.sel AND o.grp = s.grp AND o.ord <> s.ord)
-         ORDER BY s.ord`,
+        `SELECT s.grp, s.ord, o.positions, o.surprisal_bits, o.figures
+         FROM temp.selected_runs s JOIN run_overview o ON o.run_key = s.run_key
+         WHERE s.sel = @sel AND s.done ORDER BY s.ord`,
       )
       .raw(),
     // The cohorts of the jobs the selection touches, largest first.
@@ -411,8 +407,32 @@ function activeAt(rows: readonly TauFiguresRow[], tauF32: number): SingleRunFigu
 
 const nextSelection = new WeakMap<Db, number>();
 
-/** Where a group lies in the TEMP table: its selection, its `grp` and its first run's `ord`. */
-const groupPlace = new WeakMap<RunGroup, { readonly sel: number; readonly grp: number | string; readonly first: number }>();
+/**
+ * A group as streamGroups gives it, with where it lies in the TEMP table (its
+ * selection, its `grp` and its first run's `ord`, for the one-run readers) and
+ * its runs and plan read when asked for: one object a group, no closures (at
+ * 10⁵ groups, `--by window`, a WeakMap of places and two closures a group were
+ * a good part of the collector's work).
+ */
+class SelectedGroup implements RunGroup {
+  #plan: SelectionPlan | undefined;
+  constructor(
+    readonly key: GroupKey,
+    readonly size: number,
+    readonly sel: number,
+    readonly grp: number | string,
+    readonly first: number,
+    private readonly queries: { readonly runIds: (sel: number, grp: number | string) => string[]; readonly plan: (sel: number, grp: number | string, size: number) => SelectionPlan },
+  ) {}
+
+  runIds(): string[] {
+    return this.queries.runIds(this.sel, this.grp);
+  }
+
+  plan(): SelectionPlan {
+    return (this.#plan ??= this.queries.plan(this.sel, this.grp, this.size));
+  }
+}
 
 /**
  * Reads a one-run statement's rows (grp, ord, …, in group order) beside the
@@ -428,11 +448,10 @@ function oneRunGroupReader<Row extends readonly [number | string, number, ...unk
   let next = rows.next();
   return {
     figures: (group) => {
-      const place = groupPlace.get(group);
-      if (place === undefined || place.sel !== sel || group.size !== 1) return undefined;
-      // Groups are asked for in order; the rows skipped are groups read otherwise.
-      while (!next.done && next.value[1] < place.first) next = rows.next();
-      if (next.done || next.value[0] !== place.grp || covered.has(place.grp)) return undefined;
+      if (!(group instanceof SelectedGroup) || group.sel !== sel || group.size !== 1) return undefined;
+      // Groups are asked for in order; the rows skipped are groups read otherwise. A one-run group's row is its first run's.
+      while (!next.done && next.value[1] < group.first) next = rows.next();
+      if (next.done || next.value[1] !== group.first || next.value[0] !== group.grp || covered.has(group.grp)) return undefined;
       return parse(next.value);
     },
     close: () => void rows.return?.(),
@@ -543,16 +562,12 @@ export class RunSelection {
     this.#covering = undefined;
     insertStatement(db, this.#source, keys, this.#jobId).run({ ...this.#params, sel });
     const keyOf = groupKeyReader(db, keys, this.#jobId);
+    const queries = {
+      runIds: (at: number, grp: number | string) => JSON.parse(s.groupIds.get(at, grp) as string) as string[],
+      plan: (at: number, grp: number | string, size: number) => this.#planGroup(at, grp, size),
+    };
     for (const [grp, first, size] of s.groups.iterate(sel) as IterableIterator<[grp: number | string, first: number, runs: number]>) {
-      let plan: SelectionPlan | undefined;
-      const group: RunGroup = {
-        key: keyOf(grp),
-        size,
-        runIds: () => JSON.parse(s.groupIds.get(sel, grp) as string) as string[],
-        plan: () => (plan ??= this.#planGroup(sel, grp, size)),
-      };
-      groupPlace.set(group, { sel, grp, first });
-      yield group;
+      yield new SelectedGroup(keyOf(grp), size, sel, grp, first, queries);
     }
   }
 
@@ -618,20 +633,18 @@ export class RunSelection {
 
   /**
    * singleRunFigures for a text or Markdown overview: only the figures it
-   * prints, one JSON array a group parsed once (at 10⁵ groups, `--by window`,
-   * the statement and the objects of singleRunFigures were most of the time).
-   * `tauF32`: the report's --never-tau; a run without it among its τ is left
-   * to the report's queries, as singleRunFigures leaves it.
+   * prints, one `run_overview` row a group (schema 10; at 10⁵ groups, `--by
+   * window`, seeking each run's shards, τ and summaries and building their JSON
+   * was most of the time). A run without a row is left to the report's queries.
    */
-  oneRunOverviews(tauF32: number): OneRunOverviewReader {
+  oneRunOverviews(): OneRunOverviewReader {
     const sel = this.#sel;
     if (sel === undefined) return { figures: () => undefined, close: () => {} };
     const covered = new Set(this.#coveringCohorts(sel).map((cohort) => cohort.grp));
-    const rows = statements(this.#db).oneRunOverviews.iterate({ sel, tau: tauF32 }) as IterableIterator<[grp: number | string, ord: number, figures: string]>;
-    return oneRunGroupReader(sel, covered, rows, (row) => {
-      const [shards, taus, stats] = JSON.parse(row[2]) as [OneRunOverviewFigures['shards'], number[] | null, OneRunOverviewFigures['stats']];
-      return taus === null ? undefined : { shards, taus, stats };
-    });
+    const rows = statements(this.#db).oneRunOverviews.iterate({ sel }) as IterableIterator<
+      [grp: number | string, ord: number, positions: number, surprisalBits: number, figures: Buffer]
+    >;
+    return oneRunGroupReader(sel, covered, rows, (row) => ({ positions: row[2], surprisalBits: row[3], figures: row[4] }));
   }
 
   /** Drops the selection's rows (the temp table lives as long as the connection). */
