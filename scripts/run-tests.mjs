@@ -52,15 +52,27 @@ const started = Date.now();
 const measured = {};
 const failed = [];
 let next = 0;
+/** The files' processes running now: a stop signal is passed on to them (they end their own children). */
+const running = new Set();
+let stoppedBy = null;
+const SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+for (const signal of Object.keys(SIGNAL_CODES)) {
+  process.on(signal, () => {
+    stoppedBy = signal;
+    for (const child of running) child.kill(signal);
+  });
+}
 
 function runFile(file) {
   return new Promise((resolve) => {
     const begin = Date.now();
     const child = spawn(process.execPath, ['--test', '--test-reporter=spec', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     const chunks = [];
     child.stdout.on('data', (chunk) => chunks.push(chunk));
     child.stderr.on('data', (chunk) => chunks.push(chunk));
     child.on('close', (code, signal) => {
+      running.delete(child);
       const seconds = (Date.now() - begin) / 1000;
       measured[sourceName(file)] = Math.round(seconds * 10) / 10;
       const ok = code === 0;
@@ -73,7 +85,7 @@ function runFile(file) {
 }
 
 async function lane() {
-  while (next < order.length) await runFile(order[next++]);
+  while (next < order.length && stoppedBy === null) await runFile(order[next++]);
 }
 
 await Promise.all(Array.from({ length: Math.min(concurrency, order.length) }, lane));
@@ -82,6 +94,10 @@ const wall = ((Date.now() - started) / 1000).toFixed(1);
 if (record) {
   const sortedDurations = Object.fromEntries(Object.entries({ ...expected, ...measured }).sort(([a], [b]) => (a < b ? -1 : 1)));
   writeFileSync(durationsPath, `${JSON.stringify(sortedDurations, null, 2)}\n`);
+}
+if (stoppedBy !== null) {
+  process.stdout.write(`\nstopped by ${stoppedBy} after ${wall} s: ${order.length - next} test files not started\n`);
+  process.exit(SIGNAL_CODES[stoppedBy]);
 }
 if (failed.length > 0) {
   process.stdout.write(`\n${failed.length} of ${order.length} test files FAILED (${wall} s, ${concurrency} at a time):\n${failed.map((name) => `  ${name}\n`).join('')}`);
