@@ -247,13 +247,13 @@ describe('a long window killed mid-window resumes in segments to the same rows',
   const folder = temporaryFolder('long-windows-resume');
   after(() => folder.remove());
 
-  test('SIGKILL after some shards of a 12,000-position window in segments of 700, then resume', async () => {
-    const args = ['--model', SHARED_MODEL, '--data', LONG_DATA, '--offset', '2000', '--length', '12001', '--burn-in', '900', '--dmax', '40', '--shard-size', '64', '--threads', '2', '--no-report'];
+  test('SIGKILL after some shards of a 6,000-position window in segments of 350, then resume', async () => {
+    const args = ['--model', SHARED_MODEL, '--data', LONG_DATA, '--offset', '2000', '--length', '6001', '--burn-in', '900', '--dmax', '40', '--shard-size', '64', '--threads', '2', '--no-report'];
     const whole = join(folder.path, 'whole.sqlite');
     await okWithSegments(undefined, ['run', ...args, '--db', whole]);
     const killed = join(folder.path, 'killed.sqlite');
-    const total = Math.ceil(12_000 / 64);
-    const child = cliProcess(['run', ...args, '--db', killed], { env: { ...process.env, SPARSETRACE_SEGMENT_SIZE: '700' } });
+    const total = Math.ceil(6_000 / 64);
+    const child = cliProcess(['run', ...args, '--db', killed], { env: { ...process.env, SPARSETRACE_SEGMENT_SIZE: '350' } });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -272,7 +272,7 @@ describe('a long window killed mid-window resumes in segments to the same rows',
     assert.equal(await exited, 'SIGKILL', `the run ended before the kill: ${stderr}`);
     const left = rows(killed, 'SELECT count(*) FROM shards')[0][0] as number;
     assert.ok(left > 0 && left < total, `${left} of ${total} shards committed at the kill`);
-    await okWithSegments(700, ['resume', '--db', killed]);
+    await okWithSegments(350, ['resume', '--db', killed]);
     sameRows(resultRows(killed), resultRows(whole), 'resumed after SIGKILL');
   });
 });

@@ -97,7 +97,10 @@ export class TestRedis {
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
     child.kill(signal);
-    await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
+    // The bound's timer is cleared once the server is gone: left pending, it kept the test file's process alive 10 s after its last test.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((done) => (timer = setTimeout(done, 10_000)))]);
+    clearTimeout(timer);
     this.process = undefined;
   }
 

@@ -86,10 +86,14 @@ describe('a grouped overview of one-run groups', () => {
     withDb((db) =>
       withDb((copy) => {
         for (const stores of [[[db, dbPath]], [[db, dbPath], [copy, copyPath]]] as [Db, string][][])
-          for (const selection of selections)
+          // Two stores add the store key and a second store's groups after the first's: compared over the whole
+          // selection; each narrower selection (its own one-run statements) over one store.
+          for (const selection of stores.length === 1 ? selections : selections.slice(0, 1))
             for (const by of groupings)
               for (const format of ['text', 'md'] as const)
-                for (const widthSample of [0, 1, 5])
+                // The sample only sets a text overview's column widths; Markdown reads and prints its groups alike
+                // either side of it, so one sample size tells its streamed rows from its queried ones.
+                for (const widthSample of format === 'text' ? [0, 1, 5] : [1])
                   for (const neverTau of [undefined, 0.1, 0.05])
                     for (const pool of by.includes('window') || by.length === 0 ? [false, true] : [false]) {
                       const options: ReportOptions = { format, by, neverTau, pool, widthSample, taus: neverTau === 0.1 ? [0.01, 0.1] : undefined };

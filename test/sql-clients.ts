@@ -75,21 +75,18 @@ export function sqliteShell(db: string, sql: string): ClientRows {
   return { columns, rows: objects.map((object) => object.map(([, value]) => value)) };
 }
 
-/**
- * `SELECT <columns> FROM <source> ORDER BY <order>` in the sqlite3 shell, each
- * column read exactly: SQL itself renders every value as its cell
- * (`hex(ieee754_to_blob(x))` for a REAL: its 8 bytes, no decimal printing
- * involved; `ieee754_to_blob` is built into the sqlite3 shell), so the
- * comparison does not depend on how this shell prints numbers.
- */
-export function sqliteShellExact(db: string, source: string, columns: readonly string[], order: readonly string[]): ClientRows {
+/** `SELECT` of `columns` from `source` (AS src), each column rendered by SQL itself as its cell (see sqliteShellExact). */
+function exactSelect(source: string, columns: readonly string[]): string {
   const exprs = columns.map((column, k) => {
     const c = `src.${quoteIdent(column)}`;
     return `CASE typeof(${c}) WHEN 'integer' THEN 'i:' || ${c} WHEN 'real' THEN 'r:' || hex(ieee754_to_blob(${c})) ` +
       `WHEN 'text' THEN 't:' || ${c} WHEN 'blob' THEN 'b:' || hex(${c}) END AS c${k}`;
   });
-  const sql = `SELECT ${exprs.join(', ')} FROM ${quoteIdent(source)} AS src ORDER BY ${order.map((column) => `src.${quoteIdent(column)}`).join(', ')}`;
-  const { rows } = sqliteShell(db, sql);
+  return `SELECT ${exprs.join(', ')} FROM ${source} AS src`;
+}
+
+/** exactSelect's rows as cells. */
+function exactRows(columns: readonly string[], rows: Cell[][]): ClientRows {
   return {
     columns: [...columns],
     rows: rows.map((row) =>
@@ -100,6 +97,51 @@ export function sqliteShellExact(db: string, source: string, columns: readonly s
       }),
     ),
   };
+}
+
+/**
+ * `SELECT <columns> FROM <source> ORDER BY <order>` in the sqlite3 shell, each
+ * column read exactly: SQL itself renders every value as its cell
+ * (`hex(ieee754_to_blob(x))` for a REAL: its 8 bytes, no decimal printing
+ * involved; `ieee754_to_blob` is built into the sqlite3 shell), so the
+ * comparison does not depend on how this shell prints numbers.
+ */
+export function sqliteShellExact(db: string, source: string, columns: readonly string[], order: readonly string[]): ClientRows {
+  const sql = `${exactSelect(quoteIdent(source), columns)} ORDER BY ${order.map((column) => `src.${quoteIdent(column)}`).join(', ')}`;
+  return exactRows(columns, sqliteShell(db, sql).rows);
+}
+
+/** A statement between two queries' outputs in one run of the shell, which prints nothing for a query without rows. */
+const DELIMITER_NAME = 'sparsetrace:delimiter';
+const DELIMITER_LINE = new RegExp(`^\\[\\{"${DELIMITER_NAME}":"next"\\}\\]\\n`, 'm');
+
+/**
+ * A view read once by the sqlite3 shell, in one process, and printed twice:
+ * `SELECT * FROM <view> ORDER BY <order>` as given (`-json`: sqliteShell's
+ * rows) and exactly (sqliteShellExact's rows). Its rows are kept in a TEMP
+ * table in memory, in order, between the two (reading a pattern view decodes
+ * every row in SQL: the costly part). A TEMP table of `SELECT *` from the view
+ * takes each column's affinity from the view's column, so its values keep
+ * their types.
+ */
+export function sqliteShellView(db: string, view: string, columns: readonly string[], order: readonly string[]): { shell: ClientRows; exact: ClientRows } {
+  const kept = 'temp.sparsetrace_view_rows';
+  const script = [
+    'PRAGMA temp_store = MEMORY',
+    `CREATE TEMP TABLE sparsetrace_view_rows AS SELECT * FROM ${quoteIdent(view)} ORDER BY ${order.map(quoteIdent).join(', ')}`,
+    `SELECT * FROM ${kept} ORDER BY rowid`,
+    `SELECT 'next' AS ${quoteIdent(DELIMITER_NAME)}`,
+    `${exactSelect(kept, columns)} ORDER BY src.rowid`,
+  ].join(';\n');
+  const stdout = spawnText(SQLITE3, shellArgs(db, '-json', script), `sqlite3 shell (${SQLITE3})`);
+  const parts = stdout.split(DELIMITER_LINE);
+  if (parts.length !== 2) throw new SqlClientError(`sqlite3 -json: expected two outputs around one delimiter, got ${parts.length} parts`);
+  const [shell, exact] = parts.map((part): ClientRows => {
+    if (part.trim() === '') return { columns: [], rows: [] };
+    const objects = parseShellJson(part);
+    return { columns: objects.length > 0 ? objects[0].map(([name]) => name) : [], rows: objects.map((object) => object.map(([, value]) => value)) };
+  });
+  return { shell, exact: exactRows(columns, exact.rows) };
 }
 
 const PYTHON_SCRIPT = String.raw`
