@@ -1,4 +1,4 @@
-import { BYTE_VALUES, ExactSum } from '../engine/index.js';
+import { BYTE_VALUES } from '../engine/index.js';
 import type { SurpriseReport } from './surprise.js';
 import type { FrequencyReport } from './frequency.js';
 import { InputError } from '../errors.js';
