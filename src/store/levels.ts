@@ -73,8 +73,11 @@ export function activeOfPeaks(peaks: { readonly wx: Float32Array; readonly wh: F
   const lowest = count > 0 ? thresholds[0] : Infinity;
   const active = (values: Float32Array): number[] => {
     const atLevel = new Float64Array(count + 1);
-    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold.
-    for (let k = 0; k < values.length; k++) atLevel[values[k] > lowest ? levelOf(values[k], thresholds) : 0]++;
+    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold; level 0 is not counted (no rank reads it).
+    for (let k = 0; k < values.length; k++) {
+      const value = values[k];
+      if (value > lowest) atLevel[levelOf(value, thresholds)]++;
+    }
     const byRank = new Array<number>(count).fill(0);
     let above = 0;
     for (let rank = count - 1; rank >= 0; rank--) {
