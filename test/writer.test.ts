@@ -18,7 +18,7 @@ import { frequencyRowAt, frequencyRowCount } from '../src/store/frequencyLayout.
 import { shardRowsOf } from '../src/store/shardRows.js';
 import { tauStatsOfRun } from '../src/store/tauStats.js';
 import { activeByRank } from '../src/store/levels.js';
-import { runLevels } from '../src/store/rollups.js';
+import { rebuildJobRollups, rollUp, runLevels } from '../src/store/rollups.js';
 import { CorruptStoreError } from '../src/errors.js';
 import { FREQUENCY_TAUS } from '../src/page.js';
 import { temporaryFolder } from './cli.js';
@@ -223,6 +223,65 @@ describe('RunWriter with rows made by workers', () => {
       second.finish();
       assert.deepEqual(tableRows(resumed), expected, `seed ${seed}`);
       resumed.close();
+    }
+  });
+});
+
+describe('rollups from the runs a writer holds', () => {
+  const COHORT_TABLES = ['job_cohorts', 'cohort_tau_stats', 'cohort_depth', 'cohort_pattern_levels', 'cohort_frequency', 'cohort_frequency_rows'];
+  const cohortRows = (db: Db) => {
+    const all = tableRows(db);
+    return Object.fromEntries(COHORT_TABLES.map((table) => [table, all[table]]));
+  };
+
+  test('a cohort rolled up from what its writers held (and from the store for the runs they did not finish) equals one rebuilt from the stored runs', () => {
+    for (let seed = 60; seed < 66; seed++) {
+      const random = mulberry32(seed);
+      const base = randomCase(seed);
+      const keep = seed % 3 === 2 ? 'summaries' : 'full';
+      // Windows of one data file read by one model: one cohort (and the same Dmax); 6 runs, each its own bytes (so their peaks differ).
+      const cases: Case[] = Array.from({ length: 6 }, () => {
+        const bytes = Uint8Array.from({ length: 30 + Math.floor(random() * 50) }, () => 32 + Math.floor(random() * 60));
+        return { model: base.model, bytes, states: forwardStates(base.model, bytes), tables: base.tables };
+      });
+      const runs: RunRecord[] = cases.map((c, k) => ({
+        ...runRecord(c, `cohort-${seed}-${k}`, false),
+        model: { sha256: `model-${seed}`, path: '/models/model.bin', hidden: c.model.hidden, significant: significantCounts(c.model) },
+        data: { path: '/data/file', offset: 100 * k, length: c.bytes.length, sha256: `data-${seed}-${k}` },
+        keep,
+      }));
+      const db = storeWith(`cohort-${seed}`, runs);
+      const shapeOf = (k: number) => ({ runId: runs[k].runId, hidden: base.model.hidden, thresholdCount: TAUS.length, dmax: DMAX });
+      const writeRun = (k: number, writer = new RunWriter(db, shapeOf(k)), shards = randomCut(random, cases[k].bytes.length - 1)) => {
+        shards.forEach(([start, count], index) => writer.commit(shardOf(cases[k], start, count, false, true), index === shards.length - 1));
+        writer.finish();
+      };
+      writeRun(0);
+      writeRun(1);
+      // A roll-up in between (rollUpIfDue's): the cohort begins (or, of one run kept full, waits).
+      db.transaction(() => rollUp(db))();
+      writeRun(2);
+      // A run resumed by another writer: the first holds nothing of it, the second only what it finished.
+      const shards = randomCut(random, cases[3].bytes.length - 1);
+      const cut = Math.max(1, Math.floor(shards.length / 2));
+      const first = new RunWriter(db, shapeOf(3));
+      for (const [start, count] of shards.slice(0, cut)) first.commit(shardOf(cases[3], start, count, false, true));
+      writeRun(3, new RunWriter(db, shapeOf(3)), shards.slice(cut));
+      writeRun(4);
+      // A run finished by a writer of another connection (as a merge would): read from the store.
+      const other = openDatabase(join(folder.path, `cohort-${seed}.sqlite`));
+      writeRun(5, new RunWriter(other, shapeOf(5)));
+      other.close();
+      db.transaction(() => rollUp(db))();
+      assert.equal(db.prepare(`SELECT runs FROM job_cohorts`).pluck().get(), 6, `seed ${seed}`);
+      assert.equal(db.prepare(`SELECT count(*) FROM job_runs WHERE rolled_up = 0`).pluck().get(), 0, `seed ${seed}`);
+      const rolledUp = cohortRows(db);
+      assert.ok(rolledUp.cohort_frequency_rows.length > 0 && rolledUp.cohort_pattern_levels.length > 0, `seed ${seed}`);
+      if (keep === 'full') {
+        db.transaction(() => rebuildJobRollups(db, 1))();
+        assert.deepEqual(rolledUp, cohortRows(db), `seed ${seed}`);
+      }
+      db.close();
     }
   });
 });

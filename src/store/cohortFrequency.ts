@@ -2,6 +2,7 @@ import { frequencyLength, type PatternClass } from '../engine/index.js';
 import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
 import { FREQUENCY_DROPPED, frequencyRowOffset, frequencyRows } from './frequency.js';
+import type { HeldFrequencyAt } from './heldRollups.js';
 import type { CohortKey } from './rollups.js';
 import { perConnection } from './statements.js';
 
@@ -85,6 +86,18 @@ export class CohortFrequency {
     for (const row of s.runRows.all(runKey) as { tau: number; class: PatternClass; row: number; positions: Buffer }[]) {
       const at = this.byTau.get(row.tau);
       if (at !== undefined && counted.has(row.tau)) this.addRow(at, row.class, row.row, row.positions);
+    }
+  }
+
+  /** Adds the frequencies of a cohort's held runs (heldRollups.ts: what addRun would add of each). */
+  addHeld(held: ReadonlyMap<number, HeldFrequencyAt>): void {
+    for (const [tau, from] of held) {
+      const at = this.at(tau, from.tauF32);
+      at.runs += from.runs;
+      at.positions += from.positions;
+      if (!from.complete) at.complete = false;
+      const counts = at.counts;
+      for (let k = 0; k < counts.length; k++) counts[k] += from.counts[k];
     }
   }
 

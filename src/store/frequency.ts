@@ -134,6 +134,11 @@ export class RunFrequencies {
     });
   }
 
+  /** The sums held, per run_frequency tau_index (none before they are loaded). */
+  heldCounts(): Map<number, Uint32Array> {
+    return new Map((this.sums ?? []).flatMap((sum) => (sum === null ? [] : [[sum.tauIndex, sum.counts] as const])));
+  }
+
   /** Lets go of the sums (a finished run's writer stays until the sweep ends). */
   release(): void {
     this.sums = undefined;

@@ -33,9 +33,15 @@ function levelOf(peak: number, thresholds: Float64Array): number {
 
 /** The levels of one stored peak row (`pattern_peak_rows.peaks`, float32). */
 export function levelsOfPeaks(peaks: Uint8Array, thresholds: Float64Array): Uint32Array {
-  const values = floats(peaks);
+  return levelsOfValues(floats(peaks), thresholds);
+}
+
+/** The levels of peaks (float32). */
+export function levelsOfValues(values: Float32Array, thresholds: Float64Array): Uint32Array {
   const levels = new Uint32Array(values.length);
-  for (let k = 0; k < values.length; k++) levels[k] = levelOf(values[k], thresholds);
+  const lowest = thresholds.length > 0 ? thresholds[0] : Infinity;
+  // Most peaks (0) exceed no threshold: not above the lowest is level 0 (NaN too), without the search.
+  for (let k = 0; k < values.length; k++) if (values[k] > lowest) levels[k] = levelOf(values[k], thresholds);
   return levels;
 }
 
@@ -67,8 +73,11 @@ export function activeOfPeaks(peaks: { readonly wx: Float32Array; readonly wh: F
   const lowest = count > 0 ? thresholds[0] : Infinity;
   const active = (values: Float32Array): number[] => {
     const atLevel = new Float64Array(count + 1);
-    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold.
-    for (let k = 0; k < values.length; k++) atLevel[values[k] > lowest ? levelOf(values[k], thresholds) : 0]++;
+    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold; level 0 is not counted (no rank reads it).
+    for (let k = 0; k < values.length; k++) {
+      const value = values[k];
+      if (value > lowest) atLevel[levelOf(value, thresholds)]++;
+    }
     const byRank = new Array<number>(count).fill(0);
     let above = 0;
     for (let rank = count - 1; rank >= 0; rank--) {

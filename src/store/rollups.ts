@@ -6,6 +6,7 @@ import { activeByRank, levelsOfPeaks, sortedThresholds, type PatternLevels } fro
 import { keepSummariesOnly } from './retention.js';
 import { perConnection } from './statements.js';
 import { DepthSums, TauSums, type DepthSumRow, type TauSumRow } from './sums.js';
+import { heldCohort, releaseHeldRuns, type HeldCohort, type RunRollupRows } from './heldRollups.js';
 
 /**
  * Rollups: a job's finished runs of one model, Dmax and data file (a *cohort*)
@@ -166,11 +167,16 @@ export function rollUp(db: Db): void {
     }
     cohort.runKeys.push(row.run_key);
   }
-  for (const { key, runKeys } of byCohort.values()) {
-    if (s.cohort.get(key) !== undefined) {
-      addRuns(db, key, runKeys, false);
-      for (const runKey of runKeys) s.markRolledUp.run(key.job_id, runKey);
-    } else if (wantsCohort(db, key)) rebuildCohort(db, key);
+  try {
+    for (const { key, runKeys } of byCohort.values()) {
+      if (s.cohort.get(key) !== undefined) {
+        addRuns(db, key, runKeys, false, heldCohort(db, key, runKeys));
+        for (const runKey of runKeys) s.markRolledUp.run(key.job_id, runKey);
+      } else if (wantsCohort(db, key)) rebuildCohort(db, key, true);
+    }
+  } finally {
+    // Whatever the writer held is in the cohorts now, or is read from the store next time.
+    releaseHeldRuns(db);
   }
   for (const runKey of s.summariesRolledUp.all() as number[]) keepSummariesOnly(db, runKey);
 }
@@ -214,18 +220,35 @@ export function refreshStaleRollups(db: Db): void {
   for (const jobId of stale) rebuildJobRollups(db, jobId);
 }
 
-function rebuildCohort(db: Db, key: CohortKey): void {
+/** `useHeld`: the runs the writer holds (heldRollups.ts) are taken from it (rollUp's new cohort; a rebuild reads every run). */
+function rebuildCohort(db: Db, key: CohortKey, useHeld = false): void {
   const s = statements(db);
   for (const statement of s.deleteCohort) statement.run(key);
   const done = s.cohortRunsDone.all(key) as number[];
   if (done.length > 0 && wantsCohort(db, key)) {
-    addRuns(db, key, done, true);
+    addRuns(db, key, done, true, useHeld ? heldCohort(db, key, done) : undefined);
     s.markCohortRolledUp.run(key);
   }
 }
 
-/** Adds runs to a cohort (a new one when `fresh`): merged, then written back. */
-function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: boolean): void {
+/** The few rows of a finished run that a roll-up reads (its τ, summaries, depth, shards): also read by its writer as it finishes it (heldRollups.ts). */
+export function runRollupRows(db: Db, runKey: number): RunRollupRows {
+  const s = statements(db);
+  return {
+    taus: s.runTaus.all(runKey) as RunRollupRows['taus'],
+    stats: s.runStats.all(runKey) as RunRollupRows['stats'],
+    depth: s.runDepth.all(runKey) as RunRollupRows['depth'],
+    shards: s.runSurprisal.all(runKey) as RunRollupRows['shards'],
+    keepsPeaks: s.runKeepsPeaks.get(runKey) === 1,
+  };
+}
+
+/**
+ * Adds runs to a cohort (a new one when `fresh`): merged, then written back.
+ * `held`: what the writer holds of some of them (each among `runKeys`), so their
+ * frequency and peak rows are not read back; the others are read.
+ */
+function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: boolean, held?: HeldCohort): void {
   const s = statements(db);
   const old = fresh ? undefined : (s.cohort.get(key) as { runs: number; positions: number; surprisal_sum: number; surprisal_err: number; peaks_complete: number });
   const surprisal = new ExactSum();
@@ -265,21 +288,34 @@ function addRuns(db: Db, key: CohortKey, runKeys: readonly number[], fresh: bool
 
   const frequency = new CohortFrequency(db, s.hidden.get(key.model_key) as number);
   if (old !== undefined) frequency.loadCohort(key);
+  if (held !== undefined) frequency.addHeld(held.frequency);
+  // The held runs' levels: of their peaks' maximum, merged (by max) where the first held run with that row would merge its own.
+  const heldLevels = held?.levels();
 
-  let taus: { tau_index: number; tau: number; tau_f32: number }[] = [];
+  let taus: RunRollupRows['taus'] = [];
   for (const runKey of runKeys) {
-    frequency.addRun(runKey);
-    taus = s.runTaus.all(runKey) as typeof taus;
+    const heldRun = held?.runs.get(runKey);
+    if (heldRun === undefined) frequency.addRun(runKey);
+    const rows = heldRun?.rows ?? runRollupRows(db, runKey);
+    taus = rows.taus;
     const tauOf = new Map(taus.map((row) => [row.tau_index, row.tau]));
-    for (const row of s.runStats.all(runKey) as TauRow[]) mergeTau({ ...row, tau: tauOf.get(row.tau_index) as number });
-    for (const row of s.runDepth.all(runKey) as { d: number; positions: number; mass_sum: number; mass_err: number }[]) mergeDepth(row);
-    for (const shard of s.runSurprisal.all(runKey) as { count: number; surprisal_sum: number; surprisal_err: number }[]) {
+    for (const row of rows.stats) mergeTau({ ...row, tau: tauOf.get(row.tau_index) as number });
+    for (const row of rows.depth) mergeDepth(row);
+    for (const shard of rows.shards) {
       positions += shard.count;
       surprisal.add(shard.surprisal_sum);
       surprisal.add(shard.surprisal_err);
     }
-    if (s.runKeepsPeaks.get(runKey) === 1) for (const row of runLevels(db, runKey).levels) mergeLevels(row);
-    else peaksComplete = false;
+    if (!rows.keepsPeaks) peaksComplete = false;
+    else if (heldRun !== undefined && heldLevels !== undefined) {
+      heldRun.peakRows.forEach((stored, slot) => {
+        const row = heldLevels[slot];
+        if (stored === 1 && row !== undefined) {
+          mergeLevels(row);
+          heldLevels[slot] = undefined;
+        }
+      });
+    } else for (const row of runLevels(db, runKey).levels) mergeLevels(row);
   }
   if (taus.length === 0) taus = s.runTaus.all(runKeys[0]) as typeof taus;
 

@@ -16,7 +16,8 @@ import { dropPositionRows } from './retention.js';
 import { now } from './record.js';
 import { RUN_DEPTH_SELECT } from './summaries.js';
 import { activeByRank, activeOfPeaks, sortedThresholds } from './levels.js';
-import { runLevels } from './rollups.js';
+import { runLevels, runRollupRows } from './rollups.js';
+import { finishedRunCohorts, holdFinishedRun, PEAK_ROW_SLOTS, peakRowSlot, type FinishedRun } from './heldRollups.js';
 import { tauStatsOfRun } from './tauStats.js';
 import { shardRowsOf, type ShardRows } from './shardRows.js';
 import { RunSummaries } from './runSummaries.js';
@@ -120,6 +121,10 @@ export class RunWriter {
   private readonly statements: WriterStatements;
   /** The run's merged pattern peaks (loaded from the store on first use). */
   private peaks: PatternPeaks | undefined;
+  /** Which of the run's peak rows are stored (PEAK_ROW_SLOTS, heldRollups.ts), with `peaks`. */
+  private peakRows: Uint8Array | undefined;
+  /** What its finishing transaction leaves for the rollups to take from memory once it commits (heldRollups.ts). */
+  private finishedRun: FinishedRun | undefined;
   /** The run's activation frequencies, summed over its committed shards. */
   private readonly frequencies: RunFrequencies;
   /**
@@ -183,6 +188,8 @@ export class RunWriter {
     const { positions, depthRows, shardDepth, countBlocks, peakRows } = this.statements;
     for (const bulk of [positions, depthRows, shardDepth, countBlocks, peakRows]) bulk.discard();
     this.peaks = undefined;
+    this.peakRows = undefined;
+    this.finishedRun = undefined;
     this.frequencies.release();
     this.summaries = null;
   }
@@ -219,7 +226,12 @@ export class RunWriter {
   /** Merges a shard's peaks into the run's and rewrites the stored rows that grew. */
   private mergePeaks(peaks: PatternPeaks): void {
     const { peakRows } = this.statements;
-    for (const { cls, row, peaks: values } of mergePatternPeakRows(this.mergedPeaks(), peaks, this.shape.hidden)) peakRows.add(this.runKey, cls, row, blobOf(values));
+    const merged = this.mergedPeaks();
+    const stored = this.peakRows as Uint8Array;
+    for (const { cls, row, peaks: values } of mergePatternPeakRows(merged, peaks, this.shape.hidden)) {
+      peakRows.add(this.runKey, cls, row, blobOf(values));
+      stored[peakRowSlot(cls, row)] = 1;
+    }
     peakRows.flush();
   }
 
@@ -228,10 +240,13 @@ export class RunWriter {
     if (this.peaks === undefined) {
       const { hidden } = this.shape;
       const merged = emptyPatternPeaks(hidden);
+      const storedRows = new Uint8Array(PEAK_ROW_SLOTS);
       for (const stored of this.statements.storedPeakRows.all(this.runKey) as { class: PatternClass; row: number; peaks: Buffer }[]) {
         setPatternPeakRow(merged, hidden, { cls: stored.class, row: stored.row, peaks: floats(stored.peaks) });
+        storedRows[peakRowSlot(stored.class, stored.row)] = 1;
       }
       this.peaks = merged;
+      this.peakRows = storedRows;
       const legacy = this.statements.legacyFactors.get(this.runKey) as Buffer | undefined;
       if (legacy !== undefined) {
         if (this.shape.peaksFromFactors === undefined) throw new Error(`run ${this.shape.runId}: its 0.1.0 peak factors need the model`);
@@ -252,13 +267,19 @@ export class RunWriter {
    */
   finish(): void {
     if (this.done) return;
-    this.db.transaction(() => this.finishRun()).immediate();
+    try {
+      this.db.transaction(() => this.finishRun()).immediate();
+    } catch (error) {
+      this.finishedRun = undefined;
+      throw error;
+    }
     this.finished();
   }
 
   /** finish()'s work, in the caller's transaction. */
   private finishRun(): void {
     const { runKey, statements } = this;
+    this.finishedRun = undefined;
     // Done already (a summaries run has no count blocks left to summarize again).
     if (statements.status.get(runKey) === 'done') return;
     const peaks = this.mergedPeaks();
@@ -280,12 +301,25 @@ export class RunWriter {
     writeRunOverview(this.db, runKey);
     // A summaries run keeps its peaks until its jobs' rollups have taken its levels (rollups.ts).
     if (this.keepSummariesOnly) dropPositionRows(this.db, runKey);
+    // What the roll-up would read back of the run: held once this transaction commits (finished()).
+    this.finishedRun = {
+      runKey,
+      hidden: this.shape.hidden,
+      rows: runRollupRows(this.db, runKey),
+      peaks,
+      peakRows: this.peakRows as Uint8Array,
+      frequencyCounts: this.frequencies.heldCounts(),
+      ...finishedRunCohorts(this.db, runKey),
+    };
   }
 
   /** After the run's finishing transaction: a sweep keeps its writers to the end, so a finished run's peaks (H·(512 + H) floats) must not stay with it. */
   private finished(): void {
+    if (this.finishedRun !== undefined) holdFinishedRun(this.db, this.finishedRun);
+    this.finishedRun = undefined;
     this.done = true;
     this.peaks = undefined;
+    this.peakRows = undefined;
     this.frequencies.release();
     this.summaries = null;
   }
