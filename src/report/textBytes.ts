@@ -58,7 +58,10 @@ export class TextChunks {
   }
 
   bytes(bytes: Uint8Array): void {
-    this.#room(bytes.length).set(bytes, this.#at);
+    const buffer = this.#room(bytes.length);
+    // A loop for a cell's few bytes: set() is a call into C++ each time.
+    if (bytes.length > 32) buffer.set(bytes, this.#at);
+    else for (let k = 0; k < bytes.length; k++) buffer[this.#at + k] = bytes[k];
     this.#at += bytes.length;
   }
 
@@ -91,7 +94,7 @@ export class TextChunks {
    */
   thousandsCell(value: number, decimals: 0 | 1, width: number): void {
     let scaled: number; // the value × 10^decimals, rounded as thousands rounds it
-    if (!(value >= 0) || Object.is(value, -0) || value >= 2 ** 31) {
+    if (!(value >= 0) || (value === 0 && 1 / value < 0) || value >= 2 ** 31) {
       this.cell(thousands(value, decimals), width, true);
       return;
     }
