@@ -346,17 +346,12 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
   return insert;
 }
 
-/** A row of oneRunGroups' statement: a run, whether it is done, whether a one-run cohort may stand for it, its run_overview row (nulls without one), then its key columns' values. */
-type OneRunGroupRow = [
-  runKey: number,
-  done: number,
-  mayBeCovered: number,
-  positions: number | null,
-  surprisalBits: number | null,
-  figures: Buffer | null,
-  ...keyValues: unknown[],
-];
-const ONE_RUN_KEY_AT = 6;
+/**
+ * A row of oneRunGroups' statement: whether the run is done, has a run_overview row and no cohort of one run may
+ * stand for it (1), its run_overview row (nulls without one), then its key columns' values.
+ */
+type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | null, ...keyValues: unknown[]];
+const ONE_RUN_KEY_AT = 4;
 
 const oneRunStatementsOf = new WeakMap<Db, Map<string, { twoRunGroup: Statement; rows: Statement }>>();
 type Statement = ReturnType<Db['prepare']>;
@@ -387,7 +382,7 @@ function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyNam
       // runs. (LIMIT -1 keeps the subquery from being flattened into the join.)
       rows: db
         .prepare(
-          `SELECT s.run_key, s.done, s.may_be_covered, o.positions, o.surprisal_bits, o.figures${columns.map((_, k) => `, s.key${k}`).join('')}
+          `SELECT s.done AND NOT s.may_be_covered AND o.run_key IS NOT NULL, o.positions, o.surprisal_bits, o.figures${columns.map((_, k) => `, s.key${k}`).join('')}
            FROM (SELECT ${order} AS ord, r.run_key, r.status = 'done' AS done,
                    CASE WHEN @one_run_cohorts THEN EXISTS (SELECT 1 FROM job_runs cj JOIN job_cohorts c ON c.job_id = cj.job_id
                      WHERE cj.run_key = r.run_key AND c.model_key = r.model_key AND c.dmax = r.dmax AND c.data_path IN ('', r.data_path) AND c.runs = 1)
@@ -691,9 +686,9 @@ export class RunSelection {
         }
         row = next.value;
         given += 1;
-        const [, done, mayBeCovered, positions, surprisalBits, figures] = row;
+        const [stored, positions, surprisalBits, figures] = row;
         const key = keyOf(row, ONE_RUN_KEY_AT);
-        return done === 1 && mayBeCovered === 0 && figures !== null ? { key, positions: positions as number, surprisalBits: surprisalBits as number, figures } : { key };
+        return stored === 1 && figures !== null ? { key, positions: positions as number, surprisalBits: surprisalBits as number, figures } : { key };
       },
       rest: () => {
         close();
