@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import { logGrid } from '../src/job/index.js';
 import { formatTau } from '../src/report/format.js';
 import { thousands } from '../src/report/numbers.js';
+import { chunksText, TextChunks } from '../src/report/textBytes.js';
+import { batched } from '../src/cli/output.js';
 import { matchTaus } from '../src/report/select.js';
 import { columnWidths } from '../src/report/table.js';
 import { writeRows, type SqlFormat } from '../src/cli/sql.js';
@@ -28,6 +30,53 @@ describe('thousands', () => {
     for (const value of values) {
       for (let d = 0; d <= 3; d++) assert.equal(thousands(value, d), formats[d].format(value), `${value} with ${d} decimals`);
     }
+  });
+});
+
+describe('text as bytes', () => {
+  test('a number cell is thousands(value) padded to its width, on halves, carries, the edges of the digit path and past them', () => {
+    const values = [0, -0, 0.05, 0.15, 0.25, 2.5, 1.05, 999.95, 999.949999, 9999.95, 123456.75, 1e-7, 2 ** 31 - 1, 2 ** 31, 2 ** 31 / 10 - 0.05, 2 ** 53, 1e21, -3.5, NaN, Infinity, -Infinity, 5e-324];
+    let seed = 777;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let k = 0; k < 20_000; k++) {
+      const value = random() * 10 ** Math.floor(random() * 10 - 2);
+      // Within a hair of a half at one decimal, where the shortest decimal form and value × 10 may round apart.
+      values.push(value, Math.round(value), Math.floor(value * 10) / 10 + 0.05, Math.floor(value * 10) / 10 + 0.05 + 1e-9, Math.floor(value * 10) / 10 + 0.05 - 1e-12);
+    }
+    for (const decimals of [0, 1] as const)
+      for (const width of [0, 5, 14]) {
+        const out = new TextChunks();
+        const expected: string[] = [];
+        for (const value of values) {
+          out.thousandsCell(value, decimals, width);
+          out.byte(10);
+          expected.push(`${thousands(value, decimals).padStart(width)}\n`);
+        }
+        assert.equal(chunksText([out.take()]), expected.join(''), `${decimals} decimals, width ${width}`);
+      }
+  });
+
+  test('cells pad by UTF-16 units as padStart and padEnd do and are written as UTF-8; a chunk is taken once it is full', () => {
+    const out = new TextChunks(64);
+    const cells = ['x', 'enwik_1024.txt@0+1024', 'données/é@1+2', '∞', '😀a', ''];
+    let expected = '';
+    const taken: (string | Uint8Array)[] = [];
+    for (let k = 0; k < 40; k++) {
+      const cell = cells[k % cells.length];
+      out.cell(cell, 12, k % 2 === 0);
+      out.spaces(k % 40);
+      out.byte(10);
+      expected += `${k % 2 === 0 ? cell.padStart(12) : cell.padEnd(12)}${' '.repeat(k % 40)}\n`;
+      if (out.ready) taken.push(out.take());
+      assert.ok(!out.ready);
+    }
+    taken.push(out.take());
+    assert.ok(taken.length > 5 && out.empty);
+    assert.equal(chunksText(taken), expected);
+    // Between the text parts, the bytes go out as they are, in order.
+    const pieces = [...batched(['a', 'b', Buffer.from('c'), 'd', Buffer.from('é'), 'f'], 1)];
+    assert.deepEqual(pieces.map((piece) => (typeof piece === 'string' ? piece : ['bytes', Buffer.from(piece).toString()])), ['a', 'b', ['bytes', 'c'], 'd', ['bytes', 'é'], 'f']);
+    assert.equal(chunksText([...batched(['a', 'b', Buffer.from('c'), 'd'])]), 'abcd');
   });
 });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { closeDatabase, openDatabase, type Db } from '../src/store/index.js';
 import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js';
+import { chunksText } from '../src/report/textBytes.js';
 import { gatherReport, GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping, ReportFormat, ReportSection } from '../src/report/choices.js';
@@ -60,7 +61,7 @@ function withDb<T>(body: (db: Db) => T, path = dbPath): T {
 function output(db: Db, selection: Selection, options: ReportOptions, path = dbPath): string {
   const runs = selectRunSet(db, selection, path);
   try {
-    return [...formatSourcesChunks([{ db, dbPath: path, runs }], options)].join('').replaceAll(path, 'DB');
+    return chunksText(formatSourcesChunks([{ db, dbPath: path, runs }], options)).replaceAll(path, 'DB');
   } catch (error) {
     return `error: ${(error as Error).message}`;
   } finally {

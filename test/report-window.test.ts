@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { closeDatabase, openDatabase, type Db } from '../src/store/index.js';
+import { closeDatabase, openDatabase, type Db, type GroupKeyName } from '../src/store/index.js';
 import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js';
+import { chunksText } from '../src/report/textBytes.js';
 import { GroupReports } from '../src/report/gather.js';
 import { groupSelection, selectRunSet, type Selection } from '../src/report/select.js';
 import type { Grouping } from '../src/report/choices.js';
@@ -69,7 +70,7 @@ function withDb<T>(body: (db: Db) => T, path = dbPath): T {
 function output(dbs: readonly [Db, string][], selection: Selection, options: ReportOptions): string {
   const sources = dbs.map(([db, path]) => ({ db, dbPath: path, runs: selectRunSet(db, selection, path) }));
   try {
-    return [...formatSourcesChunks(sources, options)].join('').replaceAll(dbPath, 'DB').replaceAll(copyPath, 'COPY');
+    return chunksText(formatSourcesChunks(sources, options)).replaceAll(dbPath, 'DB').replaceAll(copyPath, 'COPY');
   } catch (error) {
     return `error: ${(error as Error).message}`;
   } finally {
@@ -79,7 +80,7 @@ function output(dbs: readonly [Db, string][], selection: Selection, options: Rep
 
 describe('a grouped overview of one-run groups', () => {
   test('prints byte for byte what per-group queries and textLine print, in text and Markdown, however many groups set the widths', () => {
-    const selections: Selection[] = [{ all: true }, { job: 'sweep' }, { all: true, model: smallModel }, { all: true, data: TYPESCRIPT }];
+    const selections: Selection[] = [{ all: true }, { job: 'sweep' }, { all: true, model: smallModel }, { all: true, data: TYPESCRIPT }, { job: 'sweep', model: smallModel }];
     const groupings: Grouping[][] = [['window'], ['window', 'dmax'], ['job', 'window'], ['data'], []];
     let cases = 0;
     let errors = 0;
@@ -142,6 +143,84 @@ describe('a grouped overview of one-run groups', () => {
       for (const group of groups) assert.equal(reports.overview(group), undefined, JSON.stringify(group.key));
       reports.close();
       runs.release();
+    });
+  });
+
+  test('a selection whose groups are each one run is read by one statement, in the groups\' order, until a group it cannot give; then as streamGroups gives them', () => {
+    withDb((db) => {
+      const keys: GroupKeyName[] = ['model', 'window', 'dmax'];
+      const storedRow = db.prepare('SELECT o.positions, o.surprisal_bits, o.figures FROM run_overview o JOIN runs r USING (run_key) WHERE r.run_id = ?').raw();
+      const runs = selectRunSet(db, { all: true }, dbPath);
+      const groups = runs.groupBy(keys);
+      assert.ok(groups.length >= 22 && groups.every((group) => group.size === 1), `${groups.length} groups of one run`);
+      // (Read now: streamGroups, which rest() calls, groups the selection anew, and these groups' runs go with their rows.)
+      const expected = groups.map((group) => [group.key, group.size, group.runIds()]);
+      const cursor = runs.oneRunGroups(keys);
+      assert.ok(cursor !== undefined);
+      let withoutRow = 0;
+      for (const group of groups) {
+        const entry = cursor.next();
+        assert.ok(entry !== undefined);
+        assert.deepEqual(entry.key, group.key);
+        if (entry.figures === undefined) {
+          withoutRow += 1;
+          continue;
+        }
+        assert.deepEqual([entry.positions, entry.surprisalBits, entry.figures], storedRow.get(group.runIds()[0]), JSON.stringify(group.key));
+        assert.equal(group.runIds().length, 1);
+      }
+      assert.equal(cursor.next(), undefined);
+      // The runs a cohort of one run may stand for (the two 'kept' as summaries, each its job's only run of its Dmax) are left to streamGroups.
+      const inOneRunCohort = db
+        .prepare(
+          `SELECT count(DISTINCT r.run_key) FROM job_cohorts c JOIN job_runs jr USING (job_id)
+             JOIN runs r ON r.run_key = jr.run_key AND r.model_key = c.model_key AND r.dmax = c.dmax AND c.data_path IN ('', r.data_path)
+           WHERE c.runs = 1`,
+        )
+        .pluck()
+        .get();
+      assert.equal(withoutRow, inOneRunCohort);
+      assert.equal(withoutRow, 2);
+      // From any group on, rest() gives the groups streamGroups gives from there.
+      for (const at of [0, 1, 5, groups.length - 1]) {
+        const again = runs.oneRunGroups(keys);
+        assert.ok(again !== undefined);
+        for (let k = 0; k <= at; k++) again.next();
+        const rest = [...again.rest()];
+        assert.deepEqual(rest.map((group) => [group.key, group.size, group.runIds()]), expected.slice(at), `from group ${at}`);
+      }
+      // Groups of several runs: no cursor.
+      assert.equal(runs.oneRunGroups(['model', 'dmax']), undefined);
+      assert.equal(runs.oneRunGroups(['window']), undefined);
+      assert.equal(runs.oneRunGroups([]), undefined);
+      runs.release();
+    });
+  });
+
+  test('a text or Markdown overview takes its groups from that statement, byte for byte what the per-group queries print', () => {
+    withDb((db) => {
+      const cases: [Selection, Grouping[], number][] = [
+        // The sweep's runs of the small model: no cohort of one run, every group from the statement.
+        [{ job: 'sweep', model: smallModel }, ['window'], 10],
+        // Then the runs kept as summaries, each a cohort of its own: read from there on as streamGroups gives them.
+        [{ all: true, model: smallModel }, ['window'], 10],
+        [{ all: true, data: TYPESCRIPT }, ['window', 'dmax'], 8],
+        // Two runs share a data file and Dmax: no statement.
+        [{ job: 'sweep', model: smallModel }, ['data'], 0],
+      ];
+      for (const [selection, by, expected] of cases)
+        for (const format of ['text', 'md'] as const)
+          for (const widthSample of [0, 3])
+            for (const taus of [undefined, [0.1, 0.001], [0.5]]) {
+              const tally = { oneRunRows: 0 };
+              const options: ReportOptions = { format, by, widthSample, taus };
+              const label = JSON.stringify({ selection, options });
+              const streamed = output([[db, dbPath]], selection, { ...options, tally });
+              assert.equal(streamed, output([[db, dbPath]], selection, { ...options, perGroupQueries: true }), label);
+              // --tau 0.5 names a τ the runs lack: the first group fails, as it does read by its queries.
+              if (taus?.[0] === 0.5 && expected > 0) assert.match(streamed, /^error: --tau 0\.5: no threshold/, label);
+              else assert.equal(tally.oneRunRows, expected, label);
+            }
     });
   });
 

@@ -117,10 +117,10 @@ export function log(text: string): void {
   }
 }
 
-/** Data on stdout; throws BrokenPipeError when the reader went away, EnvironmentError on a full disk. */
-export function out(text: string): void {
+/** Data on stdout (text, or UTF-8 bytes of whole lines); throws BrokenPipeError when the reader went away, EnvironmentError on a full disk. */
+export function out(text: string | Uint8Array): void {
   if (redirected !== undefined) {
-    redirected.out(text);
+    redirected.out(typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8'));
     return;
   }
   try {
@@ -189,7 +189,7 @@ export class AtomicFile {
     }
   }
 
-  write(text: string): void {
+  write(text: string | Uint8Array): void {
     try {
       writeAll(this.fd as number, text);
     } catch (error) {
@@ -252,11 +252,21 @@ export function writeOutput(text: string, outPath: string | undefined, protect: 
  */
 const OUTPUT_BATCH_CHARS = 1 << 16;
 
-/** The parts joined into pieces of about OUTPUT_BATCH_CHARS characters (a larger part alone), in order. */
-export function* batched(chunks: Iterable<string>, size = OUTPUT_BATCH_CHARS): Generator<string> {
+/**
+ * The parts joined into pieces of about OUTPUT_BATCH_CHARS characters (a larger part alone), in order; a part
+ * of bytes (a report's lines written as UTF-8, already about that size) goes out alone, after the text before it.
+ */
+export function* batched(chunks: Iterable<string | Uint8Array>, size = OUTPUT_BATCH_CHARS): Generator<string | Uint8Array> {
   let parts: string[] = [];
   let length = 0;
   for (const chunk of chunks) {
+    if (typeof chunk !== 'string') {
+      if (parts.length > 0) yield parts.join('');
+      parts = [];
+      length = 0;
+      yield chunk;
+      continue;
+    }
     parts.push(chunk);
     length += chunk.length;
     if (length >= size) {
@@ -269,7 +279,7 @@ export function* batched(chunks: Iterable<string>, size = OUTPUT_BATCH_CHARS): G
 }
 
 /** writeOutput for output made in parts (a report written group by group): the parts go out as they come, about 64 KB at a time. */
-export function writeOutputChunks(chunks: Iterable<string>, outPath: string | undefined, protect: readonly string[]): void {
+export function writeOutputChunks(chunks: Iterable<string | Uint8Array>, outPath: string | undefined, protect: readonly string[]): void {
   if (outPath === undefined) {
     for (const piece of batched(chunks)) out(piece);
     return;

@@ -1,8 +1,9 @@
 import { InputError } from '../errors.js';
 import { PAGE_TAU } from '../page.js';
-import type { Db, GroupKeyName, RunGroup, RunSelection } from '../store/index.js';
+import type { Db, GroupKeyName, OneRunGroupCursor, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
-import { GroupReports, type OverviewFigures, type Report } from './gather.js';
+import { GroupReports, OverviewRows, type OverviewFigures, type Report } from './gather.js';
+import { chunksText, TextChunks } from './textBytes.js';
 import { thousands } from './numbers.js';
 import { formatTau, groupingPlan, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
@@ -217,6 +218,8 @@ export interface ReportOptions {
   readonly perGroupQueries?: boolean;
   /** Groups whose rows set a text overview's column widths (default WIDTH_SAMPLE_GROUPS): tests make it small so that groups stream after it. */
   readonly widthSample?: number;
+  /** Counted as the report is read, for tests: the groups a text or Markdown overview took from the rows of RunSelection.oneRunGroups. */
+  readonly tally?: { oneRunRows: number };
 }
 
 /** Keeps the per-τ rows of the thresholds asked for. */
@@ -254,7 +257,7 @@ const WIDTH_SAMPLE_GROUPS = 256;
  * model, Dmax or τ list), one row per group and τ.
  */
 export function formatSelection(db: Db, runs: RunSelection, dbPath: string, options: ReportOptions): string {
-  return [...formatSelectionChunks(db, runs, dbPath, options)].join('');
+  return chunksText(formatSelectionChunks(db, runs, dbPath, options));
 }
 
 /**
@@ -262,7 +265,7 @@ export function formatSelection(db: Db, runs: RunSelection, dbPath: string, opti
  * groups (--by window over a large sweep) is gathered, formatted and written
  * group by group, so its memory does not grow with the number of groups.
  */
-export function* formatSelectionChunks(db: Db, runs: RunSelection, dbPath: string, options: ReportOptions): Generator<string> {
+export function* formatSelectionChunks(db: Db, runs: RunSelection, dbPath: string, options: ReportOptions): Generator<string | Uint8Array> {
   yield* formatSourcesChunks([{ db, dbPath, runs }], options);
 }
 
@@ -290,7 +293,7 @@ type ReportKey = GroupKeyName | 'store';
  * stores are split by the same keys (groupSelections), so that the same group
  * of two sweeps sits in rows side by side in the file.
  */
-export function* formatSourcesChunks(sources: readonly ReportSource[], options: ReportOptions): Generator<string> {
+export function* formatSourcesChunks(sources: readonly ReportSource[], options: ReportOptions): Generator<string | Uint8Array> {
   // Streams the figures of groups that are one run (every format that prints depth profiles for each group reads them too).
   const depth = options.format === 'json' || options.format === 'csv' || (Array.isArray(options.sections) && options.sections.includes('depth'));
   const reports = sources.map((source) => new GroupReports(source.db, source.runs, options.neverTau, depth, options.perGroupQueries === true));
@@ -323,7 +326,7 @@ interface GroupedReport {
   values(group: SourceGroup): (string | number)[];
 }
 
-function* formatGroups(sources: readonly ReportSource[], options: ReportOptions, reports: readonly GroupReports[]): Generator<string> {
+function* formatGroups(sources: readonly ReportSource[], options: ReportOptions, reports: readonly GroupReports[]): Generator<string | Uint8Array> {
   const plan = groupingPlan(
     sources.map((source) => source.runs),
     { by: options.by, pool: options.pool, named: options.named },
@@ -346,7 +349,7 @@ function* formatGroups(sources: readonly ReportSource[], options: ReportOptions,
     } else if (options.format === 'csv') {
       yield* csvGroups(grouped);
     } else {
-      yield* overviewTable(grouped, options.format, sources, options.widthSample ?? WIDTH_SAMPLE_GROUPS, options.perGroupQueries !== true);
+      yield* overviewTable(grouped, options.format, sources, options, reports, plan.keys);
     }
   } finally {
     // The groups' statement ends with the report, also when a group's report failed (--tau naming a τ it lacks) while
@@ -438,67 +441,200 @@ function* csvGroups(grouped: GroupedReport): Generator<string> {
 }
 
 /** One row per group and τ, the group's figures on its first row: as wide as the page, however many τ. */
-function* overviewTable(grouped: GroupedReport, format: 'text' | 'md', sources: readonly ReportSource[], widthSample: number, writtenOut: boolean): Generator<string> {
-  const { keys, groups } = grouped;
+function* overviewTable(
+  grouped: GroupedReport,
+  format: 'text' | 'md',
+  sources: readonly ReportSource[],
+  options: ReportOptions,
+  reports: readonly GroupReports[],
+  runKeys: readonly GroupKeyName[],
+): Generator<string | Uint8Array> {
+  const { keys } = grouped;
   const runs = sources.reduce((sum, source) => sum + source.runs.size, 0);
   const title = `Q1 sparsity by ${keys.join(', ')} (${plural(runs, 'run')}, ${sources.map((source) => source.dbPath).join(', ')})`;
   const columns = [...keys.map(columnOf), 'runs', 'positions', 'bpc', 'τ', 'mean n', 'median n'];
   const alignRight = [...keys.map((name) => name === 'dmax' || name === 'burn_in'), true, true, true, false, true, true];
-  const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.overview(group), grouped.values(group));
-  // The first groups' rows set the text's column widths; the rest stream out as they are gathered.
-  const sample = take(groups, widthSample).flatMap(rowsOf);
-  if (format === 'md') {
-    yield renderMarkdown({ title, columns, rows: sample, alignRight });
-    for (const group of groups) yield renderMarkdown({ columns, rows: rowsOf(group), alignRight }).split('\n').slice(2).join('\n');
-    return;
-  }
-  const widths = columnWidths(columns, sample);
-  yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
-  if (!writtenOut) {
+  const widthSample = options.widthSample ?? WIDTH_SAMPLE_GROUPS;
+  if (options.perGroupQueries === true) {
+    // The reference the rest is compared with: each group's report (or overview) as cells, each line by textLine.
+    const { groups } = grouped;
+    const rowsOf = (group: SourceGroup): string[][] => overviewRows(grouped.overview(group), grouped.values(group));
+    const sample = take(groups, widthSample).flatMap(rowsOf);
+    if (format === 'md') {
+      yield renderMarkdown({ title, columns, rows: sample, alignRight });
+      for (const group of groups) yield markdownRows(columns, rowsOf(group), alignRight);
+      return;
+    }
+    const widths = columnWidths(columns, sample);
+    yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
     for (const group of groups) yield rowsOf(group).map((row) => `${textLine(row, widths, alignRight)}\n`).join('');
     return;
   }
-  const lines = overviewTextLines(widths, alignRight, keys.length);
-  for (const group of groups) yield lines(grouped.overview(group), grouped.values(group));
+  const groups = new OverviewGroups(grouped, sources, options, reports, runKeys);
+  try {
+    const rows = new OverviewRows();
+    // The first groups' rows set the text's column widths; the rest stream out as they are gathered.
+    const sample: string[][] = [];
+    for (let k = 0; k < widthSample; k++) {
+      const values = groups.next(rows);
+      if (values === undefined) break;
+      sample.push(...overviewRows(rows.figures(), values));
+    }
+    if (format === 'md') {
+      yield renderMarkdown({ title, columns, rows: sample, alignRight });
+      for (let values = groups.next(rows); values !== undefined; values = groups.next(rows)) yield markdownRows(columns, overviewRows(rows.figures(), values), alignRight);
+      return;
+    }
+    const widths = columnWidths(columns, sample);
+    yield renderTextWithWidths({ title, columns, rows: sample, alignRight }, widths);
+    const write = overviewLineWriter(widths, alignRight, keys.length);
+    const out = new TextChunks();
+    for (let values = groups.next(rows); values !== undefined; values = groups.next(rows)) {
+      write(out, values, rows);
+      if (out.ready) yield out.take();
+    }
+    if (!out.empty) yield out.take();
+  } finally {
+    groups.close();
+  }
+}
+
+/** A group's rows of a Markdown table, without its head. */
+function markdownRows(columns: readonly string[], rows: readonly (readonly string[])[], alignRight: readonly boolean[]): string {
+  return renderMarkdown({ columns, rows, alignRight }).split('\n').slice(2).join('\n');
 }
 
 /**
- * textLine of each of a group's overview rows (overviewRows), each with its
- * \n, written out without the rows' arrays (a text overview of 10⁵ groups
- * makes 7·10⁵ lines): the same cells, padded alike and joined by two spaces;
- * the cells left empty after a group's first row are its width in spaces.
+ * The groups of a text or Markdown overview, store after store, one at a
+ * time: a selection whose groups are each one run (`--by window` over a
+ * sweep) from RunSelection.oneRunGroups, its runs' `run_overview` rows read
+ * into OverviewRows as GroupReports.overview reads them (no TEMP table, no
+ * object per τ); from the first group that cursor cannot give (or whose row
+ * its report must answer for) on, and any other selection, as the report's
+ * groups (GroupReports.overview or the report).
  */
-function overviewTextLines(widths: readonly number[], right: readonly boolean[], keyCount: number): (figures: OverviewFigures, value: readonly (string | number)[]) => string {
-  const pad = (cell: string, k: number): string => (right[k] ? cell.padStart(widths[k]) : cell.padEnd(widths[k]));
+class OverviewGroups {
+  #source = -1;
+  #cursor: OneRunGroupCursor | undefined;
+  #groups: Generator<RunGroup> | undefined;
+  /** The last --tau filter's τ and which it keeps (a store's groups mostly share their τ). */
+  #keptFor: number[] = [];
+  #kept: boolean[] = [];
+
+  constructor(
+    private readonly grouped: GroupedReport,
+    private readonly sources: readonly ReportSource[],
+    private readonly options: ReportOptions,
+    private readonly reports: readonly GroupReports[],
+    private readonly runKeys: readonly GroupKeyName[],
+  ) {}
+
+  /** The next group's key values, its figures in `rows` (until the next call); undefined after the last group. */
+  next(rows: OverviewRows): (string | number)[] | undefined {
+    for (;;) {
+      if (this.#cursor !== undefined) {
+        const entry = this.#cursor.next();
+        if (entry === undefined) {
+          this.#cursor = undefined;
+          continue;
+        }
+        const { figures, positions, surprisalBits } = entry;
+        if (figures !== undefined && this.reports[this.#source].stored(positions as number, surprisalBits as number, figures, rows)) {
+          this.#filterTaus(rows);
+          if (this.options.tally !== undefined) this.options.tally.oneRunRows += 1;
+          const store = this.sources[this.#source].dbPath;
+          return this.grouped.keys.map((name) => (name === 'store' ? store : groupValue(entry.key, name)));
+        }
+        this.#groups = this.#cursor.rest();
+        this.#cursor = undefined;
+      }
+      if (this.#groups !== undefined) {
+        const next = this.#groups.next();
+        if (!next.done) {
+          const source = this.sources[this.#source];
+          const group: SourceGroup = { db: source.db, store: source.dbPath, group: next.value, reports: this.reports[this.#source] };
+          rows.set(this.grouped.overview(group));
+          return this.grouped.values(group);
+        }
+        this.#groups = undefined;
+      }
+      this.#source += 1;
+      if (this.#source >= this.sources.length) return undefined;
+      const { runs } = this.sources[this.#source];
+      this.#cursor = runs.oneRunGroups(this.runKeys);
+      if (this.#cursor === undefined) this.#groups = runs.streamGroups(this.runKeys);
+    }
+  }
+
+  /** overviewTaus on rows: the τ --tau names (matchTaus: an error names a τ the group lacks). */
+  #filterTaus(rows: OverviewRows): void {
+    const wanted = this.options.taus;
+    if (wanted === undefined || wanted.length === 0) return;
+    const taus = Array.from(rows.tau.subarray(0, rows.count), Number);
+    if (taus.length !== this.#keptFor.length || taus.some((tau, k) => tau !== this.#keptFor[k])) {
+      const keep = keptTaus(taus.map((tau) => ({ tau })), wanted);
+      this.#keptFor = taus;
+      this.#kept = taus.map((tau) => keep.has(tau));
+    }
+    let k = 0;
+    rows.filter(() => this.#kept[k++]);
+  }
+
+  close(): void {
+    this.#cursor?.close();
+    this.#groups?.return(undefined);
+  }
+}
+
+/**
+ * Writes a group's overview lines (overviewRows, each as textLine prints it,
+ * with its \n) as bytes: the same cells, padded alike and joined by two
+ * spaces; the cells left empty after a group's first row are their widths in
+ * spaces. Its last cell (median n, right-aligned) never ends in a space, so
+ * textLine's trim never takes anything off.
+ */
+function overviewLineWriter(widths: readonly number[], right: readonly boolean[], keyCount: number): (out: TextChunks, values: readonly (string | number)[], rows: OverviewRows) => void {
   // The first figures' column: those before it are the keys, runs, positions and bpc.
   const tauColumn = keyCount + 3;
-  let blank = '';
-  for (let k = 0; k < tauColumn; k++) blank += `${' '.repeat(widths[k])}  `;
-  // A store's τ are few: each one's padded cell is made once.
-  const tauCells = new Map<number, string>();
-  const tauCell = (tau: number): string => {
+  const [runsColumn, positionsColumn, bpcColumn, meanColumn, medianColumn] = [keyCount, keyCount + 1, keyCount + 2, tauColumn + 1, tauColumn + 2];
+  let blank = 0;
+  for (let k = 0; k < tauColumn; k++) blank += widths[k] + 2;
+  // A store's τ are few: each one's padded cell is encoded once.
+  const tauCells = new Map<number, Uint8Array>();
+  const tauCell = (tau: number): Uint8Array => {
     let cell = tauCells.get(tau);
     if (cell === undefined) {
-      cell = pad(formatTau(tau), tauColumn);
+      const label = formatTau(tau);
+      cell = Buffer.from(right[tauColumn] ? label.padStart(widths[tauColumn]) : label.padEnd(widths[tauColumn]));
       if (tauCells.size < 1024) tauCells.set(tau, cell);
     }
     return cell;
   };
-  return (figures, value) => {
-    const { sparsity } = figures;
-    if (sparsity.length === 0) return '';
-    let head = '';
-    for (let k = 0; k < value.length; k++) head += `${pad(String(value[k]), k)}  `;
-    head += `${pad(String(figures.runCount), keyCount)}  ${pad(thousands(figures.positions), keyCount + 1)}  ${pad(fixed(figures.bpc, 4), keyCount + 2)}  `;
-    let text = '';
-    for (let k = 0; k < sparsity.length; k++) {
-      const row = sparsity[k];
-      const last = pad(thousands(row.median), tauColumn + 2);
-      const line = `${k === 0 ? head : blank}${tauCell(row.tau)}  ${pad(thousands(row.mean, 1), tauColumn + 1)}  ${last}`;
-      // textLine trims each line's end: only a last cell ending in a space leaves anything to trim (trimming flattens the line).
-      text += last.length > 0 && last.charCodeAt(last.length - 1) !== 32 ? `${line}\n` : `${line.trimEnd()}\n`;
+  const number = (out: TextChunks, value: number, decimals: 0 | 1, k: number): void => {
+    if (right[k]) out.thousandsCell(value, decimals, widths[k]);
+    else out.cell(thousands(value, decimals), widths[k], false);
+  };
+  return (out, values, rows) => {
+    for (let i = 0; i < rows.count; i++) {
+      if (i === 0) {
+        for (let k = 0; k < values.length; k++) {
+          out.cell(String(values[k]), widths[k], right[k]);
+          out.spaces(2);
+        }
+        out.cell(String(rows.runCount), widths[runsColumn], right[runsColumn]);
+        out.spaces(2);
+        number(out, rows.positions, 0, positionsColumn);
+        out.spaces(2);
+        out.cell(fixed(rows.bpc, 4), widths[bpcColumn], right[bpcColumn]);
+        out.spaces(2);
+      } else out.spaces(blank);
+      out.bytes(tauCell(rows.tau[i]));
+      out.spaces(2);
+      number(out, rows.mean[i], 1, meanColumn);
+      out.spaces(2);
+      number(out, rows.median[i], 0, medianColumn);
+      out.byte(10);
     }
-    return text;
   };
 }
 

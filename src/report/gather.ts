@@ -175,6 +175,83 @@ export interface OverviewFigures {
   readonly sparsity: readonly { readonly tau: number; readonly mean: number; readonly median: number }[];
 }
 
+/** Bytes read as little-endian float64 (a reused copy: at 10⁵ runs, readDoubleLE's checks per value were a tenth of a second). */
+const float64Copy = { values: new Float64Array(64), bytes: new Uint8Array(0) };
+float64Copy.bytes = new Uint8Array(float64Copy.values.buffer);
+const littleEndian = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+function float64LE(bytes: Buffer): Float64Array {
+  const count = bytes.length >> 3;
+  if (float64Copy.values.length < count) {
+    float64Copy.values = new Float64Array(count);
+    float64Copy.bytes = new Uint8Array(float64Copy.values.buffer);
+  }
+  const { values } = float64Copy;
+  if (littleEndian) float64Copy.bytes.set(bytes.subarray(0, 8 * count));
+  else for (let k = 0; k < count; k++) values[k] = bytes.readDoubleLE(8 * k);
+  return values;
+}
+
+/**
+ * A group's overview figures (OverviewFigures) in arrays reused from group to
+ * group: a text overview of 10⁵ groups writes its lines from these rather than
+ * from a few objects per group and τ.
+ */
+export class OverviewRows {
+  runCount = 0;
+  positions = 0;
+  bpc: number | null = null;
+  /** How many τ rows (sparsity's rows): the first `count` of tau, mean and median. */
+  count = 0;
+  tau = new Float64Array(8);
+  mean = new Float64Array(8);
+  median = new Float64Array(8);
+
+  /** Room for `count` τ rows (their values are not kept). */
+  reserve(count: number): void {
+    if (count <= this.tau.length) return;
+    this.tau = new Float64Array(count);
+    this.mean = new Float64Array(count);
+    this.median = new Float64Array(count);
+  }
+
+  /** These rows hold `figures`. */
+  set(figures: OverviewFigures): this {
+    const { sparsity } = figures;
+    this.reserve(sparsity.length);
+    this.runCount = figures.runCount;
+    this.positions = figures.positions;
+    this.bpc = figures.bpc;
+    this.count = sparsity.length;
+    for (let k = 0; k < sparsity.length; k++) {
+      this.tau[k] = sparsity[k].tau;
+      this.mean[k] = sparsity[k].mean;
+      this.median[k] = sparsity[k].median;
+    }
+    return this;
+  }
+
+  /** Keeps the rows whose τ `keep` says (in order). */
+  filter(keep: (tau: number) => boolean): void {
+    let kept = 0;
+    for (let k = 0; k < this.count; k++) {
+      if (!keep(this.tau[k])) continue;
+      this.tau[kept] = this.tau[k];
+      this.mean[kept] = this.mean[k];
+      this.median[kept] = this.median[k];
+      kept += 1;
+    }
+    this.count = kept;
+  }
+
+  /** What these rows hold, as OverviewFigures. */
+  figures(): OverviewFigures {
+    const sparsity: { tau: number; mean: number; median: number }[] = [];
+    for (let k = 0; k < this.count; k++) sparsity.push({ tau: this.tau[k], mean: this.mean[k], median: this.median[k] });
+    return { runCount: this.runCount, positions: this.positions, bpc: this.bpc, sparsity };
+  }
+}
+
 /**
  * The reports of a selection's groups, asked for in group order: a group that
  * is one finished run from the figures the selection streams for all of them
@@ -252,27 +329,53 @@ export class GroupReports {
     this.#overviews ??= this.#runs.oneRunOverviews();
     const stored = this.#overviews.figures(group);
     if (stored === undefined) return undefined;
-    const { figures } = stored;
-    const neverTauF32 = Math.fround(this.#neverTau);
-    // sparsityOfOneRun's rows (the τ with positions, ascending; mean and median n as it computes them), without its other fields.
-    const sparsity: { tau: number; mean: number; median: number }[] = [];
-    let hasNeverTau = false;
-    const stride = 8 * OVERVIEW_FIGURES_PER_TAU;
-    for (let at = 0; at < figures.length; at += stride) {
-      const tau = figures.readDoubleLE(at);
-      // A τ given twice merges its rows by histogram: report() decides.
-      for (let before = 0; before < at; before += stride) if (figures.readDoubleLE(before) === tau) return undefined;
-      if (figures.readDoubleLE(at + 8) === neverTauF32) hasNeverTau = true;
-      const positions = figures.readDoubleLE(at + 16);
-      if (positions > 0) sparsity.push({ tau, mean: figures.readDoubleLE(at + 24) / positions, median: figures.readDoubleLE(at + 32) });
-    }
-    // Without --never-tau among its τ, report() answers, or fails, as it does without the active counts there.
-    if (!hasNeverTau) return undefined;
-    if (sparsity.length > 1) sparsity.sort((a, b) => a.tau - b.tau);
+    const rows = new OverviewRows();
+    if (!this.stored(stored.positions, stored.surprisalBits, stored.figures, rows)) return undefined;
     this.overviewsStreamed += 1;
-    const { positions } = stored;
+    return rows.figures();
+  }
+
+  /**
+   * A one-run group's overview from its run's `run_overview` row, into `rows`:
+   * what `report(group)` gives in these fields, made by the same functions from
+   * the same stored values. False (rows unset) when its report must answer: a
+   * run without --never-tau among its τ (its report answers, or fails, as it
+   * does without the active counts there), or with a τ given twice (whose rows
+   * merge by histogram).
+   */
+  stored(positions: number, surprisalBits: number, figures: Buffer, rows: OverviewRows): boolean {
+    const neverTauF32 = Math.fround(this.#neverTau);
+    const stride = OVERVIEW_FIGURES_PER_TAU;
+    const values = float64LE(figures);
+    const length = figures.length >> 3;
+    rows.reserve(length / stride);
+    let count = 0;
+    let hasNeverTau = false;
+    const { tau: taus, mean, median } = rows;
+    for (let at = 0; at < length; at += stride) {
+      const tau = values[at];
+      for (let before = 0; before < at; before += stride) if (values[before] === tau) return false;
+      if (values[at + 1] === neverTauF32) hasNeverTau = true;
+      const tauPositions = values[at + 2];
+      if (!(tauPositions > 0)) continue;
+      // sparsityOfOneRun's rows: the τ with positions, ascending (distinct: sorted in place), mean and median n as it computes them.
+      let k = count++;
+      for (; k > 0 && taus[k - 1] > tau; k--) {
+        taus[k] = taus[k - 1];
+        mean[k] = mean[k - 1];
+        median[k] = median[k - 1];
+      }
+      taus[k] = tau;
+      mean[k] = values[at + 3] / tauPositions;
+      median[k] = values[at + 4];
+    }
+    if (!hasNeverTau) return false;
+    rows.count = count;
+    rows.runCount = 1;
+    rows.positions = positions;
     // surprisalOf's bpc: the exact sum (stored rounded once) over the positions.
-    return { runCount: 1, positions, bpc: positions === 0 ? null : stored.surprisalBits / positions, sparsity };
+    rows.bpc = positions === 0 ? null : surprisalBits / positions;
+    return true;
   }
 
   /** Ends the reads (the statements streaming the groups' figures). */

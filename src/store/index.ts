@@ -10,7 +10,7 @@ export { mergeSegment, type MergeResult } from './merge.js';
 export { inspectSegment, stampSegment, SEGMENT_FORMAT, type SegmentIdentity, type SegmentInspection } from './segmentIdentity.js';
 export { jobRunStates, shardsCommittedSince, unfinishedShards, type CommittedShard, type JobRunState } from './jobProgress.js';
 export { findJob, findRun, findRunKeys } from './resolve.js';
-export { RunSelection, type GroupKey, type GroupKeyName, type RunFigures, type RunFilter, type RunGroup, type SelectionMix, type SingleRunFigures, type SingleRunReader, type SelectionProvenance, type OneRunOverviewFigures, type OneRunOverviewReader } from './selected.js';
+export { RunSelection, type GroupKey, type GroupKeyName, type RunFigures, type RunFilter, type RunGroup, type SelectionMix, type SingleRunFigures, type SingleRunReader, type SelectionProvenance, type OneRunOverviewFigures, type OneRunOverviewReader, type OneRunGroupCursor, type OneRunGroupEntry } from './selected.js';
 export type { Runs } from './selection.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';

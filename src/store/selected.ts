@@ -143,6 +143,25 @@ export type OneRunOverviewReader = OneRunGroupReader<OneRunOverviewFigures>;
 
 export type SingleRunReader = OneRunGroupReader<SingleRunFigures>;
 
+/** A group of oneRunGroups: its key, and its run's `run_overview` row when the cursor can give it (else read the group from `rest`). */
+export interface OneRunGroupEntry {
+  readonly key: GroupKey;
+  /** The run's positions (its shards' counts); with surprisalBits and figures, as OneRunOverviewFigures. */
+  readonly positions?: number;
+  readonly surprisalBits?: number;
+  readonly figures?: Buffer;
+}
+
+/** The groups of a selection whose groups are each one run, in group order (RunSelection.oneRunGroups). */
+export interface OneRunGroupCursor {
+  /** The next group, or undefined after the last (which ends the read). */
+  next(): OneRunGroupEntry | undefined;
+  /** The groups from the last one `next` gave on (that one included), as streamGroups gives them; ends this read. */
+  rest(): Generator<RunGroup>;
+  /** Ends the read. */
+  close(): void;
+}
+
 export interface UnfinishedRun {
   readonly run_id: string;
   readonly positions_done: number;
@@ -225,7 +244,9 @@ const statements = perConnection((db: Db) => {
     // Each group's key values are its `grp` (their JSON array), read back in JavaScript (groupKeyReader), so no run is
     // looked up again; sorted by first run with three columns per group (at 10⁵ groups, --by window, the sorter's
     // memory and about a third of a second that joining each group's first run and model cost).
-    groups: db.prepare(`SELECT grp, min(ord) AS first, count(*) AS runs FROM temp.selected_runs WHERE sel = ? GROUP BY grp ORDER BY first`).raw(),
+    groups: db.prepare(`SELECT grp, min(ord) AS first, count(*) AS runs FROM temp.selected_runs WHERE sel = ? GROUP BY grp ORDER BY first LIMIT -1 OFFSET ?`).raw(),
+    // Whether the store has a cohort of one run: only such a cohort can stand for a group of one run (oneRunGroups).
+    oneRunCohort: db.prepare(`SELECT 1 FROM job_cohorts WHERE runs = 1 LIMIT 1`).pluck(),
     modelOfKey: db.prepare(`SELECT model_sha256 AS sha256, path FROM models WHERE model_key = ?`),
     // One JSON array rather than a row per run: better-sqlite3's cost per row is most of the cost at 10⁵ runs.
     groupIds: db
@@ -312,7 +333,7 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
   }
   let insert = byId.get(id);
   if (insert === undefined) {
-    const columns = keys.flatMap((name) => keyColumns(name, jobId));
+    const columns = keyColumnsOf(keys, jobId);
     // A group is named by its key values (JSON text): no sort, unlike numbering groups with a window function.
     const group = columns.length === 0 ? '1' : `json_array(${columns.join(', ')})`;
     const { from, order } = SOURCES[source];
@@ -325,17 +346,69 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
   return insert;
 }
 
+/**
+ * A row of oneRunGroups' statement: whether the run is done, has a run_overview row and no cohort of one run may
+ * stand for it (1), its run_overview row (nulls without one), then its key columns' values.
+ */
+type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | null, ...keyValues: unknown[]];
+const ONE_RUN_KEY_AT = 4;
+
+const oneRunStatementsOf = new WeakMap<Db, Map<string, { twoRunGroup: Statement; rows: Statement }>>();
+type Statement = ReturnType<Db['prepare']>;
+
+/**
+ * oneRunGroups' statements, prepared once per connection, source and key set:
+ * whether some group of `keys` holds two runs, and the runs in selection order
+ * (a group's order when each is one run) with their key columns and overview.
+ */
+function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyName[], jobId: number | undefined): { twoRunGroup: Statement; rows: Statement } {
+  const id = `${source}|${keys.join(',')}|${jobId ?? ''}`;
+  let byId = oneRunStatementsOf.get(db);
+  if (byId === undefined) {
+    byId = new Map();
+    oneRunStatementsOf.set(db, byId);
+  }
+  let prepared = byId.get(id);
+  if (prepared === undefined) {
+    const columns = keyColumnsOf(keys, jobId);
+    const { order, from } = SOURCES[source];
+    prepared = {
+      twoRunGroup: db.prepare(`SELECT 1 FROM ${from} GROUP BY ${columns.length === 0 ? '1' : columns.join(', ')} HAVING count(*) > 1 LIMIT 1`).pluck(),
+      // A cohort stands for a group of one run only if it is a cohort of one run (its runs all lie in the group): such
+      // a cohort of one of the run's jobs, of its model, Dmax and data file (or every file), marks the run, and the
+      // cursor leaves it to streamGroups, whose covering cohorts decide (checked only when the store has such a cohort).
+      // The runs are put in order first, each with its few columns, and their run_overview rows joined in that order
+      // (the outer ORDER BY is then met without a sort): sorting the rows with their figures cost about 0.1 s at 10⁵
+      // runs. (LIMIT -1 keeps the subquery from being flattened into the join.)
+      rows: db
+        .prepare(
+          `SELECT s.done AND NOT s.may_be_covered AND o.run_key IS NOT NULL, o.positions, o.surprisal_bits, o.figures${columns.map((_, k) => `, s.key${k}`).join('')}
+           FROM (SELECT ${order} AS ord, r.run_key, r.status = 'done' AS done,
+                   CASE WHEN @one_run_cohorts THEN EXISTS (SELECT 1 FROM job_runs cj JOIN job_cohorts c ON c.job_id = cj.job_id
+                     WHERE cj.run_key = r.run_key AND c.model_key = r.model_key AND c.dmax = r.dmax AND c.data_path IN ('', r.data_path) AND c.runs = 1)
+                   ELSE 0 END AS may_be_covered${columns.map((column, k) => `, ${column} AS key${k}`).join('')}
+                 FROM ${from} ORDER BY ${order} LIMIT -1) s
+             LEFT JOIN run_overview o ON o.run_key = s.run_key
+           ORDER BY s.ord`,
+        )
+        .raw(),
+    };
+    byId.set(id, prepared);
+  }
+  return prepared;
+}
+
 /** Key columns (KEY_COLUMNS) each key name puts in a group's `grp`: none for `job` when the selection is one job's. */
 function keyColumns(name: GroupKeyName, jobId: number | undefined): readonly string[] {
   return name === 'job' && jobId !== undefined ? [] : KEY_COLUMNS[name];
 }
 
 /**
- * How a group's key is read back from its `grp`, the JSON array of its key
- * columns in key order (insertStatement); models and job names are looked up
- * once each.
+ * How a group's key is read back from its key columns' values in key order
+ * (KEY_COLUMNS; its `grp` holds them as a JSON array, insertStatement), from
+ * `values[at]` on; models and job names are looked up once each.
  */
-function groupKeyReader(db: Db, keys: readonly GroupKeyName[], jobId: number | undefined): (grp: number | string) => GroupKey {
+function groupKeyReader(db: Db, keys: readonly GroupKeyName[], jobId: number | undefined): (values: readonly unknown[], at: number) => GroupKey {
   const s = statements(db);
   const models = new Map<number, { readonly sha256: string; readonly path: string }>();
   const jobNames = new Map<number, string>();
@@ -355,11 +428,9 @@ function groupKeyReader(db: Db, keys: readonly GroupKeyName[], jobId: number | u
     }
     return name;
   };
-  const width = keys.reduce((sum, name) => sum + keyColumns(name, jobId).length, 0);
-  return (grp) => {
-    const values = width === 0 ? [] : (JSON.parse(grp as string) as (string | number)[]);
+  return (values, at) => {
     const key: { -readonly [K in keyof GroupKey]: GroupKey[K] } = {};
-    let k = 0;
+    let k = at;
     for (const name of keys) {
       if (name === 'model') key.model = modelOf(values[k++] as number);
       if (name === 'data') key.data = values[k++] as string;
@@ -375,6 +446,11 @@ function groupKeyReader(db: Db, keys: readonly GroupKeyName[], jobId: number | u
     }
     return key;
   };
+}
+
+/** The key columns of `keys`, in key order (what a group's `grp` holds). */
+function keyColumnsOf(keys: readonly GroupKeyName[], jobId: number | undefined): string[] {
+  return keys.flatMap((name) => keyColumns(name, jobId));
 }
 
 interface Covering extends CohortKey {
@@ -552,7 +628,7 @@ export class RunSelection {
    * report of 10⁵ groups (--by window) holds one group's objects at a time, not
    * 10⁵. The selection is grouped (the TEMP table written) at the first group.
    */
-  *streamGroups(keys: readonly GroupKeyName[]): Generator<RunGroup> {
+  *streamGroups(keys: readonly GroupKeyName[], skip = 0): Generator<RunGroup> {
     const db = this.#db;
     const s = statements(db);
     if (this.#sel !== undefined) s.release.run(this.#sel);
@@ -562,13 +638,64 @@ export class RunSelection {
     this.#covering = undefined;
     insertStatement(db, this.#source, keys, this.#jobId).run({ ...this.#params, sel });
     const keyOf = groupKeyReader(db, keys, this.#jobId);
+    const grouped = keyColumnsOf(keys, this.#jobId).length > 0;
     const queries = {
       runIds: (at: number, grp: number | string) => JSON.parse(s.groupIds.get(at, grp) as string) as string[],
       plan: (at: number, grp: number | string, size: number) => this.#planGroup(at, grp, size),
     };
-    for (const [grp, first, size] of s.groups.iterate(sel) as IterableIterator<[grp: number | string, first: number, runs: number]>) {
-      yield new SelectedGroup(keyOf(grp), size, sel, grp, first, queries);
+    for (const [grp, first, size] of s.groups.iterate(sel, skip) as IterableIterator<[grp: number | string, first: number, runs: number]>) {
+      yield new SelectedGroup(keyOf(grouped ? (JSON.parse(grp as string) as unknown[]) : [], 0), size, sel, grp, first, queries);
     }
+  }
+
+  /**
+   * When every group of `keys` is one run (`report --by window` over a sweep):
+   * the groups in streamGroups' order, read by one statement over the runs and
+   * their `run_overview` rows, without the TEMP table, its groups' statement or
+   * the covering cohorts (at 10⁵ groups about 0.7 s of the report); else
+   * undefined. A group the cursor cannot give as stored (its run unfinished or
+   * without a row, or a one-run cohort that may stand for it), or that its
+   * reader cannot use, is read from there on as streamGroups gives it
+   * (`OneRunGroupCursor.rest`).
+   */
+  oneRunGroups(keys: readonly GroupKeyName[]): OneRunGroupCursor | undefined {
+    if (keys.length === 0) return undefined;
+    const mix = this.describe();
+    // Groups by these keys alone are at most the product of their distinct values: fewer than the runs, some group holds two.
+    const distinct: Partial<Record<GroupKeyName, number>> = {
+      model: mix.models.length, data: mix.dataFiles.length, dmax: mix.dmax.length, taus: mix.tauLists.length, rule: mix.rules.length, burn_in: mix.burnIns.length,
+    };
+    if (keys.every((name) => distinct[name] !== undefined) && keys.reduce((product, name) => product * (distinct[name] ?? 1), 1) < mix.runs) return undefined;
+    const s = oneRunStatements(this.#db, this.#source, keys, this.#jobId);
+    if (s.twoRunGroup.get(this.#params) !== undefined) return undefined;
+    const rows = s.rows.iterate({ ...this.#params, one_run_cohorts: statements(this.#db).oneRunCohort.get() === undefined ? 0 : 1 }) as IterableIterator<OneRunGroupRow>;
+    const keyOf = groupKeyReader(this.#db, keys, this.#jobId);
+    let given = 0;
+    let row: OneRunGroupRow | undefined;
+    let open = true;
+    const close = (): void => {
+      if (open) rows.return?.();
+      open = false;
+    };
+    return {
+      next: () => {
+        const next = open ? rows.next() : undefined;
+        if (next === undefined || next.done) {
+          close();
+          return undefined;
+        }
+        row = next.value;
+        given += 1;
+        const [stored, positions, surprisalBits, figures] = row;
+        const key = keyOf(row, ONE_RUN_KEY_AT);
+        return stored === 1 && figures !== null ? { key, positions: positions as number, surprisalBits: surprisalBits as number, figures } : { key };
+      },
+      rest: () => {
+        close();
+        return this.streamGroups(keys, Math.max(0, given - 1));
+      },
+      close,
+    };
   }
 
   /** The selection's number in the TEMP table, its rows written (ungrouped) if no groupBy wrote them yet. */
