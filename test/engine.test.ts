@@ -3,12 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BYTE_VALUES,
   CLASS_COUNT,
   forwardKernel,
   forwardStates,
-  modelFloatCount,
-  modelFromFloats,
   patternPeaks,
   patternPeaksInKernel,
   significantCounts,

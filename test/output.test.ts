@@ -196,7 +196,6 @@ describe('progress', () => {
     const lines: string[] = [];
     const stream = { isTTY: false } as NodeJS.WriteStream;
     const shallow = { runId: 's', positions: 100, dmax: 0, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
-    const deep = { runId: 'd', positions: 100, dmax: 99, data: { path: 'd', offset: 0, length: 101 } } as unknown as PlannedRun;
     const progress = progressReporter(stream, 2, { log: (line) => lines.push(line), intervalSeconds: 0 });
     const total = workUnits(0, 100, 0) + workUnits(0, 100, 99);
     progress.jobPlanned(200, 0, { total, done: 0 });

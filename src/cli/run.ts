@@ -1,7 +1,6 @@
 import { basename, extname, resolve } from 'node:path';
 import { checkRegularFile } from '../files.js';
 import { DEFAULT_RULE } from '../engine/computation.js';
-import { InputError } from '../errors.js';
 import { defaultJob, loadJobFile } from '../job/file.js';
 import { applyOverrides, type JobSpec } from '../job/spec.js';
 import { ShardPool } from '../runner/pool.js';

@@ -1,4 +1,3 @@
-import { InputError } from '../errors.js';
 import { PAGE_TAU } from '../page.js';
 import type { Db, GroupKeyName, OneRunGroupCursor, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';

@@ -22,7 +22,6 @@ import { floats } from './functions.js';
  * summaries from the per-position rows only for runs still in progress, so
  * their cost grows with the number of runs, not of positions.
  */
-const SELECTED_KEYS = `(SELECT r.run_key FROM json_each(?) j JOIN runs r ON r.run_id = j.value)`;
 
 const statements = new WeakMap<Db, Map<string, Statement>>();
 
@@ -94,7 +93,7 @@ export function listRuns(db: Db, jobId?: number): RunRow[] {
       : prepared(db, `SELECT ${RUN_COLUMNS} FROM job_runs jr JOIN runs r USING (run_key) WHERE jr.job_id = ? ORDER BY jr.run_order`).raw().all(jobId)
   ) as RawRun[];
   const runs = raw.map((row): RunRow => {
-    const [run_key, model_key, run_id, data_path, data_offset, data_length, data_sha256, dmax, positions, depth_curves, keep, status] = row;
+    const [, model_key, run_id, data_path, data_offset, data_length, data_sha256, dmax, positions, depth_curves, keep, status] = row;
     const [, , , , , , , , , , , , compute_seconds, started_at, finished_at, tool_version, positions_done, taus, rule, burn_in] = row;
     const model = models.get(model_key) as { sha256: string; path: string; hidden: number };
     // The columns in the order `runs --format json` has always printed them.

@@ -98,7 +98,6 @@ interface Resolved {
 }
 
 function resolve(db: Db, request: RemovalRequest): Resolved {
-  const runIds = JSON.stringify(request.runIds);
   const jobIds = JSON.stringify(request.jobIds);
   // A selected job's runs, with the jobs outside the selection that have them too.
   const jobRuns = db
