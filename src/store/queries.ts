@@ -13,6 +13,7 @@ import { tauStatsOfRun, type TauStats } from './tauStats.js';
 import { BYTE_VALUES } from '../engine/index.js';
 import { decodeCodePoints } from './codePoints.js';
 import { floats } from './functions.js';
+import { perConnectionAndKey } from './statements.js';
 
 /**
  * Every statistic of the results page, as SQL over a selection of runs. A
@@ -23,21 +24,11 @@ import { floats } from './functions.js';
  * their cost grows with the number of runs, not of positions.
  */
 
-const statements = new WeakMap<Db, Map<string, Statement>>();
+const statements = perConnectionAndKey<string, Statement>();
 
 /** A statement prepared once per connection and reused (better-sqlite3 statements are reusable). */
 function prepared(db: Db, sql: string): Statement {
-  let cache = statements.get(db);
-  if (cache === undefined) {
-    cache = new Map();
-    statements.set(db, cache);
-  }
-  let statement = cache.get(sql);
-  if (statement === undefined) {
-    statement = db.prepare(sql);
-    cache.set(sql, statement);
-  }
-  return statement;
+  return statements(db, sql, () => db.prepare(sql));
 }
 
 export interface RunRow {

@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 import type { CohortKey } from './rollups.js';
 import type { CoveringCohort, SelectedRun, SelectionPlan } from './selection.js';
-import { perConnection } from './statements.js';
+import { perConnection, perConnectionAndKey } from './statements.js';
 
 /**
  * A selection of runs held by SQLite, not by one JavaScript object per run: at
@@ -321,29 +321,20 @@ const statements = perConnection((db: Db) => {
 });
 
 /** The INSERT that materialises a selection grouped by `keys`, prepared once per connection, source and key set. */
-const inserts = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
+const inserts = perConnectionAndKey<string, ReturnType<Db['prepare']>>();
 
 function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName[], jobId: number | undefined) {
   statements(db); // the temp table
-  const id = `${source}|${keys.join(',')}|${jobId ?? ''}`;
-  let byId = inserts.get(db);
-  if (byId === undefined) {
-    byId = new Map();
-    inserts.set(db, byId);
-  }
-  let insert = byId.get(id);
-  if (insert === undefined) {
+  return inserts(db, `${source}|${keys.join(',')}|${jobId ?? ''}`, () => {
     const columns = keyColumnsOf(keys, jobId);
     // A group is named by its key values (JSON text): no sort, unlike numbering groups with a window function.
     const group = columns.length === 0 ? '1' : `json_array(${columns.join(', ')})`;
     const { from, order } = SOURCES[source];
-    insert = db.prepare(
+    return db.prepare(
       `INSERT INTO temp.selected_runs (sel, ord, run_key, model_key, dmax, data_path, done, grp)
        SELECT @sel, ${order}, r.run_key, r.model_key, r.dmax, r.data_path, r.status = 'done', ${group} FROM ${from}`,
     );
-    byId.set(id, insert);
-  }
-  return insert;
+  });
 }
 
 /**
@@ -353,7 +344,7 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
 type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | null, ...keyValues: unknown[]];
 const ONE_RUN_KEY_AT = 4;
 
-const oneRunStatementsOf = new WeakMap<Db, Map<string, { twoRunGroup: Statement; rows: Statement }>>();
+const oneRunStatementsOf = perConnectionAndKey<string, { twoRunGroup: Statement; rows: Statement }>();
 type Statement = ReturnType<Db['prepare']>;
 
 /**
@@ -362,17 +353,10 @@ type Statement = ReturnType<Db['prepare']>;
  * (a group's order when each is one run) with their key columns and overview.
  */
 function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyName[], jobId: number | undefined): { twoRunGroup: Statement; rows: Statement } {
-  const id = `${source}|${keys.join(',')}|${jobId ?? ''}`;
-  let byId = oneRunStatementsOf.get(db);
-  if (byId === undefined) {
-    byId = new Map();
-    oneRunStatementsOf.set(db, byId);
-  }
-  let prepared = byId.get(id);
-  if (prepared === undefined) {
+  return oneRunStatementsOf(db, `${source}|${keys.join(',')}|${jobId ?? ''}`, () => {
     const columns = keyColumnsOf(keys, jobId);
     const { order, from } = SOURCES[source];
-    prepared = {
+    return {
       twoRunGroup: db.prepare(`SELECT 1 FROM ${from} GROUP BY ${columns.length === 0 ? '1' : columns.join(', ')} HAVING count(*) > 1 LIMIT 1`).pluck(),
       // A cohort stands for a group of one run only if it is a cohort of one run (its runs all lie in the group): such
       // a cohort of one of the run's jobs, of its model, Dmax and data file (or every file), marks the run, and the
@@ -393,9 +377,7 @@ function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyNam
         )
         .raw(),
     };
-    byId.set(id, prepared);
-  }
-  return prepared;
+  });
 }
 
 /** Key columns (KEY_COLUMNS) each key name puts in a group's `grp`: none for `job` when the selection is one job's. */

@@ -16,3 +16,25 @@ export function perConnection<T>(prepare: (db: Db) => T): (db: Db) => T {
     return statements;
   };
 }
+
+/**
+ * Values made once per connection and key (statements prepared per SQL text, per
+ * source and key set…): `keyed(db, key, make)` gives the connection's value for
+ * `key`, made by `make()` on first use.
+ */
+export function perConnectionAndKey<K, T>(): (db: Db, key: K, make: () => T) => T {
+  const byConnection = new WeakMap<Db, Map<K, T>>();
+  return (db, key, make) => {
+    let byKey = byConnection.get(db);
+    if (byKey === undefined) {
+      byKey = new Map();
+      byConnection.set(db, byKey);
+    }
+    let value = byKey.get(key);
+    if (value === undefined) {
+      value = make();
+      byKey.set(key, value);
+    }
+    return value;
+  };
+}
