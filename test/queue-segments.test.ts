@@ -5,6 +5,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, 
 import { join } from 'node:path';
 import { Cli } from './cli-child.js';
 import { cliHere, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { WorkerHere } from './queue-worker.js';
 import { redisAvailable, TestRedis } from './redis.js';
 
 /**
@@ -54,7 +55,7 @@ const count = (db: string, sql: string): number => {
 };
 
 class Setting {
-  readonly processes: Cli[] = [];
+  readonly processes: (Cli | WorkerHere)[] = [];
   private constructor(readonly redis: TestRedis, readonly segments: string) {}
 
   static async start(name: string): Promise<Setting> {
@@ -73,13 +74,25 @@ class Setting {
     return child;
   }
 
-  worker(extra: string[] = []): Cli {
+  private workDir(): string {
+    return join(folder.path, `work-${this.processes.length}-${Date.now()}`);
+  }
+
+  /** A worker process, for a test that signals it and checks its exit. */
+  workerProcess(): Cli {
     const child = new Cli(
-      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', join(folder.path, `work-${this.processes.length}-${Date.now()}`), '--threads', '1', '--shard-size', '20', '--lock-seconds', '2', ...extra],
+      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', this.workDir(), '--threads', '1', '--shard-size', '20', '--lock-seconds', '2'],
       CLEAN_ENV,
     );
     this.processes.push(child);
     return child;
+  }
+
+  /** A worker in this process (test/queue-worker.ts): what is tested of it is what serve merges, not a process. */
+  worker(queueName?: string): WorkerHere {
+    const worker = new WorkerHere({ url: this.redis.url, segments: this.segments, workDir: this.workDir(), shardSize: 20, lockSeconds: 2, queueName });
+    this.processes.push(worker);
+    return worker;
   }
 
   async close(): Promise<void> {
@@ -106,7 +119,7 @@ describe('serve merges only its own, whole segments', { skip }, () => {
       await first.waitFor(/^enqueued 4 runs in 2 batches/m, 60);
       first.kill('SIGTERM');
       assert.equal((await first.exit(20)).code, 143, first.stderr);
-      const worker = setting.worker();
+      const worker = setting.workerProcess();
       for (let waited = 0; readdirSync(setting.segments).filter((name) => name.endsWith('.segment.sqlite')).length < 2; waited += 200) {
         assert.ok(waited < 120_000, worker.stderr);
         await new Promise((done) => setTimeout(done, 200));
@@ -181,8 +194,8 @@ describe('serve merges only its own, whole segments', { skip }, () => {
     try {
       const serveFirst = setting.serve(first, ['--queue-name', 'first']);
       const serveSecond = setting.serve(second, ['--queue-name', 'second'], otherJobPath);
-      setting.worker(['--queue-name', 'first']);
-      setting.worker(['--queue-name', 'second']);
+      setting.worker('first');
+      setting.worker('second');
       for (const serve of [serveFirst, serveSecond]) {
         const { code } = await serve.exit(180);
         assert.equal(code, 0, serve.stderr);

@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cli } from './cli-child.js';
 import { cliHere, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { WorkerHere } from './queue-worker.js';
 import { redisAvailable, TestRedis } from './redis.js';
 
 /**
@@ -37,7 +38,7 @@ let referenceRows = '';
 class Cluster {
   readonly segments: string;
   readonly db: string;
-  readonly processes: Cli[] = [];
+  readonly processes: (Cli | WorkerHere)[] = [];
   private constructor(readonly redis: TestRedis, name: string) {
     this.segments = join(folder.path, `${name}-segments`);
     mkdirSync(this.segments);
@@ -58,12 +59,27 @@ class Cluster {
     return serve;
   }
 
-  worker(hold?: 'mid-batch' | 'after-segment', options: { holdMs?: number; lockSeconds?: number } = {}): Cli {
+  private workDir(): string {
+    return join(this.segments, '..', `work-${this.processes.length}-${Date.now()}`);
+  }
+
+  /** A worker process held (frozen) at `hold` of its first batch (test/hold-worker.ts), for a test to kill or signal there. */
+  heldWorker(hold: 'mid-batch' | 'after-segment', options: { holdMs?: number; lockSeconds?: number } = {}): Cli {
     const worker = new Cli(
-      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', join(this.segments, '..', `work-${this.processes.length}-${Date.now()}`),
+      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', this.workDir(),
         '--threads', '1', '--shard-size', '20', '--lock-seconds', String(options.lockSeconds ?? 2)],
-      hold === undefined ? {} : { SPARSETRACE_TEST_HOLD: hold, SPARSETRACE_TEST_HOLD_MS: String(options.holdMs ?? 60_000) },
+      { SPARSETRACE_TEST_HOLD: hold, SPARSETRACE_TEST_HOLD_MS: String(options.holdMs ?? 60_000) },
     );
+    this.processes.push(worker);
+    return worker;
+  }
+
+  /**
+   * A healthy worker, in this process: what these tests check of it is what the queue does
+   * (batches taken, rescued, merged), not a process's signals or exit.
+   */
+  worker(): WorkerHere {
+    const worker = new WorkerHere({ url: this.redis.url, segments: this.segments, workDir: this.workDir(), shardSize: 20, lockSeconds: 2 });
     this.processes.push(worker);
     return worker;
   }
@@ -104,7 +120,7 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
     const cluster = await Cluster.start('killed');
     try {
       const serve = cluster.serve();
-      const doomed = cluster.worker('mid-batch');
+      const doomed = cluster.heldWorker('mid-batch');
       await doomed.waitFor(/holding in batch/, 120);
       doomed.kill('SIGKILL');
       assert.equal((await doomed.exit(30)).signal, 'SIGKILL');
@@ -113,7 +129,7 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
       // the last renewal). Not longer: a worker's stalled-batch check also keeps other
       // workers' checks off the queue for that long, and the killed worker's batch
       // waits for one (with 12 s, the rescue took up to 12 s more; with 60 s, a minute).
-      const stopped = cluster.worker('mid-batch', { holdMs: 1500, lockSeconds: 5 });
+      const stopped = cluster.heldWorker('mid-batch', { holdMs: 1500, lockSeconds: 5 });
       await stopped.waitFor(/holding in batch/, 120);
       stopped.kill('SIGTERM');
       assert.equal((await stopped.exit(60)).code, 143, stopped.stderr);
@@ -133,7 +149,7 @@ describe('serve and workers over Redis: every result exactly once', { skip }, ()
     const cluster = await Cluster.start('unacked');
     try {
       const serve = cluster.serve();
-      const doomed = cluster.worker('after-segment');
+      const doomed = cluster.heldWorker('after-segment');
       await doomed.waitFor(/holding after writing the segment of batch (b[0-9a-f]+)/, 120);
       const batch = /holding after writing the segment of batch (b[0-9a-f]+)/.exec(doomed.stderr)?.[1];
       doomed.kill('SIGKILL');

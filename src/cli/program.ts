@@ -3,6 +3,7 @@ import { EXIT, InputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
+import { setInProcessSettings, type InProcessSettings } from './inProcess.js';
 import { log, out, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
 
 /** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
@@ -135,12 +136,14 @@ async function parseInProcess(parser: Argv, argv: string[]): Promise<void> {
  * stderr going to `io`; returns its exit code. What only a process shows
  * (signals, exit codes of the process, pipes, a FIFO that would block) is
  * tested by spawning bin/sparsetrace.js; everything else can run here.
+ * `settings` (inProcess.ts) are for this call's command only.
  */
-export async function runCommandLine(argv: readonly string[], io: CommandIo): Promise<number> {
+export async function runCommandLine(argv: readonly string[], io: CommandIo, settings: InProcessSettings = {}): Promise<number> {
   const saved = process.exitCode;
   process.exitCode = undefined;
   setDebug(false);
   redirectOutput(io);
+  setInProcessSettings(settings);
   try {
     await main([...argv], { inProcess: true });
     return Number(process.exitCode ?? EXIT.done);
@@ -148,6 +151,7 @@ export async function runCommandLine(argv: readonly string[], io: CommandIo): Pr
     return reportFailure(error);
   } finally {
     redirectOutput(undefined);
+    setInProcessSettings({});
     process.exitCode = saved;
   }
 }
