@@ -411,15 +411,20 @@ describe('the run identity carries the burn-in; at 0 it is what it always was', 
   });
 
   test('plan counts a burn-in: the same positions; the chain steps reach t + B, and the B bytes cost a forward step each', async () => {
+    // Costs given rather than measured: a measured per-step cost can come out 0 on a loaded machine (max(0, deep − base)),
+    // and then no step count can be read back from the plan. Powers of two, so the arithmetic below is exact.
+    const engineCost = { base: 2 ** -14, perDepth: 2 ** -17, perByte: 2 ** -19, seconds: 0, cpuShare: 1 };
     /** Positions, and the chain steps plan's time model charges (its compute seconds less the per-position and burn-in parts, over the per-step cost). */
     const planned = async (flags: string[], burnIn: number): Promise<{ positions: number; steps: number }> => {
       const args = ['plan', '--model', SHARED_MODEL, '--data', SHARED_DATA, '--offset', '200', '--length', '80', '--dmax', '10', '--tau', '0.001,0.01', '--db', join(folder.path, 'empty.sqlite')];
-      const plan = JSON.parse((await ok([...args, ...flags, '--format', 'json'])).stdout) as {
+      const result = await cliHere([...args, ...flags, '--format', 'json'], { planEngineCost: engineCost });
+      assert.equal(result.code, 0, result.stderr);
+      const plan = JSON.parse(result.stdout) as {
         positions: { total: number };
         time: { computeSeconds: number; engine: { base: number; perDepth: number; perByte: number } };
       };
       const { computeSeconds, engine } = plan.time;
-      assert.ok(engine.perByte > 0);
+      assert.deepEqual(engine, engineCost);
       return { positions: plan.positions.total, steps: (computeSeconds - plan.positions.total * engine.base - burnIn * engine.perByte) / engine.perDepth };
     };
     const cold = await planned([], 0);

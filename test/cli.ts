@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommandLine } from '../src/cli/program.js';
+import type { InProcessSettings } from '../src/cli/inProcess.js';
 import Database from 'better-sqlite3';
 import { ExactSum } from '../src/engine/exactSum.js';
 import { openDatabase, type Db } from '../src/store/index.js';
@@ -39,10 +40,10 @@ export const TEST_PLAN_CALIBRATION_SECONDS = 0.2;
  * the process, pipes, other processes holding locks). Cheaper by a Node start
  * and the CLI's modules per call.
  */
-export async function cliHere(args: readonly string[]): Promise<CliResult> {
+export async function cliHere(args: readonly string[], settings: InProcessSettings = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const code = await runCommandLine(args, { out: (text) => (stdout += text), err: (text) => (stderr += text) }, { planCalibrationSeconds: TEST_PLAN_CALIBRATION_SECONDS });
+  const code = await runCommandLine(args, { out: (text) => (stdout += text), err: (text) => (stderr += text) }, { planCalibrationSeconds: TEST_PLAN_CALIBRATION_SECONDS, ...settings });
   return { code, signal: null, stdout, stderr };
 }
 

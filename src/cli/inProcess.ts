@@ -1,3 +1,5 @@
+import type { EngineCost } from '../plan/calibrate.js';
+
 /**
  * What a caller of runCommandLine (program.ts) may give the commands it runs in
  * its own process, besides their command line: settings no command line, file
@@ -7,6 +9,8 @@
 export interface InProcessSettings {
   /** CPU seconds `plan` spends measuring the engine (planJob's calibrationSeconds; by default 1). */
   readonly planCalibrationSeconds?: number;
+  /** The engine's costs `plan` uses instead of measuring them (planJob's engineCost), so its arithmetic can be checked exactly. */
+  readonly planEngineCost?: EngineCost;
 }
 
 let current: InProcessSettings = {};

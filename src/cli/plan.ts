@@ -21,6 +21,7 @@ export function planCommand(args: PlanArgs): number {
     threads: args.threads ?? threadsForJob(spec),
     database: resolve(database) === resolve(DEFAULT_DB) ? DEFAULT_DB : database,
     calibrationSeconds: inProcessSettings().planCalibrationSeconds,
+    engineCost: inProcessSettings().planEngineCost,
     log,
   });
   out(formatPlan(plan, args.format));

@@ -52,6 +52,8 @@ export interface PlanOptions {
   readonly database: string;
   /** Seconds to spend measuring the engine (default 1). */
   readonly calibrationSeconds?: number;
+  /** The engine's costs, given rather than measured (no calibration): for a caller that knows them. */
+  readonly engineCost?: EngineCost;
   readonly log: (line: string) => void;
 }
 
@@ -216,7 +218,7 @@ function measureCosts(
   const deepest = Math.max(...pending.map((p) => p.run.dmax));
   // The calibration reads at most Dmax + 99 and 4,096 bytes of the window: a long window is not read whole.
   const window = loadDataWindow(first.data.path, first.data.offset, Math.min(first.data.length, deepest + 4_200));
-  const engine = calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);
+  const engine = options.engineCost ?? calibrateEngine(model, window.bytes, spec.tau, deepest, options.calibrationSeconds ?? 1);
   let computeSeconds = 0;
   for (const { run, stored: done } of pending) {
     // A partly done run: its missing positions cost about their share of the run.
