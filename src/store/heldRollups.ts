@@ -2,7 +2,7 @@ import { BYTE_VALUES, frequencyLength, type PatternPeaks } from '../engine/index
 import type { Db } from './db.js';
 import { FREQUENCY_DROPPED } from './frequency.js';
 import { levelsOfValues, sortedThresholds, type PatternLevels } from './levels.js';
-import { COHORT_DATA_OF, type CohortKey } from './rollups.js';
+import { COHORT_DATA_OF, cohortId, type CohortKey } from './rollups.js';
 import { perConnection } from './statements.js';
 import type { DepthSumRow, TauSumRow } from './sums.js';
 
@@ -178,10 +178,6 @@ interface Held {
 }
 
 const heldOf = new WeakMap<Db, Held>();
-
-function cohortId(key: CohortKey): string {
-  return JSON.stringify([key.job_id, key.model_key, key.dmax, key.data_path]);
-}
 
 const statements = perConnection((db: Db) => ({
   cohorts: db.prepare(

@@ -36,6 +36,11 @@ function wantsCohort(db: Db, key: CohortKey): boolean {
 /** The rollup tables, children before their parent job_cohorts. */
 const ROLLUP_TABLES_CHILDREN_FIRST = ['cohort_frequency_rows', 'cohort_frequency', 'cohort_pattern_levels', 'cohort_depth', 'cohort_tau_stats', 'job_cohorts'] as const;
 
+/** A cohort's key as one string (a Map key: rollUp's batches, the writer's held cohorts). */
+export function cohortId(key: CohortKey): string {
+  return JSON.stringify([key.job_id, key.model_key, key.dmax, key.data_path]);
+}
+
 /** A cohort's key. */
 export interface CohortKey {
   readonly job_id: number;
@@ -159,7 +164,7 @@ export function rollUp(db: Db): void {
   const pending = s.pendingRollUps.all() as (CohortKey & { run_key: number })[];
   const byCohort = new Map<string, { key: CohortKey; runKeys: number[] }>();
   for (const row of pending) {
-    const id = JSON.stringify([row.job_id, row.model_key, row.dmax, row.data_path]);
+    const id = cohortId(row);
     let cohort = byCohort.get(id);
     if (cohort === undefined) {
       cohort = { key: { job_id: row.job_id, model_key: row.model_key, dmax: row.dmax, data_path: row.data_path }, runKeys: [] };
