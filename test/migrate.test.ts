@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/store/index.js';
 import { codePointsOf } from '../src/store/codePoints.js';
 import { decodeSteps } from '../src/store/histogram.js';
-import { cliHere, expectedOverviews, PROJECT_ROOT, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
+import { cliHere, expectedOverviews, PROJECT_ROOT, runJobSpec, SHARED, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 /**
  * test/fixtures/v1 holds a database written by sparsetrace 0.1.0 and what 0.1.0
@@ -275,6 +275,11 @@ for (const version of [4, 5]) describe(`sparsetrace migrate from schema ${versio
     for (const name of frequencyPages) pagesAfter.delete(name);
     assert.ok(pagesOf(path, ['run_overview']) > 0);
     pagesAfter.delete('run_overview');
+    // Schema 11's two indexes: a page each at this size.
+    for (const index of ['job_runs_in_order', 'runs_by_window']) {
+      assert.equal(pagesOf(path, [index]), 1, index);
+      pagesAfter.delete(index);
+    }
     assert.ok(pagesOf(path, ['run_tau_stats_figures']) > 0);
     assert.ok(pagesOf(path, ['run_tau_stats']) <= statsPagesBefore, 'run_tau_stats takes no more pages with its histograms as steps');
     assert.deepEqual(pagesAfter, pagesBefore);
@@ -430,5 +435,44 @@ describe(`sparsetrace migrate from schema 9 to ${SCHEMA_VERSION}`, () => {
     const after = rowsOf(path);
     assert.equal((after.get('run_overview') as string[]).length, (after.get('runs') as string[]).length);
     checkedOverviews(after, path);
+  });
+});
+
+describe(`sparsetrace migrate from schema 10 to ${SCHEMA_VERSION}`, () => {
+  // A schema 10 file is schema 11 without its two indexes (job_runs_in_order, runs_by_window): a store written now, made so.
+  const path = join(folder.path, 'v10.sqlite');
+  const INDEXES = ['job_runs_in_order', 'runs_by_window'];
+  const indexesOf = (file: string): { sql: string[]; version: number } => {
+    const handle = new Database(file, { readonly: true });
+    try {
+      const sql = handle.prepare(`SELECT sql FROM sqlite_schema WHERE type = 'index' AND name IN (SELECT value FROM json_each(?)) ORDER BY name`).pluck().all(JSON.stringify(INDEXES)) as string[];
+      return { sql, version: handle.pragma('user_version', { simple: true }) as number };
+    } finally {
+      handle.close();
+    }
+  };
+
+  test('adds the two indexes of selections read in order, every row kept; the reports print what they printed', async () => {
+    await runJobSpec(folder.path, path, 'v10-windows', { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, offset: 0, length: 40, stride: 40, count: 3 }], dmax: [5, 9], tau: [0.01, 0.1] });
+    const fresh = indexesOf(path);
+    assert.equal(fresh.version, SCHEMA_VERSION);
+    assert.equal(fresh.sql.length, 2);
+    const reportArgs = ['report', '--db', path, '--by', 'window'];
+    const reportBefore = await cliHere(reportArgs);
+    assert.equal(reportBefore.code, 0, reportBefore.stderr);
+    const handle = new Database(path);
+    for (const index of INDEXES) handle.exec(`DROP INDEX ${index}`);
+    handle.pragma('user_version = 10');
+    handle.close();
+    const before = rowsOf(path);
+    const refused = await cliHere(reportArgs);
+    assert.equal(refused.code, 2, 'a schema 10 file is upgraded by `migrate`, not read as it is');
+    const migrate = await cliHere(['migrate', '--db', path, '--no-vacuum']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, new RegExp(`upgraded from schema version 10 to ${SCHEMA_VERSION}`));
+    assert.deepEqual(indexesOf(path), fresh);
+    assert.deepEqual(rowsOf(path), before);
+    const reportAfter = await cliHere(reportArgs);
+    assert.equal(reportAfter.stdout, reportBefore.stdout);
   });
 });

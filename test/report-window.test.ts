@@ -155,35 +155,42 @@ describe('a grouped overview of one-run groups', () => {
       assert.ok(groups.length >= 22 && groups.every((group) => group.size === 1), `${groups.length} groups of one run`);
       // (Read now: streamGroups, which rest() calls, groups the selection anew, and these groups' runs go with their rows.)
       const expected = groups.map((group) => [group.key, group.size, group.runIds()]);
-      const cursor = runs.oneRunGroups(keys);
-      assert.ok(cursor !== undefined);
-      let withoutRow = 0;
-      for (const group of groups) {
-        const entry = cursor.next();
-        assert.ok(entry !== undefined);
-        assert.deepEqual(entry.key, group.key);
-        if (entry.figures === undefined) {
-          withoutRow += 1;
-          continue;
+      // Chunks of 1, 5 and 512 runs (every run in one): the same runs in the same order across chunk boundaries.
+      for (const chunkRuns of [1, 5, 512]) {
+        const cursor = runs.oneRunGroups(keys, chunkRuns);
+        assert.ok(cursor !== undefined);
+        let withoutRow = 0;
+        for (const group of groups) {
+          const entry = cursor.next();
+          assert.ok(entry !== undefined);
+          assert.deepEqual(entry.key, group.key);
+          if (entry.figures === undefined) {
+            withoutRow += 1;
+            continue;
+          }
+          const [positions, surprisalBits, figures] = storedRow.get(group.runIds()[0]) as [number, number, Buffer];
+          // The figures as numbers: each float64 of the BLOB, little-endian, read by DataView (not the cursor's decoder).
+          const view = new DataView(figures.buffer, figures.byteOffset, figures.byteLength);
+          const expectedFigures = Array.from({ length: figures.length / 8 }, (_, k) => view.getFloat64(8 * k, true));
+          assert.deepEqual([entry.positions, entry.surprisalBits, Array.from(entry.figures)], [positions, surprisalBits, expectedFigures], `${JSON.stringify(group.key)} in chunks of ${chunkRuns}`);
+          assert.equal(group.runIds().length, 1);
         }
-        assert.deepEqual([entry.positions, entry.surprisalBits, entry.figures], storedRow.get(group.runIds()[0]), JSON.stringify(group.key));
-        assert.equal(group.runIds().length, 1);
+        assert.equal(cursor.next(), undefined);
+        // The runs a cohort of one run may stand for (the two 'kept' as summaries, each its job's only run of its Dmax) are left to streamGroups.
+        const inOneRunCohort = db
+          .prepare(
+            `SELECT count(DISTINCT r.run_key) FROM job_cohorts c JOIN job_runs jr USING (job_id)
+               JOIN runs r ON r.run_key = jr.run_key AND r.model_key = c.model_key AND r.dmax = c.dmax AND c.data_path IN ('', r.data_path)
+             WHERE c.runs = 1`,
+          )
+          .pluck()
+          .get();
+        assert.equal(withoutRow, inOneRunCohort);
+        assert.equal(withoutRow, 2);
       }
-      assert.equal(cursor.next(), undefined);
-      // The runs a cohort of one run may stand for (the two 'kept' as summaries, each its job's only run of its Dmax) are left to streamGroups.
-      const inOneRunCohort = db
-        .prepare(
-          `SELECT count(DISTINCT r.run_key) FROM job_cohorts c JOIN job_runs jr USING (job_id)
-             JOIN runs r ON r.run_key = jr.run_key AND r.model_key = c.model_key AND r.dmax = c.dmax AND c.data_path IN ('', r.data_path)
-           WHERE c.runs = 1`,
-        )
-        .pluck()
-        .get();
-      assert.equal(withoutRow, inOneRunCohort);
-      assert.equal(withoutRow, 2);
-      // From any group on, rest() gives the groups streamGroups gives from there.
-      for (const at of [0, 1, 5, groups.length - 1]) {
-        const again = runs.oneRunGroups(keys);
+      // From any group on (in chunks of 5: from within a chunk and from its last run), rest() gives the groups streamGroups gives from there.
+      for (const at of [0, 1, 4, 5, groups.length - 1]) {
+        const again = runs.oneRunGroups(keys, 5);
         assert.ok(again !== undefined);
         for (let k = 0; k <= at; k++) again.next();
         const rest = [...again.rest()];

@@ -598,16 +598,18 @@ function overviewLineWriter(widths: readonly number[], right: readonly boolean[]
   const [runsColumn, positionsColumn, bpcColumn, meanColumn, medianColumn] = [keyCount, keyCount + 1, keyCount + 2, tauColumn + 1, tauColumn + 2];
   let blank = 0;
   for (let k = 0; k < tauColumn; k++) blank += widths[k] + 2;
-  // A store's τ are few: each one's padded cell is encoded once.
-  const tauCells = new Map<number, Uint8Array>();
-  const tauCell = (tau: number): Uint8Array => {
-    let cell = tauCells.get(tau);
-    if (cell === undefined) {
+  // A store's τ are few: each one's padded cell is encoded once, alone (a group's first line) and after the blank
+  // cells and before the two spaces that follow it (its other lines).
+  const tauCells = new Map<number, { readonly cell: Uint8Array; readonly line: Uint8Array }>();
+  const tauCell = (tau: number): { readonly cell: Uint8Array; readonly line: Uint8Array } => {
+    let cells = tauCells.get(tau);
+    if (cells === undefined) {
       const label = formatTau(tau);
-      cell = Buffer.from(right[tauColumn] ? label.padStart(widths[tauColumn]) : label.padEnd(widths[tauColumn]));
-      if (tauCells.size < 1024) tauCells.set(tau, cell);
+      const cell = right[tauColumn] ? label.padStart(widths[tauColumn]) : label.padEnd(widths[tauColumn]);
+      cells = { cell: Buffer.from(cell), line: Buffer.from(`${' '.repeat(blank)}${cell}  `) };
+      if (tauCells.size < 1024) tauCells.set(tau, cells);
     }
-    return cell;
+    return cells;
   };
   const number = (out: TextChunks, value: number, decimals: 0 | 1, k: number): void => {
     if (right[k]) out.thousandsCell(value, decimals, widths[k]);
@@ -626,9 +628,9 @@ function overviewLineWriter(widths: readonly number[], right: readonly boolean[]
         out.spaces(2);
         out.cell(fixed(rows.bpc, 4), widths[bpcColumn], right[bpcColumn]);
         out.spaces(2);
-      } else out.spaces(blank);
-      out.bytes(tauCell(rows.tau[i]));
-      out.spaces(2);
+        out.bytes(tauCell(rows.tau[i]).cell);
+        out.spaces(2);
+      } else out.bytes(tauCell(rows.tau[i]).line);
       number(out, rows.mean[i], 1, meanColumn);
       out.spaces(2);
       number(out, rows.median[i], 0, medianColumn);

@@ -26,6 +26,7 @@ import {
   type Runs,
   PAGE_TAU,
   OVERVIEW_FIGURES_PER_TAU,
+  OverviewFigureDecoder,
 } from '../store/index.js';
 
 /**
@@ -175,22 +176,7 @@ export interface OverviewFigures {
   readonly sparsity: readonly { readonly tau: number; readonly mean: number; readonly median: number }[];
 }
 
-/** Bytes read as little-endian float64 (a reused copy: at 10⁵ runs, readDoubleLE's checks per value were a tenth of a second). */
-const float64Copy = { values: new Float64Array(64), bytes: new Uint8Array(0) };
-float64Copy.bytes = new Uint8Array(float64Copy.values.buffer);
-const littleEndian = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
-
-function float64LE(bytes: Buffer): Float64Array {
-  const count = bytes.length >> 3;
-  if (float64Copy.values.length < count) {
-    float64Copy.values = new Float64Array(count);
-    float64Copy.bytes = new Uint8Array(float64Copy.values.buffer);
-  }
-  const { values } = float64Copy;
-  if (littleEndian) float64Copy.bytes.set(bytes.subarray(0, 8 * count));
-  else for (let k = 0; k < count; k++) values[k] = bytes.readDoubleLE(8 * k);
-  return values;
-}
+const overviewFigures = new OverviewFigureDecoder();
 
 /**
  * A group's overview figures (OverviewFigures) in arrays reused from group to
@@ -330,7 +316,7 @@ export class GroupReports {
     const stored = this.#overviews.figures(group);
     if (stored === undefined) return undefined;
     const rows = new OverviewRows();
-    if (!this.stored(stored.positions, stored.surprisalBits, stored.figures, rows)) return undefined;
+    if (!this.stored(stored.positions, stored.surprisalBits, overviewFigures.decode(stored.figures), rows)) return undefined;
     this.overviewsStreamed += 1;
     return rows.figures();
   }
@@ -343,11 +329,10 @@ export class GroupReports {
    * does without the active counts there), or with a τ given twice (whose rows
    * merge by histogram).
    */
-  stored(positions: number, surprisalBits: number, figures: Buffer, rows: OverviewRows): boolean {
+  stored(positions: number, surprisalBits: number, values: Float64Array, rows: OverviewRows): boolean {
     const neverTauF32 = Math.fround(this.#neverTau);
     const stride = OVERVIEW_FIGURES_PER_TAU;
-    const values = float64LE(figures);
-    const length = figures.length >> 3;
+    const length = values.length;
     rows.reserve(length / stride);
     let count = 0;
     let hasNeverTau = false;

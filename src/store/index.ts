@@ -15,7 +15,7 @@ export type { Runs } from './selection.js';
 export { databaseBytes, planRemoval, removeSelection, type KeptRun, type RemovalPlan, type RemovalRequest, type RemovedRun } from './remove.js';
 export { rebuildJobRollups, refreshStaleRollups, rollUp, rollUpIfDue, type CohortKey } from './rollups.js';
 export { PAGE_TAU } from './retention.js';
-export { OVERVIEW_FIGURES_PER_TAU } from './overview.js';
+export { OVERVIEW_FIGURES_PER_TAU, OverviewFigureDecoder } from './overview.js';
 export { calibrateStoreWrites, databaseUsedBytes, estimateStoreBytes } from './estimate.js';
 export { storedCountsAt } from './position.js';
 export { inSnapshot } from './snapshot.js';

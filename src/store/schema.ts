@@ -29,7 +29,7 @@ import { codePointSql, float32Sql, sequenceSql } from './plainSql.js';
  * histogram of n), so reports read a few rows per run instead of every
  * position; a run kept as `summaries` then drops its per-position rows.
  */
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 /**
  * `run_overview` (schema 10): per finished run, in one row, every figure a
@@ -78,6 +78,19 @@ export const JOB_RUNS_INDEXES = `
   CREATE INDEX job_runs_by_run ON job_runs (run_key, job_id);
   -- The finished runs not in their jobs' rollups yet.
   CREATE INDEX job_runs_to_roll_up ON job_runs (job_id) WHERE rolled_up = 0;
+`;
+
+/**
+ * Schema 11's indexes, for a selection read in order in chunks (selected.ts,
+ * `report --by window` over 10⁵ runs): a job's runs in job order, so a chunk
+ * starts where the last ended without sorting the job's runs again (UNIQUE: a
+ * job's order numbers its runs once each, as recordJob writes them, so no run
+ * lies between two chunks); and the runs by window and Dmax, so whether some
+ * window and Dmax has two runs is a scan of the index, not a sort of the runs.
+ */
+export const ORDER_INDEXES = `
+  CREATE UNIQUE INDEX job_runs_in_order ON job_runs (job_id, run_order);
+  CREATE INDEX runs_by_window ON runs (data_path, data_offset, data_length, dmax);
 `;
 
 /** SQL for a run's τ list as `runs.tau_list` holds it, from `run_taus` (`runKey`: the SQL for its key). */
@@ -487,6 +500,7 @@ export const SCHEMA = `
     PRIMARY KEY (job_id, run_key)
   ) WITHOUT ROWID;
 ${JOB_RUNS_INDEXES}
+${ORDER_INDEXES}
 
   -- Committed ranges of positions (resume computes the gaps), with the exact sum
   -- of their surprisals as (hi, lo) for bpc.

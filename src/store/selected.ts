@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import type { CohortKey } from './rollups.js';
 import type { CoveringCohort, SelectedRun, SelectionPlan } from './selection.js';
+import { OverviewFigureDecoder } from './overview.js';
 import { perConnection, perConnectionAndKey } from './statements.js';
 
 /**
@@ -149,7 +150,8 @@ export interface OneRunGroupEntry {
   /** The run's positions (its shards' counts); with surprisalBits and figures, as OneRunOverviewFigures. */
   readonly positions?: number;
   readonly surprisalBits?: number;
-  readonly figures?: Buffer;
+  /** Its figures as numbers (OneRunOverviewFigures' little-endian float64s), valid until the cursor's next call. */
+  readonly figures?: Float64Array;
 }
 
 /** The groups of a selection whose groups are each one run, in group order (RunSelection.oneRunGroups). */
@@ -338,13 +340,31 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
 }
 
 /**
- * A row of oneRunGroups' statement: whether the run is done, has a run_overview row and no cohort of one run may
- * stand for it (1), its run_overview row (nulls without one), then its key columns' values.
+ * A run as oneRunGroups' statements give it: whether it is done, has a run_overview row and no cohort of one run may
+ * stand for it (1), its run_overview row's positions and surprisal sum (nulls without one), its figures (the row
+ * statement's BLOB; the chunk statement's byte length within the chunk's BLOB), then its key columns' values.
  */
-type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | null, ...keyValues: unknown[]];
+type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | number | null, ...keyValues: unknown[]];
 const ONE_RUN_KEY_AT = 4;
 
-const oneRunStatementsOf = perConnectionAndKey<string, { twoRunGroup: Statement; rows: Statement }>();
+/** Runs per row of the chunk statement: what a report holds of them at a time (their JSON and figures, ~0.2 MB). */
+const ONE_RUN_CHUNK_RUNS = 512;
+
+interface OneRunStatements {
+  readonly twoRunGroup: Statement;
+  /** A row per run, in selection order. */
+  readonly rows: Statement;
+  /**
+   * Where the selection's order has an index to start a chunk from (every run, by run_key; a job's, by
+   * job_runs_in_order) in a store of UTF-8 text: a
+   * row per @chunk_runs runs after @after in selection order: its runs as a JSON array of OneRunGroupRow (the
+   * figures' byte length for the figures, and each run's order value last) and their figures concatenated in one BLOB. One row per
+   * run cost better-sqlite3 a row and a Buffer each (at 10⁵ runs about 0.2 s of `report --by window`'s 1.3 s).
+   */
+  readonly chunks: Statement | undefined;
+}
+
+const oneRunStatementsOf = perConnectionAndKey<string, OneRunStatements>();
 type Statement = ReturnType<Db['prepare']>;
 
 /**
@@ -352,32 +372,137 @@ type Statement = ReturnType<Db['prepare']>;
  * whether some group of `keys` holds two runs, and the runs in selection order
  * (a group's order when each is one run) with their key columns and overview.
  */
-function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyName[], jobId: number | undefined): { twoRunGroup: Statement; rows: Statement } {
+function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyName[], jobId: number | undefined): OneRunStatements {
   return oneRunStatementsOf(db, `${source}|${keys.join(',')}|${jobId ?? ''}`, () => {
     const columns = keyColumnsOf(keys, jobId);
     const { order, from } = SOURCES[source];
+    // A cohort stands for a group of one run only if it is a cohort of one run (its runs all lie in the group): such
+    // a cohort of one of the run's jobs, of its model, Dmax and data file (or every file), marks the run, and the
+    // cursor leaves it to streamGroups, whose covering cohorts decide (checked only when the store has such a cohort).
+    const selected = (after: string) => `SELECT ${order} AS ord, r.run_key, r.status = 'done' AS done,
+                   CASE WHEN @one_run_cohorts THEN EXISTS (SELECT 1 FROM job_runs cj JOIN job_cohorts c ON c.job_id = cj.job_id
+                     WHERE cj.run_key = r.run_key AND c.model_key = r.model_key AND c.dmax = r.dmax AND c.data_path IN ('', r.data_path) AND c.runs = 1)
+                   ELSE 0 END AS may_be_covered${columns.map((column, k) => `, ${column} AS key${k}`).join('')}
+                 FROM ${from}${after} ORDER BY ${order}`;
+    const stored = 's.done AND NOT s.may_be_covered AND o.run_key IS NOT NULL';
+    const keyValues = columns.map((_, k) => `, s.key${k}`).join('');
+    // group_concat joins BLOBs byte for byte only as UTF-8 text (the CAST takes the bytes back): in a store of
+    // another encoding SQLite would convert them.
+    const utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     return {
       twoRunGroup: db.prepare(`SELECT 1 FROM ${from} GROUP BY ${columns.length === 0 ? '1' : columns.join(', ')} HAVING count(*) > 1 LIMIT 1`).pluck(),
-      // A cohort stands for a group of one run only if it is a cohort of one run (its runs all lie in the group): such
-      // a cohort of one of the run's jobs, of its model, Dmax and data file (or every file), marks the run, and the
-      // cursor leaves it to streamGroups, whose covering cohorts decide (checked only when the store has such a cohort).
       // The runs are put in order first, each with its few columns, and their run_overview rows joined in that order
       // (the outer ORDER BY is then met without a sort): sorting the rows with their figures cost about 0.1 s at 10⁵
       // runs. (LIMIT -1 keeps the subquery from being flattened into the join.)
       rows: db
         .prepare(
-          `SELECT s.done AND NOT s.may_be_covered AND o.run_key IS NOT NULL, o.positions, o.surprisal_bits, o.figures${columns.map((_, k) => `, s.key${k}`).join('')}
-           FROM (SELECT ${order} AS ord, r.run_key, r.status = 'done' AS done,
-                   CASE WHEN @one_run_cohorts THEN EXISTS (SELECT 1 FROM job_runs cj JOIN job_cohorts c ON c.job_id = cj.job_id
-                     WHERE cj.run_key = r.run_key AND c.model_key = r.model_key AND c.dmax = r.dmax AND c.data_path IN ('', r.data_path) AND c.runs = 1)
-                   ELSE 0 END AS may_be_covered${columns.map((column, k) => `, ${column} AS key${k}`).join('')}
-                 FROM ${from} ORDER BY ${order} LIMIT -1) s
+          `SELECT ${stored}, o.positions, o.surprisal_bits, o.figures${keyValues}
+           FROM (${selected(` AND ${order} > @after`)} LIMIT -1) s
              LEFT JOIN run_overview o ON o.run_key = s.run_key
            ORDER BY s.ord`,
         )
         .raw(),
+      // (Named runs' order, json_each's key, has no index: each chunk would read the array from its start.) The
+      // aggregates take the joined rows in the order the ordered subquery gives them: an ORDER BY in them would sort
+      // each chunk again (about 70 ms at 10⁵ runs), so each run's order value comes last in its array, and the reader
+      // checks they ascend (the BLOB's parts go in the same order: both aggregates take each row in turn).
+      chunks:
+        source !== 'keys' && utf8
+          ? db
+              .prepare(
+                `SELECT json_group_array(json_array(${stored}, o.positions, o.surprisal_bits, length(o.figures)${keyValues}, s.ord)),
+                   CAST(group_concat(o.figures, x'') AS BLOB)
+                 FROM (${selected(` AND ${order} > @after`)} LIMIT @chunk_runs) s
+                   LEFT JOIN run_overview o ON o.run_key = s.run_key`,
+              )
+              .raw()
+          : undefined,
     };
   });
+}
+
+/**
+ * The runs of oneRunGroups' statements in selection order, one at a time:
+ * from the chunk statement where there is one, else a row per run. A run's
+ * figures are valid until the next call.
+ */
+class OneRunRows {
+  #rows: IterableIterator<OneRunGroupRow> | undefined;
+  #params: Record<string, unknown>;
+  /** The current chunk's runs, the next one's index, and their figures (float64, from the chunk's BLOB). */
+  #chunk: OneRunGroupRow[] = [];
+  #at = 0;
+  #figureAt = 0;
+  /** The order value the next chunk starts after (none below this one), or undefined once chunks are done with. */
+  #after: number | undefined = Number.MIN_SAFE_INTEGER;
+  #figures: Float64Array = new Float64Array(0);
+  readonly #decoder = new OverviewFigureDecoder();
+  /** The current run's figures. */
+  figures: Float64Array | null = null;
+
+  constructor(
+    private readonly statements: OneRunStatements,
+    params: Record<string, unknown>,
+  ) {
+    this.#params = params;
+    if (statements.chunks === undefined) this.#rows = statements.rows.iterate({ ...params, after: this.#after }) as IterableIterator<OneRunGroupRow>;
+  }
+
+  /** The next run (its row: the stored flag, positions, surprisal sum, then key values from ONE_RUN_KEY_AT), or undefined after the last. */
+  next(): OneRunGroupRow | undefined {
+    for (;;) {
+      if (this.#rows !== undefined) {
+        const next = this.#rows.next();
+        if (next.done) return undefined;
+        const row = next.value;
+        this.figures = row[3] === null ? null : this.#decoder.decode(row[3] as Buffer);
+        return row;
+      }
+      if (this.#at < this.#chunk.length) {
+        const row = this.#chunk[this.#at++];
+        const length = row[3] as number | null;
+        this.figures = length === null ? null : this.#figures.subarray(this.#figureAt, this.#figureAt + (length >> 3));
+        this.#figureAt += (length ?? 0) >> 3;
+        return row;
+      }
+      if (!this.#readChunk()) return undefined;
+    }
+  }
+
+  #readChunk(): boolean {
+    if (this.#after === undefined) return false;
+    const [runs, figures] = (this.statements.chunks as Statement).get({ ...this.#params, after: this.#after }) as [string, Buffer | null];
+    const chunk = JSON.parse(runs) as OneRunGroupRow[];
+    if (chunk.length === 0) {
+      this.#after = undefined;
+      return false;
+    }
+    // Each run's order value (last in its array) above the one before: else read on a row per run from where the chunks ended.
+    let last = this.#after;
+    for (const row of chunk) {
+      const ord = row[row.length - 1] as number;
+      if (!(ord > last)) {
+        this.#rows = this.statements.rows.iterate({ ...this.#params, after: this.#after }) as IterableIterator<OneRunGroupRow>;
+        this.#after = undefined;
+        return true;
+      }
+      last = ord;
+    }
+    this.#after = last;
+    this.#chunk = chunk;
+    this.#at = 0;
+    this.#figureAt = 0;
+    this.#figures = figures === null ? new Float64Array(0) : this.#decoder.decode(figures);
+    return true;
+  }
+
+  close(): void {
+    this.#rows?.return?.();
+    this.#rows = undefined;
+    this.#after = undefined;
+    this.#chunk = [];
+    this.#at = 0;
+  }
 }
 
 /** Key columns (KEY_COLUMNS) each key name puts in a group's `grp`: none for `job` when the selection is one job's. */
@@ -638,9 +763,10 @@ export class RunSelection {
    * undefined. A group the cursor cannot give as stored (its run unfinished or
    * without a row, or a one-run cohort that may stand for it), or that its
    * reader cannot use, is read from there on as streamGroups gives it
-   * (`OneRunGroupCursor.rest`).
+   * (`OneRunGroupCursor.rest`). `chunkRuns`: runs read at a time where they
+   * are read in chunks (tests give a few, to cross chunk boundaries).
    */
-  oneRunGroups(keys: readonly GroupKeyName[]): OneRunGroupCursor | undefined {
+  oneRunGroups(keys: readonly GroupKeyName[], chunkRuns = ONE_RUN_CHUNK_RUNS): OneRunGroupCursor | undefined {
     if (keys.length === 0) return undefined;
     const mix = this.describe();
     // Groups by these keys alone are at most the product of their distinct values: fewer than the runs, some group holds two.
@@ -650,26 +776,25 @@ export class RunSelection {
     if (keys.every((name) => distinct[name] !== undefined) && keys.reduce((product, name) => product * (distinct[name] ?? 1), 1) < mix.runs) return undefined;
     const s = oneRunStatements(this.#db, this.#source, keys, this.#jobId);
     if (s.twoRunGroup.get(this.#params) !== undefined) return undefined;
-    const rows = s.rows.iterate({ ...this.#params, one_run_cohorts: statements(this.#db).oneRunCohort.get() === undefined ? 0 : 1 }) as IterableIterator<OneRunGroupRow>;
+    const rows = new OneRunRows(s, { ...this.#params, one_run_cohorts: statements(this.#db).oneRunCohort.get() === undefined ? 0 : 1, chunk_runs: chunkRuns });
     const keyOf = groupKeyReader(this.#db, keys, this.#jobId);
     let given = 0;
-    let row: OneRunGroupRow | undefined;
     let open = true;
     const close = (): void => {
-      if (open) rows.return?.();
+      if (open) rows.close();
       open = false;
     };
     return {
       next: () => {
-        const next = open ? rows.next() : undefined;
-        if (next === undefined || next.done) {
+        const row = open ? rows.next() : undefined;
+        if (row === undefined) {
           close();
           return undefined;
         }
-        row = next.value;
         given += 1;
-        const [stored, positions, surprisalBits, figures] = row;
+        const [stored, positions, surprisalBits] = row;
         const key = keyOf(row, ONE_RUN_KEY_AT);
+        const figures = rows.figures;
         return stored === 1 && figures !== null ? { key, positions: positions as number, surprisalBits: surprisalBits as number, figures } : { key };
       },
       rest: () => {
