@@ -50,7 +50,9 @@
  *   --skip       --by keys not to measure, comma-separated (e.g. window: one group per run)
  *   --cli PATH   the launcher to measure (default ./bin/sparsetrace.js); given more than once
  *                (e.g. a checkout of main's code and this one), every command runs with each,
- *                interleaved within each round, on the same file: before and after, warm vs warm
+ *                interleaved within each round, on the same file: before and after, warm vs warm;
+ *                PATH=FILE runs that launcher on FILE instead (an older build on a copy of the
+ *                file in its older schema, when the newer schema's file is the one measured)
  *
  * At 10^5 runs of ~1,000 positions the file is about (bytes per position of the
  * template) × 10^8: the bench prints its estimate and stops before writing when
@@ -92,9 +94,16 @@ const KEEP = argv.includes('--keep');
 const EXISTING = flag('db');
 
 const CLI = resolve('bin/sparsetrace.js');
-/** The launchers measured (--cli, repeatable): each command runs with each of them in every round. */
-const CLIS = argv.flatMap((arg, k) => (arg === '--cli' && argv[k + 1] !== undefined ? [resolve(argv[k + 1])] : []));
-if (CLIS.length === 0) CLIS.push(CLI);
+/**
+ * The launchers measured (--cli, repeatable): each command runs with each of them in every round, each on the
+ * measured file or on its own (`--cli PATH=FILE`: an older build on a copy of the file in its older schema).
+ */
+const CLIS = argv.flatMap((arg, k) => {
+  if (arg !== '--cli' || argv[k + 1] === undefined) return [];
+  const [cli, db] = argv[k + 1].split('=');
+  return [{ cli: resolve(cli), db: db === undefined ? undefined : resolve(db) }];
+});
+if (CLIS.length === 0) CLIS.push({ cli: CLI, db: undefined });
 const TARGET_SECONDS = 1;
 const TARGET_ANON_MB = 150;
 
@@ -380,12 +389,13 @@ function commands(path: string): { list: Command[]; skipped: string[] } {
   const count = (expression: string): number =>
     db.prepare(`SELECT count(DISTINCT ${expression}) FROM runs JOIN job_runs USING (run_key) WHERE job_id = ?`).pluck().get(latestJob) as number;
   const groupCount: Record<string, number> = {
-    window: count(`data_path || '@' || data_offset || '+' || data_length`),
+    // A report splits its groups by Dmax too when the runs mix several (a note says so).
+    window: count(`data_path || '@' || data_offset || '+' || data_length || '/' || dmax`),
     dmax: count('dmax'),
-    model: count('model_key'),
-    data: count('data_path'),
+    model: count(`model_key || '/' || dmax`),
+    data: count(`data_path || '/' || dmax`),
     // Each run's first job (as `--by job` keys it): the latest job's runs may belong to older jobs too.
-    job: db.prepare(`SELECT count(DISTINCT (SELECT min(job_id) FROM job_runs j WHERE j.run_key = r.run_key)) FROM runs r JOIN job_runs USING (run_key) WHERE job_id = ?`).pluck().get(latestJob) as number,
+    job: db.prepare(`SELECT count(DISTINCT (SELECT min(job_id) FROM job_runs j WHERE j.run_key = r.run_key) || '/' || r.dmax) FROM runs r JOIN job_runs USING (run_key) WHERE job_id = ?`).pluck().get(latestJob) as number,
   };
   const allDmax = db.prepare('SELECT count(DISTINCT dmax) FROM runs').pluck().get() as number;
   const jobDmax = count('dmax');
@@ -409,15 +419,21 @@ function commands(path: string): { list: Command[]; skipped: string[] } {
     }
     list.push({ label: `report --by ${by}`, args: ['report', '--by', by], groups: groupCount[by] ?? NaN });
   }
-  const withDb = list.map((command) => (command.groups === 0 ? command : { ...command, args: [...command.args, '--db', path] }));
-  // Each command with each launcher, side by side (labelled [1], [2], … when there are several).
-  const measured = withDb.flatMap((command) => CLIS.map((cli, k) => ({ ...command, cli, label: CLIS.length > 1 ? `[${k + 1}] ${command.label}` : command.label })));
+  // Each command with each launcher, side by side (labelled [1], [2], … when there are several), on its file.
+  const measured = list.flatMap((command) =>
+    CLIS.map(({ cli, db }, k) => ({
+      ...command,
+      args: command.groups === 0 ? command.args : [...command.args, '--db', db ?? path],
+      cli,
+      label: CLIS.length > 1 ? `[${k + 1}] ${command.label}` : command.label,
+    })),
+  );
   return { list: measured, skipped };
 }
 
 async function measureAll(path: string): Promise<void> {
   const { list, skipped } = commands(path);
-  if (CLIS.length > 1) for (const [k, cli] of CLIS.entries()) console.log(`[${k + 1}] ${cli}`);
+  if (CLIS.length > 1) for (const [k, { cli, db }] of CLIS.entries()) console.log(`[${k + 1}] ${cli}${db === undefined ? '' : ` on ${db}`}`);
   console.log(`load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${availableParallelism()} cores (a shared machine stretches wall times; CPU s does not)`);
   log(`measuring ${list.length} commands: 1 warm-up round, then ${ROUNDS} rounds interleaved`);
   const samples = list.map((): Sample[] => []);

@@ -4,6 +4,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { closeDatabase, openDatabase, type Db, type GroupKeyName } from '../src/store/index.js';
+import { OneRunRows, type OneRunStatements } from '../src/store/selected.js';
 import { formatSourcesChunks, type ReportOptions } from '../src/report/format.js';
 import { chunksText } from '../src/report/textBytes.js';
 import { GroupReports } from '../src/report/gather.js';
@@ -270,5 +271,59 @@ describe('a grouped overview of one-run groups', () => {
       assert.ok(withoutRow > 0 && read > 0, `${withoutRow} groups without a row, ${read} read from their rows`);
       assert.equal(reports.overviewsStreamed, read);
     }, sparsePath);
+  });
+});
+
+describe('OneRunRows', () => {
+  // Statements that stand in for oneRunGroups': each chunk is [JSON of its runs, their figures], rows a row per run from @after on.
+  const figuresOf = (values: number[]): Buffer => Buffer.from(new Float64Array(values).buffer);
+  const fake = (chunks: [unknown[][], number[]][], rows: unknown[][]) => {
+    const asked: { chunksAfter: unknown[]; rowsAfter: unknown[] } = { chunksAfter: [], rowsAfter: [] };
+    let next = 0;
+    const statement = {
+      get: (params: { after: unknown }) => {
+        asked.chunksAfter.push(params.after);
+        const chunk = chunks[next++] ?? [[], []];
+        return [JSON.stringify(chunk[0]), chunk[1].length === 0 ? null : figuresOf(chunk[1])];
+      },
+      iterate: (params: { after: number }) => {
+        asked.rowsAfter.push(params.after);
+        return rows.filter((row) => (row[row.length - 1] as number) > params.after)[Symbol.iterator]();
+      },
+    };
+    return { statements: { twoRunGroup: statement, rows: statement, chunks: statement } as unknown as OneRunStatements, asked };
+  };
+  const read = (rows: OneRunRows) => {
+    const seen: [unknown, number[] | null][] = [];
+    for (let row = rows.next(); row !== undefined; row = rows.next()) seen.push([row[row.length - 1], rows.figures === null ? null : Array.from(rows.figures)]);
+    return seen;
+  };
+
+  test('gives the chunks\' runs in order with their figures, each chunk after the last run of the one before', () => {
+    // [stored, positions, surprisal, figures' bytes, key, order]
+    const { statements, asked } = fake(
+      [
+        [[[1, 10, 1.5, 16, 'a', 3], [1, 10, 2.5, null, 'b', 5], [1, 10, 3.5, 8, 'c', 9]], [1, 2, 3]],
+        [[[1, 10, 4.5, 8, 'd', 12]], [4]],
+      ],
+      [],
+    );
+    assert.deepEqual(read(new OneRunRows(statements, {})), [[3, [1, 2]], [5, null], [9, [3]], [12, [4]]]);
+    assert.deepEqual(asked.chunksAfter, [Number.MIN_SAFE_INTEGER, 9, 12]);
+    assert.deepEqual(asked.rowsAfter, []);
+  });
+
+  test('a chunk whose runs do not ascend is dropped, and the rest read a row per run from the last run given', () => {
+    const row = (order: number, value: number) => [1, 10, 0.5, figuresOf([value]), 'k', order];
+    const { statements, asked } = fake(
+      [
+        [[[1, 10, 1.5, 8, 'a', 3]], [1]],
+        [[[1, 10, 1.5, 8, 'b', 8], [1, 10, 1.5, 8, 'c', 6]], [2, 3]],
+      ],
+      [row(3, 1), row(6, 3), row(8, 2)],
+    );
+    assert.deepEqual(read(new OneRunRows(statements, {})), [[3, [1]], [6, [3]], [8, [2]]]);
+    assert.deepEqual(asked.chunksAfter, [Number.MIN_SAFE_INTEGER, 3]);
+    assert.deepEqual(asked.rowsAfter, [3]);
   });
 });

@@ -103,7 +103,6 @@ export function groupingPlan(selections: readonly RunSelection[], request: Group
   const rules = distinct(mixes.flatMap((mix) => mix.rules));
   const burnIns = distinct(mixes.flatMap((mix) => mix.burnIns)).sort((a, b) => a - b);
   const dataFiles = distinct(mixes.flatMap((mix) => mix.dataFiles));
-  const windows = mixes.reduce((sum, mix) => sum + mix.windows, 0);
   const asked = [...(request.by ?? [])];
   const keys: GroupKeyName[] = [...asked];
   const notes: string[] = [];
@@ -138,6 +137,7 @@ export function groupingPlan(selections: readonly RunSelection[], request: Group
     notes.push(`note: the selected runs use ${tauLists.length} different τ lists (${tauLists.map(formatTauList).join(' | ')}): one row per τ list; figures per τ only compare within one`);
   }
   if (!keys.includes('window') && !keys.includes('data') && dataFiles.length > 1) {
+    const windows = selections.reduce((sum, runs) => sum + runs.windowCount(), 0);
     notes.push(`note: figures pool ${plural(windows, 'window')} of ${plural(dataFiles.length, 'data file')} (${dataFiles.join(', ')}); --by window gives one row per window, --by data one per file, --data picks a file`);
   }
   return { keys, notes, pooled };

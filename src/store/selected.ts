@@ -40,8 +40,6 @@ export interface SelectionMix {
   /** Each distinct burn-in (`runs.burn_in`), ascending. */
   readonly burnIns: readonly number[];
   readonly dataFiles: readonly string[];
-  /** Distinct window contents (by the window bytes' sha256). */
-  readonly windows: number;
 }
 
 /** One group's key: the value of each key it was grouped by. */
@@ -210,16 +208,20 @@ const statements = perConnection((db: Db) => {
   db.exec(`CREATE INDEX IF NOT EXISTS temp.selected_runs_by_group ON selected_runs (sel, grp)`);
   const mix = (source: SourceKind) =>
     db.prepare(
-      `SELECT count(*) AS runs, coalesce(sum(r.status <> 'done'), 0) AS unfinished, count(DISTINCT r.data_sha256) AS windows,
+      `SELECT count(*) AS runs, coalesce(sum(r.status <> 'done'), 0) AS unfinished,
               json_group_array(DISTINCT r.model_key) AS model_keys, json_group_array(DISTINCT r.dmax) AS dmax,
               json_group_array(DISTINCT r.tau_list) AS tau_lists, json_group_array(DISTINCT r.rule) AS rules,
               json_group_array(DISTINCT r.burn_in) AS burn_ins, json_group_array(DISTINCT r.data_path) AS data_files
        FROM ${SOURCES[source].from}`,
     );
+  // Apart from mix: only a note of a report that pools several data files needs it, and at 10⁵ distinct windows
+  // it is most of mix's cost.
+  const windows = (source: SourceKind) => db.prepare(`SELECT count(DISTINCT r.data_sha256) FROM ${SOURCES[source].from}`).pluck();
   const unfinished = (source: SourceKind) =>
     db.prepare(`SELECT r.run_id, ${POSITIONS_DONE} AS positions_done, r.positions FROM ${SOURCES[source].from} AND r.status <> 'done' ORDER BY ${SOURCES[source].order} LIMIT @limit`);
   return {
     mix: { job: mix('job'), all: mix('all'), keys: mix('keys') },
+    windows: { job: windows('job'), all: windows('all'), keys: windows('keys') },
     unfinished: { job: unfinished('job'), all: unfinished('all'), keys: unfinished('keys') },
     models: db.prepare(`SELECT model_key, model_sha256 AS sha256, path FROM models WHERE model_key IN (SELECT value FROM json_each(?)) ORDER BY model_sha256`),
     release: db.prepare(`DELETE FROM temp.selected_runs WHERE sel = ?`),
@@ -344,13 +346,13 @@ function insertStatement(db: Db, source: SourceKind, keys: readonly GroupKeyName
  * stand for it (1), its run_overview row's positions and surprisal sum (nulls without one), its figures (the row
  * statement's BLOB; the chunk statement's byte length within the chunk's BLOB), then its key columns' values.
  */
-type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | number | null, ...keyValues: unknown[]];
+export type OneRunGroupRow = [stored: number, positions: number | null, surprisalBits: number | null, figures: Buffer | number | null, ...keyValues: unknown[]];
 const ONE_RUN_KEY_AT = 4;
 
 /** Runs per row of the chunk statement: what a report holds of them at a time (their JSON and figures, ~0.2 MB). */
 const ONE_RUN_CHUNK_RUNS = 512;
 
-interface OneRunStatements {
+export interface OneRunStatements {
   readonly twoRunGroup: Statement;
   /** A row per run, in selection order. */
   readonly rows: Statement;
@@ -424,9 +426,10 @@ function oneRunStatements(db: Db, source: SourceKind, keys: readonly GroupKeyNam
 /**
  * The runs of oneRunGroups' statements in selection order, one at a time:
  * from the chunk statement where there is one, else a row per run. A run's
- * figures are valid until the next call.
+ * figures are valid until the next call. (Exported for its tests, which give
+ * it statements whose chunks do not ascend.)
  */
-class OneRunRows {
+export class OneRunRows {
   #rows: IterableIterator<OneRunGroupRow> | undefined;
   #params: Record<string, unknown>;
   /** The current chunk's runs, the next one's index, and their figures (float64, from the chunk's BLOB). */
@@ -653,6 +656,7 @@ export class RunSelection {
   readonly #params: Record<string, unknown>;
   readonly #jobId: number | undefined;
   #mix: SelectionMix | undefined;
+  #windows: number | undefined;
   #sel: number | undefined;
   #covering: Covering[] | undefined;
 
@@ -692,7 +696,6 @@ export class RunSelection {
     const row = s.mix[this.#source].get(this.#params) as {
       runs: number;
       unfinished: number;
-      windows: number;
       model_keys: string;
       dmax: string;
       tau_lists: string;
@@ -704,7 +707,6 @@ export class RunSelection {
     this.#mix = {
       runs: row.runs,
       unfinished: row.unfinished,
-      windows: row.windows,
       models: s.models.all(row.model_keys) as SelectionMix['models'],
       dmax: (JSON.parse(row.dmax) as number[]).sort((a, b) => a - b),
       tauLists: sorted<string>(row.tau_lists),
@@ -714,6 +716,12 @@ export class RunSelection {
     };
     return this.#mix;
   }
+  /** Distinct window contents (by the window bytes' sha256) in the selection. */
+  windowCount(): number {
+    this.#windows ??= statements(this.#db).windows[this.#source].get(this.#params) as number;
+    return this.#windows;
+  }
+
 
   /** Runs not done, with their progress (at most `limit`, in selection order). */
   unfinished(limit: number): UnfinishedRun[] {
