@@ -598,6 +598,28 @@ describe('broken pipes', () => {
     });
   }
 
+  test('sql | a slow reader: stdout, a pipe, is written in blocking mode (Node\'s stream makes it non-blocking) and every byte arrives', () => {
+    // The reader waits until the command, its pipe full, sits in write(2) on fd 1 (Linux's write syscall number:
+    // 1 on x64, 64 on arm64; the main thread's syscall, /proc/PID/syscall), at most 10 s; then the flags of the
+    // command's stdout (O_NONBLOCK is 04000, octal) are read, and the reader counts what reaches it. Polled
+    // non-blocking, the command's main thread would sit in futex (Atomics.wait) between tries instead.
+    const write = { x64: 1, arm64: 64 }[process.arch as 'x64' | 'arm64'] ?? -1;
+    const marker = join(folder.path, 'slow-reader-go');
+    const script =
+      `( ${node} sql "SELECT * FROM counts" --db "${bigDb}" 2>/dev/null & pid=$!; ` +
+      `for i in $(seq 100); do read -r nr fd rest < /proc/$pid/syscall 2>/dev/null; [ "$nr $fd" = "${write} 0x1" ] && break; sleep 0.1; done; ` +
+      `echo "syscall: $nr $fd" >&2; grep '^flags' /proc/$pid/fdinfo/1 >&2; touch "${marker}"; wait ) | ` +
+      `(while [ ! -e "${marker}" ]; do sleep 0.1; done; wc -c >&2)`;
+    const result = spawnSync('bash', ['-c', script], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 });
+    const flags = /^flags:\s+([0-7]+)$/m.exec(result.stderr);
+    assert.ok(flags !== null, result.stderr);
+    assert.equal(parseInt(flags[1], 8) & 0o4000, 0, `flags ${flags[1]}: O_NONBLOCK set (${result.stderr.trim()})`);
+    if (write > 0) assert.match(result.stderr, new RegExp(`^syscall: ${write} 0x1$`, 'm'), 'waiting in write(2) on stdout');
+    const direct = spawnSync(process.execPath, [BIN, 'sql', 'SELECT * FROM counts', '--db', bigDb], { cwd: PROJECT_ROOT, encoding: 'utf8', maxBuffer: 1 << 30 });
+    assert.ok(Buffer.byteLength(direct.stdout) > 65_536, 'more than a pipe holds');
+    assert.equal(Number(/^\s*(\d+)\s*$/m.exec(result.stderr)?.[1]), Buffer.byteLength(direct.stdout), 'every byte through the pipe');
+  });
+
   test('run 2>&1 | head: the run stops cleanly, stays resumable, and the lock is released', async () => {
     const piped = join(folder.path, 'piped.sqlite');
     const job = join(folder.path, 'piped.json');

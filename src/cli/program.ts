@@ -4,7 +4,7 @@ import { TOOL_VERSION } from '../version.js';
 import { explainCli, exportCli, fetchInputsCli, jobsCli, migrateCli, planCli, reportCli, resumeCli, rmCli, runCli, runsCli, serveCli, sqlCli, statusCli, unlockCli, workerCli } from './commands.js';
 import { reportFailure } from './common.js';
 import { setInProcessSettings, type InProcessSettings } from './inProcess.js';
-import { log, out, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
+import { log, openStdioStreams, out, redirectOutput, setCommandArgs, setDebug, type CommandIo } from './output.js';
 
 /** A flag that takes one value, given twice (`--tau 1 --tau 2`), is refused rather than guessed at. */
 function noRepeatedFlags(argv: Record<string, unknown>, options: { array?: string[] }): boolean {
@@ -25,7 +25,7 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
   const inProcess = options.inProcess === true;
   setCommandArgs(argv);
   // Output errors are handled where output is written (output.ts); a stream error must not crash.
-  if (!inProcess) ignoreStreamErrors();
+  if (!inProcess) openStdioStreams();
   if (await answeredCompletion(argv)) return;
   const parser = programParser(argv, inProcess);
   if (!inProcess) {
@@ -33,11 +33,6 @@ export async function main(argv: string[], options: { readonly inProcess?: boole
     return;
   }
   await parseInProcess(parser, argv);
-}
-
-function ignoreStreamErrors(): void {
-  process.stdout.on('error', () => {});
-  process.stderr.on('error', () => {});
 }
 
 /** Answers what our own completion code answers (the script; values yargs cannot know); false: yargs is to answer. */
