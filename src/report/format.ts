@@ -528,7 +528,9 @@ class OverviewGroups {
     private readonly runKeys: readonly GroupKeyName[],
   ) {}
 
-  /** The next group's key values, its figures in `rows` (until the next call); undefined after the last group. */
+  #values: (string | number)[] = [];
+
+  /** The next group's key values and its figures in `rows` (both until the next call); undefined after the last group. */
   next(rows: OverviewRows): (string | number)[] | undefined {
     for (;;) {
       if (this.#cursor !== undefined) {
@@ -542,7 +544,11 @@ class OverviewGroups {
           this.#filterTaus(rows);
           if (this.options.tally !== undefined) this.options.tally.oneRunRows += 1;
           const store = this.sources[this.#source].dbPath;
-          return this.grouped.keys.map((name) => (name === 'store' ? store : groupValue(entry.key, name)));
+          // One array for every group (a group's values are used before the next is read).
+          const values = this.#values;
+          values.length = 0;
+          for (const name of this.grouped.keys) values.push(name === 'store' ? store : groupValue(entry.key, name));
+          return values;
         }
         this.#groups = this.#cursor.rest();
         this.#cursor = undefined;
