@@ -9,36 +9,45 @@ import type { Db } from './db.js';
  * the transaction ends.
  */
 export class BulkInsert {
-  private readonly values: (number | string | Buffer | null)[] = [];
+  /** A full batch's values, written in place (an array grown by push and cut back to 0 per batch cost the writer's thread a tenth of its inserting time); `filled` of them are rows not inserted yet. */
+  private readonly values: (number | string | Buffer | null)[];
+  private filled = 0;
   private readonly statements = new Map<number, Statement>();
 
   constructor(
     private readonly db: Db,
     private readonly table: string,
     private readonly columns: readonly string[],
-    private readonly batch = 64,
+    batch = 64,
     /** After the VALUES: e.g. an upsert's ON CONFLICT clause. */
     private readonly suffix = '',
-  ) {}
+  ) {
+    this.values = new Array(columns.length * batch).fill(null);
+  }
 
   add(...row: (number | string | Buffer | null)[]): void {
-    for (const value of row) this.values.push(value);
-    if (this.values.length === this.columns.length * this.batch) this.flush();
+    const { values } = this;
+    let at = this.filled;
+    for (let k = 0; k < row.length; k++) values[at++] = row[k];
+    this.filled = at;
+    if (at === values.length) this.flush();
   }
 
   flush(): void {
-    const rows = this.values.length / this.columns.length;
+    const rows = this.filled / this.columns.length;
     if (rows === 0) return;
     try {
-      this.statement(rows).run(this.values);
+      this.statement(rows).run(this.filled === this.values.length ? this.values : this.values.slice(0, this.filled));
     } finally {
-      this.values.length = 0;
+      this.discard();
     }
   }
 
   /** Forgets the rows not inserted yet (their transaction failed: they must not go into the next one). */
   discard(): void {
-    this.values.length = 0;
+    // Nothing held: a row's Buffer may be a view of a whole shard's results.
+    this.values.fill(null, 0, this.filled);
+    this.filled = 0;
   }
 
   private statement(rows: number): Statement {
