@@ -181,6 +181,41 @@ export function mergePatternPeakRows(into: PatternPeaks, from: PatternPeaks, hid
   return grown;
 }
 
+/**
+ * mergePatternPeakRows into all-zero peaks (a run's first shard), without the
+ * merge: the rows with a value above 0, in storage order, each a view (of
+ * `from`'s Wh and Wy, of one new array of `from`'s Wx rows), so `from` itself is
+ * the merged peaks. Undefined when a value of `from` is neither above 0 nor +0
+ * (NaN, below 0, −0: the merge would leave 0 there; never a peak).
+ */
+export function firstPatternPeakRows(from: PatternPeaks, hidden: number): PatternPeakRow[] | undefined {
+  const H = hidden;
+  for (const values of [from.wx, from.wh, from.wy]) {
+    // A float32 is +0 or above 0 (+∞ too) exactly when its bits, unsigned, are at most those of +∞.
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let k = 0; k < bits.length; k++) if (bits[k] > 0x7f800000) return undefined;
+  }
+  const grown: PatternPeakRow[] = [];
+  // Wx is j-major: its rows, c-major, each H values.
+  const wxRows = new Float32Array(BYTE_VALUES * H);
+  for (let j = 0; j < H; j++) for (let c = 0; c < BYTE_VALUES; c++) wxRows[c * H + j] = from.wx[j * BYTE_VALUES + c];
+  for (let c = 0; c < BYTE_VALUES; c++) {
+    const row = wxRows.subarray(c * H, (c + 1) * H);
+    if (anyAboveZero(row)) grown.push({ cls: 'wx', row: c, peaks: row });
+  }
+  if (anyAboveZero(from.wh)) grown.push({ cls: 'wh', row: 0, peaks: from.wh });
+  for (let y = 0; y < BYTE_VALUES; y++) {
+    const row = from.wy.subarray(y * H, (y + 1) * H);
+    if (anyAboveZero(row)) grown.push({ cls: 'wy', row: y, peaks: row });
+  }
+  return grown;
+}
+
+function anyAboveZero(values: Float32Array): boolean {
+  for (let k = 0; k < values.length; k++) if (values[k] > 0) return true;
+  return false;
+}
+
 /** into[k] = max(into[k], from[k]) for k in [begin, end); whether any grew. */
 function maxInto(into: Float32Array, from: Float32Array, begin: number, end: number): boolean {
   let grew = false;

@@ -1,4 +1,4 @@
-import type { PatternClass } from '../engine/index.js';
+import { BYTE_VALUES, type PatternClass } from '../engine/index.js';
 import { floats } from './functions.js';
 
 /**
@@ -65,26 +65,45 @@ export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: numb
  * activeByRank of a run's merged peaks held in memory (engine layout: wx, wh, wy
  * arrays of float32), without reading and decoding its stored rows: the same
  * counts, since the stored rows are those peaks and a row never stored is zeros,
- * which no threshold ≥ 0 counts. Undefined when a threshold is below 0.
+ * which no threshold ≥ 0 counts. `stored` (class, row): whether that peak row is
+ * stored; the others are zeros and are not read. Undefined when a threshold is below 0.
  */
-export function activeOfPeaks(peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array }, thresholds: Float64Array): Record<PatternClass, number[]> | undefined {
+export function activeOfPeaks(
+  peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array },
+  thresholds: Float64Array,
+  stored: (cls: PatternClass, row: number) => boolean = () => true,
+): Record<PatternClass, number[]> | undefined {
   if (thresholds.length > 0 && !(thresholds[0] >= 0)) return undefined;
   const count = thresholds.length;
   const lowest = count > 0 ? thresholds[0] : Infinity;
-  const active = (values: Float32Array): number[] => {
-    const atLevel = new Float64Array(count + 1);
-    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold; level 0 is not counted (no rank reads it).
-    for (let k = 0; k < values.length; k++) {
+  // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold; level 0 is not counted (no rank reads it).
+  const countLevels = (values: Float32Array, begin: number, end: number, step: number, atLevel: Float64Array): void => {
+    for (let k = begin; k < end; k += step) {
       const value = values[k];
       if (value > lowest) atLevel[levelOf(value, thresholds)]++;
     }
-    const byRank = new Array<number>(count).fill(0);
+  };
+  const byRank = (atLevel: Float64Array): number[] => {
+    const active = new Array<number>(count).fill(0);
     let above = 0;
     for (let rank = count - 1; rank >= 0; rank--) {
       above += atLevel[rank + 1];
-      byRank[rank] = above;
+      active[rank] = above;
     }
-    return byRank;
+    return active;
   };
-  return { wx: active(peaks.wx), wh: active(peaks.wh), wy: active(peaks.wy) };
+  const rowsOf = (cls: 'wx' | 'wy', values: Float32Array): number[] => {
+    // BYTE_VALUES rows of H: Wx j-major (row c is every BYTE_VALUES-th value from c), Wy row-major.
+    const H = values.length / BYTE_VALUES;
+    const atLevel = new Float64Array(count + 1);
+    for (let row = 0; row < BYTE_VALUES; row++) {
+      if (!stored(cls, row)) continue;
+      if (cls === 'wx') countLevels(values, row, values.length, BYTE_VALUES, atLevel);
+      else countLevels(values, row * H, (row + 1) * H, 1, atLevel);
+    }
+    return byRank(atLevel);
+  };
+  const wh = new Float64Array(count + 1);
+  if (stored('wh', 0)) countLevels(peaks.wh, 0, peaks.wh.length, 1, wh);
+  return { wx: rowsOf('wx', peaks.wx), wh: byRank(wh), wy: rowsOf('wy', peaks.wy) };
 }
