@@ -59,6 +59,56 @@ interface SortedEntries {
 /** Entries a CountHistogram keeps unmerged at least (a few hundred runs' rows). */
 const COMPACT_ENTRIES = 1 << 17;
 
+/**
+ * Ascending histograms as one: added up in an array indexed by n when their n
+ * span no more than a few times their entries (a rollup's runs: a few thousand
+ * n, hundreds of entries each), else merged pairwise (each entry about
+ * log2(histograms) times).
+ */
+function mergeAll(histograms: readonly SortedEntries[]): SortedEntries {
+  let lowest = Infinity;
+  let highest = -Infinity;
+  let entries = 0;
+  for (const { n } of histograms) {
+    if (n.length === 0) continue;
+    lowest = Math.min(lowest, n[0]);
+    highest = Math.max(highest, n[n.length - 1]);
+    entries += n.length;
+  }
+  if (entries === 0) return histograms[0];
+  const span = highest - lowest + 1;
+  if (span <= Math.max(DENSE_SPAN, 4 * entries)) {
+    const positions = new Float64Array(span);
+    const present = new Uint8Array(span);
+    let distinct = 0;
+    for (const histogram of histograms) {
+      for (let k = 0; k < histogram.n.length; k++) {
+        const at = histogram.n[k] - lowest;
+        positions[at] += histogram.positions[k];
+        distinct += 1 - present[at];
+        present[at] = 1;
+      }
+    }
+    const merged = { n: new Uint32Array(distinct), positions: new Float64Array(distinct) };
+    for (let at = 0, out = 0; at < span; at++) {
+      if (present[at] === 0) continue;
+      merged.n[out] = lowest + at;
+      merged.positions[out++] = positions[at];
+    }
+    return merged;
+  }
+  let pending = histograms;
+  while (pending.length > 1) {
+    const next: SortedEntries[] = [];
+    for (let k = 0; k < pending.length; k += 2) next.push(k + 1 < pending.length ? mergeEntries(pending[k], pending[k + 1]) : pending[k]);
+    pending = next;
+  }
+  return pending[0];
+}
+
+/** mergeAll adds histograms up in an array indexed by n when they span at most this many n (or 4 × their entries). */
+const DENSE_SPAN = 1 << 16;
+
 /** Two ascending histograms as one (a stored row's n could repeat if it were damaged: added together too). */
 function mergeEntries(a: SortedEntries, b: SortedEntries): SortedEntries {
   const n = new Uint32Array(a.n.length + b.n.length);
@@ -139,14 +189,7 @@ export class CountHistogram {
       const n = Uint32Array.from(this.positionsByN.keys()).sort();
       let merged: SortedEntries = { n, positions: Float64Array.from(n, (value) => this.positionsByN.get(value) as number) };
       if (this.chunks.length > 0) {
-        // Pairwise, so that each entry is merged about log2(chunks) times.
-        let chunks = [merged, ...this.chunks];
-        while (chunks.length > 1) {
-          const next: SortedEntries[] = [];
-          for (let k = 0; k < chunks.length; k += 2) next.push(k + 1 < chunks.length ? mergeEntries(chunks[k], chunks[k + 1]) : chunks[k]);
-          chunks = next;
-        }
-        merged = chunks[0];
+        merged = mergeAll([merged, ...this.chunks]);
         // The map's entries are in it: it is all there is (more additions are merged with it again).
         this.positionsByN.clear();
         this.chunks = [merged];
