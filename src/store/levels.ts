@@ -76,11 +76,17 @@ export function activeOfPeaks(
   if (thresholds.length > 0 && !(thresholds[0] >= 0)) return undefined;
   const count = thresholds.length;
   const lowest = count > 0 ? thresholds[0] : Infinity;
-  // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold; level 0 is not counted (no rank reads it).
+  const buckets = levelBuckets(thresholds);
+  // Level 0 (most peaks: every pattern of a byte the window never reads or predicts is 0) is counted too, but no rank reads it.
   const countLevels = (values: Float32Array, begin: number, end: number, step: number, atLevel: Float64Array): void => {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let k = begin; k < end; k += step) {
-      const value = values[k];
-      if (value > lowest) atLevel[levelOf(value, thresholds)]++;
+      const level = buckets[bits[k] >>> BUCKET_SHIFT];
+      if (level >= 0) atLevel[level]++;
+      else {
+        const value = values[k];
+        atLevel[value > lowest ? levelOf(value, thresholds) : 0]++;
+      }
     }
   };
   const byRank = (atLevel: Float64Array): number[] => {
@@ -106,4 +112,38 @@ export function activeOfPeaks(
   const wh = new Float64Array(count + 1);
   if (stored('wh', 0)) countLevels(peaks.wh, 0, peaks.wh.length, 1, wh);
   return { wx: rowsOf('wx', peaks.wx), wh: byRank(wh), wy: rowsOf('wy', peaks.wy) };
+}
+
+/** A float32's bucket: the top 12 bits of its bits (sign, exponent, the 3 highest bits of the mantissa). */
+const BUCKET_SHIFT = 20;
+const BUCKETS = 1 << (32 - BUCKET_SHIFT);
+
+/** levelBuckets' last thresholds and buckets: a sweep's runs have the same. */
+let lastBuckets: { readonly thresholds: Float64Array; readonly buckets: Int32Array } | undefined;
+
+/**
+ * Per bucket of float32 values (BUCKET_SHIFT), the level (levelOf) that all its
+ * values have, or −1 where a threshold falls within it (and for the two buckets
+ * that hold both NaNs and numbers): their levels are searched. Within a bucket
+ * of numbers, a float32 grows (or, below 0, shrinks) with its bits, so its level
+ * lies between those of the bucket's ends: equal ends, the same level throughout.
+ * A level found in a table rather than by a binary search whose branches the
+ * processor cannot predict (most peaks of a run exceed some threshold).
+ */
+function levelBuckets(thresholds: Float64Array): Int32Array {
+  if (lastBuckets !== undefined && lastBuckets.thresholds.length === thresholds.length && lastBuckets.thresholds.every((value, k) => value === thresholds[k])) {
+    return lastBuckets.buckets;
+  }
+  const buckets = new Int32Array(BUCKETS);
+  const ends = new Uint32Array(2);
+  const value = new Float32Array(ends.buffer);
+  for (let bucket = 0; bucket < BUCKETS; bucket++) {
+    ends[0] = bucket * 2 ** BUCKET_SHIFT;
+    ends[1] = ends[0] + 2 ** BUCKET_SHIFT - 1;
+    const mixed = Number.isNaN(value[0]) !== Number.isNaN(value[1]);
+    const low = levelOf(value[0], thresholds);
+    buckets[bucket] = !mixed && low === levelOf(value[1], thresholds) ? low : -1;
+  }
+  lastBuckets = { thresholds: Float64Array.from(thresholds), buckets };
+  return buckets;
 }
