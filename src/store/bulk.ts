@@ -5,8 +5,8 @@ import type { Db } from './db.js';
  * Inserts rows of one table many at a time: `INSERT … VALUES (…), (…), …` with up
  * to `batch` rows per statement, so a shard of thousands of rows costs a few
  * dozen statement runs instead of one bind and one result object per row.
- * Statements are prepared once per row count and reused. Call flush() before
- * the transaction ends.
+ * Statements are prepared once per row count (a full batch, a power of two) and
+ * reused. Call flush() before the transaction ends.
  */
 export class BulkInsert {
   /** A full batch's values, written in place (an array grown by push and cut back to 0 per batch cost the writer's thread a tenth of its inserting time); `filled` of them are rows not inserted yet. */
@@ -18,7 +18,7 @@ export class BulkInsert {
     private readonly db: Db,
     private readonly table: string,
     private readonly columns: readonly string[],
-    batch = 64,
+    private readonly batch = 64,
     /** After the VALUES: e.g. an upsert's ON CONFLICT clause. */
     private readonly suffix = '',
   ) {
@@ -34,10 +34,20 @@ export class BulkInsert {
   }
 
   flush(): void {
-    const rows = this.filled / this.columns.length;
-    if (rows === 0) return;
+    const { filled, values } = this;
+    if (filled === 0) return;
     try {
-      this.statement(rows).run(this.filled === this.values.length ? this.values : this.values.slice(0, this.filled));
+      if (filled % this.columns.length !== 0) throw new RangeError(`${this.table}: ${filled} values are not rows of ${this.columns.length}`);
+      if (filled === values.length) this.statement(this.batch).run(values);
+      else {
+        // A partial batch in statements of powers of two rows, in order: a connection prepares at most log2(batch) of them, not one per row count (a statement of 64 rows takes longer to prepare than to run).
+        const width = this.columns.length;
+        for (let at = 0, rows = highestPowerOfTwo(filled / width); at < filled; rows >>= 1) {
+          if (at + rows * width > filled) continue;
+          this.statement(rows).run(values.slice(at, at + rows * width));
+          at += rows * width;
+        }
+      }
     } finally {
       this.discard();
     }
@@ -59,4 +69,9 @@ export class BulkInsert {
     }
     return statement;
   }
+}
+
+/** The largest power of two not above `n` (n ≥ 1). */
+function highestPowerOfTwo(n: number): number {
+  return 2 ** Math.floor(Math.log2(n));
 }
