@@ -212,12 +212,15 @@ export function firstPatternPeakRows(from: PatternPeaks, hidden: number): Patter
   if (wrong < 0) return undefined;
   const grown: PatternPeakRow[] = [];
   // Wx is j-major: its rows that have a value above 0 are gathered, each into H values of one new array.
-  const wxRows = new Float32Array(BYTE_VALUES * H);
-  for (let c = 0; c < BYTE_VALUES; c++) {
+  let wxGrown = 0;
+  for (let c = 0; c < BYTE_VALUES; c++) if (wxAny[c] !== 0) wxGrown++;
+  const wxRows = new Float32Array(wxGrown * H);
+  for (let c = 0, at = 0; c < BYTE_VALUES; c++) {
     if (wxAny[c] === 0) continue;
-    const row = wxRows.subarray(c * H, (c + 1) * H);
+    const row = wxRows.subarray(at, at + H);
     for (let j = 0; j < H; j++) row[j] = from.wx[j * BYTE_VALUES + c];
     grown.push({ cls: 'wx', row: c, peaks: row });
+    at += H;
   }
   if (whAny.any !== 0) grown.push({ cls: 'wh', row: 0, peaks: from.wh });
   for (let y = 0; y < BYTE_VALUES; y++) if (wyAny[y] !== 0) grown.push({ cls: 'wy', row: y, peaks: from.wy.subarray(y * H, (y + 1) * H) });
