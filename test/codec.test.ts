@@ -228,6 +228,32 @@ describe('CountHistogram', () => {
     }
     assert.equal(new CountHistogram().median(), null);
   });
+
+  test('stored rows (merged when read, and when many are held) and single additions, read in between, give the histogram of every value added', () => {
+    // n close together (merged in an array indexed by n) and far apart (merged pairwise).
+    for (const spread of [1, 50]) {
+      // Rows of 1,500 distinct n each: 120 of them pass the entries held unmerged (2¹⁷), so they are merged as they come too.
+      const whole = new CountHistogram();
+      const merged = new CountHistogram();
+      for (let row = 0; row < 120; row++) {
+        const part = new CountHistogram();
+        for (let k = 0; k < 1500; k++) {
+          const n = ((k * 131 + row * 977) % 40_000) * spread;
+          part.add(n, 1 + ((k + row) % 4));
+          whole.add(n, 1 + ((k + row) % 4));
+        }
+        merged.addStored({ ...part.encode(), min_n: part.entries()[0].n });
+        if (row % 10 === 0) {
+          merged.add(row, 2);
+          whole.add(row, 2);
+        }
+        if (row % 25 === 0) assert.equal(merged.median(), whole.median());
+      }
+      assert.deepEqual(merged.entries(), whole.entries());
+      assert.equal(merged.total, whole.total);
+      assert.deepEqual(merged.encode(), whole.encode());
+    }
+  });
 });
 
 describe('histogram steps (schema 9)', () => {

@@ -165,8 +165,12 @@ describe('RunWriter with rows made by workers', () => {
         cases.forEach((c, k) => {
           const writer = new RunWriter(db, { runId: runs[k].runId, hidden: c.model.hidden, thresholdCount: TAUS.length, dmax: DMAX });
           // As executeRuns does: the last shard finishes the run in its transaction (finish() then has nothing to do).
-          cuts[k].forEach(([start, count], index) => writer.commit(shardOf(c, start, count, runs[k].depthCurves === true, viaCodec), viaCodec && index === cuts[k].length - 1));
+          const shards = cuts[k].map(([start, count]) => shardOf(c, start, count, runs[k].depthCurves === true, viaCodec));
+          // The first shard's peaks and frequencies become the run's (a fresh run): the next shards merge into copies, not into the shard given.
+          const given = [shards[0].peaks.wx, shards[0].peaks.wh, shards[0].peaks.wy, shards[0].range.frequency as Uint32Array].map((values) => values.slice());
+          shards.forEach((shard, index) => writer.commit(shard, viaCodec && index === shards.length - 1));
           writer.finish();
+          assert.deepEqual([shards[0].peaks.wx, shards[0].peaks.wh, shards[0].peaks.wy, shards[0].range.frequency], given, `seed ${seed}, run ${k}: the first shard as given`);
           // The summaries it added up are those of its count blocks (still there: the run keeps them).
           const stored = db.prepare(`SELECT * FROM run_tau_stats WHERE run_key = ? ORDER BY tau_index`).all(writer.runKey) as Record<string, unknown>[];
           const fromBlocks = tauStatsOfRun(db, writer.runKey);

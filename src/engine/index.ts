@@ -43,6 +43,7 @@ export {
   setPatternPeakRow,
   emptyPatternPeaks,
   mergePatternPeakRows,
+  firstPatternPeakRows,
   type RangeSummary,
   type PatternPeakRow,
 } from './results.js';

@@ -181,6 +181,73 @@ export function mergePatternPeakRows(into: PatternPeaks, from: PatternPeaks, hid
   return grown;
 }
 
+/**
+ * mergePatternPeakRows into all-zero peaks (a run's first shard), without the
+ * merge: the rows with a value above 0, in storage order, each a view (of
+ * `from`'s Wh and Wy, of one new array of `from`'s Wx rows), so `from` itself is
+ * the merged peaks. Undefined when a value of `from` is neither above 0 nor +0
+ * (NaN, below 0, −0: the merge would leave 0 there; never a peak).
+ */
+export function firstPatternPeakRows(from: PatternPeaks, hidden: number): PatternPeakRow[] | undefined {
+  const H = hidden;
+  // Per row, the OR of its values' bits (not 0: a value above 0) and of what is wrong with them (sign bit set: a value below 0, −0 or NaN).
+  const wxBits = new Int32Array(from.wx.buffer, from.wx.byteOffset, from.wx.length);
+  const wxAny = new Int32Array(BYTE_VALUES);
+  let wrong = 0;
+  for (let j = 0, at = 0; j < H; j++) {
+    for (let c = 0; c < BYTE_VALUES; c++, at++) {
+      const bits = wxBits[at];
+      wxAny[c] |= bits;
+      wrong |= wrongBits(bits);
+    }
+  }
+  const whAny = rowBits(from.wh, 0, H * H);
+  wrong |= whAny.wrong;
+  const wyAny: number[] = [];
+  for (let y = 0; y < BYTE_VALUES; y++) {
+    const row = rowBits(from.wy, y * H, (y + 1) * H);
+    wyAny.push(row.any);
+    wrong |= row.wrong;
+  }
+  if (wrong < 0) return undefined;
+  const grown: PatternPeakRow[] = [];
+  // Wx is j-major: its rows that have a value above 0 are gathered, each into H values of one new array.
+  let wxGrown = 0;
+  for (let c = 0; c < BYTE_VALUES; c++) if (wxAny[c] !== 0) wxGrown++;
+  const wxRows = new Float32Array(wxGrown * H);
+  for (let c = 0, at = 0; c < BYTE_VALUES; c++) {
+    if (wxAny[c] === 0) continue;
+    const row = wxRows.subarray(at, at + H);
+    for (let j = 0; j < H; j++) row[j] = from.wx[j * BYTE_VALUES + c];
+    grown.push({ cls: 'wx', row: c, peaks: row });
+    at += H;
+  }
+  if (whAny.any !== 0) grown.push({ cls: 'wh', row: 0, peaks: from.wh });
+  for (let y = 0; y < BYTE_VALUES; y++) if (wyAny[y] !== 0) grown.push({ cls: 'wy', row: y, peaks: from.wy.subarray(y * H, (y + 1) * H) });
+  return grown;
+}
+
+/**
+ * A float32's bits (as int32) with the sign bit set when the merge would not
+ * take the value as it is (below 0, −0, NaN): +0 and the values above 0 (+∞ too)
+ * are exactly those whose bits are 0 to those of +∞.
+ */
+function wrongBits(bits: number): number {
+  return bits | (0x7f800000 - bits);
+}
+
+/** The OR of the bits of values [begin, end) and of their wrongBits. */
+function rowBits(values: Float32Array, begin: number, end: number): { any: number; wrong: number } {
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  let any = 0;
+  let wrong = 0;
+  for (let k = begin; k < end; k++) {
+    any |= bits[k];
+    wrong |= wrongBits(bits[k]);
+  }
+  return { any, wrong };
+}
+
 /** into[k] = max(into[k], from[k]) for k in [begin, end); whether any grew. */
 function maxInto(into: Float32Array, from: Float32Array, begin: number, end: number): boolean {
   let grew = false;

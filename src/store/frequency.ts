@@ -41,7 +41,8 @@ const statementsOf = perConnection((db: Db) => ({
 /** One τ of a run's frequencies, summed so far. */
 interface RunFrequencyAt {
   readonly tauIndex: number;
-  readonly counts: Uint32Array;
+  /** Undefined while they are all 0 and no shard was added: a fresh run's first shard's counts become the sums without adding them to zeros. */
+  counts: Uint32Array | undefined;
 }
 
 /**
@@ -89,7 +90,9 @@ export class RunFrequencies {
       if (sum === null) return;
       const shard = frequency.subarray(k * length, (k + 1) * length);
       const counts = sum.counts;
-      for (let p = 0; p < length; p++) counts[p] += shard[p];
+      // The first shard's counts are the sums: the run's only one is held as it is (finish() and the held rollups only read it), else copied, as the next shards add to it.
+      if (counts === undefined) sum.counts = inProgress ? shard.slice() : shard;
+      else for (let p = 0; p < length; p++) counts[p] += shard[p];
       if (inProgress) this.insertRows(s.shardRows, rows[k], [this.runKey, sum.tauIndex, start]);
       s.addPositions.run(positions, this.runKey, sum.tauIndex);
     });
@@ -124,9 +127,10 @@ export class RunFrequencies {
         this.insertRows(s.runRows, single[k], [this.runKey, sum.tauIndex]);
         return;
       }
+      const counts = countsOf(sum, this.hidden);
       for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
         for (let row = 0; row < rows; row++) {
-          const values = sum.counts.subarray(offset + row * this.hidden, offset + (row + 1) * this.hidden);
+          const values = counts.subarray(offset + row * this.hidden, offset + (row + 1) * this.hidden);
           if (values.some((n) => n > 0)) s.runRows.add(this.runKey, sum.tauIndex, cls, row, codePointsOf(values));
         }
       }
@@ -136,7 +140,7 @@ export class RunFrequencies {
 
   /** The sums held, per run_frequency tau_index (none before they are loaded). */
   heldCounts(): Map<number, Uint32Array> {
-    return new Map((this.sums ?? []).flatMap((sum) => (sum === null ? [] : [[sum.tauIndex, sum.counts] as const])));
+    return new Map((this.sums ?? []).flatMap((sum) => (sum === null ? [] : [[sum.tauIndex, countsOf(sum, this.hidden)] as const])));
   }
 
   /** Lets go of the sums (a finished run's writer stays until the sweep ends). */
@@ -155,14 +159,14 @@ export class RunFrequencies {
     this.shards = 0;
     this.firstRows = undefined;
     this.sums = FREQUENCY_TAUS.map((tau, k) => {
-      const counts = new Uint32Array(frequencyLength(this.hidden));
       const row = stored.find((entry) => entry.tau === tau);
       if (row === undefined) {
         if (begun) return null;
         s.insertRun.run(this.runKey, k, tau, Math.fround(tau));
-        return { tauIndex: k, counts };
+        return { tauIndex: k, counts: undefined };
       }
       // The shards committed so far, added up.
+      const counts = new Uint32Array(frequencyLength(this.hidden));
       for (const entry of s.rows.all(this.runKey, row.tau_index) as { class: PatternClass; row: number; positions: Buffer }[]) {
         const values = decodeCodePoints(entry.positions, this.hidden);
         const offset = frequencyRowOffset(this.hidden, entry.class, entry.row);
@@ -172,6 +176,12 @@ export class RunFrequencies {
     });
     return this.sums;
   }
+}
+
+/** A τ's sums, zeros made if no shard added any. */
+function countsOf(sum: RunFrequencyAt, hidden: number): Uint32Array {
+  sum.counts ??= new Uint32Array(frequencyLength(hidden));
+  return sum.counts;
 }
 
 /**

@@ -104,10 +104,15 @@ export class HeldCohort {
     }
     this.thresholds = thresholds;
     this.runs.set(run.runKey, { rows: run.rows, peakRows: run.peakRows });
-    if (run.peakRows.some((stored) => stored === 1)) {
-      maxInto(this.maxPeaks.wx, run.peaks.wx);
-      maxInto(this.maxPeaks.wh, run.peaks.wh);
-      maxInto(this.maxPeaks.wy, run.peaks.wy);
+    // Only the rows the run has stored: the others are zeros, which leave the maximum as it is.
+    const H = this.hidden;
+    if (run.peakRows[0] === 1) maxInto(this.maxPeaks.wh, run.peaks.wh, 0, H * H, 1);
+    for (let c = 0; c < BYTE_VALUES; c++) {
+      // Wx is j-major: row c is every BYTE_VALUES-th value from c.
+      if (run.peakRows[1 + c] === 1) maxInto(this.maxPeaks.wx, run.peaks.wx, c, H * BYTE_VALUES, BYTE_VALUES);
+    }
+    for (let y = 0; y < BYTE_VALUES; y++) {
+      if (run.peakRows[1 + BYTE_VALUES + y] === 1) maxInto(this.maxPeaks.wy, run.peaks.wy, y * H, (y + 1) * H, 1);
     }
     // CohortFrequency.addRun on the held counts.
     for (const row of run.frequencyRows) {
@@ -165,8 +170,9 @@ function sameValues(a: Float64Array, b: Float64Array): boolean {
   return a.length === b.length && a.every((value, k) => value === b[k]);
 }
 
-function maxInto(into: Float32Array, from: Float32Array): void {
-  for (let k = 0; k < into.length; k++) if (from[k] > into[k]) into[k] = from[k];
+/** into[k] = max(into[k], from[k]) for k = begin, begin + step, … below end. */
+function maxInto(into: Float32Array, from: Float32Array, begin: number, end: number, step: number): void {
+  for (let k = begin; k < end; k += step) if (from[k] > into[k]) into[k] = from[k];
 }
 
 /** At most this many bytes of held cohorts per connection; a cohort past it is read from the store. */

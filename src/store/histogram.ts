@@ -50,6 +50,85 @@ export function decodeSteps(row: Pick<StoredHistogram, 'distinct_n' | 'min_n' | 
   return values;
 }
 
+/** Distinct n ascending, and how many positions have each. */
+interface SortedEntries {
+  readonly n: Uint32Array;
+  readonly positions: Float64Array;
+}
+
+/** Entries a CountHistogram keeps unmerged at least (a few hundred runs' rows). */
+const COMPACT_ENTRIES = 1 << 17;
+
+/**
+ * Ascending histograms as one: added up in an array indexed by n when their n
+ * span no more than a few times their entries (a rollup's runs: a few thousand
+ * n, hundreds of entries each), else merged pairwise (each entry about
+ * log2(histograms) times).
+ */
+function mergeAll(histograms: readonly SortedEntries[]): SortedEntries {
+  let lowest = Infinity;
+  let highest = -Infinity;
+  let entries = 0;
+  for (const { n } of histograms) {
+    if (n.length === 0) continue;
+    lowest = Math.min(lowest, n[0]);
+    highest = Math.max(highest, n[n.length - 1]);
+    entries += n.length;
+  }
+  if (entries === 0) return histograms[0];
+  const span = highest - lowest + 1;
+  if (span <= Math.max(DENSE_SPAN, 4 * entries)) {
+    const positions = new Float64Array(span);
+    const present = new Uint8Array(span);
+    let distinct = 0;
+    for (const histogram of histograms) {
+      for (let k = 0; k < histogram.n.length; k++) {
+        const at = histogram.n[k] - lowest;
+        positions[at] += histogram.positions[k];
+        distinct += 1 - present[at];
+        present[at] = 1;
+      }
+    }
+    const merged = { n: new Uint32Array(distinct), positions: new Float64Array(distinct) };
+    for (let at = 0, out = 0; at < span; at++) {
+      if (present[at] === 0) continue;
+      merged.n[out] = lowest + at;
+      merged.positions[out++] = positions[at];
+    }
+    return merged;
+  }
+  let pending = histograms;
+  while (pending.length > 1) {
+    const next: SortedEntries[] = [];
+    for (let k = 0; k < pending.length; k += 2) next.push(k + 1 < pending.length ? mergeEntries(pending[k], pending[k + 1]) : pending[k]);
+    pending = next;
+  }
+  return pending[0];
+}
+
+/** mergeAll adds histograms up in an array indexed by n when they span at most this many n (or 4 × their entries). */
+const DENSE_SPAN = 1 << 16;
+
+/** Two ascending histograms as one (a stored row's n could repeat if it were damaged: added together too). */
+function mergeEntries(a: SortedEntries, b: SortedEntries): SortedEntries {
+  const n = new Uint32Array(a.n.length + b.n.length);
+  const positions = new Float64Array(n.length);
+  let i = 0;
+  let j = 0;
+  let out = 0;
+  while (i < a.n.length || j < b.n.length) {
+    const fromA = j >= b.n.length || (i < a.n.length && a.n[i] <= b.n[j]);
+    const value = fromA ? a.n[i] : b.n[j];
+    const count = fromA ? a.positions[i++] : b.positions[j++];
+    if (out > 0 && n[out - 1] === value) positions[out - 1] += count;
+    else {
+      n[out] = value;
+      positions[out++] = count;
+    }
+  }
+  return { n: n.subarray(0, out), positions: positions.subarray(0, out) };
+}
+
 /**
  * How many positions have each n = n_x + n_h + n_y: the form in which the
  * store keeps a run's distribution at one τ (StoredHistogram) and in which
@@ -59,9 +138,19 @@ export function decodeSteps(row: Pick<StoredHistogram, 'distinct_n' | 'min_n' | 
  */
 export class CountHistogram {
   private readonly positionsByN = new Map<number, number>();
+  /**
+   * Histograms added whole (addStored), ascending, each kept as it is until the
+   * entries are read, then merged with the map's: a rollup adds a stored row per
+   * run, and a map update per entry of each cost the writer's thread more than
+   * the rest of the rollup. The sums are of integers, the same in any order.
+   */
+  private chunks: SortedEntries[] = [];
+  /** Entries of `chunks`; past twice those of the last merge (and COMPACT_ENTRIES), they are merged, so memory stays bounded by the distinct n. */
+  private chunkEntries = 0;
+  private mergedEntries = 0;
   private positions = 0;
   /** The entries by ascending n, made once after the last addition. */
-  private sorted: { readonly n: Uint32Array; readonly positions: Float64Array } | undefined;
+  private sorted: SortedEntries | undefined;
 
   add(n: number, positions = 1): void {
     this.positionsByN.set(n, (this.positionsByN.get(n) ?? 0) + positions);
@@ -82,19 +171,31 @@ export class CountHistogram {
 
   /** Adds a stored histogram. */
   addStored(row: StoredHistogram): void {
-    const values = decodeSteps(row);
-    const positions = decodeCodePoints(row.hist_positions, row.distinct_n);
-    for (let k = 0; k < row.distinct_n; k++) this.add(values[k], positions[k]);
+    const n = decodeSteps(row);
+    const positions = Float64Array.from(decodeCodePoints(row.hist_positions, row.distinct_n));
+    for (let k = 0; k < positions.length; k++) this.positions += positions[k];
+    this.chunks.push({ n, positions });
+    this.chunkEntries += n.length;
+    this.sorted = undefined;
+    if (this.chunkEntries > Math.max(COMPACT_ENTRIES, 2 * this.mergedEntries)) this.ascending();
   }
 
   get total(): number {
     return this.positions;
   }
 
-  private ascending(): { readonly n: Uint32Array; readonly positions: Float64Array } {
+  private ascending(): SortedEntries {
     if (this.sorted === undefined) {
       const n = Uint32Array.from(this.positionsByN.keys()).sort();
-      this.sorted = { n, positions: Float64Array.from(n, (value) => this.positionsByN.get(value) as number) };
+      let merged: SortedEntries = { n, positions: Float64Array.from(n, (value) => this.positionsByN.get(value) as number) };
+      if (this.chunks.length > 0) {
+        merged = mergeAll([merged, ...this.chunks]);
+        // The map's entries are in it: it is all there is (more additions are merged with it again).
+        this.positionsByN.clear();
+        this.chunks = [merged];
+        this.chunkEntries = this.mergedEntries = merged.n.length;
+      }
+      this.sorted = merged;
     }
     return this.sorted;
   }

@@ -1,4 +1,4 @@
-import type { PatternClass } from '../engine/index.js';
+import { BYTE_VALUES, type PatternClass } from '../engine/index.js';
 import { floats } from './functions.js';
 
 /**
@@ -65,26 +65,85 @@ export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: numb
  * activeByRank of a run's merged peaks held in memory (engine layout: wx, wh, wy
  * arrays of float32), without reading and decoding its stored rows: the same
  * counts, since the stored rows are those peaks and a row never stored is zeros,
- * which no threshold ≥ 0 counts. Undefined when a threshold is below 0.
+ * which no threshold ≥ 0 counts. `stored` (class, row): whether that peak row is
+ * stored; the others are zeros and are not read. Undefined when a threshold is below 0.
  */
-export function activeOfPeaks(peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array }, thresholds: Float64Array): Record<PatternClass, number[]> | undefined {
+export function activeOfPeaks(
+  peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array },
+  thresholds: Float64Array,
+  stored: (cls: PatternClass, row: number) => boolean = () => true,
+): Record<PatternClass, number[]> | undefined {
   if (thresholds.length > 0 && !(thresholds[0] >= 0)) return undefined;
   const count = thresholds.length;
   const lowest = count > 0 ? thresholds[0] : Infinity;
-  const active = (values: Float32Array): number[] => {
-    const atLevel = new Float64Array(count + 1);
-    // Most peaks (every pattern of a byte the window never reads or predicts: 0) exceed no threshold; level 0 is not counted (no rank reads it).
-    for (let k = 0; k < values.length; k++) {
-      const value = values[k];
-      if (value > lowest) atLevel[levelOf(value, thresholds)]++;
+  const buckets = levelBuckets(thresholds);
+  // Level 0 (most peaks: every pattern of a byte the window never reads or predicts is 0) is counted too, but no rank reads it.
+  const countLevels = (values: Float32Array, begin: number, end: number, step: number, atLevel: Float64Array): void => {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let k = begin; k < end; k += step) {
+      const level = buckets[bits[k] >>> BUCKET_SHIFT];
+      if (level >= 0) atLevel[level]++;
+      else {
+        const value = values[k];
+        atLevel[value > lowest ? levelOf(value, thresholds) : 0]++;
+      }
     }
-    const byRank = new Array<number>(count).fill(0);
+  };
+  const byRank = (atLevel: Float64Array): number[] => {
+    const active = new Array<number>(count).fill(0);
     let above = 0;
     for (let rank = count - 1; rank >= 0; rank--) {
       above += atLevel[rank + 1];
-      byRank[rank] = above;
+      active[rank] = above;
     }
-    return byRank;
+    return active;
   };
-  return { wx: active(peaks.wx), wh: active(peaks.wh), wy: active(peaks.wy) };
+  const rowsOf = (cls: 'wx' | 'wy', values: Float32Array): number[] => {
+    // BYTE_VALUES rows of H: Wx j-major (row c is every BYTE_VALUES-th value from c), Wy row-major.
+    const H = values.length / BYTE_VALUES;
+    const atLevel = new Float64Array(count + 1);
+    for (let row = 0; row < BYTE_VALUES; row++) {
+      if (!stored(cls, row)) continue;
+      if (cls === 'wx') countLevels(values, row, values.length, BYTE_VALUES, atLevel);
+      else countLevels(values, row * H, (row + 1) * H, 1, atLevel);
+    }
+    return byRank(atLevel);
+  };
+  const wh = new Float64Array(count + 1);
+  if (stored('wh', 0)) countLevels(peaks.wh, 0, peaks.wh.length, 1, wh);
+  return { wx: rowsOf('wx', peaks.wx), wh: byRank(wh), wy: rowsOf('wy', peaks.wy) };
+}
+
+/** A float32's bucket: the top 12 bits of its bits (sign, exponent, the 3 highest bits of the mantissa). */
+const BUCKET_SHIFT = 20;
+const BUCKETS = 1 << (32 - BUCKET_SHIFT);
+
+/** levelBuckets' last thresholds and buckets: a sweep's runs have the same. */
+let lastBuckets: { readonly thresholds: Float64Array; readonly buckets: Int32Array } | undefined;
+
+/**
+ * Per bucket of float32 values (BUCKET_SHIFT), the level (levelOf) that all its
+ * values have, or −1 where a threshold falls within it (and for the two buckets
+ * that hold both NaNs and numbers): their levels are searched. Within a bucket
+ * of numbers, a float32 grows (or, below 0, shrinks) with its bits, so its level
+ * lies between those of the bucket's ends: equal ends, the same level throughout.
+ * A level found in a table rather than by a binary search whose branches the
+ * processor cannot predict (most peaks of a run exceed some threshold).
+ */
+function levelBuckets(thresholds: Float64Array): Int32Array {
+  if (lastBuckets !== undefined && lastBuckets.thresholds.length === thresholds.length && lastBuckets.thresholds.every((value, k) => value === thresholds[k])) {
+    return lastBuckets.buckets;
+  }
+  const buckets = new Int32Array(BUCKETS);
+  const ends = new Uint32Array(2);
+  const value = new Float32Array(ends.buffer);
+  for (let bucket = 0; bucket < BUCKETS; bucket++) {
+    ends[0] = bucket * 2 ** BUCKET_SHIFT;
+    ends[1] = ends[0] + 2 ** BUCKET_SHIFT - 1;
+    const mixed = Number.isNaN(value[0]) !== Number.isNaN(value[1]);
+    const low = levelOf(value[0], thresholds);
+    buckets[bucket] = !mixed && low === levelOf(value[1], thresholds) ? low : -1;
+  }
+  lastBuckets = { thresholds: Float64Array.from(thresholds), buckets };
+  return buckets;
 }

@@ -1,9 +1,11 @@
 import {
   emptyPatternPeaks,
+  firstPatternPeakRows,
   mergePatternPeakRows,
   RangeView,
   setPatternPeakRow,
   type PatternClass,
+  type PatternPeakRow,
   type PatternPeaks,
   type RangeResult,
   type RangeSummary,
@@ -119,8 +121,8 @@ export class RunWriter {
   /** Whether the run drops its per-position rows once done, keeping its summaries (set when it was recorded). */
   readonly keepSummariesOnly: boolean;
   private readonly statements: WriterStatements;
-  /** The run's merged pattern peaks (loaded from the store on first use). */
-  private peaks: PatternPeaks | undefined;
+  /** The run's merged pattern peaks (loaded from the store on first use; null: none stored, all zeros, not made). */
+  private peaks: PatternPeaks | null | undefined;
   /** Which of the run's peak rows are stored (PEAK_ROW_SLOTS, heldRollups.ts), with `peaks`. */
   private peakRows: Uint8Array | undefined;
   /** What its finishing transaction leaves for the rollups to take from memory once it commits (heldRollups.ts). */
@@ -218,30 +220,55 @@ export class RunWriter {
       if (positions > 0) statements.shardDepth.add(runKey, range.start, d, positions, summary.depthSums[2 * d], summary.depthSums[2 * d + 1]);
     });
     for (const bulk of [statements.positions, statements.depthRows, statements.countBlocks, statements.shardDepth]) bulk.flush();
-    this.mergePeaks(peaks);
+    this.mergePeaks(peaks, last);
     statements.updateRun.run(seconds, stamp, runKey);
     this.summaries?.add(rows.counts);
   }
 
-  /** Merges a shard's peaks into the run's and rewrites the stored rows that grew. */
-  private mergePeaks(peaks: PatternPeaks): void {
+  /**
+   * Merges a shard's peaks into the run's and rewrites the stored rows that grew.
+   * Into a run with none stored, the shard's peaks are the run's (firstPatternPeakRows):
+   * held as they are when it is the run's last shard (only read after it), else copied.
+   */
+  private mergePeaks(peaks: PatternPeaks, last: boolean): void {
+    if (this.loadedPeaks() === null) {
+      const rows = firstPatternPeakRows(peaks, this.shape.hidden);
+      if (rows !== undefined) {
+        this.peaks = last ? peaks : { wx: peaks.wx.slice(), wh: peaks.wh.slice(), wy: peaks.wy.slice() };
+        this.writePeakRows(rows);
+        return;
+      }
+    }
+    this.writePeakRows(mergePatternPeakRows(this.mergedPeaks(), peaks, this.shape.hidden));
+  }
+
+  /** Writes rows of the run's merged peaks (their values are read before anything merges into the peaks again). */
+  private writePeakRows(rows: readonly PatternPeakRow[]): void {
     const { peakRows } = this.statements;
-    const merged = this.mergedPeaks();
     const stored = this.peakRows as Uint8Array;
-    for (const { cls, row, peaks: values } of mergePatternPeakRows(merged, peaks, this.shape.hidden)) {
+    for (const { cls, row, peaks: values } of rows) {
       peakRows.add(this.runKey, cls, row, blobOf(values));
       stored[peakRowSlot(cls, row)] = 1;
     }
     peakRows.flush();
   }
 
-  /** Within a transaction: the run's merged peaks, after folding in a 0.1.0 run's peak factors once. */
+  /** Within a transaction: the run's merged peaks, made all zeros if none are stored. */
   private mergedPeaks(): PatternPeaks {
+    const loaded = this.loadedPeaks();
+    if (loaded !== null) return loaded;
+    this.peaks = emptyPatternPeaks(this.shape.hidden);
+    return this.peaks;
+  }
+
+  /** Within a transaction: the run's merged peaks as stored, after folding in a 0.1.0 run's peak factors once; null when none are stored. */
+  private loadedPeaks(): PatternPeaks | null {
     if (this.peaks === undefined) {
       const { hidden } = this.shape;
-      const merged = emptyPatternPeaks(hidden);
+      let merged: PatternPeaks | null = null;
       const storedRows = new Uint8Array(PEAK_ROW_SLOTS);
       for (const stored of this.statements.storedPeakRows.all(this.runKey) as { class: PatternClass; row: number; peaks: Buffer }[]) {
+        merged ??= emptyPatternPeaks(hidden);
         setPatternPeakRow(merged, hidden, { cls: stored.class, row: stored.row, peaks: floats(stored.peaks) });
         storedRows[peakRowSlot(stored.class, stored.row)] = 1;
       }
@@ -250,7 +277,7 @@ export class RunWriter {
       const legacy = this.statements.legacyFactors.get(this.runKey) as Buffer | undefined;
       if (legacy !== undefined) {
         if (this.shape.peaksFromFactors === undefined) throw new Error(`run ${this.shape.runId}: its 0.1.0 peak factors need the model`);
-        this.mergePeaks(this.shape.peaksFromFactors(floats(legacy)));
+        this.writePeakRows(mergePatternPeakRows(this.mergedPeaks(), this.shape.peaksFromFactors(floats(legacy)), hidden));
         this.statements.clearLegacyFactors.run(this.runKey);
       }
     }
@@ -287,7 +314,8 @@ export class RunWriter {
     // Patterns active somewhere in the run, per τ: from the levels of its peaks (held here: the stored rows are them).
     const taus = statements.taus.all(runKey) as { tau_index: number; tau_f32: number }[];
     const thresholds = sortedThresholds(taus.map((row) => row.tau_f32));
-    const active = activeOfPeaks(peaks, thresholds) ?? activeByRank(runLevels(this.db, runKey).levels, thresholds.length);
+    const storedRows = this.peakRows as Uint8Array;
+    const active = activeOfPeaks(peaks, thresholds, (cls, row) => storedRows[peakRowSlot(cls, row)] === 1) ?? activeByRank(runLevels(this.db, runKey).levels, thresholds.length);
     const rankOf = new Map(taus.map((row) => [row.tau_index, thresholds.indexOf(row.tau_f32)]));
     for (const stats of this.summaries?.stats() ?? tauStatsOfRun(this.db, runKey)) {
       const rank = rankOf.get(stats.tau_index) as number;
