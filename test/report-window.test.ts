@@ -26,6 +26,9 @@ const folder = temporaryFolder('report-window');
 const dbPath = join(folder.path, 'window.sqlite');
 const copyPath = join(folder.path, 'window-copy.sqlite');
 const sparsePath = join(folder.path, 'window-sparse.sqlite');
+// One job of one model: no two runs of the store share a window and Dmax (until a second job reads them at other τ).
+const onePath = join(folder.path, 'window-one.sqlite');
+const twinPath = join(folder.path, 'window-twins.sqlite');
 const smallModel = join(folder.path, 'small-h8.bin');
 const TYPESCRIPT = join(PROJECT_ROOT, 'node_modules', 'typescript', 'lib', 'lib.es5.d.ts');
 
@@ -55,6 +58,10 @@ before(async () => {
   const sparse = new Database(sparsePath);
   sparse.exec('DELETE FROM run_overview WHERE run_key % 3 = 0');
   sparse.close();
+  const windows = { models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 60, stride: 70, count: 3 }], dmax: [4, 12] };
+  await runJobSpec(folder.path, onePath, 'one', { ...windows, tau });
+  copyFileSync(onePath, twinPath);
+  await runJobSpec(folder.path, twinPath, 'other-taus', { ...windows, tau: [0.01, 0.05] });
 });
 after(() => folder.remove());
 
@@ -230,6 +237,34 @@ describe('a grouped overview of one-run groups', () => {
               else assert.equal(tally.oneRunRows, expected, label);
             }
     });
+  });
+
+  test('whether a window and Dmax holds two runs: from the whole store when none does, else from the selection', () => {
+    const cases: [string, Selection, Grouping[], number][] = [
+      // No two runs of the store share a window and Dmax: every group is one run.
+      [onePath, { job: 'one' }, ['window'], 6],
+      // The second job's runs share them at other τ: not in job 'one', nor in every run grouped by τ list too (a note says so).
+      [twinPath, { job: 'one' }, ['window'], 6],
+      [twinPath, { all: true }, ['window'], 12],
+    ];
+    for (const [path, selection, by, expected] of cases)
+      withDb((db) => {
+        for (const format of ['text', 'md'] as const) {
+          const tally = { oneRunRows: 0 };
+          const options: ReportOptions = { format, by, widthSample: 2 };
+          const label = JSON.stringify({ path, selection, by, format });
+          const streamed = output([[db, path]], selection, { ...options, tally });
+          assert.equal(streamed, output([[db, path]], selection, { ...options, perGroupQueries: true }), label);
+          assert.equal(tally.oneRunRows, expected, label);
+        }
+      }, path);
+    withDb((db) => {
+      const runs = selectRunSet(db, { all: true }, twinPath);
+      // Grouped by window and Dmax alone (a report adds the τ list), each group is two runs: no statement.
+      assert.equal(runs.oneRunGroups(['window', 'dmax']), undefined, 'two runs (two τ lists) a window and Dmax');
+      assert.ok(runs.oneRunGroups(['window', 'dmax', 'taus']) !== undefined);
+      runs.release();
+    }, twinPath);
   });
 
   test("the store's run_overview rows, written as each run finished, are what the runs' own rows give", () => {
