@@ -365,10 +365,10 @@ export interface OneRunStatements {
   readonly rows: Statement;
   /**
    * Where the selection's order has an index to start a chunk from (every run, by run_key; a job's, by
-   * job_runs_in_order) in a store of UTF-8 text: a
-   * row per @chunk_runs runs after @after in selection order: its runs as a JSON array of OneRunGroupRow (the
-   * figures' byte length for the figures, and each run's order value last) and their figures concatenated in one BLOB. One row per
-   * run cost better-sqlite3 a row and a Buffer each (at 10⁵ runs about 0.2 s of `report --by window`'s 1.3 s).
+   * job_runs_in_order) in a store of UTF-8 text: a row per @chunk_runs runs after @after in selection order, its
+   * runs as a JSON array of OneRunGroupRow (the figures' byte length for the figures, and each run's order value
+   * last) and their figures concatenated in one BLOB. A row per run cost better-sqlite3 a row and a Buffer each (at
+   * 10⁵ runs about 0.2 s of `report --by window`'s 1.3 s).
    */
   readonly chunks: Statement | undefined;
 }
@@ -726,12 +726,12 @@ export class RunSelection {
     };
     return this.#mix;
   }
+
   /** Distinct window contents (by the window bytes' sha256) in the selection. */
   windowCount(): number {
     this.#windows ??= statements(this.#db).windows[this.#source].get(this.#params) as number;
     return this.#windows;
   }
-
 
   /** Runs not done, with their progress (at most `limit`, in selection order). */
   unfinished(limit: number): UnfinishedRun[] {
