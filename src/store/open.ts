@@ -210,6 +210,10 @@ function openForReading(path: string): Db {
     db.pragma('busy_timeout = 5000');
     // Reports read the per-run BLOBs of whole sweeps: map the file rather than copy it page by page.
     db.pragma('mmap_size = 1073741824');
+    // SQLite's own default page cache (2 MB), not better-sqlite3's 16 MB: a report's statements pass over a
+    // sweep's rows once each, and filling 16 MB of new memory made a process's first pass over 10⁵ runs twice as
+    // long (0.12 s against 0.06 s; the next passes 0.05 s either way).
+    db.pragma('cache_size = -2000');
     registerFunctions(db);
     const { version, tables } = inspectFile(db);
     checkOwnership(path, version, tables);
