@@ -191,7 +191,7 @@ export function mergePatternPeakRows(into: PatternPeaks, from: PatternPeaks, hid
 export function firstPatternPeakRows(from: PatternPeaks, hidden: number): PatternPeakRow[] | undefined {
   const H = hidden;
   // Per row, the OR of its values' bits (not 0: a value above 0) and of what is wrong with them (sign bit set: a value below 0, −0 or NaN).
-  const wxBits = new Int32Array(from.wx.buffer, from.wx.byteOffset, from.wx.length);
+  const wxBits = bitsOf(from.wx);
   const wxAny = new Int32Array(BYTE_VALUES);
   let wrong = 0;
   for (let j = 0, at = 0; j < H; j++) {
@@ -201,11 +201,12 @@ export function firstPatternPeakRows(from: PatternPeaks, hidden: number): Patter
       wrong |= wrongBits(bits);
     }
   }
-  const whAny = rowBits(from.wh, 0, H * H);
+  const whAny = rowBits(bitsOf(from.wh), 0, H * H);
   wrong |= whAny.wrong;
+  const wyBits = bitsOf(from.wy);
   const wyAny: number[] = [];
   for (let y = 0; y < BYTE_VALUES; y++) {
-    const row = rowBits(from.wy, y * H, (y + 1) * H);
+    const row = rowBits(wyBits, y * H, (y + 1) * H);
     wyAny.push(row.any);
     wrong |= row.wrong;
   }
@@ -236,9 +237,13 @@ function wrongBits(bits: number): number {
   return bits | (0x7f800000 - bits);
 }
 
-/** The OR of the bits of values [begin, end) and of their wrongBits. */
-function rowBits(values: Float32Array, begin: number, end: number): { any: number; wrong: number } {
-  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+/** A float32 array's bits, as int32 (a view). */
+function bitsOf(values: Float32Array): Int32Array {
+  return new Int32Array(values.buffer, values.byteOffset, values.length);
+}
+
+/** The OR of bits [begin, end) and of their wrongBits. */
+function rowBits(bits: Int32Array, begin: number, end: number): { any: number; wrong: number } {
   let any = 0;
   let wrong = 0;
   for (let k = begin; k < end; k++) {
