@@ -11,7 +11,13 @@ import { PROJECT_ROOT, SHARED_DATA, SHARED_MODEL } from './cli.js';
 import { forwardStates } from '../src/engine/index.js';
 import { expandJob, parseJob } from '../src/job/index.js';
 import { startWindows } from '../src/runner/execute.js';
-import { ShardPool } from '../src/runner/pool.js';
+import { ShardPool, sharedModel } from '../src/runner/pool.js';
+import traceShard, { type ShardTask, type TracedShard } from '../src/runner/worker.js';
+import { unpackShard } from '../src/runner/codec.js';
+import { loadModel } from '../src/model/index.js';
+import { FREQUENCY_TAUS } from '../src/page.js';
+import { transferableSymbol, valueSymbol } from 'piscina';
+import { readFileSync } from 'node:fs';
 
 describe('allLoaded / markLoaded', () => {
   test('resolves once every thread has marked itself loaded, a microtask after its module ran', async () => {
@@ -121,5 +127,45 @@ describe('ShardPool.destroy', () => {
     assert.equal(result.signal, null, result.stderr);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'alive');
+  });
+});
+
+describe('traceShard', () => {
+  /** A shard of 20 positions of the shipped data's first 64 bytes, its forward pass not yet computed. */
+  function shardTask(): { task: ShardTask; hidden: number } {
+    const { model } = loadModel(SHARED_MODEL);
+    const text = readFileSync(SHARED_DATA).subarray(0, 64);
+    const bytes = new SharedArrayBuffer(text.length);
+    new Uint8Array(bytes).set(text);
+    const states = new SharedArrayBuffer(4 * text.length * model.hidden);
+    const thresholds = Float32Array.of(0.01, 0.1);
+    const task: ShardTask = { model: sharedModel(model), windowKey: 'first-64', bytes, states, ready: forwardFlag(), thresholds, dmax: 10, rule: 'q1', burnIn: 0, depthCurves: false, start: 0, count: 20 };
+    return { task, hidden: model.hidden };
+  }
+
+  const shape = (hidden: number) => ({ count: 20, thresholds: 2, dmax: 10, hidden, depthCurves: false, burnIn: 0, frequencies: FREQUENCY_TAUS.length });
+
+  test('returns piscina\'s movable: the packed shard in its transfer list (moved to the writer\'s thread, not copied)', () => {
+    const { task, hidden } = shardTask();
+    const result = traceShard(task) as unknown as Record<symbol, unknown>;
+    const traced = result[valueSymbol] as TracedShard;
+    assert.ok(traced.packed instanceof ArrayBuffer && traced.packed.byteLength > 0);
+    assert.deepEqual(result[transferableSymbol], [traced.packed]);
+    assert.equal(unpackShard(traced.packed, task.start, shape(hidden), traced.seconds).range.count, 20);
+  });
+
+  test('through ShardPool.trace the writer\'s thread gets the TracedShard itself, the same bytes as in-process', async () => {
+    const { task, hidden } = shardTask();
+    const inProcess = (traceShard(task) as unknown as Record<symbol, TracedShard>)[valueSymbol];
+    const pool = new ShardPool(1);
+    try {
+      const traced = await pool.trace({ ...task, ready: forwardFlag(), states: new SharedArrayBuffer(task.states.byteLength) });
+      assert.deepEqual(Object.getOwnPropertySymbols(traced), []);
+      assert.ok(traced.packed instanceof ArrayBuffer);
+      assert.deepEqual(new Uint8Array(traced.packed), new Uint8Array(inProcess.packed));
+      assert.equal(unpackShard(traced.packed, task.start, shape(hidden), traced.seconds).range.count, 20);
+    } finally {
+      await pool.destroy();
+    }
   });
 });
