@@ -16,7 +16,7 @@ import { classify, BrokenPipeError, BusyError, CorruptStoreError, EnvironmentErr
 import { AtomicFile } from '../src/cli/output.js';
 import { runCommandLine } from '../src/cli/program.js';
 import { closeDatabase, openDatabase, SCHEMA_VERSION, type Db } from '../src/store/index.js';
-import { checkpointWal, readWal, verifyWal } from '../src/store/walGuard.js';
+import { CHECKPOINT_PAGES, checkpointWal, readWal, verifyWal } from '../src/store/walGuard.js';
 import { cli, cliHere, PROJECT_ROOT, SHARED_DATA, SHARED_MODEL, temporaryFolder } from './cli.js';
 
 const folder = temporaryFolder('failures');
@@ -473,15 +473,17 @@ describe('a database and its write-ahead log (-wal)', () => {
     }
   });
 
-  test('a writer checkpoints by itself once its log has grown by 1000 pages, and the log it starts over links to the file', async () => {
+  test('a writer checkpoints by itself once its log has grown by CHECKPOINT_PAGES pages, and the log it starts over links to the file', async () => {
     const path = database('upkeep');
     const writer = openDatabase(path);
     try {
       writer.exec('CREATE TABLE scratch (k INTEGER PRIMARY KEY, bytes BLOB)');
       const first = salt(path);
       const insert = writer.prepare('INSERT INTO scratch (bytes) VALUES (randomblob(500000))');
-      for (let k = 0; k < 12; k++) insert.run();
-      assert.ok(statSync(`${path}-wal`).size > 4096 * 1000, 'no automatic checkpoint inside SQLite');
+      // Rows of 500 KB, past the threshold.
+      const rows = Math.ceil((4096 * CHECKPOINT_PAGES) / 500_000) + 2;
+      for (let k = 0; k < rows; k++) insert.run();
+      assert.ok(statSync(`${path}-wal`).size > 4096 * CHECKPOINT_PAGES, 'no automatic checkpoint inside SQLite');
       // The connection looks at its log four times a second, between transactions.
       const deadline = Date.now() + 10_000;
       while (salt(path) === first && Date.now() < deadline) await new Promise((done) => setTimeout(done, 50));
@@ -490,7 +492,7 @@ describe('a database and its write-ahead log (-wal)', () => {
       const killed = join(dir, 'upkeep-killed.sqlite');
       crashImage(path, killed);
       const readBack = openDatabase(killed, { readonly: true });
-      assert.equal(readBack.prepare('SELECT count(*) FROM scratch').pluck().get(), 13);
+      assert.equal(readBack.prepare('SELECT count(*) FROM scratch').pluck().get(), rows + 1);
       closeDatabase(readBack);
     } finally {
       closeDatabase(writer);

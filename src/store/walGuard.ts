@@ -410,8 +410,13 @@ export function checkpointWal(db: Db): boolean {
   return true;
 }
 
-/** A writer checkpoints once its log has grown by this many pages (SQLite's own default: 1000). */
-const CHECKPOINT_PAGES = 1000;
+/**
+ * A writer checkpoints once its log has grown by this many pages (16 MB of 4 KB pages; SQLite's own default
+ * is 1000). Each checkpoint also syncs the file, whose writeback then runs on the writer's thread: at 1000
+ * pages the checkpoints cost that thread about 0.6 ms per 1,000 positions of a 96-window sweep, at 4000
+ * about 0.25 ms, the bytes written the same.
+ */
+export const CHECKPOINT_PAGES = 4000;
 /** How often a writer looks at its log's size (a stat between its transactions). */
 const UPKEEP_MS = 250;
 const upkeep = new WeakMap<Db, NodeJS.Timeout>();
