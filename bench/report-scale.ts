@@ -36,7 +36,7 @@
  *    status: this is a benchmark, not a test.
  *
  *   npm run bench:report -- [--runs N] [--positions P] [--rounds R] [--dir DIR] [--keep]
- *                           [--batch RUNS] [--timeout S] [--db FILE]
+ *                           [--batch RUNS] [--timeout S] [--db FILE] [--stdout file|pipe|node]
  *
  *   --runs       runs of the synthesised database (default 100000)
  *   --positions  about this many positions in all (default 1000 per run): sets the
@@ -48,6 +48,8 @@
  *   --batch      new runs per transaction (default 1000)
  *   --timeout    seconds before a report process is killed and counted as a miss (default 600)
  *   --skip       --by keys not to measure, comma-separated (e.g. window: one group per run)
+ *   --stdout     where each report's output goes: file (default; as `> FILE`), pipe (`| wc -c`),
+ *                or node (a pipe this process reads: its reading shares the machine's 2 cores)
  *   --cli PATH   the launcher to measure (default ./bin/sparsetrace.js); given more than once
  *                (e.g. a checkout of main's code and this one), every command runs with each,
  *                interleaved within each round, on the same file: before and after, warm vs warm;
@@ -59,7 +61,7 @@
  * the disk has not that much free.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -92,6 +94,13 @@ const BATCH = Math.round(numberFlag('batch', 1000));
 const TIMEOUT_S = numberFlag('timeout', 600);
 const KEEP = argv.includes('--keep');
 const EXISTING = flag('db');
+/**
+ * Where a report's stdout goes: `file` (default), a file, as `> FILE` gives it (its bytes counted from its size);
+ * `pipe`, a pipe into `wc -c`, as `| wc -c`; `node`, a pipe this process reads (the bench's only way before:
+ * its own reading, about 0.15–0.2 s of CPU for 88 MB, then shares the 2 cores with the report and slows it).
+ */
+const STDOUT = flag('stdout') ?? 'file';
+if (!['file', 'pipe', 'node'].includes(STDOUT)) throw new Error(`--stdout: ${JSON.stringify(STDOUT)} is not file, pipe or node`);
 
 const CLI = resolve('bin/sparsetrace.js');
 /**
@@ -338,12 +347,49 @@ function childrenCpuSeconds(): number {
   return (Number(fields[13]) + Number(fields[14])) / clockTicks;
 }
 
-/** One report as a fresh CLI process (the only child running), its memory polled from /proc every 20 ms. */
+/** Where a report's stdout goes (--stdout): a file, or `wc -c` through a pipe; undefined for a pipe this process reads. */
+function stdoutSink(): { readonly fd: number; bytes(): Promise<number> } | undefined {
+  if (STDOUT === 'node') return undefined;
+  const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-report-out-'));
+  const file = join(folder, STDOUT === 'file' ? 'report.txt' : 'count.txt');
+  if (STDOUT === 'file') {
+    const fd = openSync(file, 'w');
+    return {
+      fd,
+      bytes: async () => {
+        const size = fstatSync(fd).size;
+        closeSync(fd);
+        rmSync(folder, { recursive: true, force: true });
+        return size;
+      },
+    };
+  }
+  // `| wc -c`: wc reads a FIFO (its count to a file); the report's process gets the FIFO's writing end.
+  const fifo = join(folder, 'stdout');
+  spawnSync('mkfifo', [fifo]);
+  const counter = spawn('sh', ['-c', 'exec wc -c < "$0" > "$1"', fifo, file], { stdio: 'ignore' });
+  const counted = new Promise<void>((done) => counter.on('exit', () => done()));
+  const fd = openSync(fifo, 'w');
+  return {
+    fd,
+    bytes: async () => {
+      await counted;
+      const size = Number(readFileSync(file, 'utf8').trim());
+      rmSync(folder, { recursive: true, force: true });
+      return size;
+    },
+  };
+}
+
+/** One report as a fresh CLI process (the only child running, with its stdout's reader), its memory polled from /proc every 20 ms. */
 function measure(cli: string, args: readonly string[]): Promise<Sample> {
   return new Promise((resolvePromise) => {
+    const sink = stdoutSink();
     const cpuBefore = childrenCpuSeconds();
     const started = performance.now();
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', sink?.fd ?? 'pipe', 'pipe'] });
+    // The report's process has its own copy of the descriptor: the pipe's reader sees its end when the report ends.
+    if (STDOUT === 'pipe' && sink !== undefined) closeSync(sink.fd);
     let anon = 0;
     let hwm = 0;
     let outputBytes = 0;
@@ -360,16 +406,18 @@ function measure(cli: string, args: readonly string[]): Promise<Sample> {
     poll();
     const timer = setInterval(poll, 20);
     const killer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_S * 1000);
-    child.stdout.on('data', (chunk: Buffer) => (outputBytes += chunk.length));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => (outputBytes += chunk.length));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code, signal) => {
       const seconds = (performance.now() - started) / 1000;
       const cpu = childrenCpuSeconds() - cpuBefore;
+
       clearInterval(timer);
       clearTimeout(killer);
       const failure =
         signal === 'SIGKILL' && seconds >= TIMEOUT_S ? `killed after the ${TIMEOUT_S} s timeout` : code !== 0 ? `exit ${code ?? signal}: ${stderr.trim().split('\n').pop()}` : undefined;
-      resolvePromise({ seconds, cpu, anon, hwm, outputBytes, failure });
+      if (sink === undefined) resolvePromise({ seconds, cpu, anon, hwm, outputBytes, failure });
+      else void sink.bytes().then((bytes) => resolvePromise({ seconds, cpu, anon, hwm, outputBytes: bytes, failure }));
     });
   });
 }
@@ -477,6 +525,7 @@ async function measureAll(path: string): Promise<void> {
   }
   for (const line of skipped) console.log(`  ${line}`);
   console.log(`  load average at the end ${loadavg().map((value) => value.toFixed(1)).join(' ')}`);
+  console.log(`  each report's stdout: ${{ file: 'a file (as > FILE)', pipe: 'a pipe into wc -c (as | wc -c)', node: 'a pipe this process reads' }[STDOUT]}`);
   console.log(`  targets: ≤ ${TARGET_SECONDS} s wall (median; CPU s: user + system of the process) and ≤ ${TARGET_ANON_MB} MB RssAnon (max over rounds); a FAIL is reported, not an exit status`);
 }
 
