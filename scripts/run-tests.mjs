@@ -10,6 +10,10 @@
 //
 // --record writes the durations this run measured back to test/durations.json
 // (do it on a quiet machine; the order is all they are used for).
+//
+// A file still running after FILE_LIMIT_SECONDS is stopped (SIGTERM, then SIGKILL)
+// and counted as failed, its output so far printed: a test that hangs names itself
+// (the tests after the last one printed) instead of holding CI until its own limit.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -56,6 +60,8 @@ let next = 0;
 const running = new Set();
 let stoppedBy = null;
 const SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+/** About five times the longest file's time on a loaded machine (queue.test, 63 s recorded). */
+const FILE_LIMIT_SECONDS = 300;
 for (const signal of Object.keys(SIGNAL_CODES)) {
   process.on(signal, () => {
     stoppedBy = signal;
@@ -71,13 +77,21 @@ function runFile(file) {
     const chunks = [];
     child.stdout.on('data', (chunk) => chunks.push(chunk));
     child.stderr.on('data', (chunk) => chunks.push(chunk));
+    let timedOut = false;
+    const limit = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    }, FILE_LIMIT_SECONDS * 1000);
     child.on('close', (code, signal) => {
+      clearTimeout(limit);
       running.delete(child);
       const seconds = (Date.now() - begin) / 1000;
       measured[sourceName(file)] = Math.round(seconds * 10) / 10;
-      const ok = code === 0;
-      if (!ok) failed.push(`${relative(root, file)} (${signal ?? `exit ${code}`})`);
-      process.stdout.write(`\n── ${relative(root, file)}: ${ok ? 'passed' : 'FAILED'} in ${seconds.toFixed(1)} s\n`);
+      const ok = code === 0 && !timedOut;
+      const why = timedOut ? `still running after ${FILE_LIMIT_SECONDS} s, stopped` : (signal ?? `exit ${code}`);
+      if (!ok) failed.push(`${relative(root, file)} (${why})`);
+      process.stdout.write(`\n── ${relative(root, file)}: ${ok ? 'passed' : `FAILED (${why})`} in ${seconds.toFixed(1)} s\n`);
       process.stdout.write(Buffer.concat(chunks));
       resolve();
     });
