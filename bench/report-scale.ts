@@ -411,7 +411,6 @@ function measure(cli: string, args: readonly string[]): Promise<Sample> {
     child.on('exit', (code, signal) => {
       const seconds = (performance.now() - started) / 1000;
       const cpu = childrenCpuSeconds() - cpuBefore;
-
       clearInterval(timer);
       clearTimeout(killer);
       const failure =
