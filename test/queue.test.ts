@@ -84,9 +84,24 @@ class Cluster {
     return worker;
   }
 
+  /**
+   * Stops its processes, then Redis. One that has not stopped after 60 s fails the test with what
+   * each such process logged (a hang there once held queue.test until the runner's limit, unexplained).
+   */
   async close(): Promise<void> {
-    await Promise.all(this.processes.map((process) => process.stop()));
-    await this.redis.stop();
+    const stopping = new Set<Cli | WorkerHere>(this.processes);
+    const stopped = Promise.all(this.processes.map((process) => process.stop().finally(() => stopping.delete(process))));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((done) => (timer = setTimeout(() => done('late'), 60_000)));
+    try {
+      if ((await Promise.race([stopped, late])) === 'late') {
+        const logs = [...stopping].map((process) => `${process instanceof WorkerHere ? 'worker in this process' : 'CLI process'}:\n${process.stderr.slice(-4000)}`);
+        throw new Error(`${stopping.size} of the cluster's processes still stopping after 60 s:\n${logs.join('\n')}`);
+      }
+    } finally {
+      clearTimeout(timer);
+      await this.redis.stop();
+    }
   }
 }
 
