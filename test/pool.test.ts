@@ -12,6 +12,8 @@ import { forwardStates } from '../src/engine/index.js';
 import { expandJob, parseJob } from '../src/job/index.js';
 import { startWindows } from '../src/runner/execute.js';
 import { ShardPool, sharedModel } from '../src/runner/pool.js';
+import { WindowCache } from '../src/runner/windows.js';
+import type { ForwardTask } from '../src/runner/worker.js';
 import traceShard, { type ShardTask, type TracedShard } from '../src/runner/worker.js';
 import { unpackShard } from '../src/runner/codec.js';
 import { loadModel } from '../src/model/index.js';
@@ -127,6 +129,61 @@ describe('ShardPool.destroy', () => {
     assert.equal(result.signal, null, result.stderr);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'alive');
+  });
+});
+
+describe('WindowCache', () => {
+  /** Windows of 200 bytes at offsets 0, 200, 400, … of the shipped data (all the same size), and a cache of 2 whose forward passes wait for `finish`. */
+  function cacheOfWindows(count: number) {
+    const spec = parseJob({ models: [SHARED_MODEL], data: [{ path: SHARED_DATA, length: 200, stride: 200, count }], tau: [0.01] }, 'test', (path) => path);
+    const { models, runs } = expandJob(spec, () => {});
+    const model = models[0].model;
+    const passes: { task: ForwardTask; finish: () => void }[] = [];
+    const cache = new WindowCache([sharedModel(model)], (task) => new Promise<void>((resolve) => passes.push({ task, finish: resolve })), 2);
+    /** Completes every forward pass begun so far, as the pool would, and lets their promises settle. */
+    const forwardAll = async (): Promise<void> => {
+      for (const { task, finish } of passes.splice(0)) {
+        new Float32Array(task.states).set(forwardStates(model, new Uint8Array(task.bytes)));
+        finish();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const expected = (k: number): { bytes: Uint8Array; states: Float32Array } => {
+      const bytes = new Uint8Array(readFileSync(SHARED_DATA).subarray(200 * k, 200 * (k + 1)));
+      return { bytes, states: forwardStates(model, bytes) };
+    };
+    return { cache, runs, forwardAll, expected };
+  }
+
+  test('a window out of the cache that nothing holds lends its buffers to the next window of its size, which gets its own bytes and states', async () => {
+    const { cache, runs, forwardAll, expected } = cacheOfWindows(4);
+    const first = cache.get(runs[0]);
+    cache.get(runs[1]);
+    await forwardAll();
+    const third = cache.get(runs[2]); // the first leaves the cache (capacity 2), released: its buffers are spare
+    assert.equal(third.bytes, first.bytes);
+    assert.equal(third.states, first.states);
+    assert.notEqual(third.ready, first.ready, 'a new flag: the new window\'s forward pass is still to come');
+    await forwardAll();
+    assert.deepEqual(new Uint8Array(third.bytes), expected(2).bytes);
+    assert.deepEqual(new Float32Array(third.states), expected(2).states);
+  });
+
+  test('a held window (a shard in flight) and one whose forward pass runs keep their buffers until released', async () => {
+    const { cache, runs, forwardAll } = cacheOfWindows(5);
+    const first = cache.get(runs[0]);
+    cache.hold(first); // a shard of it on a thread
+    const second = cache.get(runs[1]); // its forward pass not done yet
+    const third = cache.get(runs[2]);
+    const fourth = cache.get(runs[3]);
+    const taken = new Set([first, second].flatMap((window) => [window.bytes, window.states]));
+    for (const window of [third, fourth]) {
+      assert.equal(taken.has(window.bytes) || taken.has(window.states), false, 'a window in use lent its buffers');
+    }
+    await forwardAll(); // second's pass is done and it is out of the cache: spare
+    cache.release(first); // its shard committed: spare too
+    const fifth = cache.get(runs[4]);
+    assert.ok(taken.has(fifth.bytes) && taken.has(fifth.states), 'the fifth window reuses a released window\'s buffers');
   });
 });
 

@@ -218,11 +218,18 @@ class ShardSchedule {
         continue;
       }
       const window = this.windows.get(left.run);
-      for (const next of this.nextToCompute(index, this.ahead)) this.windows.prefetch(next);
-      for (const shard of prepared.shards) {
-        while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
-        if (this.stopping()) break;
-        this.submit(prepared, shard, window, prepared.run.runId);
+      // Held while its shards are handed out, and by each shard until it is committed: its buffers are reused after (windows.ts).
+      this.windows.hold(window);
+      try {
+        for (const next of this.nextToCompute(index, this.ahead)) this.windows.prefetch(next);
+        for (const shard of prepared.shards) {
+          while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+          if (this.stopping()) break;
+          this.windows.hold(window);
+          void this.submit(prepared, shard, window, prepared.run.runId).then(() => this.windows.release(window));
+        }
+      } finally {
+        this.windows.release(window);
       }
     }
     await this.settled();
@@ -249,7 +256,7 @@ class ShardSchedule {
         for (const shard of segment.shards) {
           while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
           if (this.stopping()) break;
-          this.submit(prepared, shard, window, `${prepared.run.runId}@${segment.index}`, committed);
+          void this.submit(prepared, shard, window, `${prepared.run.runId}@${segment.index}`, committed);
         }
       }
     } catch (error) {
@@ -286,8 +293,8 @@ class ShardSchedule {
     return next;
   }
 
-  /** Sends one shard to the pool; it is committed when it comes back (the first failure is kept, and stops the schedule). */
-  private submit(prepared: PreparedRun, shard: ShardRange, window: SharedWindow, windowKey: string, committed?: () => void): void {
+  /** Sends one shard to the pool; it is committed when it comes back (the first failure is kept, and stops the schedule). Resolves when it is committed or failed. */
+  private submit(prepared: PreparedRun, shard: ShardRange, window: SharedWindow, windowKey: string, committed?: () => void): Promise<void> {
     const task: ShardTask = {
       model: this.shared[prepared.run.modelIndex],
       windowKey,
@@ -311,6 +318,7 @@ class ShardSchedule {
       })
       .finally(() => this.inFlight.delete(settled));
     this.inFlight.add(settled);
+    return settled;
   }
 
   /** Commits a computed shard in its own transaction; the run's last one finishes the run. */
