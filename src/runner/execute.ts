@@ -94,15 +94,21 @@ export async function executeRuns(
   }
   const pool = options.pool ?? new ShardPool(threads);
   const schedule = new ShardSchedule(db, models, runs, remaining, pool, options, runsAlreadyDone);
+  let stopping: Promise<void> = Promise.resolve();
   try {
-    await schedule.run();
+    try {
+      await schedule.run();
+    } finally {
+      await schedule.settled();
+      // A pool made here stops while the rollups below are written (a sweep's fixed cost, at any thread count).
+      if (options.pool === undefined) stopping = pool.destroy();
+    }
+    if (schedule.failure() !== undefined) throw schedule.failure();
+    // The runs finished since the last batch go into their jobs' rollups now.
+    db.transaction(() => rollUp(db)).immediate();
   } finally {
-    await schedule.settled();
-    if (options.pool === undefined) await pool.destroy();
+    await stopping;
   }
-  if (schedule.failure() !== undefined) throw schedule.failure();
-  // The runs finished since the last batch go into their jobs' rollups now.
-  db.transaction(() => rollUp(db)).immediate();
   return { runsDone: schedule.runsDone, runsAlreadyDone, runsTotal: runs.length, stopped: schedule.runsDone < runs.length, largestWindowBytes: schedule.largestWindowBytes(), segmentBytes: schedule.segmentBytes };
 }
 
