@@ -18,13 +18,20 @@
  *    `report --by window` through the CLI, median of 5 warm runs with min–max,
  *    per run and per position, so one sees which one the time follows.
  *
- *   npm run bench:store -- [--pairs N] [--windows N] [DB …]      (--pairs 0: only the databases)
+ * With `--cli`, the pairs time `sparsetrace run` itself instead of the sweeps in
+ * this process: the job written to a file, each sweep on a fresh database, from the
+ * command's start to its exit (Node's start, the job's expansion, opening and
+ * closing the store included), 1 and 2 threads interleaved, with the engine
+ * alone as the control. `--data FILE` takes the windows from FILE instead of
+ * lib.es5.d.ts (e.g. node_modules/typescript/lib/typescript.js for 1,000 windows).
+ *
+ *   npm run bench:store -- [--pairs N] [--windows N] [--data FILE] [--cli] [DB …]      (--pairs 0: only the databases)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
@@ -37,19 +44,21 @@ const pairsFlag = args.indexOf('--pairs');
 const PAIRS = pairsFlag >= 0 ? Number(args[pairsFlag + 1]) : 5;
 const windowsFlag = args.indexOf('--windows');
 const WINDOWS = windowsFlag >= 0 ? Number(args[windowsFlag + 1]) : 24;
-const valueAt = new Set([pairsFlag, windowsFlag].filter((k) => k >= 0).map((k) => k + 1));
+const dataFlag = args.indexOf('--data');
+const DATA = resolve(dataFlag >= 0 ? args[dataFlag + 1] : 'node_modules/typescript/lib/lib.es5.d.ts');
+const CLI_SWEEPS = args.includes('--cli');
+const valueAt = new Set([pairsFlag, windowsFlag, dataFlag].filter((k) => k >= 0).map((k) => k + 1));
 const databases = args.filter((arg, k) => !arg.startsWith('--') && !valueAt.has(k));
-const ES5 = resolve('node_modules/typescript/lib/lib.es5.d.ts');
 // 8 KiB apart as before for up to 24 windows; closer for more, so they fit in the file (distinct windows all the same).
-const STRIDE = Math.min(8192, Math.floor((statSync(ES5).size - 1024) / Math.max(1, WINDOWS - 1)));
-if (!Number.isInteger(WINDOWS) || WINDOWS < 1 || STRIDE < 1024) throw new Error(`--windows: ${args[windowsFlag + 1]} is not a number of 1 KiB windows that fit in lib.es5.d.ts`);
+const STRIDE = Math.min(8192, Math.floor((statSync(DATA).size - 1024) / Math.max(1, WINDOWS - 1)));
+if (!Number.isInteger(WINDOWS) || WINDOWS < 1 || STRIDE < 1024) throw new Error(`--windows: ${args[windowsFlag + 1]} is not a number of 1 KiB windows that fit in ${DATA}`);
 
 const model = ['inputs/sat_model.bin', '../shared/inputs/sat_model.bin'].map((path) => resolve(path)).find(existsSync);
 if (model === undefined) throw new Error('no sat_model.bin in ./inputs or ../shared/inputs (run `sparsetrace fetch-inputs`)');
 const JOB: JobSpec = {
   name: `bench-${WINDOWS}-windows`,
   models: [model],
-  data: [{ path: ES5, offset: 0, length: 1024, stride: STRIDE, count: WINDOWS }],
+  data: [{ path: DATA, offset: 0, length: 1024, stride: STRIDE, count: WINDOWS }],
   dmax: [50],
   tau: [...DEFAULT_TAUS],
 };
@@ -61,7 +70,9 @@ function mainThreadCpuSeconds(): number {
 }
 
 // The same Model objects in every sweep, so warm worker threads keep their trace tables.
-const models = expandJob(JOB, () => {}).models.map((loaded) => loaded.model);
+const expandedJob = expandJob(JOB, () => {});
+const models = expandedJob.models.map((loaded) => loaded.model);
+const JOB_POSITIONS = expandedJob.runs.reduce((sum, run) => sum + run.positions, 0);
 
 const silent: RunEvents = { jobPlanned() {}, runStarted() {}, shardCommitted() {}, runFinished() {} };
 
@@ -114,6 +125,28 @@ async function warmSweep(threads: number): Promise<Sample> {
   }
 }
 
+/** Seconds `sparsetrace ARGV` takes, from its start to its exit (its output thrown away). */
+const cli = (argv: readonly string[]): number => {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, ['bin/sparsetrace.js', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (result.status !== 0) throw new Error(`sparsetrace ${argv.join(' ')}: ${result.stderr}`);
+  return (performance.now() - started) / 1000;
+};
+
+/** `sparsetrace run` of JOB (written to a file) with `threads` threads on a fresh database, as a user runs it: positions per second from the command's start to its exit. */
+function cliSweep(threads: number): number {
+  const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-'));
+  try {
+    const jobPath = join(folder, 'job.json');
+    writeFileSync(jobPath, JSON.stringify({ name: JOB.name, models: JOB.models, data: JOB.data, dmax: JOB.dmax, tau: JOB.tau }));
+    loads.push(loadavg()[0]);
+    const seconds = cli(['run', jobPath, '--db', join(folder, 'cli.sqlite'), '--threads', String(threads), '--no-report']);
+    return JOB_POSITIONS / seconds;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 /** The control: `threads` engine threads share ENGINE_WINDOWS windows, started together once all are warm; positions per second. */
 const ENGINE_WINDOWS = 12;
 async function engineAlone(threads: number): Promise<number> {
@@ -148,8 +181,27 @@ const shown = (values: readonly number[], digits: number): string => {
   return `${median.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
 };
 
-if (PAIRS > 0) {
-  console.log(`threads: ${JOB.data[0].count} one-KiB windows of lib.es5.d.ts, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
+if (PAIRS > 0 && CLI_SWEEPS) {
+  console.log(`threads: \`sparsetrace run\` of ${JOB.data[0].count} one-KiB windows of ${basename(DATA)} (${JOB_POSITIONS} positions), Dmax 50, 7 τ, fresh database each; ${PAIRS} interleaved pairs after a warm-up pair`);
+  cliSweep(1);
+  cliSweep(2);
+  const one: number[] = [];
+  const two: number[] = [];
+  const engineOne: number[] = [];
+  const engineTwo: number[] = [];
+  for (let pair = 0; pair < PAIRS; pair++) {
+    one.push(cliSweep(1));
+    two.push(cliSweep(2));
+    engineOne.push(await engineAlone(1));
+    engineTwo.push(await engineAlone(2));
+  }
+  console.log(`  the command, start to exit: 1 thread ${shown(one, 0)}, 2 threads ${shown(two, 0)} positions/s`);
+  console.log(`    2 threads / 1 thread: ${shown(two.map((value, k) => value / one[k]), 2)}×`);
+  console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${shown(engineOne, 0)}, 2 threads ${shown(engineTwo, 0)} positions/s`);
+  console.log(`    2 threads / 1 thread: ${shown(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
+  console.log(`  load average (1 min) at the sweeps' starts: ${shown(loads, 2)} on ${availableParallelism()} cores (others' work: a ratio below the engine's may be theirs)`);
+} else if (PAIRS > 0) {
+  console.log(`threads: ${JOB.data[0].count} one-KiB windows of ${basename(DATA)}, Dmax 50, 7 τ; ${PAIRS} interleaved pairs after a warm-up pair`);
   await sweep(1);
   await sweep(2);
   await engineAlone(1);
@@ -181,13 +233,6 @@ if (PAIRS > 0) {
   console.log(`    2 threads / 1 thread: ${shown(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
   console.log(`  load average (1 min) at the sweeps' starts: ${shown(loads, 2)} on ${availableParallelism()} cores (others' work: a ratio below the engine's may be theirs)`);
 }
-
-const cli = (argv: readonly string[]): number => {
-  const started = performance.now();
-  const result = spawnSync(process.execPath, ['bin/sparsetrace.js', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (result.status !== 0) throw new Error(`sparsetrace ${argv.join(' ')}: ${result.stderr}`);
-  return (performance.now() - started) / 1000;
-};
 
 for (const path of databases) {
   const db = openDatabase(path, { readonly: true });
