@@ -13,6 +13,7 @@ import { expandJob, parseJob } from '../src/job/index.js';
 import { startWindows } from '../src/runner/execute.js';
 import { ShardPool, sharedModel } from '../src/runner/pool.js';
 import { WindowCache } from '../src/runner/windows.js';
+import { Holds } from '../src/runner/holds.js';
 import type { ForwardTask } from '../src/runner/worker.js';
 import traceShard, { type ShardTask, type TracedShard } from '../src/runner/worker.js';
 import { unpackShard } from '../src/runner/codec.js';
@@ -129,6 +130,18 @@ describe('ShardPool.destroy', () => {
     assert.equal(result.signal, null, result.stderr);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'alive');
+  });
+});
+
+describe('Holds', () => {
+  test('release() is true for the last holder only, and for an item nobody held', () => {
+    const holds = new Holds<string>();
+    holds.hold('a', 2);
+    holds.hold('a');
+    assert.deepEqual([holds.release('a'), holds.release('a'), holds.held('a')], [false, false, true]);
+    assert.equal(holds.release('a'), true);
+    assert.equal(holds.held('a'), false);
+    assert.equal(holds.release('never held'), true);
   });
 });
 

@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import type { PlannedRun } from '../job/expand.js';
 import { readDataBytes, scanDataWindow } from '../model/index.js';
 import { forwardFlag, type SharedWindow } from './forwardOnce.js';
+import { Holds } from './holds.js';
 import type { ShardRange } from './plan.js';
 import type { ForwardTask, SharedModel } from './worker.js';
 
@@ -97,7 +98,7 @@ export class SegmentWalk {
   /** Buffers whose segment is done, to reuse. */
   private readonly free: { readonly bytes: SharedArrayBuffer; readonly states: SharedArrayBuffer }[] = [];
   /** What still holds each piece's buffers: its shards and the walk; they are reused when neither does. */
-  private readonly holds = new Map<SharedWindow, number>();
+  private readonly holds = new Holds<SharedWindow>();
 
   constructor(
     private readonly run: PlannedRun,
@@ -126,7 +127,7 @@ export class SegmentWalk {
     const end = segment.to + this.burnIn + 1; // the last position's target
     await this.advanceTo(origin);
     const window = this.piece(origin, end);
-    this.holds.set(window, 2); // the walk (until it took the state to carry) and the segment's shards
+    this.holds.hold(window, 2); // the walk (until it took the state to carry) and the segment's shards
     const done = this.forwardOnPool({ model: this.model, ...window });
     done.catch(() => undefined); // awaited by the next advanceTo; a failure also fails the segment's shards
     this.pending = { window, origin, rows: end - origin, done };
@@ -149,7 +150,7 @@ export class SegmentWalk {
     while (this.at < target) {
       const end = Math.min(target, this.at + this.size + this.run.dmax);
       const window = this.piece(this.at, end);
-      this.holds.set(window, 1);
+      this.holds.hold(window);
       await this.forwardOnPool({ model: this.model, ...window });
       this.carried = new Float32Array(window.states, 4 * (end - 1 - this.at) * this.model.hidden, this.model.hidden).slice();
       this.at = end;
@@ -159,13 +160,7 @@ export class SegmentWalk {
 
   /** One holder of a piece lets go (its shards are committed, or the walk took its state): the last one gives its buffers back. */
   release(window: SharedWindow): void {
-    const left = (this.holds.get(window) ?? 1) - 1;
-    if (left > 0) {
-      this.holds.set(window, left);
-      return;
-    }
-    this.holds.delete(window);
-    this.free.push({ bytes: window.bytes, states: window.states });
+    if (this.holds.release(window)) this.free.push({ bytes: window.bytes, states: window.states });
   }
 
   /** Shared buffers for sequence indices [from, to), starting from the carried state (whose index is `from`). */

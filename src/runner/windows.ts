@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import type { PlannedRun } from '../job/expand.js';
 import { loadDataWindow } from '../model/index.js';
 import { forwardFlag, type SharedWindow } from './forwardOnce.js';
+import { Holds } from './holds.js';
 import { pieceBytes } from './segments.js';
 import type { ForwardTask, SharedModel } from './worker.js';
 
@@ -22,7 +23,7 @@ import type { ForwardTask, SharedModel } from './worker.js';
 export class WindowCache {
   private readonly windows = new Map<string, SharedWindow>();
   /** Holders of each window in use (its forward pass, shards in flight). */
-  private readonly holders = new Map<SharedWindow, number>();
+  private readonly holders = new Holds<SharedWindow>();
   /** Windows out of the cache that are still held: their buffers are spare once released. */
   private readonly leaving = new Set<SharedWindow>();
   /** Buffers of windows nobody uses any more, newest last; at most `capacity` of them. */
@@ -57,21 +58,15 @@ export class WindowCache {
 
   /** `window` is in use until as many release() calls (a shard handed to a thread): its buffers are not reused meanwhile. */
   hold(window: SharedWindow): void {
-    this.holders.set(window, (this.holders.get(window) ?? 0) + 1);
+    this.holders.hold(window);
   }
 
   release(window: SharedWindow): void {
-    const left = (this.holders.get(window) ?? 0) - 1;
-    if (left > 0) {
-      this.holders.set(window, left);
-      return;
-    }
-    this.holders.delete(window);
-    if (this.leaving.delete(window)) this.recycle(window);
+    if (this.holders.release(window) && this.leaving.delete(window)) this.recycle(window);
   }
 
   private leave(window: SharedWindow): void {
-    if (this.holders.has(window)) this.leaving.add(window);
+    if (this.holders.held(window)) this.leaving.add(window);
     else this.recycle(window);
   }
 
