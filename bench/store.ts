@@ -46,12 +46,19 @@ const windowsFlag = args.indexOf('--windows');
 const WINDOWS = windowsFlag >= 0 ? Number(args[windowsFlag + 1]) : 24;
 const dataFlag = args.indexOf('--data');
 const DATA = resolve(dataFlag >= 0 ? args[dataFlag + 1] : 'node_modules/typescript/lib/lib.es5.d.ts');
+if (!existsSync(DATA)) {
+  console.error(`bench:store: --data ${DATA}: no such file`);
+  process.exit(2);
+}
 const CLI_SWEEPS = args.includes('--cli');
 const valueAt = new Set([pairsFlag, windowsFlag, dataFlag].filter((k) => k >= 0).map((k) => k + 1));
 const databases = args.filter((arg, k) => !arg.startsWith('--') && !valueAt.has(k));
 // 8 KiB apart as before for up to 24 windows; closer for more, so they fit in the file (distinct windows all the same).
 const STRIDE = Math.min(8192, Math.floor((statSync(DATA).size - 1024) / Math.max(1, WINDOWS - 1)));
-if (!Number.isInteger(WINDOWS) || WINDOWS < 1 || STRIDE < 1024) throw new Error(`--windows: ${args[windowsFlag + 1]} is not a number of 1 KiB windows that fit in ${DATA}`);
+if (!Number.isInteger(WINDOWS) || WINDOWS < 1 || STRIDE < 1024) {
+  console.error(`bench:store: --windows ${args[windowsFlag + 1]}: not a number of 1 KiB windows that fit in ${DATA}`);
+  process.exit(2);
+}
 
 const model = ['inputs/sat_model.bin', '../shared/inputs/sat_model.bin'].map((path) => resolve(path)).find(existsSync);
 if (model === undefined) throw new Error('no sat_model.bin in ./inputs or ../shared/inputs (run `sparsetrace fetch-inputs`)');
