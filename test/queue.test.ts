@@ -65,23 +65,21 @@ class Cluster {
 
   /** A worker process held (frozen) at `hold` of its first batch (test/hold-worker.ts), for a test to kill or signal there. */
   heldWorker(hold: 'mid-batch' | 'after-segment', options: { holdMs?: number; lockSeconds?: number } = {}): Cli {
-    const worker = new Cli(
-      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', this.workDir(),
-        '--threads', '1', '--shard-size', '20', '--lock-seconds', String(options.lockSeconds ?? 2)],
-      { SPARSETRACE_TEST_HOLD: hold, SPARSETRACE_TEST_HOLD_MS: String(options.holdMs ?? 60_000) },
-    );
-    this.processes.push(worker);
-    return worker;
+    return this.workerProcess(options.lockSeconds, { SPARSETRACE_TEST_HOLD: hold, SPARSETRACE_TEST_HOLD_MS: String(options.holdMs ?? 60_000) });
   }
 
   /**
-   * A healthy worker process, as `sparsetrace worker --threads 1` runs: for a test whose Redis
-   * dies under the workers. BullMQ's close() of a worker whose Redis restarted can wait forever
-   * (taskforcesh/bullmq#4656); the command quits after its stop deadline, a worker in this
+   * A worker process, as `sparsetrace worker --threads 1` runs (healthy without `env`): for a
+   * test whose Redis dies under the workers. BullMQ's close() of a worker whose Redis restarted
+   * can wait forever (taskforcesh/bullmq#4656); the command quits after its stop deadline, a worker in this
    * process would hold the test (probably the hang in Cluster.close() after this test, 2 full runs in 8).
    */
-  workerProcess(): Cli {
-    const worker = new Cli(['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', this.workDir(), '--threads', '1', '--shard-size', '20', '--lock-seconds', '2']);
+  workerProcess(lockSeconds = 2, env: Record<string, string> = {}): Cli {
+    const worker = new Cli(
+      ['worker', '--queue', this.redis.url, '--segments', this.segments, '--work-dir', this.workDir(),
+        '--threads', '1', '--shard-size', '20', '--lock-seconds', String(lockSeconds)],
+      env,
+    );
     this.processes.push(worker);
     return worker;
   }
