@@ -201,14 +201,20 @@ export function firstPatternPeakRows(from: PatternPeaks, hidden: number): Patter
       wrong |= wrongBits(bits);
     }
   }
-  const whAny = rowBits(bitsOf(from.wh), 0, H * H);
-  wrong |= whAny.wrong;
+  // Plain loops, not a helper that returns an object: V8 dropped such a helper's optimized code at its return on every run.
+  const whBits = bitsOf(from.wh);
+  let whAny = 0;
+  for (let k = 0; k < H * H; k++) {
+    whAny |= whBits[k];
+    wrong |= wrongBits(whBits[k]);
+  }
   const wyBits = bitsOf(from.wy);
-  const wyAny: number[] = [];
-  for (let y = 0; y < BYTE_VALUES; y++) {
-    const row = rowBits(wyBits, y * H, (y + 1) * H);
-    wyAny.push(row.any);
-    wrong |= row.wrong;
+  const wyAny = new Int32Array(BYTE_VALUES);
+  for (let y = 0, at = 0; y < BYTE_VALUES; y++) {
+    for (let j = 0; j < H; j++, at++) {
+      wyAny[y] |= wyBits[at];
+      wrong |= wrongBits(wyBits[at]);
+    }
   }
   if (wrong < 0) return undefined;
   const grown: PatternPeakRow[] = [];
@@ -223,7 +229,7 @@ export function firstPatternPeakRows(from: PatternPeaks, hidden: number): Patter
     grown.push({ cls: 'wx', row: c, peaks: row });
     at += H;
   }
-  if (whAny.any !== 0) grown.push({ cls: 'wh', row: 0, peaks: from.wh });
+  if (whAny !== 0) grown.push({ cls: 'wh', row: 0, peaks: from.wh });
   for (let y = 0; y < BYTE_VALUES; y++) if (wyAny[y] !== 0) grown.push({ cls: 'wy', row: y, peaks: from.wy.subarray(y * H, (y + 1) * H) });
   return grown;
 }
@@ -240,17 +246,6 @@ function wrongBits(bits: number): number {
 /** A float32 array's bits, as int32 (a view). */
 function bitsOf(values: Float32Array): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, values.length);
-}
-
-/** The OR of bits [begin, end) and of their wrongBits. */
-function rowBits(bits: Int32Array, begin: number, end: number): { any: number; wrong: number } {
-  let any = 0;
-  let wrong = 0;
-  for (let k = begin; k < end; k++) {
-    any |= bits[k];
-    wrong |= wrongBits(bits[k]);
-  }
-  return { any, wrong };
 }
 
 /** into[k] = max(into[k], from[k]) for k in [begin, end); whether any grew. */

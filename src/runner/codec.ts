@@ -205,14 +205,7 @@ export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShap
 /** The shard's rows as views on its buffer (BLOBs as Buffers, which better-sqlite3 binds), checked to add up to its sections. */
 function unpackRows(v: Views, shape: ShardShape, start: number): ShardRows {
   const refuse = (what: string): CorruptStoreError => new CorruptStoreError(`a worker returned a shard for positions ${start}+${shape.count} whose ${what}`);
-  const encoded = v.encoded as Uint8Array;
-  let at = 0;
-  const next = (length: number): Buffer => {
-    if (at + length > encoded.length) throw refuse(`encoded arrays run past their ${encoded.length} bytes`);
-    const array = Buffer.from(encoded.buffer, encoded.byteOffset + at, length);
-    at += length;
-    return array;
-  };
+  const encoded = new EncodedArrays(v.encoded as Uint8Array, refuse);
   let entry = 0;
   const counts: ShardCounts[] = [];
   for (let k = 0; k < shape.thresholds; k++) {
@@ -221,7 +214,7 @@ function unpackRows(v: Views, shape: ShardShape, start: number): ShardRows {
     const [x, h, y] = v.blockBytes.subarray(CLASS_COUNT * k, CLASS_COUNT * (k + 1));
     const sums = v.countSums.subarray(CLASS_COUNT * k, CLASS_COUNT * (k + 1));
     counts.push({
-      block: { n_x: next(x), n_h: next(h), n_y: next(y) },
+      block: { n_x: encoded.next(x), n_h: encoded.next(h), n_y: encoded.next(y) },
       sums: [sums[0], sums[1], sums[2]],
       n: (v.histogramN as Uint32Array).subarray(entry, entry + length),
       positions: (v.histogramPositions as Uint32Array).subarray(entry, entry + length),
@@ -231,8 +224,39 @@ function unpackRows(v: Views, shape: ShardShape, start: number): ShardRows {
   const rowCount = frequencyRowCount(shape.hidden);
   const frequencies: (Buffer | null)[][] = [];
   for (let f = 0; f < (shape.frequencies ?? 0); f++) {
-    frequencies.push(Array.from(v.frequencyBytes.subarray(f * rowCount, (f + 1) * rowCount), (length) => (length === 0 ? null : next(length))));
+    const rows: (Buffer | null)[] = [];
+    for (let g = f * rowCount; g < (f + 1) * rowCount; g++) rows.push(v.frequencyBytes[g] === 0 ? null : encoded.next(v.frequencyBytes[g]));
+    frequencies.push(rows);
   }
-  if (entry !== v.histogramN.length || at !== encoded.length) throw refuse(`sections do not add up (${entry} of ${v.histogramN.length} histogram entries, ${at} of ${encoded.length} encoded bytes)`);
+  if (entry !== v.histogramN.length || !encoded.allRead()) {
+    throw refuse(`sections do not add up (${entry} of ${v.histogramN.length} histogram entries, ${encoded.read} of ${encoded.bytes.length} encoded bytes)`);
+  }
   return { counts, frequencies };
+}
+
+/**
+ * The shard's encoded arrays, one after another. A class, not closures made per
+ * shard: V8 drops the optimized code of a closure's loop with the closure, and
+ * compiled the writer's loops again for every shard.
+ */
+class EncodedArrays {
+  /** Bytes handed out. */
+  read = 0;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    private readonly refuse: (what: string) => CorruptStoreError,
+  ) {}
+
+  /** The next array, of `length` bytes, as a view (a Buffer, which better-sqlite3 binds). */
+  next(length: number): Buffer {
+    if (this.read + length > this.bytes.length) throw this.refuse(`encoded arrays run past their ${this.bytes.length} bytes`);
+    const array = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.read, length);
+    this.read += length;
+    return array;
+  }
+
+  allRead(): boolean {
+    return this.read === this.bytes.length;
+  }
 }

@@ -35,44 +35,67 @@ export function codePointWidth(largest: number): Width {
 }
 
 /**
- * Encodes `length` values read as `valueAt(k)` (so a class can be taken out of
- * interleaved counts without a copy).
+ * Encodes `length` values of `values`, every `step`-th from `first` (so a class
+ * can be taken out of interleaved counts without a copy). Each loop is a
+ * function of its own: V8 compiles a hot loop on its own (on-stack
+ * replacement) together with the rest of its function, and such code for a
+ * function of several loops left again at a loop or a width not yet run, every
+ * time (hundreds of times a sweep).
  */
-export function encodeCodePoints(length: number, valueAt: (k: number) => number): Buffer {
+export function encodeCodePoints(values: ArrayLike<number>, first: number, step: number, length: number): Buffer {
+  const width = codePointWidth(largestOf(values, first, step, length));
+  const bytes = Buffer.allocUnsafe(length * width);
+  if (width === 1) encodeNarrow(bytes, values, first, step, length);
+  else if (width === 2) encodeTwo(bytes, values, first, step, length);
+  else if (width === 3) encodeThree(bytes, values, first, step, length);
+  else for (let k = 0; k < length; k++) writeWide(bytes, k * width, values[first + k * step], width);
+  return bytes;
+}
+
+/** The largest of the values; a RangeError if one is not an integer ≥ 0. */
+function largestOf(values: ArrayLike<number>, first: number, step: number, length: number): number {
   let largest = 0;
   for (let k = 0; k < length; k++) {
-    const value = valueAt(k);
+    const value = values[first + k * step];
     if (!(Number.isInteger(value) && value >= 0)) throw new RangeError(`a code point array holds integers ≥ 0, not ${value}`);
     if (value > largest) largest = value;
   }
-  const width = codePointWidth(largest);
-  const bytes = Buffer.allocUnsafe(length * width);
-  for (let k = 0, at = 0; k < length; k++, at += width) {
-    const value = valueAt(k);
-    if (width === 1) bytes[at] = value + 1;
-    else if (width === 2) {
-      const cp = value + 0x80;
-      bytes[at] = 0xc0 | (cp >> 6);
-      bytes[at + 1] = 0x80 | (cp & 0x3f);
-    } else if (width === 3) {
-      const cp = value + (value >= 0xd800 - 0x800 ? 0x1000 : 0x800);
-      bytes[at] = 0xe0 | (cp >> 12);
-      bytes[at + 1] = 0x80 | ((cp >> 6) & 0x3f);
-      bytes[at + 2] = 0x80 | (cp & 0x3f);
-    } else {
-      // 4 bytes: lead 11110xxx; 5: 111110xx; 6: 1111110x; then 6 bits per continuation byte.
-      const cp = value + (width === 4 ? 0x10000 : width === 5 ? 0x110000 : 0x4000000);
-      const lead = width === 4 ? 0xf0 : width === 5 ? 0xf8 : 0xfc;
-      bytes[at] = lead | Math.floor(cp / 2 ** (6 * (width - 1)));
-      for (let k = 1; k < width; k++) bytes[at + k] = 0x80 | (Math.floor(cp / 2 ** (6 * (width - 1 - k))) & 0x3f);
-    }
+  return largest;
+}
+
+function encodeNarrow(bytes: Buffer, values: ArrayLike<number>, first: number, step: number, length: number): void {
+  for (let k = 0; k < length; k++) bytes[k] = values[first + k * step] + 1;
+}
+
+function encodeTwo(bytes: Buffer, values: ArrayLike<number>, first: number, step: number, length: number): void {
+  for (let k = 0, at = 0; k < length; k++, at += 2) {
+    const cp = values[first + k * step] + 0x80;
+    bytes[at] = 0xc0 | (cp >> 6);
+    bytes[at + 1] = 0x80 | (cp & 0x3f);
   }
-  return bytes;
+}
+
+function encodeThree(bytes: Buffer, values: ArrayLike<number>, first: number, step: number, length: number): void {
+  for (let k = 0, at = 0; k < length; k++, at += 3) {
+    const value = values[first + k * step];
+    const cp = value + (value >= 0xd800 - 0x800 ? 0x1000 : 0x800);
+    bytes[at] = 0xe0 | (cp >> 12);
+    bytes[at + 1] = 0x80 | ((cp >> 6) & 0x3f);
+    bytes[at + 2] = 0x80 | (cp & 0x3f);
+  }
+}
+
+/** One value of 4 to 6 bytes: lead 11110xxx (4), 111110xx (5), 1111110x (6), then 6 bits per continuation byte. */
+function writeWide(bytes: Buffer, at: number, value: number, width: number): void {
+  const cp = value + (width === 4 ? 0x10000 : width === 5 ? 0x110000 : 0x4000000);
+  const lead = width === 4 ? 0xf0 : width === 5 ? 0xf8 : 0xfc;
+  bytes[at] = lead | Math.floor(cp / 2 ** (6 * (width - 1)));
+  for (let k = 1; k < width; k++) bytes[at + k] = 0x80 | (Math.floor(cp / 2 ** (6 * (width - 1 - k))) & 0x3f);
 }
 
 /** Encodes an array of values. */
 export function codePointsOf(values: ArrayLike<number>): Buffer {
-  return encodeCodePoints(values.length, (k) => values[k]);
+  return encodeCodePoints(values, 0, 1, values.length);
 }
 
 /** The values of a code point array of `length` elements (its width is its byte length ÷ length). */

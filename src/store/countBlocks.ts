@@ -18,8 +18,11 @@ const COUNT_CLASSES = 3;
 /** `values`: count × 3 counts (n_x, n_h, n_y per position). */
 export function encodeCountBlock(values: ArrayLike<number>): CountBlock {
   const count = values.length / COUNT_CLASSES;
-  const column = (cls: number) => encodeCodePoints(count, (p) => values[COUNT_CLASSES * p + cls]);
-  return { n_x: column(0), n_h: column(1), n_y: column(2) };
+  return {
+    n_x: encodeCodePoints(values, 0, COUNT_CLASSES, count),
+    n_h: encodeCodePoints(values, 1, COUNT_CLASSES, count),
+    n_y: encodeCodePoints(values, 2, COUNT_CLASSES, count),
+  };
 }
 
 /** The counts of a block of `count` positions, interleaved (n_x, n_h, n_y per position). */

@@ -86,8 +86,9 @@ export class RunFrequencies {
     if (this.shards === 1) this.firstRows = rows;
     // The run's only shard, finished in its transaction (RunWriter.commit's `last`): finish() writes its rows as the run's, none in progress.
     const inProgress = !(last && this.fresh && this.shards === 1);
-    sums.forEach((sum, k) => {
-      if (sum === null) return;
+    for (let k = 0; k < sums.length; k++) {
+      const sum = sums[k];
+      if (sum === null) continue;
       const shard = frequency.subarray(k * length, (k + 1) * length);
       const counts = sum.counts;
       // The first shard's counts are the sums: the run's only one is held as it is (finish() and the held rollups only read it), else copied, as the next shards add to it.
@@ -95,17 +96,18 @@ export class RunFrequencies {
       else for (let p = 0; p < length; p++) counts[p] += shard[p];
       if (inProgress) this.insertRows(s.shardRows, rows[k], [this.runKey, sum.tauIndex, start]);
       s.addPositions.run(positions, this.runKey, sum.tauIndex);
-    });
+    }
   }
 
   /** Inserts the rows that are not null, each after `key`, its class and row. */
   private insertRows(bulk: BulkInsert, rows: readonly (Buffer | null)[], key: readonly number[]): void {
     if (rows.length !== frequencyRowCount(this.hidden)) throw new RangeError(`${rows.length} frequency rows for H = ${this.hidden}, expected ${frequencyRowCount(this.hidden)}`);
-    rows.forEach((blob, g) => {
-      if (blob === null) return;
+    for (let g = 0; g < rows.length; g++) {
+      const blob = rows[g];
+      if (blob === null) continue;
       const { cls, row } = frequencyRowAt(this.hidden, g);
       bulk.add(...key, cls, row, blob);
-    });
+    }
     bulk.flush();
   }
 
@@ -121,11 +123,12 @@ export class RunFrequencies {
     s.deleteRows.run(this.runKey);
     // A run of one shard, begun here: its sums are that shard's counts, whose rows are encoded already.
     const single = this.fresh && this.shards === 1 ? this.firstRows : undefined;
-    sums.forEach((sum, k) => {
-      if (sum === null) return;
+    for (let k = 0; k < sums.length; k++) {
+      const sum = sums[k];
+      if (sum === null) continue;
       if (single !== undefined) {
         this.insertRows(s.runRows, single[k], [this.runKey, sum.tauIndex]);
-        return;
+        continue;
       }
       const counts = countsOf(sum, this.hidden);
       for (const { cls, rows, offset } of frequencyRows(this.hidden)) {
@@ -135,7 +138,7 @@ export class RunFrequencies {
         }
       }
       s.runRows.flush();
-    });
+    }
   }
 
   /** The sums held, per run_frequency tau_index (none before they are loaded). */

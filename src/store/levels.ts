@@ -74,44 +74,53 @@ export function activeOfPeaks(
   stored: (cls: PatternClass, row: number) => boolean = () => true,
 ): Record<PatternClass, number[]> | undefined {
   if (thresholds.length > 0 && !(thresholds[0] >= 0)) return undefined;
-  const count = thresholds.length;
-  const lowest = count > 0 ? thresholds[0] : Infinity;
   const buckets = levelBuckets(thresholds);
-  // Level 0 (most peaks: every pattern of a byte the window never reads or predicts is 0) is counted too, but no rank reads it.
-  const countLevels = (values: Float32Array, begin: number, end: number, step: number, atLevel: Float64Array): void => {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-    for (let k = begin; k < end; k += step) {
-      const level = buckets[bits[k] >>> BUCKET_SHIFT];
-      if (level >= 0) atLevel[level]++;
-      else {
-        const value = values[k];
-        atLevel[value > lowest ? levelOf(value, thresholds) : 0]++;
-      }
+  const wh = new Float64Array(thresholds.length + 1);
+  if (stored('wh', 0)) countLevels(peaks.wh, 0, peaks.wh.length, 1, buckets, thresholds, wh);
+  return { wx: rowsOf('wx', peaks.wx, stored, buckets, thresholds), wh: byRank(wh), wy: rowsOf('wy', peaks.wy, stored, buckets, thresholds) };
+}
+
+/** Patterns active at each threshold rank of the stored rows of Wx or Wy: BYTE_VALUES rows of H, Wx j-major (row c is every BYTE_VALUES-th value from c), Wy row-major. */
+function rowsOf(cls: 'wx' | 'wy', values: Float32Array, stored: (cls: PatternClass, row: number) => boolean, buckets: Int32Array, thresholds: Float64Array): number[] {
+  const H = values.length / BYTE_VALUES;
+  const atLevel = new Float64Array(thresholds.length + 1);
+  for (let row = 0; row < BYTE_VALUES; row++) {
+    if (!stored(cls, row)) continue;
+    if (cls === 'wx') countLevels(values, row, values.length, BYTE_VALUES, buckets, thresholds, atLevel);
+    else countLevels(values, row * H, (row + 1) * H, 1, buckets, thresholds, atLevel);
+  }
+  return byRank(atLevel);
+}
+
+/**
+ * Adds to atLevel[level] the values [begin, end) of `values`, every `step`-th, by
+ * their level (levelBuckets' table, else levelOf). Level 0 (most peaks: every
+ * pattern of a byte the window never reads or predicts is 0) is counted too, but
+ * no rank reads it.
+ */
+function countLevels(values: Float32Array, begin: number, end: number, step: number, buckets: Int32Array, thresholds: Float64Array, atLevel: Float64Array): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const lowest = thresholds.length > 0 ? thresholds[0] : Infinity;
+  for (let k = begin; k < end; k += step) {
+    const level = buckets[bits[k] >>> BUCKET_SHIFT];
+    if (level >= 0) atLevel[level]++;
+    else {
+      const value = values[k];
+      atLevel[value > lowest ? levelOf(value, thresholds) : 0]++;
     }
-  };
-  const byRank = (atLevel: Float64Array): number[] => {
-    const active = new Array<number>(count).fill(0);
-    let above = 0;
-    for (let rank = count - 1; rank >= 0; rank--) {
-      above += atLevel[rank + 1];
-      active[rank] = above;
-    }
-    return active;
-  };
-  const rowsOf = (cls: 'wx' | 'wy', values: Float32Array): number[] => {
-    // BYTE_VALUES rows of H: Wx j-major (row c is every BYTE_VALUES-th value from c), Wy row-major.
-    const H = values.length / BYTE_VALUES;
-    const atLevel = new Float64Array(count + 1);
-    for (let row = 0; row < BYTE_VALUES; row++) {
-      if (!stored(cls, row)) continue;
-      if (cls === 'wx') countLevels(values, row, values.length, BYTE_VALUES, atLevel);
-      else countLevels(values, row * H, (row + 1) * H, 1, atLevel);
-    }
-    return byRank(atLevel);
-  };
-  const wh = new Float64Array(count + 1);
-  if (stored('wh', 0)) countLevels(peaks.wh, 0, peaks.wh.length, 1, wh);
-  return { wx: rowsOf('wx', peaks.wx), wh: byRank(wh), wy: rowsOf('wy', peaks.wy) };
+  }
+}
+
+/** Patterns active at each threshold rank 0 … T − 1 from patterns per level (T + 1 levels): a running sum from the top, level > rank. */
+function byRank(atLevel: Float64Array): number[] {
+  const count = atLevel.length - 1;
+  const active = new Array<number>(count).fill(0);
+  let above = 0;
+  for (let rank = count - 1; rank >= 0; rank--) {
+    above += atLevel[rank + 1];
+    active[rank] = above;
+  }
+  return active;
 }
 
 /** A float32's bucket: the top 12 bits of its bits (sign, exponent, the 3 highest bits of the mantissa). */

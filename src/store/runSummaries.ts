@@ -28,20 +28,21 @@ export class RunSummaries {
 
   /** Adds a committed shard's counts (per τ index). */
   add(counts: readonly ShardCounts[]): void {
-    counts.forEach((shard, k) => {
+    for (let k = 0; k < counts.length; k++) {
       const acc = this.byTau[k];
-      for (let c = 0; c < 3; c++) acc.sums[c] += shard.sums[c];
-      mergeInto(acc, shard);
-    });
+      for (let c = 0; c < 3; c++) acc.sums[c] += counts[k].sums[c];
+      mergeInto(acc, counts[k]);
+    }
   }
 
   /** The run's rows, as tauStatsOfRun gives them from its count blocks (τ with no position left out). */
   stats(): TauStats[] {
     const rows: TauStats[] = [];
-    this.byTau.forEach(({ sums, n, positions }, k) => {
+    for (let k = 0; k < this.byTau.length; k++) {
+      const { sums, n, positions } = this.byTau[k];
       let total = 0;
       for (const count of positions) total += count;
-      if (total === 0) return;
+      if (total === 0) continue;
       rows.push({
         tau_index: k,
         positions: total,
@@ -55,7 +56,7 @@ export class RunSummaries {
         ...encodeSteps(n),
         hist_positions: codePointsOf(positions),
       });
-    });
+    }
     return rows;
   }
 }

@@ -215,10 +215,14 @@ export class RunWriter {
     this.frequencies.addShard(range.frequency, rows.frequencies, range.start, range.count, last);
     const stamp = now();
     statements.insertShard.run(runKey, range.start, range.count, seconds, stamp, summary.surprisalSum[0], summary.surprisalSum[1]);
-    rows.counts.forEach(({ block }, k) => statements.countBlocks.add(runKey, k, range.start, range.count, block.n_x, block.n_h, block.n_y));
-    summary.depthPositions.forEach((positions, d) => {
+    for (let k = 0; k < rows.counts.length; k++) {
+      const { block } = rows.counts[k];
+      statements.countBlocks.add(runKey, k, range.start, range.count, block.n_x, block.n_h, block.n_y);
+    }
+    for (let d = 0; d < summary.depthPositions.length; d++) {
+      const positions = summary.depthPositions[d];
       if (positions > 0) statements.shardDepth.add(runKey, range.start, d, positions, summary.depthSums[2 * d], summary.depthSums[2 * d + 1]);
-    });
+    }
     for (const bulk of [statements.positions, statements.depthRows, statements.countBlocks, statements.shardDepth]) bulk.flush();
     this.mergePeaks(peaks, last);
     statements.updateRun.run(seconds, stamp, runKey);
