@@ -201,7 +201,7 @@ export function firstPatternPeakRows(from: PatternPeaks, hidden: number): Patter
       wrong |= wrongBits(bits);
     }
   }
-  // Plain loops, not a helper that returns an object: V8 dropped such a helper's optimized code at its return on every run.
+  // Plain loops, not a helper that returns an object: V8's compiled code of that helper left at its return on nearly every run (test/jit.test.ts).
   const whBits = bitsOf(from.wh);
   let whAny = 0;
   for (let k = 0; k < H * H; k++) {

@@ -236,8 +236,8 @@ function unpackRows(v: Views, shape: ShardShape, start: number): ShardRows {
 
 /**
  * The shard's encoded arrays, one after another. A class, not closures made per
- * shard: V8 drops the optimized code of a closure's loop with the closure, and
- * compiled the writer's loops again for every shard.
+ * shard: V8 drops a closure's optimized code with the closure, and compiled the
+ * loops that called it again every few shards (test/jit.test.ts).
  */
 class EncodedArrays {
   /** Bytes handed out. */

@@ -67,6 +67,8 @@ export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: numb
  * counts, since the stored rows are those peaks and a row never stored is zeros,
  * which no threshold ≥ 0 counts. `stored` (class, row): whether that peak row is
  * stored; the others are zeros and are not read. Undefined when a threshold is below 0.
+ * Its loops are functions of the module, not closures made per call, which V8
+ * compiled again every few runs (test/jit.test.ts).
  */
 export function activeOfPeaks(
   peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array },
