@@ -61,6 +61,9 @@ export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: numb
   return active;
 }
 
+/** Whether a run stores peak row `row` of class `cls` (a row it does not store is zeros). */
+type IsStored = (cls: PatternClass, row: number) => boolean;
+
 /**
  * activeByRank of a run's merged peaks held in memory (engine layout: wx, wh, wy
  * arrays of float32), without reading and decoding its stored rows: the same
@@ -73,7 +76,7 @@ export function activeByRank(rows: Iterable<PatternLevels>, thresholdCount: numb
 export function activeOfPeaks(
   peaks: { readonly wx: Float32Array; readonly wh: Float32Array; readonly wy: Float32Array },
   thresholds: Float64Array,
-  stored: (cls: PatternClass, row: number) => boolean = () => true,
+  stored: IsStored = () => true,
 ): Record<PatternClass, number[]> | undefined {
   if (thresholds.length > 0 && !(thresholds[0] >= 0)) return undefined;
   const buckets = levelBuckets(thresholds);
@@ -83,7 +86,7 @@ export function activeOfPeaks(
 }
 
 /** Patterns active at each threshold rank of the stored rows of Wx or Wy: BYTE_VALUES rows of H, Wx j-major (row c is every BYTE_VALUES-th value from c), Wy row-major. */
-function rowsOf(cls: 'wx' | 'wy', values: Float32Array, stored: (cls: PatternClass, row: number) => boolean, buckets: Int32Array, thresholds: Float64Array): number[] {
+function rowsOf(cls: 'wx' | 'wy', values: Float32Array, stored: IsStored, buckets: Int32Array, thresholds: Float64Array): number[] {
   const H = values.length / BYTE_VALUES;
   const atLevel = new Float64Array(thresholds.length + 1);
   for (let row = 0; row < BYTE_VALUES; row++) {
