@@ -103,13 +103,14 @@ describe('merging a segment into a database', () => {
 
   test('a run the database holds partially (recorded by its job, some shards committed) is completed in place', async () => {
     const target = fresh('partial');
-    await computed(target, job.runs, { stopAfterShards: 3 });
+    // Stopped at its first shard: those in flight then (TASKS_PER_THREAD at 1 thread) are committed too, fewer than a run's 6.
+    await computed(target, job.runs, { stopAfterShards: 1 });
     const before = withDb(target, (db) => ({
       keys: db.prepare('SELECT run_id, run_key FROM runs ORDER BY run_id').raw().all(),
       members: db.prepare('SELECT count(*) FROM job_runs').pluck().get() as number,
       shards: db.prepare('SELECT count(*) FROM shards').pluck().get() as number,
     }));
-    assert.ok(before.shards >= 3, 'some shards committed');
+    assert.ok(before.shards >= 2, 'some shards committed');
     assert.ok(Object.values(statuses(target)).every((status) => status !== 'done'), 'no run finished');
     const segment = fresh('segment');
     await computed(segment, job.runs);

@@ -8,7 +8,7 @@ import { defaultShardSize, planShards, type ShardRange } from './plan.js';
 import type { SharedWindow } from './forwardOnce.js';
 import { WindowCache } from './windows.js';
 import { isSegmented, SegmentWalk, segmentsOf, segmentSize } from './segments.js';
-import { ShardPool, sharedModel } from './pool.js';
+import { ShardPool, sharedModel, TASKS_PER_THREAD } from './pool.js';
 import type { SharedModel, ShardTask, TracedShard } from './worker.js';
 import { workUnits } from './work.js';
 
@@ -155,7 +155,7 @@ function reportPlan(events: RunEvents, runs: readonly PlannedRun[], remaining: r
 }
 
 /**
- * The runs' shards on the pool, in order: at most two per thread in flight, the
+ * The runs' shards on the pool, in order: at most TASKS_PER_THREAD per thread in flight, the
  * next runs' forward passes prefetched, each shard committed as it comes back
  * and a run finished with its last shard. Nothing new starts once stopped or
  * failed; settled() waits for the shards in flight.
@@ -182,7 +182,7 @@ class ShardSchedule {
     runsAlreadyDone: number,
   ) {
     this.runsDone = runsAlreadyDone;
-    this.maxInFlight = 2 * pool.threads;
+    this.maxInFlight = TASKS_PER_THREAD * pool.threads;
     this.shared = models.map(sharedModel);
     this.segmentSize = options.segmentSize ?? segmentSize();
     this.ahead = windowsAhead(runs, models, pool.threads, this.segmentSize);
