@@ -339,7 +339,7 @@ class ShardSchedule {
       frequencies: FREQUENCY_TAUS.length,
     };
     // The worker thread's CPU time: a wall-clock time measured here would also count the
-    // time the task queued behind others (2 per thread), about 4 times too much on 2 threads.
+    // time the task queued behind the others its thread holds (TASKS_PER_THREAD).
     const result = unpackShard(packed, shard.start, shape, seconds);
     const problem = nonFiniteResult(result, prepared.run);
     if (problem !== undefined) throw problem;

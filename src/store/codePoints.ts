@@ -48,7 +48,7 @@ export function encodeCodePoints(values: ArrayLike<number>, first: number, step:
   if (width === 1) encodeNarrow(bytes, values, first, step, length);
   else if (width === 2) encodeTwo(bytes, values, first, step, length);
   else if (width === 3) encodeThree(bytes, values, first, step, length);
-  else for (let k = 0; k < length; k++) writeWide(bytes, k * width, values[first + k * step], width);
+  else encodeWide(bytes, values, first, step, length, width);
   return bytes;
 }
 
@@ -83,6 +83,10 @@ function encodeThree(bytes: Buffer, values: ArrayLike<number>, first: number, st
     bytes[at + 1] = 0x80 | ((cp >> 6) & 0x3f);
     bytes[at + 2] = 0x80 | (cp & 0x3f);
   }
+}
+
+function encodeWide(bytes: Buffer, values: ArrayLike<number>, first: number, step: number, length: number, width: number): void {
+  for (let k = 0; k < length; k++) writeWide(bytes, k * width, values[first + k * step], width);
 }
 
 /** One value of 4 to 6 bytes: lead 11110xxx (4), 111110xx (5), 1111110x (6), then 6 bits per continuation byte. */
