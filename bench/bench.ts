@@ -32,7 +32,7 @@ import { forwardStates, patternPeaksInKernel, traceRange, traceTables, type Mode
 import { parseModel } from '../src/model/format.js';
 import { FREQUENCY_TAUS } from '../src/page.js';
 import { plainQ1 } from '../test/plain/plainQ1.js';
-import { spread, type Spread } from './stats.js';
+import { childrenCpuSeconds, spread, type Spread } from './stats.js';
 
 const THRESHOLDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const DMAX = 50;
@@ -131,20 +131,6 @@ line('per window: forward pass + tables + peaks:', show(spread(setupMs), 1, 'ms'
 
 // ---------------------------------------------------------------------------
 // 2 and 3. Fresh processes.
-
-const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** User + system seconds of the children this process has waited for (Linux /proc), or NaN. */
-function childrenCpuSeconds(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17.
-    return (Number(fields[13]) + Number(fields[14])) / clockTicks;
-  } catch {
-    return NaN;
-  }
-}
 
 interface ProcessTime {
   wall: number;

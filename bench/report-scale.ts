@@ -68,7 +68,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { DEFAULT_TAUS } from '../src/job/spec.js';
 import { GROUPINGS } from '../src/report/choices.js';
-import { spread } from './stats.js';
+import { childrenCpuSeconds, spread } from './stats.js';
 
 type Db = Database.Database;
 
@@ -336,15 +336,6 @@ interface Sample {
 function statusField(status: string, field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return match ? Number(match[1]) * 1024 : 0;
-}
-
-const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** User + system seconds of the children this process has waited for (Linux /proc/self/stat: cutime, cstime). */
-function childrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / clockTicks;
 }
 
 /** Where a report's stdout goes (--stdout): a file, or `wc -c` through a pipe; undefined for a pipe this process reads. */

@@ -22,7 +22,10 @@
  * this process: the job written to a file, each sweep on a fresh database, from the
  * command's start to its exit (Node's start, the job's expansion, opening and
  * closing the store included), 1 and 2 threads interleaved, with the engine
- * alone as the control. `--data FILE` takes the windows from FILE instead of
+ * alone as the control; and where each command's CPU went (Linux): its CPU
+ * beyond its shards' (`runs.compute_seconds`), and at 2 threads the core-seconds
+ * it left idle, figures that follow the code more than the machine's speed does.
+ * `--data FILE` takes the windows from FILE instead of
  * lib.es5.d.ts (e.g. node_modules/typescript/lib/typescript.js for 1,000 windows).
  *
  *   npm run bench:store -- [--pairs N] [--windows N] [--data FILE] [--cli] [DB …]      (--pairs 0: only the databases)
@@ -36,7 +39,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
 import { ShardPool } from '../src/runner/pool.js';
-import { spread } from './stats.js';
+import { childrenCpuSeconds, spread } from './stats.js';
 import { listRuns, openDatabase, recordJob } from '../src/store/index.js';
 
 const args = process.argv.slice(2);
@@ -140,15 +143,30 @@ const cli = (argv: readonly string[]): number => {
   return (performance.now() - started) / 1000;
 };
 
-/** `sparsetrace run` of JOB (written to a file) with `threads` threads on a fresh database, as a user runs it: positions per second from the command's start to its exit. */
-function cliSweep(threads: number): number {
+/** A `sparsetrace run` sweep (cliSweep): its rate, and where the process's CPU went (NaN where /proc is not). */
+interface CliSample {
+  readonly positionsPerSecond: number;
+  /** The process's CPU seconds beyond its shards' (`runs.compute_seconds`): the writer, V8's helper threads, the forward passes, start and exit. */
+  readonly beyondShards: number;
+  /** Core-seconds the process left unused: threads × wall − its CPU (at 1 thread the writer has a core of its own, so only at 2 and more). */
+  readonly idle: number;
+}
+
+/** `sparsetrace run` of JOB (written to a file) with `threads` threads on a fresh database, as a user runs it: positions per second from the command's start to its exit, and its CPU. */
+function cliSweep(threads: number): CliSample {
   const folder = mkdtempSync(join(tmpdir(), 'sparsetrace-bench-'));
   try {
     const jobPath = join(folder, 'job.json');
+    const dbPath = join(folder, 'cli.sqlite');
     writeFileSync(jobPath, JSON.stringify({ name: JOB.name, models: JOB.models, data: JOB.data, dmax: JOB.dmax, tau: JOB.tau }));
     loads.push(loadavg()[0]);
-    const seconds = cli(['run', jobPath, '--db', join(folder, 'cli.sqlite'), '--threads', String(threads), '--no-report']);
-    return JOB_POSITIONS / seconds;
+    const cpuBefore = childrenCpuSeconds();
+    const seconds = cli(['run', jobPath, '--db', dbPath, '--threads', String(threads), '--no-report']);
+    const cpu = childrenCpuSeconds() - cpuBefore;
+    const db = openDatabase(dbPath, { readonly: true });
+    const shardSeconds = listRuns(db).reduce((sum, run) => sum + run.compute_seconds, 0);
+    db.close();
+    return { positionsPerSecond: JOB_POSITIONS / seconds, beyondShards: cpu - shardSeconds, idle: threads * seconds - cpu };
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
@@ -192,8 +210,8 @@ if (PAIRS > 0 && CLI_SWEEPS) {
   console.log(`threads: \`sparsetrace run\` of ${JOB.data[0].count} one-KiB windows of ${basename(DATA)} (${JOB_POSITIONS} positions), Dmax 50, 7 τ, fresh database each; ${PAIRS} interleaved pairs after a warm-up pair`);
   cliSweep(1);
   cliSweep(2);
-  const one: number[] = [];
-  const two: number[] = [];
+  const one: CliSample[] = [];
+  const two: CliSample[] = [];
   const engineOne: number[] = [];
   const engineTwo: number[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
@@ -202,8 +220,13 @@ if (PAIRS > 0 && CLI_SWEEPS) {
     engineOne.push(await engineAlone(1));
     engineTwo.push(await engineAlone(2));
   }
-  console.log(`  the command, start to exit: 1 thread ${shown(one, 0)}, 2 threads ${shown(two, 0)} positions/s`);
-  console.log(`    2 threads / 1 thread: ${shown(two.map((value, k) => value / one[k]), 2)}×`);
+  const rates = (samples: CliSample[]) => samples.map((sample) => sample.positionsPerSecond);
+  console.log(`  the command, start to exit: 1 thread ${shown(rates(one), 0)}, 2 threads ${shown(rates(two), 0)} positions/s`);
+  console.log(`    2 threads / 1 thread: ${shown(two.map((sample, k) => sample.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
+  // Less sensitive to the machine's speed than the rates: at 2 threads each CPU-second beyond the shards is taken from them.
+  const beyond = (samples: CliSample[]) => shown(samples.map((sample) => sample.beyondShards), 2);
+  console.log(`    CPU beyond the shards' (writer, V8's helpers, forward passes, start, exit): 1 thread ${beyond(one)}, 2 threads ${beyond(two)} s`);
+  console.log(`    cores left idle at 2 threads (2 × wall − CPU): ${shown(two.map((sample) => sample.idle), 2)} core-seconds`);
   console.log(`  control, the engine alone (no store, warm, ${ENGINE_WINDOWS} windows): 1 thread ${shown(engineOne, 0)}, 2 threads ${shown(engineTwo, 0)} positions/s`);
   console.log(`    2 threads / 1 thread: ${shown(engineTwo.map((value, k) => value / engineOne[k]), 2)}×`);
   console.log(`  load average (1 min) at the sweeps' starts: ${shown(loads, 2)} on ${availableParallelism()} cores (others' work: a ratio below the engine's may be theirs)`);
