@@ -23,8 +23,8 @@
  * command's start to its exit (Node's start, the job's expansion, opening and
  * closing the store included), 1 and 2 threads interleaved, with the engine
  * alone as the control; and where each command's CPU went (Linux): its CPU
- * beyond its shards' (`runs.compute_seconds`), and at 2 threads the core-seconds
- * it left idle, figures that follow the code more than the machine's speed does.
+ * beyond its shards' (`runs.compute_seconds`), which at 2 threads is taken from
+ * the shards, and at 2 threads the core-seconds it left idle.
  * `--data FILE` takes the windows from FILE instead of
  * lib.es5.d.ts (e.g. node_modules/typescript/lib/typescript.js for 1,000 windows).
  *
@@ -223,7 +223,7 @@ if (PAIRS > 0 && CLI_SWEEPS) {
   const rates = (samples: CliSample[]) => samples.map((sample) => sample.positionsPerSecond);
   console.log(`  the command, start to exit: 1 thread ${shown(rates(one), 0)}, 2 threads ${shown(rates(two), 0)} positions/s`);
   console.log(`    2 threads / 1 thread: ${shown(two.map((sample, k) => sample.positionsPerSecond / one[k].positionsPerSecond), 2)}×`);
-  // Less sensitive to the machine's speed than the rates: at 2 threads each CPU-second beyond the shards is taken from them.
+  // Where the ratio goes: at 2 threads each CPU-second beyond the shards is taken from them, and an idle core is lost.
   const beyond = (samples: CliSample[]) => shown(samples.map((sample) => sample.beyondShards), 2);
   console.log(`    CPU beyond the shards' (writer, V8's helpers, forward passes, start, exit): 1 thread ${beyond(one)}, 2 threads ${beyond(two)} s`);
   console.log(`    cores left idle at 2 threads (2 × wall − CPU): ${shown(two.map((sample) => sample.idle), 2)} core-seconds`);
