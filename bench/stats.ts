@@ -13,7 +13,8 @@ export function spread(values: readonly number[]): Spread {
   return { median: sorted[Math.floor((sorted.length - 1) / 2)], min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
-const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+/** The kernel's clock ticks per second, the unit of /proc's CPU times. */
+export const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
 /** User + system seconds of the children this process has waited for (Linux /proc/self/stat: cutime, cstime), or NaN elsewhere. */
 export function childrenCpuSeconds(): number {

@@ -39,7 +39,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TAUS, expandJob, type JobSpec } from '../src/job/index.js';
 import { executeRuns, type RunEvents } from '../src/runner/execute.js';
 import { ShardPool } from '../src/runner/pool.js';
-import { childrenCpuSeconds, spread } from './stats.js';
+import { childrenCpuSeconds, clockTicks, spread } from './stats.js';
 import { listRuns, openDatabase, recordJob } from '../src/store/index.js';
 
 const args = process.argv.slice(2);
@@ -73,10 +73,10 @@ const JOB: JobSpec = {
   tau: [...DEFAULT_TAUS],
 };
 
-/** CPU seconds of the main thread (Linux: /proc/self/task/<pid>/stat, utime + stime in clock ticks of 1/100 s). */
+/** CPU seconds of the main thread (Linux: /proc/self/task/<pid>/stat, utime + stime in clock ticks). */
 function mainThreadCpuSeconds(): number {
   const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 // The same Model objects in every sweep, so warm worker threads keep their trace tables.
