@@ -102,7 +102,7 @@ export async function reportHtmlCommand(args: ReportHtmlArgs): Promise<number> {
       explanation,
       surprise: surprise.length === 0 ? undefined : { groups: surprise, tau: histogramTau },
       // Activation frequency: from each run's stored frequencies, a few hundred rows a run.
-      frequency: reports.map(({ key, group, report }) => ({ key, frequency: gatherFrequency(db, group, report) })),
+      frequency: reports.map(({ key, group, report }) => ({ key, frequency: gatherFrequency(db, group, report.model.hidden) })),
       text,
       source: { database: dbPath, version: TOOL_VERSION, generatedAt: new Date().toISOString() },
     });

@@ -1,13 +1,13 @@
 import { PAGE_TAU } from '../page.js';
 import type { Db, GroupKeyName, OneRunGroupCursor, RunGroup, RunSelection } from '../store/index.js';
 import { REPORT_SECTIONS, type Grouping, type ReportFormat, type ReportSection } from './choices.js';
-import { GroupReports, OverviewRows, type OverviewFigures, type Report } from './gather.js';
+import { GroupReports, OverviewRows, withFrequency, withSurprise, type OverviewFigures, type Report } from './gather.js';
 import { chunksText, TextChunks } from './textBytes.js';
 import { thousands } from './numbers.js';
 import { formatTau, groupingPlan, groupValue, keyHeading, matchTaus } from './select.js';
 import { columnWidths, renderCsv, renderMarkdown, renderText, renderTextWithWidths, textLine, type Table } from './table.js';
-import { surpriseNote, surpriseTables, surpriseTidyRows, withSurprise } from './surprise.js';
-import { frequencyNote, frequencyTables, frequencyTidyRows, withFrequency } from './frequency.js';
+import { surpriseNote, surpriseTables, surpriseTidyRows } from './surprise.js';
+import { frequencyNote, frequencyTables, frequencyTidyRows } from './frequency.js';
 
 /** Cell formatting: rounded as the results page prints (for people), or full precision (CSV). */
 interface Cells {

@@ -1,6 +1,5 @@
 import type { PatternClass } from '../engine/index.js';
 import { FREQUENCY_TAUS, frequencyRows, PAGE_TAU, selectionFrequency, type Db, type Runs, type SelectionFrequency } from '../store/index.js';
-import type { Report } from './gather.js';
 import { byteLabel } from './labels.js';
 import { thousands } from './numbers.js';
 import { formatTau } from './select.js';
@@ -88,9 +87,8 @@ function backboneOf(sum: SelectionFrequency, hidden: number): FrequencyReport['b
 }
 
 /** The section's figures for a selection (its report's model), at the page's τ. */
-export function gatherFrequency(db: Db, runs: Runs, report: Report): FrequencyReport {
+export function gatherFrequency(db: Db, runs: Runs, hidden: number): FrequencyReport {
   const tau = FREQUENCY_TAUS.find((candidate) => Math.fround(candidate) === Math.fround(PAGE_TAU)) ?? FREQUENCY_TAUS[0];
-  const hidden = report.model.hidden;
   const sum = selectionFrequency(db, runs, hidden, tau);
   const empty = sum.positions === 0;
   return {
@@ -105,11 +103,6 @@ export function gatherFrequency(db: Db, runs: Runs, report: Report): FrequencyRe
     },
     backbone: empty ? { edges: [], neurons: [] } : backboneOf(sum, hidden),
   };
-}
-
-/** The report with its frequency section when asked for. */
-export function withFrequency(db: Db, runs: Runs, report: Report, wanted: boolean): Report {
-  return wanted ? { ...report, frequency: gatherFrequency(db, runs, report) } : report;
 }
 
 /** A pattern as the tables name it: Wx (c, j), Wh j → i, Wy (j, y). */

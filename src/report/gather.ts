@@ -1,6 +1,6 @@
 import { BYTE_VALUES } from '../engine/index.js';
-import type { SurpriseReport } from './surprise.js';
-import type { FrequencyReport } from './frequency.js';
+import { gatherSurprise, type SurpriseReport } from './surprise.js';
+import { gatherFrequency, type FrequencyReport } from './frequency.js';
 import { InputError } from '../errors.js';
 import {
   activeOf,
@@ -368,4 +368,17 @@ export class GroupReports {
     this.#reader?.close();
     this.#overviews?.close();
   }
+}
+
+/** `report` with its surprise section at its τ, when `wanted`. */
+export function withSurprise(db: Db, runs: Runs, report: Report, wanted: boolean): Report {
+  if (!wanted) return report;
+  const gathered = gatherSurprise(db, runs, report.sparsity.map((row) => row.tau));
+  if (gathered.tooMany !== undefined) throw new InputError(`report: ${gathered.tooMany}`);
+  return { ...report, surprise: gathered.report };
+}
+
+/** The report with its frequency section when asked for. */
+export function withFrequency(db: Db, runs: Runs, report: Report, wanted: boolean): Report {
+  return wanted ? { ...report, frequency: gatherFrequency(db, runs, report.model.hidden) } : report;
 }

@@ -1,6 +1,4 @@
-import { InputError } from '../errors.js';
 import type { Db, Runs } from '../store/index.js';
-import type { Report } from './gather.js';
 import { decodeCountBlock } from '../store/countBlocks.js';
 import { runCountBlocks, selectionRunKeys, shardSurprisals, storedShards, SURPRISAL_BIN_LOWER } from '../store/surprise.js';
 import { thousands } from './numbers.js';
@@ -410,10 +408,3 @@ export function surpriseTidyRows(surprise: SurpriseReport): { tau: number | null
   return rows;
 }
 
-/** `report` with its surprise section at its τ, when `wanted`. */
-export function withSurprise(db: Db, runs: Runs, report: Report, wanted: boolean): Report {
-  if (!wanted) return report;
-  const gathered = gatherSurprise(db, runs, report.sparsity.map((row) => row.tau));
-  if (gathered.tooMany !== undefined) throw new InputError(`report: ${gathered.tooMany}`);
-  return { ...report, surprise: gathered.report };
-}

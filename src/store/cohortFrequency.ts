@@ -3,7 +3,7 @@ import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import type { Db } from './db.js';
 import { FREQUENCY_DROPPED, frequencyRowOffset, frequencyRows } from './frequency.js';
 import type { HeldFrequencyAt } from './heldRollups.js';
-import type { CohortKey } from './rollups.js';
+import type { CohortKey } from './cohorts.js';
 import { perConnection } from './statements.js';
 
 /**

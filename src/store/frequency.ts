@@ -6,7 +6,7 @@ import { codePointsOf, decodeCodePoints } from './codePoints.js';
 import { frequencyRowAt, frequencyRowCount, frequencyRowOffset, frequencyRows } from './frequencyLayout.js';
 import type { Db } from './db.js';
 import { InputError } from '../errors.js';
-import type { CohortKey } from './rollups.js';
+import type { CohortKey } from './cohorts.js';
 import { planSelection, type Runs } from './selection.js';
 import { perConnection } from './statements.js';
 

@@ -2,7 +2,7 @@ import { BYTE_VALUES, frequencyLength, type PatternPeaks } from '../engine/index
 import type { Db } from './db.js';
 import { FREQUENCY_DROPPED } from './frequency.js';
 import { levelsOfValues, sortedThresholds, type PatternLevels } from './levels.js';
-import { COHORT_DATA_OF, cohortId, type CohortKey } from './rollups.js';
+import { COHORT_DATA_OF, cohortId, type CohortKey } from './cohorts.js';
 import { perConnection } from './statements.js';
 import type { DepthSumRow, TauSumRow } from './sums.js';
 

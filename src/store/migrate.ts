@@ -10,7 +10,8 @@ import { activeByRank } from './levels.js';
 import { CohortFrequency } from './cohortFrequency.js';
 import { decodeCodePoints } from './codePoints.js';
 import { encodeSteps } from './histogram.js';
-import { IN_COHORT, refreshStaleRollups, runLevels, type CohortKey } from './rollups.js';
+import { IN_COHORT, type CohortKey } from './cohorts.js';
+import { refreshStaleRollups, runLevels } from './rollups.js';
 import { COHORT_TABLES_V6 } from './legacy/schemaV6.js';
 import { COHORT_TABLES_V8, encodeHistogramV8, RUN_TAU_STATS_TABLE_V8 } from './legacy/schemaV8.js';
 import {

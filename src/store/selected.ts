@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
-import type { CohortKey } from './rollups.js';
-import type { CoveringCohort, SelectedRun, SelectionPlan } from './selection.js';
+import type { CohortKey } from './cohorts.js';
+import type { CoveringCohort, SelectedRun, SelectionPlan } from './selectionPlan.js';
 import { OverviewFigureDecoder } from './overview.js';
 import { perConnection, perConnectionAndKey } from './statements.js';
 
