@@ -86,7 +86,7 @@ function backboneOf(sum: SelectionFrequency, hidden: number): FrequencyReport['b
   return { edges, neurons: degrees };
 }
 
-/** The section's figures for a selection (its report's model), at the page's τ. */
+/** The section's figures for a selection of runs of a model of `hidden` neurons, at the page's τ. */
 export function gatherFrequency(db: Db, runs: Runs, hidden: number): FrequencyReport {
   const tau = FREQUENCY_TAUS.find((candidate) => Math.fround(candidate) === Math.fround(PAGE_TAU)) ?? FREQUENCY_TAUS[0];
   const sum = selectionFrequency(db, runs, hidden, tau);

@@ -407,4 +407,3 @@ export function surpriseTidyRows(surprise: SurpriseReport): { tau: number | null
   }
   return rows;
 }
-
