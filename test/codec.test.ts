@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BYTE_VALUES, ExactSum, frequencyLength } from '../src/engine/index.js';
 import { exactSum } from '../src/engine/exactSum.js';
-import { packShard, unpackShard, type ShardShape } from '../src/runner/codec.js';
+import { packShard, packShardInto, unpackShard, type ShardShape } from '../src/runner/codec.js';
+import { ResultSlots } from '../src/runner/resultSlots.js';
 import Database from 'better-sqlite3';
 import { codePointWidth, codePointsOf, decodeCodePoints, CODE_POINT_MAX_VALUE } from '../src/store/codePoints.js';
 import { decodeCountBlock, encodeCountBlock, totalsOf } from '../src/store/countBlocks.js';
@@ -69,6 +70,71 @@ describe('packShard / unpackShard', () => {
     const shape: ShardShape = { count: 3, thresholds: 2, dmax: 1, hidden: 2, depthCurves: false };
     const packed = packShard(fakeShard(shape), shape);
     assert.throws(() => unpackShard(packed, 0, { ...shape, thresholds: 3 }, 0), /shard of \d+ bytes for positions 0\+3, expected \d+/);
+    assert.throws(() => unpackShard(packed, 0, shape, 0, packed.byteLength + 1), /shard of \d+ bytes for positions 0\+3 in a buffer of \d+/);
+  });
+});
+
+describe('packShardInto', () => {
+  const shape: ShardShape = { count: 7, thresholds: 3, dmax: 4, hidden: 5, depthCurves: true, frequencies: 2 };
+
+  test('packs into a used slot the bytes packShard makes, and unpacks them from its first bytes', () => {
+    const original = fakeShard(shape);
+    const fresh = new Uint8Array(packShard(original, shape));
+    const slot = new SharedArrayBuffer(fresh.byteLength + 100);
+    new Uint8Array(slot).fill(0xa5); // what the slot's last shard left
+    const { packed, bytes } = packShardInto(original, shape, slot);
+    assert.equal(packed, slot);
+    assert.equal(bytes, fresh.byteLength);
+    assert.deepEqual(new Uint8Array(slot, 0, bytes), fresh);
+    const unpacked = unpackShard(slot, 100, shape, 0.25, bytes);
+    assert.deepEqual(unpacked.peaks, original.peaks);
+    assert.deepEqual(unpacked.range.frequency, original.range.frequency);
+    assert.deepEqual(unpacked.rows, unpackShard(fresh.buffer, 100, shape, 0.25).rows);
+  });
+
+  test('packs a shard that does not fit its slot, or has none, into a new ArrayBuffer and leaves the slot as it was', () => {
+    const original = fakeShard(shape);
+    const fresh = new Uint8Array(packShard(original, shape));
+    const slot = new SharedArrayBuffer(fresh.byteLength - 1);
+    new Uint8Array(slot).fill(0xa5);
+    for (const given of [slot, undefined]) {
+      const { packed, bytes } = packShardInto(original, shape, given);
+      assert.ok(packed instanceof ArrayBuffer);
+      assert.equal(bytes, packed.byteLength);
+      assert.deepEqual(new Uint8Array(packed), fresh);
+    }
+    assert.ok(new Uint8Array(slot).every((byte) => byte === 0xa5));
+  });
+});
+
+describe('ResultSlots', () => {
+  test('take: none until a shard\'s size is known, then slots that hold it, reused once given back', () => {
+    const slots = new ResultSlots();
+    assert.equal(slots.take(), undefined);
+    slots.needed(100_000);
+    const first = slots.take() as SharedArrayBuffer;
+    const second = slots.take() as SharedArrayBuffer;
+    assert.ok(first.byteLength >= 100_000 && second.byteLength === first.byteLength);
+    assert.equal(slots.made, 2);
+    slots.give(first);
+    assert.equal(slots.take(), first);
+    assert.equal(slots.made, 2);
+  });
+
+  test('needed: a larger shard makes the next slots longer, and the shorter ones are dropped as they come back', () => {
+    const slots = new ResultSlots();
+    slots.needed(1000);
+    const short = slots.take() as SharedArrayBuffer;
+    const spare = slots.take() as SharedArrayBuffer;
+    slots.give(spare);
+    slots.needed(short.byteLength); // fits: nothing changes
+    assert.equal(slots.take(), spare);
+    slots.needed(short.byteLength + 1);
+    slots.give(short);
+    slots.give(spare);
+    const long = slots.take() as SharedArrayBuffer;
+    assert.ok(long !== short && long !== spare && long.byteLength > short.byteLength);
+    assert.equal(slots.made, 3);
   });
 });
 

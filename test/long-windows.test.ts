@@ -8,6 +8,7 @@ import { parseJob } from '../src/job/spec.js';
 import { expandRuns, openLockedStore, recordJobRuns } from '../src/jobrun/steps.js';
 import { executeRuns, type ExecuteResult, type RunEvents } from '../src/runner/execute.js';
 import { pieceBytes, segmentsOf } from '../src/runner/segments.js';
+import { ShardPool, TASKS_PER_THREAD } from '../src/runner/pool.js';
 import { closeDatabase } from '../src/store/index.js';
 import { cliHere, cliProcess, PROJECT_ROOT, publishedJobArgs, REFERENCE_POSITIONS, resultRows, SHARED_DATA, SHARED_MODEL, temporaryFolder, type CliResult } from './cli.js';
 import { mulberry32, randomModel } from './random-model.js';
@@ -202,7 +203,7 @@ describe('the shared memory of a window is bounded by the segment size, not by i
   after(() => folder.remove());
   const quiet: RunEvents = { jobPlanned() {}, runStarted() {}, shardCommitted() {}, runFinished() {} };
 
-  async function execute(length: number, segmentSize: number, dmax: number): Promise<ExecuteResult> {
+  async function execute(length: number, segmentSize: number, dmax: number, pool?: ShardPool): Promise<ExecuteResult> {
     const spec = parseJob(
       { name: `memory-${length}`, models: [SHARED_MODEL], data: [{ path: LONG_DATA, offset: 0, length }], dmax: [dmax], tau: [0.01] },
       'test',
@@ -212,7 +213,7 @@ describe('the shared memory of a window is bounded by the segment size, not by i
     const store = await openLockedStore(join(folder.path, `m-${length}-${segmentSize}.sqlite`), { command: 'test', wait: false, log: () => {} });
     try {
       recordJobRuns(store.db, spec, job, null);
-      return await executeRuns(store.db, job.models, job.runs, { threads: 2, stopSignal: new AbortController().signal, events: quiet, segmentSize, shardSize: 64 });
+      return await executeRuns(store.db, job.models, job.runs, { threads: 2, stopSignal: new AbortController().signal, events: quiet, segmentSize, shardSize: 64, pool });
     } finally {
       store.release();
       closeDatabase(store.db);
@@ -234,6 +235,18 @@ describe('the shared memory of a window is bounded by the segment size, not by i
     }
     // 16,000 positions whole would be 16,001 rows: far above what the segments took.
     assert.ok(long.segmentBytes < pieceBytes(16_001, 128) / 3);
+  });
+
+  test('a window of 12,000 positions: its 188 shards come back in a few result slots, reused (about the shards in flight)', async () => {
+    const pool = new ShardPool(2);
+    try {
+      const result = await execute(12_000, 500, 30, pool);
+      assert.equal(result.runsDone, 1);
+      // At most TASKS_PER_THREAD shards per thread are out at once; a slot outgrown by a larger shard is made again, once or twice.
+      assert.ok(pool.slotsMade > 0 && pool.slotsMade <= 2 * 2 * TASKS_PER_THREAD, `${pool.slotsMade} slots made for 188 shards`);
+    } finally {
+      await pool.destroy();
+    }
   });
 
   test('a window no longer than a segment is one buffer of its own length, as before', async () => {

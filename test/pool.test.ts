@@ -238,4 +238,31 @@ describe('traceShard', () => {
       await pool.destroy();
     }
   });
+
+  test('ShardPool.trace packs the shards after the first into a result slot, the same one each time it is released', async () => {
+    const { task, hidden } = shardTask();
+    const expected = new Uint8Array((traceShard(task) as unknown as Record<symbol, TracedShard>)[valueSymbol].packed);
+    const pool = new ShardPool(1);
+    try {
+      const states = new SharedArrayBuffer(task.states.byteLength);
+      for (let k = 0; k < 4; k++) {
+        const traced = await pool.trace({ ...task, ready: forwardFlag(), states });
+        // The first, sent without a slot, tells the pool how long to make them.
+        assert.equal(traced.packed instanceof SharedArrayBuffer, k > 0, `shard ${k}`);
+        assert.equal(traced.bytes, expected.byteLength);
+        assert.deepEqual(new Uint8Array(traced.packed, 0, traced.bytes), expected);
+        assert.equal(unpackShard(traced.packed, task.start, shape(hidden), traced.seconds, traced.bytes).range.count, 20);
+        pool.release(traced);
+      }
+      assert.equal(pool.slotsMade, 1);
+      // Not released: the next shard gets a new slot, so the one still read is never written.
+      const held = await pool.trace({ ...task, ready: forwardFlag(), states });
+      const next = await pool.trace({ ...task, ready: forwardFlag(), states });
+      assert.equal(pool.slotsMade, 2);
+      assert.deepEqual(new Uint8Array(held.packed, 0, held.bytes), expected);
+      assert.deepEqual(new Uint8Array(next.packed, 0, next.bytes), expected);
+    } finally {
+      await pool.destroy();
+    }
+  });
 });

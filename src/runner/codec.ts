@@ -35,7 +35,7 @@ type View = Float64Array | Uint32Array | Int32Array | Float32Array | Uint8Array;
 /** A typed array class, as a view on the shared buffer. */
 interface ViewKind {
   readonly BYTES_PER_ELEMENT: number;
-  new (buffer: ArrayBuffer, byteOffset: number, length: number): View;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): View;
 }
 type Section = readonly [name: SectionName, kind: ViewKind, length: number];
 type SectionName =
@@ -96,7 +96,7 @@ function sections({ count, thresholds, dmax, hidden, depthCurves, frequencies = 
 
 type Views = { [name in SectionName]: View };
 
-function layout(shape: ShardShape, variable: Variable): { bytes: number; views: (buffer: ArrayBuffer) => Views } {
+function layout(shape: ShardShape, variable: Variable): { bytes: number; views: (buffer: ArrayBufferLike) => Views } {
   let bytes = 0;
   const at: [SectionName, Section[1], number, number][] = [];
   for (const [name, kind, length] of sections(shape, variable)) {
@@ -111,12 +111,44 @@ function layout(shape: ShardShape, variable: Variable): { bytes: number; views: 
 
 /**
  * The shard in one ArrayBuffer, which the worker's result carries to the
- * orchestrator (a copy of about 0.5 MB, against 0.1 s of tracing). Not a
- * SharedArrayBuffer: V8 collects those lazily (their memory does not press its
- * collector), so a long run's shards piled up in both threads, hundreds of MB
- * per million positions; an ArrayBuffer's memory goes with the next collection.
+ * orchestrator (a copy of about 0.5 MB, against 0.1 s of tracing). Not a new
+ * SharedArrayBuffer per shard: V8 collects those lazily (their memory does not
+ * press its collector), so a long run's shards piled up in both threads, hundreds
+ * of MB per million positions; an ArrayBuffer's memory goes with the next
+ * collection. A pool's threads pack into its reused slots instead (packShardInto).
  */
 export function packShard(shard: Omit<ShardResult, 'seconds' | 'rows'>, shape: ShardShape): ArrayBuffer {
+  const packing = packingOf(shard, shape);
+  const buffer = new ArrayBuffer(packing.bytes);
+  packing.into(buffer);
+  return buffer;
+}
+
+/** A packed shard: the first `bytes` of `packed`. */
+export interface PackedShard {
+  readonly packed: ArrayBuffer | SharedArrayBuffer;
+  readonly bytes: number;
+}
+
+/**
+ * The shard packed into `slot` (resultSlots.ts) if it fits, else into a new
+ * ArrayBuffer as packShard does. The slot's bytes are zeroed first, so they are
+ * what packShard's new buffer would hold.
+ */
+export function packShardInto(shard: Omit<ShardResult, 'seconds' | 'rows'>, shape: ShardShape, slot: SharedArrayBuffer | undefined): PackedShard {
+  const packing = packingOf(shard, shape);
+  if (slot === undefined || packing.bytes > slot.byteLength) {
+    const buffer = new ArrayBuffer(packing.bytes);
+    packing.into(buffer);
+    return { packed: buffer, bytes: packing.bytes };
+  }
+  new Uint8Array(slot, 0, packing.bytes).fill(0);
+  packing.into(slot);
+  return { packed: slot, bytes: packing.bytes };
+}
+
+/** The shard's size packed, and the step that packs it into a buffer of at least that size. */
+function packingOf(shard: Omit<ShardResult, 'seconds' | 'rows'>, shape: ShardShape): { bytes: number; into: (buffer: ArrayBufferLike) => void } {
   const rows = shardRowsOf(shard.range, shape.thresholds, shape.dmax, shape.hidden);
   const encoded = [...rows.counts.flatMap(({ block }) => [block.n_x, block.n_h, block.n_y]), ...rows.frequencies.flat().filter((row) => row !== null)];
   const variable = {
@@ -124,28 +156,31 @@ export function packShard(shard: Omit<ShardResult, 'seconds' | 'rows'>, shape: S
     encodedBytes: encoded.reduce((sum, array) => sum + array.byteLength, 0),
   };
   const { bytes, views } = layout(shape, variable);
-  const buffer = new ArrayBuffer(bytes);
-  const v = views(buffer);
-  const { range, summary, peaks } = shard;
-  v.header.set([variable.histogramEntries, variable.encodedBytes]);
-  v.surprisal.set(range.surprisal);
-  v.massTotal.set(summary.massTotal);
-  v.depthSums.set(summary.depthSums);
-  v.surprisalSum.set(summary.surprisalSum);
-  v.counts.set(range.counts);
-  v.peakDepth.set(summary.peakDepth);
-  v.depthPositions.set(summary.depthPositions);
-  if (shape.depthCurves) v.depthMass.set(range.depthMass);
-  v.peaksWx.set(peaks.wx);
-  v.peaksWh.set(peaks.wh);
-  v.peaksWy.set(peaks.wy);
-  if ((shape.frequencies ?? 0) > 0) {
-    if (range.frequency?.length !== v.frequency.length) throw new RangeError(`packShard: ${range.frequency?.length ?? 0} frequencies, expected ${v.frequency.length}`);
-    v.frequency.set(range.frequency);
-  }
-  packRows(rows, v, encoded);
-  v.targets.set(range.targets);
-  return buffer;
+  return {
+    bytes,
+    into: (buffer) => {
+      const v = views(buffer);
+      const { range, summary, peaks } = shard;
+      v.header.set([variable.histogramEntries, variable.encodedBytes]);
+      v.surprisal.set(range.surprisal);
+      v.massTotal.set(summary.massTotal);
+      v.depthSums.set(summary.depthSums);
+      v.surprisalSum.set(summary.surprisalSum);
+      v.counts.set(range.counts);
+      v.peakDepth.set(summary.peakDepth);
+      v.depthPositions.set(summary.depthPositions);
+      if (shape.depthCurves) v.depthMass.set(range.depthMass);
+      v.peaksWx.set(peaks.wx);
+      v.peaksWh.set(peaks.wh);
+      v.peaksWy.set(peaks.wy);
+      if ((shape.frequencies ?? 0) > 0) {
+        if (range.frequency?.length !== v.frequency.length) throw new RangeError(`packShard: ${range.frequency?.length ?? 0} frequencies, expected ${v.frequency.length}`);
+        v.frequency.set(range.frequency);
+      }
+      packRows(rows, v, encoded);
+      v.targets.set(range.targets);
+    },
+  };
 }
 
 /** The shard's rows into their sections (`encoded`: its arrays in the order they travel). */
@@ -169,12 +204,17 @@ function packRows(rows: ShardRows, v: Views, encoded: readonly Uint8Array[]): vo
   }
 }
 
-/** The shard as views on `buffer`; `seconds` is the worker thread's CPU time for it (stored as the shard's seconds). */
-export function unpackShard(buffer: ArrayBuffer, start: number, shape: ShardShape, seconds: number): ShardResult {
-  const header = buffer.byteLength >= 8 ? new Uint32Array(buffer, 0, 2) : Uint32Array.of(0, 0);
+/**
+ * The shard as views on the first `packedBytes` of `buffer` (all of it unless it is
+ * a pool's reused slot, whose views hold only until the slot is released);
+ * `seconds` is the worker thread's CPU time for it (stored as the shard's seconds).
+ */
+export function unpackShard(buffer: ArrayBufferLike, start: number, shape: ShardShape, seconds: number, packedBytes = buffer.byteLength): ShardResult {
+  if (packedBytes > buffer.byteLength) throw new CorruptStoreError(`a worker returned a shard of ${packedBytes} bytes for positions ${start}+${shape.count} in a buffer of ${buffer.byteLength}`);
+  const header = packedBytes >= 8 ? new Uint32Array(buffer, 0, 2) : Uint32Array.of(0, 0);
   const { bytes, views } = layout(shape, { histogramEntries: header[0], encodedBytes: header[1] });
-  if (buffer.byteLength !== bytes) {
-    throw new CorruptStoreError(`a worker returned a shard of ${buffer.byteLength} bytes for positions ${start}+${shape.count}, expected ${bytes}`);
+  if (packedBytes !== bytes) {
+    throw new CorruptStoreError(`a worker returned a shard of ${packedBytes} bytes for positions ${start}+${shape.count}, expected ${bytes}`);
   }
   const v = views(buffer);
   return {

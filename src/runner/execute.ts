@@ -316,7 +316,12 @@ class ShardSchedule {
     const settled: Promise<void> = this.pool
       .trace(task)
       .then((traced) => {
-        this.commit(prepared, shard, traced);
+        try {
+          this.commit(prepared, shard, traced);
+        } finally {
+          // The shard's views are done with (the writer keeps copies of what it keeps): its slot takes the next.
+          this.pool.release(traced);
+        }
         committed?.();
       })
       .catch((error: unknown) => {
@@ -328,7 +333,7 @@ class ShardSchedule {
   }
 
   /** Commits a computed shard in its own transaction; the run's last one finishes the run. */
-  private commit(prepared: PreparedRun, shard: ShardRange, { packed, seconds }: TracedShard): void {
+  private commit(prepared: PreparedRun, shard: ShardRange, { packed, bytes, seconds }: TracedShard): void {
     const shape = {
       count: shard.count,
       thresholds: prepared.thresholds.length,
@@ -340,7 +345,7 @@ class ShardSchedule {
     };
     // The worker thread's CPU time: a wall-clock time measured here would also count the
     // time the task queued behind the others its thread holds (TASKS_PER_THREAD).
-    const result = unpackShard(packed, shard.start, shape, seconds);
+    const result = unpackShard(packed, shard.start, shape, seconds, bytes);
     const problem = nonFiniteResult(result, prepared.run);
     if (problem !== undefined) throw problem;
     // The run's last shard finishes it in the same transaction (writer.finish() below then only rolls up).

@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { modelFloatCount, type Model } from '../engine/index.js';
 import { allLoaded, loadedCounter, type LoadedCounter } from './loaded.js';
+import { ResultSlots } from './resultSlots.js';
 import type { ForwardTask, ShardTask, SharedModel, TracedShard } from './worker.js';
 
 /**
@@ -12,6 +13,7 @@ import type { ForwardTask, ShardTask, SharedModel, TracedShard } from './worker.
 export class ShardPool {
   private readonly pool: Piscina<ShardTask | ForwardTask, unknown>;
   private readonly loaded: LoadedCounter = loadedCounter();
+  private readonly slots = new ResultSlots();
   /** Forward tasks in flight: nobody need await them (shards wait on the window's flag), and piscina fails on a result that comes after destroy(). */
   private readonly forwarding = new Set<Promise<void>>();
   /** What destroy() returned first: it returns it again. */
@@ -35,8 +37,35 @@ export class ShardPool {
     });
   }
 
-  trace(task: ShardTask): Promise<TracedShard> {
-    return this.pool.run(task) as Promise<TracedShard>;
+  /**
+   * Traces a shard on a thread, which packs it into one of the pool's result
+   * slots (resultSlots.ts): the TracedShard's views hold until release().
+   */
+  async trace(task: Omit<ShardTask, 'resultSlot'>): Promise<TracedShard> {
+    const slot = this.slots.take();
+    let traced: TracedShard;
+    try {
+      traced = (await this.pool.run({ ...task, resultSlot: slot })) as TracedShard;
+    } catch (error) {
+      if (slot !== undefined) this.slots.give(slot);
+      throw error;
+    }
+    if (!(traced.packed instanceof SharedArrayBuffer)) {
+      // It did not fit (or came with no slot): the next slots are made to hold it.
+      this.slots.needed(traced.bytes);
+      if (slot !== undefined) this.slots.give(slot);
+    }
+    return traced;
+  }
+
+  /** The caller is done with a traced shard (committed or failed): its slot takes another shard. */
+  release(traced: TracedShard): void {
+    if (traced.packed instanceof SharedArrayBuffer) this.slots.give(traced.packed);
+  }
+
+  /** Result slots made so far (tests check that they are reused). */
+  get slotsMade(): number {
+    return this.slots.made;
   }
 
   forward(task: ForwardTask): Promise<void> {

@@ -13,7 +13,7 @@ import {
   type TraceTables,
 } from '../engine/index.js';
 import { FREQUENCY_TAUS } from '../page.js';
-import { packShard } from './codec.js';
+import { packShardInto } from './codec.js';
 import { forwardOnce, type SharedWindow } from './forwardOnce.js';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
@@ -45,6 +45,8 @@ export interface ShardTask extends SharedWindow {
   readonly depthCurves: boolean;
   readonly start: number;
   readonly count: number;
+  /** Where to pack the result if it fits (resultSlots.ts); else, or without one, it goes in a new ArrayBuffer. */
+  readonly resultSlot?: SharedArrayBuffer;
 }
 
 /** The forward pass of a window: fills `states` (N×H float32) from `bytes`. */
@@ -102,19 +104,24 @@ function ensureStates(built: BuiltModel, window: SharedWindow): void {
 
 /** A traced shard, packed (see codec.ts), and the CPU seconds this thread spent computing it. */
 export interface TracedShard {
-  readonly packed: ArrayBuffer;
+  /** The task's result slot, or a new ArrayBuffer when it had none or the shard did not fit. */
+  readonly packed: ArrayBuffer | SharedArrayBuffer;
+  /** The packed shard's bytes, from the start of `packed`. */
+  readonly bytes: number;
   /** This thread's CPU time for the tracing, summaries and packing (not the forward pass, not queueing nor waiting). */
   readonly seconds: number;
 }
 
 /**
- * Traces a shard and summarizes it here, in the worker, so the writer only copies rows. Returned as
- * piscina's movable, so its packed buffer is transferred to the writer's thread, whose caller gets the
+ * Traces a shard and summarizes it here, in the worker, so the writer only copies rows. Packed into
+ * the task's result slot, which is shared, the TracedShard is posted as it is. Else returned as
+ * piscina's movable, so its new buffer is transferred to the writer's thread, whose caller gets the
  * TracedShard itself: a plain object is posted as a structured clone, the buffer copied into new memory
  * there (about a tenth of that thread's time at 2 threads, with the collections the memory brought on).
  */
 export default function traceShard(task: ShardTask): TracedShard {
   const traced = tracedShard(task);
+  if (traced.packed instanceof SharedArrayBuffer) return traced;
   return move({ [transferableSymbol]: [traced.packed], [valueSymbol]: traced }) as unknown as TracedShard;
 }
 
@@ -134,7 +141,7 @@ function tracedShard(task: ShardTask): TracedShard {
   }
   const range = traceRange(current.input, modelTables, task.start, task.count);
   const shard = { range, summary: summarizeRangeInKernel(modelTables, range, task.dmax), peaks: patternPeaksInKernel(modelTables, range.peakFactors) };
-  const packed = packShard(shard, {
+  const shape = {
     count: task.count,
     thresholds: task.thresholds.length,
     dmax: task.dmax,
@@ -142,8 +149,9 @@ function tracedShard(task: ShardTask): TracedShard {
     depthCurves: task.depthCurves,
     burnIn: task.burnIn,
     frequencies: FREQUENCY_THRESHOLDS.length,
-  });
-  return { packed, seconds: threadCpuSeconds() - began };
+  };
+  const { packed, bytes } = packShardInto(shard, shape, task.resultSlot);
+  return { packed, bytes, seconds: threadCpuSeconds() - began };
 }
 
 markLoaded(workerData);

@@ -56,7 +56,7 @@ export class RunFrequencies {
   private sums: (RunFrequencyAt | null)[] | undefined;
   /** Whether the sums began at zero when loaded (no shard of the run was stored then). */
   private fresh = false;
-  /** Shards added since the sums were loaded, and the first one's rows. */
+  /** Shards added since the sums were loaded; the first one's rows while the transaction that finishes the run with it runs. */
   private shards = 0;
   private firstRows: readonly (readonly (Buffer | null)[])[] | undefined;
 
@@ -72,6 +72,8 @@ export class RunFrequencies {
    * row, its code point array or null; ShardRows), and adds its frequencies
    * (FREQUENCY_TAUS order) to the run's. The caller forgets the sums (release())
    * if the transaction fails. `last`: finish() follows in the same transaction.
+   * Nothing of `frequency` or `rows` is kept past that transaction: they may be
+   * views on a buffer that takes the next shard (resultSlots.ts).
    */
   addShard(frequency: Uint32Array | undefined, rows: readonly (readonly (Buffer | null)[])[], start: number, positions: number, last = false): void {
     const s = statementsOf(this.db);
@@ -83,7 +85,7 @@ export class RunFrequencies {
       throw new RangeError(`a shard of run key ${this.runKey} with ${frequency?.length ?? 0} frequencies, expected ${FREQUENCY_TAUS.length * length}`);
     }
     this.shards++;
-    if (this.shards === 1) this.firstRows = rows;
+    this.firstRows = this.shards === 1 && last ? rows : undefined;
     // The run's only shard, finished in its transaction (RunWriter.commit's `last`): finish() writes its rows as the run's, none in progress.
     const inProgress = !(last && this.fresh && this.shards === 1);
     for (let k = 0; k < sums.length; k++) {

@@ -166,7 +166,9 @@ export class RunWriter {
    * transaction fails, and read from the store again. `last`: no other shard of
    * the run is left, so the same transaction finishes it (finish()), and a kill
    * leaves the run without this shard or done; one transaction instead of two,
-   * and a run of one shard writes no frequency rows in progress.
+   * and a run of one shard writes no frequency rows in progress. Nothing of
+   * `shard` is read once commit() returns: its arrays may be views on a buffer
+   * that takes the next shard (resultSlots.ts), so what the writer keeps, it copies.
    */
   commit(shard: ShardResult, last = false): void {
     const { shape } = this;
@@ -232,7 +234,7 @@ export class RunWriter {
   /**
    * Merges a shard's peaks into the run's and rewrites the stored rows that grew.
    * Into a run with none stored, the shard's peaks are the run's (firstPatternPeakRows):
-   * held as they are when it is the run's last shard (only read after it), else copied.
+   * held as they are when it is the run's last shard (only read within its commit()), else copied.
    */
   private mergePeaks(peaks: PatternPeaks, last: boolean): void {
     if (this.loadedPeaks() === null) {
