@@ -5,9 +5,9 @@
  * Why not a new ArrayBuffer per shard, transferred: its memory is external to
  * V8's heap, and the writer's thread received about 0.9 MB of it per shard at
  * H = 128 (330 MB over a 300-window sweep). V8 answers that much external memory
- * with full collections of the writer's small heap: 25 in that sweep, about
- * 0.4 s of the writer's thread and 0.2 s of V8's helper threads, on the cores
- * the shards need. Slots reused allocate nothing per shard.
+ * with full collections of the writer's small heap: 25 in that sweep, their
+ * pauses and steps 0.4 s of the writer's thread, and V8's helper threads 0.3 s
+ * more CPU, on the cores the shards need. Slots reused allocate nothing per shard.
  *
  * A slot is made as long as the largest shard seen so far (with headroom); a
  * shard that does not fit its slot, or came with none, travels in its own
